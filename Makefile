@@ -1,0 +1,43 @@
+# Two commands for a fresh machine:  `make run`  and  `make test`.
+# Each creates the virtual environment it needs (.venv, Python >= 3.12) on first use.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+# First interpreter >= 3.12 on PATH (pyenv reads .python-version here, which selects 3.12.1).
+BOOT   := $(shell for c in python3.13 python3.12 python3 python; do \
+            if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
+            then echo $$c; break; fi; done)
+ARGS   ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(BOOT)" ]; then echo "luxsim needs Python >= 3.12 on PATH (python3.12 or python3)." >&2; exit 2; fi
+	@echo "Creating $(VENV) with $(BOOT) ($$($(BOOT) --version))"
+	$(BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+## make run: set up, then run the flagship scenario (scenarios/lexus_us_1989.toml) and print its summary.
+run: $(STAMP)
+	$(PY) run_sim.py $(ARGS)
+
+## make test: set up, then run the whole test suite (slow-marked tests included, as CI does).
+test: $(STAMP)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+## make test-fast: the suite without the slow-marked tests.
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+## make bench: buyer-months per second and peak memory at 100k and 1M buyers.
+bench: $(STAMP)
+	$(PY) run_sim.py bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,59 @@
+"""The brands' current parameters as small arrays (one entry per brand), read by the vectorised mechanisms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BrandArrays:
+    on_sale: np.ndarray  # bool
+    price: np.ndarray  # list price, 1989 USD
+    discount: np.ndarray  # fraction of list price
+    margin: np.ndarray  # new-car margin, fraction of transaction price
+    prestige: np.ndarray  # 0..1
+    reputation: np.ndarray  # service reputation, satisfaction scale -1..1
+    defects: np.ndarray  # repair visits per car-year when new
+    dealers: np.ndarray
+    reach: np.ndarray  # share of shoppers marketing has made aware
+    quality: np.ndarray  # dealer service quality 0..1
+    comp_months: np.ndarray  # complimentary maintenance months
+    loaner: np.ndarray  # bool
+    roadside: np.ndarray  # 0..3
+    take_back: np.ndarray  # bool
+    goodwill: np.ndarray  # share of defects fixed proactively
+    recall_handling: np.ndarray  # 0..1
+    resolve_fast: np.ndarray  # P(complaint resolved within 90 days)
+    resolve_slow: np.ndarray  # P(resolved in 90-180 days)
+
+    @property
+    def n(self) -> int:
+        return self.price.size
+
+    @classmethod
+    def from_brands(cls, brands: Iterable, month: int) -> BrandArrays:
+        brands = list(brands)
+        f = lambda get, dtype=np.float64: np.array([get(b) for b in brands], dtype=dtype)  # noqa: E731
+        return cls(
+            on_sale=f(lambda b: b.on_sale(month), bool),
+            price=f(lambda b: b.price),
+            discount=f(lambda b: b.discount),
+            margin=f(lambda b: b.spec.new_car_margin),
+            prestige=f(lambda b: b.prestige),
+            reputation=f(lambda b: b.reputation),
+            defects=f(lambda b: b.spec.defects_per_car_year),
+            dealers=f(lambda b: b.spec.dealers),
+            reach=f(lambda b: b.awareness_reach(month)),
+            quality=f(lambda b: b.service.dealer_service_quality),
+            comp_months=f(lambda b: b.service.complimentary_maintenance_months),
+            loaner=f(lambda b: b.service.loaner_cars, bool),
+            roadside=f(lambda b: b.service.roadside_level, np.int64),
+            take_back=f(lambda b: b.service.take_back_guarantee, bool),
+            goodwill=f(lambda b: b.service.proactive_goodwill),
+            recall_handling=f(lambda b: b.service.recall_handling),
+            resolve_fast=f(lambda b: b.service.complaint_resolution_fast),
+            resolve_slow=f(lambda b: b.service.complaint_resolution_slow),
+        )

@@ -1,0 +1,123 @@
+"""Brand × month accumulators and the tables made from them.
+
+The model adds counts and money here as events happen (O(events)); the yearly tables are computed at the
+end. Definitions (per brand):
+
+* churn rate: owners of the brand who replaced their car and did not buy the brand again (switched brand or
+  left the luxury segment), over owners who replaced; repurchase loyalty = 1 − churn (J.D. Power).
+* conquest sales: sales to buyers whose previous car was another luxury brand; new-to-segment sales: to
+  buyers entering the segment. Acquisition/churn ratio = (conquest + new-to-segment) / churned owners.
+* CSI: mean satisfaction of owners right after a service event, on 0-1000 (500 = neutral).
+* profit: new-car margin + service revenue − service cost (including every service-policy cost).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.finance import lifetime_value
+from sim.service import EVENT_KINDS
+
+COUNTS = ("sales", "new_to_segment", "conquest", "repurchase", "replacers", "churned", "exits",
+          "complaints", "recovered", "take_backs", "told")
+MONEY = ("service_revenue", "service_cost", "new_car_margin")
+
+
+class Ledger:
+    def __init__(self, months: int, n_brands: int):
+        self.months, self.n_brands = months, n_brands
+        for name in COUNTS + MONEY + ("csi_sum", "csi_n", "fleet"):
+            setattr(self, name, np.zeros((months, n_brands)))
+        self.events = np.zeros((months, n_brands, len(EVENT_KINDS)))
+        # switching[m, from, to]: from = brand or n_brands ("new"); to = brand or n_brands ("left segment")
+        self.switching = np.zeros((months, n_brands + 1, n_brands + 1))
+
+    def add(self, name: str, month: int, brand: np.ndarray, weights: np.ndarray | None = None) -> None:
+        getattr(self, name)[month] += np.bincount(brand, weights=weights, minlength=self.n_brands)[: self.n_brands]
+
+    def record_choices(self, month: int, previous: np.ndarray, chosen: np.ndarray) -> None:
+        """``previous``: brand or -1 (new to segment); ``chosen``: brand or n_brands (left the segment)."""
+        nb = self.n_brands
+        frm = np.where(previous < 0, nb, previous)
+        self.switching[month] += np.bincount(frm * (nb + 1) + chosen, minlength=(nb + 1) ** 2).reshape(nb + 1, nb + 1)
+        bought = chosen < nb
+        self.add("sales", month, chosen[bought])
+        self.add("new_to_segment", month, chosen[bought & (previous < 0)])
+        self.add("conquest", month, chosen[bought & (previous >= 0) & (previous != chosen)])
+        owners = previous >= 0
+        self.add("replacers", month, previous[owners])
+        self.add("repurchase", month, previous[owners & (previous == chosen)])
+        self.add("churned", month, previous[owners & (previous != chosen)])
+        self.add("exits", month, previous[owners & ~bought])
+
+    def trailing_share(self, brand: int, month: int, window: int = 12) -> float:
+        """Brand's share of sales over the ``window`` months before ``month``."""
+        rows = self.sales[max(0, month - window) : month]
+        total = rows.sum()
+        return float(rows[:, brand].sum() / total) if total > 0 else 0.0
+
+    # ---- tables -------------------------------------------------------------------------------------
+    def yearly(self, brand_names: list[str], start_year: int, scale: float, discount_rate: float,
+               months_done: int | None = None) -> pd.DataFrame:
+        """One row per year × brand, in real units (counts and money multiplied by ``scale``)."""
+        m = months_done if months_done is not None else self.months
+        years = m // 12
+        if years == 0:
+            return pd.DataFrame()
+
+        def per_year(a: np.ndarray) -> np.ndarray:
+            return a[: years * 12].reshape(years, 12, *a.shape[1:]).sum(axis=1)
+
+        y = {name: per_year(getattr(self, name)) for name in COUNTS + MONEY + ("csi_sum", "csi_n")}
+        fleet = self.fleet[11 : years * 12 : 12]  # end of each year
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sales_share = y["sales"] / y["sales"].sum(axis=1, keepdims=True)
+            fleet_share = fleet / fleet.sum(axis=1, keepdims=True)
+            churn = y["churned"] / y["replacers"]
+            acq_churn = (y["conquest"] + y["new_to_segment"]) / y["churned"]
+            csi = 500.0 * (1.0 + y["csi_sum"] / y["csi_n"])
+            profit = y["new_car_margin"] + y["service_revenue"] - y["service_cost"]
+            per_owner = profit / fleet
+        clv = lifetime_value(np.nan_to_num(per_owner), np.nan_to_num(1.0 - churn, nan=0.0), discount_rate)
+        events = per_year(self.events)
+        cols = {
+            "year": np.repeat(np.arange(start_year, start_year + years), self.n_brands),
+            "brand": np.tile(brand_names, years),
+            "sales": y["sales"] * scale,
+            "sales_share": sales_share,
+            "fleet": fleet * scale,
+            "fleet_share": fleet_share,
+            "churn_rate": churn,
+            "repurchase_loyalty": 1.0 - churn,
+            "conquest_sales": y["conquest"] * scale,
+            "new_to_segment_sales": y["new_to_segment"] * scale,
+            "churned_owners": y["churned"] * scale,
+            "exits_from_segment": y["exits"] * scale,
+            "acquisition_churn_ratio": acq_churn,
+            "csi": csi,
+            "complaints": y["complaints"] * scale,
+            "complaints_recovered": y["recovered"] * scale,
+            "take_backs": y["take_backs"] * scale,
+            "service_revenue": y["service_revenue"] * scale,
+            "service_cost": y["service_cost"] * scale,
+            "service_margin": (y["service_revenue"] - y["service_cost"]) * scale,
+            "new_car_margin": y["new_car_margin"] * scale,
+            "profit": profit * scale,
+            "clv": clv,
+        }
+        for k, kind in enumerate(EVENT_KINDS):
+            cols[f"{kind}_events"] = events[:, :, k] * scale
+        return pd.DataFrame({k: np.asarray(v).reshape(-1) for k, v in cols.items()})
+
+    def switching_table(self, brand_names: list[str], start_year: int, scale: float,
+                        months_done: int | None = None) -> pd.DataFrame:
+        """``year, from_brand, to_brand, buyers``: from 'new' = entered the segment; to 'left' = left it."""
+        m = months_done if months_done is not None else self.months
+        years = m // 12
+        s = self.switching[: years * 12].reshape(years, 12, self.n_brands + 1, self.n_brands + 1).sum(axis=1)
+        frm = list(brand_names) + ["new"]
+        to = list(brand_names) + ["left"]
+        yi, fi, ti = np.nonzero(s)
+        return pd.DataFrame({"year": start_year + yi, "from_brand": np.array(frm)[fi], "to_brand": np.array(to)[ti],
+                             "buyers": s[yi, fi, ti] * scale})

@@ -1,0 +1,453 @@
+"""The scenario: every parameter of a run, validated once at the edge.
+
+A scenario is a TOML file (``scenarios/*.toml``) read into :class:`Scenario`, a pydantic model. Inside the
+simulation the scenario is trusted; all checking happens here. A file may ``extends = "other.toml"`` to
+inherit another scenario and override only what differs, and any field can be overridden with a dotted path
+(``brands.Lexus.service.complimentary_maintenance_months=0``), type-checked like the file.
+
+Dates are ``"YYYY-MM"`` strings; money is 1989 US dollars; rates say their period in the field description.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Prob = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="a date as 'YYYY-MM'")]
+MAX_BRANDS = 16  # awareness is a 16-bit mask per buyer
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def year_month_index(date: str, start_year: int) -> int:
+    """Months from January of ``start_year`` to ``date`` ('YYYY-MM'); negative before the start."""
+    year, month = (int(part) for part in date.split("-"))
+    return (year - start_year) * 12 + (month - 1)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Service policy: the levers a brand pulls, each with an effect on the owner and a cost to the brand.
+# --------------------------------------------------------------------------------------------------------
+class ServiceLevers(_Strict):
+    """One brand's service policy at one time. All fields optional so a timeline entry can change a few."""
+
+    dealer_service_quality: Prob = Field(0.5, description="How well a routine dealer visit goes, 0 (poor) to 1 (excellent).")
+    complimentary_maintenance_months: int = Field(
+        0, ge=0, le=120,
+        description="Months from purchase during which scheduled maintenance (tires, battery, brakes) is free to the owner; the brand pays.",
+    )
+    loaner_cars: bool = Field(False, description="A courtesy car during every repair visit (the brand pays per visit).")
+    roadside_level: int = Field(
+        0, ge=0, le=3,
+        description="Roadside rescue for breakdowns: 0 none, 1 tow truck, 2 premium (fast, alternative transport), 3 'helicopter' (whatever it takes).",
+    )
+    take_back_guarantee: bool = Field(
+        False, description="Empowered staff take back the car of a very unhappy owner and replace it (expensive, rare, strong recovery)."
+    )
+    proactive_goodwill: Prob = Field(
+        0.0, description="Share of defects found and fixed before the owner reports them (and strangers' tail lights fixed for free)."
+    )
+    recall_handling: Prob = Field(0.3, description="How well recalls are handled, 0 (letter in the mail) to 1 (home pickup and return).")
+    complaint_resolution_fast: Prob = Field(0.3, description="Probability a complaint is resolved within 90 days.")
+    complaint_resolution_slow: Prob = Field(0.3, description="Probability a complaint is resolved in 90-180 days (if not within 90).")
+
+    @model_validator(mode="after")
+    def _resolution_total(self) -> ServiceLevers:
+        if self.complaint_resolution_fast + self.complaint_resolution_slow > 1.0 + 1e-9:
+            raise ValueError("complaint_resolution_fast + complaint_resolution_slow must not exceed 1")
+        return self
+
+
+class PolicyChange(_Strict):
+    """A dated change to a brand's service policy or price (e.g. BMW free maintenance from 1997-01)."""
+
+    date: YearMonth
+    note: str = ""
+    service: dict[str, Any] = Field(default_factory=dict, description="Service levers that change on this date.")
+    discount: float | None = Field(None, ge=0.0, lt=1.0, description="New price discount (fraction of list price).")
+    price: float | None = Field(None, gt=0, description="New list price, 1989 USD.")
+
+    @field_validator("service")
+    @classmethod
+    def _known_levers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value:
+            ServiceLevers.model_validate({**ServiceLevers().model_dump(), **value})  # type-checks each lever
+        return value
+
+
+class Strategy(_Strict):
+    """How a brand reacts to the market. ``fixed`` follows its timeline only; ``respond_to_share_loss`` is the
+    complacent incumbent: nothing changes until its sales share falls by ``threshold`` (relative to its
+    pre-entry reference), then after ``lag_months`` it adopts the ``response`` levers."""
+
+    kind: Literal["fixed", "respond_to_share_loss"] = "fixed"
+    threshold: Prob = Field(0.2, description="Relative loss of 12-month sales share that triggers a response (0.2 = lost a fifth).")
+    lag_months: int = Field(24, ge=0, le=240, description="Months between noticing the loss and the new policy taking effect.")
+    response: dict[str, Any] = Field(default_factory=dict, description="Service levers adopted when responding.")
+
+    @field_validator("response")
+    @classmethod
+    def _known_levers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value:
+            ServiceLevers.model_validate({**ServiceLevers().model_dump(), **value})
+        return value
+
+
+class Brand(_Strict):
+    launch: YearMonth | None = Field(None, description="First month on sale; omitted = already on sale at the start.")
+    initial_fleet_share: Prob = Field(0.0, description="Share of the luxury cars in use at the start (incumbents).")
+    price: float = Field(gt=0, description="Average transaction price before discount, 1989 USD.")
+    discount: float = Field(0.0, ge=0.0, lt=1.0, description="Price cut as a fraction of list price; erodes prestige.")
+    new_car_margin: Prob = Field(0.15, description="Brand's gross margin on a new car, fraction of the discounted price.")
+    prestige: Prob = Field(0.5, description="Brand equity at the start, 0-1.")
+    defects_per_car_year: NonNeg = Field(0.8, description="Unscheduled repair visits per car-year for a new car (product quality).")
+    awareness: Prob = Field(0.9, description="Share of buyers aware of the brand at launch (or at the start for incumbents).")
+    awareness_max: Prob = Field(0.95, description="Share aware once marketing has saturated.")
+    awareness_ramp_months: float = Field(24.0, gt=0, description="Months for marketing to close ~63% of the gap to awareness_max.")
+    dealers: int = Field(300, gt=0, description="US dealerships (convenience of buying and of service).")
+    service: ServiceLevers = Field(default_factory=ServiceLevers)
+    timeline: list[PolicyChange] = Field(default_factory=list)
+    strategy: Strategy = Field(default_factory=Strategy)
+
+    @field_validator("timeline")
+    @classmethod
+    def _in_order(cls, value: list[PolicyChange]) -> list[PolicyChange]:
+        dates = [change.date for change in value]
+        if dates != sorted(dates):
+            raise ValueError(f"timeline dates must be in order, got {dates}")
+        return value
+
+
+# --------------------------------------------------------------------------------------------------------
+# Market and buyer segments
+# --------------------------------------------------------------------------------------------------------
+class Segment(_Strict):
+    """A kind of luxury buyer, with its weights in the brand-choice utility."""
+
+    share: Prob = Field(description="Share of the buyers at the start.")
+    entrant_share: Prob = Field(description="Share of new entrants to the luxury segment.")
+    prestige_weight: NonNeg = Field(description="Utility per unit of brand prestige (0-1).")
+    price_weight: NonNeg = Field(description="Utility lost per unit of log(price / reference price).")
+    service_weight: NonNeg = Field(description="Utility per unit of perceived service (satisfaction scale -1..1).")
+    perk_weight: NonNeg = Field(description="Utility per $1,000 of complimentary maintenance (value-seekers care most).")
+    discount_stigma: NonNeg = Field(0.0, description="Utility lost per unit of discount (fraction): cheapening hurts status buyers.")
+    outside_utility: float = Field(description="Utility of leaving the luxury segment at replacement (the outside option).")
+    lease_propensity: Prob = Field(0.5, description="Probability of leasing rather than buying (scaled by the market lease trend).")
+
+
+class TimePoint(_Strict):
+    year: int
+    value: float
+
+
+class Market(_Strict):
+    start_year: int = Field(ge=1900, le=2100, description="The simulation starts in January of this year.")
+    years: int = Field(ge=1, le=100, description="Simulated years (monthly steps).")
+    segment_households: int = Field(gt=0, description="Luxury-car households (cars in use) at the start, real units.")
+    annual_growth: float = Field(0.0, ge=-0.5, le=0.5, description="Growth of the luxury segment per year (fraction).")
+    reference_price: float = Field(40000.0, gt=0, description="Price at which the price term of utility is zero, 1989 USD.")
+    lease_trend: list[TimePoint] = Field(
+        default_factory=list, description="Market lease share by year (linearly interpolated); scales each segment's lease propensity."
+    )
+    lease_months: tuple[int, int] = Field((24, 36), description="Lease terms are drawn uniformly from this range, months.")
+    ownership_months_mean: float = Field(54.0, gt=6, description="Mean months an owned (not leased) car is kept.")
+    ownership_shape: float = Field(3.0, gt=0.5, description="Weibull shape of ownership length (>1: hazard rises with age).")
+    segments: dict[str, Segment]
+
+    @field_validator("segments")
+    @classmethod
+    def _mix_sums_to_one(cls, value: dict[str, Segment]) -> dict[str, Segment]:
+        if not value:
+            raise ValueError("at least one segment is needed")
+        for attr in ("share", "entrant_share"):
+            total = sum(getattr(seg, attr) for seg in value.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"segment {attr}s must sum to 1, got {total:.4f}")
+        return value
+
+    @field_validator("lease_trend")
+    @classmethod
+    def _trend_in_order(cls, value: list[TimePoint]) -> list[TimePoint]:
+        years = [p.year for p in value]
+        if years != sorted(years):
+            raise ValueError(f"lease_trend years must be in order, got {years}")
+        if any(not 0 <= p.value <= 1 for p in value):
+            raise ValueError("lease_trend values are shares and must lie in [0, 1]")
+        return value
+
+    @property
+    def months(self) -> int:
+        return self.years * 12
+
+
+# --------------------------------------------------------------------------------------------------------
+# Mechanism parameters (shared by all brands)
+# --------------------------------------------------------------------------------------------------------
+class ServiceEvents(_Strict):
+    maintenance_interval_months: float = Field(6.0, gt=0, description="Months between scheduled maintenance visits.")
+    defect_age_growth: NonNeg = Field(0.15, description="Relative rise of the defect rate per year of car age.")
+    breakdown_share: Prob = Field(0.12, description="Share of defects that strand the car (roadside rescue).")
+    recalls_per_brand_year: NonNeg = Field(0.3, description="Recall campaigns per brand per year.")
+    recall_reach: Prob = Field(0.5, description="Share of a brand's cars (under 3 years old) a recall campaign covers.")
+    expectation: float = Field(0.45, ge=0, le=1, description="Service quality a luxury owner takes for granted (routine visit).")
+    noise: NonNeg = Field(0.25, description="Standard deviation of the experience of one event.")
+    complimentary_delight: NonNeg = Field(0.25, description="Experience bonus of a free maintenance visit (times the segment's perk weight share).")
+    defect_pain: NonNeg = Field(0.45, description="Experience cost of a defect needing a repair visit.")
+    loaner_relief: NonNeg = Field(0.2, description="Experience restored by a loaner car during a repair.")
+    goodwill_delight: NonNeg = Field(0.3, description="Experience of a defect fixed before the owner noticed.")
+    breakdown_pain: NonNeg = Field(1.0, description="Experience cost of being stranded.")
+    rescue_relief: tuple[float, float, float, float] = Field(
+        (0.0, 0.3, 0.6, 0.9), description="Experience restored by roadside rescue levels 0-3."
+    )
+    recall_pain: NonNeg = Field(0.3, description="Experience cost of a recall.")
+    recall_relief: NonNeg = Field(0.45, description="Experience restored by perfect recall handling (times recall_handling).")
+
+
+class Satisfaction(_Strict):
+    learning_rate: Prob = Field(0.25, description="Weight of one experience in satisfaction (gains).")
+    loss_aversion: float = Field(2.0, ge=1.0, le=5.0, description="Losses weigh this many times gains (Anderson & Sullivan 1993).")
+    decay_months: float = Field(36.0, gt=0, description="Months for satisfaction to decay ~63% of the way back to its baseline.")
+    new_car: float = Field(0.3, ge=-1, le=1, description="Satisfaction with a just-bought car.")
+    baseline: float = Field(0.1, ge=-1, le=1, description="Satisfaction decays toward this level between events.")
+    complaint_below: float = Field(-0.3, ge=-1, le=1, description="An event leaving satisfaction below this starts a complaint.")
+    recovery_fast: float = Field(0.7, ge=0, le=2, description="Satisfaction restored by a complaint resolved within 90 days.")
+    recovery_slow: float = Field(0.45, ge=0, le=2, description="Satisfaction restored by a complaint resolved in 90-180 days.")
+    take_back_below: float = Field(-0.5, ge=-1, le=1, description="Guarantee brands take the car back from owners below this.")
+    take_back_probability: Prob = Field(0.5, description="Chance an eligible very unhappy owner is offered (and takes) the take-back.")
+    take_back_satisfaction: float = Field(0.7, ge=-1, le=1, description="Satisfaction after a take-back.")
+    early_replace_below: float = Field(-0.6, ge=-1, le=1, description="Owners below this may replace their car early.")
+    early_replace_probability: Prob = Field(0.15, description="Chance an owner below early_replace_below brings replacement forward.")
+
+
+class WordOfMouth(_Strict):
+    degree: int = Field(8, ge=2, le=40, description="Social ties per buyer (even; Watts-Strogatz k).")
+    rewire: Prob = Field(0.1, description="Watts-Strogatz rewiring probability (small-world shortcuts).")
+    community_size: int = Field(1000, ge=20, le=100000, description="Buyers per community; ties are drawn within communities.")
+    tell_above: NonNeg = Field(0.4, description="Experiences with |value| above this are told to contacts.")
+    strength: NonNeg = Field(0.08, description="Shift in a contact's perceived service per unit of experience told.")
+    negativity: float = Field(1.5, ge=1.0, le=5.0, description="Bad stories travel this many times further than good ones.")
+    decay_months: float = Field(24.0, gt=0, description="Months for heard stories to fade ~63%.")
+    aware_on_purchase: Prob = Field(0.3, description="Chance a contact becomes aware of a brand when a buyer buys it (the car is seen).")
+
+
+class Choice(_Strict):
+    inertia: NonNeg = Field(1.5, description="Utility of staying with the current brand (state dependence, Mannering & Winston 1991).")
+    own_experience_weight: Prob = Field(0.7, description="Weight of own satisfaction (vs reputation) in the current brand's perceived service.")
+    wom_weight: NonNeg = Field(1.0, description="Weight of word of mouth in perceived service.")
+    quality_weight: NonNeg = Field(0.8, description="Utility lost per defect per car-year (product quality).")
+    dealer_weight: NonNeg = Field(0.3, description="Utility per unit of log(dealers / 300).")
+    reputation_months: float = Field(12.0, gt=0, description="Months over which the brand's service reputation follows its owners' satisfaction.")
+    prestige_months: float = Field(60.0, gt=0, description="Months for prestige to move ~63% toward its target.")
+    prestige_share_weight: NonNeg = Field(0.3, description="Prestige gained per unit of sales-share gain over the reference share.")
+    prestige_discount_erosion: NonNeg = Field(1.5, description="Prestige lost per unit of discount.")
+
+
+class Costs(_Strict):
+    """What each event costs the brand (and its dealers), 1989 USD."""
+
+    maintenance_cost: NonNeg = Field(220.0, description="Parts and labour of a scheduled visit (tires, battery, brakes amortised).")
+    maintenance_price: NonNeg = Field(300.0, description="What an owner pays for a scheduled visit when it is not complimentary.")
+    repair_cost: NonNeg = Field(350.0, description="Cost of a repair visit.")
+    repair_price: NonNeg = Field(450.0, description="What an owner pays for a repair out of warranty.")
+    warranty_months: int = Field(48, ge=0, description="Repairs within this car age are paid by the brand.")
+    loaner_cost: NonNeg = Field(90.0, description="Cost of a loaner car per repair visit.")
+    rescue_cost: tuple[float, float, float, float] = Field((0.0, 90.0, 300.0, 1200.0), description="Cost per breakdown by roadside level 0-3.")
+    take_back_cost: NonNeg = Field(9000.0, description="Loss on taking back and replacing a car.")
+    goodwill_cost: NonNeg = Field(120.0, description="Cost of a proactive fix.")
+    recall_cost: NonNeg = Field(180.0, description="Cost of a recall repair.")
+    recall_handling_cost: NonNeg = Field(150.0, description="Extra cost per recalled car at perfect handling (home pickup).")
+    service_quality_cost: NonNeg = Field(80.0, description="Extra cost per routine visit per unit of dealer service quality.")
+    complaint_cost: NonNeg = Field(250.0, description="Cost of resolving a complaint.")
+    discount_rate: Prob = Field(0.1, description="Annual discount rate for customer lifetime value.")
+
+
+class Simulation(_Strict):
+    buyers: int = Field(100_000, ge=100, le=50_000_000, description="Buyers simulated at the start (results are scaled to segment_households).")
+    replications: int = Field(4, ge=1, le=10_000, description="Independent replications (seeds spawned from `seed`).")
+    seed: int = Field(20240901, ge=0, description="Root seed of numpy.random.SeedSequence.")
+    agent_views: int = Field(2000, ge=0, description="Create Mesa BuyerAgent views for all buyers up to this population; larger ones create them on demand.")
+
+
+class Scenario(_Strict):
+    name: str = Field("scenario", description="Short name (defaults to the file name).")
+    question: str = Field("", description="The one-line question this scenario answers.")
+    description: str = ""
+    extends: str | None = Field(None, description="Scenario file this one inherits from (path relative to this file).")
+    market: Market
+    brands: dict[str, Brand]
+    service_events: ServiceEvents = Field(default_factory=ServiceEvents)
+    satisfaction: Satisfaction = Field(default_factory=Satisfaction)
+    word_of_mouth: WordOfMouth = Field(default_factory=WordOfMouth)
+    choice: Choice = Field(default_factory=Choice)
+    costs: Costs = Field(default_factory=Costs)
+    simulation: Simulation = Field(default_factory=Simulation)
+
+    @model_validator(mode="after")
+    def _brands_consistent(self) -> Scenario:
+        if not self.brands:
+            raise ValueError("at least one brand is needed")
+        if len(self.brands) > MAX_BRANDS:
+            raise ValueError(f"at most {MAX_BRANDS} brands are supported, got {len(self.brands)}")
+        present = {n: b for n, b in self.brands.items() if b.launch is None or year_month_index(b.launch, self.market.start_year) <= 0}
+        total = sum(b.initial_fleet_share for b in present.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"initial_fleet_share of the brands on sale at the start ({', '.join(present) or 'none'}) must sum to 1, got {total:.4f}"
+            )
+        end = self.market.start_year + self.market.years
+        for name, brand in self.brands.items():
+            if brand.launch and int(brand.launch[:4]) >= end:
+                raise ValueError(f"brands.{name}.launch {brand.launch} is after the simulation ends ({end})")
+        return self
+
+    @property
+    def brand_names(self) -> list[str]:
+        return list(self.brands)
+
+    @property
+    def segment_names(self) -> list[str]:
+        return list(self.market.segments)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Loading: TOML, `extends`, dotted overrides, errors that name the file and the field
+# --------------------------------------------------------------------------------------------------------
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+class ScenarioError(ValueError):
+    """Bad scenario input: one line per problem, each naming the file, the field path and the reason."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def resolve_path(name: str | Path, base: Path | None = None) -> Path:
+    """Find a scenario by path, or by name in ``scenarios/`` (``lexus_us_1989`` or ``lexus_us_1989.toml``)."""
+    path = Path(name)
+    candidates = [path] if path.is_absolute() else [(base or Path.cwd()) / path, SCENARIO_DIR / path]
+    candidates += [c.with_suffix(".toml") for c in candidates if c.suffix != ".toml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    known = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    hint = difflib.get_close_matches(path.stem, known, n=1)
+    raise ScenarioError([f"{name}: no such scenario file" + (f" (did you mean '{hint[0]}'?)" if hint else "")])
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ScenarioError([f"{path}: extends: cycle in extends ({cycle})"])
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: not valid TOML: {exc}"]) from None
+    parent = raw.get("extends")
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError([f"{path}: extends: must be a file name string"])
+    parent_path = resolve_path(parent, base=path.parent)
+    inherited = _read_raw(parent_path, (*chain, path))
+    inherited.pop("name", None)
+    inherited.pop("question", None)
+    inherited.pop("description", None)
+    return _deep_merge(inherited, raw)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` → (["a", "b", "c"], value), the value read as a TOML value (strings may be bare)."""
+    if "=" not in text:
+        raise ScenarioError([f"--set {text}: expected FIELD.PATH=VALUE"])
+    key, _, value_text = text.partition("=")
+    keys = [k for k in key.strip().split(".") if k]
+    if not keys:
+        raise ScenarioError([f"--set {text}: empty field path"])
+    try:
+        value = tomllib.loads(f"v = {value_text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = value_text.strip()
+    return keys, value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    raw = dict(raw)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = raw
+        for key in keys[:-1]:
+            child = node.get(key)
+            child = dict(child) if isinstance(child, dict) else {}
+            node[key] = child
+            node = child
+        node[keys[-1]] = value
+    return raw
+
+
+def _field_names(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Names allowed at ``loc`` (for 'did you mean')."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            args = getattr(current, "__args__", ())
+            current = args[-1] if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _explain(error: dict, source: str) -> str:
+    loc = tuple(error["loc"])
+    path = ".".join(str(p) for p in loc if not str(p).startswith("function-after"))
+    if error["type"] == "extra_forbidden":
+        names = _field_names(Scenario, loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), names, n=1)
+        reason = "unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+    else:
+        reason = re.sub(r"^Value error, ", "", error["msg"])
+        if "input" in error and error["type"] not in ("missing",):
+            reason += f" (got {error['input']!r})"
+    return f"{source}: {path or '(top level)'}: {reason}"
+
+
+def validate(raw: dict, source: str = "<scenario>") -> Scenario:
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError([_explain(err, source) for err in exc.errors()]) from None
+
+
+def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read, inherit, override and validate a scenario file. Raises :class:`ScenarioError` on bad input."""
+    path = resolve_path(name)
+    raw = _read_raw(path)
+    raw.setdefault("name", path.stem)
+    raw.pop("extends", None)
+    source = str(path) + (" (with --set overrides)" if overrides else "")
+    return validate(apply_overrides(raw, overrides or []), source)
