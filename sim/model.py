@@ -19,6 +19,7 @@ own modules. ``BuyerAgent`` objects are views on one slot, created for small pop
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 import mesa
@@ -38,6 +39,18 @@ from sim.scenario import Scenario, year_month_index
 STREAMS = ("mesa", "init", "network", "service", "word_of_mouth", "market")
 
 
+class _PhaseClock:
+    """Adds the seconds since the last call to ``timings[phase]`` (for the benchmark's phase split)."""
+
+    def __init__(self, timings: dict[str, float]):
+        self.timings, self.last = timings, time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.timings[phase] = self.timings.get(phase, 0.0) + now - self.last
+        self.last = now
+
+
 def _share_reporter(model: LuxuryMarketModel, index: int) -> float:
     total = model.ledger.sales[model.month].sum()
     return float(model.ledger.sales[model.month, index] / total) if total else 0.0
@@ -46,9 +59,13 @@ def _share_reporter(model: LuxuryMarketModel, index: int) -> float:
 class LuxuryMarketModel(mesa.Model):
     """The market. ``LuxuryMarketModel(scenario, seed=1)`` then ``run()`` (or ``step()`` a month at a time)."""
 
-    def __init__(self, scenario: Scenario, *, seed: int | None = None, buyers: int | None = None):
+    def __init__(self, scenario: Scenario, *, seed: int | np.random.SeedSequence | None = None,
+                 buyers: int | None = None):
         seed = scenario.simulation.seed if seed is None else seed
-        self.seed_sequence = np.random.SeedSequence(seed)
+        if isinstance(seed, np.random.SeedSequence):  # a copy: spawning must not change the caller's
+            self.seed_sequence = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
+        else:
+            self.seed_sequence = np.random.SeedSequence(seed)
         streams = dict(zip(STREAMS, self.seed_sequence.spawn(len(STREAMS))))
         super().__init__(rng=streams["mesa"])
         self.rngs = {name: np.random.default_rng(ss) for name, ss in streams.items() if name != "mesa"}
@@ -76,6 +93,8 @@ class LuxuryMarketModel(mesa.Model):
         self.fleet = np.zeros(n_brands, dtype=np.int64)
         self.entries = 0
         self.exits = 0
+        self.timings: dict[str, float] = {}  # seconds per phase of the step
+        self.wom_epoch = 0  # stored word of mouth is inflated relative to this month (sim/word_of_mouth.py)
         self._views: dict[int, BuyerAgent] = {}
         self._populate()
         if capacity <= scenario.simulation.agent_views:
@@ -148,14 +167,23 @@ class LuxuryMarketModel(mesa.Model):
 
     def step(self) -> None:
         self.month = m = self.steps - 1
+        decay = self.config.word_of_mouth.decay_months
+        if (m - self.wom_epoch) / decay > word_of_mouth.REBASE_EXPONENT:
+            self.pop.wom *= np.float32(1.0 / word_of_mouth.inflation(m, self.wom_epoch, decay))
+            self.wom_epoch = m
+        clock = _PhaseClock(self.timings)
         self.agents_by_type[BrandAgent].do("step")
         ba = BrandArrays.from_brands(self.brands, m)
+        clock("brands")
         self._service_month(m, ba)
         self._resolve_complaints(m)
+        clock("service")
         self._market_month(m, ba)
+        clock("market")
         self._brand_dynamics(m)
         self.ledger.fleet[m] = self.fleet
         self.datacollector.collect(self)
+        clock("metrics")
         if m + 1 >= self.n_months:
             self.running = False
 
@@ -209,7 +237,7 @@ class LuxuryMarketModel(mesa.Model):
             wp = cfg.word_of_mouth
             loud = np.abs(x) > wp.tell_above
             if loud.any():
-                word_of_mouth.tell(self.network, i[loud], b[loud], x[loud], pop.wom, pop.wom_month, pop.aware, m,
+                word_of_mouth.tell(self.network, i[loud], b[loud], x[loud], pop.wom, pop.aware, m, self.wom_epoch,
                                    wp.strength, wp.negativity, wp.decay_months)
                 led.add("told", m, b[loud])  # stories told about each brand
 
@@ -253,7 +281,6 @@ class LuxuryMarketModel(mesa.Model):
             pop.brand[slots] = NO_BRAND
             pop.aware[slots] = 0
             pop.wom[slots] = 0.0
-            pop.wom_month[slots] = m
             self._shop(slots, m, ba, may_leave=False)
 
     def _shop(self, slots: np.ndarray, m: int, ba: BrandArrays, may_leave: bool) -> None:
@@ -265,7 +292,7 @@ class LuxuryMarketModel(mesa.Model):
         considered, pop.aware[slots] = choice.considered_brands(pop.aware[slots], ba.on_sale, ba.reach, current, rng)
         sp = cfg.satisfaction
         own_sat = satisfaction.current(pop.sat[slots], pop.sat_month[slots], m, sp.baseline, sp.decay_months)
-        wom_now = pop.wom[slots] * word_of_mouth.decay(pop.wom_month[slots], m, cfg.word_of_mouth.decay_months)[:, None]
+        wom_now = word_of_mouth.heard(pop.wom[slots], m, self.wom_epoch, cfg.word_of_mouth.decay_months)
         perk = choice.perk_value(ba.comp_months, cfg.service_events.maintenance_interval_months,
                                  cfg.costs.maintenance_price)
         values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)

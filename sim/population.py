@@ -4,9 +4,9 @@ A slot holds one luxury-car household while it is in the segment (``active``). A
 segment frees its slot; a later entrant takes it over (with a new ``household`` id, and the slot's social
 ties: the newcomer moves into the same circle). Capacity is fixed up front from the scenario's growth.
 
-Satisfaction and word of mouth decay continuously but are stored lazily: each keeps the month it was last
-written, and is decayed when next read (``sim/satisfaction.py``, ``sim/word_of_mouth.py``), so nothing has
-to touch every buyer every month.
+Satisfaction and word of mouth decay continuously but are stored lazily: satisfaction keeps the month it
+was last written and is decayed when next read (``sim/satisfaction.py``); word of mouth is stored inflated
+by its future fading (``sim/word_of_mouth.py``). Nothing has to touch every buyer every month.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ class Population:
     sat: np.ndarray  # float32: satisfaction with the owned brand, -1..1, as of sat_month
     sat_month: np.ndarray  # int16
     aware: np.ndarray  # uint16: bit b set = aware of brand b
-    wom: np.ndarray  # float32 (n, B): word of mouth heard about each brand's service, as of wom_month
-    wom_month: np.ndarray  # int16
+    wom: np.ndarray  # float32 (n, B): word of mouth heard about each brand's service (inflated, see word_of_mouth)
     free: np.ndarray  # int32 stack of free slots (top = free[n_free - 1]), reused by entrants
     n_free: int = 0
     next_household: int = 0
@@ -61,7 +60,6 @@ class Population:
             sat_month=np.zeros(capacity, dtype=np.int16),
             aware=np.zeros(capacity, dtype=np.uint16),
             wom=np.zeros((capacity, n_brands), dtype=np.float32),
-            wom_month=np.zeros(capacity, dtype=np.int16),
             free=np.arange(capacity - 1, -1, -1, dtype=np.int32),
             n_free=capacity,
         )

@@ -303,10 +303,6 @@ class Scenario(_Strict):
             raise ValueError(
                 f"initial_fleet_share of the brands on sale at the start ({', '.join(present) or 'none'}) must sum to 1, got {total:.4f}"
             )
-        end = self.market.start_year + self.market.years
-        for name, brand in self.brands.items():
-            if brand.launch and int(brand.launch[:4]) >= end:
-                raise ValueError(f"brands.{name}.launch {brand.launch} is after the simulation ends ({end})")
         return self
 
     @property
@@ -431,7 +427,7 @@ def _explain(error: dict, source: str) -> str:
         reason = "unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
     else:
         reason = re.sub(r"^Value error, ", "", error["msg"])
-        if "input" in error and error["type"] not in ("missing",):
+        if "input" in error and error["type"] != "missing" and not isinstance(error["input"], (dict, list)):
             reason += f" (got {error['input']!r})"
     return f"{source}: {path or '(top level)'}: {reason}"
 

@@ -1,0 +1,166 @@
+"""luxsim command line. `python run_sim.py` runs the flagship scenario; `python run_sim.py --help` lists commands.
+
+Exit codes: 0 success, 2 bad input (the message names the file, the field and the reason), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sim.scenario import ScenarioError, load_scenario
+
+FLAGSHIP = "lexus_us_1989"
+MILESTONES = (1988, 1991, 1995, 2000, 2005, 2010)
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, rich_markup_mode="rich",
+                  help="luxsim: an agent-based simulator of the luxury car market (the Lexus case).")
+console = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+
+def _fail(exc: ScenarioError) -> None:
+    err.print("[bold red]Invalid input[/]")
+    for problem in exc.problems:
+        err.print(f"  {problem}", markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+def _summary_table(summary, title: str) -> Table:
+    years = [y for y in MILESTONES if y in set(summary["year"])]
+    last = int(summary["year"].max())
+    if last not in years:
+        years.append(last)
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("brand", style="bold")
+    for y in years:
+        table.add_column(f"{y}\nshare", justify="right")
+    table.add_column(f"{years[-1]}\nloyalty", justify="right")
+    table.add_column(f"{years[-1]}\nconquest", justify="right")
+    table.add_column(f"{years[-1]}\nsales", justify="right")
+    final = summary[summary["year"] == years[-1]].set_index("brand")
+    order = final["sales_share_mean"].sort_values(ascending=False).index
+    for brand in order:
+        rows = summary[summary["brand"] == brand].set_index("year")
+        cells = [f"{rows.loc[y, 'sales_share_mean']:.1%}" for y in years]
+        f = final.loc[brand]
+        cells += [f"{f['repurchase_loyalty_mean']:.0%}" if f["repurchase_loyalty_mean"] == f["repurchase_loyalty_mean"] else "-",
+                  f"{f['conquest_sales_mean']:,.0f}", f"{f['sales_mean']:,.0f}"]
+        table.add_row(brand, *cells)
+    return table
+
+
+def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], buyers: Optional[int],
+         years: Optional[int], overrides: list[str], out: Optional[Path], quiet: bool, workers: Optional[int]) -> None:
+    from sim.results import default_destination, write_results
+    from sim.runner import run_replications, summarise
+
+    overrides = list(overrides or [])
+    if years is not None:
+        overrides.append(f"market.years={years}")
+    try:
+        scenario = load_scenario(scenario_name, overrides)
+    except ScenarioError as exc:
+        _fail(exc)
+    reps = replications or scenario.simulation.replications
+    seed = scenario.simulation.seed if seed is None else seed
+    n = buyers or scenario.simulation.buyers
+    started = datetime.now(timezone.utc)
+    destination = out or default_destination(scenario, started)
+    if destination.exists():
+        err.print(f"[red]{destination} already exists; choose another --out[/]")
+        raise typer.Exit(2)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, disable=quiet, transient=True) as progress:
+        task = progress.add_task(f"{scenario.name}: {n:,} buyers x {scenario.market.years} years", total=reps)
+        results = run_replications(scenario, reps, seed, buyers, workers,
+                                   progress=lambda _: progress.advance(task))
+    write_results(destination, scenario, results, started, seed, n)
+    if quiet:
+        console.print(str(destination), markup=False, highlight=False)
+        return
+    import pandas as pd
+
+    summary = summarise(pd.concat([r.brand_year for r in results], ignore_index=True))
+    console.print(_summary_table(summary, f"{scenario.name} — {scenario.question}\n"
+                                 f"(mean of {reps} replications; sales share, repurchase loyalty, conquest sales, "
+                                 f"sales in real units)"))
+    console.print(f"Results: [bold]{destination}[/] (brand_year.parquet/.csv, switching.csv, monthly.parquet, "
+                  "manifest.json)")
+
+
+Replications = Annotated[Optional[int], typer.Option("--replications", "-r", min=1, help="Replications (default: the scenario's).")]
+Seed = Annotated[Optional[int], typer.Option(min=0, help="Root seed (default: the scenario's).")]
+Buyers = Annotated[Optional[int], typer.Option("--buyers", "-n", min=100, help="Buyers simulated (default: the scenario's).")]
+Years = Annotated[Optional[int], typer.Option(min=1, help="Simulated years (default: the scenario's).")]
+Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set brands.Lexus.service.loaner_cars=false (repeatable).")]
+Out = Annotated[Optional[Path], typer.Option(help="Result folder (default: results/<scenario>/<UTC time>-<hash>/).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; print only the result folder.")]
+Workers = Annotated[Optional[int], typer.Option(min=1, help="Worker processes for replications (default: the cores).")]
+
+
+@app.callback(invoke_without_command=True)
+def main(ctx: typer.Context) -> None:
+    """With no command: run the flagship scenario (scenarios/lexus_us_1989.toml) and print its summary."""
+    if ctx.invoked_subcommand is None:
+        _run(FLAGSHIP, None, None, None, None, [], None, False, None)
+
+
+@app.command()
+def run(scenario: Annotated[str, typer.Argument(help="Scenario name in scenarios/ or a path to a TOML file.")] = FLAGSHIP,
+        replications: Replications = None, seed: Seed = None, buyers: Buyers = None, years: Years = None,
+        set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None) -> None:
+    """Run a scenario with replications; write results and print a summary."""
+    _run(scenario, replications, seed, buyers, years, set_ or [], out, quiet, workers)
+
+
+@app.command()
+def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.")] = "100000,1000000",
+          repeats: Annotated[int, typer.Option(min=1, help="Runs per size (best and median reported).")] = 3,
+          years: Annotated[int, typer.Option(min=1, help="Simulated years per run.")] = 30,
+          as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False) -> None:
+    """Measure buyer-months per second and peak memory of the full flagship model."""
+    from sim.bench import benchmark
+
+    try:
+        counts = [int(s.replace("_", "")) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        err.print(f"[red]--sizes: expected comma-separated integers, got {sizes!r}[/]")
+        raise typer.Exit(2)
+    rows = benchmark(counts, repeats, years,
+                     progress=None if as_json else lambda n, r: err.print(f"  {n:,} buyers, run {r + 1}/{repeats} done"))
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"luxsim benchmark: flagship scenario, {years} simulated years, best/median of {repeats}")
+    for col in ("buyers", "best M buyer-months/s", "median M buyer-months/s", "best run s", "setup s",
+                "peak RSS MB", "state bytes/buyer", "time by phase"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        phases = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["phase_share"].items(), key=lambda kv: -kv[1]))
+        table.add_row(f"{r['buyers']:,}", f"{r['best_buyer_months_per_s'] / 1e6:.1f}",
+                      f"{r['median_buyer_months_per_s'] / 1e6:.1f}", f"{r['best_run_s']:.2f}", f"{r['setup_s']:.2f}",
+                      f"{r['peak_rss_mb']:,.0f}", f"{r['state_bytes_per_buyer']:.0f}", phases)
+    console.print(table)
+
+
+def cli() -> None:
+    try:
+        app()
+    except ScenarioError as exc:  # raised outside a command's own handling
+        err.print("[bold red]Invalid input[/]")
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False, highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    cli()

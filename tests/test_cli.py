@@ -1,0 +1,86 @@
+"""The command line as a user meets it: exit codes, messages, result folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.results import atomic_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_run_writes_a_whole_result_folder(tmp_path):
+    out = tmp_path / "flagship"
+    proc = cli("run", "lexus_us_1989", "-n", "2000", "--years", "5", "-r", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in out.iterdir()} == {"brand_year.parquet", "brand_year.csv", "switching.csv",
+                                                "monthly.parquet", "manifest.json"}
+    table = pd.read_parquet(out / "brand_year.parquet")
+    assert set(table.replication) == {0, 1}
+    assert set(table.year) == set(range(1986, 1991))
+    for col in ("sales", "sales_share", "fleet", "fleet_share", "churn_rate", "repurchase_loyalty", "conquest_sales",
+                "new_to_segment_sales", "csi", "service_cost", "service_revenue", "new_car_margin", "profit"):
+        assert col in table.columns
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["buyers_simulated"] == 2000 and len(manifest["replications"]) == 2
+    assert "Lexus" in proc.stdout and "share" in proc.stdout and str(out) in proc.stdout.replace("\n", "")
+
+
+def test_bad_override_names_the_field_exits_2_and_writes_nothing(tmp_path):
+    out = tmp_path / "never"
+    proc = cli("run", "lexus_us_1989", "--set", "brands.Lexus.service.proactive_goodwill=1.5", "--out", str(out))
+    assert proc.returncode == 2
+    assert "brands.Lexus.service.proactive_goodwill" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_unknown_field_gets_did_you_mean(tmp_path):
+    proc = cli("run", "lexus_us_1989", "--set", "brands.Lexus.service.loaner_car=true", "--out", str(tmp_path / "x"))
+    assert proc.returncode == 2
+    assert "did you mean 'loaner_cars'" in proc.stderr
+
+
+def test_unknown_scenario_exits_2():
+    proc = cli("run", "lexus_us_1898")
+    assert proc.returncode == 2
+    assert "no such scenario" in proc.stderr and "lexus_us_1989" in proc.stderr
+
+
+def test_quiet_prints_only_the_folder(tmp_path):
+    out = tmp_path / "q"
+    proc = cli("run", "lexus_us_1989", "-n", "1000", "--years", "2", "-r", "1", "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out)
+
+
+def test_benchmark_runs_at_a_tiny_size():
+    proc = cli("bench", "--sizes", "2000", "--repeats", "1", "--years", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert rows[0]["buyers"] == 2000 and rows[0]["best_buyer_months_per_s"] > 0
+    assert rows[0]["peak_rss_mb"] > 0 and 0 < rows[0]["state_bytes_per_buyer"] < 1000
+    assert set(rows[0]["phase_share"]) == {"brands", "service", "market", "metrics"}
+
+
+def test_atomic_folder_leaves_nothing_on_failure(tmp_path):
+    dest = tmp_path / "result"
+    with pytest.raises(RuntimeError):
+        with atomic_folder(dest) as tmp:
+            (tmp / "half.parquet").write_text("partial")
+            raise RuntimeError("interrupted")
+    assert not dest.exists() and list(tmp_path.iterdir()) == []
+    with atomic_folder(dest) as tmp:
+        (tmp / "whole.csv").write_text("ok")
+    assert (dest / "whole.csv").read_text() == "ok"

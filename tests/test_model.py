@@ -1,0 +1,169 @@
+"""The model as a whole: invariants, determinism, the Mesa side, and the seeds' stylized facts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agents.brand import BrandAgent
+from agents.buyer import BuyerAgent
+from sim.model import LuxuryMarketModel
+from sim.runner import run_replications
+from sim.scenario import load_scenario
+from tests.conftest import small_flagship
+
+
+# ---- invariants ------------------------------------------------------------------------------------------
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), buyers=st.integers(300, 3000), years=st.integers(1, 6),
+       growth=st.floats(-0.05, 0.1))
+def test_buyers_conserved_and_tables_consistent(seed, buyers, years, growth):
+    scenario = small_flagship(years=years, buyers=buyers, overrides=[f"market.annual_growth={growth}"])
+    model = LuxuryMarketModel(scenario, seed=seed).run()
+    # start + entries - exits = end, and every active buyer owns exactly one car of a brand in the fleet
+    assert buyers + model.entries - model.exits == model.n_active
+    assert model.fleet.sum() == model.n_active
+    assert (model.fleet >= 0).all()
+    owned = np.bincount(model.pop.brand[model.pop.active], minlength=len(model.brands))
+    np.testing.assert_array_equal(owned, model.fleet)
+    table = model.brand_year()
+    assert len(table) == years * len(model.brands)
+    for col in ("sales", "fleet", "conquest_sales", "new_to_segment_sales", "service_cost", "churned_owners"):
+        assert (table[col] >= 0).all(), col
+    for col in ("sales_share", "fleet_share", "churn_rate", "repurchase_loyalty"):
+        values = table[col].dropna()
+        assert ((values >= 0) & (values <= 1)).all(), col
+    for _, year in table.groupby("year"):
+        assert year["fleet_share"].sum() == pytest.approx(1.0)
+        if year["sales"].sum() > 0:
+            assert year["sales_share"].sum() == pytest.approx(1.0)
+    # sales decompose into repurchases, conquests and new-to-segment buyers
+    led = model.ledger
+    np.testing.assert_allclose(led.sales.sum(0), led.repurchase.sum(0) + led.conquest.sum(0) + led.new_to_segment.sum(0))
+    # the switching matrix agrees with the sales and churn counts
+    sw = led.switching.sum(0)
+    np.testing.assert_allclose(sw[:, : len(model.brands)].sum(0), led.sales.sum(0))
+    np.testing.assert_allclose(sw[: len(model.brands)].sum(1) - np.diag(sw)[: len(model.brands)], led.churned.sum(0))
+
+
+def test_brands_are_not_sold_before_launch(small_run):
+    table = small_run.brand_year()
+    lexus = table[table.brand == "Lexus"].set_index("year")
+    assert (lexus.loc[1986:1988, "sales"] == 0).all()
+    assert lexus.loc[1990, "sales"] > 0
+    sep = small_run.month_of("1989-09")
+    assert small_run.ledger.sales[:sep, small_run.brand_names.index("Lexus")].sum() == 0
+    assert small_run.ledger.sales[sep:, small_run.brand_names.index("Lexus")].sum() > 0
+
+
+# ---- determinism -----------------------------------------------------------------------------------------
+def test_same_seed_same_results_different_seed_different(small_scenario):
+    a = LuxuryMarketModel(small_scenario, seed=11).run().brand_year()
+    b = LuxuryMarketModel(small_scenario, seed=11).run().brand_year()
+    c = LuxuryMarketModel(small_scenario, seed=12).run().brand_year()
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+
+
+def test_replications_do_not_depend_on_worker_count():
+    scenario = small_flagship(years=4, buyers=2000)
+    one = run_replications(scenario, replications=3, seed=5, workers=1)
+    two = run_replications(scenario, replications=3, seed=5, workers=2)
+    for r1, r2 in zip(one, two):
+        pd.testing.assert_frame_equal(r1.brand_year, r2.brand_year)
+    assert not one[0].brand_year.equals(one[1].brand_year)  # replications differ from each other
+
+
+# ---- the Mesa side ---------------------------------------------------------------------------------------
+def test_small_population_has_buyer_agents_viewing_the_arrays():
+    model = LuxuryMarketModel(small_flagship(years=2, buyers=500), seed=3)
+    buyers = model.agents_by_type[BuyerAgent]
+    assert len(buyers) == 500
+    assert len(model.agents_by_type[BrandAgent]) == 8
+    model.run()
+    for agent in list(buyers)[:50]:
+        if agent.active:
+            assert agent.brand == model.brand_names[model.pop.brand[agent.slot]]
+            assert -1.0 <= agent.satisfaction <= 1.0
+            assert agent.brand in agent.aware_of
+            assert agent.car_age_months >= 0
+            assert set(agent.contacts) == set(model.network.contacts(agent.slot).tolist())
+
+
+def test_large_population_creates_buyer_agents_only_on_demand():
+    model = LuxuryMarketModel(small_flagship(years=1, buyers=5000), seed=3)
+    assert BuyerAgent not in model.agents_by_type or len(model.agents_by_type[BuyerAgent]) == 0
+    view = model.buyer(10)
+    assert model.buyer(10) is view
+    assert len(model.agents_by_type[BuyerAgent]) == 1
+
+
+def test_datacollector_records_every_month(small_run):
+    monthly = small_run.datacollector.get_model_vars_dataframe()
+    assert len(monthly) == small_run.n_months
+    shares = monthly[[c for c in monthly.columns if c.startswith("sales_share[")]]
+    assert np.allclose(shares.sum(axis=1)[shares.sum(axis=1) > 0], 1.0)
+    brands = small_run.datacollector.get_agenttype_vars_dataframe(BrandAgent)
+    assert len(brands) == small_run.n_months * 8
+
+
+def test_policy_timeline_fires_on_its_date():
+    model = LuxuryMarketModel(small_flagship(years=12, buyers=1000), seed=1)
+    bmw = next(b for b in model.brands if b.name == "BMW")
+    model.run(model.month_of("1997-01"))  # through December 1996
+    assert bmw.service.complimentary_maintenance_months == 2
+    model.step()  # January 1997
+    assert bmw.service.complimentary_maintenance_months == 36
+    assert any("1997" in note or "36,000" in note for _, note in bmw.history)
+
+
+def test_complacent_incumbent_responds_after_its_lag():
+    scenario = small_flagship(years=12, buyers=4000, overrides=[
+        "brands.Cadillac.strategy.threshold=0.05", "brands.Cadillac.strategy.lag_months=12"])
+    model = LuxuryMarketModel(scenario, seed=2).run()
+    cadillac = next(b for b in model.brands if b.name == "Cadillac")
+    trigger = cadillac.strategy.triggered_month
+    assert trigger is not None
+    assert cadillac.service.dealer_service_quality == pytest.approx(0.6)
+    assert [m for m, note in cadillac.history if "response" in note] == [trigger + 12]
+
+
+# ---- the seeds' stylized facts (flagship, small scale, fixed seeds) --------------------------------------
+SEEDS = (101, 202, 303)
+
+
+def _lexus_runs(overrides=(), scenario="lexus_us_1989", years=10, buyers=20000):
+    sc = load_scenario(scenario, [f"market.years={years}", f"simulation.buyers={buyers}", *overrides])
+    return [LuxuryMarketModel(sc, seed=s).run().brand_year() for s in SEEDS]
+
+
+@pytest.fixture(scope="module")
+def flagship_runs():
+    return _lexus_runs()
+
+
+def test_after_launch_lexus_acquires_far_more_buyers_than_it_loses(flagship_runs):
+    for table in flagship_runs:
+        lexus = table[(table.brand == "Lexus") & (table.year >= 1990)]
+        acquired = lexus.conquest_sales + lexus.new_to_segment_sales
+        assert (acquired > 2 * lexus.churned_owners).all(), lexus[["year", "conquest_sales", "churned_owners"]]
+
+
+def test_service_parity_leaves_lexus_with_clearly_less_share(flagship_runs):
+    parity = _lexus_runs(scenario="lexus_service_parity")
+    share = lambda runs: np.array([t[(t.brand == "Lexus") & (t.year == 1995)].sales_share.item() for t in runs])  # noqa: E731
+    base, cf = share(flagship_runs), share(parity)
+    assert (cf < base).all()  # every paired seed
+    assert cf.mean() < 0.75 * base.mean()
+
+
+def test_raising_an_incumbents_service_lowers_its_churn(flagship_runs):
+    better = _lexus_runs(overrides=[
+        "brands.Cadillac.service.dealer_service_quality=0.85", "brands.Cadillac.service.loaner_cars=true",
+        "brands.Cadillac.service.complaint_resolution_fast=0.75", "brands.Cadillac.service.complaint_resolution_slow=0.2"])
+    churn = lambda runs: np.array([t[(t.brand == "Cadillac") & (t.year >= 1988)].churn_rate.mean() for t in runs])  # noqa: E731
+    assert (churn(better) < churn(flagship_runs)).all()
+    assert churn(better).mean() < churn(flagship_runs).mean() - 0.03
