@@ -5,11 +5,13 @@ Utility of brand b for buyer i of segment g:
     U_ib = prestige_w[g]·prestige_b − price_w[g]·log(paid_b / reference) − stigma[g]·discount_b
          + perk_w[g]·perk_b − quality_w·defects_b + dealer_w·log(dealers_b / 300)
          + service_w[g]·perceived_service_ib
-         + inertia·[b = current brand]                          (state dependence, Mannering & Winston 1991)
+         + [b = current brand]·(inertia + satisfaction_loyalty·s_i)   (state dependence, Mannering & Winston
+                                                                  1991, stronger the more satisfied the owner)
          + ε_ib                                                  (Gumbel: the logit)
 
-Perceived service is the brand's public reputation, plus what the buyer has heard by word of mouth, and for
-the brand the buyer owns, the buyer's own satisfaction (weight ``own_experience_weight``). Complimentary
+Perceived service is the brand's public reputation plus what the buyer has heard by word of mouth. The
+owner's own satisfaction s_i (-1..1) acts through loyalty: a delighted owner is hard to convert, an unhappy
+one whose complaint was never resolved is easy to lose (Dillard & Bates). Complimentary
 maintenance enters as a perk (value in $1,000, weighed by the segment) and never touches prestige; a
 discount lowers the price paid but costs status-seekers ``discount_stigma`` (and erodes prestige over time,
 ``sim/reputation.py``). The outside option (leave the segment) has utility ``outside_utility[g]``; a new
@@ -77,7 +79,7 @@ def utilities(values: np.ndarray, seg: SegmentArrays, p: Choice, reputation: np.
     u[:, :n_brands] = values[segment] + (p.wom_weight * service_w)[:, None] * wom_now
     owners = np.flatnonzero(current >= 0)
     cb = current[owners]
-    u[owners, cb] += p.inertia + service_w[owners] * p.own_experience_weight * (own_sat[owners] - reputation[cb])
+    u[owners, cb] += p.inertia + p.satisfaction_loyalty * own_sat[owners]
     u[:, :n_brands][~considered] = -np.inf
     u[:, n_brands] = np.where(may_leave, seg.outside[segment], -np.inf)
     return u

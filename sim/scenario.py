@@ -198,7 +198,7 @@ class ServiceEvents(_Strict):
     breakdown_share: Prob = Field(0.12, description="Share of defects that strand the car (roadside rescue).")
     recalls_per_brand_year: NonNeg = Field(0.3, description="Recall campaigns per brand per year.")
     recall_reach: Prob = Field(0.5, description="Share of a brand's cars (under 3 years old) a recall campaign covers.")
-    expectation: float = Field(0.45, ge=0, le=1, description="Service quality a luxury owner takes for granted (routine visit).")
+    expectation: float = Field(0.35, ge=0, le=1, description="Service quality a luxury owner takes for granted (routine visit).")
     noise: NonNeg = Field(0.25, description="Standard deviation of the experience of one event.")
     complimentary_delight: NonNeg = Field(0.25, description="Experience bonus of a free maintenance visit (times the segment's perk weight share).")
     defect_pain: NonNeg = Field(0.45, description="Experience cost of a defect needing a repair visit.")
@@ -215,10 +215,10 @@ class ServiceEvents(_Strict):
 class Satisfaction(_Strict):
     learning_rate: Prob = Field(0.25, description="Weight of one experience in satisfaction (gains).")
     loss_aversion: float = Field(2.0, ge=1.0, le=5.0, description="Losses weigh this many times gains (Anderson & Sullivan 1993).")
-    decay_months: float = Field(36.0, gt=0, description="Months for satisfaction to decay ~63% of the way back to its baseline.")
+    decay_months: float = Field(12.0, gt=0, description="Months for satisfaction to decay ~63% of the way back to its baseline.")
     new_car: float = Field(0.3, ge=-1, le=1, description="Satisfaction with a just-bought car.")
     baseline: float = Field(0.1, ge=-1, le=1, description="Satisfaction decays toward this level between events.")
-    complaint_below: float = Field(-0.3, ge=-1, le=1, description="An event leaving satisfaction below this starts a complaint.")
+    complaint_below: float = Field(-0.4, ge=-1, le=1, description="An event leaving satisfaction below this starts a complaint.")
     recovery_fast: float = Field(0.7, ge=0, le=2, description="Satisfaction restored by a complaint resolved within 90 days.")
     recovery_slow: float = Field(0.45, ge=0, le=2, description="Satisfaction restored by a complaint resolved in 90-180 days.")
     take_back_below: float = Field(-0.5, ge=-1, le=1, description="Guarantee brands take the car back from owners below this.")
@@ -241,7 +241,8 @@ class WordOfMouth(_Strict):
 
 class Choice(_Strict):
     inertia: NonNeg = Field(1.5, description="Utility of staying with the current brand (state dependence, Mannering & Winston 1991).")
-    own_experience_weight: Prob = Field(0.7, description="Weight of own satisfaction (vs reputation) in the current brand's perceived service.")
+    satisfaction_loyalty: NonNeg = Field(
+        1.5, description="Extra utility of the current brand per unit of the owner's satisfaction (-1..1): satisfied owners rebuy, unhappy ones defect.")
     wom_weight: NonNeg = Field(1.0, description="Weight of word of mouth in perceived service.")
     quality_weight: NonNeg = Field(0.8, description="Utility lost per defect per car-year (product quality).")
     dealer_weight: NonNeg = Field(0.3, description="Utility per unit of log(dealers / 300).")
