@@ -99,6 +99,7 @@ class Ledger:
             "complaints": y["complaints"] * scale,
             "complaints_recovered": y["recovered"] * scale,
             "take_backs": y["take_backs"] * scale,
+            "stories_told": y["told"] * scale,
             "service_revenue": y["service_revenue"] * scale,
             "service_cost": y["service_cost"] * scale,
             "service_margin": (y["service_revenue"] - y["service_cost"]) * scale,
