@@ -58,16 +58,20 @@ def _summary_table(summary, title: str) -> Table:
     return table
 
 
+def _load(name: str, overrides: list[str], years: Optional[int]):
+    overrides = list(overrides or [])
+    if years is not None:
+        overrides.append(f"market.years={years}")
+    return load_scenario(name, overrides)
+
+
 def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], buyers: Optional[int],
          years: Optional[int], overrides: list[str], out: Optional[Path], quiet: bool, workers: Optional[int]) -> None:
     from sim.results import default_destination, write_results
     from sim.runner import run_replications, summarise
 
-    overrides = list(overrides or [])
-    if years is not None:
-        overrides.append(f"market.years={years}")
     try:
-        scenario = load_scenario(scenario_name, overrides)
+        scenario = _load(scenario_name, overrides, years)
     except ScenarioError as exc:
         _fail(exc)
     reps = replications or scenario.simulation.replications
@@ -120,6 +124,131 @@ def run(scenario: Annotated[str, typer.Argument(help="Scenario name in scenarios
         set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None) -> None:
     """Run a scenario with replications; write results and print a summary."""
     _run(scenario, replications, seed, buyers, years, set_ or [], out, quiet, workers)
+
+
+def _fmt_ci(mean: float, lo: float, hi: float, scale: float = 1.0, unit: str = "", digits: int = 1) -> str:
+    if mean != mean:
+        return "-"
+    text = f"{mean * scale:+,.{digits}f}{unit}"
+    if lo == lo:
+        text += f" [{lo * scale:+,.{digits}f}, {hi * scale:+,.{digits}f}]"
+    return text
+
+
+@app.command()
+def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
+            others: Annotated[list[str], typer.Argument(help="Scenarios to compare with the baseline.")],
+            replications: Replications = None, seed: Seed = None, buyers: Buyers = None, years: Years = None,
+            set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None) -> None:
+    """Run scenarios with common random numbers (the same seeds) and report differences with 95% intervals."""
+    from sim.compare import paired_differences, payback, total_differences
+    from sim.results import ROOT, combine, write_comparison
+    from sim.runner import run_replications
+
+    names = [base, *others]
+    problems, scenarios = [], {}
+    for name in names:
+        try:
+            sc = _load(name, set_ or [], years)
+            scenarios[sc.name if sc.name not in scenarios else name] = sc
+        except ScenarioError as exc:
+            problems += exc.problems
+    if problems:
+        _fail(ScenarioError(problems))
+    base_name = next(iter(scenarios))
+    first = scenarios[base_name]
+    reps = replications or first.simulation.replications
+    seed = first.simulation.seed if seed is None else seed
+    n = buyers or first.simulation.buyers
+    started = datetime.now(timezone.utc)
+    destination = out or ROOT / "results" / "compare" / f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(scenarios)}"[:200]
+    if destination.exists():
+        err.print(f"[red]{destination} already exists; choose another --out[/]")
+        raise typer.Exit(2)
+    runs = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, disable=quiet, transient=True) as progress:
+        task = progress.add_task(f"{len(scenarios)} scenarios x {reps} replications, {n:,} buyers",
+                                 total=reps * len(scenarios))
+        for name, sc in scenarios.items():
+            runs[name] = (sc, run_replications(sc, reps, seed, n, workers, progress=lambda _: progress.advance(task)))
+    write_comparison(destination, runs, base_name, started, seed, n)
+    if quiet:
+        console.print(str(destination), markup=False, highlight=False)
+        return
+    base_table = combine(runs[base_name][1])[0]
+    last = int(base_table["year"].max())
+    mid = next((y for y in (1995, 2000) if base_table["year"].min() < y < last), None)
+    for name, (sc, results) in runs.items():
+        if name == base_name:
+            continue
+        other = combine(results)[0]
+        d = paired_differences(base_table, other).set_index(["metric", "year", "brand"])
+        profit = total_differences(base_table, other, "profit").set_index("brand")
+        pay = payback(base_table, other).drop_duplicates("brand").set_index("brand")
+        table = Table(title=f"{name} − {base_name}: {sc.question}\n(mean difference [95% interval] over {reps} "
+                            "paired replications)", title_justify="left")
+        table.add_column("brand", style="bold")
+        years_shown = [y for y in (mid, last) if y is not None]
+        for y in years_shown:
+            table.add_column(f"share {y}\n(pp)", justify="right")
+        table.add_column(f"loyalty {last}\n(pp)", justify="right")
+        table.add_column("cumulative profit\n($M)", justify="right")
+        table.add_column("payback year\n(who paid back)", justify="right")
+        for brand in base_table["brand"].unique():
+            cells = []
+            for y in years_shown:
+                r = d.loc[("sales_share", y, brand)]
+                cells.append(_fmt_ci(r.diff_mean, r.ci_low, r.ci_high, 100))
+            r = d.loc[("repurchase_loyalty", last, brand)]
+            cells.append(_fmt_ci(r.diff_mean, r.ci_low, r.ci_high, 100))
+            p = profit.loc[brand]
+            cells.append(_fmt_ci(p.diff_mean, p.ci_low, p.ci_high, 1e-6, digits=0))
+            year, who = pay.loc[brand, "payback_year"], pay.loc[brand, "paid_back_by"]
+            cells.append("-" if year != year else f"{year:.0f} ({name if who == 'other' else base_name})")
+            table.add_row(brand, *cells)
+        console.print(table)
+    console.print(f"Results: [bold]{destination}[/] (differences.csv, payback.csv, one run folder per scenario)")
+
+
+@app.command("scenarios")
+def list_scenarios() -> None:
+    """List the scenario library with the question each scenario answers."""
+    from sim.scenario import SCENARIO_DIR
+
+    table = Table(title="Scenarios (scenarios/*.toml)", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("extends")
+    table.add_column("question")
+    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+        try:
+            sc = load_scenario(path)
+            import tomllib
+
+            parent = tomllib.loads(path.read_text()).get("extends", "")
+            table.add_row(path.stem, str(parent).removesuffix(".toml"), sc.question)
+        except ScenarioError as exc:
+            table.add_row(path.stem, "", f"[red]invalid: {exc.problems[0]}[/]")
+    console.print(table)
+
+
+@app.command()
+def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.")],
+            set_: Sets = None, years: Years = None,
+            as_json: Annotated[bool, typer.Option("--json", help="Print the resolved scenario as JSON.")] = False) -> None:
+    """Print a scenario's resolved parameters (after `extends` and --set)."""
+    try:
+        sc = _load(scenario, set_ or [], years)
+    except ScenarioError as exc:
+        _fail(exc)
+    if as_json:
+        print(sc.model_dump_json(indent=2))
+        return
+    import tomli_w
+
+    data = sc.model_dump(mode="json", exclude_none=True)
+    console.print(f"[bold]{sc.name}[/]: {sc.question}")
+    console.print(tomli_w.dumps(data), markup=False, highlight=False)
 
 
 @app.command()

@@ -67,29 +67,78 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def _manifest(scenario: Scenario | dict, results: list[RunResult] | None, started: datetime, seed: int,
+              buyers: int) -> dict:
+    return {
+        "scenario": scenario.model_dump(mode="json") if isinstance(scenario, Scenario) else scenario,
+        "seed": seed,
+        "buyers_simulated": buyers,
+        "replications": [{"replication": r.replication, "seed_entropy": r.seed_entropy,
+                          "spawn_key": list(r.spawn_key), "seconds": round(r.seconds, 3)} for r in results or []],
+        "packages": _versions(),
+        "git_commit": _git_commit(),
+        "command_line": sys.argv,
+        "started": started.isoformat(),
+        "finished": datetime.now(timezone.utc).isoformat(),
+    }
+
+
+def combine(results: list[RunResult]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(brand_year, switching, monthly) of all replications."""
+    return (pd.concat([r.brand_year for r in results], ignore_index=True),
+            pd.concat([r.switching for r in results], ignore_index=True),
+            pd.concat([r.monthly for r in results], ignore_index=True))
+
+
+def _write_run_files(folder: Path, scenario: Scenario, results: list[RunResult], started: datetime, seed: int,
+                     buyers: int) -> None:
+    brand_year, switching, monthly = combine(results)
+    folder.mkdir(parents=True, exist_ok=True)
+    brand_year.to_parquet(folder / "brand_year.parquet", index=False)
+    summarise(brand_year).to_csv(folder / "brand_year.csv", index=False, float_format="%.6g")
+    (switching.groupby(["year", "from_brand", "to_brand"], sort=False)["buyers"].mean().reset_index()
+     .to_csv(folder / "switching.csv", index=False, float_format="%.6g"))
+    monthly.to_parquet(folder / "monthly.parquet", index=False)
+    (folder / "manifest.json").write_text(json.dumps(_manifest(scenario, results, started, seed, buyers), indent=2))
+
+
 def write_results(destination: Path, scenario: Scenario, results: list[RunResult], started: datetime,
-                  seed: int, buyers: int) -> Path:
-    """Write one run's tables and manifest atomically into ``destination``; returns it."""
-    brand_year = pd.concat([r.brand_year for r in results], ignore_index=True)
-    switching = pd.concat([r.switching for r in results], ignore_index=True)
-    monthly = pd.concat([r.monthly for r in results], ignore_index=True)
+                  seed: int, buyers: int, after=None) -> Path:
+    """Write one run's tables and manifest atomically into ``destination``; ``after(folder)`` may add more
+    (the report) before the folder is renamed into place. Returns ``destination``."""
     with atomic_folder(destination) as tmp:
-        brand_year.to_parquet(tmp / "brand_year.parquet", index=False)
-        summarise(brand_year).to_csv(tmp / "brand_year.csv", index=False, float_format="%.6g")
-        (switching.groupby(["year", "from_brand", "to_brand"], sort=False)["buyers"].mean().reset_index()
-         .to_csv(tmp / "switching.csv", index=False, float_format="%.6g"))
-        monthly.to_parquet(tmp / "monthly.parquet", index=False)
-        manifest = {
-            "scenario": scenario.model_dump(mode="json"),
-            "seed": seed,
-            "buyers_simulated": buyers,
-            "replications": [{"replication": r.replication, "seed_entropy": r.seed_entropy,
-                              "spawn_key": list(r.spawn_key), "seconds": round(r.seconds, 3)} for r in results],
-            "packages": _versions(),
-            "git_commit": _git_commit(),
-            "command_line": sys.argv,
-            "started": started.isoformat(),
-            "finished": datetime.now(timezone.utc).isoformat(),
-        }
+        _write_run_files(tmp, scenario, results, started, seed, buyers)
+        if after:
+            after(tmp)
+    return destination
+
+
+def write_comparison(destination: Path, runs: dict[str, tuple[Scenario, list[RunResult]]], base: str,
+                     started: datetime, seed: int, buyers: int, after=None) -> Path:
+    """A comparison folder: one run folder per scenario, plus ``differences.csv`` (each scenario − base,
+    paired by replication, with 95% intervals), ``payback.csv`` and a manifest."""
+    from sim.compare import paired_differences, payback
+
+    with atomic_folder(destination) as tmp:
+        for name, (scenario, results) in runs.items():
+            _write_run_files(tmp / name, scenario, results, started, seed, buyers)
+        base_table = combine(runs[base][1])[0]
+        diffs, paybacks = [], []
+        for name, (_, results) in runs.items():
+            if name == base:
+                continue
+            other = combine(results)[0]
+            d = paired_differences(base_table, other)
+            d.insert(0, "scenario", name)
+            diffs.append(d)
+            p = payback(base_table, other)
+            p["paid_back_by"] = p["paid_back_by"].map({"other": name, "base": base, "": ""})
+            p.insert(0, "scenario", name)
+            paybacks.append(p)
+        pd.concat(diffs, ignore_index=True).to_csv(tmp / "differences.csv", index=False, float_format="%.6g")
+        pd.concat(paybacks, ignore_index=True).to_csv(tmp / "payback.csv", index=False, float_format="%.6g")
+        manifest = _manifest({"base": base, "scenarios": list(runs)}, None, started, seed, buyers)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if after:
+            after(tmp)
     return destination
