@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,8 +36,10 @@ def _fail(exc: ScenarioError) -> None:
 
 
 def _summary_table(summary, title: str) -> Table:
-    years = [y for y in MILESTONES if y in set(summary["year"])]
-    last = int(summary["year"].max())
+    first, last = int(summary["year"].min()), int(summary["year"].max())
+    years = [y for y in MILESTONES if first <= y <= last]
+    if len(years) < 3:  # a market outside 1986-2010: evenly spaced years instead
+        years = sorted({int(round(y)) for y in np.linspace(first, last, min(6, last - first + 1))})
     if last not in years:
         years.append(last)
     table = Table(title=title, title_justify="left", show_lines=False)

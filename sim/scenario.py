@@ -253,12 +253,14 @@ class Choice(_Strict):
 
 
 class Costs(_Strict):
-    """What each event costs the brand (and its dealers), 1989 USD."""
+    """What each event costs the brand (and its dealers), 1989 USD. Brand and dealers are one P&L here: the
+    defaults give paid maintenance and out-of-warranty repairs a margin, as service and parts are about half
+    of dealer gross profit (NADA: 47%, sim/data/service_and_satisfaction_facts.csv)."""
 
-    maintenance_cost: NonNeg = Field(220.0, description="Parts and labour of a scheduled visit (tires, battery, brakes amortised).")
-    maintenance_price: NonNeg = Field(300.0, description="What an owner pays for a scheduled visit when it is not complimentary.")
+    maintenance_cost: NonNeg = Field(180.0, description="Parts and labour of a scheduled visit (tires, battery, brakes amortised).")
+    maintenance_price: NonNeg = Field(320.0, description="What an owner pays for a scheduled visit when it is not complimentary.")
     repair_cost: NonNeg = Field(350.0, description="Cost of a repair visit.")
-    repair_price: NonNeg = Field(450.0, description="What an owner pays for a repair out of warranty.")
+    repair_price: NonNeg = Field(550.0, description="What an owner pays for a repair out of warranty.")
     warranty_months: int = Field(48, ge=0, description="Repairs within this car age are paid by the brand.")
     loaner_cost: NonNeg = Field(90.0, description="Cost of a loaner car per repair visit.")
     rescue_cost: tuple[float, float, float, float] = Field((0.0, 90.0, 300.0, 1200.0), description="Cost per breakdown by roadside level 0-3.")
