@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (the message names the file, the field and th
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,10 +29,14 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 
-def _fail(exc: ScenarioError) -> None:
+def _report_problems(exc: ScenarioError) -> None:
     err.print("[bold red]Invalid input[/]")
-    for problem in exc.problems:
-        err.print(f"  {problem}", markup=False, highlight=False)
+    for problem in exc.problems:  # one unwrapped line per problem, easy to read and to grep
+        print(f"  {problem}", file=sys.stderr)
+
+
+def _fail(exc: ScenarioError) -> None:
+    _report_problems(exc)
     raise typer.Exit(2)
 
 
@@ -285,12 +290,12 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
 
 
 def cli() -> None:
+    # A terminated run unwinds like Ctrl-C, so partial result folders are removed (sim/results.py).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         app()
     except ScenarioError as exc:  # raised outside a command's own handling
-        err.print("[bold red]Invalid input[/]")
-        for problem in exc.problems:
-            err.print(f"  {problem}", markup=False, highlight=False)
+        _report_problems(exc)
         sys.exit(2)
 
 

@@ -390,10 +390,28 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return keys, value
 
 
+NAMED_TABLES = {("brands",): "brand", ("market", "segments"): "segment"}  # tables keyed by user-chosen names
+
+
+def _check_named(raw: dict, keys: list[str], text: str) -> None:
+    """--set may change a brand or segment but never create one: a typo must not add a brand."""
+    for prefix, kind in NAMED_TABLES.items():
+        n = len(prefix)
+        if tuple(keys[:n]) == prefix and len(keys) > n + 1:
+            table = raw
+            for key in prefix:
+                table = table.get(key, {}) if isinstance(table, dict) else {}
+            if keys[n] not in table:
+                hint = difflib.get_close_matches(keys[n], list(table), n=1)
+                raise ScenarioError([f"--set {text}: {'.'.join(keys[: n + 1])}: unknown {kind} '{keys[n]}'"
+                                     + (f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(table)})")])
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     raw = dict(raw)
     for text in overrides:
         keys, value = parse_override(text)
+        _check_named(raw, keys, text)
         node = raw
         for key in keys[:-1]:
             child = node.get(key)

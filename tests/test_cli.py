@@ -84,3 +84,59 @@ def test_atomic_folder_leaves_nothing_on_failure(tmp_path):
     with atomic_folder(dest) as tmp:
         (tmp / "whole.csv").write_text("ok")
     assert (dest / "whole.csv").read_text() == "ok"
+
+
+def test_set_cannot_create_a_brand_from_a_typo(tmp_path):
+    proc = cli("run", "lexus_us_1989", "--set", "brands.Lexsu.price=20000", "--out", str(tmp_path / "x"))
+    assert proc.returncode == 2
+    assert "unknown brand 'Lexsu'" in proc.stderr and "did you mean 'Lexus'" in proc.stderr
+
+
+def test_a_terminated_run_leaves_no_result_folder(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", "lexus_us_1989", "-n", "50000",
+                             "-r", "2", "--workers", "1", "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(4)  # well into the simulation (the run takes over 10 s)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_same_seed_gives_identical_parquet(tmp_path):
+    for name in ("a", "b"):
+        proc = cli("run", "lexus_us_1989", "-n", "1500", "--years", "4", "-r", "2", "--seed", "9",
+                   "--out", str(tmp_path / name), "--quiet")
+        assert proc.returncode == 0, proc.stderr
+    for table in ("brand_year.parquet", "monthly.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / table), pd.read_parquet(tmp_path / "b" / table))
+
+
+def test_compare_a_scenario_with_itself_gives_zero_difference(tmp_path):
+    out = tmp_path / "cmp"
+    proc = cli("compare", "lexus_us_1989", "lexus_us_1989.toml", "-n", "1500", "--years", "5", "-r", "2",
+               "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    diffs = pd.read_csv(out / "differences.csv")
+    assert len(diffs) > 0
+    assert (diffs["diff_mean"].fillna(0) == 0).all()
+
+
+def test_compare_reports_differences_with_intervals(tmp_path):
+    out = tmp_path / "cmp"
+    proc = cli("compare", "lexus_us_1989", "lexus_service_parity", "-n", "3000", "--years", "8", "-r", "3",
+               "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    diffs = pd.read_csv(out / "differences.csv")
+    lexus = diffs[(diffs.metric == "sales_share") & (diffs.brand == "Lexus") & (diffs.year == 1993)].iloc[0]
+    assert lexus.scenario == "lexus_service_parity"
+    assert lexus.ci_low <= lexus.diff_mean <= lexus.ci_high and lexus.diff_mean < 0
+    before = diffs[(diffs.year < 1989) & (diffs.metric == "sales")]
+    assert (before["diff_mean"] == 0).all()  # common random numbers: identical until Lexus launches
+    assert "share 1993" in proc.stdout or "share" in proc.stdout
+    assert {"lexus_us_1989", "lexus_service_parity"} <= {p.name for p in out.iterdir()}
