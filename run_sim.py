@@ -74,7 +74,8 @@ def _load(name: str, overrides: list[str], years: Optional[int]):
 
 
 def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], buyers: Optional[int],
-         years: Optional[int], overrides: list[str], out: Optional[Path], quiet: bool, workers: Optional[int]) -> None:
+         years: Optional[int], overrides: list[str], out: Optional[Path], quiet: bool, workers: Optional[int],
+         engine: str = "vectorised") -> None:
     from sim.results import default_destination, write_results
     from sim.runner import run_replications, summarise
 
@@ -94,7 +95,7 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
                   console=err, disable=quiet, transient=True) as progress:
         task = progress.add_task(f"{scenario.name}: {n:,} buyers x {scenario.market.years} years", total=reps)
         results = run_replications(scenario, reps, seed, buyers, workers,
-                                   progress=lambda _: progress.advance(task))
+                                   progress=lambda _: progress.advance(task), engine=engine)
     write_results(destination, scenario, results, started, seed, n)
     if quiet:
         console.print(str(destination), markup=False, highlight=False)
@@ -129,9 +130,13 @@ def main(ctx: typer.Context) -> None:
 @app.command()
 def run(scenario: Annotated[str, typer.Argument(help="Scenario name in scenarios/ or a path to a TOML file.")] = FLAGSHIP,
         replications: Replications = None, seed: Seed = None, buyers: Buyers = None, years: Years = None,
-        set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None) -> None:
+        set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None,
+        engine: Annotated[str, typer.Option(help="vectorised (fast, default) or agents (the per-agent reference engine).")] = "vectorised") -> None:
     """Run a scenario with replications; write results and print a summary."""
-    _run(scenario, replications, seed, buyers, years, set_ or [], out, quiet, workers)
+    if engine not in ("vectorised", "agents"):
+        err.print(f"[red]--engine: expected 'vectorised' or 'agents', got {engine!r}[/]")
+        raise typer.Exit(2)
+    _run(scenario, replications, seed, buyers, years, set_ or [], out, quiet, workers, engine)
 
 
 def _fmt_ci(mean: float, lo: float, hi: float, scale: float = 1.0, unit: str = "", digits: int = 1) -> str:

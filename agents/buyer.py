@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
-from sim import satisfaction
+from sim import choice, replacement, satisfaction, service, word_of_mouth
+from sim.finance import event_money, new_car_margin
 
 if TYPE_CHECKING:
     from sim.model import LuxuryMarketModel
@@ -24,6 +26,7 @@ class BuyerAgent(mesa.Agent):
         super().__init__(model)
         self.slot = slot
         self.household = int(model.pop.household[slot])
+        self.pending_complaints: list[tuple[int, int, float]] = []  # (month due, brand, recovery): reference engine
 
     @property
     def _pop(self):
@@ -77,3 +80,139 @@ class BuyerAgent(mesa.Agent):
     def __repr__(self) -> str:
         return (f"BuyerAgent(slot={self.slot}, {self.segment}, brand={self.brand}, age={self.car_age_months}m, "
                 f"satisfaction={self.satisfaction:+.2f})")
+
+    # ---- the reference engine: one month of one household, in plain Python ---------------------------------
+    # `LuxuryMarketModel(..., engine="agents")` runs `shuffle_do("step")` over these agents instead of the
+    # vectorised month. The rules are the same (the formulas are the same functions from sim/); only the
+    # bookkeeping is written out buyer by buyer. tests/test_engines.py checks that both engines produce the
+    # same distributions of share, churn, conquest and satisfaction.
+
+    def step(self) -> None:
+        """One month in the life of this household."""
+        if not self.active:
+            return
+        model, pop, i = self.model, self._pop, self.slot
+        m, rng, ba, p = model.month, model.rngs["agents"], model.brand_arrays, model.config.service_events
+        b = int(pop.brand[i])
+        age = m - int(pop.purchase_month[i])
+        if rng.random() < 1.0 / p.maintenance_interval_months:  # scheduled maintenance
+            self.visit_dealer(service.ROUTINE)
+        if rng.random() < service.defect_probability(ba.defects[b], age, p.defect_age_growth):
+            if rng.random() < ba.goodwill[b]:  # found and fixed before the owner noticed
+                self.visit_dealer(service.GOODWILL)
+            elif rng.random() < p.breakdown_share:  # stranded: roadside rescue
+                self.visit_dealer(service.BREAKDOWN)
+            else:
+                self.visit_dealer(service.REPAIR)
+        if model.recall_campaign[b] and age < 36 and rng.random() < p.recall_reach:
+            self.visit_dealer(service.RECALL)
+        self.resolve_complaints()
+        if self.active and pop.replace_month[i] <= m:
+            self.shop(may_leave=True)
+
+    def visit_dealer(self, kind: int) -> None:
+        """A service event: how it went, what it cost, and what the owner does about it."""
+        model, pop, i = self.model, self._pop, self.slot
+        m, rng, ba, cfg, led = model.month, model.rngs["agents"], model.brand_arrays, model.config, model.ledger
+        sp = cfg.satisfaction
+        b = int(pop.brand[i])
+        age = np.array([m - int(pop.purchase_month[i])])
+        x = float(service.experience(rng, kind, np.array([b]), age, ba, cfg.service_events)[0])
+        revenue, cost = event_money(kind, np.array([b]), age, ba, cfg.costs)
+        led.events[m, b, kind] += 1
+        led.service_revenue[m, b] += revenue[0]
+        led.service_cost[m, b] += cost[0]
+
+        s = float(satisfaction.update(np.float32(self.satisfaction), np.float32(x), sp.learning_rate, sp.loss_aversion))
+        if ba.take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
+            s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
+            self._new_car(rng)
+            led.take_backs[m, b] += 1
+            led.service_cost[m, b] += cfg.costs.take_back_cost
+        elif s < sp.complaint_below:
+            self.complain(b)
+        leased = bool(pop.leased[i])
+        if s < sp.early_replace_below and rng.random() < sp.early_replace_probability * (0.3 if leased else 1.0):
+            sooner = m + int(rng.integers(1, 7))
+            if sooner < pop.replace_month[i]:
+                pop.replace_month[i] = sooner
+        pop.sat[i], pop.sat_month[i] = s, m
+        led.csi_sum[m, b] += s
+        led.csi_n[m, b] += 1
+        if abs(x) > cfg.word_of_mouth.tell_above:
+            self.tell_friends(b, x)
+
+    def complain(self, brand: int) -> None:
+        """File a complaint; the brand resolves it within 90 days, in 90-180 days, or never."""
+        model, rng, ba, sp = self.model, self.model.rngs["agents"], self.model.brand_arrays, self.model.config.satisfaction
+        model.ledger.complaints[model.month, brand] += 1
+        delay = int(satisfaction.resolution_delay(rng, ba.resolve_fast[[brand]], ba.resolve_slow[[brand]])[0])
+        if delay:
+            self.pending_complaints.append((model.month + delay, brand, sp.recovery_fast if delay <= 3 else sp.recovery_slow))
+
+    def resolve_complaints(self) -> None:
+        model, pop, i = self.model, self._pop, self.slot
+        due = [c for c in self.pending_complaints if c[0] <= model.month]
+        self.pending_complaints = [c for c in self.pending_complaints if c[0] > model.month]
+        for _, brand, amount in due:
+            if int(pop.brand[i]) != brand:
+                continue  # the owner has moved on
+            pop.sat[i], pop.sat_month[i] = min(self.satisfaction + amount, 1.0), model.month
+            model.ledger.recovered[model.month, brand] += 1
+            model.ledger.service_cost[model.month, brand] += model.config.costs.complaint_cost
+
+    def tell_friends(self, brand: int, x: float) -> None:
+        """A notable experience is told to every contact, who hears it and learns of the brand."""
+        model, pop, wp = self.model, self._pop, self.model.config.word_of_mouth
+        value = float(word_of_mouth.story_value(np.array([x]), wp.strength, wp.negativity)[0])
+        value *= word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)
+        for contact in model.network.contacts(self.slot):
+            pop.wom[contact, brand] += value
+            pop.aware[contact] |= 1 << brand
+        model.ledger.told[model.month, brand] += 1
+
+    def shop(self, may_leave: bool) -> None:
+        """Choose a brand among those considered, or leave the luxury segment (logit choice)."""
+        model, pop, i = self.model, self._pop, self.slot
+        m, rng, ba, cfg, nb = model.month, model.rngs["agents"], model.brand_arrays, model.config, len(model.brands)
+        current = int(pop.brand[i])
+        known = [bool(pop.aware[i] >> k & 1) or rng.random() < ba.reach[k] or k == current for k in range(nb)]
+        for k in range(nb):
+            if known[k]:
+                pop.aware[i] |= 1 << k
+        considered = np.array([[known[k] and bool(ba.on_sale[k]) for k in range(nb)]])
+        own_sat = self.satisfaction
+        heard = word_of_mouth.heard(pop.wom[i : i + 1], m, model.wom_epoch, cfg.word_of_mouth.decay_months)
+        u = choice.utilities(model.brand_values, model.segments, cfg.choice, ba.reputation,
+                             np.array([int(pop.segment[i])]), np.array([current]), np.array([own_sat]), heard,
+                             considered, np.array([may_leave]))
+        pick = int(choice.choose(rng, u)[0])
+        model.ledger.record_choices(m, np.array([current]), np.array([pick]))
+        if current >= 0:
+            model.fleet[current] -= 1
+        if pick == nb:  # leaves the luxury segment
+            model.exits += current >= 0
+            pop.release(np.array([i]))
+            model.forget(self)
+            return
+        model.entries += current < 0
+        model.fleet[pick] += 1
+        pop.brand[i] = pick
+        stayed = pick == current
+        pop.sat[i] = 0.5 * own_sat + 0.5 * cfg.satisfaction.new_car if stayed else cfg.satisfaction.new_car
+        pop.sat_month[i] = m
+        self._new_car(rng)
+        model.ledger.new_car_margin[m, pick] += new_car_margin(np.array([pick]), ba)[0]
+        for contact in model.network.contacts(i):  # the new car is seen
+            if rng.random() < cfg.word_of_mouth.aware_on_purchase:
+                pop.aware[contact] |= 1 << pick
+
+    def _new_car(self, rng: np.random.Generator) -> None:
+        """Lease or buy, and when the car will be replaced (same formulas as the vectorised engine)."""
+        model, pop, i, mk = self.model, self._pop, self.slot, self.model.config.market
+        p_lease = model.lease_probability(model.month)[pop.segment[i]]
+        leased = rng.random() < p_lease
+        hold = int(replacement.holding_months(rng, np.array([leased]), mk.lease_months, mk.ownership_months_mean,
+                                              mk.ownership_shape)[0])
+        pop.leased[i], pop.purchase_month[i] = leased, model.month
+        pop.replace_month[i] = min(model.month + hold, np.iinfo(np.int16).max - 1)

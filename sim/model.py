@@ -36,7 +36,8 @@ from sim.network import build_network
 from sim.population import NO_BRAND, Calendar, Population
 from sim.scenario import Scenario, year_month_index
 
-STREAMS = ("mesa", "init", "network", "service", "word_of_mouth", "market")
+STREAMS = ("mesa", "init", "network", "service", "word_of_mouth", "market", "agents")
+ENGINES = ("vectorised", "agents")
 
 
 class _PhaseClock:
@@ -60,7 +61,10 @@ class LuxuryMarketModel(mesa.Model):
     """The market. ``LuxuryMarketModel(scenario, seed=1)`` then ``run()`` (or ``step()`` a month at a time)."""
 
     def __init__(self, scenario: Scenario, *, seed: int | np.random.SeedSequence | None = None,
-                 buyers: int | None = None):
+                 buyers: int | None = None, engine: str = "vectorised"):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        self.engine = engine
         seed = scenario.simulation.seed if seed is None else seed
         if isinstance(seed, np.random.SeedSequence):  # a copy: spawning must not change the caller's
             self.seed_sequence = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
@@ -97,7 +101,7 @@ class LuxuryMarketModel(mesa.Model):
         self.wom_epoch = 0  # stored word of mouth is inflated relative to this month (sim/word_of_mouth.py)
         self._views: dict[int, BuyerAgent] = {}
         self._populate()
-        if capacity <= scenario.simulation.agent_views:
+        if capacity <= scenario.simulation.agent_views or engine == "agents":
             for slot in np.flatnonzero(self.pop.active):
                 self.buyer(int(slot))
 
@@ -120,12 +124,15 @@ class LuxuryMarketModel(mesa.Model):
             return None
         return float(np.interp(year, [p.year for p in trend], [p.value for p in trend]))
 
+    def lease_probability(self, month: int) -> np.ndarray:
+        """P(lease) of a new car in ``month``, per segment."""
+        trend = self._lease_trend(self.config.market.start_year + month / 12)
+        return replacement.lease_probability(self.segments.lease_propensity, self.segments.share, trend)
+
     def _new_cars(self, slots: np.ndarray, month: int, rng: np.random.Generator) -> None:
         """Lease-or-own and replacement date for cars acquired by ``slots`` in ``month``."""
         mk, pop = self.config.market, self.pop
-        p_lease = replacement.lease_probability(self.segments.lease_propensity, self.segments.share,
-                                                self._lease_trend(mk.start_year + month / 12))
-        leased = rng.random(slots.size) < p_lease[pop.segment[slots]]
+        leased = rng.random(slots.size) < self.lease_probability(month)[pop.segment[slots]]
         hold = replacement.holding_months(rng, leased, mk.lease_months, mk.ownership_months_mean, mk.ownership_shape)
         pop.leased[slots] = leased
         pop.purchase_month[slots] = month
@@ -173,13 +180,25 @@ class LuxuryMarketModel(mesa.Model):
             self.wom_epoch = m
         clock = _PhaseClock(self.timings)
         self.agents_by_type[BrandAgent].do("step")
-        ba = BrandArrays.from_brands(self.brands, m)
+        self.brand_arrays = ba = BrandArrays.from_brands(self.brands, m)
+        cfg = self.config
+        perk = choice.perk_value(ba.comp_months, cfg.service_events.maintenance_interval_months,
+                                 cfg.costs.maintenance_price)
+        self.brand_values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)
         clock("brands")
-        self._service_month(m, ba)
-        self._resolve_complaints(m)
-        clock("service")
-        self._market_month(m, ba)
-        clock("market")
+        if self.engine == "vectorised":
+            self._service_month(m, ba)
+            self._resolve_complaints(m)
+            clock("service")
+            self._market_month(m, ba)
+            clock("market")
+        else:  # the per-agent reference engine: each household lives its month (agents/buyer.py)
+            rng = self.rngs["agents"]
+            self.recall_campaign = ba.on_sale & (rng.random(len(self.brands)) < cfg.service_events.recalls_per_brand_year / 12)
+            self.agents_by_type[BuyerAgent].shuffle_do("step")
+            for slot in self._admit_entrants(m):
+                self.buyer(int(slot)).shop(may_leave=False)
+            clock("agents")
         self._brand_dynamics(m)
         self.ledger.fleet[m] = self.fleet
         self.datacollector.collect(self)
@@ -272,16 +291,24 @@ class LuxuryMarketModel(mesa.Model):
         due = np.unique(due)
         if due.size:
             self._shop(due, m, ba, may_leave=True)
+        entrants = self._admit_entrants(m)
+        if entrants.size:
+            self._shop(entrants, m, ba, may_leave=False)
+
+    def _admit_entrants(self, m: int) -> np.ndarray:
+        """New households enter the segment so that it follows its growth path; returns their slots."""
+        pop, mk = self.pop, self.config.market
         target = int(round(self.initial_buyers * (1.0 + mk.annual_growth) ** ((m + 1) / 12)))
         n_new = min(target - self.n_active, pop.n_free)
-        if n_new > 0:
-            rng = self.rngs["market"]
-            slots = pop.take_slots(n_new)
-            pop.segment[slots] = rng.choice(len(self.segments.entrant_share), size=n_new, p=self.segments.entrant_share)
-            pop.brand[slots] = NO_BRAND
-            pop.aware[slots] = 0
-            pop.wom[slots] = 0.0
-            self._shop(slots, m, ba, may_leave=False)
+        if n_new <= 0:
+            return np.empty(0, dtype=np.int64)
+        rng = self.rngs["market"]
+        slots = pop.take_slots(n_new)
+        pop.segment[slots] = rng.choice(len(self.segments.entrant_share), size=n_new, p=self.segments.entrant_share)
+        pop.brand[slots] = NO_BRAND
+        pop.aware[slots] = 0
+        pop.wom[slots] = 0.0
+        return slots
 
     def _shop(self, slots: np.ndarray, m: int, ba: BrandArrays, may_leave: bool) -> None:
         """``slots`` choose a brand (or leave the segment) and the buyers get their new cars."""
@@ -293,10 +320,7 @@ class LuxuryMarketModel(mesa.Model):
         sp = cfg.satisfaction
         own_sat = satisfaction.current(pop.sat[slots], pop.sat_month[slots], m, sp.baseline, sp.decay_months)
         wom_now = word_of_mouth.heard(pop.wom[slots], m, self.wom_epoch, cfg.word_of_mouth.decay_months)
-        perk = choice.perk_value(ba.comp_months, cfg.service_events.maintenance_interval_months,
-                                 cfg.costs.maintenance_price)
-        values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)
-        u = choice.utilities(values, self.segments, cfg.choice, ba.reputation, seg, current, own_sat, wom_now,
+        u = choice.utilities(self.brand_values, self.segments, cfg.choice, ba.reputation, seg, current, own_sat, wom_now,
                              considered, np.full(slots.size, may_leave))
         pick = choice.choose(rng, u)
 
@@ -350,6 +374,12 @@ class LuxuryMarketModel(mesa.Model):
         if view is None or view.household != self.pop.household[slot]:
             view = self._views[slot] = BuyerAgent(self, slot)
         return view
+
+    def forget(self, view: BuyerAgent) -> None:
+        """Remove the Mesa agent of a household that has left the segment."""
+        if self._views.get(view.slot) is view:
+            del self._views[view.slot]
+        view.remove()
 
     def date(self, month: int | None = None) -> str:
         month = self.month if month is None else month

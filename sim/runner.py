@@ -34,12 +34,13 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(replication,))
 
 
-def run_one(scenario: Scenario, replication: int, seed: int, buyers: int | None = None) -> RunResult:
+def run_one(scenario: Scenario, replication: int, seed: int, buyers: int | None = None,
+            engine: str = "vectorised") -> RunResult:
     import time
 
     start = time.perf_counter()
     ss = replication_seed(seed, replication)
-    model = LuxuryMarketModel(scenario, seed=ss, buyers=buyers)
+    model = LuxuryMarketModel(scenario, seed=ss, buyers=buyers, engine=engine)
     model.run()
     brand_year = model.brand_year()
     brand_year.insert(0, "replication", replication)
@@ -58,12 +59,12 @@ def _run_args(args: tuple) -> RunResult:
 
 def run_replications(scenario: Scenario, replications: int | None = None, seed: int | None = None,
                      buyers: int | None = None, workers: int | None = None,
-                     progress: Callable[[RunResult], None] | None = None) -> list[RunResult]:
+                     progress: Callable[[RunResult], None] | None = None, engine: str = "vectorised") -> list[RunResult]:
     """Run the replications, in parallel on the local cores; results sorted by replication."""
     replications = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
     workers = min(workers or os.cpu_count() or 1, replications)
-    jobs = [(scenario, r, seed, buyers) for r in range(replications)]
+    jobs = [(scenario, r, seed, buyers, engine) for r in range(replications)]
     results: list[RunResult] = []
     if workers <= 1:
         for job in jobs:
