@@ -96,7 +96,9 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
         task = progress.add_task(f"{scenario.name}: {n:,} buyers x {scenario.market.years} years", total=reps)
         results = run_replications(scenario, reps, seed, buyers, workers,
                                    progress=lambda _: progress.advance(task), engine=engine)
-    write_results(destination, scenario, results, started, seed, n)
+    from sim.report import build_run_report
+
+    write_results(destination, scenario, results, started, seed, n, after=build_run_report)
     if quiet:
         console.print(str(destination), markup=False, highlight=False)
         return
@@ -106,8 +108,8 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
     console.print(_summary_table(summary, f"{scenario.name} — {scenario.question}\n"
                                  f"(mean of {reps} replications; sales share, repurchase loyalty, conquest sales, "
                                  f"sales in real units)"))
-    console.print(f"Results: [bold]{destination}[/] (brand_year.parquet/.csv, switching.csv, monthly.parquet, "
-                  "manifest.json)")
+    console.print(f"Results: [bold]{destination}[/] — open report.html (tables: brand_year.parquet/.csv, "
+                  "switching.csv, monthly.parquet, manifest.json)")
 
 
 Replications = Annotated[Optional[int], typer.Option("--replications", "-r", min=1, help="Replications (default: the scenario's).")]
@@ -185,7 +187,9 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
                                  total=reps * len(scenarios))
         for name, sc in scenarios.items():
             runs[name] = (sc, run_replications(sc, reps, seed, n, workers, progress=lambda _: progress.advance(task)))
-    write_comparison(destination, runs, base_name, started, seed, n)
+    from sim.report import build_compare_report
+
+    write_comparison(destination, runs, base_name, started, seed, n, after=build_compare_report)
     if quiet:
         console.print(str(destination), markup=False, highlight=False)
         return
@@ -221,7 +225,8 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
             cells.append("-" if year != year else f"{year:.0f} ({name if who == 'other' else base_name})")
             table.add_row(brand, *cells)
         console.print(table)
-    console.print(f"Results: [bold]{destination}[/] (differences.csv, payback.csv, one run folder per scenario)")
+    console.print(f"Results: [bold]{destination}[/] — open report.html (differences.csv, payback.csv, "
+                  "one run folder per scenario)")
 
 
 @app.command("scenarios")

@@ -75,7 +75,7 @@ class Ledger:
             sales_share = y["sales"] / y["sales"].sum(axis=1, keepdims=True)
             fleet_share = fleet / fleet.sum(axis=1, keepdims=True)
             churn = y["churned"] / y["replacers"]
-            acq_churn = (y["conquest"] + y["new_to_segment"]) / y["churned"]
+            acq_churn = np.where(y["churned"] > 0, (y["conquest"] + y["new_to_segment"]) / y["churned"], np.nan)
             csi = 500.0 * (1.0 + y["csi_sum"] / y["csi_n"])
             profit = y["new_car_margin"] + y["service_revenue"] - y["service_cost"]
             per_owner = profit / fleet

@@ -25,7 +25,7 @@ from sim.runner import RunResult, summarise
 from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("luxsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "scipy")
+PACKAGES = ("luxsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "scipy", "matplotlib", "seaborn")
 
 
 @contextmanager
@@ -67,8 +67,16 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def effective(scenario: Scenario, results: list[RunResult], seed: int, buyers: int) -> Scenario:
+    """The scenario as actually run (command-line buyers, replications and seed written into it)."""
+    sim = scenario.simulation.model_copy(update={"buyers": buyers, "replications": len(results), "seed": seed})
+    return scenario.model_copy(update={"simulation": sim})
+
+
 def _manifest(scenario: Scenario | dict, results: list[RunResult] | None, started: datetime, seed: int,
               buyers: int) -> dict:
+    if isinstance(scenario, Scenario) and results:
+        scenario = effective(scenario, results, seed, buyers)
     return {
         "scenario": scenario.model_dump(mode="json") if isinstance(scenario, Scenario) else scenario,
         "seed": seed,
@@ -96,8 +104,9 @@ def _write_run_files(folder: Path, scenario: Scenario, results: list[RunResult],
     folder.mkdir(parents=True, exist_ok=True)
     brand_year.to_parquet(folder / "brand_year.parquet", index=False)
     summarise(brand_year).to_csv(folder / "brand_year.csv", index=False, float_format="%.6g")
-    (switching.groupby(["year", "from_brand", "to_brand"], sort=False)["buyers"].mean().reset_index()
-     .to_csv(folder / "switching.csv", index=False, float_format="%.6g"))
+    # mean over replications, counting a flow that did not happen in a replication as zero
+    mean_flows = switching.groupby(["year", "from_brand", "to_brand"], sort=False)["buyers"].sum() / len(results)
+    mean_flows.reset_index().to_csv(folder / "switching.csv", index=False, float_format="%.6g")
     monthly.to_parquet(folder / "monthly.parquet", index=False)
     (folder / "manifest.json").write_text(json.dumps(_manifest(scenario, results, started, seed, buyers), indent=2))
 
@@ -137,7 +146,9 @@ def write_comparison(destination: Path, runs: dict[str, tuple[Scenario, list[Run
             paybacks.append(p)
         pd.concat(diffs, ignore_index=True).to_csv(tmp / "differences.csv", index=False, float_format="%.6g")
         pd.concat(paybacks, ignore_index=True).to_csv(tmp / "payback.csv", index=False, float_format="%.6g")
-        manifest = _manifest({"base": base, "scenarios": list(runs)}, None, started, seed, buyers)
+        manifest = _manifest({"base": base, "scenarios": list(runs),
+                              "questions": {name: sc.question for name, (sc, _) in runs.items()}},
+                             runs[base][1], started, seed, buyers)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         if after:
             after(tmp)

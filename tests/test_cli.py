@@ -25,7 +25,7 @@ def test_run_writes_a_whole_result_folder(tmp_path):
     proc = cli("run", "lexus_us_1989", "-n", "2000", "--years", "5", "-r", "2", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in out.iterdir()} == {"brand_year.parquet", "brand_year.csv", "switching.csv",
-                                                "monthly.parquet", "manifest.json"}
+                                                "monthly.parquet", "manifest.json", "report.html"}
     table = pd.read_parquet(out / "brand_year.parquet")
     assert set(table.replication) == {0, 1}
     assert set(table.year) == set(range(1986, 1991))
@@ -139,4 +139,6 @@ def test_compare_reports_differences_with_intervals(tmp_path):
     before = diffs[(diffs.year < 1989) & (diffs.metric == "sales")]
     assert (before["diff_mean"] == 0).all()  # common random numbers: identical until Lexus launches
     assert "share 1993" in proc.stdout or "share" in proc.stdout
-    assert {"lexus_us_1989", "lexus_service_parity"} <= {p.name for p in out.iterdir()}
+    assert {"lexus_us_1989", "lexus_service_parity", "report.html", "differences.csv", "payback.csv"} <= {
+        p.name for p in out.iterdir()}
+    assert "lexus_service_parity" in (out / "report.html").read_text()

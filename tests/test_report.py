@@ -1,0 +1,170 @@
+"""HTML reports: built from real (small) result folders, self-contained, complete, and read-only on the data."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from sim.report import (COMPARE_FIGURES, RUN_FIGURES, build_compare_report, build_run_report, excludes_zero,
+                        format_difference)
+from sim.results import write_comparison, write_results
+from sim.runner import run_replications
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 11
+BUYERS = 2000
+SMALL = ["market.years=6", f"simulation.buyers={BUYERS}"]  # 1986-1991: Lexus and Infiniti launch in 1989
+PNG = b"\x89PNG\r\n\x1a\n"
+IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (relative path) with the SHA-256 of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def build(builder, folder: Path) -> dict:
+    before = snapshot(folder)
+    path = builder(folder)
+    return {"folder": folder, "path": path, "html": path.read_text(encoding="utf-8"), "before": before,
+            "after": snapshot(folder), "open_figures": plt.get_fignums()}
+
+
+@pytest.fixture(scope="session")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    """A run folder of the flagship and a comparison folder (flagship vs service parity), 2 replications each."""
+    root = tmp_path_factory.mktemp("report")
+    started = datetime.now(timezone.utc)
+    scenarios = [load_scenario(name, SMALL) for name in ("lexus_us_1989", "lexus_service_parity")]
+    runs = {sc.name: (sc, run_replications(sc, 2, SEED, workers=1)) for sc in scenarios}
+    base = scenarios[0]
+    return {"run": write_results(root / "run", base, runs[base.name][1], started, SEED, BUYERS),
+            "compare": write_comparison(root / "compare", runs, base.name, started, SEED, BUYERS)}
+
+
+@pytest.fixture(scope="session")
+def run_report(folders) -> dict:
+    return build(build_run_report, folders["run"])
+
+
+@pytest.fixture(scope="session")
+def compare_report(folders) -> dict:
+    return build(build_compare_report, folders["compare"])
+
+
+def embedded_pngs(text: str) -> list[bytes]:
+    return [base64.b64decode(data, validate=True) for data in IMG.findall(text)]
+
+
+# ---- run report ----------------------------------------------------------------------------------------------
+def test_run_report_embeds_every_figure_as_a_png_with_heading_and_caption(run_report):
+    assert run_report["path"] == run_report["folder"] / "report.html"
+    pngs = embedded_pngs(run_report["html"])
+    assert len(pngs) == len(RUN_FIGURES) == 5
+    assert all(png.startswith(PNG) and len(png) > 5000 for png in pngs)
+    assert run_report["html"].count("<figure>") == run_report["html"].count("<figcaption>") == len(pngs)
+    assert run_report["html"].count("<figure><h3>") == len(pngs)
+    assert run_report["open_figures"] == []  # every figure closed after rendering
+
+
+def test_run_report_has_question_headline_key_figures_and_provenance(run_report, folders):
+    text = run_report["html"]
+    manifest = json.loads((folders["run"] / "manifest.json").read_text())
+    assert html.escape(manifest["scenario"]["question"]) in text
+    assert "has the largest sales share" in text and "highest repurchase loyalty" in text
+    assert 'class="figures"' in text and "Conquest sales" in text and "CSI" in text
+    footer = text[text.index("<footer>"):]
+    assert str(SEED) in footer and f"{BUYERS:,}" in footer
+    assert "numpy" in footer and "Command line" in footer
+    if manifest["git_commit"]:
+        assert manifest["git_commit"] in footer
+
+
+def test_reports_reference_nothing_outside_the_file(run_report, compare_report):
+    for report in (run_report, compare_report):
+        lowered = report["html"].lower()
+        for needle in ("http://", "https://", "<script", "<link", "@import", "url(", "<iframe"):
+            assert needle not in lowered, needle
+        assert all(src.startswith("data:image/png;base64,") for src in re.findall(r'src="([^"]*)"', report["html"]))
+
+
+@pytest.mark.parametrize("report", ["run_report", "compare_report"])
+def test_building_a_report_adds_only_report_html(report, request):
+    built = request.getfixturevalue(report)
+    before, after = built["before"], built["after"]
+    assert set(after) - set(before) == {"report.html"}
+    assert {name: digest for name, digest in after.items() if name in before} == before
+
+
+# ---- compare report ------------------------------------------------------------------------------------------
+def test_compare_report_embeds_its_figures(compare_report):
+    pngs = embedded_pngs(compare_report["html"])
+    assert len(pngs) == len(COMPARE_FIGURES) == 3
+    assert all(png.startswith(PNG) for png in pngs)
+    assert compare_report["open_figures"] == []
+
+
+def test_compare_report_tabulates_differences_in_pp_with_intervals(compare_report, folders):
+    text = compare_report["html"]
+    diffs = pd.read_csv(folders["compare"] / "differences.csv")
+    for scenario in diffs["scenario"].unique():
+        assert f"{scenario} − lexus_us_1989" in text
+        question = json.loads((folders["compare"] / scenario / "manifest.json").read_text())["scenario"]["question"]
+        assert html.escape(question) in text
+    assert 'class="differences"' in text
+    # the headline sentence for Lexus's last-year share, as computed from differences.csv
+    last = int(diffs["year"].max())
+    row = diffs[(diffs["metric"] == "sales_share") & (diffs["brand"] == "Lexus") & (diffs["year"] == last)].iloc[0]
+    sentence = f"Lexus {last} share " + format_difference(row.diff_mean * 100, row.ci_low * 100, row.ci_high * 100)
+    assert re.fullmatch(r"Lexus \d{4} share [+−]?\d+\.\d pp \[[+−]?\d+\.\d, [+−]?\d+\.\d\]", sentence)
+    assert html.escape(sentence) in text
+    assert len(re.findall(r"[+−]?\d+\.\d pp <span class=\"ci\">\[", text)) >= 8  # table cells
+    assert "$M" in text
+    # highlighted cells are exactly those whose interval excludes zero
+    for cell in re.findall(r'<td class="sig">([^<]*)<span class="ci">\[([^,]+), ([^\]]+)\]', text):
+        low, high = (float(v.replace("−", "-").replace(",", "").replace("$", "").rstrip("M")) for v in cell[1:])
+        assert excludes_zero(low, high)
+
+
+def test_compare_report_shows_payback_per_brand(compare_report, folders):
+    text = compare_report["html"]
+    assert "<h2>Payback</h2>" in text and 'class="payback"' in text
+    payback = pd.read_csv(folders["compare"] / "payback.csv").drop_duplicates(["scenario", "brand"])
+    section = text[text.index('class="payback"'):text.index("<h2>Figures</h2>")]
+    for r in payback.itertuples():
+        assert r.brand in section
+        if pd.notna(r.payback_year):
+            assert f"<td>{r.payback_year:.0f}</td><td class=\"name\">{r.paid_back_by}</td>" in section
+    assert section.count("<tr") == len(payback) + 1  # header row and one row per scenario × brand
+
+
+# ---- pieces --------------------------------------------------------------------------------------------------
+def test_format_difference():
+    assert format_difference(-14.5, -15.8, -13.2) == "−14.5 pp [−15.8, −13.2]"
+    assert format_difference(2.04, -0.31, 4.4) == "+2.0 pp [−0.3, +4.4]"
+    assert format_difference(-0.04, 0.0, 0.0) == "0.0 pp [0.0, 0.0]"
+    assert format_difference(-123.42, -150.2, -96.1, "$M") == "−$123.4M [−150.2, −96.1]"
+    assert format_difference(1.5, float("nan"), float("nan")) == "+1.5 pp"  # one replication: no interval
+    assert format_difference(float("nan"), 0, 0) == "—"
+    assert excludes_zero(0.1, 2) and excludes_zero(-3, -0.2)
+    assert not excludes_zero(-0.1, 2) and not excludes_zero(0.0, 0.0) and not excludes_zero(float("nan"), float("nan"))
+
+
+def test_report_module_does_not_import_the_model():
+    code = "import sys, sim.report; print('sim.model' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
