@@ -17,6 +17,9 @@ def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     if p >= 1.0:
         return np.arange(n, dtype=np.int64)
+    if p < 1e-9:  # gaps of ~1/p would overflow the cumulative sum: draw the count, then the indices
+        k = int(rng.binomial(n, p))
+        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
     mean = n * p
     chunk = int(mean + 6.0 * np.sqrt(mean) + 16)
     out = []

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -67,6 +67,21 @@ class ServiceLevers(_Strict):
         return self
 
 
+def _check_levers(changes: dict[str, Any]) -> dict[str, Any]:
+    """Each named lever exists and its value is valid on its own (combinations are checked per brand)."""
+    for name, value in changes.items():
+        field = ServiceLevers.model_fields.get(name)
+        if field is None:
+            hint = difflib.get_close_matches(name, list(ServiceLevers.model_fields), n=1)
+            raise ValueError(f"unknown service lever '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+        try:
+            kind = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+            TypeAdapter(kind).validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(f"{name}: {exc.errors()[0]['msg']} (got {value!r})") from None
+    return changes
+
+
 class PolicyChange(_Strict):
     """A dated change to a brand's service policy or price (e.g. BMW free maintenance from 1997-01)."""
 
@@ -79,9 +94,7 @@ class PolicyChange(_Strict):
     @field_validator("service")
     @classmethod
     def _known_levers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if value:
-            ServiceLevers.model_validate({**ServiceLevers().model_dump(), **value})  # type-checks each lever
-        return value
+        return _check_levers(value)
 
 
 class Strategy(_Strict):
@@ -97,9 +110,7 @@ class Strategy(_Strict):
     @field_validator("response")
     @classmethod
     def _known_levers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if value:
-            ServiceLevers.model_validate({**ServiceLevers().model_dump(), **value})
-        return value
+        return _check_levers(value)
 
 
 class Brand(_Strict):
@@ -125,6 +136,22 @@ class Brand(_Strict):
         if dates != sorted(dates):
             raise ValueError(f"timeline dates must be in order, got {dates}")
         return value
+
+    @model_validator(mode="after")
+    def _policies_valid_in_sequence(self) -> Brand:
+        """Each timeline change, applied to the brand's policy as it stands by then, gives a valid policy;
+        so does the strategy's response applied to the last one."""
+        levers = self.service.model_dump()
+        steps = [(f"timeline {c.date}", c.service) for c in self.timeline] + [("strategy.response", self.strategy.response)]
+        for where, changes in steps:
+            if not changes:
+                continue
+            levers = {**levers, **changes}
+            try:
+                ServiceLevers.model_validate(levers)
+            except ValidationError as exc:
+                raise ValueError(f"{where}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        return self
 
 
 # --------------------------------------------------------------------------------------------------------
