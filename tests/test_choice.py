@@ -1,0 +1,321 @@
+"""sim/choice.py: logit brand choice with consideration sets, inertia, perks, discount stigma."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy import stats
+
+from sim.brand_arrays import BrandArrays
+from sim.choice import SegmentArrays, brand_values, choose, considered_brands, perk_value, probabilities, utilities
+from sim.scenario import Choice
+
+HYP = settings(derandomize=True, database=None, deadline=None, max_examples=150)
+P_FLOOR = 1e-6
+Z = 5.0
+
+
+def make_ba(n: int = 3, **overrides) -> BrandArrays:
+    base = dict(
+        on_sale=np.ones(n, bool), price=np.full(n, 30000.0), discount=np.zeros(n), margin=np.full(n, 0.15),
+        prestige=np.full(n, 0.5), reputation=np.full(n, 0.1), defects=np.full(n, 0.8), dealers=np.full(n, 300.0),
+        reach=np.full(n, 0.9), quality=np.full(n, 0.5), comp_months=np.zeros(n), loaner=np.zeros(n, bool),
+        roadside=np.zeros(n, np.int64), take_back=np.zeros(n, bool), goodwill=np.zeros(n),
+        recall_handling=np.full(n, 0.3), resolve_fast=np.full(n, 0.3), resolve_slow=np.full(n, 0.3),
+    )
+    for key, value in overrides.items():
+        base[key] = np.broadcast_to(np.asarray(value, dtype=base[key].dtype), (n,)).copy()
+    return BrandArrays(**base)
+
+
+def make_seg(**overrides) -> SegmentArrays:
+    """Two segments: 0 = status-seekers (stigma, small perk weight), 1 = value-seekers (no stigma, big perk weight)."""
+    base = dict(prestige_w=[2.5, 1.5], price_w=[0.6, 1.5], service_w=[0.6, 1.0], perk_w=[0.05, 0.25],
+                stigma=[4.0, 0.0], outside=[0.6, 0.8], lease_propensity=[0.45, 0.55], share=[0.4, 0.6],
+                entrant_share=[0.5, 0.5])
+    base.update(overrides)
+    return SegmentArrays(**{k: np.asarray(v, dtype=np.float64) for k, v in base.items()})
+
+
+def util(values, seg, p=None, *, segment, current, own_sat, wom=None, considered=None, may_leave=None,
+         reputation=None):
+    n = len(segment)
+    nb = values.shape[1]
+    return utilities(values, seg, p or Choice(), np.full(nb, 0.1) if reputation is None else reputation,
+                     np.asarray(segment), np.asarray(current), np.asarray(own_sat, np.float32),
+                     np.zeros((n, nb), np.float32) if wom is None else np.asarray(wom, np.float32),
+                     np.ones((n, nb), bool) if considered is None else np.asarray(considered),
+                     np.ones(n, bool) if may_leave is None else np.asarray(may_leave))
+
+
+# ---- probabilities ---------------------------------------------------------------------------------------------------
+@st.composite
+def utility_matrix(draw, allow_empty_rows=False):
+    rows, cols = draw(st.integers(1, 8)), draw(st.integers(1, 9))
+    u = draw(hnp.arrays(np.float64, (rows, cols), elements=st.floats(-60, 60)))
+    mask = draw(hnp.arrays(bool, (rows, cols)))
+    if not allow_empty_rows:
+        mask[np.arange(rows), draw(st.integers(0, cols - 1))] = True
+    return np.where(mask, u, -np.inf)
+
+
+@HYP
+@given(u=utility_matrix())
+def test_probabilities_rows_sum_to_one_and_excluded_get_zero(u):
+    p = probabilities(u)
+    assert p.shape == u.shape
+    assert np.all(np.isfinite(p))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.all(p[np.isneginf(u)] == 0.0)
+    assert np.all(p >= 0)
+    # the best alternative of a row is (one of) the most probable
+    assert np.all(p[np.arange(u.shape[0]), u.argmax(axis=1)] == p.max(axis=1))
+
+
+@HYP
+@given(u=utility_matrix(), shift=st.floats(-500, 500))
+def test_probabilities_invariant_to_a_constant(u, shift):
+    np.testing.assert_allclose(probabilities(u + shift), probabilities(u), atol=1e-12)
+
+
+def test_probabilities_logit_formula():
+    u = np.array([[0.0, np.log(2.0), np.log(3.0), -np.inf]])
+    np.testing.assert_allclose(probabilities(u), [[1 / 6, 2 / 6, 3 / 6, 0.0]])
+
+
+def test_probabilities_survive_huge_utilities():
+    p = probabilities(np.array([[1000.0, 999.0, -np.inf]]))
+    assert np.all(np.isfinite(p)) and p[0, 0] > p[0, 1] > 0
+
+
+# ---- choose -------------------------------------------------------------------------------------------------------------------
+def test_choose_frequencies_match_probabilities():
+    u_row = np.array([0.3, -0.5, 1.2, -np.inf, 0.0])
+    n = 200_000
+    u = np.tile(u_row, (n, 1))
+    pick = choose(np.random.default_rng(8), u)
+    counts = np.bincount(pick, minlength=u_row.size)
+    p = probabilities(u_row[None, :])[0]
+    assert counts[3] == 0, "an alternative not considered is never chosen"
+    ok = p > 0
+    assert stats.chisquare(counts[ok], n * p[ok]).pvalue > P_FLOOR
+
+
+@HYP
+@given(u=utility_matrix(allow_empty_rows=True), seed=st.integers(0, 2**32 - 1))
+def test_choose_never_picks_an_excluded_alternative(u, seed):
+    pick = choose(np.random.default_rng(seed), u)
+    assert pick.shape == (u.shape[0],)
+    nothing = np.all(np.isneginf(u), axis=1)
+    assert np.all(pick[nothing] == u.shape[1] - 1)
+    assert np.all(np.isfinite(u[np.flatnonzero(~nothing), pick[~nothing]]))
+
+
+def test_row_with_nothing_considered_picks_leave():
+    u = np.array([[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, -np.inf], [-np.inf, -np.inf, -np.inf]])
+    for seed in range(20):
+        pick = choose(np.random.default_rng(seed), u)
+        assert pick.tolist() == [2, 0, 2]
+
+
+def test_choose_rows_are_independent():
+    """Different rows with different utilities each follow their own probabilities."""
+    n = 100_000
+    u = np.zeros((n, 3))
+    u[::2] = [2.0, 0.0, 0.0]
+    u[1::2] = [0.0, 0.0, 2.0]
+    pick = choose(np.random.default_rng(9), u)
+    p = probabilities(np.array([[2.0, 0.0, 0.0]]))[0]
+    for rows, order in ((pick[::2], [0, 1, 2]), (pick[1::2], [2, 1, 0])):
+        counts = np.bincount(rows, minlength=3)[order]
+        assert stats.chisquare(counts, rows.size * p).pvalue > P_FLOOR
+
+
+# ---- utilities -------------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def setup():
+    ba = make_ba(3, prestige=[0.9, 0.5, 0.3], price=[45000, 30000, 20000], defects=[0.6, 0.8, 0.4])
+    seg = make_seg()
+    values = brand_values(ba, seg, Choice(), 30000.0, perk_value(ba.comp_months, 6.0, 320.0))
+    return ba, seg, values
+
+
+def test_utilities_shape_exclusion_and_leave_column(setup):
+    ba, seg, values = setup
+    considered = np.array([[True, False, True], [True, True, True]])
+    u = util(values, seg, segment=[0, 1], current=[-1, -1], own_sat=[0, 0], considered=considered,
+             may_leave=[True, False])
+    assert u.shape == (2, 4)
+    assert u[0, 1] == -np.inf and np.isfinite(u[0, [0, 2]]).all()
+    np.testing.assert_allclose(u[0, [0, 2]], values[0, [0, 2]])
+    np.testing.assert_allclose(u[1, :3], values[1])
+    assert u[0, 3] == seg.outside[0]
+    assert u[1, 3] == -np.inf, "a buyer who may not leave (a new entrant) has no outside option"
+
+
+def test_inertia_raises_only_the_current_brand(setup):
+    ba, seg, values = setup
+    kw = dict(segment=[1, 1], current=[1, -1], own_sat=[0.2, 0.2])
+    low = util(values, seg, Choice(inertia=0.5), **kw)
+    high = util(values, seg, Choice(inertia=2.0), **kw)
+    diff = high - low
+    assert diff[0, 1] == pytest.approx(1.5)
+    diff[0, 1] = 0.0
+    assert np.all(diff == 0), "inertia touches nothing but the owner's current brand"
+
+
+def test_owner_of_a_brand_prefers_it_over_a_newcomer(setup):
+    ba, seg, values = setup
+    u = util(values, seg, segment=[0, 0], current=[2, -1], own_sat=[0.0, 0.0])
+    assert u[0, 2] > u[1, 2]
+    np.testing.assert_allclose(np.delete(u[0], 2), np.delete(u[1], 2))
+
+
+@HYP
+@given(s1=st.floats(-1, 1), s2=st.floats(-1, 1), segment=st.integers(0, 1), cur=st.integers(0, 2))
+def test_higher_own_satisfaction_raises_current_brand(s1, s2, segment, cur):
+    ba = make_ba(3)
+    seg = make_seg()
+    values = brand_values(ba, seg, Choice(), 30000.0, np.zeros(3))
+    lo, hi = sorted((s1, s2))
+    u = util(values, seg, segment=[segment, segment], current=[cur, cur], own_sat=[lo, hi])
+    assert u[1, cur] >= u[0, cur]
+    if np.float32(hi) > np.float32(lo) + 1e-3:
+        assert u[1, cur] > u[0, cur]
+    others = [j for j in range(4) if j != cur]
+    np.testing.assert_array_equal(u[0, others], u[1, others])
+
+
+def test_own_satisfaction_is_ignored_for_newcomers(setup):
+    ba, seg, values = setup
+    u = util(values, seg, segment=[0, 0], current=[-1, -1], own_sat=[-0.9, 0.9])
+    np.testing.assert_array_equal(u[0], u[1])
+
+
+def test_word_of_mouth_raises_utility_in_proportion(setup):
+    ba, seg, values = setup
+    wom = np.array([[0.0, 0.2, -0.2], [0.0, 0.2, -0.2]])
+    base = util(values, seg, segment=[0, 1], current=[-1, -1], own_sat=[0, 0])
+    told = util(values, seg, Choice(wom_weight=1.0), segment=[0, 1], current=[-1, -1], own_sat=[0, 0], wom=wom)
+    diff = (told - base)[:, :3]
+    np.testing.assert_allclose(diff, wom * seg.service_w[:, None], rtol=1e-6)
+
+
+def test_discount_stigma_lowers_discounted_brand_for_the_stigma_segment():
+    """Two segments identical except for stigma: the discount costs the stigma segment stigma × discount on
+    the discounted brand only."""
+    seg = make_seg(prestige_w=[2.0, 2.0], price_w=[1.0, 1.0], service_w=[0.8, 0.8], perk_w=[0.1, 0.1],
+                   stigma=[4.0, 0.0])
+    ba = make_ba(3, discount=[0.0, 0.1, 0.0])
+    v = brand_values(ba, seg, Choice(), 30000.0, np.zeros(3))
+    gap = v[1] - v[0]
+    assert gap[1] == pytest.approx(4.0 * 0.1)
+    assert gap[0] == pytest.approx(0.0) and gap[2] == pytest.approx(0.0)
+    # against the same brand without the discount, the stigma segment loses utility (the price cut is worth
+    # less to it than the stigma costs), the stigma-free segment gains
+    v0 = brand_values(make_ba(3), seg, Choice(), 30000.0, np.zeros(3))
+    assert v[0, 1] < v0[0, 1]
+    assert v[1, 1] > v0[1, 1]
+
+
+@HYP
+@given(months=st.integers(1, 96), brand=st.integers(0, 2))
+def test_perks_raise_utility_in_proportion_and_leave_prestige_alone(months, brand):
+    seg = make_seg(perk_w=[0.05, 0.25])
+    ba = make_ba(3, prestige=[0.9, 0.5, 0.3])
+    comp = np.zeros(3)
+    comp[brand] = months
+    ba_perk = make_ba(3, prestige=[0.9, 0.5, 0.3], comp_months=comp)
+    base = brand_values(ba, seg, Choice(), 30000.0, perk_value(ba.comp_months, 6.0, 320.0))
+    perk = brand_values(ba_perk, seg, Choice(), 30000.0, perk_value(ba_perk.comp_months, 6.0, 320.0))
+    worth = months / 6.0 * 320.0 / 1000.0
+    expected = np.zeros((2, 3))
+    expected[:, brand] = seg.perk_w * worth
+    np.testing.assert_allclose(perk - base, expected, atol=1e-12)
+    assert np.all(perk[:, brand] > base[:, brand])
+    np.testing.assert_array_equal(ba_perk.prestige, ba.prestige)
+    # a segment that does not care for perks is unmoved: the perk does not enter through prestige
+    flat = make_seg(perk_w=[0.0, 0.0])
+    np.testing.assert_allclose(brand_values(ba_perk, flat, Choice(), 30000.0, perk_value(ba_perk.comp_months, 6.0, 320.0)),
+                               brand_values(ba, flat, Choice(), 30000.0, perk_value(ba.comp_months, 6.0, 320.0)))
+
+
+def test_perk_value():
+    np.testing.assert_allclose(perk_value(np.array([0.0, 36.0, 48.0]), 6.0, 300.0), [0.0, 1.8, 2.4])
+
+
+def test_brand_values_directions():
+    seg = make_seg()
+    p = Choice()
+    base = brand_values(make_ba(1), seg, p, 30000.0, np.zeros(1))
+    for field, value, sign in (("prestige", 0.9, +1), ("price", 45000.0, -1), ("defects", 2.0, -1),
+                               ("dealers", 1000.0, +1), ("reputation", 0.5, +1)):
+        v = brand_values(make_ba(1, **{field: value}), seg, p, 30000.0, np.zeros(1))
+        assert np.all(np.sign(v - base) == sign), field
+
+
+# ---- consideration sets ------------------------------------------------------------------------------------------------------
+@st.composite
+def shoppers(draw):
+    nb = draw(st.integers(1, 16))
+    n = draw(st.integers(0, 30))
+    aware = draw(hnp.arrays(np.uint16, n, elements=st.integers(0, 2**nb - 1)))
+    on_sale = draw(hnp.arrays(bool, nb))
+    reach = draw(hnp.arrays(np.float64, nb, elements=st.floats(0, 1)))
+    current = draw(hnp.arrays(np.int64, n, elements=st.integers(-1, nb - 1)))
+    return aware, on_sale, reach, current
+
+
+@HYP
+@given(s=shoppers(), seed=st.integers(0, 2**32 - 1))
+def test_considered_brands_properties(s, seed):
+    aware, on_sale, reach, current = s
+    aware_in = aware.copy()
+    considered, new_aware = considered_brands(aware, on_sale, reach, current, np.random.default_rng(seed))
+    nb = on_sale.size
+    assert considered.shape == (aware.size, nb) and considered.dtype == bool
+    assert new_aware.dtype == np.uint16
+    np.testing.assert_array_equal(aware, aware_in)  # input not modified
+    # never a brand not on sale
+    assert not considered[:, ~on_sale].any()
+    # always the current brand, if it is on sale
+    owners = np.flatnonzero(current >= 0)
+    assert np.all(considered[owners, current[owners]] == on_sale[current[owners]])
+    # awareness only grows, and includes the owned brand
+    assert np.all(new_aware & aware_in == aware_in)
+    assert np.all((new_aware[owners] >> current[owners].astype(np.uint16)) & 1 == 1)
+    # brands already known and on sale are considered; everything considered is now known
+    bits = (1 << np.arange(nb)).astype(np.uint16)
+    known_before = (aware_in[:, None] & bits) != 0
+    known_after = (new_aware[:, None] & bits) != 0
+    assert np.all(considered[known_before & on_sale])
+    assert not np.any(considered & ~known_after)
+
+
+def test_considered_with_no_reach_is_awareness_plus_ownership():
+    aware = np.array([0b001, 0b110, 0], np.uint16)
+    on_sale = np.array([True, False, True])
+    considered, new_aware = considered_brands(aware, on_sale, np.zeros(3), np.array([-1, 2, 1]),
+                                              np.random.default_rng(0))
+    assert considered.tolist() == [[True, False, False], [False, False, True], [False, False, False]]
+    assert new_aware.tolist() == [0b001, 0b110, 0b010]
+
+
+def test_considered_with_full_reach_is_everything_on_sale():
+    on_sale = np.array([True, False, True, True])
+    considered, new_aware = considered_brands(np.zeros(5, np.uint16), on_sale, np.ones(4), np.full(5, -1),
+                                              np.random.default_rng(0))
+    assert np.all(considered == on_sale)
+    assert np.all(new_aware == 0b1111)
+
+
+def test_marketing_reach_is_a_probability_per_brand():
+    n = 50_000
+    reach = np.array([0.1, 0.5, 0.9])
+    considered, _ = considered_brands(np.zeros(n, np.uint16), np.ones(3, bool), reach, np.full(n, -1),
+                                      np.random.default_rng(6))
+    freq = considered.mean(axis=0)
+    assert np.all(np.abs(freq - reach) < Z * np.sqrt(reach * (1 - reach) / n))

@@ -1,0 +1,157 @@
+"""sim/metrics.py: the Ledger's choice accounting and the yearly table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from sim.metrics import Ledger
+
+HYP = settings(derandomize=True, database=None, deadline=None, max_examples=150)
+NB = 3
+LEFT = NB  # `chosen` value meaning "left the segment"
+NEW = -1  # `previous` value meaning "new to the segment"
+
+
+def test_record_choices_hand_made():
+    led = Ledger(months=2, n_brands=NB)
+    #            stay  0->1  1->out  new->2  stay  1->0  new->out
+    previous = np.array([0, 0, 1, NEW, 2, 1, NEW])
+    chosen = np.array([0, 1, LEFT, 2, 2, 0, LEFT])
+    led.record_choices(1, previous, chosen)
+    row = lambda name: getattr(led, name)[1].tolist()  # noqa: E731
+    assert row("sales") == [2, 1, 2]
+    assert row("new_to_segment") == [0, 0, 1]
+    assert row("conquest") == [1, 1, 0]  # 1->0 is a conquest for brand 0, 0->1 for brand 1
+    assert row("replacers") == [2, 2, 1]
+    assert row("repurchase") == [1, 0, 1]
+    assert row("churned") == [1, 2, 0]  # brand 0 lost one to brand 1; brand 1 lost one to brand 0 and one out
+    assert row("exits") == [0, 1, 0]
+    # nothing leaks into the other month
+    assert not led.sales[0].any() and not led.switching[0].any()
+    expected = np.zeros((NB + 1, NB + 1))
+    for f, t in [(0, 0), (0, 1), (1, 3), (3, 2), (2, 2), (1, 0), (3, 3)]:
+        expected[f, t] += 1
+    np.testing.assert_array_equal(led.switching[1], expected)
+
+
+def test_record_choices_accumulates_within_a_month():
+    led = Ledger(months=1, n_brands=NB)
+    led.record_choices(0, np.array([0]), np.array([1]))
+    led.record_choices(0, np.array([0, 2]), np.array([1, 2]))
+    assert led.conquest[0].tolist() == [0, 2, 0]
+    assert led.churned[0].tolist() == [2, 0, 0]
+    assert led.repurchase[0].tolist() == [0, 0, 1]
+    assert led.switching[0, 0, 1] == 2
+
+
+@st.composite
+def choices(draw):
+    n = draw(st.integers(0, 60))
+    previous = draw(hnp.arrays(np.int64, n, elements=st.integers(-1, NB - 1)))
+    chosen = draw(hnp.arrays(np.int64, n, elements=st.integers(0, NB)))
+    return previous, chosen
+
+
+@HYP
+@given(c=choices())
+def test_record_choices_identities(c):
+    previous, chosen = c
+    led = Ledger(months=1, n_brands=NB)
+    led.record_choices(0, previous, chosen)
+    L = {name: getattr(led, name)[0] for name in ("sales", "new_to_segment", "conquest", "repurchase", "replacers",
+                                                   "churned", "exits")}
+    # every replacing owner either repurchased or churned
+    np.testing.assert_array_equal(L["replacers"], L["repurchase"] + L["churned"])
+    # every sale is a repurchase, a conquest or a sale to a newcomer
+    np.testing.assert_array_equal(L["sales"], L["repurchase"] + L["conquest"] + L["new_to_segment"])
+    # exits are churn out of the segment, so at most the churn
+    assert np.all(L["exits"] <= L["churned"])
+    # conquests won by all brands = owners lost to another brand
+    assert L["conquest"].sum() == L["churned"].sum() - L["exits"].sum()
+    # switching matrix: row sums = buyers coming from, column sums = where they went
+    s = led.switching[0]
+    assert s.sum() == previous.size
+    np.testing.assert_array_equal(s[:NB].sum(axis=1), L["replacers"])
+    np.testing.assert_array_equal(s[:, :NB].sum(axis=0), L["sales"])
+    np.testing.assert_array_equal(np.diag(s)[:NB], L["repurchase"])
+    np.testing.assert_array_equal(s[:NB, NB], L["exits"])
+    np.testing.assert_array_equal(s[NB, :NB], L["new_to_segment"])
+
+
+def test_trailing_share():
+    led = Ledger(months=30, n_brands=2)
+    led.sales[:12] = [3.0, 1.0]
+    led.sales[12:24] = [1.0, 1.0]
+    assert led.trailing_share(0, 12) == pytest.approx(0.75)
+    assert led.trailing_share(0, 24) == pytest.approx(0.5)
+    assert led.trailing_share(1, 18) == pytest.approx((6 * 1 + 6 * 1) / (6 * 4 + 6 * 2))
+    assert led.trailing_share(0, 0) == 0.0
+
+
+# ---- yearly table -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def filled():
+    """Three years of random choices, events and money."""
+    rng = np.random.default_rng(10)
+    months, names = 36, ["A", "B", "C"]
+    led = Ledger(months, NB)
+    for m in range(months):
+        n = 200
+        previous = rng.integers(-1, NB, n)
+        chosen = np.where(rng.random(n) < 0.6, np.maximum(previous, 0), rng.integers(0, NB + 1, n))
+        led.record_choices(m, previous, chosen)
+        led.fleet[m] = rng.integers(500, 1000, NB)
+        b = rng.integers(0, NB, 50)
+        led.add("service_revenue", m, b, rng.uniform(0, 500, 50))
+        led.add("service_cost", m, b, rng.uniform(0, 400, 50))
+        led.add("csi_sum", m, b, rng.uniform(-1, 1, 50))
+        led.add("csi_n", m, b)
+        led.events[m, :, 0] += np.bincount(b, minlength=NB)
+    return led, names
+
+
+def test_yearly_rates_and_shares(filled):
+    led, names = filled
+    df = led.yearly(names, 1990, scale=10.0, discount_rate=0.1)
+    assert len(df) == 3 * NB
+    assert df["year"].tolist() == [1990] * 3 + [1991] * 3 + [1992] * 3
+    assert df["brand"].tolist() == names * 3
+    for col in ("churn_rate", "repurchase_loyalty", "sales_share", "fleet_share"):
+        assert df[col].between(0, 1).all(), col
+    np.testing.assert_allclose(df["churn_rate"] + df["repurchase_loyalty"], 1.0)
+    for col in ("sales_share", "fleet_share"):
+        np.testing.assert_allclose(df.groupby("year")[col].sum(), 1.0)
+    assert df["csi"].between(0, 1000).all()
+
+
+def test_yearly_counts_are_scaled_sums(filled):
+    led, names = filled
+    scale = 25.0
+    df = led.yearly(names, 1990, scale=scale, discount_rate=0.1)
+    for col, name in (("sales", "sales"), ("conquest_sales", "conquest"), ("churned_owners", "churned"),
+                      ("exits_from_segment", "exits"), ("new_to_segment_sales", "new_to_segment")):
+        want = getattr(led, name).reshape(3, 12, NB).sum(axis=1).reshape(-1) * scale
+        np.testing.assert_allclose(df[col], want, err_msg=col)
+    np.testing.assert_allclose(df["fleet"], led.fleet[11::12].reshape(-1) * scale)
+    churn = led.churned.reshape(3, 12, NB).sum(1) / led.replacers.reshape(3, 12, NB).sum(1)
+    np.testing.assert_allclose(df["churn_rate"], churn.reshape(-1))
+    np.testing.assert_allclose(df["profit"], df["new_car_margin"] + df["service_revenue"] - df["service_cost"])
+
+
+def test_yearly_partial_year_and_empty(filled):
+    led, names = filled
+    assert len(led.yearly(names, 1990, 1.0, 0.1, months_done=30)) == 2 * NB
+    assert led.yearly(names, 1990, 1.0, 0.1, months_done=11).empty
+
+
+def test_switching_table(filled):
+    led, names = filled
+    t = led.switching_table(names, 1990, scale=2.0)
+    assert set(t["from_brand"]) <= set(names) | {"new"}
+    assert set(t["to_brand"]) <= set(names) | {"left"}
+    assert t["buyers"].sum() == pytest.approx(led.switching.sum() * 2.0)
+    assert (t["buyers"] > 0).all()
