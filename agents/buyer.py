@@ -162,27 +162,41 @@ class BuyerAgent(mesa.Agent):
             model.ledger.service_cost[model.month, brand] += model.config.costs.complaint_cost
 
     def tell_friends(self, brand: int, x: float) -> None:
-        """A notable experience is told to every contact, who hears it and learns of the brand."""
-        model, pop, wp = self.model, self._pop, self.model.config.word_of_mouth
+        """A notable experience becomes a story about the brand, which friends will hear when they shop."""
+        model, pop, i, wp = self.model, self._pop, self.slot, self.model.config.word_of_mouth
         value = float(word_of_mouth.story_value(np.array([x]), wp.strength, wp.negativity)[0])
         value *= word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)
-        for contact in model.network.contacts(self.slot):
-            pop.wom[contact, brand] += value
-            pop.aware[contact] |= 1 << brand
+        if pop.told_brand[i] != brand:  # stories about the car the owner has now
+            pop.told[i], pop.told_brand[i] = 0.0, brand
+        pop.told[i] += value
         model.ledger.told[model.month, brand] += 1
+
+    def listen_to_friends(self, rng: np.random.Generator) -> np.ndarray:
+        """What this shopper has heard about each brand from friends' stories; friends' brands become known."""
+        model, pop, i, wp = self.model, self._pop, self.slot, self.model.config.word_of_mouth
+        heard = np.zeros(len(model.brands), dtype=np.float32)
+        fade = word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)
+        for contact in model.network.contacts(i):
+            about, car = int(pop.told_brand[contact]), int(pop.brand[contact])
+            if about >= 0:
+                heard[about] += pop.told[contact] / fade
+                pop.aware[i] |= 1 << about
+            if car >= 0 and rng.random() < wp.aware_on_purchase:  # the friend's car is seen
+                pop.aware[i] |= 1 << car
+        return heard[None, :]
 
     def shop(self, may_leave: bool) -> None:
         """Choose a brand among those considered, or leave the luxury segment (logit choice)."""
         model, pop, i = self.model, self._pop, self.slot
         m, rng, ba, cfg, nb = model.month, model.rngs["agents"], model.brand_arrays, model.config, len(model.brands)
         current = int(pop.brand[i])
+        heard = self.listen_to_friends(rng)
         known = [bool(pop.aware[i] >> k & 1) or rng.random() < ba.reach[k] or k == current for k in range(nb)]
         for k in range(nb):
             if known[k]:
                 pop.aware[i] |= 1 << k
         considered = np.array([[known[k] and bool(ba.on_sale[k]) for k in range(nb)]])
         own_sat = self.satisfaction
-        heard = word_of_mouth.heard(pop.wom[i : i + 1], m, model.wom_epoch, cfg.word_of_mouth.decay_months)
         u = choice.utilities(model.brand_values, model.segments, cfg.choice, ba.reputation,
                              np.array([int(pop.segment[i])]), np.array([current]), np.array([own_sat]), heard,
                              considered, np.array([may_leave]))
@@ -203,9 +217,6 @@ class BuyerAgent(mesa.Agent):
         pop.sat_month[i] = m
         self._new_car(rng)
         model.ledger.new_car_margin[m, pick] += new_car_margin(np.array([pick]), ba)[0]
-        for contact in model.network.contacts(i):  # the new car is seen
-            if rng.random() < cfg.word_of_mouth.aware_on_purchase:
-                pop.aware[contact] |= 1 << pick
 
     def _new_car(self, rng: np.random.Generator) -> None:
         """Lease or buy, and when the car will be replaced (same formulas as the vectorised engine)."""

@@ -86,10 +86,14 @@ def utilities(values: np.ndarray, seg: SegmentArrays, p: Choice, reputation: np.
 
 
 def probabilities(u: np.ndarray) -> np.ndarray:
-    """Logit choice probabilities for utilities ``u`` (rows sum to 1; -inf columns get 0)."""
+    """Logit choice probabilities for utilities ``u`` (rows sum to 1; -inf columns get 0). A row with nothing
+    considered leaves the segment (last column), as in :func:`choose`."""
     top = u.max(axis=1, keepdims=True)
     e = np.exp(u - np.where(np.isfinite(top), top, 0.0))
-    return e / e.sum(axis=1, keepdims=True)
+    total = e.sum(axis=1, keepdims=True)
+    p = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    p[total[:, 0] == 0, -1] = 1.0
+    return p
 
 
 def choose(rng: np.random.Generator, u: np.ndarray) -> np.ndarray:

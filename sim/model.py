@@ -176,7 +176,7 @@ class LuxuryMarketModel(mesa.Model):
         self.month = m = self.steps - 1
         decay = self.config.word_of_mouth.decay_months
         if (m - self.wom_epoch) / decay > word_of_mouth.REBASE_EXPONENT:
-            self.pop.wom *= np.float32(1.0 / word_of_mouth.inflation(m, self.wom_epoch, decay))
+            self.pop.told *= np.float32(1.0 / word_of_mouth.inflation(m, self.wom_epoch, decay))
             self.wom_epoch = m
         clock = _PhaseClock(self.timings)
         self.agents_by_type[BrandAgent].do("step")
@@ -256,8 +256,8 @@ class LuxuryMarketModel(mesa.Model):
             wp = cfg.word_of_mouth
             loud = np.abs(x) > wp.tell_above
             if loud.any():
-                word_of_mouth.tell(self.network, i[loud], b[loud], x[loud], pop.wom, pop.aware, m, self.wom_epoch,
-                                   wp.strength, wp.negativity, wp.decay_months)
+                word_of_mouth.record(pop.told, pop.told_brand, i[loud], b[loud], x[loud], m, self.wom_epoch,
+                                     wp.strength, wp.negativity, wp.decay_months)
                 led.add("told", m, b[loud])  # stories told about each brand
 
     def _file_complaints(self, m: int, slots: np.ndarray, b: np.ndarray, ba: BrandArrays,
@@ -307,7 +307,8 @@ class LuxuryMarketModel(mesa.Model):
         pop.segment[slots] = rng.choice(len(self.segments.entrant_share), size=n_new, p=self.segments.entrant_share)
         pop.brand[slots] = NO_BRAND
         pop.aware[slots] = 0
-        pop.wom[slots] = 0.0
+        pop.told[slots] = 0.0
+        pop.told_brand[slots] = NO_BRAND
         return slots
 
     def _shop(self, slots: np.ndarray, m: int, ba: BrandArrays, may_leave: bool) -> None:
@@ -316,10 +317,13 @@ class LuxuryMarketModel(mesa.Model):
         nb = len(self.brands)
         seg = pop.segment[slots].astype(np.int64)
         current = pop.brand[slots].astype(np.int64)
-        considered, pop.aware[slots] = choice.considered_brands(pop.aware[slots], ba.on_sale, ba.reach, current, rng)
+        wp = cfg.word_of_mouth
+        wom_now, heard_of = word_of_mouth.hear(rng, self.network, slots, pop.told, pop.told_brand, pop.brand, nb, m,
+                                               self.wom_epoch, wp.decay_months, wp.aware_on_purchase)
+        considered, pop.aware[slots] = choice.considered_brands(pop.aware[slots] | heard_of, ba.on_sale, ba.reach,
+                                                                current, rng)
         sp = cfg.satisfaction
         own_sat = satisfaction.current(pop.sat[slots], pop.sat_month[slots], m, sp.baseline, sp.decay_months)
-        wom_now = word_of_mouth.heard(pop.wom[slots], m, self.wom_epoch, cfg.word_of_mouth.decay_months)
         u = choice.utilities(self.brand_values, self.segments, cfg.choice, ba.reputation, seg, current, own_sat, wom_now,
                              considered, np.full(slots.size, may_leave))
         pick = choice.choose(rng, u)
@@ -343,8 +347,6 @@ class LuxuryMarketModel(mesa.Model):
         pop.sat_month[buyers] = m
         self._new_cars(buyers, m, rng)
         self.ledger.add("new_car_margin", m, new_brand, new_car_margin(new_brand, ba))
-        word_of_mouth.seen_in_new_car(rng, self.network, buyers, new_brand, pop.aware,
-                                      cfg.word_of_mouth.aware_on_purchase)
 
     def _brand_dynamics(self, m: int) -> None:
         led, ch = self.ledger, self.config.choice

@@ -5,8 +5,8 @@ segment frees its slot; a later entrant takes it over (with a new ``household`` 
 ties: the newcomer moves into the same circle). Capacity is fixed up front from the scenario's growth.
 
 Satisfaction and word of mouth decay continuously but are stored lazily: satisfaction keeps the month it
-was last written and is decayed when next read (``sim/satisfaction.py``); word of mouth is stored inflated
-by its future fading (``sim/word_of_mouth.py``). Nothing has to touch every buyer every month.
+was last written and is decayed when next read (``sim/satisfaction.py``); the stories an owner tells are
+stored inflated by their future fading, and heard only when a contact shops (``sim/word_of_mouth.py``). Nothing has to touch every buyer every month.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ class Population:
     sat: np.ndarray  # float32: satisfaction with the owned brand, -1..1, as of sat_month
     sat_month: np.ndarray  # int16
     aware: np.ndarray  # uint16: bit b set = aware of brand b
-    wom: np.ndarray  # float32 (n, B): word of mouth heard about each brand's service (inflated, see word_of_mouth)
+    told: np.ndarray  # float32: faded sum of the stories this owner has told (inflated, see word_of_mouth)
+    told_brand: np.ndarray  # int8: the brand those stories are about, NO_BRAND if none
     free: np.ndarray  # int32 stack of free slots (top = free[n_free - 1]), reused by entrants
     n_free: int = 0
     next_household: int = 0
@@ -59,7 +60,8 @@ class Population:
             sat=np.zeros(capacity, dtype=np.float32),
             sat_month=np.zeros(capacity, dtype=np.int16),
             aware=np.zeros(capacity, dtype=np.uint16),
-            wom=np.zeros((capacity, n_brands), dtype=np.float32),
+            told=np.zeros(capacity, dtype=np.float32),
+            told_brand=np.full(capacity, NO_BRAND, dtype=np.int8),
             free=np.arange(capacity - 1, -1, -1, dtype=np.int32),
             n_free=capacity,
         )

@@ -227,9 +227,9 @@ class ServiceEvents(_Strict):
     recall_reach: Prob = Field(0.5, description="Share of a brand's cars (under 3 years old) a recall campaign covers.")
     expectation: float = Field(0.35, ge=0, le=1, description="Service quality a luxury owner takes for granted (routine visit).")
     noise: NonNeg = Field(0.25, description="Standard deviation of the experience of one event.")
-    complimentary_delight: NonNeg = Field(0.25, description="Experience bonus of a free maintenance visit (times the segment's perk weight share).")
+    complimentary_delight: NonNeg = Field(0.25, description="Experience bonus of a free maintenance visit.")
     defect_pain: NonNeg = Field(0.45, description="Experience cost of a defect needing a repair visit.")
-    loaner_relief: NonNeg = Field(0.2, description="Experience restored by a loaner car during a repair.")
+    loaner_relief: NonNeg = Field(0.2, description="Experience restored by a loaner car during a repair (also after a breakdown).")
     goodwill_delight: NonNeg = Field(0.3, description="Experience of a defect fixed before the owner noticed.")
     breakdown_pain: NonNeg = Field(1.0, description="Experience cost of being stranded.")
     rescue_relief: tuple[float, float, float, float] = Field(
@@ -256,14 +256,14 @@ class Satisfaction(_Strict):
 
 
 class WordOfMouth(_Strict):
-    degree: int = Field(8, ge=2, le=40, description="Social ties per buyer (even; Watts-Strogatz k).")
+    degree: int = Field(8, ge=2, le=40, multiple_of=2, description="Social ties per buyer (even: Watts-Strogatz k).")
     rewire: Prob = Field(0.1, description="Watts-Strogatz rewiring probability (small-world shortcuts).")
     community_size: int = Field(1000, ge=20, le=100000, description="Buyers per community; ties are drawn within communities.")
     tell_above: NonNeg = Field(0.4, description="Experiences with |value| above this are told to contacts.")
     strength: NonNeg = Field(0.08, description="Shift in a contact's perceived service per unit of experience told.")
     negativity: float = Field(1.5, ge=1.0, le=5.0, description="Bad stories travel this many times further than good ones.")
     decay_months: float = Field(24.0, gt=0, description="Months for heard stories to fade ~63%.")
-    aware_on_purchase: Prob = Field(0.3, description="Chance a contact becomes aware of a brand when a buyer buys it (the car is seen).")
+    aware_on_purchase: Prob = Field(0.3, description="Chance a shopper knows the brand of each contact's car (the car is seen).")
 
 
 class Choice(_Strict):

@@ -76,7 +76,8 @@ def experience(rng: np.random.Generator, kind: int, brand: np.ndarray, car_age_m
     elif kind == GOODWILL:
         mean = p.goodwill_delight + 0.5 * q
     elif kind == BREAKDOWN:
-        mean = -p.breakdown_pain + np.asarray(p.rescue_relief)[ba.roadside[brand]] + 0.5 * q
+        mean = (-p.breakdown_pain + np.asarray(p.rescue_relief)[ba.roadside[brand]] + 0.5 * q
+                + p.loaner_relief * ba.loaner[brand])
     elif kind == RECALL:
         mean = -p.recall_pain + p.recall_relief * ba.recall_handling[brand]
     else:

@@ -1,13 +1,18 @@
-"""Word of mouth: owners tell their contacts about notable service experiences, and are seen in new cars.
+"""Word of mouth: owners tell their friends about notable service experiences, and friends see their cars.
 
-An experience x with |x| above ``tell_above`` is told to every contact: the contact's perceived service of
-that brand moves by ``strength * x`` (bad stories ``negativity`` times more), and the contact becomes aware
-of the brand. What a buyer has heard fades exponentially (``decay_months``).
+An experience x with |x| above ``tell_above`` becomes a story about the owner's brand, worth
+``strength * x`` to a listener (bad stories ``negativity`` times more), fading exponentially (``decay_months``).
 
-Fading costs nothing per buyer: heard stories are stored *inflated* by e^{(t - epoch)/τ}, the factor by which
-they will have faded by month t. Adding a story told at month t adds ``value * inflation(t)``; reading at
-month t divides by ``inflation(t)``. So telling is one scatter-add over the contacts reached, and months with
-no story cost nothing. (The model re-bases the epoch long before float32 could overflow.)
+Stories are *pulled*, not pushed. Each owner keeps one stock: the faded sum of the stories they have told
+about one brand (``told``, ``told_brand``). When a buyer shops, they hear their contacts' stocks: what they
+have heard about brand b is the sum over contacts whose stock is about b. That is the same sum a listener
+would have accumulated story by story, but it is computed only for the few buyers who are choosing this
+month, and telling a story touches only the teller. Shoppers also learn of the brands their contacts tell
+about, and of each contact's car with probability ``aware_on_purchase`` (the car is seen).
+
+Fading costs nothing per buyer: stocks are stored *inflated* by e^{(t - epoch)/τ}, the factor by which a
+story will have faded by month t. A story told at month t adds ``value * inflation(t)``; reading at month t
+divides by ``inflation(t)``. (The model re-bases the epoch long before float32 could overflow.)
 """
 
 from __future__ import annotations
@@ -31,29 +36,32 @@ def story_value(x: np.ndarray, strength: float, negativity: float) -> np.ndarray
     return (strength * x * np.where(x < 0, negativity, 1.0)).astype(np.float32)
 
 
-def heard(stored: np.ndarray, month: int, epoch: int, decay_months: float) -> np.ndarray:
-    """What buyers have heard about each brand as of ``month``, from their stored (inflated) rows."""
-    return stored * np.float32(1.0 / inflation(month, epoch, decay_months))
-
-
-def tell(network: Network, tellers: np.ndarray, brands: np.ndarray, x: np.ndarray, wom: np.ndarray,
-         aware: np.ndarray, month: int, epoch: int, strength: float, negativity: float,
-         decay_months: float) -> int:
-    """Stories from ``tellers`` about ``brands`` reach all their contacts. Adds to ``wom`` (inflated units)
-    and sets the contacts' awareness bits, in place; returns the number of contacts reached."""
-    owner, contact = network.gather(tellers)
-    if contact.size == 0:
-        return 0
-    b = brands[owner].astype(np.int64)
+def record(told: np.ndarray, told_brand: np.ndarray, tellers: np.ndarray, brands: np.ndarray, x: np.ndarray,
+           month: int, epoch: int, strength: float, negativity: float, decay_months: float) -> None:
+    """Distinct ``tellers`` add a story about ``brands`` to their stock (in place). A story about another
+    brand than the stock's starts a new stock: an owner talks about the car they have now."""
     value = story_value(x, strength, negativity) * np.float32(inflation(month, epoch, decay_months))
-    np.add.at(wom.reshape(-1), contact * wom.shape[1] + b, value[owner])
-    np.bitwise_or.at(aware, contact, (1 << b).astype(np.uint16))
-    return int(contact.size)
+    same = told_brand[tellers] == brands
+    told[tellers] = np.where(same, told[tellers], 0.0) + value
+    told_brand[tellers] = brands
 
 
-def seen_in_new_car(rng: np.random.Generator, network: Network, buyers: np.ndarray, brands: np.ndarray,
-                    aware: np.ndarray, probability: float) -> None:
-    """Contacts of buyers of a new car become aware of its brand with ``probability`` (updates ``aware``)."""
-    owner, contact = network.gather(buyers)
-    seen = rng.random(contact.size) < probability
-    np.bitwise_or.at(aware, contact[seen], (1 << brands[owner[seen]].astype(np.int64)).astype(np.uint16))
+def hear(rng: np.random.Generator, network: Network, listeners: np.ndarray, told: np.ndarray,
+         told_brand: np.ndarray, owned_brand: np.ndarray, n_brands: int, month: int, epoch: int,
+         decay_months: float, see_probability: float) -> tuple[np.ndarray, np.ndarray]:
+    """What each listener has heard about each brand (n × brands, float32), and the awareness bits they gain
+    from their contacts' stories and cars."""
+    n = listeners.size
+    owner, contact = network.gather(listeners)
+    about = told_brand[contact].astype(np.int64)
+    has = about >= 0
+    flat = owner[has] * n_brands + about[has]
+    heard = np.bincount(flat, weights=told[contact[has]], minlength=n * n_brands).reshape(n, n_brands)
+    heard = (heard / inflation(month, epoch, decay_months)).astype(np.float32)
+    car = owned_brand[contact].astype(np.int64)
+    seen = (car >= 0) & (rng.random(contact.size) < see_probability)
+    known = np.zeros(n * n_brands, dtype=bool)
+    known[flat] = True
+    known[owner[seen] * n_brands + car[seen]] = True
+    bits = (known.reshape(n, n_brands) * (1 << np.arange(n_brands))).sum(axis=1).astype(np.uint16)
+    return heard, bits

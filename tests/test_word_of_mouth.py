@@ -1,4 +1,4 @@
-"""sim/word_of_mouth.py: stories reach exactly the tellers' contacts, stored inflated and read back faded."""
+"""sim/word_of_mouth.py: tellers keep a fading stock of stories; shoppers hear exactly their contacts' stocks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.network import Network
-from sim.word_of_mouth import REBASE_EXPONENT, heard, inflation, seen_in_new_car, story_value, tell
+from sim.word_of_mouth import REBASE_EXPONENT, hear, inflation, record, story_value
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=150)
 N_BRANDS = 3
@@ -24,12 +24,18 @@ CONTACTS = {0: [1, 2], 1: [0, 3], 2: [0, 3], 3: [1, 2], 4: [5], 5: [4], 6: []}
 
 
 def fresh():
-    return np.zeros((NET.n, N_BRANDS), np.float32), np.zeros(NET.n, np.uint16)
+    """Nobody has told anything, and nobody owns a car."""
+    return np.zeros(NET.n, np.float32), np.full(NET.n, -1, np.int8), np.full(NET.n, -1, np.int8)
 
 
-def _tell(tellers, brands, x, wom, aware, month=0, epoch=0, strength=0.1, negativity=2.0, decay=24.0):
-    return tell(NET, np.asarray(tellers, np.int64), np.asarray(brands, np.int64), np.asarray(x, np.float32), wom,
-                aware, month, epoch, strength, negativity, decay)
+def _record(told, told_brand, tellers, brands, x, month=0, epoch=0, strength=0.1, negativity=2.0, decay=24.0):
+    record(told, told_brand, np.asarray(tellers, np.int64), np.asarray(brands, np.int64), np.asarray(x, np.float32),
+           month, epoch, strength, negativity, decay)
+
+
+def _hear(listeners, told, told_brand, owned, month=0, epoch=0, decay=24.0, see=0.0, seed=0):
+    return hear(np.random.default_rng(seed), NET, np.asarray(listeners, np.int64), told, told_brand, owned, N_BRANDS,
+                month, epoch, decay, see)
 
 
 def test_the_hand_made_network_is_what_the_test_assumes():
@@ -47,153 +53,107 @@ def test_negative_stories_weigh_negativity_times_more(a, strength, negativity):
     assert bad == pytest.approx(-negativity * strength * a, rel=1e-5, abs=1e-7)
 
 
-# ---- telling --------------------------------------------------------------------------------------------------------
-def test_tell_reaches_exactly_the_contacts_for_the_right_brand():
-    wom, aware = fresh()
-    reached = _tell([0], [2], [0.5], wom, aware, strength=0.1)
-    assert reached == 2
-    expected = np.zeros_like(wom)
-    expected[[1, 2], 2] = 0.05
-    np.testing.assert_allclose(wom, expected, rtol=1e-6)
-    assert aware.tolist() == [0, 4, 4, 0, 0, 0, 0]
+# ---- recording stories -----------------------------------------------------------------------------------------
+def test_record_touches_only_the_tellers():
+    told, told_brand, _ = fresh()
+    _record(told, told_brand, [0, 4], [2, 1], [0.5, -0.5], strength=0.1, negativity=2.0)
+    np.testing.assert_allclose(told, [0.05, 0, 0, 0, -0.1, 0, 0], rtol=1e-6)
+    assert told_brand.tolist() == [2, -1, -1, -1, 1, -1, -1]
 
 
-def test_tell_negative_story():
-    wom, aware = fresh()
-    _tell([4], [1], [-0.5], wom, aware, strength=0.1, negativity=3.0)
-    expected = np.zeros_like(wom)
-    expected[5, 1] = -0.15
-    np.testing.assert_allclose(wom, expected, rtol=1e-6)
-    assert aware.tolist() == [0, 0, 0, 0, 0, 2, 0]
+def test_stories_about_the_same_brand_accumulate():
+    told, told_brand, _ = fresh()
+    _record(told, told_brand, [0], [2], [0.5])
+    _record(told, told_brand, [0], [2], [0.5])
+    assert told[0] == pytest.approx(0.1)
 
 
-def test_shared_contacts_hear_both_stories():
-    """Tellers 1 and 2 share contacts 0 and 3: each hears both stories (np.add.at, not fancy-index +=)."""
-    wom, aware = fresh()
-    reached = _tell([1, 2], [0, 0], [0.5, -0.5], wom, aware, strength=0.1, negativity=2.0)
-    assert reached == 4
-    np.testing.assert_allclose(wom[[0, 3], 0], [0.05 - 0.1, 0.05 - 0.1], rtol=1e-6)
-    assert np.count_nonzero(wom) == 2
-    # same brand twice from the same pair: accumulates
-    wom, aware = fresh()
-    _tell([1, 2], [0, 0], [0.5, 0.5], wom, aware, strength=0.1)
-    np.testing.assert_allclose(wom[[0, 3], 0], [0.1, 0.1], rtol=1e-6)
+def test_a_story_about_another_brand_starts_a_new_stock():
+    told, told_brand, _ = fresh()
+    _record(told, told_brand, [0], [2], [0.5])
+    _record(told, told_brand, [0], [1], [-0.5], negativity=1.0)
+    assert told_brand[0] == 1 and told[0] == pytest.approx(-0.05)
 
 
-def test_one_teller_telling_twice_in_one_call_counts_twice():
-    wom, aware = fresh()
-    _tell([4, 4], [1, 1], [0.5, 0.5], wom, aware, strength=0.1)
-    assert wom[5, 1] == pytest.approx(0.1, rel=1e-6)
+# ---- hearing -------------------------------------------------------------------------------------------------------
+def test_a_shopper_hears_exactly_their_contacts_stocks():
+    told, told_brand, owned = fresh()
+    _record(told, told_brand, [0, 3, 4], [2, 2, 1], [0.5, 0.3, 0.9])
+    heard, bits = _hear([1, 2, 5, 6], told, told_brand, owned)
+    expected = np.zeros((4, N_BRANDS), np.float32)
+    expected[0, 2] = expected[1, 2] = 0.05 + 0.03  # 1 and 2 both have contacts 0 and 3
+    expected[2, 1] = 0.09  # 5 hears 4
+    np.testing.assert_allclose(heard, expected, rtol=1e-5)
+    assert bits.tolist() == [4, 4, 2, 0]  # stories make their brand known
 
 
-def test_stories_about_different_brands_go_to_their_columns_and_bits():
-    wom, aware = fresh()
-    aware[0] = 0b1000  # an existing bit is kept
-    _tell([1, 2], [0, 2], [0.5, 0.5], wom, aware, strength=0.1)
-    np.testing.assert_allclose(wom[0], [0.05, 0.0, 0.05], rtol=1e-6)
-    np.testing.assert_allclose(wom[3], [0.05, 0.0, 0.05], rtol=1e-6)
-    assert aware[0] == 0b1101 and aware[3] == 0b0101
-    assert aware[[1, 2, 4, 5, 6]].tolist() == [0] * 5
-    assert np.count_nonzero(wom[[1, 2, 4, 5, 6]]) == 0
-
-
-def test_teller_without_contacts_changes_nothing():
-    wom, aware = fresh()
-    assert _tell([6], [0], [0.9], wom, aware) == 0
-    assert not wom.any() and not aware.any()
-    assert _tell([], [], [], wom, aware) == 0
+def test_hearing_does_not_change_the_stocks():
+    told, told_brand, owned = fresh()
+    _record(told, told_brand, [0], [2], [0.5])
+    before = told.copy(), told_brand.copy()
+    _hear([1, 2, 3], told, told_brand, owned)
+    np.testing.assert_array_equal(told, before[0])
+    np.testing.assert_array_equal(told_brand, before[1])
 
 
 @HYP
-@given(tellers=st.lists(st.integers(0, 6), max_size=12), seed=st.integers(0, 2**32 - 1))
-def test_tell_matches_a_plain_python_loop(tellers, seed):
+@given(seed=st.integers(0, 2**31), n_tell=st.integers(0, 7))
+def test_pull_equals_pushing_each_story_to_every_contact(seed, n_tell):
+    """Hearing the contacts' stocks gives what a listener would have accumulated story by story."""
     rng = np.random.default_rng(seed)
-    k = len(tellers)
-    brands = rng.integers(0, N_BRANDS, k)
-    x = rng.uniform(-1, 1, k).astype(np.float32)
-    wom, aware = fresh()
-    reached = _tell(tellers, brands, x, wom, aware, strength=0.2, negativity=1.5)
-    ref_wom, ref_aware, ref_reached = np.zeros((NET.n, N_BRANDS)), [0] * NET.n, 0
-    for t, b, v in zip(tellers, brands, x):
-        for c in CONTACTS[t]:
-            ref_wom[c, b] += 0.2 * v * (1.5 if v < 0 else 1.0)
-            ref_aware[c] |= 1 << int(b)
-            ref_reached += 1
-    assert reached == ref_reached
-    np.testing.assert_allclose(wom, ref_wom, atol=1e-6)
-    assert aware.tolist() == ref_aware
+    told, told_brand, owned = fresh()
+    pushed = np.zeros((NET.n, N_BRANDS))
+    brand_of = rng.integers(0, N_BRANDS, NET.n)  # each owner talks about one brand (their car)
+    for month in range(3):
+        tellers = np.sort(rng.choice(NET.n, n_tell, replace=False))
+        x = rng.normal(0, 0.5, n_tell).astype(np.float32)
+        _record(told, told_brand, tellers, brand_of[tellers], x, month=month, decay=10.0)
+        for t, v in zip(tellers, story_value(x, 0.1, 2.0)):
+            for c in CONTACTS[int(t)]:
+                pushed[c, brand_of[t]] += v * math.exp(-(2 - month) / 10.0)
+    heard, _ = _hear(np.arange(NET.n), told, told_brand, owned, month=2, decay=10.0)
+    np.testing.assert_allclose(heard, pushed, rtol=1e-4, atol=1e-6)
 
 
-# ---- fading ---------------------------------------------------------------------------------------------------------------
+# ---- fading --------------------------------------------------------------------------------------------------------
 @HYP
-@given(t=st.integers(0, 600), d=st.integers(0, 600), epoch=st.integers(0, 600), tau=st.floats(6.0, 60.0),
-       x=st.floats(-1, 1, width=32).filter(lambda v: abs(v) > 1e-3))
-def test_story_told_at_t_read_at_t_plus_d_has_faded_by_exp(t, d, epoch, tau, x):
-    epoch = min(epoch, t)
-    if (t + d - epoch) / tau > REBASE_EXPONENT:  # the model re-bases the epoch before this
-        return
-    wom, aware = fresh()
-    _tell([0], [1], [x], wom, aware, month=t, epoch=epoch, strength=0.1, negativity=2.0, decay=tau)
-    value = float(story_value(np.array([x], np.float32), 0.1, 2.0)[0])
-    now = heard(wom, t + d, epoch, tau)
-    assert now[1, 1] == pytest.approx(value * math.exp(-d / tau), rel=1e-5)
-    assert now[2, 1] == pytest.approx(value * math.exp(-d / tau), rel=1e-5)
-    assert now[0].tolist() == [0.0, 0.0, 0.0]
+@given(t=st.integers(0, 200), d=st.integers(0, 200), epoch=st.integers(0, 50), tau=st.floats(1.0, 60.0),
+       x=st.floats(-1.0, 1.0, width=32))
+def test_story_told_at_t_heard_at_t_plus_d_has_faded_by_exp(t, d, epoch, tau, x):
+    if (t + d - epoch) / tau > REBASE_EXPONENT or t < epoch:
+        return  # the model re-bases long before this
+    told, told_brand, owned = fresh()
+    _record(told, told_brand, [0], [1], [x], month=t, epoch=epoch, strength=1.0, negativity=1.0, decay=tau)
+    heard, _ = _hear([1], told, told_brand, owned, month=t + d, epoch=epoch, decay=tau)
+    assert heard[0, 1] == pytest.approx(x * math.exp(-d / tau), rel=1e-4, abs=1e-6)
 
 
-def test_stories_told_at_different_months_fade_separately():
-    tau, epoch = 24.0, 5
-    wom, aware = fresh()
-    _tell([4], [0], [0.5], wom, aware, month=10, epoch=epoch, strength=0.1, decay=tau)
-    _tell([4], [0], [-0.5], wom, aware, month=40, epoch=epoch, strength=0.1, negativity=2.0, decay=tau)
-    got = heard(wom, 70, epoch, tau)[5, 0]
-    want = 0.05 * math.exp(-60 / tau) - 0.1 * math.exp(-30 / tau)
-    assert got == pytest.approx(want, rel=1e-5)
-
-
-def test_heard_at_the_epoch_is_the_stored_value_and_fades_over_time():
-    stored = np.array([[0.2, -0.4, 0.0]], np.float32)
-    np.testing.assert_allclose(heard(stored, 12, 12, 24.0), stored)
-    later = heard(stored, 36, 12, 24.0)
-    np.testing.assert_allclose(later, stored * math.exp(-1.0), rtol=1e-6)
-    assert np.all(np.abs(later) <= np.abs(stored))
-
-
-def test_rebasing_the_epoch_preserves_what_was_heard():
-    """What the model does when inflation grows large: divide the stored values by inflation(m) and move the
-    epoch to m. What buyers have heard must not change."""
-    tau = 12.0
-    wom, aware = fresh()
-    _tell([0], [2], [0.7], wom, aware, month=700, epoch=0, strength=0.1, decay=tau)
-    before = heard(wom, 720, 0, tau).copy()
-    rebased = wom * np.float32(1.0 / inflation(710, 0, tau))
-    np.testing.assert_allclose(heard(rebased, 720, 710, tau), before, rtol=1e-5)
+def test_rebasing_the_epoch_preserves_what_is_heard():
+    told, told_brand, owned = fresh()
+    _record(told, told_brand, [0], [1], [0.8], month=30, epoch=0, decay=12.0)
+    before, _ = _hear([1], told, told_brand, owned, month=40, epoch=0, decay=12.0)
+    told *= np.float32(1.0 / inflation(35, 0, 12.0))  # what the model does at a re-base to month 35
+    after, _ = _hear([1], told, told_brand, owned, month=40, epoch=35, decay=12.0)
+    np.testing.assert_allclose(after, before, rtol=1e-5)
 
 
 def test_inflation():
-    assert inflation(10, 10, 24.0) == 1.0
-    assert inflation(34, 10, 24.0) == pytest.approx(math.e)
-    assert inflation(0, 24, 24.0) == pytest.approx(1 / math.e)
+    assert inflation(10, 10, 5.0) == 1.0
+    assert inflation(20, 10, 5.0) == pytest.approx(math.e**2)
 
 
-# ---- seen in a new car ---------------------------------------------------------------------------------------------
-def test_seen_in_new_car_sets_awareness_of_contacts():
-    aware = np.zeros(NET.n, np.uint16)
-    seen_in_new_car(np.random.default_rng(0), NET, np.array([0, 4]), np.array([1, 2]), aware, 1.0)
-    assert aware.tolist() == [0, 2, 2, 0, 0, 4, 0]
-    aware = np.zeros(NET.n, np.uint16)
-    seen_in_new_car(np.random.default_rng(0), NET, np.array([0, 4]), np.array([1, 2]), aware, 0.0)
-    assert not aware.any()
+# ---- friends' cars are seen --------------------------------------------------------------------------------------------
+def test_contacts_cars_are_seen_with_certainty_at_probability_one():
+    told, told_brand, owned = fresh()
+    owned[[0, 3]] = [2, 0]
+    _, bits = _hear([1, 5], told, told_brand, owned, see=1.0)
+    assert bits.tolist() == [0b101, 0]
 
 
-def test_seen_in_new_car_probability():
-    n_pairs = 20_000
-    indptr = np.arange(0, 2 * n_pairs + 1, dtype=np.int32)
-    indices = (np.arange(2 * n_pairs) ^ 1).astype(np.int32)  # pairs (0,1), (2,3), ...
-    net = Network(indptr, indices)
-    aware = np.zeros(2 * n_pairs, np.uint16)
-    buyers = np.arange(0, 2 * n_pairs, 2)
-    seen_in_new_car(np.random.default_rng(1), net, buyers, np.full(n_pairs, 3), aware, 0.3)
-    hits = np.count_nonzero(aware[1::2] == 8)
-    assert np.count_nonzero(aware[0::2]) == 0
-    assert abs(hits - 0.3 * n_pairs) < 5 * np.sqrt(n_pairs * 0.3 * 0.7)
+def test_contacts_cars_are_seen_with_the_given_probability():
+    """Each of a shopper's two contacts is seen independently: P(knows brand 2 via contact 0) = p."""
+    told, told_brand, owned = fresh()
+    owned[0] = 2
+    p, n = 0.3, 4000
+    seen = [_hear([1], told, told_brand, owned, see=p, seed=s)[1][0] == 4 for s in range(n)]
+    assert abs(np.mean(seen) - p) < 5 * math.sqrt(p * (1 - p) / n)
