@@ -270,31 +270,37 @@ def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.
 
 
 @app.command()
-def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.")] = "100000,1000000",
+def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.")] = "10000,100000,1000000",
+          reference_sizes: Annotated[str, typer.Option(help="Buyer counts for the per-agent reference engine ('' for none).")] = "10000",
+          reference_repeats: Annotated[int, typer.Option(min=1, help="Runs per size of the reference engine.")] = 1,
           repeats: Annotated[int, typer.Option(min=1, help="Runs per size (best and median reported).")] = 3,
           years: Annotated[int, typer.Option(min=1, help="Simulated years per run.")] = 30,
           as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False) -> None:
     """Measure buyer-months per second and peak memory of the full flagship model."""
     from sim.bench import benchmark
 
-    try:
-        counts = [int(s.replace("_", "")) for s in sizes.split(",") if s.strip()]
-    except ValueError:
-        err.print(f"[red]--sizes: expected comma-separated integers, got {sizes!r}[/]")
-        raise typer.Exit(2)
-    rows = benchmark(counts, repeats, years,
-                     progress=None if as_json else lambda n, r: err.print(f"  {n:,} buyers, run {r + 1}/{repeats} done"))
+    def counts(option: str, text: str) -> list[int]:
+        try:
+            return [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+        except ValueError:
+            err.print(f"[red]{option}: expected comma-separated integers, got {text!r}[/]")
+            raise typer.Exit(2)
+
+    rows = benchmark(counts("--sizes", sizes), repeats, years, reference_sizes=counts("--reference-sizes", reference_sizes),
+                     reference_repeats=reference_repeats,
+                     progress=None if as_json else lambda e, n, r: err.print(f"  {e} engine, {n:,} buyers, run {r + 1} done"))
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     table = Table(title=f"luxsim benchmark: flagship scenario, {years} simulated years, best/median of {repeats}")
-    for col in ("buyers", "best M buyer-months/s", "median M buyer-months/s", "best run s", "setup s",
+    for col in ("engine", "buyers", "best M buyer-months/s", "median M buyer-months/s", "best run s", "setup s",
                 "peak RSS MB", "state bytes/buyer", "time by phase"):
         table.add_column(col, justify="right")
     for r in rows:
         phases = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["phase_share"].items(), key=lambda kv: -kv[1]))
-        table.add_row(f"{r['buyers']:,}", f"{r['best_buyer_months_per_s'] / 1e6:.1f}",
-                      f"{r['median_buyer_months_per_s'] / 1e6:.1f}", f"{r['best_run_s']:.2f}", f"{r['setup_s']:.2f}",
+        speedup = f" (vectorised {r['vectorised_speedup']:.0f}x faster)" if "vectorised_speedup" in r else ""
+        table.add_row(r["engine"] + speedup, f"{r['buyers']:,}", f"{r['best_buyer_months_per_s'] / 1e6:.3g}",
+                      f"{r['median_buyer_months_per_s'] / 1e6:.3g}", f"{r['best_run_s']:.2f}", f"{r['setup_s']:.2f}",
                       f"{r['peak_rss_mb']:,.0f}", f"{r['state_bytes_per_buyer']:.0f}", phases)
     console.print(table)
 

@@ -14,13 +14,13 @@ import statistics
 import time
 
 
-def _measure(scenario_name: str, buyers: int, years: int, seed: int) -> dict:
+def _measure(scenario_name: str, buyers: int, years: int, seed: int, engine: str = "vectorised") -> dict:
     from sim.model import LuxuryMarketModel
     from sim.scenario import load_scenario
 
     scenario = load_scenario(scenario_name, overrides=[f"market.years={years}"])
     t0 = time.perf_counter()
-    model = LuxuryMarketModel(scenario, seed=seed, buyers=buyers)
+    model = LuxuryMarketModel(scenario, seed=seed, buyers=buyers, engine=engine)
     t1 = time.perf_counter()
     model.run()
     t2 = time.perf_counter()
@@ -34,25 +34,28 @@ def _measure(scenario_name: str, buyers: int, years: int, seed: int) -> dict:
     }
 
 
-def measure(scenario_name: str, buyers: int, years: int, seed: int) -> dict:
+def measure(scenario_name: str, buyers: int, years: int, seed: int, engine: str = "vectorised") -> dict:
     with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_measure, (scenario_name, buyers, years, seed))
+        return pool.apply(_measure, (scenario_name, buyers, years, seed, engine))
 
 
 def benchmark(sizes: list[int], repeats: int = 3, years: int = 30, scenario_name: str = "lexus_us_1989",
-              seed: int = 1, progress=None) -> list[dict]:
+              seed: int = 1, progress=None, reference_sizes: list[int] = (), reference_repeats: int = 1) -> list[dict]:
+    """Rows for the vectorised engine at ``sizes`` and the per-agent reference engine at ``reference_sizes``;
+    a reference row also gives the vectorised engine's speed-up at the same population (when measured)."""
+    plan = [("vectorised", n, repeats) for n in sizes] + [("agents", n, reference_repeats) for n in reference_sizes]
     rows = []
-    for n in sizes:
+    for engine, n, reps in plan:
         runs = []
-        for r in range(repeats):
-            runs.append(measure(scenario_name, n, years, seed + r))
+        for r in range(reps):
+            runs.append(measure(scenario_name, n, years, seed + r, engine))
             if progress:
-                progress(n, r)
+                progress(engine, n, r)
         rates = [x["buyer_months_per_s"] for x in runs]
         total = sum(sum(x["phases"].values()) for x in runs)
         phases = {k: sum(x["phases"][k] for x in runs) / total for k in runs[0]["phases"]}
         rows.append({
-            "engine": "vectorised",
+            "engine": engine,
             "buyers": n,
             "years": years,
             "repeats": repeats,
@@ -64,4 +67,8 @@ def benchmark(sizes: list[int], repeats: int = 3, years: int = 30, scenario_name
             "state_bytes_per_buyer": runs[0]["state_bytes_per_buyer"],
             "phase_share": phases,
         })
+    fast = {r["buyers"]: r["median_buyer_months_per_s"] for r in rows if r["engine"] == "vectorised"}
+    for r in rows:
+        if r["engine"] == "agents" and r["buyers"] in fast:
+            r["vectorised_speedup"] = fast[r["buyers"]] / r["median_buyer_months_per_s"]
     return rows

@@ -66,9 +66,11 @@ def test_quiet_prints_only_the_folder(tmp_path):
 
 
 def test_benchmark_runs_at_a_tiny_size():
-    proc = cli("bench", "--sizes", "2000", "--repeats", "1", "--years", "2", "--json")
+    proc = cli("bench", "--sizes", "2000", "--reference-sizes", "2000", "--repeats", "1", "--years", "2", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
+    assert [r["engine"] for r in rows] == ["vectorised", "agents"]
+    assert rows[1]["vectorised_speedup"] > 1
     assert rows[0]["buyers"] == 2000 and rows[0]["best_buyer_months_per_s"] > 0
     assert rows[0]["peak_rss_mb"] > 0 and 0 < rows[0]["state_bytes_per_buyer"] < 1000
     assert set(rows[0]["phase_share"]) == {"brands", "service", "market", "metrics"}
