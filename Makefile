@@ -11,7 +11,7 @@ BOOT   := $(shell for c in python3.13 python3.12 python3 python; do \
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench venv clean
+.PHONY: run test test-fast bench app venv clean
 
 venv: $(STAMP)
 
@@ -33,7 +33,11 @@ test: $(STAMP)
 
 ## make test-fast: the suite without the slow-marked tests.
 test-fast: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not slow and not browser" $(PYTEST_ARGS)
+
+## make app: the browser app on http://127.0.0.1:8765 (HOST=... PORT=... to change).
+app: $(STAMP)
+	$(PY) run_sim.py app --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8765)
 
 ## make bench: buyer-months per second and peak memory at 100k and 1M buyers.
 bench: $(STAMP)

@@ -269,6 +269,15 @@ def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.
     console.print(tomli_w.dumps(data), markup=False, highlight=False)
 
 
+@app.command("app")
+def app_command(host: Annotated[str, typer.Option(help="Address to bind (local only by default).")] = "127.0.0.1",
+                port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765) -> None:
+    """Start the browser app (sliders, live charts, network view) at http://HOST:PORT, offline."""
+    from sim.app import serve
+
+    serve(host=host, port=port)  # prints the address; exercises in docs/case_study.md
+
+
 @app.command()
 def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.")] = "10000,100000,1000000",
           reference_sizes: Annotated[str, typer.Option(help="Buyer counts for the per-agent reference engine ('' for none).")] = "10000",

@@ -27,7 +27,7 @@ MONEY = ("service_revenue", "service_cost", "new_car_margin")
 class Ledger:
     def __init__(self, months: int, n_brands: int):
         self.months, self.n_brands = months, n_brands
-        for name in COUNTS + MONEY + ("csi_sum", "csi_n", "fleet"):
+        for name in COUNTS + MONEY + ("csi_sum", "csi_n", "fleet", "prestige"):
             setattr(self, name, np.zeros((months, n_brands)))
         self.events = np.zeros((months, n_brands, len(EVENT_KINDS)))
         # switching[m, from, to]: from = brand or n_brands ("new"); to = brand or n_brands ("left segment")
@@ -90,6 +90,7 @@ class Ledger:
             "fleet_share": fleet_share,
             "churn_rate": churn,
             "repurchase_loyalty": 1.0 - churn,
+            "replacers": y["replacers"] * scale,
             "conquest_sales": y["conquest"] * scale,
             "new_to_segment_sales": y["new_to_segment"] * scale,
             "churned_owners": y["churned"] * scale,
@@ -106,6 +107,7 @@ class Ledger:
             "new_car_margin": y["new_car_margin"] * scale,
             "profit": profit * scale,
             "clv": clv,
+            "prestige": self.prestige[: years * 12].reshape(years, 12, -1).mean(axis=1),
         }
         for k, kind in enumerate(EVENT_KINDS):
             cols[f"{kind}_events"] = events[:, :, k] * scale

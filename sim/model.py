@@ -368,6 +368,7 @@ class LuxuryMarketModel(mesa.Model):
             prestige = np.array([b.prestige for b in self.brands])
         for b in self.brands:
             b.reputation, b.prestige = float(rep[b.index]), float(prestige[b.index])
+        led.prestige[m] = prestige
 
     # ---- inspection and results ----------------------------------------------------------------------------
     def buyer(self, slot: int) -> BuyerAgent:

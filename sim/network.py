@@ -18,6 +18,13 @@ import numpy as np
 class Network:
     indptr: np.ndarray  # int32, n + 1
     indices: np.ndarray  # int32, contacts
+    community_size: int = 0  # buyers per community (0: one community); ties never cross communities
+
+    def community(self, i: int) -> np.ndarray:
+        """The slots of the community of buyer ``i`` (everyone ``i`` could ever be tied to, and ``i``)."""
+        size = self.community_size or self.n
+        start = (i // size) * size
+        return np.arange(start, min(start + size, self.n))
 
     @property
     def n(self) -> int:
@@ -85,4 +92,5 @@ def build_network(n: int, community_size: int, degree: int, rewire: float, rng: 
     indptr = np.concatenate(ptr_parts)
     if indptr[-1] >= 2**31:
         raise ValueError("network too large for int32 indices")
-    return Network(indptr=indptr.astype(np.int32), indices=np.concatenate(idx_parts).astype(np.int32))
+    return Network(indptr=indptr.astype(np.int32), indices=np.concatenate(idx_parts).astype(np.int32),
+                   community_size=size)

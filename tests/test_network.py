@@ -147,3 +147,13 @@ def test_to_networkx_roundtrip():
     sub = net.to_networkx(np.arange(40))
     assert set(sub.nodes) == set(range(40))
     assert all(u < 40 and v < 40 for u, v in sub.edges)
+
+
+def test_community_holds_every_tie_of_its_members():
+    from sim.network import build_network
+
+    net = build_network(2500, 1000, 6, 0.2, np.random.default_rng(3))
+    for i in (0, 999, 1000, 2499):
+        members = set(net.community(i).tolist())
+        assert i in members and len(members) == (1000 if i < 2000 else 500)
+        assert set(net.contacts(i).tolist()) <= members

@@ -1,0 +1,390 @@
+"""The browser app without a browser: AppState (scenario, levers, chunked stepping, series, figures) and the
+Solara page rendered to a widget tree, its buttons clicked and its sliders moved in Python."""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+
+import numpy as np
+import pytest
+
+import ipyvuetify as v
+import ipywidgets
+import solara
+
+from sim import app
+from sim.app import FLOW_WINDOWS, LEFT, LEVERS, NEW, AppState
+from sim.runner import run_one
+from sim.scenario import load_scenario
+
+BUYERS = 5000
+
+
+@pytest.fixture()
+def state():
+    return AppState(buyers=BUYERS)
+
+
+def short(state: AppState, years: int = 6) -> AppState:
+    """The same state over a shorter horizon (a dotted override like any other)."""
+    assert state._apply({"market.years": years})
+    return state
+
+
+# ---- AppState ----------------------------------------------------------------------------------------------
+def test_scenario_library_lists_every_scenario_with_its_question():
+    library = dict(app.scenario_library())
+    assert {"lexus_us_1989", "lexus_no_complimentary", "lexus_service_parity", "europe_1990"} <= set(library)
+    assert all(question for question in library.values())
+
+
+def test_opens_on_the_flagship_at_month_zero_with_lexus_selected(state):
+    assert state.scenario_name == "lexus_us_1989"
+    assert state.brand == "Lexus"
+    assert state.months_done == 0 and not state.done
+    assert "not started" in state.status()
+    assert state.latest()["share_12m"].isna().all()
+    assert state.overrides == {}
+    for kind in ("share", "loyalty", "flows", "csi", "money", "network"):
+        assert state.figure(kind).axes  # empty charts still draw (with a hint)
+
+
+def test_step_year_advances_one_aligned_year_and_the_series_agree(state):
+    assert state.step_year() == 12
+    assert state.months_done == 12 and state.model.date() == "1986-12"
+    share = state.monthly_share()
+    assert share.shape == (12, len(state.model.brand_names))
+    assert np.allclose(share.sum(axis=1), 1.0)
+    assert (share["Lexus"] == 0).all()  # launched in September 1989
+    yearly = state.yearly()
+    assert sorted(yearly["year"].unique()) == [1986]
+    # after a whole calendar year, the trailing 12-month share is that year's sales share
+    table = yearly.set_index("brand")["sales_share"]
+    latest = state.latest()["share_12m"]
+    assert np.allclose(latest.to_numpy(), table.reindex(latest.index).to_numpy())
+    state.advance(5)
+    assert state.months_done == 17
+    state.step_year()
+    assert state.months_done == 24  # back on a January boundary
+
+
+def test_run_to_end_publishes_in_chunks_and_can_be_stopped(state):
+    short(state, 6)
+    chunks = []
+    assert state.run_to_end(on_chunk=lambda: chunks.append(state.months_done), chunk_seconds=0.0)
+    assert chunks == [12, 24, 36, 48, 60, 72] and state.done
+    assert state.step_year() == 0  # nothing left
+
+    state.reset()
+    assert state.months_done == 0
+
+    def stop_after_two():
+        if state.months_done >= 24:
+            state.stop_requested = True
+    assert not state.run_to_end(on_chunk=stop_after_two, chunk_seconds=0.0)
+    assert state.months_done == 24
+
+
+def test_run_stops_when_a_lever_rebuilds_the_model(state):
+    short(state, 6)
+
+    def move_a_lever():
+        if state.months_done == 24:
+            state.set_lever("loaner_cars", False)
+    assert not state.run_to_end(on_chunk=move_a_lever, chunk_seconds=0.0)
+    assert state.months_done == 0  # the rebuilt model waits at the start
+
+
+def test_a_lever_rebuilds_the_model_from_the_scenario_with_an_override(state):
+    state.step_year()
+    generation = state.generation
+    assert state.lever_value("complimentary_maintenance_months") == 36
+    assert state.set_lever("complimentary_maintenance_months", 0)
+    assert state.overrides == {"brands.Lexus.service.complimentary_maintenance_months": 0}
+    assert state.scenario.brands["Lexus"].service.complimentary_maintenance_months == 0
+    assert state.lever_value("complimentary_maintenance_months") == 0
+    assert state.generation == generation + 1 and state.months_done == 0
+    assert "--set brands.Lexus.service.complimentary_maintenance_months=0" in state.cli_command()
+    # other kinds of lever, on another brand
+    state.select_brand("BMW")
+    assert state.set_lever("roadside_level", 3) and state.set_lever("take_back_guarantee", True)
+    assert state.set_lever("price", 30000) and state.set_lever("discount", 0.05)
+    bmw = state.scenario.brands["BMW"]
+    assert (bmw.service.roadside_level, bmw.service.take_back_guarantee, bmw.price, bmw.discount) == (3, True, 30000, 0.05)
+    assert state.model.brands[state.model.brand_names.index("BMW")].service.roadside_level == 3
+    # moving a lever back to the scenario's value drops the override; "restore" drops them all
+    state.select_brand("Lexus")
+    state.set_lever("complimentary_maintenance_months", 36)
+    assert "brands.Lexus.service.complimentary_maintenance_months" not in state.overrides
+    state.restore_scenario()
+    assert state.overrides == {}
+
+
+def test_an_invalid_lever_value_is_refused_by_the_schema_and_explained(state):
+    assert not state.set_lever("complaint_resolution_fast", 0.95)  # 0.95 + 0.2 > 1
+    assert "must not exceed 1" in state.error
+    assert state.overrides == {}
+    assert state.scenario.brands["Lexus"].service.complaint_resolution_fast == 0.75
+    state.step_year()  # the model still runs
+    assert state.set_lever("complaint_resolution_fast", 0.8)
+    assert state.error is None
+
+
+def test_every_lever_reads_and_writes_within_its_range(state):
+    for lever in LEVERS:
+        value = state.lever_value(lever.key)
+        assert lever.kind != "bool" or isinstance(value, bool)
+        if lever.kind != "bool":
+            assert lever.min <= value <= lever.max, lever.key
+        assert lever.explain(state.scenario)  # a plain-language explanation for every control
+    assert state.set_lever("defects_per_car_year", 0.5)
+    assert state.scenario.brands["Lexus"].defects_per_car_year == 0.5
+
+
+def test_incumbent_response_lag_applies_to_every_brand_that_responds(state):
+    assert state.responders() == ["Cadillac", "Lincoln"]
+    assert state.response_lag() == 36
+    assert state.set_response_lag(12)
+    assert {state.scenario.brands[b].strategy.lag_months for b in ("Cadillac", "Lincoln")} == {12}
+    assert set(state.overrides) == {"brands.Cadillac.strategy.lag_months", "brands.Lincoln.strategy.lag_months"}
+    state.select_scenario("incumbents_never_respond")
+    assert state.responders() == [] and state.response_lag() is None
+
+
+def test_switching_scenario_drops_overrides_and_focuses_the_entrant(state):
+    state.set_lever("loaner_cars", False)
+    state.select_scenario("generic_new_entrant")
+    assert state.overrides == {} and state.brand == "Entrant"
+    assert state.seed == state.base.simulation.seed
+    state.set_buyers(6000)
+    assert state.model.initial_buyers == 6000
+    state.set_seed(3)
+    assert state.cli_command().startswith("python run_sim.py run generic_new_entrant --replications 1 --seed 3 "
+                                          "--buyers 6000")
+
+
+def test_the_app_run_is_replication_zero_of_the_command_line(state):
+    """`cli_command()` promises the same numbers: replication 0 of `run_sim.py run` uses these random streams."""
+    short(state, 5)
+    state.set_lever("loaner_cars", False)
+    state.run_to_end()
+    scenario = load_scenario("lexus_us_1989", state.override_args())
+    mine = state.yearly().drop(columns="replacers_simulated")
+    theirs = run_one(scenario, 0, state.seed, BUYERS).brand_year.drop(columns="replication")
+    theirs.loc[mine["repurchase_loyalty"].isna().to_numpy(), ["repurchase_loyalty", "churn_rate"]] = np.nan
+    assert mine.equals(theirs)
+
+
+def test_flows_are_real_buyers_and_match_the_switching_table(state):
+    short(state, 4)
+    state.run_to_end()
+    whole = state.flows("whole run")
+    names = state.model.brand_names
+    assert list(whole.index) == [*names, NEW] and list(whole.columns) == [*names, LEFT]
+    assert math.isclose(whole.to_numpy().sum(), state.model.switching()["buyers"].sum(), rel_tol=1e-9)
+    last = state.flows(FLOW_WINDOWS[0])
+    assert 0 < last.to_numpy().sum() < whole.to_numpy().sum()
+    # buyers who bought Lexus in the last year came from somewhere (incl. new to the segment)
+    assert last["Lexus"].sum() > 0
+
+
+def test_loyalty_is_blank_while_too_few_owners_replaced(state):
+    short(state, 6)
+    state.run_to_end()
+    y = state.yearly()
+    thin = y["replacers_simulated"] < app.MIN_REPLACERS
+    assert y.loc[thin, "repurchase_loyalty"].isna().all()
+    assert y.loc[(y["brand"] == "Lexus") & (y["year"] <= 1989), "repurchase_loyalty"].isna().all()
+    assert y.loc[~thin, "repurchase_loyalty"].between(0, 1).all()
+
+
+def test_network_sample_is_one_neighbourhood_whose_layout_survives_lever_changes(state):
+    g, pos = state.network_graph()
+    nodes = np.array(sorted(g.nodes))
+    assert nodes.size == app.NETWORK_SAMPLE and g.number_of_edges() > nodes.size  # ties among neighbours
+    size = state.scenario.word_of_mouth.community_size
+    assert len(set(nodes // size)) == 1  # one community
+    assert set(pos) == set(g.nodes)
+    brands = state.network_brands()
+    assert set(brands.dropna()) <= set(state.model.brand_names)
+    state.set_lever("loaner_cars", False)  # same seed and buyers: same ties, same picture
+    g2, pos2 = state.network_graph()
+    assert pos2 is pos and set(g2.edges) == set(g.edges)
+    state.step_year()
+    same, expected = state.same_brand_ties()
+    assert 0 <= same <= 1 and 0 < expected <= 1
+
+
+def test_figures_render_to_png_and_are_cached_until_the_model_moves(state):
+    state.step_year()
+    state.step_year()
+    for kind in ("share", "loyalty", "flows", "csi", "money", "network"):
+        fig = state.figure(kind)
+        assert state.figure(kind) is fig  # cached
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        assert buffer.getvalue()[:4] == b"\x89PNG"
+    before = state.figure("share")
+    state.step_year()
+    assert state.figure("share") is not before
+    state.flow_window = FLOW_WINDOWS[1]
+    assert state.figure_key("flows") != state.figure_key("share") and state.figure("flows").axes
+
+
+def test_latest_table_has_a_stable_test_id_per_brand_and_metric(state):
+    html = app.latest_table_html(state)
+    assert 'data-testid="share_12m-Lexus" data-value=""' in html  # nothing simulated yet
+    state.step_year()
+    state.step_year()
+    html = app.latest_table_html(state)
+    for name in state.model.brand_names:
+        assert f'data-testid="share_12m-{name}"' in html and f'data-testid="cum_profit-{name}"' in html
+    share = state.latest().loc["Cadillac", "share_12m"]
+    assert f'data-testid="share_12m-Cadillac" data-value="{float(share)!r}"' in html
+    assert 'data-months="24"' in app.status_html(state, running=False)
+
+
+def test_a_default_year_steps_and_draws_within_a_second():
+    state = AppState()  # the default population (20,000 buyers)
+    assert state.buyers == app.DEFAULT_BUYERS
+    state.step_year()  # warm-up: fonts, caches
+    for kind in ("share", "loyalty", "flows", "csi", "money", "network"):
+        state.figure(kind).savefig(io.BytesIO(), format="png")
+    best = math.inf
+    for _ in range(3):  # CPU time, best of three: other processes on a busy CI machine do not count
+        start = time.process_time()
+        state.step_year()
+        for kind in ("share", "loyalty", "flows", "csi", "money", "network"):
+            state.figure(kind).savefig(io.BytesIO(), format="png")
+        best = min(best, time.process_time() - start)
+    assert best < 1.0, f"a default-size year took {best:.2f} s of CPU to step and draw"
+
+
+# ---- the Solara page, rendered without a browser ----------------------------------------------------------------
+def _descendants(widget) -> list:
+    out = [widget]
+    children = list(getattr(widget, "children", None) or [])
+    for slot in getattr(widget, "v_slots", None) or []:
+        children += slot.get("children") if isinstance(slot.get("children"), list) else [slot.get("children")]
+    for child in children:
+        if isinstance(child, ipywidgets.Widget):
+            out += _descendants(child)
+    return out
+
+
+class PageDriver:
+    """The page inside Solara's AppLayout (as the server shows it, sidebar included), driven from Python."""
+
+    def __init__(self):
+        @solara.component
+        def Shell():
+            with solara.AppLayout():
+                app.Page()
+
+        self.box, self.rc = solara.render(Shell(), handle_error=False)
+
+    def widgets(self) -> list:
+        return _descendants(self.box)
+
+    def by_class(self, css: str) -> list:
+        return [w for w in self.widgets() if css in (getattr(w, "class_", None) or "").split()]
+
+    def html(self, marker: str) -> str:
+        found = [w.unsafe_innerHTML for w in self.widgets()
+                 if isinstance(w, solara.widgets.HTML) and marker in (w.unsafe_innerHTML or "")]
+        assert len(found) == 1, marker
+        return found[0]
+
+    def status(self) -> str:
+        return self.html('data-testid="status"')
+
+    def button(self, label: str):
+        found = [w for w in self.widgets() if isinstance(w, v.Btn) and label in (w.children or [])]
+        assert len(found) == 1, label
+        return found[0]
+
+    def inside(self, css: str, cls):
+        (box,) = self.by_class(css)
+        return [w for w in _descendants(box) if isinstance(w, cls)]
+
+    def wait(self, marker: str, timeout: float = 30.0) -> str:
+        end = time.monotonic() + timeout
+        while marker not in self.status():
+            assert time.monotonic() < end, f"timed out waiting for {marker}: {self.status()}"
+            time.sleep(0.05)
+        return self.status()
+
+
+@pytest.fixture()
+def page(monkeypatch):
+    monkeypatch.setattr(app, "app_defaults", lambda: {"buyers": BUYERS, "overrides": {"market.years": 8}})
+    driver = PageDriver()
+    yield driver
+    driver.rc.close()
+
+
+def test_page_renders_controls_with_explanations_and_charts(page):
+    assert 'data-months="0"' in page.status()
+    for lever in LEVERS:
+        assert page.by_class(f"lever-{lever.key}"), lever.key
+    assert page.by_class("lever-response_lag") and page.by_class("lever-buyers")
+    explanations = [w for w in page.widgets() if getattr(w, "class_", None) == "luxsim-explain"]
+    assert len(explanations) >= len(LEVERS) + 6
+    assert len([w for w in page.widgets() if isinstance(w, ipywidgets.Image)]) == 6  # the six charts
+    assert 'data-testid="share_12m-Lexus"' in page.html("luxsim-latest")
+    selects = [w for w in page.widgets() if isinstance(w, v.Select)]
+    assert any("lexus_us_1989" in (w.items or []) for w in selects)
+
+
+def test_page_step_slider_run_and_reset(page):
+    page.button("Step one year").click()
+    assert 'data-months="12"' in page.status()
+    image = page.by_class("luxsim-chart-share")
+    (chart,) = [w for w in _descendants(image[0]) if isinstance(w, ipywidgets.Image)]
+    drawn_after_one_year = bytes(chart.value)
+
+    (slider,) = page.inside("lever-complimentary_maintenance_months", v.Slider)
+    assert slider.v_model == 36
+    slider.v_model = 0  # what moving the slider in the browser does
+    assert 'data-months="0"' in page.status() and 'data-generation="2"' in page.status()
+    labels = [w for w in _descendants(page.by_class("lever-complimentary_maintenance_months")[0])
+              if getattr(w, "class_", None) == "luxsim-label"]
+    assert labels and labels[0].children == ["Complimentary maintenance (months): 0"]
+
+    page.button("Run to end").click()
+    page.wait('data-done="1" data-running="0"')
+    share = page.html("luxsim-latest")
+    assert 'data-testid="share_12m-Lexus" data-value="0.' in share
+    (chart,) = [w for w in _descendants(page.by_class("luxsim-chart-share")[0]) if isinstance(w, ipywidgets.Image)]
+    assert bytes(chart.value) != drawn_after_one_year
+
+    page.button("Reset").click()
+    assert 'data-months="0"' in page.status()
+
+
+def test_page_scenario_and_brand_pickers(page):
+    selects = [w for w in page.widgets() if isinstance(w, v.Select)]
+    (scenario,) = [w for w in selects if "lexus_service_parity" in (w.items or [])]
+    scenario.v_model = "lexus_service_parity"
+    assert "lexus_service_parity" in " ".join(w.unsafe_innerHTML for w in page.widgets()
+                                              if isinstance(w, solara.widgets.HTML) and w.unsafe_innerHTML)
+    (slider,) = page.inside("lever-complimentary_maintenance_months", v.Slider)
+    assert slider.v_model == 0  # the parity scenario's Lexus
+    selects = [w for w in page.widgets() if isinstance(w, v.Select)]
+    (brand,) = [w for w in selects if "BMW" in (w.items or [])]
+    brand.v_model = "BMW"
+    (switch,) = page.inside("lever-loaner_cars", v.Switch)
+    assert switch.v_model is False  # BMW's loaners in 1986
+    switch.v_model = True
+    assert 'data-generation="3"' in page.status()
+    assert page.button("Restore the scenario's levers").disabled is False
+
+
+def test_app_defaults_come_from_the_environment(monkeypatch):
+    monkeypatch.delenv("LUXSIM_APP_BUYERS", raising=False)
+    assert app.app_defaults() == {"scenario": "lexus_us_1989", "buyers": app.DEFAULT_BUYERS}
+    monkeypatch.setenv("LUXSIM_APP_BUYERS", "8000")
+    monkeypatch.setenv("LUXSIM_APP_SCENARIO", "europe_1990")
+    assert app.app_defaults() == {"scenario": "europe_1990", "buyers": 8000}
