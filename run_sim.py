@@ -269,6 +269,44 @@ def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.
     console.print(tomli_w.dumps(data), markup=False, highlight=False)
 
 
+@app.command()
+def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in scenarios/experiments/ or a path.")],
+          workers: Annotated[Optional[int], typer.Option(min=1, help="Local Dask worker processes (default: the cores).")] = None,
+          scheduler: Annotated[Optional[str], typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786 (or DASK_SCHEDULER_ADDRESS).")] = None,
+          out: Out = None,
+          resume: Annotated[bool, typer.Option("--resume", help="Finish the interrupted sweep in --out: run only what is missing.")] = False,
+          quiet: Quiet = False) -> None:
+    """Run a parameter sweep (grid, LHS, Sobol, Morris) with replications on Dask; results stream to Parquet."""
+    from sim.sweep import SweepIncomplete, run_sweep, sweep_summary
+
+    if resume and out is None:
+        err.print("[red]--resume needs --out SWEEP_DIR (the folder to finish)[/]")
+        raise typer.Exit(2)
+    try:
+        folder = run_sweep(experiment, out=out, workers=workers, scheduler=scheduler, resume=resume, progress=not quiet)
+    except ScenarioError as exc:
+        _fail(exc)
+    except SweepIncomplete as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(1)
+    console.print(sweep_summary(folder), markup=False, highlight=False)
+    if not quiet:
+        console.print(f"Next: python run_sim.py analyze {folder}", markup=False, highlight=False)
+
+
+@app.command()
+def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (results/sweeps/<name>/<time>/).")]) -> None:
+    """Sensitivity indices (Sobol S1/ST, Morris mu*/sigma) with confidence intervals, plots and CSVs."""
+    from sim.analysis import analyze as run_analysis, format_summary
+
+    try:
+        folder = run_analysis(sweep_dir)
+    except ScenarioError as exc:
+        _fail(exc)
+    console.print(format_summary(folder), markup=False, highlight=False)
+    console.print(f"Analysis: {folder}", markup=False, highlight=False)
+
+
 @app.command("app")
 def app_command(host: Annotated[str, typer.Option(help="Address to bind (local only by default).")] = "127.0.0.1",
                 port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765) -> None:

@@ -11,6 +11,7 @@ Dates are ``"YYYY-MM"`` strings; money is 1989 US dollars; rates say their perio
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 from pathlib import Path
@@ -67,6 +68,12 @@ class ServiceLevers(_Strict):
         return self
 
 
+@functools.cache
+def _lever_adapter(name: str) -> TypeAdapter:
+    field = ServiceLevers.model_fields[name]
+    return TypeAdapter(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation)
+
+
 def _check_levers(changes: dict[str, Any]) -> dict[str, Any]:
     """Each named lever exists and its value is valid on its own (combinations are checked per brand)."""
     for name, value in changes.items():
@@ -75,8 +82,7 @@ def _check_levers(changes: dict[str, Any]) -> dict[str, Any]:
             hint = difflib.get_close_matches(name, list(ServiceLevers.model_fields), n=1)
             raise ValueError(f"unknown service lever '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
         try:
-            kind = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
-            TypeAdapter(kind).validate_python(value)
+            _lever_adapter(name).validate_python(value)
         except ValidationError as exc:
             raise ValueError(f"{name}: {exc.errors()[0]['msg']} (got {value!r})") from None
     return changes

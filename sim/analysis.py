@@ -1,0 +1,340 @@
+"""Sensitivity analysis of a sweep folder (``sim/sweep.py``): SALib indices, tidy summaries, plots, CSV.
+
+``analyze(sweep_dir)`` writes ``sweep_dir/analysis/`` (built in a temporary folder, then renamed into place):
+
+* ``summary.csv``: per design point and output: parameter values, runs, mean, sd, 95% CI of the mean over
+  replications (t interval); every design;
+* ``sobol_indices.csv`` (sobol designs): output, parameter, S1, S1_conf, ST, ST_conf (SALib.analyze.sobol,
+  95% bootstrap intervals) and ``sobol_second_order.csv`` when sampled for it;
+* ``morris_indices.csv`` (morris designs): output, parameter, mu_star, mu_star_conf, sigma, mu
+  (SALib.analyze.morris on SALib's own sample, before integer rounding);
+* ``sobol_<output>.png`` / ``morris_<output>.png``: index bar charts with CI error bars;
+  ``scatter_<output>.png``: the output against each parameter (one dot per design point, mean over
+  replications);
+* ``analysis.json``: what was analysed, and warnings (e.g. an output that is NaN at some design point).
+
+Indices are computed on the mean output per design point (averaged over its replications). Replication noise
+left in those means shows up as index mass (S1 of a parameter that does nothing, sum of S1 above 1): use more
+replications or a larger population when the outputs are noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario import ScenarioError
+from sim.sweep import chunk_files, read_manifest, read_outputs
+
+NUM_RESAMPLES = 1000  # bootstrap resamples for SALib's confidence intervals
+CONF_LEVEL = 0.95
+FLOAT_FORMAT = "%.10g"  # CSV numbers: 10 significant digits (profits run to billions)
+
+
+class AnalysisError(ScenarioError):
+    """The sweep folder cannot be analysed (missing runs, duplicates ...): one line per problem."""
+
+
+def _t_quantile(df: np.ndarray) -> np.ndarray:
+    from scipy import stats
+
+    out = np.full(df.shape, np.nan)
+    ok = df > 0
+    out[ok] = stats.t.ppf(0.5 + CONF_LEVEL / 2, df[ok])
+    return out
+
+
+def point_means(folder: Path, manifest: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(runs, per-point table, output names): the finished ok runs, and per design point x output the mean,
+    sd and 95% CI of the mean over replications (tidy: one row per point x output)."""
+    folder = Path(folder)
+    manifest = manifest or read_manifest(folder)
+    outputs = [o["name"] for o in manifest["experiment"]["outputs"]]
+    params = [p["name"] for p in manifest["design"]["parameters"]]
+    design = pd.read_parquet(folder / "design.parquet")
+    runs = read_outputs(folder)
+    dup = runs.duplicated(["point", "replication"])
+    if dup.any():
+        raise AnalysisError([f"{folder}: {int(dup.sum())} runs appear more than once in outputs/"])
+    ok = runs[runs["status"] == "ok"]
+    long = ok.melt(id_vars=["point", "replication"], value_vars=outputs, var_name="output", value_name="value")
+    grouped = long.groupby(["point", "output"], sort=True)["value"]
+    stats = grouped.agg(runs="size", finite="count", mean="mean", sd="std").reset_index()
+    n = stats.pop("finite").to_numpy(dtype=float)  # the interval counts the runs where the output is a number
+    half = _t_quantile(n - 1.0) * stats["sd"].to_numpy() / np.sqrt(np.maximum(n, 1.0))
+    stats["ci_low"] = stats["mean"] - half
+    stats["ci_high"] = stats["mean"] + half
+    # every (point, output), also points with no finished run (runs = 0, mean NaN)
+    full = pd.MultiIndex.from_product([design["point"], outputs], names=["point", "output"]).to_frame(index=False)
+    stats = full.merge(stats, on=["point", "output"], how="left")
+    stats["runs"] = stats["runs"].fillna(0).astype(np.int64)
+    stats["output"] = pd.Categorical(stats["output"], categories=outputs, ordered=True)
+    stats = stats.sort_values(["output", "point"]).reset_index(drop=True)
+    stats["output"] = stats["output"].astype(str)
+    summary = design[["point", *params]].merge(stats, on="point", how="right")
+    return ok, summary, outputs
+
+
+def _mean_matrix(summary: pd.DataFrame, output: str, n_points: int) -> np.ndarray:
+    rows = summary[summary["output"] == output].sort_values("point")
+    y = np.full(n_points, np.nan)
+    y[rows["point"].to_numpy()] = rows["mean"].to_numpy(dtype=float)
+    return y
+
+
+def sobol_indices(problem: dict, y_by_output: dict[str, np.ndarray], second_order: bool, seed: int | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """SALib Sobol' indices per output: (first/total table, second-order table, warnings)."""
+    from SALib.analyze import sobol
+
+    rows, rows2, warnings = [], [], []
+    names = problem["names"]
+    for output, y in y_by_output.items():
+        if not np.all(np.isfinite(y)):
+            warnings.append(f"{output}: not finite at {int((~np.isfinite(y)).sum())} design points: no Sobol indices")
+            rows += [dict(output=output, parameter=n, S1=np.nan, S1_conf=np.nan, ST=np.nan, ST_conf=np.nan) for n in names]
+            continue
+        if np.ptp(y) == 0:
+            warnings.append(f"{output}: the same at every design point: indices are 0")
+            rows += [dict(output=output, parameter=n, S1=0.0, S1_conf=0.0, ST=0.0, ST_conf=0.0) for n in names]
+            continue
+        si = sobol.analyze({"num_vars": problem["num_vars"], "names": names, "bounds": problem["bounds"]}, y,
+                           calc_second_order=second_order, num_resamples=NUM_RESAMPLES, conf_level=CONF_LEVEL,
+                           print_to_console=False, seed=seed)
+        for k, n in enumerate(names):
+            rows.append(dict(output=output, parameter=n, S1=si["S1"][k], S1_conf=si["S1_conf"][k],
+                             ST=si["ST"][k], ST_conf=si["ST_conf"][k]))
+        if second_order:
+            for a in range(len(names)):
+                for b in range(a + 1, len(names)):
+                    rows2.append(dict(output=output, parameter_1=names[a], parameter_2=names[b],
+                                      S2=si["S2"][a, b], S2_conf=si["S2_conf"][a, b]))
+    cols2 = ["output", "parameter_1", "parameter_2", "S2", "S2_conf"]
+    return (pd.DataFrame(rows, columns=["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"]),
+            pd.DataFrame(rows2, columns=cols2), warnings)
+
+
+def morris_indices(problem: dict, x: np.ndarray, y_by_output: dict[str, np.ndarray], levels: int,
+                   seed: int | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """SALib Morris screening per output: mu*, its CI, sigma, mu. ``x`` is SALib's sample."""
+    from SALib.analyze import morris
+
+    rows, warnings = [], []
+    names = problem["names"]
+    for output, y in y_by_output.items():
+        if not np.all(np.isfinite(y)):
+            warnings.append(f"{output}: not finite at {int((~np.isfinite(y)).sum())} design points: no Morris indices")
+            rows += [dict(output=output, parameter=n, mu_star=np.nan, mu_star_conf=np.nan, sigma=np.nan, mu=np.nan)
+                     for n in names]
+            continue
+        si = morris.analyze({"num_vars": problem["num_vars"], "names": names, "bounds": problem["bounds"]},
+                            np.asarray(x, dtype=float), np.asarray(y, dtype=float), num_resamples=NUM_RESAMPLES,
+                            conf_level=CONF_LEVEL, print_to_console=False, num_levels=levels, seed=seed)
+        for k, n in enumerate(names):
+            rows.append(dict(output=output, parameter=n, mu_star=si["mu_star"][k], mu_star_conf=si["mu_star_conf"][k],
+                             sigma=si["sigma"][k], mu=si["mu"][k]))
+    return pd.DataFrame(rows, columns=["output", "parameter", "mu_star", "mu_star_conf", "sigma", "mu"]), warnings
+
+
+# --------------------------------------------------------------------------------------------------------
+# Plots (matplotlib's Agg canvas directly: no pyplot state, no display needed)
+# --------------------------------------------------------------------------------------------------------
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _sobol_plot(table: pd.DataFrame, output: str, path: Path) -> None:
+    rows = table[table["output"] == output].sort_values("ST", ascending=True, na_position="first")
+    n = len(rows)
+    fig = _figure(7, 1.2 + 0.45 * n)
+    ax = fig.add_subplot()
+    ypos = np.arange(n)
+    h = 0.38
+    ax.barh(ypos + h / 2, rows["ST"], height=h, xerr=rows["ST_conf"], capsize=3, color="#c44e52", label="total (ST)")
+    ax.barh(ypos - h / 2, rows["S1"], height=h, xerr=rows["S1_conf"], capsize=3, color="#4c72b0", label="first order (S1)")
+    ax.set_yticks(ypos, rows["parameter"])
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"Sobol' index (bars: {CONF_LEVEL:.0%} confidence interval)")
+    ax.set_title(f"{output}: Sobol' sensitivity indices")
+    ax.legend(loc="lower right", frameon=False)
+    fig.savefig(path)
+
+
+def _morris_plot(table: pd.DataFrame, output: str, path: Path) -> None:
+    rows = table[table["output"] == output].sort_values("mu_star", ascending=True, na_position="first")
+    n = len(rows)
+    fig = _figure(11, 1.4 + 0.45 * n)
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.barh(np.arange(n), rows["mu_star"], xerr=rows["mu_star_conf"], capsize=3, color="#4c72b0")
+    ax1.set_yticks(np.arange(n), rows["parameter"])
+    ax1.set_xlabel(f"mu* (mean |elementary effect|, bars: {CONF_LEVEL:.0%} CI)")
+    ax1.set_title(f"{output}: Morris mu*")
+    ax2.scatter(rows["mu_star"], rows["sigma"], color="#c44e52")
+    for _, r in rows.iterrows():
+        ax2.annotate(r["parameter"], (r["mu_star"], r["sigma"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    top = np.nanmax(np.r_[rows["mu_star"].to_numpy(), rows["sigma"].to_numpy(), 0.0]) if n else 0.0
+    if np.isfinite(top) and top > 0:
+        ax2.plot([0, top], [0, top], color="grey", linewidth=0.8, linestyle="--", label="sigma = mu*")
+        ax2.legend(loc="upper left", frameon=False)
+    ax2.set_xlabel("mu*")
+    ax2.set_ylabel("sigma (non-linearity, interactions)")
+    ax2.set_title("mu* vs sigma")
+    fig.savefig(path)
+
+
+def _scatter_plot(summary: pd.DataFrame, params: list[dict], output: str, path: Path) -> None:
+    import seaborn as sns
+
+    rows = summary[summary["output"] == output]
+    k = len(params)
+    cols = min(k, 3)
+    nrows = math.ceil(k / cols)
+    fig = _figure(4.2 * cols, 3.4 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, cols, squeeze=False)).ravel()
+    levels = False
+    for ax, p in zip(axes, params):
+        name = p["name"]
+        if p["kind"] in ("int", "float") and rows[name].nunique() > 6:
+            sns.scatterplot(data=rows, x=name, y="mean", ax=ax, s=14, alpha=0.7, edgecolor=None, color="#4c72b0")
+        else:  # few levels: one column per value, labelled compactly, in numeric order
+            values = sorted(rows[name].dropna().unique())
+            labels = {v: (f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)) for v in values}
+            data = rows.assign(_level=rows[name].map(labels))
+            order = [labels[v] for v in values]
+            sns.pointplot(data=data, x="_level", y="mean", order=order, ax=ax, errorbar=("ci", 95), color="#4c72b0",
+                          linestyle="none")
+            sns.stripplot(data=data, x="_level", y="mean", order=order, ax=ax, size=3, alpha=0.5, color="grey")
+            levels = True
+        ax.set_ylabel(output)
+        ax.set_xlabel(name)
+    for ax in axes[k:]:
+        ax.set_visible(False)
+    note = "dots: design points (mean over replications)"
+    if levels:
+        note = "grey: design points (mean over replications); blue: their mean and 95% CI at each value"
+    fig.suptitle(f"{output} against each parameter\n{note}", fontsize=10)
+    fig.savefig(path)
+
+
+# --------------------------------------------------------------------------------------------------------
+def analyze(sweep_dir: str | Path) -> Path:
+    """Analyse a sweep folder; write ``<sweep_dir>/analysis/`` (replacing an earlier one) and return it.
+
+    Sobol designs: ``sobol_indices.csv`` (output, parameter, S1, S1_conf, ST, ST_conf) and bar charts;
+    Morris designs: ``morris_indices.csv`` (output, parameter, mu_star, mu_star_conf, sigma, mu) and charts;
+    every design: ``summary.csv`` (mean and 95% CI per design point and output) and scatter plots.
+
+    Raises :class:`AnalysisError` (a ScenarioError: one line per problem) when the folder is not a sweep, or
+    when a Sobol/Morris sweep still has design points with no finished run (finish it with ``--resume``):
+    the CLI prints the lines and exits 2. A sweep that is only partly done can still be analysed if it is a
+    grid or LHS design (the summary says how many runs each point has).
+
+    The CLI should print the analysis folder, then ``format_summary(folder)``: per output, the parameters
+    ranked by total Sobol' index (or Morris mu*), and any warnings.
+    """
+    folder = Path(sweep_dir)
+    manifest = read_manifest(folder)
+    design_info = manifest["design"]
+    kind = design_info["kind"]
+    params = design_info["parameters"]
+    seed = int(manifest["root_seed"]) % (2**32)
+    runs, summary, outputs = point_means(folder, manifest)
+    n_points = int(design_info["points"])
+    counts = summary.drop_duplicates("point").set_index("point")["runs"]
+    empty = int((counts == 0).sum())
+    warnings: list[str] = []
+    if kind in ("sobol", "morris") and empty:
+        raise AnalysisError([f"{folder}: {empty} of {n_points} design points have no finished run; a {kind} analysis "
+                             f"needs them all: finish the sweep with --resume --out {folder}"])
+    if empty:
+        warnings.append(f"{empty} of {n_points} design points have no finished run yet")
+    errors = int(manifest.get("status_counts", {}).get("error", 0))
+    if errors:
+        warnings.append(f"{errors} runs raised an error (see runs.parquet); their outputs are left out")
+
+    destination = folder / "analysis"
+    tmp = Path(tempfile.mkdtemp(prefix=".analysis.", suffix=".partial", dir=folder))
+    files: list[str] = []
+    try:
+        summary.to_csv(tmp / "summary.csv", index=False, float_format=FLOAT_FORMAT)
+        files.append("summary.csv")
+        y = {o: _mean_matrix(summary, o, n_points) for o in outputs}
+        problem = design_info.get("salib_problem")
+        if kind == "sobol":
+            table, table2, w = sobol_indices(problem, y, bool(design_info.get("second_order")), seed)
+            warnings += w
+            table.to_csv(tmp / "sobol_indices.csv", index=False, float_format=FLOAT_FORMAT)
+            files.append("sobol_indices.csv")
+            if design_info.get("second_order"):
+                table2.to_csv(tmp / "sobol_second_order.csv", index=False, float_format=FLOAT_FORMAT)
+                files.append("sobol_second_order.csv")
+            for o in outputs:
+                _sobol_plot(table, o, tmp / f"sobol_{o}.png")
+                files.append(f"sobol_{o}.png")
+        elif kind == "morris":
+            x = pd.read_parquet(folder / "sample.parquet")[[p["name"] for p in params]].to_numpy(dtype=float)
+            table, w = morris_indices(problem, x, y, int(design_info.get("levels", 4)), seed)
+            warnings += w
+            table.to_csv(tmp / "morris_indices.csv", index=False, float_format=FLOAT_FORMAT)
+            files.append("morris_indices.csv")
+            for o in outputs:
+                _morris_plot(table, o, tmp / f"morris_{o}.png")
+                files.append(f"morris_{o}.png")
+        for o in outputs:
+            _scatter_plot(summary, params, o, tmp / f"scatter_{o}.png")
+            files.append(f"scatter_{o}.png")
+        info = {
+            "sweep": str(folder), "design": kind, "points": n_points, "outputs": outputs,
+            "parameters": [p["name"] for p in params], "runs_used": int(len(runs)),
+            "replications_per_point": {"min": int(counts.min()), "max": int(counts.max())},
+            "chunks": len(chunk_files(folder)), "conf_level": CONF_LEVEL, "num_resamples": NUM_RESAMPLES,
+            "method": {"sobol": "SALib.analyze.sobol on the mean output per design point",
+                       "morris": "SALib.analyze.morris on SALib's sample and the mean output per design point"}.get(kind,
+                       "summary and scatter plots"),
+            "warnings": warnings, "files": files, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (tmp / "analysis.json").write_text(json.dumps(info, indent=2) + "\n")
+        if destination.exists():
+            old = destination.with_name(f".analysis.old.{os.getpid()}")
+            destination.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        tmp.rename(destination)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return destination
+
+
+def format_summary(analysis_dir: str | Path, top: int = 3) -> str:
+    """A few lines for the CLI: per output, the most influential parameters, then warnings."""
+    folder = Path(analysis_dir)
+    info = json.loads((folder / "analysis.json").read_text())
+    lines = [f"{info['design']} design: {info['points']:,} points, {info['runs_used']:,} runs -> {folder}"]
+    if (folder / "sobol_indices.csv").exists():
+        table = pd.read_csv(folder / "sobol_indices.csv")
+        for output, rows in table.groupby("output", sort=False):
+            rows = rows.sort_values("ST", ascending=False).head(top)
+            ranked = ", ".join(f"{r.parameter} ST {r.ST:.2f}±{r.ST_conf:.2f} (S1 {r.S1:.2f})" for r in rows.itertuples())
+            lines.append(f"  {output}: {ranked}")
+    elif (folder / "morris_indices.csv").exists():
+        table = pd.read_csv(folder / "morris_indices.csv")
+        for output, rows in table.groupby("output", sort=False):
+            rows = rows.sort_values("mu_star", ascending=False).head(top)
+            ranked = ", ".join(f"{r.parameter} mu* {r.mu_star:.3g}±{r.mu_star_conf:.2g} (sigma {r.sigma:.3g})"
+                               for r in rows.itertuples())
+            lines.append(f"  {output}: {ranked}")
+    lines += [f"  warning: {w}" for w in info.get("warnings", [])]
+    return "\n".join(lines)

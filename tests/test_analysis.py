@@ -1,0 +1,203 @@
+"""Sensitivity analysis (sim/analysis.py) on synthetic sweep folders: the folder is planned and written by
+sim/sweep.py's own code (design, SALib sample, chunk files), only the model is replaced by a known function,
+so SALib's indices must recover the known answer through our design ordering, averaging and CSV output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import sweep
+from sim.analysis import AnalysisError, analyze, format_summary
+
+PI = 3.141592653589793
+OUTPUT = """
+[[outputs]]
+name = "y"
+metric = "sales_share"
+brand = "Lexus"
+year = 1989
+"""
+
+
+def synthetic_sweep(tmp_path: Path, experiment: str, f, noise: float = 0.0, drop_points=()) -> Path:
+    """Plan ``experiment`` with sim/sweep.py, then 'run' it with y = f(design row) (+ noise per replication)."""
+    path = tmp_path / "experiment.toml"
+    path.write_text('scenario = "lexus_us_1989"\nseed = 3\n' + experiment + "\n[set]\nmarket.years = 4\n" + OUTPUT)
+    p = sweep.plan(path)
+    folder = tmp_path / "sweep"
+    manifest = sweep.create_folder(p, folder)
+    writer = sweep._ChunkWriter(folder, sweep.outputs_schema(manifest), 0, runs_per_file=500, flush_seconds=1e9)
+    rng = np.random.default_rng(0)
+    names = [i.name for i in p.params]
+    for point, row in p.design.iterrows():
+        if point in drop_points:
+            continue
+        rows = []
+        for r in range(p.experiment.replications):
+            y = f(*[row[n] for n in names]) + noise * rng.standard_normal()
+            rows.append({"point": point, "replication": r, **{n: row[n] for n in names}, "y": y, "status": "ok",
+                         "error": None, "seconds": 0.0, "worker": "synthetic"})
+        writer.add({"batch": point, "rows": rows, "series": None})
+    writer.flush()
+    sweep._write_runs_table(folder, p)
+    return folder
+
+
+def ishigami(x1, x2, x3, a=7.0, b=0.1):
+    return np.sin(x1) + a * np.sin(x2) ** 2 + b * x3 ** 4 * np.sin(x1)
+
+
+SOBOL_ISHIGAMI = f"""
+[design]
+kind = "sobol"
+samples = 1024
+[[parameters]]
+path = "market.segments.prestige.outside_utility"
+name = "x1"
+range = [{-PI}, {PI}]
+[[parameters]]
+path = "market.segments.value.outside_utility"
+name = "x2"
+range = [{-PI}, {PI}]
+[[parameters]]
+path = "market.segments.aspirational.outside_utility"
+name = "x3"
+range = [{-PI}, {PI}]
+"""
+
+
+def test_sobol_recovers_the_ishigami_indices(tmp_path):
+    folder = synthetic_sweep(tmp_path, SOBOL_ISHIGAMI, ishigami)
+    out = analyze(folder)
+    raw = pd.read_csv(out / "sobol_indices.csv")
+    assert list(raw.columns) == ["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
+    table = raw.set_index("parameter")
+    # analytic values for a = 7, b = 0.1 (Ishigami & Homma 1990; Sobol' 2001)
+    expected_s1 = {"x1": 0.3139, "x2": 0.4424, "x3": 0.0}
+    expected_st = {"x1": 0.5576, "x2": 0.4424, "x3": 0.2437}
+    for name in ("x1", "x2", "x3"):
+        assert table.loc[name, "S1"] == pytest.approx(expected_s1[name], abs=0.06)
+        assert table.loc[name, "ST"] == pytest.approx(expected_st[name], abs=0.06)
+        assert 0 < table.loc[name, "ST_conf"] < 0.1
+    assert (out / "sobol_y.png").stat().st_size > 10_000 and (out / "scatter_y.png").exists()
+    info = json.loads((out / "analysis.json").read_text())
+    assert info["design"] == "sobol" and info["points"] == 1024 * 5 and not info["warnings"]
+    assert "x2 ST 0.4" in format_summary(out)
+
+
+def test_sobol_linear_model_with_replications_averaged(tmp_path):
+    experiment = """
+replications = 3
+[design]
+kind = "sobol"
+samples = 512
+[[parameters]]
+path = "choice.inertia"
+name = "x1"
+range = [0, 1]
+[[parameters]]
+path = "choice.wom_weight"
+name = "x2"
+range = [0, 1]
+[[parameters]]
+path = "choice.quality_weight"
+name = "x3"
+range = [0, 1]
+"""
+    folder = synthetic_sweep(tmp_path, experiment, lambda x1, x2, x3: 4 * x1 + x2, noise=0.05)
+    table = pd.read_csv(analyze(folder) / "sobol_indices.csv").set_index("parameter")
+    # y = 4 x1 + x2 with uniform inputs: S1 = ST = 16/17 and 1/17, x3 does nothing
+    assert table.loc["x1", "S1"] == pytest.approx(16 / 17, abs=0.05)
+    assert table.loc["x2", "S1"] == pytest.approx(1 / 17, abs=0.03)
+    assert abs(table.loc["x3", "ST"]) < 0.02
+    assert table["ST"].idxmax() == "x1"
+
+
+def test_morris_ranks_a_linear_model_on_the_unrounded_sample(tmp_path):
+    experiment = """
+[design]
+kind = "morris"
+trajectories = 20
+levels = 4
+[[parameters]]
+path = "choice.inertia"
+name = "x1"
+range = [0, 1]
+[[parameters]]
+path = "choice.wom_weight"
+name = "x2"
+range = [0, 1]
+[[parameters]]
+path = "brands.Lexus.dealers"
+name = "dealers"
+range = [50, 150]
+[[parameters]]
+path = "choice.quality_weight"
+name = "x4"
+range = [0, 1]
+"""
+    folder = synthetic_sweep(tmp_path, experiment, lambda x1, x2, dealers, x4: 4 * x1 + x2 + 0.01 * dealers)
+    design = pd.read_parquet(folder / "design.parquet")
+    assert design["dealers"].dtype == np.int64  # the model ran rounded values ...
+    out = analyze(folder)
+    raw = pd.read_csv(out / "morris_indices.csv")
+    assert list(raw.columns)[:5] == ["output", "parameter", "mu_star", "mu_star_conf", "sigma"]
+    table = raw.set_index("parameter")
+    # ... the analysis uses SALib's own sample: elementary effects per unit of the normalised range
+    assert table.loc["x1", "mu_star"] == pytest.approx(4.0, rel=1e-6)
+    assert table.loc["x2", "mu_star"] == pytest.approx(1.0, rel=1e-6)
+    assert table.loc["dealers", "mu_star"] == pytest.approx(1.0, abs=0.03)  # 0.01 x (150 - 50), rounding aside
+    assert table.loc["x4", "mu_star"] == pytest.approx(0.0, abs=1e-9)
+    assert table.loc["x1", "sigma"] == pytest.approx(0.0, abs=1e-9)  # linear: no spread
+    assert (out / "morris_y.png").exists()
+
+
+def test_grid_summary_has_mean_and_t_interval_per_point(tmp_path):
+    experiment = """
+replications = 4
+[design]
+kind = "grid"
+[[parameters]]
+path = "choice.inertia"
+name = "x1"
+values = [0.5, 1.0, 2.0]
+[[parameters]]
+path = "brands.Lexus.service.loaner_cars"
+name = "loaners"
+values = [false, true]
+"""
+    folder = synthetic_sweep(tmp_path, experiment, lambda x1, loaners: 10 * x1 + (5 if loaners else 0), noise=1.0)
+    out = analyze(folder)
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.columns) == ["point", "x1", "loaners", "output", "runs", "mean", "sd", "ci_low", "ci_high"]
+    assert len(summary) == 6 and (summary["runs"] == 4).all()
+    runs = pd.read_parquet(folder / "outputs")
+    for point, group in runs.groupby("point"):
+        row = summary.set_index("point").loc[point]
+        y = group["y"].to_numpy()
+        half = 3.182446305284263 * y.std(ddof=1) / 2  # t(0.975, 3) x sd / sqrt(4)
+        assert row["mean"] == pytest.approx(y.mean(), rel=1e-8)
+        assert row["ci_low"] == pytest.approx(y.mean() - half, rel=1e-8)
+        assert row["ci_high"] == pytest.approx(y.mean() + half, rel=1e-8)
+    assert not (out / "sobol_indices.csv").exists() and (out / "scatter_y.png").exists()
+    assert analyze(folder) == out  # analysing again replaces the folder
+
+
+def test_a_sobol_sweep_with_missing_points_is_not_analysed(tmp_path):
+    folder = synthetic_sweep(tmp_path, SOBOL_ISHIGAMI.replace("1024", "8"), ishigami, drop_points={3, 4})
+    with pytest.raises(AnalysisError, match="2 of 40 design points have no finished run.*--resume"):
+        analyze(folder)
+    assert not (folder / "analysis").exists()
+
+
+def test_an_output_with_nan_gets_nan_indices_and_a_warning(tmp_path):
+    folder = synthetic_sweep(tmp_path, SOBOL_ISHIGAMI.replace("1024", "8"),
+                             lambda x1, x2, x3: np.nan if x1 > 2 else x1 + x2)
+    out = analyze(folder)
+    assert pd.read_csv(out / "sobol_indices.csv")["S1"].isna().all()
+    assert "not finite" in " ".join(json.loads((out / "analysis.json").read_text())["warnings"])

@@ -1,0 +1,494 @@
+"""Parameter sweeps (sim/sweep.py): experiment validation, designs, seeding, Dask execution, streaming Parquet,
+resume after an interruption or a kill, a worker lost mid-sweep.
+
+The model is tiny here (1,000 buyers x 4 years, ~0.1 s a run) so the Dask machinery is what is exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from sim import sweep
+from sim.model import LuxuryMarketModel
+from sim.scenario import ScenarioError, load_scenario
+from sim.sweep import output_value, plan, run_seed, run_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+
+OUTPUTS = """
+[[outputs]]
+name = "mercedes_share_1989"
+metric = "sales_share"
+brand = "Mercedes-Benz"
+year = 1989
+
+[[outputs]]
+name = "lexus_cum_profit"
+metric = "profit"
+brand = "Lexus"
+years = [1989, 1989]
+aggregate = "sum"
+
+[[outputs]]
+name = "incumbent_churn"
+metric = "churn_rate"
+brands = ["Mercedes-Benz", "BMW", "Cadillac"]
+years = [1987, 1989]
+aggregate = "mean"
+"""
+
+GRID = """
+scenario = "lexus_us_1989"
+replications = 2
+seed = 11
+keep_series = true
+{extra}
+
+[set]
+simulation.buyers = 1000
+market.years = 4
+
+[design]
+kind = "grid"
+
+[[parameters]]
+path = "brands.Lexus.service.complimentary_maintenance_months"
+name = "free_months"
+values = [0, 24, 48]
+
+[[parameters]]
+path = "choice.inertia"
+values = [0.5, 2.5]
+""" + OUTPUTS
+
+SOBOL = """
+scenario = "lexus_us_1989"
+replications = 1
+seed = 5
+
+[set]
+simulation.buyers = 1000
+market.years = 4
+
+[design]
+kind = "sobol"
+samples = 4
+
+[[parameters]]
+path = "brands.Lexus.service.dealer_service_quality"
+range = [0.3, 0.95]
+
+[[parameters]]
+path = "brands.Mercedes-Benz.price"
+name = "mercedes_price"
+range = [30000, 60000]
+""" + OUTPUTS
+
+
+def write(folder: Path, name: str, text: str, **fmt) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(textwrap.dedent(text.format(**fmt) if fmt or "{extra}" in text else text))
+    return path
+
+
+def grid_file(folder: Path, extra: str = "", name: str = "grid") -> Path:
+    return write(folder, name, GRID, extra=extra)
+
+
+def pairs(table: pd.DataFrame) -> list[tuple[int, int]]:
+    return sorted(zip(table["point"].tolist(), table["replication"].tolist()))
+
+
+def results(folder: Path) -> pd.DataFrame:
+    """The runs' values (no timing or placement columns), sorted by (point, replication)."""
+    table = pd.read_parquet(folder / "outputs")
+    drop = ["seconds", "chunk", "worker"]
+    return table.drop(columns=drop).sort_values(["point", "replication"]).reset_index(drop=True)
+
+
+def assert_exactly_once(folder: Path, n_points: int, reps: int) -> None:
+    expected = [(i, r) for i in range(n_points) for r in range(reps)]
+    outputs = pd.read_parquet(folder / "outputs")
+    assert pairs(outputs) == expected  # each (point, replication) exactly once: none missing, none twice
+    runs = pd.read_parquet(folder / "runs.parquet")
+    assert pairs(runs) == expected
+    assert set(runs["status"]) == {"ok"}
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "complete"
+
+
+@pytest.fixture(scope="module")
+def grid_sweep(tmp_path_factory) -> Path:
+    """The grid (3 x 2 points x 2 replications) on a 2-worker LocalCluster, chunk files of 5 runs."""
+    folder = tmp_path_factory.mktemp("grid")
+    path = grid_file(folder, "runs_per_file = 5")
+    return run_sweep(path, out=folder / "sweep", workers=2, progress=False)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Bad input: ScenarioError lines naming the file and the field, nothing written
+# --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("change, field, words", [
+    (("choice.inertia", "choice.inertai"), "parameters.1.path", "did you mean 'inertia'"),
+    (("brands.Lexus.service", "brands.Lexsu.service"), "parameters.0.path", "unknown brand 'Lexsu'"),
+    (('kind = "grid"', 'kind = "factorial"'), "design.kind", "unknown design kind 'factorial'"),
+    (("replications = 2", "replicatons = 2"), "replicatons", "did you mean 'replications'"),
+    (('brand = "Mercedes-Benz"', 'brand = "Mercedez-Benz"'), "outputs.0.brand", "unknown brand"),
+    (('metric = "profit"', 'metric = "profits"'), "outputs.1.metric", "did you mean 'profit'"),
+    (("year = 1989", "year = 1995"), "outputs.0.year", "outside the simulated years 1986-1989"),
+    (("simulation.buyers = 1000", "simulation.buyer = 1000"), "set: simulation.buyer", "unknown field"),
+    (("values = [0.5, 2.5]", "values = [0.5, -1.0]"), "design point", "inertia"),
+    (("values = [0, 24, 48]", "values = [0, 2.5]"), "parameters.0.values", "integer field"),
+])
+def test_bad_experiment_names_file_and_field_and_writes_nothing(tmp_path, change, field, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(GRID.format(extra="").replace(*change))
+    out = tmp_path / "out"
+    with pytest.raises(ScenarioError) as info:
+        run_sweep(path, out=out, workers=1, progress=False)
+    problems = info.value.problems
+    assert problems and all(p.startswith(str(path) + ": ") for p in problems)
+    assert any(field in p and words in p for p in problems), problems
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("design, params, field, words", [
+    ('kind = "lhs"\nsamples = 8', 'path = "choice.inertia"\nrange = [3.0, 0.5]', "parameters.0.range",
+     "low (3) must be below high (0.5)"),
+    ('kind = "sobol"\nsamples = 6', 'path = "choice.inertia"\nrange = [0.5, 3.0]', "design.samples", "power of 2"),
+    ('kind = "morris"\ntrajectories = 4', 'path = "choice.inertia"\nvalues = [1, 2]', "parameters.0",
+     "samples the range"),
+    ('kind = "lhs"\nsamples = 8', 'path = "brands.Lexus.loaner_cars"\nrange = [0, 1]', "parameters.0.path",
+     "unknown field"),
+    ('kind = "lhs"\nsamples = 8', 'path = "market.segments.value.share"\nrange = [0.5, 0.7]', "design point",
+     "segment shares must sum to 1"),
+])
+def test_bad_design_input(tmp_path, design, params, field, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(f'scenario = "lexus_us_1989"\n[set]\nmarket.years = 4\n[design]\n{design}\n'
+                    f'[[parameters]]\n{params}\n' + OUTPUTS)
+    with pytest.raises(ScenarioError) as info:
+        run_sweep(path, out=tmp_path / "out", progress=False)
+    assert any(p.startswith(f"{path}: ") and field in p and words in p for p in info.value.problems), info.value.problems
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_folder_is_refused_without_resume(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "something").write_text("x")
+    with pytest.raises(ScenarioError, match="already exists; pass --resume"):
+        run_sweep(grid_file(tmp_path), out=out, progress=False)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Designs and outputs (no runs)
+# --------------------------------------------------------------------------------------------------------
+def test_designs_have_salib_sizes_and_integer_fields_are_rounded(tmp_path):
+    common = ('[set]\nmarket.years = 4\n'
+              '[[parameters]]\npath = "brands.Lexus.service.complimentary_maintenance_months"\nrange = [0, 4]\n'
+              '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3.0]\n' + OUTPUTS)
+    sizes = {'kind = "lhs"\nsamples = 200': 200, 'kind = "sobol"\nsamples = 16': 16 * (2 + 2),
+             'kind = "sobol"\nsamples = 16\nsecond_order = true': 16 * (2 * 2 + 2),
+             'kind = "morris"\ntrajectories = 5': 5 * (2 + 1)}
+    for k, (design, n) in enumerate(sizes.items()):
+        path = tmp_path / f"d{k}.toml"
+        path.write_text(f'scenario = "lexus_us_1989"\n[design]\n{design}\n' + common)
+        p = plan(path)
+        assert p.n_points == n and list(p.design["point"]) == list(range(n))
+        months = p.design["complimentary_maintenance_months"]
+        assert months.dtype == np.int64 and months.between(0, 4).all()
+        assert p.sample.shape == (n, 2) and not np.allclose(p.sample[:, 0], np.round(p.sample[:, 0]))
+        assert p.design["inertia"].between(0.5, 3.0).all()
+        if "lhs" in design:  # every integer level about equally likely (sampled on [low - 0.5, high + 0.5])
+            counts = months.value_counts()
+            assert set(counts.index) == {0, 1, 2, 3, 4} and counts.min() >= 30
+    grid = plan(grid_file(tmp_path))
+    assert grid.n_points == 6 and grid.n_runs == 12 and grid.sample is None
+    assert grid.design[["free_months", "inertia"]].values.tolist() == [
+        [0, 0.5], [0, 2.5], [24, 0.5], [24, 2.5], [48, 0.5], [48, 2.5]]
+
+
+def test_output_value_selects_and_aggregates_skipping_nan():
+    table = pd.DataFrame({"year": [2000, 2000, 2001, 2001], "brand": ["A", "B", "A", "B"],
+                          "profit": [1.0, 2.0, 3.0, np.nan], "share": [0.25, 0.75, 0.5, 0.5]})
+    assert output_value(table, {"metric": "share", "brand": "A", "year": 2001}) == 0.5
+    assert output_value(table, {"metric": "profit", "brand": "A", "years": [2000, 2001], "aggregate": "sum"}) == 4.0
+    assert output_value(table, {"metric": "profit", "aggregate": "sum"}) == 6.0  # all brands, all years; NaN skipped
+    assert output_value(table, {"metric": "profit", "brands": ["A", "B"], "aggregate": "mean"}) == 2.0
+    assert output_value(table, {"metric": "share", "year": 2000, "aggregate": "max"}) == 0.75
+    assert np.isnan(output_value(table, {"metric": "profit", "brand": "B", "year": 2001}))
+
+
+def test_set_accepts_cli_style_strings(tmp_path):
+    text = GRID.format(extra="").replace("[set]\nsimulation.buyers = 1000\nmarket.years = 4\n", "")
+    text = text.replace('keep_series = true', 'keep_series = true\nset = ["simulation.buyers=1000", "market.years=4"]')
+    path = tmp_path / "strings.toml"
+    path.write_text(text)
+    p = plan(path)
+    assert p.base["simulation"]["buyers"] == 1000 and p.base["market"]["years"] == 4
+    assert p.base == plan(grid_file(tmp_path)).base
+
+
+# --------------------------------------------------------------------------------------------------------
+# End to end on a 2-worker LocalCluster
+# --------------------------------------------------------------------------------------------------------
+def test_grid_sweep_end_to_end(grid_sweep):
+    folder = grid_sweep
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["runs"] == 12 and manifest["root_seed"] == 11
+    assert manifest["base_scenario"]["simulation"]["buyers"] == 1000
+    assert manifest["sessions"][0]["workers"] == 2 and "LocalCluster" in manifest["sessions"][0]["scheduler"]
+    assert {"numpy", "dask", "distributed", "SALib", "mesa"} <= set(manifest["packages"])
+    assert_exactly_once(folder, 6, 2)
+
+    outputs = pd.read_parquet(folder / "outputs")  # the folder reads as one table
+    parts = sorted(p.name for p in (folder / "outputs").iterdir())
+    assert parts == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]  # 12 runs, 5 a file
+    assert pq.ParquetFile(folder / "outputs" / parts[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert list(outputs.columns[:4]) == ["point", "replication", "free_months", "inertia"]
+    assert {"mercedes_share_1989", "lexus_cum_profit", "incumbent_churn", "status", "seconds", "chunk"} <= set(outputs)
+    design = pd.read_parquet(folder / "design.parquet")
+    merged = outputs.merge(design, on="point", suffixes=("", "_design"))
+    assert (merged["free_months"] == merged["free_months_design"]).all()
+    assert (merged["inertia"] == merged["inertia_design"]).all()
+    assert outputs["mercedes_share_1989"].between(0, 1).all() and outputs["lexus_cum_profit"].notna().all()
+
+    runs = pd.read_parquet(folder / "runs.parquet")
+    assert (runs["seed_entropy"] == 11).all()
+    assert [list(k) for k in runs["spawn_key"]] == [[i, r] for i in range(6) for r in range(2)]
+
+    series = pd.read_parquet(folder / "series")
+    assert len(series) == 12 * 4 * 8  # runs x years x brands
+    assert sorted(series["year"].unique()) == [1986, 1987, 1988, 1989]
+
+    # run (point 3, replication 1) again in this process from its recorded seed: the same numbers
+    row = outputs[(outputs["point"] == 3) & (outputs["replication"] == 1)].iloc[0]
+    scenario = load_scenario("lexus_us_1989", ["simulation.buyers=1000", "market.years=4", "choice.inertia=2.5",
+                                               "brands.Lexus.service.complimentary_maintenance_months=24"])
+    table = LuxuryMarketModel(scenario, seed=run_seed(11, 3, 1)).run().brand_year()
+    assert row["mercedes_share_1989"] == table.query("brand == 'Mercedes-Benz' and year == 1989")["sales_share"].item()
+    assert row["lexus_cum_profit"] == table.query("brand == 'Lexus' and year == 1989")["profit"].item()
+
+    # resuming a finished sweep runs nothing and changes nothing
+    before = results(folder)
+    assert run_sweep(None, out=folder, resume=True, progress=False) == folder
+    pd.testing.assert_frame_equal(results(folder), before)
+
+
+def test_sobol_sweep_end_to_end(tmp_path):
+    from sim.analysis import analyze
+
+    path = write(tmp_path, "sobol", SOBOL)
+    folder = run_sweep(path, out=tmp_path / "sweep", workers=2, progress=False)
+    assert_exactly_once(folder, 4 * (2 + 2), 1)
+    sample = pd.read_parquet(folder / "sample.parquet")
+    assert sample.shape == (16, 2) and sample["mercedes_price"].between(30000, 60000).all()
+    analysis = analyze(folder)
+    indices = pd.read_csv(analysis / "sobol_indices.csv")
+    assert list(indices.columns) == ["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
+    assert len(indices) == 3 * 2 and set(indices["parameter"]) == {"dealer_service_quality", "mercedes_price"}
+    assert (analysis / "sobol_lexus_cum_profit.png").stat().st_size > 5000
+    assert (analysis / "scatter_incumbent_churn.png").exists()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reproducibility: whatever the workers and the chunking
+# --------------------------------------------------------------------------------------------------------
+def test_same_seed_same_outputs_with_one_worker_and_other_chunks(grid_sweep, tmp_path):
+    path = grid_file(tmp_path, "runs_per_task = 1\nruns_per_file = 1")
+    folder = run_sweep(path, out=tmp_path / "one", workers=1, progress=False)
+    assert len(list((folder / "outputs").glob("part-*.parquet"))) == 12
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["sessions"][0]["workers"] == 1 and manifest["sessions"][0]["runs_per_task"] == 1
+    pd.testing.assert_frame_equal(results(folder), results(grid_sweep))
+    a = pd.read_parquet(folder / "series").sort_values(["point", "replication", "year", "brand"]).reset_index(drop=True)
+    b = pd.read_parquet(grid_sweep / "series").sort_values(["point", "replication", "year", "brand"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Interruptions
+# --------------------------------------------------------------------------------------------------------
+def test_resume_after_interrupt_runs_only_what_is_missing(grid_sweep, tmp_path, monkeypatch):
+    path = grid_file(tmp_path, "runs_per_task = 1\nruns_per_file = 2")
+    out = tmp_path / "sweep"
+    written = []
+
+    def ctrl_c_after_first_chunk(chunk: Path) -> None:
+        written.append(chunk.name)
+        if len(written) == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "_on_chunk_written", ctrl_c_after_first_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(path, out=out, workers=2, progress=False)
+    monkeypatch.setattr(sweep, "_on_chunk_written", None)
+
+    first = {p.name: p.stat().st_mtime_ns for p in (out / "outputs").glob("part-*.parquet")}
+    done = pd.read_parquet(out / "outputs")
+    assert 2 <= len(done) < 12 and not done.duplicated(["point", "replication"]).any()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["sessions"][0]["status"] == "interrupted"
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert (runs["status"] == "missing").sum() == 12 - len(done)
+    assert not (out / "sweep.lock").exists()
+
+    run_sweep(path, out=out, workers=2, resume=True, progress=False)
+    assert_exactly_once(out, 6, 2)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["runs_planned"] for s in manifest["sessions"]] == [12, 12 - len(done)]
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "outputs").glob("part-*.parquet") if p.name in first} == first
+    pd.testing.assert_frame_equal(results(out), results(grid_sweep))  # same seeds as the uninterrupted sweep
+
+
+def test_resume_refuses_a_different_experiment(grid_sweep, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(grid_sweep, out)
+    changed = grid_file(tmp_path, "", name="changed")
+    changed.write_text(changed.read_text().replace("replications = 2", "replications = 3"))
+    with pytest.raises(ScenarioError, match=r"differs from the experiment of the sweep .*replications"):
+        run_sweep(changed, out=out, resume=True, progress=False)
+    with pytest.raises(ScenarioError, match="not a sweep folder"):
+        run_sweep(changed, out=tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.slow
+def test_resume_after_the_sweep_process_is_killed(tmp_path):
+    path = grid_file(tmp_path, "runs_per_task = 1\nruns_per_file = 1")
+    path.write_text(path.read_text().replace("values = [0.5, 2.5]", "values = [0.5, 1.5, 2.5]")
+                    .replace("simulation.buyers = 1000", "simulation.buyers = 2000"))
+    out = tmp_path / "sweep"
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from sim.sweep import run_sweep; "
+            f"run_sweep({str(path)!r}, out={str(out)!r}, workers=2, progress=False)")
+    # its own session, so the sweep, its nannies and workers can all be killed together (by its group id)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((out / "outputs").glob("part-*.parquet")) if out.exists() else True:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    done = pd.read_parquet(out / "outputs")
+    assert 1 <= len(done) < 18
+    assert (out / "sweep.lock").exists() and not (out / "runs.parquet").exists()  # killed: no clean-up ran
+
+    run_sweep(None, out=out, workers=2, resume=True, progress=False)  # a stale lock is taken over
+    assert_exactly_once(out, 9, 2)
+    # spot-check two runs against this process, from their recorded seeds
+    outputs = pd.read_parquet(out / "outputs").set_index(["point", "replication"])
+    design = pd.read_parquet(out / "design.parquet").set_index("point")
+    for point, rep in [(0, 0), (8, 1)]:
+        d = design.loc[point]
+        scenario = load_scenario("lexus_us_1989", [
+            "simulation.buyers=2000", "market.years=4", f"choice.inertia={d['inertia']}",
+            f"brands.Lexus.service.complimentary_maintenance_months={d['free_months']}"])
+        table = LuxuryMarketModel(scenario, seed=run_seed(11, point, rep)).run().brand_year()
+        expected = table.query("brand == 'Mercedes-Benz' and year == 1989")["sales_share"].item()
+        assert outputs.loc[(point, rep), "mercedes_share_1989"] == expected
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(r"ignore:Port \d+ is already in use:UserWarning")
+def test_a_worker_killed_mid_sweep_does_not_fail_it(tmp_path, monkeypatch):
+    from distributed import Client, LocalCluster
+
+    path = grid_file(tmp_path, "runs_per_task = 1\nruns_per_file = 4")
+    path.write_text(path.read_text().replace("values = [0.5, 2.5]", "values = [0.5, 1.0, 1.5, 2.0, 2.5]"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster, Client(cluster) as client:
+        pids = client.run(os.getpid)  # worker address -> process id
+        killed = []
+
+        def kill_a_worker(batch: int) -> None:
+            if not killed:
+                pid = next(iter(pids.values()))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        monkeypatch.setattr(sweep, "_on_batch_done", kill_a_worker)
+        folder = run_sweep(path, out=tmp_path / "sweep", scheduler=cluster.scheduler_address, progress=False)
+        assert killed
+        client.wait_for_workers(2, timeout=60)
+        assert killed[0] not in client.run(os.getpid).values()  # that worker really died (the nanny restarted one)
+    assert_exactly_once(folder, 15, 2)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["sessions"][0]["scheduler"] == cluster.scheduler_address
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(r"ignore:Port \d+ is already in use:UserWarning")
+def test_dask_scheduler_address_from_the_environment(tmp_path, monkeypatch, grid_sweep):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        folder = run_sweep(grid_file(tmp_path), out=tmp_path / "sweep", progress=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["sessions"][0]["scheduler"] == cluster.scheduler_address
+    pd.testing.assert_frame_equal(results(folder), results(grid_sweep))
+
+
+def test_example_experiments_are_valid():
+    for path in sorted((ROOT / "scenarios" / "experiments").glob("*.toml")):
+        text = path.read_text()
+        assert text.startswith("#"), f"{path.name} should begin with a comment saying what it asks"
+        p = plan(path)
+        assert p.n_runs <= 2000, f"{path.name}: keep the examples laptop-sized"
+        assert p.base["simulation"]["buyers"] <= 20_000
+
+
+def test_a_run_that_raises_is_recorded_not_fatal(tmp_path):
+    p = plan(grid_file(tmp_path))
+    outputs = [o.model_dump(mode="json") for o in p.experiment.outputs]
+    outputs[1]["metric"] = "no_such_column"  # the run itself raises while computing this output
+    static = sweep._Static(p.base, [i.path for i in p.params], [i.name for i in p.params], outputs, False, p.seed)
+    result = sweep._run_batch(static, sweep._Batch(0, [(0, 0, (0, 0.5)), (1, 1, (0, 2.5))]))
+    assert [r["status"] for r in result["rows"]] == ["error", "error"]
+    assert "KeyError" in result["rows"][0]["error"] and np.isnan(result["rows"][0]["lexus_cum_profit"])
+    assert result["rows"][1]["free_months"] == 0 and result["rows"][1]["inertia"] == 2.5
+
+
+@pytest.mark.filterwarnings(r"ignore:Port \d+ is already in use:UserWarning")
+def test_tasks_failing_after_their_retries_leave_a_resumable_sweep(grid_sweep, tmp_path, monkeypatch):
+    from distributed import LocalCluster
+
+    real = sweep._run_batch
+
+    def first_batch_always_fails(static, batch):
+        if batch.batch == 0:
+            raise OSError("disk on fire")
+        return real(static, batch)
+
+    path = grid_file(tmp_path, "runs_per_task = 3")
+    out = tmp_path / "sweep"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        monkeypatch.setattr(sweep, "_run_batch", first_batch_always_fails)
+        with pytest.raises(sweep.SweepIncomplete, match=r"3 of 12 runs did not complete .*disk on fire.*--resume"):
+            run_sweep(path, out=out, scheduler=cluster.scheduler_address, progress=False)
+        monkeypatch.setattr(sweep, "_run_batch", real)
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["status"] == "incomplete" and manifest["status_counts"] == {"ok": 9, "missing": 3}
+        run_sweep(path, out=out, scheduler=cluster.scheduler_address, resume=True, progress=False)
+    assert_exactly_once(out, 6, 2)
+    pd.testing.assert_frame_equal(results(out), results(grid_sweep))
