@@ -49,7 +49,7 @@ def default_destination(scenario: Scenario, started: datetime) -> Path:
     return ROOT / "results" / scenario.name / f"{started:%Y%m%dT%H%M%SZ}-{digest}"
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
         return out.stdout.strip() or None
@@ -57,9 +57,9 @@ def _git_commit() -> str | None:
         return None
 
 
-def _versions() -> dict[str, str]:
+def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in packages:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -83,8 +83,8 @@ def _manifest(scenario: Scenario | dict, results: list[RunResult] | None, starte
         "buyers_simulated": buyers,
         "replications": [{"replication": r.replication, "seed_entropy": r.seed_entropy,
                           "spawn_key": list(r.spawn_key), "seconds": round(r.seconds, 3)} for r in results or []],
-        "packages": _versions(),
-        "git_commit": _git_commit(),
+        "packages": package_versions(),
+        "git_commit": git_commit(),
         "command_line": sys.argv,
         "started": started.isoformat(),
         "finished": datetime.now(timezone.utc).isoformat(),

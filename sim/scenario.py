@@ -364,17 +364,19 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(problems))
 
 
-def resolve_path(name: str | Path, base: Path | None = None) -> Path:
-    """Find a scenario by path, or by name in ``scenarios/`` (``lexus_us_1989`` or ``lexus_us_1989.toml``)."""
+def resolve_path(name: str | Path, base: Path | None = None, folder: Path = SCENARIO_DIR,
+                 kind: str = "scenario") -> Path:
+    """Find a TOML file by path (relative to ``base``, default the working directory), or by name in ``folder``
+    (``lexus_us_1989`` or ``lexus_us_1989.toml``)."""
     path = Path(name)
-    candidates = [path] if path.is_absolute() else [(base or Path.cwd()) / path, SCENARIO_DIR / path]
+    candidates = [path] if path.is_absolute() else [(base or Path.cwd()) / path, folder / path]
     candidates += [c.with_suffix(".toml") for c in candidates if c.suffix != ".toml"]
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    known = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    known = sorted(p.stem for p in folder.glob("*.toml"))
     hint = difflib.get_close_matches(path.stem, known, n=1)
-    raise ScenarioError([f"{name}: no such scenario file" + (f" (did you mean '{hint[0]}'?)" if hint else "")])
+    raise ScenarioError([f"{name}: no such {kind} file" + (f" (did you mean '{hint[0]}'?)" if hint else "")])
 
 
 def _deep_merge(base: dict, override: dict) -> dict:

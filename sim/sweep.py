@@ -63,6 +63,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim.results import git_commit, package_versions
 from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario, resolve_path, validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -338,15 +339,7 @@ def _explain(error: dict, source: str) -> str:
 
 def resolve_experiment(name: str | Path) -> Path:
     """An experiment by path, or by name in ``scenarios/experiments/``."""
-    path = Path(name)
-    candidates = [path, EXPERIMENT_DIR / path]
-    candidates += [c.with_suffix(".toml") for c in candidates if c.suffix != ".toml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
-    known = sorted(p.stem for p in EXPERIMENT_DIR.glob("*.toml"))
-    hint = difflib.get_close_matches(path.stem, known, n=1)
-    raise ScenarioError([f"{name}: no such experiment file" + (f" (did you mean '{hint[0]}'?)" if hint else "")])
+    return resolve_path(name, folder=EXPERIMENT_DIR, kind="experiment")
 
 
 def parse_experiment(raw: dict, source: str) -> Experiment:
@@ -786,24 +779,6 @@ def _run_batch(static: _Static, batch: _Batch) -> dict:
 # --------------------------------------------------------------------------------------------------------
 # The sweep folder
 # --------------------------------------------------------------------------------------------------------
-def _package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -853,8 +828,8 @@ def _manifest(p: Plan, started: str) -> dict:
         "root_seed": p.seed,
         "seeding": "run (point i, replication r) uses numpy SeedSequence(root_seed, spawn_key=(i, r))",
         "metrics": p.metrics,
-        "packages": _package_versions(),
-        "git_commit": _git_commit(),
+        "packages": package_versions(PACKAGES),
+        "git_commit": git_commit(),
         "command_line": sys.argv,
         "started": started,
         "finished": None,

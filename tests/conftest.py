@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+
+from sim.brand_arrays import BrandArrays
 
 from sim.model import LuxuryMarketModel
 from sim.scenario import load_scenario
@@ -21,3 +24,17 @@ def small_scenario():
 def small_run(small_scenario):
     """One 5,000-buyer, 10-year run of the flagship (1986-1995), seed 7."""
     return LuxuryMarketModel(small_scenario, seed=7).run()
+
+
+def make_brand_arrays(n: int = 2, **overrides) -> BrandArrays:
+    """BrandArrays with neutral defaults; keyword arguments replace a field (scalars are broadcast)."""
+    base = dict(
+        on_sale=np.ones(n, bool), price=np.full(n, 30000.0), discount=np.zeros(n), margin=np.full(n, 0.15),
+        prestige=np.full(n, 0.5), reputation=np.full(n, 0.1), defects=np.full(n, 0.8), dealers=np.full(n, 300.0),
+        reach=np.full(n, 0.9), quality=np.full(n, 0.5), comp_months=np.zeros(n), loaner=np.zeros(n, bool),
+        roadside=np.zeros(n, np.int64), take_back=np.zeros(n, bool), goodwill=np.zeros(n),
+        recall_handling=np.full(n, 0.3), resolve_fast=np.full(n, 0.3), resolve_slow=np.full(n, 0.3),
+    )
+    for key, value in overrides.items():
+        base[key] = np.broadcast_to(np.asarray(value, dtype=base[key].dtype), (n,)).copy()
+    return BrandArrays(**base)

@@ -15,6 +15,7 @@ from sim.brand_arrays import BrandArrays
 from sim.service import (BREAKDOWN, GOODWILL, MAX_AGE_YEARS, RECALL, REPAIR, ROUTINE, defect_probability, draw_events,
                          experience)
 from sim.scenario import ServiceEvents
+from tests.conftest import make_brand_arrays
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=100)
 Z = 5.0
@@ -22,17 +23,7 @@ P_FLOOR = 1e-6
 
 
 def make_ba(n: int = 2, **overrides) -> BrandArrays:
-    """BrandArrays with neutral defaults; keyword arguments replace a field (scalars are broadcast)."""
-    base = dict(
-        on_sale=np.ones(n, bool), price=np.full(n, 30000.0), discount=np.zeros(n), margin=np.full(n, 0.15),
-        prestige=np.full(n, 0.5), reputation=np.full(n, 0.1), defects=np.full(n, 0.8), dealers=np.full(n, 300.0),
-        reach=np.full(n, 0.9), quality=np.full(n, 0.5), comp_months=np.zeros(n), loaner=np.zeros(n, bool),
-        roadside=np.zeros(n, np.int64), take_back=np.zeros(n, bool), goodwill=np.zeros(n),
-        recall_handling=np.full(n, 0.3), resolve_fast=np.full(n, 0.3), resolve_slow=np.full(n, 0.3),
-    )
-    for key, value in overrides.items():
-        base[key] = np.broadcast_to(np.asarray(value, dtype=base[key].dtype), (n,)).copy()
-    return BrandArrays(**base)
+    return make_brand_arrays(n, **overrides)
 
 
 def z_ok(observed: float, expected: float, var: float) -> bool:
