@@ -16,6 +16,7 @@ import numpy as np
 
 from sim import choice, replacement, satisfaction, service, word_of_mouth
 from sim.finance import event_money, new_car_margin
+from sim.population import NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
 
 if TYPE_CHECKING:
     from sim.model import LuxuryMarketModel
@@ -127,6 +128,7 @@ class BuyerAgent(mesa.Agent):
         if ba.take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
             s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
             self._new_car(rng)
+            pop.complaint[i] = NO_COMPLAINT
             led.take_backs[m, b] += 1
             led.service_cost[m, b] += cfg.costs.take_back_cost
         elif s < sp.complaint_below:
@@ -146,18 +148,22 @@ class BuyerAgent(mesa.Agent):
         """File a complaint; the brand resolves it within 90 days, in 90-180 days, or never."""
         model, rng, ba, sp = self.model, self.model.rngs["agents"], self.model.brand_arrays, self.model.config.satisfaction
         model.ledger.complaints[model.month, brand] += 1
+        self._pop.complaint[self.slot] = UNRESOLVED
         delay = int(satisfaction.resolution_delay(rng, ba.resolve_fast[[brand]], ba.resolve_slow[[brand]])[0])
         if delay:
-            self.pending_complaints.append((model.month + delay, brand, sp.recovery_fast if delay <= 3 else sp.recovery_slow))
+            self.pending_complaints.append((model.month + delay, brand, delay <= 3))
 
     def resolve_complaints(self) -> None:
         model, pop, i = self.model, self._pop, self.slot
         due = [c for c in self.pending_complaints if c[0] <= model.month]
         self.pending_complaints = [c for c in self.pending_complaints if c[0] > model.month]
-        for _, brand, amount in due:
+        sp = model.config.satisfaction
+        for _, brand, fast in due:
             if int(pop.brand[i]) != brand:
                 continue  # the owner has moved on
+            amount = sp.recovery_fast if fast else sp.recovery_slow
             pop.sat[i], pop.sat_month[i] = min(self.satisfaction + amount, 1.0), model.month
+            pop.complaint[i] = RESOLVED_FAST if fast else RESOLVED_SLOW
             model.ledger.recovered[model.month, brand] += 1
             model.ledger.service_cost[model.month, brand] += model.config.costs.complaint_cost
 
@@ -203,6 +209,8 @@ class BuyerAgent(mesa.Agent):
         pick = int(choice.choose(rng, u)[0])
         model.ledger.record_choices(m, np.array([current]), np.array([pick]))
         if current >= 0:
+            model.ledger.record_rebuys(m, pop.complaint[i : i + 1], np.array([pick == current]))
+        if current >= 0:
             model.fleet[current] -= 1
         if pick == nb:  # leaves the luxury segment
             model.exits += current >= 0
@@ -212,6 +220,7 @@ class BuyerAgent(mesa.Agent):
         model.entries += current < 0
         model.fleet[pick] += 1
         pop.brand[i] = pick
+        pop.complaint[i] = NO_COMPLAINT
         stayed = pick == current
         pop.sat[i] = 0.5 * own_sat + 0.5 * cfg.satisfaction.new_car if stayed else cfg.satisfaction.new_car
         pop.sat_month[i] = m

@@ -32,9 +32,25 @@ class Ledger:
         self.events = np.zeros((months, n_brands, len(EVENT_KINDS)))
         # switching[m, from, to]: from = brand or n_brands ("new"); to = brand or n_brands ("left segment")
         self.switching = np.zeros((months, n_brands + 1, n_brands + 1))
+        # rebuy[m, outcome, rebought]: owners replacing their car, by the outcome of their last complaint about
+        # it (sim.population.COMPLAINT_OUTCOMES) and whether they bought the same brand again (Dillard & Bates)
+        self.rebuy = np.zeros((months, 4, 2))
 
     def add(self, name: str, month: int, brand: np.ndarray, weights: np.ndarray | None = None) -> None:
         getattr(self, name)[month] += np.bincount(brand, weights=weights, minlength=self.n_brands)[: self.n_brands]
+
+    def record_rebuys(self, month: int, complaint: np.ndarray, rebought: np.ndarray) -> None:
+        """Owners who replaced their car: outcome of their last complaint, and whether they rebought the brand."""
+        self.rebuy[month] += np.bincount(complaint.astype(np.int64) * 2 + rebought, minlength=8).reshape(4, 2)
+
+    def rebuy_rates(self, months: slice = slice(None)) -> dict[str, float]:
+        """Share of replacing owners who rebought the brand, by the outcome of their last complaint."""
+        from sim.population import COMPLAINT_OUTCOMES
+
+        counts = self.rebuy[months].sum(axis=0)
+        totals = counts.sum(axis=1)
+        return {name: float(counts[k, 1] / totals[k]) if totals[k] else float("nan")
+                for k, name in enumerate(COMPLAINT_OUTCOMES)}
 
     def record_choices(self, month: int, previous: np.ndarray, chosen: np.ndarray) -> None:
         """``previous``: brand or -1 (new to segment); ``chosen``: brand or n_brands (left the segment)."""

@@ -33,7 +33,7 @@ from sim.brand_arrays import BrandArrays
 from sim.finance import event_money, new_car_margin
 from sim.metrics import Ledger
 from sim.network import build_network
-from sim.population import NO_BRAND, Calendar, Population
+from sim.population import NO_BRAND, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED, Calendar, Population
 from sim.scenario import Scenario, year_month_index
 
 STREAMS = ("mesa", "init", "network", "service", "word_of_mouth", "market", "agents")
@@ -235,6 +235,7 @@ class LuxuryMarketModel(mesa.Model):
             if took_back.any():
                 s[took_back] = sp.take_back_satisfaction
                 self._new_cars(i[took_back], m, rng)
+                pop.complaint[i[took_back]] = NO_COMPLAINT
                 led.add("take_backs", m, b[took_back])
                 led.add("service_cost", m, b[took_back], np.full(int(took_back.sum()), costs.take_back_cost))
 
@@ -264,23 +265,25 @@ class LuxuryMarketModel(mesa.Model):
                          rng: np.random.Generator) -> None:
         sp = self.config.satisfaction
         self.ledger.add("complaints", m, b)
+        self.pop.complaint[slots] = UNRESOLVED
         delay = satisfaction.resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
         for d in np.unique(delay[delay > 0]):
             pick = delay == d
-            amount = np.where(d <= 3, sp.recovery_fast, sp.recovery_slow)
+            amount, outcome = (sp.recovery_fast, RESOLVED_FAST) if d <= 3 else (sp.recovery_slow, RESOLVED_SLOW)
             self._recoveries.setdefault(m + int(d), []).append(
-                (slots[pick], self.pop.household[slots[pick]], b[pick], np.full(int(pick.sum()), amount, np.float32)))
+                (slots[pick], self.pop.household[slots[pick]], b[pick], np.float32(amount), outcome))
 
     def _resolve_complaints(self, m: int) -> None:
         pop, sp = self.pop, self.config.satisfaction
-        for slots, household, b, amount in self._recoveries.pop(m, []):
+        for slots, household, b, amount, outcome in self._recoveries.pop(m, []):
             same = pop.active[slots] & (pop.household[slots] == household) & (pop.brand[slots] == b)
-            slots, b, amount = slots[same], b[same], amount[same]
+            slots, b = slots[same], b[same]
             if slots.size == 0:
                 continue
             s = satisfaction.current(pop.sat[slots], pop.sat_month[slots], m, sp.baseline, sp.decay_months)
             pop.sat[slots] = np.minimum(s + amount, 1.0)
             pop.sat_month[slots] = m
+            pop.complaint[slots] = outcome
             self.ledger.add("recovered", m, b)
             self.ledger.add("service_cost", m, b, np.full(slots.size, self.config.costs.complaint_cost))
 
@@ -332,6 +335,7 @@ class LuxuryMarketModel(mesa.Model):
         newcomer = current < 0
         self.ledger.record_choices(m, np.where(newcomer, -1, current), pick)
         owners = ~newcomer
+        self.ledger.record_rebuys(m, pop.complaint[slots[owners]], pick[owners] == current[owners])
         self.fleet -= np.bincount(current[owners], minlength=nb)
         self.fleet += np.bincount(pick[bought], minlength=nb)
         self.exits += int((owners & ~bought).sum())
@@ -343,6 +347,7 @@ class LuxuryMarketModel(mesa.Model):
             return
         stayed = current[bought] == new_brand
         pop.brand[buyers] = new_brand
+        pop.complaint[buyers] = NO_COMPLAINT
         pop.sat[buyers] = np.where(stayed, 0.5 * own_sat[bought] + 0.5 * sp.new_car, sp.new_car)
         pop.sat_month[buyers] = m
         self._new_cars(buyers, m, rng)

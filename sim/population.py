@@ -17,6 +17,9 @@ import numpy as np
 
 NEVER = np.iinfo(np.int16).max  # "no month"
 NO_BRAND = -1
+# Last complaint about the current car: none, resolved within 90 days, in 90-180 days, not (yet) resolved.
+NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED = range(4)
+COMPLAINT_OUTCOMES = ("none", "resolved_within_90_days", "resolved_90_to_180_days", "unresolved")
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Population:
     sat: np.ndarray  # float32: satisfaction with the owned brand, -1..1, as of sat_month
     sat_month: np.ndarray  # int16
     aware: np.ndarray  # uint16: bit b set = aware of brand b
+    complaint: np.ndarray  # int8: outcome of the last complaint about the current car (COMPLAINT_OUTCOMES)
     told: np.ndarray  # float32: faded sum of the stories this owner has told (inflated, see word_of_mouth)
     told_brand: np.ndarray  # int8: the brand those stories are about, NO_BRAND if none
     free: np.ndarray  # int32 stack of free slots (top = free[n_free - 1]), reused by entrants
@@ -60,6 +64,7 @@ class Population:
             sat=np.zeros(capacity, dtype=np.float32),
             sat_month=np.zeros(capacity, dtype=np.int16),
             aware=np.zeros(capacity, dtype=np.uint16),
+            complaint=np.zeros(capacity, dtype=np.int8),
             told=np.zeros(capacity, dtype=np.float32),
             told_brand=np.full(capacity, NO_BRAND, dtype=np.int8),
             free=np.arange(capacity - 1, -1, -1, dtype=np.int32),

@@ -155,3 +155,15 @@ def test_switching_table(filled):
     assert set(t["to_brand"]) <= set(names) | {"left"}
     assert t["buyers"].sum() == pytest.approx(led.switching.sum() * 2.0)
     assert (t["buyers"] > 0).all()
+
+
+def test_rebuy_rates_by_complaint_outcome():
+    from sim.metrics import Ledger
+
+    led = Ledger(2, 3)
+    led.record_rebuys(0, np.array([0, 0, 1, 3, 3, 3], np.int8), np.array([True, False, True, False, False, True]))
+    led.record_rebuys(1, np.array([2], np.int8), np.array([False]))
+    rates = led.rebuy_rates()
+    assert rates == {"none": 0.5, "resolved_within_90_days": 1.0, "resolved_90_to_180_days": 0.0,
+                     "unresolved": pytest.approx(1 / 3)}
+    assert np.isnan(led.rebuy_rates(slice(1, 2))["none"])

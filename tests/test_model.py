@@ -167,3 +167,13 @@ def test_raising_an_incumbents_service_lowers_its_churn(flagship_runs):
     churn = lambda runs: np.array([t[(t.brand == "Cadillac") & (t.year >= 1988)].churn_rate.mean() for t in runs])  # noqa: E731
     assert (churn(better) < churn(flagship_runs)).all()
     assert churn(better).mean() < churn(flagship_runs).mean() - 0.03
+
+
+def test_rebuy_by_complaint_outcome_is_counted_for_every_replacing_owner(flagship_runs, small_run):
+    led = small_run.ledger
+    assert led.rebuy.sum() == led.replacers.sum()
+    assert led.rebuy[:, :, 1].sum() == led.repurchase.sum()
+    model = LuxuryMarketModel(load_scenario("lexus_us_1989", ["market.years=10", "simulation.buyers=20000"]), seed=5).run()
+    rates = model.ledger.rebuy_rates()
+    # Dillard & Bates: a complaint resolved quickly keeps owners; one never resolved loses them
+    assert rates["resolved_within_90_days"] > rates["unresolved"] + 0.05
