@@ -97,11 +97,11 @@ def probabilities(u: np.ndarray) -> np.ndarray:
 
 
 def choose(rng: np.random.Generator, u: np.ndarray) -> np.ndarray:
-    """Sample one alternative per row (Gumbel-max); a row with nothing considered leaves the segment."""
-    pick = np.argmax(u + rng.gumbel(size=u.shape), axis=1)
-    nothing = ~np.isfinite(u.max(axis=1))
-    pick[nothing] = u.shape[1] - 1
-    return pick
+    """Sample one alternative per row from the logit probabilities (inverse CDF: one uniform per row); a row
+    with nothing considered leaves the segment."""
+    cum = np.cumsum(probabilities(u), axis=1)
+    r = rng.random((u.shape[0], 1)) * cum[:, -1:]
+    return np.minimum((cum <= r).sum(axis=1), u.shape[1] - 1)
 
 
 def considered_brands(aware: np.ndarray, on_sale: np.ndarray, reach: np.ndarray, current: np.ndarray,

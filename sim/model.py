@@ -90,6 +90,7 @@ class LuxuryMarketModel(mesa.Model):
         capacity = int(self.initial_buyers * growth * 1.02) + 64
         self.pop = Population.empty(capacity, n_brands)
         self.calendar = Calendar()
+        self._stamp = np.zeros(capacity, dtype=np.int32)  # scratch for de-duplicating slots
         self._recoveries: dict[int, list[tuple[np.ndarray, ...]]] = {}
         self.network = build_network(capacity, scenario.word_of_mouth.community_size, scenario.word_of_mouth.degree,
                                      scenario.word_of_mouth.rewire, self.rngs["network"])
@@ -291,12 +292,18 @@ class LuxuryMarketModel(mesa.Model):
         pop, mk = self.pop, self.config.market
         due = self.calendar.pop(m)
         due = due[pop.active[due] & (pop.replace_month[due] == m)]
-        due = np.unique(due)
+        due = due[self._first_occurrence(due)]
         if due.size:
             self._shop(due, m, ba, may_leave=True)
         entrants = self._admit_entrants(m)
         if entrants.size:
             self._shop(entrants, m, ba, may_leave=False)
+
+    def _first_occurrence(self, slots: np.ndarray) -> np.ndarray:
+        """Mask keeping one occurrence of each slot (a slot can be due twice in a month), in O(len(slots))."""
+        position = np.arange(slots.size, dtype=np.int32)
+        self._stamp[slots] = position  # the last write wins for a repeated slot
+        return self._stamp[slots] == position
 
     def _admit_entrants(self, m: int) -> np.ndarray:
         """New households enter the segment so that it follows its growth path; returns their slots."""

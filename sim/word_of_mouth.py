@@ -60,8 +60,10 @@ def hear(rng: np.random.Generator, network: Network, listeners: np.ndarray, told
     heard = (heard / inflation(month, epoch, decay_months)).astype(np.float32)
     car = owned_brand[contact].astype(np.int64)
     seen = (car >= 0) & (rng.random(contact.size) < see_probability)
-    known = np.zeros(n * n_brands, dtype=bool)
-    known[flat] = True
-    known[owner[seen] * n_brands + car[seen]] = True
-    bits = (known.reshape(n, n_brands) * (1 << np.arange(n_brands))).sum(axis=1).astype(np.uint16)
+    # each contact makes known the brand of its stories and, if seen, of its car; OR them per listener
+    per_contact = (np.where(has, 1 << np.maximum(about, 0), 0) | np.where(seen, 1 << np.maximum(car, 0), 0)).astype(np.uint16)
+    bits = np.zeros(n, dtype=np.uint16)
+    if contact.size:
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])  # contacts come grouped by listener
+        bits[owner[starts]] = np.bitwise_or.reduceat(per_contact, starts)
     return heard, bits
