@@ -1,0 +1,296 @@
+"""Calibration targets from the reference data, their simulated counterparts, and a distance between them.
+
+Like is compared with like:
+
+* **Sales** (``sales_calendar_year``, ``sales_jan_nov``): a brand's simulated sales summed over the months the
+  row counts (January-December, or months 0..10 of the year for January-November rows), times
+  ``model.scale``. Errors are log-ratios ``log(simulated / observed)`` so that Jaguar's 9,000 and Cadillac's
+  220,000 count comparably; sd 0.10 (high confidence) or 0.20 (medium) in log units: a tolerance for
+  rounded figures ("about 61,900") and the stylised market, not a sampling error. ``model_year`` rows are
+  *kept* as calendar-year moments (kind ``sales_model_year``) with twice the sd, since a model year runs
+  roughly October-September. A January-November row for a brand-year that also has a calendar-year row
+  (Lexus 1991) carries weight 0.5: the same information twice.
+* **J.D. Power CSI 1992-1993**: the simulated CSI is mean satisfaction after service events on 0-1000
+  (``500 * (1 + csi_sum / csi_n)`` over the calendar year), J.D. Power's index has its own scale, so raw
+  levels are never compared. For the brands both the report lists and the scenario has (set S), the gap of
+  each brand to the industry average is standardised by the spread across S and centred:
+  ``((x_b - avg) - mean_S(x - avg)) / sd_S(x) = (x_b - mean_S x) / sd_S x``. Centring removes the industry
+  average, which the simulation cannot produce (it has no mass-market brands): what is compared is each
+  brand's position relative to the other luxury brands in units of their spread (kind ``csi_gap``, sd 0.5).
+  The Spearman rank correlation of simulated with observed CSI over S is reported (``csi_rank``, target 1)
+  with weight 0: it is a step function of the parameters and repeats the gap information. Brands the report
+  names only as "below average" (Lincoln 1992, BMW 1993) give ``csi_below_listed``: the share of S whose
+  simulated CSI exceeds the brand's, target 1 (every listed brand was above average), sd 0.25.
+  The survey year is compared with the same simulated calendar year (the survey was fielded over roughly
+  the preceding year: a known misalignment of a few months).
+* **Initial quality 1991** is *not* a target: the scenario sets ``defects_per_car_year`` from it (problems
+  per 100 cars x 0.6), so it is an input. :func:`quality_inputs` checks that the scenario follows it.
+* **Lease share 1993** (``lease_share``, 0.5, "over half": a lower bound, sd 0.05): the share of new cars
+  acquired in 1993 that were leased. The ledger does not record leases, so the value comes from
+  :func:`run_recording_leases` (exact: it reads the new cars after every month), or, if the run ended in
+  December 1993, from the population arrays (cars acquired in 1993 still held then; few were replaced within
+  the year); otherwise it is unavailable (NaN). Note that lease-or-own is drawn with the scenario's
+  ``lease_trend`` (0.50 in 1993) scaled by segment propensities, so this moment is nearly an input: it
+  only checks the segment mix of 1993 buyers.
+* **Dillard & Bates** (``rebuy_rate``): ``ledger.rebuy_rates`` over the calibration window (1984-1993 within
+  the run) by the outcome of the owner's last complaint, against 0.474 / 0.295 / 0.0; sd 0.10 (medium
+  confidence, stated intentions of complaining owners rather than behaviour, no date).
+
+:func:`distance` is ``sum(weight * z**2)`` over available rows with ``z`` the standardised error; a moment
+that should exist but is NaN (a brand with no service events, say) counts as a miss of ``MISSING_Z`` sds.
+Brands a scenario does not have are skipped, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim import reference
+
+CALIBRATION_YEARS = (1984, 1993)
+SALES_SD = {"high": 0.10, "medium": 0.20}  # log units
+MODEL_YEAR_SD_FACTOR = 2.0
+DUPLICATE_JAN_NOV_WEIGHT = 0.5
+CSI_GAP_SD = 0.5  # standardised units
+CSI_BELOW_SD = 0.25
+LEASE_SD = 0.05
+REBUY_SD = 0.10
+SALES_FLOOR = 1.0  # units: simulated sales below this count as this in the log-ratio (no log(0))
+MISSING_Z = 5.0
+ALL = "all"
+SALES_KINDS = {"calendar_year": "sales_calendar_year", "jan_nov": "sales_jan_nov", "model_year": "sales_model_year"}
+CSI_KINDS = ("csi_gap", "csi_rank", "csi_below_listed")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One observed moment. ``error``: ``log_ratio`` (sales) or ``difference``; ``sd`` in those units."""
+
+    name: str
+    kind: str
+    brand: str
+    year: int | None
+    observed: float
+    sd: float
+    weight: float = 1.0
+    error: str = "difference"
+    key: str = ""
+    confidence: str = ""
+    source: str = ""
+
+
+# ---- targets ----------------------------------------------------------------------------------------------
+def _sales_targets(brands: set[str] | None) -> list[Target]:
+    df = reference.sales()
+    calendar = set(zip(df.loc[df["period"] == "calendar_year", "brand"], df.loc[df["period"] == "calendar_year", "year"]))
+    out = []
+    for r in df.itertuples(index=False):
+        if brands is not None and r.brand not in brands:
+            continue
+        kind = SALES_KINDS[r.period]
+        sd = SALES_SD.get(r.confidence, 0.2) * (MODEL_YEAR_SD_FACTOR if r.period == "model_year" else 1.0)
+        weight = DUPLICATE_JAN_NOV_WEIGHT if r.period == "jan_nov" and (r.brand, r.year) in calendar else 1.0
+        out.append(Target(f"{kind}:{r.brand}:{r.year}", kind, r.brand, int(r.year), float(r.units), sd, weight,
+                          "log_ratio", confidence=r.confidence, source=r.source))
+    return out
+
+
+def _standardise(values: dict[str, float]) -> dict[str, float]:
+    x = np.array(list(values.values()), dtype=float)
+    sd = x.std()
+    return {b: float((v - x.mean()) / sd) if sd > 0 else float("nan") for b, v in values.items()}
+
+
+def _csi_sets(year: int, brands: Iterable[str] | None) -> tuple[dict[str, float], list[str]]:
+    """The report's scores for the compared set S (listed and in ``brands``), and the below-average brands."""
+    scores = reference.jd_power_csi(year)
+    scores.pop("industry_average", None)  # centring removes it (see the module docstring)
+    keep = None if brands is None else set(brands)
+    listed = {b: v for b, v in scores.items() if keep is None or b in keep}
+    below = [b for b in reference.jd_power_csi_below_average(year) if (keep is None or b in keep) and b not in listed]
+    return listed, below
+
+
+def csi_targets(year: int, brands: Iterable[str] | None = None) -> list[Target]:
+    """CSI targets of ``year`` for the brands in ``brands`` (all listed brands if None); none if |S| < 3."""
+    listed, below = _csi_sets(year, brands)
+    if len(listed) < 3:
+        return []
+    f = reference.facts()
+    src = f[(f["fact"] == "jd_power_csi") & (f["year"] == year)].set_index("brand")["source"]
+    out = [Target(f"csi_gap:{b}:{year}", "csi_gap", b, year, z, CSI_GAP_SD, confidence="high", source=src[b])
+           for b, z in _standardise(listed).items()]
+    out.append(Target(f"csi_rank:{ALL}:{year}", "csi_rank", ALL, year, 1.0, CSI_BELOW_SD, weight=0.0,
+                      key=",".join(listed), confidence="high", source=src["industry_average"]))
+    out += [Target(f"csi_below_listed:{b}:{year}", "csi_below_listed", b, year, 1.0, CSI_BELOW_SD,
+                   key=",".join(listed), confidence="high", source=src["industry_average"]) for b in below]
+    return out
+
+
+def targets(brands: Sequence[str] | None = None) -> list[Target]:
+    """Every calibration target, for the brands in ``brands`` (a scenario's ``brand_names``; None: all)."""
+    keep = set(brands) if brands is not None else None
+    out = _sales_targets(keep)
+    for year in (1992, 1993):
+        out += csi_targets(year, keep)
+    lease = reference.facts().query("fact == 'luxury_lease_share' and year == 1993").iloc[0]
+    out.append(Target(f"lease_share:{ALL}:1993", "lease_share", ALL, 1993, float(lease["value"]), LEASE_SD,
+                      confidence=lease["confidence"], source=lease["source"]))
+    f = reference.facts()
+    for key, rate in reference.recovery_repurchase_rates().items():
+        row = f[f["fact"] == f"recovery_repurchase_rate_{key}"].iloc[0]
+        out.append(Target(f"rebuy_rate:{key}", "rebuy_rate", ALL, None, rate, REBUY_SD, key=key,
+                          confidence=row["confidence"], source=row["source"]))
+    return out
+
+
+def for_brands(ts: Iterable[Target], brands: Sequence[str]) -> list[Target]:
+    """``ts`` restricted to ``brands`` (and ``all``), CSI targets rebuilt for that set if they were built for
+    another (standardised gaps depend on the compared set)."""
+    ts = [t for t in ts if t.brand == ALL or t.brand in brands]
+    years = sorted({t.year for t in ts if t.kind in CSI_KINDS})
+    wanted = [c for y in years for c in csi_targets(y, brands)]
+    if [t for t in ts if t.kind in CSI_KINDS] != wanted:
+        ts = [t for t in ts if t.kind not in CSI_KINDS] + wanted
+    return ts
+
+
+def targets_frame(ts: Iterable[Target]) -> pd.DataFrame:
+    return pd.DataFrame([asdict(t) for t in ts], columns=list(Target.__dataclass_fields__))
+
+
+# ---- simulated moments ----------------------------------------------------------------------------------
+def run_recording_leases(model) -> np.ndarray:
+    """Run ``model`` to its end a month at a time; returns ``(months, 2)``: new cars acquired in each month
+    (sales and take-back replacements) and how many of them were leased. Same results as ``model.run()``."""
+    out = np.zeros((model.n_months, 2))
+    pop = model.pop
+    while model.month + 1 < model.n_months:
+        model.run(1)
+        m = model.month
+        new = pop.active & (pop.brand >= 0) & (pop.purchase_month == m)
+        out[m] = new.sum(), (new & pop.leased).sum()
+    return out
+
+
+def _csi_by_year(led, year_index: int, b: int) -> float:
+    rows = slice(year_index * 12, year_index * 12 + 12)
+    n = led.csi_n[rows, b].sum()
+    return float(500.0 * (1.0 + led.csi_sum[rows, b].sum() / n)) if n > 0 else float("nan")
+
+
+def _rank_corr(a: Sequence[float], b: Sequence[float]) -> float:
+    ra, rb = pd.Series(a).rank().to_numpy(), pd.Series(b).rank().to_numpy()
+    if np.isnan(ra).any() or np.isnan(rb).any() or ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def simulated_moments(model, ts: Sequence[Target] | None = None, leases: np.ndarray | None = None) -> pd.DataFrame:
+    """``name, simulated, available, basis`` for each target (default: ``targets(model.brand_names)``).
+
+    ``available`` is False when this run cannot give the moment (a year outside the run, the lease share
+    without ``leases`` from :func:`run_recording_leases`); ``basis`` says where the number came from.
+    """
+    names = list(model.brand_names)
+    ts = targets(names) if ts is None else for_brands(ts, names)
+    led, scale = model.ledger, float(model.scale)
+    start = int(model.config.market.start_year)
+    done = model.month + 1
+    index = {b: i for i, b in enumerate(names)}
+
+    def months(year: int, n: int = 12) -> slice | None:
+        m0 = (year - start) * 12
+        return slice(m0, m0 + n) if m0 >= 0 and m0 + n <= done else None
+
+    rows = []
+    for t in ts:
+        value, basis = float("nan"), "not simulated"
+        if t.kind.startswith("sales_"):
+            span = months(t.year, 11 if t.kind == "sales_jan_nov" else 12)
+            if span is not None:
+                value, basis = float(led.sales[span, index[t.brand]].sum() * scale), "ledger.sales x scale"
+        elif t.kind in CSI_KINDS:
+            if months(t.year) is not None:
+                yi, basis = t.year - start, "ledger.csi_sum / csi_n"
+                if t.kind == "csi_gap":
+                    listed, _ = _csi_sets(t.year, names)
+                    z = _standardise({b: _csi_by_year(led, yi, index[b]) for b in listed})
+                    value = z.get(t.brand, float("nan"))
+                else:
+                    listed = t.key.split(",")
+                    sim = [_csi_by_year(led, yi, index[b]) for b in listed]
+                    if t.kind == "csi_rank":
+                        obs = reference.jd_power_csi(t.year)
+                        value = _rank_corr([obs[b] for b in listed], sim)
+                    else:
+                        own = _csi_by_year(led, yi, index[t.brand])
+                        value = float(np.mean([s > own for s in sim])) if not np.isnan([own, *sim]).any() else float("nan")
+        elif t.kind == "lease_share":
+            span = months(t.year)
+            if span is not None and leases is not None:
+                new, leased = leases[span].sum(axis=0)
+                value, basis = (float(leased / new) if new else float("nan")), "run_recording_leases"
+            elif span is not None and span.stop == done:
+                pop = model.pop
+                new = pop.active & (pop.brand >= 0) & (pop.purchase_month >= span.start) & (pop.purchase_month < span.stop)
+                value = float(pop.leased[new].mean()) if new.any() else float("nan")
+                basis = "population at the end of the year"
+            elif span is not None:
+                basis = "needs run_recording_leases (the ledger has no lease counts)"
+        elif t.kind == "rebuy_rate":
+            lo = max(0, (CALIBRATION_YEARS[0] - start) * 12)
+            hi = min(done, (CALIBRATION_YEARS[1] - start + 1) * 12)
+            if hi > lo:
+                value, basis = led.rebuy_rates(slice(lo, hi))[t.key], f"ledger.rebuy_rates(months {lo}..{hi - 1})"
+        else:
+            raise ValueError(f"unknown target kind {t.kind!r}")
+        rows.append({"name": t.name, "simulated": value, "available": basis != "not simulated"
+                     and not basis.startswith("needs"), "basis": basis})
+    out = pd.DataFrame(rows, columns=["name", "simulated", "available", "basis"])
+    out.attrs["brands"] = names
+    return out
+
+
+# ---- comparison ----------------------------------------------------------------------------------------
+def moment_table(ts: Sequence[Target], simulated: pd.DataFrame) -> pd.DataFrame:
+    """Observed vs simulated, one row per target whose brand the simulation has (or ``all``).
+
+    If ``simulated`` came from :func:`simulated_moments` and ``ts`` were built for another brand set, the
+    CSI targets are rebuilt for the simulation's brands (standardised gaps depend on the compared set).
+    """
+    brands = simulated.attrs.get("brands")
+    ts = list(ts) if brands is None else for_brands(ts, brands)
+    table = targets_frame(ts).merge(simulated, on="name", how="left")
+    table["available"] = table["available"].astype("boolean").fillna(False).astype(bool)
+    obs, sim = table["observed"].to_numpy(float), table["simulated"].to_numpy(float)
+    log = (table["error"] == "log_ratio").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["difference"] = sim - obs
+        table["relative_error"] = np.where(obs != 0, (sim - obs) / np.abs(obs), np.nan)
+        err = np.where(log, np.log(np.maximum(sim, SALES_FLOOR) / obs), sim - obs)
+        table["z"] = err / table["sd"].to_numpy(float)
+    cols = ["name", "kind", "brand", "year", "observed", "simulated", "difference", "relative_error", "error", "z",
+            "sd", "weight", "available", "basis", "confidence", "source"]
+    return table[cols]
+
+
+def distance(table: pd.DataFrame) -> float:
+    """Weighted sum of squared standardised errors over available rows (NaN counts as ``MISSING_Z`` sds)."""
+    rows = table[table["available"]]
+    z = rows["z"].to_numpy(float)
+    z2 = np.where(np.isnan(z), MISSING_Z**2, z**2)
+    return float(np.sum(rows["weight"].to_numpy(float) * z2))
+
+
+def quality_inputs(scenario) -> pd.DataFrame:
+    """Initial quality 1991 (an input, not a target): brand, problems per 100, the scenario's defects per
+    car-year and their ratio (the flagship uses 0.6 repair visits per problem: ratios near 0.006)."""
+    iqs = reference.initial_quality_1991()
+    rows = [{"brand": b, "iqs_1991": iqs[b], "defects_per_car_year": spec.defects_per_car_year,
+             "ratio": spec.defects_per_car_year / iqs[b]} for b, spec in scenario.brands.items() if b in iqs]
+    return pd.DataFrame(rows, columns=["brand", "iqs_1991", "defects_per_car_year", "ratio"])

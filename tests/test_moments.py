@@ -1,0 +1,206 @@
+"""sim/moments.py: targets, simulated moments on a hand-filled ledger, the table and the distance, a real run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import moments as mo
+from sim import reference
+from sim.metrics import Ledger
+from sim.model import LuxuryMarketModel
+from tests.conftest import small_flagship
+
+HYP = settings(derandomize=True, database=None, deadline=None, max_examples=100)
+BRANDS = ["Lexus", "Mercedes-Benz", "BMW", "Infiniti", "Acura"]  # no Cadillac, Lincoln, Jaguar
+START, YEARS, SCALE = 1989, 5, 2.5
+
+
+def fake_model(csi=None):
+    """A finished 1989-1993 'model': sales[m, b] = m + 10 b; CSI an increasing linear map of J.D. Power's."""
+    months = YEARS * 12
+    led = Ledger(months, len(BRANDS))
+    led.sales[:] = np.arange(months)[:, None] + 10.0 * np.arange(len(BRANDS))[None, :]
+    for y in (1992, 1993):
+        jdp = reference.jd_power_csi(y)
+        for b, name in enumerate(BRANDS):
+            target = csi(y, name) if csi else 3.0 * jdp.get(name, 120.0) + 100.0  # BMW: below every listed brand
+            rows = slice((y - START) * 12, (y - START) * 12 + 12)
+            led.csi_n[rows, b] = 10.0
+            led.csi_sum[rows, b] = 10.0 * (target / 500.0 - 1.0)
+    # rebuy[m, outcome, rebought]: outcome 1 (fast): 6 of 10 rebought; 2 (slow): 1 of 4; 3 (never): 0 of 5
+    led.rebuy[3, 1] = [2, 3]
+    led.rebuy[40, 1] = [2, 3]
+    led.rebuy[7, 2] = [3, 1]
+    led.rebuy[50, 3] = [5, 0]
+    # population: 4 cars acquired in 1993 (1 leased), one in 1992 (leased), one inactive 1993 slot (leased)
+    pm = np.array([48, 50, 59, 55, 40, 49], dtype=np.int16)
+    pop = SimpleNamespace(active=np.array([1, 1, 1, 1, 1, 0], bool), brand=np.array([0, 1, 2, 0, 3, -1], np.int8),
+                          purchase_month=pm, leased=np.array([1, 0, 0, 0, 1, 1], bool))
+    return SimpleNamespace(ledger=led, scale=SCALE, brand_names=BRANDS, month=months - 1, pop=pop,
+                           config=SimpleNamespace(market=SimpleNamespace(start_year=START)))
+
+
+@pytest.fixture
+def fake_table():
+    model = fake_model()
+    ts = mo.targets(model.brand_names)
+    return model, ts, mo.moment_table(ts, mo.simulated_moments(model, ts))
+
+
+def row(table, name):
+    return table.set_index("name").loc[name]
+
+
+def test_targets_cover_the_reference_data():
+    ts = mo.targets()
+    names = [t.name for t in ts]
+    assert len(names) == len(set(names))
+    s = reference.sales()
+    assert sum(t.kind.startswith("sales_") for t in ts) == len(s)
+    assert {t.kind for t in ts} >= {"sales_calendar_year", "sales_jan_nov", "csi_gap", "csi_rank",
+                                    "csi_below_listed", "lease_share", "rebuy_rate"}
+    assert all(t.source and t.sd > 0 and t.weight >= 0 for t in ts)
+    by_name = {t.name: t for t in ts}
+    assert by_name["sales_calendar_year:Lexus:1991"].observed == 71206
+    assert by_name["sales_jan_nov:Lexus:1991"].weight == 0.5  # the calendar-year row says the same
+    assert by_name["sales_jan_nov:Mercedes-Benz:1990"].weight == 1.0
+    assert by_name["rebuy_rate:resolved_within_90_days"].observed == 0.474
+    # standardised gaps: mean 0, population sd 1; Lexus 1992 = (179 - mean) / sd of the six listed brands
+    gaps = [t.observed for t in ts if t.kind == "csi_gap" and t.year == 1992]
+    assert np.mean(gaps) == pytest.approx(0) and np.std(gaps) == pytest.approx(1)
+    listed = np.array([179, 167, 148, 145, 138, 137.0])
+    assert by_name["csi_gap:Lexus:1992"].observed == pytest.approx((179 - listed.mean()) / listed.std())
+
+
+def test_brands_outside_the_scenario_are_skipped():
+    ts = mo.targets(BRANDS)
+    assert not {t.brand for t in ts} & {"Cadillac", "Lincoln", "Jaguar"}
+    assert "csi_below_listed:BMW:1993" in {t.name for t in ts}
+    assert not [t for t in ts if t.brand == "Lincoln"]  # Lincoln 1992 'below average' needs Lincoln
+    assert mo.targets(["Lexus", "BMW"]) and not [t for t in mo.targets(["Lexus", "BMW"]) if t.kind == "csi_gap"]
+
+
+def test_sales_moments_by_hand(fake_table):
+    model, _, table = fake_table
+    lexus, mb = 0, 1
+    # Lexus 1991 January-November: months 24..34; calendar 1991: months 24..35; times the scale, exactly
+    assert row(table, "sales_jan_nov:Lexus:1991")["simulated"] == sum(m + 10 * lexus for m in range(24, 35)) * SCALE
+    assert row(table, "sales_calendar_year:Lexus:1991")["simulated"] == sum(range(24, 36)) * SCALE
+    assert row(table, "sales_jan_nov:Mercedes-Benz:1990")["simulated"] == sum(m + 10 * mb for m in range(12, 23)) * SCALE
+    assert row(table, "sales_calendar_year:Mercedes-Benz:1993")["simulated"] == sum(m + 10 for m in range(48, 60)) * SCALE
+    r = row(table, "sales_calendar_year:Lexus:1989")
+    assert r["z"] == pytest.approx(math.log(r["simulated"] / 16302) / 0.10)
+    assert r["relative_error"] == pytest.approx(r["simulated"] / 16302 - 1)
+    # before the run: a row, not available, not in the distance
+    r = row(table, "sales_calendar_year:BMW:1986")
+    assert not r["available"] and math.isnan(r["simulated"])
+    assert set(table["brand"]) <= set(BRANDS) | {"all"}
+
+
+def test_csi_lease_rebuy_moments_by_hand(fake_table):
+    _, _, table = fake_table
+    csi = table[table["kind"] == "csi_gap"]
+    # simulated CSI is an increasing linear map of J.D. Power's: identical standardised gaps, rank 1
+    np.testing.assert_allclose(csi["simulated"], csi["observed"], atol=1e-9)
+    assert row(table, "csi_rank:all:1993")["simulated"] == pytest.approx(1.0)
+    assert row(table, "csi_below_listed:BMW:1993")["simulated"] == 1.0
+    assert row(table, "lease_share:all:1993")["simulated"] == pytest.approx(1 / 4)  # active cars bought in 1993
+    assert row(table, "rebuy_rate:resolved_within_90_days")["simulated"] == pytest.approx(6 / 10)
+    assert row(table, "rebuy_rate:resolved_90_to_180_days")["simulated"] == pytest.approx(1 / 4)
+    assert row(table, "rebuy_rate:unresolved")["simulated"] == 0.0
+
+
+def test_csi_below_and_order_disagreement():
+    # the simulation puts BMW second: of the 4 listed brands in the scenario only Lexus is above it
+    model = fake_model(csi=lambda y, b: {"Lexus": 700, "BMW": 690, "Infiniti": 650, "Acura": 640,
+                                         "Mercedes-Benz": 660}[b])
+    table = mo.moment_table(mo.targets(BRANDS), mo.simulated_moments(model))
+    assert row(table, "csi_below_listed:BMW:1993")["simulated"] == pytest.approx(1 / 4)
+    assert row(table, "csi_rank:all:1992")["simulated"] < 1.0
+
+
+def test_lease_share_needs_recording_when_the_run_goes_on():
+    model = fake_model()
+    model.month = 59 + 12  # as if the run continued into 1994: the 1993 snapshot no longer holds
+    model.ledger = Ledger(72, len(BRANDS))
+    sim = mo.simulated_moments(model).set_index("name")
+    assert not sim.loc["lease_share:all:1993", "available"]
+    leases = np.zeros((72, 2))
+    leases[48:60] = [10, 6]
+    sim = mo.simulated_moments(model, leases=leases).set_index("name")
+    assert sim.loc["lease_share:all:1993", "simulated"] == pytest.approx(0.6)
+
+
+def test_targets_for_another_brand_set_are_rebuilt():
+    model = fake_model()
+    all_brands = mo.moment_table(mo.targets(), mo.simulated_moments(model, mo.targets()))
+    own = mo.moment_table(mo.targets(BRANDS), mo.simulated_moments(model))
+    pd.testing.assert_frame_equal(all_brands.sort_values("name").reset_index(drop=True),
+                                  own.sort_values("name").reset_index(drop=True))
+
+
+def test_distance_zero_at_observed(fake_table):
+    _, ts, table = fake_table
+    sim = pd.DataFrame({"name": [t.name for t in ts], "simulated": [t.observed for t in ts], "available": True,
+                        "basis": "test"})
+    perfect = mo.moment_table(ts, sim)
+    assert mo.distance(perfect) == 0.0
+    assert mo.distance(table) > 0
+
+
+@HYP
+@given(st.lists(st.floats(-2, 2), min_size=1, max_size=60), st.floats(0.1, 3), st.floats(1.01, 3))
+def test_distance_grows_with_error(errs, t, factor):
+    ts = mo.targets()
+    errs = (errs * len(ts))[: len(ts)]
+
+    def table(scale):
+        sims = [t_.observed * math.exp(scale * e) if t_.error == "log_ratio" else t_.observed + scale * e * t_.sd
+                for t_, e in zip(ts, errs)]
+        sim = pd.DataFrame({"name": [x.name for x in ts], "simulated": sims, "available": True, "basis": "test"})
+        return mo.moment_table(ts, sim)
+
+    d1, d2 = mo.distance(table(t)), mo.distance(table(t * factor))
+    assert d1 >= 0 and d2 >= d1
+    if any(abs(e) > 1e-6 and x.weight > 0 for x, e in zip(ts, errs)):
+        assert d2 > d1
+
+
+def test_missing_simulated_value_is_penalised(fake_table):
+    _, ts, table = fake_table
+    broken = table.copy()
+    i = broken.index[broken["name"] == "csi_gap:Lexus:1992"][0]
+    broken.loc[i, "z"] = np.nan
+    assert mo.distance(broken) == pytest.approx(mo.distance(table) - table.loc[i, "z"] ** 2 + mo.MISSING_Z**2)
+
+
+def test_recording_leases_does_not_change_the_run():
+    scenario = small_flagship(years=3, buyers=1500)
+    plain = LuxuryMarketModel(scenario, seed=3).run()
+    stepped = LuxuryMarketModel(scenario, seed=3)
+    leases = mo.run_recording_leases(stepped)
+    np.testing.assert_array_equal(plain.ledger.sales, stepped.ledger.sales)
+    np.testing.assert_array_equal(plain.ledger.csi_sum, stepped.ledger.csi_sum)
+    assert (leases[:, 1] <= leases[:, 0]).all() and leases[12:, 0].sum() >= plain.ledger.sales[12:].sum()
+
+
+def test_real_small_run_gives_a_finite_table():
+    model = LuxuryMarketModel(small_flagship(years=8, buyers=5000), seed=1).run()  # 1986-1993
+    ts = mo.targets()
+    table = mo.moment_table(ts, mo.simulated_moments(model))
+    expected = {t.name for t in mo.targets(model.brand_names)}
+    assert set(table["name"]) == expected and len(table) == len(expected)
+    avail = table[table["available"]]
+    assert np.isfinite(avail["simulated"]).all() and np.isfinite(avail["z"]).all()
+    assert (table.loc[~table["available"], "year"] < 1986).all()  # only rows before the run are missing
+    assert "lease_share:all:1993" in set(avail["name"])
+    assert np.isfinite(mo.distance(table))
+    assert set(mo.quality_inputs(model.config)["brand"]) == set(reference.initial_quality_1991())
