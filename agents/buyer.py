@@ -225,6 +225,7 @@ class BuyerAgent(mesa.Agent):
         pop.sat[i] = 0.5 * own_sat + 0.5 * cfg.satisfaction.new_car if stayed else cfg.satisfaction.new_car
         pop.sat_month[i] = m
         self._new_car(rng)
+        model.ledger.leased_sales[m, pick] += pop.leased[i]
         model.ledger.new_car_margin[m, pick] += new_car_margin(np.array([pick]), ba)[0]
 
     def _new_car(self, rng: np.random.Generator) -> None:

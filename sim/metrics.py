@@ -19,7 +19,7 @@ import pandas as pd
 from sim.finance import lifetime_value
 from sim.service import EVENT_KINDS
 
-COUNTS = ("sales", "new_to_segment", "conquest", "repurchase", "replacers", "churned", "exits",
+COUNTS = ("sales", "leased_sales", "new_to_segment", "conquest", "repurchase", "replacers", "churned", "exits",
           "complaints", "recovered", "take_backs", "told")
 MONEY = ("service_revenue", "service_cost", "new_car_margin")
 
@@ -102,6 +102,7 @@ class Ledger:
             "brand": np.tile(brand_names, years),
             "sales": y["sales"] * scale,
             "sales_share": sales_share,
+            "lease_share": y["leased_sales"] / y["sales"],
             "fleet": fleet * scale,
             "fleet_share": fleet_share,
             "churn_rate": churn,

@@ -358,6 +358,7 @@ class LuxuryMarketModel(mesa.Model):
         pop.sat[buyers] = np.where(stayed, 0.5 * own_sat[bought] + 0.5 * sp.new_car, sp.new_car)
         pop.sat_month[buyers] = m
         self._new_cars(buyers, m, rng)
+        self.ledger.add("leased_sales", m, new_brand[pop.leased[buyers]])
         self.ledger.add("new_car_margin", m, new_brand, new_car_margin(new_brand, ba))
 
     def _brand_dynamics(self, m: int) -> None:

@@ -26,10 +26,8 @@ Like is compared with like:
 * **Initial quality 1991** is *not* a target: the scenario sets ``defects_per_car_year`` from it (problems
   per 100 cars x 0.6), so it is an input. :func:`quality_inputs` checks that the scenario follows it.
 * **Lease share 1993** (``lease_share``, 0.5, "over half": a lower bound, sd 0.05): the share of new cars
-  acquired in 1993 that were leased. The ledger does not record leases, so the value comes from
-  :func:`run_recording_leases` (exact: it reads the new cars after every month), or, if the run ended in
-  December 1993, from the population arrays (cars acquired in 1993 still held then; few were replaced within
-  the year); otherwise it is unavailable (NaN). Note that lease-or-own is drawn with the scenario's
+  sold in 1993 that were leased (``ledger.leased_sales / ledger.sales``). Note that lease-or-own is drawn
+  with the scenario's
   ``lease_trend`` (0.50 in 1993) scaled by segment propensities, so this moment is nearly an input: it
   only checks the segment mix of 1993 buyers.
 * **Dillard & Bates** (``rebuy_rate``): ``ledger.rebuy_rates`` over the calibration window (1984-1993 within
@@ -164,19 +162,6 @@ def targets_frame(ts: Iterable[Target]) -> pd.DataFrame:
 
 
 # ---- simulated moments ----------------------------------------------------------------------------------
-def run_recording_leases(model) -> np.ndarray:
-    """Run ``model`` to its end a month at a time; returns ``(months, 2)``: new cars acquired in each month
-    (sales and take-back replacements) and how many of them were leased. Same results as ``model.run()``."""
-    out = np.zeros((model.n_months, 2))
-    pop = model.pop
-    while model.month + 1 < model.n_months:
-        model.run(1)
-        m = model.month
-        new = pop.active & (pop.brand >= 0) & (pop.purchase_month == m)
-        out[m] = new.sum(), (new & pop.leased).sum()
-    return out
-
-
 def _csi_by_year(led, year_index: int, b: int) -> float:
     rows = slice(year_index * 12, year_index * 12 + 12)
     n = led.csi_n[rows, b].sum()
@@ -190,11 +175,11 @@ def _rank_corr(a: Sequence[float], b: Sequence[float]) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def simulated_moments(model, ts: Sequence[Target] | None = None, leases: np.ndarray | None = None) -> pd.DataFrame:
+def simulated_moments(model, ts: Sequence[Target] | None = None) -> pd.DataFrame:
     """``name, simulated, available, basis`` for each target (default: ``targets(model.brand_names)``).
 
-    ``available`` is False when this run cannot give the moment (a year outside the run, the lease share
-    without ``leases`` from :func:`run_recording_leases`); ``basis`` says where the number came from.
+    ``available`` is False when this run cannot give the moment (a year outside the run); ``basis`` says
+    where the number came from.
     """
     names = list(model.brand_names)
     ts = targets(names) if ts is None else for_brands(ts, names)
@@ -232,16 +217,9 @@ def simulated_moments(model, ts: Sequence[Target] | None = None, leases: np.ndar
                         value = float(np.mean([s > own for s in sim])) if not np.isnan([own, *sim]).any() else float("nan")
         elif t.kind == "lease_share":
             span = months(t.year)
-            if span is not None and leases is not None:
-                new, leased = leases[span].sum(axis=0)
-                value, basis = (float(leased / new) if new else float("nan")), "run_recording_leases"
-            elif span is not None and span.stop == done:
-                pop = model.pop
-                new = pop.active & (pop.brand >= 0) & (pop.purchase_month >= span.start) & (pop.purchase_month < span.stop)
-                value = float(pop.leased[new].mean()) if new.any() else float("nan")
-                basis = "population at the end of the year"
-            elif span is not None:
-                basis = "needs run_recording_leases (the ledger has no lease counts)"
+            if span is not None:
+                new, leased = led.sales[span].sum(), led.leased_sales[span].sum()
+                value, basis = (float(leased / new) if new else float("nan")), "ledger.leased_sales / sales"
         elif t.kind == "rebuy_rate":
             lo = max(0, (CALIBRATION_YEARS[0] - start) * 12)
             hi = min(done, (CALIBRATION_YEARS[1] - start + 1) * 12)

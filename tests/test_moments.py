@@ -40,11 +40,10 @@ def fake_model(csi=None):
     led.rebuy[40, 1] = [2, 3]
     led.rebuy[7, 2] = [3, 1]
     led.rebuy[50, 3] = [5, 0]
-    # population: 4 cars acquired in 1993 (1 leased), one in 1992 (leased), one inactive 1993 slot (leased)
-    pm = np.array([48, 50, 59, 55, 40, 49], dtype=np.int16)
-    pop = SimpleNamespace(active=np.array([1, 1, 1, 1, 1, 0], bool), brand=np.array([0, 1, 2, 0, 3, -1], np.int8),
-                          purchase_month=pm, leased=np.array([1, 0, 0, 0, 1, 1], bool))
-    return SimpleNamespace(ledger=led, scale=SCALE, brand_names=BRANDS, month=months - 1, pop=pop,
+    # leases: a quarter of 1993's sales (months 48-59) were leased; 1992 leased them all (must not count)
+    led.leased_sales[48:60] = led.sales[48:60] / 4
+    led.leased_sales[36:48] = led.sales[36:48]
+    return SimpleNamespace(ledger=led, scale=SCALE, brand_names=BRANDS, month=months - 1,
                            config=SimpleNamespace(market=SimpleNamespace(start_year=START)))
 
 
@@ -112,7 +111,7 @@ def test_csi_lease_rebuy_moments_by_hand(fake_table):
     np.testing.assert_allclose(csi["simulated"], csi["observed"], atol=1e-9)
     assert row(table, "csi_rank:all:1993")["simulated"] == pytest.approx(1.0)
     assert row(table, "csi_below_listed:BMW:1993")["simulated"] == 1.0
-    assert row(table, "lease_share:all:1993")["simulated"] == pytest.approx(1 / 4)  # active cars bought in 1993
+    assert row(table, "lease_share:all:1993")["simulated"] == pytest.approx(1 / 4)  # leased 1993 sales / sales
     assert row(table, "rebuy_rate:resolved_within_90_days")["simulated"] == pytest.approx(6 / 10)
     assert row(table, "rebuy_rate:resolved_90_to_180_days")["simulated"] == pytest.approx(1 / 4)
     assert row(table, "rebuy_rate:unresolved")["simulated"] == 0.0
@@ -127,15 +126,15 @@ def test_csi_below_and_order_disagreement():
     assert row(table, "csi_rank:all:1992")["simulated"] < 1.0
 
 
-def test_lease_share_needs_recording_when_the_run_goes_on():
+def test_lease_share_is_leased_sales_over_sales_in_the_year():
     model = fake_model()
-    model.month = 59 + 12  # as if the run continued into 1994: the 1993 snapshot no longer holds
+    model.month = 59 + 12  # the run went on into 1994: the 1993 moment still comes from the ledger
     model.ledger = Ledger(72, len(BRANDS))
+    model.ledger.sales[48:60, 0] = 10
+    model.ledger.leased_sales[48:60, 0] = 6
+    model.ledger.sales[60:72, 0] = 10  # 1994 does not count
     sim = mo.simulated_moments(model).set_index("name")
-    assert not sim.loc["lease_share:all:1993", "available"]
-    leases = np.zeros((72, 2))
-    leases[48:60] = [10, 6]
-    sim = mo.simulated_moments(model, leases=leases).set_index("name")
+    assert sim.loc["lease_share:all:1993", "available"]
     assert sim.loc["lease_share:all:1993", "simulated"] == pytest.approx(0.6)
 
 
@@ -180,16 +179,6 @@ def test_missing_simulated_value_is_penalised(fake_table):
     i = broken.index[broken["name"] == "csi_gap:Lexus:1992"][0]
     broken.loc[i, "z"] = np.nan
     assert mo.distance(broken) == pytest.approx(mo.distance(table) - table.loc[i, "z"] ** 2 + mo.MISSING_Z**2)
-
-
-def test_recording_leases_does_not_change_the_run():
-    scenario = small_flagship(years=3, buyers=1500)
-    plain = LuxuryMarketModel(scenario, seed=3).run()
-    stepped = LuxuryMarketModel(scenario, seed=3)
-    leases = mo.run_recording_leases(stepped)
-    np.testing.assert_array_equal(plain.ledger.sales, stepped.ledger.sales)
-    np.testing.assert_array_equal(plain.ledger.csi_sum, stepped.ledger.csi_sum)
-    assert (leases[:, 1] <= leases[:, 0]).all() and leases[12:, 0].sum() >= plain.ledger.sales[12:].sum()
 
 
 def test_real_small_run_gives_a_finite_table():
