@@ -91,6 +91,7 @@ class Ledger:
             sales_share = y["sales"] / y["sales"].sum(axis=1, keepdims=True)
             fleet_share = fleet / fleet.sum(axis=1, keepdims=True)
             churn = y["churned"] / y["replacers"]
+            lease_share = y["leased_sales"] / y["sales"]
             acq_churn = np.where(y["churned"] > 0, (y["conquest"] + y["new_to_segment"]) / y["churned"], np.nan)
             csi = 500.0 * (1.0 + y["csi_sum"] / y["csi_n"])
             profit = y["new_car_margin"] + y["service_revenue"] - y["service_cost"]
@@ -102,7 +103,7 @@ class Ledger:
             "brand": np.tile(brand_names, years),
             "sales": y["sales"] * scale,
             "sales_share": sales_share,
-            "lease_share": y["leased_sales"] / y["sales"],
+            "lease_share": lease_share,
             "fleet": fleet * scale,
             "fleet_share": fleet_share,
             "churn_rate": churn,

@@ -15,6 +15,8 @@ import functools
 import re
 import tomllib
 from pathlib import Path
+
+import numpy as np
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -428,8 +430,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 NAMED_TABLES = {("brands",): "brand", ("market", "segments"): "segment"}  # tables keyed by user-chosen names
 
 
-def _check_named(raw: dict, keys: list[str], text: str) -> None:
-    """--set may change a brand or segment but never create one: a typo must not add a brand."""
+def _check_named(raw: dict, keys: list[str], context: str) -> None:
+    """An override may change a brand or segment but never create one: a typo must not add a brand."""
     for prefix, kind in NAMED_TABLES.items():
         n = len(prefix)
         if tuple(keys[:n]) == prefix and len(keys) > n + 1:
@@ -438,15 +440,19 @@ def _check_named(raw: dict, keys: list[str], text: str) -> None:
                 table = table.get(key, {}) if isinstance(table, dict) else {}
             if keys[n] not in table:
                 hint = difflib.get_close_matches(keys[n], list(table), n=1)
-                raise ScenarioError([f"--set {text}: {'.'.join(keys[: n + 1])}: unknown {kind} '{keys[n]}'"
+                raise ScenarioError([f"{context}{'.'.join(keys[: n + 1])}: unknown {kind} '{keys[n]}'"
                                      + (f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(table)})")])
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+def set_values(raw: dict, values: dict[str, Any], context: str = "") -> dict:
+    """A copy of the raw scenario with each ``dotted.path`` set to its (Python) value; validate it afterwards.
+    ``context`` prefixes error lines (e.g. "--set TEXT: ")."""
     raw = dict(raw)
-    for text in overrides:
-        keys, value = parse_override(text)
-        _check_named(raw, keys, text)
+    for path, value in values.items():
+        keys = [k for k in path.split(".") if k]
+        _check_named(raw, keys, context)
+        if isinstance(value, np.generic):  # numpy scalars (a design's values) as plain Python
+            value = value.item()
         node = raw
         for key in keys[:-1]:
             child = node.get(key)
@@ -454,6 +460,14 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             node[key] = child
             node = child
         node[keys[-1]] = value
+    return raw
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """``--set`` texts (``a.b.c=value``, the value read as TOML) applied to a raw scenario."""
+    for text in overrides:
+        keys, value = parse_override(text)
+        raw = set_values(raw, {".".join(keys): value}, context=f"--set {text}: ")
     return raw
 
 

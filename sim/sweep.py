@@ -64,7 +64,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.results import git_commit, package_versions
-from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario, resolve_path, validate
+from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario, resolve_path, set_values, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
@@ -460,7 +460,7 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
         probe = p.values[0] if p.values is not None else p.range[0]
         if not known:  # not a field of the base scenario: let the scenario schema say why (or accept a free key)
             try:
-                validate(apply_overrides(base_raw, [f"{p.path}={_toml_value(probe)}"]), "<probe>")
+                validate(set_values(base_raw, {p.path: probe}), "<probe>")
             except ScenarioError as exc:
                 for line in exc.problems:
                     problems.append(f"{where}.path: {p.path!r}: {_strip_source(line, '<probe>')}")
@@ -664,7 +664,7 @@ def plan(experiment_path: str | Path) -> Plan:
         label = ", ".join(f"{p.name}={_label(row[p.name], p.kind)}" for p in params)
         where = f"{source}: design point {point} ({label})"
         try:
-            scenario = validate(apply_overrides(base_raw, [f"{p.path}={_toml_value(row[p.name])}" for p in params]),
+            scenario = validate(set_values(base_raw, {p.path: row[p.name] for p in params}),
                                 "<point>")
         except ScenarioError as exc:
             bad_points += 1
@@ -750,8 +750,7 @@ def _run_batch(static: _Static, batch: _Batch) -> dict:
         row: dict[str, Any] = {"point": point, "replication": replication}
         row.update(zip(static.names, values))
         try:
-            assignments = [f"{p}={_toml_value(v)}" for p, v in zip(static.paths, values)]
-            scenario = validate(apply_overrides(static.base, assignments), f"design point {point}")
+            scenario = validate(set_values(static.base, dict(zip(static.paths, values))), f"design point {point}")
             model = LuxuryMarketModel(scenario, seed=run_seed(static.seed, point, replication)).run()
             table = model.brand_year()
             for spec in static.outputs:
