@@ -146,7 +146,7 @@ class BuyerAgent(mesa.Agent):
 
     def complain(self, brand: int) -> None:
         """File a complaint; the brand resolves it within 90 days, in 90-180 days, or never."""
-        model, rng, ba, sp = self.model, self.model.rngs["agents"], self.model.brand_arrays, self.model.config.satisfaction
+        model, rng, ba = self.model, self.model.rngs["agents"], self.model.brand_arrays
         model.ledger.complaints[model.month, brand] += 1
         self._pop.complaint[self.slot] = UNRESOLVED
         delay = int(satisfaction.resolution_delay(rng, ba.resolve_fast[[brand]], ba.resolve_slow[[brand]])[0])

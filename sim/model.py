@@ -289,7 +289,7 @@ class LuxuryMarketModel(mesa.Model):
             self.ledger.add("service_cost", m, b, np.full(slots.size, self.config.costs.complaint_cost))
 
     def _market_month(self, m: int, ba: BrandArrays) -> None:
-        pop, mk = self.pop, self.config.market
+        pop = self.pop
         due = self.calendar.pop(m)
         due = due[pop.active[due] & (pop.replace_month[due] == m)]
         due = due[self._first_occurrence(due)]

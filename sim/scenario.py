@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
@@ -471,29 +471,61 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def _field_names(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Names allowed at ``loc`` (for 'did you mean')."""
+def _unwrap(tp: Any) -> Any:
+    """The model type inside Annotated / Optional / list annotations (a tuple of members for a real union)."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (list, tuple):
+            args = get_args(tp)
+            tp = args[-1] if args else None
+        elif origin is Union or type(tp).__name__ == "UnionType":
+            members = [a for a in get_args(tp) if a is not type(None)]
+            if len(members) == 1:
+                tp = members[0]
+            else:
+                return tuple(members)
+        else:
+            return tp
+
+
+def field_names(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names allowed at ``loc`` in ``model`` (for 'did you mean'); unions are searched by their ``kind``."""
     current: Any = model
     for part in loc:
+        if get_origin(current) is dict:  # ``part`` is a key (a brand or segment name): go to the value type
+            current = get_args(current)[-1]
+            continue
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        if isinstance(current, tuple):  # a union: the discriminated design, pick the member by its kind
+            current = next((m for m in current if isinstance(m, type) and issubclass(m, BaseModel)
+                            and m.model_fields.get("kind") and part in get_args(m.model_fields["kind"].annotation)), None)
+            if current is not None:
+                continue
+            return []
         if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
+            info = current.model_fields.get(str(part))
+            if info is None:
                 return []
-            current = field.annotation
+            current = info.annotation
         else:
-            args = getattr(current, "__args__", ())
-            current = args[-1] if args else None
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+            return []
+    current = _unwrap(current)
+    if isinstance(current, tuple):
+        return sorted({n for m in current if isinstance(m, type) and issubclass(m, BaseModel) for n in m.model_fields})
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
 
 
-def _explain(error: dict, source: str) -> str:
+def explain_error(error: dict, source: str, model: type[BaseModel] = None, path: str | None = None) -> str:
+    """One line for a pydantic error: the source, the field path and the reason (with 'did you mean')."""
     loc = tuple(error["loc"])
-    path = ".".join(str(p) for p in loc if not str(p).startswith("function-after"))
+    if path is None:
+        path = ".".join(str(p) for p in loc if not str(p).startswith("function-"))
     if error["type"] == "extra_forbidden":
-        names = _field_names(Scenario, loc[:-1])
-        hint = difflib.get_close_matches(str(loc[-1]), names, n=1)
+        hint = difflib.get_close_matches(str(loc[-1]), field_names(model or Scenario, loc[:-1]), n=1)
         reason = "unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
     else:
         reason = re.sub(r"^Value error, ", "", error["msg"])
@@ -506,7 +538,7 @@ def validate(raw: dict, source: str = "<scenario>") -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError([_explain(err, source) for err in exc.errors()]) from None
+        raise ScenarioError([explain_error(err, source) for err in exc.errors()]) from None
 
 
 def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scenario:

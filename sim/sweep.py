@@ -43,19 +43,16 @@ import json
 import logging
 import math
 import os
-import platform
 import re
 import socket
-import subprocess
 import sys
 import time
 import tomllib
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Callable, Literal, Union
 
 import numpy as np
 import pandas as pd
@@ -64,7 +61,8 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.results import git_commit, package_versions
-from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario, resolve_path, set_values, validate
+from sim.scenario import (Scenario, ScenarioError, apply_overrides, explain_error, load_scenario, resolve_path,
+                          set_values, validate)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
@@ -268,73 +266,23 @@ def _toml_value(value: Any) -> str:
 
 
 # ---- errors naming the file, the field path and the reason -----------------------------------------------
-def _unwrap(tp: Any) -> Any:
-    while True:
-        origin = get_origin(tp)
-        if origin is Annotated:
-            tp = get_args(tp)[0]
-        elif origin in (list, tuple, dict):
-            args = get_args(tp)
-            tp = args[-1] if args else None
-        elif origin is Union or type(tp).__name__ == "UnionType":
-            members = [a for a in get_args(tp) if a is not type(None)]
-            if len(members) == 1:
-                tp = members[0]
-            else:
-                return tuple(members)
-        else:
-            return tp
-
-
-def _names_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(part, int):
-            continue
-        if isinstance(current, tuple):  # a union: the discriminated design, pick the member by its kind
-            current = next((m for m in current if isinstance(m, type) and issubclass(m, BaseModel)
-                            and m.model_fields.get("kind") and part in get_args(m.model_fields["kind"].annotation)), None)
-            if current is not None:
-                continue
-            return []
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = current.model_fields.get(str(part))
-            if info is None:
-                return []
-            current = info.annotation
-        else:
-            return []
-    current = _unwrap(current)
-    if isinstance(current, tuple):
-        return sorted({n for m in current if isinstance(m, type) and issubclass(m, BaseModel) for n in m.model_fields})
-    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
-
-
 def _explain(error: dict, source: str) -> str:
+    """Scenario-style error lines, plus the design's kind (a tagged union) named in the path."""
     loc = tuple(error["loc"])
     if len(loc) > 1 and loc[0] == "design" and loc[1] in ("grid", "lhs", "sobol", "morris"):
         shown = (loc[0], *loc[2:])
     else:
         shown = loc
     path = ".".join(str(p) for p in shown if not str(p).startswith("function-"))
-    if error["type"] == "extra_forbidden":
-        hint = difflib.get_close_matches(str(loc[-1]), _names_at(Experiment, loc[:-1]), n=1)
-        reason = "unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-    elif error["type"] == "union_tag_invalid":
+    if error["type"] == "union_tag_invalid":
         tag = error.get("ctx", {}).get("tag")
         hint = difflib.get_close_matches(str(tag), ["grid", "lhs", "sobol", "morris"], n=1)
         reason = f"unknown design kind {tag!r}" + (f" (did you mean '{hint[0]}'?)" if hint else "") \
             + " (known: grid, lhs, sobol, morris)"
-        path = f"{path}.kind"
-    elif error["type"] == "union_tag_not_found":
-        reason = "missing kind (grid, lhs, sobol or morris)"
-        path = f"{path}.kind"
-    else:
-        reason = re.sub(r"^Value error, ", "", error["msg"])
-        if "input" in error and error["type"] != "missing" and not isinstance(error["input"], (dict, list)):
-            reason += f" (got {error['input']!r})"
-    return f"{source}: {path or '(top level)'}: {reason}"
+        return f"{source}: {path}.kind: {reason}"
+    if error["type"] == "union_tag_not_found":
+        return f"{source}: {path}.kind: missing kind (grid, lhs, sobol or morris)"
+    return explain_error(error, source, Experiment, path)
 
 
 def resolve_experiment(name: str | Path) -> Path:
