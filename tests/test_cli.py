@@ -99,10 +99,10 @@ def test_a_terminated_run_leaves_no_result_folder(tmp_path):
     import time
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", "lexus_us_1989", "-n", "50000",
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", "lexus_us_1989", "-n", "300000",
                              "-r", "2", "--workers", "1", "--out", str(out)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(4)  # well into the simulation (the run takes over 10 s)
+    time.sleep(4)  # well into the simulation (the run takes about 20 s here)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
