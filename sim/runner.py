@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -36,8 +37,6 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
 
 def run_one(scenario: Scenario, replication: int, seed: int, buyers: int | None = None,
             engine: str = "vectorised") -> RunResult:
-    import time
-
     start = time.perf_counter()
     ss = replication_seed(seed, replication)
     model = LuxuryMarketModel(scenario, seed=ss, buyers=buyers, engine=engine)

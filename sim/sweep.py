@@ -60,15 +60,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sim.results import git_commit, package_versions
+from sim.results import PACKAGES as BASE_PACKAGES
+from sim.results import ROOT, git_commit, package_versions
 from sim.scenario import (Scenario, ScenarioError, apply_overrides, explain_error, load_scenario, resolve_path,
                           set_values, validate)
 
-ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
 FORMAT = 1
-PACKAGES = ("luxsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "networkx", "dask",
-            "distributed", "SALib", "matplotlib", "seaborn")
+PACKAGES = BASE_PACKAGES + ("dask", "distributed", "SALib")
 RESERVED = ("point", "replication", "status", "error", "seconds", "chunk", "worker", "year", "brand")
 TARGET_TASK_SECONDS = 5.0  # a batch (one Dask task) is about this much work
 MAX_PROBLEMS = 20  # design-point problems listed before "... and N more"
