@@ -307,6 +307,123 @@ def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (resu
     console.print(f"Analysis: {folder}", markup=False, highlight=False)
 
 
+@app.command()
+def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file in scenarios/calibration/ or a path.")] = FLAGSHIP,
+              buyers: Buyers = None,
+              replications: Replications = None,
+              max_evaluations: Annotated[Optional[int], typer.Option(min=1, help="Nelder-Mead evaluations at most (default: the file's).")] = None,
+              workers: Annotated[Optional[int], typer.Option(min=1, help="Local Dask worker processes (default: the cores).")] = None,
+              scheduler: Annotated[Optional[str], typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786 (or DASK_SCHEDULER_ADDRESS).")] = None,
+              apply: Annotated[bool, typer.Option("--apply", help="Write the fitted values into the base scenario file, each with a comment naming this run.")] = False,
+              out: Annotated[Optional[Path], typer.Option(help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
+              quiet: Quiet = False) -> None:
+    """Fit the free parameters to 1984-1993 history (simulated method of moments, common random numbers, Dask)."""
+    from sim.calibration import DaskBackend, calibrate as fit, load_calibration
+    from sim.calibration_report import apply_to_scenario, default_destination, run_label, write_calibration
+    from sim.scenario import resolve_path
+
+    try:
+        problem = load_calibration(calibration, {"buyers": buyers, "replications": replications,
+                                                 "max_evaluations": max_evaluations})
+    except ScenarioError as exc:
+        _fail(exc)
+    started = datetime.now(timezone.utc)
+    destination = out or default_destination(problem.spec.name, started)
+    if destination.exists():
+        err.print(f"[red]{destination} already exists; choose another --out[/]")
+        raise typer.Exit(2)
+    spec = problem.spec
+    if not quiet:
+        err.print(f"Calibrating {len(problem.paths)} parameters of {spec.scenario} to {len(problem.targets)} targets "
+                  f"(to {spec.end_year}): {spec.replications} replications x {spec.buyers:,} buyers per candidate")
+    backend = DaskBackend(workers, scheduler)
+    try:
+        with Progress(TextColumn("{task.description}"), TextColumn("{task.completed} evaluations"),
+                      TextColumn("best distance {task.fields[best]}"), TimeElapsedColumn(),
+                      console=err, disable=quiet, transient=True) as progress:
+            task = progress.add_task("start", total=None, best="-")
+            result = fit(problem, backend, progress=lambda stage, n, best: progress.update(
+                task, description=stage, completed=n, best=f"{best:,.1f}"))
+    finally:
+        backend.close()
+    write_calibration(destination, result, started)
+    if apply:
+        apply_to_scenario(resolve_path(spec.scenario), result.values, run_label(destination))
+    if quiet:
+        console.print(str(destination), markup=False, highlight=False)
+        return
+    params = result.parameters()
+    table = Table(title=f"Calibration {spec.name}: distance {result.start.distance:,.1f} -> {result.fitted.distance:,.1f} "
+                        f"({len(result.history)} evaluations, {result.seconds:,.0f} s)", title_justify="left")
+    for col in ("parameter", "prior", "start", "fitted", "95% interval", "identification"):
+        table.add_column(col, justify="left" if col in ("parameter", "identification") else "right")
+    for r in params.itertuples():
+        table.add_row(r.path, f"{r.prior_low:g}-{r.prior_high:g}", f"{r.start:.4g}", f"{r.fitted:.4g}",
+                      f"{r.ci_low:.4g} - {r.ci_high:.4g}", r.identification + (" (at bound)" if r.at_bound else ""))
+    console.print(table)
+    fit_rows = result.fit_table()
+    sales = fit_rows[fit_rows["kind"].str.startswith("sales_") & fit_rows["available"]]
+    t2 = Table(title="Sales targets: observed vs simulated (replication mean, min to max)", title_justify="left")
+    for col in ("target", "observed", "simulated", "z"):
+        t2.add_column(col, justify="left" if col == "target" else "right")
+    for r in sales.itertuples():
+        t2.add_row(r.name, f"{r.observed:,.0f}", f"{r.simulated:,.0f} ({r.sim_low:,.0f} to {r.sim_high:,.0f})", f"{r.z:+.2f}")
+    console.print(t2)
+    note = " The fitted values were written into the scenario file (--apply)." if apply else \
+        " Add --apply to write the fitted values into the scenario file."
+    console.print(f"Results: [bold]{destination}[/] — open report.html.{note}")
+
+
+@app.command("validate")
+def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrated scenario.")] = FLAGSHIP,
+                     parity: Annotated[str, typer.Option(help="The service-parity counterfactual ('' to skip that check).")] = "lexus_service_parity",
+                     replications: Replications = None, seed: Seed = None, buyers: Buyers = None,
+                     overrides: Sets = None, workers: Workers = None, out: Out = None, quiet: Quiet = False,
+                     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a stylized fact fails.")] = False) -> None:
+    """The fit on 1984-1993 and the case's stylized facts (pass/fail), plus the later years as a forecast."""
+    from sim.calibration_report import write_validation
+    from sim.results import ROOT
+    from sim.validation import validate_scenario
+
+    started = datetime.now(timezone.utc)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, disable=quiet, transient=True) as progress:
+            task = progress.add_task(f"validating {scenario} (and {parity or 'no counterfactual'})", total=None)
+            result = validate_scenario(scenario, parity or None, replications, buyers, seed, workers, overrides,
+                                       progress=lambda _: progress.advance(task))
+    except ScenarioError as exc:
+        _fail(exc)
+    destination = out or ROOT / "results" / "validation" / result.scenario.name / f"{started:%Y%m%dT%H%M%SZ}"
+    if destination.exists():
+        err.print(f"[red]{destination} already exists; choose another --out[/]")
+        raise typer.Exit(2)
+    write_validation(destination, result, started)
+    if not quiet:
+        fit = result.fit[result.fit["available"] & result.fit["kind"].str.startswith("sales_")]
+        t1 = Table(title=f"Fit 1984-1993: sales, mean of {result.replications} replications (5-95% band)",
+                   title_justify="left")
+        for col in ("target", "observed", "simulated", "z"):
+            t1.add_column(col, justify="left" if col == "target" else "right")
+        for r in fit.itertuples():
+            t1.add_row(r.name, f"{r.observed:,.0f}", f"{r.simulated:,.0f} ({r.sim_p05:,.0f} to {r.sim_p95:,.0f})",
+                       f"{r.z:+.2f}")
+        console.print(t1)
+        t2 = Table(title="Stylized facts", title_justify="left", show_lines=True)
+        for col in ("fact", "expected", "simulated", "reps", "result"):
+            t2.add_column(col, justify="right" if col == "reps" else "left")
+        for r in result.facts.itertuples():
+            t2.add_row(r.fact, r.expected, r.simulated, f"{r.replications_holding:.0%}",
+                       "[green]pass[/]" if r.passed else "[bold red]FAIL[/]")
+        console.print(t2)
+        console.print(f"Results: [bold]{destination}[/] — report.html has the forecast to "
+                      f"{int(result.brand_year['year'].max())}.")
+    else:
+        console.print(str(destination), markup=False, highlight=False)
+    if strict and not result.passed:
+        raise typer.Exit(1)
+
+
 @app.command("app")
 def app_command(host: Annotated[str, typer.Option(help="Address to bind (local only by default).")] = "127.0.0.1",
                 port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765) -> None:

@@ -29,6 +29,7 @@ class RunResult:
     switching: pd.DataFrame
     monthly: pd.DataFrame
     seconds: float
+    extra: object = None  # what ``extra(model)`` returned, if run with one (e.g. calibration moments)
 
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
@@ -36,7 +37,7 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
 
 
 def run_one(scenario: Scenario, replication: int, seed: int, buyers: int | None = None,
-            engine: str = "vectorised") -> RunResult:
+            engine: str = "vectorised", extra: Callable[[LuxuryMarketModel], object] | None = None) -> RunResult:
     start = time.perf_counter()
     ss = replication_seed(seed, replication)
     model = LuxuryMarketModel(scenario, seed=ss, buyers=buyers, engine=engine)
@@ -49,7 +50,8 @@ def run_one(scenario: Scenario, replication: int, seed: int, buyers: int | None 
     monthly.insert(0, "date", [model.date(m) for m in range(len(monthly))])
     monthly.insert(0, "month", np.arange(len(monthly)))
     monthly.insert(0, "replication", replication)
-    return RunResult(replication, seed, ss.spawn_key, brand_year, switching, monthly, time.perf_counter() - start)
+    return RunResult(replication, seed, ss.spawn_key, brand_year, switching, monthly, time.perf_counter() - start,
+                     extra(model) if extra is not None else None)
 
 
 def _run_args(args: tuple) -> RunResult:
@@ -58,12 +60,14 @@ def _run_args(args: tuple) -> RunResult:
 
 def run_replications(scenario: Scenario, replications: int | None = None, seed: int | None = None,
                      buyers: int | None = None, workers: int | None = None,
-                     progress: Callable[[RunResult], None] | None = None, engine: str = "vectorised") -> list[RunResult]:
-    """Run the replications, in parallel on the local cores; results sorted by replication."""
+                     progress: Callable[[RunResult], None] | None = None, engine: str = "vectorised",
+                     extra: Callable[[LuxuryMarketModel], object] | None = None) -> list[RunResult]:
+    """Run the replications, in parallel on the local cores; results sorted by replication. ``extra``: a
+    module-level function of the finished model whose result each RunResult keeps (``.extra``)."""
     replications = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
     workers = min(workers or os.cpu_count() or 1, replications)
-    jobs = [(scenario, r, seed, buyers, engine) for r in range(replications)]
+    jobs = [(scenario, r, seed, buyers, engine, extra) for r in range(replications)]
     results: list[RunResult] = []
     if workers <= 1:
         for job in jobs:

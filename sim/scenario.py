@@ -133,6 +133,9 @@ class Brand(_Strict):
     awareness_max: Prob = Field(0.95, description="Share aware once marketing has saturated.")
     awareness_ramp_months: float = Field(24.0, gt=0, description="Months for marketing to close ~63% of the gap to awareness_max.")
     dealers: int = Field(300, gt=0, description="US dealerships (convenience of buying and of service).")
+    word_of_mouth: NonNeg = Field(
+        1.0, description="Multiplier on what others hear about this brand by word of mouth (1 = as told; 0 = its "
+                         "owners' stories and cars reach no one: the attribution's word-of-mouth counterfactual).")
     service: ServiceLevers = Field(default_factory=ServiceLevers)
     timeline: list[PolicyChange] = Field(default_factory=list)
     strategy: Strategy = Field(default_factory=Strategy)

@@ -1,0 +1,565 @@
+"""Calibration: fit a scenario's free parameters to history by the simulated method of moments (SMM).
+
+A calibration file (``scenarios/calibration/*.toml``, validated like a scenario: one line per problem naming
+the file, the field path and the reason) names a base ``scenario``, the ``[[parameters]]`` to fit (a field
+path, a prior ``range`` and ``why`` that range), the population, replications and seed, and the optimiser's
+budget. The targets are those of ``sim/moments.py`` (1984-1993 sales, J.D. Power CSI gaps, lease share,
+Dillard & Bates rebuy rates).
+
+Method (Gouriéroux & Monfort 1996; McFadden 1989):
+
+1. **Common random numbers.** Every candidate θ is simulated with the same R replication seeds
+   ``SeedSequence(seed, spawn_key=(r,))``, so differences between candidates are differences of θ, not of
+   luck, and the objective is a deterministic function of θ that an optimiser can descend.
+2. **Moments.** The simulated moments are averaged over the R replications (levels, then transformed:
+   ``log`` for sales), and the distance is ``sum_k w_k z_k^2`` with ``z_k = (g(sim_k) - g(obs_k)) / sd_k``
+   (``sim.moments.distance``). The runs stop at ``end_year``: later years cannot inform the fit.
+3. **Search.** θ lives in the prior box, mapped to the unit cube. A scrambled Sobol' sample of the box
+   (``screening`` points, evaluated in parallel) finds a good basin; scipy's bounded Nelder-Mead (adaptive
+   to the dimension) refines the best point found (the scenario's current values included).
+4. **Uncertainty and identification.** At the optimum θ̂ the Jacobian G = ∂g(m̄)/∂θ is taken by central
+   differences (same seeds). With W = diag(w / sd²), the sandwich
+   ``V = A⁻¹ G'W (S_obs + S_sim / R) W G A⁻¹``, ``A = G'WG``, gives standard errors: S_obs = diag(sd²) is the
+   targets' own uncertainty and S_sim the across-replication variance of the simulated moments (the SMM
+   ``(1 + 1/R)`` correction, in its general form). A parameter is *pinned down* when its 95% interval spans
+   less than half of its prior range, *weakly identified* otherwise. The sensitivity matrix
+   ``Λ = -A⁻¹ G'W`` (Andrews, Gentzkow & Shapiro 2017) says which moments pin each parameter.
+
+Runs go to Dask through the sweep machinery (a LocalCluster on this machine's cores, or ``--scheduler``);
+results are the same whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim import moments
+from sim.scenario import (SCENARIO_DIR, ScenarioError, _read_raw, explain_error, resolve_path, set_values,
+                          validate)
+
+CALIBRATION_DIR = SCENARIO_DIR / "calibration"
+PINNED_FRACTION = 0.5  # a 95% interval narrower than this fraction of the prior range: pinned down
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FreeParameter(_Strict):
+    path: str = Field(description="Dotted field path in the scenario, as for --set (e.g. choice.inertia).")
+    range: tuple[float, float] = Field(description="Prior range [low, high]: the search box.")
+    why: str = Field(min_length=1, description="Why this range (the prior's reasoning and sources).")
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not value[0] < value[1]:
+            raise ValueError(f"range must be [low, high] with low < high, got {list(value)}")
+        return value
+
+
+class Optimiser(_Strict):
+    screening: int = Field(64, ge=0, le=4096, description="Sobol' points over the prior box before the local search (0: none; rounded up to a power of two).")
+    max_evaluations: int = Field(400, ge=1, le=100_000, description="Nelder-Mead objective evaluations at most.")
+    initial_step: float = Field(0.1, gt=0, le=0.5, description="Nelder-Mead's first simplex: this fraction of each prior range.")
+    xatol: float = Field(0.002, gt=0, description="Stop when the simplex is this small (fraction of the prior ranges).")
+    fatol: float = Field(0.05, gt=0, description="... and the distance differs by less than this across it.")
+
+
+class CalibrationSpec(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    scenario: str = Field(description="Base scenario (name in scenarios/ or a path).")
+    set: list[str] = Field(default_factory=list, description="--set style overrides applied before calibrating.")
+    end_year: int = Field(1993, description="Last year simulated: the end of the calibration window.")
+    buyers: int = Field(30_000, ge=500, le=10_000_000, description="Simulated buyers per run.")
+    replications: int = Field(4, ge=1, le=256, description="Replications per candidate (common random numbers).")
+    seed: int = Field(1993, ge=0, description="Root seed: replication r uses SeedSequence(seed, spawn_key=(r,)).")
+    jacobian_step: float = Field(0.05, gt=0, le=0.25, description="Central-difference step, fraction of each prior range.")
+    exclude: list[str] = Field(default_factory=list, description="Target names (or kinds) left out of the distance.")
+    parameters: list[FreeParameter] = Field(min_length=1)
+    optimiser: Optimiser = Field(default_factory=Optimiser)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CalibrationSpec:
+        paths = [p.path for p in self.parameters]
+        dup = sorted({p for p in paths if paths.count(p) > 1})
+        if dup:
+            raise ValueError(f"parameters listed twice: {', '.join(dup)}")
+        return self
+
+
+# ---- loading -------------------------------------------------------------------------------------------
+@dataclass
+class Problem:
+    """A validated calibration: the spec, the resolved base scenario and the targets."""
+
+    spec: CalibrationSpec
+    source: str
+    base_raw: dict
+    targets: list[moments.Target]
+    integer: np.ndarray  # bool per parameter: the field is an integer (values are rounded)
+    start: np.ndarray  # the base scenario's values of the parameters
+
+    @property
+    def paths(self) -> list[str]:
+        return [p.path for p in self.spec.parameters]
+
+    @property
+    def names(self) -> list[str]:
+        return [parameter_name(p.path) for p in self.spec.parameters]
+
+    @property
+    def low(self) -> np.ndarray:
+        return np.array([p.range[0] for p in self.spec.parameters], dtype=float)
+
+    @property
+    def high(self) -> np.ndarray:
+        return np.array([p.range[1] for p in self.spec.parameters], dtype=float)
+
+    def values(self, theta: np.ndarray) -> dict[str, Any]:
+        """Field path -> value (integers rounded) for parameter vector ``theta``."""
+        out = {}
+        for path, v, is_int in zip(self.paths, theta, self.integer):
+            out[path] = int(round(float(v))) if is_int else float(v)
+        return out
+
+    def scenario_raw(self, theta: np.ndarray) -> dict:
+        return set_values(self.base_raw, self.values(theta), self.source)
+
+    def to_unit(self, theta: np.ndarray) -> np.ndarray:
+        return (np.asarray(theta, float) - self.low) / (self.high - self.low)
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        return self.low + np.clip(np.asarray(u, float), 0.0, 1.0) * (self.high - self.low)
+
+
+def parameter_name(path: str) -> str:
+    """A short column name for a field path: ``brands.BMW.prestige`` -> ``BMW.prestige``."""
+    parts = path.split(".")
+    if parts[0] == "brands" and len(parts) >= 3:
+        return ".".join(parts[1:])
+    if parts[:2] == ["market", "segments"] and len(parts) >= 4:
+        return ".".join(parts[2:])
+    return path
+
+
+def resolve_calibration(name: str | Path) -> Path:
+    return resolve_path(name, folder=CALIBRATION_DIR, kind="calibration")
+
+
+def _lookup(raw: dict, path: str) -> Any:
+    node: Any = raw
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) -> Problem:
+    """Read and validate a calibration file (``overrides``: spec fields such as ``buyers``). Raises
+    :class:`ScenarioError` naming the file, the field and the reason."""
+    path = resolve_calibration(name)
+    source = str(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{source}: not valid TOML: {exc}"]) from None
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    optimiser = raw.get("optimiser")
+    if isinstance(optimiser, dict) and overrides and overrides.get("max_evaluations") is not None:
+        optimiser["max_evaluations"] = overrides["max_evaluations"]
+    raw.pop("max_evaluations", None)
+    try:
+        spec = CalibrationSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError([explain_error(err, source, CalibrationSpec) for err in exc.errors()]) from None
+
+    scenario_path = resolve_path(spec.scenario)
+    base = _read_raw(scenario_path)
+    base.setdefault("name", scenario_path.stem)
+    base.pop("extends", None)
+    from sim.scenario import apply_overrides
+
+    base = apply_overrides(base, spec.set)
+    start_year = validate(base, str(scenario_path)).market.start_year
+    if spec.end_year < start_year:
+        raise ScenarioError([f"{source}: end_year: must not be before the scenario's start_year {start_year} "
+                             f"(got {spec.end_year})"])
+    base = set_values(base, {"market.years": spec.end_year - start_year + 1}, source)
+    scenario = validate(base, f"{scenario_path} (calibration base)")
+
+    problems, integer, start = [], [], []
+    for k, p in enumerate(spec.parameters):
+        where = f"{source}: parameters[{k}].path"
+        try:
+            current = _field_value(scenario, p.path)
+        except KeyError as exc:
+            problems.append(f"{where}: {exc.args[0]}")
+            integer.append(False), start.append(float("nan"))
+            continue
+        if isinstance(current, bool) or not isinstance(current, (int, float)):
+            problems.append(f"{where}: {p.path} is not a number (got {current!r})")
+            integer.append(False), start.append(float("nan"))
+            continue
+        integer.append(isinstance(current, int))
+        start.append(float(current))
+        for end, label in ((p.range[0], "low"), (p.range[1], "high")):
+            try:
+                validate(set_values(base, {p.path: int(round(end)) if isinstance(current, int) else end}, source),
+                         source)
+            except ScenarioError as exc:
+                reason = exc.problems[0].split(": ", 2)[-1]
+                problems.append(f"{source}: parameters[{k}].range: the {label} end {end:g} is not a valid "
+                                f"{p.path}: {reason}")
+    if problems:
+        raise ScenarioError(problems)
+
+    ts = [t for t in moments.targets(list(scenario.brands)) if t.name not in spec.exclude and t.kind not in spec.exclude]
+    # moments of years before the run starts or after end_year cannot be simulated: not targets here
+    ts = [t for t in ts if t.year is None or start_year <= t.year <= spec.end_year]
+    unknown = [x for x in spec.exclude if not any(x in (t.name, t.kind) for t in moments.targets(list(scenario.brands)))]
+    if unknown:
+        names = [t.name for t in moments.targets(list(scenario.brands))]
+        hint = difflib.get_close_matches(unknown[0], names, n=1)
+        raise ScenarioError([f"{source}: exclude: unknown target {unknown[0]!r}"
+                             + (f" (did you mean '{hint[0]}'?)" if hint else "")])
+    return Problem(spec, source, base, ts, np.array(integer), np.array(start))
+
+
+def _field_value(scenario, path: str) -> Any:
+    node: Any = scenario
+    done = []
+    for key in path.split("."):
+        if isinstance(node, dict):
+            if key not in node:
+                hint = difflib.get_close_matches(key, list(node), n=1)
+                raise KeyError(f"no {'.'.join(done + [key])} in the scenario"
+                               + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            node = node[key]
+        elif isinstance(node, BaseModel):
+            fields = list(type(node).model_fields)
+            if key not in fields:
+                hint = difflib.get_close_matches(key, fields, n=1)
+                raise KeyError(f"unknown field {'.'.join(done + [key])}"
+                               + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            node = getattr(node, key)
+        else:
+            raise KeyError(f"{'.'.join(done)} has no fields")
+        done.append(key)
+    return node
+
+
+# ---- simulation (runs on workers) ----------------------------------------------------------------------
+@dataclass
+class _Static:
+    """What every run needs (sent to each worker once)."""
+
+    base_raw: dict
+    paths: list[str]
+    integer: list[bool]
+    targets: list[moments.Target]
+    seed: int
+    buyers: int
+    source: str
+
+
+def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
+    """The same seeds for every candidate: common random numbers."""
+    return np.random.SeedSequence(seed, spawn_key=(replication,))
+
+
+def simulate(static: _Static, theta: tuple[float, ...], replication: int) -> np.ndarray:
+    """Simulated moments (in target order) of one run at ``theta``."""
+    from sim.model import LuxuryMarketModel
+
+    values = {p: (int(round(v)) if i else float(v)) for p, v, i in zip(static.paths, theta, static.integer)}
+    scenario = validate(set_values(static.base_raw, values, static.source), static.source)
+    model = LuxuryMarketModel(scenario, seed=replication_seed(static.seed, replication), buyers=static.buyers).run()
+    sim = moments.simulated_moments(model, static.targets)
+    out = sim["simulated"].to_numpy(dtype=float).copy()
+    out[~sim["available"].to_numpy(bool)] = np.nan
+    return out
+
+
+def _simulate_task(static: _Static, job: tuple[tuple[float, ...], int]) -> np.ndarray:
+    return simulate(static, *job)
+
+
+class SerialBackend:
+    """Runs in this process (tests, tiny problems)."""
+
+    description = "this process"
+    workers = 1
+
+    def __init__(self, fn: Callable = simulate):
+        self.fn = fn
+
+    def map(self, static: Any, jobs: list[tuple]) -> list[np.ndarray]:
+        return [self.fn(static, *job) for job in jobs]
+
+    def close(self) -> None:
+        pass
+
+
+class DaskBackend:
+    """Runs on Dask through the sweep machinery: a LocalCluster on this machine's cores by default, or
+    the scheduler given (``--scheduler`` or ``DASK_SCHEDULER_ADDRESS``)."""
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None):
+        from sim.sweep import _start_client
+
+        self.client, self.cluster, self.description = _start_client(workers, scheduler)
+        self.workers = max(1, sum(self.client.nthreads().values()))
+        self._static: dict[int, Any] = {}
+
+    def map(self, static: Any, jobs: list[tuple]) -> list[np.ndarray]:
+        key = id(static)
+        if key not in self._static:
+            self._static[key] = self.client.scatter(static, broadcast=True, hash=False)
+        futures = self.client.map(_simulate_task, [self._static[key]] * len(jobs), jobs, pure=False)
+        return self.client.gather(futures)
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+# ---- the objective -------------------------------------------------------------------------------------
+def error_scale(values: np.ndarray, targets: list[moments.Target]) -> np.ndarray:
+    """Moments on the scale their errors are measured: ``log`` for sales (floored), as is otherwise."""
+    values = np.asarray(values, dtype=float)
+    log = np.array([t.error == "log_ratio" for t in targets])
+    out = values.copy()
+    out[..., log] = np.log(np.maximum(values[..., log], moments.SALES_FLOOR))
+    return out
+
+
+def _observed(targets: list[moments.Target]) -> np.ndarray:
+    return error_scale(np.array([t.observed for t in targets]), targets)
+
+
+def distance_of(mean_moments: np.ndarray, targets: list[moments.Target]) -> float:
+    """The SMM distance of replication-mean moments (equal to ``moments.distance`` of their table)."""
+    sd = np.array([t.sd for t in targets])
+    w = np.array([t.weight for t in targets])
+    z = (error_scale(mean_moments, targets) - _observed(targets)) / sd
+    z2 = np.where(np.isnan(z), moments.MISSING_Z ** 2, z ** 2)
+    return float(np.sum(w * z2))
+
+
+@dataclass
+class Evaluation:
+    theta: np.ndarray
+    runs: np.ndarray  # replications x moments
+    distance: float
+    stage: str
+
+
+@dataclass
+class Calibrator:
+    problem: Problem
+    backend: Any
+    progress: Callable[[str, int, float], None] | None = None
+    history: list[Evaluation] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        p = self.problem
+        self.static = _Static(p.base_raw, p.paths, [bool(i) for i in p.integer], p.targets, p.spec.seed,
+                              p.spec.buyers, p.source)
+        self._cache: dict[tuple, Evaluation] = {}
+        self.best: Evaluation | None = None
+
+    def _key(self, theta: np.ndarray) -> tuple:
+        p = self.problem
+        return tuple(int(round(v)) if i else round(float(v), 12) for v, i in zip(theta, p.integer))
+
+    def evaluate(self, thetas: list[np.ndarray], stage: str) -> list[Evaluation]:
+        """Simulate each candidate with the R common seeds (all runs in parallel); cached by value."""
+        reps = self.problem.spec.replications
+        todo = []
+        for theta in thetas:
+            k = self._key(theta)
+            if k not in self._cache and k not in [t[0] for t in todo]:
+                todo.append((k, theta))
+        jobs = [(tuple(float(v) for v in theta), r) for _, theta in todo for r in range(reps)]
+        results = self.backend.map(self.static, jobs) if jobs else []
+        for j, (k, theta) in enumerate(todo):
+            runs = np.array(results[j * reps:(j + 1) * reps])
+            ev = Evaluation(np.asarray(theta, float), runs, distance_of(np.nanmean(runs, axis=0)
+                            if np.isfinite(runs).any() else runs[0], self.problem.targets), stage)
+            self._cache[k] = ev
+            self.history.append(ev)
+            if self.best is None or ev.distance < self.best.distance:
+                self.best = ev
+            if self.progress:
+                self.progress(stage, len(self.history), self.best.distance)
+        return [self._cache[self._key(theta)] for theta in thetas]
+
+    def run(self) -> CalibrationResult:
+        p, opt = self.problem, self.problem.spec.optimiser
+        started = time.perf_counter()
+        start = self.evaluate([np.clip(p.start, p.low, p.high)], "start")[0]
+        if opt.screening:
+            from scipy.stats import qmc
+
+            n = 2 ** math.ceil(math.log2(opt.screening))
+            u = qmc.Sobol(len(p.paths), scramble=True, seed=np.random.default_rng(p.spec.seed)).random(n)
+            self.evaluate([p.from_unit(x) for x in u], "screening")
+        local = self.nelder_mead(self.best.theta, opt)
+        fitted = self.best
+        jac, spread = self.jacobian(fitted.theta)
+        return CalibrationResult(p, start, fitted, list(self.history), jac, spread,
+                                 time.perf_counter() - started, getattr(self.backend, "description", ""),
+                                 local)
+
+    def nelder_mead(self, theta0: np.ndarray, opt: Optimiser) -> dict:
+        from scipy.optimize import minimize
+
+        p = self.problem
+        u0 = p.to_unit(theta0)
+        d = u0.size
+        simplex = [u0]
+        for j in range(d):  # step inward from a bound
+            u = u0.copy()
+            u[j] = u[j] + opt.initial_step if u[j] + opt.initial_step <= 1 else u[j] - opt.initial_step
+            simplex.append(u)
+
+        def f(u: np.ndarray) -> float:
+            return self.evaluate([p.from_unit(u)], "nelder-mead")[0].distance
+
+        res = minimize(f, u0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * d,
+                       options={"maxfev": opt.max_evaluations, "xatol": opt.xatol, "fatol": opt.fatol,
+                                "adaptive": True, "initial_simplex": np.array(simplex)})
+        return {"converged": bool(res.success), "message": str(res.message), "evaluations": int(res.nfev),
+                "iterations": int(res.nit)}
+
+    def jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """G (moments x parameters, error scale) by central differences with the common seeds, and the
+        across-replication sd of each error-scale moment at ``theta``."""
+        p = self.problem
+        h = p.spec.jacobian_step * (p.high - p.low)
+        h = np.where(p.integer, np.maximum(np.round(h), 1.0), h)
+        points = []
+        for j in range(theta.size):
+            up, down = theta.copy(), theta.copy()
+            up[j] = min(theta[j] + h[j], p.high[j])
+            down[j] = max(theta[j] - h[j], p.low[j])
+            points += [up, down]
+        evs = self.evaluate([theta] + points, "jacobian")
+        centre, rest = evs[0], evs[1:]
+        G = np.zeros((len(p.targets), theta.size))
+        for j in range(theta.size):
+            up, down = rest[2 * j], rest[2 * j + 1]
+            step = up.theta[j] - down.theta[j]
+            if step > 0:
+                G[:, j] = (error_scale(np.nanmean(up.runs, 0), p.targets)
+                           - error_scale(np.nanmean(down.runs, 0), p.targets)) / step
+        spread = np.nanstd(error_scale(centre.runs, p.targets), axis=0, ddof=1) if centre.runs.shape[0] > 1 \
+            else np.zeros(len(p.targets))
+        return np.nan_to_num(G), np.nan_to_num(spread)
+
+
+# ---- results ---------------------------------------------------------------------------------------------
+@dataclass
+class CalibrationResult:
+    problem: Problem
+    start: Evaluation
+    fitted: Evaluation
+    history: list[Evaluation]
+    jacobian: np.ndarray
+    spread: np.ndarray
+    seconds: float
+    backend: str
+    local: dict
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return self.problem.values(self.fitted.theta)
+
+    def covariance(self) -> np.ndarray:
+        """The SMM sandwich (module docstring)."""
+        p = self.problem
+        sd = np.array([t.sd for t in p.targets])
+        w = np.array([t.weight for t in p.targets])
+        ok = (w > 0) & np.isfinite(error_scale(np.nanmean(self.fitted.runs, 0), p.targets))
+        G = self.jacobian[ok]
+        W = np.diag(w[ok] / sd[ok] ** 2)
+        S = np.diag(sd[ok] ** 2 + self.spread[ok] ** 2 / p.spec.replications)
+        A_inv = np.linalg.pinv(G.T @ W @ G)
+        return A_inv @ G.T @ W @ S @ W @ G @ A_inv
+
+    def sensitivity(self) -> pd.DataFrame:
+        """Λ = -A⁻¹G'W scaled by each target's sd: the shift in each parameter if a target moved by one sd."""
+        p = self.problem
+        sd = np.array([t.sd for t in p.targets])
+        w = np.array([t.weight for t in p.targets])
+        W = np.diag(w / sd ** 2)
+        A_inv = np.linalg.pinv(self.jacobian.T @ W @ self.jacobian)
+        lam = -(A_inv @ self.jacobian.T @ W) * sd[None, :]
+        return pd.DataFrame(lam, index=p.names, columns=[t.name for t in p.targets])
+
+    def parameters(self) -> pd.DataFrame:
+        p = self.problem
+        se = np.sqrt(np.maximum(np.diag(self.covariance()), 0.0))
+        lam = self.sensitivity().abs()
+        width = p.high - p.low
+        rows = []
+        for j, spec in enumerate(p.spec.parameters):
+            value = self.fitted.theta[j]
+            lo, hi = value - 1.96 * se[j], value + 1.96 * se[j]
+            pinned = 2 * 1.96 * se[j] < PINNED_FRACTION * width[j]
+            top = lam.iloc[j].sort_values(ascending=False)
+            top = top[top > 0].head(3)
+            rows.append({
+                "parameter": p.names[j], "path": spec.path, "prior_low": spec.range[0], "prior_high": spec.range[1],
+                "start": p.start[j], "fitted": (int(round(value)) if p.integer[j] else value), "se": se[j],
+                "ci_low": lo, "ci_high": hi, "ci_width_of_prior": 2 * 1.96 * se[j] / width[j],
+                "at_bound": bool(np.isclose(value, spec.range[0]) or np.isclose(value, spec.range[1])),
+                "identification": "pinned down" if pinned else "weakly identified",
+                "pinned_by": "; ".join(top.index), "why": spec.why,
+            })
+        return pd.DataFrame(rows)
+
+    def fit_table(self, which: str = "fitted") -> pd.DataFrame:
+        """Targets vs simulated (replication mean, min and max over the R runs) at the fit (or start)."""
+        p = self.problem
+        ev = self.fitted if which == "fitted" else self.start
+        mean = np.nanmean(ev.runs, axis=0)
+        sim = pd.DataFrame({"name": [t.name for t in p.targets], "simulated": mean, "available": np.isfinite(mean),
+                            "basis": "mean of replications"})
+        table = moments.moment_table(p.targets, sim)
+        table["sim_low"] = np.nanmin(ev.runs, axis=0)
+        table["sim_high"] = np.nanmax(ev.runs, axis=0)
+        return table
+
+    def history_frame(self) -> pd.DataFrame:
+        p = self.problem
+        rows = [{"evaluation": k, "stage": ev.stage, "distance": ev.distance,
+                 **{n: v for n, v in zip(p.names, ev.theta)}} for k, ev in enumerate(self.history)]
+        return pd.DataFrame(rows)
+
+
+def calibrate(problem: Problem, backend: Any = None, progress: Callable | None = None) -> CalibrationResult:
+    """Fit ``problem`` (see the module docstring); ``backend`` defaults to Dask on the local cores."""
+    own = backend is None
+    backend = backend or DaskBackend()
+    try:
+        return Calibrator(problem, backend, progress).run()
+    finally:
+        if own:
+            backend.close()
