@@ -497,11 +497,19 @@ class CalibrationResult:
         sd = np.array([t.sd for t in p.targets])
         w = np.array([t.weight for t in p.targets])
         ok = (w > 0) & np.isfinite(error_scale(np.nanmean(self.fitted.runs, 0), p.targets))
-        G = self.jacobian[ok]
         W = np.diag(w[ok] / sd[ok] ** 2)
         S = np.diag(sd[ok] ** 2 + self.spread[ok] ** 2 / p.spec.replications)
-        A_inv = np.linalg.pinv(G.T @ W @ G)
-        return A_inv @ G.T @ W @ S @ W @ G @ A_inv
+        # A parameter that moves no moment (a zero column of G: within the Jacobian step the fit does not
+        # notice it) has no information: infinite variance, and it is left out of the others' inverse.
+        scaled = np.sqrt(W) @ self.jacobian[ok] * (p.high - p.low)[None, :]
+        moves = np.linalg.norm(scaled, axis=0) > 1e-9 * max(np.linalg.norm(scaled), 1e-300)
+        V = np.full((moves.size, moves.size), np.nan)
+        np.fill_diagonal(V, np.inf)
+        if moves.any():
+            G = self.jacobian[ok][:, moves]
+            A_inv = np.linalg.pinv(G.T @ W @ G, rcond=1e-12, hermitian=True)
+            V[np.ix_(moves, moves)] = A_inv @ G.T @ W @ S @ W @ G @ A_inv
+        return V
 
     def sensitivity(self) -> pd.DataFrame:
         """Λ = -A⁻¹G'W scaled by each target's sd: the shift in each parameter if a target moved by one sd."""
@@ -515,7 +523,7 @@ class CalibrationResult:
 
     def parameters(self) -> pd.DataFrame:
         p = self.problem
-        se = np.sqrt(np.maximum(np.diag(self.covariance()), 0.0))
+        se = np.sqrt(np.maximum(np.diag(self.covariance()), 0.0))  # inf: no information
         lam = self.sensitivity().abs()
         width = p.high - p.low
         rows = []

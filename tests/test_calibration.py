@@ -1,0 +1,222 @@
+"""Calibration: the SMM machinery recovers known parameters, the objective matches sim.moments, bad
+calibration files are reported clearly, and fitted values are written into scenario files faithfully."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import calibration as cal
+from sim import moments
+from sim.calibration_report import apply_to_scenario, calibrated_toml
+from sim.model import LuxuryMarketModel
+from sim.scenario import ScenarioError, load_scenario, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ---- a toy model with known parameters ---------------------------------------------------------------------
+# Six moments of three parameters, nonlinear, with simulation noise that depends only on the replication seed
+# (common random numbers). The data are the true moments plus measurement noise of the targets' own sd.
+TRUE = np.array([1.2, -0.4, 2.5])
+LOW, HIGH = np.array([0.0, -2.0, 1.0]), np.array([3.0, 2.0, 4.0])
+SD = np.array([0.10, 0.10, 0.15, 0.10, 0.20, 0.10])
+SIM_SD = 0.05
+
+
+def toy_moments(theta: np.ndarray) -> np.ndarray:
+    a, b, c = theta
+    return np.array([a + b, a - 0.5 * b, c + 0.3 * a * a, np.sin(b) + c, 0.5 * a * c, b - 0.2 * c])
+
+
+def toy_simulate(static, theta, replication):
+    noise = np.random.default_rng(np.random.SeedSequence(static.seed, spawn_key=(replication,))).normal(0, SIM_SD, 6)
+    return toy_moments(np.asarray(theta)) + noise
+
+
+def toy_problem(data_seed: int, replications: int = 8, max_evaluations: int = 600) -> cal.Problem:
+    rng = np.random.default_rng(data_seed)
+    observed = toy_moments(TRUE) + rng.normal(0, SD)
+    targets = [moments.Target(f"m{k}", "toy", "all", None, float(observed[k]), float(SD[k])) for k in range(6)]
+    spec = cal.CalibrationSpec(
+        name="toy", scenario="toy", replications=replications, seed=data_seed + 1000,
+        parameters=[cal.FreeParameter(path=f"p{j}", range=(LOW[j], HIGH[j]), why="toy") for j in range(3)],
+        optimiser=cal.Optimiser(screening=32, max_evaluations=max_evaluations, xatol=1e-4, fatol=1e-4),
+        jacobian_step=0.02)
+    return cal.Problem(spec, "toy.toml", {}, targets, np.zeros(3, bool), (LOW + HIGH) / 2)
+
+
+def fit_toy(data_seed: int, **kw) -> cal.CalibrationResult:
+    return cal.Calibrator(toy_problem(data_seed, **kw), cal.SerialBackend(toy_simulate)).run()
+
+
+def test_toy_calibration_recovers_known_parameters_within_their_intervals():
+    result = fit_toy(3)
+    params = result.parameters()
+    assert result.fitted.distance < result.start.distance
+    inside = (params["ci_low"] <= TRUE) & (TRUE <= params["ci_high"])
+    assert inside.all(), params[["parameter", "fitted", "ci_low", "ci_high"]]
+    assert (params["identification"] == "pinned down").all()
+    # the intervals are informative, not the whole prior box
+    assert (params["ci_width_of_prior"] < 0.3).all()
+
+
+@pytest.mark.slow
+def test_toy_interval_coverage_is_near_nominal():
+    """Over 20 independent data sets, the 95% intervals cover the truth for at least 85% of parameters."""
+    covered = []
+    for data_seed in range(20):
+        p = fit_toy(100 + data_seed, replications=4, max_evaluations=300).parameters()
+        covered += list((p["ci_low"] <= TRUE) & (TRUE <= p["ci_high"]))
+    assert np.mean(covered) >= 0.85, np.mean(covered)
+
+
+def test_an_irrelevant_parameter_is_reported_weakly_identified():
+    problem = toy_problem(5)
+    problem.spec.parameters.append(cal.FreeParameter(path="unused", range=(0.0, 1.0), why="moves nothing"))
+    problem.integer, problem.start = np.zeros(4, bool), np.r_[problem.start, 0.5]
+
+    def simulate(static, theta, replication):
+        return toy_simulate(static, theta[:3], replication)
+
+    params = cal.Calibrator(problem, cal.SerialBackend(simulate)).run().parameters()
+    assert params.loc[3, "identification"] == "weakly identified"
+    assert (params.loc[:2, "identification"] == "pinned down").all()
+
+
+def test_common_random_numbers_make_the_objective_deterministic():
+    problem = toy_problem(1)
+    a = cal.Calibrator(problem, cal.SerialBackend(toy_simulate)).evaluate([TRUE], "x")[0]
+    b = cal.Calibrator(problem, cal.SerialBackend(toy_simulate)).evaluate([TRUE], "x")[0]
+    assert a.distance == b.distance
+    # the same seeds for every candidate: the difference between two candidates has no simulation noise
+    c = cal.Calibrator(problem, cal.SerialBackend(toy_simulate)).evaluate([TRUE + [0.1, 0, 0]], "x")[0]
+    np.testing.assert_allclose(c.runs - a.runs, np.broadcast_to(toy_moments(TRUE + [0.1, 0, 0]) - toy_moments(TRUE),
+                                                                a.runs.shape), atol=1e-12)
+
+
+def test_fitted_values_round_integer_fields():
+    problem = toy_problem(1)
+    problem.integer = np.array([True, False, False])
+    assert problem.values(np.array([1.6, 0.2, 2.0])) == {"p0": 2, "p1": 0.2, "p2": 2.0}
+
+
+# ---- the objective on the real model ------------------------------------------------------------------------
+def test_distance_of_matches_moments_distance_of_the_table():
+    problem = cal.load_calibration("lexus_us_1989", {"buyers": 3000, "replications": 1})
+    static = cal._Static(problem.base_raw, problem.paths, list(problem.integer), problem.targets, 5, 3000,
+                         problem.source)
+    m = cal.simulate(static, tuple(problem.start), 0)
+    table = moments.moment_table(problem.targets, pd.DataFrame({
+        "name": [t.name for t in problem.targets], "simulated": m, "available": np.isfinite(m), "basis": "x"}))
+    assert cal.distance_of(m, problem.targets) == pytest.approx(moments.distance(table))
+    # only the calibration window, only years the run has
+    assert all(t.year is None or 1986 <= t.year <= 1993 for t in problem.targets)
+
+
+def test_flagship_calibration_file_is_valid_and_its_parameters_exist():
+    problem = cal.load_calibration("lexus_us_1989")
+    assert len(problem.paths) >= 8
+    assert all(p.why for p in problem.spec.parameters)
+    assert np.all((problem.low <= problem.start) & (problem.start <= problem.high)), \
+        "the flagship's current values lie inside the calibration's prior ranges"
+    assert problem.integer[problem.paths.index("market.segment_households")]
+
+
+# ---- bad input -------------------------------------------------------------------------------------------------
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cal.toml"
+    path.write_text(text)
+    return path
+
+
+BASE = 'name = "t"\nscenario = "lexus_us_1989"\n'
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('[[parameters]]\npath = "choice.inertai"\nrange = [0, 1]\nwhy = "x"\n', "did you mean 'inertia'"),
+    ('[[parameters]]\npath = "choice.inertia"\nrange = [2, 1]\nwhy = "x"\n', "parameters.0.range"),
+    ('[[parameters]]\npath = "choice.inertia"\nrange = [-1, 1]\nwhy = "x"\n', "the low end -1 is not a valid choice.inertia"),
+    ('[[parameters]]\npath = "brands.Lexus.launch"\nrange = [0, 1]\nwhy = "x"\n', "is not a number"),
+    ('[[parameters]]\npath = "choice.inertia"\nrange = [0, 1]\n', "parameters.0.why"),
+    ('buyers = 10\n[[parameters]]\npath = "choice.inertia"\nrange = [0, 1]\nwhy = "x"\n', "buyers"),
+    ('exclude = ["lease_shares"]\n[[parameters]]\npath = "choice.inertia"\nrange = [0, 1]\nwhy = "x"\n',
+     "did you mean 'lease_share"),
+    ('parameter = []\n', "did you mean 'parameters'"),
+])
+def test_bad_calibration_files_name_the_file_field_and_reason(tmp_path, body, expected):
+    path = write(tmp_path, BASE + body)
+    with pytest.raises(ScenarioError) as info:
+        cal.load_calibration(path)
+    text = str(info.value)
+    assert str(path) in text and expected in text, text
+
+
+def test_cli_bad_calibration_exits_2_and_writes_nothing(tmp_path):
+    path = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertai"\nrange = [0, 1]\nwhy = "x"\n')
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "choice.inertai" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+# ---- writing fitted values into the scenario ----------------------------------------------------------------
+def test_apply_writes_values_with_a_comment_and_keeps_the_rest(tmp_path):
+    source = (ROOT / "scenarios" / "lexus_us_1989.toml").read_text()
+    path = tmp_path / "flagship.toml"
+    path.write_text(source)
+    values = {"choice.inertia": 1.234, "market.segment_households": 2_900_000,
+              "brands.Mercedes-Benz.prestige": 0.77, "market.segments.value.price_weight": 1.9}
+    apply_to_scenario(path, values, "results/calibration/x/20261123T000000Z")
+    text = path.read_text()
+    raw = tomllib.loads(text)
+    assert raw["choice"]["inertia"] == 1.234
+    assert raw["market"]["segment_households"] == 2_900_000
+    assert raw["brands"]["Mercedes-Benz"]["prestige"] == 0.77
+    assert raw["market"]["segments"]["value"]["price_weight"] == 1.9
+    assert text.count("# calibrated: results/calibration/x/20261123T000000Z") == 4
+    # every other line is untouched: comments and layout kept
+    changed = [line for line in text.splitlines() if "calibrated:" in line]
+    kept = [line for line in text.splitlines() if "calibrated:" not in line]
+    assert set(kept) - set(source.splitlines()) <= {"[choice]", ""}
+    assert len(changed) == 4
+    validate(raw, str(path))
+
+
+def test_calibrated_toml_lines_are_valid_set_overrides():
+    problem = toy_problem(2)
+    result = cal.Calibrator(problem, cal.SerialBackend(toy_simulate)).run()
+    lines = [l for l in calibrated_toml(result, "run").splitlines() if l and not l.startswith("#")]
+    assert [l.split(" = ")[0] for l in lines] == ["p0", "p1", "p2"]
+    assert tomllib.loads("\n".join(lines)) == {f"p{j}": pytest.approx(v) for j, v in enumerate(result.fitted.theta)}
+
+
+# ---- end to end on the real model -----------------------------------------------------------------------------
+@pytest.mark.slow
+def test_calibrate_cli_end_to_end_is_reproducible_across_worker_counts(tmp_path):
+    path = write(tmp_path, BASE + 'buyers = 2000\nreplications = 2\nseed = 4\nend_year = 1991\n'
+                 '[optimiser]\nscreening = 4\nmax_evaluations = 6\n'
+                 '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3.0]\nwhy = "x"\n'
+                 '[[parameters]]\npath = "market.segment_households"\nrange = [2500000, 4000000]\nwhy = "x"\n')
+    tables = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--workers",
+                               str(workers), "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        assert {p.name for p in out.iterdir()} >= {"parameters.csv", "fit.csv", "start_fit.csv", "sensitivity.csv",
+                                                    "evaluations.parquet", "calibrated.toml", "manifest.json",
+                                                    "report.html"}
+        tables.append(pd.read_csv(out / "parameters.csv"))
+        fit = pd.read_csv(out / "fit.csv")
+        assert fit["year"].dropna().max() <= 1991
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    evals = pd.read_parquet(tmp_path / "out1" / "evaluations.parquet")
+    assert evals["distance"].min() <= evals.loc[0, "distance"]  # never worse than the start
