@@ -499,16 +499,20 @@ class CalibrationResult:
         ok = (w > 0) & np.isfinite(error_scale(np.nanmean(self.fitted.runs, 0), p.targets))
         W = np.diag(w[ok] / sd[ok] ** 2)
         S = np.diag(sd[ok] ** 2 + self.spread[ok] ** 2 / p.spec.replications)
+        # Work in units of each prior range (households and fractions differ by 10^8), then scale back.
+        width = p.high - p.low
+        G = self.jacobian[ok] * width[None, :]
         # A parameter that moves no moment (a zero column of G: within the Jacobian step the fit does not
         # notice it) has no information: infinite variance, and it is left out of the others' inverse.
-        scaled = np.sqrt(W) @ self.jacobian[ok] * (p.high - p.low)[None, :]
+        scaled = np.sqrt(W) @ G
         moves = np.linalg.norm(scaled, axis=0) > 1e-9 * max(np.linalg.norm(scaled), 1e-300)
         V = np.full((moves.size, moves.size), np.nan)
         np.fill_diagonal(V, np.inf)
         if moves.any():
-            G = self.jacobian[ok][:, moves]
-            A_inv = np.linalg.pinv(G.T @ W @ G, rcond=1e-12, hermitian=True)
-            V[np.ix_(moves, moves)] = A_inv @ G.T @ W @ S @ W @ G @ A_inv
+            Gm = G[:, moves]
+            A_inv = np.linalg.pinv(Gm.T @ W @ Gm, rcond=1e-12, hermitian=True)
+            V[np.ix_(moves, moves)] = A_inv @ Gm.T @ W @ S @ W @ Gm @ A_inv
+        V = V * np.outer(width, width)
         return V
 
     def sensitivity(self) -> pd.DataFrame:
@@ -517,8 +521,10 @@ class CalibrationResult:
         sd = np.array([t.sd for t in p.targets])
         w = np.array([t.weight for t in p.targets])
         W = np.diag(w / sd ** 2)
-        A_inv = np.linalg.pinv(self.jacobian.T @ W @ self.jacobian)
-        lam = -(A_inv @ self.jacobian.T @ W) * sd[None, :]
+        width = p.high - p.low
+        G = self.jacobian * width[None, :]  # prior-range units, as in covariance()
+        A_inv = np.linalg.pinv(G.T @ W @ G, rcond=1e-12, hermitian=True)
+        lam = -(A_inv @ G.T @ W) * sd[None, :] * width[:, None]
         return pd.DataFrame(lam, index=p.names, columns=[t.name for t in p.targets])
 
     def parameters(self) -> pd.DataFrame:

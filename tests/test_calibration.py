@@ -220,3 +220,19 @@ def test_calibrate_cli_end_to_end_is_reproducible_across_worker_counts(tmp_path)
     pd.testing.assert_frame_equal(tables[0], tables[1])
     evals = pd.read_parquet(tmp_path / "out1" / "evaluations.parquet")
     assert evals["distance"].min() <= evals.loc[0, "distance"]  # never worse than the start
+
+
+def test_standard_errors_do_not_depend_on_the_units_of_a_parameter():
+    """A parameter in households (10^6) and one in fractions get the same relative precision as in unit scale."""
+    plain = fit_toy(7)
+    problem = toy_problem(7)
+    problem.spec.parameters[0] = cal.FreeParameter(path="p0", range=(LOW[0] * 1e6, HIGH[0] * 1e6), why="toy, x 10^6")
+    problem.start = problem.start * np.array([1e6, 1, 1])
+
+    def simulate(static, theta, replication):
+        return toy_simulate(static, np.asarray(theta) / np.array([1e6, 1, 1]), replication)
+
+    scaled = cal.Calibrator(problem, cal.SerialBackend(simulate)).run()
+    a, b = plain.parameters(), scaled.parameters()
+    np.testing.assert_allclose(b["se"] / np.array([1e6, 1, 1]), a["se"], rtol=0.05)
+    assert (b["identification"] == "pinned down").all()
