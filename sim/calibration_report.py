@@ -8,6 +8,7 @@ A folder (``results/calibration/<name>/<time>/``, written whole or not at all) h
     sensitivity.csv    Λ: shift in each parameter if a target moved by one sd (Andrews, Gentzkow & Shapiro)
     evaluations.parquet  every candidate evaluated: stage, distance, parameter values
     calibrated.toml    the fitted values as --set lines (``run_sim.py run --set ...``)
+    fit.md             the parameters and the fit as Markdown tables (for docs/calibration.md)
     manifest.json      the calibration file, the seeds, the optimiser's outcome, package versions
     report.html        all of the above, with a fit plot
 """
@@ -106,7 +107,32 @@ def write_calibration(destination: Path, result: CalibrationResult, started: dat
         man = manifest(result, started)
         (tmp / "manifest.json").write_text(json.dumps(man, indent=2, default=str))
         (tmp / "report.html").write_text(report_html(result, params, fit, start, man), encoding="utf-8")
+        (tmp / "fit.md").write_text(fit_markdown(result, params, fit, start, label))
     return destination
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def fit_markdown(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFrame, start: pd.DataFrame,
+                 label: str) -> str:
+    p = result.problem
+    before = start.set_index("name")
+    out = [f"Calibration run `{label}`: {len(result.history)} evaluations x {p.spec.replications} replications x "
+           f"{p.spec.buyers:,} buyers, SMM distance {result.start.distance:,.1f} -> {result.fitted.distance:,.1f}.", ""]
+    out.append(_md_table(
+        ["parameter", "prior", "before", "fitted", "95% interval", "identification", "pinned by"],
+        [[f"`{r.path}`", f"{_fmt(r.prior_low)}–{_fmt(r.prior_high)}", _fmt(r.start), f"**{_fmt(r.fitted)}**",
+          f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}", r.identification + (" (at bound)" if r.at_bound else ""),
+          r.pinned_by.replace(";", ",")] for r in params.itertuples()]))
+    out += ["", _md_table(
+        ["target", "observed", "before", "calibrated (range over replications)", "z"],
+        [[r.name, _fmt(r.observed), _fmt(before.loc[r.name, "simulated"]),
+          f"**{_fmt(r.simulated)}** ({_fmt(r.sim_low)} – {_fmt(r.sim_high)})", f"{r.z:+.2f}"]
+         for r in fit.itertuples() if r.available])]
+    return "\n".join(out) + "\n"
 
 
 # ---- the report ------------------------------------------------------------------------------------------
