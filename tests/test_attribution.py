@@ -1,0 +1,305 @@
+"""Attribution: the Shapley math (pure functions), the lever counterfactuals on real scenarios, and the
+`attribute` command end to end at a small size."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sim import attribution as A
+from sim.scenario import ScenarioError, load_scenario, set_values, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+INCUMBENTS = ["Cadillac", "Lincoln", "Mercedes-Benz", "BMW", "Jaguar"]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+# ---- Shapley values: pure functions on value tables ---------------------------------------------------------
+def tables(draw_k=st.integers(1, 5), reps=st.integers(1, 3)):
+    """A random value table [2^k, replications]."""
+    return st.tuples(draw_k, reps).flatmap(
+        lambda kr: arrays(np.float64, (1 << kr[0], kr[1]), elements=st.floats(-100, 100, allow_nan=False)))
+
+
+def brute_force(values: np.ndarray) -> np.ndarray:
+    """Shapley values as the average marginal contribution over all k! orders (the definition)."""
+    k = values.shape[0].bit_length() - 1
+    phi = np.zeros((k, *values.shape[1:]))
+    for order in permutations(range(k)):
+        mask = 0
+        for i in order:
+            phi[i] += values[mask | 1 << i] - values[mask]
+            mask |= 1 << i
+    return phi / math.factorial(k)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables())
+def test_shapley_values_sum_to_the_total_in_every_replication(values):
+    phi = A.shapley(values)
+    np.testing.assert_allclose(phi.sum(axis=0), values[-1] - values[0], atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tables(draw_k=st.integers(1, 4)))
+def test_shapley_values_match_the_average_over_orders(values):
+    np.testing.assert_allclose(A.shapley(values), brute_force(values), atol=1e-9)
+
+
+def swap_bits(mask: int, i: int, j: int) -> int:
+    if (mask >> i & 1) != (mask >> j & 1):
+        mask ^= (1 << i) | (1 << j)
+    return mask
+
+
+@settings(max_examples=100, deadline=None)
+@given(tables(draw_k=st.integers(2, 5)), st.data())
+def test_symmetric_levers_get_equal_values(raw, data):
+    k = raw.shape[0].bit_length() - 1
+    i, j = data.draw(st.lists(st.integers(0, k - 1), min_size=2, max_size=2, unique=True))
+    values = np.array([(raw[m] + raw[swap_bits(m, i, j)]) / 2 for m in range(len(raw))])  # i and j interchangeable
+    phi = A.shapley(values)
+    np.testing.assert_allclose(phi[i], phi[j], atol=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(tables(draw_k=st.integers(1, 5)), st.data())
+def test_a_lever_that_never_changes_the_value_gets_zero(raw, data):
+    k = raw.shape[0].bit_length() - 1
+    dummy = data.draw(st.integers(0, k - 1))
+    values = np.array([raw[m & ~(1 << dummy)] for m in range(len(raw))])
+    phi = A.shapley(values)
+    np.testing.assert_allclose(phi[dummy], 0.0, atol=1e-12)
+    np.testing.assert_allclose(phi.sum(axis=0), values[-1] - values[0], atol=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 5).flatmap(lambda k: st.tuples(
+    arrays(np.float64, k, elements=st.floats(-50, 50)), st.floats(-50, 50),
+    arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)), arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)))))
+def test_additive_games_and_additivity(args):
+    weights, constant, a, b = args
+    k = len(weights)
+    additive = np.array([constant + sum(weights[i] for i in range(k) if m >> i & 1) for m in range(1 << k)])
+    np.testing.assert_allclose(A.shapley(additive), weights, atol=1e-9)
+    np.testing.assert_allclose(A.shapley(a + b), A.shapley(a) + A.shapley(b), atol=1e-9)
+
+
+def test_a_hand_computed_two_lever_game():
+    # v(none)=0, v(a)=4, v(b)=2, v(ab)=10: phi_a = (4 + 8)/2 = 6, phi_b = (2 + 6)/2 = 4
+    np.testing.assert_allclose(A.shapley(np.array([0.0, 4.0, 2.0, 10.0])), [6.0, 4.0])
+    with pytest.raises(ValueError):
+        A.shapley(np.zeros(3))
+
+
+# ---- levers on real scenarios --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def flagship_raw() -> dict:
+    return load_scenario("lexus_us_1989").model_dump(mode="json")
+
+
+def test_incumbents_are_the_brands_on_sale_at_the_start(flagship_raw):
+    assert A.incumbents(flagship_raw, "Lexus") == INCUMBENTS  # Acura launches 1986-03, after the start
+    assert A.incumbents(flagship_raw, "Cadillac") == INCUMBENTS[1:]  # an incumbent: the other incumbents
+    assert A.launch_month(flagship_raw, "Lexus") == 44  # 1989-09
+
+
+def test_incumbents_levels_on_the_flagship_by_hand(flagship_raw):
+    levels = A.incumbent_levels(flagship_raw, "Lexus")
+    service = levels["service"]
+    # dealer service quality at 1989-09: Cadillac .45, Lincoln .40, Mercedes .50 (its .60 comes in 1991), BMW .35,
+    # Jaguar .40
+    assert service["dealer_service_quality"] == pytest.approx((0.45 + 0.40 + 0.50 + 0.35 + 0.40) / 5)
+    assert service["complaint_resolution_fast"] == pytest.approx((0.3 + 0.3 + 0.35 + 0.3 + 0.25) / 5)
+    assert service["complimentary_maintenance_months"] == 0  # BMW's starts in 1993
+    assert service["roadside_level"] == 1 and service["loaner_cars"] is False
+    assert service["take_back_guarantee"] is False and service["recall_handling"] == pytest.approx(0.3)
+    # prices at 1989-09 include the timeline: Mercedes 49,500 (1989-01), BMW 34,200 (1988-07)
+    assert levels["price"] == pytest.approx((26500 + 27000 + 49500 + 34200 + 43000) / 5)
+    assert levels["defects_per_car_year"] == pytest.approx((0.83 + 0.79 + 0.59 + 0.85 + 1.1) / 5)
+
+
+def test_majority_of_bools_and_rounded_mean_of_ints(flagship_raw):
+    raw = set_values(flagship_raw, {"brands.Cadillac.service.loaner_cars": True, "brands.Lincoln.service.loaner_cars": True,
+                                    "brands.Jaguar.service.complimentary_maintenance_months": 13,
+                                    "brands.BMW.service.roadside_level": 3})
+    service = A.incumbent_levels(raw, "Lexus")["service"]
+    assert service["loaner_cars"] is False  # 2 of 5: no majority
+    assert service["complimentary_maintenance_months"] == 3  # 13 / 5 = 2.6 -> 3
+    assert service["roadside_level"] == 1  # (1+1+1+3+1) / 5 = 1.4 -> 1
+    raw = set_values(raw, {"brands.BMW.service.loaner_cars": True, "brands.Jaguar.service.complimentary_maintenance_months": 12})
+    service = A.incumbent_levels(raw, "Lexus")["service"]
+    assert service["loaner_cars"] is True  # 3 of 5
+    assert service["complimentary_maintenance_months"] == 2  # 2.4 -> 2
+
+
+def paths_under(changes: dict, prefix: str) -> bool:
+    return all(p.startswith(prefix) for p in changes)
+
+
+def test_each_lever_changes_exactly_its_fields_on_the_flagship(flagship_raw):
+    levels = A.incumbent_levels(flagship_raw, "Lexus")
+    own = flagship_raw["brands"]["Lexus"]
+    expected = {
+        "service": {f"brands.Lexus.service.{f}" for f in levels["service"]
+                    if flagship_raw["brands"]["Lexus"]["service"][f] != levels["service"][f]},
+        "price": {"brands.Lexus.price"}
+                 | ({"brands.Lexus.discount"} if own["discount"] else set())
+                 | ({"brands.Lexus.timeline"} if any(c["price"] or c["discount"] for c in own["timeline"]) else set()),
+        "quality": {"brands.Lexus.defects_per_car_year"},
+        "word_of_mouth": {"brands.Lexus.word_of_mouth"},
+    }
+    for name, paths in expected.items():
+        out = A.counterfactual(flagship_raw, "Lexus", [name], levels)
+        changes = A.dict_changes(flagship_raw, out)
+        assert set(changes) == paths, name
+        validate(out, name)  # a valid scenario
+    assert len(expected["service"]) == 9  # every service field differs from Lexus's own
+    out = A.counterfactual(flagship_raw, "Lexus", ["service"], levels)
+    assert out["brands"]["Lexus"]["service"] == levels["service"]
+    assert out["brands"]["Lexus"]["timeline"] == [{**c, "service": {}} for c in own["timeline"]  # price changes stay
+                                                  if c["price"] is not None or c["discount"] is not None]
+    out = A.counterfactual(flagship_raw, "Lexus", ["price"], levels)
+    assert out["brands"]["Lexus"]["price"] == levels["price"] and out["brands"]["Lexus"]["discount"] == 0.0
+    assert all(c["price"] is None and c["discount"] is None for c in out["brands"]["Lexus"]["timeline"])
+    assert A.counterfactual(flagship_raw, "Lexus", ["word_of_mouth"])["brands"]["Lexus"]["word_of_mouth"] == 0.0
+    assert flagship_raw["brands"]["Lexus"]["word_of_mouth"] == 1.0  # the input is not modified
+
+
+def test_service_and_price_drop_the_brands_own_timeline_and_response(flagship_raw):
+    levels = A.incumbent_levels(flagship_raw, "Mercedes-Benz")  # an incumbent: compared with the other four
+    assert levels["incumbents"] == ["Cadillac", "Lincoln", "BMW", "Jaguar"] and levels["at_month"] == 0
+    assert levels["price"] == pytest.approx((26500 + 27000 + 26600 + 43000) / 4)  # at the start: no timeline yet
+    own = flagship_raw["brands"]["Mercedes-Benz"]
+    service = A.counterfactual(flagship_raw, "Mercedes-Benz", ["service"], levels)["brands"]["Mercedes-Benz"]
+    assert [c["date"] for c in service["timeline"]] == ["1987-07", "1989-01"]  # only its price changes are left
+    assert [c["price"] for c in service["timeline"]] == [45100.0, 49500.0]
+    price = A.counterfactual(flagship_raw, "Mercedes-Benz", ["price"], levels)["brands"]["Mercedes-Benz"]
+    assert [c["date"] for c in price["timeline"]] == ["1991-06", "1998-01", "2004-01"]  # only service changes left
+    assert price["timeline"] == [c for c in own["timeline"] if c["service"]]
+    assert price["discount"] == 0.0 and price["price"] == levels["price"]
+    both = A.counterfactual(flagship_raw, "Mercedes-Benz", ["service", "price"], levels)
+    assert both == A.counterfactual(flagship_raw, "Mercedes-Benz", ["price", "service"], levels)  # order-free
+    assert both["brands"]["Mercedes-Benz"]["timeline"] == []
+    for name in A.LEVERS:
+        changes = A.dict_changes(flagship_raw, A.counterfactual(flagship_raw, "Mercedes-Benz", [name], levels))
+        assert paths_under(changes, "brands.Mercedes-Benz."), name
+    # Cadillac's strategy response is its service too
+    cad = A.counterfactual(flagship_raw, "Cadillac", ["service"])
+    changes = A.dict_changes(flagship_raw, cad)
+    assert changes["brands.Cadillac.strategy.response.loaner_cars"] == (True, None)  # the response is dropped
+    assert cad["brands"]["Cadillac"]["strategy"]["response"] == {}
+    assert cad["brands"]["Cadillac"]["strategy"]["kind"] == "respond_to_share_loss"
+    assert all(p.startswith(("brands.Cadillac.service.", "brands.Cadillac.strategy.response.")) for p in changes)
+    validate(cad, "cadillac")
+
+
+def test_prepare_builds_every_coalition_as_a_valid_scenario():
+    sc = load_scenario("generic_new_entrant")
+    levels, changes, scenarios = A.prepare(sc, "Entrant", ["service", "price", "quality"], 2022, 2024)
+    assert len(scenarios) == 8 and all(s.market.years == 5 for s in scenarios)
+    assert levels["incumbents"] == ["Heritage", "Sporty", "Comfort"]
+    assert levels["price"] == pytest.approx((60000 + 52000 + 45000) / 3)
+    assert changes["price"] == {"brands.Entrant.price": (46000.0, levels["price"])}
+    assert set(changes["quality"]) == {"brands.Entrant.defects_per_car_year"}
+    assert scenarios[-1].brands["Entrant"] == sc.brands["Entrant"]  # all levers kept: the scenario as written
+    assert scenarios[0].brands["Entrant"].price == pytest.approx(levels["price"])
+    assert scenarios[0].brands["Entrant"].service.loaner_cars is False
+    assert scenarios[0b010].brands["Entrant"].price == sc.brands["Entrant"].price  # price kept, others switched
+    assert scenarios[0b010].brands["Entrant"].defects_per_car_year == pytest.approx(levels["defects_per_car_year"])
+
+
+def test_bad_levers_and_brands_are_named():
+    with pytest.raises(ScenarioError, match="unknown lever 'servce'.*did you mean 'service'.*known levers: service"):
+        A.parse_levers("servce,price")
+    with pytest.raises(ScenarioError, match="given twice: price"):
+        A.parse_levers("price,price")
+    assert A.parse_levers(" service , quality ") == ["service", "quality"]
+    with pytest.raises(ScenarioError, match="unknown brand 'Lexsu'.*did you mean 'Lexus'"):
+        A.check_brand(load_scenario("lexus_us_1989"), "Lexsu")
+
+
+def test_value_of_a_run():
+    by = pd.DataFrame({"year": [1988, 1989, 1990, 1988, 1989, 1990], "brand": ["X"] * 3 + ["Y"] * 3,
+                       "sales_share": [np.nan, 0.1, 0.3, 0.5, 0.4, 0.2], "profit": [0.0, -5.0, 20.0, 1.0, 2.0, 3.0]})
+    assert A.value_of(by, "X", "sales_share", 1989, 1990) == pytest.approx(0.3)  # not on sale in 1988: 0
+    assert A.value_of(by, "Y", "sales_share", 1989, 1990) == pytest.approx(-0.3)
+    assert A.value_of(by, "X", "cumulative_profit", 1989, 1990) == pytest.approx(15.0)
+
+
+def test_results_do_not_depend_on_the_number_of_workers():
+    sc = load_scenario("lexus_us_1989")
+    kwargs = {"replications": 2, "buyers": 1500, "first": 1989, "last": 1990, "seed": 3}
+    one = A.attribute(sc, "Lexus", ["quality"], workers=1, **kwargs)
+    two = A.attribute(sc, "Lexus", ["quality"], workers=2, **kwargs)
+    np.testing.assert_array_equal(one.values, two.values)
+    assert not np.array_equal(one.values[:, 0], one.values[:, 1])  # replications differ ...
+    assert one.values[1, 0] != one.values[0, 0]  # ... and the lever matters
+
+
+# ---- the command, end to end ---------------------------------------------------------------------------------
+def test_attribute_writes_a_complete_folder(tmp_path):
+    out = tmp_path / "att"
+    proc = cli("attribute", "lexus_us_1989", "--brand", "Lexus", "--levers", "service,price,quality,word_of_mouth",
+               "--to", "1991", "-r", "2", "--buyers", "4000", "--seed", "5", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in out.iterdir()} == {"shapley.csv", "coalitions.parquet", "brand_year.parquet",
+                                                "manifest.json", "report.html"}
+    assert [p.name for p in tmp_path.iterdir()] == ["att"]  # no partial folder left beside it
+    shap = pd.read_csv(out / "shapley.csv").set_index("lever")
+    levers = ["service", "price", "quality", "word_of_mouth"]
+    total = shap.loc["total explained: v(all) - v(none)", "phi_mean"]
+    assert shap.loc[levers, "phi_mean"].sum() == pytest.approx(total, abs=1e-6)
+    assert total == pytest.approx(shap.loc["v(all): the scenario as written", "phi_mean"]
+                                  - shap.loc["v(none): every lever at the incumbents' level", "phi_mean"], abs=1e-6)
+    assert shap.loc[levers, "share_of_total"].sum() == pytest.approx(1.0, abs=1e-4)  # CSV keeps 6 digits
+    coalitions = pd.read_parquet(out / "coalitions.parquet")
+    assert len(coalitions) == 16 * 2 and set(coalitions["replication"]) == {0, 1}
+    values = coalitions.pivot(index="mask", columns="replication", values="value").sort_index().to_numpy()
+    np.testing.assert_allclose(A.shapley(values).sum(axis=0), values[-1] - values[0], atol=1e-12)
+    assert (values[-1] > 0).all()  # Lexus gains share 1988 -> 1991 as written
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["brand"] == "Lexus" and manifest["levers"] == levers and manifest["seed"] == 5
+    assert manifest["buyers_simulated"] == 4000 and manifest["from"] == 1989 and manifest["to"] == 1991
+    assert manifest["incumbents"] == INCUMBENTS
+    assert manifest["counterfactuals"]["price"]["changes"]["brands.Lexus.price"] == {"own": 30000.0, "counterfactual": 36040.0}
+    assert manifest["counterfactuals"]["word_of_mouth"]["changes"] == {"brands.Lexus.word_of_mouth": {"own": 1.0, "counterfactual": 0.0}}
+    assert "mesa" in manifest["packages"] and manifest["scenario"]["market"]["years"] == 6
+    html = (out / "report.html").read_text()
+    assert html.count('<img src="data:image/png;base64,') == 2 and "Waterfall" in html
+    assert "Lexus's sales-share gain 1989–1991" in html and "switch-off" in html
+    assert "service" in proc.stdout and str(out) in proc.stdout.replace("\n", "")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--levers", "service,charm"], "unknown lever 'charm'"),
+    (["--levers", "service", "--brand", "Lexsu"], "unknown brand 'Lexsu'"),
+    (["--levers", "service", "--from", "1986"], "--from 1986"),
+    (["--levers", "service", "--metric", "fame"], "unknown metric 'fame'"),
+])
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, needle):
+    out = tmp_path / "never"
+    base = ["attribute", "lexus_us_1989", "--out", str(out)]
+    proc = cli(*base, *(args if "--brand" in args else ["--brand", "Lexus", *args]))
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    if "charm" in needle:
+        assert "known levers: service, price, quality, word_of_mouth" in proc.stderr
+    if "Lexsu" in needle:
+        assert "did you mean 'Lexus'" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
