@@ -59,6 +59,8 @@ class FreeParameter(_Strict):
     path: str = Field(description="Dotted field path in the scenario, as for --set (e.g. choice.inertia).")
     range: tuple[float, float] = Field(description="Prior range [low, high]: the search box.")
     why: str = Field(min_length=1, description="Why this range (the prior's reasoning and sources).")
+    start: float | None = Field(None, description="Where the search starts (default: the base scenario's value). "
+                                "Set it to make the calibration independent of values it has itself written.")
 
     @field_validator("range")
     @classmethod
@@ -66,6 +68,12 @@ class FreeParameter(_Strict):
         if not value[0] < value[1]:
             raise ValueError(f"range must be [low, high] with low < high, got {list(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _start_inside(self) -> FreeParameter:
+        if self.start is not None and not self.range[0] <= self.start <= self.range[1]:
+            raise ValueError(f"start {self.start:g} lies outside range {list(self.range)}")
+        return self
 
 
 class Optimiser(_Strict):
@@ -109,7 +117,7 @@ class Problem:
     base_raw: dict
     targets: list[moments.Target]
     integer: np.ndarray  # bool per parameter: the field is an integer (values are rounded)
-    start: np.ndarray  # the base scenario's values of the parameters
+    start: np.ndarray  # where the search starts: each parameter's `start`, or the base scenario's value
 
     @property
     def paths(self) -> list[str]:
@@ -214,7 +222,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
             integer.append(False), start.append(float("nan"))
             continue
         integer.append(isinstance(current, int))
-        start.append(float(current))
+        start.append(float(current) if p.start is None else float(p.start))
         for end, label in ((p.range[0], "low"), (p.range[1], "high")):
             try:
                 validate(set_values(base, {p.path: int(round(end)) if isinstance(current, int) else end}, source),

@@ -240,7 +240,8 @@ def report_html(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFra
 # ---- writing the fitted values into the scenario ----------------------------------------------------------
 def apply_to_scenario(scenario_path: Path, values: dict, label: str) -> None:
     """Write ``values`` (field path -> value) into the scenario TOML, keeping its comments and layout, each
-    with a comment naming the calibration run. Written whole (temporary file, then rename)."""
+    with a comment naming the calibration run (a value's own comment is kept after it; a previous
+    calibration's note is replaced). Written whole (temporary file, then rename)."""
     import tomlkit
 
     scenario_path = Path(scenario_path)
@@ -253,7 +254,10 @@ def apply_to_scenario(scenario_path: Path, values: dict, label: str) -> None:
                 node[key] = tomlkit.table()
             node = node[key]
         item = tomlkit.item(value)
-        item.comment(f"calibrated: {label}")
+        before = node.get(keys[-1]) if hasattr(node, "get") else None
+        note = before.trivia.comment.lstrip("# ").strip() if hasattr(before, "trivia") else ""
+        note = note.split("calibrated: ")[0].rstrip("; ") if "calibrated: " in note else note
+        item.comment(f"calibrated: {label}" + (f"; {note}" if note else ""))
         node[keys[-1]] = item
     tmp = scenario_path.with_name(f".{scenario_path.name}.partial")
     tmp.write_text(tomlkit.dumps(doc))

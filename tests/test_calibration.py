@@ -183,10 +183,13 @@ def test_apply_writes_values_with_a_comment_and_keeps_the_rest(tmp_path):
     assert raw["market"]["segments"]["value"]["price_weight"] == 1.9
     assert text.count("# calibrated: results/calibration/x/20261123T000000Z") == 4
     # every other line is untouched: comments and layout kept
-    changed = [line for line in text.splitlines() if "calibrated:" in line]
-    kept = [line for line in text.splitlines() if "calibrated:" not in line]
+    label = "calibrated: results/calibration/x/20261123T000000Z"
+    changed = [line for line in text.splitlines() if label in line]
+    kept = [line for line in text.splitlines() if label not in line]
     assert set(kept) - set(source.splitlines()) <= {"[choice]", ""}
     assert len(changed) == 4
+    # a value's own comment is kept after the note; an earlier calibration's note is replaced, not stacked
+    assert all(line.count("calibrated:") == 1 for line in changed)
     validate(raw, str(path))
 
 
@@ -236,3 +239,11 @@ def test_standard_errors_do_not_depend_on_the_units_of_a_parameter():
     a, b = plain.parameters(), scaled.parameters()
     np.testing.assert_allclose(b["se"] / np.array([1e6, 1, 1]), a["se"], rtol=0.05)
     assert (b["identification"] == "pinned down").all()
+
+
+def test_start_values_in_the_file_override_the_scenario(tmp_path):
+    path = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nstart = 2.25\nwhy = "x"\n')
+    assert cal.load_calibration(path).start.tolist() == [2.25]
+    bad = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nstart = 4\nwhy = "x"\n')
+    with pytest.raises(ScenarioError, match="start 4 lies outside range"):
+        cal.load_calibration(bad)
