@@ -22,8 +22,9 @@ Method (Gouriéroux & Monfort 1996; McFadden 1989):
    ``V = A⁻¹ G'W (S_obs + S_sim / R) W G A⁻¹``, ``A = G'WG``, gives standard errors: S_obs = diag(sd²) is the
    targets' own uncertainty and S_sim the across-replication variance of the simulated moments (the SMM
    ``(1 + 1/R)`` correction, in its general form). A parameter is *pinned down* when its 95% interval spans
-   less than half of its prior range, *weakly identified* otherwise. The sensitivity matrix
-   ``Λ = -A⁻¹ G'W`` (Andrews, Gentzkow & Shapiro 2017) says which moments pin each parameter.
+   less than half of its prior range, *weakly identified* otherwise. Each target's share of the information
+   ``A_jj`` on parameter j says which moments pin it; the sensitivity matrix ``Λ = -A⁻¹ G'W`` (Andrews,
+   Gentzkow & Shapiro 2017) says how far each parameter would move if a target moved by one sd.
 
 Runs go to Dask through the sweep machinery (a LocalCluster on this machine's cores, or ``--scheduler``);
 results are the same whatever the number of workers.
@@ -535,17 +536,28 @@ class CalibrationResult:
         lam = -(A_inv @ G.T @ W) * sd[None, :] * width[:, None]
         return pd.DataFrame(lam, index=p.names, columns=[t.name for t in p.targets])
 
+    def information_shares(self) -> pd.DataFrame:
+        """Where each parameter's information comes from: target k's share of ``A_jj = sum_k w_k (G_kj / sd_k)^2``
+        (parameters x targets, rows sum to 1; 0 for a parameter no target moves)."""
+        p = self.problem
+        sd = np.array([t.sd for t in p.targets])
+        w = np.array([t.weight for t in p.targets])
+        contrib = (w[:, None] * (self.jacobian / sd[:, None]) ** 2).T
+        total = contrib.sum(axis=1, keepdims=True)
+        shares = np.divide(contrib, total, out=np.zeros_like(contrib), where=total > 0)
+        return pd.DataFrame(shares, index=p.names, columns=[t.name for t in p.targets])
+
     def parameters(self) -> pd.DataFrame:
         p = self.problem
         se = np.sqrt(np.maximum(np.diag(self.covariance()), 0.0))  # inf: no information
-        lam = self.sensitivity().abs()
+        info = self.information_shares()
         width = p.high - p.low
         rows = []
         for j, spec in enumerate(p.spec.parameters):
             value = self.fitted.theta[j]
             lo, hi = value - 1.96 * se[j], value + 1.96 * se[j]
             pinned = 2 * 1.96 * se[j] < PINNED_FRACTION * width[j]
-            top = lam.iloc[j].sort_values(ascending=False)
+            top = info.iloc[j].sort_values(ascending=False)
             top = top[top > 0].head(3)
             rows.append({
                 "parameter": p.names[j], "path": spec.path, "prior_low": spec.range[0], "prior_high": spec.range[1],
@@ -553,7 +565,7 @@ class CalibrationResult:
                 "ci_low": lo, "ci_high": hi, "ci_width_of_prior": 2 * 1.96 * se[j] / width[j],
                 "at_bound": bool(np.isclose(value, spec.range[0]) or np.isclose(value, spec.range[1])),
                 "identification": "pinned down" if pinned else "weakly identified",
-                "pinned_by": "; ".join(top.index), "why": spec.why,
+                "pinned_by": "; ".join(f"{k} ({v:.0%})" for k, v in top.items()), "why": spec.why,
             })
         return pd.DataFrame(rows)
 

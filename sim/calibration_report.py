@@ -6,6 +6,8 @@ A folder (``results/calibration/<name>/<time>/``, written whole or not at all) h
     fit.csv            every target: observed, simulated at the fit (mean, min and max over replications), z
     start_fit.csv      the same at the scenario's values before calibration
     sensitivity.csv    Λ: shift in each parameter if a target moved by one sd (Andrews, Gentzkow & Shapiro)
+    information.csv    each target's share of the information on each parameter
+    jacobian.csv       ∂(target on its error scale)/∂(parameter) at the fit, central differences, same seeds
     evaluations.parquet  every candidate evaluated: stage, distance, parameter values
     calibrated.toml    the fitted values as --set lines (``run_sim.py run --set ...``)
     fit.md             the parameters and the fit as Markdown tables (for docs/calibration.md)
@@ -102,12 +104,15 @@ def write_calibration(destination: Path, result: CalibrationResult, started: dat
         start = result.fit_table("start")
         start.to_csv(tmp / "start_fit.csv", index=False)
         result.sensitivity().to_csv(tmp / "sensitivity.csv")
+        result.information_shares().to_csv(tmp / "information.csv")
+        pd.DataFrame(result.jacobian, index=[t.name for t in result.problem.targets],
+                     columns=result.problem.names).to_csv(tmp / "jacobian.csv")
         result.history_frame().to_parquet(tmp / "evaluations.parquet", index=False)
         (tmp / "calibrated.toml").write_text(calibrated_toml(result, label))
         man = manifest(result, started)
         (tmp / "manifest.json").write_text(json.dumps(man, indent=2, default=str))
         (tmp / "report.html").write_text(report_html(result, params, fit, start, man), encoding="utf-8")
-        (tmp / "fit.md").write_text(fit_markdown(result, params, fit, start, label))
+        (tmp / "fit.md").write_text(fit_markdown(params, fit, start, man, label))
     return destination
 
 
@@ -116,23 +121,32 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def fit_markdown(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFrame, start: pd.DataFrame,
-                 label: str) -> str:
-    p = result.problem
+def fit_markdown(params: pd.DataFrame, fit: pd.DataFrame, start: pd.DataFrame, manifest: dict, label: str) -> str:
+    """The parameters and the fit as Markdown (for docs/calibration.md)."""
+    spec = manifest["calibration"]
     before = start.set_index("name")
-    out = [f"Calibration run `{label}`: {len(result.history)} evaluations x {p.spec.replications} replications x "
-           f"{p.spec.buyers:,} buyers, SMM distance {result.start.distance:,.1f} -> {result.fitted.distance:,.1f}.", ""]
+    out = [f"Calibration run `{label}`: {manifest['evaluations']} evaluations x {spec['replications']} replications x "
+           f"{spec['buyers']:,} buyers, SMM distance {manifest['distance_start']:,.1f} -> "
+           f"{manifest['distance_fitted']:,.1f}.", ""]
     out.append(_md_table(
         ["parameter", "prior", "before", "fitted", "95% interval", "identification", "pinned by"],
         [[f"`{r.path}`", f"{_fmt(r.prior_low)}–{_fmt(r.prior_high)}", _fmt(r.start), f"**{_fmt(r.fitted)}**",
           f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}", r.identification + (" (at bound)" if r.at_bound else ""),
-          r.pinned_by.replace(";", ",")] for r in params.itertuples()]))
+          str(r.pinned_by).replace(";", ",")] for r in params.itertuples()]))
     out += ["", _md_table(
         ["target", "observed", "before", "calibrated (range over replications)", "z"],
         [[r.name, _fmt(r.observed), _fmt(before.loc[r.name, "simulated"]),
           f"**{_fmt(r.simulated)}** ({_fmt(r.sim_low)} – {_fmt(r.sim_high)})", f"{r.z:+.2f}"]
          for r in fit.itertuples() if r.available])]
     return "\n".join(out) + "\n"
+
+
+def folder_markdown(folder: Path) -> str:
+    """fit_markdown of an existing calibration folder."""
+    folder = Path(folder)
+    man = json.loads((folder / "manifest.json").read_text())
+    return fit_markdown(pd.read_csv(folder / "parameters.csv"), pd.read_csv(folder / "fit.csv"),
+                        pd.read_csv(folder / "start_fit.csv"), man, run_label(folder))
 
 
 # ---- the report ------------------------------------------------------------------------------------------
@@ -222,8 +236,8 @@ def report_html(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFra
         '<div class="headline"><ul>' + "".join(f"<li>{h}</li>" for h in headline) + "</ul></div>",
         "<h2>Fitted parameters</h2>",
         '<p class="note">Standard errors from the SMM sandwich at the optimum (targets\' own uncertainty plus '
-        "simulation noise over the replications). <i>Pinned by</i>: the three targets whose move of one sd would "
-        "shift the parameter most (sensitivity Λ, Andrews, Gentzkow &amp; Shapiro 2017).</p>",
+        "simulation noise over the replications). <i>Pinned by</i>: the three targets that carry most of the information "
+        "on the parameter (their share of it); sensitivity.csv has Λ (Andrews, Gentzkow &amp; Shapiro 2017).</p>",
         parameters_html(params),
         "<h2>Fit: targets vs simulated</h2>",
         figure_html(plot_sales_fit(fit, start)),

@@ -214,7 +214,7 @@ def test_calibrate_cli_end_to_end_is_reproducible_across_worker_counts(tmp_path)
         proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--workers",
                                str(workers), "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr
-        assert {p.name for p in out.iterdir()} >= {"parameters.csv", "fit.csv", "start_fit.csv", "sensitivity.csv",
+        assert {p.name for p in out.iterdir()} >= {"parameters.csv", "fit.csv", "start_fit.csv", "sensitivity.csv", "information.csv", "jacobian.csv", "fit.md",
                                                     "evaluations.parquet", "calibrated.toml", "manifest.json",
                                                     "report.html"}
         tables.append(pd.read_csv(out / "parameters.csv"))
@@ -247,3 +247,12 @@ def test_start_values_in_the_file_override_the_scenario(tmp_path):
     bad = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nstart = 4\nwhy = "x"\n')
     with pytest.raises(ScenarioError, match="start 4 lies outside range"):
         cal.load_calibration(bad)
+
+
+def test_information_shares_name_the_moments_a_parameter_moves():
+    result = fit_toy(4)
+    info = result.information_shares()
+    np.testing.assert_allclose(info.sum(axis=1), 1.0)
+    # p2 (c) does not enter m0 = a + b or m1 = a - b/2
+    assert info.loc["p2", "m0"] == pytest.approx(0.0, abs=1e-6) and info.loc["p2", "m1"] == pytest.approx(0.0, abs=1e-6)
+    assert result.parameters().loc[2, "pinned_by"].split(" (")[0] in {"m2", "m3", "m4", "m5"}
