@@ -49,6 +49,7 @@ class BrandAgent(mesa.Agent):
         self.reference_share: float = 0.0
         self.strategy = make_strategy(spec.strategy)
         self.history: list[tuple[int, str]] = []
+        self.changes = 0  # policy, price or discount changes so far (the model rebuilds its brand arrays then)
         self._pending: list[_PolicyChange] = []
         for change in spec.timeline:
             month = year_month_index(change.date, start_year)
@@ -88,6 +89,7 @@ class BrandAgent(mesa.Agent):
             self.discount = discount
         if price is not None:
             self.price = price
+        self.changes += 1
         self.history.append((month, note or "policy change"))
 
     def step(self) -> None:

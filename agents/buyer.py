@@ -15,8 +15,8 @@ import mesa
 import numpy as np
 
 from sim import choice, replacement, satisfaction, service, word_of_mouth
-from sim.finance import event_money, new_car_margin
-from sim.population import NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
+from sim.finance import event_money
+from sim.population import LAST_MONTH, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
 
 if TYPE_CHECKING:
     from sim.model import LuxuryMarketModel
@@ -62,11 +62,9 @@ class BuyerAgent(mesa.Agent):
     @property
     def satisfaction(self) -> float:
         """Satisfaction with the owned brand now, -1..1."""
-        sp = self.model.config.satisfaction
-        p = self._pop
-        s = satisfaction.current(p.sat[self.slot : self.slot + 1], p.sat_month[self.slot : self.slot + 1],
-                                 max(self.model.month, 0), sp.baseline, sp.decay_months)
-        return float(s[0])
+        sp, p, i = self.model.config.satisfaction, self._pop, self.slot
+        return satisfaction.decayed(float(p.sat[i]), max(self.model.month, 0) - int(p.sat_month[i]), sp.baseline,
+                                    sp.decay_months)
 
     @property
     def aware_of(self) -> list[str]:
@@ -84,9 +82,10 @@ class BuyerAgent(mesa.Agent):
 
     # ---- the reference engine: one month of one household, in plain Python ---------------------------------
     # `LuxuryMarketModel(..., engine="agents")` runs `shuffle_do("step")` over these agents instead of the
-    # vectorised month. The rules are the same (the formulas are the same functions from sim/); only the
-    # bookkeeping is written out buyer by buyer. tests/test_engines.py checks that both engines produce the
-    # same distributions of share, churn, conquest and satisfaction.
+    # vectorised month. The rules are the same (the formulas are the same compiled functions from sim/, which
+    # the vectorised engine's kernels in sim/kernels.py call too); only the bookkeeping is written out buyer by
+    # buyer. tests/test_engines.py checks that both engines produce the same distributions of share, churn,
+    # conquest and satisfaction.
 
     def step(self) -> None:
         """One month in the life of this household."""
@@ -99,13 +98,9 @@ class BuyerAgent(mesa.Agent):
         if rng.random() < 1.0 / p.maintenance_interval_months:  # scheduled maintenance
             self.visit_dealer(service.ROUTINE)
         if rng.random() < service.defect_probability(ba.defects[b], age, p.defect_age_growth):
-            if rng.random() < ba.goodwill[b]:  # found and fixed before the owner noticed
-                self.visit_dealer(service.GOODWILL)
-            elif rng.random() < p.breakdown_share:  # stranded: roadside rescue
-                self.visit_dealer(service.BREAKDOWN)
-            else:
-                self.visit_dealer(service.REPAIR)
-        if model.recall_campaign[b] and age < 36 and rng.random() < p.recall_reach:
+            # a repair visit, a breakdown (roadside rescue), or fixed before the owner noticed (goodwill)
+            self.visit_dealer(service.draw_defect_kind(rng, ba.goodwill[b], p.breakdown_share))
+        if model.recall_campaign[b] and age < service.RECALL_MAX_AGE_MONTHS and rng.random() < p.recall_reach:
             self.visit_dealer(service.RECALL)
         self.resolve_complaints()
         if self.active and pop.replace_month[i] <= m:
@@ -117,14 +112,15 @@ class BuyerAgent(mesa.Agent):
         m, rng, ba, cfg, led = model.month, model.rngs["agents"], model.brand_arrays, model.config, model.ledger
         sp = cfg.satisfaction
         b = int(pop.brand[i])
-        age = np.array([m - int(pop.purchase_month[i])])
-        x = float(service.experience(rng, kind, np.array([b]), age, ba, cfg.service_events)[0])
-        revenue, cost = event_money(kind, np.array([b]), age, ba, cfg.costs)
+        age = m - int(pop.purchase_month[i])
+        ep = model.params["ep"]
+        x = service.draw_experience(rng, service.experience_mean(kind, b, age, ba, ep), ep.noise)
+        revenue, cost = event_money(kind, np.array([b]), np.array([age]), ba, cfg.costs)
         led.events[m, b, kind] += 1
         led.service_revenue[m, b] += revenue[0]
         led.service_cost[m, b] += cost[0]
 
-        s = float(satisfaction.update(np.float32(self.satisfaction), np.float32(x), sp.learning_rate, sp.loss_aversion))
+        s = satisfaction.updated(self.satisfaction, x, sp.learning_rate, sp.loss_aversion)
         if ba.take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
             s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
             self._new_car(rng)
@@ -133,11 +129,10 @@ class BuyerAgent(mesa.Agent):
             led.service_cost[m, b] += cfg.costs.take_back_cost
         elif s < sp.complaint_below:
             self.complain(b)
-        leased = bool(pop.leased[i])
-        if s < sp.early_replace_below and rng.random() < sp.early_replace_probability * (0.3 if leased else 1.0):
-            sooner = m + int(rng.integers(1, 7))
-            if sooner < pop.replace_month[i]:
-                pop.replace_month[i] = sooner
+        early = replacement.draw_early_replacement(rng, s, bool(pop.leased[i]), sp.early_replace_below,
+                                                   sp.early_replace_probability)
+        if early and m + early < pop.replace_month[i]:
+            pop.replace_month[i] = m + early
         pop.sat[i], pop.sat_month[i] = s, m
         led.csi_sum[m, b] += s
         led.csi_n[m, b] += 1
@@ -149,7 +144,7 @@ class BuyerAgent(mesa.Agent):
         model, rng, ba = self.model, self.model.rngs["agents"], self.model.brand_arrays
         model.ledger.complaints[model.month, brand] += 1
         self._pop.complaint[self.slot] = UNRESOLVED
-        delay = int(satisfaction.resolution_delay(rng, ba.resolve_fast[[brand]], ba.resolve_slow[[brand]])[0])
+        delay = satisfaction.draw_resolution_delay(rng, ba.resolve_fast[brand], ba.resolve_slow[brand])
         if delay:
             self.pending_complaints.append((model.month + delay, brand, delay <= 3))
 
@@ -170,54 +165,44 @@ class BuyerAgent(mesa.Agent):
     def tell_friends(self, brand: int, x: float) -> None:
         """A notable experience becomes a story about the brand, which friends will hear when they shop."""
         model, pop, i, wp = self.model, self._pop, self.slot, self.model.config.word_of_mouth
-        value = float(word_of_mouth.story_value(np.array([x]), wp.strength, wp.negativity)[0])
-        value *= word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)
-        if pop.told_brand[i] != brand:  # stories about the car the owner has now
-            pop.told[i], pop.told_brand[i] = 0.0, brand
-        pop.told[i] += value
+        value = word_of_mouth.story_value(x, wp.strength, wp.negativity)
+        value *= word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)  # stored inflated
+        word_of_mouth.tell(pop.told, pop.told_brand, i, brand, value)  # stories about the car the owner has now
         model.ledger.told[model.month, brand] += 1
 
     def listen_to_friends(self, rng: np.random.Generator) -> np.ndarray:
         """What this shopper has heard about each brand from friends' stories; friends' brands become known."""
-        model, pop, i, wp = self.model, self._pop, self.slot, self.model.config.word_of_mouth
-        heard = np.zeros(len(model.brands), dtype=np.float32)
+        model, pop, i, wp, net = self.model, self._pop, self.slot, self.model.config.word_of_mouth, self.model.network
+        heard = np.zeros(len(model.brands))
         fade = word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)
-        for contact in model.network.contacts(i):
-            about, car = int(pop.told_brand[contact]), int(pop.brand[contact])
-            if about >= 0:
-                heard[about] += pop.told[contact] / fade
-                pop.aware[i] |= 1 << about
-            if car >= 0 and rng.random() < wp.aware_on_purchase:  # the friend's car is seen
-                pop.aware[i] |= 1 << car
-        return heard[None, :]
+        pop.aware[i] = word_of_mouth.hear_contacts(rng, i, net.indptr, net.indices, pop.told, pop.told_brand,
+                                                   pop.brand, fade, wp.aware_on_purchase, int(pop.aware[i]), heard)
+        return heard
 
     def shop(self, may_leave: bool) -> None:
         """Choose a brand among those considered, or leave the luxury segment (logit choice)."""
         model, pop, i = self.model, self._pop, self.slot
         m, rng, ba, cfg, nb = model.month, model.rngs["agents"], model.brand_arrays, model.config, len(model.brands)
-        current = int(pop.brand[i])
+        current, g = int(pop.brand[i]), int(pop.segment[i])
         heard = self.listen_to_friends(rng)
-        known = [bool(pop.aware[i] >> k & 1) or rng.random() < ba.reach[k] or k == current for k in range(nb)]
-        for k in range(nb):
-            if known[k]:
-                pop.aware[i] |= 1 << k
-        considered = np.array([[known[k] and bool(ba.on_sale[k]) for k in range(nb)]])
+        pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.reach, current)
         own_sat = self.satisfaction
-        u = choice.utilities(model.brand_values, model.segments, cfg.choice, ba.reputation,
-                             np.array([int(pop.segment[i])]), np.array([current]), np.array([own_sat]), heard,
-                             considered, np.array([may_leave]))
-        pick = int(choice.choose(rng, u)[0])
-        model.ledger.record_choices(m, np.array([current]), np.array([pick]))
+        u = np.full(nb + 1, -np.inf)  # utilities; -inf = not considered; the last is leaving the segment
+        for k in range(nb):
+            if aware >> k & 1 and ba.on_sale[k]:
+                u[k] = choice.utility(model.brand_values[g, k], model.segments.service_w[g], heard[k], k == current,
+                                      own_sat, model.params["cp"])
+        if may_leave:
+            u[nb] = model.segments.outside[g]
+        pick = choice.draw_choice(rng, u)
+        model.ledger.switching[m, current if current >= 0 else nb, pick] += 1
         if current >= 0:
-            model.ledger.record_rebuys(m, pop.complaint[i : i + 1], np.array([pick == current]))
-        if current >= 0:
+            model.ledger.rebuy[m, pop.complaint[i], int(pick == current)] += 1
             model.fleet[current] -= 1
         if pick == nb:  # leaves the luxury segment
-            model.exits += current >= 0
             pop.release(np.array([i]))
             model.forget(self)
             return
-        model.entries += current < 0
         model.fleet[pick] += 1
         pop.brand[i] = pick
         pop.complaint[i] = NO_COMPLAINT
@@ -226,14 +211,11 @@ class BuyerAgent(mesa.Agent):
         pop.sat_month[i] = m
         self._new_car(rng)
         model.ledger.leased_sales[m, pick] += pop.leased[i]
-        model.ledger.new_car_margin[m, pick] += new_car_margin(np.array([pick]), ba)[0]
 
     def _new_car(self, rng: np.random.Generator) -> None:
         """Lease or buy, and when the car will be replaced (same formulas as the vectorised engine)."""
-        model, pop, i, mk = self.model, self._pop, self.slot, self.model.config.market
-        p_lease = model.lease_probability(model.month)[pop.segment[i]]
-        leased = rng.random() < p_lease
-        hold = int(replacement.holding_months(rng, np.array([leased]), mk.lease_months, mk.ownership_months_mean,
-                                              mk.ownership_shape)[0])
+        model, pop, i = self.model, self._pop, self.slot
+        leased, hold = replacement.draw_new_car(rng, model.lease_p[pop.segment[i]],
+                                                model.params["holding"])
         pop.leased[i], pop.purchase_month[i] = leased, model.month
-        pop.replace_month[i] = min(model.month + hold, np.iinfo(np.int16).max - 1)
+        pop.replace_month[i] = min(model.month + hold, LAST_MONTH)

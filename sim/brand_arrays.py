@@ -1,15 +1,14 @@
-"""The brands' current parameters as small arrays (one entry per brand), read by the vectorised mechanisms."""
+"""The brands' current parameters as small arrays (one entry per brand), read by the vectorised mechanisms and
+the compiled kernels (a named tuple of arrays, which numba passes as it is)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class BrandArrays:
+class BrandArrays(NamedTuple):
     on_sale: np.ndarray  # bool
     price: np.ndarray  # list price, 1989 USD
     discount: np.ndarray  # fraction of list price

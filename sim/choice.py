@@ -16,15 +16,21 @@ maintenance enters as a perk (value in $1,000, weighed by the segment) and never
 discount lowers the price paid but costs status-seekers ``discount_stigma`` (and erodes prestige over time,
 ``sim/reputation.py``). The outside option (leave the segment) has utility ``outside_utility[g]``; a new
 entrant, who came to buy a luxury car, does not have it.
+
+The per-shopper steps (``draw_known``, ``utility``, ``draw_choice``) are compiled and shared by both engines;
+``considered_brands``, ``utilities`` and ``choose`` apply them to many shoppers.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from sim.brand_arrays import BrandArrays
+from sim.jit import formula, jit, record
 from sim.scenario import Choice, Scenario
 
 DEALER_REFERENCE = 300.0
@@ -69,20 +75,87 @@ def brand_values(ba: BrandArrays, seg: SegmentArrays, p: Choice, reference_price
             + col(seg.service_w) * ba.reputation)
 
 
+class ChoiceParams(NamedTuple):
+    """The per-shopper ``[choice]`` parameters, as compiled code reads them."""
+    inertia: float
+    satisfaction_loyalty: float
+    wom_weight: float
+
+    @classmethod
+    def of(cls, p: Choice) -> ChoiceParams:
+        return record(cls, p)
+
+
+@formula
+def draw_known(rng, aware: int, reach, current: int) -> int:
+    """The brands a shopper knows of (bits): those already known, their own, and each other brand with its
+    marketing reach (a draw only where it could matter)."""
+    bits = np.int64(aware)
+    for k in range(reach.size):
+        if not (bits >> k) & 1 and (k == current or (reach[k] > 0.0 and rng.random() < reach[k])):
+            bits |= 1 << k
+    return bits
+
+
+@formula
+def utility(value: float, service_w: float, heard: float, is_current: bool, own_sat: float,
+            p: ChoiceParams) -> float:
+    """Deterministic utility of one brand for one shopper: the segment's value of the brand, word of mouth
+    weighed like service, and the loyalty of an owner to their current brand."""
+    u = value + p.wom_weight * service_w * heard
+    if is_current:
+        u += p.inertia + p.satisfaction_loyalty * own_sat
+    return u
+
+
+@formula
+def draw_choice(rng, u) -> int:
+    """Sample one alternative from the logit probabilities of utilities ``u`` (-inf = not considered) by the
+    inverse CDF, one uniform; with nothing considered, the last alternative (leave the segment). Overwrites
+    ``u`` with the unnormalised probabilities."""
+    top = -np.inf
+    for k in range(u.size):
+        top = max(top, u[k])
+    if top == -np.inf:
+        return u.size - 1
+    total = 0.0
+    for k in range(u.size):
+        u[k] = math.exp(u[k] - top)
+        total += u[k]
+    r = rng.random() * total
+    cum = 0.0
+    for k in range(u.size):
+        cum += u[k]
+        if cum > r:
+            return k
+    return u.size - 1
+
+
+# ---- the same, for many shoppers -----------------------------------------------------------------------------------
+@jit
+def _utilities_all(values, service_w, outside, p, segment, current, own_sat, wom_now, considered, may_leave):
+    n, n_brands = considered.shape
+    u = np.empty((n, n_brands + 1))
+    for i in range(n):
+        g = segment[i]
+        for k in range(n_brands):
+            if considered[i, k]:
+                u[i, k] = utility(values[g, k], service_w[g], wom_now[i, k], k == current[i], own_sat[i], p)
+            else:
+                u[i, k] = -np.inf
+        u[i, n_brands] = outside[g] if may_leave[i] else -np.inf
+    return u
+
+
 def utilities(values: np.ndarray, seg: SegmentArrays, p: Choice, reputation: np.ndarray, segment: np.ndarray,
               current: np.ndarray, own_sat: np.ndarray, wom_now: np.ndarray, considered: np.ndarray,
               may_leave: np.ndarray) -> np.ndarray:
     """Deterministic utilities (n × (brands + 1)); the last column is leaving the segment; -inf = not considered."""
-    n, n_brands = considered.shape
-    u = np.empty((n, n_brands + 1))
-    service_w = seg.service_w[segment]
-    u[:, :n_brands] = values[segment] + (p.wom_weight * service_w)[:, None] * wom_now
-    owners = np.flatnonzero(current >= 0)
-    cb = current[owners]
-    u[owners, cb] += p.inertia + p.satisfaction_loyalty * own_sat[owners]
-    u[:, :n_brands][~considered] = -np.inf
-    u[:, n_brands] = np.where(may_leave, seg.outside[segment], -np.inf)
-    return u
+    n = considered.shape[0]
+    return _utilities_all(np.ascontiguousarray(values, np.float64), seg.service_w, seg.outside, ChoiceParams.of(p),
+                          np.asarray(segment, np.int64), np.asarray(current, np.int64),
+                          np.asarray(own_sat, np.float64), np.asarray(wom_now, np.float64).reshape(n, -1),
+                          np.asarray(considered, bool), np.broadcast_to(np.asarray(may_leave, bool), (n,)).copy())
 
 
 def probabilities(u: np.ndarray) -> np.ndarray:
@@ -96,23 +169,33 @@ def probabilities(u: np.ndarray) -> np.ndarray:
     return p
 
 
+@jit
+def _choose_all(rng, u):
+    pick = np.empty(u.shape[0], dtype=np.int64)
+    for i in range(u.shape[0]):
+        pick[i] = draw_choice(rng, u[i])
+    return pick
+
+
 def choose(rng: np.random.Generator, u: np.ndarray) -> np.ndarray:
     """Sample one alternative per row from the logit probabilities (inverse CDF: one uniform per row); a row
     with nothing considered leaves the segment."""
-    cum = np.cumsum(probabilities(u), axis=1)
-    r = rng.random((u.shape[0], 1)) * cum[:, -1:]
-    return np.minimum((cum <= r).sum(axis=1), u.shape[1] - 1)
+    return _choose_all(rng, np.array(u, dtype=np.float64))  # a copy: draw_choice overwrites it
+
+
+@jit
+def _known_all(rng, aware, reach, current):
+    out = np.empty(aware.size, dtype=np.uint16)
+    for i in range(aware.size):
+        out[i] = draw_known(rng, aware[i], reach, current[i])
+    return out
 
 
 def considered_brands(aware: np.ndarray, on_sale: np.ndarray, reach: np.ndarray, current: np.ndarray,
                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The consideration set (n × brands bool) of shoppers: brands they know of — by word of mouth or owning
     one, or reached by marketing while shopping — and that are on sale. Also returns the updated awareness bits."""
-    n_brands = on_sale.size
-    bits = (1 << np.arange(n_brands)).astype(np.uint16)
-    known = (aware[:, None] & bits) != 0
-    known |= rng.random((aware.size, n_brands)) < reach
-    owners = current >= 0
-    known[np.flatnonzero(owners), current[owners]] = True
-    new_aware = (known * bits).sum(axis=1).astype(np.uint16) | aware
-    return known & on_sale, new_aware
+    new_aware = _known_all(rng, np.asarray(aware, np.int64), np.asarray(reach, np.float64),
+                           np.asarray(current, np.int64))
+    bits = (1 << np.arange(on_sale.size)).astype(np.uint16)
+    return ((new_aware[:, None] & bits) != 0) & on_sale, new_aware

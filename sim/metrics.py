@@ -13,6 +13,8 @@ end. Definitions (per brand):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -22,6 +24,26 @@ from sim.service import EVENT_KINDS
 COUNTS = ("sales", "leased_sales", "new_to_segment", "conquest", "repurchase", "replacers", "churned", "exits",
           "complaints", "recovered", "take_backs", "told")
 MONEY = ("service_revenue", "service_cost", "new_car_margin")
+
+
+class LedgerArrays(NamedTuple):
+    """The accumulators compiled code adds to, indexed [month, brand, ...] (the Ledger's own arrays)."""
+    events: np.ndarray
+    service_revenue: np.ndarray
+    service_cost: np.ndarray
+    csi_sum: np.ndarray
+    csi_n: np.ndarray
+    take_backs: np.ndarray
+    complaints: np.ndarray
+    recovered: np.ndarray
+    told: np.ndarray
+    leased_sales: np.ndarray
+    switching: np.ndarray
+    rebuy: np.ndarray
+
+
+# Counts that follow from the switching matrix of a month (derive_choices).
+CHOICE_COUNTS = ("sales", "new_to_segment", "conquest", "repurchase", "replacers", "churned", "exits")
 
 
 class Ledger:
@@ -35,6 +57,10 @@ class Ledger:
         # rebuy[m, outcome, rebought]: owners replacing their car, by the outcome of their last complaint about
         # it (sim.population.COMPLAINT_OUTCOMES) and whether they bought the same brand again (Dillard & Bates)
         self.rebuy = np.zeros((months, 4, 2))
+
+    @property
+    def arrays(self) -> LedgerArrays:
+        return LedgerArrays(**{name: getattr(self, name) for name in LedgerArrays._fields})
 
     def add(self, name: str, month: int, brand: np.ndarray, weights: np.ndarray | None = None) -> None:
         getattr(self, name)[month] += np.bincount(brand, weights=weights, minlength=self.n_brands)[: self.n_brands]
@@ -57,21 +83,30 @@ class Ledger:
         nb = self.n_brands
         frm = np.where(previous < 0, nb, previous)
         self.switching[month] += np.bincount(frm * (nb + 1) + chosen, minlength=(nb + 1) ** 2).reshape(nb + 1, nb + 1)
-        bought = chosen < nb
-        self.add("sales", month, chosen[bought])
-        self.add("new_to_segment", month, chosen[bought & (previous < 0)])
-        self.add("conquest", month, chosen[bought & (previous >= 0) & (previous != chosen)])
-        owners = previous >= 0
-        self.add("replacers", month, previous[owners])
-        self.add("repurchase", month, previous[owners & (previous == chosen)])
-        self.add("churned", month, previous[owners & (previous != chosen)])
-        self.add("exits", month, previous[owners & ~bought])
+        self.derive_choices(month)
+
+    def derive_choices(self, month: int) -> None:
+        """Sales, conquests, churn ... of ``month`` from its switching matrix (rows: from brand or "new";
+        columns: to brand or "left the segment"). Both engines fill the matrix as buyers choose."""
+        nb, s = self.n_brands, self.switching[month]
+        stayed = np.diag(s)[:nb]
+        self.sales[month] = s[:, :nb].sum(axis=0)
+        self.new_to_segment[month] = s[nb, :nb]
+        self.conquest[month] = s[:nb, :nb].sum(axis=0) - stayed
+        self.repurchase[month] = stayed
+        self.replacers[month] = s[:nb].sum(axis=1)
+        self.churned[month] = self.replacers[month] - stayed
+        self.exits[month] = s[:nb, nb]
 
     def trailing_share(self, brand: int, month: int, window: int = 12) -> float:
         """Brand's share of sales over the ``window`` months before ``month``."""
-        rows = self.sales[max(0, month - window) : month]
-        total = rows.sum()
-        return float(rows[:, brand].sum() / total) if total > 0 else 0.0
+        return float(self.trailing_shares(month, window)[brand])
+
+    def trailing_shares(self, month: int, window: int = 12) -> np.ndarray:
+        """Every brand's share of sales over the ``window`` months before ``month`` (zeros without sales)."""
+        by_brand = self.sales[max(0, month - window) : month].sum(axis=0)
+        total = by_brand.sum()
+        return by_brand / total if total > 0 else np.zeros(self.n_brands)
 
     # ---- tables -------------------------------------------------------------------------------------
     def yearly(self, brand_names: list[str], start_year: int, scale: float, discount_rate: float,

@@ -12,8 +12,10 @@ Each month:
    segment; new households enter the segment to follow its growth and buy;
 5. brands' service reputation and prestige move; the ledger and Mesa's DataCollector record the month.
 
-Buyers are columnar arrays (``sim/population.py``); the mechanisms are pure functions of arrays in their
-own modules. ``BuyerAgent`` objects are views on one slot, created for small populations or on demand
+Buyers are columnar arrays (``sim/population.py``); the mechanisms are small compiled formulas in their own
+modules, applied event by event and shopper by shopper in the compiled passes of ``sim/kernels.py`` (the
+vectorised engine, the default), or household by household by ``BuyerAgent.step`` (the reference engine,
+``engine="agents"``). ``BuyerAgent`` objects are views on one slot, created for small populations or on demand
 (``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents.
 """
 
@@ -28,12 +30,13 @@ import pandas as pd
 
 from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
-from sim import choice, replacement, reputation, satisfaction, service, word_of_mouth
+from sim import choice, kernels, replacement, reputation, service, word_of_mouth
 from sim.brand_arrays import BrandArrays
 from sim.finance import event_money, new_car_margin
 from sim.metrics import Ledger
 from sim.network import build_network
-from sim.population import NO_BRAND, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED, Calendar, Population
+from sim.population import LAST_MONTH, NO_BRAND, Calendar, Complaints, Population
+from sim.satisfaction import SatisfactionParams
 from sim.scenario import Scenario, year_month_index
 
 STREAMS = ("mesa", "init", "network", "service", "word_of_mouth", "market", "agents")
@@ -53,8 +56,7 @@ class _PhaseClock:
 
 
 def _share_reporter(model: LuxuryMarketModel, index: int) -> float:
-    total = model.ledger.sales[model.month].sum()
-    return float(model.ledger.sales[model.month, index] / total) if total else 0.0
+    return float(model.sales_share[index])
 
 
 class LuxuryMarketModel(mesa.Model):
@@ -89,12 +91,24 @@ class LuxuryMarketModel(mesa.Model):
         growth = max(1.0, (1.0 + mk.annual_growth) ** mk.years)
         capacity = int(self.initial_buyers * growth * 1.02) + 64
         self.pop = Population.empty(capacity, n_brands)
-        self.calendar = Calendar()
+        self.calendar = Calendar(entries=capacity + capacity // 4 + 1024, months=self.n_months)
+        self.complaints = Complaints()
         self._stamp = np.zeros(capacity, dtype=np.int32)  # scratch for de-duplicating slots
-        self._recoveries: dict[int, list[tuple[np.ndarray, ...]]] = {}
         self.network = build_network(capacity, scenario.word_of_mouth.community_size, scenario.word_of_mouth.degree,
                                      scenario.word_of_mouth.rewire, self.rngs["network"])
         self.ledger = Ledger(self.n_months, n_brands)
+        # what the compiled kernels read: the scenario's parameters as named tuples, the arrays they write
+        self.params = dict(ep=service.EventParams.of(scenario.service_events), sp=SatisfactionParams.of(scenario.satisfaction),
+                           wp=word_of_mouth.WomParams.of(scenario.word_of_mouth), cp=choice.ChoiceParams.of(scenario.choice),
+                           holding=replacement.Holding.of(mk))
+        self._columns = self.pop.columns()
+        self._ledger_arrays = self.ledger.arrays
+        self._money = np.zeros((len(service.EVENT_KINDS), n_brands, 2))  # events by kind, brand, free to the owner
+        self._unit_money: tuple[np.ndarray, np.ndarray] | None = None  # revenue, cost of one event
+        self._brand_key: tuple | None = None
+        self.brand_arrays: BrandArrays | None = None
+        self.sales_share = np.zeros(n_brands)  # this month's
+        self._entrant_cdf = np.cumsum(self.segments.entrant_share / self.segments.entrant_share.sum())
         self.fleet = np.zeros(n_brands, dtype=np.int64)
         self.entries = 0
         self.exits = 0
@@ -130,17 +144,15 @@ class LuxuryMarketModel(mesa.Model):
         trend = self._lease_trend(self.config.market.start_year + month / 12)
         return replacement.lease_probability(self.segments.lease_propensity, self.segments.share, trend)
 
-    def _new_cars(self, slots: np.ndarray, month: int, rng: np.random.Generator) -> None:
-        """Lease-or-own and replacement date for cars acquired by ``slots`` in ``month``."""
+    def _holding(self, slots: np.ndarray, month: int, rng: np.random.Generator) -> np.ndarray:
+        """Lease-or-own for cars acquired by ``slots`` in ``month`` (stored); returns the months each is kept."""
         mk, pop = self.config.market, self.pop
         leased = rng.random(slots.size) < self.lease_probability(month)[pop.segment[slots]]
-        hold = replacement.holding_months(rng, leased, mk.lease_months, mk.ownership_months_mean, mk.ownership_shape)
         pop.leased[slots] = leased
-        pop.purchase_month[slots] = month
-        self._reschedule(slots, month + hold)
+        return replacement.holding_months(rng, leased, mk.lease_months, mk.ownership_months_mean, mk.ownership_shape)
 
     def _reschedule(self, slots: np.ndarray, months: np.ndarray) -> None:
-        months = np.minimum(months, np.iinfo(np.int16).max - 1)
+        months = np.minimum(months, LAST_MONTH)
         self.pop.replace_month[slots] = months
         self.calendar.add(months, slots)
 
@@ -154,9 +166,8 @@ class LuxuryMarketModel(mesa.Model):
         brand = rng.choice(len(self.brands), size=n, p=shares / shares.sum())
         pop.brand[slots] = brand
         self.fleet += np.bincount(brand, minlength=len(self.brands))
-        self._new_cars(slots, 0, rng)
+        hold = self._holding(slots, 0, rng)
         # Cars already on the road: each is some way through its holding time.
-        hold = pop.replace_month[slots].astype(np.int64)
         age = (rng.random(n) * hold).astype(np.int64)
         pop.purchase_month[slots] = -age
         self._reschedule(slots, np.maximum(hold - age, 1))
@@ -181,18 +192,16 @@ class LuxuryMarketModel(mesa.Model):
             self.wom_epoch = m
         clock = _PhaseClock(self.timings)
         self.agents_by_type[BrandAgent].do("step")
-        self.brand_arrays = ba = BrandArrays.from_brands(self.brands, m)
+        self.brand_arrays = ba = self._brand_arrays(m)
         cfg = self.config
         perk = choice.perk_value(ba.comp_months, cfg.service_events.maintenance_interval_months,
                                  cfg.costs.maintenance_price)
         self.brand_values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)
+        self.lease_p = self.lease_probability(m)
         clock("brands")
         if self.engine == "vectorised":
-            self._service_month(m, ba)
-            self._resolve_complaints(m)
-            clock("service")
-            self._market_month(m, ba)
-            clock("market")
+            self._service_month(m, ba, clock)
+            self._market_month(m, ba, clock)
         else:  # the per-agent reference engine: each household lives its month (agents/buyer.py)
             rng = self.rngs["agents"]
             self.recall_campaign = ba.on_sale & (rng.random(len(self.brands)) < cfg.service_events.recalls_per_brand_year / 12)
@@ -200,6 +209,7 @@ class LuxuryMarketModel(mesa.Model):
             for slot in self._admit_entrants(m):
                 self.buyer(int(slot)).shop(may_leave=False)
             clock("agents")
+        self._close_month(m, ba)
         self._brand_dynamics(m)
         self.ledger.fleet[m] = self.fleet
         self.datacollector.collect(self)
@@ -213,97 +223,60 @@ class LuxuryMarketModel(mesa.Model):
         self.run_for(min(months, remaining) if months is not None else remaining)
         return self
 
-    def _service_month(self, m: int, ba: BrandArrays) -> None:
-        pop, cfg, led = self.pop, self.config, self.ledger
+    def _brand_arrays(self, m: int) -> BrandArrays:
+        """The brands' parameters this month: rebuilt when a brand changed its policy, price or discount or came
+        on sale; otherwise only prestige, reputation and marketing reach move."""
+        key = tuple((b.changes, b.on_sale(m)) for b in self.brands)
+        if key != self._brand_key:
+            self._brand_key, self._unit_money = key, None
+            return BrandArrays.from_brands(self.brands, m)
+        return self.brand_arrays._replace(prestige=np.array([b.prestige for b in self.brands]),
+                                          reputation=np.array([b.reputation for b in self.brands]),
+                                          reach=np.array([b.awareness_reach(m) for b in self.brands]))
+
+    def _service_month(self, m: int, ba: BrandArrays, clock: _PhaseClock) -> None:
+        """Service events (sampled, then lived one by one), then the complaints the brands resolve this month."""
+        pop, cfg, par = self.pop, self.config, self.params
         rng = self.rngs["service"]
-        sp, costs = cfg.satisfaction, cfg.costs
-        for ev in service.draw_events(rng, pop.active, pop.brand, pop.purchase_month, m, ba, cfg.service_events):
-            i = ev.buyers
-            if i.size == 0:
-                continue
-            b = pop.brand[i].astype(np.int64)
-            age = m - pop.purchase_month[i].astype(np.int64)
-            x = service.experience(rng, ev.kind, b, age, ba, cfg.service_events)
-            revenue, cost = event_money(ev.kind, b, age, ba, costs)
-            led.events[m, :, ev.kind] += np.bincount(b, minlength=len(self.brands))
-            led.add("service_revenue", m, b, revenue)
-            led.add("service_cost", m, b, cost)
+        slots, kinds = service.sample_events(rng, pop.active, pop.brand, pop.purchase_month, m, ba, par["ep"])
+        clock("events")
+        self.complaints.reserve(slots.size)
+        self._money[:] = 0.0
+        fade = word_of_mouth.inflation(m, self.wom_epoch, cfg.word_of_mouth.decay_months)
+        moved = np.empty((slots.size, 2), dtype=np.int64)
+        n_moved = kernels.service_events(rng, slots, kinds, m, self._columns, ba, par["ep"], par["sp"], par["wp"],
+                                         fade, self.lease_p, par["holding"], cfg.costs.warranty_months,
+                                         cfg.costs.take_back_cost, self._ledger_arrays, self._money,
+                                         self.complaints.arrays, moved)
+        self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
+        self._book_service_money(m, ba)
+        kernels.resolve_complaints(m, self.complaints.arrays, self._columns, par["sp"], cfg.costs.complaint_cost,
+                                   self._ledger_arrays)
+        clock("satisfaction")
 
-            s = satisfaction.current(pop.sat[i], pop.sat_month[i], m, sp.baseline, sp.decay_months)
-            s = satisfaction.update(s, x, sp.learning_rate, sp.loss_aversion)
+    def _book_service_money(self, m: int, ba: BrandArrays) -> None:
+        """Revenue and cost of the month's events: counts by (kind, brand, free to the owner) times what one
+        such event earns and costs (``sim.finance.event_money``, recomputed only when the brands change)."""
+        if self._unit_money is None:  # reset by _brand_arrays when a brand changes
+            nb = ba.n
+            brand = np.tile(np.arange(nb), 2)
+            age = np.repeat([10**6, -1], nb)  # an age at which nothing is free; one at which everything is
+            unit = [event_money(kind, brand, age, ba, self.config.costs) for kind in range(len(service.EVENT_KINDS))]
+            revenue = np.stack([r for r, _ in unit]).reshape(-1, 2, nb).transpose(0, 2, 1)
+            cost = np.stack([c for _, c in unit]).reshape(-1, 2, nb).transpose(0, 2, 1)
+            self._unit_money = (revenue, cost)
+        revenue, cost = self._unit_money
+        self.ledger.service_revenue[m] += (self._money * revenue).sum(axis=(0, 2))
+        self.ledger.service_cost[m] += (self._money * cost).sum(axis=(0, 2))
 
-            took_back = ba.take_back[b] & (s < sp.take_back_below) & (rng.random(i.size) < sp.take_back_probability)
-            if took_back.any():
-                s[took_back] = sp.take_back_satisfaction
-                self._new_cars(i[took_back], m, rng)
-                pop.complaint[i[took_back]] = NO_COMPLAINT
-                led.add("take_backs", m, b[took_back])
-                led.add("service_cost", m, b[took_back], np.full(int(took_back.sum()), costs.take_back_cost))
-
-            complained = (s < sp.complaint_below) & ~took_back
-            if complained.any():
-                self._file_complaints(m, i[complained], b[complained], ba, rng)
-
-            early = replacement.early_replacement(rng, s, pop.leased[i], sp.early_replace_below,
-                                                  sp.early_replace_probability)
-            sooner = (early > 0) & (m + early < pop.replace_month[i])
-            if sooner.any():
-                self._reschedule(i[sooner], m + early[sooner])
-
-            pop.sat[i] = s
-            pop.sat_month[i] = m
-            led.add("csi_sum", m, b, s)
-            led.add("csi_n", m, b)
-
-            wp = cfg.word_of_mouth
-            loud = np.abs(x) > wp.tell_above
-            if loud.any():
-                word_of_mouth.record(pop.told, pop.told_brand, i[loud], b[loud], x[loud], m, self.wom_epoch,
-                                     wp.strength, wp.negativity, wp.decay_months)
-                led.add("told", m, b[loud])  # stories told about each brand
-
-    def _file_complaints(self, m: int, slots: np.ndarray, b: np.ndarray, ba: BrandArrays,
-                         rng: np.random.Generator) -> None:
-        sp = self.config.satisfaction
-        self.ledger.add("complaints", m, b)
-        self.pop.complaint[slots] = UNRESOLVED
-        delay = satisfaction.resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
-        for d in np.unique(delay[delay > 0]):
-            pick = delay == d
-            amount, outcome = (sp.recovery_fast, RESOLVED_FAST) if d <= 3 else (sp.recovery_slow, RESOLVED_SLOW)
-            self._recoveries.setdefault(m + int(d), []).append(
-                (slots[pick], self.pop.household[slots[pick]], b[pick], np.float32(amount), outcome))
-
-    def _resolve_complaints(self, m: int) -> None:
-        pop, sp = self.pop, self.config.satisfaction
-        for slots, household, b, amount, outcome in self._recoveries.pop(m, []):
-            same = pop.active[slots] & (pop.household[slots] == household) & (pop.brand[slots] == b)
-            slots, b = slots[same], b[same]
-            if slots.size == 0:
-                continue
-            s = satisfaction.current(pop.sat[slots], pop.sat_month[slots], m, sp.baseline, sp.decay_months)
-            pop.sat[slots] = np.minimum(s + amount, 1.0)
-            pop.sat_month[slots] = m
-            pop.complaint[slots] = outcome
-            self.ledger.add("recovered", m, b)
-            self.ledger.add("service_cost", m, b, np.full(slots.size, self.config.costs.complaint_cost))
-
-    def _market_month(self, m: int, ba: BrandArrays) -> None:
-        pop = self.pop
-        due = self.calendar.pop(m)
-        due = due[pop.active[due] & (pop.replace_month[due] == m)]
-        due = due[self._first_occurrence(due)]
+    def _market_month(self, m: int, ba: BrandArrays, clock: _PhaseClock) -> None:
+        """Owners whose replacement date has come shop (or leave); then new households enter and buy."""
+        due = np.sort(self.calendar.pop(m))  # in slot order: neighbours in memory, and in the social network
         if due.size:
-            self._shop(due, m, ba, may_leave=True)
+            self._shop(due, m, ba, may_leave=True, clock=clock)
         entrants = self._admit_entrants(m)
         if entrants.size:
-            self._shop(entrants, m, ba, may_leave=False)
-
-    def _first_occurrence(self, slots: np.ndarray) -> np.ndarray:
-        """Mask keeping one occurrence of each slot (a slot can be due twice in a month), in O(len(slots))."""
-        position = np.arange(slots.size, dtype=np.int32)
-        self._stamp[slots] = position  # the last write wins for a repeated slot
-        return self._stamp[slots] == position
+            self._shop(entrants, m, ba, may_leave=False, clock=clock)
 
     def _admit_entrants(self, m: int) -> np.ndarray:
         """New households enter the segment so that it follows its growth path; returns their slots."""
@@ -314,52 +287,43 @@ class LuxuryMarketModel(mesa.Model):
             return np.empty(0, dtype=np.int64)
         rng = self.rngs["market"]
         slots = pop.take_slots(n_new)
-        pop.segment[slots] = rng.choice(len(self.segments.entrant_share), size=n_new, p=self.segments.entrant_share)
+        pop.segment[slots] = np.minimum(np.searchsorted(self._entrant_cdf, rng.random(n_new), side="right"),
+                                        self._entrant_cdf.size - 1)  # segments drawn by entrant share
         pop.brand[slots] = NO_BRAND
         pop.aware[slots] = 0
         pop.told[slots] = 0.0
         pop.told_brand[slots] = NO_BRAND
         return slots
 
-    def _shop(self, slots: np.ndarray, m: int, ba: BrandArrays, may_leave: bool) -> None:
-        """``slots`` choose a brand (or leave the segment) and the buyers get their new cars."""
-        pop, cfg, rng = self.pop, self.config, self.rngs["market"]
-        nb = len(self.brands)
-        seg = pop.segment[slots].astype(np.int64)
-        current = pop.brand[slots].astype(np.int64)
+    def _shop(self, slots: np.ndarray, m: int, ba: BrandArrays, may_leave: bool, clock: _PhaseClock) -> None:
+        """``slots`` hear their friends, choose a brand (or leave the segment) and get their new cars."""
+        cfg, rng, par = self.config, self.rngs["market"], self.params
         wp = cfg.word_of_mouth
-        wom_now, heard_of = word_of_mouth.hear(rng, self.network, slots, pop.told, pop.told_brand, pop.brand, nb, m,
-                                               self.wom_epoch, wp.decay_months, wp.aware_on_purchase)
-        considered, pop.aware[slots] = choice.considered_brands(pop.aware[slots] | heard_of, ba.on_sale, ba.reach,
-                                                                current, rng)
-        sp = cfg.satisfaction
-        own_sat = satisfaction.current(pop.sat[slots], pop.sat_month[slots], m, sp.baseline, sp.decay_months)
-        u = choice.utilities(self.brand_values, self.segments, cfg.choice, ba.reputation, seg, current, own_sat, wom_now,
-                             considered, np.full(slots.size, may_leave))
-        pick = choice.choose(rng, u)
+        fade = word_of_mouth.inflation(m, self.wom_epoch, wp.decay_months)
+        shoppers, heard = kernels.hear_friends(rng, slots, may_leave, m, self._columns, self.network.indptr,
+                                               self.network.indices, fade, wp.aware_on_purchase, len(self.brands),
+                                               self._stamp)
+        clock("word_of_mouth")
+        leavers = np.empty(shoppers.size, dtype=np.int64)
+        moved = np.empty((shoppers.size, 2), dtype=np.int64)
+        n_left, n_moved = kernels.choose_and_buy(rng, shoppers, heard, may_leave, m, self._columns, ba,
+                                                 self.brand_values, self.segments.service_w, self.segments.outside,
+                                                 par["cp"], par["sp"], self.lease_p, par["holding"],
+                                                 self._ledger_arrays, self.fleet, leavers, moved)
+        self.pop.release(leavers[:n_left])
+        self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
+        clock("choice")
 
-        bought = pick < nb
-        newcomer = current < 0
-        self.ledger.record_choices(m, np.where(newcomer, -1, current), pick)
-        owners = ~newcomer
-        self.ledger.record_rebuys(m, pop.complaint[slots[owners]], pick[owners] == current[owners])
-        self.fleet -= np.bincount(current[owners], minlength=nb)
-        self.fleet += np.bincount(pick[bought], minlength=nb)
-        self.exits += int((owners & ~bought).sum())
-        self.entries += int((newcomer & bought).sum())
-        pop.release(slots[~bought])
-
-        buyers, new_brand = slots[bought], pick[bought]
-        if buyers.size == 0:
-            return
-        stayed = current[bought] == new_brand
-        pop.brand[buyers] = new_brand
-        pop.complaint[buyers] = NO_COMPLAINT
-        pop.sat[buyers] = np.where(stayed, 0.5 * own_sat[bought] + 0.5 * sp.new_car, sp.new_car)
-        pop.sat_month[buyers] = m
-        self._new_cars(buyers, m, rng)
-        self.ledger.add("leased_sales", m, new_brand[pop.leased[buyers]])
-        self.ledger.add("new_car_margin", m, new_brand, new_car_margin(new_brand, ba))
+    def _close_month(self, m: int, ba: BrandArrays) -> None:
+        """The month's choice counts (sales, conquest, churn ...) from its switching matrix, new-car margin,
+        and the households that entered or left the segment."""
+        led, nb = self.ledger, len(self.brands)
+        led.derive_choices(m)
+        led.new_car_margin[m] = led.sales[m] * new_car_margin(np.arange(nb), ba)
+        total = led.sales[m].sum()
+        self.sales_share = led.sales[m] / total if total else np.zeros(nb)
+        self.exits += int(led.switching[m, :nb, nb].sum())
+        self.entries += int(led.switching[m, nb, :nb].sum())
 
     def _brand_dynamics(self, m: int) -> None:
         led, ch = self.ledger, self.config.choice
@@ -367,7 +331,7 @@ class LuxuryMarketModel(mesa.Model):
         n_obs = led.csi_n[m]
         observed = np.divide(led.csi_sum[m], n_obs, out=np.zeros_like(n_obs), where=n_obs > 0)
         rep = reputation.follow(rep, observed, n_obs > 0, ch.reputation_months)
-        share = np.array([led.trailing_share(b.index, m + 1) for b in self.brands])
+        share = led.trailing_shares(m + 1)
         if m == 11:
             for b in self.brands:
                 b.reference_share = share[b.index] if b.on_sale(0) else 0.0
@@ -415,5 +379,7 @@ class LuxuryMarketModel(mesa.Model):
                                            months_done=self.month + 1)
 
     def memory_bytes(self) -> int:
-        """Bytes held by the per-buyer state and the social network."""
-        return self.pop.nbytes() + self.network.nbytes()
+        """Bytes held by the per-buyer state and the social network (with the replacement calendar, the pending
+        complaints and the kernels' per-slot scratch)."""
+        return (self.pop.nbytes() + self.network.nbytes() + self.calendar.nbytes() + self.complaints.nbytes()
+                + self._stamp.nbytes)

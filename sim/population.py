@@ -12,14 +12,35 @@ stored inflated by their future fading, and heard only when a contact shops (``s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from sim.jit import formula, jit
+
 NEVER = np.iinfo(np.int16).max  # "no month"
+LAST_MONTH = NEVER - 1  # replacement dates are capped here
 NO_BRAND = -1
 # Last complaint about the current car: none, resolved within 90 days, in 90-180 days, not (yet) resolved.
 NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED = range(4)
 COMPLAINT_OUTCOMES = ("none", "resolved_within_90_days", "resolved_90_to_180_days", "unresolved")
+
+
+class Buyers(NamedTuple):
+    """The columns of a :class:`Population`, as compiled code reads (and writes) them."""
+    active: np.ndarray
+    household: np.ndarray
+    segment: np.ndarray
+    brand: np.ndarray
+    purchase_month: np.ndarray
+    replace_month: np.ndarray
+    leased: np.ndarray
+    sat: np.ndarray
+    sat_month: np.ndarray
+    aware: np.ndarray
+    complaint: np.ndarray
+    told: np.ndarray
+    told_brand: np.ndarray
 
 
 @dataclass
@@ -47,6 +68,10 @@ class Population:
 
     def n_active(self) -> int:
         return int(np.count_nonzero(self.active))
+
+    def columns(self) -> Buyers:
+        """The per-buyer arrays (the same arrays, not copies) for the compiled kernels."""
+        return Buyers(**{name: getattr(self, name) for name in Buyers._fields})
 
     def nbytes(self) -> int:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
@@ -91,27 +116,157 @@ class Population:
         self.n_free += slots.size
 
 
+CHUNK = 16  # calendar entries per chunk: one cache line of int32 slots
+
+
+class CalendarArrays(NamedTuple):
+    head: np.ndarray  # int32 per month: the month's most recent chunk, -1 if none
+    count: np.ndarray  # int32 per month: entries in the month
+    slots: np.ndarray  # int32 (chunks × CHUNK): the slots in each chunk
+    fill: np.ndarray  # int32 per chunk: how many of its entries are used
+    next: np.ndarray  # int32 per chunk: the month's next (older) chunk, -1 at the end
+    free: np.ndarray  # int32 stack of unused chunks
+    n_free: np.ndarray  # int64[1]: height of the stack
+
+
+@formula
+def calendar_add(cal: CalendarArrays, month: int, slot: int) -> bool:
+    """Put ``slot`` in ``month``'s list; False (and nothing done) if that needs a chunk and none is free. A
+    month past the calendar's horizon is never due (the run ends first): nothing to store."""
+    if month >= cal.head.size:
+        return True
+    c = cal.head[month]
+    if c < 0 or cal.fill[c] == CHUNK:  # start a new chunk for the month
+        if cal.n_free[0] == 0:
+            return False
+        cal.n_free[0] -= 1
+        c = cal.free[cal.n_free[0]]
+        cal.fill[c] = 0
+        cal.next[c] = cal.head[month]
+        cal.head[month] = c
+    cal.slots[c, cal.fill[c]] = slot
+    cal.fill[c] += 1
+    cal.count[month] += 1
+    return True
+
+
+@jit
+def calendar_pop(cal: CalendarArrays, month: int) -> np.ndarray:
+    """The slots in ``month``'s list; the list is emptied and its chunks freed."""
+    out = np.empty(cal.count[month], dtype=np.int64)
+    c = cal.head[month]
+    k = 0
+    while c >= 0:
+        for j in range(cal.fill[c]):
+            out[k] = cal.slots[c, j]
+            k += 1
+        cal.free[cal.n_free[0]] = c
+        cal.n_free[0] += 1
+        c = cal.next[c]
+    cal.head[month] = -1
+    cal.count[month] = 0
+    return out
+
+
+@jit
+def _calendar_add_all(cal, months, slots, start: int) -> int:
+    """Adds entries from ``start`` on; returns how far it got (the pool may run out of chunks)."""
+    for k in range(start, slots.size):
+        if not calendar_add(cal, months[k], slots[k]):
+            return k
+    return slots.size
+
+
 class Calendar:
     """Month → slots due then (replacement dates). Entries are candidates: a slot whose date has since
-    moved is skipped when its old bucket comes up, so rescheduling is just writing the new date."""
+    moved is skipped when its old bucket comes up, so rescheduling is just writing the new date.
 
-    def __init__(self) -> None:
-        self._buckets: dict[int, list[np.ndarray]] = {}
+    Stored as one list of chunks (16 slots each) per month over a pool of chunks (int32 arrays), so that
+    compiled code adds and pops in O(1) per slot and a month's slots sit together in memory; the pool grows
+    when it runs out of free chunks."""
+
+    def __init__(self, entries: int = 1024, months: int = NEVER):
+        """Room for about ``entries`` slots to start with; months from ``months`` on are never due."""
+        chunks = max(int(entries) // CHUNK, 16)
+        self.arrays = CalendarArrays(
+            head=np.full(months, -1, dtype=np.int32), count=np.zeros(months, dtype=np.int32),
+            slots=np.zeros((chunks, CHUNK), dtype=np.int32), fill=np.zeros(chunks, dtype=np.int32),
+            next=np.zeros(chunks, dtype=np.int32), free=np.arange(chunks - 1, -1, -1, dtype=np.int32),
+            n_free=np.array([chunks], dtype=np.int64))
+
+    def _grow(self, k: int) -> None:
+        """At least ``k`` more free chunks."""
+        a = self.arrays
+        old = a.fill.size
+        size = max(old + old // 4, old + int(k))
+        grow = lambda v: np.concatenate([v, np.zeros((size - old, *v.shape[1:]), dtype=v.dtype)])  # noqa: E731
+        n_free = int(a.n_free[0])
+        free = np.zeros(size, dtype=np.int32)  # room for every chunk to be free again
+        free[:n_free] = a.free[:n_free]
+        free[n_free : n_free + size - old] = np.arange(size - 1, old - 1, -1, dtype=np.int32)
+        self.arrays = a._replace(slots=grow(a.slots), fill=grow(a.fill), next=grow(a.next), free=free,
+                                 n_free=np.array([n_free + size - old], dtype=np.int64))
 
     def add(self, months: np.ndarray, slots: np.ndarray) -> None:
-        if slots.size == 0:
-            return
-        order = np.argsort(months, kind="stable")
-        months, slots = months[order], slots[order]
-        cuts = np.flatnonzero(np.diff(months)) + 1
-        for m, group in zip(months[np.r_[0, cuts]], np.split(slots, cuts)):
-            self._buckets.setdefault(int(m), []).append(group)
+        """Put each ``slots[k]`` in month ``months[k]``'s list (growing the pool as needed)."""
+        months, slots = np.asarray(months, np.int64), np.asarray(slots, np.int64)
+        done = 0
+        while done < slots.size:
+            done = _calendar_add_all(self.arrays, months, slots, done)
+            if done < slots.size:
+                self._grow(slots.size - done)
 
     def pop(self, month: int) -> np.ndarray:
-        parts = self._buckets.pop(month, [])
-        if not parts:
+        if not 0 <= month < self.arrays.head.size:
             return np.empty(0, dtype=np.int64)
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return calendar_pop(self.arrays, int(month))
+
+    def due(self, month: int) -> int:
+        """How many entries ``month`` holds."""
+        return int(self.arrays.count[month])
 
     def __len__(self) -> int:
-        return sum(g.size for parts in self._buckets.values() for g in parts)
+        return int(self.arrays.count.sum())
+
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in self.arrays)
+
+
+class ComplaintArrays(NamedTuple):
+    """Complaints waiting to be resolved, in compiled code's hands: entries 0..n[0]-1 are pending."""
+    due: np.ndarray  # int16: month the brand resolves it
+    slot: np.ndarray  # int32
+    household: np.ndarray  # int32: who complained (the slot may have changed hands by then)
+    brand: np.ndarray  # int8: about which brand
+    fast: np.ndarray  # bool: resolved within 90 days (else in 90-180 days)
+    n: np.ndarray  # int64[1]
+
+
+class Complaints:
+    """The complaints a brand will resolve, with when; never-resolved complaints are not kept."""
+
+    def __init__(self, capacity: int = 256):
+        self.arrays = self._empty(max(int(capacity), 16))
+
+    @staticmethod
+    def _empty(size: int) -> ComplaintArrays:
+        return ComplaintArrays(np.zeros(size, np.int16), np.zeros(size, np.int32), np.zeros(size, np.int32),
+                               np.zeros(size, np.int8), np.zeros(size, bool), np.zeros(1, np.int64))
+
+    def reserve(self, k: int) -> None:
+        """Make sure ``k`` more complaints can be filed."""
+        a = self.arrays
+        n = int(a.n[0])
+        if a.due.size - n >= k:
+            return
+        bigger = self._empty(max(2 * a.due.size, n + int(k)))
+        for old, new in zip(a[:-1], bigger[:-1]):
+            new[:n] = old[:n]
+        bigger.n[0] = n
+        self.arrays = bigger
+
+    def __len__(self) -> int:
+        return int(self.arrays.n[0])
+
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in self.arrays)

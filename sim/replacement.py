@@ -5,13 +5,40 @@ Weibull-distributed time whose hazard rises with age (shape > 1; mean 4-5 years)
 date forward: an owner left below ``early_replace_below`` by a service event may shop within six months
 (lessees less often: breaking a lease is costly). Pre-scheduled dates mean no per-month hazard draw for
 every buyer.
+
+The per-car formulas (``draw_holding_months``, ``draw_early_replacement``) are compiled and shared by both
+engines; ``holding_months`` and ``early_replacement`` apply them element-wise.
 """
 
 from __future__ import annotations
 
 from math import gamma
+from typing import NamedTuple
 
 import numpy as np
+
+from sim.jit import formula, jit
+from sim.scenario import Market
+
+MIN_HOLDING_MONTHS = 6
+LESSEE_EARLY_FACTOR = 0.3  # breaking a lease is costly: lessees replace early this much less often
+
+
+class Holding(NamedTuple):
+    """How long cars are kept, as compiled code reads it."""
+    lease_min: int  # months
+    lease_max: int
+    own_scale: float  # Weibull scale (months) giving the mean ownership length
+    own_shape: float
+
+    @classmethod
+    def of(cls, market: Market) -> Holding:
+        return cls.from_values(market.lease_months, market.ownership_months_mean, market.ownership_shape)
+
+    @classmethod
+    def from_values(cls, lease_months: tuple[int, int], own_mean: float, own_shape: float) -> Holding:
+        scale = own_mean / gamma(1.0 + 1.0 / own_shape)
+        return cls(int(lease_months[0]), int(lease_months[1]), float(scale), float(own_shape))
 
 
 def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | None) -> np.ndarray:
@@ -22,19 +49,59 @@ def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | No
     return np.clip(propensity * (trend / mean if mean > 0 else 0.0), 0.0, 1.0)
 
 
+@formula
+def draw_holding_months(rng, leased: bool, h: Holding) -> int:
+    """Months until a new car is replaced (at least six): a uniform lease term, or a Weibull ownership time."""
+    if leased:
+        months = rng.integers(h.lease_min, h.lease_max + 1)
+    else:
+        months = int(np.rint(h.own_scale * rng.weibull(h.own_shape)))
+    return max(months, MIN_HOLDING_MONTHS)
+
+
+@formula
+def draw_new_car(rng, lease_probability: float, h: Holding) -> tuple[bool, int]:
+    """A new car: leased (with ``lease_probability``) or owned, and the months until it is replaced."""
+    leased = rng.random() < lease_probability
+    return leased, draw_holding_months(rng, leased, h)
+
+
+@formula
+def draw_early_replacement(rng, s: float, leased: bool, below: float, probability: float) -> int:
+    """Months until an early replacement (1-6) for an owner left at satisfaction ``s``, 0 if none."""
+    if s >= below:
+        return 0  # no draw needed: only unhappy owners consider it
+    if rng.random() < probability * (LESSEE_EARLY_FACTOR if leased else 1.0):
+        return rng.integers(1, 7)
+    return 0
+
+
+# ---- the same, element-wise over arrays ---------------------------------------------------------------------
+@jit
+def _holdings(rng, leased, h):
+    out = np.empty(leased.size, dtype=np.int64)
+    for k in range(leased.size):
+        out[k] = draw_holding_months(rng, leased[k], h)
+    return out
+
+
 def holding_months(rng: np.random.Generator, leased: np.ndarray, lease_months: tuple[int, int],
                    own_mean: float, own_shape: float) -> np.ndarray:
     """Months until the car is replaced, for each new car (int64, at least 6)."""
-    n = leased.size
-    lease = rng.integers(lease_months[0], lease_months[1] + 1, n)
-    scale = own_mean / gamma(1.0 + 1.0 / own_shape)
-    own = np.rint(scale * rng.weibull(own_shape, n)).astype(np.int64)
-    return np.maximum(np.where(leased, lease, own), 6)
+    return _holdings(rng, np.asarray(leased, bool), Holding.from_values(lease_months, own_mean, own_shape))
+
+
+@jit
+def _early_all(rng, s, leased, below, probability):
+    out = np.empty(s.size, dtype=np.int64)
+    for k in range(s.size):
+        out[k] = draw_early_replacement(rng, s[k], leased[k], below, probability)
+    return out
 
 
 def early_replacement(rng: np.random.Generator, s: np.ndarray, leased: np.ndarray, below: float,
                       probability: float) -> np.ndarray:
     """Months until an early replacement (1-6) for owners it applies to, 0 for the rest."""
-    p = np.where(s < below, probability * np.where(leased, 0.3, 1.0), 0.0)
-    hit = rng.random(s.size) < p
-    return np.where(hit, rng.integers(1, 7, s.size), 0)
+    s = np.asarray(s, np.float64)
+    return _early_all(rng, s, np.broadcast_to(np.asarray(leased, bool), s.shape).copy(), float(below),
+                      float(probability))

@@ -8,31 +8,44 @@ thinning: sample at the highest rate, then keep each candidate with probability 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from sim.jit import formula, jit
+
+
+@jit
+def bernoulli_positions(rng, n: int, p: float) -> np.ndarray:
+    """Sorted, distinct indices i in [0, n), each included independently with probability ``p`` (compiled).
+
+    The gap to the next index is Geometric(p): 1 + floor(E / -log(1 - p)) for an exponential draw E (the
+    inverse of its CDF, as numpy draws it)."""
+    if n <= 0 or p <= 0.0:
+        return np.empty(0, dtype=np.int64)
+    if p >= 1.0:
+        return np.arange(n)
+    scale = -1.0 / math.log1p(-p)
+    mean = n * p
+    out = np.empty(int(mean + 6.0 * math.sqrt(mean) + 16), dtype=np.int64)
+    k = 0
+    pos = -1
+    while True:
+        while k < out.size:
+            step = rng.standard_exponential() * scale
+            if step >= n - pos - 1:  # past the end (compared as a float: a huge gap cannot overflow)
+                return out[:k]
+            pos += 1 + int(step)
+            out[k] = pos
+            k += 1
+        bigger = np.empty(2 * out.size, dtype=np.int64)  # more than 6 standard deviations above the mean
+        bigger[:k] = out
+        out = bigger
 
 
 def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
     """Sorted, distinct indices i in [0, n), each included independently with probability ``p``."""
-    if n <= 0 or p <= 0.0:
-        return np.empty(0, dtype=np.int64)
-    if p >= 1.0:
-        return np.arange(n, dtype=np.int64)
-    if p < 1e-9:  # gaps of ~1/p would overflow the cumulative sum: draw the count, then the indices
-        k = int(rng.binomial(n, p))
-        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
-    mean = n * p
-    chunk = int(mean + 6.0 * np.sqrt(mean) + 16)
-    out = []
-    last = -1
-    while True:
-        gaps = rng.geometric(p, size=chunk)
-        pos = last + np.cumsum(gaps)
-        if pos[-1] >= n:
-            out.append(pos[pos < n])
-            break
-        out.append(pos)
-        last = int(pos[-1])
-    return np.concatenate(out) if len(out) > 1 else out[0]
+    return bernoulli_positions(rng, int(n), float(p))
 
 
 def thinned_indices(rng: np.random.Generator, n: int, p_max: float, rate_of) -> np.ndarray:

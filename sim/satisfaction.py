@@ -6,31 +6,105 @@
   was last written and decayed on read, so months without events cost nothing.
 * Service recovery (Dillard & Bates): an owner left very unhappy complains; a complaint resolved within 90
   days restores much of the loss, one resolved in 90-180 days less, one never resolved nothing.
+
+Each formula is written for one owner (``decayed``, ``updated``, ``draw_resolution_delay``) and compiled; both
+engines call these. The array versions (``current``, ``update``, ``resolution_delay``) apply them element-wise.
 """
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
+
+from sim.jit import formula, jit, record
+from sim.scenario import Satisfaction
+
+
+class SatisfactionParams(NamedTuple):
+    """The ``[satisfaction]`` parameters, as compiled code reads them."""
+    learning_rate: float
+    loss_aversion: float
+    decay_months: float
+    new_car: float
+    baseline: float
+    complaint_below: float
+    recovery_fast: float
+    recovery_slow: float
+    take_back_below: float
+    take_back_probability: float
+    take_back_satisfaction: float
+    early_replace_below: float
+    early_replace_probability: float
+
+    @classmethod
+    def of(cls, p: Satisfaction) -> SatisfactionParams:
+        return record(cls, p)
+
+
+@formula
+def decayed(sat: float, months_since: float, baseline: float, decay_months: float) -> float:
+    """Satisfaction ``months_since`` months after it was ``sat``: exponential decay toward ``baseline``."""
+    return baseline + (sat - baseline) * math.exp(-months_since / decay_months)
+
+
+@formula
+def updated(s: float, x: float, learning_rate: float, loss_aversion: float) -> float:
+    """Satisfaction after an experience ``x``: gains weigh ``learning_rate``, losses ``loss_aversion`` times more."""
+    weight = learning_rate * loss_aversion if x < 0 else learning_rate
+    return min(max(s + weight * x, -1.0), 1.0)
+
+
+@formula
+def draw_resolution_delay(rng, p_fast: float, p_slow: float) -> int:
+    """Months until a complaint is resolved: 1-3 (within 90 days), 4-6 (90-180 days), or 0 = never."""
+    u = rng.random()
+    if u < p_fast:
+        return rng.integers(1, 4)
+    if u < p_fast + p_slow:
+        return rng.integers(4, 7)
+    return 0
+
+
+# ---- the same, element-wise over arrays ---------------------------------------------------------------------
+@jit
+def _current_all(sat, sat_month, month, baseline, decay_months):
+    out = np.empty(sat.size, dtype=np.float32)
+    for k in range(sat.size):
+        out[k] = decayed(sat[k], month - sat_month[k], baseline, decay_months)
+    return out
 
 
 def current(sat: np.ndarray, sat_month: np.ndarray, month: int, baseline: float, decay_months: float) -> np.ndarray:
-    """Satisfaction as of ``month`` given its value as of ``sat_month``."""
-    w = np.exp(-(month - sat_month.astype(np.float32)) / np.float32(decay_months))
-    return (baseline + (sat - baseline) * w).astype(np.float32)
+    """Satisfaction as of ``month`` given its value as of ``sat_month`` (float32)."""
+    sat, sat_month = np.broadcast_arrays(np.asarray(sat, np.float32), np.asarray(sat_month, np.int64))
+    out = _current_all(sat.ravel(), sat_month.ravel(), int(month), float(baseline), float(decay_months))
+    return out.reshape(sat.shape)
+
+
+@jit
+def _update_all(s, x, learning_rate, loss_aversion):
+    out = np.empty(s.size, dtype=np.float32)
+    for k in range(s.size):
+        out[k] = updated(s[k], x[k], learning_rate, loss_aversion)
+    return out
 
 
 def update(s: np.ndarray, x: np.ndarray, learning_rate: float, loss_aversion: float) -> np.ndarray:
-    """Satisfaction after an experience ``x``: gains weigh ``learning_rate``, losses ``loss_aversion`` times more."""
-    weight = np.where(x < 0, learning_rate * loss_aversion, learning_rate).astype(np.float32)
-    return np.clip(s + weight * x, -1.0, 1.0).astype(np.float32)
+    """Satisfaction after experiences ``x`` (float32), element-wise."""
+    s, x = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(x, np.float64))
+    return _update_all(s.ravel(), x.ravel(), float(learning_rate), float(loss_aversion)).reshape(s.shape)
+
+
+@jit
+def _delays(rng, p_fast, p_slow):
+    out = np.empty(p_fast.size, dtype=np.int64)
+    for k in range(p_fast.size):
+        out[k] = draw_resolution_delay(rng, p_fast[k], p_slow[k])
+    return out
 
 
 def resolution_delay(rng: np.random.Generator, p_fast: np.ndarray, p_slow: np.ndarray) -> np.ndarray:
     """Months until each complaint is resolved: 1-3 (within 90 days), 4-6 (90-180 days), or 0 = never."""
-    u = rng.random(p_fast.size)
-    fast = u < p_fast
-    slow = ~fast & (u < p_fast + p_slow)
-    delay = np.zeros(p_fast.size, dtype=np.int64)
-    delay[fast] = rng.integers(1, 4, int(fast.sum()))
-    delay[slow] = rng.integers(4, 7, int(slow.sum()))
-    return delay
+    return _delays(rng, np.asarray(p_fast, np.float64), np.asarray(p_slow, np.float64))

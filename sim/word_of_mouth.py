@@ -13,17 +13,36 @@ about, and of each contact's car with probability ``aware_on_purchase`` (the car
 Fading costs nothing per buyer: stocks are stored *inflated* by e^{(t - epoch)/τ}, the factor by which a
 story will have faded by month t. A story told at month t adds ``value * inflation(t)``; reading at month t
 divides by ``inflation(t)``. (The model re-bases the epoch long before float32 could overflow.)
+
+The per-teller and per-shopper steps (``tell``, ``hear_contacts``) are compiled and shared by both engines;
+``record`` and ``hear`` apply them to many tellers or shoppers.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
+from sim.jit import formula, jit, record as _record_of
 from sim.network import Network
+from sim.scenario import WordOfMouth
 
 REBASE_EXPONENT = 60.0  # re-base the stored values once inflation passes e^60 (float32 holds ~e^88)
+
+
+class WomParams(NamedTuple):
+    """The ``[word_of_mouth]`` parameters, as compiled code reads them."""
+    tell_above: float
+    strength: float
+    negativity: float
+    decay_months: float
+    aware_on_purchase: float
+
+    @classmethod
+    def of(cls, p: WordOfMouth) -> WomParams:
+        return _record_of(cls, p)
 
 
 def inflation(month: int, epoch: int, decay_months: float) -> float:
@@ -31,19 +50,67 @@ def inflation(month: int, epoch: int, decay_months: float) -> float:
     return math.exp((month - epoch) / decay_months)
 
 
-def story_value(x: np.ndarray, strength: float, negativity: float) -> np.ndarray:
-    """Shift in perceived service that one story of experience ``x`` causes in a listener."""
-    return (strength * x * np.where(x < 0, negativity, 1.0)).astype(np.float32)
+@formula
+def story_value(x, strength, negativity):
+    """Shift in perceived service that one story of experience ``x`` causes in a listener (bad stories weigh
+    ``negativity`` times more). Works on a number or element-wise on an array."""
+    return strength * x * (1.0 + (negativity - 1.0) * (x < 0))
+
+
+@formula
+def tell(told, told_brand, teller: int, brand: int, value: float) -> None:
+    """``teller`` adds a story worth ``value`` (already inflated) about ``brand`` to their stock. A story about
+    another brand than the stock's starts a new stock: an owner talks about the car they have now."""
+    if told_brand[teller] != brand:
+        told[teller] = 0.0
+        told_brand[teller] = brand
+    told[teller] += value
+
+
+@formula
+def hear_contacts(rng, shopper: int, indptr, indices, told, told_brand, owned_brand, fade: float,
+                  see_probability: float, aware: int, heard) -> int:
+    """What ``shopper`` hears from their contacts: adds each contact's stock (faded: divided by ``fade``) to
+    ``heard[brand]``, and returns the awareness bits ``aware`` plus the brands of the contacts' stories and,
+    each with ``see_probability``, of their cars (a car whose brand is already known needs no draw)."""
+    bits = np.int64(aware)
+    for k in range(indptr[shopper], indptr[shopper + 1]):
+        c = indices[k]
+        about = np.int64(told_brand[c])
+        if about >= 0:
+            heard[about] += told[c] / fade
+            bits |= 1 << about
+        car = np.int64(owned_brand[c])
+        if car >= 0 and not (bits >> car) & 1 and rng.random() < see_probability:
+            bits |= 1 << car
+    return bits
+
+
+# ---- the same, for many tellers or shoppers ----------------------------------------------------------------------
+@jit
+def _record_all(told, told_brand, tellers, brands, x, fade, strength, negativity):
+    for k in range(tellers.size):
+        tell(told, told_brand, tellers[k], brands[k], np.float32(story_value(x[k], strength, negativity) * fade))
 
 
 def record(told: np.ndarray, told_brand: np.ndarray, tellers: np.ndarray, brands: np.ndarray, x: np.ndarray,
            month: int, epoch: int, strength: float, negativity: float, decay_months: float) -> None:
-    """Distinct ``tellers`` add a story about ``brands`` to their stock (in place). A story about another
-    brand than the stock's starts a new stock: an owner talks about the car they have now."""
-    value = story_value(x, strength, negativity) * np.float32(inflation(month, epoch, decay_months))
-    same = told_brand[tellers] == brands
-    told[tellers] = np.where(same, told[tellers], 0.0) + value
-    told_brand[tellers] = brands
+    """Distinct ``tellers`` add a story about ``brands`` to their stock (in place)."""
+    _record_all(told, told_brand, np.asarray(tellers, np.int64), np.asarray(brands, np.int64),
+                np.asarray(x, np.float64), inflation(month, epoch, decay_months), float(strength), float(negativity))
+
+
+@jit
+def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, n_brands, fade, see_probability):
+    heard = np.zeros((listeners.size, n_brands), dtype=np.float32)
+    bits = np.zeros(listeners.size, dtype=np.uint16)
+    row = np.zeros(n_brands)
+    for k in range(listeners.size):
+        row[:] = 0.0
+        bits[k] = hear_contacts(rng, listeners[k], indptr, indices, told, told_brand, owned_brand, fade,
+                                see_probability, 0, row)
+        heard[k] = row
+    return heard, bits
 
 
 def hear(rng: np.random.Generator, network: Network, listeners: np.ndarray, told: np.ndarray,
@@ -51,19 +118,5 @@ def hear(rng: np.random.Generator, network: Network, listeners: np.ndarray, told
          decay_months: float, see_probability: float) -> tuple[np.ndarray, np.ndarray]:
     """What each listener has heard about each brand (n × brands, float32), and the awareness bits they gain
     from their contacts' stories and cars."""
-    n = listeners.size
-    owner, contact = network.gather(listeners)
-    about = told_brand[contact].astype(np.int64)
-    has = about >= 0
-    flat = owner[has] * n_brands + about[has]
-    heard = np.bincount(flat, weights=told[contact[has]], minlength=n * n_brands).reshape(n, n_brands)
-    heard = (heard / inflation(month, epoch, decay_months)).astype(np.float32)
-    car = owned_brand[contact].astype(np.int64)
-    seen = (car >= 0) & (rng.random(contact.size) < see_probability)
-    # each contact makes known the brand of its stories and, if seen, of its car; OR them per listener
-    per_contact = (np.where(has, 1 << np.maximum(about, 0), 0) | np.where(seen, 1 << np.maximum(car, 0), 0)).astype(np.uint16)
-    bits = np.zeros(n, dtype=np.uint16)
-    if contact.size:
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])  # contacts come grouped by listener
-        bits[owner[starts]] = np.bitwise_or.reduceat(per_contact, starts)
-    return heard, bits
+    return _hear_all(rng, network.indptr, network.indices, np.asarray(listeners, np.int64), told, told_brand,
+                     owned_brand, int(n_brands), inflation(month, epoch, decay_months), float(see_probability))

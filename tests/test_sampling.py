@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.sampling import bernoulli_indices, thinned_indices
+from sim.sampling import bernoulli_indices, bernoulli_positions, thinned_indices
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=150)
 Z = 5.0  # tolerance in standard errors
@@ -68,27 +68,31 @@ def test_tiny_populations(n, p, seed):
 
 
 class _ScriptedRng:
-    """Stands in for a Generator: geometric gaps come from a scripted stream, and every gap handed out is
-    recorded, so the exact expected output can be recomputed independently of the chunking."""
+    """Stands in for a Generator inside the plain-Python version of the sampler: the exponential draws are
+    scripted so that the geometric gaps come from a known stream, and every gap handed out is recorded, so the
+    exact expected output can be recomputed independently of how the output buffer grows."""
 
-    def __init__(self, gaps_rng: np.random.Generator, low: int, high: int):
+    def __init__(self, gaps_rng: np.random.Generator, low: int, high: int, p: float):
         self.gaps_rng, self.low, self.high = gaps_rng, low, high
-        self.handed_out: list[np.ndarray] = []
+        self.rate = -np.log1p(-p)
+        self.handed_out: list[int] = []
 
-    def geometric(self, p, size):
-        gaps = self.gaps_rng.integers(self.low, self.high + 1, size).astype(np.int64)
-        self.handed_out.append(gaps)
-        return gaps
+    def standard_exponential(self):
+        gap = int(self.gaps_rng.integers(self.low, self.high + 1))
+        self.handed_out.append(gap)
+        return (gap - 0.5) * self.rate  # 1 + floor(draw / rate) == gap
 
 
 @pytest.mark.parametrize("n,p,low,high", [(1000, 0.01, 1, 1), (5000, 0.002, 1, 3), (777, 0.05, 1, 2)])
-def test_chunks_are_stitched_exactly(n, p, low, high):
-    """Gaps much shorter than 1/p force many chunks: the result must be exactly the running sum of all gaps
-    (minus one) below n — no gap lost or double-counted between chunks."""
-    rng = _ScriptedRng(np.random.default_rng(7), low, high)
-    idx = bernoulli_indices(rng, n, p)
-    assert len(rng.handed_out) > 1, "the test should exercise several chunks"
-    positions = np.cumsum(np.concatenate(rng.handed_out)) - 1
+def test_buffer_growth_is_stitched_exactly(n, p, low, high):
+    """Gaps much shorter than 1/p force the output buffer (sized for the mean plus 6 standard deviations) to
+    grow: the result must be exactly the running sum of all gaps (minus one) below n — no gap lost or
+    double-counted where the buffer grew."""
+    rng = _ScriptedRng(np.random.default_rng(7), low, high, p)
+    idx = bernoulli_positions.py_func(rng, n, p)
+    mean = n * p
+    assert idx.size > mean + 6 * np.sqrt(mean) + 16, "the test should exercise the buffer's growth"
+    positions = np.cumsum(rng.handed_out) - 1
     np.testing.assert_array_equal(idx, positions[positions < n])
     if low == high == 1:
         np.testing.assert_array_equal(idx, np.arange(n))

@@ -1,0 +1,60 @@
+"""The decorators for compiled code.
+
+``@formula`` compiles a small per-event or per-shopper formula of a mechanism (``sim/service.py``,
+``sim/satisfaction.py``, ...). The month's compiled passes over events and shoppers (``sim/kernels.py``) call
+them, and so does the per-agent reference engine (``agents/buyer.py``), so the two engines share one copy of
+each formula. A formula is inlined where a kernel calls it (so passing it the brands' arrays costs nothing).
+``@jit`` compiles a loop (a kernel, or a formula applied element-wise to arrays).
+
+Compiled code is cached on disk (``sim/__pycache__/numba-<hash of the sources>``), so only the first run after
+installing or editing a formula pays for compiling (about 10 s).
+Set ``NUMBA_DISABLE_JIT=1`` to run everything as plain Python (slow, but steppable in a debugger).
+
+A ``numpy.random.Generator`` passed to compiled code is used as is: numba draws from its bit generator with
+numpy's own algorithms, so the same seed gives the same numbers, and the generator's state moves on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numba
+
+# Modules with compiled code. Numba's cache notices when a compiled function's own file changes, not when a
+# formula it calls (and inlines) from another file does; so the cache lives in a folder named after the
+# source of all of them, and editing any formula recompiles every kernel that uses it.
+COMPILED_MODULES = ("jit", "sampling", "service", "satisfaction", "replacement", "word_of_mouth", "choice",
+                    "population", "kernels")
+
+
+def _cache_dir() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha1()
+    for name in COMPILED_MODULES:
+        digest.update((here / f"{name}.py").read_bytes())
+    base = Path(os.environ.get("NUMBA_CACHE_DIR") or here / "__pycache__")
+    if not os.access(base if base.exists() else base.parent, os.W_OK):
+        base = Path.home() / ".cache" / "luxsim"
+    return str(base / f"numba-{digest.hexdigest()[:12]}")
+
+
+numba.config.CACHE_DIR = _cache_dir()
+
+jit = numba.njit(cache=True)
+formula = numba.njit(cache=True, inline="always")
+
+
+def record(cls, source):
+    """An instance of the named tuple ``cls`` with the fields of the same names read from ``source`` (a
+    scenario section), as the plain floats, ints and tuples compiled code expects."""
+    values = {}
+    for name in cls._fields:
+        value, kind = getattr(source, name), cls.__annotations__[name]
+        kind = getattr(kind, "__forward_arg__", kind)  # the annotation as written
+        if isinstance(value, (tuple, list)):
+            values[name] = tuple(float(v) for v in value)
+        else:
+            values[name] = {"int": int, "bool": bool}.get(kind, float)(value)
+    return cls(**values)

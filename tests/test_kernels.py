@@ -1,0 +1,118 @@
+"""sim/kernels.py and the compiled plumbing: random streams shared with numpy, the calendar's pool, the
+complaint queue, and the pricing of service events by coverage band (sim/model.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import kernels
+from sim.finance import event_money
+from sim.jit import record
+from sim.population import Calendar, Complaints, Population
+from sim.replacement import draw_holding_months, Holding
+from sim.satisfaction import SatisfactionParams
+from sim.scenario import Costs, Satisfaction, ServiceEvents
+from sim.service import EVENT_KINDS, EventParams, ROUTINE, sample_events
+from sim.metrics import Ledger
+from tests.conftest import make_brand_arrays
+
+
+# ---- random numbers: compiled code draws from the caller's numpy Generator --------------------------------------
+def test_compiled_draws_are_numpys_and_move_the_generators_state():
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    h = Holding.from_values((24, 36), 54.0, 3.0)
+    leased = [bool(i % 2) for i in range(20)]
+    compiled = [draw_holding_months(a, x, h) for x in leased]
+    plain = [draw_holding_months.py_func(b, x, h) for x in leased]  # the same function, run by Python
+    assert compiled == plain
+    assert a.random() == b.random()  # both generators have moved on by the same draws
+
+
+def test_event_sampling_is_reproducible():
+    ba = make_brand_arrays(3, defects=[0.5, 1.0, 2.0])
+    active = np.ones(20_000, bool)
+    brand = (np.arange(20_000) % 3).astype(np.int8)
+    purchase = np.zeros(20_000, np.int16)
+    p = EventParams.of(ServiceEvents())
+    one = sample_events(np.random.default_rng(1), active, brand, purchase, 40, ba, p)
+    two = sample_events(np.random.default_rng(1), active, brand, purchase, 40, ba, p)
+    for x, y in zip(one, two):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_record_reads_scenario_sections_as_plain_numbers():
+    p = record(EventParams, ServiceEvents(maintenance_interval_months=6))
+    assert type(p.maintenance_interval_months) is float and p.maintenance_interval_months == 6.0
+    assert isinstance(p.rescue_relief, tuple) and all(type(v) is float for v in p.rescue_relief)
+    assert SatisfactionParams.of(Satisfaction()).loss_aversion == Satisfaction().loss_aversion
+
+
+# ---- the calendar's pool of entries ------------------------------------------------------------------------------
+def test_calendar_grows_its_pool_and_keeps_every_entry():
+    cal = Calendar(entries=16)  # room for 16 chunks of 16
+    months = np.arange(1000) % 7
+    cal.add(months[:10], np.arange(10))
+    cal.add(months[10:], np.arange(10, 1000))  # runs out of chunks half-way: grows and carries on
+    assert len(cal) == 1000
+    got = {m: sorted(cal.pop(m).tolist()) for m in range(7)}
+    assert got == {m: sorted(np.flatnonzero(months == m).tolist()) for m in range(7)}
+    assert len(cal) == 0
+    cal.add(np.full(1000, 3), np.arange(1000))  # every entry is free again and reusable
+    assert cal.due(3) == 1000 and sorted(cal.pop(3).tolist()) == list(range(1000))
+
+
+# ---- complaints: resolved in their month, only for the household that still owns the brand ----------------------
+def test_complaints_resolve_in_their_month_for_the_same_household_and_brand():
+    pop = Population.empty(4, 2)
+    slots = pop.take_slots(4)
+    pop.brand[slots] = [0, 0, 1, 1]
+    pop.sat[slots] = -0.6
+    pop.sat_month[slots] = 10
+    q = Complaints(capacity=16)
+    a = q.arrays
+    for k, (due, slot, fast) in enumerate([(12, 0, True), (12, 1, False), (13, 2, True), (12, 3, True)]):
+        a.due[k], a.slot[k], a.household[k], a.brand[k], a.fast[k] = due, slot, pop.household[slot], pop.brand[slot], fast
+    a.n[0] = 4
+    pop.brand[3] = 0  # slot 3 has changed brand since complaining: its complaint no longer helps
+    sp = Satisfaction(decay_months=1e9)  # no decay, to read the recovery directly
+    led = Ledger(24, 2)
+    kernels.resolve_complaints(12, a, pop.columns(), SatisfactionParams.of(sp), 250.0, led.arrays)
+    np.testing.assert_allclose(pop.sat[:4], [-0.6 + sp.recovery_fast, -0.6 + sp.recovery_slow, -0.6, -0.6], atol=1e-6)
+    assert pop.complaint[:4].tolist() == [1, 2, 0, 0]
+    assert led.recovered[12].tolist() == [2, 0] and led.service_cost[12].tolist() == [500.0, 0.0]
+    assert len(q) == 1 and a.slot[0] == 2 and a.due[0] == 13  # the pending one is kept
+
+
+# ---- money: the model prices events by (kind, brand, free to the owner) --------------------------------------------
+@pytest.mark.parametrize("kind", range(len(EVENT_KINDS)))
+def test_event_money_depends_on_car_age_only_through_coverage(kind):
+    """sim/model.py books revenue and cost from event counts by whether the visit is free to the owner
+    (complimentary maintenance for routine visits, warranty otherwise), priced at one representative age per
+    band. That is exact only if sim.finance.event_money changes with age nowhere else."""
+    ba = make_brand_arrays(3, comp_months=[0, 36, 48], loaner=[False, True, True], roadside=[0, 2, 3])
+    c = Costs()
+    ages = np.arange(0, 400)
+    for b in range(3):
+        brand = np.full(ages.size, b)
+        revenue, cost = event_money(kind, brand, ages, ba, c)
+        covered = ages < (ba.comp_months[b] if kind == ROUTINE else c.warranty_months)
+        for band, age in ((True, -1), (False, 10**6)):
+            r, k = event_money(kind, np.array([b]), np.array([age]), ba, c)
+            np.testing.assert_allclose(revenue[covered == band], r[0])
+            np.testing.assert_allclose(cost[covered == band], k[0])
+
+
+# ---- the on-disk cache follows every compiled module's source ----------------------------------------------------
+def test_every_module_with_compiled_code_keys_the_cache():
+    """Numba's cache only notices edits to a compiled function's own file; sim/jit.py names the cache folder
+    after the source of every module with compiled code, so editing a formula recompiles the kernels that
+    inline it. A new module with compiled code must be listed there."""
+    from pathlib import Path
+
+    from sim import jit
+
+    sim_dir = Path(jit.__file__).parent
+    compiled = {p.stem for p in sim_dir.glob("*.py") if "from sim.jit import" in p.read_text()} | {"jit"}
+    assert compiled <= set(jit.COMPILED_MODULES)
+    assert jit.numba.config.CACHE_DIR.endswith(Path(jit._cache_dir()).name)
