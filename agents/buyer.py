@@ -176,7 +176,8 @@ class BuyerAgent(mesa.Agent):
         heard = np.zeros(len(model.brands))
         fade = word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)
         pop.aware[i] = word_of_mouth.hear_contacts(rng, i, net.indptr, net.indices, pop.told, pop.told_brand,
-                                                   pop.brand, fade, wp.aware_on_purchase, int(pop.aware[i]), heard)
+                                                   pop.brand, model.brand_arrays.word_of_mouth, fade,
+                                                   wp.aware_on_purchase, int(pop.aware[i]), heard)
         return heard
 
     def shop(self, may_leave: bool) -> None:

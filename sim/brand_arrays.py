@@ -27,6 +27,7 @@ class BrandArrays(NamedTuple):
     recall_handling: np.ndarray  # 0..1
     resolve_fast: np.ndarray  # P(complaint resolved within 90 days)
     resolve_slow: np.ndarray  # P(resolved in 90-180 days)
+    word_of_mouth: np.ndarray  # multiplier on what others hear about the brand (0: its stories reach no one)
 
     @property
     def n(self) -> int:
@@ -55,4 +56,5 @@ class BrandArrays(NamedTuple):
             recall_handling=f(lambda b: b.service.recall_handling),
             resolve_fast=f(lambda b: b.service.complaint_resolution_fast),
             resolve_slow=f(lambda b: b.service.complaint_resolution_slow),
+            word_of_mouth=f(lambda b: b.spec.word_of_mouth),
         )

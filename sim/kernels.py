@@ -116,7 +116,7 @@ def resolve_complaints(month: int, complaints, buyers, sp, complaint_cost: float
 
 
 @jit
-def hear_friends(rng, shoppers, check_due: bool, month: int, buyers, indptr, indices, fade: float,
+def hear_friends(rng, shoppers, check_due: bool, month: int, buyers, indptr, indices, carry, fade: float,
                  see_probability: float, n_brands: int, stamp):
     """Word of mouth for this month's shoppers: what each hears about each brand from their contacts, and the
     brands they learn of (stored in ``buyers.aware``). With ``check_due`` the shoppers are calendar entries:
@@ -131,8 +131,8 @@ def hear_friends(rng, shoppers, check_due: bool, month: int, buyers, indptr, ind
         i = shoppers[p]
         if stamp[i] != p or (check_due and (not buyers.active[i] or buyers.replace_month[i] != month)):
             continue
-        buyers.aware[i] = hear_contacts(rng, i, indptr, indices, buyers.told, buyers.told_brand, buyers.brand, fade,
-                                        see_probability, buyers.aware[i], heard[n])
+        buyers.aware[i] = hear_contacts(rng, i, indptr, indices, buyers.told, buyers.told_brand, buyers.brand, carry,
+                                        fade, see_probability, buyers.aware[i], heard[n])
         kept[n] = i
         n += 1
     return kept[:n], heard[:n]

@@ -301,7 +301,8 @@ class LuxuryMarketModel(mesa.Model):
         wp = cfg.word_of_mouth
         fade = word_of_mouth.inflation(m, self.wom_epoch, wp.decay_months)
         shoppers, heard = kernels.hear_friends(rng, slots, may_leave, m, self._columns, self.network.indptr,
-                                               self.network.indices, fade, wp.aware_on_purchase, len(self.brands),
+                                               self.network.indices, ba.word_of_mouth, fade, wp.aware_on_purchase,
+                                               len(self.brands),
                                                self._stamp)
         clock("word_of_mouth")
         leavers = np.empty(shoppers.size, dtype=np.int64)

@@ -68,20 +68,23 @@ def tell(told, told_brand, teller: int, brand: int, value: float) -> None:
 
 
 @formula
-def hear_contacts(rng, shopper: int, indptr, indices, told, told_brand, owned_brand, fade: float,
+def hear_contacts(rng, shopper: int, indptr, indices, told, told_brand, owned_brand, carry, fade: float,
                   see_probability: float, aware: int, heard) -> int:
     """What ``shopper`` hears from their contacts: adds each contact's stock (faded: divided by ``fade``) to
     ``heard[brand]``, and returns the awareness bits ``aware`` plus the brands of the contacts' stories and,
-    each with ``see_probability``, of their cars (a car whose brand is already known needs no draw)."""
+    each with ``see_probability``, of their cars (a car whose brand is already known needs no draw).
+    ``carry[b]`` scales what is heard about brand b (the brand's ``word_of_mouth``): 0 and neither its stories
+    nor the sight of its cars reach anyone; a sighting happens with probability ``see_probability·min(carry, 1)``."""
     bits = np.int64(aware)
     for k in range(indptr[shopper], indptr[shopper + 1]):
         c = indices[k]
         about = np.int64(told_brand[c])
-        if about >= 0:
-            heard[about] += told[c] / fade
+        if about >= 0 and carry[about] > 0.0:
+            heard[about] += carry[about] * told[c] / fade
             bits |= 1 << about
         car = np.int64(owned_brand[c])
-        if car >= 0 and not (bits >> car) & 1 and rng.random() < see_probability:
+        if car >= 0 and carry[car] > 0.0 and not (bits >> car) & 1 \
+                and rng.random() < see_probability * min(carry[car], 1.0):
             bits |= 1 << car
     return bits
 
@@ -101,13 +104,13 @@ def record(told: np.ndarray, told_brand: np.ndarray, tellers: np.ndarray, brands
 
 
 @jit
-def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, n_brands, fade, see_probability):
+def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, carry, n_brands, fade, see_probability):
     heard = np.zeros((listeners.size, n_brands), dtype=np.float32)
     bits = np.zeros(listeners.size, dtype=np.uint16)
     row = np.zeros(n_brands)
     for k in range(listeners.size):
         row[:] = 0.0
-        bits[k] = hear_contacts(rng, listeners[k], indptr, indices, told, told_brand, owned_brand, fade,
+        bits[k] = hear_contacts(rng, listeners[k], indptr, indices, told, told_brand, owned_brand, carry, fade,
                                 see_probability, 0, row)
         heard[k] = row
     return heard, bits
@@ -115,8 +118,9 @@ def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, n_
 
 def hear(rng: np.random.Generator, network: Network, listeners: np.ndarray, told: np.ndarray,
          told_brand: np.ndarray, owned_brand: np.ndarray, n_brands: int, month: int, epoch: int,
-         decay_months: float, see_probability: float) -> tuple[np.ndarray, np.ndarray]:
+         decay_months: float, see_probability: float, carry: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What each listener has heard about each brand (n × brands, float32), and the awareness bits they gain
-    from their contacts' stories and cars."""
+    from their contacts' stories and cars (``carry``: each brand's word-of-mouth multiplier, default 1)."""
+    carry = np.ones(n_brands) if carry is None else np.asarray(carry, np.float64)
     return _hear_all(rng, network.indptr, network.indices, np.asarray(listeners, np.int64), told, told_brand,
-                     owned_brand, int(n_brands), inflation(month, epoch, decay_months), float(see_probability))
+                     owned_brand, carry, int(n_brands), inflation(month, epoch, decay_months), float(see_probability))

@@ -34,6 +34,7 @@ def make_brand_arrays(n: int = 2, **overrides) -> BrandArrays:
         reach=np.full(n, 0.9), quality=np.full(n, 0.5), comp_months=np.zeros(n), loaner=np.zeros(n, bool),
         roadside=np.zeros(n, np.int64), take_back=np.zeros(n, bool), goodwill=np.zeros(n),
         recall_handling=np.full(n, 0.3), resolve_fast=np.full(n, 0.3), resolve_slow=np.full(n, 0.3),
+        word_of_mouth=np.ones(n),
     )
     for key, value in overrides.items():
         base[key] = np.broadcast_to(np.asarray(value, dtype=base[key].dtype), (n,)).copy()

@@ -157,3 +157,26 @@ def test_contacts_cars_are_seen_with_the_given_probability():
     p, n = 0.3, 4000
     seen = [_hear([1], told, told_brand, owned, see=p, seed=s)[1][0] == 4 for s in range(n)]
     assert abs(np.mean(seen) - p) < 5 * math.sqrt(p * (1 - p) / n)
+
+
+def test_a_brand_with_no_word_of_mouth_is_neither_heard_of_nor_seen():
+    """``carry`` (the brand's word_of_mouth multiplier) scales stories about it; 0 silences its stories and cars."""
+    from sim.network import build_network
+    from sim.word_of_mouth import hear
+
+    n, nb = 400, 3
+    net = build_network(n, 400, 8, 0.1, np.random.default_rng(0))
+    told = np.full(n, 2.0, dtype=np.float32)
+    told_brand = (np.arange(n) % nb).astype(np.int8)
+    owned = told_brand.copy()
+    listeners = np.arange(0, n, 7)
+    full, bits_full = hear(np.random.default_rng(1), net, listeners, told, told_brand, owned, nb, 0, 0, 24.0, 1.0)
+    half, _ = hear(np.random.default_rng(1), net, listeners, told, told_brand, owned, nb, 0, 0, 24.0, 1.0,
+                   carry=np.array([1.0, 0.5, 1.0]))
+    off, bits_off = hear(np.random.default_rng(1), net, listeners, told, told_brand, owned, nb, 0, 0, 24.0, 1.0,
+                         carry=np.array([1.0, 0.0, 1.0]))
+    assert (full[:, 1] > 0).any()
+    np.testing.assert_allclose(half[:, 1], 0.5 * full[:, 1], rtol=1e-6)
+    np.testing.assert_allclose(half[:, [0, 2]], full[:, [0, 2]])
+    assert (off[:, 1] == 0).all() and ((bits_off >> 1) & 1 == 0).all()
+    assert ((bits_full >> 1) & 1 == 1).any()
