@@ -521,12 +521,21 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
                 "peak RSS MB", "state bytes/buyer", "time by phase"):
         table.add_column(col, justify="right")
     for r in rows:
-        phases = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["phase_share"].items(), key=lambda kv: -kv[1]))
+        phases = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["phase_detail_share"].items(), key=lambda kv: -kv[1]))
         speedup = f" (vectorised {r['vectorised_speedup']:.0f}x faster)" if "vectorised_speedup" in r else ""
         table.add_row(r["engine"] + speedup, f"{r['buyers']:,}", f"{r['best_buyer_months_per_s'] / 1e6:.3g}",
                       f"{r['median_buyer_months_per_s'] / 1e6:.3g}", f"{r['best_run_s']:.2f}", f"{r['setup_s']:.2f}",
                       f"{r['peak_rss_mb']:,.0f}", f"{r['state_bytes_per_buyer']:.0f}", phases)
     console.print(table)
+    for r in rows:
+        if r["engine"] == "vectorised":
+            ms = ", ".join(f"{k} {v:.1f}" for k, v in r["phase_ms_per_month"].items())
+            console.print(f"{r['buyers']:,} buyers, ms per simulated month: {ms} (kernels compiled or loaded in "
+                          f"{r['jit_s']:.1f} s)", markup=False, highlight=False)
+    from sim.bench import target_lines
+
+    for line in target_lines(rows):
+        console.print(("[green]" if line.startswith("met") else "[bold red]") + line + "[/]", highlight=False)
 
 
 def cli() -> None:
