@@ -136,7 +136,7 @@ def _brand(name, launch, comp, roadside, loaner):
     service = SimpleNamespace(dealer_service_quality=0.7, complimentary_maintenance_months=comp, loaner_cars=loaner,
                               roadside_level=roadside, take_back_guarantee=False, proactive_goodwill=0.1,
                               recall_handling=0.4, complaint_resolution_fast=0.5, complaint_resolution_slow=0.2)
-    spec = SimpleNamespace(new_car_margin=0.15, defects_per_car_year=0.6, dealers=200)
+    spec = SimpleNamespace(new_car_margin=0.15, defects_per_car_year=0.6, dealers=200, word_of_mouth=0.5)
     return SimpleNamespace(name=name, on_sale=lambda m: m >= launch, price=30000.0, discount=0.05, prestige=0.4,
                            reputation=0.1, spec=spec, awareness_reach=lambda m: 0.5 if m >= launch else 0.0,
                            service=service)
@@ -149,6 +149,7 @@ def test_brand_arrays_from_brands():
     assert ba.roadside.dtype == np.int64 and ba.roadside.tolist() == [2, 1]
     assert ba.loaner.dtype == bool and ba.loaner.tolist() == [True, False]
     assert ba.comp_months.tolist() == [36, 0]
+    assert ba.word_of_mouth.tolist() == [0.5, 0.5]
     assert ba.reach.tolist() == [0.5, 0.0]
     assert ba.dealers.tolist() == [200, 200] and ba.margin.tolist() == [0.15, 0.15]
     with pytest.raises(Exception):
