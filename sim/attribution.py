@@ -57,11 +57,10 @@ import math
 import multiprocessing as mp
 import os
 import re
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -464,7 +463,7 @@ def default_destination(scenario: Scenario, brand: str, started: datetime) -> Pa
 
 
 def manifest(att: Attribution, started: datetime) -> dict:
-    from sim.results import git_commit, package_versions
+    from sim.results import provenance
     from sim.runner import replication_seed
 
     return {
@@ -493,11 +492,7 @@ def manifest(att: Attribution, started: datetime) -> dict:
         "runs": (1 << att.k) * att.replications,
         "wall_seconds": round(att.seconds, 3),
         "scenario": att.scenario.model_dump(mode="json"),
-        "packages": package_versions(),
-        "git_commit": git_commit(),
-        "command_line": sys.argv,
-        "started": started.isoformat(),
-        "finished": datetime.now(timezone.utc).isoformat(),
+        **provenance(started),
     }
 
 

@@ -18,8 +18,7 @@ A folder (``results/calibration/<name>/<time>/``, written whole or not at all) h
 from __future__ import annotations
 
 import json
-import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import matplotlib
@@ -33,7 +32,7 @@ import seaborn as sns  # noqa: E402
 from sim import moments  # noqa: E402
 from sim.calibration import CalibrationResult  # noqa: E402
 from sim.report import Figure, esc, figure_html, page, png_uri, provenance_html, table_html  # noqa: E402
-from sim.results import ROOT, atomic_folder, git_commit, package_versions  # noqa: E402
+from sim.results import ROOT, atomic_folder, provenance  # noqa: E402
 
 
 def default_destination(name: str, started: datetime) -> Path:
@@ -85,11 +84,7 @@ def manifest(result: CalibrationResult, started: datetime) -> dict:
         "nelder_mead": result.local,
         "backend": result.backend,
         "seconds": round(result.seconds, 1),
-        "packages": package_versions(),
-        "git_commit": git_commit(),
-        "command_line": sys.argv,
-        "started": started.isoformat(),
-        "finished": datetime.now(timezone.utc).isoformat(),
+        **provenance(started),
     }
 
 
@@ -322,9 +317,7 @@ def moments_end() -> int:
 def validation_manifest(v, started: datetime) -> dict:
     return {"scenario": v.scenario.model_dump(mode="json"), "seed": v.seed, "buyers_simulated": v.buyers,
             "replications": [{"replication": r, "spawn_key": [r]} for r in range(v.replications)],
-            "passed": v.passed, "packages": package_versions(), "git_commit": git_commit(),
-            "command_line": sys.argv, "started": started.isoformat(),
-            "finished": datetime.now(timezone.utc).isoformat()}
+            "passed": v.passed, **provenance(started)}
 
 
 def facts_html(facts: pd.DataFrame) -> str:

@@ -67,6 +67,18 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return versions
 
 
+def provenance(started: datetime) -> dict:
+    """What every result folder's manifest records about how it was made: package versions, the git commit, the
+    command line, and when it started and finished."""
+    return {
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+        "command_line": sys.argv,
+        "started": started.isoformat(),
+        "finished": datetime.now(timezone.utc).isoformat(),
+    }
+
+
 def effective(scenario: Scenario, results: list[RunResult], seed: int, buyers: int) -> Scenario:
     """The scenario as actually run (command-line buyers, replications and seed written into it)."""
     sim = scenario.simulation.model_copy(update={"buyers": buyers, "replications": len(results), "seed": seed})
@@ -83,11 +95,7 @@ def _manifest(scenario: Scenario | dict, results: list[RunResult] | None, starte
         "buyers_simulated": buyers,
         "replications": [{"replication": r.replication, "seed_entropy": r.seed_entropy,
                           "spawn_key": list(r.spawn_key), "seconds": round(r.seconds, 3)} for r in results or []],
-        "packages": package_versions(),
-        "git_commit": git_commit(),
-        "command_line": sys.argv,
-        "started": started.isoformat(),
-        "finished": datetime.now(timezone.utc).isoformat(),
+        **provenance(started),
     }
 
 

@@ -15,8 +15,7 @@ import pytest
 from sim import calibration as cal
 from sim import moments
 from sim.calibration_report import apply_to_scenario, calibrated_toml
-from sim.model import LuxuryMarketModel
-from sim.scenario import ScenarioError, load_scenario, validate
+from sim.scenario import ScenarioError, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 
