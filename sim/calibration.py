@@ -185,11 +185,12 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{source}: not valid TOML: {exc}"]) from None
-    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    optimiser = raw.get("optimiser")
-    if isinstance(optimiser, dict) and overrides and overrides.get("max_evaluations") is not None:
-        optimiser["max_evaluations"] = overrides["max_evaluations"]
-    raw.pop("max_evaluations", None)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "max_evaluations" in overrides:  # the command line's --max-evaluations belongs to [optimiser]
+        optimiser = raw.setdefault("optimiser", {})
+        if isinstance(optimiser, dict):
+            optimiser["max_evaluations"] = overrides.pop("max_evaluations")
+    raw.update(overrides)
     try:
         spec = CalibrationSpec.model_validate(raw)
     except ValidationError as exc:

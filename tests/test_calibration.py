@@ -255,3 +255,12 @@ def test_information_shares_name_the_moments_a_parameter_moves():
     # p2 (c) does not enter m0 = a + b or m1 = a - b/2
     assert info.loc["p2", "m0"] == pytest.approx(0.0, abs=1e-6) and info.loc["p2", "m1"] == pytest.approx(0.0, abs=1e-6)
     assert result.parameters().loc[2, "pinned_by"].split(" (")[0] in {"m2", "m3", "m4", "m5"}
+
+
+def test_command_line_overrides_reach_the_spec_with_or_without_an_optimiser_table(tmp_path):
+    body = '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nwhy = "x"\n'
+    for extra in ("", "[optimiser]\nscreening = 8\n"):
+        path = write(tmp_path, BASE + body + extra)
+        spec = cal.load_calibration(path, {"buyers": 1234, "replications": 3, "max_evaluations": 17}).spec
+        assert (spec.buyers, spec.replications, spec.optimiser.max_evaluations) == (1234, 3, 17)
+    assert cal.load_calibration(path, {"max_evaluations": None}).spec.optimiser.max_evaluations == 400
