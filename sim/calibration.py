@@ -45,8 +45,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim import moments
-from sim.scenario import (SCENARIO_DIR, ScenarioError, _read_raw, explain_error, resolve_path, set_values,
-                          validate)
+from sim.scenario import (SCENARIO_DIR, ScenarioError, _read_raw, apply_overrides, explain_error, resolve_path,
+                          set_values, validate)
 
 CALIBRATION_DIR = SCENARIO_DIR / "calibration"
 PINNED_FRACTION = 0.5  # a 95% interval narrower than this fraction of the prior range: pinned down
@@ -167,15 +167,6 @@ def resolve_calibration(name: str | Path) -> Path:
     return resolve_path(name, folder=CALIBRATION_DIR, kind="calibration")
 
 
-def _lookup(raw: dict, path: str) -> Any:
-    node: Any = raw
-    for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) -> Problem:
     """Read and validate a calibration file (``overrides``: spec fields such as ``buyers``). Raises
     :class:`ScenarioError` naming the file, the field and the reason."""
@@ -200,8 +191,6 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     base = _read_raw(scenario_path)
     base.setdefault("name", scenario_path.stem)
     base.pop("extends", None)
-    from sim.scenario import apply_overrides
-
     base = apply_overrides(base, spec.set)
     start_year = validate(base, str(scenario_path)).market.start_year
     if spec.end_year < start_year:
@@ -285,14 +274,10 @@ class _Static:
     source: str
 
 
-def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
-    """The same seeds for every candidate: common random numbers."""
-    return np.random.SeedSequence(seed, spawn_key=(replication,))
-
-
 def simulate(static: _Static, theta: tuple[float, ...], replication: int) -> np.ndarray:
     """Simulated moments (in target order) of one run at ``theta``."""
     from sim.model import LuxuryMarketModel
+    from sim.runner import replication_seed  # the same seeds for every candidate: common random numbers
 
     values = {p: (int(round(v)) if i else float(v)) for p, v, i in zip(static.paths, theta, static.integer)}
     scenario = validate(set_values(static.base_raw, values, static.source), static.source)
