@@ -116,47 +116,34 @@ def resolve_complaints(month: int, complaints, buyers, sp, complaint_cost: float
 
 
 @jit
-def hear_friends(rng, shoppers, check_due: bool, month: int, buyers, indptr, indices, carry, fade: float,
-                 see_probability: float, n_brands: int, stamp):
-    """Word of mouth for this month's shoppers: what each hears about each brand from their contacts, and the
-    brands they learn of (stored in ``buyers.aware``). With ``check_due`` the shoppers are calendar entries:
-    a slot whose replacement date is not this month (any more) is dropped, and a slot listed twice shops once
-    (``stamp`` is scratch, one int per slot). Returns the shoppers kept and what they heard (shoppers × brands)."""
-    for p in range(shoppers.size):
-        stamp[shoppers[p]] = p
-    kept = np.empty(shoppers.size, dtype=np.int64)
-    heard = np.zeros((shoppers.size, n_brands))
-    n = 0
-    for p in range(shoppers.size):
-        i = shoppers[p]
-        if stamp[i] != p or (check_due and (not buyers.active[i] or buyers.replace_month[i] != month)):
-            continue
-        buyers.aware[i] = hear_contacts(rng, i, indptr, indices, buyers.told, buyers.told_brand, buyers.brand, carry,
-                                        fade, see_probability, buyers.aware[i], heard[n])
-        kept[n] = i
-        n += 1
-    return kept[:n], heard[:n]
-
-
-@jit
-def choose_and_buy(rng, shoppers, heard, may_leave: bool, month: int, buyers, ba, values, service_w, outside, cp,
-                   sp, lease_p, holding, led, fleet, leavers, moved) -> tuple[int, int]:
-    """Each shopper in turn decides which brands they consider and chooses one (or, if ``may_leave``, leaves
-    the segment); buyers get their new car. Returns how many left the segment (their slots are the first
-    entries of ``leavers``: the caller frees them) and how many bought ((slot, replacement month) in the first
-    rows of ``moved``, for the calendar)."""
+def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
+         see_probability: float, values, service_w, outside, cp, sp, lease_p, holding, led, fleet, leavers,
+         moved) -> tuple[int, int]:
+    """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
+    brand, and the brands of their stories and cars), decides which brands they consider, and chooses one (or,
+    if ``may_leave``, leaves the segment); buyers get their new car. With ``check_due`` the shoppers are
+    calendar entries: a slot whose replacement date is not this month (any more) is skipped, so a slot listed
+    twice shops once (shopping moves the date on). Returns how many left the segment (their slots are the
+    first entries of ``leavers``: the caller frees them) and how many bought ((slot, replacement month) in the
+    first rows of ``moved``, for the calendar)."""
     nb = ba.on_sale.size
     u = np.empty(nb + 1)
+    heard = np.empty(nb)
     n_left = n_moved = 0
     for p in range(shoppers.size):
         i = shoppers[p]
+        if check_due and (not buyers.active[i] or buyers.replace_month[i] != month):
+            continue
         current, g = buyers.brand[i], buyers.segment[i]
-        aware = draw_known(rng, buyers.aware[i], ba.reach, current)
+        heard[:] = 0.0
+        aware = hear_contacts(rng, i, indptr, indices, buyers.told, buyers.told_brand, buyers.brand,
+                              ba.word_of_mouth, fade, see_probability, buyers.aware[i], heard)
+        aware = draw_known(rng, aware, ba.reach, current)
         buyers.aware[i] = aware
         own_sat = decayed(buyers.sat[i], month - buyers.sat_month[i], sp.baseline, sp.decay_months)
         for k in range(nb):
             if (aware >> k) & 1 and ba.on_sale[k]:
-                u[k] = utility(values[g, k], service_w[g], heard[p, k], k == current, own_sat, cp)
+                u[k] = utility(values[g, k], service_w[g], heard[k], k == current, own_sat, cp)
             else:
                 u[k] = -np.inf
         u[nb] = outside[g] if may_leave else -np.inf

@@ -93,7 +93,6 @@ class LuxuryMarketModel(mesa.Model):
         self.pop = Population.empty(capacity, n_brands)
         self.calendar = Calendar(entries=capacity + capacity // 4 + 1024, months=self.n_months)
         self.complaints = Complaints()
-        self._stamp = np.zeros(capacity, dtype=np.int32)  # scratch for de-duplicating slots
         self.network = build_network(capacity, scenario.word_of_mouth.community_size, scenario.word_of_mouth.degree,
                                      scenario.word_of_mouth.rewire, self.rngs["network"])
         self.ledger = Ledger(self.n_months, n_brands)
@@ -296,24 +295,20 @@ class LuxuryMarketModel(mesa.Model):
         return slots
 
     def _shop(self, slots: np.ndarray, m: int, ba: BrandArrays, may_leave: bool, clock: _PhaseClock) -> None:
-        """``slots`` hear their friends, choose a brand (or leave the segment) and get their new cars."""
+        """``slots`` hear their friends, choose a brand (or leave the segment) and get their new cars, one after
+        the other (``kernels.shop``)."""
         cfg, rng, par = self.config, self.rngs["market"], self.params
         wp = cfg.word_of_mouth
         fade = word_of_mouth.inflation(m, self.wom_epoch, wp.decay_months)
-        shoppers, heard = kernels.hear_friends(rng, slots, may_leave, m, self._columns, self.network.indptr,
-                                               self.network.indices, ba.word_of_mouth, fade, wp.aware_on_purchase,
-                                               len(self.brands),
-                                               self._stamp)
-        clock("word_of_mouth")
-        leavers = np.empty(shoppers.size, dtype=np.int64)
-        moved = np.empty((shoppers.size, 2), dtype=np.int64)
-        n_left, n_moved = kernels.choose_and_buy(rng, shoppers, heard, may_leave, m, self._columns, ba,
-                                                 self.brand_values, self.segments.service_w, self.segments.outside,
-                                                 par["cp"], par["sp"], self.lease_p, par["holding"],
-                                                 self._ledger_arrays, self.fleet, leavers, moved)
+        leavers = np.empty(slots.size, dtype=np.int64)
+        moved = np.empty((slots.size, 2), dtype=np.int64)
+        n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
+                                       self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
+                                       self.segments.service_w, self.segments.outside, par["cp"], par["sp"],
+                                       self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])
         self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
-        clock("choice")
+        clock("shopping")
 
     def _close_month(self, m: int, ba: BrandArrays) -> None:
         """The month's choice counts (sales, conquest, churn ...) from its switching matrix, new-car margin,
@@ -380,7 +375,6 @@ class LuxuryMarketModel(mesa.Model):
                                            months_done=self.month + 1)
 
     def memory_bytes(self) -> int:
-        """Bytes held by the per-buyer state and the social network (with the replacement calendar, the pending
-        complaints and the kernels' per-slot scratch)."""
-        return (self.pop.nbytes() + self.network.nbytes() + self.calendar.nbytes() + self.complaints.nbytes()
-                + self._stamp.nbytes)
+        """Bytes held by the per-buyer state and the social network (with the replacement calendar and the pending
+        complaints)."""
+        return (self.pop.nbytes() + self.network.nbytes() + self.calendar.nbytes() + self.complaints.nbytes())
