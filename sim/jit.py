@@ -58,3 +58,34 @@ def record(cls, source):
         else:
             values[name] = {"int": int, "bool": bool}.get(kind, float)(value)
     return cls(**values)
+
+
+# ---- prefetch: start loading memory that a later loop iteration will read ------------------------------------------
+# The passes over shoppers and complaints visit slots scattered over the population's arrays: each read of a
+# slot's data is a cache miss the CPU waits for. Asking for the data of the slot a few iterations ahead lets
+# those loads overlap with the work on the current one. A prefetch never changes a result (and never faults).
+if numba.config.DISABLE_JIT:
+    def prefetch(array, index) -> None:
+        """No-op when running as plain Python."""
+else:
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch(typingctx, array, index):
+        """Start loading ``array[index]`` into the cache (LLVM's prefetch: read, keep in all cache levels)."""
+        if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+            return None
+
+        def codegen(context, builder, signature, args):
+            aryty, _ = signature.args
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            builder.call(fn, [builder.bitcast(ptr, cgutils.voidptr_t), i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return types.void(array, index), codegen

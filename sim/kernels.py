@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.choice import draw_choice, draw_known, utility
-from sim.jit import formula, jit
+from sim.jit import formula, jit, prefetch
 from sim.population import LAST_MONTH, NEVER, NO_BRAND, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
 from sim.replacement import draw_early_replacement, draw_new_car
 from sim.satisfaction import decayed, draw_resolution_delay, updated
@@ -115,6 +115,35 @@ def resolve_complaints(month: int, complaints, buyers, sp, complaint_cost: float
     q.n[0] = kept
 
 
+AHEAD = 4  # shoppers: how far ahead ``prefetch_shopper`` asks for memory (in three steps of AHEAD)
+
+
+@formula
+def prefetch_shopper(shoppers, p: int, buyers, indptr, indices) -> None:
+    """Start loading, for the shoppers ahead of shopper ``p``, what ``shop`` will read about them: where their
+    contacts are listed, their own data, then their contacts' stories and cars. (Speed only: shoppers are
+    scattered over memory and each of these loads would otherwise be a wait.)"""
+    n = shoppers.size
+    if p + 3 * AHEAD < n:
+        prefetch(indptr, shoppers[p + 3 * AHEAD])
+    if p + 2 * AHEAD < n:
+        i = shoppers[p + 2 * AHEAD]
+        prefetch(indices, indptr[i])
+        prefetch(buyers.replace_month, i)
+        prefetch(buyers.aware, i)
+        prefetch(buyers.sat, i)
+        prefetch(buyers.sat_month, i)
+        prefetch(buyers.segment, i)
+        prefetch(buyers.complaint, i)
+    if p + AHEAD < n:
+        i = shoppers[p + AHEAD]
+        for k in range(indptr[i], indptr[i + 1]):
+            c = indices[k]
+            prefetch(buyers.told_brand, c)
+            prefetch(buyers.told, c)
+            prefetch(buyers.brand, c)
+
+
 @jit
 def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
          see_probability: float, values, service_w, outside, cp, sp, lease_p, holding, led, fleet, leavers,
@@ -131,6 +160,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
     heard = np.empty(nb)
     n_left = n_moved = 0
     for p in range(shoppers.size):
+        prefetch_shopper(shoppers, p, buyers, indptr, indices)
         i = shoppers[p]
         if check_due and (not buyers.active[i] or buyers.replace_month[i] != month):
             continue

@@ -116,3 +116,25 @@ def test_every_module_with_compiled_code_keys_the_cache():
     compiled = {p.stem for p in sim_dir.glob("*.py") if "from sim.jit import" in p.read_text()} | {"jit"}
     assert compiled <= set(jit.COMPILED_MODULES)
     assert jit.numba.config.CACHE_DIR.endswith(Path(jit._cache_dir()).name)
+
+
+# ---- prefetching is a hint only ----------------------------------------------------------------------------------
+def test_prefetch_compiles_and_changes_nothing():
+    """sim.jit.prefetch (used by kernels.shop) asks the CPU to load memory early; it has no result and may be
+    given any index (a prefetch never faults)."""
+    import numba
+
+    from sim.jit import prefetch
+
+    @numba.njit
+    def total(a, idx):
+        s = 0.0
+        for k in range(idx.size):
+            prefetch(a, idx[min(k + 4, idx.size - 1)])
+            prefetch(a, a.size + 10**6)  # out of range: still harmless
+            s += a[idx[k]]
+        return s
+
+    a = np.arange(1000, dtype=np.float64)
+    idx = np.random.default_rng(0).integers(0, 1000, 500)
+    assert total(a, idx) == a[idx].sum()
