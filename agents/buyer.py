@@ -167,7 +167,8 @@ class BuyerAgent(mesa.Agent):
         model, pop, i, wp = self.model, self._pop, self.slot, self.model.config.word_of_mouth
         value = word_of_mouth.story_value(x, wp.strength, wp.negativity)
         value *= word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)  # stored inflated
-        word_of_mouth.tell(pop.told, pop.told_brand, i, brand, value)  # stories about the car the owner has now
+        pop.told[i], pop.told_brand[i] = word_of_mouth.tell(pop.told[i], pop.told_brand[i], brand,
+                                                            np.float32(value))  # about the car the owner has now
         model.ledger.told[model.month, brand] += 1
 
     def listen_to_friends(self, rng: np.random.Generator) -> np.ndarray:

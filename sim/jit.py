@@ -43,7 +43,7 @@ def _cache_dir() -> str:
 numba.config.CACHE_DIR = _cache_dir()
 
 jit = numba.njit(cache=True)
-formula = numba.njit(cache=True, inline="always")
+formula = numba.njit(cache=True)
 
 
 def record(cls, source):

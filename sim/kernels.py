@@ -20,75 +20,171 @@ from sim.choice import draw_choice, draw_known, utility
 from sim.jit import formula, jit, prefetch
 from sim.population import LAST_MONTH, NEVER, NO_BRAND, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
 from sim.replacement import draw_early_replacement, draw_new_car
-from sim.satisfaction import decayed, draw_resolution_delay, updated
-from sim.service import ROUTINE, draw_experience, experience_mean
+from sim.sampling import grown
+from sim.satisfaction import decayed, draw_resolution_delay, toward, updated
+from sim.service import (DEFECT_PASS, DONE, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE, ROUTINE_PASS,
+                         defect_probability, draw_defect_kind, draw_experience, geometric_scale)
 from sim.word_of_mouth import hear_contacts, story_value, tell
 
 
-@formula
-def give_car(buyers, i: int, month: int, leased: bool, months_kept: int, moved, n_moved: int) -> int:
-    """Buyer ``i`` gets a new car in ``month`` (leased or not), to be replaced ``months_kept`` months later.
-    The new replacement date goes to ``moved[n_moved]`` (for the calendar); returns ``n_moved + 1``."""
-    buyers.leased[i] = leased
-    buyers.purchase_month[i] = month
-    due = min(month + months_kept, LAST_MONTH)
-    buyers.replace_month[i] = due
-    moved[n_moved, 0], moved[n_moved, 1] = i, due
-    return n_moved + 1
-
-
 @jit
-def service_events(rng, slots, kinds, month: int, buyers, ba, ep, sp, wp, fade: float, lease_p, holding,
-                   warranty_months: int, take_back_cost: float, led, money, complaints, moved) -> int:
-    """Each service event in turn (``slots[e]`` has an event of ``kinds[e]``): how it went, the owner's
-    satisfaction, and what follows (take-back, complaint, early replacement, a story told). Returns how many
-    owners got a new replacement date; (slot, month) of each are the first rows of ``moved`` (for the calendar).
+def service_month(rng, month: int, phase: int, i: int, n: int, campaign, means, p_max: float, buyers, ba, ep, sp, wp,
+                  fade: float, sat_decay, lease_p, holding, warranty_months: int, take_back_cost: float, led, money,
+                  complaints, moved, log) -> tuple[int, int, int, int]:
+    """The month's service events, each lived as soon as it is drawn: how it went, the owner's satisfaction,
+    and what follows (take-back, complaint, early replacement, a story told).
 
+    The events come in three passes over the slots, each in slot order (``phase``: routine visits, defects,
+    recalls), in O(events): the slots with a routine visit (probability 1 / maintenance_interval_months each)
+    and the defect candidates (probability ``p_max``, the highest any car has: ``sim.service.defect_bound``) are
+    found by skipping geometric gaps (``sim.service.geometric_scale``); a candidate is kept with probability
+    (its car's rate) / p_max (thinning). A recall campaign (``campaign``, drawn for the month) covers the young
+    cars of its brand, each with probability recall_reach: a month with a campaign looks at every slot. Only the
+    first ``n`` slots are looked at (``Population.in_use``: no household has ever lived above).
+
+    Starts after slot ``i`` of pass ``phase`` (ROUTINE_PASS, -1 for a new month) and stops early, between two
+    events, when ``moved``, the complaint queue or ``log`` is full: returns (phase, slot of the last event
+    lived, rows of ``moved`` used: (slot, new replacement month) of owners with a new date, for the calendar,
+    rows of ``log`` used). The caller makes room and calls again until phase is DONE; the draws are the same
+    whatever the buffers' sizes. ``log``, if it has rows, gets (slot, kind) of each event (``draw_events``).
+
+    ``means`` is ``sim.service.experience_table``, ``sat_decay`` is ``sim.satisfaction.decay_factors``.
     ``money[kind, brand, covered]`` counts events by whether the visit is free to the owner (complimentary
     maintenance, or a repair under warranty); the model prices them with ``sim.finance.event_money``."""
-    n_moved = 0
-    for e in range(slots.size):
-        i, kind = slots[e], kinds[e]
-        b = buyers.brand[i]
-        age = month - buyers.purchase_month[i]
-        x = draw_experience(rng, experience_mean(kind, b, age, ba, ep), ep.noise)
-        led.events[month, b, kind] += 1
-        covered = age < ba.comp_months[b] if kind == ROUTINE else age < warranty_months
+    # the columns and accumulators, as local variables (cheaper to use in a loop than a named tuple's fields)
+    active, brand, purchase_month, sat, sat_month = buyers.active, buyers.brand, buyers.purchase_month, buyers.sat, \
+        buyers.sat_month
+    complaint, replace_month, leased_col, segment = buyers.complaint, buyers.replace_month, buyers.leased, \
+        buyers.segment
+    household, told, told_brand = buyers.household, buyers.told, buyers.told_brand
+    events, csi_sum, csi_n, n_told = led.events, led.csi_sum, led.csi_n, led.told
+    comp_months, take_back, defects, goodwill = ba.comp_months, ba.take_back, ba.defects, ba.goodwill
+    q_due, q_slot, q_household, q_brand, q_fast = complaints.due, complaints.slot, complaints.household, \
+        complaints.brand, complaints.fast
+    n_queued = complaints.n[0]
+    routine_scale = geometric_scale(min(1.0, 1.0 / ep.maintenance_interval_months))
+    defect_scale = geometric_scale(p_max)
+    any_campaign = campaign.any()
+    n_moved = n_logged = 0
+    logging = log.shape[0] > 0
+    while True:
+        if n_moved + 2 > moved.shape[0] or n_queued == q_due.size or (logging and n_logged == log.shape[0]):
+            break  # no room for what one more event could need
+        # -- the next event: slot i, of kind
+        if phase == ROUTINE_PASS or phase == DEFECT_PASS:
+            scale = routine_scale if phase == ROUTINE_PASS else defect_scale
+            step = rng.standard_exponential() * scale if scale < np.inf else np.inf
+            if step >= n - i - 1:  # past the last slot (compared as a float: a huge gap cannot overflow)
+                phase, i = phase + 1, -1
+                continue
+            i += 1 + int(step)
+            b = brand[i]
+            if not active[i] or b < 0:
+                continue
+            if phase == ROUTINE_PASS:
+                kind = ROUTINE
+            elif rng.random() * p_max < defect_probability(defects[b], month - purchase_month[i], ep.defect_age_growth):
+                kind = draw_defect_kind(rng, goodwill[b], ep.breakdown_share)
+            else:
+                continue
+        elif phase == RECALL_PASS and any_campaign:
+            i += 1
+            if i >= n:
+                phase = DONE
+                break
+            b = brand[i]
+            if not (active[i] and b >= 0 and campaign[b] and month - purchase_month[i] < RECALL_MAX_AGE_MONTHS
+                    and rng.random() < ep.recall_reach):
+                continue
+            kind = RECALL
+        else:
+            phase = DONE
+            break
+        # -- the event
+        if logging:
+            log[n_logged, 0], log[n_logged, 1] = i, kind
+            n_logged += 1
+        age = month - purchase_month[i]
+        free = kind == ROUTINE and age < comp_months[b]
+        x = draw_experience(rng, means[b, kind, 1 if free else 0], ep.noise)
+        events[month, b, kind] += 1
+        covered = free if kind == ROUTINE else age < warranty_months
         money[kind, b, 1 if covered else 0] += 1
 
-        s = decayed(buyers.sat[i], month - buyers.sat_month[i], sp.baseline, sp.decay_months)
+        s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         s = updated(s, x, sp.learning_rate, sp.loss_aversion)
-        if ba.take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
+        if take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
             s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
-            leased, months_kept = draw_new_car(rng, lease_p[buyers.segment[i]], holding)
-            n_moved = give_car(buyers, i, month, leased, months_kept, moved, n_moved)
-            buyers.complaint[i] = NO_COMPLAINT
+            leased, months_kept = draw_new_car(rng, lease_p[segment[i]], holding)
+            leased_col[i], purchase_month[i] = leased, month
+            replace_month[i] = due = min(month + months_kept, LAST_MONTH)
+            moved[n_moved, 0], moved[n_moved, 1] = i, due
+            n_moved += 1
+            complaint[i] = NO_COMPLAINT
             led.take_backs[month, b] += 1
             led.service_cost[month, b] += take_back_cost
         elif s < sp.complaint_below:  # a complaint: resolved within 90 days, in 90-180 days, or never
             led.complaints[month, b] += 1
-            buyers.complaint[i] = UNRESOLVED
+            complaint[i] = UNRESOLVED
             delay = draw_resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
             if delay > 0:
-                k = complaints.n[0]
-                complaints.due[k], complaints.slot[k], complaints.household[k] = month + delay, i, buyers.household[i]
-                complaints.brand[k], complaints.fast[k] = b, delay <= 3
-                complaints.n[0] = k + 1
+                q_due[n_queued], q_slot[n_queued], q_household[n_queued] = month + delay, i, household[i]
+                q_brand[n_queued], q_fast[n_queued] = b, delay <= 3
+                n_queued += 1
         if s < sp.early_replace_below:  # only unhappy owners consider replacing early (tested here: faster)
-            early = draw_early_replacement(rng, s, buyers.leased[i], sp.early_replace_below,
+            early = draw_early_replacement(rng, s, leased_col[i], sp.early_replace_below,
                                            sp.early_replace_probability)
-            if early > 0 and month + early < buyers.replace_month[i]:
-                buyers.replace_month[i] = month + early
+            if early > 0 and month + early < replace_month[i]:
+                replace_month[i] = month + early
                 moved[n_moved, 0], moved[n_moved, 1] = i, month + early
                 n_moved += 1
-        buyers.sat[i] = s
-        buyers.sat_month[i] = month
-        led.csi_sum[month, b] += s
-        led.csi_n[month, b] += 1
+        sat[i] = s
+        sat_month[i] = month
+        csi_sum[month, b] += s
+        csi_n[month, b] += 1
         if abs(x) > wp.tell_above:  # a notable experience becomes a story friends hear when they shop
-            tell(buyers.told, buyers.told_brand, i, b, np.float32(story_value(x, wp.strength, wp.negativity) * fade))
-            led.told[month, b] += 1
-    return n_moved
+            told[i], told_brand[i] = tell(told[i], told_brand[i], b,
+                                          np.float32(story_value(x, wp.strength, wp.negativity) * fade))
+            n_told[month, b] += 1
+    complaints.n[0] = n_queued
+    return phase, i, n_moved, n_logged
+
+
+def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray, purchase_month: np.ndarray,
+                month: int, ba, p) -> list:
+    """The service events ``service_month`` draws in ``month`` for owners with these ``active``, ``brand`` and
+    ``purchase_month`` arrays (``p``: the scenario's ``[service_events]``), one ``sim.service.Events`` per kind,
+    slots in the order drawn: to inspect and test the sampling. The events are lived on copies with default
+    satisfaction and word-of-mouth parameters (what follows from them is thrown away)."""
+    from sim.metrics import Ledger
+    from sim.population import Complaints, Population
+    from sim.replacement import Holding
+    from sim.satisfaction import SatisfactionParams, decay_factors
+    from sim.scenario import Satisfaction, WordOfMouth
+    from sim.service import EVENT_KINDS, EventParams, Events, defect_bound, draw_campaigns, experience_table
+    from sim.word_of_mouth import WomParams
+
+    n, month = len(active), int(month)
+    pop = Population.empty(n, ba.n)
+    pop.active[:], pop.brand[:], pop.purchase_month[:] = active, brand, purchase_month
+    ep = EventParams.of(p)
+    led = Ledger(month + 1, ba.n)
+    complaints = Complaints()
+    log = np.empty((max(1024, n // 4), 2), dtype=np.int64)
+    moved = np.empty((1024, 2), dtype=np.int64)
+    campaign = draw_campaigns(rng, ba.on_sale, ep)
+    means, p_max = experience_table(ba, ep), defect_bound(ba, ep)
+    phase, slot, rows = ROUTINE_PASS, -1, []
+    while phase != DONE:
+        phase, slot, _, n_logged = service_month(
+            rng, month, phase, slot, n, campaign, means, p_max, pop.columns(), ba, ep,
+            SatisfactionParams.of(Satisfaction()), WomParams.of(WordOfMouth()), 1.0, decay_factors(month, 50.0),
+            np.full(8, 0.5), Holding.from_values((24, 36), 54.0, 3.0), 48, 0.0, led.arrays, np.zeros((len(EVENT_KINDS), ba.n, 2)),
+            complaints.arrays, moved, log)
+        rows.append(log[:n_logged].copy())
+        complaints.reserve(complaints.arrays.due.size)
+    events = np.concatenate(rows)
+    return [Events(kind, events[events[:, 1] == kind, 0]) for kind in range(len(EVENT_KINDS))]
 
 
 @jit
@@ -115,85 +211,90 @@ def resolve_complaints(month: int, complaints, buyers, sp, complaint_cost: float
     q.n[0] = kept
 
 
-AHEAD = 4  # shoppers: how far ahead ``prefetch_shopper`` asks for memory (in three steps of AHEAD)
-
-
-@formula
-def prefetch_shopper(shoppers, p: int, buyers, indptr, indices) -> None:
-    """Start loading, for the shoppers ahead of shopper ``p``, what ``shop`` will read about them: where their
-    contacts are listed, their own data, then their contacts' stories and cars. (Speed only: shoppers are
-    scattered over memory and each of these loads would otherwise be a wait.)"""
-    n = shoppers.size
-    if p + 3 * AHEAD < n:
-        prefetch(indptr, shoppers[p + 3 * AHEAD])
-    if p + 2 * AHEAD < n:
-        i = shoppers[p + 2 * AHEAD]
-        prefetch(indices, indptr[i])
-        prefetch(buyers.replace_month, i)
-        prefetch(buyers.aware, i)
-        prefetch(buyers.sat, i)
-        prefetch(buyers.sat_month, i)
-        prefetch(buyers.segment, i)
-        prefetch(buyers.complaint, i)
-    if p + AHEAD < n:
-        i = shoppers[p + AHEAD]
-        for k in range(indptr[i], indptr[i + 1]):
-            c = indices[k]
-            prefetch(buyers.told_brand, c)
-            prefetch(buyers.told, c)
-            prefetch(buyers.brand, c)
+AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three steps of AHEAD)
 
 
 @jit
 def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
-         see_probability: float, values, service_w, outside, cp, sp, lease_p, holding, led, fleet, leavers,
+         see_probability: float, values, service_w, outside, cp, sp, sat_decay, lease_p, holding, led, fleet, leavers,
          moved) -> tuple[int, int]:
     """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
-    brand, and the brands of their stories and cars), decides which brands they consider, and chooses one (or,
-    if ``may_leave``, leaves the segment); buyers get their new car. With ``check_due`` the shoppers are
-    calendar entries: a slot whose replacement date is not this month (any more) is skipped, so a slot listed
-    twice shops once (shopping moves the date on). Returns how many left the segment (their slots are the
-    first entries of ``leavers``: the caller frees them) and how many bought ((slot, replacement month) in the
-    first rows of ``moved``, for the calendar)."""
-    nb = ba.on_sale.size
+    brand, and the brands of their stories and cars: ``sim.word_of_mouth.hear_contacts``), decides which brands
+    they consider, and chooses one (or, if ``may_leave``, leaves the segment); buyers get their new car. With
+    ``check_due`` the shoppers are calendar entries: a slot whose replacement date is not this month (any more)
+    is skipped, so a slot listed twice shops once (shopping moves the date on). Returns how many left the
+    segment (their slots are the first entries of ``leavers``: the caller frees them) and how many bought
+    ((slot, replacement month) in the first rows of ``moved``, for the calendar)."""
+    # the columns and accumulators, as local variables (cheaper to use in a loop than a named tuple's fields)
+    active, brand, segment, aware_col, sat, sat_month = buyers.active, buyers.brand, buyers.segment, buyers.aware, \
+        buyers.sat, buyers.sat_month
+    complaint, replace_month, told, told_brand = buyers.complaint, buyers.replace_month, buyers.told, \
+        buyers.told_brand
+    leased_col, purchase_month = buyers.leased, buyers.purchase_month
+    carry, reach, on_sale = ba.word_of_mouth, ba.reach, ba.on_sale
+    switching, rebuy, leased_sales = led.switching, led.rebuy, led.leased_sales
+    nb = on_sale.size
     u = np.empty(nb + 1)
     heard = np.empty(nb)
     n_left = n_moved = 0
-    for p in range(shoppers.size):
-        prefetch_shopper(shoppers, p, buyers, indptr, indices)
+    n = shoppers.size
+    for p in range(n):
+        # Shoppers are scattered over memory: ask for what later iterations will read (speed only).
+        if p + 3 * AHEAD < n:
+            prefetch(indptr, shoppers[p + 3 * AHEAD])
+        if p + 2 * AHEAD < n:
+            j = shoppers[p + 2 * AHEAD]
+            prefetch(indices, indptr[j])
+            prefetch(replace_month, j)
+            prefetch(aware_col, j)
+            prefetch(sat, j)
+            prefetch(sat_month, j)
+            prefetch(segment, j)
+            prefetch(complaint, j)
+        if p + AHEAD < n:
+            j = shoppers[p + AHEAD]
+            for k in range(indptr[j], indptr[j + 1]):
+                c = indices[k]
+                prefetch(told_brand, c)
+                prefetch(told, c)
+                prefetch(brand, c)
+
         i = shoppers[p]
-        if check_due and (not buyers.active[i] or buyers.replace_month[i] != month):
+        if check_due and (not active[i] or replace_month[i] != month):
             continue
-        current, g = buyers.brand[i], buyers.segment[i]
+        current, g = brand[i], segment[i]
         heard[:] = 0.0
-        aware = hear_contacts(rng, i, indptr, indices, buyers.told, buyers.told_brand, buyers.brand,
-                              ba.word_of_mouth, fade, see_probability, buyers.aware[i], heard)
-        aware = draw_known(rng, aware, ba.reach, current)
-        buyers.aware[i] = aware
-        own_sat = decayed(buyers.sat[i], month - buyers.sat_month[i], sp.baseline, sp.decay_months)
+        aware = hear_contacts(rng, i, indptr, indices, told, told_brand, brand, carry, fade, see_probability,
+                              aware_col[i], heard)
+        aware = draw_known(rng, aware, reach, current)
+        aware_col[i] = aware
+        own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         for k in range(nb):
-            if (aware >> k) & 1 and ba.on_sale[k]:
+            if (aware >> k) & 1 and on_sale[k]:
                 u[k] = utility(values[g, k], service_w[g], heard[k], k == current, own_sat, cp)
             else:
                 u[k] = -np.inf
         u[nb] = outside[g] if may_leave else -np.inf
         pick = draw_choice(rng, u)
 
-        led.switching[month, current if current >= 0 else nb, pick] += 1
+        switching[month, current if current >= 0 else nb, pick] += 1
         if current >= 0:
-            led.rebuy[month, buyers.complaint[i], 1 if pick == current else 0] += 1
+            rebuy[month, complaint[i], 1 if pick == current else 0] += 1
             fleet[current] -= 1
         if pick == nb:  # leaves the luxury segment
-            buyers.active[i], buyers.brand[i], buyers.replace_month[i] = False, NO_BRAND, NEVER
+            active[i], brand[i], replace_month[i] = False, NO_BRAND, NEVER
             leavers[n_left] = i
             n_left += 1
             continue
         fleet[pick] += 1
-        buyers.brand[i] = pick
-        buyers.complaint[i] = NO_COMPLAINT
-        buyers.sat[i] = 0.5 * own_sat + 0.5 * sp.new_car if pick == current else sp.new_car
-        buyers.sat_month[i] = month
+        brand[i] = pick
+        complaint[i] = NO_COMPLAINT
+        sat[i] = 0.5 * own_sat + 0.5 * sp.new_car if pick == current else sp.new_car
+        sat_month[i] = month
         leased, months_kept = draw_new_car(rng, lease_p[g], holding)
-        n_moved = give_car(buyers, i, month, leased, months_kept, moved, n_moved)
-        led.leased_sales[month, pick] += leased
+        leased_col[i], purchase_month[i] = leased, month
+        replace_month[i] = due = min(month + months_kept, LAST_MONTH)
+        moved[n_moved, 0], moved[n_moved, 1] = i, due
+        n_moved += 1
+        leased_sales[month, pick] += leased
     return n_left, n_moved

@@ -30,7 +30,7 @@ import pandas as pd
 
 from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
-from sim import choice, kernels, replacement, reputation, service, word_of_mouth
+from sim import choice, kernels, replacement, reputation, satisfaction, service, word_of_mouth
 from sim.brand_arrays import BrandArrays
 from sim.finance import event_money, new_car_margin
 from sim.metrics import Ledger
@@ -101,6 +101,9 @@ class LuxuryMarketModel(mesa.Model):
                            wp=word_of_mouth.WomParams.of(scenario.word_of_mouth), cp=choice.ChoiceParams.of(scenario.choice),
                            holding=replacement.Holding.of(mk))
         self._columns = self.pop.columns()
+        self._moved = np.empty((4096, 2), dtype=np.int64)  # (slot, new replacement month) rows, for the calendar
+        self._no_log = np.empty((0, 2), dtype=np.int64)  # kernels.service_month lists no events
+        self._sat_decay = satisfaction.decay_factors(self.n_months, scenario.satisfaction.decay_months)
         self._ledger_arrays = self.ledger.arrays
         self._money = np.zeros((len(service.EVENT_KINDS), n_brands, 2))  # events by kind, brand, free to the owner
         self._unit_money: tuple[np.ndarray, np.ndarray] | None = None  # revenue, cost of one event
@@ -234,20 +237,27 @@ class LuxuryMarketModel(mesa.Model):
                                           reach=np.array([b.awareness_reach(m) for b in self.brands]))
 
     def _service_month(self, m: int, ba: BrandArrays, clock: _PhaseClock) -> None:
-        """Service events (sampled, then lived one by one), then the complaints the brands resolve this month."""
-        pop, cfg, par = self.pop, self.config, self.params
+        """Service events (each lived as it is drawn), then the complaints the brands resolve this month."""
+        cfg, par = self.config, self.params
         rng = self.rngs["service"]
-        slots, kinds = service.sample_events(rng, pop.active, pop.brand, pop.purchase_month, m, ba, par["ep"])
-        clock("events")
-        self.complaints.reserve(slots.size)
         self._money[:] = 0.0
         fade = word_of_mouth.inflation(m, self.wom_epoch, cfg.word_of_mouth.decay_months)
-        moved = np.empty((slots.size, 2), dtype=np.int64)
-        n_moved = kernels.service_events(rng, slots, kinds, m, self._columns, ba, par["ep"], par["sp"], par["wp"],
-                                         fade, self.lease_p, par["holding"], cfg.costs.warranty_months,
-                                         cfg.costs.take_back_cost, self._ledger_arrays, self._money,
-                                         self.complaints.arrays, moved)
-        self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
+        ep = par["ep"]
+        campaign = service.draw_campaigns(rng, ba.on_sale, ep)
+        means, p_max = service.experience_table(ba, ep), service.defect_bound(ba, ep)
+        phase, slot = service.ROUTINE_PASS, -1
+        while phase != service.DONE:
+            phase, slot, n_moved, _ = kernels.service_month(
+                rng, m, phase, slot, self.pop.in_use, campaign, means, p_max, self._columns, ba, ep, par["sp"], par["wp"], fade,
+                self._sat_decay, self.lease_p, par["holding"], cfg.costs.warranty_months, cfg.costs.take_back_cost,
+                self._ledger_arrays, self._money, self.complaints.arrays, self._moved, self._no_log)
+            self.calendar.add(self._moved[:n_moved, 1], self._moved[:n_moved, 0])
+            if phase != service.DONE:  # stopped for room: make some
+                self.complaints.reserve(self.complaints.arrays.due.size)
+                if n_moved + 2 > self._moved.shape[0]:
+                    self._moved = np.empty((2 * self._moved.shape[0], 2), dtype=np.int64)
+        clock("events")
+
         self._book_service_money(m, ba)
         kernels.resolve_complaints(m, self.complaints.arrays, self._columns, par["sp"], cfg.costs.complaint_cost,
                                    self._ledger_arrays)
@@ -305,7 +315,7 @@ class LuxuryMarketModel(mesa.Model):
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
                                        self.segments.service_w, self.segments.outside, par["cp"], par["sp"],
-                                       self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
+                                       self._sat_decay, self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])
         self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
         clock("shopping")

@@ -61,6 +61,7 @@ class Population:
     free: np.ndarray  # int32 stack of free slots (top = free[n_free - 1]), reused by entrants
     n_free: int = 0
     next_household: int = 0
+    in_use: int = 0  # slots at and above this have never been taken: passes over slots can stop here
 
     @property
     def capacity(self) -> int:
@@ -102,6 +103,8 @@ class Population:
             raise RuntimeError(f"population capacity exhausted ({self.capacity} slots)")
         slots = self.free[self.n_free - k : self.n_free][::-1].astype(np.int64)
         self.n_free -= k
+        if k:
+            self.in_use = max(self.in_use, int(slots.max()) + 1)
         self.active[slots] = True
         self.household[slots] = np.arange(self.next_household, self.next_household + k, dtype=np.int32)
         self.next_household += k

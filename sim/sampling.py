@@ -55,3 +55,11 @@ def thinned_indices(rng: np.random.Generator, n: int, p_max: float, rate_of) -> 
         return candidates
     keep = rng.random(candidates.size) * p_max < rate_of(candidates)
     return candidates[keep]
+
+
+@jit
+def grown(a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` with twice the rows (the new rows uninitialised): for buffers filled in compiled code."""
+    out = np.empty((2 * a.shape[0],) + a.shape[1:], dtype=a.dtype)
+    out[: a.shape[0]] = a
+    return out

@@ -46,7 +46,23 @@ class SatisfactionParams(NamedTuple):
 @formula
 def decayed(sat: float, months_since: float, baseline: float, decay_months: float) -> float:
     """Satisfaction ``months_since`` months after it was ``sat``: exponential decay toward ``baseline``."""
-    return baseline + (sat - baseline) * math.exp(-months_since / decay_months)
+    return toward(baseline, sat, math.exp(-months_since / decay_months))
+
+
+@formula
+def toward(baseline: float, sat: float, factor: float) -> float:
+    """Satisfaction ``sat`` decayed toward ``baseline`` by ``factor`` (``decay_factors``): what ``decayed`` returns."""
+    return baseline + (sat - baseline) * factor
+
+
+@jit
+def decay_factors(months: int, decay_months: float) -> np.ndarray:
+    """``math.exp(-k / decay_months)`` for k = 0 .. months: the factor by which satisfaction ``k`` months old
+    has moved toward the baseline, as a table (the compiled passes read it rather than call ``exp``)."""
+    out = np.empty(months + 1)
+    for k in range(months + 1):
+        out[k] = math.exp(-k / decay_months)
+    return out
 
 
 @formula

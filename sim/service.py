@@ -2,7 +2,8 @@
 
 Each month some owners visit the dealer: scheduled maintenance, repairs of defects (some found and fixed
 proactively, as goodwill), breakdowns that need roadside rescue, and recall campaigns. Who has an event is
-sampled in O(events) (``sim/sampling.py``). Each event has an *experience* x (roughly -1..1): how it went
+sampled in O(events), by skipping geometric gaps over the slots (``geometric_scale``) and thinning
+(``sim.kernels.service_month``). Each event has an *experience* x (roughly -1..1): how it went
 against what a luxury owner takes for granted, shaped by the brand's service levers.
 
 The formulas are written for one event (``experience_mean``, ``draw_defect_kind``, ...), compiled, and shared by
@@ -11,13 +12,13 @@ the month's kernel (``sim/kernels.py``) and the per-agent reference engine (``ag
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
 from sim.brand_arrays import BrandArrays
 from sim.jit import formula, jit, record
-from sim.sampling import bernoulli_positions
 from sim.scenario import ServiceEvents
 
 ROUTINE, REPAIR, GOODWILL, BREAKDOWN, RECALL = range(5)
@@ -90,67 +91,57 @@ def experience_mean(kind: int, b: int, car_age_months: int, ba: BrandArrays, p: 
     raise ValueError("unknown event kind")
 
 
+@jit
+def experience_table(ba: BrandArrays, p: EventParams) -> np.ndarray:
+    """``experience_mean`` for each brand and kind of event, for a car past its complimentary maintenance
+    ([..., 0]) and within it ([..., 1]; only routine visits differ): the compiled pass over the month's events
+    looks it up rather than recomputing it for every event."""
+    out = np.empty((ba.on_sale.size, len(EVENT_KINDS), 2))
+    for b in range(ba.on_sale.size):
+        for kind in range(len(EVENT_KINDS)):
+            out[b, kind, 0] = experience_mean(kind, b, int(np.ceil(ba.comp_months[b])), ba, p)
+            out[b, kind, 1] = experience_mean(kind, b, int(np.ceil(ba.comp_months[b])) - 1, ba, p)
+    return out
+
+
+@formula
+def defect_bound(ba: BrandArrays, p: EventParams) -> float:
+    """The highest monthly defect probability of any car this month (the worst brand's, at the age where the
+    rate stops rising): defects are sampled at this rate and thinned (``sim.kernels.service_month``)."""
+    return min(1.0, ba.defects.max() / 12.0 * (1.0 + p.defect_age_growth * MAX_AGE_YEARS))
+
+
 @formula
 def draw_experience(rng, mean: float, noise: float) -> float:
     """How one event went for the owner: its expected experience (``experience_mean``) plus noise."""
     return mean + noise * rng.standard_normal()
 
 
-@jit
-def recall_events(rng, active, brand, purchase_month, month: int, ba: BrandArrays, p: EventParams) -> np.ndarray:
-    """This month's recall campaigns (each brand on sale has one with probability recalls_per_brand_year / 12)
-    and the young cars each reaches, in slot order. A month with a campaign looks at every car."""
-    campaign = np.zeros(ba.on_sale.size, dtype=np.bool_)
-    for k in range(campaign.size):
-        campaign[k] = ba.on_sale[k] and rng.random() < p.recalls_per_brand_year / 12.0
-    if not campaign.any():
-        return np.empty(0, dtype=np.int64)
-    covered = np.empty(active.size, dtype=np.int64)
-    k = 0
-    for i in range(active.size):
-        b = brand[i]
-        if active[i] and b >= 0 and campaign[b] and month - purchase_month[i] < RECALL_MAX_AGE_MONTHS:
-            if rng.random() < p.recall_reach:
-                covered[k] = i
-                k += 1
-    return covered[:k]
+# The month's events come in three passes over the slots, each in slot order: routine visits, then defects,
+# then recalls (``sim.kernels.service_month`` draws and lives them; ``sim.kernels.draw_events`` lists them).
+ROUTINE_PASS, DEFECT_PASS, RECALL_PASS, DONE = range(4)
 
 
 @jit
-def sample_events(rng, active, brand, purchase_month, month: int, ba: BrandArrays, p: EventParams):
-    """This month's service events as (slots, kinds): routine visits, then defects (repair, goodwill or
-    breakdown), then recalls, each group in slot order. Work in O(events), except in a month with a recall
-    campaign (``recall_events``)."""
-    n = active.size
-    routine = bernoulli_positions(rng, n, 1.0 / p.maintenance_interval_months)
-    p_max = min(1.0, ba.defects.max() / 12.0 * (1.0 + p.defect_age_growth * MAX_AGE_YEARS))
-    candidates = bernoulli_positions(rng, n, p_max)
-    recalls = recall_events(rng, active, brand, purchase_month, month, ba, p)
-    slots = np.empty(routine.size + candidates.size + recalls.size, dtype=np.int64)
-    kinds = np.empty(slots.size, dtype=np.int8)
-    k = 0
-    for i in routine:
-        if active[i] and brand[i] >= 0:
-            slots[k], kinds[k] = i, ROUTINE
-            k += 1
-    for i in candidates:  # thinning: keep a candidate with probability (its rate) / p_max
-        if active[i] and brand[i] >= 0:
-            b = brand[i]
-            if rng.random() * p_max < defect_probability(ba.defects[b], month - purchase_month[i], p.defect_age_growth):
-                slots[k], kinds[k] = i, draw_defect_kind(rng, ba.goodwill[b], p.breakdown_share)
-                k += 1
-    for i in recalls:
-        slots[k], kinds[k] = i, RECALL
-        k += 1
-    return slots[:k], kinds[:k]
+def draw_campaigns(rng, on_sale, p: EventParams) -> np.ndarray:
+    """Which brands run a recall campaign this month: each brand on sale with probability
+    recalls_per_brand_year / 12."""
+    campaign = np.zeros(on_sale.size, dtype=np.bool_)
+    for k in range(on_sale.size):
+        campaign[k] = on_sale[k] and rng.random() < p.recalls_per_brand_year / 12.0
+    return campaign
 
 
-def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray, purchase_month: np.ndarray,
-                month: int, ba: BrandArrays, p: ServiceEvents) -> list[Events]:
-    """This month's service events, one entry per kind (routine, repair, goodwill, breakdown, recall)."""
-    slots, kinds = sample_events(rng, np.asarray(active, bool), np.asarray(brand, np.int8),
-                                 np.asarray(purchase_month, np.int16), int(month), ba, EventParams.of(p))
-    return [Events(kind, slots[kinds == kind]) for kind in range(len(EVENT_KINDS))]
+@formula
+def geometric_scale(p: float) -> float:
+    """For sampling each of n slots with probability ``p`` by skipping: the gap to the next sampled slot is
+    1 + floor(E · scale) for a standard exponential E (Geometric(p), as the inverse of its CDF). 0 for p ≥ 1
+    (every slot); infinite for p ≤ 0 (none)."""
+    if p <= 0.0:
+        return np.inf
+    if p >= 1.0:
+        return 0.0
+    return -1.0 / math.log1p(-p)
 
 
 @jit

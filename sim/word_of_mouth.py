@@ -58,13 +58,13 @@ def story_value(x, strength, negativity):
 
 
 @formula
-def tell(told, told_brand, teller: int, brand: int, value: float) -> None:
-    """``teller`` adds a story worth ``value`` (already inflated) about ``brand`` to their stock. A story about
-    another brand than the stock's starts a new stock: an owner talks about the car they have now."""
-    if told_brand[teller] != brand:
-        told[teller] = 0.0
-        told_brand[teller] = brand
-    told[teller] += value
+def tell(stock: float, about: int, brand: int, value: float) -> tuple[float, int]:
+    """An owner's stock of stories (worth ``stock``, about brand ``about``) after they tell one worth ``value``
+    (already inflated) about ``brand``: returns the new (stock, about). A story about another brand than the
+    stock's starts a new stock: an owner talks about the car they have now."""
+    if about != brand:
+        return value, brand
+    return stock + value, brand
 
 
 @formula
@@ -93,7 +93,9 @@ def hear_contacts(rng, shopper: int, indptr, indices, told, told_brand, owned_br
 @jit
 def _record_all(told, told_brand, tellers, brands, x, fade, strength, negativity):
     for k in range(tellers.size):
-        tell(told, told_brand, tellers[k], brands[k], np.float32(story_value(x[k], strength, negativity) * fade))
+        i = tellers[k]
+        told[i], told_brand[i] = tell(told[i], told_brand[i], brands[k],
+                                      np.float32(story_value(x[k], strength, negativity) * fade))
 
 
 def record(told: np.ndarray, told_brand: np.ndarray, tellers: np.ndarray, brands: np.ndarray, x: np.ndarray,

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from sim.brand_arrays import BrandArrays
-from sim.service import (BREAKDOWN, GOODWILL, MAX_AGE_YEARS, RECALL, REPAIR, ROUTINE, defect_probability, draw_events,
+from sim.kernels import draw_events
+from sim.service import (BREAKDOWN, GOODWILL, MAX_AGE_YEARS, RECALL, REPAIR, ROUTINE, defect_probability,
                          experience)
 from sim.scenario import ServiceEvents
 from tests.conftest import make_brand_arrays
