@@ -120,7 +120,7 @@ def draw_choice(rng, u) -> int:
         return u.size - 1
     total = 0.0
     for k in range(u.size):
-        u[k] = math.exp(u[k] - top)
+        u[k] = math.exp(u[k] - top) if u[k] > -np.inf else 0.0  # (no exp for what is not considered)
         total += u[k]
     r = rng.random() * total
     cum = 0.0

@@ -22,30 +22,32 @@ from sim.population import LAST_MONTH, NEVER, NO_BRAND, NO_COMPLAINT, RESOLVED_F
 from sim.replacement import draw_early_replacement, draw_new_car
 from sim.sampling import grown
 from sim.satisfaction import decayed, draw_resolution_delay, toward, updated
-from sim.service import (DEFECT_PASS, DONE, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE, ROUTINE_PASS,
-                         defect_probability, draw_defect_kind, draw_experience, geometric_scale)
+from sim.service import (DONE, OWNER_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE,
+                         defect_probability, draw_defect_kind, draw_experience, geometric_scale, next_slot)
 from sim.word_of_mouth import hear_contacts, story_value, tell
 
 
 @jit
-def service_month(rng, month: int, phase: int, i: int, n: int, campaign, means, p_max: float, buyers, ba, ep, sp, wp,
+def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_defect: int, n: int, campaign, means, p_max: float, buyers, ba, ep, sp, wp,
                   fade: float, sat_decay, lease_p, holding, warranty_months: int, take_back_cost: float, led, money,
-                  complaints, moved, log) -> tuple[int, int, int, int]:
+                  complaints, moved, log) -> tuple[int, int, int, int, int, int]:
     """The month's service events, each lived as soon as it is drawn: how it went, the owner's satisfaction,
     and what follows (take-back, complaint, early replacement, a story told).
 
-    The events come in three passes over the slots, each in slot order (``phase``: routine visits, defects,
-    recalls), in O(events): the slots with a routine visit (probability 1 / maintenance_interval_months each)
-    and the defect candidates (probability ``p_max``, the highest any car has: ``sim.service.defect_bound``) are
-    found by skipping geometric gaps (``sim.service.geometric_scale``); a candidate is kept with probability
-    (its car's rate) / p_max (thinning). A recall campaign (``campaign``, drawn for the month) covers the young
+    The events come in two passes over the slots, each in slot order (``phase``): owners' own events, then
+    recalls. The first is O(events): each owner has a routine visit with probability 1 / maintenance_interval_months
+    and, independently, is a defect candidate with probability ``p_max`` (the highest any car has:
+    ``sim.service.defect_bound``); the slots with either are found by skipping geometric gaps
+    (``sim.service.geometric_scale``), one uniform says which of the two (or both) came up, and a candidate's
+    defect happens with probability (its car's rate) / p_max (thinning). A recall campaign (``campaign``, drawn for the month) covers the young
     cars of its brand, each with probability recall_reach: a month with a campaign looks at every slot. Only the
     first ``n`` slots are looked at (``Population.in_use``: no household has ever lived above).
 
-    Starts after slot ``i`` of pass ``phase`` (ROUTINE_PASS, -1 for a new month) and stops early, between two
-    events, when ``moved``, the complaint queue or ``log`` is full: returns (phase, slot of the last event
-    lived, rows of ``moved`` used: (slot, new replacement month) of owners with a new date, for the calendar,
-    rows of ``log`` used). The caller makes room and calls again until phase is DONE; the draws are the same
+    Starts after slot ``i`` of pass ``phase``, with the next slots with a routine visit and a defect candidate
+    (OWNER_PASS, -1, -1, -1 for a new month) and stops early, between two slots, when ``moved``, the complaint
+    queue or ``log`` is full: returns where it stopped (phase, slot, next routine, next defect candidate), the
+    rows of ``moved`` used ((slot, new replacement month) of owners with a new date, for the calendar) and the
+    rows of ``log`` used. The caller makes room and calls again until phase is DONE; the draws are the same
     whatever the buffers' sizes. ``log``, if it has rows, gets (slot, kind) of each event (``draw_events``).
 
     ``means`` is ``sim.service.experience_table``, ``sat_decay`` is ``sim.satisfaction.decay_factors``.
@@ -64,28 +66,34 @@ def service_month(rng, month: int, phase: int, i: int, n: int, campaign, means, 
     n_queued = complaints.n[0]
     routine_scale = geometric_scale(min(1.0, 1.0 / ep.maintenance_interval_months))
     defect_scale = geometric_scale(p_max)
+    if next_routine < 0:  # a new month: the first slot of each kind
+        next_routine = next_slot(rng, -1, n, routine_scale)
+        next_defect = next_slot(rng, -1, n, defect_scale)
     any_campaign = campaign.any()
     n_moved = n_logged = 0
     logging = log.shape[0] > 0
     while True:
-        if n_moved + 2 > moved.shape[0] or n_queued == q_due.size or (logging and n_logged == log.shape[0]):
-            break  # no room for what one more event could need
-        # -- the next event: slot i, of kind
-        if phase == ROUTINE_PASS or phase == DEFECT_PASS:
-            scale = routine_scale if phase == ROUTINE_PASS else defect_scale
-            step = rng.standard_exponential() * scale if scale < np.inf else np.inf
-            if step >= n - i - 1:  # past the last slot (compared as a float: a huge gap cannot overflow)
-                phase, i = phase + 1, -1
+        if n_moved + 4 > moved.shape[0] or n_queued + 2 > q_due.size or (logging and n_logged + 2 > log.shape[0]):
+            break  # no room for what the next slot's events could need
+        # -- the next slot i with events, and their kinds (first, second; -1 for none)
+        if phase == OWNER_PASS:
+            i = min(next_routine, next_defect)
+            if i >= n:
+                phase, i = RECALL_PASS, -1
                 continue
-            i += 1 + int(step)
+            first, candidate = ROUTINE if next_routine == i else -1, next_defect == i
+            if next_routine == i:
+                next_routine = next_slot(rng, i, n, routine_scale)
+            if candidate:
+                next_defect = next_slot(rng, i, n, defect_scale)
             b = brand[i]
             if not active[i] or b < 0:
                 continue
-            if phase == ROUTINE_PASS:
-                kind = ROUTINE
-            elif rng.random() * p_max < defect_probability(defects[b], month - purchase_month[i], ep.defect_age_growth):
-                kind = draw_defect_kind(rng, goodwill[b], ep.breakdown_share)
-            else:
+            second = -1
+            if candidate and \
+                    rng.random() * p_max < defect_probability(defects[b], month - purchase_month[i], ep.defect_age_growth):
+                second = draw_defect_kind(rng, goodwill[b], ep.breakdown_share)
+            if first < 0 and second < 0:
                 continue
         elif phase == RECALL_PASS and any_campaign:
             i += 1
@@ -96,58 +104,63 @@ def service_month(rng, month: int, phase: int, i: int, n: int, campaign, means, 
             if not (active[i] and b >= 0 and campaign[b] and month - purchase_month[i] < RECALL_MAX_AGE_MONTHS
                     and rng.random() < ep.recall_reach):
                 continue
-            kind = RECALL
+            first, second = RECALL, -1
         else:
             phase = DONE
             break
-        # -- the event
-        if logging:
-            log[n_logged, 0], log[n_logged, 1] = i, kind
-            n_logged += 1
-        age = month - purchase_month[i]
-        free = kind == ROUTINE and age < comp_months[b]
-        x = draw_experience(rng, means[b, kind, 1 if free else 0], ep.noise)
-        events[month, b, kind] += 1
-        covered = free if kind == ROUTINE else age < warranty_months
-        money[kind, b, 1 if covered else 0] += 1
+        # -- the events, in order (the defect's odds were set by the car as it was before the routine visit)
+        for kind in (first, second):
+            if kind < 0:
+                continue
+            if logging:
+                log[n_logged, 0], log[n_logged, 1] = i, kind
+                n_logged += 1
+            age = month - purchase_month[i]
+            free = kind == ROUTINE and age < comp_months[b]
+            x = draw_experience(rng, means[b, kind, 1 if free else 0], ep.noise)
+            events[month, b, kind] += 1
+            covered = free if kind == ROUTINE else age < warranty_months
+            money[kind, b, 1 if covered else 0] += 1
 
-        s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
-        s = updated(s, x, sp.learning_rate, sp.loss_aversion)
-        if take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
-            s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
-            leased, months_kept = draw_new_car(rng, lease_p[segment[i]], holding)
-            leased_col[i], purchase_month[i] = leased, month
-            replace_month[i] = due = min(month + months_kept, LAST_MONTH)
-            moved[n_moved, 0], moved[n_moved, 1] = i, due
-            n_moved += 1
-            complaint[i] = NO_COMPLAINT
-            led.take_backs[month, b] += 1
-            led.service_cost[month, b] += take_back_cost
-        elif s < sp.complaint_below:  # a complaint: resolved within 90 days, in 90-180 days, or never
-            led.complaints[month, b] += 1
-            complaint[i] = UNRESOLVED
-            delay = draw_resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
-            if delay > 0:
-                q_due[n_queued], q_slot[n_queued], q_household[n_queued] = month + delay, i, household[i]
-                q_brand[n_queued], q_fast[n_queued] = b, delay <= 3
-                n_queued += 1
-        if s < sp.early_replace_below:  # only unhappy owners consider replacing early (tested here: faster)
-            early = draw_early_replacement(rng, s, leased_col[i], sp.early_replace_below,
-                                           sp.early_replace_probability)
-            if early > 0 and month + early < replace_month[i]:
-                replace_month[i] = month + early
-                moved[n_moved, 0], moved[n_moved, 1] = i, month + early
+            s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
+            s = updated(s, x, sp.learning_rate, sp.loss_aversion)
+            if take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
+                s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
+                leased, months_kept = draw_new_car(rng, lease_p[segment[i]], holding)
+                leased_col[i], purchase_month[i] = leased, month
+                replace_month[i] = due = min(month + months_kept, LAST_MONTH)
+                moved[n_moved, 0], moved[n_moved, 1] = i, due
                 n_moved += 1
-        sat[i] = s
-        sat_month[i] = month
-        csi_sum[month, b] += s
-        csi_n[month, b] += 1
-        if abs(x) > wp.tell_above:  # a notable experience becomes a story friends hear when they shop
-            told[i], told_brand[i] = tell(told[i], told_brand[i], b,
-                                          np.float32(story_value(x, wp.strength, wp.negativity) * fade))
-            n_told[month, b] += 1
+                complaint[i] = NO_COMPLAINT
+                led.take_backs[month, b] += 1
+                led.service_cost[month, b] += take_back_cost
+            elif s < sp.complaint_below:  # a complaint: resolved within 90 days, in 90-180 days, or never
+                led.complaints[month, b] += 1
+                complaint[i] = UNRESOLVED
+                delay = draw_resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
+                if delay > 0:
+                    q_due[n_queued], q_slot[n_queued], q_household[n_queued] = month + delay, i, household[i]
+                    q_brand[n_queued], q_fast[n_queued] = b, delay <= 3
+                    n_queued += 1
+            if s < sp.early_replace_below:  # only unhappy owners consider replacing early (tested here: faster)
+                early = draw_early_replacement(rng, s, leased_col[i], sp.early_replace_below,
+                                               sp.early_replace_probability)
+                if early > 0 and month + early < replace_month[i]:
+                    replace_month[i] = month + early
+                    moved[n_moved, 0], moved[n_moved, 1] = i, month + early
+                    n_moved += 1
+            sat[i] = s
+            sat_month[i] = month
+            csi_sum[month, b] += s
+            csi_n[month, b] += 1
+            # a notable experience becomes a story friends hear when they shop (written without a branch: whether
+            # an experience is notable is a coin toss for the CPU's branch predictor)
+            notable = abs(x) > wp.tell_above
+            stock, about = tell(told[i], told_brand[i], b, np.float32(story_value(x, wp.strength, wp.negativity) * fade))
+            told[i], told_brand[i] = (stock, about) if notable else (told[i], told_brand[i])
+            n_told[month, b] += notable
     complaints.n[0] = n_queued
-    return phase, i, n_moved, n_logged
+    return phase, i, next_routine, next_defect, n_moved, n_logged
 
 
 def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray, purchase_month: np.ndarray,
@@ -174,10 +187,10 @@ def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray,
     moved = np.empty((1024, 2), dtype=np.int64)
     campaign = draw_campaigns(rng, ba.on_sale, ep)
     means, p_max = experience_table(ba, ep), defect_bound(ba, ep)
-    phase, slot, rows = ROUTINE_PASS, -1, []
+    phase, slot, next_routine, next_defect, rows = OWNER_PASS, -1, -1, -1, []
     while phase != DONE:
-        phase, slot, _, n_logged = service_month(
-            rng, month, phase, slot, n, campaign, means, p_max, pop.columns(), ba, ep,
+        phase, slot, next_routine, next_defect, _, n_logged = service_month(
+            rng, month, phase, slot, next_routine, next_defect, n, campaign, means, p_max, pop.columns(), ba, ep,
             SatisfactionParams.of(Satisfaction()), WomParams.of(WordOfMouth()), 1.0, decay_factors(month, 50.0),
             np.full(8, 0.5), Holding.from_values((24, 36), 54.0, 3.0), 48, 0.0, led.arrays, np.zeros((len(EVENT_KINDS), ba.n, 2)),
             complaints.arrays, moved, log)

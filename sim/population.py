@@ -132,27 +132,6 @@ class CalendarArrays(NamedTuple):
     n_free: np.ndarray  # int64[1]: height of the stack
 
 
-@formula
-def calendar_add(cal: CalendarArrays, month: int, slot: int) -> bool:
-    """Put ``slot`` in ``month``'s list; False (and nothing done) if that needs a chunk and none is free. A
-    month past the calendar's horizon is never due (the run ends first): nothing to store."""
-    if month >= cal.head.size:
-        return True
-    c = cal.head[month]
-    if c < 0 or cal.fill[c] == CHUNK:  # start a new chunk for the month
-        if cal.n_free[0] == 0:
-            return False
-        cal.n_free[0] -= 1
-        c = cal.free[cal.n_free[0]]
-        cal.fill[c] = 0
-        cal.next[c] = cal.head[month]
-        cal.head[month] = c
-    cal.slots[c, cal.fill[c]] = slot
-    cal.fill[c] += 1
-    cal.count[month] += 1
-    return True
-
-
 @jit
 def calendar_pop(cal: CalendarArrays, month: int) -> np.ndarray:
     """The slots in ``month``'s list; the list is emptied and its chunks freed."""
@@ -172,12 +151,31 @@ def calendar_pop(cal: CalendarArrays, month: int) -> np.ndarray:
 
 
 @jit
-def _calendar_add_all(cal, months, slots, start: int) -> int:
-    """Adds entries from ``start`` on; returns how far it got (the pool may run out of chunks)."""
-    for k in range(start, slots.size):
-        if not calendar_add(cal, months[k], slots[k]):
-            return k
-    return slots.size
+def _calendar_add_all(cal: CalendarArrays, months, slots, start: int) -> int:
+    """Puts each ``slots[k]`` (from ``start`` on) in month ``months[k]``'s list; returns how far it got (the
+    pool may run out of chunks). A month past the calendar's horizon is never due (the run ends first):
+    nothing to store."""
+    head, count, chunk_slots, fill, next_chunk, free = cal.head, cal.count, cal.slots, cal.fill, cal.next, cal.free
+    n_free = cal.n_free[0]
+    k = start
+    while k < slots.size:
+        month = months[k]
+        if month < head.size:
+            c = head[month]
+            if c < 0 or fill[c] == CHUNK:  # start a new chunk for the month
+                if n_free == 0:
+                    break
+                n_free -= 1
+                c = free[n_free]
+                fill[c] = 0
+                next_chunk[c] = head[month]
+                head[month] = c
+            chunk_slots[c, fill[c]] = slots[k]
+            fill[c] += 1
+            count[month] += 1
+        k += 1
+    cal.n_free[0] = n_free
+    return k
 
 
 class Calendar:

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.jit import formula, jit
+from sim.sampling import uniform_integer
 from sim.scenario import Market
 
 MIN_HOLDING_MONTHS = 6
@@ -53,7 +54,7 @@ def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | No
 def draw_holding_months(rng, leased: bool, h: Holding) -> int:
     """Months until a new car is replaced (at least six): a uniform lease term, or a Weibull ownership time."""
     if leased:
-        months = rng.integers(h.lease_min, h.lease_max + 1)
+        months = uniform_integer(rng, h.lease_min, h.lease_max)
     else:
         months = int(np.rint(h.own_scale * rng.weibull(h.own_shape)))
     return max(months, MIN_HOLDING_MONTHS)
@@ -72,7 +73,7 @@ def draw_early_replacement(rng, s: float, leased: bool, below: float, probabilit
     if s >= below:
         return 0  # no draw needed: only unhappy owners consider it
     if rng.random() < probability * (LESSEE_EARLY_FACTOR if leased else 1.0):
-        return rng.integers(1, 7)
+        return uniform_integer(rng, 1, 6)
     return 0
 
 

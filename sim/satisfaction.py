@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.jit import formula, jit, record
+from sim.sampling import uniform_integer
 from sim.scenario import Satisfaction
 
 
@@ -77,9 +78,9 @@ def draw_resolution_delay(rng, p_fast: float, p_slow: float) -> int:
     """Months until a complaint is resolved: 1-3 (within 90 days), 4-6 (90-180 days), or 0 = never."""
     u = rng.random()
     if u < p_fast:
-        return rng.integers(1, 4)
+        return uniform_integer(rng, 1, 3)
     if u < p_fast + p_slow:
-        return rng.integers(4, 7)
+        return uniform_integer(rng, 4, 6)
     return 0
 
 

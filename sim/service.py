@@ -117,9 +117,9 @@ def draw_experience(rng, mean: float, noise: float) -> float:
     return mean + noise * rng.standard_normal()
 
 
-# The month's events come in three passes over the slots, each in slot order: routine visits, then defects,
+# The month's events come in two passes over the slots, each in slot order: owners' routine visits and defects,
 # then recalls (``sim.kernels.service_month`` draws and lives them; ``sim.kernels.draw_events`` lists them).
-ROUTINE_PASS, DEFECT_PASS, RECALL_PASS, DONE = range(4)
+OWNER_PASS, RECALL_PASS, DONE = range(3)
 
 
 @jit
@@ -130,6 +130,17 @@ def draw_campaigns(rng, on_sale, p: EventParams) -> np.ndarray:
     for k in range(on_sale.size):
         campaign[k] = on_sale[k] and rng.random() < p.recalls_per_brand_year / 12.0
     return campaign
+
+
+@formula
+def next_slot(rng, pos: int, n: int, scale: float) -> int:
+    """The next slot after ``pos`` to have an event of probability p (``geometric_scale(p)``), or ``n`` if none."""
+    if scale == np.inf:
+        return n
+    step = rng.standard_exponential() * scale
+    if step >= n - pos - 1:  # past the last slot (compared as a float: a huge gap cannot overflow)
+        return n
+    return pos + 1 + int(step)
 
 
 @formula
