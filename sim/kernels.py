@@ -21,8 +21,8 @@ from sim.jit import formula, jit, prefetch
 from sim.population import LAST_MONTH, NEVER, NO_BRAND, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
 from sim.replacement import draw_early_replacement, draw_new_car
 from sim.sampling import grown
-from sim.satisfaction import decayed, draw_resolution_delay, toward, updated
-from sim.service import (DONE, OWNER_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE,
+from sim.satisfaction import draw_resolution_delay, toward, updated
+from sim.service import (DEFECT_PASS, DONE, OWNER_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE,
                          defect_probability, draw_defect_kind, draw_experience, geometric_scale, next_slot)
 from sim.word_of_mouth import hear_contacts, story_value, tell
 
@@ -76,25 +76,27 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
         if n_moved + 4 > moved.shape[0] or n_queued + 2 > q_due.size or (logging and n_logged + 2 > log.shape[0]):
             break  # no room for what the next slot's events could need
         # -- the next slot i with events, and their kinds (first, second; -1 for none)
-        if phase == OWNER_PASS:
-            i = min(next_routine, next_defect)
+        if phase == OWNER_PASS:  # routine visits
+            i = next_routine
             if i >= n:
-                phase, i = RECALL_PASS, -1
+                phase, i = DEFECT_PASS, -1
                 continue
-            first, candidate = ROUTINE if next_routine == i else -1, next_defect == i
-            if next_routine == i:
-                next_routine = next_slot(rng, i, n, routine_scale)
-            if candidate:
-                next_defect = next_slot(rng, i, n, defect_scale)
+            next_routine = next_slot(rng, i, n, routine_scale)
             b = brand[i]
             if not active[i] or b < 0:
                 continue
-            second = -1
-            if candidate and \
-                    rng.random() * p_max < defect_probability(defects[b], month - purchase_month[i], ep.defect_age_growth):
-                second = draw_defect_kind(rng, goodwill[b], ep.breakdown_share)
-            if first < 0 and second < 0:
+            first, second = ROUTINE, -1
+        elif phase == DEFECT_PASS:
+            i = next_defect
+            if i >= n:
+                phase, i = RECALL_PASS, -1
                 continue
+            next_defect = next_slot(rng, i, n, defect_scale)
+            b = brand[i]
+            if not active[i] or b < 0 or \
+                    rng.random() * p_max >= defect_probability(defects[b], month - purchase_month[i], ep.defect_age_growth):
+                continue
+            first, second = draw_defect_kind(rng, goodwill[b], ep.breakdown_share), -1
         elif phase == RECALL_PASS and any_campaign:
             i += 1
             if i >= n:
@@ -116,7 +118,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
                 log[n_logged, 0], log[n_logged, 1] = i, kind
                 n_logged += 1
             age = month - purchase_month[i]
-            free = kind == ROUTINE and age < comp_months[b]
+            free = (kind == ROUTINE) & (age < comp_months[b])  # (no branches where the outcome is a coin toss)
             x = draw_experience(rng, means[b, kind, 1 if free else 0], ep.noise)
             events[month, b, kind] += 1
             covered = free if kind == ROUTINE else age < warranty_months
@@ -124,7 +126,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
 
             s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
             s = updated(s, x, sp.learning_rate, sp.loss_aversion)
-            if take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
+            if s < sp.take_back_below and take_back[b] and rng.random() < sp.take_back_probability:
                 s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
                 leased, months_kept = draw_new_car(rng, lease_p[segment[i]], holding)
                 leased_col[i], purchase_month[i] = leased, month
@@ -201,27 +203,31 @@ def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray,
 
 
 @jit
-def resolve_complaints(month: int, complaints, buyers, sp, complaint_cost: float, led) -> None:
+def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_cost: float, led) -> None:
     """The brands resolve the complaints due this month (if the household still owns the brand's car):
     satisfaction is restored by ``recovery_fast`` or ``recovery_slow``. Resolved entries leave the queue."""
-    q = complaints
+    due, slot, household, brand, fast = complaints.due, complaints.slot, complaints.household, complaints.brand, \
+        complaints.fast
+    active, owner, owned, sat, sat_month, complaint = buyers.active, buyers.household, buyers.brand, buyers.sat, \
+        buyers.sat_month, buyers.complaint
+    recovered, service_cost = led.recovered, led.service_cost
     kept = 0
-    for k in range(q.n[0]):
-        if q.due[k] != month:
-            q.due[kept], q.slot[kept], q.household[kept] = q.due[k], q.slot[k], q.household[k]
-            q.brand[kept], q.fast[kept] = q.brand[k], q.fast[k]
+    for k in range(complaints.n[0]):
+        if due[k] != month:
+            due[kept], slot[kept], household[kept], brand[kept], fast[kept] = due[k], slot[k], household[k], \
+                brand[k], fast[k]
             kept += 1
             continue
-        i, b = q.slot[k], q.brand[k]
-        if not buyers.active[i] or buyers.household[i] != q.household[k] or buyers.brand[i] != b:
+        i, b = slot[k], brand[k]
+        if not active[i] or owner[i] != household[k] or owned[i] != b:
             continue  # the owner has moved on
-        s = decayed(buyers.sat[i], month - buyers.sat_month[i], sp.baseline, sp.decay_months)
-        buyers.sat[i] = min(s + (sp.recovery_fast if q.fast[k] else sp.recovery_slow), 1.0)
-        buyers.sat_month[i] = month
-        buyers.complaint[i] = RESOLVED_FAST if q.fast[k] else RESOLVED_SLOW
-        led.recovered[month, b] += 1
-        led.service_cost[month, b] += complaint_cost
-    q.n[0] = kept
+        s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
+        sat[i] = min(s + (sp.recovery_fast if fast[k] else sp.recovery_slow), 1.0)
+        sat_month[i] = month
+        complaint[i] = RESOLVED_FAST if fast[k] else RESOLVED_SLOW
+        recovered[month, b] += 1
+        service_cost[month, b] += complaint_cost
+    complaints.n[0] = kept
 
 
 AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three steps of AHEAD)

@@ -269,8 +269,8 @@ class LuxuryMarketModel(mesa.Model):
         clock("events")
 
         self._book_service_money(m, ba)
-        kernels.resolve_complaints(m, self.complaints.arrays, self._columns, par["sp"], cfg.costs.complaint_cost,
-                                   self._ledger_arrays)
+        kernels.resolve_complaints(m, self.complaints.arrays, self._columns, par["sp"], self._sat_decay,
+                                   cfg.costs.complaint_cost, self._ledger_arrays)
         clock("satisfaction")
 
     def _book_service_money(self, m: int, ba: BrandArrays) -> None:

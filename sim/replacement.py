@@ -46,7 +46,7 @@ def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | No
     """P(lease) per segment: its propensity, scaled so the mix-weighted mean follows the market trend."""
     if trend is None:
         return propensity
-    mean = float(np.dot(propensity, mix))
+    mean = float((propensity * mix).sum())  # (not np.dot: a BLAS call wakes its threads, which then spin)
     return np.clip(propensity * (trend / mean if mean > 0 else 0.0), 0.0, 1.0)
 
 

@@ -119,7 +119,7 @@ def draw_experience(rng, mean: float, noise: float) -> float:
 
 # The month's events come in two passes over the slots, each in slot order: owners' routine visits and defects,
 # then recalls (``sim.kernels.service_month`` draws and lives them; ``sim.kernels.draw_events`` lists them).
-OWNER_PASS, RECALL_PASS, DONE = range(3)
+OWNER_PASS, DEFECT_PASS, RECALL_PASS, DONE = range(4)
 
 
 @jit

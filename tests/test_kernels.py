@@ -11,7 +11,7 @@ from sim.finance import event_money
 from sim.jit import record
 from sim.population import Calendar, Complaints, Population
 from sim.replacement import draw_holding_months, Holding
-from sim.satisfaction import SatisfactionParams
+from sim.satisfaction import SatisfactionParams, decay_factors
 from sim.scenario import Costs, Satisfaction, ServiceEvents
 from sim.service import EVENT_KINDS, EventParams, ROUTINE
 from sim.metrics import Ledger
@@ -77,7 +77,8 @@ def test_complaints_resolve_in_their_month_for_the_same_household_and_brand():
     pop.brand[3] = 0  # slot 3 has changed brand since complaining: its complaint no longer helps
     sp = Satisfaction(decay_months=1e9)  # no decay, to read the recovery directly
     led = Ledger(24, 2)
-    kernels.resolve_complaints(12, a, pop.columns(), SatisfactionParams.of(sp), 250.0, led.arrays)
+    kernels.resolve_complaints(12, a, pop.columns(), SatisfactionParams.of(sp), decay_factors(24, sp.decay_months),
+                               250.0, led.arrays)
     np.testing.assert_allclose(pop.sat[:4], [-0.6 + sp.recovery_fast, -0.6 + sp.recovery_slow, -0.6, -0.6], atol=1e-6)
     assert pop.complaint[:4].tolist() == [1, 2, 0, 0]
     assert led.recovered[12].tolist() == [2, 0] and led.service_cost[12].tolist() == [500.0, 0.0]
