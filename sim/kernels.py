@@ -22,33 +22,34 @@ from sim.population import LAST_MONTH, NEVER, NO_BRAND, NO_COMPLAINT, RESOLVED_F
 from sim.replacement import draw_early_replacement, draw_new_car
 from sim.sampling import grown
 from sim.satisfaction import draw_resolution_delay, toward, updated
-from sim.service import (DEFECT_PASS, DONE, OWNER_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE,
+from sim.service import (DEFECT_PASS, DONE, ROUTINE_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE,
                          defect_probability, draw_defect_kind, draw_experience, geometric_scale, next_slot)
 from sim.word_of_mouth import hear_contacts, story_value, tell
 
 
 @jit
-def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_defect: int, n: int, campaign, means, p_max: float, buyers, ba, ep, sp, wp,
-                  fade: float, sat_decay, lease_p, holding, warranty_months: int, take_back_cost: float, led, money,
+def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_defect: int, n: int, campaign, means,
+                  p_max: float, buyers, ba, ep, sp, wp, fade: float, sat_decay, lease_p, holding, warranty_months: int, take_back_cost: float, led, money,
                   complaints, moved, log) -> tuple[int, int, int, int, int, int]:
     """The month's service events, each lived as soon as it is drawn: how it went, the owner's satisfaction,
     and what follows (take-back, complaint, early replacement, a story told).
 
-    The events come in two passes over the slots, each in slot order (``phase``): owners' own events, then
-    recalls. The first is O(events): each owner has a routine visit with probability 1 / maintenance_interval_months
-    and, independently, is a defect candidate with probability ``p_max`` (the highest any car has:
-    ``sim.service.defect_bound``); the slots with either are found by skipping geometric gaps
-    (``sim.service.geometric_scale``), one uniform says which of the two (or both) came up, and a candidate's
-    defect happens with probability (its car's rate) / p_max (thinning). A recall campaign (``campaign``, drawn for the month) covers the young
-    cars of its brand, each with probability recall_reach: a month with a campaign looks at every slot. Only the
-    first ``n`` slots are looked at (``Population.in_use``: no household has ever lived above).
+    The events come in three passes over the slots, each in slot order (``phase``): routine visits, defects,
+    recalls. The first two are O(events): each owner has a routine visit with probability
+    1 / maintenance_interval_months, and is a defect candidate with probability ``p_max`` (the highest any car
+    has: ``sim.service.defect_bound``); the next slot is found by skipping a geometric gap
+    (``sim.service.next_slot``), and a candidate's defect happens with probability (its car's rate) / p_max
+    (thinning). A recall campaign (``campaign``, drawn for the month) covers the young cars of its brand, each
+    with probability recall_reach: a month with a campaign looks at every slot. Only the first ``n`` slots are
+    looked at (``Population.in_use``: no household has ever lived above).
 
-    Starts after slot ``i`` of pass ``phase``, with the next slots with a routine visit and a defect candidate
-    (OWNER_PASS, -1, -1, -1 for a new month) and stops early, between two slots, when ``moved``, the complaint
-    queue or ``log`` is full: returns where it stopped (phase, slot, next routine, next defect candidate), the
-    rows of ``moved`` used ((slot, new replacement month) of owners with a new date, for the calendar) and the
-    rows of ``log`` used. The caller makes room and calls again until phase is DONE; the draws are the same
-    whatever the buffers' sizes. ``log``, if it has rows, gets (slot, kind) of each event (``draw_events``).
+    Starts from slot ``i`` of pass ``phase``, with ``next_routine`` and ``next_defect`` the next slots of the
+    first two passes (ROUTINE_PASS, -1, -1, -1 for a new month), and stops early, between two events, when
+    ``moved``, the complaint queue or ``log`` is full. Returns where it stopped (phase, slot, next routine slot,
+    next defect candidate), the rows of ``moved`` used ((slot, new replacement month) of owners with a new
+    date, for the calendar) and the rows of ``log`` used. The caller makes room and calls again until phase is
+    DONE; the draws are the same whatever the buffers' sizes. ``log``, if it has rows, gets (slot, kind) of
+    each event (``draw_events``).
 
     ``means`` is ``sim.service.experience_table``, ``sat_decay`` is ``sim.satisfaction.decay_factors``.
     ``money[kind, brand, covered]`` counts events by whether the visit is free to the owner (complimentary
@@ -73,10 +74,10 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     n_moved = n_logged = 0
     logging = log.shape[0] > 0
     while True:
-        if n_moved + 4 > moved.shape[0] or n_queued + 2 > q_due.size or (logging and n_logged + 2 > log.shape[0]):
-            break  # no room for what the next slot's events could need
-        # -- the next slot i with events, and their kinds (first, second; -1 for none)
-        if phase == OWNER_PASS:  # routine visits
+        if n_moved + 2 > moved.shape[0] or n_queued == q_due.size or (logging and n_logged == log.shape[0]):
+            break  # no room for what the next event could need
+        # -- the next event: slot i, of kind
+        if phase == ROUTINE_PASS:
             i = next_routine
             if i >= n:
                 phase, i = DEFECT_PASS, -1
@@ -85,7 +86,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
             b = brand[i]
             if not active[i] or b < 0:
                 continue
-            first, second = ROUTINE, -1
+            kind = ROUTINE
         elif phase == DEFECT_PASS:
             i = next_defect
             if i >= n:
@@ -96,7 +97,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
             if not active[i] or b < 0 or \
                     rng.random() * p_max >= defect_probability(defects[b], month - purchase_month[i], ep.defect_age_growth):
                 continue
-            first, second = draw_defect_kind(rng, goodwill[b], ep.breakdown_share), -1
+            kind = draw_defect_kind(rng, goodwill[b], ep.breakdown_share)
         elif phase == RECALL_PASS and any_campaign:
             i += 1
             if i >= n:
@@ -106,61 +107,58 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
             if not (active[i] and b >= 0 and campaign[b] and month - purchase_month[i] < RECALL_MAX_AGE_MONTHS
                     and rng.random() < ep.recall_reach):
                 continue
-            first, second = RECALL, -1
+            kind = RECALL
         else:
             phase = DONE
             break
-        # -- the events, in order (the defect's odds were set by the car as it was before the routine visit)
-        for kind in (first, second):
-            if kind < 0:
-                continue
-            if logging:
-                log[n_logged, 0], log[n_logged, 1] = i, kind
-                n_logged += 1
-            age = month - purchase_month[i]
-            free = (kind == ROUTINE) & (age < comp_months[b])  # (no branches where the outcome is a coin toss)
-            x = draw_experience(rng, means[b, kind, 1 if free else 0], ep.noise)
-            events[month, b, kind] += 1
-            covered = free if kind == ROUTINE else age < warranty_months
-            money[kind, b, 1 if covered else 0] += 1
+        # -- the event
+        if logging:
+            log[n_logged, 0], log[n_logged, 1] = i, kind
+            n_logged += 1
+        age = month - purchase_month[i]
+        free = (kind == ROUTINE) & (age < comp_months[b])  # (no branches where the outcome is a coin toss)
+        x = draw_experience(rng, means[b, kind, 1 if free else 0], ep.noise)
+        events[month, b, kind] += 1
+        covered = free if kind == ROUTINE else age < warranty_months
+        money[kind, b, 1 if covered else 0] += 1
 
-            s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
-            s = updated(s, x, sp.learning_rate, sp.loss_aversion)
-            if s < sp.take_back_below and take_back[b] and rng.random() < sp.take_back_probability:
-                s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
-                leased, months_kept = draw_new_car(rng, lease_p[segment[i]], holding)
-                leased_col[i], purchase_month[i] = leased, month
-                replace_month[i] = due = min(month + months_kept, LAST_MONTH)
-                moved[n_moved, 0], moved[n_moved, 1] = i, due
+        s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
+        s = updated(s, x, sp.learning_rate, sp.loss_aversion)
+        if s < sp.take_back_below and take_back[b] and rng.random() < sp.take_back_probability:
+            s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
+            leased, months_kept = draw_new_car(rng, lease_p[segment[i]], holding)
+            leased_col[i], purchase_month[i] = leased, month
+            replace_month[i] = due = min(month + months_kept, LAST_MONTH)
+            moved[n_moved, 0], moved[n_moved, 1] = i, due
+            n_moved += 1
+            complaint[i] = NO_COMPLAINT
+            led.take_backs[month, b] += 1
+            led.service_cost[month, b] += take_back_cost
+        elif s < sp.complaint_below:  # a complaint: resolved within 90 days, in 90-180 days, or never
+            led.complaints[month, b] += 1
+            complaint[i] = UNRESOLVED
+            delay = draw_resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
+            if delay > 0:
+                q_due[n_queued], q_slot[n_queued], q_household[n_queued] = month + delay, i, household[i]
+                q_brand[n_queued], q_fast[n_queued] = b, delay <= 3
+                n_queued += 1
+        if s < sp.early_replace_below:  # only unhappy owners consider replacing early (tested here: faster)
+            early = draw_early_replacement(rng, s, leased_col[i], sp.early_replace_below,
+                                           sp.early_replace_probability)
+            if early > 0 and month + early < replace_month[i]:
+                replace_month[i] = month + early
+                moved[n_moved, 0], moved[n_moved, 1] = i, month + early
                 n_moved += 1
-                complaint[i] = NO_COMPLAINT
-                led.take_backs[month, b] += 1
-                led.service_cost[month, b] += take_back_cost
-            elif s < sp.complaint_below:  # a complaint: resolved within 90 days, in 90-180 days, or never
-                led.complaints[month, b] += 1
-                complaint[i] = UNRESOLVED
-                delay = draw_resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
-                if delay > 0:
-                    q_due[n_queued], q_slot[n_queued], q_household[n_queued] = month + delay, i, household[i]
-                    q_brand[n_queued], q_fast[n_queued] = b, delay <= 3
-                    n_queued += 1
-            if s < sp.early_replace_below:  # only unhappy owners consider replacing early (tested here: faster)
-                early = draw_early_replacement(rng, s, leased_col[i], sp.early_replace_below,
-                                               sp.early_replace_probability)
-                if early > 0 and month + early < replace_month[i]:
-                    replace_month[i] = month + early
-                    moved[n_moved, 0], moved[n_moved, 1] = i, month + early
-                    n_moved += 1
-            sat[i] = s
-            sat_month[i] = month
-            csi_sum[month, b] += s
-            csi_n[month, b] += 1
-            # a notable experience becomes a story friends hear when they shop (written without a branch: whether
-            # an experience is notable is a coin toss for the CPU's branch predictor)
-            notable = abs(x) > wp.tell_above
-            stock, about = tell(told[i], told_brand[i], b, np.float32(story_value(x, wp.strength, wp.negativity) * fade))
-            told[i], told_brand[i] = (stock, about) if notable else (told[i], told_brand[i])
-            n_told[month, b] += notable
+        sat[i] = s
+        sat_month[i] = month
+        csi_sum[month, b] += s
+        csi_n[month, b] += 1
+        # a notable experience becomes a story friends hear when they shop (written without a branch: whether
+        # an experience is notable is a coin toss for the CPU's branch predictor)
+        notable = abs(x) > wp.tell_above
+        stock, about = tell(told[i], told_brand[i], b, np.float32(story_value(x, wp.strength, wp.negativity) * fade))
+        told[i], told_brand[i] = (stock, about) if notable else (told[i], told_brand[i])
+        n_told[month, b] += notable
     complaints.n[0] = n_queued
     return phase, i, next_routine, next_defect, n_moved, n_logged
 
@@ -189,7 +187,7 @@ def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray,
     moved = np.empty((1024, 2), dtype=np.int64)
     campaign = draw_campaigns(rng, ba.on_sale, ep)
     means, p_max = experience_table(ba, ep), defect_bound(ba, ep)
-    phase, slot, next_routine, next_defect, rows = OWNER_PASS, -1, -1, -1, []
+    phase, slot, next_routine, next_defect, rows = ROUTINE_PASS, -1, -1, -1, []
     while phase != DONE:
         phase, slot, next_routine, next_defect, _, n_logged = service_month(
             rng, month, phase, slot, next_routine, next_defect, n, campaign, means, p_max, pop.columns(), ba, ep,

@@ -255,7 +255,7 @@ class LuxuryMarketModel(mesa.Model):
         ep = par["ep"]
         campaign = service.draw_campaigns(rng, ba.on_sale, ep)
         means, p_max = service.experience_table(ba, ep), service.defect_bound(ba, ep)
-        phase, slot, next_routine, next_defect = service.OWNER_PASS, -1, -1, -1
+        phase, slot, next_routine, next_defect = service.ROUTINE_PASS, -1, -1, -1
         while phase != service.DONE:
             phase, slot, next_routine, next_defect, n_moved, _ = kernels.service_month(
                 rng, m, phase, slot, next_routine, next_defect, self.pop.in_use, campaign, means, p_max, self._columns, ba, ep, par["sp"], par["wp"], fade,
@@ -264,7 +264,7 @@ class LuxuryMarketModel(mesa.Model):
             self.calendar.add(self._moved[:n_moved, 1], self._moved[:n_moved, 0])
             if phase != service.DONE:  # stopped for room: make some
                 self.complaints.reserve(self.complaints.arrays.due.size)
-                if n_moved + 4 > self._moved.shape[0]:
+                if n_moved + 2 > self._moved.shape[0]:
                     self._moved = np.empty((2 * self._moved.shape[0], 2), dtype=np.int64)
         clock("events")
 

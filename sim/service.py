@@ -117,9 +117,9 @@ def draw_experience(rng, mean: float, noise: float) -> float:
     return mean + noise * rng.standard_normal()
 
 
-# The month's events come in two passes over the slots, each in slot order: owners' routine visits and defects,
-# then recalls (``sim.kernels.service_month`` draws and lives them; ``sim.kernels.draw_events`` lists them).
-OWNER_PASS, DEFECT_PASS, RECALL_PASS, DONE = range(4)
+# The month's events come in three passes over the slots, each in slot order: routine visits, defects, recalls
+# (``sim.kernels.service_month`` draws and lives them; ``sim.kernels.draw_events`` lists them).
+ROUTINE_PASS, DEFECT_PASS, RECALL_PASS, DONE = range(4)
 
 
 @jit
