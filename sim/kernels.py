@@ -53,14 +53,16 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
 
     ``means`` is ``sim.service.experience_table``, ``sat_decay`` is ``sim.satisfaction.decay_factors``.
     ``money[kind, brand, covered]`` counts events by whether the visit is free to the owner (complimentary
-    maintenance, or a repair under warranty); the model prices them with ``sim.finance.event_money``."""
+    maintenance, or a repair under warranty): the caller books the month's events and the number of
+    satisfaction readings (``led.events``, ``led.csi_n``) from it (``count_events``), and prices them with
+    ``sim.finance.event_money``."""
     # the columns and accumulators, as local variables (cheaper to use in a loop than a named tuple's fields)
     active, brand, purchase_month, sat, sat_month = buyers.active, buyers.brand, buyers.purchase_month, buyers.sat, \
         buyers.sat_month
     complaint, replace_month, leased_col, segment = buyers.complaint, buyers.replace_month, buyers.leased, \
         buyers.segment
     household, told, told_brand = buyers.household, buyers.told, buyers.told_brand
-    events, csi_sum, csi_n, n_told = led.events, led.csi_sum, led.csi_n, led.told
+    csi_sum, n_told = led.csi_sum, led.told
     comp_months, take_back, defects, goodwill = ba.comp_months, ba.take_back, ba.defects, ba.goodwill
     q_due, q_slot, q_household, q_brand, q_fast = complaints.due, complaints.slot, complaints.household, \
         complaints.brand, complaints.fast
@@ -118,7 +120,6 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
         age = month - purchase_month[i]
         free = (kind == ROUTINE) & (age < comp_months[b])  # (no branches where the outcome is a coin toss)
         x = draw_experience(rng, means[b, kind, 1 if free else 0], ep.noise)
-        events[month, b, kind] += 1
         covered = free if kind == ROUTINE else age < warranty_months
         money[kind, b, 1 if covered else 0] += 1
 
@@ -152,7 +153,6 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
         sat[i] = s
         sat_month[i] = month
         csi_sum[month, b] += s
-        csi_n[month, b] += 1
         # a notable experience becomes a story friends hear when they shop (written without a branch: whether
         # an experience is notable is a coin toss for the CPU's branch predictor)
         notable = abs(x) > wp.tell_above
@@ -161,6 +161,13 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
         n_told[month, b] += notable
     complaints.n[0] = n_queued
     return phase, i, next_routine, next_defect, n_moved, n_logged
+
+
+def count_events(led, month: int, money: np.ndarray) -> None:
+    """Books the month's events counted by ``service_month`` (``money[kind, brand, covered]``) in the ledger:
+    events by brand and kind, and one satisfaction reading (``csi_n``) per event."""
+    led.events[month] += money.sum(axis=2).T
+    led.csi_n[month] += money.sum(axis=(0, 2))
 
 
 def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray, purchase_month: np.ndarray,
@@ -262,6 +269,8 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         if p + 2 * AHEAD < n:
             j = shoppers[p + 2 * AHEAD]
             prefetch(indices, indptr[j])
+            prefetch(active, j)
+            prefetch(brand, j)
             prefetch(replace_month, j)
             prefetch(aware_col, j)
             prefetch(sat, j)

@@ -268,6 +268,7 @@ class LuxuryMarketModel(mesa.Model):
                     self._moved = np.empty((2 * self._moved.shape[0], 2), dtype=np.int64)
         clock("events")
 
+        kernels.count_events(self.ledger, m, self._money)
         self._book_service_money(m, ba)
         kernels.resolve_complaints(m, self.complaints.arrays, self._columns, par["sp"], self._sat_decay,
                                    cfg.costs.complaint_cost, self._ledger_arrays)
