@@ -122,13 +122,23 @@ def draw_choice(rng, u) -> int:
     for k in range(u.size):
         u[k] = math.exp(u[k] - top) if u[k] > -np.inf else 0.0  # (no exp for what is not considered)
         total += u[k]
+    return draw_weighted(rng, u, total)
+
+
+@formula
+def draw_weighted(rng, w, total: float) -> int:
+    """Alternative k with probability ``w[k] / total`` (``total`` = the sum of the weights ``w``), by the inverse
+    CDF with one uniform; the last alternative if ``total`` is 0. With w = exp(utility) this is the logit
+    choice of ``draw_choice`` (the compiled shopping pass uses it with weights looked up where it can)."""
+    if total <= 0.0:
+        return w.size - 1
     r = rng.random() * total
     cum = 0.0
-    for k in range(u.size):
-        cum += u[k]
+    for k in range(w.size):
+        cum += w[k]
         if cum > r:
             return k
-    return u.size - 1
+    return w.size - 1
 
 
 # ---- the same, for many shoppers -----------------------------------------------------------------------------------

@@ -14,16 +14,18 @@ with numpy's algorithms from the same bit generator), so a seed gives the same r
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from sim.choice import draw_choice, draw_known, utility
-from sim.jit import formula, jit, prefetch
+from sim.choice import draw_known, draw_weighted, utility
+from sim.jit import jit, prefetch
 from sim.population import LAST_MONTH, NEVER, NO_BRAND, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
 from sim.replacement import draw_early_replacement, draw_new_car
-from sim.sampling import grown
+from sim.sampling import geometric_scale, next_slot
 from sim.satisfaction import draw_resolution_delay, toward, updated
 from sim.service import (DEFECT_PASS, DONE, ROUTINE_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE,
-                         defect_probability, draw_defect_kind, draw_experience, geometric_scale, next_slot)
+                         defect_probability, draw_defect_kind, draw_experience)
 from sim.word_of_mouth import hear_contacts, story_value, tell
 
 
@@ -38,7 +40,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     recalls. The first two are O(events): each owner has a routine visit with probability
     1 / maintenance_interval_months, and is a defect candidate with probability ``p_max`` (the highest any car
     has: ``sim.service.defect_bound``); the next slot is found by skipping a geometric gap
-    (``sim.service.next_slot``), and a candidate's defect happens with probability (its car's rate) / p_max
+    (``sim.sampling.next_slot``), and a candidate's defect happens with probability (its car's rate) / p_max
     (thinning). A recall campaign (``campaign``, drawn for the month) covers the young cars of its brand, each
     with probability recall_reach: a month with a campaign looks at every slot. Only the first ``n`` slots are
     looked at (``Population.in_use``: no household has ever lived above).
@@ -240,15 +242,16 @@ AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three
 
 @jit
 def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
-         see_probability: float, values, service_w, outside, cp, sp, sat_decay, lease_p, holding, led, fleet, leavers,
-         moved) -> tuple[int, int]:
+         see_probability: float, values, value_weights, service_w, outside_weights, cp, sp, sat_decay, lease_p,
+         holding, led, fleet, leavers, moved) -> tuple[int, int]:
     """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
     brand, and the brands of their stories and cars: ``sim.word_of_mouth.hear_contacts``), decides which brands
     they consider, and chooses one (or, if ``may_leave``, leaves the segment); buyers get their new car. With
     ``check_due`` the shoppers are calendar entries: a slot whose replacement date is not this month (any more)
     is skipped, so a slot listed twice shops once (shopping moves the date on). Returns how many left the
     segment (their slots are the first entries of ``leavers``: the caller frees them) and how many bought
-    ((slot, replacement month) in the first rows of ``moved``, for the calendar)."""
+    ((slot, replacement month) in the first rows of ``moved``, for the calendar). ``value_weights`` is
+    exp(``values``), ``outside_weights`` exp(the segments' outside utility)."""
     # the columns and accumulators, as local variables (cheaper to use in a loop than a named tuple's fields)
     active, brand, segment, aware_col, sat, sat_month = buyers.active, buyers.brand, buyers.segment, buyers.aware, \
         buyers.sat, buyers.sat_month
@@ -258,7 +261,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
     carry, reach, on_sale = ba.word_of_mouth, ba.reach, ba.on_sale
     switching, rebuy, leased_sales = led.switching, led.rebuy, led.leased_sales
     nb = on_sale.size
-    u = np.empty(nb + 1)
+    w = np.empty(nb + 1)
     heard = np.empty(nb)
     n_left = n_moved = 0
     n = shoppers.size
@@ -295,13 +298,20 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         aware = draw_known(rng, aware, reach, current)
         aware_col[i] = aware
         own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
+        # logit choice: weights exp(utility); for a brand the shopper neither owns nor has heard about, that is
+        # exp(the segment's value of it), looked up
+        total = 0.0
         for k in range(nb):
             if (aware >> k) & 1 and on_sale[k]:
-                u[k] = utility(values[g, k], service_w[g], heard[k], k == current, own_sat, cp)
+                if k == current or heard[k] != 0.0:
+                    w[k] = math.exp(utility(values[g, k], service_w[g], heard[k], k == current, own_sat, cp))
+                else:
+                    w[k] = value_weights[g, k]
             else:
-                u[k] = -np.inf
-        u[nb] = outside[g] if may_leave else -np.inf
-        pick = draw_choice(rng, u)
+                w[k] = 0.0
+            total += w[k]
+        w[nb] = outside_weights[g] if may_leave else 0.0
+        pick = draw_weighted(rng, w, total + w[nb])
 
         switching[month, current if current >= 0 else nb, pick] += 1
         if current >= 0:

@@ -325,7 +325,8 @@ class LuxuryMarketModel(mesa.Model):
         moved = np.empty((slots.size, 2), dtype=np.int64)
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
-                                       self.segments.service_w, self.segments.outside, par["cp"], par["sp"],
+                                       np.exp(self.brand_values), self.segments.service_w,
+                                       np.exp(self.segments.outside), par["cp"], par["sp"],
                                        self._sat_decay, self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])
         self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])

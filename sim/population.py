@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.jit import formula, jit
+from sim.jit import jit
 
 NEVER = np.iinfo(np.int16).max  # "no month"
 LAST_MONTH = NEVER - 1  # replacement dates are capped here

@@ -15,32 +15,46 @@ import numpy as np
 from sim.jit import formula, jit
 
 
+@formula
+def geometric_scale(p: float) -> float:
+    """For sampling each of n slots with probability ``p`` by skipping: the gap to the next sampled slot is
+    1 + floor(E · scale) for a standard exponential E (Geometric(p), as the inverse of its CDF). 0 for p ≥ 1
+    (every slot); infinite for p ≤ 0 (none)."""
+    if p <= 0.0:
+        return np.inf
+    if p >= 1.0:
+        return 0.0
+    return -1.0 / math.log1p(-p)
+
+
+@formula
+def next_slot(rng, pos: int, n: int, scale: float) -> int:
+    """The next slot after ``pos`` sampled with probability p (``scale = geometric_scale(p)``), ``n`` if none."""
+    if scale == np.inf:
+        return n
+    step = rng.standard_exponential() * scale
+    if step >= n - pos - 1:  # past the last slot (compared as a float: a huge gap cannot overflow)
+        return n
+    return pos + 1 + int(step)
+
+
 @jit
 def bernoulli_positions(rng, n: int, p: float) -> np.ndarray:
-    """Sorted, distinct indices i in [0, n), each included independently with probability ``p`` (compiled).
-
-    The gap to the next index is Geometric(p): 1 + floor(E / -log(1 - p)) for an exponential draw E (the
-    inverse of its CDF, as numpy draws it)."""
-    if n <= 0 or p <= 0.0:
-        return np.empty(0, dtype=np.int64)
-    if p >= 1.0:
-        return np.arange(n)
-    scale = -1.0 / math.log1p(-p)
-    mean = n * p
-    out = np.empty(int(mean + 6.0 * math.sqrt(mean) + 16), dtype=np.int64)
+    """Sorted, distinct indices i in [0, n), each included independently with probability ``p`` (compiled):
+    ``next_slot`` from one to the next, as the month's passes over the slots do (``sim.kernels.service_month``)."""
+    scale = geometric_scale(p)
+    out = np.empty(max(16, int(n * min(max(p, 0.0), 1.0) * 1.1) + 16), dtype=np.int64)
     k = 0
-    pos = -1
-    while True:
-        while k < out.size:
-            step = rng.standard_exponential() * scale
-            if step >= n - pos - 1:  # past the end (compared as a float: a huge gap cannot overflow)
-                return out[:k]
-            pos += 1 + int(step)
-            out[k] = pos
-            k += 1
-        bigger = np.empty(2 * out.size, dtype=np.int64)  # more than 6 standard deviations above the mean
-        bigger[:k] = out
-        out = bigger
+    pos = next_slot(rng, -1, n, scale)
+    while pos < n:
+        if k == out.size:
+            bigger = np.empty(2 * out.size, dtype=np.int64)
+            bigger[:k] = out
+            out = bigger
+        out[k] = pos
+        k += 1
+        pos = next_slot(rng, pos, n, scale)
+    return out[:k]
 
 
 def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
@@ -62,11 +76,3 @@ def uniform_integer(rng, low: int, high: int) -> int:
     """An integer from ``low`` to ``high`` (both included), each equally likely: low + floor(U · (high − low + 1))
     for a uniform U in [0, 1). (In compiled code this is about ten times faster than ``rng.integers``.)"""
     return low + int(rng.random() * (high - low + 1))
-
-
-@jit
-def grown(a: np.ndarray) -> np.ndarray:
-    """A copy of ``a`` with twice the rows (the new rows uninitialised): for buffers filled in compiled code."""
-    out = np.empty((2 * a.shape[0],) + a.shape[1:], dtype=a.dtype)
-    out[: a.shape[0]] = a
-    return out

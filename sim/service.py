@@ -2,7 +2,7 @@
 
 Each month some owners visit the dealer: scheduled maintenance, repairs of defects (some found and fixed
 proactively, as goodwill), breakdowns that need roadside rescue, and recall campaigns. Who has an event is
-sampled in O(events), by skipping geometric gaps over the slots (``geometric_scale``) and thinning
+sampled in O(events), by skipping geometric gaps over the slots (``sim/sampling.py``) and thinning
 (``sim.kernels.service_month``). Each event has an *experience* x (roughly -1..1): how it went
 against what a luxury owner takes for granted, shaped by the brand's service levers.
 
@@ -12,7 +12,6 @@ the month's kernel (``sim/kernels.py``) and the per-agent reference engine (``ag
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -130,29 +129,6 @@ def draw_campaigns(rng, on_sale, p: EventParams) -> np.ndarray:
     for k in range(on_sale.size):
         campaign[k] = on_sale[k] and rng.random() < p.recalls_per_brand_year / 12.0
     return campaign
-
-
-@formula
-def next_slot(rng, pos: int, n: int, scale: float) -> int:
-    """The next slot after ``pos`` to have an event of probability p (``geometric_scale(p)``), or ``n`` if none."""
-    if scale == np.inf:
-        return n
-    step = rng.standard_exponential() * scale
-    if step >= n - pos - 1:  # past the last slot (compared as a float: a huge gap cannot overflow)
-        return n
-    return pos + 1 + int(step)
-
-
-@formula
-def geometric_scale(p: float) -> float:
-    """For sampling each of n slots with probability ``p`` by skipping: the gap to the next sampled slot is
-    1 + floor(E · scale) for a standard exponential E (Geometric(p), as the inverse of its CDF). 0 for p ≥ 1
-    (every slot); infinite for p ≤ 0 (none)."""
-    if p <= 0.0:
-        return np.inf
-    if p >= 1.0:
-        return 0.0
-    return -1.0 / math.log1p(-p)
 
 
 @jit

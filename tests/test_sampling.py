@@ -84,14 +84,17 @@ class _ScriptedRng:
 
 
 @pytest.mark.parametrize("n,p,low,high", [(1000, 0.01, 1, 1), (5000, 0.002, 1, 3), (777, 0.05, 1, 2)])
-def test_buffer_growth_is_stitched_exactly(n, p, low, high):
-    """Gaps much shorter than 1/p force the output buffer (sized for the mean plus 6 standard deviations) to
-    grow: the result must be exactly the running sum of all gaps (minus one) below n — no gap lost or
-    double-counted where the buffer grew."""
+def test_buffer_growth_is_stitched_exactly(n, p, low, high, monkeypatch):
+    """Gaps much shorter than 1/p force the output buffer (sized for the mean plus 10%) to grow: the result
+    must be exactly the running sum of all gaps (minus one) below n — no gap lost or double-counted where the
+    buffer grew."""
+    import sim.sampling
+
+    for name in ("next_slot", "geometric_scale"):  # plain Python all the way, for the scripted generator
+        monkeypatch.setattr(sim.sampling, name, getattr(sim.sampling, name).py_func)
     rng = _ScriptedRng(np.random.default_rng(7), low, high, p)
     idx = bernoulli_positions.py_func(rng, n, p)
-    mean = n * p
-    assert idx.size > mean + 6 * np.sqrt(mean) + 16, "the test should exercise the buffer's growth"
+    assert idx.size > n * p * 1.1 + 16, "the test should exercise the buffer's growth"
     positions = np.cumsum(rng.handed_out) - 1
     np.testing.assert_array_equal(idx, positions[positions < n])
     if low == high == 1:
