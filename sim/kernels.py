@@ -204,7 +204,7 @@ def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray,
             np.full(8, 0.5), Holding.from_values((24, 36), 54.0, 3.0), 48, 0.0, led.arrays, np.zeros((len(EVENT_KINDS), ba.n, 2)),
             complaints.arrays, moved, log)
         rows.append(log[:n_logged].copy())
-        complaints.reserve(complaints.arrays.due.size)
+        complaints.reserve(1)
     events = np.concatenate(rows)
     return [Events(kind, events[events[:, 1] == kind, 0]) for kind in range(len(EVENT_KINDS))]
 

@@ -263,7 +263,7 @@ class LuxuryMarketModel(mesa.Model):
                 self._ledger_arrays, self._money, self.complaints.arrays, self._moved, self._no_log)
             self.calendar.add(self._moved[:n_moved, 1], self._moved[:n_moved, 0])
             if phase != service.DONE:  # stopped for room: make some
-                self.complaints.reserve(self.complaints.arrays.due.size)
+                self.complaints.reserve(1)  # grows if full
                 if n_moved + 2 > self._moved.shape[0]:
                     self._moved = np.empty((2 * self._moved.shape[0], 2), dtype=np.int64)
         clock("events")
