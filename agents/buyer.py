@@ -27,7 +27,8 @@ class BuyerAgent(mesa.Agent):
         super().__init__(model)
         self.slot = slot
         self.household = int(model.pop.household[slot])
-        self.pending_complaints: list[tuple[int, int, float]] = []  # (month due, brand, recovery): reference engine
+        self.pending_complaints: list[tuple[int, int, bool, int]] = []  # reference engine: (month due, brand,
+        # resolved within 90 days, purchase month of the car complained about)
 
     @property
     def _pop(self):
@@ -146,16 +147,17 @@ class BuyerAgent(mesa.Agent):
         self._pop.complaint[self.slot] = UNRESOLVED
         delay = satisfaction.draw_resolution_delay(rng, ba.resolve_fast[brand], ba.resolve_slow[brand])
         if delay:
-            self.pending_complaints.append((model.month + delay, brand, delay <= 3))
+            car = int(self._pop.purchase_month[self.slot])
+            self.pending_complaints.append((model.month + delay, brand, delay <= 3, car))
 
     def resolve_complaints(self) -> None:
         model, pop, i = self.model, self._pop, self.slot
         due = [c for c in self.pending_complaints if c[0] <= model.month]
         self.pending_complaints = [c for c in self.pending_complaints if c[0] > model.month]
         sp = model.config.satisfaction
-        for _, brand, fast in due:
-            if int(pop.brand[i]) != brand:
-                continue  # the owner has moved on
+        for _, brand, fast, car in due:
+            if int(pop.brand[i]) != brand or int(pop.purchase_month[i]) != car:
+                continue  # the owner has moved on to another car
             amount = sp.recovery_fast if fast else sp.recovery_slow
             pop.sat[i], pop.sat_month[i] = min(self.satisfaction + amount, 1.0), model.month
             pop.complaint[i] = RESOLVED_FAST if fast else RESOLVED_SLOW

@@ -63,10 +63,10 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
         buyers.sat_month
     complaint, replace_month, leased_col, segment = buyers.complaint, buyers.replace_month, buyers.leased, \
         buyers.segment
-    household, told, told_brand = buyers.household, buyers.told, buyers.told_brand
+    told, told_brand = buyers.told, buyers.told_brand
     csi_sum, n_told = led.csi_sum, led.told
     comp_months, take_back, defects, goodwill = ba.comp_months, ba.take_back, ba.defects, ba.goodwill
-    q_due, q_slot, q_household, q_brand, q_fast = complaints.due, complaints.slot, complaints.household, \
+    q_due, q_slot, q_car, q_brand, q_fast = complaints.due, complaints.slot, complaints.car, \
         complaints.brand, complaints.fast
     n_queued = complaints.n[0]
     routine_scale = geometric_scale(min(1.0, 1.0 / ep.maintenance_interval_months))
@@ -142,7 +142,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
             complaint[i] = UNRESOLVED
             delay = draw_resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
             if delay > 0:
-                q_due[n_queued], q_slot[n_queued], q_household[n_queued] = month + delay, i, household[i]
+                q_due[n_queued], q_slot[n_queued], q_car[n_queued] = month + delay, i, purchase_month[i]
                 q_brand[n_queued], q_fast[n_queued] = b, delay <= 3
                 n_queued += 1
         if s < sp.early_replace_below:  # only unhappy owners consider replacing early (tested here: faster)
@@ -211,23 +211,23 @@ def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray,
 
 @jit
 def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_cost: float, led) -> None:
-    """The brands resolve the complaints due this month (if the household still owns the brand's car):
+    """The brands resolve the complaints due this month (if the owner still has the car complained about):
     satisfaction is restored by ``recovery_fast`` or ``recovery_slow``. Resolved entries leave the queue."""
-    due, slot, household, brand, fast = complaints.due, complaints.slot, complaints.household, complaints.brand, \
+    due, slot, car, brand, fast = complaints.due, complaints.slot, complaints.car, complaints.brand, \
         complaints.fast
-    active, owner, owned, sat, sat_month, complaint = buyers.active, buyers.household, buyers.brand, buyers.sat, \
+    active, bought, owned, sat, sat_month, complaint = buyers.active, buyers.purchase_month, buyers.brand, buyers.sat, \
         buyers.sat_month, buyers.complaint
     recovered, service_cost = led.recovered, led.service_cost
     kept = 0
     for k in range(complaints.n[0]):
         if due[k] != month:
-            due[kept], slot[kept], household[kept], brand[kept], fast[kept] = due[k], slot[k], household[k], \
+            due[kept], slot[kept], car[kept], brand[kept], fast[kept] = due[k], slot[k], car[k], \
                 brand[k], fast[k]
             kept += 1
             continue
         i, b = slot[k], brand[k]
-        if not active[i] or owner[i] != household[k] or owned[i] != b:
-            continue  # the owner has moved on
+        if not active[i] or bought[i] != car[k] or owned[i] != b:
+            continue  # the owner has moved on (or the slot is another household's)
         s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         sat[i] = min(s + (sp.recovery_fast if fast[k] else sp.recovery_slow), 1.0)
         sat_month[i] = month

@@ -237,7 +237,7 @@ class ComplaintArrays(NamedTuple):
     """Complaints waiting to be resolved, in compiled code's hands: entries 0..n[0]-1 are pending."""
     due: np.ndarray  # int16: month the brand resolves it
     slot: np.ndarray  # int32
-    household: np.ndarray  # int32: who complained (the slot may have changed hands by then)
+    car: np.ndarray  # int16: purchase month of the car complained about (the slot may have a new car, or new hands)
     brand: np.ndarray  # int8: about which brand
     fast: np.ndarray  # bool: resolved within 90 days (else in 90-180 days)
     n: np.ndarray  # int64[1]
@@ -251,7 +251,7 @@ class Complaints:
 
     @staticmethod
     def _empty(size: int) -> ComplaintArrays:
-        return ComplaintArrays(np.zeros(size, np.int16), np.zeros(size, np.int32), np.zeros(size, np.int32),
+        return ComplaintArrays(np.zeros(size, np.int16), np.zeros(size, np.int32), np.zeros(size, np.int16),
                                np.zeros(size, np.int8), np.zeros(size, bool), np.zeros(1, np.int64))
 
     def reserve(self, k: int) -> None:

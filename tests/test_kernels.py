@@ -62,25 +62,27 @@ def test_calendar_grows_its_pool_and_keeps_every_entry():
     assert cal.due(3) == 1000 and sorted(cal.pop(3).tolist()) == list(range(1000))
 
 
-# ---- complaints: resolved in their month, only for the household that still owns the brand ----------------------
-def test_complaints_resolve_in_their_month_for_the_same_household_and_brand():
-    pop = Population.empty(4, 2)
-    slots = pop.take_slots(4)
-    pop.brand[slots] = [0, 0, 1, 1]
+# ---- complaints: resolved in their month, only if the owner still has the car complained about --------------------
+def test_complaints_resolve_in_their_month_for_the_same_car():
+    pop = Population.empty(5, 2)
+    slots = pop.take_slots(5)
+    pop.brand[slots] = [0, 0, 1, 1, 0]
     pop.sat[slots] = -0.6
     pop.sat_month[slots] = 10
     q = Complaints(capacity=16)
     a = q.arrays
-    for k, (due, slot, fast) in enumerate([(12, 0, True), (12, 1, False), (13, 2, True), (12, 3, True)]):
-        a.due[k], a.slot[k], a.household[k], a.brand[k], a.fast[k] = due, slot, pop.household[slot], pop.brand[slot], fast
-    a.n[0] = 4
+    for k, (due, slot, fast) in enumerate([(12, 0, True), (12, 1, False), (13, 2, True), (12, 3, True), (12, 4, True)]):
+        a.due[k], a.slot[k], a.car[k], a.brand[k], a.fast[k] = due, slot, pop.purchase_month[slot], pop.brand[slot], fast
+    a.n[0] = 5
     pop.brand[3] = 0  # slot 3 has changed brand since complaining: its complaint no longer helps
+    pop.purchase_month[4] = 11  # slot 4 has a new car of the same brand: nor does its complaint
     sp = Satisfaction(decay_months=1e9)  # no decay, to read the recovery directly
     led = Ledger(24, 2)
     kernels.resolve_complaints(12, a, pop.columns(), SatisfactionParams.of(sp), decay_factors(24, sp.decay_months),
                                250.0, led.arrays)
-    np.testing.assert_allclose(pop.sat[:4], [-0.6 + sp.recovery_fast, -0.6 + sp.recovery_slow, -0.6, -0.6], atol=1e-6)
-    assert pop.complaint[:4].tolist() == [1, 2, 0, 0]
+    np.testing.assert_allclose(pop.sat[:5], [-0.6 + sp.recovery_fast, -0.6 + sp.recovery_slow, -0.6, -0.6, -0.6],
+                               atol=1e-6)
+    assert pop.complaint[:5].tolist() == [1, 2, 0, 0, 0]
     assert led.recovered[12].tolist() == [2, 0] and led.service_cost[12].tolist() == [500.0, 0.0]
     assert len(q) == 1 and a.slot[0] == 2 and a.due[0] == 13  # the pending one is kept
 
