@@ -87,6 +87,9 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
                 phase, i = DEFECT_PASS, -1
                 continue
             next_routine = next_slot(rng, i, n, routine_scale)
+            if next_routine < n:  # what an unhappy owner's event reads, which most do not (speed only)
+                prefetch(leased_col, next_routine)
+                prefetch(replace_month, next_routine)
             b = brand[i]
             if not active[i] or b < 0:
                 continue
@@ -97,6 +100,9 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
                 phase, i = RECALL_PASS, -1
                 continue
             next_defect = next_slot(rng, i, n, defect_scale)
+            if next_defect < n:
+                prefetch(leased_col, next_defect)
+                prefetch(replace_month, next_defect)
             b = brand[i]
             if not active[i] or b < 0 or \
                     rng.random() * p_max >= defect_probability(defects[b], month - purchase_month[i], ep.defect_age_growth):
