@@ -266,13 +266,13 @@ class LuxuryMarketModel(mesa.Model):
                 self.complaints.reserve(1)  # grows if full
                 if n_moved + 2 > self._moved.shape[0]:
                     self._moved = np.empty((2 * self._moved.shape[0], 2), dtype=np.int64)
-        clock("events")
+        clock("service_events")
 
         kernels.count_events(self.ledger, m, self._money)
         self._book_service_money(m, ba)
         kernels.resolve_complaints(m, self.complaints.arrays, self._columns, par["sp"], self._sat_decay,
                                    cfg.costs.complaint_cost, self._ledger_arrays)
-        clock("satisfaction")
+        clock("complaints")
 
     def _book_service_money(self, m: int, ba: BrandArrays) -> None:
         """Revenue and cost of the month's events: counts by (kind, brand, free to the owner) times what one
