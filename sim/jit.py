@@ -3,8 +3,11 @@
 ``@formula`` compiles a small per-event or per-shopper formula of a mechanism (``sim/service.py``,
 ``sim/satisfaction.py``, ...). The month's compiled passes over events and shoppers (``sim/kernels.py``) call
 them, and so does the per-agent reference engine (``agents/buyer.py``), so the two engines share one copy of
-each formula. A formula is inlined where a kernel calls it (so passing it the brands' arrays costs nothing).
-``@jit`` compiles a loop (a kernel, or a formula applied element-wise to arrays).
+each formula. A formula is compiled as a function of its own, which LLVM inlines where a kernel calls it;
+numba's own inlining (``inline="always"``) is not used: it counts a reference to every array argument at
+each call (an atomic operation), which cost a third of the month. Formulas called in a loop take numbers
+rather than arrays where they can. ``@jit`` compiles a loop (a kernel, or a formula applied element-wise to
+arrays).
 
 Compiled code is cached on disk (``sim/__pycache__/numba-<hash of the sources>``), so only the first run after
 installing or editing a formula pays for compiling (about 10 s).

@@ -68,6 +68,25 @@ def test_same_seed_same_results_different_seed_different(small_scenario):
     assert not a.equals(c)
 
 
+def test_the_service_pass_gives_the_same_run_whatever_the_size_of_its_buffers(small_scenario, monkeypatch):
+    """kernels.service_month stops when an output buffer is full and the model makes room and resumes it: a
+    run that starts with tiny buffers (so the pass is stopped and resumed) is the same run."""
+    from sim import kernels
+    from sim.population import Complaints
+
+    roomy = LuxuryMarketModel(small_scenario, seed=11).run()
+    calls = []
+    kernel = kernels.service_month
+    monkeypatch.setattr(kernels, "service_month", lambda *a: calls.append(1) or kernel(*a))
+    cramped = LuxuryMarketModel(small_scenario, seed=11)
+    cramped._moved = np.empty((3, 2), dtype=np.int64)  # room for one owner with a new date
+    cramped.complaints = Complaints(capacity=1)
+    cramped.run()
+    assert len(calls) > cramped.n_months, "the pass should have been stopped and resumed"
+    pd.testing.assert_frame_equal(roomy.brand_year(), cramped.brand_year())
+    np.testing.assert_array_equal(roomy.pop.sat, cramped.pop.sat)
+
+
 def test_replications_do_not_depend_on_worker_count():
     scenario = small_flagship(years=4, buyers=2000)
     one = run_replications(scenario, replications=3, seed=5, workers=1)

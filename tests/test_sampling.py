@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.sampling import bernoulli_indices, bernoulli_positions, thinned_indices
+from sim.sampling import bernoulli_indices, bernoulli_positions, thinned_indices, uniform_integer
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=150)
 Z = 5.0  # tolerance in standard errors
@@ -230,3 +230,21 @@ def test_tiny_probability_on_a_huge_range_is_binomial_and_uniform(p):
     assert abs(counts.mean() - mean) < Z * np.sqrt(mean * (1 - p) / reps)
     pooled = np.concatenate(draws) / n
     assert stats.kstest(pooled, "uniform").pvalue > P_FLOOR
+
+
+# ---- uniform integers (lease terms, resolution delays, early replacement) ------------------------------------------
+@HYP
+@given(low=st.integers(-50, 50), width=st.integers(0, 40), seed=st.integers(0, 2**32 - 1))
+def test_uniform_integer_stays_in_its_range(low, width, seed):
+    rng = np.random.default_rng(seed)
+    draws = [uniform_integer(rng, low, low + width) for _ in range(50)]
+    assert min(draws) >= low and max(draws) <= low + width
+
+
+@pytest.mark.parametrize("low,high", [(1, 3), (4, 6), (1, 6), (24, 36)])
+def test_uniform_integer_is_uniform(low, high):
+    rng = np.random.default_rng(17)
+    draws = np.array([uniform_integer(rng, low, high) for _ in range(60_000)])
+    counts = np.bincount(draws - low, minlength=high - low + 1)
+    assert counts.size == high - low + 1, "no value outside the range"
+    assert stats.chisquare(counts).pvalue > P_FLOOR, counts
