@@ -250,7 +250,8 @@ def report_html(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFra
 def apply_to_scenario(scenario_path: Path, values: dict, label: str) -> None:
     """Write ``values`` (field path -> value) into the scenario TOML, keeping its comments and layout, each
     with a comment naming the calibration run (a value's own comment is kept after it; a previous
-    calibration's note is replaced). Written whole (temporary file, then rename)."""
+    calibration's note is replaced). Numbers are written to 4 significant figures (their 95% intervals are
+    far wider). Written whole (temporary file, then rename)."""
     import tomlkit
 
     scenario_path = Path(scenario_path)
@@ -262,6 +263,8 @@ def apply_to_scenario(scenario_path: Path, values: dict, label: str) -> None:
             if key not in node:
                 node[key] = tomlkit.table()
             node = node[key]
+        if isinstance(value, float):
+            value = float(f"{value:.4g}")
         item = tomlkit.item(value)
         before = node.get(keys[-1]) if hasattr(node, "get") else None
         note = before.trivia.comment.lstrip("# ").strip() if hasattr(before, "trivia") else ""
