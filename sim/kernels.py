@@ -225,19 +225,21 @@ def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray,
 @jit
 def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_cost: float, led) -> None:
     """The brands resolve the complaints due this month (if the owner still has the car complained about):
-    satisfaction is restored by ``recovery_fast`` or ``recovery_slow``. Resolved entries leave the queue."""
+    satisfaction is restored by ``recovery_fast`` or ``recovery_slow``. A resolved entry is marked (due -1) and
+    the queue is compacted, in order, once most of it is marked."""
     due, slot, car, brand, fast = complaints.due, complaints.slot, complaints.car, complaints.brand, \
         complaints.fast
     active, bought, owned, sat, sat_month, complaint = buyers.active, buyers.purchase_month, buyers.brand, buyers.sat, \
         buyers.sat_month, buyers.complaint
     recovered, service_cost = led.recovered, led.service_cost
-    kept = 0
-    for k in range(complaints.n[0]):
+    n = complaints.n[0]
+    done = 0
+    for k in range(n):
         if due[k] != month:
-            due[kept], slot[kept], car[kept], brand[kept], fast[kept] = due[k], slot[k], car[k], \
-                brand[k], fast[k]
-            kept += 1
+            done += due[k] < 0
             continue
+        due[k] = -1
+        done += 1
         i, b = slot[k], brand[k]
         if not active[i] or bought[i] != car[k] or owned[i] != b:
             continue  # the owner has moved on (or the slot is another household's)
@@ -247,7 +249,13 @@ def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_
         complaint[i] = RESOLVED_FAST if fast[k] else RESOLVED_SLOW
         recovered[month, b] += 1
         service_cost[month, b] += complaint_cost
-    complaints.n[0] = kept
+    if 2 * done > n:
+        kept = 0
+        for k in range(n):
+            if due[k] >= 0:
+                due[kept], slot[kept], car[kept], brand[kept], fast[kept] = due[k], slot[k], car[k], brand[k], fast[k]
+                kept += 1
+        complaints.n[0] = kept
 
 
 AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three steps of AHEAD)

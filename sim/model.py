@@ -104,6 +104,8 @@ class LuxuryMarketModel(mesa.Model):
         self._columns = self.pop.columns()
         self._moved = np.empty((4096, 2), dtype=np.int64)  # (slot, new replacement month) rows, for the calendar
         self._no_log = np.empty((0, 2), dtype=np.int64)  # kernels.service_month lists no events
+        self._leavers = np.empty(0, dtype=np.int64)  # kernels.shop's outputs: slots leaving, (slot, month) bought
+        self._bought = np.empty((0, 2), dtype=np.int64)
         self._sat_decay = satisfaction.decay_factors(self.n_months, scenario.satisfaction.decay_months)
         self._ledger_arrays = self.ledger.arrays
         self._money = np.zeros((len(service.EVENT_KINDS), n_brands, 2))  # events by kind, brand, free to the owner
@@ -321,13 +323,15 @@ class LuxuryMarketModel(mesa.Model):
         cfg, rng, par = self.config, self.rngs["market"], self.params
         wp = cfg.word_of_mouth
         fade = word_of_mouth.inflation(m, self.wom_epoch, wp.decay_months)
-        leavers = np.empty(slots.size, dtype=np.int64)
-        moved = np.empty((slots.size, 2), dtype=np.int64)
+        if self._leavers.size < slots.size:  # output buffers, kept from month to month (no fresh pages each time)
+            self._leavers = np.empty(2 * slots.size, dtype=np.int64)
+            self._bought = np.empty((2 * slots.size, 2), dtype=np.int64)
+        leavers, moved = self._leavers, self._bought
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
                                        np.exp(self.brand_values), self.segments.service_w,
-                                       np.exp(self.segments.outside), par["cp"], par["sp"],
-                                       self._sat_decay, self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
+                                       np.exp(self.segments.outside), par["cp"], par["sp"], self._sat_decay,
+                                       self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])
         self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
         clock("shopping")
