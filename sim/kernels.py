@@ -4,10 +4,11 @@ and buys).
 
 Read these next to ``agents/buyer.py`` (the per-agent reference engine, which is the specification): each
 loop body does for one event or one shopper what ``BuyerAgent.visit_dealer``, ``resolve_complaints`` and
-``shop`` (with ``listen_to_friends``) do, calling the same compiled formulas from the mechanism modules (``sim/service.py``,
-``sim/satisfaction.py``, ``sim/replacement.py``, ``sim/word_of_mouth.py``, ``sim/choice.py``). Only the
-bookkeeping differs: the kernels visit events and shoppers in slot order rather than household by household,
-and skip a random draw where its outcome cannot matter (a brand already known needs no "is it seen" draw).
+``shop`` (with ``listen_to_friends``) do, calling the same compiled formulas from the mechanism modules
+(``sim/service.py``, ``sim/satisfaction.py``, ``sim/replacement.py``, ``sim/word_of_mouth.py``,
+``sim/choice.py``). Only the bookkeeping differs: the kernels visit events and shoppers in slot order rather
+than household by household, and skip a random draw where its outcome cannot matter (a brand already known
+needs no "is it seen" draw).
 
 Random numbers come from the model's ``numpy.random.Generator`` streams, passed in as they are (numba draws
 with numpy's algorithms from the same bit generator), so a seed gives the same run every time.
@@ -38,8 +39,9 @@ from sim.word_of_mouth import hear_contacts, story_value, tell
 
 @jit
 def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_defect: int, n: int, campaign, means,
-                  p_max: float, buyers, ba, ep, sp, wp, fade: float, sat_decay, lease_p, holding, warranty_months: int, take_back_cost: float, led, money,
-                  complaints, moved, log) -> tuple[int, int, int, int, int, int]:
+                  p_max: float, buyers, ba, ep, sp, wp, fade: float, sat_decay, lease_p, holding,
+                  warranty_months: int, take_back_cost: float, led, money, complaints, moved,
+                  log) -> tuple[int, int, int, int, int, int]:
     """The month's service events, each lived as soon as it is drawn: how it went, the owner's satisfaction,
     and what follows (take-back, complaint, early replacement, a story told).
 
@@ -111,9 +113,9 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
                 prefetch(leased_col, next_defect)
                 prefetch(replace_month, next_defect)
             b = brand[i]
-            if not active[i] or b < 0 or \
-                    rng.random() * p_max >= defect_probability(defects[b], month - purchase_month[i], ep.defect_age_growth):
-                continue
+            if not active[i] or b < 0 or rng.random() * p_max >= defect_probability(
+                    defects[b], month - purchase_month[i], ep.defect_age_growth):
+                continue  # no defect after all (thinning)
             kind = draw_defect_kind(rng, goodwill[b], ep.breakdown_share)
         elif phase == RECALL_PASS and any_campaign:
             i += 1

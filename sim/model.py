@@ -98,9 +98,10 @@ class LuxuryMarketModel(mesa.Model):
                                      scenario.word_of_mouth.rewire, self.rngs["network"])
         self.ledger = Ledger(self.n_months, n_brands)
         # what the compiled kernels read: the scenario's parameters as named tuples, the arrays they write
-        self.params = dict(ep=service.EventParams.of(scenario.service_events), sp=SatisfactionParams.of(scenario.satisfaction),
-                           wp=word_of_mouth.WomParams.of(scenario.word_of_mouth), cp=choice.ChoiceParams.of(scenario.choice),
-                           holding=replacement.Holding.of(mk))
+        self.params = dict(ep=service.EventParams.of(scenario.service_events),
+                           sp=SatisfactionParams.of(scenario.satisfaction),
+                           wp=word_of_mouth.WomParams.of(scenario.word_of_mouth),
+                           cp=choice.ChoiceParams.of(scenario.choice), holding=replacement.Holding.of(mk))
         self._columns = self.pop.columns()
         self._moved = np.empty((4096, 2), dtype=np.int64)  # (slot, new replacement month) rows, for the calendar
         self._no_log = np.empty((0, 2), dtype=np.int64)  # kernels.service_month lists no events
@@ -113,6 +114,7 @@ class LuxuryMarketModel(mesa.Model):
         self._brand_key: tuple | None = None
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
+        self._outside_weights = np.exp(self.segments.outside)  # logit weights of leaving the segment
         self._entrant_cdf = np.cumsum(self.segments.entrant_share / self.segments.entrant_share.sum())
         self.fleet = np.zeros(n_brands, dtype=np.int64)
         self.entries = 0
@@ -202,6 +204,7 @@ class LuxuryMarketModel(mesa.Model):
         perk = choice.perk_value(ba.comp_months, cfg.service_events.maintenance_interval_months,
                                  cfg.costs.maintenance_price)
         self.brand_values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)
+        self._value_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
         self.lease_p = self.lease_probability(m)
         clock("brands")
         if self.engine == "vectorised":
@@ -209,7 +212,8 @@ class LuxuryMarketModel(mesa.Model):
             self._market_month(m, ba, clock)
         else:  # the per-agent reference engine: each household lives its month (agents/buyer.py)
             rng = self.rngs["agents"]
-            self.recall_campaign = ba.on_sale & (rng.random(len(self.brands)) < cfg.service_events.recalls_per_brand_year / 12)
+            self.recall_campaign = ba.on_sale & (rng.random(len(self.brands))
+                                                 < cfg.service_events.recalls_per_brand_year / 12)
             self.agents_by_type[BuyerAgent].shuffle_do("step")
             for slot in self._admit_entrants(m):
                 self.buyer(int(slot)).shop(may_leave=False)
@@ -260,9 +264,10 @@ class LuxuryMarketModel(mesa.Model):
         phase, slot, next_routine, next_defect = service.ROUTINE_PASS, -1, -1, -1
         while phase != service.DONE:
             phase, slot, next_routine, next_defect, n_moved, _ = kernels.service_month(
-                rng, m, phase, slot, next_routine, next_defect, self.pop.in_use, campaign, means, p_max, self._columns, ba, ep, par["sp"], par["wp"], fade,
-                self._sat_decay, self.lease_p, par["holding"], cfg.costs.warranty_months, cfg.costs.take_back_cost,
-                self._ledger_arrays, self._money, self.complaints.arrays, self._moved, self._no_log)
+                rng, m, phase, slot, next_routine, next_defect, self.pop.in_use, campaign, means, p_max,
+                self._columns, ba, ep, par["sp"], par["wp"], fade, self._sat_decay, self.lease_p, par["holding"],
+                cfg.costs.warranty_months, cfg.costs.take_back_cost, self._ledger_arrays, self._money,
+                self.complaints.arrays, self._moved, self._no_log)
             self.calendar.add(self._moved[:n_moved, 1], self._moved[:n_moved, 0])
             if phase != service.DONE:  # stopped for room: make some
                 self.complaints.reserve(1)  # grows if full
@@ -329,8 +334,8 @@ class LuxuryMarketModel(mesa.Model):
         leavers, moved = self._leavers, self._bought
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
-                                       np.exp(self.brand_values), self.segments.service_w,
-                                       np.exp(self.segments.outside), par["cp"], par["sp"], self._sat_decay,
+                                       self._value_weights, self.segments.service_w, self._outside_weights,
+                                       par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])
         self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])

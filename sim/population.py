@@ -6,7 +6,8 @@ ties: the newcomer moves into the same circle). Capacity is fixed up front from 
 
 Satisfaction and word of mouth decay continuously but are stored lazily: satisfaction keeps the month it
 was last written and is decayed when next read (``sim/satisfaction.py``); the stories an owner tells are
-stored inflated by their future fading, and heard only when a contact shops (``sim/word_of_mouth.py``). Nothing has to touch every buyer every month.
+stored inflated by their future fading, and heard only when a contact shops (``sim/word_of_mouth.py``). Nothing
+has to touch every buyer every month.
 """
 
 from __future__ import annotations
