@@ -1,0 +1,118 @@
+"""Writing results: one way to write a file or a folder atomically, and one TOML writer.
+
+Every result folder luxsim writes appears whole or not at all (``atomic_folder``); every single file is
+written to a temporary name and renamed over its destination (``write_atomic``), so a reader or an
+interrupted run never sees half a file. TOML is written by tomli-w (``toml_document``, ``toml_inline``) or,
+where a file's comments must be kept, by tomlkit (``sim.calibration_report.apply_to_scenario``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tomli_w
+
+
+@contextmanager
+def atomic_folder(destination: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``destination``; on success it is renamed to ``destination``, on any
+    error (or Ctrl-C) it is removed.
+
+    Raises:
+        FileExistsError: ``destination`` already exists (results are never overwritten).
+    """
+    destination = Path(destination)
+    if destination.exists():
+        raise FileExistsError(f"{destination} already exists")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
+    try:
+        yield tmp
+        tmp.rename(destination)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` (text is UTF-8) to a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """``obj`` as indented JSON (values JSON cannot hold are written as their ``str``), atomically."""
+    return write_atomic(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def write_parquet(path: str | Path, table: pa.Table | pd.DataFrame) -> Path:
+    """A table as zstd-compressed Parquet, atomically."""
+    path = Path(path)
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays, tuples and Paths turned into the Python types TOML and JSON hold."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def toml_document(data: dict) -> str:
+    """A TOML document (tables, arrays of tables) for ``data``.
+
+    Raises:
+        TypeError: a value TOML cannot hold (None, an object).
+    """
+    return tomli_w.dumps(plain(data))
+
+
+def toml_inline(value: Any) -> str:
+    """``value`` as one inline TOML value, what ``--set path=VALUE`` parses back: ``true``, ``12``, ``0.5``,
+    ``"it's"``, ``[1, 2]``, ``{ "a" = 1 }``, ``nan``. Scalars are written by tomli-w; arrays and tables inline.
+
+    Raises:
+        TypeError: a value TOML cannot hold (None, an object).
+    """
+    value = plain(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_inline(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{toml_inline(k)} = {toml_inline(v)}" for k, v in value.items()) + " }"
+    return tomli_w.dumps({"v": value}, multiline_strings=False)[4:].strip()

@@ -1,0 +1,68 @@
+"""How numbers are written, in the terminal, in reports and in the app: one function per kind of number.
+
+Every function returns "—" for a missing value (NaN or None), writes negative numbers with a true minus
+sign (U+2212) and groups thousands with commas. Money in the model's tables is in dollars; the ``money``
+writer picks $, $k, $M or $B so that a figure reads at a glance.
+"""
+
+from __future__ import annotations
+
+import math
+
+MINUS = "\u2212"
+MISSING = "—"
+
+
+def missing(x: object) -> bool:
+    """True for None and NaN (what every writer shows as "—")."""
+    return x is None or (isinstance(x, float) and math.isnan(x)) or (hasattr(x, "dtype") and x != x)
+
+
+def number(x: float, digits: int = 0, plus: bool = False) -> str:
+    """``1,234.5``; ``−12``; with ``plus``, ``+3.0`` (a zero has no sign)."""
+    if missing(x):
+        return MISSING
+    text = f"{abs(float(x)):,.{digits}f}"
+    if float(text.replace(",", "")) == 0:
+        return text
+    return (MINUS if x < 0 else "+" if plus else "") + text
+
+
+def money(dollars: float, digits: int = 1, plus: bool = False) -> str:
+    """Dollars with a scale: ``$950``, ``$12.3k``, ``$1,234.5M``, ``$2.1B``, ``−$734.0M``; ``plus`` signs gains."""
+    if missing(dollars):
+        return MISSING
+    size = abs(float(dollars))
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if size >= scale:
+            body = f"{size / scale:,.{digits}f}{suffix}"
+            break
+    else:
+        body = f"{size:,.0f}"
+    if float(body.rstrip("BMk").replace(",", "")) == 0:
+        return f"${body}"
+    return (MINUS if dollars < 0 else "+" if plus else "") + "$" + body
+
+
+def millions(x: float, digits: int = 1, plus: bool = False) -> str:
+    """A number of millions of dollars: ``$1,234.5M``, ``−$12.0M``."""
+    if missing(x):
+        return MISSING
+    return money(float(x) * 1e6, digits, plus) if abs(x) >= 1e-3 else f"${0:.{digits}f}M"
+
+
+def percent(fraction: float, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.123 -> ``12.3%``."""
+    return MISSING if missing(fraction) else number(100 * float(fraction), digits) + "%"
+
+
+def points(fraction_difference: float, digits: int = 1) -> str:
+    """A difference of fractions in percentage points, signed: 0.021 -> ``+2.1 pp``."""
+    return MISSING if missing(fraction_difference) else number(100 * float(fraction_difference), digits, True) + " pp"
+
+
+def interval(low: float, high: float, write=number, **kwargs) -> str:
+    """``[low, high]`` with each end written by ``write``; "" when either end is missing (one replication)."""
+    if missing(low) or missing(high):
+        return ""
+    return f"[{write(low, **kwargs)}, {write(high, **kwargs)}]"
