@@ -3,7 +3,8 @@ the compiled kernels (a named tuple of arrays, which numba passes as it is)."""
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 

@@ -32,7 +32,7 @@ Files (see ``sim/data/SOURCES.md``):
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import pandas as pd
@@ -58,7 +58,7 @@ BLP_MAKE_TO_BRAND = {"Mercedes": "Mercedes-Benz"}
 RECOVERY_KEYS = ("resolved_within_90_days", "resolved_90_to_180_days", "unresolved")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str) -> pd.DataFrame:
     with (resources.files("sim") / "data" / name).open("r", encoding="utf-8") as f:
         return pd.read_csv(f)
@@ -76,7 +76,7 @@ def facts() -> pd.DataFrame:
     return df.astype({"year": "Int64", "value": "float64"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def policy_timeline() -> pd.DataFrame:
     """``brand, year, event, confidence, source``: launches and service-programme changes."""
     return _read(TIMELINE_FILE).copy().astype({"year": "int64"})

@@ -15,10 +15,9 @@ import functools
 import re
 import tomllib
 from pathlib import Path
-
-import numpy as np
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]

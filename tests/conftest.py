@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from sim.brand_arrays import BrandArrays
-
 from sim.model import LuxuryMarketModel
 from sim.scenario import load_scenario
 

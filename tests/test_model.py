@@ -42,7 +42,8 @@ def test_buyers_conserved_and_tables_consistent(seed, buyers, years, growth):
             assert year["sales_share"].sum() == pytest.approx(1.0)
     # sales decompose into repurchases, conquests and new-to-segment buyers
     led = model.ledger
-    np.testing.assert_allclose(led.sales.sum(0), led.repurchase.sum(0) + led.conquest.sum(0) + led.new_to_segment.sum(0))
+    np.testing.assert_allclose(led.sales.sum(0),
+                               led.repurchase.sum(0) + led.conquest.sum(0) + led.new_to_segment.sum(0))
     # the switching matrix agrees with the sales and churn counts
     sw = led.switching.sum(0)
     np.testing.assert_allclose(sw[:, : len(model.brands)].sum(0), led.sales.sum(0))
@@ -182,7 +183,8 @@ def test_service_parity_leaves_lexus_with_clearly_less_share(flagship_runs):
 def test_raising_an_incumbents_service_lowers_its_churn(flagship_runs):
     better = _lexus_runs(overrides=[
         "brands.Cadillac.service.dealer_service_quality=0.85", "brands.Cadillac.service.loaner_cars=true",
-        "brands.Cadillac.service.complaint_resolution_fast=0.75", "brands.Cadillac.service.complaint_resolution_slow=0.2"])
+        "brands.Cadillac.service.complaint_resolution_fast=0.75",
+        "brands.Cadillac.service.complaint_resolution_slow=0.2"])
     churn = lambda runs: np.array([t[(t.brand == "Cadillac") & (t.year >= 1988)].churn_rate.mean() for t in runs])  # noqa: E731
     assert (churn(better) < churn(flagship_runs)).all()
     assert churn(better).mean() < churn(flagship_runs).mean() - 0.03
@@ -192,7 +194,8 @@ def test_rebuy_by_complaint_outcome_is_counted_for_every_replacing_owner(flagshi
     led = small_run.ledger
     assert led.rebuy.sum() == led.replacers.sum()
     assert led.rebuy[:, :, 1].sum() == led.repurchase.sum()
-    model = LuxuryMarketModel(load_scenario("lexus_us_1989", ["market.years=10", "simulation.buyers=20000"]), seed=5).run()
+    scenario = load_scenario("lexus_us_1989", ["market.years=10", "simulation.buyers=20000"])
+    model = LuxuryMarketModel(scenario, seed=5).run()
     rates = model.ledger.rebuy_rates()
     # Dillard & Bates: a complaint resolved quickly keeps owners; one never resolved loses them
     assert rates["resolved_within_90_days"] > rates["unresolved"] + 0.05

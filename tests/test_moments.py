@@ -92,8 +92,10 @@ def test_sales_moments_by_hand(fake_table):
     # Lexus 1991 January-November: months 24..34; calendar 1991: months 24..35; times the scale, exactly
     assert row(table, "sales_jan_nov:Lexus:1991")["simulated"] == sum(m + 10 * lexus for m in range(24, 35)) * SCALE
     assert row(table, "sales_calendar_year:Lexus:1991")["simulated"] == sum(range(24, 36)) * SCALE
-    assert row(table, "sales_jan_nov:Mercedes-Benz:1990")["simulated"] == sum(m + 10 * mb for m in range(12, 23)) * SCALE
-    assert row(table, "sales_calendar_year:Mercedes-Benz:1993")["simulated"] == sum(m + 10 for m in range(48, 60)) * SCALE
+    assert (row(table, "sales_jan_nov:Mercedes-Benz:1990")["simulated"]
+            == sum(m + 10 * mb for m in range(12, 23)) * SCALE)
+    assert (row(table, "sales_calendar_year:Mercedes-Benz:1993")["simulated"]
+            == sum(m + 10 for m in range(48, 60)) * SCALE)
     r = row(table, "sales_calendar_year:Lexus:1989")
     assert r["z"] == pytest.approx(math.log(r["simulated"] / 16302) / 0.10)
     assert r["relative_error"] == pytest.approx(r["simulated"] / 16302 - 1)

@@ -119,7 +119,7 @@ def test_deterministic_for_a_seed():
     assert not (np.array_equal(a.indptr, c.indptr) and np.array_equal(a.indices, c.indices))
 
 
-# ---- gather -------------------------------------------------------------------------------------------------------------
+# ---- gather ----------------------------------------------------------------------------------------------------------
 @HYP
 @given(nodes=st.lists(st.integers(0, 299), max_size=40), seed=st.integers(0, 1000))
 def test_gather_returns_owner_contact_pairs(nodes, seed):

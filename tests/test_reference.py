@@ -62,7 +62,8 @@ def test_blp_prices_and_shares():
                                           "Mercedes-Benz"}
     assert sum(shares.values()) == pytest.approx(1.0)
     # by hand: Lexus's 1990 rows, share-weighted, thousands of 1983 dollars -> 1989 dollars
-    rows = pd.read_csv(resources.files("sim") / "data" / reference.BLP_FILE).query("market_ids == 1990 and make == 'Lexus'")
+    rows = pd.read_csv(resources.files("sim") / "data" / reference.BLP_FILE)
+    rows = rows.query("market_ids == 1990 and make == 'Lexus'")
     by_hand = (rows["prices"] * rows["shares"]).sum() / rows["shares"].sum() * 1000 * 124.0 / 99.6
     assert prices["Lexus"] == pytest.approx(by_hand)
     assert 25_000 < prices["Lexus"] < 35_000 and prices["Mercedes-Benz"] > prices["Lexus"]

@@ -9,8 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import (SCENARIO_DIR, ScenarioError, Scenario, apply_overrides, load_scenario, parse_override,
-                          validate, year_month_index)
+from sim.scenario import (
+    SCENARIO_DIR,
+    Scenario,
+    ScenarioError,
+    apply_overrides,
+    load_scenario,
+    parse_override,
+    validate,
+    year_month_index,
+)
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=100)
 FLAGSHIP = SCENARIO_DIR / "lexus_us_1989.toml"
@@ -29,7 +37,7 @@ def error_of(*args, **kwargs) -> str:
     return str(info.value)
 
 
-# ---- the flagship -----------------------------------------------------------------------------------------------------
+# ---- the flagship ----------------------------------------------------------------------------------------------------
 def test_flagship_loads():
     s = load_scenario("lexus_us_1989")
     assert isinstance(s, Scenario)
@@ -55,7 +63,7 @@ def test_unknown_scenario_name_suggests_a_near_miss():
     assert "no such scenario" in msg and "did you mean 'lexus_us_1989'" in msg
 
 
-# ---- unknown fields ---------------------------------------------------------------------------------------------------
+# ---- unknown fields --------------------------------------------------------------------------------------------------
 def test_unknown_field_names_file_path_and_near_miss(tmp_path):
     path = child(tmp_path, "[brands.Lexus.service]\nloaner_car = true\n")
     msg = error_of(path)
@@ -97,7 +105,7 @@ def test_bad_lever_value_in_a_timeline(tmp_path):
     assert "brands.Lexus.timeline.0.service" in msg and "roadside_level" in msg
 
 
-# ---- values out of range ----------------------------------------------------------------------------------------------
+# ---- values out of range ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("field,value", [
     ("brands.Lexus.service.proactive_goodwill", 1.5),
     ("brands.Lexus.service.recall_handling", -0.1),
@@ -166,7 +174,7 @@ def test_invalid_toml_names_the_file(tmp_path):
     assert str(path) in msg and "TOML" in msg
 
 
-# ---- extends ----------------------------------------------------------------------------------------------------------
+# ---- extends ---------------------------------------------------------------------------------------------------------
 def test_extends_inherits_and_overrides(tmp_path):
     path = child(tmp_path, "question = 'What if?'\n[brands.Lexus.service]\ncomplimentary_maintenance_months = 0\n"
                            "[simulation]\nbuyers = 5000\n", name="no_comp.toml")
@@ -212,12 +220,13 @@ def test_extends_missing_parent(tmp_path):
     assert "no_such_parent" in msg and "no such scenario" in msg
 
 
-# ---- overrides ---------------------------------------------------------------------------------------------------------
+# ---- overrides -------------------------------------------------------------------------------------------------------
 def test_override_changes_the_field():
     s = load_scenario("lexus_us_1989", overrides=["brands.Lexus.service.complimentary_maintenance_months=0"])
     base = load_scenario("lexus_us_1989")
     assert s.brands["Lexus"].service.complimentary_maintenance_months == 0
-    assert s.brands["Lexus"].service.model_copy(update={"complimentary_maintenance_months": 36}) == base.brands["Lexus"].service
+    restored = s.brands["Lexus"].service.model_copy(update={"complimentary_maintenance_months": 36})
+    assert restored == base.brands["Lexus"].service
     assert s.brands["Cadillac"] == base.brands["Cadillac"]
 
 
@@ -228,7 +237,8 @@ def test_overrides_apply_in_order():
 
 
 @pytest.mark.parametrize("override,field", [
-    ("brands.Lexus.service.complimentary_maintenance_months=lots", "brands.Lexus.service.complimentary_maintenance_months"),
+    ("brands.Lexus.service.complimentary_maintenance_months=lots",
+     "brands.Lexus.service.complimentary_maintenance_months"),
     ("brands.Lexus.service.loaner_cars=maybe", "brands.Lexus.service.loaner_cars"),
     ("brands.Lexus.service.roadside_level=2.5", "brands.Lexus.service.roadside_level"),
     ("market.years=[1, 2]", "market.years"),
