@@ -34,6 +34,30 @@ class _PolicyChange:
 
 
 class BrandAgent(mesa.Agent):
+    """One brand as a Mesa agent: its current price, discount, prestige, service reputation and service policy.
+
+    Created by the model, one per scenario brand, in scenario order. Timeline changes dated at or before the
+    start are in force from month 0; later ones are scheduled on Mesa's event list. Once a month the model calls
+    :meth:`step` (the strategy may schedule a response) and moves ``prestige`` and ``reputation``.
+
+    Args:
+        model: the model the brand belongs to (its ``config`` is the scenario; its ``ledger`` the sales).
+        index: the brand's position in the scenario: its index on every brand axis of arrays and tables.
+        name: the brand's name (the scenario's key).
+        spec: the brand's scenario section, kept as ``spec`` (the starting values; never changed).
+
+    Attributes:
+        service: the policy in force (:class:`sim.scenario.ServiceLevers`).
+        price, discount: list price (1989 USD) and discount (fraction of list price) in force.
+        prestige: brand equity, 0-1 (moves toward its target: :mod:`sim.reputation`).
+        reputation: service reputation, satisfaction scale -1..1 (starts at ``satisfaction.baseline``).
+        reference_share: trailing 12-month sales share at the end of the first simulated year (0 for brands
+            not on sale at the start); prestige rises with share gains over it.
+        launch_month: the model month of the launch (a large negative number for brands on sale at the start).
+        history: ``(month, note)`` for every policy, price or discount change adopted.
+        changes: how many changes were adopted (the model rebuilds its brand arrays when it moves).
+    """
+
     def __init__(self, model: LuxuryMarketModel, index: int, name: str, spec: Brand):
         super().__init__(model)
         self.index = index
@@ -60,9 +84,11 @@ class BrandAgent(mesa.Agent):
 
     # ---- what the brand knows of the market ----------------------------------------------------------
     def on_sale(self, month: int) -> bool:
+        """True from the launch month on (always, for a brand on sale at the start)."""
         return month >= self.launch_month
 
     def trailing_sales_share(self, month: int) -> float:
+        """The brand's share of all sales over the 12 months before ``month`` (0.0 if nothing was sold)."""
         return self.model.ledger.trailing_share(self.index, month)
 
     def awareness_reach(self, month: int) -> float:
@@ -83,6 +109,19 @@ class BrandAgent(mesa.Agent):
 
     def adopt(self, service: dict, note: str, month: int, discount: float | None = None,
               price: float | None = None) -> None:
+        """Put a change into force now and note it in ``history``.
+
+        Args:
+            service: the levers that change (name -> value); empty for a price or discount change only.
+            note: what the change is, for ``history`` (``"policy change"`` if empty).
+            month: the model month it takes effect, for ``history``.
+            discount: the new discount (fraction of list price), or None to keep it.
+            price: the new list price (1989 USD), or None to keep it.
+
+        Raises:
+            pydantic.ValidationError: the levers give an invalid policy (not for a validated scenario's changes:
+                :class:`sim.scenario.Brand` checks them in sequence).
+        """
         if service:
             self.service = apply_levers(self.service, service)
         if discount is not None:
@@ -93,7 +132,9 @@ class BrandAgent(mesa.Agent):
         self.history.append((month, note or "policy change"))
 
     def step(self) -> None:
+        """The brand's monthly decision: its strategy looks at the market and may schedule a policy change."""
         self.strategy.update(self, self.model.month)
 
     def __repr__(self) -> str:
-        return f"BrandAgent({self.name!r}, prestige={self.prestige:.2f}, service={self.service.dealer_service_quality:.2f})"
+        return (f"BrandAgent({self.name!r}, prestige={self.prestige:.2f}, "
+                f"service={self.service.dealer_service_quality:.2f})")

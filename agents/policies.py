@@ -22,11 +22,25 @@ if TYPE_CHECKING:
 
 
 def apply_levers(levers: ServiceLevers, changes: dict) -> ServiceLevers:
-    """A new policy: ``levers`` with ``changes`` applied (validated by the schema)."""
+    """A new policy: ``levers`` with ``changes`` applied (validated by the schema).
+
+    Args:
+        levers: the policy in force (not modified).
+        changes: lever name -> new value, e.g. ``{"loaner_cars": True, "roadside_level": 2}``.
+
+    Returns:
+        The new policy.
+
+    Raises:
+        pydantic.ValidationError: an unknown lever, a value out of range, or fast + slow complaint resolution
+            above 1.
+    """
     return ServiceLevers.model_validate({**levers.model_dump(), **changes})
 
 
 class BrandStrategy(Protocol):
+    """What every strategy provides: one monthly look at the market through its brand."""
+
     def update(self, brand: BrandAgent, month: int) -> None:
         """Look at the market (through ``brand``) and, if warranted, change ``brand``'s policy."""
 
@@ -38,6 +52,7 @@ class Fixed:
         self.spec = spec
 
     def update(self, brand: BrandAgent, month: int) -> None:
+        """Nothing: the brand's policy changes only along its timeline."""
         return None
 
 
@@ -52,6 +67,9 @@ class RespondToShareLoss:
         self.triggered_month: int | None = None
 
     def update(self, brand: BrandAgent, month: int) -> None:
+        """From month 12 on: the first call records the reference share (months 0-11); a later month whose
+        trailing 12-month share is below ``(1 - threshold)`` times it schedules the response for
+        ``month + max(1, lag_months)``, once. A brand with no sales in the first year never responds."""
         if self.triggered_month is not None or month < 12:
             return
         share = brand.trailing_sales_share(month)
@@ -60,11 +78,17 @@ class RespondToShareLoss:
             return
         if self.reference_share > 0 and share < (1.0 - self.spec.threshold) * self.reference_share:
             self.triggered_month = month
-            brand.schedule_policy_change(month + max(1, self.spec.lag_months), self.spec.response, "response to share loss")
+            brand.schedule_policy_change(month + max(1, self.spec.lag_months), self.spec.response,
+                                         "response to share loss")
 
 
 STRATEGIES: dict[str, type] = {"fixed": Fixed, "respond_to_share_loss": RespondToShareLoss}
 
 
 def make_strategy(spec: Strategy) -> BrandStrategy:
+    """A new strategy object for ``spec.kind`` (one per brand: a strategy keeps its own state).
+
+    Raises:
+        KeyError: ``spec.kind`` is not in :data:`STRATEGIES` (the scenario schema allows only those).
+    """
     return STRATEGIES[spec.kind](spec)

@@ -10,6 +10,12 @@ import numpy as np
 
 
 class BrandArrays(NamedTuple):
+    """The brands' parameters in force this month: each field an array of shape (n_brands,), in scenario order.
+
+    Built by :meth:`from_brands` from the :class:`agents.brand.BrandAgent` s; the model rebuilds it when a brand
+    changes its policy, price or discount or comes on sale, and otherwise updates prestige, reputation and reach.
+    """
+
     on_sale: np.ndarray  # bool
     price: np.ndarray  # list price, 1989 USD
     discount: np.ndarray  # fraction of list price
@@ -32,10 +38,15 @@ class BrandArrays(NamedTuple):
 
     @property
     def n(self) -> int:
+        """The number of brands."""
         return self.price.size
 
     @classmethod
     def from_brands(cls, brands: Iterable, month: int) -> BrandArrays:
+        """The arrays of ``brands`` (brand agents, in scenario order) as they stand in model month ``month``.
+
+        Bools and the roadside level (int64) keep their kinds; everything else is float64.
+        """
         brands = list(brands)
         f = lambda get, dtype=np.float64: np.array([get(b) for b in brands], dtype=dtype)  # noqa: E731
         return cls(

@@ -47,6 +47,20 @@ CHOICE_COUNTS = ("sales", "new_to_segment", "conquest", "repurchase", "replacers
 
 
 class Ledger:
+    """Brand x month accumulators of one run, filled as events happen; the yearly tables are made from them.
+
+    Every count and money array has shape (months, n_brands) and is in simulated units: buyers, not the real
+    households they stand for (the tables multiply by the model's ``scale``), and 1989 USD. Counts:
+    :data:`COUNTS`; money: :data:`MONEY`; ``csi_sum`` / ``csi_n``: the sum and number of satisfaction readings
+    after service events; ``fleet``: cars in use at the end of each month; ``prestige``: each brand's prestige.
+    ``events`` is (months, n_brands, len(EVENT_KINDS)); ``switching`` and ``rebuy`` are described where they are
+    made.
+
+    Args:
+        months: months the run can record.
+        n_brands: brands, in scenario order.
+    """
+
     def __init__(self, months: int, n_brands: int):
         self.months, self.n_brands = months, n_brands
         for name in COUNTS + MONEY + ("csi_sum", "csi_n", "fleet", "prestige"):
@@ -60,9 +74,11 @@ class Ledger:
 
     @property
     def arrays(self) -> LedgerArrays:
+        """The accumulators compiled code writes to, as a named tuple of the ledger's own arrays (not copies)."""
         return LedgerArrays(**{name: getattr(self, name) for name in LedgerArrays._fields})
 
     def add(self, name: str, month: int, brand: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Add one per entry of ``brand`` (brand indices), or ``weights`` (same shape), to ``name`` at ``month``."""
         getattr(self, name)[month] += np.bincount(brand, weights=weights, minlength=self.n_brands)[: self.n_brands]
 
     def record_rebuys(self, month: int, complaint: np.ndarray, rebought: np.ndarray) -> None:

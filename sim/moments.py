@@ -84,7 +84,8 @@ class Target:
 # ---- targets ----------------------------------------------------------------------------------------------
 def _sales_targets(brands: set[str] | None) -> list[Target]:
     df = reference.sales()
-    calendar = set(zip(df.loc[df["period"] == "calendar_year", "brand"], df.loc[df["period"] == "calendar_year", "year"]))
+    is_calendar = df["period"] == "calendar_year"
+    calendar = set(zip(df.loc[is_calendar, "brand"], df.loc[is_calendar, "year"]))
     out = []
     for r in df.itertuples(index=False):
         if brands is not None and r.brand not in brands:
@@ -158,6 +159,7 @@ def for_brands(ts: Iterable[Target], brands: Sequence[str]) -> list[Target]:
 
 
 def targets_frame(ts: Iterable[Target]) -> pd.DataFrame:
+    """The targets as a table: one row per target, one column per :class:`Target` field (in field order)."""
     return pd.DataFrame([asdict(t) for t in ts], columns=list(Target.__dataclass_fields__))
 
 
@@ -214,7 +216,8 @@ def simulated_moments(model, ts: Sequence[Target] | None = None) -> pd.DataFrame
                         value = _rank_corr([obs[b] for b in listed], sim)
                     else:
                         own = _csi_by_year(led, yi, index[t.brand])
-                        value = float(np.mean([s > own for s in sim])) if not np.isnan([own, *sim]).any() else float("nan")
+                        known = not np.isnan([own, *sim]).any()
+                        value = float(np.mean([s > own for s in sim])) if known else float("nan")
         elif t.kind == "lease_share":
             span = months(t.year)
             if span is not None:

@@ -16,6 +16,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Network:
+    """Who is tied to whom, as compressed sparse rows: buyer ``i``'s contacts are ``indices[indptr[i]:indptr[i+1]]``.
+
+    Ties are symmetric (an undirected graph stored both ways) and never cross communities. Made by
+    :func:`build_network`.
+    """
+
     indptr: np.ndarray  # int32, n + 1
     indices: np.ndarray  # int32, contacts
     community_size: int = 0  # buyers per community (0: one community); ties never cross communities
@@ -28,12 +34,15 @@ class Network:
 
     @property
     def n(self) -> int:
+        """The number of buyers (slots) the network covers."""
         return self.indptr.size - 1
 
     def contacts(self, i: int) -> np.ndarray:
+        """The contacts of buyer ``i`` (slots, int32): a view into ``indices``, not a copy."""
         return self.indices[self.indptr[i] : self.indptr[i + 1]]
 
     def degree(self) -> np.ndarray:
+        """Ties per buyer, shape (n,)."""
         return np.diff(self.indptr)
 
     def gather(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +58,7 @@ class Network:
         return owner, self.indices[np.repeat(starts, counts) + offsets]
 
     def nbytes(self) -> int:
+        """Bytes held by the two arrays (the network's share of the model's memory)."""
         return self.indptr.nbytes + self.indices.nbytes
 
     def to_networkx(self, nodes: np.ndarray | None = None) -> nx.Graph:
@@ -74,7 +84,23 @@ def _template(size: int, degree: int, rewire: float, seed: int) -> tuple[np.ndar
 
 def build_network(n: int, community_size: int, degree: int, rewire: float, rng: np.random.Generator,
                   templates: int = 8) -> Network:
-    """A network over ``n`` buyers made of small-world communities (see the module docstring)."""
+    """A network over ``n`` buyers made of small-world communities (see the module docstring).
+
+    Args:
+        n: buyers (slots 0..n-1); the last community holds the remainder when ``community_size`` does not
+            divide ``n``.
+        community_size: buyers per community (ties never cross communities).
+        degree: ties per buyer (Watts-Strogatz ``k``; fewer in a community too small for it).
+        rewire: Watts-Strogatz rewiring probability, 0-1.
+        rng: the stream the template seeds and their assignment to communities are drawn from.
+        templates: how many distinct community graphs are generated and reused.
+
+    Returns:
+        The :class:`Network`, int32 arrays.
+
+    Raises:
+        ValueError: more ties than int32 indices can address.
+    """
     size = min(community_size, n)
     n_full, rest = divmod(n, size)
     pool = [_template(size, degree, rewire, int(rng.integers(2**31))) for _ in range(min(templates, max(n_full, 1)))]

@@ -18,8 +18,15 @@ def follow(current: np.ndarray, observed: np.ndarray, has_observation: np.ndarra
 
 def prestige_target(initial: np.ndarray, share: np.ndarray, reference_share: np.ndarray, discount: np.ndarray,
                     share_weight: float, discount_erosion: float) -> np.ndarray:
+    """Where each brand's prestige is heading, clipped to [0, 1].
+
+    ``initial + share_weight * (share - reference_share) - discount_erosion * discount``, element-wise over
+    brands: starting prestige, raised by sales-share gains over the reference share (``choice.prestige_share_weight``)
+    and lowered by discounting (``choice.prestige_discount_erosion``, per unit of discount fraction).
+    """
     return np.clip(initial + share_weight * (share - reference_share) - discount_erosion * discount, 0.0, 1.0)
 
 
 def move_toward(value: np.ndarray, target: np.ndarray, months: float) -> np.ndarray:
+    """One month's step of ``value`` a 1/``months`` part of the way to ``target`` (~63% of the gap in ``months``)."""
     return value + (target - value) / months
