@@ -73,7 +73,24 @@ def benchmark(sizes: list[int], repeats: int = 3, years: int = 30, scenario_name
               seed: int = 1, progress=None, reference_sizes: list[int] = (), reference_repeats: int = 1) -> list[dict]:
     """Rows for the vectorised engine at ``sizes`` and the per-agent reference engine at ``reference_sizes``;
     a reference row also gives the vectorised engine's speed-up at the same population (when measured).
-    Each row lists the targets that apply to it (``targets``: name, target, measured, met)."""
+    Each row lists the targets that apply to it (``targets``: target, measured, met).
+
+    Args:
+        sizes: buyer counts for the vectorised engine, each measured ``repeats`` times (seeds ``seed + r``).
+        repeats: runs per vectorised size.
+        years: years simulated per run.
+        scenario_name: the scenario measured (a name in ``scenarios/`` or a path).
+        seed: the first run's seed.
+        progress: called as ``progress(engine, buyers, repeat)`` after each run, or None.
+        reference_sizes: buyer counts for the per-agent reference engine.
+        reference_repeats: runs per reference size.
+
+    Returns:
+        One dict per engine and size: ``engine, buyers, years, repeats``, best and median buyer-months per
+        second and run seconds, ``setup_s``, ``jit_s``, ``peak_rss_mb``, ``state_bytes_per_buyer``, the phase
+        shares and milliseconds per month, ``vectorised_speedup`` (reference rows, when the same size was
+        measured vectorised) and ``targets``.
+    """
     plan = [("vectorised", n, repeats) for n in sizes] + [("agents", n, reference_repeats) for n in reference_sizes]
     rows = []
     for engine, n, reps in plan:

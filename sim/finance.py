@@ -18,7 +18,22 @@ from sim.service import BREAKDOWN, GOODWILL, RECALL, REPAIR, ROUTINE
 
 def event_money(kind: int, brand: np.ndarray, car_age_months: np.ndarray, ba: BrandArrays,
                 c: Costs) -> tuple[np.ndarray, np.ndarray]:
-    """(revenue, cost) in USD of each event of ``kind``."""
+    """(revenue, cost) in USD of each event of ``kind``.
+
+    Args:
+        kind: the event kind (``sim.service.ROUTINE``, ``REPAIR``, ``GOODWILL``, ``BREAKDOWN``, ``RECALL``).
+        brand: brand index of each event, shape (n,).
+        car_age_months: age of each event's car in months, shape (n,).
+        ba: the brands' parameters in force (complimentary months, quality, loaners, roadside level ...).
+        c: the scenario's costs.
+
+    Returns:
+        ``(revenue, cost)``, each shape (n,), 1989 USD per event: what the owner pays the brand and its
+        dealers, and what the event costs them.
+
+    Raises:
+        ValueError: an unknown ``kind``.
+    """
     zero = np.zeros(brand.size)
     if kind == ROUTINE:
         free = car_age_months < ba.comp_months[brand]
@@ -46,6 +61,16 @@ def new_car_margin(brand: np.ndarray, ba: BrandArrays) -> np.ndarray:
 
 def lifetime_value(profit_per_owner_year: np.ndarray, retention: np.ndarray, discount_rate: float) -> np.ndarray:
     """Customer lifetime value with constant margin m and yearly retention r (Gupta & Lehmann):
-    CLV = m · (1 + d) / (1 + d − r)."""
+    CLV = m · (1 + d) / (1 + d − r).
+
+    Args:
+        profit_per_owner_year: m, USD per owner per year, any shape.
+        retention: r, the share of owners kept per year (repurchase loyalty), broadcastable to m; clipped to
+            [0, 0.99] so that the value stays finite.
+        discount_rate: d, annual.
+
+    Returns:
+        CLV in USD per owner, the broadcast shape.
+    """
     r = np.clip(retention, 0.0, 0.99)
     return profit_per_owner_year * (1.0 + discount_rate) / (1.0 + discount_rate - r)

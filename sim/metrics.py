@@ -95,7 +95,13 @@ class Ledger:
                 for k, name in enumerate(COMPLAINT_OUTCOMES)}
 
     def record_choices(self, month: int, previous: np.ndarray, chosen: np.ndarray) -> None:
-        """``previous``: brand or -1 (new to segment); ``chosen``: brand or n_brands (left the segment)."""
+        """Count the month's choices in the switching matrix, then derive sales, conquest, churn ... from it.
+
+        Args:
+            month: the model month.
+            previous: per chooser, the brand of the car replaced, or -1 for a household new to the segment.
+            chosen: per chooser (same shape), the brand bought, or ``n_brands`` for leaving the segment.
+        """
         nb = self.n_brands
         frm = np.where(previous < 0, nb, previous)
         self.switching[month] += np.bincount(frm * (nb + 1) + chosen, minlength=(nb + 1) ** 2).reshape(nb + 1, nb + 1)
@@ -127,7 +133,23 @@ class Ledger:
     # ---- tables -------------------------------------------------------------------------------------
     def yearly(self, brand_names: list[str], start_year: int, scale: float, discount_rate: float,
                months_done: int | None = None) -> pd.DataFrame:
-        """One row per year × brand, in real units (counts and money multiplied by ``scale``)."""
+        """One row per year × brand, in real units (counts and money multiplied by ``scale``).
+
+        Args:
+            brand_names: the brands in scenario order (the ledger's brand axis).
+            start_year: the calendar year of month 0.
+            scale: real households per simulated buyer (the model's ``scale``).
+            discount_rate: annual discount rate of customer lifetime value (``costs.discount_rate``).
+            months_done: months simulated so far (default: all); only complete years are tabled.
+
+        Returns:
+            Columns ``year, brand``, then counts and money in real units (``sales``, ``fleet`` at year end,
+            ``conquest_sales``, ``churned_owners``, ``service_revenue`` ... in 1989 USD, ``profit``, one
+            ``<kind>_events`` column per event kind), shares and rates as fractions (``sales_share``,
+            ``churn_rate``, ``repurchase_loyalty`` ...), ``csi`` on 0-1000, ``clv`` in USD per owner and
+            ``prestige`` (the year's mean). A rate whose denominator is zero is NaN. An empty frame before
+            the first complete year.
+        """
         m = months_done if months_done is not None else self.months
         years = m // 12
         if years == 0:
@@ -184,7 +206,12 @@ class Ledger:
 
     def switching_table(self, brand_names: list[str], start_year: int, scale: float,
                         months_done: int | None = None) -> pd.DataFrame:
-        """``year, from_brand, to_brand, buyers``: from 'new' = entered the segment; to 'left' = left it."""
+        """``year, from_brand, to_brand, buyers``: from 'new' = entered the segment; to 'left' = left it.
+
+        One row per year and flow with buyers (flows of zero are left out); ``buyers`` in real units
+        (times ``scale``); ``from_brand == to_brand`` rows are repurchases. Only complete years (of
+        ``months_done``, default all) are tabled.
+        """
         m = months_done if months_done is not None else self.months
         years = m // 12
         s = self.switching[: years * 12].reshape(years, 12, self.n_brands + 1, self.n_brands + 1).sum(axis=1)

@@ -182,6 +182,17 @@ def simulated_moments(model, ts: Sequence[Target] | None = None) -> pd.DataFrame
 
     ``available`` is False when this run cannot give the moment (a year outside the run); ``basis`` says
     where the number came from.
+
+    Args:
+        model: a run (``LuxuryMarketModel``): its ``brand_names``, ``ledger``, ``scale``, ``config`` and the
+            months simulated so far (``month``) are read.
+        ts: the targets; restricted to the model's brands, CSI targets rebuilt for them (:func:`for_brands`).
+
+    Returns:
+        One row per target, in the targets' order; ``attrs["brands"]`` holds the model's brand names.
+
+    Raises:
+        ValueError: a target of a kind this module does not know.
     """
     names = list(model.brand_names)
     ts = targets(names) if ts is None else for_brands(ts, names)
@@ -243,6 +254,11 @@ def moment_table(ts: Sequence[Target], simulated: pd.DataFrame) -> pd.DataFrame:
 
     If ``simulated`` came from :func:`simulated_moments` and ``ts`` were built for another brand set, the
     CSI targets are rebuilt for the simulation's brands (standardised gaps depend on the compared set).
+
+    Returns:
+        The :class:`Target` fields plus ``simulated``, ``difference`` (simulated - observed),
+        ``relative_error`` (over ``|observed|``; NaN for 0), ``z`` (the error in its units over ``sd``: a
+        log-ratio for sales, with simulated sales floored at ``SALES_FLOOR``), ``available`` and ``basis``.
     """
     brands = simulated.attrs.get("brands")
     ts = list(ts) if brands is None else for_brands(ts, brands)

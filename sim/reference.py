@@ -104,7 +104,11 @@ def _fact(name: str, year: int | None = None) -> pd.DataFrame:
 
 
 def jd_power_csi(year: int) -> dict[str, float]:
-    """J.D. Power Customer Service Index for ``year`` (1992 or 1993): brand -> index, plus ``industry_average``."""
+    """J.D. Power Customer Service Index for ``year`` (1992 or 1993): brand -> index, plus ``industry_average``.
+
+    Raises:
+        KeyError: no CSI rows for ``year``.
+    """
     rows = _fact("jd_power_csi", year)
     return dict(zip(rows["brand"], rows["value"].astype(float)))
 
@@ -141,13 +145,21 @@ def _blp_year(year: int) -> pd.DataFrame:
 
 
 def blp_prices(year: int) -> dict[str, float]:
-    """Sales-weighted mean price per brand in ``year``, in 1989 dollars (BLP: 1983 $k x ``CPI_1983_TO_1989``)."""
+    """Sales-weighted mean price per brand in ``year``, in 1989 dollars (BLP: 1983 $k x ``CPI_1983_TO_1989``).
+
+    Raises:
+        KeyError: no BLP rows for ``year`` (the data cover 1971-1990).
+    """
     rows = _blp_year(year)
     weighted = (rows["prices"] * rows["shares"]).groupby(rows["brand"]).sum() / rows.groupby("brand")["shares"].sum()
     return {make: float(v * 1000.0 * CPI_1983_TO_1989) for make, v in weighted.items()}
 
 
 def blp_shares(year: int) -> dict[str, float]:
-    """Brand shares of the luxury unit sales within the BLP rows of ``year`` (they sum to 1; Mercedes runs low)."""
+    """Brand shares of the luxury unit sales within the BLP rows of ``year`` (they sum to 1; Mercedes runs low).
+
+    Raises:
+        KeyError: no BLP rows for ``year`` (the data cover 1971-1990).
+    """
     units = _blp_year(year).groupby("brand")["shares"].sum()
     return {make: float(v) for make, v in (units / units.sum()).items()}

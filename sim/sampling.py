@@ -63,7 +63,17 @@ def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
 
 
 def thinned_indices(rng: np.random.Generator, n: int, p_max: float, rate_of) -> np.ndarray:
-    """Indices with per-index probability ``rate_of(candidates)`` ≤ ``p_max``, sampled by thinning."""
+    """Indices with per-index probability ``rate_of(candidates)`` ≤ ``p_max``, sampled by thinning.
+
+    Args:
+        rng: the stream drawn from.
+        n: the indices are ``range(n)``.
+        p_max: an upper bound of every index's probability, in [0, 1].
+        rate_of: maps an int64 array of candidate indices to their probabilities (same shape, each ≤ ``p_max``).
+
+    Returns:
+        The sorted, distinct indices kept (int64).
+    """
     candidates = bernoulli_indices(rng, n, p_max)
     if candidates.size == 0:
         return candidates

@@ -21,6 +21,9 @@ def t_half_width(sd: np.ndarray | float, n: np.ndarray | int, confidence: float 
         sd: sample standard deviations (ddof=1), any shape.
         n: number of values behind each, broadcastable to ``sd``.
         confidence: two-sided level, in (0, 1).
+
+    Returns:
+        The half-widths, the broadcast shape (a float for scalar inputs), in the units of ``sd``.
     """
     sd, n = np.broadcast_arrays(np.asarray(sd, dtype=float), np.asarray(n, dtype=float))
     out = np.full(sd.shape, np.nan)
@@ -35,6 +38,14 @@ def mean_interval(values, confidence: float = CONFIDENCE, bounds: tuple[float, f
 
     With fewer than two values the interval is NaN; with ``bounds`` it is clipped to them. With no values
     all three are NaN.
+
+    Args:
+        values: one value per replication (any array-like of numbers).
+        confidence: two-sided level, in (0, 1).
+        bounds: ``(lowest, highest)`` the metric can take (``(0, 1)`` for a share), or None.
+
+    Returns:
+        ``(mean, low, high)`` as floats.
     """
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
