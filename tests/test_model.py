@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
+from agents.policies import Fixed, RespondToShareLoss, make_strategy
 from sim.model import LuxuryMarketModel
 from sim.runner import run_replications
-from sim.scenario import load_scenario
+from sim.scenario import Strategy, load_scenario
 from tests.conftest import small_flagship
 
 
@@ -199,3 +200,46 @@ def test_rebuy_by_complaint_outcome_is_counted_for_every_replacing_owner(flagshi
     rates = model.ledger.rebuy_rates()
     # Dillard & Bates: a complaint resolved quickly keeps owners; one never resolved loses them
     assert rates["resolved_within_90_days"] > rates["unresolved"] + 0.05
+
+
+# ---- strategies: the complacent incumbent --------------------------------------------------------------------
+class _Brand:
+    """What a strategy sees of its brand: a trailing share per month, and a way to schedule a change."""
+
+    def __init__(self, shares):
+        self.shares, self.scheduled = shares, []
+
+    def trailing_sales_share(self, month):
+        return self.shares[month]
+
+    def schedule_policy_change(self, month, service, note):
+        self.scheduled.append((month, service, note))
+
+
+def _play(strategy, shares):
+    brand = _Brand(shares)
+    for month in range(len(shares)):
+        strategy.update(brand, month)
+    return brand.scheduled
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(shares=st.lists(st.floats(0.0, 0.5), min_size=13, max_size=60), threshold=st.floats(0.0, 1.0),
+       lag=st.integers(0, 240))
+def test_respond_to_share_loss_responds_once_after_the_first_fall_below_threshold(shares, threshold, lag):
+    spec = Strategy(kind="respond_to_share_loss", threshold=threshold, lag_months=lag,
+                    response={"loaner_cars": True})
+    scheduled = _play(make_strategy(spec), shares)
+    reference = shares[12]  # the trailing share at month 12: the first simulated year
+    falls = [m for m in range(13, len(shares)) if reference > 0 and shares[m] < (1 - threshold) * reference]
+    expected = [(falls[0] + max(1, lag), {"loaner_cars": True}, "response to share loss")] if falls else []
+    assert scheduled == expected
+
+
+def test_a_strategy_looks_at_nothing_in_the_first_year_and_a_fixed_one_never_acts():
+    shares = [0.0] * 12 + [0.5, 0.45, 0.3, 0.0]  # months 0-11 unseen; reference 0.5; 0.3 < 0.8 * 0.5 at month 14
+    respond = Strategy(kind="respond_to_share_loss", lag_months=0)  # a lag of 0 still means the next month
+    assert _play(make_strategy(respond), shares) == [(15, {}, "response to share loss")]
+    assert _play(make_strategy(Strategy(kind="respond_to_share_loss")), [0.0] * 13 + [0.0] * 24) == []  # no reference
+    assert isinstance(make_strategy(Strategy()), Fixed) and _play(make_strategy(Strategy()), shares) == []
+    assert isinstance(make_strategy(Strategy(kind="respond_to_share_loss")), RespondToShareLoss)

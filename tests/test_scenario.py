@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +18,8 @@ from sim.scenario import (
     apply_overrides,
     load_scenario,
     parse_override,
+    resolve_path,
+    set_values,
     validate,
     year_month_index,
 )
@@ -324,3 +328,50 @@ def test_timeline_changes_are_checked_in_sequence(tmp_path):
 def test_strategy_response_invalid_for_the_brand_is_rejected_at_load():
     msg = error_of("lexus_us_1989", overrides=["brands.Cadillac.strategy.response.complaint_resolution_slow=0.8"])
     assert "brands.Cadillac" in msg and "must not exceed 1" in msg
+
+
+# ---- what the entry points' docstrings promise -------------------------------------------------------------
+@HYP
+@given(start=st.integers(1900, 2100), year=st.integers(1900, 2100), month=st.integers(1, 12))
+def test_year_month_index_counts_months_from_january_of_the_start(start, year, month):
+    index = year_month_index(f"{year:04d}-{month:02d}", start)
+    assert divmod(index, 12) == (year - start, month - 1)
+    assert (index < 0) == (year < start)
+
+
+def test_resolve_path_tries_base_then_the_library_with_and_without_toml(tmp_path):
+    own = tmp_path / "lexus_us_1989.toml"
+    own.write_text("")
+    assert resolve_path("lexus_us_1989", base=tmp_path) == own.resolve()  # base first
+    assert resolve_path("lexus_us_1989") == FLAGSHIP.resolve()  # then the library (cwd has no such file)
+    assert resolve_path(tmp_path / "lexus_us_1989") == own.resolve()  # absolute, ".toml" added
+    with pytest.raises(ScenarioError) as info:
+        resolve_path("lexus_us_198", base=tmp_path, folder=tmp_path, kind="experiment")
+    assert info.value.problems == ["lexus_us_198: no such experiment file (did you mean 'lexus_us_1989'?)"]
+
+
+def test_set_values_copies_creates_tables_and_plain_numbers():
+    raw = tomllib.loads(FLAGSHIP.read_text())
+    del raw["satisfaction"]
+    before = copy.deepcopy(raw)
+    out = set_values(raw, {"brands.Lexus.price": np.float64(35000.0), "simulation.replications": np.int64(3),
+                           "satisfaction.new_car": 0.2})
+    assert raw == before, "neither the input nor its nested tables may change"
+    assert type(out["brands"]["Lexus"]["price"]) is float and type(out["simulation"]["replications"]) is int
+    assert out["satisfaction"] == {"new_car": 0.2}  # a missing table is created
+    assert validate(out).brands["Lexus"].price == 35000.0
+
+
+def test_set_values_never_creates_a_brand_or_segment():
+    raw = tomllib.loads(FLAGSHIP.read_text())
+    with pytest.raises(ScenarioError) as info:
+        set_values(raw, {"brands.Lexsu.price": 1.0}, context="design point 3: ")
+    assert info.value.problems == ["design point 3: brands.Lexsu: unknown brand 'Lexsu' (did you mean 'Lexus'?)"]
+    with pytest.raises(ScenarioError, match=r"market\.segments\.rich: unknown segment 'rich'"):
+        set_values(raw, {"market.segments.rich.share": 0.5})
+
+
+def test_scenario_error_is_a_value_error_with_one_line_per_problem():
+    error = ScenarioError(["a.toml: x: bad", "a.toml: y: worse"])
+    assert isinstance(error, ValueError)
+    assert str(error).splitlines() == error.problems
