@@ -55,7 +55,7 @@ class BrandAgent(mesa.Agent):
             not on sale at the start); prestige rises with share gains over it.
         launch_month: the model month of the launch (a large negative number for brands on sale at the start).
         history: ``(month, note)`` for every policy, price or discount change adopted.
-        changes: how many changes were adopted (the model rebuilds its brand arrays when it moves).
+        changes: how many changes were adopted (the model rebuilds its brand arrays when this count moves).
     """
 
     def __init__(self, model: LuxuryMarketModel, index: int, name: str, spec: Brand):
