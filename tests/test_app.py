@@ -14,8 +14,10 @@ import ipyvuetify as v
 import ipywidgets
 import solara
 
-from sim import app
-from sim.app import FLOW_WINDOWS, LEFT, LEVERS, NEW, AppState
+from sim import app, app_state
+from sim.app_figures import latest_table_html, status_html
+from sim.app_levers import LEVERS
+from sim.app_state import FLOW_WINDOWS, LEFT, NEW, AppState
 from sim.runner import run_one
 from sim.scenario import load_scenario
 
@@ -35,7 +37,7 @@ def short(state: AppState, years: int = 6) -> AppState:
 
 # ---- AppState ----------------------------------------------------------------------------------------------
 def test_scenario_library_lists_every_scenario_with_its_question():
-    library = dict(app.scenario_library())
+    library = dict(app_state.scenario_library())
     assert {"lexus_us_1989", "lexus_no_complimentary", "lexus_service_parity", "europe_1990"} <= set(library)
     assert all(question for question in library.values())
 
@@ -194,7 +196,7 @@ def test_loyalty_is_blank_while_too_few_owners_replaced(state):
     short(state, 6)
     state.run_to_end()
     y = state.yearly()
-    thin = y["replacers_simulated"] < app.MIN_REPLACERS
+    thin = y["replacers_simulated"] < app_state.MIN_REPLACERS
     assert y.loc[thin, "repurchase_loyalty"].isna().all()
     assert y.loc[(y["brand"] == "Lexus") & (y["year"] <= 1989), "repurchase_loyalty"].isna().all()
     assert y.loc[~thin, "repurchase_loyalty"].between(0, 1).all()
@@ -203,7 +205,7 @@ def test_loyalty_is_blank_while_too_few_owners_replaced(state):
 def test_network_sample_is_one_neighbourhood_whose_layout_survives_lever_changes(state):
     g, pos = state.network_graph()
     nodes = np.array(sorted(g.nodes))
-    assert nodes.size == app.NETWORK_SAMPLE and g.number_of_edges() > nodes.size  # ties among neighbours
+    assert nodes.size == app_state.NETWORK_SAMPLE and g.number_of_edges() > nodes.size  # ties among neighbours
     size = state.scenario.word_of_mouth.community_size
     assert len(set(nodes // size)) == 1  # one community
     assert set(pos) == set(g.nodes)
@@ -234,21 +236,21 @@ def test_figures_render_to_png_and_are_cached_until_the_model_moves(state):
 
 
 def test_latest_table_has_a_stable_test_id_per_brand_and_metric(state):
-    html = app.latest_table_html(state)
+    html = latest_table_html(state)
     assert 'data-testid="share_12m-Lexus" data-value=""' in html  # nothing simulated yet
     state.step_year()
     state.step_year()
-    html = app.latest_table_html(state)
+    html = latest_table_html(state)
     for name in state.model.brand_names:
         assert f'data-testid="share_12m-{name}"' in html and f'data-testid="cum_profit-{name}"' in html
     share = state.latest().loc["Cadillac", "share_12m"]
     assert f'data-testid="share_12m-Cadillac" data-value="{float(share)!r}"' in html
-    assert 'data-months="24"' in app.status_html(state, running=False)
+    assert 'data-months="24"' in status_html(state, running=False)
 
 
 def test_a_default_year_steps_and_draws_within_a_second():
     state = AppState()  # the default population (20,000 buyers)
-    assert state.buyers == app.DEFAULT_BUYERS
+    assert state.buyers == app_state.DEFAULT_BUYERS
     state.step_year()  # warm-up: fonts, caches
     for kind in ("share", "loyalty", "flows", "csi", "money", "network"):
         state.figure(kind).savefig(io.BytesIO(), format="png")
@@ -384,7 +386,7 @@ def test_page_scenario_and_brand_pickers(page):
 
 def test_app_defaults_come_from_the_environment(monkeypatch):
     monkeypatch.delenv("LUXSIM_APP_BUYERS", raising=False)
-    assert app.app_defaults() == {"scenario": "lexus_us_1989", "buyers": app.DEFAULT_BUYERS}
+    assert app.app_defaults() == {"scenario": "lexus_us_1989", "buyers": app_state.DEFAULT_BUYERS}
     monkeypatch.setenv("LUXSIM_APP_BUYERS", "8000")
     monkeypatch.setenv("LUXSIM_APP_SCENARIO", "europe_1990")
-    assert app.app_defaults() == {"scenario": "europe_1990", "buyers": 8000}
+    assert app_state.app_defaults() == {"scenario": "europe_1990", "buyers": 8000}
