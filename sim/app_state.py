@@ -81,7 +81,18 @@ def focus_brand(sc: Scenario) -> str:
 
 class AppState:
     """Everything the page shows. Thread-safe: the model steps under ``lock`` (the page's "run" thread and a
-    slider may touch it at once), and every rebuild bumps ``generation`` so a running loop knows to stop."""
+    slider may touch it at once), and every rebuild bumps ``generation`` so a running loop knows to stop.
+
+    Args:
+        scenario: a scenario name in ``scenarios/`` or a path to a TOML file.
+        buyers: simulated households at the start (results are scaled to the real market).
+        seed: the run's seed (``run_sim.py run --seed``); None: the scenario's own.
+        network_sample: buyers shown in the network view.
+        overrides: dotted scenario path -> value, as ``--set`` takes them (e.g. ``{"market.years": 8}``).
+
+    Raises:
+        ScenarioError: the scenario cannot be read or, with the overrides, does not validate.
+    """
 
     def __init__(self, scenario: str = DEFAULT_SCENARIO, buyers: int = DEFAULT_BUYERS, seed: int | None = None,
                  network_sample: int = NETWORK_SAMPLE, overrides: dict[str, Any] | None = None):
@@ -102,7 +113,11 @@ class AppState:
 
     # ---- choosing --------------------------------------------------------------------------------------
     def select_scenario(self, name: str) -> None:
-        """Switch scenario: its own levers, seed and focus brand (overrides of the previous one are dropped)."""
+        """Switch scenario: its own levers, seed and focus brand (overrides of the previous one are dropped).
+
+        Raises:
+            ScenarioError: the scenario cannot be read or does not validate (the state is left as it was).
+        """
         with self.lock:
             self.base = load_scenario(name)
             self.scenario_name = name
@@ -112,6 +127,7 @@ class AppState:
             self.rebuild()
 
     def select_brand(self, brand: str) -> None:
+        """Show ``brand``'s levers. Raises ValueError for a brand not in the scenario."""
         if brand not in self.base.brands:
             raise ValueError(f"unknown brand {brand!r}")
         self.brand = brand  # nothing to rebuild: only which brand the levers show
@@ -120,8 +136,13 @@ class AppState:
         """The overrides as ``--set`` arguments (``path=VALUE``, the value inline TOML), in the order set."""
         return [override_arg(path, value) for path, value in self.overrides.items()]
 
-    def _apply(self, changes: dict[str, Any]) -> bool:
-        """Set overrides (value ``None`` removes one) and rebuild; on invalid input keep the old ones."""
+    def set_overrides(self, changes: dict[str, Any]) -> bool:
+        """Set overrides (dotted scenario path -> value; ``None`` removes one) and rebuild the model at month 0.
+
+        Returns:
+            True if the scenario validates with them; False if not: the old overrides are kept and ``error`` says
+            why in one line (the schema's words, e.g. "... must not exceed 1").
+        """
         with self.lock:
             old = dict(self.overrides)
             for path, value in changes.items():
@@ -145,6 +166,15 @@ class AppState:
         return getattr(spec.service, key) if hasattr(spec.service, key) else getattr(spec, key)
 
     def set_lever(self, key: str, value: Any, brand: str | None = None) -> bool:
+        """Move lever ``key`` (a :data:`sim.app_levers.LEVERS` key) of ``brand`` (default: the selected brand) to
+        ``value``, rounded to the lever's kind; back at the scenario's value, the override is dropped.
+
+        Returns:
+            As :meth:`set_overrides`: False (and ``error`` set) if the scenario schema refuses the value.
+
+        Raises:
+            KeyError: an unknown lever or brand.
+        """
         lever = LEVER_BY_KEY[key]
         brand = brand or self.brand
         if lever.kind == "int":
@@ -156,35 +186,40 @@ class AppState:
         path = lever.path.format(brand=brand)
         base_spec = self.base.brands[brand]
         base_value = getattr(base_spec.service, key) if hasattr(base_spec.service, key) else getattr(base_spec, key)
-        return self._apply({path: None if value == base_value else value})
+        return self.set_overrides({path: None if value == base_value else value})
 
     def responders(self) -> list[str]:
+        """The brands whose strategy is ``respond_to_share_loss``, in scenario order."""
         return [n for n, b in self.scenario.brands.items() if b.strategy.kind == "respond_to_share_loss"]
 
     def response_lag(self) -> int | None:
+        """The first responder's lag in months (the slider moves them all); None when no brand responds."""
         names = self.responders()
         return self.scenario.brands[names[0]].strategy.lag_months if names else None
 
     def set_response_lag(self, months: int) -> bool:
+        """Set every responder's lag to ``months``; returns as :meth:`set_overrides`."""
         changes = {}
         for name in self.responders():
             path = f"brands.{name}.strategy.lag_months"
             changes[path] = None if int(months) == self.base.brands[name].strategy.lag_months else int(months)
-        return self._apply(changes)
+        return self.set_overrides(changes)
 
     def set_buyers(self, buyers: int) -> None:
+        """Simulate ``buyers`` households from month 0."""
         with self.lock:
             self.buyers = int(buyers)
             self.rebuild()
 
     def set_seed(self, seed: int) -> None:
+        """Run with seed ``seed`` from month 0."""
         with self.lock:
             self.seed = int(seed)
             self.rebuild()
 
     def restore_scenario(self) -> None:
         """Drop every override: back to the scenario file's levers."""
-        self._apply({path: None for path in self.overrides})
+        self.set_overrides({path: None for path in self.overrides})
 
     def cli_command(self) -> str:
         """The same run from the command line (replication 0 of `run` uses the same random streams), quoted for a
@@ -253,6 +288,7 @@ class AppState:
         return True
 
     def status(self) -> str:
+        """One line: the simulated month reached ("1990-12: month 60 of 300") or "not started"."""
         if self.months_done == 0:
             return f"{self.model.date(0)}: not started ({self.n_months} months to simulate)"
         return f"{self.model.date()}: month {self.months_done} of {self.n_months}"
@@ -296,7 +332,10 @@ class AppState:
         return self._cached("yearly", make)
 
     def latest(self) -> pd.DataFrame:
-        """One row per brand: the numbers next to the charts (NaN before the first year is complete)."""
+        """One row per brand (index ``brand``, scenario order): the numbers next to the charts. Columns:
+        ``share_12m`` (fraction of sales, last 12 months), ``prestige`` (0-1), and from the last complete year
+        ``loyalty`` (fraction), ``csi`` (0-1000), ``service_margin`` (1989 $), then ``cum_profit`` (1989 $ since the
+        start); NaN before the first year is complete."""
         def make() -> pd.DataFrame:
             names = self.model.brand_names
             share = self.monthly_share()
