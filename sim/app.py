@@ -255,7 +255,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning")
         log_level: uvicorn's log level.
 
     Raises:
-        OSError: the port is taken or the address cannot be bound (from uvicorn, at start).
+        SystemExit: the address cannot be bound (the port is taken): uvicorn logs the reason and exits with 3.
     """
     os.environ["SOLARA_APP"] = "sim.app"
     os.environ["SERVER_NAME"] = host

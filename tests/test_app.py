@@ -120,7 +120,8 @@ def test_a_lever_rebuilds_the_model_from_the_scenario_with_an_override(state):
     assert state.set_lever("roadside_level", 3) and state.set_lever("take_back_guarantee", True)
     assert state.set_lever("price", 30000) and state.set_lever("discount", 0.05)
     bmw = state.scenario.brands["BMW"]
-    assert (bmw.service.roadside_level, bmw.service.take_back_guarantee, bmw.price, bmw.discount) == (3, True, 30000, 0.05)
+    assert (bmw.service.roadside_level, bmw.service.take_back_guarantee, bmw.price, bmw.discount) == (
+        3, True, 30000, 0.05)
     assert state.model.brands[state.model.brand_names.index("BMW")].service.roadside_level == 3
     # moving a lever back to the scenario's value drops the override; "restore" drops them all
     state.select_brand("Lexus")
