@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import io
 import math
+import re
+import shlex
 import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ipyvuetify as v
 import ipywidgets
 import solara
 
-from sim import app
-from sim.app import FLOW_WINDOWS, LEFT, LEVERS, NEW, AppState
+from sim import app, app_state
+from sim.app_figures import CELLS, latest_table_html, status_html
+from sim.app_levers import LEVER_BY_KEY, LEVERS, lever_text
+from sim.app_state import FLOW_WINDOWS, LEFT, NEW, AppState, override_arg
+from sim.formats import MINUS, MISSING, money
 from sim.runner import run_one
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, parse_override
+from sim.style import BRAND_COLOURS, brand_palette
 
 BUYERS = 5000
 
@@ -29,13 +37,13 @@ def state():
 
 def short(state: AppState, years: int = 6) -> AppState:
     """The same state over a shorter horizon (a dotted override like any other)."""
-    assert state._apply({"market.years": years})
+    assert state.set_overrides({"market.years": years})
     return state
 
 
 # ---- AppState ----------------------------------------------------------------------------------------------
 def test_scenario_library_lists_every_scenario_with_its_question():
-    library = dict(app.scenario_library())
+    library = dict(app_state.scenario_library())
     assert {"lexus_us_1989", "lexus_no_complimentary", "lexus_service_parity", "europe_1990"} <= set(library)
     assert all(question for question in library.values())
 
@@ -112,7 +120,8 @@ def test_a_lever_rebuilds_the_model_from_the_scenario_with_an_override(state):
     assert state.set_lever("roadside_level", 3) and state.set_lever("take_back_guarantee", True)
     assert state.set_lever("price", 30000) and state.set_lever("discount", 0.05)
     bmw = state.scenario.brands["BMW"]
-    assert (bmw.service.roadside_level, bmw.service.take_back_guarantee, bmw.price, bmw.discount) == (3, True, 30000, 0.05)
+    assert (bmw.service.roadside_level, bmw.service.take_back_guarantee, bmw.price, bmw.discount) == (
+        3, True, 30000, 0.05)
     assert state.model.brands[state.model.brand_names.index("BMW")].service.roadside_level == 3
     # moving a lever back to the scenario's value drops the override; "restore" drops them all
     state.select_brand("Lexus")
@@ -194,7 +203,7 @@ def test_loyalty_is_blank_while_too_few_owners_replaced(state):
     short(state, 6)
     state.run_to_end()
     y = state.yearly()
-    thin = y["replacers_simulated"] < app.MIN_REPLACERS
+    thin = y["replacers_simulated"] < app_state.MIN_REPLACERS
     assert y.loc[thin, "repurchase_loyalty"].isna().all()
     assert y.loc[(y["brand"] == "Lexus") & (y["year"] <= 1989), "repurchase_loyalty"].isna().all()
     assert y.loc[~thin, "repurchase_loyalty"].between(0, 1).all()
@@ -203,7 +212,7 @@ def test_loyalty_is_blank_while_too_few_owners_replaced(state):
 def test_network_sample_is_one_neighbourhood_whose_layout_survives_lever_changes(state):
     g, pos = state.network_graph()
     nodes = np.array(sorted(g.nodes))
-    assert nodes.size == app.NETWORK_SAMPLE and g.number_of_edges() > nodes.size  # ties among neighbours
+    assert nodes.size == app_state.NETWORK_SAMPLE and g.number_of_edges() > nodes.size  # ties among neighbours
     size = state.scenario.word_of_mouth.community_size
     assert len(set(nodes // size)) == 1  # one community
     assert set(pos) == set(g.nodes)
@@ -234,21 +243,21 @@ def test_figures_render_to_png_and_are_cached_until_the_model_moves(state):
 
 
 def test_latest_table_has_a_stable_test_id_per_brand_and_metric(state):
-    html = app.latest_table_html(state)
+    html = latest_table_html(state)
     assert 'data-testid="share_12m-Lexus" data-value=""' in html  # nothing simulated yet
     state.step_year()
     state.step_year()
-    html = app.latest_table_html(state)
+    html = latest_table_html(state)
     for name in state.model.brand_names:
         assert f'data-testid="share_12m-{name}"' in html and f'data-testid="cum_profit-{name}"' in html
     share = state.latest().loc["Cadillac", "share_12m"]
     assert f'data-testid="share_12m-Cadillac" data-value="{float(share)!r}"' in html
-    assert 'data-months="24"' in app.status_html(state, running=False)
+    assert 'data-months="24"' in status_html(state, running=False)
 
 
 def test_a_default_year_steps_and_draws_within_a_second():
     state = AppState()  # the default population (20,000 buyers)
-    assert state.buyers == app.DEFAULT_BUYERS
+    assert state.buyers == app_state.DEFAULT_BUYERS
     state.step_year()  # warm-up: fonts, caches
     for kind in ("share", "loyalty", "flows", "csi", "money", "network"):
         state.figure(kind).savefig(io.BytesIO(), format="png")
@@ -260,6 +269,79 @@ def test_a_default_year_steps_and_draws_within_a_second():
             state.figure(kind).savefig(io.BytesIO(), format="png")
         best = min(best, time.process_time() - start)
     assert best < 1.0, f"a default-size year took {best:.2f} s of CPU to step and draw"
+
+
+# ---- one palette, one formatter, one TOML writer ------------------------------------------------------------
+def _hex(colour) -> str:
+    from matplotlib.colors import to_hex
+
+    return to_hex(colour)
+
+
+def test_the_app_draws_in_the_brand_colours_of_sim_style(state):
+    state.step_year()
+    names = state.model.brand_names
+    palette = brand_palette(names)
+    assert all(palette[name] == BRAND_COLOURS[name] for name in names)  # every flagship brand has its own colour
+    swatches = re.findall(r'background:(#[0-9a-f]{6})"></span>([^<]+)</td>', latest_table_html(state))
+    assert dict((name, colour) for colour, name in swatches) == palette
+    lines = state.figure("share").axes[0].get_lines()
+    assert [_hex(line.get_color()) for line in lines[: len(names)]] == [palette[n] for n in names]
+    assert _hex(lines[-1].get_color()) == palette[state.brand]  # the launch marker
+    nodes = state.figure("network").axes[0].collections[1].get_facecolors()
+    assert {_hex(c) for c in nodes} <= {*palette.values(), "#eeeeee"}
+
+
+def test_money_in_the_latest_table_is_written_by_sim_formats_with_a_true_minus_sign():
+    state = AppState(buyers=BUYERS, overrides={"costs.repair_cost": 5000.0, "market.years": 3})  # repairs at a loss
+    state.step_year()
+    page = latest_table_html(state)
+    written = dict(re.findall(r'data-testid="([^"]+)" data-value="[^"]*">([^<]*)</td>', page))
+    latest = state.latest()
+    for col, write in CELLS:
+        for name, value in latest[col].items():
+            assert written[f"{col}-{name}"] == write(value)
+    margins = [written[f"service_margin-{name}"] for name in latest.index]
+    negative = [text for text, v in zip(margins, latest["service_margin"]) if v < 0]
+    assert negative and all(re.fullmatch(MINUS + r"\$[\d,]+\.\d[kMB]", text) for text in negative), margins
+    assert "$-" not in page and "-$" not in page
+    assert money(-734e6) == f"{MINUS}$734.0M"
+    assert MISSING in latest_table_html(AppState(buyers=BUYERS))  # nothing simulated yet: "—", not "nan"
+
+
+def test_lever_values_and_costs_are_written_by_sim_formats(state):
+    assert lever_text(LEVER_BY_KEY["price"], 38_500) == "$38.5k"
+    assert lever_text(LEVER_BY_KEY["discount"], 0.05) == "0.05"
+    assert lever_text(LEVER_BY_KEY["loaner_cars"], True) == "on"
+    assert f"{money(state.scenario.costs.take_back_cost)} per take-back" in LEVER_BY_KEY["take_back_guarantee"].explain(
+        state.scenario)
+
+
+def _set_arguments(command: str) -> list[str]:
+    words = shlex.split(command)
+    return [words[i + 1] for i, word in enumerate(words) if word == "--set"]
+
+
+def test_the_reproducing_command_line_round_trips_every_override_through_toml_and_the_shell():
+    question = """Lexus's "service" case: C:\\path, a tab\there; $HOME `date` 'quoted'"""
+    overrides = {"question": question, "market.years": 3, "brands.BMW.discount": 0.05,
+                 "brands.Lexus.service.loaner_cars": False, "brands.Mercedes-Benz.price": 41_000}
+    state = AppState(buyers=BUYERS, overrides=overrides)
+    assert state.scenario.question == question  # the app's own rebuild read the value back
+    args = _set_arguments(state.cli_command())
+    assert args == state.override_args()
+    assert {".".join(parse_override(arg)[0]): parse_override(arg)[1] for arg in args} == overrides
+    assert load_scenario("lexus_us_1989", args).question == question  # what `run_sim.py run --set` loads
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(st.characters(blacklist_categories=("Cs",))), st.booleans(), st.integers(-10**12, 10**12),
+                 st.floats(allow_nan=False), st.lists(st.integers(0, 9), max_size=4)))
+def test_any_override_value_round_trips_through_the_shell_and_toml(value):
+    arg = override_arg("brands.Lexus.note", value)
+    (back,) = _set_arguments(f"python run_sim.py run x --set {shlex.quote(arg)}")
+    keys, parsed = parse_override(back)
+    assert keys == ["brands", "Lexus", "note"] and parsed == value and type(parsed) is type(value)
 
 
 # ---- the Solara page, rendered without a browser ----------------------------------------------------------------
@@ -384,7 +466,7 @@ def test_page_scenario_and_brand_pickers(page):
 
 def test_app_defaults_come_from_the_environment(monkeypatch):
     monkeypatch.delenv("LUXSIM_APP_BUYERS", raising=False)
-    assert app.app_defaults() == {"scenario": "lexus_us_1989", "buyers": app.DEFAULT_BUYERS}
+    assert app.app_defaults() == {"scenario": "lexus_us_1989", "buyers": app_state.DEFAULT_BUYERS}
     monkeypatch.setenv("LUXSIM_APP_BUYERS", "8000")
     monkeypatch.setenv("LUXSIM_APP_SCENARIO", "europe_1990")
-    assert app.app_defaults() == {"scenario": "europe_1990", "buyers": 8000}
+    assert app_state.app_defaults() == {"scenario": "europe_1990", "buyers": 8000}

@@ -13,7 +13,6 @@ downloads are never used.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -45,13 +44,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's Chromium (apt-get install -y chromium) to run the browser test")
+        pytest.skip(f"{CHROMIUM} not found: install Debian's Chromium (apt-get install -y chromium) "
+                    "to run the browser test")
     port = _free_port()
     log = tmp_path_factory.mktemp("app-server") / "server.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", f"from sim.app import serve; serve(host='127.0.0.1', port={port})"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    with open(log, "wb") as out:  # as a user starts it; Solara loads the page by module name (sim.app)
+        command = [sys.executable, str(ROOT / "run_sim.py"), "app", "--host", "127.0.0.1", "--port", str(port)]
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60

@@ -1,0 +1,284 @@
+"""The browser app's pictures: the six charts, the network layout, the latest-numbers table and the status line.
+
+Pure functions of an :class:`sim.app_state.AppState`: each ``fig_*`` returns a matplotlib ``Figure`` (no pyplot,
+so sessions never share a figure), drawn in the brand colours every luxsim chart uses (:mod:`sim.style`); the
+HTML helpers write numbers with :mod:`sim.formats` and give each cell a stable ``data-testid`` for the tests.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim.formats import money, number, percent
+from sim.style import brand_palette
+
+if TYPE_CHECKING:
+    from sim.app_state import AppState
+
+
+def stress_layout(g, ring_order: np.ndarray, iterations: int = 200) -> dict[int, tuple[float, float]]:
+    """Positions whose distances follow the graph's shortest paths (stress majorization, Gansner, Koren & North
+    2004), started from the ring order. Plain numpy, O(iterations x n^2): ~0.2 s for 150 nodes, where networkx's
+    Kamada-Kawai takes seconds on a busy machine (its LAPACK calls contend for the cores).
+
+    Args:
+        g: a networkx graph whose nodes are buyer slots (ints).
+        ring_order: the n nodes in the order the starting circle takes them, shape (n,).
+        iterations: majorization steps.
+
+    Returns:
+        node -> (x, y), in units of one tie's length; pieces not connected sit one step beyond the farthest pair.
+    """
+    import networkx as nx
+    from scipy.sparse.csgraph import shortest_path
+
+    nodes = [int(v) for v in ring_order]
+    n = len(nodes)
+    if n < 3:
+        return {v: (float(i), 0.0) for i, v in enumerate(nodes)}
+    d = shortest_path(nx.to_scipy_sparse_array(g, nodelist=nodes, format="csr"), unweighted=True, directed=False)
+    finite = np.isfinite(d)
+    d[~finite] = d[finite].max() + 1  # disconnected pieces sit a step beyond the farthest pair
+    w = np.zeros_like(d)
+    w[d > 0] = d[d > 0] ** -2.0
+    angle = 2 * np.pi * np.arange(n) / n
+    x = np.c_[np.cos(angle), np.sin(angle)] * d.max() / 2
+    wsum = w.sum(axis=1)[:, None]
+    for _ in range(iterations):
+        diff = x[:, None, :] - x[None, :, :]
+        dist = np.sqrt((diff**2).sum(axis=-1))
+        np.fill_diagonal(dist, 1.0)
+        x = (w[:, :, None] * (x[None, :, :] + (d / np.maximum(dist, 1e-9))[:, :, None] * diff)).sum(axis=1) / wsum
+    return {v: (float(x[i, 0]), float(x[i, 1])) for i, v in enumerate(nodes)}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Figures (pure functions of the state)
+# --------------------------------------------------------------------------------------------------------
+def colours(state: AppState) -> dict[str, str]:
+    """Brand name -> ``#rrggbb`` for the brands of the state's model: the palette of every luxsim chart."""
+    return brand_palette(list(state.model.brand_names))
+
+
+def _figure(width: float = 5.6, height: float = 3.2, ncols: int = 1, right: float = 0.97):
+    fig = Figure(figsize=(width, height), dpi=80)
+    axes = fig.subplots(1, ncols)
+    fig.subplots_adjust(left=0.12 if ncols == 1 else 0.1, right=right, bottom=0.12, top=0.92, wspace=0.35)
+    return fig, axes
+
+
+def _empty(ax, text: str = "Press 'Step one year' or 'Run to end'") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _lines(ax, state: AppState, table: pd.DataFrame, value: str, scale: float = 1.0) -> None:
+    """One line per brand (colours as in the table beside the charts; the selected brand drawn thick)."""
+    palette = colours(state)
+    for name in state.model.brand_names:
+        rows = table[table["brand"] == name]
+        focus = name == state.brand
+        ax.plot(rows["year"] + 0.5, rows[value] * scale, color=palette[name], lw=2.6 if focus else 1.2,
+                alpha=1.0 if focus else 0.8, marker="o" if len(rows) < 4 else None, ms=3, zorder=3 if focus else 2)
+
+
+def _x_range(ax, state: AppState) -> None:
+    start = state.scenario.market.start_year
+    ax.set_xlim(start, start + state.scenario.market.years)
+
+
+def fig_share(state: AppState) -> Figure:
+    fig, ax = _figure()
+    share = state.monthly_share()
+    if share.empty:
+        _empty(ax)
+        return fig
+    palette = colours(state)
+    for name in share.columns:
+        focus = name == state.brand
+        ax.plot(share.index, share[name] * 100, color=palette[name], lw=2.6 if focus else 1.2,
+                zorder=3 if focus else 2)
+    launch = state.scenario.brands[state.brand].launch
+    if launch:
+        year, month = (int(p) for p in launch.split("-"))
+        ax.axvline(year + (month - 1) / 12, color=palette[state.brand], ls=":", lw=1)
+    _x_range(ax, state)
+    ax.set_ylim(0, None)
+    ax.set_ylabel("sales share, last 12 months (%)")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def fig_loyalty(state: AppState) -> Figure:
+    fig, ax = _figure()
+    y = state.yearly()
+    if y.empty:
+        _empty(ax, "Loyalty appears after the first full year")
+        return fig
+    _lines(ax, state, y, "repurchase_loyalty", 100)
+    _x_range(ax, state)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("repurchase loyalty (%)")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def fig_csi(state: AppState) -> Figure:
+    fig, ax = _figure()
+    y = state.yearly()
+    if y.empty:
+        _empty(ax, "CSI appears after the first full year")
+        return fig
+    _lines(ax, state, y, "csi")
+    _x_range(ax, state)
+    ax.axhline(500, color="0.5", lw=0.8, ls="--")
+    ax.set_ylabel("CSI (0-1000, 500 = neutral)")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def fig_money(state: AppState) -> Figure:
+    fig, (left, right) = _figure(ncols=2)
+    y = state.yearly()
+    if y.empty:
+        _empty(left, "The P&L appears after\nthe first full year")
+        _empty(right, "")
+        return fig
+    _lines(left, state, y, "service_margin", 1e-6)
+    left.axhline(0, color="0.3", lw=0.8)
+    left.set_title("service margin per year ($M)", fontsize=9)
+    cum = y.sort_values("year").assign(cum_profit=lambda d: d.groupby("brand")["profit"].cumsum())
+    _lines(right, state, cum, "cum_profit", 1e-6)
+    right.set_title("cumulative profit ($M)", fontsize=9)
+    for ax in (left, right):
+        _x_range(ax, state)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+    return fig
+
+
+def fig_flows(state: AppState) -> Figure:
+    fig, ax = _figure(height=3.8, right=0.99)
+    fig.subplots_adjust(left=0.22, bottom=0.25, top=0.93)
+    f = state.flows()
+    if state.months_done == 0 or f.to_numpy().sum() == 0:
+        _empty(ax)
+        return fig
+    shown = f.to_numpy() / 1000.0
+    n = len(state.model.brand_names)
+    shown[np.arange(n), np.arange(n)] = np.nan  # loyal repurchases: not a flow between brands
+    ax.imshow(np.ma.masked_invalid(shown), cmap="Reds", aspect="auto")
+    ax.set_xticks(range(f.shape[1]), f.columns, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(f.shape[0]), f.index, fontsize=8)
+    top = np.nanmax(shown) if np.isfinite(shown).any() else 0
+    for r in range(shown.shape[0]):
+        for c in range(shown.shape[1]):
+            v = shown[r, c]
+            if np.isfinite(v) and v >= 0.05:
+                ax.text(c, r, f"{v:.0f}" if v >= 10 else f"{v:.1f}", ha="center", va="center", fontsize=7,
+                        color="white" if v > 0.6 * top else "black")
+    if state.brand in f.index:
+        i = list(f.index).index(state.brand)
+        ax.add_patch(_row_box(i, f.shape[1]))
+        ax.add_patch(_col_box(i, f.shape[0]))
+    ax.set_title(f"thousands of buyers, {state.flow_window}", fontsize=9)
+    return fig
+
+
+def _row_box(i: int, width: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((-0.5, i - 0.5), width, 1, fill=False, lw=1.5, ec="#333333")
+
+
+def _col_box(i: int, height: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((i - 0.5, -0.5), 1, height, fill=False, lw=1.5, ec="#333333", ls="--")
+
+
+def fig_network(state: AppState) -> Figure:
+    from matplotlib.collections import LineCollection
+
+    fig, ax = _figure(height=3.8, right=0.7)
+    fig.subplots_adjust(left=0.01, bottom=0.01, top=0.92)
+    g, pos = state.network_graph()
+    if not g.number_of_nodes():
+        _empty(ax, "No buyers to show")
+        return fig
+    brands = state.network_brands()
+    names = state.model.brand_names
+    palette = colours(state)
+    segments = [(pos[u], pos[v]) for u, v in g.edges]
+    ax.add_collection(LineCollection(segments, colors="#bbbbbb", linewidths=0.4, zorder=1))
+    nodes = list(brands.index)
+    xy = np.array([pos[int(v)] for v in nodes])
+    ax.scatter(xy[:, 0], xy[:, 1], s=26, c=[palette.get(brands[v], "#eeeeee") for v in nodes],
+               edgecolors="#555555", linewidths=0.3, zorder=2)
+    counts = brands.value_counts()
+    for name in names:
+        if counts.get(name, 0):
+            ax.scatter([], [], color=palette[name], label=f"{name} ({counts[name]})", s=25)
+    outside = int(brands.isna().sum())
+    if outside:
+        ax.scatter([], [], color="#eeeeee", edgecolors="#555555", label=f"not in segment ({outside})", s=25)
+    same, expected = state.same_brand_ties()
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.set_axis_off()
+    title = f"{len(nodes)} neighbours and their ties, {state.model.date() if state.months_done else 'at the start'}"
+    ax.set_title(title, fontsize=9)
+    if np.isfinite(same):
+        fig.text(0.72, 0.08, f"ties between owners\nof the same brand:\n{same:.0%} ({expected:.0%} if brands\n"
+                 "were spread at random)", fontsize=7.5, color="0.25")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7.5, frameon=False)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------
+# The table and the status line beside the charts
+# --------------------------------------------------------------------------------------------------------
+CELLS: tuple[tuple[str, Callable[[float], str]], ...] = (
+    ("share_12m", percent), ("loyalty", percent), ("csi", number), ("service_margin", money), ("cum_profit", money),
+    ("prestige", lambda x: number(x, 2)))  # the latest table's columns (AppState.latest) and how each is written
+
+
+def latest_table_html(state: AppState) -> str:
+    """The numbers beside the charts, as an HTML table: one row per brand (the selected brand in bold), one cell per
+    column of :meth:`AppState.latest`, written by :mod:`sim.formats` (share ``12.3%``, margin ``−$734.0M``, missing
+    ``—``), each with ``data-testid="COLUMN-BRAND"`` and the unrounded value in ``data-value`` ("" when missing)."""
+    t = state.latest()
+    palette = colours(state)
+    head = ("<tr><th>brand</th><th>sales share<br>(last 12 mo)</th><th>repurchase<br>loyalty</th><th>CSI</th>"
+            "<th>service margin<br>(last year)</th><th>cumulative<br>profit</th><th>prestige<br>(0-1)</th></tr>")
+    rows = []
+    for name, r in t.iterrows():
+        key = html.escape(str(name))
+        swatch = f'<span class="luxsim-swatch" style="background:{palette[str(name)]}"></span>'
+        bold = ' style="font-weight:bold"' if name == state.brand else ""
+        cells = []
+        for col, write in CELLS:
+            v = r[col]
+            raw = "" if not np.isfinite(v) else repr(float(v))
+            cells.append(f'<td data-testid="{col}-{key}" data-value="{raw}">{write(v)}</td>')
+        rows.append(f"<tr{bold}><td>{swatch}{key}</td>{''.join(cells)}</tr>")
+    return f'<table class="luxsim-latest">{head}{"".join(rows)}</table>'
+
+
+def status_html(state: AppState, running: bool) -> str:
+    """The status line ("1990-12: month 60 of 300"), its state in ``data-months``, ``data-done`` (0/1),
+    ``data-running`` (0/1) and ``data-generation`` (bumped by every rebuild) for the tests to wait on."""
+    return (f'<div class="luxsim-status" data-testid="status" data-months="{state.months_done}" '
+            f'data-done="{int(state.done)}" data-running="{int(running)}" data-generation="{state.generation}">'
+            f"{html.escape(state.status())}{' (running...)' if running else ''}</div>")
+
+
+FIGURES: dict[str, Callable[[AppState], Figure]] = {
+    "share": fig_share, "loyalty": fig_loyalty, "flows": fig_flows, "csi": fig_csi, "money": fig_money,
+    "network": fig_network}  # AppState.figure(kind) draws FIGURES[kind]
