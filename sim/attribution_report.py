@@ -171,9 +171,9 @@ def plot_waterfall(shapley: pd.DataFrame, man: dict) -> Figure:
     ax.set(ylabel=f"{man['brand']}'s share gain {man['from']}–{man['to']} (pp)" if man["metric"] == "sales_share"
            else f"{man['brand']}'s profit {man['from']}–{man['to']} ($M)")
     return Figure("Waterfall: where the gain comes from",
-                  "The first bar is the gain with every lever at the incumbents' level, v(none); each step is one lever's "
-                  "Shapley value (green up, red down), its marginal contribution averaged over every order of switching "
-                  "the levers on; the last bar is the scenario as written, v(all). Error bars are 95% paired intervals "
+                  "The first bar is the gain with every lever at the incumbents' level, v(none); each step is one "
+                  "lever's Shapley value (green up, red down), its marginal contribution averaged over every order of "
+                  "switching the levers on; the last bar is the scenario as written, v(all). Error bars are 95% paired intervals "
                   "over replications (on the totals, and on each step's own Shapley value).", png_uri(fig))
 
 

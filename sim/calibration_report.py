@@ -124,7 +124,8 @@ def fit_markdown(params: pd.DataFrame, fit: pd.DataFrame, start: pd.DataFrame, m
            f"{manifest['distance_fitted']:,.1f}.", ""]
     out.append(_md_table(
         ["parameter", "prior", "before", "fitted", "95% interval", "identification", "pinned by"],
-        [[f"`{r.path}`", f"{adaptive(r.prior_low)}–{adaptive(r.prior_high)}", adaptive(r.start), f"**{adaptive(r.fitted)}**",
+        [[f"`{r.path}`", f"{adaptive(r.prior_low)}–{adaptive(r.prior_high)}", adaptive(r.start),
+          f"**{adaptive(r.fitted)}**",
           f"{adaptive(r.ci_low)} – {adaptive(r.ci_high)}", r.identification + (" (at bound)" if r.at_bound else ""),
           str(r.pinned_by).replace(";", ",")] for r in params.itertuples()]))
     out += ["", _md_table(
@@ -182,7 +183,8 @@ def plot_convergence(result: CalibrationResult) -> Figure:
 
 def parameters_table(params: pd.DataFrame) -> dict:
     """Each free parameter: prior range, start, fitted value, 95% interval, identification and why its prior."""
-    rows = [row([cell(r.path, "name"), cell(f"{adaptive(r.prior_low)}–{adaptive(r.prior_high)}"), cell(adaptive(r.start)),
+    rows = [row([cell(r.path, "name"), cell(f"{adaptive(r.prior_low)}–{adaptive(r.prior_high)}"),
+                 cell(adaptive(r.start)),
                  cell(adaptive(r.fitted), "bold"), cell(f"{adaptive(r.ci_low)} – {adaptive(r.ci_high)}"),
                  cell(number(r.ci_width_of_prior, 2)),
                  cell(r.identification + (" (at a bound)" if r.at_bound else ""), "name"), cell(r.pinned_by, "name"),
@@ -215,7 +217,8 @@ def report_html(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFra
                len(result.history), p.spec.replications, number(p.spec.buyers), number(result.seconds),
                result.backend),
         f"Pinned down by the data: {', '.join(pinned) or 'none'}.",
-        f"Weakly identified (the fit barely moves across their prior range, or they trade off): {', '.join(weak) or 'none'}.",
+        "Weakly identified (the fit barely moves across their prior range, or they trade off): "
+        f"{', '.join(weak) or 'none'}.",
         f"Nelder-Mead: {result.local.get('message', '')}",
     ]
     seed = f"{p.spec.seed} (replication r: SeedSequence(seed, spawn_key=(r,)), the same for every candidate)"
@@ -363,7 +366,8 @@ def forecast_table(forecast: pd.DataFrame, brands=("Lexus", "Mercedes-Benz", "BM
 def validation_headline(v) -> list[str]:
     sales = v.fit[v.fit["kind"].str.startswith("sales_") & v.fit["available"]]
     return [markup("Stylized facts: <b>{} of {} hold</b>.", int(v.facts["passed"].sum()), len(v.facts)),
-            f"Sales targets: median |z| {number(sales['z'].abs().median(), 2)}, {percent((sales['z'].abs() <= 2).mean(), 0)} "
+            f"Sales targets: median |z| {number(sales['z'].abs().median(), 2)}, "
+            f"{percent((sales['z'].abs() <= 2).mean(), 0)} "
             f"within 2 sd; SMM distance {number(moments.distance(v.fit), 1)}.",
             f"{v.replications} replications of {number(v.buyers)} buyers."]
 

@@ -112,7 +112,8 @@ def differences_table(cmp: CompareData, scenario: str, palette: dict) -> dict:
                          for m, _, scale, unit in DIFFERENCE_METRICS]
                  for brand in cmp.brands}
         rows += group_rows(str(year), cells, palette)
-    return table("differences", [head("Year"), head("Brand", left=True), *(head(h) for _, h, _, _ in DIFFERENCE_METRICS)],
+    return table("differences",
+                 [head("Year"), head("Brand", left=True), *(head(h) for _, h, _, _ in DIFFERENCE_METRICS)],
                  rows, title=f"{scenario} − {cmp.base}")
 
 
@@ -166,7 +167,8 @@ def payback_table(cmp: CompareData, palette: dict) -> dict:
     first = cmp.years[0]
     return table("payback", [head("Scenario", left=True), head("Brand", left=True), head("Payback year"),
                              head("Who paid back (ahead from then on)", left=True),
-                             head(f"Cumulative profit {first}–{last}"), head(f"Cumulative service cost {first}–{last}")],
+                             head(f"Cumulative profit {first}–{last}"),
+                             head(f"Cumulative service cost {first}–{last}")],
                  rows)
 
 
@@ -286,7 +288,8 @@ def summary_table(comparison, name: str) -> dict:
         p = profit.loc[brand]
         cells.append(difference_cell(p.diff_mean / 1e6, p.ci_low / 1e6, p.ci_high / 1e6, "$M", 0))
         year, who = pay.loc[brand, "payback_year"], pay.loc[brand, "paid_back_by"]
-        cells.append(cell(MISSING if pd.isna(year) else f"{number(year)} ({name if who == 'other' else comparison.base})"))
+        who = name if who == "other" else comparison.base
+        cells.append(cell(MISSING if pd.isna(year) else f"{number(year)} ({who})"))
         rows.append(row(cells, label=brand))
     scenario = comparison.runs[name][0]
     reps = len(comparison.runs[name][1])

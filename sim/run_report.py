@@ -201,7 +201,8 @@ def headline(run: RunData) -> list:
     if gainer != leader and gain.iloc[-1] > 0:
         launch = launch_years(run.scenario).get(gainer)
         lines.append(markup("The biggest gain is <b>{}</b>'s{}: {} → {} ({} pp).", gainer,
-                            f" (launched {launch})" if launch else "", percent(start["sales_share_mean"].get(gainer, 0.0)),
+                            f" (launched {launch})" if launch else "",
+                            percent(start["sales_share_mean"].get(gainer, 0.0)),
                             percent(end.loc[gainer, "sales_share_mean"]), signed(gain.iloc[-1] * 100)))
     loyal = end["repurchase_loyalty_mean"].dropna()
     if not loyal.empty:

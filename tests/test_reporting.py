@@ -88,7 +88,8 @@ def toy_calibration() -> cal.CalibrationResult:
     targets = [moments.Target(f"m{k}", "toy", "all", None, float(v), 0.1, source=EVIL)
                for k, v in enumerate((1.5, 0.5, 0.5))]
     spec = cal.CalibrationSpec(name="toy", description=EVIL, scenario="toy", replications=3, seed=5,
-                               parameters=[cal.FreeParameter(path=f"p{j}", range=(0.0, 2.0), why=EVIL) for j in range(2)],
+                               parameters=[cal.FreeParameter(path=f"p{j}", range=(0.0, 2.0), why=EVIL)
+                                           for j in range(2)],
                                optimiser=cal.Optimiser(screening=8, max_evaluations=60), jacobian_step=0.02)
     problem = cal.Problem(spec, "toy.toml", {}, targets, np.zeros(2, bool), np.array([0.5, 0.5]))
     return cal.Calibrator(problem, cal.SerialBackend(simulate)).run()
