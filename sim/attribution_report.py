@@ -126,6 +126,8 @@ def summary_table(att: Attribution) -> dict:
     what = (f"sales-share gain {att.first}-{att.last} (share {att.last} - share {att.first - 1}), pp"
             if att.metric == "sales_share" else f"cumulative profit {att.first}-{att.last}, $M")
     t = shapley_table(att.table(), att.levers, att.metric)
+    t["head"] = [head("lever", left=True), head("Shapley value"), head("share of total"),
+                 head("leave-one-out\n(only it switched)"), head("solo\n(only it kept)")]
     return {**t, "title": f"{att.brand} in {att.scenario.name}: {what}",
             "note": f"(Shapley values over {1 << att.k} coalitions; mean [95% interval] over {att.replications} "
                     "paired replications)"}

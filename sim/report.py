@@ -128,8 +128,8 @@ def rich_table(t: dict):
         out.add_column(plain(header[0]["text"]), style="bold")
         header = header[1:]
     for h in header:
-        out.add_column(plain(h["text"]), justify="left" if h["left"] else "right",
-                       style="bold" if h is header[0] and not branded else None)
+        label = h is header[0] and not branded  # the row labels: a brand, a lever, a target
+        out.add_column(plain(h["text"]), justify="left" if h["left"] else "right", style="bold" if label else None)
     styles = {"pass": "green", "fail": "bold red"}
     for r in t["rows"]:
         cells = []
