@@ -279,9 +279,7 @@ def apply_to_scenario(scenario_path: Path, values: dict, label: str) -> None:
         note = note.split("calibrated: ")[0].rstrip("; ") if "calibrated: " in note else note
         item.comment(f"calibrated: {label}" + (f"; {note}" if note else ""))
         node[keys[-1]] = item
-    tmp = scenario_path.with_name(f".{scenario_path.name}.partial")
-    tmp.write_text(tomlkit.dumps(doc))
-    tmp.replace(scenario_path)
+    write_atomic(scenario_path, tomlkit.dumps(doc))
 
 
 # ---- validation ------------------------------------------------------------------------------------------
