@@ -289,7 +289,7 @@ def summary_table(comparison, name: str) -> dict:
         cells.append(difference_cell(p.diff_mean / 1e6, p.ci_low / 1e6, p.ci_high / 1e6, "$M", 0))
         year, who = pay.loc[brand, "payback_year"], pay.loc[brand, "paid_back_by"]
         who = name if who == "other" else comparison.base
-        cells.append(cell(MISSING if pd.isna(year) else f"{number(year)} ({who})"))
+        cells.append(cell(MISSING if pd.isna(year) else f"{year:.0f} ({who})"))
         rows.append(row(cells, label=brand))
     scenario = comparison.runs[name][0]
     reps = len(comparison.runs[name][1])

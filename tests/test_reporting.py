@@ -215,6 +215,9 @@ def test_a_comparison_prints_and_shows_its_differences(runs):
     expected = difference(r.diff_mean * 100, r.ci_low * 100, r.ci_high * 100).split(" [")[0]
     for out in (str(comparison), comparison._repr_html_()):
         assert "lexus_service_parity − lexus_us_1989" in out and expected in out
+    pay = comparison.payback("lexus_service_parity").dropna(subset=["payback_year"])
+    for year in pay["payback_year"].unique():
+        assert f"{year:.0f} (" in comparison._repr_html_()  # a year, not "1,991"
 
 
 def test_an_attribution_prints_and_shows_its_shapley_values(attribution):
