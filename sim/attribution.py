@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 import math
 import multiprocessing as mp
 import os

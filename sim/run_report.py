@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from sim.figures import Figure, brand_lines, brand_panels, integer_years, png_uri, style, thousands
+from sim.figures import Figure, brand_lines, brand_panels, png_uri, style, thousands
 from sim.formats import MISSING, millions, number, percent, signed
 from sim.report import (cell, group_rows, head, markup, provenance, render, row, scenario_header, table,
                         write_report)
