@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,7 +20,6 @@ from rich.table import Table
 from sim.scenario import ScenarioError, load_scenario
 
 FLAGSHIP = "lexus_us_1989"
-MILESTONES = (1988, 1991, 1995, 2000, 2005, 2010)
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, rich_markup_mode="rich",
                   help="luxsim: an agent-based simulator of the luxury car market (the Lexus case).")
@@ -40,32 +38,6 @@ def _fail(exc: ScenarioError) -> None:
     raise typer.Exit(2)
 
 
-def _summary_table(summary, title: str) -> Table:
-    first, last = int(summary["year"].min()), int(summary["year"].max())
-    years = [y for y in MILESTONES if first <= y <= last]
-    if len(years) < 3:  # a market outside 1986-2010: evenly spaced years instead
-        years = sorted({int(round(y)) for y in np.linspace(first, last, min(6, last - first + 1))})
-    if last not in years:
-        years.append(last)
-    table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("brand", style="bold")
-    for y in years:
-        table.add_column(f"{y}\nshare", justify="right")
-    table.add_column(f"{years[-1]}\nloyalty", justify="right")
-    table.add_column(f"{years[-1]}\nconquest", justify="right")
-    table.add_column(f"{years[-1]}\nsales", justify="right")
-    final = summary[summary["year"] == years[-1]].set_index("brand")
-    order = final["sales_share_mean"].sort_values(ascending=False).index
-    for brand in order:
-        rows = summary[summary["brand"] == brand].set_index("year")
-        cells = [f"{rows.loc[y, 'sales_share_mean']:.1%}" for y in years]
-        f = final.loc[brand]
-        cells += [f"{f['repurchase_loyalty_mean']:.0%}" if f["repurchase_loyalty_mean"] == f["repurchase_loyalty_mean"] else "-",
-                  f"{f['conquest_sales_mean']:,.0f}", f"{f['sales_mean']:,.0f}"]
-        table.add_row(brand, *cells)
-    return table
-
-
 def _load(name: str, overrides: list[str], years: Optional[int]):
     overrides = list(overrides or [])
     if years is not None:
@@ -77,7 +49,7 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
          years: Optional[int], overrides: list[str], out: Optional[Path], quiet: bool, workers: Optional[int],
          engine: str = "vectorised") -> None:
     from sim.results import default_destination, write_results
-    from sim.runner import run_replications, summarise
+    from sim.runner import run_replications
 
     try:
         scenario = _load(scenario_name, overrides, years)
@@ -96,18 +68,13 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
         task = progress.add_task(f"{scenario.name}: {n:,} buyers x {scenario.market.years} years", total=reps)
         results = run_replications(scenario, reps, seed, buyers, workers,
                                    progress=lambda _: progress.advance(task), engine=engine)
-    from sim.report import build_run_report
+    from sim.run_report import build_run_report
 
     write_results(destination, scenario, results, started, seed, n, after=build_run_report)
     if quiet:
         console.print(str(destination), markup=False, highlight=False)
         return
-    import pandas as pd
-
-    summary = summarise(pd.concat([r.brand_year for r in results], ignore_index=True))
-    console.print(_summary_table(summary, f"{scenario.name} — {scenario.question}\n"
-                                 f"(mean of {reps} replications; sales share, repurchase loyalty, conquest sales, "
-                                 f"sales in real units)"))
+    console.print(results)
     console.print(f"Results: [bold]{destination}[/] — open report.html (tables: brand_year.parquet/.csv, "
                   "switching.csv, monthly.parquet, manifest.json)")
 
@@ -141,23 +108,14 @@ def run(scenario: Annotated[str, typer.Argument(help="Scenario name in scenarios
     _run(scenario, replications, seed, buyers, years, set_ or [], out, quiet, workers, engine)
 
 
-def _fmt_ci(mean: float, lo: float, hi: float, scale: float = 1.0, unit: str = "", digits: int = 1) -> str:
-    if mean != mean:
-        return "-"
-    text = f"{mean * scale:+,.{digits}f}{unit}"
-    if lo == lo:
-        text += f" [{lo * scale:+,.{digits}f}, {hi * scale:+,.{digits}f}]"
-    return text
-
-
 @app.command()
 def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
             others: Annotated[list[str], typer.Argument(help="Scenarios to compare with the baseline.")],
             replications: Replications = None, seed: Seed = None, buyers: Buyers = None, years: Years = None,
             set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None) -> None:
     """Run scenarios with common random numbers (the same seeds) and report differences with 95% intervals."""
-    from sim.compare import paired_differences, payback, total_differences
-    from sim.results import ROOT, combine, write_comparison
+    from sim.compare import Comparison
+    from sim.results import ROOT, write_comparison
     from sim.runner import run_replications
 
     names = [base, *others]
@@ -187,44 +145,13 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
                                  total=reps * len(scenarios))
         for name, sc in scenarios.items():
             runs[name] = (sc, run_replications(sc, reps, seed, n, workers, progress=lambda _: progress.advance(task)))
-    from sim.report import build_compare_report
+    from sim.compare_report import build_compare_report
 
     write_comparison(destination, runs, base_name, started, seed, n, after=build_compare_report)
     if quiet:
         console.print(str(destination), markup=False, highlight=False)
         return
-    base_table = combine(runs[base_name][1])[0]
-    last = int(base_table["year"].max())
-    mid = next((y for y in (1995, 2000) if base_table["year"].min() < y < last), None)
-    for name, (sc, results) in runs.items():
-        if name == base_name:
-            continue
-        other = combine(results)[0]
-        d = paired_differences(base_table, other).set_index(["metric", "year", "brand"])
-        profit = total_differences(base_table, other, "profit").set_index("brand")
-        pay = payback(base_table, other).drop_duplicates("brand").set_index("brand")
-        table = Table(title=f"{name} − {base_name}: {sc.question}\n(mean difference [95% interval] over {reps} "
-                            "paired replications)", title_justify="left")
-        table.add_column("brand", style="bold")
-        years_shown = [y for y in (mid, last) if y is not None]
-        for y in years_shown:
-            table.add_column(f"share {y}\n(pp)", justify="right")
-        table.add_column(f"loyalty {last}\n(pp)", justify="right")
-        table.add_column("cumulative profit\n($M)", justify="right")
-        table.add_column("payback year\n(who paid back)", justify="right")
-        for brand in base_table["brand"].unique():
-            cells = []
-            for y in years_shown:
-                r = d.loc[("sales_share", y, brand)]
-                cells.append(_fmt_ci(r.diff_mean, r.ci_low, r.ci_high, 100))
-            r = d.loc[("repurchase_loyalty", last, brand)]
-            cells.append(_fmt_ci(r.diff_mean, r.ci_low, r.ci_high, 100))
-            p = profit.loc[brand]
-            cells.append(_fmt_ci(p.diff_mean, p.ci_low, p.ci_high, 1e-6, digits=0))
-            year, who = pay.loc[brand, "payback_year"], pay.loc[brand, "paid_back_by"]
-            cells.append("-" if year != year else f"{year:.0f} ({name if who == 'other' else base_name})")
-            table.add_row(brand, *cells)
-        console.print(table)
+    console.print(Comparison(runs, base_name))
     console.print(f"Results: [bold]{destination}[/] — open report.html (differences.csv, payback.csv, "
                   "one run folder per scenario)")
 
@@ -352,23 +279,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file 
     if quiet:
         console.print(str(destination), markup=False, highlight=False)
         return
-    params = result.parameters()
-    table = Table(title=f"Calibration {spec.name}: distance {result.start.distance:,.1f} -> {result.fitted.distance:,.1f} "
-                        f"({len(result.history)} evaluations, {result.seconds:,.0f} s)", title_justify="left")
-    for col in ("parameter", "prior", "start", "fitted", "95% interval", "identification"):
-        table.add_column(col, justify="left" if col in ("parameter", "identification") else "right")
-    for r in params.itertuples():
-        table.add_row(r.path, f"{r.prior_low:g}-{r.prior_high:g}", f"{r.start:.4g}", f"{r.fitted:.4g}",
-                      f"{r.ci_low:.4g} - {r.ci_high:.4g}", r.identification + (" (at bound)" if r.at_bound else ""))
-    console.print(table)
-    fit_rows = result.fit_table()
-    sales = fit_rows[fit_rows["kind"].str.startswith("sales_") & fit_rows["available"]]
-    t2 = Table(title="Sales targets: observed vs simulated (replication mean, min to max)", title_justify="left")
-    for col in ("target", "observed", "simulated", "z"):
-        t2.add_column(col, justify="left" if col == "target" else "right")
-    for r in sales.itertuples():
-        t2.add_row(r.name, f"{r.observed:,.0f}", f"{r.simulated:,.0f} ({r.sim_low:,.0f} to {r.sim_high:,.0f})", f"{r.z:+.2f}")
-    console.print(t2)
+    console.print(result)
     note = " The fitted values were written into the scenario file (--apply)." if apply else \
         " Add --apply to write the fitted values into the scenario file."
     console.print(f"Results: [bold]{destination}[/] — open report.html.{note}")
@@ -400,22 +311,7 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
         raise typer.Exit(2)
     write_validation(destination, result, started)
     if not quiet:
-        fit = result.fit[result.fit["available"] & result.fit["kind"].str.startswith("sales_")]
-        t1 = Table(title=f"Fit 1984-1993: sales, mean of {result.replications} replications (5-95% band)",
-                   title_justify="left")
-        for col in ("target", "observed", "simulated", "z"):
-            t1.add_column(col, justify="left" if col == "target" else "right")
-        for r in fit.itertuples():
-            t1.add_row(r.name, f"{r.observed:,.0f}", f"{r.simulated:,.0f} ({r.sim_p05:,.0f} to {r.sim_p95:,.0f})",
-                       f"{r.z:+.2f}")
-        console.print(t1)
-        t2 = Table(title="Stylized facts", title_justify="left", show_lines=True)
-        for col in ("fact", "expected", "simulated", "reps", "result"):
-            t2.add_column(col, justify="right" if col == "reps" else "left")
-        for r in result.facts.itertuples():
-            t2.add_row(r.fact, r.expected, r.simulated, f"{r.replications_holding:.0%}",
-                       "[green]pass[/]" if r.passed else "[bold red]FAIL[/]")
-        console.print(t2)
+        console.print(result)
         console.print(f"Results: [bold]{destination}[/] — report.html has the forecast to "
                       f"{int(result.brand_year['year'].max())}.")
     else:
@@ -446,6 +342,7 @@ def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in sce
     """Shapley attribution of a brand's gain to its levers: every combination of levers switched to the incumbents'
     level, with common random numbers; a waterfall plot, a table and 95% intervals."""
     from sim import attribution as attr
+    from sim.attribution_report import write_attribution
 
     try:
         sc = _load(scenario, set_ or [], None)
@@ -469,26 +366,11 @@ def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in sce
                                     progress=lambda: progress.advance(task))
         except ScenarioError as exc:
             _fail(exc)
-    attr.write_attribution(destination, result, started)
+    write_attribution(destination, result, started)
     if quiet:
         console.print(str(destination), markup=False, highlight=False)
         return
-    scale, _, digits = attr.unit(metric)
-    what = (f"sales-share gain {first}-{last} (share {last} - share {first - 1}), pp" if metric == "sales_share"
-            else f"cumulative profit {first}-{last}, $M")
-    table = Table(title=f"{brand} in {sc.name}: {what}\n(Shapley values over {1 << len(names)} coalitions; mean "
-                        f"[95% interval] over {reps} paired replications)", title_justify="left")
-    for col in ("lever", "Shapley value", "share of total", "alone\n(only it switched)", "solo\n(only it kept)"):
-        table.add_column(col, justify="left" if col == "lever" else "right", style="bold" if col == "lever" else None)
-    for row in result.table().itertuples():
-        is_lever = row.lever in names
-        cells = [_fmt_ci(row.phi_mean, row.ci_low, row.ci_high, scale, digits=digits),
-                 "" if row.share_of_total != row.share_of_total else f"{row.share_of_total:.0%}"]
-        cells += ([_fmt_ci(row.alone_effect, row.alone_ci_low, row.alone_ci_high, scale, digits=digits),
-                   _fmt_ci(row.solo_effect, row.solo_ci_low, row.solo_ci_high, scale, digits=digits)]
-                  if is_lever else ["", ""])
-        table.add_row(row.lever, *cells, end_section=row.lever == names[-1])
-    console.print(table)
+    console.print(result)
     console.print(f"Results: [bold]{destination}[/] — open report.html (shapley.csv, coalitions.parquet, "
                   "brand_year.parquet, manifest.json)")
 

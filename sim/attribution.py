@@ -40,19 +40,25 @@ the brand's profit summed over ``from``..``to`` (1989 USD). Runs stop at the end
 
 **Common random numbers.** Replication r of every coalition uses the seed ``SeedSequence(seed, spawn_key=(r,))``
 (``sim.runner.replication_seed``), so the phi are computed per replication and their 95% intervals are paired
-t-intervals over replications (``sim.compare.mean_ci``). The 2^k x R runs go to a process pool; results do not
-depend on the number of workers.
+t-intervals over replications (``sim.stats.mean_interval``; a share gain's interval is clipped to [−1, 1]). The
+2^k x R runs go to a process pool; results do not depend on the number of workers.
 
-``attribute(...)`` computes everything; ``write_attribution(...)`` writes the result folder atomically:
-``shapley.csv``, ``coalitions.parquet``, ``brand_year.parquet`` (the brand's yearly rows per coalition),
-``manifest.json`` and ``report.html`` (a waterfall plot, the table and a plain-language headline).
+**Effects.** Beside the Shapley value, each lever has a *leave-one-out* effect, v(all) − v(all without it): what
+switching only that lever to the incumbents' level costs the brand as written (the marginal effect of removing it
+from the full set), and a *solo* effect, v(only it) − v(none): what keeping only that lever gains over all
+incumbents' levels. The Shapley value lies between them when the levers interact; the interaction remainder is
+the total minus the sum of the leave-one-out effects.
+
+``attribute(...)`` computes everything (an :class:`Attribution`, which prints its Shapley table);
+``sim.attribution_report.write_attribution(...)`` writes the result folder atomically: ``shapley.csv``,
+``coalitions.parquet``, ``brand_year.parquet`` (the brand's yearly rows per coalition), ``manifest.json`` and
+``report.html`` (a waterfall plot, the table and a plain-language headline).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import json
 import math
 import multiprocessing as mp
 import os
@@ -67,9 +73,15 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from sim.report import Rendered
 from sim.scenario import Scenario, ScenarioError, ServiceLevers, validate, year_month_index
+from sim.stats import mean_interval
 
 MAX_LEVERS = 6
+INTERACTION = "interaction (total - sum of leave-one-out effects)"
+V_NONE = "v(none): every lever at the incumbents' level"
+V_ALL = "v(all): the scenario as written"
+TOTAL = "total explained: v(all) - v(none)"
 METRICS = {
     "sales_share": "sales-share gain (share in the last year minus share the year before the first)",
     "cumulative_profit": "cumulative profit over the years (1989 USD)",
@@ -338,7 +350,10 @@ def _run_job(args: tuple) -> tuple[int, int, pd.DataFrame, float]:
 
 
 @dataclass
-class Attribution:
+class Attribution(Rendered):
+    """The outcome of :func:`attribute`: every coalition's value per replication, and what each lever changed.
+    ``str()`` is the Shapley table for the terminal, ``_repr_html_`` the same table in a notebook."""
+
     scenario: Scenario  # the base scenario as run (years cut to ``last``)
     brand: str
     levers: list[str]
@@ -373,33 +388,49 @@ class Attribution:
                 for m in range(1 << self.k) for r in range(self.replications)]
         return pd.DataFrame(rows)
 
-    def table(self) -> pd.DataFrame:
-        """One row per lever (phi with its interval, share of the total, alone and solo effects), then the
-        interaction remainder, v(none), v(all) and the total."""
-        from sim.compare import mean_ci
+    def interval(self, values: np.ndarray) -> tuple[float, float, float]:
+        """Mean and 95% paired t-interval over replications; a share gain's clipped to [−1, 1]."""
+        return mean_interval(values, bounds=(-1.0, 1.0) if self.metric == "sales_share" else None)
 
+    def table(self) -> pd.DataFrame:
+        """One row per lever (phi with its interval, share of the total, leave-one-out and solo effects with
+        theirs), then the interaction remainder, v(none), v(all) and the total (what ``shapley.csv`` holds).
+
+        Returns:
+            Columns lever, phi_mean, ci_low, ci_high, share_of_total, leave_one_out_effect,
+            leave_one_out_ci_low, leave_one_out_ci_high, solo_effect, solo_ci_low, solo_ci_high (the effects
+            only on lever rows); values in the metric's units (a share gain as a fraction, profit in dollars).
+        """
         phi, v, full = self.phi(), self.values, self.all_mask
         total = v[full] - v[0]
         total_mean = float(total.mean())
         rows = []
         for i, name in enumerate(self.levers):
-            alone = v[full] - v[full & ~(1 << i)]
+            leave_one_out = v[full] - v[full & ~(1 << i)]
             solo = v[1 << i] - v[0]
-            mean, lo, hi = mean_ci(phi[i])
+            mean, lo, hi = self.interval(phi[i])
             rows.append({"lever": name, "phi_mean": mean, "ci_low": lo, "ci_high": hi,
                          "share_of_total": mean / total_mean if total_mean else float("nan"),
-                         **dict(zip(("alone_effect", "alone_ci_low", "alone_ci_high"), mean_ci(alone))),
-                         **dict(zip(("solo_effect", "solo_ci_low", "solo_ci_high"), mean_ci(solo)))})
-        alone_sum = sum(v[full] - v[full & ~(1 << i)] for i in range(self.k))
-        for label, series in (("interaction (total - sum of alone effects)", total - alone_sum),
-                              ("v(none): every lever at the incumbents' level", v[0]),
-                              ("v(all): the scenario as written", v[full]),
-                              ("total explained: v(all) - v(none)", total)):
-            mean, lo, hi = mean_ci(series)
+                         **dict(zip(("leave_one_out_effect", "leave_one_out_ci_low", "leave_one_out_ci_high"),
+                                    self.interval(leave_one_out))),
+                         **dict(zip(("solo_effect", "solo_ci_low", "solo_ci_high"), self.interval(solo)))})
+        leave_one_out_sum = sum(v[full] - v[full & ~(1 << i)] for i in range(self.k))
+        for label, series in ((INTERACTION, total - leave_one_out_sum), (V_NONE, v[0]), (V_ALL, v[full]),
+                              (TOTAL, total)):
+            mean, lo, hi = self.interval(series)
             rows.append({"lever": label, "phi_mean": mean, "ci_low": lo, "ci_high": hi,
                          "share_of_total": mean / total_mean if total_mean and label.startswith(("interaction", "total"))
                          else float("nan")})
         return pd.DataFrame(rows)
+
+    def title(self) -> str:
+        return f"Attribution: {self.brand} in {self.scenario.name}"
+
+    def tables(self) -> list[dict]:
+        """The Shapley table (``sim.attribution_report.summary_table``)."""
+        from sim.attribution_report import summary_table
+
+        return [summary_table(self)]
 
 
 def prepare(scenario: Scenario, brand: str, levers: list[str], first: int, last: int) -> tuple[dict, dict, list[Scenario]]:
@@ -494,221 +525,3 @@ def manifest(att: Attribution, started: datetime) -> dict:
         "scenario": att.scenario.model_dump(mode="json"),
         **provenance(started),
     }
-
-
-def write_attribution(destination: Path, att: Attribution, started: datetime) -> Path:
-    """Write the attribution folder atomically (tables, manifest, report) and return ``destination``."""
-    from sim.results import atomic_folder
-
-    with atomic_folder(destination) as tmp:
-        att.table().to_csv(tmp / "shapley.csv", index=False, float_format="%.6g")
-        att.coalitions().to_parquet(tmp / "coalitions.parquet", index=False)
-        att.brand_year.to_parquet(tmp / "brand_year.parquet", index=False)
-        (tmp / "manifest.json").write_text(json.dumps(manifest(att, started), indent=2, default=str))
-        build_report(tmp)
-    return destination
-
-
-# ---- the report --------------------------------------------------------------------------------------------
-def unit(metric: str) -> tuple[float, str, int]:
-    """(scale, unit, digits) for showing values of ``metric``: pp for shares, $M for profit."""
-    return (100.0, "pp", 1) if metric == "sales_share" else (1e-6, "$M", 0)
-
-
-def _and(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def inert_levers(coalitions: pd.DataFrame, levers: list[str]) -> list[str]:
-    """Levers whose switch changed no value at all: v(S + i) == v(S) for every coalition and replication."""
-    values = coalitions.pivot(index="mask", columns="replication", values="value").sort_index().to_numpy()
-    return [name for i, name in enumerate(levers)
-            if all(np.array_equal(values[m | 1 << i], values[m]) for m in range(len(values)) if not m >> i & 1)]
-
-
-def headline(table: pd.DataFrame, man: dict, inert: list[str] = ()) -> list[str]:
-    """Plain-language sentences (HTML-escaped) on the total and each lever's part of it; ``inert`` names levers
-    that changed no run."""
-    from sim.report import esc, format_difference
-
-    scale, u, digits = unit(man["metric"])
-    t = table.set_index("lever")
-    levers = man["levers"]
-    total = t.loc["total explained: v(all) - v(none)"]
-    v_all = t.loc["v(all): the scenario as written"]
-    v_none = t.loc["v(none): every lever at the incumbents' level"]
-    fmt = lambda r: format_difference(r["phi_mean"] * scale, r["ci_low"] * scale, r["ci_high"] * scale, u, digits)
-    brand, first, last = esc(man["brand"]), man["from"], man["to"]
-    if man["metric"] == "sales_share":
-        what = f"sales-share gain {first}–{last} (share {last} − share {first - 1})"
-    else:
-        what = f"cumulative profit {first}–{last}"
-    lines = [f"{brand}'s {what}: <b>{esc(fmt(v_all))}</b> as the scenario is written; "
-             f"{esc(fmt(v_none))} with {esc(_and(levers))} {'all ' if len(levers) > 2 else ''}at the incumbents' "
-             "level."]
-    parts = []
-    for name in sorted(levers, key=lambda n: -abs(t.loc[n, "phi_mean"])):
-        r = t.loc[name]
-        share = f" ({r['share_of_total']:.0%})" if r["share_of_total"] == r["share_of_total"] else ""
-        parts.append(f"<b>{esc(name)}</b> accounts for {esc(fmt(r))}{share}")
-    lines.append(f"Of the {esc(fmt(total))} that these levers add together (v(all) − v(none)), "
-                 + "; ".join(parts) + ".")
-    idle = [name for name in levers if name in inert]
-    if idle:
-        lines.append(f"{esc(', '.join(idle))}: switching it changed no run at all (identical results with and "
-                     "without it in every coalition and replication), so the model as run does not respond to it.")
-    inter = t.loc["interaction (total - sum of alone effects)"]
-    lines.append(f"Switching each lever alone to the incumbents' level and adding up the losses leaves an "
-                 f"interaction remainder of {esc(fmt(inter))}: the part of the gain that comes from levers working "
-                 "together, which the Shapley values share out fairly.")
-    n = len(man["replications"])
-    lines.append(f"Intervals are 95% paired t-intervals over {n} replications that share their random numbers across "
-                 "all coalitions.")
-    return lines
-
-
-def plot_waterfall(table: pd.DataFrame, man: dict):
-    """From v(none) through each lever's phi (with its 95% interval) to v(all)."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    from sim.report import Figure, png_uri
-
-    scale, _, _ = unit(man["metric"])
-    t = table.set_index("lever")
-    levers = man["levers"]
-    v_none = t.loc["v(none): every lever at the incumbents' level"]
-    v_all = t.loc["v(all): the scenario as written"]
-    colours = sns.color_palette("deep")
-    up, down, total = colours[2], colours[3], colours[0]
-    fig, ax = plt.subplots(figsize=(1.6 * (len(levers) + 2) + 2, 4.6))
-    labels, x = [], 0
-    ax.bar(x, v_none["phi_mean"] * scale, color=total, alpha=0.6, width=0.6)
-    ax.errorbar(x, v_none["phi_mean"] * scale, yerr=_yerr(v_none, scale), color="black", capsize=4, lw=1)
-    labels.append("all levers at\nincumbents' level")
-    level = v_none["phi_mean"] * scale
-    for name in levers:
-        x += 1
-        r = t.loc[name]
-        step = r["phi_mean"] * scale
-        ax.bar(x, step, bottom=level, color=up if step >= 0 else down, width=0.6)
-        ax.errorbar(x, level + step, yerr=_yerr(r, scale), color="black", capsize=4, lw=1)
-        ax.plot([x - 1 + 0.3, x - 0.3], [level, level], color="#888", lw=0.8, ls=":")
-        level += step
-        labels.append(f"+ {name}")
-    x += 1
-    ax.plot([x - 1 + 0.3, x - 0.3], [level, level], color="#888", lw=0.8, ls=":")
-    ax.bar(x, v_all["phi_mean"] * scale, color=total, width=0.6)
-    ax.errorbar(x, v_all["phi_mean"] * scale, yerr=_yerr(v_all, scale), color="black", capsize=4, lw=1)
-    labels.append("as written\n(all own levers)")
-    ax.axhline(0, color="#444", lw=0.8)
-    ax.set_xticks(range(len(labels)), labels)
-    ylabel = f"{man['brand']}'s share gain {man['from']}–{man['to']} (pp)" if man["metric"] == "sales_share" else \
-        f"{man['brand']}'s profit {man['from']}–{man['to']} ($M)"
-    ax.set(ylabel=ylabel)
-    return Figure("Waterfall: where the gain comes from",
-                  "The first bar is the gain with every lever at the incumbents' level, v(none); each step is one lever's "
-                  "Shapley value (green up, red down), its marginal contribution averaged over every order of switching "
-                  "the levers on; the last bar is the scenario as written, v(all). Error bars are 95% paired intervals "
-                  "over replications (on the totals, and on each step's own Shapley value).", png_uri(fig))
-
-
-def _yerr(row: pd.Series, scale: float) -> np.ndarray | None:
-    if pd.isna(row["ci_low"]):
-        return None
-    return np.array([[row["phi_mean"] - row["ci_low"]], [row["ci_high"] - row["phi_mean"]]]) * scale
-
-
-def plot_trajectories(brand_year: pd.DataFrame, man: dict):
-    """The brand's sales share over the years, as written and with every lever at the incumbents' level."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    from sim.report import BAND, Figure, _integer_years, png_uri
-
-    levers = man["levers"]
-    full = "+".join(levers)
-    keep = ["none", full, *levers]
-    data = brand_year[brand_year["coalition"].isin(keep)].assign(share=lambda d: d["sales_share"].fillna(0) * 100)
-    names = {full: "as written", "none": "all at incumbents' level", **{c: f"only own {c}" for c in levers}}
-    data["coalition"] = data["coalition"].map(names)
-    order = list(dict.fromkeys(names[c] for c in [full, *levers, "none"]))
-    fig, ax = plt.subplots(figsize=(10, 4.4))
-    sns.lineplot(data=data, x="year", y="share", hue="coalition", hue_order=order, errorbar=BAND, ax=ax)
-    ax.set(xlabel=None, ylabel=f"{man['brand']}'s sales share (%)")
-    _integer_years(ax)
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), title=None, frameon=False)
-    return Figure(f"{man['brand']}'s sales share by coalition",
-                  "Mean over replications with the 5-95% band: the scenario as written, every lever at the incumbents' "
-                  "level, and each lever kept on its own (the others at the incumbents' level).", png_uri(fig))
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.6g}"
-    if isinstance(value, list):
-        return f"{len(value)} timeline entries" if value and isinstance(value[0], dict) else json.dumps(value)
-    return json.dumps(value) if isinstance(value, (dict, bool)) or value is None else str(value)
-
-
-def build_report(folder: Path) -> Path:
-    """Write ``folder/report.html`` from the folder's shapley.csv, brand_year.parquet and manifest.json."""
-    from sim.report import _style, _write, esc, figure_html, format_difference, page, provenance_html, table_html
-
-    folder = Path(folder)
-    man = json.loads((folder / "manifest.json").read_text())
-    table = pd.read_csv(folder / "shapley.csv")
-    brand_year = pd.read_parquet(folder / "brand_year.parquet")
-    inert = inert_levers(pd.read_parquet(folder / "coalitions.parquet"), man["levers"])
-    scale, u, digits = unit(man["metric"])
-    with _style():
-        figures = [plot_waterfall(table, man), plot_trajectories(brand_year, man)]
-    fmt = lambda m, lo, hi: esc(format_difference(m * scale, lo * scale, hi * scale, u, digits))
-    rows = []
-    for _, r in table.iterrows():
-        is_lever = r["lever"] in man["levers"]
-        share = "" if pd.isna(r["share_of_total"]) else f"{r['share_of_total']:.0%}"
-        alone = fmt(r["alone_effect"], r["alone_ci_low"], r["alone_ci_high"]) if is_lever else ""
-        solo = fmt(r["solo_effect"], r["solo_ci_low"], r["solo_ci_high"]) if is_lever else ""
-        cls = ' class="first"' if r["lever"].startswith("interaction") else ""
-        rows.append(f'<tr{cls}><td class="name">{"<b>" + esc(r["lever"]) + "</b>" if is_lever else esc(r["lever"])}</td>'
-                    f"<td>{fmt(r['phi_mean'], r['ci_low'], r['ci_high'])}</td><td>{share}</td>"
-                    f"<td>{alone}</td><td>{solo}</td></tr>")
-    shapley_table = table_html("figures", f'<th class="name">Lever</th><th>Shapley value [95% CI] ({esc(u)})</th>'
-                                          "<th>Share of total</th><th>Alone: v(all) − v(all without it)</th>"
-                                          "<th>Solo: v(only it) − v(none)</th>", rows)
-    cf_rows = []
-    for name, spec in man["counterfactuals"].items():
-        changes = spec["changes"] or {"(nothing)": {"own": "", "counterfactual": ""}}
-        for i, (path, c) in enumerate(changes.items()):
-            group = (f'<th rowspan="{len(changes)}" class="group">{esc(name)}</th>' if i == 0 else "")
-            cf_rows.append(f'<tr class="{"first" if i == 0 else ""}">{group}<td class="name">{esc(path)}</td>'
-                           f"<td>{esc(_value_text(c['own']))}</td><td>{esc(_value_text(c['counterfactual']))}</td></tr>")
-    cf_table = table_html("figures", '<th>Lever</th><th class="name">Field</th><th>Own level</th>'
-                                     "<th>Counterfactual</th>", cf_rows)
-    wom = ("<p class=\"note\"><b>Word of mouth is a switch-off, not an incumbents' level:</b> the counterfactual sets "
-           f"{esc(man['brand'])}'s word-of-mouth multiplier to 0, so stories about it and sightings of its cars reach "
-           "no one: what if its reputation had had to spread by marketing and its own owners' experience alone? "
-           "(The incumbents' own multiplier is 1, so their level would change nothing.)</p>"
-           if "word_of_mouth" in man["levers"] else "")
-    body = (f"<h1>Attribution: {esc(man['brand'])} in {esc(man['scenario_name'])}</h1>"
-            + (f'<p class="question">{esc(man.get("question", ""))}</p>' if man.get("question") else "")
-            + f'<p class="note">Which of {esc(man["brand"])}\'s levers explain its {esc(METRICS[man["metric"]])}, '
-              f"{man['from']}–{man['to']}? Each lever is switched to the incumbents' level "
-              f"({esc(', '.join(man['incumbents']))}, at {esc(man['brand'])}'s launch) in every combination "
-              f"(2^{len(man['levers'])} = {man['runs'] // len(man['replications'])} coalitions × "
-              f"{len(man['replications'])} replications with common random numbers), and the gain is shared out "
-              "by Shapley values.</p>"
-            + '<h2>Headline</h2><div class="headline">' + "".join(f"<p>{line}</p>" for line in headline(table, man, inert))
-            + "</div>"
-            + "<h2>Shapley values</h2><p class=\"note\">Mean over replications [95% paired t-interval]. The Shapley "
-              "values add up exactly to the total, v(all) − v(none), in every replication. <i>Alone</i> is what "
-              "switching only that lever to the incumbents' level costs; <i>solo</i> is what keeping only that lever "
-              "gains over all-incumbent levels; their gaps to the Shapley value are interactions.</p>"
-            + shapley_table + "".join(figure_html(f) for f in figures)
-            + "<h2>What each lever changes</h2><p class=\"note\">The brand's own value and the counterfactual value "
-              "of every field a lever touches (timeline lists shown by their number of entries).</p>" + cf_table + wom
-            + provenance_html(man, man["replications"], {"Brand": man["brand"], "Levers": ", ".join(man["levers"]),
-                                                          "Metric": man["metric"],
-                                                          "Runs": f"{man['runs']} in {man['wall_seconds']:,.1f} s"}))
-    return _write(folder, page(f"luxsim attribution: {man['brand']} in {man['scenario_name']}", body))

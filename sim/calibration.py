@@ -45,6 +45,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim import moments
+from sim.report import Rendered
 from sim.scenario import (SCENARIO_DIR, ScenarioError, _read_raw, apply_overrides, explain_error, resolve_path,
                           set_values, validate)
 
@@ -471,7 +472,10 @@ class Calibrator:
 
 # ---- results ---------------------------------------------------------------------------------------------
 @dataclass
-class CalibrationResult:
+class CalibrationResult(Rendered):
+    """A finished calibration. ``str()`` gives the fitted parameters and the sales fit for the terminal,
+    ``_repr_html_`` the same tables in a notebook (``sim.calibration_report.summary_tables``)."""
+
     problem: Problem
     start: Evaluation
     fitted: Evaluation
@@ -572,6 +576,14 @@ class CalibrationResult:
         rows = [{"evaluation": k, "stage": ev.stage, "distance": ev.distance,
                  **{n: v for n, v in zip(p.names, ev.theta)}} for k, ev in enumerate(self.history)]
         return pd.DataFrame(rows)
+
+    def title(self) -> str:
+        return f"Calibration {self.problem.spec.name}"
+
+    def tables(self) -> list[dict]:
+        from sim.calibration_report import summary_tables
+
+        return summary_tables(self)
 
 
 def calibrate(problem: Problem, backend: Any = None, progress: Callable | None = None) -> CalibrationResult:

@@ -1,6 +1,6 @@
-"""A calibration's result folder and its report, and writing fitted values into a scenario file.
+"""A calibration's and a validation's result folders and reports, and writing fitted values into a scenario file.
 
-A folder (``results/calibration/<name>/<time>/``, written whole or not at all) holds::
+A calibration folder (``results/calibration/<name>/<time>/``, written whole or not at all) holds::
 
     parameters.csv     fitted value, standard error, 95% interval, identification, the moments that pin it
     fit.csv            every target: observed, simulated at the fit (mean, min and max over replications), z
@@ -12,7 +12,12 @@ A folder (``results/calibration/<name>/<time>/``, written whole or not at all) h
     calibrated.toml    the fitted values as --set lines (``run_sim.py run --set ...``)
     fit.md             the parameters and the fit as Markdown tables (for docs/calibration.md)
     manifest.json      the calibration file, the seeds, the optimiser's outcome, package versions
-    report.html        all of the above, with a fit plot
+    report.html        all of the above, with a fit plot (template ``calibration.html.j2``)
+
+A validation folder (``results/validation/<scenario>/<time>/``) holds facts.csv, fit.csv, forecast.csv,
+brand_year.parquet (and parity_brand_year.parquet), manifest.json and report.html (``validation.html.j2``).
+:func:`summary_tables` and :func:`validation_tables` are what a ``CalibrationResult`` and a ``ValidationResult``
+print in the terminal and show in a notebook.
 """
 
 from __future__ import annotations
@@ -22,17 +27,20 @@ from datetime import datetime
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from sim import moments  # noqa: E402
-from sim.calibration import CalibrationResult  # noqa: E402
-from sim.report import Figure, esc, figure_html, page, png_uri, provenance_html, table_html  # noqa: E402
-from sim.results import ROOT, atomic_folder, provenance  # noqa: E402
+from sim import moments
+from sim.calibration import CalibrationResult
+from sim.figures import Figure, png_uri
+from sim.files import atomic_folder, toml_inline, write_atomic, write_json
+from sim.formats import MISSING, adaptive, number, percent, signed
+from sim.report import cell, head, markup, provenance, render, row, table
+from sim.results import ROOT
+from sim.results import provenance as manifest_provenance
+from sim.style import brand_palette
 
 
 def default_destination(name: str, started: datetime) -> Path:
@@ -47,24 +55,10 @@ def run_label(folder: Path) -> str:
         return str(folder)
 
 
-def _fmt(x: float) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "—"
-    ax = abs(x)
-    if ax >= 1e4:
-        return f"{x:,.0f}"
-    if ax >= 10:
-        return f"{x:,.1f}"
-    return f"{x:.3f}"
-
-
-def _toml_scalar(v) -> str:
-    return str(int(v)) if isinstance(v, (int, np.integer)) else repr(float(v))
-
-
 def calibrated_toml(result: CalibrationResult, label: str) -> str:
+    """The fitted values as ``path = value`` lines (what ``--set`` takes), each value written by ``toml_inline``."""
     lines = [f"# Fitted by {label}", "# run_sim.py run --set <line> applies one; calibrate --apply writes them all."]
-    lines += [f"{path} = {_toml_scalar(v)}" for path, v in result.values.items()]
+    lines += [f"{path} = {toml_inline(v)}" for path, v in result.values.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -84,11 +78,16 @@ def manifest(result: CalibrationResult, started: datetime) -> dict:
         "nelder_mead": result.local,
         "backend": result.backend,
         "seconds": round(result.seconds, 1),
-        **provenance(started),
+        **manifest_provenance(started),
     }
 
 
 def write_calibration(destination: Path, result: CalibrationResult, started: datetime) -> Path:
+    """Write the calibration folder (module docstring) atomically and return ``destination``.
+
+    Raises:
+        FileExistsError: ``destination`` exists (nothing is written).
+    """
     destination = Path(destination)
     label = run_label(destination)
     with atomic_folder(destination) as tmp:
@@ -103,11 +102,11 @@ def write_calibration(destination: Path, result: CalibrationResult, started: dat
         pd.DataFrame(result.jacobian, index=[t.name for t in result.problem.targets],
                      columns=result.problem.names).to_csv(tmp / "jacobian.csv")
         result.history_frame().to_parquet(tmp / "evaluations.parquet", index=False)
-        (tmp / "calibrated.toml").write_text(calibrated_toml(result, label))
+        write_atomic(tmp / "calibrated.toml", calibrated_toml(result, label))
         man = manifest(result, started)
-        (tmp / "manifest.json").write_text(json.dumps(man, indent=2, default=str))
-        (tmp / "report.html").write_text(report_html(result, params, fit, start, man), encoding="utf-8")
-        (tmp / "fit.md").write_text(fit_markdown(params, fit, start, man, label))
+        write_json(tmp / "manifest.json", man)
+        write_atomic(tmp / "report.html", report_html(result, params, fit, start, man))
+        write_atomic(tmp / "fit.md", fit_markdown(params, fit, start, man, label))
     return destination
 
 
@@ -125,13 +124,14 @@ def fit_markdown(params: pd.DataFrame, fit: pd.DataFrame, start: pd.DataFrame, m
            f"{manifest['distance_fitted']:,.1f}.", ""]
     out.append(_md_table(
         ["parameter", "prior", "before", "fitted", "95% interval", "identification", "pinned by"],
-        [[f"`{r.path}`", f"{_fmt(r.prior_low)}–{_fmt(r.prior_high)}", _fmt(r.start), f"**{_fmt(r.fitted)}**",
-          f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}", r.identification + (" (at bound)" if r.at_bound else ""),
+        [[f"`{r.path}`", f"{adaptive(r.prior_low)}–{adaptive(r.prior_high)}", adaptive(r.start),
+          f"**{adaptive(r.fitted)}**",
+          f"{adaptive(r.ci_low)} – {adaptive(r.ci_high)}", r.identification + (" (at bound)" if r.at_bound else ""),
           str(r.pinned_by).replace(";", ",")] for r in params.itertuples()]))
     out += ["", _md_table(
         ["target", "observed", "before", "calibrated (range over replications)", "z"],
-        [[r.name, _fmt(r.observed), _fmt(before.loc[r.name, "simulated"]),
-          f"**{_fmt(r.simulated)}** ({_fmt(r.sim_low)} – {_fmt(r.sim_high)})", f"{r.z:+.2f}"]
+        [[r.name, adaptive(r.observed), adaptive(before.loc[r.name, "simulated"]),
+          f"**{adaptive(r.simulated)}** ({adaptive(r.sim_low)} – {adaptive(r.sim_high)})", f"{r.z:+.2f}"]
          for r in fit.itertuples() if r.available])]
     return "\n".join(out) + "\n"
 
@@ -144,7 +144,7 @@ def folder_markdown(folder: Path) -> str:
                         pd.read_csv(folder / "start_fit.csv"), man, run_label(folder))
 
 
-# ---- the report ------------------------------------------------------------------------------------------
+# ---- the calibration report -------------------------------------------------------------------------------
 def plot_sales_fit(fit: pd.DataFrame, start: pd.DataFrame) -> Figure:
     rows = fit[fit["kind"].str.startswith("sales_") & fit["available"]].copy()
     rows["label"] = rows["brand"] + " " + rows["year"].astype(int).astype(str) + np.where(
@@ -181,69 +181,77 @@ def plot_convergence(result: CalibrationResult) -> Figure:
                   "points) and the best so far.", png_uri(fig))
 
 
-def parameters_html(params: pd.DataFrame) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("parameter", "prior range", "start", "fitted", "95% interval",
-                                               "interval / prior", "identification", "pinned by", "why this prior"))
-    rows = []
-    for r in params.itertuples():
-        flag = " (at a bound)" if r.at_bound else ""
-        rows.append(
-            f'<tr><td class="name">{esc(r.path)}</td><td>{_fmt(r.prior_low)}–{_fmt(r.prior_high)}</td>'
-            f"<td>{_fmt(r.start)}</td><td><b>{_fmt(r.fitted)}</b></td>"
-            f"<td>{_fmt(r.ci_low)} – {_fmt(r.ci_high)}</td><td>{r.ci_width_of_prior:.2f}</td>"
-            f'<td class="name">{esc(r.identification + flag)}</td><td class="name">{esc(r.pinned_by)}</td>'
-            f'<td class="name">{esc(r.why)}</td></tr>')
-    return table_html("params", head, rows)
+def parameters_table(params: pd.DataFrame) -> dict:
+    """Each free parameter: prior range, start, fitted value, 95% interval, identification and why its prior."""
+    rows = [row([cell(r.path, "name"), cell(f"{adaptive(r.prior_low)}–{adaptive(r.prior_high)}"),
+                 cell(adaptive(r.start)),
+                 cell(adaptive(r.fitted), "bold"), cell(f"{adaptive(r.ci_low)} – {adaptive(r.ci_high)}"),
+                 cell(number(r.ci_width_of_prior, 2)),
+                 cell(r.identification + (" (at a bound)" if r.at_bound else ""), "name"), cell(r.pinned_by, "name"),
+                 cell(r.why, "name")]) for r in params.itertuples()]
+    return table("params", [head("parameter", left=True), head("prior range"), head("start"), head("fitted"),
+                            head("95% interval"), head("interval / prior"), head("identification", left=True),
+                            head("pinned by", left=True), head("why this prior", left=True)], rows)
 
 
-def fit_html(fit: pd.DataFrame, start: pd.DataFrame) -> str:
+def fit_table(fit: pd.DataFrame, start: pd.DataFrame) -> dict:
+    """Every available target: observed, simulated (range over replications), z at the fit and before."""
     before = start.set_index("name")["z"]
-    head = "".join(f"<th>{h}</th>" for h in ("target", "observed", "simulated", "replication range", "z (fitted)",
-                                               "z (before)", "weight", "source"))
-    rows = []
-    for r in fit.itertuples():
-        if not r.available:
-            continue
-        rows.append(
-            f'<tr><td class="name">{esc(r.name)}</td><td>{_fmt(r.observed)}</td><td><b>{_fmt(r.simulated)}</b></td>'
-            f"<td>{_fmt(r.sim_low)} – {_fmt(r.sim_high)}</td><td>{r.z:+.2f}</td><td>{before.get(r.name, np.nan):+.2f}</td>"
-            f'<td>{r.weight:g}</td><td class="name">{esc(r.source)}</td></tr>')
-    return table_html("fit", head, rows)
+    rows = [row([cell(r.name, "name"), cell(adaptive(r.observed)), cell(adaptive(r.simulated), "bold"),
+                 cell(f"{adaptive(r.sim_low)} – {adaptive(r.sim_high)}"), cell(signed(r.z, 2)),
+                 cell(signed(before.get(r.name, np.nan), 2)), cell(f"{r.weight:g}"), cell(r.source, "name")])
+            for r in fit.itertuples() if r.available]
+    return table("fit", [head("target", left=True), head("observed"), head("simulated"), head("replication range"),
+                         head("z (fitted)"), head("z (before)"), head("weight"), head("source", left=True)], rows)
 
 
 def report_html(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFrame, start: pd.DataFrame,
                 man: dict) -> str:
+    """The calibration report (template ``calibration.html.j2``)."""
     p = result.problem
     pinned = params[params["identification"] == "pinned down"]["path"].tolist()
     weak = params[params["identification"] != "pinned down"]["path"].tolist()
     headline = [
-        f"SMM distance {result.start.distance:,.1f} at the scenario's values → <b>{result.fitted.distance:,.1f}</b> "
-        f"after {len(result.history)} evaluations × {p.spec.replications} replications of {p.spec.buyers:,} buyers "
-        f"({result.seconds:,.0f} s on {esc(result.backend)}).",
-        f"Pinned down by the data: {esc(', '.join(pinned) or 'none')}.",
-        f"Weakly identified (the fit barely moves across their prior range, or they trade off): "
-        f"{esc(', '.join(weak) or 'none')}.",
-        f"Nelder-Mead: {esc(result.local.get('message', ''))}",
+        markup("SMM distance {} at the scenario's values → <b>{}</b> after {} evaluations × {} replications of {} "
+               "buyers ({} s on {}).", number(result.start.distance, 1), number(result.fitted.distance, 1),
+               len(result.history), p.spec.replications, number(p.spec.buyers), number(result.seconds),
+               result.backend),
+        f"Pinned down by the data: {', '.join(pinned) or 'none'}.",
+        "Weakly identified (the fit barely moves across their prior range, or they trade off): "
+        f"{', '.join(weak) or 'none'}.",
+        f"Nelder-Mead: {result.local.get('message', '')}",
     ]
-    body = [
-        f"<h1>Calibration: {esc(p.spec.name)}</h1>",
-        f'<p class="description">{esc(p.spec.description)}</p>',
-        '<div class="headline"><ul>' + "".join(f"<li>{h}</li>" for h in headline) + "</ul></div>",
-        "<h2>Fitted parameters</h2>",
-        '<p class="note">Standard errors from the SMM sandwich at the optimum (targets\' own uncertainty plus '
-        "simulation noise over the replications). <i>Pinned by</i>: the three targets that carry most of the information "
-        "on the parameter (their share of it); sensitivity.csv has Λ (Andrews, Gentzkow &amp; Shapiro 2017).</p>",
-        parameters_html(params),
-        "<h2>Fit: targets vs simulated</h2>",
-        figure_html(plot_sales_fit(fit, start)),
-        fit_html(fit, start),
-        figure_html(plot_convergence(result)),
-        provenance_html({**man, "seed": f"{p.spec.seed} (replication r: SeedSequence(seed, spawn_key=(r,)), the same "
-                                        "for every candidate)"}, [],
-                        extra={"Calibration file": p.source, "Base scenario": p.spec.scenario,
-                               "Calibration window": f"to {p.spec.end_year}"}),
-    ]
-    return page(f"Calibration {p.spec.name}", "\n".join(body))
+    seed = f"{p.spec.seed} (replication r: SeedSequence(seed, spawn_key=(r,)), the same for every candidate)"
+    return render("calibration.html.j2", title=f"Calibration {p.spec.name}", name=p.spec.name,
+                  description=p.spec.description, headline=headline, parameters=parameters_table(params),
+                  fit_figure=plot_sales_fit(fit, start), fit=fit_table(fit, start),
+                  search_figure=plot_convergence(result),
+                  provenance=provenance({**man, "seed": seed}, [],
+                                        extra={"Calibration file": p.source, "Base scenario": p.spec.scenario,
+                                               "Calibration window": f"to {p.spec.end_year}"}))
+
+
+def summary_tables(result: CalibrationResult) -> list[dict]:
+    """What ``run_sim.py calibrate`` prints: the fitted parameters and the sales targets' fit."""
+    params = result.parameters()
+    spec = result.problem.spec
+    first = table("params", [head("parameter", left=True), head("prior"), head("start"), head("fitted"),
+                             head("95% interval"), head("identification", left=True)],
+                  [row([cell(adaptive(r.prior_low) + "–" + adaptive(r.prior_high)), cell(adaptive(r.start)),
+                        cell(adaptive(r.fitted)), cell(f"{adaptive(r.ci_low)} – {adaptive(r.ci_high)}"),
+                        cell(r.identification + (" (at bound)" if r.at_bound else ""), "name")], label=r.path)
+                   for r in params.itertuples()],
+                  title=f"Calibration {spec.name}: distance {number(result.start.distance, 1)} -> "
+                        f"{number(result.fitted.distance, 1)} ({len(result.history)} evaluations, "
+                        f"{number(result.seconds)} s)")
+    fit = result.fit_table()
+    sales = fit[fit["kind"].str.startswith("sales_") & fit["available"]]
+    second = table("fit", [head("target", left=True), head("observed"), head("simulated"), head("z")],
+                   [row([cell(number(r.observed)), cell(number(r.simulated), ci=f"({number(r.sim_low)} to "
+                                                                                f"{number(r.sim_high)})"),
+                         cell(signed(r.z, 2))], label=r.name) for r in sales.itertuples()],
+                   title="Sales targets: observed vs simulated (replication mean, min to max)")
+    return [first, second]
 
 
 # ---- writing the fitted values into the scenario ----------------------------------------------------------
@@ -271,9 +279,7 @@ def apply_to_scenario(scenario_path: Path, values: dict, label: str) -> None:
         note = note.split("calibrated: ")[0].rstrip("; ") if "calibrated: " in note else note
         item.comment(f"calibrated: {label}" + (f"; {note}" if note else ""))
         node[keys[-1]] = item
-    tmp = scenario_path.with_name(f".{scenario_path.name}.partial")
-    tmp.write_text(tomlkit.dumps(doc))
-    tmp.replace(scenario_path)
+    write_atomic(scenario_path, tomlkit.dumps(doc))
 
 
 # ---- validation ------------------------------------------------------------------------------------------
@@ -282,7 +288,6 @@ def plot_forecast(v) -> Figure:
     by = v.brand_year
     brands = [b for b in ("Lexus", "Mercedes-Benz", "BMW", "Cadillac", "Lincoln", "Acura", "Infiniti", "Jaguar")
               if b in set(by["brand"])]
-    from sim.report import brand_palette
     from sim import reference
 
     palette = brand_palette(brands)
@@ -312,53 +317,77 @@ def plot_forecast(v) -> Figure:
 
 
 def moments_end() -> int:
-    from sim.moments import CALIBRATION_YEARS
-
-    return CALIBRATION_YEARS[1]
+    return moments.CALIBRATION_YEARS[1]
 
 
 def validation_manifest(v, started: datetime) -> dict:
     return {"scenario": v.scenario.model_dump(mode="json"), "seed": v.seed, "buyers_simulated": v.buyers,
             "replications": [{"replication": r, "spawn_key": [r]} for r in range(v.replications)],
-            "passed": v.passed, **provenance(started)}
+            "passed": v.passed, **manifest_provenance(started)}
 
 
-def facts_html(facts: pd.DataFrame) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("stylized fact", "expected", "simulated", "replications holding", "result"))
-    rows = [f'<tr><td class="name">{esc(r.fact)}</td><td class="name">{esc(r.expected)}</td>'
-            f'<td class="name">{esc(r.simulated)}</td><td>{r.replications_holding:.0%}</td>'
-            f'<td class="{"" if r.passed else "sig"}"><b>{"pass" if r.passed else "FAIL"}</b></td></tr>'
-            for r in facts.itertuples()]
-    return table_html("facts", head, rows)
+def facts_table(facts: pd.DataFrame) -> dict:
+    """Each stylized fact: what is expected, what the runs show, the share of replications where it holds, pass/fail."""
+    rows = [row([cell(r.fact, "name"), cell(r.expected, "name"), cell(r.simulated, "name"),
+                 cell(percent(r.replications_holding, 0)),
+                 cell("pass", "pass") if r.passed else cell("FAIL", "fail", sig=True)]) for r in facts.itertuples()]
+    return table("facts", [head("stylized fact", left=True), head("expected", left=True), head("simulated", left=True),
+                           head("replications holding"), head("result")], rows)
 
 
-def validation_fit_html(fit: pd.DataFrame) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("target", "observed", "simulated", "5-95% over replications", "z", "source"))
-    rows = [f'<tr><td class="name">{esc(r.name)}</td><td>{_fmt(r.observed)}</td><td><b>{_fmt(r.simulated)}</b></td>'
-            f"<td>{_fmt(r.sim_p05)} – {_fmt(r.sim_p95)}</td><td>{r.z:+.2f}</td>"
-            f'<td class="name">{esc(r.source)}</td></tr>' for r in fit.itertuples() if r.available]
-    return table_html("fit", head, rows)
+def validation_fit_table(fit: pd.DataFrame) -> dict:
+    rows = [row([cell(r.name, "name"), cell(adaptive(r.observed)), cell(adaptive(r.simulated), "bold"),
+                 cell(f"{adaptive(r.sim_p05)} – {adaptive(r.sim_p95)}"), cell(signed(r.z, 2)), cell(r.source, "name")])
+            for r in fit.itertuples() if r.available]
+    return table("fit", [head("target", left=True), head("observed"), head("simulated"),
+                         head("5-95% over replications"), head("z"), head("source", left=True)], rows)
 
 
-def forecast_html(forecast: pd.DataFrame, brands=("Lexus", "Mercedes-Benz", "BMW", "Cadillac")) -> str:
-    years = sorted(forecast["year"].unique())
-    head = "<th>year</th>" + "".join(f"<th>{esc(b)} sales</th><th>{esc(b)} share</th>" for b in brands)
+def forecast_table(forecast: pd.DataFrame, brands=("Lexus", "Mercedes-Benz", "BMW", "Cadillac")) -> dict:
+    """Per year after the window: each brand's sales (mean, 5-95% band) and share."""
     idx = forecast.set_index(["year", "brand"])
     rows = []
-    for y in years:
-        cells = [f"<td>{y}</td>"]
+    for y in sorted(forecast["year"].unique()):
+        cells = [cell(str(y))]
         for b in brands:
             if (y, b) in idx.index:
                 r = idx.loc[(y, b)]
-                cells.append(f'<td>{r.sales_mean:,.0f}<br><span class="ci">{r.sales_p05:,.0f}–{r.sales_p95:,.0f}</span></td>'
-                             f"<td>{r.share_mean:.1%}</td>")
+                cells += [cell(number(r.sales_mean), ci=f"{number(r.sales_p05)}–{number(r.sales_p95)}"),
+                          cell(percent(r.share_mean))]
             else:
-                cells.append("<td>—</td><td>—</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return table_html("forecast", head, rows)
+                cells += [cell(MISSING), cell(MISSING)]
+        rows.append(row(cells))
+    return table("forecast", [head("year"), *(h for b in brands for h in (head(f"{b} sales"), head(f"{b} share")))],
+                 rows)
+
+
+def validation_headline(v) -> list[str]:
+    sales = v.fit[v.fit["kind"].str.startswith("sales_") & v.fit["available"]]
+    return [markup("Stylized facts: <b>{} of {} hold</b>.", int(v.facts["passed"].sum()), len(v.facts)),
+            f"Sales targets: median |z| {number(sales['z'].abs().median(), 2)}, "
+            f"{percent((sales['z'].abs() <= 2).mean(), 0)} "
+            f"within 2 sd; SMM distance {number(moments.distance(v.fit), 1)}.",
+            f"{v.replications} replications of {number(v.buyers)} buyers."]
+
+
+def validation_tables(v) -> list[dict]:
+    """What ``run_sim.py validate`` prints: the sales fit on the calibration window and the stylized facts."""
+    fit = v.fit[v.fit["available"] & v.fit["kind"].str.startswith("sales_")]
+    first = table("fit", [head("target", left=True), head("observed"), head("simulated"), head("z")],
+                  [row([cell(number(r.observed)), cell(number(r.simulated), ci=f"({number(r.sim_p05)} to "
+                                                                               f"{number(r.sim_p95)})"),
+                        cell(signed(r.z, 2))], label=r.name) for r in fit.itertuples()],
+                  title=f"Fit {moments.CALIBRATION_YEARS[0]}-{moments_end()}: sales, mean of {v.replications} "
+                        "replications (5-95% band)")
+    return [first, {**facts_table(v.facts), "title": "Stylized facts"}]
 
 
 def write_validation(destination: Path, v, started: datetime) -> Path:
+    """Write the validation folder atomically and return ``destination``.
+
+    Raises:
+        FileExistsError: ``destination`` exists (nothing is written).
+    """
     with atomic_folder(Path(destination)) as tmp:
         v.facts.to_csv(tmp / "facts.csv", index=False)
         v.fit.to_csv(tmp / "fit.csv", index=False)
@@ -367,24 +396,11 @@ def write_validation(destination: Path, v, started: datetime) -> Path:
         if v.parity_brand_year is not None:
             v.parity_brand_year.to_parquet(tmp / "parity_brand_year.parquet", index=False)
         man = validation_manifest(v, started)
-        (tmp / "manifest.json").write_text(json.dumps(man, indent=2, default=str))
-        n_pass = int(v.facts["passed"].sum())
-        sales = v.fit[v.fit["kind"].str.startswith("sales_") & v.fit["available"]]
-        body = [
-            f"<h1>Validation: {esc(v.scenario.name)}</h1>",
-            f'<p class="question">{esc(v.scenario.question)}</p>',
-            f'<div class="headline"><ul><li>Stylized facts: <b>{n_pass} of {len(v.facts)} hold</b>.</li>'
-            f"<li>Sales targets: median |z| {sales['z'].abs().median():.2f}, "
-            f"{(sales['z'].abs() <= 2).mean():.0%} within 2 sd; SMM distance {moments.distance(v.fit):,.1f}.</li>"
-            f"<li>{v.replications} replications of {v.buyers:,} buyers.</li></ul></div>",
-            "<h2>Stylized facts</h2>", facts_html(v.facts),
-            "<h2>Fit on the calibration window</h2>", figure_html(plot_forecast(v)), validation_fit_html(v.fit),
-            f"<h2>Forecast {moments_end() + 1}–{int(v.brand_year['year'].max())}</h2>",
-            '<p class="note">Not fitted: the years after the calibration window follow from the calibrated model '
-            "and the policy timeline (Mercedes customer care from 1991, BMW free maintenance 1993/1997/2000, "
-            "Mercedes' free maintenance 1998-2004). Mean and 5-95% band over replications.</p>",
-            forecast_html(v.forecast),
-            provenance_html(man, []),
-        ]
-        (tmp / "report.html").write_text(page(f"Validation {v.scenario.name}", "\n".join(body)), encoding="utf-8")
+        write_json(tmp / "manifest.json", man)
+        write_atomic(tmp / "report.html", render(
+            "validation.html.j2", title=f"Validation {v.scenario.name}", name=v.scenario.name,
+            question=v.scenario.question, headline=validation_headline(v), facts=facts_table(v.facts),
+            fit_figure=plot_forecast(v), fit=validation_fit_table(v.fit), forecast_from=moments_end() + 1,
+            forecast_to=int(v.brand_year["year"].max()), forecast=forecast_table(v.forecast),
+            provenance=provenance(man, [])))
     return Path(destination)

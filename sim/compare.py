@@ -7,17 +7,31 @@ are paired by replication: mean and a 95% t-interval over replications.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from sim.report import Rendered
+from sim.stats import CONFIDENCE, mean_interval, t_half_width
 
 KEYS = ["year", "brand"]
+BOUNDED = ("sales_share", "lease_share", "fleet_share", "churn_rate", "repurchase_loyalty")  # fractions in [0, 1]
 HEADLINE = ("sales_share", "fleet_share", "repurchase_loyalty", "conquest_sales", "csi", "service_cost", "profit")
 
 
-def paired_differences(base: pd.DataFrame, other: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+def paired_differences(base: pd.DataFrame, other: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Long table of other − base per year × brand × metric: base and other means, the mean difference and
-    its confidence interval over replications (paired: same replication = same seeds)."""
+    its confidence interval over replications (paired: same replication = same seeds).
+
+    Args:
+        base, other: ``brand_year`` tables of all replications (replication, year, brand, metrics...).
+        confidence: two-sided level of the t-interval (``sim.stats.t_half_width``).
+
+    Returns:
+        One row per year × brand × metric: year, brand, metric, base, other, diff_mean, n, ci_low, ci_high
+        (NaN interval with one replication; a difference of fractions (:data:`BOUNDED`) clipped to [−1, 1]).
+    """
     numeric = [c for c in base.columns if c not in ("replication", *KEYS) and pd.api.types.is_numeric_dtype(base[c])]
     merged = base.merge(other, on=["replication", *KEYS], suffixes=("_base", "_other"))
     rows = []
@@ -31,10 +45,11 @@ def paired_differences(base: pd.DataFrame, other: pd.DataFrame, confidence: floa
         out.insert(2, "metric", metric)
         rows.append(out)
     table = pd.concat(rows, ignore_index=True)
-    half = stats.t.ppf(0.5 + confidence / 2, np.maximum(table["n"] - 1, 1)) * table["diff_sd"] / np.sqrt(table["n"])
-    half = half.where(table["n"] > 1)
-    table["ci_low"] = table["diff_mean"] - half
-    table["ci_high"] = table["diff_mean"] + half
+    half = t_half_width(table["diff_sd"].to_numpy(), table["n"].to_numpy(), confidence)
+    low, high = table["diff_mean"] - half, table["diff_mean"] + half
+    bounded = table["metric"].isin(BOUNDED)
+    table["ci_low"] = low.where(~bounded, low.clip(lower=-1.0))
+    table["ci_high"] = high.where(~bounded, high.clip(upper=1.0))
     return table.drop(columns=["diff_sd"])
 
 
@@ -71,19 +86,51 @@ def headline(differences: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     return differences[keep].reset_index(drop=True)
 
 
-def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t-interval of paired differences (NaN interval with one replication)."""
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + confidence / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
-    return mean, mean - half, mean + half
-
-
 def total_differences(base: pd.DataFrame, other: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per brand: other − base of ``metric`` summed over all years, mean and 95% interval over replications."""
     per_rep = (other.groupby(["replication", "brand"])[metric].sum()
                - base.groupby(["replication", "brand"])[metric].sum()).reset_index()
-    rows = [(brand, *mean_ci(g[metric].to_numpy())) for brand, g in per_rep.groupby("brand", sort=False)]
+    rows = [(brand, *mean_interval(g[metric].to_numpy())) for brand, g in per_rep.groupby("brand", sort=False)]
     return pd.DataFrame(rows, columns=["brand", "diff_mean", "ci_low", "ci_high"])
+
+
+@dataclass
+class Comparison(Rendered):
+    """Scenarios run with the same seeds, and their differences from the base (what ``run_sim.py compare``
+    prints and writes).
+
+    Attributes:
+        runs: scenario name -> (Scenario, its replications: a list of ``sim.runner.RunResult``), base first.
+        base: the base scenario's name (a key of ``runs``).
+    """
+
+    runs: dict
+    base: str
+    _tables: dict = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def others(self) -> list[str]:
+        return [name for name in self.runs if name != self.base]
+
+    def brand_year(self, name: str) -> pd.DataFrame:
+        """The ``brand_year`` rows of every replication of scenario ``name``."""
+        if name not in self._tables:
+            self._tables[name] = pd.concat([r.brand_year for r in self.runs[name][1]], ignore_index=True)
+        return self._tables[name]
+
+    def differences(self, name: str) -> pd.DataFrame:
+        """``paired_differences`` of scenario ``name`` against the base."""
+        return paired_differences(self.brand_year(self.base), self.brand_year(name))
+
+    def total_differences(self, name: str, metric: str) -> pd.DataFrame:
+        return total_differences(self.brand_year(self.base), self.brand_year(name), metric)
+
+    def payback(self, name: str) -> pd.DataFrame:
+        return payback(self.brand_year(self.base), self.brand_year(name))
+
+    def tables(self) -> list[dict]:
+        """One table per scenario other than the base: share, loyalty and cumulative profit differences with
+        their 95% intervals, and the payback year (``sim.compare_report.summary_table``)."""
+        from sim.compare_report import summary_table
+
+        return [summary_table(self, name) for name in self.others]

@@ -66,3 +66,31 @@ def interval(low: float, high: float, write=number, **kwargs) -> str:
     if missing(low) or missing(high):
         return ""
     return f"[{write(low, **kwargs)}, {write(high, **kwargs)}]"
+
+
+def signed(x: float, digits: int = 1) -> str:
+    """A signed number: ``+2.0``, ``−0.3``, ``0.0`` (a zero has no sign)."""
+    return number(x, digits, plus=True)
+
+
+def difference(mean: float, low: float, high: float, unit: str = "pp", digits: int = 1) -> str:
+    """A difference with its interval, already scaled: ``−14.5 pp [−15.8, −13.2]`` (unit "pp"),
+    ``−$123.4M [−150.2, −96.1]`` (unit "$M": always in millions), ``+1.5 pp`` without an interval (one
+    replication), "—" without a mean."""
+    if missing(mean):
+        return MISSING
+    if unit == "$M":
+        text = signed(mean, digits)
+        text = (text[0] + "$" + text[1:] if text[0] in "+" + MINUS else "$" + text) + "M"
+    else:
+        text = f"{signed(mean, digits)} {unit}".rstrip()
+    ends = interval(low, high, signed, digits=digits)
+    return f"{text} {ends}" if ends else text
+
+
+def adaptive(x: float) -> str:
+    """A parameter or target value at a precision that suits its size: ``12,345``, ``123.4``, ``0.123``."""
+    if missing(x) or (isinstance(x, float) and math.isinf(x)):
+        return MISSING
+    size = abs(float(x))
+    return number(x, 0 if size >= 1e4 else 1 if size >= 10 else 3)

@@ -1,4 +1,4 @@
-"""Result folders, written whole or not at all.
+"""Result folders of runs and comparisons, written whole or not at all (``sim.files.atomic_folder``).
 
 Everything is written into a hidden temporary folder beside the destination, which is renamed into place
 at the end: an interrupted run leaves no half-written result folder.
@@ -7,41 +7,21 @@ at the end: an interrupted run leaves no half-written result folder.
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
+from sim.files import atomic_folder, write_json
 from sim.runner import RunResult, summarise
 from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("luxsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "scipy", "matplotlib", "seaborn")
-
-
-@contextmanager
-def atomic_folder(destination: Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success it becomes ``destination``, on any error it vanishes."""
-    destination = Path(destination)
-    if destination.exists():
-        raise FileExistsError(f"{destination} already exists")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
-    try:
-        yield tmp
-        tmp.rename(destination)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def default_destination(scenario: Scenario, started: datetime) -> Path:
@@ -116,7 +96,7 @@ def _write_run_files(folder: Path, scenario: Scenario, results: list[RunResult],
     mean_flows = switching.groupby(["year", "from_brand", "to_brand"], sort=False)["buyers"].sum() / len(results)
     mean_flows.reset_index().to_csv(folder / "switching.csv", index=False, float_format="%.6g")
     monthly.to_parquet(folder / "monthly.parquet", index=False)
-    (folder / "manifest.json").write_text(json.dumps(_manifest(scenario, results, started, seed, buyers), indent=2))
+    write_json(folder / "manifest.json", _manifest(scenario, results, started, seed, buyers))
 
 
 def write_results(destination: Path, scenario: Scenario, results: list[RunResult], started: datetime,
@@ -157,7 +137,7 @@ def write_comparison(destination: Path, runs: dict[str, tuple[Scenario, list[Run
         manifest = _manifest({"base": base, "scenarios": list(runs),
                               "questions": {name: sc.question for name, (sc, _) in runs.items()}},
                              runs[base][1], started, seed, buyers)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        write_json(tmp / "manifest.json", manifest)
         if after:
             after(tmp)
     return destination

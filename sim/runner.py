@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model import LuxuryMarketModel
+from sim.report import Rendered
 from sim.scenario import Scenario
 
 
@@ -61,9 +62,10 @@ def _run_args(args: tuple) -> RunResult:
 def run_replications(scenario: Scenario, replications: int | None = None, seed: int | None = None,
                      buyers: int | None = None, workers: int | None = None,
                      progress: Callable[[RunResult], None] | None = None, engine: str = "vectorised",
-                     extra: Callable[[LuxuryMarketModel], object] | None = None) -> list[RunResult]:
-    """Run the replications, in parallel on the local cores; results sorted by replication. ``extra``: a
-    module-level function of the finished model whose result each RunResult keeps (``.extra``)."""
+                     extra: Callable[[LuxuryMarketModel], object] | None = None) -> RunSet:
+    """Run the replications, in parallel on the local cores; results sorted by replication (a :class:`RunSet`,
+    a list of :class:`RunResult` that prints its summary). ``extra``: a module-level function of the finished
+    model whose result each RunResult keeps (``.extra``)."""
     replications = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
     workers = min(workers or os.cpu_count() or 1, replications)
@@ -80,7 +82,7 @@ def run_replications(scenario: Scenario, replications: int | None = None, seed: 
                 results.append(result)
                 if progress:
                     progress(result)
-    return sorted(results, key=lambda r: r.replication)
+    return RunSet(sorted(results, key=lambda r: r.replication), scenario)
 
 
 def summarise(brand_year: pd.DataFrame) -> pd.DataFrame:
@@ -93,3 +95,34 @@ def summarise(brand_year: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([mean, p05, p95], axis=1)
     order = [f"{c}_{s}" for c in numeric for s in ("mean", "p05", "p95")]
     return out[order].reset_index()
+
+
+class RunSet(Rendered, list):
+    """The replications of one scenario: a list of :class:`RunResult` (sorted by replication) that knows its
+    scenario and renders its summary (``str()`` for the terminal, ``_repr_html_`` in a notebook): sales share by
+    brand in milestone years, then repurchase loyalty, conquest sales and sales (real units) in the last year,
+    replication means (``sim.run_report.summary_table``)."""
+
+    def __init__(self, results=(), scenario: Scenario | None = None):
+        super().__init__(results)
+        self.scenario = scenario
+
+    @property
+    def brand_year(self) -> pd.DataFrame:
+        """Every replication's yearly brand table, stacked (one row per replication × year × brand)."""
+        return pd.concat([r.brand_year for r in self], ignore_index=True)
+
+    def summary(self) -> pd.DataFrame:
+        """:func:`summarise` of :attr:`brand_year`."""
+        return summarise(self.brand_year)
+
+    def title(self) -> str:
+        return self.scenario.name if self.scenario is not None else "luxsim run"
+
+    def tables(self) -> list[dict]:
+        from sim.run_report import summary_table
+
+        sc = self.scenario
+        title = f"{sc.name} — {sc.question}" if sc is not None else ""
+        return [summary_table(self.summary(), title, f"(mean of {len(self)} replications; sales share, repurchase "
+                                                      "loyalty, conquest sales, sales in real units)")]

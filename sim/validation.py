@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from sim import moments
-from sim.compare import mean_ci
+from sim.report import Rendered
 from sim.scenario import Scenario, load_scenario, year_month_index
+from sim.stats import mean_interval
 
 LOYALTY_BAND = (0.40, 0.60)
 PASS_WITHIN_YEARS = 3
@@ -46,7 +47,10 @@ def run_moments(model) -> pd.DataFrame:
 
 
 @dataclass
-class ValidationResult:
+class ValidationResult(Rendered):
+    """The outcome of :func:`validate_scenario`. ``str()`` gives the sales fit and the stylized facts for the
+    terminal, ``_repr_html_`` the same tables in a notebook (``sim.calibration_report.validation_tables``)."""
+
     scenario: Scenario
     fit: pd.DataFrame
     facts: pd.DataFrame
@@ -60,6 +64,19 @@ class ValidationResult:
     @property
     def passed(self) -> bool:
         return bool(self.facts["passed"].all())
+
+    def title(self) -> str:
+        return f"Validation {self.scenario.name}"
+
+    def headline(self) -> list:
+        from sim.calibration_report import validation_headline
+
+        return validation_headline(self)
+
+    def tables(self) -> list[dict]:
+        from sim.calibration_report import validation_tables
+
+        return validation_tables(self)
 
 
 def fit_table(runs: list[pd.DataFrame]) -> pd.DataFrame:
@@ -159,7 +176,7 @@ def fact_parity_removes_gain(brand_year: pd.DataFrame, parity: pd.DataFrame, sce
         return share[year] - base
     g, gp = gain(brand_year), gain(parity)
     removed = (g - gp) / g
-    mean, lo, hi = mean_ci(removed.to_numpy())
+    mean, lo, hi = mean_interval(removed.to_numpy())
     return {"fact": f"Service parity removes most of {brand}'s share gain {launch}-{year}",
             "expected": f"share of the gain removed > {MOST:.0%}",
             "simulated": f"gain {g.mean():.1%} -> {gp.mean():.1%} with parity: {mean:.0%} removed "

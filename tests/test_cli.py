@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.results import atomic_folder
+from sim.files import atomic_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 

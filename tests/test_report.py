@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import re
 import subprocess
@@ -15,9 +14,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from markupsafe import escape
 
-from sim.report import (COMPARE_FIGURES, RUN_FIGURES, build_compare_report, build_run_report, excludes_zero,
-                        format_difference)
+from sim.compare_report import COMPARE_FIGURES, build_compare_report
+from sim.formats import difference as format_difference
+from sim.report import excludes_zero
+from sim.run_report import RUN_FIGURES, build_run_report
 from sim.results import write_comparison, write_results
 from sim.runner import run_replications
 from sim.scenario import load_scenario
@@ -83,7 +85,7 @@ def test_run_report_embeds_every_figure_as_a_png_with_heading_and_caption(run_re
 def test_run_report_has_question_headline_key_figures_and_provenance(run_report, folders):
     text = run_report["html"]
     manifest = json.loads((folders["run"] / "manifest.json").read_text())
-    assert html.escape(manifest["scenario"]["question"]) in text
+    assert str(escape(manifest["scenario"]["question"])) in text
     assert "has the largest sales share" in text and "highest repurchase loyalty" in text
     assert 'class="figures"' in text and "Conquest sales" in text and "CSI" in text
     footer = text[text.index("<footer>"):]
@@ -123,14 +125,14 @@ def test_compare_report_tabulates_differences_in_pp_with_intervals(compare_repor
     for scenario in diffs["scenario"].unique():
         assert f"{scenario} − lexus_us_1989" in text
         question = json.loads((folders["compare"] / scenario / "manifest.json").read_text())["scenario"]["question"]
-        assert html.escape(question) in text
+        assert str(escape(question)) in text
     assert 'class="differences"' in text
     # the headline sentence for Lexus's last-year share, as computed from differences.csv
     last = int(diffs["year"].max())
     row = diffs[(diffs["metric"] == "sales_share") & (diffs["brand"] == "Lexus") & (diffs["year"] == last)].iloc[0]
     sentence = f"Lexus {last} share " + format_difference(row.diff_mean * 100, row.ci_low * 100, row.ci_high * 100)
     assert re.fullmatch(r"Lexus \d{4} share [+−]?\d+\.\d pp \[[+−]?\d+\.\d, [+−]?\d+\.\d\]", sentence)
-    assert html.escape(sentence) in text
+    assert str(escape(sentence)) in text
     assert len(re.findall(r"[+−]?\d+\.\d pp <span class=\"ci\">\[", text)) >= 8  # table cells
     assert "$M" in text
     # highlighted cells are those whose interval excludes zero: shown rounded, such an interval may touch 0.0

@@ -1,0 +1,105 @@
+"""Figures for reports: matplotlib/seaborn drawn in one style, embedded as PNG data URIs.
+
+A figure is a :class:`Figure` (title, caption, ``data:image/png;base64,...``), so a report stays one file that
+opens offline. Brand colours come from ``sim.style.brand_palette`` (the app's palette), scenario colours from
+``sim.style.scenario_palette``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
+
+DPI = 110
+BAND = ("pi", 90)  # 5th-95th percentile over replications
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A drawn figure: its heading, its caption (what to read in it) and its PNG as a data URI."""
+
+    title: str
+    caption: str
+    uri: str  # data:image/png;base64,...
+
+
+def png_uri(fig: plt.Figure) -> str:
+    """Render a figure to an embedded PNG data URI (``DPI`` dots per inch, tight box) and close it."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """The reports' plotting style (seaborn whitegrid, notebook context at 0.9)."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        yield
+
+
+def integer_years(axes, nbins: int | str = "auto") -> None:
+    """Whole years on the x axis of every axes in ``axes``."""
+    for ax in np.atleast_1d(axes).flat:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=nbins, integer=True))
+
+
+def thousands(axes) -> None:
+    """Thousands separators on the y axis (money in $M reaches five digits)."""
+    for ax in np.atleast_1d(axes).flat:
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+
+
+def legend_right(ax: plt.Axes) -> None:
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), title=None, frameon=False)
+
+
+def brand_lines(data: pd.DataFrame, y: str, ylabel: str, brands: list[str], palette: dict) -> plt.Figure:
+    """One line per brand over the years, mean over replications with the 5-95% band shaded.
+
+    Args:
+        data: one row per replication × year × brand, with column ``y``.
+        palette: brand -> colour (``sim.style.brand_palette``).
+    """
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    sns.lineplot(data=data, x="year", y=y, hue="brand", hue_order=brands, palette=palette, errorbar=BAND, ax=ax)
+    ax.set(xlabel=None, ylabel=ylabel)
+    integer_years(ax)
+    legend_right(ax)
+    return fig
+
+
+def brand_panels(long: pd.DataFrame, brands: list[str], palette: dict, col_order: list[str],
+                 sharey: bool = False) -> sns.FacetGrid:
+    """Side-by-side panels (one per value of column ``panel``) of one line per brand (column ``value``) with its
+    5-95% band."""
+    g = sns.relplot(data=long, x="year", y="value", hue="brand", hue_order=brands, palette=palette,
+                    col="panel", col_order=col_order, kind="line", errorbar=BAND, height=4, aspect=1.25,
+                    facet_kws={"sharey": sharey})
+    g.set_titles("{col_name}")
+    g.set_axis_labels("", "")
+    integer_years(g.axes)
+    return g
+
+
+def line_with_band(data: pd.DataFrame, *, color=None, label=None, **_) -> None:
+    """FacetGrid mapper: mean line and a precomputed interval band (columns year, value, low, high)."""
+    ax = plt.gca()
+    data = data.sort_values("year")
+    ax.fill_between(data["year"], data["low"], data["high"], color=color, alpha=0.2, linewidth=0)
+    ax.plot(data["year"], data["value"], color=color, label=label, lw=1.8)

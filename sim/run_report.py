@@ -1,0 +1,298 @@
+"""The report of one run folder (``sim.results.write_results``): who wins, by how much, how sure, what it costs.
+
+``build_run_report(folder)`` writes ``folder/report.html`` from the template ``run.html.j2``:
+
+* the scenario's name, question and description;
+* a headline computed from the data: the brand with the largest sales share in the last year and how it
+  changed since the first year, the biggest gainer, how often the leader leads across replications, the
+  brand with the highest repurchase loyalty, the leader's and the gainer's service P&L and profit;
+* key figures for milestone years: sales share, repurchase loyalty, conquest sales, CSI and profit per brand,
+  each the mean over replications with its 5-95% band;
+* figures: sales share over time; repurchase loyalty (= 1 − churn rate) and owners lost; the switching
+  heatmap (where each brand's owners went); satisfaction (CSI); service P&L and cumulative profit;
+* the provenance block from ``manifest.json``.
+
+It reads only files in the folder and writes only ``report.html``. :func:`summary_table` is the terminal and
+notebook summary of a run (``sim.runner.RunSet``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from sim.figures import Figure, brand_lines, brand_panels, png_uri, style, thousands
+from sim.formats import MISSING, millions, number, percent, signed
+from sim.report import (cell, group_rows, head, markup, provenance, render, row, scenario_header, table,
+                        write_report)
+from sim.style import brand_palette
+
+MILESTONES = (1988, 1991, 1995, 2000, 2005, 2010)  # years of the terminal summary, where the run has them
+QUANTITIES = ("mean", "p05", "p95")  # the brand_year.csv suffixes
+
+
+# ---- reading a folder --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunData:
+    """The files of one run folder."""
+
+    folder: Path
+    manifest: dict
+    brand_year: pd.DataFrame  # one row per replication × year × brand
+    summary: pd.DataFrame  # brand_year.csv: mean/p05/p95 per year × brand
+    switching: pd.DataFrame  # year, from_brand, to_brand, buyers (replication means)
+
+    @property
+    def scenario(self) -> dict:
+        return self.manifest.get("scenario", {})
+
+    @property
+    def name(self) -> str:
+        return self.scenario.get("name") or self.folder.name
+
+    @property
+    def brands(self) -> list[str]:
+        return brand_order(self.scenario, self.brand_year["brand"])
+
+    @property
+    def years(self) -> list[int]:
+        return sorted(int(y) for y in self.brand_year["year"].unique())
+
+
+def read_run(folder: Path) -> RunData:
+    """Read a run folder's manifest.json, brand_year.parquet, brand_year.csv and switching.csv.
+
+    Raises:
+        FileNotFoundError: a file is missing (not a run folder).
+    """
+    folder = Path(folder)
+    return RunData(folder=folder,
+                   manifest=json.loads((folder / "manifest.json").read_text()),
+                   brand_year=pd.read_parquet(folder / "brand_year.parquet"),
+                   summary=pd.read_csv(folder / "brand_year.csv"),
+                   switching=pd.read_csv(folder / "switching.csv"))
+
+
+def brand_order(scenario: dict, brands: pd.Series) -> list[str]:
+    """The scenario's brand order, then any brand in the data it does not list."""
+    present = list(dict.fromkeys(brands.astype(str)))
+    listed = [b for b in scenario.get("brands", {}) if b in present]
+    return listed + [b for b in present if b not in listed]
+
+
+def launch_years(scenario: dict) -> dict[str, str]:
+    return {b: spec["launch"] for b, spec in scenario.get("brands", {}).items() if spec.get("launch")}
+
+
+# ---- figures ---------------------------------------------------------------------------------------------
+def plot_sales_share(run: RunData, palette: dict) -> Figure:
+    data = run.brand_year.assign(share=run.brand_year["sales_share"] * 100)
+    fig = brand_lines(data, "share", "Sales share (%)", run.brands, palette)
+    return Figure("Sales share by brand",
+                  "Each line is a brand's share of the year's luxury-car sales, the mean over replications; the "
+                  "shaded band is the 5th-95th percentile across replications, so non-overlapping bands mean a "
+                  "robust ranking.", png_uri(fig))
+
+
+def plot_loyalty_churn(run: RunData, palette: dict) -> Figure:
+    by = run.brand_year
+    loyalty, lost = "Repurchase loyalty (%)", "Owners lost (thousands per year)"
+    long = pd.concat([by.assign(panel=loyalty, value=by["repurchase_loyalty"] * 100),
+                      by.assign(panel=lost, value=by["churned_owners"] / 1e3)], ignore_index=True)
+    g = brand_panels(long, run.brands, palette, [loyalty, lost])
+    churn = g.axes.flat[0].secondary_yaxis("right", functions=(lambda x: 100 - x, lambda x: 100 - x))
+    churn.set_ylabel("Churn rate (%)")
+    g.figure.subplots_adjust(wspace=0.3)
+    return Figure("Repurchase loyalty and churn by brand",
+                  "Left: the share of a brand's owners who replaced their car and bought the same brand again "
+                  "(read the churn rate, 100 − loyalty, on the right axis; the first years after a launch rest on "
+                  "few owners and are noisy); right: how many owners each brand lost to another brand or the "
+                  "segment per year. Bands are 5th-95th percentiles across replications.", png_uri(g.figure))
+
+
+def switching_matrix(switching: pd.DataFrame, brands: list[str]) -> pd.DataFrame:
+    """Buyers summed over all years, from_brand (rows, plus 'new') × to_brand (columns, plus 'left')."""
+    return (switching.pivot_table(index="from_brand", columns="to_brand", values="buyers", aggfunc="sum")
+            .reindex(index=[*brands, "new"], columns=[*brands, "left"]).fillna(0.0))
+
+
+def plot_switching(run: RunData, palette: dict) -> Figure:
+    flows = switching_matrix(run.switching, run.brands)
+    totals = flows.sum(axis=1)
+    pct = flows.div(totals.where(totals > 0), axis=0) * 100
+    pct.index = [f"{'new to segment' if b == 'new' else b} ({t / 1e3:,.0f}k)" for b, t in totals.items()]
+    pct.columns = ["left segment" if b == "left" else b for b in pct.columns]
+    fig, ax = plt.subplots(figsize=(10, 6.2))
+    sns.heatmap(pct, annot=True, fmt=".0f", cmap="Blues", vmin=0, linewidths=0.5, linecolor="white",
+                cbar_kws={"label": "% of the row's buyers"}, ax=ax)
+    ax.set(xlabel="to (car bought next, or left the segment)", ylabel="from (car owned before, or new to the segment)")
+    ax.tick_params(axis="x", rotation=30)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    years = run.years
+    return Figure(f"Where owners went: switching between brands, {years[0]}–{years[-1]}",
+                  "Each row is one brand's owners who replaced their car or left the segment (the last row: buyers "
+                  "new to the segment), summed over all years (total in brackets); each cell is the pctage that "
+                  "went to the column's brand, so the diagonal is loyalty and the rest of a column is that brand's "
+                  "conquest.", png_uri(fig))
+
+
+def plot_csi(run: RunData, palette: dict) -> Figure:
+    fig = brand_lines(run.brand_year, "csi", "CSI (0-1000, 500 = neutral)", run.brands, palette)
+    fig.axes[0].axhline(500, color="0.4", lw=0.8, ls=":")
+    return Figure("Customer satisfaction index (CSI) by brand",
+                  "Mean satisfaction of a brand's owners right after a service visit on a 0-1000 scale (dotted line "
+                  "= neutral 500); higher lines mean happier owners, bands are 5th-95th percentiles across "
+                  "replications.", png_uri(fig))
+
+
+def plot_money(run: RunData, palette: dict) -> Figure:
+    by = run.brand_year.sort_values(["replication", "brand", "year"])
+    service, cumulative = "Service P&L: revenue − cost ($M per year)", "Cumulative profit ($M)"
+    cum = by.groupby(["replication", "brand"], sort=False)["profit"].cumsum()
+    long = pd.concat([by.assign(panel=service, value=(by["service_revenue"] - by["service_cost"]) / 1e6),
+                      by.assign(panel=cumulative, value=cum / 1e6)], ignore_index=True)
+    g = brand_panels(long, run.brands, palette, [service, cumulative])
+    g.axes.flat[0].axhline(0, color="0.3", lw=0.8)
+    thousands(g.axes)
+    return Figure("What service costs: service P&L and cumulative profit",
+                  "Left: each brand's service revenue minus service cost per year (below zero = service run at a "
+                  "loss, including every service-policy cost); right: total profit (new-car margin + service P&L) "
+                  "accumulated since the first year. Bands are 5th-95th percentiles across replications.",
+                  png_uri(g.figure))
+
+
+RUN_FIGURES = (plot_sales_share, plot_loyalty_churn, plot_switching, plot_csi, plot_money)
+
+
+# ---- the page ----------------------------------------------------------------------------------------------
+def run_milestones(years: list[int]) -> list[int]:
+    """First year, round years (every 5, or 10 for long runs) in between, last year."""
+    first, last = years[0], years[-1]
+    step = 5 if last - first <= 25 else 10
+    return sorted({first, last, *(y for y in years if y % step == 0)})
+
+
+def headline(run: RunData) -> list:
+    """Sentences (HTML, their data escaped) on who leads, how it changed, how robust it is, loyalty and money."""
+    s = run.summary.set_index(["year", "brand"])
+    first, last = run.years[0], run.years[-1]
+    reps = run.brand_year["replication"].nunique()
+    end, start = s.xs(last, level="year"), s.xs(first, level="year")
+    leader = end["sales_share_mean"].idxmax()
+    share, before = end.loc[leader, "sales_share_mean"], start["sales_share_mean"].get(leader, 0.0)
+    direction = "up" if share > before else "down" if share < before else "unchanged"
+    lines = [markup("In {}, <b>{}</b> has the largest sales share: <b>{}</b> (5-95% across {} replications: {}–{}), "
+                    "{} {} pp from {} in {}.", last, leader, percent(share), reps,
+                    percent(end.loc[leader, "sales_share_p05"]), percent(end.loc[leader, "sales_share_p95"]),
+                    direction, number(abs(share - before) * 100, 1), percent(before), first)]
+    wins = (run.brand_year[run.brand_year["year"] == last]
+            .sort_values("sales_share").groupby("replication")["brand"].last().value_counts())
+    others = ", ".join(f"{b} in {n}" for b, n in wins.items() if b != leader)
+    lines.append(markup("{} leads in {} of {} replications{}", leader, wins.get(leader, 0), reps,
+                        "." if wins.get(leader, 0) == reps else f"; {others}."))
+    gain = (end["sales_share_mean"] - start["sales_share_mean"].reindex(end.index).fillna(0)).sort_values()
+    gainer = gain.index[-1]
+    if gainer != leader and gain.iloc[-1] > 0:
+        launch = launch_years(run.scenario).get(gainer)
+        lines.append(markup("The biggest gain is <b>{}</b>'s{}: {} → {} ({} pp).", gainer,
+                            f" (launched {launch})" if launch else "",
+                            percent(start["sales_share_mean"].get(gainer, 0.0)),
+                            percent(end.loc[gainer, "sales_share_mean"]), signed(gain.iloc[-1] * 100)))
+    loyal = end["repurchase_loyalty_mean"].dropna()
+    if not loyal.empty:
+        top = loyal.idxmax()
+        nxt = ", ".join(f"{b} {percent(v, 0)}" for b, v in loyal.drop(top).nlargest(2).items())
+        lines.append(markup("<b>{}</b> has the highest repurchase loyalty in {}: {} of its owners who replaced their "
+                            "car bought {} again (next: {}).", top, last, percent(loyal[top], 0), top, nxt))
+    money = run.brand_year.groupby(["replication", "brand"])[["service_revenue", "service_cost", "profit"]].sum()
+    money = money.groupby("brand").mean() / 1e6
+    for brand in dict.fromkeys([leader, gainer]):
+        m = money.loc[brand]
+        lines.append(markup("Over {}–{}, {}'s service P&L totals {} and its profit {} (replication means).", first,
+                            last, brand, millions(m["service_revenue"] - m["service_cost"], 1),
+                            millions(m["profit"], 1)))
+    return lines
+
+
+KEY_FIGURES = (  # column, header, writer of one value
+    ("sales_share", "Sales share", lambda v: percent(v, 1)),
+    ("repurchase_loyalty", "Repurchase loyalty", lambda v: percent(v, 0)),
+    ("conquest_sales", "Conquest sales", lambda v: number(v / 1e3, 1) + "k"),
+    ("csi", "CSI", lambda v: number(v, 0)),
+    ("profit", "Profit ($M)", lambda v: number(v / 1e6, 0)),
+)
+
+
+def band_cell(mean: float, low: float, high: float, write) -> dict:
+    """Mean with its 5-95% band in small type; "—" where undefined (brand not on sale)."""
+    if pd.isna(mean):
+        return cell(MISSING)
+    return cell(write(mean), ci="" if pd.isna(low) or low == high else f"{write(low)}–{write(high)}")
+
+
+def key_figures_table(run: RunData, palette: dict) -> dict:
+    """Milestone years × brands: each key figure's mean with its 5-95% band over replications."""
+    s = run.summary.set_index(["year", "brand"])
+    rows = []
+    for year in run_milestones(run.years):
+        cells = {brand: [band_cell(*s.loc[(year, brand), [f"{c}_{q}" for q in QUANTITIES]], write)
+                         for c, _, write in KEY_FIGURES]
+                 for brand in run.brands}
+        rows += group_rows(str(year), cells, palette)
+    return table("figures", [head("Year"), head("Brand", left=True), *(head(h) for _, h, _ in KEY_FIGURES)], rows)
+
+
+def build_run_report(folder: Path) -> Path:
+    """Write ``folder/report.html`` for a run folder (see the module docstring) and return its path.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a run folder.
+    """
+    run = read_run(folder)
+    palette = brand_palette(run.brands)
+    with style():
+        figures = [plot(run, palette) for plot in RUN_FIGURES]
+    launches = ", ".join(f"{b} {d}" for b, d in launch_years(run.scenario).items())
+    return write_report(folder, render(
+        "run.html.j2", title=f"luxsim report: {run.name}", name=run.name, header=scenario_header(run.scenario),
+        brands=run.brands, years=run.years, launches=launches, headline=headline(run),
+        key_figures=key_figures_table(run, palette), figures=figures, provenance=provenance(run.manifest)))
+
+
+# ---- the terminal summary ----------------------------------------------------------------------------------
+def summary_years(years: list[int]) -> list[int]:
+    """The summary's years: the milestones inside the run (evenly spaced years outside 1986-2010), and the last."""
+    first, last = years[0], years[-1]
+    shown = [y for y in MILESTONES if first <= y <= last]
+    if len(shown) < 3:
+        shown = sorted({int(round(y)) for y in np.linspace(first, last, min(6, last - first + 1))})
+    return shown if last in shown else [*shown, last]
+
+
+def summary_table(summary: pd.DataFrame, title: str = "", note: str = "") -> dict:
+    """Sales share by brand in the summary years, then repurchase loyalty, conquest sales and sales in the last
+    year (replication means), brands by their last share.
+
+    Args:
+        summary: ``sim.runner.summarise`` of a run's brand_year (``<column>_mean`` per year × brand).
+    """
+    years = summary_years(sorted(int(y) for y in summary["year"].unique()))
+    last = years[-1]
+    final = summary[summary["year"] == last].set_index("brand")
+    rows = []
+    for brand in final["sales_share_mean"].sort_values(ascending=False).index:
+        by_year = summary[summary["brand"] == brand].set_index("year")
+        f = final.loc[brand]
+        rows.append(row([*(cell(percent(by_year.loc[y, "sales_share_mean"])) for y in years),
+                         cell(percent(f["repurchase_loyalty_mean"], 0)), cell(number(f["conquest_sales_mean"])),
+                         cell(number(f["sales_mean"]))], label=brand))
+    header = [head("brand", left=True), *(head(f"{y}\nshare") for y in years), head(f"{last}\nloyalty"),
+              head(f"{last}\nconquest"), head(f"{last}\nsales")]
+    return table("summary", header, rows, title=title, note=note)
+

@@ -1,0 +1,249 @@
+"""The reporting layer: every report renders from its template with the scenario's text escaped, one palette for
+the app and the reports, share intervals that stay inside what a share can take, and results objects that
+render themselves (``__str__`` for the terminal, ``_repr_html_`` for notebooks) with their key figures."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import escape
+
+from sim import attribution as A
+from sim import calibration as cal
+from sim import moments
+from sim.attribution_report import write_attribution
+from sim.calibration_report import write_calibration, write_validation
+from sim.compare import BOUNDED, Comparison, paired_differences
+from sim.compare_report import build_compare_report
+from sim.files import toml_inline
+from sim.formats import difference, percent
+from sim.report import environment, render
+from sim.results import write_comparison, write_results
+from sim.run_report import build_run_report
+from sim.runner import RunSet, run_replications
+from sim.scenario import load_scenario
+from sim.style import brand_palette
+from sim.validation import validate_scenario
+
+EVIL = "<script>alert('x')</script> & Lexus's \"best\" <b>year</b>"
+SEED = 7
+BUYERS = 1500
+SMALL = ["market.years=5", f"simulation.buyers={BUYERS}", f"question={toml_inline(EVIL)}",
+         f"description={toml_inline(EVIL)}"]
+STARTED = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def assert_escaped(html: str) -> None:
+    """The scenario's text appears escaped and never as live markup."""
+    assert str(escape(EVIL)) in html
+    assert "<script" not in html.lower() and "<b>year</b>" not in html and "Lexus's \"best\"" not in html
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict:
+    scenarios = [load_scenario(name, SMALL) for name in ("lexus_us_1989", "lexus_service_parity")]
+    return {sc.name: (sc, run_replications(sc, 2, SEED, workers=1)) for sc in scenarios}
+
+
+@pytest.fixture(scope="module")
+def folders(runs, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("reporting")
+    base = "lexus_us_1989"
+    sc, results = runs[base]
+    return {"run": write_results(root / "run", sc, results, STARTED, SEED, BUYERS, after=build_run_report),
+            "compare": write_comparison(root / "compare", runs, base, STARTED, SEED, BUYERS,
+                                        after=build_compare_report)}
+
+
+@pytest.fixture(scope="module")
+def attribution() -> A.Attribution:
+    """An Attribution with synthetic values (no simulation): 2 levers, 3 replications."""
+    sc = load_scenario("lexus_us_1989", SMALL)
+    levers = ["service", "price"]
+    values = np.array([[0.01, 0.02, 0.015], [0.06, 0.07, 0.05], [0.03, 0.025, 0.035], [0.11, 0.12, 0.10]])
+    rows = [{"coalition": A.coalition_name(m, levers), "replication": r, "year": y, "brand": "Lexus",
+             "sales_share": values[m, r] * (y - 1985) / 5}
+            for m in range(4) for r in range(3) for y in range(1986, 1991)]
+    levels = {"incumbents": ["Cadillac", "Lincoln"], "at_month": 44}
+    changes = {"service": {"brands.Lexus.service.loaner_cars": (True, False)},
+               "price": {"brands.Lexus.price": (30000.0, 36040.0)}}
+    return A.Attribution(sc, "Lexus", levers, "sales_share", 1989, 1990, SEED, BUYERS, 3, levels, changes, values,
+                         pd.DataFrame(rows), 1.0, {(m, r): 0.1 for m in range(4) for r in range(3)})
+
+
+def toy_calibration() -> cal.CalibrationResult:
+    """A two-parameter calibration of a toy model (no simulation), its description the EVIL text."""
+    def simulate(static, theta, replication):
+        noise = np.random.default_rng(np.random.SeedSequence(static.seed, spawn_key=(replication,))).normal(0, .05, 3)
+        a, b = theta
+        return np.array([a + b, a - b, a * b]) + noise
+
+    targets = [moments.Target(f"m{k}", "toy", "all", None, float(v), 0.1, source=EVIL)
+               for k, v in enumerate((1.5, 0.5, 0.5))]
+    spec = cal.CalibrationSpec(name="toy", description=EVIL, scenario="toy", replications=3, seed=5,
+                               parameters=[cal.FreeParameter(path=f"p{j}", range=(0.0, 2.0), why=EVIL)
+                                           for j in range(2)],
+                               optimiser=cal.Optimiser(screening=8, max_evaluations=60), jacobian_step=0.02)
+    problem = cal.Problem(spec, "toy.toml", {}, targets, np.zeros(2, bool), np.array([0.5, 0.5]))
+    return cal.Calibrator(problem, cal.SerialBackend(simulate)).run()
+
+
+@pytest.fixture(scope="module")
+def validation():
+    return validate_scenario("lexus_us_1989", "lexus_service_parity", replications=2, buyers=BUYERS, seed=SEED,
+                             workers=1, overrides=[f"question={toml_inline(EVIL)}"])
+
+
+# ---- every report from its template, text escaped ---------------------------------------------------------
+def test_every_report_template_extends_the_base_layout():
+    env = environment()
+    assert env.autoescape is True
+    for name in ("run", "compare", "calibration", "validation", "attribution"):
+        source = env.loader.get_source(env, f"{name}.html.j2")[0]
+        assert '{% extends "base.html.j2" %}' in source, name
+
+
+@pytest.mark.parametrize("kind", ["run", "compare"])
+def test_run_and_compare_reports_escape_the_scenario_text(folders, kind):
+    html = (folders[kind] / "report.html").read_text(encoding="utf-8")
+    assert_escaped(html)
+    assert html.count("<style>") == 1 and "<footer><h2>Provenance</h2>" in html
+
+
+def test_attribution_report_escapes_the_scenario_text(attribution, tmp_path):
+    out = write_attribution(tmp_path / "att", attribution, STARTED)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert_escaped(html)
+    shapley = pd.read_csv(out / "shapley.csv")
+    assert {"leave_one_out_effect", "leave_one_out_ci_low", "leave_one_out_ci_high"} <= set(shapley.columns)
+    assert not any("alone" in c for c in shapley.columns) and A.INTERACTION in set(shapley["lever"])
+    assert "Leave-one-out: v(all) − v(all without it)" in html
+
+
+def test_calibration_report_escapes_its_text(tmp_path):
+    result = toy_calibration()
+    out = write_calibration(tmp_path / "cal", result, STARTED)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert_escaped(html)
+    assert html.count('<img src="data:image/png;base64,') == 2
+
+
+def test_validation_report_escapes_the_scenario_text(validation, tmp_path):
+    out = write_validation(tmp_path / "val", validation, STARTED)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert_escaped(html)
+    assert "Stylized facts" in html and html.count('class="pass"') + html.count('class="fail sig"') == len(
+        validation.facts)
+
+
+def test_a_template_cannot_be_given_unescaped_text():
+    text = render("results.html.j2", title=EVIL, headline=[EVIL], tables=[])
+    assert_escaped(text)
+
+
+# ---- one palette ------------------------------------------------------------------------------------------
+def test_the_app_and_the_report_give_a_brand_the_same_colour(folders):
+    from sim.app import brand_colour
+
+    html = (folders["run"] / "report.html").read_text(encoding="utf-8")
+    swatches = dict((b, c) for c, b in re.findall(r'<span class="swatch" style="background:(#[0-9a-f]{6})"></span>'
+                                                   r"([^<]+)</td>", html))
+    brands = list(load_scenario("lexus_us_1989").brands)
+    assert set(swatches) == set(brands)
+    for i, brand in enumerate(brands):
+        assert swatches[brand] == brand_colour(brand, i) == brand_palette(brands)[brand], brand
+    assert swatches["Lexus"] == "#c62828"  # Lexus red, in the app and in every report
+
+
+# ---- bounded intervals ------------------------------------------------------------------------------------
+def _percentages(text: str) -> list[float]:
+    return [float(v.replace("−", "-").replace(",", "")) for v in re.findall(r"([−\d.,]+)%", text)]
+
+
+def test_share_and_loyalty_bands_in_the_run_report_stay_in_0_100(folders):
+    html = (folders["run"] / "report.html").read_text(encoding="utf-8")
+    table = html[html.index('class="figures"'):html.index("<h2>Figures</h2>")]
+    for tr in re.findall(r"<tr.*?</tr>", table, flags=re.S):
+        cells = re.findall(r"<td>(.*?)</td>", tr, flags=re.S)
+        for text in cells[:2]:  # sales share, repurchase loyalty
+            assert all(0 <= v <= 100 for v in _percentages(text)), text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.001, 0.5, 0.999, 1.0]), min_size=2, max_size=6),
+       st.lists(st.sampled_from([0.0, 0.001, 0.5, 0.999, 1.0]), min_size=2, max_size=6))
+def test_share_difference_intervals_never_leave_what_a_share_difference_can_take(a, b):
+    n = min(len(a), len(b))
+    frame = lambda v: pd.DataFrame({"replication": range(n), "year": 1990, "brand": "X",  # noqa: E731
+                                    "sales_share": v[:n], "profit": np.arange(n) * 1e9})
+    d = paired_differences(frame(a), frame(b)).set_index("metric")
+    share = d.loc["sales_share"]
+    if n > 1 and share["diff_mean"] == share["diff_mean"]:
+        assert -1 <= share["ci_low"] <= share["diff_mean"] <= share["ci_high"] <= 1
+        cell = difference(share["diff_mean"] * 100, share["ci_low"] * 100, share["ci_high"] * 100)
+        low, high = (float(v.replace("−", "-")) for v in re.findall(r"\[(.+), (.+)\]", cell)[0])
+        assert -100 <= low <= high <= 100
+    assert "sales_share" in BOUNDED and "profit" not in BOUNDED
+
+
+# ---- results objects render themselves --------------------------------------------------------------------
+def test_a_run_set_prints_and_shows_its_summary(runs):
+    results = runs["lexus_us_1989"][1]
+    assert isinstance(results, RunSet) and len(results) == 2 and results[0].replication == 0
+    summary = results.summary()
+    last = summary[summary["year"] == summary["year"].max()].set_index("brand")
+    leader = last["sales_share_mean"].idxmax()
+    text, html = str(results), results._repr_html_()
+    for out in (text, html):
+        assert leader in out and percent(last.loc[leader, "sales_share_mean"]) in out
+        assert all(brand in out for brand in last.index)
+    assert "<table" in html and "<table" not in text
+    assert_escaped(html)  # the title carries the scenario's question
+
+
+def test_a_comparison_prints_and_shows_its_differences(runs):
+    comparison = Comparison(runs, "lexus_us_1989")
+    d = comparison.differences("lexus_service_parity").set_index(["metric", "year", "brand"])
+    r = d.loc[("sales_share", int(d.index.get_level_values("year").max()), "Lexus")]
+    expected = difference(r.diff_mean * 100, r.ci_low * 100, r.ci_high * 100).split(" [")[0]
+    for out in (str(comparison), comparison._repr_html_()):
+        assert "lexus_service_parity − lexus_us_1989" in out and expected in out
+    pay = comparison.payback("lexus_service_parity").dropna(subset=["payback_year"])
+    for year in pay["payback_year"].unique():
+        assert f"{year:.0f} (" in comparison._repr_html_()  # a year, not "1,991"
+
+
+def test_an_attribution_prints_and_shows_its_shapley_values(attribution):
+    table = attribution.table().set_index("lever")
+    for out in (str(attribution), attribution._repr_html_()):
+        for lever in attribution.levers:
+            assert lever in out
+            r = table.loc[lever]
+            assert difference(r.phi_mean * 100, r.ci_low * 100, r.ci_high * 100).split(" [")[0] in out
+
+
+def test_a_calibration_result_prints_and_shows_its_fitted_values():
+    result = toy_calibration()
+    params = result.parameters()
+    from sim.formats import adaptive
+
+    for out in (str(result), result._repr_html_()):
+        for r in params.itertuples():
+            assert r.path in out and adaptive(r.fitted) in out
+
+
+def test_a_validation_result_prints_and_shows_its_facts(validation):
+    text, html = str(validation), validation._repr_html_()
+    for out in (text, html):
+        assert f"{int(validation.facts['passed'].sum())} of {len(validation.facts)} hold" in out
+    assert all(str(escape(fact)) in html for fact in validation.facts["fact"])
+    verdicts = re.findall(r"\b(pass|FAIL)\b", text.split("Stylized facts")[-1])
+    assert verdicts == ["pass" if p else "FAIL" for p in validation.facts["passed"]]
+    assert "<table" in html
