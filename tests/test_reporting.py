@@ -150,15 +150,17 @@ def test_a_template_cannot_be_given_unescaped_text():
 
 # ---- one palette ------------------------------------------------------------------------------------------
 def test_the_app_and_the_report_give_a_brand_the_same_colour(folders):
-    from sim.app import brand_colour
+    from sim.app_figures import colours
+    from sim.app_state import AppState
 
+    app_colours = colours(AppState(buyers=5_000))
     html = (folders["run"] / "report.html").read_text(encoding="utf-8")
     swatches = dict((b, c) for c, b in re.findall(r'<span class="swatch" style="background:(#[0-9a-f]{6})"></span>'
                                                    r"([^<]+)</td>", html))
     brands = list(load_scenario("lexus_us_1989").brands)
     assert set(swatches) == set(brands)
-    for i, brand in enumerate(brands):
-        assert swatches[brand] == brand_colour(brand, i) == brand_palette(brands)[brand], brand
+    for brand in brands:
+        assert swatches[brand] == app_colours[brand] == brand_palette(brands)[brand], brand
     assert swatches["Lexus"] == "#c62828"  # Lexus red, in the app and in every report
 
 
