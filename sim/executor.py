@@ -130,6 +130,13 @@ class Executor:
         return self.address
 
     # ---- running ----------------------------------------------------------------------------------------
+    def start(self, tasks: int) -> dict:
+        """Choose the backend for a call of ``tasks`` tasks now (start or connect to the cluster) rather than at
+        the first call, e.g. to size batches by the workers; returns :meth:`describe`."""
+        if not self._in_process(tasks, None):
+            self._start(tasks)
+        return self.describe()
+
     def map(self, fn: Callable, items: Sequence, *, shared: Any = _NOTHING,
             label: Callable[[int, Any], str] | None = None, progress: Callable[[int, Any], None] | None = None,
             retries: int = 0, cost: float | None = None) -> list:
