@@ -136,7 +136,8 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
         if kind is None:  # e.g. a key of a free-form table: take the kind of the values given
             kind = value_kind(probe)
         if p.range is not None and kind not in ("int", "float"):
-            problems.append(f"{where}.range: {p.path} is a {kind or 'non-numeric'} field; use a grid design with values")
+            problems.append(f"{where}.range: {p.path} is a {kind or 'non-numeric'} field; "
+                            "use a grid design with values")
             continue
         name = p.name or keys[-1].replace("-", "_")
         if p.values is not None:
@@ -176,7 +177,8 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
     paths = [info.path for info in infos]
     for i, info in enumerate(infos):
         if names.count(info.name) > 1:
-            problems.append(f"{source}: parameters.{i}.name: column name {info.name!r} is used twice; set name = \"...\"")
+            problems.append(f"{source}: parameters.{i}.name: column name {info.name!r} is used twice; "
+                            "set name = \"...\"")
         if paths.count(info.path) > 1 and paths.index(info.path) != i:
             problems.append(f"{source}: parameters.{i}.path: {info.path!r} is varied twice")
         if info.name in RESERVED:
@@ -189,7 +191,8 @@ def _problem(params: list[ParamInfo], widen_integers: bool) -> dict:
     return {"num_vars": len(params), "names": [p.name for p in params], "bounds": bounds}
 
 
-def make_design(exp: Experiment, params: list[ParamInfo], seed: int) -> tuple[pd.DataFrame, np.ndarray | None, dict | None]:
+def make_design(exp: Experiment, params: list[ParamInfo], seed: int
+                ) -> tuple[pd.DataFrame, np.ndarray | None, dict | None]:
     """(design table, SALib sample or None, SALib problem or None). Sampling is SALib's, seeded with ``seed``.
 
     Integer parameters: LHS and Sobol sample [low - 0.5, high + 0.5] and round (every integer equally

@@ -42,7 +42,8 @@ import time
 import warnings
 from typing import Any, Callable, Iterator, Sequence
 
-STARTUP_SECONDS = 4.0  # a 2-worker LocalCluster: ~0.8 s to start, ~2-3 s for the workers to import the model, ~1 s to close
+# A 2-worker LocalCluster: ~0.8 s to start, ~2-3 s for the workers to import the model, ~1-2 s to close.
+STARTUP_SECONDS = 4.0
 IN_PROCESS, LOCAL_CLUSTER, SCHEDULER = "in-process", "dask-local-cluster", "dask-scheduler"
 _NOTHING = object()
 

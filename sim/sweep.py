@@ -267,7 +267,8 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         started_dt = datetime.now(timezone.utc)
         folder = Path(out) if out is not None else default_folder(p.experiment.name, started_dt)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise ScenarioError([f"{folder}: already exists; pass --resume to finish that sweep, or choose another --out"])
+            raise ScenarioError([f"{folder}: already exists; pass --resume to finish that sweep, "
+                                 "or choose another --out"])
         manifest = create_folder(p, folder)
     lock_file = lock(folder)
     session: dict = {"status": "interrupted"}
@@ -288,8 +289,8 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         lock_file.unlink(missing_ok=True)
     if manifest["status"] != "complete":
         missing = counts.get("missing", 0)
-        raise SweepIncomplete(f"{missing} of {p.n_runs} runs did not complete "
-                              f"({'; '.join(session.get('failures', [])[:3]) or 'tasks failed'}); the finished runs are "
+        why = "; ".join(session.get("failures", [])[:3]) or "tasks failed"
+        raise SweepIncomplete(f"{missing} of {p.n_runs} runs did not complete ({why}); the finished runs are "
                               f"in {folder}: finish with --resume --out {folder}")
     return folder
 

@@ -129,10 +129,12 @@ def plan_from_folder(folder: Path, manifest: dict) -> Plan:
     sample = pd.read_parquet(folder / "sample.parquet").to_numpy() if (folder / "sample.parquet").exists() else None
     base = manifest["base_scenario"]
     p = Plan(Path(manifest["experiment_file"]) if manifest.get("experiment_file") else None, exp, base, params,
-             design, sample, manifest["design"].get("salib_problem"), int(manifest["root_seed"]), manifest.get("metrics", []))
+             design, sample, manifest["design"].get("salib_problem"), int(manifest["root_seed"]),
+             manifest.get("metrics", []))
     scenario = validate(base, "<stored base>")
-    buyers = design[_param_name(params, "simulation.buyers")] if _param_name(params, "simulation.buyers") else scenario.simulation.buyers
-    years = design[_param_name(params, "market.years")] if _param_name(params, "market.years") else scenario.market.years
+    varied_buyers, varied_years = _param_name(params, "simulation.buyers"), _param_name(params, "market.years")
+    buyers = design[varied_buyers] if varied_buyers else scenario.simulation.buyers
+    years = design[varied_years] if varied_years else scenario.market.years
     p.seconds_per_run = float(np.mean(estimate_seconds(buyers, np.asarray(years) * 12)))
     return p
 
@@ -241,9 +243,8 @@ class ChunkWriter:
             mine = index.isin(list(keys))
             if mine.any():
                 (self.folder / "series").mkdir(exist_ok=True)
-                write_parquet(self.folder / "series" / name,
-                               pa.Table.from_pandas(series[mine].sort_values(["point", "replication", "year"], kind="stable"),
-                                                    preserve_index=False))
+                kept = series[mine].sort_values(["point", "replication", "year"], kind="stable")
+                write_parquet(self.folder / "series" / name, pa.Table.from_pandas(kept, preserve_index=False))
             rest = series[~mine]
             self.series = [rest] if len(rest) else []
         write_parquet(self.folder / "outputs" / name, table)  # last: a chunk counts once its outputs file exists
