@@ -160,6 +160,7 @@ class Executor:
             TaskError: the first task found to have failed (its label, the original error as ``__cause__``);
                 the tasks still pending are cancelled.
         """
+        items = list(items)
         results: list = [None] * len(items)
         for index, result in self.as_completed(fn, items, shared=shared, label=label, progress=progress,
                                                retries=retries, cost=cost):
