@@ -47,7 +47,8 @@ def _load(name: str, overrides: list[str], years: Optional[int]):
 
 def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], buyers: Optional[int],
          years: Optional[int], overrides: list[str], out: Optional[Path], quiet: bool, workers: Optional[int],
-         engine: str = "vectorised") -> None:
+         engine: str = "vectorised", scheduler: Optional[str] = None) -> None:
+    from sim.executor import Executor
     from sim.results import default_destination, write_results
     from sim.runner import run_replications
 
@@ -66,11 +67,13 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=quiet, transient=True) as progress:
         task = progress.add_task(f"{scenario.name}: {n:,} buyers x {scenario.market.years} years", total=reps)
-        results = run_replications(scenario, reps, seed, buyers, workers,
-                                   progress=lambda _: progress.advance(task), engine=engine)
+        with Executor(workers, scheduler) as executor:
+            results = run_replications(scenario, reps, seed, buyers, progress=lambda _: progress.advance(task),
+                                       engine=engine, executor=executor)
     from sim.run_report import build_run_report
 
-    write_results(destination, scenario, results, started, seed, n, after=build_run_report)
+    write_results(destination, scenario, results, started, seed, n, after=build_run_report,
+                  execution=executor.describe())
     if quiet:
         console.print(str(destination), markup=False, highlight=False)
         return
@@ -86,7 +89,8 @@ Years = Annotated[Optional[int], typer.Option(min=1, help="Simulated years (defa
 Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set brands.Lexus.service.loaner_cars=false (repeatable).")]
 Out = Annotated[Optional[Path], typer.Option(help="Result folder (default: results/<scenario>/<UTC time>-<hash>/).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; print only the result folder.")]
-Workers = Annotated[Optional[int], typer.Option(min=1, help="Worker processes for replications (default: the cores).")]
+Workers = Annotated[Optional[int], typer.Option(min=1, help="Local worker processes (default: the cores; 1 runs everything in this process).")]
+Scheduler = Annotated[Optional[str], typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786 (or DASK_SCHEDULER_ADDRESS); its workers need this project at the same commit.")]
 
 
 @app.callback(invoke_without_command=True)
@@ -99,24 +103,26 @@ def main(ctx: typer.Context) -> None:
 @app.command()
 def run(scenario: Annotated[str, typer.Argument(help="Scenario name in scenarios/ or a path to a TOML file.")] = FLAGSHIP,
         replications: Replications = None, seed: Seed = None, buyers: Buyers = None, years: Years = None,
-        set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None,
+        set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None, scheduler: Scheduler = None,
         engine: Annotated[str, typer.Option(help="vectorised (fast, default) or agents (the per-agent reference engine).")] = "vectorised") -> None:
     """Run a scenario with replications; write results and print a summary."""
     if engine not in ("vectorised", "agents"):
         err.print(f"[red]--engine: expected 'vectorised' or 'agents', got {engine!r}[/]")
         raise typer.Exit(2)
-    _run(scenario, replications, seed, buyers, years, set_ or [], out, quiet, workers, engine)
+    _run(scenario, replications, seed, buyers, years, set_ or [], out, quiet, workers, engine, scheduler)
 
 
 @app.command()
 def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
             others: Annotated[list[str], typer.Argument(help="Scenarios to compare with the baseline.")],
             replications: Replications = None, seed: Seed = None, buyers: Buyers = None, years: Years = None,
-            set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None) -> None:
+            set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None,
+            scheduler: Scheduler = None) -> None:
     """Run scenarios with common random numbers (the same seeds) and report differences with 95% intervals."""
     from sim.compare import Comparison
+    from sim.executor import Executor
     from sim.results import ROOT, write_comparison
-    from sim.runner import run_replications
+    from sim.runner import RunSet, run_scenarios
 
     names = [base, *others]
     problems, scenarios = [], {}
@@ -138,16 +144,17 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     if destination.exists():
         err.print(f"[red]{destination} already exists; choose another --out[/]")
         raise typer.Exit(2)
-    runs = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=quiet, transient=True) as progress:
         task = progress.add_task(f"{len(scenarios)} scenarios x {reps} replications, {n:,} buyers",
                                  total=reps * len(scenarios))
-        for name, sc in scenarios.items():
-            runs[name] = (sc, run_replications(sc, reps, seed, n, workers, progress=lambda _: progress.advance(task)))
+        with Executor(workers, scheduler) as executor:
+            results = run_scenarios(scenarios, reps, seed, n, executor, progress=lambda _: progress.advance(task))
+    runs = {name: (sc, RunSet(results[name], sc)) for name, sc in scenarios.items()}
     from sim.compare_report import build_compare_report
 
-    write_comparison(destination, runs, base_name, started, seed, n, after=build_compare_report)
+    write_comparison(destination, runs, base_name, started, seed, n, after=build_compare_report,
+                     execution=executor.describe())
     if quiet:
         console.print(str(destination), markup=False, highlight=False)
         return
@@ -198,9 +205,7 @@ def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.
 
 @app.command()
 def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in scenarios/experiments/ or a path.")],
-          workers: Annotated[Optional[int], typer.Option(min=1, help="Local Dask worker processes (default: the cores).")] = None,
-          scheduler: Annotated[Optional[str], typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786 (or DASK_SCHEDULER_ADDRESS).")] = None,
-          out: Out = None,
+          workers: Workers = None, scheduler: Scheduler = None, out: Out = None,
           resume: Annotated[bool, typer.Option("--resume", help="Finish the interrupted sweep in --out: run only what is missing.")] = False,
           quiet: Quiet = False) -> None:
     """Run a parameter sweep (grid, LHS, Sobol, Morris) with replications on Dask; results stream to Parquet."""
@@ -239,13 +244,13 @@ def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file 
               buyers: Buyers = None,
               replications: Replications = None,
               max_evaluations: Annotated[Optional[int], typer.Option(min=1, help="Nelder-Mead evaluations at most (default: the file's).")] = None,
-              workers: Annotated[Optional[int], typer.Option(min=1, help="Local Dask worker processes (default: the cores).")] = None,
-              scheduler: Annotated[Optional[str], typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786 (or DASK_SCHEDULER_ADDRESS).")] = None,
+              workers: Workers = None, scheduler: Scheduler = None,
               apply: Annotated[bool, typer.Option("--apply", help="Write the fitted values into the base scenario file, each with a comment naming this run.")] = False,
               out: Annotated[Optional[Path], typer.Option(help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
               quiet: Quiet = False) -> None:
     """Fit the free parameters to 1984-1993 history (simulated method of moments, common random numbers, Dask)."""
-    from sim.calibration import DaskBackend, calibrate as fit, load_calibration
+    from sim.calibration import calibrate as fit, load_calibration
+    from sim.executor import Executor
     from sim.calibration_report import apply_to_scenario, default_destination, run_label, write_calibration
     from sim.scenario import resolve_path
 
@@ -263,16 +268,13 @@ def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file 
     if not quiet:
         err.print(f"Calibrating {len(problem.paths)} parameters of {spec.scenario} to {len(problem.targets)} targets "
                   f"(to {spec.end_year}): {spec.replications} replications x {spec.buyers:,} buyers per candidate")
-    backend = DaskBackend(workers, scheduler)
-    try:
-        with Progress(TextColumn("{task.description}"), TextColumn("{task.completed} evaluations"),
-                      TextColumn("best distance {task.fields[best]}"), TimeElapsedColumn(),
-                      console=err, disable=quiet, transient=True) as progress:
-            task = progress.add_task("start", total=None, best="-")
-            result = fit(problem, backend, progress=lambda stage, n, best: progress.update(
-                task, description=stage, completed=n, best=f"{best:,.1f}"))
-    finally:
-        backend.close()
+    with Executor(workers, scheduler) as executor, \
+            Progress(TextColumn("{task.description}"), TextColumn("{task.completed} evaluations"),
+                     TextColumn("best distance {task.fields[best]}"), TimeElapsedColumn(),
+                     console=err, disable=quiet, transient=True) as progress:
+        task = progress.add_task("start", total=None, best="-")
+        result = fit(problem, executor, progress=lambda stage, n, best: progress.update(
+            task, description=stage, completed=n, best=f"{best:,.1f}"))
     write_calibration(destination, result, started)
     if apply:
         apply_to_scenario(resolve_path(spec.scenario), result.values, run_label(destination))
@@ -289,7 +291,8 @@ def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file 
 def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrated scenario.")] = FLAGSHIP,
                      parity: Annotated[str, typer.Option(help="The service-parity counterfactual ('' to skip that check).")] = "lexus_service_parity",
                      replications: Replications = None, seed: Seed = None, buyers: Buyers = None,
-                     overrides: Sets = None, workers: Workers = None, out: Out = None, quiet: Quiet = False,
+                     overrides: Sets = None, workers: Workers = None, scheduler: Scheduler = None, out: Out = None,
+                     quiet: Quiet = False,
                      strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a stylized fact fails.")] = False) -> None:
     """The fit on 1984-1993 and the case's stylized facts (pass/fail), plus the later years as a forecast."""
     from sim.calibration_report import write_validation
@@ -302,7 +305,7 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
                       console=err, disable=quiet, transient=True) as progress:
             task = progress.add_task(f"validating {scenario} (and {parity or 'no counterfactual'})", total=None)
             result = validate_scenario(scenario, parity or None, replications, buyers, seed, workers, overrides,
-                                       progress=lambda _: progress.advance(task))
+                                       progress=lambda _: progress.advance(task), scheduler=scheduler)
     except ScenarioError as exc:
         _fail(exc)
     destination = out or ROOT / "results" / "validation" / result.scenario.name / f"{started:%Y%m%dT%H%M%SZ}"
@@ -338,7 +341,7 @@ def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in sce
               to: Annotated[Optional[int], typer.Option("--to", help="Last year of the gain (default: six years after --from); runs stop there.")] = None,
               replications: Replications = None, seed: Seed = None, buyers: Buyers = None, set_: Sets = None,
               out: Annotated[Optional[Path], typer.Option(help="Result folder (default: results/attribution/<scenario>-<brand>-<UTC time>/).")] = None,
-              quiet: Quiet = False, workers: Workers = None) -> None:
+              quiet: Quiet = False, workers: Workers = None, scheduler: Scheduler = None) -> None:
     """Shapley attribution of a brand's gain to its levers: every combination of levers switched to the incumbents'
     level, with common random numbers; a waterfall plot, a table and 95% intervals."""
     from sim import attribution as attr
@@ -363,7 +366,7 @@ def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in sce
                                  f"{sc.market.start_year}-{last}", total=runs)
         try:
             result = attr.attribute(sc, brand, names, metric, first, last, reps, seed, n, workers,
-                                    progress=lambda: progress.advance(task))
+                                    progress=lambda: progress.advance(task), scheduler=scheduler)
         except ScenarioError as exc:
             _fail(exc)
     write_attribution(destination, result, started)

@@ -1,4 +1,4 @@
-"""Sensitivity analysis of a sweep folder (``sim/sweep.py``): SALib indices, tidy summaries, plots, CSV.
+"""Sensitivity analysis of a sweep folder (``sim/sweep.py``, ``sim/sweep_folder.py``): SALib indices, tidy summaries, plots, CSV.
 
 ``analyze(sweep_dir)`` writes ``sweep_dir/analysis/`` (built in a temporary folder, then renamed into place):
 
@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from sim.scenario import ScenarioError
-from sim.sweep import chunk_files, read_manifest, read_outputs
+from sim.files import atomic_folder
+from sim.sweep_folder import chunk_files, read_manifest, read_outputs
 
 NUM_RESAMPLES = 1000  # bootstrap resamples for SALib's confidence intervals
 CONF_LEVEL = 0.95
@@ -266,9 +264,8 @@ def analyze(sweep_dir: str | Path) -> Path:
         warnings.append(f"{errors} runs raised an error (see runs.parquet); their outputs are left out")
 
     destination = folder / "analysis"
-    tmp = Path(tempfile.mkdtemp(prefix=".analysis.", suffix=".partial", dir=folder))
     files: list[str] = []
-    try:
+    with atomic_folder(destination, replace=True) as tmp:  # an earlier analysis is replaced whole
         summary.to_csv(tmp / "summary.csv", index=False, float_format=FLOAT_FORMAT)
         files.append("summary.csv")
         y = {o: _mean_matrix(summary, o, n_points) for o in outputs}
@@ -307,14 +304,6 @@ def analyze(sweep_dir: str | Path) -> Path:
             "warnings": warnings, "files": files, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         (tmp / "analysis.json").write_text(json.dumps(info, indent=2) + "\n")
-        if destination.exists():
-            old = destination.with_name(f".analysis.old.{os.getpid()}")
-            destination.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        tmp.rename(destination)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return destination
 
 

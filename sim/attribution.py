@@ -41,7 +41,8 @@ the brand's profit summed over ``from``..``to`` (1989 USD). Runs stop at the end
 **Common random numbers.** Replication r of every coalition uses the seed ``SeedSequence(seed, spawn_key=(r,))``
 (``sim.runner.replication_seed``), so the phi are computed per replication and their 95% intervals are paired
 t-intervals over replications (``sim.stats.mean_interval``; a share gain's interval is clipped to [−1, 1]). The
-2^k x R runs go to a process pool; results do not depend on the number of workers.
+2^k x R runs go through ``sim.executor.Executor`` (this process for small attributions, else a local Dask
+cluster or ``--scheduler``); results do not depend on where they run or on the number of workers.
 
 **Effects.** Beside the Shapley value, each lever has a *leave-one-out* effect, v(all) − v(all without it): what
 switching only that lever to the incumbents' level costs the brand as written (the marginal effect of removing it
@@ -60,11 +61,8 @@ from __future__ import annotations
 import copy
 import difflib
 import math
-import multiprocessing as mp
-import os
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -341,6 +339,7 @@ def value_of(brand_year: pd.DataFrame, brand: str, metric: str, first: int, last
 
 
 def _run_job(args: tuple) -> tuple[int, int, pd.DataFrame, float]:
+    """One coalition's replication: (mask, replication, the brand's yearly rows, seconds)."""
     from sim.runner import run_one
 
     mask, scenario, replication, seed, buyers, brand = args
@@ -369,6 +368,7 @@ class Attribution(Rendered):
     brand_year: pd.DataFrame  # the brand's yearly rows per coalition and replication
     seconds: float
     run_seconds: dict[tuple[int, int], float] = field(default_factory=dict)
+    execution: dict = field(default_factory=dict)  # Executor.describe(): where the runs went
 
     @property
     def k(self) -> int:
@@ -451,8 +451,22 @@ def prepare(scenario: Scenario, brand: str, levers: list[str], first: int, last:
 def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "sales_share",
               first: int | None = None, last: int | None = None, replications: int | None = None,
               seed: int | None = None, buyers: int | None = None, workers: int | None = None,
-              progress: Callable[[], None] | None = None) -> Attribution:
-    """Run the 2^k coalitions x R replications and return the :class:`Attribution`."""
+              progress: Callable[[], None] | None = None, scheduler: str | None = None) -> Attribution:
+    """Run the 2^k coalitions x R replications and return the :class:`Attribution`.
+
+    Args:
+        scenario: the base scenario; brand, levers, metric, first, last as checked by :func:`check_inputs`.
+        replications, seed, buyers: default to the scenario's ``simulation`` values.
+        workers, scheduler: where the runs go (:class:`sim.executor.Executor`).
+        progress: called with no argument as each run finishes.
+
+    Raises:
+        ScenarioError: bad brand, lever, metric or years (before anything runs).
+        sim.executor.TaskError: a run raised (the message names the coalition and the replication).
+    """
+    from sim.executor import Executor
+    from sim.runner import estimated_seconds
+
     levers, first, last = check_inputs(scenario, brand, levers, metric, first, last)
     reps = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
@@ -460,19 +474,11 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
     levels, changes, scenarios = prepare(scenario, brand, levers, first, last)
     started = time.perf_counter()
     jobs = [(mask, sc, r, seed, buyers, brand) for mask, sc in enumerate(scenarios) for r in range(reps)]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    outcomes = []
-    if workers == 1:
-        for job in jobs:
-            outcomes.append(_run_job(job))
-            if progress:
-                progress()
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
-            for future in as_completed([pool.submit(_run_job, job) for job in jobs]):
-                outcomes.append(future.result())
-                if progress:
-                    progress()
+    with Executor(workers, scheduler) as executor:
+        outcomes = executor.map(_run_job, jobs, progress=(lambda *_: progress()) if progress else None,
+                                label=lambda _, job: f"coalition {coalition_name(job[0], levers)}, replication {job[2]}",
+                                cost=sum(estimated_seconds(job[1], buyers) for job in jobs))
+        execution = executor.describe()
     values = np.full((len(scenarios), reps), np.nan)
     frames, run_seconds = [], {}
     for mask, r, rows, seconds in sorted(outcomes, key=lambda o: (o[0], o[1])):
@@ -482,7 +488,8 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
         frames.append(rows)
         run_seconds[(mask, r)] = seconds
     return Attribution(scenarios[-1], brand, levers, metric, first, last, seed, buyers, reps, levels, changes,
-                       values, pd.concat(frames, ignore_index=True), time.perf_counter() - started, run_seconds)
+                       values, pd.concat(frames, ignore_index=True), time.perf_counter() - started, run_seconds,
+                       execution)
 
 
 # ---- the result folder -------------------------------------------------------------------------------------
@@ -522,6 +529,7 @@ def manifest(att: Attribution, started: datetime) -> dict:
                          for r in range(att.replications)],
         "runs": (1 << att.k) * att.replications,
         "wall_seconds": round(att.seconds, 3),
+        "execution": att.execution,
         "scenario": att.scenario.model_dump(mode="json"),
         **provenance(started),
     }

@@ -26,8 +26,8 @@ Method (Gouriéroux & Monfort 1996; McFadden 1989):
    ``A_jj`` on parameter j says which moments pin it; the sensitivity matrix ``Λ = -A⁻¹ G'W`` (Andrews,
    Gentzkow & Shapiro 2017) says how far each parameter would move if a target moved by one sd.
 
-Runs go to Dask through the sweep machinery (a LocalCluster on this machine's cores, or ``--scheduler``);
-results are the same whatever the number of workers.
+Runs go through ``sim.executor.Executor`` (a local Dask cluster on this machine's cores, or ``--scheduler``);
+results are the same whatever the backend and the number of workers.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim import moments
+from sim.executor import Executor
 from sim.report import Rendered
-from sim.scenario import (SCENARIO_DIR, ScenarioError, _read_raw, apply_overrides, explain_error, resolve_path,
+from sim.scenario import (SCENARIO_DIR, ScenarioError, apply_overrides, explain_error, read_raw, resolve_path,
                           set_values, validate)
 
 CALIBRATION_DIR = SCENARIO_DIR / "calibration"
@@ -189,7 +190,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
         raise ScenarioError([explain_error(err, source, CalibrationSpec) for err in exc.errors()]) from None
 
     scenario_path = resolve_path(spec.scenario)
-    base = _read_raw(scenario_path)
+    base = read_raw(scenario_path)
     base.setdefault("name", scenario_path.stem)
     base.pop("extends", None)
     base = apply_overrides(base, spec.set)
@@ -276,7 +277,7 @@ class _Static:
 
 
 def simulate(static: _Static, theta: tuple[float, ...], replication: int) -> np.ndarray:
-    """Simulated moments (in target order) of one run at ``theta``."""
+    """Simulated moments (in target order) of one run at ``theta``: shape (targets,), NaN where unavailable."""
     from sim.model import LuxuryMarketModel
     from sim.runner import replication_seed  # the same seeds for every candidate: common random numbers
 
@@ -287,52 +288,6 @@ def simulate(static: _Static, theta: tuple[float, ...], replication: int) -> np.
     out = sim["simulated"].to_numpy(dtype=float).copy()
     out[~sim["available"].to_numpy(bool)] = np.nan
     return out
-
-
-def _simulate_task(static: _Static, job: tuple[tuple[float, ...], int]) -> np.ndarray:
-    return simulate(static, *job)
-
-
-class SerialBackend:
-    """Runs in this process (tests, tiny problems)."""
-
-    description = "this process"
-    workers = 1
-
-    def __init__(self, fn: Callable = simulate):
-        self.fn = fn
-
-    def map(self, static: Any, jobs: list[tuple]) -> list[np.ndarray]:
-        return [self.fn(static, *job) for job in jobs]
-
-    def close(self) -> None:
-        pass
-
-
-class DaskBackend:
-    """Runs on Dask through the sweep machinery: a LocalCluster on this machine's cores by default, or
-    the scheduler given (``--scheduler`` or ``DASK_SCHEDULER_ADDRESS``)."""
-
-    def __init__(self, workers: int | None = None, scheduler: str | None = None):
-        from sim.sweep import _start_client
-
-        self.client, self.cluster, self.description = _start_client(workers, scheduler)
-        self.workers = max(1, sum(self.client.nthreads().values()))
-        self._static: dict[int, Any] = {}
-
-    def map(self, static: Any, jobs: list[tuple]) -> list[np.ndarray]:
-        key = id(static)
-        if key not in self._static:
-            self._static[key] = self.client.scatter(static, broadcast=True, hash=False)
-        futures = self.client.map(_simulate_task, [self._static[key]] * len(jobs), jobs, pure=False)
-        return self.client.gather(futures)
-
-    def close(self) -> None:
-        try:
-            self.client.close()
-        finally:
-            if self.cluster is not None:
-                self.cluster.close()
 
 
 # ---- the objective -------------------------------------------------------------------------------------
@@ -366,12 +321,21 @@ class Evaluation:
     stage: str
 
 
+def _run(task: tuple[Callable, _Static], job: tuple[tuple[float, ...], int]) -> np.ndarray:
+    fn, static = task
+    return fn(static, *job)
+
+
 @dataclass
 class Calibrator:
+    """The search (module docstring). ``executor`` runs the simulations; ``simulate(static, theta, replication)``
+    (module level, picklable) gives one run's moments (tests pass a toy model)."""
+
     problem: Problem
-    backend: Any
+    executor: Executor
     progress: Callable[[str, int, float], None] | None = None
     history: list[Evaluation] = field(default_factory=list)
+    simulate: Callable[[_Static, tuple[float, ...], int], np.ndarray] = simulate
 
     def __post_init__(self) -> None:
         p = self.problem
@@ -393,7 +357,8 @@ class Calibrator:
             if k not in self._cache and k not in [t[0] for t in todo]:
                 todo.append((k, theta))
         jobs = [(tuple(float(v) for v in theta), r) for _, theta in todo for r in range(reps)]
-        results = self.backend.map(self.static, jobs) if jobs else []
+        results = self.executor.map(_run, jobs, shared=(self.simulate, self.static),
+                                    label=lambda _, job: f"{stage} candidate {job[0]}, replication {job[1]}")
         for j, (k, theta) in enumerate(todo):
             runs = np.array(results[j * reps:(j + 1) * reps])
             ev = Evaluation(np.asarray(theta, float), runs, distance_of(np.nanmean(runs, axis=0)
@@ -420,8 +385,7 @@ class Calibrator:
         fitted = self.best
         jac, spread = self.jacobian(fitted.theta)
         return CalibrationResult(p, start, fitted, list(self.history), jac, spread,
-                                 time.perf_counter() - started, getattr(self.backend, "description", ""),
-                                 local)
+                                 time.perf_counter() - started, self.executor.description, local)
 
     def nelder_mead(self, theta0: np.ndarray, opt: Optimiser) -> dict:
         from scipy.optimize import minimize
@@ -483,7 +447,7 @@ class CalibrationResult(Rendered):
     jacobian: np.ndarray
     spread: np.ndarray
     seconds: float
-    backend: str
+    backend: str  # where the runs went (Executor.description)
     local: dict
 
     @property
@@ -586,12 +550,19 @@ class CalibrationResult(Rendered):
         return summary_tables(self)
 
 
-def calibrate(problem: Problem, backend: Any = None, progress: Callable | None = None) -> CalibrationResult:
-    """Fit ``problem`` (see the module docstring); ``backend`` defaults to Dask on the local cores."""
-    own = backend is None
-    backend = backend or DaskBackend()
-    try:
-        return Calibrator(problem, backend, progress).run()
-    finally:
-        if own:
-            backend.close()
+def calibrate(problem: Problem, executor: Executor | None = None, progress: Callable | None = None
+              ) -> CalibrationResult:
+    """Fit ``problem`` (see the module docstring).
+
+    Args:
+        problem: from :func:`load_calibration`.
+        executor: where the runs go (default: a new :class:`Executor` on the local cores, closed after).
+        progress: ``progress(stage, evaluations so far, best distance)`` after each evaluation.
+
+    Raises:
+        sim.executor.TaskError: a simulation raised (the message names the candidate and the replication).
+    """
+    if executor is None:
+        with Executor() as own:
+            return Calibrator(problem, own, progress).run()
+    return Calibrator(problem, executor, progress).run()

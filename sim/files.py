@@ -25,21 +25,39 @@ import tomli_w
 
 
 @contextmanager
-def atomic_folder(destination: str | Path) -> Iterator[Path]:
+def atomic_folder(destination: str | Path, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``destination``; on success it is renamed to ``destination``, on any
     error (or Ctrl-C) it is removed.
 
+    Args:
+        destination: the folder to create.
+        replace: an existing ``destination`` is replaced (derived folders such as a sweep's ``analysis/``): it
+            is renamed aside, the new folder renamed into place, then the old one deleted. A reader may find
+            no folder for the instant between the two renames, never a half-written one; if the second rename
+            fails the old folder is put back.
+
     Raises:
-        FileExistsError: ``destination`` already exists (results are never overwritten).
+        FileExistsError: ``destination`` already exists and ``replace`` is false (results are never
+            overwritten).
     """
     destination = Path(destination)
-    if destination.exists():
+    if destination.exists() and not replace:
         raise FileExistsError(f"{destination} already exists")
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
     try:
         yield tmp
-        tmp.rename(destination)
+        if destination.exists():
+            old = destination.with_name(f".{destination.name}.old.{os.getpid()}")
+            destination.rename(old)
+            try:
+                tmp.rename(destination)
+            except BaseException:
+                old.rename(destination)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(destination)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -66,7 +66,7 @@ def effective(scenario: Scenario, results: list[RunResult], seed: int, buyers: i
 
 
 def _manifest(scenario: Scenario | dict, results: list[RunResult] | None, started: datetime, seed: int,
-              buyers: int) -> dict:
+              buyers: int, execution: dict | None = None) -> dict:
     if isinstance(scenario, Scenario) and results:
         scenario = effective(scenario, results, seed, buyers)
     return {
@@ -75,6 +75,7 @@ def _manifest(scenario: Scenario | dict, results: list[RunResult] | None, starte
         "buyers_simulated": buyers,
         "replications": [{"replication": r.replication, "seed_entropy": r.seed_entropy,
                           "spawn_key": list(r.spawn_key), "seconds": round(r.seconds, 3)} for r in results or []],
+        **({"execution": execution} if execution is not None else {}),
         **provenance(started),
     }
 
@@ -87,7 +88,7 @@ def combine(results: list[RunResult]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
 
 
 def _write_run_files(folder: Path, scenario: Scenario, results: list[RunResult], started: datetime, seed: int,
-                     buyers: int) -> None:
+                     buyers: int, execution: dict | None = None) -> None:
     brand_year, switching, monthly = combine(results)
     folder.mkdir(parents=True, exist_ok=True)
     brand_year.to_parquet(folder / "brand_year.parquet", index=False)
@@ -96,29 +97,30 @@ def _write_run_files(folder: Path, scenario: Scenario, results: list[RunResult],
     mean_flows = switching.groupby(["year", "from_brand", "to_brand"], sort=False)["buyers"].sum() / len(results)
     mean_flows.reset_index().to_csv(folder / "switching.csv", index=False, float_format="%.6g")
     monthly.to_parquet(folder / "monthly.parquet", index=False)
-    write_json(folder / "manifest.json", _manifest(scenario, results, started, seed, buyers))
+    write_json(folder / "manifest.json", _manifest(scenario, results, started, seed, buyers, execution))
 
 
 def write_results(destination: Path, scenario: Scenario, results: list[RunResult], started: datetime,
-                  seed: int, buyers: int, after=None) -> Path:
+                  seed: int, buyers: int, after=None, execution: dict | None = None) -> Path:
     """Write one run's tables and manifest atomically into ``destination``; ``after(folder)`` may add more
-    (the report) before the folder is renamed into place. Returns ``destination``."""
+    (the report) before the folder is renamed into place; ``execution`` (``Executor.describe()``) goes into the
+    manifest. Returns ``destination``."""
     with atomic_folder(destination) as tmp:
-        _write_run_files(tmp, scenario, results, started, seed, buyers)
+        _write_run_files(tmp, scenario, results, started, seed, buyers, execution)
         if after:
             after(tmp)
     return destination
 
 
 def write_comparison(destination: Path, runs: dict[str, tuple[Scenario, list[RunResult]]], base: str,
-                     started: datetime, seed: int, buyers: int, after=None) -> Path:
+                     started: datetime, seed: int, buyers: int, after=None, execution: dict | None = None) -> Path:
     """A comparison folder: one run folder per scenario, plus ``differences.csv`` (each scenario − base,
     paired by replication, with 95% intervals), ``payback.csv`` and a manifest."""
     from sim.compare import paired_differences, payback
 
     with atomic_folder(destination) as tmp:
         for name, (scenario, results) in runs.items():
-            _write_run_files(tmp / name, scenario, results, started, seed, buyers)
+            _write_run_files(tmp / name, scenario, results, started, seed, buyers, execution)
         base_table = combine(runs[base][1])[0]
         diffs, paybacks = [], []
         for name, (_, results) in runs.items():
@@ -136,7 +138,7 @@ def write_comparison(destination: Path, runs: dict[str, tuple[Scenario, list[Run
         pd.concat(paybacks, ignore_index=True).to_csv(tmp / "payback.csv", index=False, float_format="%.6g")
         manifest = _manifest({"base": base, "scenarios": list(runs),
                               "questions": {name: sc.question for name, (sc, _) in runs.items()}},
-                             runs[base][1], started, seed, buyers)
+                             runs[base][1], started, seed, buyers, execution)
         write_json(tmp / "manifest.json", manifest)
         if after:
             after(tmp)

@@ -1,24 +1,25 @@
 """Replications: independent runs of one scenario, seeded from one root seed.
 
 Replication r uses ``SeedSequence(seed, spawn_key=(r,))`` — the r-th child of the root — so results do not
-depend on how many worker processes run them, or in what order.
+depend on how many worker processes run them, or in what order. They run through :class:`sim.executor.Executor`
+(in this process for small runs, else on a local Dask cluster or the ``--scheduler`` given).
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from sim.executor import Executor
 from sim.model import LuxuryMarketModel
 from sim.report import Rendered
 from sim.scenario import Scenario
+
+BUYER_MONTHS_PER_SECOND = {"vectorised": 15e6, "agents": 5e4}  # on one core, setup included (README "Speed")
 
 
 @dataclass
@@ -55,34 +56,81 @@ def run_one(scenario: Scenario, replication: int, seed: int, buyers: int | None 
                      extra(model) if extra is not None else None)
 
 
-def _run_args(args: tuple) -> RunResult:
-    return run_one(*args)
+def estimated_seconds(scenario: Scenario, buyers: int | None = None, engine: str = "vectorised") -> float:
+    """Rough seconds one run takes on one core (0.2 s of setup plus the buyer-months at the engine's speed):
+    only for choosing where to run, never for results."""
+    n = buyers or scenario.simulation.buyers
+    return 0.2 + n * scenario.market.months / BUYER_MONTHS_PER_SECOND[engine]
+
+
+def _run_task(task: tuple) -> RunResult:
+    return run_one(*task)
+
+
+def run_scenarios(scenarios: dict[str, Scenario], replications: int | None = None, seed: int | None = None,
+                  buyers: int | None = None, executor: Executor | None = None,
+                  progress: Callable[[RunResult], None] | None = None, engine: str = "vectorised",
+                  extra: Callable[[LuxuryMarketModel], object] | None = None) -> dict[str, list[RunResult]]:
+    """Run every scenario's replications with the same seeds (common random numbers), all in one batch.
+
+    Args:
+        scenarios: name -> scenario; replications, seed and buyers default to the first scenario's.
+        replications, seed, buyers: as for :func:`run_replications`.
+        executor: where the runs go (default: a new :class:`Executor` on the local cores, closed after).
+        progress: called with each finished :class:`RunResult`, in this process.
+        engine: ``vectorised`` or ``agents``.
+        extra: a module-level function of the finished model whose result each RunResult keeps (``.extra``).
+
+    Returns:
+        name -> the scenario's RunResults sorted by replication.
+
+    Raises:
+        sim.executor.TaskError: a run raised (the message names the scenario and the replication).
+    """
+    first = next(iter(scenarios.values()))
+    replications = replications or first.simulation.replications
+    seed = first.simulation.seed if seed is None else seed
+    tasks = [(sc, r, seed, buyers, engine, extra) for sc in scenarios.values() for r in range(replications)]
+    cost = sum(estimated_seconds(sc, buyers, engine) for sc, *_ in tasks)
+    own = executor is None
+    executor = executor or Executor()
+    try:
+        results = executor.map(_run_task, tasks, label=lambda _, t: f"{t[0].name} replication {t[1]}",
+                               progress=(lambda _, result: progress(result)) if progress else None, cost=cost)
+    finally:
+        if own:
+            executor.close()
+    return {name: results[k * replications:(k + 1) * replications] for k, name in enumerate(scenarios)}
 
 
 def run_replications(scenario: Scenario, replications: int | None = None, seed: int | None = None,
                      buyers: int | None = None, workers: int | None = None,
                      progress: Callable[[RunResult], None] | None = None, engine: str = "vectorised",
-                     extra: Callable[[LuxuryMarketModel], object] | None = None) -> RunSet:
-    """Run the replications, in parallel on the local cores; results sorted by replication (a :class:`RunSet`,
-    a list of :class:`RunResult` that prints its summary). ``extra``: a module-level function of the finished
-    model whose result each RunResult keeps (``.extra``)."""
-    replications = replications or scenario.simulation.replications
-    seed = scenario.simulation.seed if seed is None else seed
-    workers = min(workers or os.cpu_count() or 1, replications)
-    jobs = [(scenario, r, seed, buyers, engine, extra) for r in range(replications)]
-    results: list[RunResult] = []
-    if workers <= 1:
-        for job in jobs:
-            results.append(_run_args(job))
-            if progress:
-                progress(results[-1])
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
-            for result in pool.map(_run_args, jobs):
-                results.append(result)
-                if progress:
-                    progress(result)
-    return RunSet(sorted(results, key=lambda r: r.replication), scenario)
+                     extra: Callable[[LuxuryMarketModel], object] | None = None, scheduler: str | None = None,
+                     executor: Executor | None = None) -> RunSet:
+    """Run one scenario's replications in parallel; results sorted by replication.
+
+    Args:
+        scenario: the scenario to run.
+        replications: how many (default: the scenario's ``simulation.replications``).
+        seed: root seed (default: the scenario's); replication r uses ``replication_seed(seed, r)``.
+        buyers: buyers simulated (default: the scenario's).
+        workers, scheduler: where to run when no ``executor`` is given (see :class:`sim.executor.Executor`).
+        progress, engine, extra: as for :func:`run_scenarios`.
+        executor: an open executor to use (``workers`` and ``scheduler`` are then ignored).
+
+    Returns:
+        a :class:`RunSet` of ``replications`` RunResults, replication 0 first (it prints its summary).
+
+    Raises:
+        sim.executor.TaskError: a run raised (the message names the replication).
+    """
+    if executor is None:
+        with Executor(workers, scheduler) as own:
+            return run_replications(scenario, replications, seed, buyers, progress=progress, engine=engine,
+                                    extra=extra, executor=own)
+    return RunSet(run_scenarios({scenario.name: scenario}, replications, seed, buyers, executor, progress, engine,
+                                extra)[scenario.name], scenario)
 
 
 def summarise(brand_year: pd.DataFrame) -> pd.DataFrame:

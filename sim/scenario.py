@@ -571,7 +571,12 @@ def _deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+def read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """A scenario file as a raw dict with its ``extends`` chain merged in (not validated).
+
+    Raises:
+        ScenarioError: not valid TOML, a cycle in ``extends``, or a parent file that does not exist.
+    """
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError([f"{path}: extends: cycle in extends ({cycle})"])
@@ -585,7 +590,7 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     if not isinstance(parent, str):
         raise ScenarioError([f"{path}: extends: must be a file name string"])
     parent_path = resolve_path(parent, base=path.parent)
-    inherited = _read_raw(parent_path, (*chain, path))
+    inherited = read_raw(parent_path, (*chain, path))
     inherited.pop("name", None)
     inherited.pop("question", None)
     inherited.pop("description", None)
@@ -815,7 +820,7 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scena
             the file's path, with `` (with --set overrides)`` when there were any).
     """
     path = resolve_path(name)
-    raw = _read_raw(path)
+    raw = read_raw(path)
     raw.setdefault("name", path.stem)
     raw.pop("extends", None)
     source = str(path) + (" (with --set overrides)" if overrides else "")

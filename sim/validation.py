@@ -197,7 +197,11 @@ def forecast_table(brand_year: pd.DataFrame, after: int, brands: tuple[str, ...]
 
 def validate_scenario(name: str = "lexus_us_1989", parity: str = "lexus_service_parity", replications: int | None = None,
                       buyers: int | None = None, seed: int | None = None, workers: int | None = None,
-                      overrides: list[str] | None = None, progress=None) -> ValidationResult:
+                      overrides: list[str] | None = None, progress=None, scheduler: str | None = None
+                      ) -> ValidationResult:
+    """Run the scenario (and ``parity``, with the same seeds) and check the fit and the stylized facts.
+    ``workers``/``scheduler``: where the runs go (:class:`sim.executor.Executor`)."""
+    from sim.executor import Executor
     from sim.runner import run_replications
 
     scenario = load_scenario(name, overrides)
@@ -205,13 +209,15 @@ def validate_scenario(name: str = "lexus_us_1989", parity: str = "lexus_service_
     reps = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
     n = buyers or scenario.simulation.buyers
-    runs = run_replications(scenario, reps, seed, n, workers, progress=progress, extra=run_moments)
+    with Executor(workers, scheduler) as executor:
+        runs = run_replications(scenario, reps, seed, n, progress=progress, extra=run_moments, executor=executor)
+        parity_runs = (run_replications(parity_scenario, reps, seed, n, progress=progress, executor=executor)
+                       if parity_scenario is not None else None)
     brand_year = pd.concat([r.brand_year for r in runs], ignore_index=True)
     facts = [fact_lexus_passes(brand_year, scenario), fact_acquisition_beats_churn(brand_year, scenario),
              fact_sticky_incumbents(brand_year, scenario)]
     parity_by = None
-    if parity_scenario is not None:
-        parity_runs = run_replications(parity_scenario, reps, seed, n, workers, progress=progress)
+    if parity_runs is not None:
         parity_by = pd.concat([r.brand_year for r in parity_runs], ignore_index=True)
         if GAIN_YEAR <= brand_year["year"].max():
             facts.append(fact_parity_removes_gain(brand_year, parity_by, scenario))

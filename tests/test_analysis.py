@@ -1,5 +1,5 @@
 """Sensitivity analysis (sim/analysis.py) on synthetic sweep folders: the folder is planned and written by
-sim/sweep.py's own code (design, SALib sample, chunk files), only the model is replaced by a known function,
+the sweep modules' own code (design, SALib sample, chunk files), only the model is replaced by a known function,
 so SALib's indices must recover the known answer through our design ordering, averaging and CSV output."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import sweep
+from sim import sweep_folder
+from sim.design import plan
 from sim.analysis import AnalysisError, analyze, format_summary
 
 PI = 3.141592653589793
@@ -25,13 +26,13 @@ year = 1989
 
 
 def synthetic_sweep(tmp_path: Path, experiment: str, f, noise: float = 0.0, drop_points=()) -> Path:
-    """Plan ``experiment`` with sim/sweep.py, then 'run' it with y = f(design row) (+ noise per replication)."""
+    """Plan ``experiment`` with sim/design.py, then 'run' it with y = f(design row) (+ noise per replication)."""
     path = tmp_path / "experiment.toml"
     path.write_text('scenario = "lexus_us_1989"\nseed = 3\n' + experiment + "\n[set]\nmarket.years = 4\n" + OUTPUT)
-    p = sweep.plan(path)
+    p = plan(path)
     folder = tmp_path / "sweep"
-    manifest = sweep.create_folder(p, folder)
-    writer = sweep._ChunkWriter(folder, sweep.outputs_schema(manifest), 0, runs_per_file=500, flush_seconds=1e9)
+    manifest = sweep_folder.create_folder(p, folder)
+    writer = sweep_folder.ChunkWriter(folder, sweep_folder.outputs_schema(manifest), 0, runs_per_file=500, flush_seconds=1e9)
     rng = np.random.default_rng(0)
     names = [i.name for i in p.params]
     for point, row in p.design.iterrows():
@@ -44,7 +45,7 @@ def synthetic_sweep(tmp_path: Path, experiment: str, f, noise: float = 0.0, drop
                          "error": None, "seconds": 0.0, "worker": "synthetic"})
         writer.add({"batch": point, "rows": rows, "series": None})
     writer.flush()
-    sweep._write_runs_table(folder, p)
+    sweep_folder.write_runs_table(folder, p)
     return folder
 
 

@@ -15,6 +15,7 @@ import pytest
 from sim import calibration as cal
 from sim import moments
 from sim.calibration_report import apply_to_scenario, calibrated_toml
+from sim.executor import Executor
 from sim.scenario import ScenarioError, validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,7 @@ TRUE = np.array([1.2, -0.4, 2.5])
 LOW, HIGH = np.array([0.0, -2.0, 1.0]), np.array([3.0, 2.0, 4.0])
 SD = np.array([0.10, 0.10, 0.15, 0.10, 0.20, 0.10])
 SIM_SD = 0.05
+IN_PROCESS = Executor(workers=1)  # the toy runs in this process (no cluster is ever started)
 
 
 def toy_moments(theta: np.ndarray) -> np.ndarray:
@@ -51,7 +53,7 @@ def toy_problem(data_seed: int, replications: int = 8, max_evaluations: int = 60
 
 
 def fit_toy(data_seed: int, **kw) -> cal.CalibrationResult:
-    return cal.Calibrator(toy_problem(data_seed, **kw), cal.SerialBackend(toy_simulate)).run()
+    return cal.Calibrator(toy_problem(data_seed, **kw), IN_PROCESS, simulate=toy_simulate).run()
 
 
 def test_toy_calibration_recovers_known_parameters_within_their_intervals():
@@ -83,18 +85,18 @@ def test_an_irrelevant_parameter_is_reported_weakly_identified():
     def simulate(static, theta, replication):
         return toy_simulate(static, theta[:3], replication)
 
-    params = cal.Calibrator(problem, cal.SerialBackend(simulate)).run().parameters()
+    params = cal.Calibrator(problem, IN_PROCESS, simulate=simulate).run().parameters()
     assert params.loc[3, "identification"] == "weakly identified"
     assert (params.loc[:2, "identification"] == "pinned down").all()
 
 
 def test_common_random_numbers_make_the_objective_deterministic():
     problem = toy_problem(1)
-    a = cal.Calibrator(problem, cal.SerialBackend(toy_simulate)).evaluate([TRUE], "x")[0]
-    b = cal.Calibrator(problem, cal.SerialBackend(toy_simulate)).evaluate([TRUE], "x")[0]
+    a = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).evaluate([TRUE], "x")[0]
+    b = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).evaluate([TRUE], "x")[0]
     assert a.distance == b.distance
     # the same seeds for every candidate: the difference between two candidates has no simulation noise
-    c = cal.Calibrator(problem, cal.SerialBackend(toy_simulate)).evaluate([TRUE + [0.1, 0, 0]], "x")[0]
+    c = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).evaluate([TRUE + [0.1, 0, 0]], "x")[0]
     np.testing.assert_allclose(c.runs - a.runs, np.broadcast_to(toy_moments(TRUE + [0.1, 0, 0]) - toy_moments(TRUE),
                                                                 a.runs.shape), atol=1e-12)
 
@@ -194,7 +196,7 @@ def test_apply_writes_values_with_a_comment_and_keeps_the_rest(tmp_path):
 
 def test_calibrated_toml_lines_are_valid_set_overrides():
     problem = toy_problem(2)
-    result = cal.Calibrator(problem, cal.SerialBackend(toy_simulate)).run()
+    result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
     lines = [l for l in calibrated_toml(result, "run").splitlines() if l and not l.startswith("#")]
     assert [l.split(" = ")[0] for l in lines] == ["p0", "p1", "p2"]
     assert tomllib.loads("\n".join(lines)) == {f"p{j}": pytest.approx(v) for j, v in enumerate(result.fitted.theta)}
@@ -234,7 +236,7 @@ def test_standard_errors_do_not_depend_on_the_units_of_a_parameter():
     def simulate(static, theta, replication):
         return toy_simulate(static, np.asarray(theta) / np.array([1e6, 1, 1]), replication)
 
-    scaled = cal.Calibrator(problem, cal.SerialBackend(simulate)).run()
+    scaled = cal.Calibrator(problem, IN_PROCESS, simulate=simulate).run()
     a, b = plain.parameters(), scaled.parameters()
     np.testing.assert_allclose(b["se"] / np.array([1e6, 1, 1]), a["se"], rtol=0.05)
     assert (b["identification"] == "pinned down").all()

@@ -53,6 +53,20 @@ def test_atomic_folder_vanishes_on_error(tmp_path):
             pass
 
 
+def test_atomic_folder_replaces_a_derived_folder_whole_or_not_at_all(tmp_path):
+    dest = tmp_path / "analysis"
+    with atomic_folder(dest) as tmp:
+        (tmp / "old.csv").write_text("old")
+    with pytest.raises(KeyboardInterrupt):  # an interrupted re-run leaves the earlier folder as it was
+        with atomic_folder(dest, replace=True) as tmp:
+            (tmp / "new.csv").write_text("half")
+            raise KeyboardInterrupt
+    assert [p.name for p in dest.iterdir()] == ["old.csv"] and [p.name for p in tmp_path.iterdir()] == ["analysis"]
+    with atomic_folder(dest, replace=True) as tmp:
+        (tmp / "new.csv").write_text("whole")
+    assert [p.name for p in dest.iterdir()] == ["new.csv"] and [p.name for p in tmp_path.iterdir()] == ["analysis"]
+
+
 def test_write_atomic_replaces_whole_files(tmp_path):
     path = write_json(tmp_path / "m.json", {"a": 1, "when": tmp_path})
     assert path.read_text().startswith("{")

@@ -21,6 +21,7 @@ from sim import moments
 from sim.attribution_report import write_attribution
 from sim.calibration_report import write_calibration, write_validation
 from sim.compare import BOUNDED, Comparison, paired_differences
+from sim.executor import Executor
 from sim.compare_report import build_compare_report
 from sim.files import toml_inline
 from sim.formats import difference, percent
@@ -92,7 +93,7 @@ def toy_calibration() -> cal.CalibrationResult:
                                            for j in range(2)],
                                optimiser=cal.Optimiser(screening=8, max_evaluations=60), jacobian_step=0.02)
     problem = cal.Problem(spec, "toy.toml", {}, targets, np.zeros(2, bool), np.array([0.5, 0.5]))
-    return cal.Calibrator(problem, cal.SerialBackend(simulate)).run()
+    return cal.Calibrator(problem, Executor(workers=1), simulate=simulate).run()
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Parameter sweeps (sim/sweep.py): experiment validation, designs, seeding, Dask execution, streaming Parquet,
+"""Parameter sweeps (sim/experiment.py, sim/design.py, sim/sweep_folder.py, sim/sweep.py): experiment validation, designs, seeding, Dask execution, streaming Parquet,
 resume after an interruption or a kill, a worker lost mid-sweep.
 
 The model is tiny here (1,000 buyers x 4 years, ~0.1 s a run) so the Dask machinery is what is exercised.
@@ -22,9 +22,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim import sweep
+from sim.design import plan, run_seed
 from sim.model import LuxuryMarketModel
 from sim.scenario import ScenarioError, load_scenario
-from sim.sweep import output_value, plan, run_seed, run_sweep
+from sim.sweep import output_value, run_sweep
+from sim.sweep_folder import ChunkWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -326,16 +328,18 @@ def test_resume_after_interrupt_runs_only_what_is_missing(grid_sweep, tmp_path, 
     path = grid_file(tmp_path, "runs_per_task = 1\nruns_per_file = 2")
     out = tmp_path / "sweep"
     written = []
+    real_flush = ChunkWriter.flush
 
-    def ctrl_c_after_first_chunk(chunk: Path) -> None:
-        written.append(chunk.name)
+    def ctrl_c_after_first_chunk(self, n=None) -> None:  # Ctrl-C just after the first chunk file is written
+        real_flush(self, n)
+        written.append(self.chunk)
         if len(written) == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep, "_on_chunk_written", ctrl_c_after_first_chunk)
+    monkeypatch.setattr(ChunkWriter, "flush", ctrl_c_after_first_chunk)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(path, out=out, workers=2, progress=False)
-    monkeypatch.setattr(sweep, "_on_chunk_written", None)
+    monkeypatch.setattr(ChunkWriter, "flush", real_flush)
 
     first = {p.name: p.stat().st_mtime_ns for p in (out / "outputs").glob("part-*.parquet")}
     done = pd.read_parquet(out / "outputs")
@@ -418,14 +422,16 @@ def test_a_worker_killed_mid_sweep_does_not_fail_it(tmp_path, monkeypatch):
                       host="127.0.0.1") as cluster, Client(cluster) as client:
         pids = client.run(os.getpid)  # worker address -> process id
         killed = []
+        real_add = ChunkWriter.add
 
-        def kill_a_worker(batch: int) -> None:
+        def kill_a_worker_after_the_first_batch(self, result: dict) -> None:
+            real_add(self, result)
             if not killed:
                 pid = next(iter(pids.values()))
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
-        monkeypatch.setattr(sweep, "_on_batch_done", kill_a_worker)
+        monkeypatch.setattr(ChunkWriter, "add", kill_a_worker_after_the_first_batch)
         folder = run_sweep(path, out=tmp_path / "sweep", scheduler=cluster.scheduler_address, progress=False)
         assert killed
         client.wait_for_workers(2, timeout=60)

@@ -1,0 +1,299 @@
+"""One execution layer: many independent tasks, run in this process, on a local Dask cluster or on an existing one.
+
+Every command that runs the model more than once (``run``, ``compare``, ``attribute``, ``sweep``,
+``calibrate``, ``validate``) goes through :class:`Executor`::
+
+    with Executor(workers=None, scheduler=None) as ex:
+        results = ex.map(run_one_task, tasks, shared=what_every_task_needs, progress=callback)
+        for index, result in ex.as_completed(run_one_task, tasks):   # as they finish, with their index
+            ...
+        manifest["execution"] = ex.describe()   # {"backend": ..., "address": ..., "workers": ...}
+
+Backends, chosen at the first call that has work to do:
+
+* **in this process** (``in-process``) when ``workers == 1``, when a call holds a single task, or when the
+  caller's estimate of the work (``cost``, serial seconds) is below :data:`STARTUP_SECONDS`, what a local
+  cluster costs to start, import the model in and close (measured on the 2-core development machine); small
+  runs stay as fast as a plain loop;
+* a **Dask LocalCluster** (``dask-local-cluster``): one process per core (or ``workers``), one thread each,
+  bound to 127.0.0.1, no dashboard; worker processes ignore SIGINT so that Ctrl-C reaches this process, which
+  cancels what is pending and shuts the cluster down. It starts with as many workers as the first call has
+  tasks (at most ``workers``) and grows when a later call has more;
+* an **existing scheduler** (``dask-scheduler``): ``scheduler="tcp://host:8786"`` or the environment variable
+  ``DASK_SCHEDULER_ADDRESS`` (or dask's ``scheduler-address`` setting); its workers need this project
+  installed at the same commit.
+
+Why Dask (``distributed``): one interface covers a laptop and a cluster; tasks on a lost worker are retried
+(``retries``) and the data every task shares is recomputed rather than lost (it is a task, not scattered
+data); results stream back as they finish (sweeps write them to disk as they come). A process pool would need
+a second code path for clusters, which is what luxsim had before.
+
+Results do not depend on the backend or the number of workers: each task draws only from its own
+``numpy.random.SeedSequence`` (set by the caller, e.g. ``SeedSequence(seed, spawn_key=(r,))``), never from
+the order in which tasks run or the worker that runs them. A task that raises is reported as a
+:class:`TaskError` naming the task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from typing import Any, Callable, Iterator, Sequence
+
+# A 2-worker LocalCluster: ~0.8 s to start, ~2-3 s for the workers to import the model, ~1-2 s to close.
+STARTUP_SECONDS = 4.0
+IN_PROCESS, LOCAL_CLUSTER, SCHEDULER = "in-process", "dask-local-cluster", "dask-scheduler"
+_NOTHING = object()
+
+
+class TaskError(RuntimeError):
+    """A task raised. ``label`` names the task (e.g. ``lexus_us_1989 replication 3``); ``error`` is the original
+    exception (also the ``__cause__`` when raised)."""
+
+    def __init__(self, label: str, error: BaseException):
+        super().__init__(f"{label}: {type(error).__name__}: {error}")
+        self.label, self.error = label, error
+
+
+def scheduler_address(scheduler: str | None = None) -> str | None:
+    """The scheduler to use: ``scheduler`` if given, else ``DASK_SCHEDULER_ADDRESS``, else dask's
+    ``scheduler-address`` setting, else None (a local cluster)."""
+    if scheduler:
+        return scheduler
+    env = os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if env:
+        return env
+    import dask
+
+    return dask.config.get("scheduler-address", None)
+
+
+class Executor:
+    """Runs independent tasks in this process or on Dask (see the module docstring); a context manager.
+
+    Args:
+        workers: local worker processes (default: the cores); 1 runs everything in this process. Ignored when
+            a scheduler is given.
+        scheduler: address of an existing Dask scheduler (default: ``DASK_SCHEDULER_ADDRESS``, if set).
+
+    Raises:
+        ValueError: ``workers`` below 1.
+    """
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None):
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers: must be at least 1, got {workers}")
+        self.workers = workers
+        self.address = scheduler_address(scheduler)
+        self.backend: str | None = None  # set by the first call with work to do
+        self._client = None
+        self._cluster = None
+        self._size = 0  # workers of the running cluster (the most seen)
+        self._token = f"{os.getpid()}-{time.time_ns()}"
+        self._calls = 0
+
+    # ---- lifetime ---------------------------------------------------------------------------------------
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut down the client and the local cluster, if any (idempotent)."""
+        client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
+        try:
+            if client is not None:
+                client.close()
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+    def describe(self) -> dict:
+        """What ran the tasks, for manifests: ``{"backend": "in-process" | "dask-local-cluster" |
+        "dask-scheduler", "address": scheduler address or None, "workers": worker threads}``."""
+        if self.backend in (None, IN_PROCESS):
+            return {"backend": IN_PROCESS, "address": None, "workers": 1}
+        return {"backend": self.backend, "address": self._scheduler_address(), "workers": self._size}
+
+    @property
+    def description(self) -> str:
+        """One short phrase: ``this process``, ``LocalCluster(2 workers)`` or the scheduler's address."""
+        if self.backend in (None, IN_PROCESS):
+            return "this process"
+        return f"LocalCluster({self._size} workers)" if self.backend == LOCAL_CLUSTER else str(self.address)
+
+    def _scheduler_address(self) -> str | None:
+        if self._cluster is not None:
+            return self._cluster.scheduler_address
+        return self.address
+
+    # ---- running ----------------------------------------------------------------------------------------
+    def start(self, tasks: int) -> dict:
+        """Choose the backend for a call of ``tasks`` tasks now (start or connect to the cluster) rather than at
+        the first call, e.g. to size batches by the workers; returns :meth:`describe`."""
+        if not self._in_process(tasks, None):
+            self._start(tasks)
+        return self.describe()
+
+    def map(self, fn: Callable, items: Sequence, *, shared: Any = _NOTHING,
+            label: Callable[[int, Any], str] | None = None, progress: Callable[[int, Any], None] | None = None,
+            retries: int = 0, cost: float | None = None) -> list:
+        """``[fn(item) for item in items]`` (``fn(shared, item)`` with ``shared``), run in parallel, in input order.
+
+        Args:
+            fn: a module-level function (it is pickled by reference to run on workers).
+            items: the tasks' arguments, one per task.
+            shared: an object every call receives first; sent to the cluster once.
+            label: ``label(index, item)`` names a task in errors (default ``"<fn> task <index>"``).
+            progress: called as ``progress(index, result)`` in this process as each task finishes.
+            retries: times a task is retried on the cluster (a lost worker, a failure).
+            cost: estimated serial seconds of all the tasks; below :data:`STARTUP_SECONDS` (and no
+                ``workers``/``scheduler`` asked for) they run in this process.
+
+        Returns:
+            One result per item, in the order of ``items``.
+
+        Raises:
+            TaskError: the first task found to have failed (its label, the original error as ``__cause__``);
+                the tasks still pending are cancelled.
+        """
+        items = list(items)
+        results: list = [None] * len(items)
+        for index, result in self.as_completed(fn, items, shared=shared, label=label, progress=progress,
+                                               retries=retries, cost=cost):
+            results[index] = result
+        return results
+
+    def as_completed(self, fn: Callable, items: Sequence, *, shared: Any = _NOTHING,
+                     label: Callable[[int, Any], str] | None = None,
+                     progress: Callable[[int, Any], None] | None = None, retries: int = 0,
+                     cost: float | None = None, errors: str = "raise") -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, result)`` for each task as it finishes (any order); arguments as :meth:`map`.
+
+        With ``errors="yield"`` a failed task yields ``(index, TaskError)`` and the others go on; with
+        ``"raise"`` (default) its :class:`TaskError` is raised. Leaving the loop early (``break``, an
+        exception, Ctrl-C) cancels the tasks still pending.
+        """
+        if errors not in ("raise", "yield"):
+            raise ValueError(f"errors: expected 'raise' or 'yield', got {errors!r}")
+        items = list(items)
+        if not items:
+            return iter(())
+        label = label or (lambda i, _: f"{getattr(fn, '__name__', 'task')} task {i}")
+        args = () if shared is _NOTHING else (shared,)
+        if self._in_process(len(items), cost):
+            return self._serial(fn, items, args, label, progress, errors)
+        return self._dask(fn, items, args, label, progress, retries, errors)
+
+    def _in_process(self, n: int, cost: float | None) -> bool:
+        if self.backend in (LOCAL_CLUSTER, SCHEDULER):
+            return False
+        if self.address is None and (self.workers == 1 or n <= 1 or (
+                self.workers is None and cost is not None and cost < STARTUP_SECONDS)):
+            self.backend = self.backend or IN_PROCESS
+            return True
+        return False
+
+    def _serial(self, fn, items, args, label, progress, errors) -> Iterator[tuple[int, Any]]:
+        for index, item in enumerate(items):
+            try:
+                result = fn(*args, item)
+            except Exception as exc:  # noqa: BLE001 - named and re-raised (or yielded) as a TaskError
+                error = TaskError(label(index, item), exc)
+                if errors == "raise":
+                    raise error from exc
+                yield index, error
+                continue
+            if progress:
+                progress(index, result)
+            yield index, result
+
+    def _dask(self, fn, items, args, label, progress, retries, errors) -> Iterator[tuple[int, Any]]:
+        from distributed import as_completed
+
+        client = self._start(len(items))
+        self._calls += 1
+        prefix = f"luxsim-{getattr(fn, '__name__', 'task')}-{self._token}-{self._calls}"
+        if args:  # a task, not scattered data: recomputed if the worker holding it is lost
+            args = (client.submit(_identity, args[0], pure=False, key=f"{prefix}-shared"),)
+        futures = [client.submit(_call, fn, item, *args, pure=False, retries=retries, key=f"{prefix}-{index}")
+                   for index, item in enumerate(items)]
+        index_of = {future.key: index for index, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures):
+                index = index_of[future.key]
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - named and re-raised (or yielded) as a TaskError
+                    error = TaskError(label(index, items[index]), exc)
+                    if errors == "raise":
+                        raise error from exc
+                    yield index, error
+                    continue
+                finally:
+                    future.release()
+                if progress:
+                    progress(index, result)
+                yield index, result
+        finally:
+            pending = [f for f in futures if not f.done()]
+            if pending:
+                client.cancel(pending)
+            for f in args:
+                f.release()
+
+    def _start(self, n_tasks: int):
+        """The Dask client: connect or start a local cluster on first use; grow the local cluster to
+        ``min(workers, n_tasks)``."""
+        from distributed import Client, LocalCluster
+
+        if self._client is None and self.address:
+            self._client = Client(self.address, timeout="60s")
+            self._client.wait_for_workers(1, timeout=300)
+            self.backend = SCHEDULER
+        elif self._client is None:
+            size = max(1, min(self.workers or os.cpu_count() or 1, n_tasks))
+            with warnings.catch_warnings():
+                # the scheduler's small HTTP server binds 127.0.0.1 on 8787 or, when it is taken, any free port
+                warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
+                self._cluster = LocalCluster(n_workers=size, threads_per_worker=1, processes=True,
+                                             dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR)
+            self._client = Client(self._cluster)
+            self._client.register_plugin(_ignore_sigint_plugin(), name="luxsim-ignore-sigint")
+            self.backend = LOCAL_CLUSTER
+            self._size = size
+        elif self._cluster is not None:
+            wanted = max(1, min(self.workers or os.cpu_count() or 1, n_tasks))
+            if wanted > self._size:
+                self._cluster.scale(wanted)
+                self._size = wanted
+        if self.backend == SCHEDULER:
+            self._size = max(self._size, sum(self._client.nthreads().values()), 1)
+        return self._client
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _call(fn: Callable, item: Any, *shared: Any) -> Any:
+    return fn(*shared, item)
+
+
+def _ignore_sigint_plugin():
+    """A worker plugin: worker processes of a local cluster ignore SIGINT. Ctrl-C reaches the whole process
+    group; the client, not each worker, decides how to stop."""
+    from distributed import WorkerPlugin
+
+    class IgnoreSigint(WorkerPlugin):
+        def setup(self, worker) -> None:
+            import signal
+            import threading
+
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return IgnoreSigint()

@@ -1,0 +1,249 @@
+"""Experiment files: what a parameter sweep varies, how, and what it records (``scenarios/experiments/*.toml``).
+
+An experiment names
+
+* a base ``scenario`` and ``set``: overrides applied to every run (the same ``dotted.path=value`` as --set);
+* ``[[parameters]]`` to vary, each by field path, with ``values`` (grid) or a ``range = [low, high]``
+  (``lhs``, ``sobol``, ``morris``; integer fields are rounded);
+* a ``[design]``: ``grid`` (full factorial, BehaviorSpace-style), ``lhs`` (SALib latin), ``sobol`` (SALib
+  Saltelli/Sobol' sampling) or ``morris`` (SALib trajectories);
+* ``replications`` per design point and a root ``seed``;
+* ``[[outputs]]``: named metrics of ``model.brand_year()``, e.g.
+  ``{ name = "lexus_share_2000", metric = "sales_share", brand = "Lexus", year = 2000 }``;
+* ``keep_series``: also keep each run's yearly brand table.
+
+This module holds the file's schema (pydantic) and reads it: one line per problem, naming the file, the field
+path and the reason. Checking it against its base scenario and building the design is ``sim.design``'s job;
+running it, ``sim.sweep``'s.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.files import toml_inline
+from sim.results import ROOT
+from sim.scenario import ScenarioError, explain_error, resolve_path
+
+EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64,
+                            description="a column name: letters, digits and _, not starting with a digit")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Parameter(_Strict):
+    """One parameter to vary, by its scenario field path (as in ``--set``)."""
+
+    path: str = Field(min_length=1, description="Dotted field path, e.g. 'brands.Lexus.service.loaner_cars'.")
+    name: Name | None = Field(None, description="Column name in the results (default: the last part of the path).")
+    values: list[Any] | None = Field(None, min_length=1, description="Grid design: the values to run (numbers, booleans or strings).")
+    range: tuple[float, float] | None = Field(None, description="[low, high]: LHS/Sobol/Morris bounds (uniform); grid with `steps`.")
+    steps: int | None = Field(None, ge=2, le=10_000, description="Grid design with `range`: this many evenly spaced values.")
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None:
+            low, high = value
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise ValueError("range ends must be finite numbers")
+            if not low < high:
+                raise ValueError(f"low ({low:g}) must be below high ({high:g})")
+        return value
+
+    @field_validator("values")
+    @classmethod
+    def _one_kind(cls, value: list[Any] | None) -> list[Any] | None:
+        if value is None:
+            return value
+        kinds = {value_kind(v) for v in value}
+        if None in kinds or len(kinds - {"int"} if kinds >= {"int", "float"} else kinds) > 1:
+            raise ValueError("values must all be numbers, all booleans or all strings")
+        if len({json.dumps(v) for v in value}) != len(value):
+            raise ValueError("values must not repeat")
+        return value
+
+
+class GridDesign(_Strict):
+    kind: Literal["grid"] = "grid"
+
+
+class LHSDesign(_Strict):
+    kind: Literal["lhs"]
+    samples: int = Field(ge=2, le=1_000_000, description="Design points (SALib latin hypercube).")
+
+
+class SobolDesign(_Strict):
+    kind: Literal["sobol"]
+    samples: int = Field(ge=2, le=2**20, description="N, a power of 2: N*(D+2) design points, N*(2D+2) with second_order.")
+    second_order: bool = Field(False, description="Also sample for second-order indices S2.")
+
+    @field_validator("samples")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            lower = 1 << (value.bit_length() - 1)
+            raise ValueError(f"must be a power of 2 for Sobol' sampling (e.g. {lower} or {lower * 2})")
+        return value
+
+
+class MorrisDesign(_Strict):
+    kind: Literal["morris"]
+    trajectories: int = Field(ge=2, le=100_000, description="Morris trajectories r: r*(D+1) design points.")
+    levels: int = Field(4, ge=2, le=100, description="Grid levels p (even).")
+
+    @field_validator("levels")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError("must be even")
+        return value
+
+
+Design = Annotated[Union[GridDesign, LHSDesign, SobolDesign, MorrisDesign], Field(discriminator="kind")]
+AGGREGATES = ("sum", "mean", "median", "min", "max")
+
+
+class Output(_Strict):
+    """A named number per run from ``model.brand_year()``: one metric over brands x years, aggregated."""
+
+    name: Name
+    metric: str = Field(description="A column of brand_year(): sales_share, churn_rate, profit, ...")
+    brand: str | None = Field(None, description="One brand (omit brand and brands for all brands).")
+    brands: list[str] | None = Field(None, min_length=1, description="Several brands.")
+    year: int | None = Field(None, description="One year (omit year and years for all years).")
+    years: tuple[int, int] | None = Field(None, description="[first, last], inclusive.")
+    aggregate: Literal["sum", "mean", "median", "min", "max"] | None = Field(
+        None, description="How the selected cells combine (NaN cells skipped); needed when more than one is selected.")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Output:
+        if self.brand is not None and self.brands is not None:
+            raise ValueError("give brand or brands, not both")
+        if self.year is not None and self.years is not None:
+            raise ValueError("give year or years, not both")
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise ValueError(f"years: first ({self.years[0]}) must not be after last ({self.years[1]})")
+        return self
+
+    @property
+    def brand_list(self) -> list[str] | None:
+        return [self.brand] if self.brand is not None else self.brands
+
+
+class Experiment(_Strict):
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="Short name (default: the file name).")
+    question: str = Field("", description="The question this experiment asks.")
+    description: str = ""
+    scenario: str = Field(description="Base scenario: a name in scenarios/ or a path relative to this file.")
+    set: list[str] = Field(default_factory=list, description="Overrides for every run: 'path=value' strings, or a table of dotted keys.")
+    replications: int = Field(1, ge=1, le=100_000, description="Runs per design point (different seeds).")
+    seed: int | None = Field(None, ge=0, lt=2**63, description="Root seed (default: the base scenario's simulation.seed).")
+    design: Design
+    parameters: list[Parameter] = Field(min_length=1)
+    outputs: list[Output] = Field(min_length=1)
+    keep_series: bool | list[str] = Field(False, description="Keep each run's yearly brand table (true, or a list of metrics).")
+    runs_per_task: int | None = Field(None, ge=1, le=100_000, description="Runs per Dask task (default: about 5 s of work).")
+    runs_per_file: int = Field(250, ge=1, le=1_000_000, description="Runs per Parquet chunk file (at most).")
+    flush_seconds: float = Field(300.0, gt=0, description="Write buffered finished runs at least this often.")
+
+    @field_validator("design", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @field_validator("set", mode="before")
+    @classmethod
+    def _flatten(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return [f"{path}={toml_inline(v)}" for path, v in _flatten_table(value)]
+        if isinstance(value, list):
+            for item in value:
+                if not isinstance(item, str) or "=" not in item:
+                    raise ValueError(f"expected 'field.path=value' strings, got {item!r}")
+        return value
+
+
+
+EXECUTION_FIELDS = ("runs_per_task", "runs_per_file", "flush_seconds")  # may change on resume
+
+
+def value_kind(value: Any) -> str | None:
+    """``int``, ``float``, ``bool`` or ``str`` for a scalar value; None for anything else."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return None
+
+
+def _flatten_table(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out += _flatten_table(value, path + ".")
+        else:
+            out.append((path, value))
+    return out
+
+
+
+# ---- errors naming the file, the field path and the reason -----------------------------------------------
+def _explain(error: dict, source: str) -> str:
+    """Scenario-style error lines, plus the design's kind (a tagged union) named in the path."""
+    loc = tuple(error["loc"])
+    if len(loc) > 1 and loc[0] == "design" and loc[1] in ("grid", "lhs", "sobol", "morris"):
+        shown = (loc[0], *loc[2:])
+    else:
+        shown = loc
+    path = ".".join(str(p) for p in shown if not str(p).startswith("function-"))
+    if error["type"] == "union_tag_invalid":
+        tag = error.get("ctx", {}).get("tag")
+        hint = difflib.get_close_matches(str(tag), ["grid", "lhs", "sobol", "morris"], n=1)
+        reason = f"unknown design kind {tag!r}" + (f" (did you mean '{hint[0]}'?)" if hint else "") \
+            + " (known: grid, lhs, sobol, morris)"
+        return f"{source}: {path}.kind: {reason}"
+    if error["type"] == "union_tag_not_found":
+        return f"{source}: {path}.kind: missing kind (grid, lhs, sobol or morris)"
+    return explain_error(error, source, Experiment, path)
+
+
+def resolve_experiment(name: str | Path) -> Path:
+    """An experiment by path, or by name in ``scenarios/experiments/``."""
+    return resolve_path(name, folder=EXPERIMENT_DIR, kind="experiment")
+
+
+def parse_experiment(raw: dict, source: str) -> Experiment:
+    try:
+        return Experiment.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError([_explain(err, source) for err in exc.errors()]) from None
+
+
+def load_experiment(name: str | Path) -> tuple[Path, Experiment]:
+    """Read and validate an experiment file's schema (not yet against its scenario: see :func:`plan`)."""
+    path = resolve_experiment(name)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: not valid TOML: {exc}"]) from None
+    experiment = parse_experiment(raw, str(path))
+    if experiment.name is None:
+        experiment = experiment.model_copy(update={"name": path.stem})
+    return path, experiment

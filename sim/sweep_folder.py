@@ -1,0 +1,297 @@
+"""The sweep folder: everything a sweep writes, written so that an interruption loses nothing that finished.
+
+::
+
+    manifest.json      experiment, resolved base scenario, design, root seed, package versions, sessions
+    experiment.toml    the experiment file as given
+    design.parquet     point + the parameter values run
+    sample.parquet     (lhs/sobol/morris) SALib's sample before integer rounding, one row per point
+    outputs/           part-NNNNN.parquet: one row per run: point, replication, parameters, outputs,
+                       status, error, seconds, chunk, worker
+    series/            (keep_series) part-NNNNN.parquet: point, replication, year, brand, metrics
+    runs.parquet       one row per planned run: point, replication, seed_entropy, spawn_key, chunk, status,
+                       error, seconds, worker (status ok | error | missing)
+    sweep.lock         while a sweep runs on the folder: its pid and host
+
+Finished runs are buffered by :class:`ChunkWriter` and written as zstd Parquet chunk files, each atomically
+(``sim.files``); a chunk counts once its ``outputs/`` file exists, so the folder always reads as the runs that
+finished. :func:`read_outputs` reads them as one table; :func:`tidy` removes what an interruption leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.design import ParamInfo, Plan, estimate_seconds
+from sim.experiment import Experiment
+from sim.files import write_atomic, write_json, write_parquet
+from sim.results import PACKAGES as BASE_PACKAGES
+from sim.results import ROOT, git_commit, package_versions
+from sim.scenario import ScenarioError, validate
+
+FORMAT = 1
+PACKAGES = BASE_PACKAGES + ("dask", "distributed", "SALib")
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def outputs_schema(manifest: dict) -> pa.Schema:
+    """The Arrow schema of the outputs chunk files (the same in every file, so the folder reads as one table)."""
+    kinds = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+    fields = [pa.field("point", pa.int64()), pa.field("replication", pa.int64())]
+    fields += [pa.field(p["name"], kinds[p["kind"]]) for p in manifest["design"]["parameters"]]
+    fields += [pa.field(o["name"], pa.float64()) for o in manifest["experiment"]["outputs"]]
+    fields += [pa.field("status", pa.string()), pa.field("error", pa.string()), pa.field("seconds", pa.float64()),
+               pa.field("chunk", pa.int64()), pa.field("worker", pa.string())]
+    return pa.schema(fields)
+
+
+def new_manifest(p: Plan, started: str) -> dict:
+    """The manifest of a new sweep folder (status ``running``, no sessions yet)."""
+    exp = p.experiment
+    design = {"kind": exp.design.kind, **exp.design.model_dump(), "points": p.n_points,
+              "parameters": [info.as_dict() for info in p.params], "salib_problem": p.problem}
+    return {
+        "kind": "luxsim-sweep",
+        "format": FORMAT,
+        "name": exp.name,
+        "question": exp.question,
+        "experiment_file": str(p.experiment_file) if p.experiment_file else None,
+        "experiment": exp.model_dump(mode="json"),
+        "base_scenario": p.base,
+        "design": design,
+        "replications": exp.replications,
+        "runs": p.n_runs,
+        "root_seed": p.seed,
+        "seeding": "run (point i, replication r) uses numpy SeedSequence(root_seed, spawn_key=(i, r))",
+        "metrics": p.metrics,
+        "packages": package_versions(PACKAGES),
+        "git_commit": git_commit(),
+        "command_line": sys.argv,
+        "started": started,
+        "finished": None,
+        "status": "running",
+        "sessions": [],
+    }
+
+
+def read_manifest(folder: Path) -> dict:
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        raise ScenarioError([f"{folder}: not a sweep folder (no manifest.json)"])
+    manifest = json.loads(path.read_text())
+    if manifest.get("kind") != "luxsim-sweep":
+        raise ScenarioError([f"{folder}: manifest.json is not a luxsim sweep manifest"])
+    return manifest
+
+
+def create_folder(p: Plan, folder: Path) -> dict:
+    """Write a new sweep folder's manifest, experiment copy, design (and SALib sample); no runs yet."""
+    folder = Path(folder)
+    manifest = new_manifest(p, now())
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "outputs").mkdir(exist_ok=True)
+    if p.experiment.keep_series:
+        (folder / "series").mkdir(exist_ok=True)
+    if p.experiment_file is not None:
+        write_atomic(folder / "experiment.toml", p.experiment_file.read_bytes())
+    write_parquet(folder / "design.parquet", pa.Table.from_pandas(p.design, preserve_index=False))
+    if p.sample is not None:
+        write_parquet(folder / "sample.parquet",
+                       pa.Table.from_pandas(pd.DataFrame(p.sample, columns=[i.name for i in p.params]),
+                                            preserve_index=False))
+    write_json(folder / "manifest.json", manifest)
+    return manifest
+
+
+def plan_from_folder(folder: Path, manifest: dict) -> Plan:
+    """The plan a sweep folder was made from (to resume it), read back from its manifest and design."""
+    exp = Experiment.model_validate(manifest["experiment"])
+    params = [ParamInfo(d["name"], d["path"], d["kind"], values=d.get("values"),
+                        low=(d.get("range") or [None, None])[0], high=(d.get("range") or [None, None])[1])
+              for d in manifest["design"]["parameters"]]
+    design = pd.read_parquet(folder / "design.parquet")
+    sample = pd.read_parquet(folder / "sample.parquet").to_numpy() if (folder / "sample.parquet").exists() else None
+    base = manifest["base_scenario"]
+    p = Plan(Path(manifest["experiment_file"]) if manifest.get("experiment_file") else None, exp, base, params,
+             design, sample, manifest["design"].get("salib_problem"), int(manifest["root_seed"]),
+             manifest.get("metrics", []))
+    scenario = validate(base, "<stored base>")
+    varied_buyers, varied_years = _param_name(params, "simulation.buyers"), _param_name(params, "market.years")
+    buyers = design[varied_buyers] if varied_buyers else scenario.simulation.buyers
+    years = design[varied_years] if varied_years else scenario.market.years
+    p.seconds_per_run = float(np.mean(estimate_seconds(buyers, np.asarray(years) * 12)))
+    return p
+
+
+def _param_name(params: list[ParamInfo], path: str) -> str | None:
+    return next((p.name for p in params if p.path == path), None)
+
+
+def chunk_files(folder: Path, sub: str = "outputs") -> dict[int, Path]:
+    """Finished chunk files by chunk number."""
+    out = {}
+    for path in (Path(folder) / sub).glob("part-*.parquet"):
+        m = re.fullmatch(r"part-(\d+)\.parquet", path.name)
+        if m:
+            out[int(m.group(1))] = path
+    return dict(sorted(out.items()))
+
+
+def read_outputs(folder: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """All finished runs (the chunk files of ``outputs/``) as one table."""
+    files = chunk_files(folder)
+    if not files:
+        manifest = read_manifest(folder)
+        return outputs_schema(manifest).empty_table().to_pandas()[columns] if columns else \
+            outputs_schema(manifest).empty_table().to_pandas()
+    return pq.ParquetDataset(list(map(str, files.values()))).read(columns=columns).to_pandas()
+
+
+def tidy(folder: Path) -> None:
+    """Remove what an interruption may leave: temporary files, series chunks whose outputs chunk is missing."""
+    for sub in ("outputs", "series"):
+        d = folder / sub
+        if d.is_dir():
+            for pattern in (".*.tmp", ".*.partial"):  # .tmp: folders written before sim.files
+                for tmp in d.glob(pattern):
+                    tmp.unlink(missing_ok=True)
+    done = chunk_files(folder)
+    for chunk, path in chunk_files(folder, "series").items():
+        if chunk not in done:
+            path.unlink(missing_ok=True)
+    for pattern in (".*.tmp", ".*.partial"):
+        for tmp in folder.glob(pattern):
+            tmp.unlink(missing_ok=True)
+
+
+def write_runs_table(folder: Path, p: Plan) -> dict[str, int]:
+    """runs.parquet: every planned run with its seed and what became of it. Returns status counts."""
+    have = read_outputs(folder, ["point", "replication", "status", "error", "seconds", "chunk", "worker"])
+    duplicated = have.duplicated(["point", "replication"])
+    if duplicated.any():  # never expected: chunk files are planned from what is missing
+        raise RuntimeError(f"{folder}: {int(duplicated.sum())} runs appear twice in outputs/")
+    points = np.repeat(np.arange(p.n_points, dtype=np.int64), p.experiment.replications)
+    reps = np.tile(np.arange(p.experiment.replications, dtype=np.int64), p.n_points)
+    runs = pd.DataFrame({"point": points, "replication": reps})
+    runs = runs.merge(have, on=["point", "replication"], how="left")
+    runs["status"] = runs["status"].fillna("missing")
+    runs.insert(2, "seed_entropy", np.int64(p.seed))
+    runs.insert(3, "spawn_key", [[int(a), int(b)] for a, b in zip(runs["point"], runs["replication"])])
+    table = pa.Table.from_pandas(runs, preserve_index=False, schema=pa.schema([
+        ("point", pa.int64()), ("replication", pa.int64()), ("seed_entropy", pa.int64()),
+        ("spawn_key", pa.list_(pa.int64())), ("status", pa.string()), ("error", pa.string()),
+        ("seconds", pa.float64()), ("chunk", pa.int64()), ("worker", pa.string())]))
+    write_parquet(folder / "runs.parquet", table)
+    return runs["status"].value_counts().to_dict()
+
+
+
+
+class ChunkWriter:
+    """Buffers finished runs; writes one outputs (and series) chunk file per ``runs_per_file`` runs or
+    ``flush_seconds``, atomically."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, next_chunk: int, runs_per_file: int, flush_seconds: float):
+        self.folder, self.schema, self.chunk = folder, schema, next_chunk
+        self.runs_per_file, self.flush_seconds = runs_per_file, flush_seconds
+        self.rows: list[dict] = []
+        self.series: list[pd.DataFrame] = []
+        self.since = time.monotonic()
+        self.written = 0
+
+    def add(self, result: dict) -> None:
+        if not self.rows:
+            self.since = time.monotonic()
+        self.rows += result["rows"]
+        if result["series"] is not None:
+            self.series.append(result["series"])
+        while len(self.rows) >= self.runs_per_file:
+            self.flush(self.runs_per_file)
+        if self.rows and time.monotonic() - self.since >= self.flush_seconds:
+            self.flush()
+
+    def flush(self, n: int | None = None) -> None:
+        if not self.rows:
+            return
+        n = len(self.rows) if n is None else n
+        rows, self.rows = self.rows[:n], self.rows[n:]
+        keys = {(r["point"], r["replication"]) for r in rows}
+        frame = pd.DataFrame(rows)
+        frame["chunk"] = self.chunk
+        frame = frame.sort_values(["point", "replication"], kind="stable")
+        table = pa.Table.from_pandas(frame[self.schema.names], schema=self.schema, preserve_index=False)
+        name = f"part-{self.chunk:05d}.parquet"
+        if self.series:
+            series = pd.concat(self.series, ignore_index=True)
+            index = pd.MultiIndex.from_frame(series[["point", "replication"]])
+            mine = index.isin(list(keys))
+            if mine.any():
+                (self.folder / "series").mkdir(exist_ok=True)
+                kept = series[mine].sort_values(["point", "replication", "year"], kind="stable")
+                write_parquet(self.folder / "series" / name, pa.Table.from_pandas(kept, preserve_index=False))
+            rest = series[~mine]
+            self.series = [rest] if len(rest) else []
+        write_parquet(self.folder / "outputs" / name, table)  # last: a chunk counts once its outputs file exists
+        self.chunk += 1
+        self.written += len(rows)
+        self.since = time.monotonic()
+
+
+
+def lock(folder: Path) -> Path:
+    """Take the folder's ``sweep.lock`` (a stale lock of a dead process is taken over) and return its path.
+
+    Raises:
+        ScenarioError: a live sweep on this host holds it.
+    """
+    lock = folder / "sweep.lock"
+    if lock.exists():
+        try:
+            info = json.loads(lock.read_text())
+            same_host = info.get("host") == socket.gethostname()
+            alive = same_host and _pid_alive(int(info.get("pid", -1)))
+        except (ValueError, OSError):
+            alive = False
+        if alive:
+            raise ScenarioError([f"{folder}: a sweep is already running on it (pid {info['pid']}); "
+                                 "wait for it or stop it before resuming"])
+    write_json(lock, {"pid": os.getpid(), "host": socket.gethostname(), "since": now()})
+    return lock
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def default_folder(name: str, started: datetime) -> Path:
+    """``results/sweeps/<name>/<UTC time>/`` (``-2``, ``-3`` ... if taken)."""
+    base = ROOT / "results" / "sweeps" / name / f"{started:%Y%m%dT%H%M%SZ}"
+    folder, k = base, 1
+    while folder.exists():
+        k += 1
+        folder = base.with_name(f"{base.name}-{k}")
+    return folder

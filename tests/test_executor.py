@@ -1,0 +1,209 @@
+"""The execution layer (sim/executor.py): the same results in this process, on a local cluster and on an existing
+scheduler; results in input order; a failing task named; DASK_SCHEDULER_ADDRESS honoured; every command that runs
+the model accepts --scheduler and records the backend in its manifest.
+
+One 2-worker cluster (processes, loopback) serves the module; the model runs are tiny (2,000 buyers, 3 years).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from sim.executor import IN_PROCESS, LOCAL_CLUSTER, SCHEDULER, STARTUP_SECONDS, Executor, TaskError
+from sim.runner import run_replications
+from sim.scenario import load_scenario
+
+pytestmark = pytest.mark.filterwarnings(r"ignore:Port \d+ is already in use:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as local:
+        yield local
+
+
+@pytest.fixture(autouse=True)
+def no_scheduler_from_the_environment(monkeypatch):
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+
+
+def tiny_runs(executor: Executor) -> list[pd.DataFrame]:
+    scenario = load_scenario("lexus_us_1989", ["market.years=3"])
+    return [r.brand_year for r in run_replications(scenario, 2, seed=7, buyers=2000, executor=executor)]
+
+
+# ---- same results whatever the backend ----------------------------------------------------------------------
+def test_same_results_in_process_on_a_local_cluster_and_on_a_scheduler(cluster):
+    with Executor(workers=1) as ex:
+        serial = tiny_runs(ex)
+        assert ex.describe() == {"backend": IN_PROCESS, "address": None, "workers": 1}
+    with Executor(workers=2) as ex:
+        local = tiny_runs(ex)
+        described = ex.describe()
+        assert described["backend"] == LOCAL_CLUSTER and described["workers"] == 2
+        assert described["address"].startswith("tcp://127.0.0.1:")
+    with Executor(scheduler=cluster.scheduler_address) as ex:
+        remote = tiny_runs(ex)
+        assert ex.describe() == {"backend": SCHEDULER, "address": cluster.scheduler_address, "workers": 2}
+        assert ex.description == cluster.scheduler_address
+    for a, b, c in zip(serial, local, remote):
+        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(a, c)
+    assert not serial[0].drop(columns="replication").equals(serial[1].drop(columns="replication"))
+
+
+def test_small_work_stays_in_this_process_unless_workers_are_asked_for():
+    with Executor() as ex:
+        assert ex.map(math.sqrt, [4.0, 9.0], cost=STARTUP_SECONDS / 10) == [2.0, 3.0]
+        assert ex.describe()["backend"] == IN_PROCESS
+    with Executor() as ex:  # a single task never starts a cluster
+        assert ex.map(math.sqrt, [16.0]) == [4.0] and ex.describe()["backend"] == IN_PROCESS
+
+
+# ---- order, errors, the environment -----------------------------------------------------------------------
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(-10**6, 10**6), max_size=30), st.integers(-5, 5))
+def test_results_come_back_in_input_order(cluster, values, factor):
+    with Executor(scheduler=cluster.scheduler_address) as ex:
+        assert ex.map(operator.mul, values, shared=factor) == [factor * v for v in values]
+        finished = dict(ex.as_completed(operator.neg, values))
+    assert finished == {i: -v for i, v in enumerate(values)}
+
+
+@pytest.mark.parametrize("workers", [1, None])
+def test_a_failing_task_is_named(cluster, workers):
+    scheduler = None if workers == 1 else cluster.scheduler_address
+    with Executor(workers, scheduler) as ex:
+        with pytest.raises(TaskError, match=r"^square root of -1: ValueError: .*domain") as info:
+            ex.map(math.sqrt, [4.0, -1.0, 9.0], label=lambda i, x: f"square root of {x:g}")
+        assert isinstance(info.value.__cause__, ValueError) and info.value.label == "square root of -1"
+        outcomes = dict(ex.as_completed(math.sqrt, [4.0, -1.0], errors="yield"))  # the others go on
+        assert outcomes[0] == 2.0 and isinstance(outcomes[1], TaskError) and "sqrt task 1" in str(outcomes[1])
+
+
+def test_dask_scheduler_address_from_the_environment(cluster, monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+    with Executor(workers=1) as ex:  # an address wins over a local worker count
+        assert ex.map(math.sqrt, [1.0, 4.0]) == [1.0, 2.0]
+        assert ex.describe()["backend"] == SCHEDULER and ex.describe()["address"] == cluster.scheduler_address
+
+
+def test_bad_worker_count_is_refused():
+    with pytest.raises(ValueError, match="workers: must be at least 1"):
+        Executor(workers=0)
+
+
+# ---- the command line -------------------------------------------------------------------------------------
+def cli(*args: str) -> None:
+    from run_sim import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+SWEEP = """
+scenario = "lexus_us_1989"
+replications = 1
+seed = 3
+[set]
+simulation.buyers = 2000
+market.years = 3
+[design]
+kind = "grid"
+[[parameters]]
+path = "choice.inertia"
+values = [0.5, 2.5]
+[[outputs]]
+name = "lexus_share"
+metric = "sales_share"
+brand = "Lexus"
+year = 1988
+"""
+
+CALIBRATION = """
+name = "t"
+scenario = "lexus_us_1989"
+buyers = 2000
+replications = 2
+seed = 4
+end_year = 1988
+[optimiser]
+screening = 2
+max_evaluations = 2
+[[parameters]]
+path = "choice.inertia"
+range = [0.5, 3.0]
+why = "x"
+"""
+
+
+def test_every_command_that_runs_the_model_accepts_a_scheduler(cluster, tmp_path):
+    address = cluster.scheduler_address
+    small = ["--buyers", "2000", "-r", "2", "--quiet", "--scheduler", address]
+    cli("run", "lexus_us_1989", "--years", "3", *small, "--out", tmp_path / "run")
+    cli("compare", "lexus_us_1989", "lexus_service_parity", "--years", "3", *small, "--out", tmp_path / "compare")
+    cli("attribute", "lexus_us_1989", "--brand", "Lexus", "--levers", "quality", "--from", "1987", "--to", "1988",
+        *small, "--out", tmp_path / "attribute")
+    cli("validate", "lexus_us_1989", "--parity", "", *small, "--out", tmp_path / "validate")
+    for folder in ("run", "compare", "attribute"):
+        execution = json.loads((tmp_path / folder / "manifest.json").read_text())["execution"]
+        assert execution == {"backend": SCHEDULER, "address": address, "workers": 2}, folder
+
+    (tmp_path / "sweep.toml").write_text(textwrap.dedent(SWEEP))
+    cli("sweep", tmp_path / "sweep.toml", "--quiet", "--scheduler", address, "--out", tmp_path / "sweep")
+    session = json.loads((tmp_path / "sweep" / "manifest.json").read_text())["sessions"][0]
+    assert session["scheduler"] == address and session["execution"]["backend"] == SCHEDULER
+
+    (tmp_path / "calibration.toml").write_text(textwrap.dedent(CALIBRATION))
+    cli("calibrate", tmp_path / "calibration.toml", "--quiet", "--scheduler", address, "--out", tmp_path / "cal")
+    assert json.loads((tmp_path / "cal" / "manifest.json").read_text())["backend"] == address
+
+
+def test_the_scheduler_option_reads_the_same_everywhere():
+    from run_sim import app
+
+    helps = {}
+    for command in ("run", "compare", "attribute", "validate", "sweep", "calibrate"):
+        text = " ".join(CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"}).output.split())
+        assert "--scheduler" in text and "--workers" in text, command
+        helps[command] = "DASK_SCHEDULER_ADDRESS" in text
+    assert all(helps.values()), helps
+
+
+def test_results_and_manifest_keys_of_a_small_run_do_not_depend_on_the_backend(cluster, tmp_path):
+    cli("run", "lexus_us_1989", "--years", "3", "--buyers", "2000", "-r", "2", "--quiet", "--workers", "1",
+        "--out", tmp_path / "one")
+    cli("run", "lexus_us_1989", "--years", "3", "--buyers", "2000", "-r", "2", "--quiet", "--scheduler",
+        cluster.scheduler_address, "--out", tmp_path / "cluster")
+    for name in ("brand_year.parquet", "monthly.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / name),
+                                      pd.read_parquet(tmp_path / "cluster" / name))
+    assert (tmp_path / "one" / "switching.csv").read_text() == (tmp_path / "cluster" / "switching.csv").read_text()
+    one = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert one["execution"] == {"backend": IN_PROCESS, "address": None, "workers": 1}
+    assert set(one) == set(json.loads((tmp_path / "cluster" / "manifest.json").read_text()))
+
+
+def test_dask_is_not_imported_for_a_run_in_this_process(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from sim.executor import Executor; import math\n"
+            "with Executor(workers=1) as ex: ex.map(math.sqrt, [1.0, 4.0])\n"
+            "print('distributed' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
