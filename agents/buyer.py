@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim import choice, replacement, satisfaction, service, word_of_mouth
+from sim import choice, rules, satisfaction, service, word_of_mouth
 from sim.finance import event_money
-from sim.population import LAST_MONTH, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
+from sim.population import NO_COMPLAINT, UNRESOLVED
 
 if TYPE_CHECKING:
     from sim.model import LuxuryMarketModel
@@ -122,56 +122,60 @@ class BuyerAgent(mesa.Agent):
         led.service_cost[m, b] += cost[0]
 
         s = satisfaction.updated(self.satisfaction, x, sp.learning_rate, sp.loss_aversion)
-        if ba.take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
-            s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
+        # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story
+        taken, s = rules.take_back(rng, s, bool(ba.take_back[b]), sp.take_back_below, sp.take_back_probability,
+                                   sp.take_back_satisfaction)
+        if taken:  # empowered staff take the car back and replace it
             self._new_car(rng)
             pop.complaint[i] = NO_COMPLAINT
             led.take_backs[m, b] += 1
             led.service_cost[m, b] += cfg.costs.take_back_cost
-        elif s < sp.complaint_below:
-            self.complain(b)
-        early = replacement.draw_early_replacement(rng, s, bool(pop.leased[i]), sp.early_replace_below,
-                                                   sp.early_replace_probability)
-        if early and m + early < pop.replace_month[i]:
-            pop.replace_month[i] = m + early
+        else:
+            self.complain(b, s, rng)
+        pop.replace_month[i] = rules.replace_early(rng, m, s, bool(pop.leased[i]), int(pop.replace_month[i]),
+                                                   sp.early_replace_below, sp.early_replace_probability)
         pop.sat[i], pop.sat_month[i] = s, m
         led.csi_sum[m, b] += s
         led.csi_n[m, b] += 1
-        if abs(x) > cfg.word_of_mouth.tell_above:
-            self.tell_friends(b, x)
+        self.tell_friends(b, x)
 
-    def complain(self, brand: int) -> None:
-        """File a complaint; the brand resolves it within 90 days, in 90-180 days, or never."""
-        model, rng, ba = self.model, self.model.rngs["agents"], self.model.brand_arrays
+    def complain(self, brand: int, s: float, rng: np.random.Generator) -> None:
+        """Complain if left at satisfaction ``s`` below ``complaint_below``; the brand resolves it within 90 days,
+        in 90-180 days, or never (``sim.rules.complaint``)."""
+        model, ba, sp = self.model, self.model.brand_arrays, self.model.params["sp"]
+        complains, delay, fast = rules.complaint(rng, s, sp.complaint_below, ba.resolve_fast[brand],
+                                                 ba.resolve_slow[brand])
+        if not complains:
+            return
         model.ledger.complaints[model.month, brand] += 1
         self._pop.complaint[self.slot] = UNRESOLVED
-        delay = satisfaction.draw_resolution_delay(rng, ba.resolve_fast[brand], ba.resolve_slow[brand])
         if delay:
             car = int(self._pop.purchase_month[self.slot])
-            self.pending_complaints.append((model.month + delay, brand, delay <= 3, car))
+            self.pending_complaints.append((model.month + delay, brand, fast, car))
 
     def resolve_complaints(self) -> None:
+        """The complaints the brand resolves this month, if the owner still has the car complained about
+        (``sim.rules.resolve``)."""
         model, pop, i = self.model, self._pop, self.slot
         due = [c for c in self.pending_complaints if c[0] <= model.month]
         self.pending_complaints = [c for c in self.pending_complaints if c[0] > model.month]
-        sp = model.config.satisfaction
+        sp = model.params["sp"]
         for _, brand, fast, car in due:
-            if int(pop.brand[i]) != brand or int(pop.purchase_month[i]) != car:
+            if not rules.complaint_applies(self.active, int(pop.brand[i]), int(pop.purchase_month[i]), brand, car):
                 continue  # the owner has moved on to another car
-            amount = sp.recovery_fast if fast else sp.recovery_slow
-            pop.sat[i], pop.sat_month[i] = min(self.satisfaction + amount, 1.0), model.month
-            pop.complaint[i] = RESOLVED_FAST if fast else RESOLVED_SLOW
+            pop.sat[i], pop.complaint[i] = rules.resolve(self.satisfaction, fast, sp.recovery_fast, sp.recovery_slow)
+            pop.sat_month[i] = model.month
             model.ledger.recovered[model.month, brand] += 1
             model.ledger.service_cost[model.month, brand] += model.config.costs.complaint_cost
 
     def tell_friends(self, brand: int, x: float) -> None:
-        """A notable experience becomes a story about the brand, which friends will hear when they shop."""
+        """A notable experience becomes a story about the brand, which friends will hear when they shop
+        (``sim.rules.tell_story``)."""
         model, pop, i, wp = self.model, self._pop, self.slot, self.model.config.word_of_mouth
-        value = word_of_mouth.story_value(x, wp.strength, wp.negativity)
-        value *= word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)  # stored inflated
-        pop.told[i], pop.told_brand[i] = word_of_mouth.tell(pop.told[i], pop.told_brand[i], brand,
-                                                            np.float32(value))  # about the car the owner has now
-        model.ledger.told[model.month, brand] += 1
+        fade = word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)  # stored inflated
+        pop.told[i], pop.told_brand[i], told = rules.tell_story(pop.told[i], pop.told_brand[i], brand, x, fade,
+                                                                wp.tell_above, wp.strength, wp.negativity)
+        model.ledger.told[model.month, brand] += told
 
     def listen_to_friends(self, rng: np.random.Generator) -> np.ndarray:
         """What this shopper has heard about each brand from friends' stories; friends' brands become known."""
@@ -210,16 +214,15 @@ class BuyerAgent(mesa.Agent):
         model.fleet[pick] += 1
         pop.brand[i] = pick
         pop.complaint[i] = NO_COMPLAINT
-        stayed = pick == current
-        pop.sat[i] = 0.5 * own_sat + 0.5 * cfg.satisfaction.new_car if stayed else cfg.satisfaction.new_car
+        sp = model.params["sp"]
+        pop.sat[i] = rules.satisfaction_after_purchase(own_sat, pick == current, sp.new_car, sp.repurchase_carryover)
         pop.sat_month[i] = m
         self._new_car(rng)
         model.ledger.leased_sales[m, pick] += pop.leased[i]
 
     def _new_car(self, rng: np.random.Generator) -> None:
-        """Lease or buy, and when the car will be replaced (same formulas as the vectorised engine)."""
+        """Lease or buy, and when the car will be replaced (``sim.rules.new_car``)."""
         model, pop, i = self.model, self._pop, self.slot
-        leased, hold = replacement.draw_new_car(rng, model.lease_p[pop.segment[i]],
-                                                model.params["holding"])
-        pop.leased[i], pop.purchase_month[i] = leased, model.month
-        pop.replace_month[i] = min(model.month + hold, LAST_MONTH)
+        pop.leased[i], pop.replace_month[i] = rules.new_car(rng, model.month, model.lease_p[pop.segment[i]],
+                                                            model.params["holding"])
+        pop.purchase_month[i] = model.month

@@ -26,15 +26,15 @@ import math
 
 import numpy as np
 
+from sim import rules
 from sim.choice import draw_known, draw_weighted, utility
 from sim.jit import jit, prefetch
-from sim.population import LAST_MONTH, NEVER, NO_BRAND, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
-from sim.replacement import draw_early_replacement, draw_new_car
+from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED
 from sim.sampling import geometric_scale, next_slot
-from sim.satisfaction import draw_resolution_delay, toward, updated
+from sim.satisfaction import toward, updated
 from sim.service import (DEFECT_PASS, DONE, ROUTINE_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE,
                          defect_probability, draw_defect_kind, draw_experience)
-from sim.word_of_mouth import hear_contacts, story_value, tell
+from sim.word_of_mouth import hear_contacts
 
 
 @jit
@@ -142,39 +142,39 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
 
         s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         s = updated(s, x, sp.learning_rate, sp.loss_aversion)
-        if s < sp.take_back_below and take_back[b] and rng.random() < sp.take_back_probability:
-            s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
-            leased, months_kept = draw_new_car(rng, lease_p[segment[i]], holding)
-            leased_col[i], purchase_month[i] = leased, month
-            replace_month[i] = due = min(month + months_kept, LAST_MONTH)
+        # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story
+        taken, s = rules.take_back(rng, s, take_back[b], sp.take_back_below, sp.take_back_probability,
+                                   sp.take_back_satisfaction)
+        if taken:
+            leased_col[i], due = rules.new_car(rng, month, lease_p[segment[i]], holding)
+            purchase_month[i], replace_month[i] = month, due
             moved[n_moved, 0], moved[n_moved, 1] = i, due
             n_moved += 1
             complaint[i] = NO_COMPLAINT
             led.take_backs[month, b] += 1
             led.service_cost[month, b] += take_back_cost
-        elif s < sp.complaint_below:  # a complaint: resolved within 90 days, in 90-180 days, or never
-            led.complaints[month, b] += 1
-            complaint[i] = UNRESOLVED
-            delay = draw_resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
-            if delay > 0:
-                q_due[n_queued], q_slot[n_queued], q_car[n_queued] = month + delay, i, purchase_month[i]
-                q_brand[n_queued], q_fast[n_queued] = b, delay <= 3
-                n_queued += 1
-        if s < sp.early_replace_below:  # only unhappy owners consider replacing early (tested here: faster)
-            early = draw_early_replacement(rng, s, leased_col[i], sp.early_replace_below,
-                                           sp.early_replace_probability)
-            if early > 0 and month + early < replace_month[i]:
-                replace_month[i] = month + early
-                moved[n_moved, 0], moved[n_moved, 1] = i, month + early
+        else:
+            complains, delay, fast = rules.complaint(rng, s, sp.complaint_below, ba.resolve_fast[b],
+                                                     ba.resolve_slow[b])
+            if complains:
+                led.complaints[month, b] += 1
+                complaint[i] = UNRESOLVED
+                if delay > 0:  # (a complaint never resolved is not queued)
+                    q_due[n_queued], q_slot[n_queued], q_car[n_queued] = month + delay, i, purchase_month[i]
+                    q_brand[n_queued], q_fast[n_queued] = b, fast
+                    n_queued += 1
+        if s < sp.early_replace_below:  # only unhappy owners can replace early: their lease and date are read
+            due = rules.replace_early(rng, month, s, leased_col[i], replace_month[i], sp.early_replace_below,
+                                      sp.early_replace_probability)  # only for them (speed only)
+            if due != replace_month[i]:
+                replace_month[i] = due
+                moved[n_moved, 0], moved[n_moved, 1] = i, due
                 n_moved += 1
         sat[i] = s
         sat_month[i] = month
         csi_sum[month, b] += s
-        # a notable experience becomes a story friends hear when they shop (written without a branch: whether
-        # an experience is notable is a coin toss for the CPU's branch predictor)
-        notable = abs(x) > wp.tell_above
-        stock, about = tell(told[i], told_brand[i], b, np.float32(story_value(x, wp.strength, wp.negativity) * fade))
-        told[i], told_brand[i] = (stock, about) if notable else (told[i], told_brand[i])
+        told[i], told_brand[i], notable = rules.tell_story(told[i], told_brand[i], b, x, fade, wp.tell_above,
+                                                           wp.strength, wp.negativity)
         n_told[month, b] += notable
     complaints.n[0] = n_queued
     return phase, i, next_routine, next_defect, n_moved, n_logged
@@ -243,12 +243,11 @@ def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_
         due[k] = -1
         done += 1
         i, b = slot[k], brand[k]
-        if not active[i] or bought[i] != car[k] or owned[i] != b:
+        if not rules.complaint_applies(active[i], owned[i], bought[i], b, car[k]):
             continue  # the owner has moved on (or the slot is another household's)
         s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
-        sat[i] = min(s + (sp.recovery_fast if fast[k] else sp.recovery_slow), 1.0)
+        sat[i], complaint[i] = rules.resolve(s, fast[k], sp.recovery_fast, sp.recovery_slow)
         sat_month[i] = month
-        complaint[i] = RESOLVED_FAST if fast[k] else RESOLVED_SLOW
         recovered[month, b] += 1
         service_cost[month, b] += complaint_cost
     if 2 * done > n:
@@ -312,7 +311,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
                 prefetch(brand, c)
 
         i = shoppers[p]
-        if check_due and (not active[i] or replace_month[i] != month):
+        if check_due and not rules.due_to_shop(active[i], replace_month[i], month):
             continue
         current, g = brand[i], segment[i]
         heard[:] = 0.0
@@ -348,11 +347,10 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         fleet[pick] += 1
         brand[i] = pick
         complaint[i] = NO_COMPLAINT
-        sat[i] = 0.5 * own_sat + 0.5 * sp.new_car if pick == current else sp.new_car
+        sat[i] = rules.satisfaction_after_purchase(own_sat, pick == current, sp.new_car, sp.repurchase_carryover)
         sat_month[i] = month
-        leased, months_kept = draw_new_car(rng, lease_p[g], holding)
-        leased_col[i], purchase_month[i] = leased, month
-        replace_month[i] = due = min(month + months_kept, LAST_MONTH)
+        leased, due = rules.new_car(rng, month, lease_p[g], holding)
+        leased_col[i], purchase_month[i], replace_month[i] = leased, month, due
         moved[n_moved, 0], moved[n_moved, 1] = i, due
         n_moved += 1
         leased_sales[month, pick] += leased
