@@ -195,14 +195,15 @@ class BuyerAgent(mesa.Agent):
         heard = self.listen_to_friends(rng)
         pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.reach, current)
         own_sat = self.satisfaction
-        u = np.full(nb + 1, -np.inf)  # utilities; -inf = not considered; the last is leaving the segment
+        w = np.zeros(nb + 1)  # logit weights exp(utility); 0 = not considered; the last is leaving the segment
+        total = 0.0
         for k in range(nb):
             if aware >> k & 1 and ba.on_sale[k]:
-                u[k] = choice.utility(model.brand_values[g, k], model.segments.service_w[g], heard[k], k == current,
-                                      own_sat, model.params["cp"])
-        if may_leave:
-            u[nb] = model.segments.outside[g]
-        pick = choice.draw_choice(rng, u)
+                w[k] = choice.weight(model.brand_values[g, k], model.value_weights[g, k], model.segments.service_w[g],
+                                     heard[k], k == current, own_sat, model.params["cp"])
+            total += w[k]
+        w[nb] = model.outside_weights[g] if may_leave else 0.0
+        pick = choice.draw_weighted(rng, w, total + w[nb])
         model.ledger.switching[m, current if current >= 0 else nb, pick] += 1
         if current >= 0:
             model.ledger.rebuy[m, pop.complaint[i], int(pick == current)] += 1

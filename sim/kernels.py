@@ -22,12 +22,10 @@ a select.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from sim import rules
-from sim.choice import draw_known, draw_weighted, utility
+from sim.choice import draw_known, draw_weighted, weight
 from sim.jit import jit, prefetch
 from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED
 from sim.sampling import geometric_scale, next_slot
@@ -320,15 +318,11 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         aware = draw_known(rng, aware, reach, current)
         aware_col[i] = aware
         own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
-        # logit choice: weights exp(utility); for a brand the shopper neither owns nor has heard about, that is
-        # exp(the segment's value of it), looked up
+        # logit choice among the brands known and on sale: weights exp(utility) (sim.choice.weight)
         total = 0.0
         for k in range(nb):
             if (aware >> k) & 1 and on_sale[k]:
-                if k == current or heard[k] != 0.0:
-                    w[k] = math.exp(utility(values[g, k], service_w[g], heard[k], k == current, own_sat, cp))
-                else:
-                    w[k] = value_weights[g, k]
+                w[k] = weight(values[g, k], value_weights[g, k], service_w[g], heard[k], k == current, own_sat, cp)
             else:
                 w[k] = 0.0
             total += w[k]

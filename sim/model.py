@@ -114,7 +114,7 @@ class LuxuryMarketModel(mesa.Model):
         self._brand_key: tuple | None = None
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
-        self._outside_weights = np.exp(self.segments.outside)  # logit weights of leaving the segment
+        self.outside_weights = np.exp(self.segments.outside)  # logit weights of leaving the segment
         self._entrant_cdf = np.cumsum(self.segments.entrant_share / self.segments.entrant_share.sum())
         self.fleet = np.zeros(n_brands, dtype=np.int64)
         self.entries = 0
@@ -204,7 +204,7 @@ class LuxuryMarketModel(mesa.Model):
         perk = choice.perk_value(ba.comp_months, cfg.service_events.maintenance_interval_months,
                                  cfg.costs.maintenance_price)
         self.brand_values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)
-        self._value_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
+        self.value_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
         self.lease_p = self.lease_probability(m)
         clock("brands")
         if self.engine == "vectorised":
@@ -334,7 +334,7 @@ class LuxuryMarketModel(mesa.Model):
         leavers, moved = self._leavers, self._bought
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
-                                       self._value_weights, self.segments.service_w, self._outside_weights,
+                                       self.value_weights, self.segments.service_w, self.outside_weights,
                                        par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])
