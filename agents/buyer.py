@@ -130,8 +130,8 @@ class BuyerAgent(mesa.Agent):
             pop.complaint[i] = NO_COMPLAINT
             led.take_backs[m, b] += 1
             led.service_cost[m, b] += cfg.costs.take_back_cost
-        else:
-            self.complain(b, s, rng)
+        elif rules.complains(s, sp.complaint_below):
+            self.complain(b, rng)
         pop.replace_month[i] = rules.replace_early(rng, m, s, bool(pop.leased[i]), int(pop.replace_month[i]),
                                                    sp.early_replace_below, sp.early_replace_probability)
         pop.sat[i], pop.sat_month[i] = s, m
@@ -139,16 +139,13 @@ class BuyerAgent(mesa.Agent):
         led.csi_n[m, b] += 1
         self.tell_friends(b, x)
 
-    def complain(self, brand: int, s: float, rng: np.random.Generator) -> None:
-        """Complain if left at satisfaction ``s`` below ``complaint_below``; the brand resolves it within 90 days,
-        in 90-180 days, or never (``sim.rules.complaint``)."""
-        model, ba, sp = self.model, self.model.brand_arrays, self.model.params["sp"]
-        complains, delay, fast = rules.complaint(rng, s, sp.complaint_below, ba.resolve_fast[brand],
-                                                 ba.resolve_slow[brand])
-        if not complains:
-            return
+    def complain(self, brand: int, rng: np.random.Generator) -> None:
+        """File a complaint; the brand resolves it within 90 days, in 90-180 days, or never
+        (``sim.rules.complaint_resolution``)."""
+        model, ba = self.model, self.model.brand_arrays
         model.ledger.complaints[model.month, brand] += 1
         self._pop.complaint[self.slot] = UNRESOLVED
+        delay, fast = rules.complaint_resolution(rng, ba.resolve_fast[brand], ba.resolve_slow[brand])
         if delay:
             car = int(self._pop.purchase_month[self.slot])
             self.pending_complaints.append((model.month + delay, brand, fast, car))

@@ -140,9 +140,12 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
 
         s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         s = updated(s, x, sp.learning_rate, sp.loss_aversion)
-        # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story
-        taken, s = rules.take_back(rng, s, take_back[b], sp.take_back_below, sp.take_back_probability,
-                                   sp.take_back_satisfaction)
+        # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story.
+        # (A rule that draws only for some owners is called only for them: see sim/rules.py.)
+        taken = False
+        if rules.may_take_back(s, take_back[b], sp.take_back_below):
+            taken, s = rules.take_back(rng, s, take_back[b], sp.take_back_below, sp.take_back_probability,
+                                       sp.take_back_satisfaction)
         if taken:
             leased_col[i], due = rules.new_car(rng, month, lease_p[segment[i]], holding)
             purchase_month[i], replace_month[i] = month, due
@@ -151,19 +154,17 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
             complaint[i] = NO_COMPLAINT
             led.take_backs[month, b] += 1
             led.service_cost[month, b] += take_back_cost
-        else:
-            complains, delay, fast = rules.complaint(rng, s, sp.complaint_below, ba.resolve_fast[b],
-                                                     ba.resolve_slow[b])
-            if complains:
-                led.complaints[month, b] += 1
-                complaint[i] = UNRESOLVED
-                if delay > 0:  # (a complaint never resolved is not queued)
-                    q_due[n_queued], q_slot[n_queued], q_car[n_queued] = month + delay, i, purchase_month[i]
-                    q_brand[n_queued], q_fast[n_queued] = b, fast
-                    n_queued += 1
-        if s < sp.early_replace_below:  # only unhappy owners can replace early: their lease and date are read
+        elif rules.complains(s, sp.complaint_below):
+            led.complaints[month, b] += 1
+            complaint[i] = UNRESOLVED
+            delay, fast = rules.complaint_resolution(rng, ba.resolve_fast[b], ba.resolve_slow[b])
+            if delay > 0:  # (a complaint never resolved is not queued)
+                q_due[n_queued], q_slot[n_queued], q_car[n_queued] = month + delay, i, purchase_month[i]
+                q_brand[n_queued], q_fast[n_queued] = b, fast
+                n_queued += 1
+        if rules.may_replace_early(s, sp.early_replace_below):  # (and only then are their lease and date read)
             due = rules.replace_early(rng, month, s, leased_col[i], replace_month[i], sp.early_replace_below,
-                                      sp.early_replace_probability)  # only for them (speed only)
+                                      sp.early_replace_probability)
             if due != replace_month[i]:
                 replace_month[i] = due
                 moved[n_moved, 0], moved[n_moved, 1] = i, due

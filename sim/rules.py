@@ -32,13 +32,13 @@ How they are written, and why:
 
 The rules, in the order they apply, and where they come from:
 
-* ``take_back``: a guarantee brand's empowered staff take back the car of a very unhappy owner (below
+* ``may_take_back``, ``take_back``: a guarantee brand's empowered staff take back the car of a very unhappy owner (below
   ``take_back_below``), with ``take_back_probability``; the owner gets a new car and ``take_back_satisfaction``.
   The Lexus case: dealers were authorised to replace a car an owner was unhappy with.
-* ``complaint``: an owner left below ``complaint_below`` (and not given a new car) complains; the brand resolves
+* ``complains``, ``complaint_resolution``: an owner left below ``complaint_below`` (and not given a new car) complains; the brand resolves
   it within 90 days, in 90-180 days, or never (``sim.satisfaction.draw_resolution_delay``, Dillard & Bates), and
   a resolution within ``FAST_RESOLUTION_MONTHS`` counts as fast.
-* ``replace_early``: dissatisfaction brings the replacement date forward (``sim/replacement.py``).
+* ``may_replace_early``, ``replace_early``: dissatisfaction (below ``early_replace_below``) brings the replacement date forward (``sim/replacement.py``).
 * ``tell_story``: an experience with |x| above ``tell_above`` becomes a story the owner tells about the brand of
   the car they have (``sim/word_of_mouth.py``).
 * ``complaint_applies`` and ``resolve``: a complaint resolved in its month restores satisfaction by
@@ -68,16 +68,35 @@ import numpy as np
 
 
 # ---- after a service event ------------------------------------------------------------------------------------------
+# A rule that draws only for some owners comes with its test of who (``may_take_back``, ``complains``,
+# ``may_replace_early``: no draw). The kernel asks it first and calls the rule only then: a compiled function
+# that may or may not draw costs a reference count of the generator (an atomic operation) wherever it is called,
+# which on every event would slow the month's events by a tenth; asked first, it is paid only by the few.
+
+
+@formula
+def may_take_back(s: float, guarantee: bool, below: float) -> bool:
+    """Whether the owner of a car of a brand with (or without) the take-back ``guarantee``, left at satisfaction
+    ``s``, is eligible for a take-back: below ``below``."""
+    return s < below and guarantee
+
+
 @formula
 def take_back(rng, s: float, guarantee: bool, below: float, probability: float,
               satisfaction_after: float) -> tuple[bool, float]:
     """Whether a brand with the take-back ``guarantee`` takes back the car of an owner left at satisfaction
-    ``s``: only below ``below``, then with ``probability`` (one draw, only then). Returns (taken back, the owner's
-    satisfaction: ``satisfaction_after`` if taken back, else ``s``). A car taken back is replaced (``new_car``)
-    and the owner does not complain."""
-    if s < below and guarantee and rng.random() < probability:
+    ``s``: if eligible (``may_take_back``), with ``probability`` (one draw, only then). Returns (taken back, the
+    owner's satisfaction: ``satisfaction_after`` if taken back, else ``s``). A car taken back is replaced
+    (``new_car``) and the owner does not complain."""
+    if may_take_back(s, guarantee, below) and rng.random() < probability:
         return True, satisfaction_after
     return False, s
+
+
+@formula
+def complains(s: float, below: float) -> bool:
+    """Whether an owner left at satisfaction ``s`` (and not given a new car) complains: below ``below``."""
+    return s < below
 
 
 @formula
@@ -88,21 +107,26 @@ def resolved_fast(delay: int) -> bool:
 
 
 @formula
-def complaint(rng, s: float, below: float, p_fast: float, p_slow: float) -> tuple[bool, int, bool]:
-    """Whether an owner left at satisfaction ``s`` complains (below ``below``), and if so when the brand resolves
-    it: (complains, months until resolved (0 = never), resolved fast). The brand resolves within 90 days with
-    probability ``p_fast``, in 90-180 days with ``p_slow`` (draws only for a complaint)."""
-    if s >= below:
-        return False, 0, False
+def complaint_resolution(rng, p_fast: float, p_slow: float) -> tuple[int, bool]:
+    """When the brand resolves a complaint just filed: (months until resolved, 0 = never; resolved fast). Within
+    90 days with probability ``p_fast``, in 90-180 days with ``p_slow`` (``sim.satisfaction.draw_resolution_delay``)."""
     delay = draw_resolution_delay(rng, p_fast, p_slow)
-    return True, delay, resolved_fast(delay)
+    return delay, resolved_fast(delay)
+
+
+@formula
+def may_replace_early(s: float, below: float) -> bool:
+    """Whether an owner left at satisfaction ``s`` considers replacing their car early: below ``below``."""
+    return s < below
 
 
 @formula
 def replace_early(rng, month: int, s: float, leased: bool, due: int, below: float, probability: float) -> int:
     """The replacement date of an owner left at satisfaction ``s`` in ``month``, whose car is due for replacement
-    in ``due``: brought forward by ``sim.replacement.draw_early_replacement`` (only below ``below``, lessees less
-    often), never put back."""
+    in ``due``: if they consider it (``may_replace_early``), brought forward by
+    ``sim.replacement.draw_early_replacement`` (lessees less often); never put back."""
+    if not may_replace_early(s, below):
+        return due
     early = draw_early_replacement(rng, s, leased, below, probability)
     if early > 0 and month + early < due:
         return month + early
