@@ -97,20 +97,20 @@ class BuyerAgent(mesa.Agent):
         b = int(pop.brand[i])
         age = m - int(pop.purchase_month[i])
         if rng.random() < 1.0 / p.maintenance_interval_months:  # scheduled maintenance
-            self.visit_dealer(service.ROUTINE)
+            self.visit_dealer(service.ROUTINE, rng)
         if rng.random() < service.defect_probability(ba.defects[b], age, p.defect_age_growth):
             # a repair visit, a breakdown (roadside rescue), or fixed before the owner noticed (goodwill)
-            self.visit_dealer(service.draw_defect_kind(rng, ba.goodwill[b], p.breakdown_share))
+            self.visit_dealer(service.draw_defect_kind(rng, ba.goodwill[b], p.breakdown_share), rng)
         if model.recall_campaign[b] and age < service.RECALL_MAX_AGE_MONTHS and rng.random() < p.recall_reach:
-            self.visit_dealer(service.RECALL)
+            self.visit_dealer(service.RECALL, rng)
         self.resolve_complaints()
-        if self.active and pop.replace_month[i] <= m:
-            self.shop(may_leave=True)
+        if rules.due_to_shop(self.active, int(pop.replace_month[i]), m):
+            self.shop(may_leave=True, rng=rng)
 
-    def visit_dealer(self, kind: int) -> None:
-        """A service event: how it went, what it cost, and what the owner does about it."""
+    def visit_dealer(self, kind: int, rng: np.random.Generator) -> None:
+        """A service event: how it went, what it cost, and what the owner does about it (``sim.rules``)."""
         model, pop, i = self.model, self._pop, self.slot
-        m, rng, ba, cfg, led = model.month, model.rngs["agents"], model.brand_arrays, model.config, model.ledger
+        m, ba, cfg, led = model.month, model.brand_arrays, model.config, model.ledger
         sp = cfg.satisfaction
         b = int(pop.brand[i])
         age = m - int(pop.purchase_month[i])
@@ -184,10 +184,11 @@ class BuyerAgent(mesa.Agent):
                                                    wp.aware_on_purchase, int(pop.aware[i]), heard)
         return heard
 
-    def shop(self, may_leave: bool) -> None:
-        """Choose a brand among those considered, or leave the luxury segment (logit choice)."""
+    def shop(self, may_leave: bool, rng: np.random.Generator) -> None:
+        """Choose a brand among those considered, or leave the luxury segment (logit choice); a buyer gets their
+        new car (``sim.rules.satisfaction_after_purchase``, ``new_car``)."""
         model, pop, i = self.model, self._pop, self.slot
-        m, rng, ba, cfg, nb = model.month, model.rngs["agents"], model.brand_arrays, model.config, len(model.brands)
+        m, ba, nb = model.month, model.brand_arrays, len(model.brands)
         current, g = int(pop.brand[i]), int(pop.segment[i])
         heard = self.listen_to_friends(rng)
         pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.reach, current)
@@ -206,8 +207,7 @@ class BuyerAgent(mesa.Agent):
             model.ledger.rebuy[m, pop.complaint[i], int(pick == current)] += 1
             model.fleet[current] -= 1
         if pick == nb:  # leaves the luxury segment
-            pop.release(np.array([i]))
-            model.forget(self)
+            model.leave_segment(self)
             return
         model.fleet[pick] += 1
         pop.brand[i] = pick

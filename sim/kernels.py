@@ -30,8 +30,8 @@ from sim.jit import jit, prefetch
 from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED
 from sim.sampling import geometric_scale, next_slot
 from sim.satisfaction import toward, updated
-from sim.service import (DEFECT_PASS, DONE, ROUTINE_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE,
-                         defect_probability, draw_defect_kind, draw_experience)
+from sim.service import (DEFECT_PASS, DONE, GIVEN_PASS, ROUTINE_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS,
+                         ROUTINE, defect_probability, draw_defect_kind, draw_experience)
 from sim.word_of_mouth import hear_contacts
 
 
@@ -60,6 +60,10 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     DONE; the draws are the same whatever the buffers' sizes. ``log``, if it has rows, gets (slot, kind) of
     each event (``draw_events``).
 
+    Started in the GIVEN_PASS, the month draws no events: it lives those listed in ``log`` ((slot, kind) rows),
+    in order, skipping a slot with no owner, and the rows of ``log`` used are the events done
+    (``LuxuryMarketModel.give_events``: a month's events replayed, or the same events lived by both engines).
+
     ``means`` is ``sim.service.experience_table``, ``sat_decay`` is ``sim.satisfaction.decay_factors``.
     ``money[kind, brand, covered]`` counts events by whether the visit is free to the owner (complimentary
     maintenance, or a repair under warranty): the caller books the month's events and the number of
@@ -78,14 +82,15 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     n_queued = complaints.n[0]
     routine_scale = geometric_scale(min(1.0, 1.0 / ep.maintenance_interval_months))
     defect_scale = geometric_scale(p_max)
-    if next_routine < 0:  # a new month: the first slot of each kind
+    if next_routine < 0 and phase != GIVEN_PASS:  # a new month: the first slot of each kind
         next_routine = next_slot(rng, -1, n, routine_scale)
         next_defect = next_slot(rng, -1, n, defect_scale)
     any_campaign = campaign.any()
     n_moved = n_logged = 0
     logging = log.shape[0] > 0
     while True:
-        if n_moved + 2 > moved.shape[0] or n_queued == q_due.size or (logging and n_logged == log.shape[0]):
+        if n_moved + 2 > moved.shape[0] or n_queued == q_due.size or (
+                logging and phase != GIVEN_PASS and n_logged == log.shape[0]):
             break  # no room for what the next event could need
         # -- the next event: slot i, of kind
         if phase == ROUTINE_PASS:
@@ -125,6 +130,15 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
                     and rng.random() < ep.recall_reach):
                 continue
             kind = RECALL
+        elif phase == GIVEN_PASS:  # the events listed in ``log``, in order, rather than drawn
+            if n_logged == log.shape[0]:
+                phase = DONE
+                break
+            i, kind = log[n_logged, 0], log[n_logged, 1]
+            b = brand[i]
+            if not active[i] or b < 0:
+                n_logged += 1
+                continue
         else:
             phase = DONE
             break

@@ -130,8 +130,9 @@ def draw_experience(rng, mean: float, noise: float) -> float:
 
 
 # The month's events come in three passes over the slots, each in slot order: routine visits, defects, recalls
-# (``sim.kernels.service_month`` draws and lives them; ``sim.kernels.draw_events`` lists them).
-ROUTINE_PASS, DEFECT_PASS, RECALL_PASS, DONE = range(4)
+# (``sim.kernels.service_month`` draws and lives them; ``sim.kernels.draw_events`` lists them). In the GIVEN_PASS,
+# the month lives a given list of events instead (``LuxuryMarketModel.give_events``).
+ROUTINE_PASS, DEFECT_PASS, RECALL_PASS, DONE, GIVEN_PASS = range(5)
 
 
 @jit
