@@ -112,6 +112,7 @@ class BuyerAgent(mesa.Agent):
         model, pop, i = self.model, self._pop, self.slot
         m, ba, cfg, led = model.month, model.brand_arrays, model.config, model.ledger
         sp = cfg.satisfaction
+        kind = int(kind)  # (an EventKind is an int; as a plain one, compiled formulas take it without a slow typeof)
         b = int(pop.brand[i])
         age = m - int(pop.purchase_month[i])
         ep = model.params["ep"]
