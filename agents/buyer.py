@@ -83,10 +83,19 @@ class BuyerAgent(mesa.Agent):
 
     # ---- the reference engine: one month of one household, in plain Python ---------------------------------
     # `LuxuryMarketModel(..., engine="agents")` runs `shuffle_do("step")` over these agents instead of the
-    # vectorised month. The rules are the same (the formulas are the same compiled functions from sim/, which
-    # the vectorised engine's kernels in sim/kernels.py call too); only the bookkeeping is written out buyer by
-    # buyer. tests/test_engines.py checks that both engines produce the same distributions of share, churn,
-    # conquest and satisfaction.
+    # vectorised month. What is shared with the vectorised engine's kernels (sim/kernels.py) is code, not a
+    # promise: the formulas (sim/service.py, satisfaction.py, replacement.py, word_of_mouth.py, choice.py) and the
+    # rules that say what follows an event or a purchase (sim/rules.py) are the same compiled functions, called
+    # with the same random generator at the same points. What is written here, and again in the kernels, is the
+    # bookkeeping: where outcomes are stored (the columns, the complaints pending per agent rather than a queue,
+    # the ledger event by event rather than counts times unit money), and the order of work. Two things differ by
+    # design: the events are drawn per household here (a draw per owner and kind) and by geometric gaps over the
+    # slots there, and each household lives its whole month in turn, in random order, where the kernels do each
+    # phase for everyone (events, complaints, shoppers in slot order).
+    # tests/test_differential.py gives both engines the same events (LuxuryMarketModel.give_events) and checks
+    # that they leave every buyer, the complaints and the ledger the same, month after month; a rule or a piece
+    # of bookkeeping changed in one engine only fails it. tests/test_engines.py checks what that cannot: that the
+    # two ways of drawing and ordering give the same distributions of share, churn, conquest and satisfaction.
 
     def step(self) -> None:
         """One month in the life of this household."""

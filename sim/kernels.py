@@ -2,22 +2,28 @@
 slots), the complaints the brands resolve this month, and the shoppers (each hears their contacts, chooses
 and buys).
 
-Read these next to ``agents/buyer.py`` (the per-agent reference engine, which is the specification): each
-loop body does for one event or one shopper what ``BuyerAgent.visit_dealer``, ``resolve_complaints`` and
-``shop`` (with ``listen_to_friends``) do, calling the same compiled formulas from the mechanism modules
-(``sim/service.py``, ``sim/satisfaction.py``, ``sim/replacement.py``, ``sim/word_of_mouth.py``,
-``sim/choice.py``). Only the bookkeeping differs: the kernels visit events and shoppers in slot order rather
-than household by household, and skip a random draw where its outcome cannot matter (a brand already known
-needs no "is it seen" draw).
+Read these next to ``agents/buyer.py`` (the per-agent reference engine, the readable specification): each loop
+body does for one event or one shopper what ``BuyerAgent.visit_dealer``, ``resolve_complaints`` and ``shop``
+(with ``listen_to_friends``) do. Both call the same compiled functions: the formulas of the mechanism modules
+(``sim/service.py``, ``sim/satisfaction.py``, ``sim/replacement.py``, ``sim/word_of_mouth.py``, ``sim/choice.py``:
+how much) and the rules of ``sim/rules.py`` (what follows an event or a purchase: take-back, complaint and its
+resolution, early replacement, story, satisfaction and replacement date of a new car), with the same generator
+at the same points. What each engine writes out for itself is the bookkeeping (columns, the complaint queue,
+counts for the ledger, the calendar of replacement dates) and the order of work: the kernels visit events
+and shoppers phase by phase in slot order, the reference engine household by household; and the events are
+drawn here by geometric gaps over the slots. ``tests/test_differential.py`` makes both engines live the same
+given events (the GIVEN_PASS of ``service_month``) and checks that every buyer, the complaints and the ledger
+come out the same; ``tests/test_engines.py`` compares the two engines' distributions in free runs.
 
 Random numbers come from the model's ``numpy.random.Generator`` streams, passed in as they are (numba draws
 with numpy's algorithms from the same bit generator), so a seed gives the same run every time.
 
 Written for speed (each choice measured at 1M buyers): the columns are read into local variables once per
-call; formulas called in a loop take numbers rather than named tuples of arrays (numba counts references
-to every array handed to a function it does not inline, an atomic operation each time); where a slot's data
-are rarely read, or scattered, they are prefetched; and a branch whose outcome is a coin toss is written as
-a select.
+call; formulas and rules called in a loop take numbers rather than named tuples of arrays (numba counts
+references to every array handed to a function it does not inline, an atomic operation each time), and a rule
+that draws only for some owners is called only for them (its test of who, e.g. ``rules.may_take_back``, asked
+first: otherwise the generator is reference-counted at every event); where a slot's data are rarely read, or
+scattered, they are prefetched; and a branch whose outcome is a coin toss is written as a select.
 """
 
 from __future__ import annotations

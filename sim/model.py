@@ -13,9 +13,10 @@ Each month:
 5. brands' service reputation and prestige move; the ledger and Mesa's DataCollector record the month.
 
 Buyers are columnar arrays (``sim/population.py``); the mechanisms are small compiled formulas in their own
-modules, applied event by event and shopper by shopper in the compiled passes of ``sim/kernels.py`` (the
-vectorised engine, the default), or household by household by ``BuyerAgent.step`` (the reference engine,
-``engine="agents"``). ``BuyerAgent`` objects are views on one slot, created for small populations or on demand
+modules and rules in ``sim/rules.py``, applied event by event and shopper by shopper in the compiled passes of
+``sim/kernels.py`` (the vectorised engine, the default), or household by household by ``BuyerAgent.step`` (the
+reference engine, ``engine="agents"``). ``give_events`` makes a month live given service events instead of
+drawing them, in both engines the same way. ``BuyerAgent`` objects are views on one slot, created for small populations or on demand
 (``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents.
 """
 
