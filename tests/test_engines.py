@@ -15,19 +15,23 @@ against a changed scenario (Lexus with incumbent-level service), and to the refe
 with Lexus's share moved by 10%, where it must reject.
 
 Power, from the observed replication s.d. At 2,000 buyers, the 1991-1995 mean sales share varies from one
-replication to the next with s.d. σ_b (40 vectorised replications): Lexus 0.0062 on a share of 0.137
-(coefficient of variation CV = σ/share = 4.5%), Acura 3.8%, Cadillac 5.4%, Lincoln 5.8%, Mercedes-Benz 6.6%,
-Infiniti 7.2%, BMW 9.0%, Jaguar 13%. A relative change r of a brand's share gives Welch's statistic the
-noncentrality ncp = r / (CV · sqrt(1/R_AGENTS + 1/R_VECTORISED)), with df from Welch-Satterthwaite; it is
-detected with probability ≈ P(T_df > t_crit − ncp), t_crit the two-sided 0.01/M quantile of T_df. For
-r = 10% and Lexus (CV 4.5%), 90% power needs ncp ≥ about 6.0 (t_crit ≈ 4.7 at 14 df, plus 1.35):
-sqrt(1/R_A + 1/R_V) ≤ 0.1 / (6.0 · 0.045) = 0.37, i.e. 1/R_A + 1/R_V ≤ 0.137. A reference run costs ~50
-vectorised ones, so R_VECTORISED = 80 (1/80 = 0.0125) and R_AGENTS = 12 (1/12 = 0.083; total 0.096):
-ncp = 7.2, power 99% for Lexus, 99.9% Acura, 89% Cadillac, 80% Lincoln, 58% Mercedes-Benz, 42% Infiniti,
-14% BMW (BMW and Jaguar would need ~40 reference runs: minutes). The previous design, 10 replications each,
-had 70% for Lexus. ``test_the_design_has_the_power_it_claims`` recomputes Lexus's power from the s.d. this
-test observes, so a change of the model that makes the comparison weaker fails here rather than silently.
-About 50 s on 2 cores (the reference engine: 12 runs of ~6 s).
+replication to the next with a coefficient of variation CV = s.d. / mean (observed): for Lexus 4.2-4.5% in
+the vectorised engine (40-80 runs) and 5.6-7.2% in the reference engine (12-16 runs); for the other brands
+Acura 3.8-4.3%, Cadillac 4.9-5.4%, Lincoln 3.8-5.8%, Mercedes-Benz 6.6-8.7%, Infiniti 7.2-7.5%, BMW 8.6-9.0%,
+Jaguar 13-21%. A relative change r of a brand's share in one engine gives Welch's statistic the noncentrality
+ncp = r / sqrt(CV_a²/R_AGENTS + CV_v²/R_VECTORISED), with df from Welch-Satterthwaite; it is detected with
+probability ≈ P(T_df > t_crit − ncp), t_crit the two-sided 0.01/M quantile of T_df (≈ 4.4 at 20 df). For
+r = 10% and Lexus (CV_a 6%, CV_v 4.5%), 80% power needs ncp ≥ t_crit + 0.86 ≈ 5.3, i.e.
+CV_a²/R_A + CV_v²/R_V ≤ (0.1 / 5.3)² = 3.6e-4. A reference run costs ~50 vectorised ones, so the vectorised side
+gets many runs (R_VECTORISED = 60: 0.045²/60 = 3.4e-5) and the reference side the rest: 0.06²/R_A ≤ 3.2e-4,
+R_A ≥ 11.2; with the t distribution's heavier tails at so few runs, R_AGENTS = 16 gives ncp = 6.2 and a power
+of 96% (80% if CV_a is 7.2%). The same design detects a 10% change in Acura's, Cadillac's and Lincoln's share
+with power above 99%, in Infiniti's with 70%, Mercedes-Benz's and BMW's with under 50% (they would need ~40
+reference runs: minutes). The previous design, 10 runs each, had about 50% for Lexus.
+``test_the_design_has_the_power_it_claims`` recomputes Lexus's power from the s.d. this test observes in both
+engines, so a change of the model that makes the comparison weaker fails here rather than silently; and the
+test must reject when the reference engine's Lexus share is moved by ±10%. About 60 s on 2 cores (16
+reference runs of ~6 s).
 """
 
 from __future__ import annotations
@@ -43,10 +47,10 @@ from tests.conftest import small_flagship
 pytestmark = pytest.mark.slow
 
 BUYERS, YEARS = 2000, 10
-R_AGENTS, R_VECTORISED = 12, 80
+R_AGENTS, R_VECTORISED = 16, 60
 METRICS = ("sales_share", "churn_rate", "conquest_sales", "csi")
 FAMILY_ALPHA = 0.01
-RELATIVE_CHANGE, POWER, BRAND = 0.10, 0.90, "Lexus"  # what the design must detect, how surely, in whose share
+RELATIVE_CHANGE, POWER, BRAND = 0.10, 0.80, "Lexus"  # what the design must detect, how surely, in whose share
 
 
 def _summaries(overrides=(), engine="vectorised", seed=2024, replications=R_VECTORISED) -> pd.DataFrame:
@@ -75,12 +79,12 @@ def _rejections(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[str, str, float]
     return [t for t in tests if t[2] < level]
 
 
-def welch_power(cv: float, relative_change: float, n_a: int, n_b: int, n_tests: int) -> float:
+def welch_power(cv_a: float, cv_b: float, relative_change: float, n_a: int, n_b: int, n_tests: int) -> float:
     """Approximate power of the Welch test (two-sided, level FAMILY_ALPHA / n_tests) to detect a relative change of
-    a mean whose replication coefficient of variation is ``cv`` (the same in both groups), with ``n_a`` and
-    ``n_b`` replications: P(T_df > t_crit − ncp)."""
-    va, vb = 1.0 / n_a, 1.0 / n_b
-    ncp = relative_change / (cv * np.sqrt(va + vb))
+    a mean whose replication coefficient of variation is ``cv_a`` in one group (``n_a`` replications) and
+    ``cv_b`` in the other (``n_b``): P(T_df > t_crit − ncp)."""
+    va, vb = cv_a ** 2 / n_a, cv_b ** 2 / n_b
+    ncp = relative_change / np.sqrt(va + vb)
     df = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1))
     t_crit = stats.t.ppf(1.0 - FAMILY_ALPHA / n_tests / 2.0, df)
     return float(stats.t.sf(t_crit - ncp, df))
@@ -101,10 +105,11 @@ def test_engines_agree_in_distribution(vectorised, agents):
 
 
 def test_the_design_has_the_power_it_claims(vectorised, agents):
-    shares = vectorised[vectorised.brand == BRAND].sales_share
-    cv = shares.std() / shares.mean()
+    cv = {name: shares.std() / shares.mean() for name, table in (("agents", agents), ("vectorised", vectorised))
+          for shares in [table[table.brand == BRAND].sales_share]}
     n_tests = len(_comparisons(vectorised, agents))
-    assert welch_power(cv, RELATIVE_CHANGE, R_AGENTS, R_VECTORISED, n_tests) >= POWER
+    power = welch_power(cv["agents"], cv["vectorised"], RELATIVE_CHANGE, R_AGENTS, R_VECTORISED, n_tests)
+    assert power >= POWER, f"power {power:.2f} to detect a 10% change in {BRAND}'s share (CV {cv})"
 
 
 @pytest.mark.parametrize("factor", [1.0 + RELATIVE_CHANGE, 1.0 - RELATIVE_CHANGE])
