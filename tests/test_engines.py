@@ -27,7 +27,7 @@ gets many runs (R_VECTORISED = 60: 0.045²/60 = 3.4e-5) and the reference side t
 R_A ≥ 11.2; with the t distribution's heavier tails at so few runs, R_AGENTS = 16 gives ncp = 6.2 and a power
 of 96% (80% if CV_a is 7.2%). The same design detects a 10% change in Acura's, Cadillac's and Lincoln's share
 with power above 99%, in Infiniti's with 70%, Mercedes-Benz's and BMW's with under 50% (they would need ~40
-reference runs: minutes). The previous design, 10 runs each, had about 50% for Lexus.
+reference runs: minutes). The previous design, 10 runs each, had about 40% for Lexus.
 ``test_the_design_has_the_power_it_claims`` recomputes Lexus's power from the s.d. this test observes in both
 engines, so a change of the model that makes the comparison weaker fails here rather than silently; and the
 test must reject when the reference engine's Lexus share is moved by ±10%. About 60 s on 2 cores (16
