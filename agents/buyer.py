@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim import choice, replacement, satisfaction, service, word_of_mouth
+from sim import choice, rules, satisfaction, service, word_of_mouth
 from sim.finance import event_money
-from sim.population import LAST_MONTH, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
+from sim.population import NO_COMPLAINT, UNRESOLVED
 
 if TYPE_CHECKING:
     from sim.model import LuxuryMarketModel
@@ -83,10 +83,19 @@ class BuyerAgent(mesa.Agent):
 
     # ---- the reference engine: one month of one household, in plain Python ---------------------------------
     # `LuxuryMarketModel(..., engine="agents")` runs `shuffle_do("step")` over these agents instead of the
-    # vectorised month. The rules are the same (the formulas are the same compiled functions from sim/, which
-    # the vectorised engine's kernels in sim/kernels.py call too); only the bookkeeping is written out buyer by
-    # buyer. tests/test_engines.py checks that both engines produce the same distributions of share, churn,
-    # conquest and satisfaction.
+    # vectorised month. What is shared with the vectorised engine's kernels (sim/kernels.py) is code, not a
+    # promise: the formulas (sim/service.py, satisfaction.py, replacement.py, word_of_mouth.py, choice.py) and the
+    # rules that say what follows an event or a purchase (sim/rules.py) are the same compiled functions, called
+    # with the same random generator at the same points. What is written here, and again in the kernels, is the
+    # bookkeeping: where outcomes are stored (the columns, the complaints pending per agent rather than a queue,
+    # the ledger event by event rather than counts times unit money), and the order of work. Two things differ by
+    # design: the events are drawn per household here (a draw per owner and kind) and by geometric gaps over the
+    # slots there, and each household lives its whole month in turn, in random order, where the kernels do each
+    # phase for everyone (events, complaints, shoppers in slot order).
+    # tests/test_differential.py gives both engines the same events (LuxuryMarketModel.give_events) and checks
+    # that they leave every buyer, the complaints and the ledger the same, month after month; a rule or a piece
+    # of bookkeeping changed in one engine only fails it. tests/test_engines.py checks what that cannot: that the
+    # two ways of drawing and ordering give the same distributions of share, churn, conquest and satisfaction.
 
     def step(self) -> None:
         """One month in the life of this household."""
@@ -97,21 +106,22 @@ class BuyerAgent(mesa.Agent):
         b = int(pop.brand[i])
         age = m - int(pop.purchase_month[i])
         if rng.random() < 1.0 / p.maintenance_interval_months:  # scheduled maintenance
-            self.visit_dealer(service.ROUTINE)
+            self.visit_dealer(service.ROUTINE, rng)
         if rng.random() < service.defect_probability(ba.defects[b], age, p.defect_age_growth):
             # a repair visit, a breakdown (roadside rescue), or fixed before the owner noticed (goodwill)
-            self.visit_dealer(service.draw_defect_kind(rng, ba.goodwill[b], p.breakdown_share))
+            self.visit_dealer(service.draw_defect_kind(rng, ba.goodwill[b], p.breakdown_share), rng)
         if model.recall_campaign[b] and age < service.RECALL_MAX_AGE_MONTHS and rng.random() < p.recall_reach:
-            self.visit_dealer(service.RECALL)
+            self.visit_dealer(service.RECALL, rng)
         self.resolve_complaints()
-        if self.active and pop.replace_month[i] <= m:
-            self.shop(may_leave=True)
+        if rules.due_to_shop(self.active, int(pop.replace_month[i]), m):
+            self.shop(may_leave=True, rng=rng)
 
-    def visit_dealer(self, kind: int) -> None:
-        """A service event: how it went, what it cost, and what the owner does about it."""
+    def visit_dealer(self, kind: int, rng: np.random.Generator) -> None:
+        """A service event: how it went, what it cost, and what the owner does about it (``sim.rules``)."""
         model, pop, i = self.model, self._pop, self.slot
-        m, rng, ba, cfg, led = model.month, model.rngs["agents"], model.brand_arrays, model.config, model.ledger
+        m, ba, cfg, led = model.month, model.brand_arrays, model.config, model.ledger
         sp = cfg.satisfaction
+        kind = int(kind)  # (an EventKind is an int; as a plain one, compiled formulas take it without a slow typeof)
         b = int(pop.brand[i])
         age = m - int(pop.purchase_month[i])
         ep = model.params["ep"]
@@ -122,56 +132,57 @@ class BuyerAgent(mesa.Agent):
         led.service_cost[m, b] += cost[0]
 
         s = satisfaction.updated(self.satisfaction, x, sp.learning_rate, sp.loss_aversion)
-        if ba.take_back[b] and s < sp.take_back_below and rng.random() < sp.take_back_probability:
-            s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
+        # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story
+        taken, s = rules.take_back(rng, s, bool(ba.take_back[b]), sp.take_back_below, sp.take_back_probability,
+                                   sp.take_back_satisfaction)
+        if taken:  # empowered staff take the car back and replace it
             self._new_car(rng)
             pop.complaint[i] = NO_COMPLAINT
             led.take_backs[m, b] += 1
             led.service_cost[m, b] += cfg.costs.take_back_cost
-        elif s < sp.complaint_below:
-            self.complain(b)
-        early = replacement.draw_early_replacement(rng, s, bool(pop.leased[i]), sp.early_replace_below,
-                                                   sp.early_replace_probability)
-        if early and m + early < pop.replace_month[i]:
-            pop.replace_month[i] = m + early
+        elif rules.complains(s, sp.complaint_below):
+            self.complain(b, rng)
+        pop.replace_month[i] = rules.replace_early(rng, m, s, bool(pop.leased[i]), int(pop.replace_month[i]),
+                                                   sp.early_replace_below, sp.early_replace_probability)
         pop.sat[i], pop.sat_month[i] = s, m
         led.csi_sum[m, b] += s
         led.csi_n[m, b] += 1
-        if abs(x) > cfg.word_of_mouth.tell_above:
-            self.tell_friends(b, x)
+        self.tell_friends(b, x)
 
-    def complain(self, brand: int) -> None:
-        """File a complaint; the brand resolves it within 90 days, in 90-180 days, or never."""
-        model, rng, ba = self.model, self.model.rngs["agents"], self.model.brand_arrays
+    def complain(self, brand: int, rng: np.random.Generator) -> None:
+        """File a complaint; the brand resolves it within 90 days, in 90-180 days, or never
+        (``sim.rules.complaint_resolution``)."""
+        model, ba = self.model, self.model.brand_arrays
         model.ledger.complaints[model.month, brand] += 1
         self._pop.complaint[self.slot] = UNRESOLVED
-        delay = satisfaction.draw_resolution_delay(rng, ba.resolve_fast[brand], ba.resolve_slow[brand])
+        delay, fast = rules.complaint_resolution(rng, ba.resolve_fast[brand], ba.resolve_slow[brand])
         if delay:
             car = int(self._pop.purchase_month[self.slot])
-            self.pending_complaints.append((model.month + delay, brand, delay <= 3, car))
+            self.pending_complaints.append((model.month + delay, brand, fast, car))
 
     def resolve_complaints(self) -> None:
+        """The complaints the brand resolves this month, if the owner still has the car complained about
+        (``sim.rules.resolve``)."""
         model, pop, i = self.model, self._pop, self.slot
         due = [c for c in self.pending_complaints if c[0] <= model.month]
         self.pending_complaints = [c for c in self.pending_complaints if c[0] > model.month]
-        sp = model.config.satisfaction
+        sp = model.params["sp"]
         for _, brand, fast, car in due:
-            if int(pop.brand[i]) != brand or int(pop.purchase_month[i]) != car:
+            if not rules.complaint_applies(self.active, int(pop.brand[i]), int(pop.purchase_month[i]), brand, car):
                 continue  # the owner has moved on to another car
-            amount = sp.recovery_fast if fast else sp.recovery_slow
-            pop.sat[i], pop.sat_month[i] = min(self.satisfaction + amount, 1.0), model.month
-            pop.complaint[i] = RESOLVED_FAST if fast else RESOLVED_SLOW
+            pop.sat[i], pop.complaint[i] = rules.resolve(self.satisfaction, fast, sp.recovery_fast, sp.recovery_slow)
+            pop.sat_month[i] = model.month
             model.ledger.recovered[model.month, brand] += 1
             model.ledger.service_cost[model.month, brand] += model.config.costs.complaint_cost
 
     def tell_friends(self, brand: int, x: float) -> None:
-        """A notable experience becomes a story about the brand, which friends will hear when they shop."""
+        """A notable experience becomes a story about the brand, which friends will hear when they shop
+        (``sim.rules.tell_story``)."""
         model, pop, i, wp = self.model, self._pop, self.slot, self.model.config.word_of_mouth
-        value = word_of_mouth.story_value(x, wp.strength, wp.negativity)
-        value *= word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)  # stored inflated
-        pop.told[i], pop.told_brand[i] = word_of_mouth.tell(pop.told[i], pop.told_brand[i], brand,
-                                                            np.float32(value))  # about the car the owner has now
-        model.ledger.told[model.month, brand] += 1
+        fade = word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)  # stored inflated
+        pop.told[i], pop.told_brand[i], told = rules.tell_story(pop.told[i], pop.told_brand[i], brand, x, fade,
+                                                                wp.tell_above, wp.strength, wp.negativity)
+        model.ledger.told[model.month, brand] += told
 
     def listen_to_friends(self, rng: np.random.Generator) -> np.ndarray:
         """What this shopper has heard about each brand from friends' stories; friends' brands become known."""
@@ -183,43 +194,43 @@ class BuyerAgent(mesa.Agent):
                                                    wp.aware_on_purchase, int(pop.aware[i]), heard)
         return heard
 
-    def shop(self, may_leave: bool) -> None:
-        """Choose a brand among those considered, or leave the luxury segment (logit choice)."""
+    def shop(self, may_leave: bool, rng: np.random.Generator) -> None:
+        """Choose a brand among those considered, or leave the luxury segment (logit choice); a buyer gets their
+        new car (``sim.rules.satisfaction_after_purchase``, ``new_car``)."""
         model, pop, i = self.model, self._pop, self.slot
-        m, rng, ba, cfg, nb = model.month, model.rngs["agents"], model.brand_arrays, model.config, len(model.brands)
+        m, ba, nb = model.month, model.brand_arrays, len(model.brands)
         current, g = int(pop.brand[i]), int(pop.segment[i])
         heard = self.listen_to_friends(rng)
         pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.reach, current)
         own_sat = self.satisfaction
-        u = np.full(nb + 1, -np.inf)  # utilities; -inf = not considered; the last is leaving the segment
+        w = np.zeros(nb + 1)  # logit weights exp(utility); 0 = not considered; the last is leaving the segment
+        total = 0.0
         for k in range(nb):
             if aware >> k & 1 and ba.on_sale[k]:
-                u[k] = choice.utility(model.brand_values[g, k], model.segments.service_w[g], heard[k], k == current,
-                                      own_sat, model.params["cp"])
-        if may_leave:
-            u[nb] = model.segments.outside[g]
-        pick = choice.draw_choice(rng, u)
+                w[k] = choice.weight(model.brand_values[g, k], model.value_weights[g, k], model.segments.service_w[g],
+                                     heard[k], k == current, own_sat, model.params["cp"])
+            total += w[k]
+        w[nb] = model.outside_weights[g] if may_leave else 0.0
+        pick = choice.draw_weighted(rng, w, total + w[nb])
         model.ledger.switching[m, current if current >= 0 else nb, pick] += 1
         if current >= 0:
             model.ledger.rebuy[m, pop.complaint[i], int(pick == current)] += 1
             model.fleet[current] -= 1
         if pick == nb:  # leaves the luxury segment
-            pop.release(np.array([i]))
-            model.forget(self)
+            model.leave_segment(self)
             return
         model.fleet[pick] += 1
         pop.brand[i] = pick
         pop.complaint[i] = NO_COMPLAINT
-        stayed = pick == current
-        pop.sat[i] = 0.5 * own_sat + 0.5 * cfg.satisfaction.new_car if stayed else cfg.satisfaction.new_car
+        sp = model.params["sp"]
+        pop.sat[i] = rules.satisfaction_after_purchase(own_sat, pick == current, sp.new_car, sp.repurchase_carryover)
         pop.sat_month[i] = m
         self._new_car(rng)
         model.ledger.leased_sales[m, pick] += pop.leased[i]
 
     def _new_car(self, rng: np.random.Generator) -> None:
-        """Lease or buy, and when the car will be replaced (same formulas as the vectorised engine)."""
+        """Lease or buy, and when the car will be replaced (``sim.rules.new_car``)."""
         model, pop, i = self.model, self._pop, self.slot
-        leased, hold = replacement.draw_new_car(rng, model.lease_p[pop.segment[i]],
-                                                model.params["holding"])
-        pop.leased[i], pop.purchase_month[i] = leased, model.month
-        pop.replace_month[i] = min(model.month + hold, LAST_MONTH)
+        pop.leased[i], pop.replace_month[i] = rules.new_car(rng, model.month, model.lease_p[pop.segment[i]],
+                                                            model.params["holding"])
+        pop.purchase_month[i] = model.month

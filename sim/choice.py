@@ -17,7 +17,9 @@ discount lowers the price paid but costs status-seekers ``discount_stigma`` (and
 ``sim/reputation.py``). The outside option (leave the segment) has utility ``outside_utility[g]``; a new
 entrant, who came to buy a luxury car, does not have it.
 
-The per-shopper steps (``draw_known``, ``utility``, ``draw_choice``) are compiled and shared by both engines;
+The per-shopper steps (``draw_known``, ``utility``, ``weight``, ``draw_weighted``) are compiled and shared by both
+engines (each brand's logit weight exp(utility), then one uniform by the inverse CDF: ``draw_choice`` is the same
+draw from utilities);
 ``considered_brands``, ``utilities`` and ``choose`` apply them to many shoppers.
 """
 
@@ -106,6 +108,17 @@ def utility(value: float, service_w: float, heard: float, is_current: bool, own_
     if is_current:
         u += p.inertia + p.satisfaction_loyalty * own_sat
     return u
+
+
+@formula
+def weight(value: float, value_weight: float, service_w: float, heard: float, is_current: bool, own_sat: float,
+           p: ChoiceParams) -> float:
+    """The logit weight exp(utility) of one brand for one shopper, as both engines draw the choice
+    (``draw_weighted``): for a brand the shopper neither owns nor has heard about, the utility is the segment's
+    ``value`` of it, and its weight ``value_weight`` = exp(value) is looked up (computed once a month)."""
+    if is_current or heard != 0.0:
+        return math.exp(utility(value, service_w, heard, is_current, own_sat, p))
+    return value_weight
 
 
 @formula

@@ -2,39 +2,43 @@
 slots), the complaints the brands resolve this month, and the shoppers (each hears their contacts, chooses
 and buys).
 
-Read these next to ``agents/buyer.py`` (the per-agent reference engine, which is the specification): each
-loop body does for one event or one shopper what ``BuyerAgent.visit_dealer``, ``resolve_complaints`` and
-``shop`` (with ``listen_to_friends``) do, calling the same compiled formulas from the mechanism modules
-(``sim/service.py``, ``sim/satisfaction.py``, ``sim/replacement.py``, ``sim/word_of_mouth.py``,
-``sim/choice.py``). Only the bookkeeping differs: the kernels visit events and shoppers in slot order rather
-than household by household, and skip a random draw where its outcome cannot matter (a brand already known
-needs no "is it seen" draw).
+Read these next to ``agents/buyer.py`` (the per-agent reference engine, the readable specification): each loop
+body does for one event or one shopper what ``BuyerAgent.visit_dealer``, ``resolve_complaints`` and ``shop``
+(with ``listen_to_friends``) do. Both call the same compiled functions: the formulas of the mechanism modules
+(``sim/service.py``, ``sim/satisfaction.py``, ``sim/replacement.py``, ``sim/word_of_mouth.py``, ``sim/choice.py``:
+how much) and the rules of ``sim/rules.py`` (what follows an event or a purchase: take-back, complaint and its
+resolution, early replacement, story, satisfaction and replacement date of a new car), with the same generator
+at the same points. What each engine writes out for itself is the bookkeeping (columns, the complaint queue,
+counts for the ledger, the calendar of replacement dates) and the order of work: the kernels visit events
+and shoppers phase by phase in slot order, the reference engine household by household; and the events are
+drawn here by geometric gaps over the slots. ``tests/test_differential.py`` makes both engines live the same
+given events (the GIVEN_PASS of ``service_month``) and checks that every buyer, the complaints and the ledger
+come out the same; ``tests/test_engines.py`` compares the two engines' distributions in free runs.
 
 Random numbers come from the model's ``numpy.random.Generator`` streams, passed in as they are (numba draws
 with numpy's algorithms from the same bit generator), so a seed gives the same run every time.
 
 Written for speed (each choice measured at 1M buyers): the columns are read into local variables once per
-call; formulas called in a loop take numbers rather than named tuples of arrays (numba counts references
-to every array handed to a function it does not inline, an atomic operation each time); where a slot's data
-are rarely read, or scattered, they are prefetched; and a branch whose outcome is a coin toss is written as
-a select.
+call; formulas and rules called in a loop take numbers rather than named tuples of arrays (numba counts
+references to every array handed to a function it does not inline, an atomic operation each time), and a rule
+that draws only for some owners is called only for them (its test of who, e.g. ``rules.may_take_back``, asked
+first: otherwise the generator is reference-counted at every event); where a slot's data are rarely read, or
+scattered, they are prefetched; and a branch whose outcome is a coin toss is written as a select.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from sim.choice import draw_known, draw_weighted, utility
+from sim import rules
+from sim.choice import draw_known, draw_weighted, weight
 from sim.jit import jit, prefetch
-from sim.population import LAST_MONTH, NEVER, NO_BRAND, NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED
-from sim.replacement import draw_early_replacement, draw_new_car
+from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED
 from sim.sampling import geometric_scale, next_slot
-from sim.satisfaction import draw_resolution_delay, toward, updated
-from sim.service import (DEFECT_PASS, DONE, ROUTINE_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS, ROUTINE,
-                         defect_probability, draw_defect_kind, draw_experience)
-from sim.word_of_mouth import hear_contacts, story_value, tell
+from sim.satisfaction import toward, updated
+from sim.service import (DEFECT_PASS, DONE, GIVEN_PASS, ROUTINE_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS,
+                         ROUTINE, defect_probability, draw_defect_kind, draw_experience)
+from sim.word_of_mouth import hear_contacts
 
 
 @jit
@@ -62,6 +66,10 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     DONE; the draws are the same whatever the buffers' sizes. ``log``, if it has rows, gets (slot, kind) of
     each event (``draw_events``).
 
+    Started in the GIVEN_PASS, the month draws no events: it lives those listed in ``log`` ((slot, kind) rows),
+    in order, skipping a slot with no owner, and the rows of ``log`` used are the events done
+    (``LuxuryMarketModel.give_events``: a month's events replayed, or the same events lived by both engines).
+
     ``means`` is ``sim.service.experience_table``, ``sat_decay`` is ``sim.satisfaction.decay_factors``.
     ``money[kind, brand, covered]`` counts events by whether the visit is free to the owner (complimentary
     maintenance, or a repair under warranty): the caller books the month's events and the number of
@@ -80,14 +88,15 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     n_queued = complaints.n[0]
     routine_scale = geometric_scale(min(1.0, 1.0 / ep.maintenance_interval_months))
     defect_scale = geometric_scale(p_max)
-    if next_routine < 0:  # a new month: the first slot of each kind
+    if next_routine < 0 and phase != GIVEN_PASS:  # a new month: the first slot of each kind
         next_routine = next_slot(rng, -1, n, routine_scale)
         next_defect = next_slot(rng, -1, n, defect_scale)
     any_campaign = campaign.any()
     n_moved = n_logged = 0
     logging = log.shape[0] > 0
     while True:
-        if n_moved + 2 > moved.shape[0] or n_queued == q_due.size or (logging and n_logged == log.shape[0]):
+        if n_moved + 2 > moved.shape[0] or n_queued == q_due.size or (
+                logging and phase != GIVEN_PASS and n_logged == log.shape[0]):
             break  # no room for what the next event could need
         # -- the next event: slot i, of kind
         if phase == ROUTINE_PASS:
@@ -127,6 +136,15 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
                     and rng.random() < ep.recall_reach):
                 continue
             kind = RECALL
+        elif phase == GIVEN_PASS:  # the events listed in ``log``, in order, rather than drawn
+            if n_logged == log.shape[0]:
+                phase = DONE
+                break
+            i, kind = log[n_logged, 0], log[n_logged, 1]
+            b = brand[i]
+            if not active[i] or b < 0:
+                n_logged += 1
+                continue
         else:
             phase = DONE
             break
@@ -142,39 +160,40 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
 
         s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         s = updated(s, x, sp.learning_rate, sp.loss_aversion)
-        if s < sp.take_back_below and take_back[b] and rng.random() < sp.take_back_probability:
-            s = sp.take_back_satisfaction  # empowered staff take the car back and replace it
-            leased, months_kept = draw_new_car(rng, lease_p[segment[i]], holding)
-            leased_col[i], purchase_month[i] = leased, month
-            replace_month[i] = due = min(month + months_kept, LAST_MONTH)
+        # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story.
+        # (A rule that draws only for some owners is called only for them: see sim/rules.py.)
+        taken = False
+        if rules.may_take_back(s, take_back[b], sp.take_back_below):
+            taken, s = rules.take_back(rng, s, take_back[b], sp.take_back_below, sp.take_back_probability,
+                                       sp.take_back_satisfaction)
+        if taken:
+            leased_col[i], due = rules.new_car(rng, month, lease_p[segment[i]], holding)
+            purchase_month[i], replace_month[i] = month, due
             moved[n_moved, 0], moved[n_moved, 1] = i, due
             n_moved += 1
             complaint[i] = NO_COMPLAINT
             led.take_backs[month, b] += 1
             led.service_cost[month, b] += take_back_cost
-        elif s < sp.complaint_below:  # a complaint: resolved within 90 days, in 90-180 days, or never
+        elif rules.complains(s, sp.complaint_below):
             led.complaints[month, b] += 1
             complaint[i] = UNRESOLVED
-            delay = draw_resolution_delay(rng, ba.resolve_fast[b], ba.resolve_slow[b])
-            if delay > 0:
+            delay, fast = rules.complaint_resolution(rng, ba.resolve_fast[b], ba.resolve_slow[b])
+            if delay > 0:  # (a complaint never resolved is not queued)
                 q_due[n_queued], q_slot[n_queued], q_car[n_queued] = month + delay, i, purchase_month[i]
-                q_brand[n_queued], q_fast[n_queued] = b, delay <= 3
+                q_brand[n_queued], q_fast[n_queued] = b, fast
                 n_queued += 1
-        if s < sp.early_replace_below:  # only unhappy owners consider replacing early (tested here: faster)
-            early = draw_early_replacement(rng, s, leased_col[i], sp.early_replace_below,
-                                           sp.early_replace_probability)
-            if early > 0 and month + early < replace_month[i]:
-                replace_month[i] = month + early
-                moved[n_moved, 0], moved[n_moved, 1] = i, month + early
+        if rules.may_replace_early(s, sp.early_replace_below):  # (and only then are their lease and date read)
+            due = rules.replace_early(rng, month, s, leased_col[i], replace_month[i], sp.early_replace_below,
+                                      sp.early_replace_probability)
+            if due != replace_month[i]:
+                replace_month[i] = due
+                moved[n_moved, 0], moved[n_moved, 1] = i, due
                 n_moved += 1
         sat[i] = s
         sat_month[i] = month
         csi_sum[month, b] += s
-        # a notable experience becomes a story friends hear when they shop (written without a branch: whether
-        # an experience is notable is a coin toss for the CPU's branch predictor)
-        notable = abs(x) > wp.tell_above
-        stock, about = tell(told[i], told_brand[i], b, np.float32(story_value(x, wp.strength, wp.negativity) * fade))
-        told[i], told_brand[i] = (stock, about) if notable else (told[i], told_brand[i])
+        told[i], told_brand[i], notable = rules.tell_story(told[i], told_brand[i], b, x, fade, wp.tell_above,
+                                                           wp.strength, wp.negativity)
         n_told[month, b] += notable
     complaints.n[0] = n_queued
     return phase, i, next_routine, next_defect, n_moved, n_logged
@@ -243,12 +262,11 @@ def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_
         due[k] = -1
         done += 1
         i, b = slot[k], brand[k]
-        if not active[i] or bought[i] != car[k] or owned[i] != b:
+        if not rules.complaint_applies(active[i], owned[i], bought[i], b, car[k]):
             continue  # the owner has moved on (or the slot is another household's)
         s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
-        sat[i] = min(s + (sp.recovery_fast if fast[k] else sp.recovery_slow), 1.0)
+        sat[i], complaint[i] = rules.resolve(s, fast[k], sp.recovery_fast, sp.recovery_slow)
         sat_month[i] = month
-        complaint[i] = RESOLVED_FAST if fast[k] else RESOLVED_SLOW
         recovered[month, b] += 1
         service_cost[month, b] += complaint_cost
     if 2 * done > n:
@@ -312,7 +330,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
                 prefetch(brand, c)
 
         i = shoppers[p]
-        if check_due and (not active[i] or replace_month[i] != month):
+        if check_due and not rules.due_to_shop(active[i], replace_month[i], month):
             continue
         current, g = brand[i], segment[i]
         heard[:] = 0.0
@@ -321,15 +339,11 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         aware = draw_known(rng, aware, reach, current)
         aware_col[i] = aware
         own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
-        # logit choice: weights exp(utility); for a brand the shopper neither owns nor has heard about, that is
-        # exp(the segment's value of it), looked up
+        # logit choice among the brands known and on sale: weights exp(utility) (sim.choice.weight)
         total = 0.0
         for k in range(nb):
             if (aware >> k) & 1 and on_sale[k]:
-                if k == current or heard[k] != 0.0:
-                    w[k] = math.exp(utility(values[g, k], service_w[g], heard[k], k == current, own_sat, cp))
-                else:
-                    w[k] = value_weights[g, k]
+                w[k] = weight(values[g, k], value_weights[g, k], service_w[g], heard[k], k == current, own_sat, cp)
             else:
                 w[k] = 0.0
             total += w[k]
@@ -348,11 +362,10 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         fleet[pick] += 1
         brand[i] = pick
         complaint[i] = NO_COMPLAINT
-        sat[i] = 0.5 * own_sat + 0.5 * sp.new_car if pick == current else sp.new_car
+        sat[i] = rules.satisfaction_after_purchase(own_sat, pick == current, sp.new_car, sp.repurchase_carryover)
         sat_month[i] = month
-        leased, months_kept = draw_new_car(rng, lease_p[g], holding)
-        leased_col[i], purchase_month[i] = leased, month
-        replace_month[i] = due = min(month + months_kept, LAST_MONTH)
+        leased, due = rules.new_car(rng, month, lease_p[g], holding)
+        leased_col[i], purchase_month[i], replace_month[i] = leased, month, due
         moved[n_moved, 0], moved[n_moved, 1] = i, due
         n_moved += 1
         leased_sales[month, pick] += leased

@@ -13,9 +13,10 @@ Each month:
 5. brands' service reputation and prestige move; the ledger and Mesa's DataCollector record the month.
 
 Buyers are columnar arrays (``sim/population.py``); the mechanisms are small compiled formulas in their own
-modules, applied event by event and shopper by shopper in the compiled passes of ``sim/kernels.py`` (the
-vectorised engine, the default), or household by household by ``BuyerAgent.step`` (the reference engine,
-``engine="agents"``). ``BuyerAgent`` objects are views on one slot, created for small populations or on demand
+modules and rules in ``sim/rules.py``, applied event by event and shopper by shopper in the compiled passes of
+``sim/kernels.py`` (the vectorised engine, the default), or household by household by ``BuyerAgent.step`` (the
+reference engine, ``engine="agents"``). ``give_events`` makes a month live given service events instead of
+drawing them, in both engines the same way. ``BuyerAgent`` objects are views on one slot, created for small populations or on demand
 (``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents.
 """
 
@@ -31,12 +32,12 @@ import pandas as pd
 
 from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
-from sim import choice, kernels, replacement, reputation, satisfaction, service, word_of_mouth
+from sim import choice, kernels, replacement, reputation, rules, satisfaction, service, word_of_mouth
 from sim.brand_arrays import BrandArrays
 from sim.finance import event_money, new_car_margin
 from sim.metrics import Ledger
 from sim.network import build_network
-from sim.population import LAST_MONTH, NO_BRAND, Calendar, Complaints, Population
+from sim.population import LAST_MONTH, NEVER, NO_BRAND, Calendar, Complaints, Population
 from sim.satisfaction import SatisfactionParams
 from sim.scenario import Scenario, year_month_index
 
@@ -114,7 +115,7 @@ class LuxuryMarketModel(mesa.Model):
         self._brand_key: tuple | None = None
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
-        self._outside_weights = np.exp(self.segments.outside)  # logit weights of leaving the segment
+        self.outside_weights = np.exp(self.segments.outside)  # logit weights of leaving the segment
         self._entrant_cdf = np.cumsum(self.segments.entrant_share / self.segments.entrant_share.sum())
         self.fleet = np.zeros(n_brands, dtype=np.int64)
         self.entries = 0
@@ -122,6 +123,8 @@ class LuxuryMarketModel(mesa.Model):
         self.timings: dict[str, float] = {}  # seconds per phase of the step
         self.wom_epoch = 0  # stored word of mouth is inflated relative to this month (sim/word_of_mouth.py)
         self._views: dict[int, BuyerAgent] = {}
+        self._given_events: np.ndarray | None = None  # the next month's service events, if given (give_events)
+        self._left: list[int] = []  # reference engine: slots of households that left, to free (release_leavers)
         self._populate()
         if capacity <= scenario.simulation.agent_views or engine == "agents":
             for slot in np.flatnonzero(self.pop.active):
@@ -204,19 +207,22 @@ class LuxuryMarketModel(mesa.Model):
         perk = choice.perk_value(ba.comp_months, cfg.service_events.maintenance_interval_months,
                                  cfg.costs.maintenance_price)
         self.brand_values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)
-        self._value_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
+        self.value_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
         self.lease_p = self.lease_probability(m)
         clock("brands")
+        given, self._given_events = self._given_events, None
         if self.engine == "vectorised":
-            self._service_month(m, ba, clock)
+            self._service_month(m, ba, clock, given)
             self._market_month(m, ba, clock)
+        elif given is not None:
+            self._agents_given_month(m, given, clock)
         else:  # the per-agent reference engine: each household lives its month (agents/buyer.py)
             rng = self.rngs["agents"]
-            self.recall_campaign = ba.on_sale & (rng.random(len(self.brands))
-                                                 < cfg.service_events.recalls_per_brand_year / 12)
+            self.recall_campaign = service.draw_campaigns(rng, ba.on_sale, self.params["ep"])
             self.agents_by_type[BuyerAgent].shuffle_do("step")
+            self.release_leavers()
             for slot in self._admit_entrants(m):
-                self.buyer(int(slot)).shop(may_leave=False)
+                self.buyer(int(slot)).shop(may_leave=False, rng=rng)
             clock("agents")
         self._close_month(m, ba)
         self._brand_dynamics(m)
@@ -225,6 +231,59 @@ class LuxuryMarketModel(mesa.Model):
         clock("metrics")
         if m + 1 >= self.n_months:
             self.running = False
+
+    def give_events(self, events: np.ndarray) -> None:
+        """Make the next month (the next ``step``) live these service events instead of drawing its own:
+        ``events`` are (slot, kind) rows (``sim.service.EventKind``), lived in this order; a slot with no owner
+        then is skipped. To replay a month's events (``sim.kernels.draw_events`` lists them), to see what given
+        events do, and to make both engines live the same month.
+
+        Both engines then run the month in the vectorised engine's phases and random streams: the events (their
+        experiences, and what follows, from the ``service`` stream; no recall campaigns are drawn), the
+        complaints due, the owners due to shop in slot order, then the entrants (the ``market`` stream). Given
+        the same state, the same events and the same seed, the two engines then make the same month
+        (``tests/test_differential.py``); without given events the reference engine draws its events per
+        household and lives each household's month in turn, in random order (``BuyerAgent.step``)."""
+        events = np.ascontiguousarray(np.asarray(events, dtype=np.int64).reshape(-1, 2))
+        if events.size and not (np.isin(events[:, 1], list(service.EventKind)).all()
+                                and (events[:, 0] >= 0).all() and (events[:, 0] < self.pop.capacity).all()):
+            raise ValueError("events must be (slot, kind) rows with a slot of the population and a kind of "
+                             "sim.service.EventKind")
+        self._given_events = events
+
+    def release_leavers(self) -> None:
+        """Free the slots of the households that left the segment since the last call (``leave_segment``),
+        together and in the order they left, as the vectorised engine does after its shoppers: the next
+        entrant takes the first leaver's slot."""
+        if self._left:
+            self.pop.release(np.array(self._left, dtype=np.int64))
+            self._left.clear()
+
+    def leave_segment(self, view: BuyerAgent) -> None:
+        """The reference engine's household in ``view`` leaves the luxury segment: it owns no car and will not
+        shop again; its slot is freed by ``release_leavers`` and its Mesa agent removed."""
+        pop, i = self.pop, view.slot
+        pop.active[i], pop.brand[i], pop.replace_month[i] = False, NO_BRAND, NEVER
+        self._left.append(i)
+        self.forget(view)
+
+    def _agents_given_month(self, m: int, events: np.ndarray, clock: _PhaseClock) -> None:
+        """The reference engine's month with given events (``give_events``): the events in order, then the
+        complaints due, the owners due to shop in slot order, the entrants (the vectorised engine's phases and
+        streams), each household's part done by its ``BuyerAgent`` methods."""
+        pop, service_rng, market_rng = self.pop, self.rngs["service"], self.rngs["market"]
+        for slot, kind in events:
+            if pop.active[slot] and pop.brand[slot] >= 0:
+                self.buyer(int(slot)).visit_dealer(service.EventKind(kind), service_rng)
+        for view in list(self.agents_by_type[BuyerAgent]):
+            view.resolve_complaints()
+        for slot in range(pop.in_use):
+            if rules.due_to_shop(bool(pop.active[slot]), int(pop.replace_month[slot]), m):
+                self.buyer(slot).shop(may_leave=True, rng=market_rng)
+        self.release_leavers()
+        for slot in self._admit_entrants(m):
+            self.buyer(int(slot)).shop(may_leave=False, rng=market_rng)
+        clock("agents")
 
     def run(self, months: int | None = None) -> LuxuryMarketModel:
         """Simulate ``months`` more months (default: to the scenario's end).
@@ -252,22 +311,28 @@ class LuxuryMarketModel(mesa.Model):
                                           reputation=np.array([b.reputation for b in self.brands]),
                                           reach=np.array([b.awareness_reach(m) for b in self.brands]))
 
-    def _service_month(self, m: int, ba: BrandArrays, clock: _PhaseClock) -> None:
-        """Service events (each lived as it is drawn), then the complaints the brands resolve this month."""
+    def _service_month(self, m: int, ba: BrandArrays, clock: _PhaseClock, given: np.ndarray | None = None) -> None:
+        """Service events (each lived as it is drawn, or the ``given`` ones: ``give_events``), then the complaints
+        the brands resolve this month."""
         cfg, par = self.config, self.params
         rng = self.rngs["service"]
         self._money[:] = 0.0
         fade = word_of_mouth.inflation(m, self.wom_epoch, cfg.word_of_mouth.decay_months)
         ep = par["ep"]
-        campaign = service.draw_campaigns(rng, ba.on_sale, ep)
+        if given is None:
+            campaign = service.draw_campaigns(rng, ba.on_sale, ep)
+            phase = service.ROUTINE_PASS
+        else:
+            campaign, phase = np.zeros(ba.n, dtype=bool), service.GIVEN_PASS
         means, p_max = service.experience_table(ba, ep), service.defect_bound(ba, ep)
-        phase, slot, next_routine, next_defect = service.ROUTINE_PASS, -1, -1, -1
+        slot, next_routine, next_defect, done = -1, -1, -1, 0
         while phase != service.DONE:
-            phase, slot, next_routine, next_defect, n_moved, _ = kernels.service_month(
+            phase, slot, next_routine, next_defect, n_moved, n_logged = kernels.service_month(
                 rng, m, phase, slot, next_routine, next_defect, self.pop.in_use, campaign, means, p_max,
                 self._columns, ba, ep, par["sp"], par["wp"], fade, self._sat_decay, self.lease_p, par["holding"],
                 cfg.costs.warranty_months, cfg.costs.take_back_cost, self._ledger_arrays, self._money,
-                self.complaints.arrays, self._moved, self._no_log)
+                self.complaints.arrays, self._moved, self._no_log if given is None else given[done:])
+            done += n_logged
             self.calendar.add(self._moved[:n_moved, 1], self._moved[:n_moved, 0])
             if phase != service.DONE:  # stopped for room: make some
                 self.complaints.reserve(1)  # grows if full
@@ -334,7 +399,7 @@ class LuxuryMarketModel(mesa.Model):
         leavers, moved = self._leavers, self._bought
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
-                                       self._value_weights, self.segments.service_w, self._outside_weights,
+                                       self.value_weights, self.segments.service_w, self.outside_weights,
                                        par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])

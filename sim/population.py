@@ -13,6 +13,7 @@ has to touch every buyer every month.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import NamedTuple
 
 import numpy as np
@@ -22,9 +23,25 @@ from sim.jit import jit
 NEVER = np.iinfo(np.int16).max  # "no month"
 LAST_MONTH = NEVER - 1  # replacement dates are capped here
 NO_BRAND = -1
-# Last complaint about the current car: none, resolved within 90 days, in 90-180 days, not (yet) resolved.
-NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED = range(4)
-COMPLAINT_OUTCOMES = ("none", "resolved_within_90_days", "resolved_90_to_180_days", "unresolved")
+
+
+class ComplaintOutcome(IntEnum):
+    """The outcome of the last complaint about the current car (``Population.complaint``; compiled code reads
+    the members as integer constants). ``label`` is the name outputs use (``COMPLAINT_OUTCOMES``)."""
+    NO_COMPLAINT = 0
+    RESOLVED_FAST = 1  # resolved within 90 days (sim.satisfaction.FAST_RESOLUTION_MONTHS)
+    RESOLVED_SLOW = 2  # resolved in 90-180 days
+    UNRESOLVED = 3  # not (yet) resolved
+
+    @property
+    def label(self) -> str:
+        return _OUTCOME_LABELS[self]
+
+
+_OUTCOME_LABELS = {ComplaintOutcome.NO_COMPLAINT: "none", ComplaintOutcome.RESOLVED_FAST: "resolved_within_90_days",
+                   ComplaintOutcome.RESOLVED_SLOW: "resolved_90_to_180_days", ComplaintOutcome.UNRESOLVED: "unresolved"}
+NO_COMPLAINT, RESOLVED_FAST, RESOLVED_SLOW, UNRESOLVED = ComplaintOutcome
+COMPLAINT_OUTCOMES = tuple(outcome.label for outcome in ComplaintOutcome)  # names in outputs (rebuy rates)
 
 
 class Buyers(NamedTuple):

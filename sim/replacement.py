@@ -22,6 +22,7 @@ from sim.sampling import uniform_integer
 from sim.scenario import Market
 
 MIN_HOLDING_MONTHS = 6
+EARLY_REPLACEMENT_MONTHS = 6  # an unhappy owner who replaces early does so within this many months
 LESSEE_EARLY_FACTOR = 0.3  # breaking a lease is costly: lessees replace early this much less often
 
 
@@ -69,11 +70,12 @@ def draw_new_car(rng, lease_probability: float, h: Holding) -> tuple[bool, int]:
 
 @formula
 def draw_early_replacement(rng, s: float, leased: bool, below: float, probability: float) -> int:
-    """Months until an early replacement (1-6) for an owner left at satisfaction ``s``, 0 if none."""
+    """Months until an early replacement (1 to ``EARLY_REPLACEMENT_MONTHS``) for an owner left at satisfaction
+    ``s``, 0 if none."""
     if s >= below:
         return 0  # no draw needed: only unhappy owners consider it
     if rng.random() < probability * (LESSEE_EARLY_FACTOR if leased else 1.0):
-        return uniform_integer(rng, 1, 6)
+        return uniform_integer(rng, 1, EARLY_REPLACEMENT_MONTHS)
     return 0
 
 

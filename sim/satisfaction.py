@@ -23,6 +23,11 @@ from sim.sampling import uniform_integer
 from sim.scenario import Satisfaction
 
 
+# Complaint resolution (Dillard & Bates): within 90 days, in 90-180 days, or never. Delays are whole months.
+FAST_RESOLUTION_MONTHS = 3  # a complaint resolved within this many months (90 days) is resolved fast
+SLOW_RESOLUTION_MONTHS = 6  # ... within this many (180 days), slowly
+
+
 class SatisfactionParams(NamedTuple):
     """The ``[satisfaction]`` parameters, as compiled code reads them."""
     learning_rate: float
@@ -38,6 +43,7 @@ class SatisfactionParams(NamedTuple):
     take_back_satisfaction: float
     early_replace_below: float
     early_replace_probability: float
+    repurchase_carryover: float
 
     @classmethod
     def of(cls, p: Satisfaction) -> SatisfactionParams:
@@ -75,12 +81,13 @@ def updated(s: float, x: float, learning_rate: float, loss_aversion: float) -> f
 
 @formula
 def draw_resolution_delay(rng, p_fast: float, p_slow: float) -> int:
-    """Months until a complaint is resolved: 1-3 (within 90 days), 4-6 (90-180 days), or 0 = never."""
+    """Months until a complaint is resolved: 1-3 (within 90 days) with probability ``p_fast``, 4-6 (90-180 days)
+    with ``p_slow``, or 0 = never (``FAST_RESOLUTION_MONTHS``, ``SLOW_RESOLUTION_MONTHS``)."""
     u = rng.random()
     if u < p_fast:
-        return uniform_integer(rng, 1, 3)
+        return uniform_integer(rng, 1, FAST_RESOLUTION_MONTHS)
     if u < p_fast + p_slow:
-        return uniform_integer(rng, 4, 6)
+        return uniform_integer(rng, FAST_RESOLUTION_MONTHS + 1, SLOW_RESOLUTION_MONTHS)
     return 0
 
 

@@ -373,6 +373,9 @@ class Satisfaction(_Strict):
     early_replace_below: float = Field(-0.6, ge=-1, le=1, description="Owners below this may replace their car early.")
     early_replace_probability: Prob = Field(
         0.15, description="Chance an owner below early_replace_below brings replacement forward.")
+    repurchase_carryover: Prob = Field(
+        0.5, description="Share (0-1) of an owner's satisfaction with their brand carried over to the new car "
+                         "when they buy the same brand again; the rest is new_car (switchers start at new_car).")
 
 
 class WordOfMouth(_Strict):

@@ -12,6 +12,7 @@ the month's kernel (``sim/kernels.py``) and the per-agent reference engine (``ag
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import NamedTuple
 
 import numpy as np
@@ -20,8 +21,20 @@ from sim.brand_arrays import BrandArrays
 from sim.jit import formula, jit, record
 from sim.scenario import ServiceEvents
 
-ROUTINE, REPAIR, GOODWILL, BREAKDOWN, RECALL = range(5)
-EVENT_KINDS = ("routine", "repair", "goodwill", "breakdown", "recall")
+
+
+class EventKind(IntEnum):
+    """The kinds of service event. Compiled code reads the members as integer constants (free); outputs name
+    them by ``EVENT_KINDS`` (e.g. the ``events_routine`` column)."""
+    ROUTINE = 0  # scheduled maintenance
+    REPAIR = 1  # a defect the owner brings in
+    GOODWILL = 2  # a defect found and fixed before the owner noticed
+    BREAKDOWN = 3  # a defect that strands the owner (roadside rescue)
+    RECALL = 4  # a recall campaign's visit
+
+
+ROUTINE, REPAIR, GOODWILL, BREAKDOWN, RECALL = EventKind
+EVENT_KINDS = tuple(kind.name.lower() for kind in EventKind)  # ("routine", "repair", ...): names in outputs
 MAX_AGE_YEARS = 12.0  # the defect rate stops rising after this age
 RECALL_MAX_AGE_MONTHS = 36  # recall campaigns cover cars younger than this
 
@@ -117,8 +130,9 @@ def draw_experience(rng, mean: float, noise: float) -> float:
 
 
 # The month's events come in three passes over the slots, each in slot order: routine visits, defects, recalls
-# (``sim.kernels.service_month`` draws and lives them; ``sim.kernels.draw_events`` lists them).
-ROUTINE_PASS, DEFECT_PASS, RECALL_PASS, DONE = range(4)
+# (``sim.kernels.service_month`` draws and lives them; ``sim.kernels.draw_events`` lists them). In the GIVEN_PASS,
+# the month lives a given list of events instead (``LuxuryMarketModel.give_events``).
+ROUTINE_PASS, DEFECT_PASS, RECALL_PASS, DONE, GIVEN_PASS = range(5)
 
 
 @jit
