@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from sim.brand_arrays import BrandArrays
 from sim.model import LuxuryMarketModel
 from sim.scenario import load_scenario
+
+# Hypothesis's per-example deadline is a timed assertion: the first example of a test that calls compiled code
+# pays for loading (or compiling) it, and CI machines are loaded. Speed is measured by the benchmark instead.
+settings.register_profile("luxsim", deadline=None)
+settings.load_profile("luxsim")
 
 
 def small_flagship(years: int = 10, buyers: int = 5000, overrides: list[str] | None = None):
