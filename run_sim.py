@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario_files import ScenarioError, load_scenario
 
 FLAGSHIP = "lexus_us_1989"
 
@@ -166,7 +166,7 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
 @app.command("scenarios")
 def list_scenarios() -> None:
     """List the scenario library with the question each scenario answers."""
-    from sim.scenario import SCENARIO_DIR
+    from sim.scenario_files import SCENARIO_DIR
 
     table = Table(title="Scenarios (scenarios/*.toml)", title_justify="left")
     table.add_column("name", style="bold")
@@ -229,7 +229,8 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
 @app.command()
 def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (results/sweeps/<name>/<time>/).")]) -> None:
     """Sensitivity indices (Sobol S1/ST, Morris mu*/sigma) with confidence intervals, plots and CSVs."""
-    from sim.analysis import analyze as run_analysis, format_summary
+    from sim.analysis import analyze as run_analysis
+    from sim.analysis import format_summary
 
     try:
         folder = run_analysis(sweep_dir)
@@ -249,10 +250,11 @@ def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file 
               out: Annotated[Optional[Path], typer.Option(help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
               quiet: Quiet = False) -> None:
     """Fit the free parameters to 1984-1993 history (simulated method of moments, common random numbers, Dask)."""
-    from sim.calibration import calibrate as fit, load_calibration
-    from sim.executor import Executor
+    from sim.calibration import calibrate as fit
+    from sim.calibration import load_calibration
     from sim.calibration_report import apply_to_scenario, default_destination, run_label, write_calibration
-    from sim.scenario import resolve_path
+    from sim.executor import Executor
+    from sim.scenario_files import resolve_path
 
     try:
         problem = load_calibration(calibration, {"buyers": buyers, "replications": replications,

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.scenario import ScenarioError
 from sim.files import atomic_folder
+from sim.scenario_files import ScenarioError
 from sim.sweep_folder import chunk_files, read_manifest, read_outputs
 
 NUM_RESAMPLES = 1000  # bootstrap resamples for SALib's confidence intervals

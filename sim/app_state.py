@@ -1,7 +1,7 @@
 """The browser app's state, in plain Python (no Solara): the scenario, the lever overrides, the model, the run.
 
 :class:`AppState` holds everything the page (``sim/app.py``) shows: the chosen scenario, the lever overrides
-(``"dotted.path=value"`` strings handed to :func:`sim.scenario.load_scenario`, so the scenario schema validates
+(``"dotted.path=value"`` strings handed to :func:`sim.scenario_files.load_scenario`, so the scenario schema validates
 every slider value), the model, chunked stepping, the series drawn and the figures (``sim/app_figures.py``), and
 the command line that reproduces the run (replication 0 of ``run_sim.py run`` uses the same random streams). It is
 unit-tested without a browser (``tests/test_app.py``).
@@ -24,7 +24,8 @@ from sim.app_levers import LEVER_BY_KEY
 from sim.files import toml_inline
 from sim.model import LuxuryMarketModel
 from sim.runner import replication_seed
-from sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario
+from sim.scenario import Scenario
+from sim.scenario_files import SCENARIO_DIR, ScenarioError, load_scenario
 
 DEFAULT_SCENARIO = "lexus_us_1989"
 DEFAULT_BUYERS = 20_000  # one simulated year steps in well under a second at this size
@@ -63,7 +64,7 @@ def scenario_library() -> list[tuple[str, str]]:
 
 def override_arg(path: str, value: Any) -> str:
     """One ``--set`` argument, ``path=VALUE`` with the value written as inline TOML (:func:`sim.files.toml_inline`),
-    so :func:`sim.scenario.parse_override` reads back the same value: ``true``, ``36``, ``0.05``, ``"it's"``.
+    so :func:`sim.scenario_files.parse_override` reads back the same value: ``true``, ``36``, ``0.05``, ``"it's"``.
 
     Raises:
         TypeError: a value TOML cannot hold (None, an object).

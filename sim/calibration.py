@@ -47,8 +47,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sim import moments
 from sim.executor import Executor
 from sim.report import Rendered
-from sim.scenario import (SCENARIO_DIR, ScenarioError, apply_overrides, explain_error, read_raw, resolve_path,
-                          set_values, validate)
+from sim.scenario_files import (
+    SCENARIO_DIR,
+    ScenarioError,
+    apply_overrides,
+    explain_error,
+    read_raw,
+    resolve_path,
+    set_values,
+    validate,
+)
 
 CALIBRATION_DIR = SCENARIO_DIR / "calibration"
 PINNED_FRACTION = 0.5  # a 95% interval narrower than this fraction of the prior range: pinned down

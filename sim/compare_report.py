@@ -27,8 +27,18 @@ from matplotlib.lines import Line2D
 from sim.compare import total_differences
 from sim.figures import BAND, Figure, integer_years, line_with_band, png_uri, style, thousands
 from sim.formats import MISSING, difference
-from sim.report import (cell, excludes_zero, group_rows, head, provenance, render, row, scenario_header, table,
-                        write_report)
+from sim.report import (
+    cell,
+    excludes_zero,
+    group_rows,
+    head,
+    provenance,
+    render,
+    row,
+    scenario_header,
+    table,
+    write_report,
+)
 from sim.run_report import RunData, read_run
 from sim.stats import t_half_width
 from sim.style import brand_palette, scenario_palette

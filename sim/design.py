@@ -24,7 +24,8 @@ from pydantic import BaseModel
 
 from sim.experiment import AGGREGATES, Experiment, load_experiment, value_kind
 from sim.files import plain
-from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario, resolve_path, set_values, validate
+from sim.scenario import Scenario
+from sim.scenario_files import ScenarioError, apply_overrides, load_scenario, resolve_path, set_values, validate
 
 RESERVED = ("point", "replication", "status", "error", "seconds", "chunk", "worker", "year", "brand")
 MAX_PROBLEMS = 20  # design-point problems listed before "... and N more"

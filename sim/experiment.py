@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.files import toml_inline
 from sim.results import ROOT
-from sim.scenario import ScenarioError, explain_error, resolve_path
+from sim.scenario_files import ScenarioError, explain_error, resolve_path
 
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
 

@@ -29,8 +29,7 @@ import seaborn as sns
 
 from sim.figures import Figure, brand_lines, brand_panels, png_uri, style, thousands
 from sim.formats import MISSING, millions, number, percent, signed
-from sim.report import (cell, group_rows, head, markup, provenance, render, row, scenario_header, table,
-                        write_report)
+from sim.report import cell, group_rows, head, markup, provenance, render, row, scenario_header, table, write_report
 from sim.style import brand_palette
 
 MILESTONES = (1988, 1991, 1995, 2000, 2005, 2010)  # years of the terminal summary, where the run has them

@@ -32,9 +32,21 @@ from sim.design import Plan, plan, run_seed
 from sim.executor import Executor, TaskError
 from sim.experiment import EXECUTION_FIELDS, Experiment
 from sim.files import plain, write_json
-from sim.scenario import ScenarioError, set_values, validate
-from sim.sweep_folder import (ChunkWriter, chunk_files, create_folder, default_folder, lock, now, outputs_schema,
-                              plan_from_folder, read_manifest, read_outputs, tidy, write_runs_table)
+from sim.scenario_files import ScenarioError, set_values, validate
+from sim.sweep_folder import (
+    ChunkWriter,
+    chunk_files,
+    create_folder,
+    default_folder,
+    lock,
+    now,
+    outputs_schema,
+    plan_from_folder,
+    read_manifest,
+    read_outputs,
+    tidy,
+    write_runs_table,
+)
 
 TARGET_TASK_SECONDS = 5.0  # a batch (one task) is about this much work
 RETRIES = 2  # times a batch is retried on the cluster (a lost worker)
@@ -131,8 +143,15 @@ def _run_batch(static: _Static, batch: _Batch) -> dict:
 
 def _progress(enabled: bool):
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class RateColumn(ProgressColumn):

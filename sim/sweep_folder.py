@@ -39,7 +39,7 @@ from sim.experiment import Experiment
 from sim.files import write_atomic, write_json, write_parquet
 from sim.results import PACKAGES as BASE_PACKAGES
 from sim.results import ROOT, git_commit, package_versions
-from sim.scenario import ScenarioError, validate
+from sim.scenario_files import ScenarioError, validate
 
 FORMAT = 1
 PACKAGES = BASE_PACKAGES + ("dask", "distributed", "SALib")

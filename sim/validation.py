@@ -31,7 +31,8 @@ import pandas as pd
 
 from sim import moments
 from sim.report import Rendered
-from sim.scenario import Scenario, load_scenario, year_month_index
+from sim.scenario import Scenario, year_month_index
+from sim.scenario_files import load_scenario
 from sim.stats import mean_interval
 
 LOYALTY_BAND = (0.40, 0.60)

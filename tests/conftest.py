@@ -7,7 +7,7 @@ import pytest
 
 from sim.brand_arrays import BrandArrays
 from sim.model import LuxuryMarketModel
-from sim.scenario import load_scenario
+from sim.scenario_files import load_scenario
 
 
 def small_flagship(years: int = 10, buyers: int = 5000, overrides: list[str] | None = None):

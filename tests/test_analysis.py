@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from sim import sweep_folder
-from sim.design import plan
 from sim.analysis import AnalysisError, analyze, format_summary
+from sim.design import plan
 
 PI = 3.141592653589793
 OUTPUT = """

@@ -16,7 +16,7 @@ from sim import calibration as cal
 from sim import moments
 from sim.calibration_report import apply_to_scenario, calibrated_toml
 from sim.executor import Executor
-from sim.scenario import ScenarioError, validate
+from sim.scenario_files import ScenarioError, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,10 +19,10 @@ from markupsafe import escape
 from sim.compare_report import COMPARE_FIGURES, build_compare_report
 from sim.formats import difference as format_difference
 from sim.report import excludes_zero
-from sim.run_report import RUN_FIGURES, build_run_report
 from sim.results import write_comparison, write_results
+from sim.run_report import RUN_FIGURES, build_run_report
 from sim.runner import run_replications
-from sim.scenario import load_scenario
+from sim.scenario_files import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 11

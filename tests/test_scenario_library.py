@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from sim.model import LuxuryMarketModel
-from sim.scenario import SCENARIO_DIR, load_scenario
+from sim.scenario_files import SCENARIO_DIR, load_scenario
 
 LIBRARY = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 

@@ -24,7 +24,7 @@ import pytest
 from sim import sweep
 from sim.design import plan, run_seed
 from sim.model import LuxuryMarketModel
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario_files import ScenarioError, load_scenario
 from sim.sweep import output_value, run_sweep
 from sim.sweep_folder import ChunkWriter
 

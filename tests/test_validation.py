@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sim import validation as val
-from sim.scenario import load_scenario
+from sim.scenario_files import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = load_scenario("lexus_us_1989")
