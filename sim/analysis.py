@@ -30,24 +30,15 @@ import pandas as pd
 
 from sim.files import atomic_folder
 from sim.scenario_files import ScenarioError
+from sim.stats import CONFIDENCE, t_half_width
 from sim.sweep_folder import chunk_files, read_manifest, read_outputs
 
-NUM_RESAMPLES = 1000  # bootstrap resamples for SALib's confidence intervals
-CONF_LEVEL = 0.95
+NUM_RESAMPLES = 1000  # bootstrap resamples for SALib's confidence intervals (at sim.stats.CONFIDENCE)
 FLOAT_FORMAT = "%.10g"  # CSV numbers: 10 significant digits (profits run to billions)
 
 
 class AnalysisError(ScenarioError):
     """The sweep folder cannot be analysed (missing runs, duplicates ...): one line per problem."""
-
-
-def _t_quantile(df: np.ndarray) -> np.ndarray:
-    from scipy import stats
-
-    out = np.full(df.shape, np.nan)
-    ok = df > 0
-    out[ok] = stats.t.ppf(0.5 + CONF_LEVEL / 2, df[ok])
-    return out
 
 
 def point_means(folder: Path, manifest: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -67,7 +58,7 @@ def point_means(folder: Path, manifest: dict | None = None) -> tuple[pd.DataFram
     grouped = long.groupby(["point", "output"], sort=True)["value"]
     stats = grouped.agg(runs="size", finite="count", mean="mean", sd="std").reset_index()
     n = stats.pop("finite").to_numpy(dtype=float)  # the interval counts the runs where the output is a number
-    half = _t_quantile(n - 1.0) * stats["sd"].to_numpy() / np.sqrt(np.maximum(n, 1.0))
+    half = t_half_width(stats["sd"].to_numpy(), n, CONFIDENCE)  # NaN with fewer than two finite runs
     stats["ci_low"] = stats["mean"] - half
     stats["ci_high"] = stats["mean"] + half
     # every (point, output), also points with no finished run (runs = 0, mean NaN)
@@ -105,7 +96,7 @@ def sobol_indices(problem: dict, y_by_output: dict[str, np.ndarray], second_orde
             rows += [dict(output=output, parameter=n, S1=0.0, S1_conf=0.0, ST=0.0, ST_conf=0.0) for n in names]
             continue
         si = sobol.analyze({"num_vars": problem["num_vars"], "names": names, "bounds": problem["bounds"]}, y,
-                           calc_second_order=second_order, num_resamples=NUM_RESAMPLES, conf_level=CONF_LEVEL,
+                           calc_second_order=second_order, num_resamples=NUM_RESAMPLES, conf_level=CONFIDENCE,
                            print_to_console=False, seed=seed)
         for k, n in enumerate(names):
             rows.append(dict(output=output, parameter=n, S1=si["S1"][k], S1_conf=si["S1_conf"][k],
@@ -135,7 +126,7 @@ def morris_indices(problem: dict, x: np.ndarray, y_by_output: dict[str, np.ndarr
             continue
         si = morris.analyze({"num_vars": problem["num_vars"], "names": names, "bounds": problem["bounds"]},
                             np.asarray(x, dtype=float), np.asarray(y, dtype=float), num_resamples=NUM_RESAMPLES,
-                            conf_level=CONF_LEVEL, print_to_console=False, num_levels=levels, seed=seed)
+                            conf_level=CONFIDENCE, print_to_console=False, num_levels=levels, seed=seed)
         for k, n in enumerate(names):
             rows.append(dict(output=output, parameter=n, mu_star=si["mu_star"][k], mu_star_conf=si["mu_star_conf"][k],
                              sigma=si["sigma"][k], mu=si["mu"][k]))
@@ -165,7 +156,7 @@ def _sobol_plot(table: pd.DataFrame, output: str, path: Path) -> None:
     ax.barh(ypos - h / 2, rows["S1"], height=h, xerr=rows["S1_conf"], capsize=3, color="#4c72b0", label="first order (S1)")
     ax.set_yticks(ypos, rows["parameter"])
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel(f"Sobol' index (bars: {CONF_LEVEL:.0%} confidence interval)")
+    ax.set_xlabel(f"Sobol' index (bars: {CONFIDENCE:.0%} confidence interval)")
     ax.set_title(f"{output}: Sobol' sensitivity indices")
     ax.legend(loc="lower right", frameon=False)
     fig.savefig(path)
@@ -178,7 +169,7 @@ def _morris_plot(table: pd.DataFrame, output: str, path: Path) -> None:
     ax1, ax2 = fig.subplots(1, 2)
     ax1.barh(np.arange(n), rows["mu_star"], xerr=rows["mu_star_conf"], capsize=3, color="#4c72b0")
     ax1.set_yticks(np.arange(n), rows["parameter"])
-    ax1.set_xlabel(f"mu* (mean |elementary effect|, bars: {CONF_LEVEL:.0%} CI)")
+    ax1.set_xlabel(f"mu* (mean |elementary effect|, bars: {CONFIDENCE:.0%} CI)")
     ax1.set_title(f"{output}: Morris mu*")
     ax2.scatter(rows["mu_star"], rows["sigma"], color="#c44e52")
     for _, r in rows.iterrows():
@@ -297,7 +288,7 @@ def analyze(sweep_dir: str | Path) -> Path:
             "sweep": str(folder), "design": kind, "points": n_points, "outputs": outputs,
             "parameters": [p["name"] for p in params], "runs_used": int(len(runs)),
             "replications_per_point": {"min": int(counts.min()), "max": int(counts.max())},
-            "chunks": len(chunk_files(folder)), "conf_level": CONF_LEVEL, "num_resamples": NUM_RESAMPLES,
+            "chunks": len(chunk_files(folder)), "conf_level": CONFIDENCE, "num_resamples": NUM_RESAMPLES,
             "method": {"sobol": "SALib.analyze.sobol on the mean output per design point",
                        "morris": "SALib.analyze.morris on SALib's sample and the mean output per design point"}.get(kind,
                        "summary and scatter plots"),
