@@ -153,9 +153,6 @@ class Problem:
             out[path] = int(round(float(v))) if is_int else float(v)
         return out
 
-    def scenario_raw(self, theta: np.ndarray) -> dict:
-        return set_values(self.base_raw, self.values(theta), self.source)
-
     def to_unit(self, theta: np.ndarray) -> np.ndarray:
         return (np.asarray(theta, float) - self.low) / (self.high - self.low)
 
