@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -38,16 +38,16 @@ def _fail(exc: ScenarioError) -> None:
     raise typer.Exit(2)
 
 
-def _load(name: str, overrides: list[str], years: Optional[int]):
+def _load(name: str, overrides: list[str], years: int | None):
     overrides = list(overrides or [])
     if years is not None:
         overrides.append(f"market.years={years}")
     return load_scenario(name, overrides)
 
 
-def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], buyers: Optional[int],
-         years: Optional[int], overrides: list[str], out: Optional[Path], quiet: bool, workers: Optional[int],
-         engine: str = "vectorised", scheduler: Optional[str] = None) -> None:
+def _run(scenario_name: str, replications: int | None, seed: int | None, buyers: int | None,
+         years: int | None, overrides: list[str], out: Path | None, quiet: bool, workers: int | None,
+         engine: str = "vectorised", scheduler: str | None = None) -> None:
     from sim.executor import Executor
     from sim.results import default_destination, write_results
     from sim.runner import run_replications
@@ -59,7 +59,7 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
     reps = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
     n = buyers or scenario.simulation.buyers
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     destination = out or default_destination(scenario, started)
     if destination.exists():
         err.print(f"[red]{destination} already exists; choose another --out[/]")
@@ -82,15 +82,15 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
                   "switching.csv, monthly.parquet, manifest.json)")
 
 
-Replications = Annotated[Optional[int], typer.Option("--replications", "-r", min=1, help="Replications (default: the scenario's).")]
-Seed = Annotated[Optional[int], typer.Option(min=0, help="Root seed (default: the scenario's).")]
-Buyers = Annotated[Optional[int], typer.Option("--buyers", "-n", min=100, help="Buyers simulated (default: the scenario's).")]
-Years = Annotated[Optional[int], typer.Option(min=1, help="Simulated years (default: the scenario's).")]
-Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set brands.Lexus.service.loaner_cars=false (repeatable).")]
-Out = Annotated[Optional[Path], typer.Option(help="Result folder (default: results/<scenario>/<UTC time>-<hash>/).")]
+Replications = Annotated[int | None, typer.Option("--replications", "-r", min=1, help="Replications (default: the scenario's).")]
+Seed = Annotated[int | None, typer.Option(min=0, help="Root seed (default: the scenario's).")]
+Buyers = Annotated[int | None, typer.Option("--buyers", "-n", min=100, help="Buyers simulated (default: the scenario's).")]
+Years = Annotated[int | None, typer.Option(min=1, help="Simulated years (default: the scenario's).")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a field: --set brands.Lexus.service.loaner_cars=false (repeatable).")]
+Out = Annotated[Path | None, typer.Option(help="Result folder (default: results/<scenario>/<UTC time>-<hash>/).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; print only the result folder.")]
-Workers = Annotated[Optional[int], typer.Option(min=1, help="Local worker processes (default: the cores; 1 runs everything in this process).")]
-Scheduler = Annotated[Optional[str], typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786 (or DASK_SCHEDULER_ADDRESS); its workers need this project at the same commit.")]
+Workers = Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: the cores; 1 runs everything in this process).")]
+Scheduler = Annotated[str | None, typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786 (or DASK_SCHEDULER_ADDRESS); its workers need this project at the same commit.")]
 
 
 @app.callback(invoke_without_command=True)
@@ -139,7 +139,7 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     reps = replications or first.simulation.replications
     seed = first.simulation.seed if seed is None else seed
     n = buyers or first.simulation.buyers
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     destination = out or ROOT / "results" / "compare" / f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(scenarios)}"[:200]
     if destination.exists():
         err.print(f"[red]{destination} already exists; choose another --out[/]")
@@ -244,10 +244,10 @@ def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (resu
 def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file in scenarios/calibration/ or a path.")] = FLAGSHIP,
               buyers: Buyers = None,
               replications: Replications = None,
-              max_evaluations: Annotated[Optional[int], typer.Option(min=1, help="Nelder-Mead evaluations at most (default: the file's).")] = None,
+              max_evaluations: Annotated[int | None, typer.Option(min=1, help="Nelder-Mead evaluations at most (default: the file's).")] = None,
               workers: Workers = None, scheduler: Scheduler = None,
               apply: Annotated[bool, typer.Option("--apply", help="Write the fitted values into the base scenario file, each with a comment naming this run.")] = False,
-              out: Annotated[Optional[Path], typer.Option(help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
+              out: Annotated[Path | None, typer.Option(help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
               quiet: Quiet = False) -> None:
     """Fit the free parameters to 1984-1993 history (simulated method of moments, common random numbers, Dask)."""
     from sim.calibration import calibrate as fit
@@ -261,7 +261,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file 
                                                  "max_evaluations": max_evaluations})
     except ScenarioError as exc:
         _fail(exc)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     destination = out or default_destination(problem.spec.name, started)
     if destination.exists():
         err.print(f"[red]{destination} already exists; choose another --out[/]")
@@ -301,7 +301,7 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
     from sim.results import ROOT
     from sim.validation import validate_scenario
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=quiet, transient=True) as progress:
@@ -339,10 +339,10 @@ def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in sce
               brand: Annotated[str, typer.Option(help="The brand whose gain is explained, e.g. Lexus.")] = ...,
               levers: Annotated[str, typer.Option(help="Comma-separated levers (at most 6): service, price, quality, word_of_mouth.")] = "service,price,quality,word_of_mouth",
               metric: Annotated[str, typer.Option(help="sales_share (share in --to minus share the year before --from) or cumulative_profit (--from..--to).")] = "sales_share",
-              from_: Annotated[Optional[int], typer.Option("--from", help="First year of the gain (default: the brand's launch year).")] = None,
-              to: Annotated[Optional[int], typer.Option("--to", help="Last year of the gain (default: six years after --from); runs stop there.")] = None,
+              from_: Annotated[int | None, typer.Option("--from", help="First year of the gain (default: the brand's launch year).")] = None,
+              to: Annotated[int | None, typer.Option("--to", help="Last year of the gain (default: six years after --from); runs stop there.")] = None,
               replications: Replications = None, seed: Seed = None, buyers: Buyers = None, set_: Sets = None,
-              out: Annotated[Optional[Path], typer.Option(help="Result folder (default: results/attribution/<scenario>-<brand>-<UTC time>/).")] = None,
+              out: Annotated[Path | None, typer.Option(help="Result folder (default: results/attribution/<scenario>-<brand>-<UTC time>/).")] = None,
               quiet: Quiet = False, workers: Workers = None, scheduler: Scheduler = None) -> None:
     """Shapley attribution of a brand's gain to its levers: every combination of levers switched to the incumbents'
     level, with common random numbers; a waterfall plot, a table and 95% intervals."""
@@ -356,7 +356,7 @@ def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in sce
         _fail(exc)
     reps = replications or sc.simulation.replications
     n = buyers or sc.simulation.buyers
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     destination = out or attr.default_destination(sc, brand, started)
     if destination.exists():
         err.print(f"[red]{destination} already exists; choose another --out[/]")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -292,7 +292,7 @@ def analyze(sweep_dir: str | Path) -> Path:
             "method": {"sobol": "SALib.analyze.sobol on the mean output per design point",
                        "morris": "SALib.analyze.morris on SALib's sample and the mean output per design point"}.get(kind,
                        "summary and scatter plots"),
-            "warnings": warnings, "files": files, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "warnings": warnings, "files": files, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (tmp / "analysis.json").write_text(json.dumps(info, indent=2) + "\n")
     return destination

@@ -27,7 +27,8 @@ import html
 import os
 import threading
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sim.app_figures import latest_table_html, status_html
 from sim.app_levers import BUYERS_EXPLAIN, CHART_NOTES, LAG_EXPLAIN, LEVERS, SEED_EXPLAIN, Lever, lever_text

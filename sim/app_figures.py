@@ -8,7 +8,8 @@ HTML helpers write numbers with :mod:`sim.formats` and give each cell a stable `
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd

@@ -8,8 +8,9 @@ the scenario's own costs. The texts beside the other controls and under each cha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sim.formats import money, number
 from sim.scenario import Scenario

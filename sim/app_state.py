@@ -13,7 +13,8 @@ import os
 import shlex
 import threading
 import time
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd

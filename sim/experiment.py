@@ -24,7 +24,7 @@ import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -111,7 +111,7 @@ class MorrisDesign(_Strict):
         return value
 
 
-Design = Annotated[Union[GridDesign, LHSDesign, SobolDesign, MorrisDesign], Field(discriminator="kind")]
+Design = Annotated[GridDesign | LHSDesign | SobolDesign | MorrisDesign, Field(discriminator="kind")]
 AGGREGATES = ("sum", "mean", "median", "min", "max")
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import matplotlib
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import io
 import shlex
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jinja2
 from markupsafe import Markup

@@ -10,7 +10,7 @@ import hashlib
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -55,7 +55,7 @@ def provenance(started: datetime) -> dict:
         "git_commit": git_commit(),
         "command_line": sys.argv,
         "started": started.isoformat(),
-        "finished": datetime.now(timezone.utc).isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
     }
 
 

@@ -8,8 +8,8 @@ depend on how many worker processes run them, or in what order. They run through
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd

@@ -21,7 +21,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -283,7 +283,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         p = stored
     else:
         p = plan(experiment_path)
-        started_dt = datetime.now(timezone.utc)
+        started_dt = datetime.now(UTC)
         folder = Path(out) if out is not None else default_folder(p.experiment.name, started_dt)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ScenarioError([f"{folder}: already exists; pass --resume to finish that sweep, "

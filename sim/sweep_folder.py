@@ -26,7 +26,7 @@ import re
 import socket
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,7 @@ PACKAGES = BASE_PACKAGES + ("dask", "distributed", "SALib")
 
 def now() -> str:
     """The current UTC time, ISO 8601 to the second."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def outputs_schema(manifest: dict) -> pa.Schema:

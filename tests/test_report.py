@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -49,7 +49,7 @@ def build(builder, folder: Path) -> dict:
 def folders(tmp_path_factory) -> dict[str, Path]:
     """A run folder of the flagship and a comparison folder (flagship vs service parity), 2 replications each."""
     root = tmp_path_factory.mktemp("report")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     scenarios = [load_scenario(name, SMALL) for name in ("lexus_us_1989", "lexus_service_parity")]
     runs = {sc.name: (sc, run_replications(sc, 2, SEED, workers=1)) for sc in scenarios}
     base = scenarios[0]

@@ -5,7 +5,7 @@ render themselves (``__str__`` for the terminal, ``_repr_html_`` for notebooks) 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ SEED = 7
 BUYERS = 1500
 SMALL = ["market.years=5", f"simulation.buyers={BUYERS}", f"question={toml_inline(EVIL)}",
          f"description={toml_inline(EVIL)}"]
-STARTED = datetime(2026, 1, 1, tzinfo=timezone.utc)
+STARTED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def assert_escaped(html: str) -> None:
