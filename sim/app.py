@@ -57,6 +57,7 @@ if solara is not None:
 
     @solara.component
     def Explain(text: str):
+        """A control's or chart's explanation: what it is, what it costs, what the case claims (small print)."""
         solara.Text(text, classes=["luxsim-explain"])
 
     @solara.component
@@ -97,6 +98,10 @@ if solara is not None:
 
     @solara.component
     def Page():
+        """The app's page: scenario and brand pickers, levers, step/run buttons, charts, the table, the CLI line.
+
+        One :class:`~sim.app_state.AppState` per browser session; every change bumps a counter that re-renders it.
+        """
         state = solara.use_memo(lambda: AppState(**app_defaults()), [])
         _version, set_version = solara.use_state(0)  # bumped after every change: re-renders the page
         lock = solara.use_memo(threading.Lock, [])

@@ -245,18 +245,22 @@ class AppState:
             self._sample = self._network_sample()
 
     def reset(self) -> None:
+        """Back to month 0 with the current scenario and overrides (the page's reset button): :meth:`rebuild`."""
         self.rebuild()
 
     @property
     def months_done(self) -> int:
+        """Months simulated so far (0 before the first step)."""
         return self.model.month + 1
 
     @property
     def n_months(self) -> int:
+        """Months the scenario runs in all (``market.years * 12``)."""
         return self.model.n_months
 
     @property
     def done(self) -> bool:
+        """True once every month of the scenario has been simulated."""
         return self.months_done >= self.n_months
 
     def advance(self, months: int) -> int:
@@ -441,5 +445,6 @@ class AppState:
         return self._cached(f"fig_{kind}", lambda: FIGURES[kind](self), *extra)
 
     def figure_key(self, kind: str) -> tuple:
+        """A key that changes whenever :meth:`figure` of ``kind`` would draw something else (the page's cue)."""
         return (kind, *self._key(self.flow_window, self.brand))
 
