@@ -33,6 +33,9 @@ MAX_PROBLEMS = 20  # design-point problems listed before "... and N more"
 
 @dataclass
 class ParamInfo:
+    """One varied parameter as planned: its column name, field path, value kind (``int``, ``float``, ``bool``,
+    ``str``, from the base scenario's field), and its grid ``values`` or its ``low``-``high`` range."""
+
     name: str
     path: str
     kind: str  # "int", "float", "bool", "str"
@@ -42,9 +45,11 @@ class ParamInfo:
 
     @property
     def integer(self) -> bool:
+        """True for an integer field (design values are rounded)."""
         return self.kind == "int"
 
     def as_dict(self) -> dict:
+        """The parameter as the sweep manifest records it: name, path, kind, and ``values`` or ``range``."""
         d = {"name": self.name, "path": self.path, "kind": self.kind}
         if self.values is not None:
             d["values"] = self.values
@@ -70,10 +75,12 @@ class Plan:
 
     @property
     def n_points(self) -> int:
+        """Design points (rows of :attr:`design`)."""
         return len(self.design)
 
     @property
     def n_runs(self) -> int:
+        """Runs in all: design points x replications."""
         return self.n_points * self.experiment.replications
 
 
