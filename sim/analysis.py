@@ -1,4 +1,5 @@
-"""Sensitivity analysis of a sweep folder (``sim/sweep.py``, ``sim/sweep_folder.py``): SALib indices, tidy summaries, plots, CSV.
+"""Sensitivity analysis of a sweep folder (``sim/sweep.py``, ``sim/sweep_folder.py``): SALib indices, tidy summaries,
+plots, CSV.
 
 ``analyze(sweep_dir)`` writes ``sweep_dir/analysis/`` (built in a temporary folder, then renamed into place):
 
@@ -89,7 +90,8 @@ def sobol_indices(problem: dict, y_by_output: dict[str, np.ndarray], second_orde
     for output, y in y_by_output.items():
         if not np.all(np.isfinite(y)):
             warnings.append(f"{output}: not finite at {int((~np.isfinite(y)).sum())} design points: no Sobol indices")
-            rows += [dict(output=output, parameter=n, S1=np.nan, S1_conf=np.nan, ST=np.nan, ST_conf=np.nan) for n in names]
+            rows += [dict(output=output, parameter=n, S1=np.nan, S1_conf=np.nan, ST=np.nan, ST_conf=np.nan)
+                     for n in names]
             continue
         if np.ptp(y) == 0:
             warnings.append(f"{output}: the same at every design point: indices are 0")
@@ -153,7 +155,8 @@ def _sobol_plot(table: pd.DataFrame, output: str, path: Path) -> None:
     ypos = np.arange(n)
     h = 0.38
     ax.barh(ypos + h / 2, rows["ST"], height=h, xerr=rows["ST_conf"], capsize=3, color="#c44e52", label="total (ST)")
-    ax.barh(ypos - h / 2, rows["S1"], height=h, xerr=rows["S1_conf"], capsize=3, color="#4c72b0", label="first order (S1)")
+    ax.barh(ypos - h / 2, rows["S1"], height=h, xerr=rows["S1_conf"], capsize=3, color="#4c72b0",
+            label="first order (S1)")
     ax.set_yticks(ypos, rows["parameter"])
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(f"Sobol' index (bars: {CONFIDENCE:.0%} confidence interval)")
@@ -290,8 +293,8 @@ def analyze(sweep_dir: str | Path) -> Path:
             "replications_per_point": {"min": int(counts.min()), "max": int(counts.max())},
             "chunks": len(chunk_files(folder)), "conf_level": CONFIDENCE, "num_resamples": NUM_RESAMPLES,
             "method": {"sobol": "SALib.analyze.sobol on the mean output per design point",
-                       "morris": "SALib.analyze.morris on SALib's sample and the mean output per design point"}.get(kind,
-                       "summary and scatter plots"),
+                       "morris": "SALib.analyze.morris on SALib's sample and the mean output per design point",
+                       }.get(kind, "summary and scatter plots"),
             "warnings": warnings, "files": files, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (tmp / "analysis.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -307,7 +310,8 @@ def format_summary(analysis_dir: str | Path, top: int = 3) -> str:
         table = pd.read_csv(folder / "sobol_indices.csv")
         for output, rows in table.groupby("output", sort=False):
             rows = rows.sort_values("ST", ascending=False).head(top)
-            ranked = ", ".join(f"{r.parameter} ST {r.ST:.2f}±{r.ST_conf:.2f} (S1 {r.S1:.2f})" for r in rows.itertuples())
+            ranked = ", ".join(f"{r.parameter} ST {r.ST:.2f}±{r.ST_conf:.2f} (S1 {r.S1:.2f})"
+                               for r in rows.itertuples())
             lines.append(f"  {output}: {ranked}")
     elif (folder / "morris_indices.csv").exists():
         table = pd.read_csv(folder / "morris_indices.csv")

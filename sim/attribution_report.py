@@ -103,7 +103,7 @@ def shapley_table(shapley: pd.DataFrame, levers: list[str], metric: str) -> dict
     for r in shapley.to_dict("records"):
         is_lever = r["lever"] in levers
 
-        def effect(name: str) -> dict:
+        def effect(name: str, r: dict = r, is_lever: bool = is_lever) -> dict:
             if not is_lever:
                 return cell("")
             text = write(r[f"{name}_effect"], r[f"{name}_ci_low"], r[f"{name}_ci_high"])
@@ -175,8 +175,9 @@ def plot_waterfall(shapley: pd.DataFrame, man: dict) -> Figure:
     return Figure("Waterfall: where the gain comes from",
                   "The first bar is the gain with every lever at the incumbents' level, v(none); each step is one "
                   "lever's Shapley value (green up, red down), its marginal contribution averaged over every order of "
-                  "switching the levers on; the last bar is the scenario as written, v(all). Error bars are 95% paired intervals "
-                  "over replications (on the totals, and on each step's own Shapley value).", png_uri(fig))
+                  "switching the levers on; the last bar is the scenario as written, v(all). Error bars are 95% "
+                  "paired intervals over replications (on the totals, and on each step's own Shapley value).",
+                  png_uri(fig))
 
 
 def plot_trajectories(brand_year: pd.DataFrame, man: dict) -> Figure:

@@ -33,7 +33,8 @@ def synthetic_sweep(tmp_path: Path, experiment: str, f, noise: float = 0.0, drop
     p = plan(path)
     folder = tmp_path / "sweep"
     manifest = sweep_folder.create_folder(p, folder)
-    writer = sweep_folder.ChunkWriter(folder, sweep_folder.outputs_schema(manifest), 0, runs_per_file=500, flush_seconds=1e9)
+    writer = sweep_folder.ChunkWriter(folder, sweep_folder.outputs_schema(manifest), 0, runs_per_file=500,
+                                      flush_seconds=1e9)
     rng = np.random.default_rng(0)
     names = [i.name for i in p.params]
     for point, row in p.design.iterrows():

@@ -1,5 +1,5 @@
-"""Parameter sweeps (sim/experiment.py, sim/design.py, sim/sweep_folder.py, sim/sweep.py): experiment validation, designs, seeding, Dask execution, streaming Parquet,
-resume after an interruption or a kill, a worker lost mid-sweep.
+"""Parameter sweeps (sim/experiment.py, sim/design.py, sim/sweep_folder.py, sim/sweep.py): experiment validation,
+designs, seeding, Dask execution, streaming Parquet, resume after an interruption or a kill, a worker lost mid-sweep.
 
 The model is tiny here (1,000 buyers x 4 years, ~0.1 s a run) so the Dask machinery is what is exercised.
 """
@@ -183,7 +183,8 @@ def test_bad_design_input(tmp_path, design, params, field, words):
                     f'[[parameters]]\n{params}\n' + OUTPUTS)
     with pytest.raises(ScenarioError) as info:
         run_sweep(path, out=tmp_path / "out", progress=False)
-    assert any(p.startswith(f"{path}: ") and field in p and words in p for p in info.value.problems), info.value.problems
+    problems = info.value.problems
+    assert any(p.startswith(f"{path}: ") and field in p and words in p for p in problems), problems
     assert not (tmp_path / "out").exists()
 
 
@@ -317,7 +318,8 @@ def test_same_seed_same_outputs_with_one_worker_and_other_chunks(grid_sweep, tmp
     assert manifest["sessions"][0]["workers"] == 1 and manifest["sessions"][0]["runs_per_task"] == 1
     pd.testing.assert_frame_equal(results(folder), results(grid_sweep))
     a = pd.read_parquet(folder / "series").sort_values(["point", "replication", "year", "brand"]).reset_index(drop=True)
-    b = pd.read_parquet(grid_sweep / "series").sort_values(["point", "replication", "year", "brand"]).reset_index(drop=True)
+    b = (pd.read_parquet(grid_sweep / "series").sort_values(["point", "replication", "year", "brand"])
+         .reset_index(drop=True))
     pd.testing.assert_frame_equal(a, b)
 
 

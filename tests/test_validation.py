@@ -57,7 +57,8 @@ def test_acquisition_beats_churn_needs_every_year_after_launch():
 
 
 def loyalty(values: dict[str, float], year: int = 1987, replacers: float = 1000.0) -> pd.DataFrame:
-    return history({(year, b): {"replacers": replacers, "churned_owners": replacers * (1 - v)} for b, v in values.items()})
+    return history({(year, b): {"replacers": replacers, "churned_owners": replacers * (1 - v)}
+                    for b, v in values.items()})
 
 
 INCUMBENTS = ("Cadillac", "Lincoln", "Mercedes-Benz", "BMW", "Jaguar")
