@@ -225,14 +225,22 @@ def _scatter_plot(summary: pd.DataFrame, params: list[dict], output: str, path: 
 def analyze(sweep_dir: str | Path) -> Path:
     """Analyse a sweep folder; write ``<sweep_dir>/analysis/`` (replacing an earlier one) and return it.
 
-    Sobol designs: ``sobol_indices.csv`` (output, parameter, S1, S1_conf, ST, ST_conf) and bar charts;
-    Morris designs: ``morris_indices.csv`` (output, parameter, mu_star, mu_star_conf, sigma, mu) and charts;
-    every design: ``summary.csv`` (mean and 95% CI per design point and output) and scatter plots.
+    A sweep that is only partly done can still be analysed if it is a grid or LHS design (the summary says how
+    many runs each point has).
 
-    Raises :class:`AnalysisError` (a ScenarioError: one line per problem) when the folder is not a sweep, or
-    when a Sobol/Morris sweep still has design points with no finished run (finish it with ``--resume``):
-    the CLI prints the lines and exits 2. A sweep that is only partly done can still be analysed if it is a
-    grid or LHS design (the summary says how many runs each point has).
+    Args:
+        sweep_dir: a sweep folder written by :func:`sim.sweep.run_sweep`.
+
+    Returns:
+        ``sweep_dir/analysis``, holding for Sobol designs ``sobol_indices.csv`` (output, parameter, S1, S1_conf,
+        ST, ST_conf) and bar charts; for Morris designs ``morris_indices.csv`` (output, parameter, mu_star,
+        mu_star_conf, sigma, mu) and charts; for every design ``summary.csv`` (per design point x output: runs,
+        mean, sd, 95% t interval of the mean over its finite runs), scatter plots and ``analysis.json``.
+
+    Raises:
+        AnalysisError: (a ScenarioError: one line per problem) the folder is not a sweep, a run appears twice,
+            or a Sobol/Morris sweep still has design points with no finished run (finish it with ``--resume``);
+            the CLI prints the lines and exits 2.
 
     The CLI should print the analysis folder, then ``format_summary(folder)``: per output, the parameters
     ranked by total Sobol' index (or Morris mu*), and any warnings.

@@ -29,6 +29,17 @@ from sim.report import cell, head, markup, provenance, render, row, table, write
 def write_attribution(destination: Path, att: Attribution, started: datetime) -> Path:
     """Write the attribution folder atomically (tables, manifest, report) and return ``destination``.
 
+    Args:
+        destination: the folder to create (it must not exist).
+        att: the finished :class:`~sim.attribution.Attribution`.
+        started: when the command started (UTC), for the manifest's provenance.
+
+    Returns:
+        ``destination``, holding ``shapley.csv`` (one row per lever, then the interaction remainder, v(none),
+        v(all) and the total: Shapley value with its 95% interval, share of the total, leave-one-out and solo
+        effects), ``coalitions.parquet`` (one row per coalition x replication), ``brand_year.parquet``,
+        ``manifest.json`` and ``report.html``.
+
     Raises:
         FileExistsError: ``destination`` exists (nothing is written).
     """

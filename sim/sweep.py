@@ -249,12 +249,16 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         progress: a rich progress bar on stderr.
 
     Returns:
-        The sweep folder.
+        The sweep folder: ``manifest.json``, ``design.parquet``, ``outputs/`` (Parquet chunks, one row per run:
+        point, replication, parameter values, outputs, status), ``runs.parquet``, and ``series/`` with
+        ``keep_series``.
 
-    Bad input raises :class:`ScenarioError` (one line per problem: file, field path, reason) before anything is
-    written: the CLI prints the lines and exits 2. Runs whose Dask tasks failed even after retries raise
-    :class:`SweepIncomplete` after every other run is saved: the CLI prints the message (it names the folder
-    and says to use --resume) and exits 1. Ctrl-C saves the finished runs and re-raises KeyboardInterrupt.
+    Raises:
+        ScenarioError: bad input (one line per problem: file, field path, reason), raised before anything is
+            written; the CLI prints the lines and exits 2.
+        SweepIncomplete: runs whose Dask tasks failed even after retries, raised after every other run is saved;
+            the message names the folder and says to use --resume (the CLI exits 1).
+        KeyboardInterrupt: Ctrl-C, re-raised after the finished runs are saved.
 
     On success the CLI should print the folder, then one line such as
     ``1,280 runs (1,280 ok, 0 errors) in 3m12s -> results/sweeps/lexus_sobol/20261123T120000Z`` (numbers in
