@@ -377,10 +377,12 @@ def test_resume_after_the_sweep_process_is_killed(tmp_path):
     path.write_text(path.read_text().replace("values = [0.5, 2.5]", "values = [0.5, 1.5, 2.5]")
                     .replace("simulation.buyers = 1000", "simulation.buyers = 2000"))
     out = tmp_path / "sweep"
-    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from sim.sweep import run_sweep; "
+    code = (f"from sim.sweep import run_sweep; "
             f"run_sweep({str(path)!r}, out={str(out)!r}, workers=2, progress=False)")
+    # the project from ROOT (no sys.path edits); the sweep runs in tmp_path
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     # its own session, so the sweep, its nannies and workers can all be killed together (by its group id)
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
