@@ -8,16 +8,16 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario_files import ScenarioError, load_scenario
 
 FLAGSHIP = "lexus_us_1989"
 
@@ -38,16 +38,16 @@ def _fail(exc: ScenarioError) -> None:
     raise typer.Exit(2)
 
 
-def _load(name: str, overrides: list[str], years: Optional[int]):
+def _load(name: str, overrides: list[str], years: int | None):
     overrides = list(overrides or [])
     if years is not None:
         overrides.append(f"market.years={years}")
     return load_scenario(name, overrides)
 
 
-def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], buyers: Optional[int],
-         years: Optional[int], overrides: list[str], out: Optional[Path], quiet: bool, workers: Optional[int],
-         engine: str = "vectorised", scheduler: Optional[str] = None) -> None:
+def _run(scenario_name: str, replications: int | None, seed: int | None, buyers: int | None,
+         years: int | None, overrides: list[str], out: Path | None, quiet: bool, workers: int | None,
+         engine: str = "vectorised", scheduler: str | None = None) -> None:
     from sim.executor import Executor
     from sim.results import default_destination, write_results
     from sim.runner import run_replications
@@ -59,7 +59,7 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
     reps = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
     n = buyers or scenario.simulation.buyers
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     destination = out or default_destination(scenario, started)
     if destination.exists():
         err.print(f"[red]{destination} already exists; choose another --out[/]")
@@ -82,15 +82,22 @@ def _run(scenario_name: str, replications: Optional[int], seed: Optional[int], b
                   "switching.csv, monthly.parquet, manifest.json)")
 
 
-Replications = Annotated[Optional[int], typer.Option("--replications", "-r", min=1, help="Replications (default: the scenario's).")]
-Seed = Annotated[Optional[int], typer.Option(min=0, help="Root seed (default: the scenario's).")]
-Buyers = Annotated[Optional[int], typer.Option("--buyers", "-n", min=100, help="Buyers simulated (default: the scenario's).")]
-Years = Annotated[Optional[int], typer.Option(min=1, help="Simulated years (default: the scenario's).")]
-Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: --set brands.Lexus.service.loaner_cars=false (repeatable).")]
-Out = Annotated[Optional[Path], typer.Option(help="Result folder (default: results/<scenario>/<UTC time>-<hash>/).")]
+Replications = Annotated[int | None, typer.Option("--replications", "-r", min=1,
+                                                  help="Replications (default: the scenario's).")]
+Seed = Annotated[int | None, typer.Option(min=0, help="Root seed (default: the scenario's).")]
+Buyers = Annotated[int | None, typer.Option("--buyers", "-n", min=100,
+                                            help="Buyers simulated (default: the scenario's).")]
+Years = Annotated[int | None, typer.Option(min=1, help="Simulated years (default: the scenario's).")]
+Sets = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a field: --set brands.Lexus.service.loaner_cars=false (repeatable).")]
+Out = Annotated[Path | None, typer.Option(help="Result folder (default: results/<scenario>/<UTC time>-<hash>/).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; print only the result folder.")]
-Workers = Annotated[Optional[int], typer.Option(min=1, help="Local worker processes (default: the cores; 1 runs everything in this process).")]
-Scheduler = Annotated[Optional[str], typer.Option(help="Existing Dask scheduler, e.g. tcp://host:8786 (or DASK_SCHEDULER_ADDRESS); its workers need this project at the same commit.")]
+Workers = Annotated[int | None, typer.Option(
+    min=1, help="Local worker processes (default: the cores; 1 runs everything in this process).")]
+Scheduler = Annotated[str | None, typer.Option(
+    help="Existing Dask scheduler, e.g. tcp://host:8786 (or DASK_SCHEDULER_ADDRESS); its workers need this project "
+         "at the same commit.")]
+ScenarioName = Annotated[str, typer.Argument(help="Scenario name in scenarios/ or a path to a TOML file.")]
 
 
 @app.callback(invoke_without_command=True)
@@ -101,10 +108,11 @@ def main(ctx: typer.Context) -> None:
 
 
 @app.command()
-def run(scenario: Annotated[str, typer.Argument(help="Scenario name in scenarios/ or a path to a TOML file.")] = FLAGSHIP,
+def run(scenario: ScenarioName = FLAGSHIP,
         replications: Replications = None, seed: Seed = None, buyers: Buyers = None, years: Years = None,
         set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None, scheduler: Scheduler = None,
-        engine: Annotated[str, typer.Option(help="vectorised (fast, default) or agents (the per-agent reference engine).")] = "vectorised") -> None:
+        engine: Annotated[str, typer.Option(
+            help="vectorised (fast, default) or agents (the per-agent reference engine).")] = "vectorised") -> None:
     """Run a scenario with replications; write results and print a summary."""
     if engine not in ("vectorised", "agents"):
         err.print(f"[red]--engine: expected 'vectorised' or 'agents', got {engine!r}[/]")
@@ -139,7 +147,7 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     reps = replications or first.simulation.replications
     seed = first.simulation.seed if seed is None else seed
     n = buyers or first.simulation.buyers
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     destination = out or ROOT / "results" / "compare" / f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(scenarios)}"[:200]
     if destination.exists():
         err.print(f"[red]{destination} already exists; choose another --out[/]")
@@ -166,7 +174,7 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
 @app.command("scenarios")
 def list_scenarios() -> None:
     """List the scenario library with the question each scenario answers."""
-    from sim.scenario import SCENARIO_DIR
+    from sim.scenario_files import SCENARIO_DIR
 
     table = Table(title="Scenarios (scenarios/*.toml)", title_justify="left")
     table.add_column("name", style="bold")
@@ -187,7 +195,8 @@ def list_scenarios() -> None:
 @app.command()
 def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.")],
             set_: Sets = None, years: Years = None,
-            as_json: Annotated[bool, typer.Option("--json", help="Print the resolved scenario as JSON.")] = False) -> None:
+            as_json: Annotated[bool, typer.Option("--json", help="Print the resolved scenario as JSON.")] = False,
+            ) -> None:
     """Print a scenario's resolved parameters (after `extends` and --set)."""
     try:
         sc = _load(scenario, set_ or [], years)
@@ -206,7 +215,8 @@ def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.
 @app.command()
 def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in scenarios/experiments/ or a path.")],
           workers: Workers = None, scheduler: Scheduler = None, out: Out = None,
-          resume: Annotated[bool, typer.Option("--resume", help="Finish the interrupted sweep in --out: run only what is missing.")] = False,
+          resume: Annotated[bool, typer.Option(
+              "--resume", help="Finish the interrupted sweep in --out: run only what is missing.")] = False,
           quiet: Quiet = False) -> None:
     """Run a parameter sweep (grid, LHS, Sobol, Morris) with replications on Dask; results stream to Parquet."""
     from sim.sweep import SweepIncomplete, run_sweep, sweep_summary
@@ -215,21 +225,24 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
         err.print("[red]--resume needs --out SWEEP_DIR (the folder to finish)[/]")
         raise typer.Exit(2)
     try:
-        folder = run_sweep(experiment, out=out, workers=workers, scheduler=scheduler, resume=resume, progress=not quiet)
+        folder = run_sweep(experiment, out=out, workers=workers, scheduler=scheduler, resume=resume,
+                           progress=not quiet)
     except ScenarioError as exc:
         _fail(exc)
     except SweepIncomplete as exc:
         print(str(exc), file=sys.stderr)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     console.print(sweep_summary(folder), markup=False, highlight=False)
     if not quiet:
         console.print(f"Next: python run_sim.py analyze {folder}", markup=False, highlight=False)
 
 
 @app.command()
-def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (results/sweeps/<name>/<time>/).")]) -> None:
+def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (results/sweeps/<name>/<time>/).")],
+            ) -> None:
     """Sensitivity indices (Sobol S1/ST, Morris mu*/sigma) with confidence intervals, plots and CSVs."""
-    from sim.analysis import analyze as run_analysis, format_summary
+    from sim.analysis import analyze as run_analysis
+    from sim.analysis import format_summary
 
     try:
         folder = run_analysis(sweep_dir)
@@ -240,26 +253,32 @@ def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (resu
 
 
 @app.command()
-def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file in scenarios/calibration/ or a path.")] = FLAGSHIP,
+def calibrate(calibration: Annotated[str, typer.Argument(
+                  help="Calibration file in scenarios/calibration/ or a path.")] = FLAGSHIP,
               buyers: Buyers = None,
               replications: Replications = None,
-              max_evaluations: Annotated[Optional[int], typer.Option(min=1, help="Nelder-Mead evaluations at most (default: the file's).")] = None,
+              max_evaluations: Annotated[int | None, typer.Option(
+                  min=1, help="Nelder-Mead evaluations at most (default: the file's).")] = None,
               workers: Workers = None, scheduler: Scheduler = None,
-              apply: Annotated[bool, typer.Option("--apply", help="Write the fitted values into the base scenario file, each with a comment naming this run.")] = False,
-              out: Annotated[Optional[Path], typer.Option(help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
+              apply: Annotated[bool, typer.Option(
+                  "--apply", help="Write the fitted values into the base scenario file, each with a comment naming "
+                                  "this run.")] = False,
+              out: Annotated[Path | None, typer.Option(
+                  help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
               quiet: Quiet = False) -> None:
     """Fit the free parameters to 1984-1993 history (simulated method of moments, common random numbers, Dask)."""
-    from sim.calibration import calibrate as fit, load_calibration
-    from sim.executor import Executor
+    from sim.calibration import calibrate as fit
+    from sim.calibration import load_calibration
     from sim.calibration_report import apply_to_scenario, default_destination, run_label, write_calibration
-    from sim.scenario import resolve_path
+    from sim.executor import Executor
+    from sim.scenario_files import resolve_path
 
     try:
         problem = load_calibration(calibration, {"buyers": buyers, "replications": replications,
                                                  "max_evaluations": max_evaluations})
     except ScenarioError as exc:
         _fail(exc)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     destination = out or default_destination(problem.spec.name, started)
     if destination.exists():
         err.print(f"[red]{destination} already exists; choose another --out[/]")
@@ -289,17 +308,19 @@ def calibrate(calibration: Annotated[str, typer.Argument(help="Calibration file 
 
 @app.command("validate")
 def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrated scenario.")] = FLAGSHIP,
-                     parity: Annotated[str, typer.Option(help="The service-parity counterfactual ('' to skip that check).")] = "lexus_service_parity",
+                     parity: Annotated[str, typer.Option(
+                         help="The service-parity counterfactual ('' to skip that check).")] = "lexus_service_parity",
                      replications: Replications = None, seed: Seed = None, buyers: Buyers = None,
                      overrides: Sets = None, workers: Workers = None, scheduler: Scheduler = None, out: Out = None,
                      quiet: Quiet = False,
-                     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a stylized fact fails.")] = False) -> None:
-    """The fit on 1984-1993 and the case's stylized facts (pass/fail), plus the later years as a forecast."""
+                     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a stylized fact fails.")] = False,
+                     ) -> None:
+    """Validate a scenario: the 1984-1993 fit and the case's stylized facts (pass/fail); later years, a forecast."""
     from sim.calibration_report import write_validation
     from sim.results import ROOT
     from sim.validation import validate_scenario
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=quiet, transient=True) as progress:
@@ -333,17 +354,26 @@ def app_command(host: Annotated[str, typer.Option(help="Address to bind (local o
 
 
 @app.command()
-def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in scenarios/ or a path to a TOML file.")] = FLAGSHIP,
+def attribute(scenario: ScenarioName = FLAGSHIP,
               brand: Annotated[str, typer.Option(help="The brand whose gain is explained, e.g. Lexus.")] = ...,
-              levers: Annotated[str, typer.Option(help="Comma-separated levers (at most 6): service, price, quality, word_of_mouth.")] = "service,price,quality,word_of_mouth",
-              metric: Annotated[str, typer.Option(help="sales_share (share in --to minus share the year before --from) or cumulative_profit (--from..--to).")] = "sales_share",
-              from_: Annotated[Optional[int], typer.Option("--from", help="First year of the gain (default: the brand's launch year).")] = None,
-              to: Annotated[Optional[int], typer.Option("--to", help="Last year of the gain (default: six years after --from); runs stop there.")] = None,
+              levers: Annotated[str, typer.Option(
+                  help="Comma-separated levers (at most 6): service, price, quality, word_of_mouth.",
+              )] = "service,price,quality,word_of_mouth",
+              metric: Annotated[str, typer.Option(
+                  help="sales_share (share in --to minus share the year before --from) or cumulative_profit "
+                       "(--from..--to).")] = "sales_share",
+              from_: Annotated[int | None, typer.Option(
+                  "--from", help="First year of the gain (default: the brand's launch year).")] = None,
+              to: Annotated[int | None, typer.Option(
+                  "--to", help="Last year of the gain (default: six years after --from); runs stop there.")] = None,
               replications: Replications = None, seed: Seed = None, buyers: Buyers = None, set_: Sets = None,
-              out: Annotated[Optional[Path], typer.Option(help="Result folder (default: results/attribution/<scenario>-<brand>-<UTC time>/).")] = None,
+              out: Annotated[Path | None, typer.Option(
+                  help="Result folder (default: results/attribution/<scenario>-<brand>-<UTC time>/).")] = None,
               quiet: Quiet = False, workers: Workers = None, scheduler: Scheduler = None) -> None:
-    """Shapley attribution of a brand's gain to its levers: every combination of levers switched to the incumbents'
-    level, with common random numbers; a waterfall plot, a table and 95% intervals."""
+    """Shapley attribution of a brand's gain to its levers, with a waterfall plot, a table and 95% intervals.
+
+    Every combination of levers is switched to the incumbents' level, with common random numbers.
+    """
     from sim import attribution as attr
     from sim.attribution_report import write_attribution
 
@@ -354,7 +384,7 @@ def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in sce
         _fail(exc)
     reps = replications or sc.simulation.replications
     n = buyers or sc.simulation.buyers
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     destination = out or attr.default_destination(sc, brand, started)
     if destination.exists():
         err.print(f"[red]{destination} already exists; choose another --out[/]")
@@ -380,7 +410,8 @@ def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in sce
 
 @app.command()
 def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.")] = "10000,100000,1000000",
-          reference_sizes: Annotated[str, typer.Option(help="Buyer counts for the per-agent reference engine ('' for none).")] = "10000",
+          reference_sizes: Annotated[str, typer.Option(
+              help="Buyer counts for the per-agent reference engine ('' for none).")] = "10000",
           reference_repeats: Annotated[int, typer.Option(min=1, help="Runs per size of the reference engine.")] = 1,
           repeats: Annotated[int, typer.Option(min=1, help="Runs per size (best and median reported).")] = 3,
           years: Annotated[int, typer.Option(min=1, help="Simulated years per run.")] = 30,
@@ -393,11 +424,12 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
             return [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
         except ValueError:
             err.print(f"[red]{option}: expected comma-separated integers, got {text!r}[/]")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
 
-    rows = benchmark(counts("--sizes", sizes), repeats, years, reference_sizes=counts("--reference-sizes", reference_sizes),
-                     reference_repeats=reference_repeats,
-                     progress=None if as_json else lambda e, n, r: err.print(f"  {e} engine, {n:,} buyers, run {r + 1} done"))
+    progress = None if as_json else lambda e, n, r: err.print(f"  {e} engine, {n:,} buyers, run {r + 1} done")
+    rows = benchmark(counts("--sizes", sizes), repeats, years,
+                     reference_sizes=counts("--reference-sizes", reference_sizes),
+                     reference_repeats=reference_repeats, progress=progress)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -424,6 +456,7 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
 
 
 def cli() -> None:
+    """Run the command line (`python run_sim.py ...`): exit 2 with one line per problem on bad input, 143 on SIGTERM."""
     # A terminated run unwinds like Ctrl-C, so partial result folders are removed (sim/results.py).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:

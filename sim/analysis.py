@@ -1,4 +1,5 @@
-"""Sensitivity analysis of a sweep folder (``sim/sweep.py``, ``sim/sweep_folder.py``): SALib indices, tidy summaries, plots, CSV.
+"""Sensitivity analysis of a sweep folder (``sim/sweep.py``, ``sim/sweep_folder.py``): SALib indices, tidy summaries,
+plots, CSV.
 
 ``analyze(sweep_dir)`` writes ``sweep_dir/analysis/`` (built in a temporary folder, then renamed into place):
 
@@ -22,32 +23,23 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim.scenario import ScenarioError
 from sim.files import atomic_folder
+from sim.scenario_files import ScenarioError
+from sim.stats import CONFIDENCE, t_half_width
 from sim.sweep_folder import chunk_files, read_manifest, read_outputs
 
-NUM_RESAMPLES = 1000  # bootstrap resamples for SALib's confidence intervals
-CONF_LEVEL = 0.95
+NUM_RESAMPLES = 1000  # bootstrap resamples for SALib's confidence intervals (at sim.stats.CONFIDENCE)
 FLOAT_FORMAT = "%.10g"  # CSV numbers: 10 significant digits (profits run to billions)
 
 
 class AnalysisError(ScenarioError):
     """The sweep folder cannot be analysed (missing runs, duplicates ...): one line per problem."""
-
-
-def _t_quantile(df: np.ndarray) -> np.ndarray:
-    from scipy import stats
-
-    out = np.full(df.shape, np.nan)
-    ok = df > 0
-    out[ok] = stats.t.ppf(0.5 + CONF_LEVEL / 2, df[ok])
-    return out
 
 
 def point_means(folder: Path, manifest: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -67,7 +59,7 @@ def point_means(folder: Path, manifest: dict | None = None) -> tuple[pd.DataFram
     grouped = long.groupby(["point", "output"], sort=True)["value"]
     stats = grouped.agg(runs="size", finite="count", mean="mean", sd="std").reset_index()
     n = stats.pop("finite").to_numpy(dtype=float)  # the interval counts the runs where the output is a number
-    half = _t_quantile(n - 1.0) * stats["sd"].to_numpy() / np.sqrt(np.maximum(n, 1.0))
+    half = t_half_width(stats["sd"].to_numpy(), n, CONFIDENCE)  # NaN with fewer than two finite runs
     stats["ci_low"] = stats["mean"] - half
     stats["ci_high"] = stats["mean"] + half
     # every (point, output), also points with no finished run (runs = 0, mean NaN)
@@ -98,14 +90,15 @@ def sobol_indices(problem: dict, y_by_output: dict[str, np.ndarray], second_orde
     for output, y in y_by_output.items():
         if not np.all(np.isfinite(y)):
             warnings.append(f"{output}: not finite at {int((~np.isfinite(y)).sum())} design points: no Sobol indices")
-            rows += [dict(output=output, parameter=n, S1=np.nan, S1_conf=np.nan, ST=np.nan, ST_conf=np.nan) for n in names]
+            rows += [dict(output=output, parameter=n, S1=np.nan, S1_conf=np.nan, ST=np.nan, ST_conf=np.nan)
+                     for n in names]
             continue
         if np.ptp(y) == 0:
             warnings.append(f"{output}: the same at every design point: indices are 0")
             rows += [dict(output=output, parameter=n, S1=0.0, S1_conf=0.0, ST=0.0, ST_conf=0.0) for n in names]
             continue
         si = sobol.analyze({"num_vars": problem["num_vars"], "names": names, "bounds": problem["bounds"]}, y,
-                           calc_second_order=second_order, num_resamples=NUM_RESAMPLES, conf_level=CONF_LEVEL,
+                           calc_second_order=second_order, num_resamples=NUM_RESAMPLES, conf_level=CONFIDENCE,
                            print_to_console=False, seed=seed)
         for k, n in enumerate(names):
             rows.append(dict(output=output, parameter=n, S1=si["S1"][k], S1_conf=si["S1_conf"][k],
@@ -135,7 +128,7 @@ def morris_indices(problem: dict, x: np.ndarray, y_by_output: dict[str, np.ndarr
             continue
         si = morris.analyze({"num_vars": problem["num_vars"], "names": names, "bounds": problem["bounds"]},
                             np.asarray(x, dtype=float), np.asarray(y, dtype=float), num_resamples=NUM_RESAMPLES,
-                            conf_level=CONF_LEVEL, print_to_console=False, num_levels=levels, seed=seed)
+                            conf_level=CONFIDENCE, print_to_console=False, num_levels=levels, seed=seed)
         for k, n in enumerate(names):
             rows.append(dict(output=output, parameter=n, mu_star=si["mu_star"][k], mu_star_conf=si["mu_star_conf"][k],
                              sigma=si["sigma"][k], mu=si["mu"][k]))
@@ -162,10 +155,11 @@ def _sobol_plot(table: pd.DataFrame, output: str, path: Path) -> None:
     ypos = np.arange(n)
     h = 0.38
     ax.barh(ypos + h / 2, rows["ST"], height=h, xerr=rows["ST_conf"], capsize=3, color="#c44e52", label="total (ST)")
-    ax.barh(ypos - h / 2, rows["S1"], height=h, xerr=rows["S1_conf"], capsize=3, color="#4c72b0", label="first order (S1)")
+    ax.barh(ypos - h / 2, rows["S1"], height=h, xerr=rows["S1_conf"], capsize=3, color="#4c72b0",
+            label="first order (S1)")
     ax.set_yticks(ypos, rows["parameter"])
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel(f"Sobol' index (bars: {CONF_LEVEL:.0%} confidence interval)")
+    ax.set_xlabel(f"Sobol' index (bars: {CONFIDENCE:.0%} confidence interval)")
     ax.set_title(f"{output}: Sobol' sensitivity indices")
     ax.legend(loc="lower right", frameon=False)
     fig.savefig(path)
@@ -178,7 +172,7 @@ def _morris_plot(table: pd.DataFrame, output: str, path: Path) -> None:
     ax1, ax2 = fig.subplots(1, 2)
     ax1.barh(np.arange(n), rows["mu_star"], xerr=rows["mu_star_conf"], capsize=3, color="#4c72b0")
     ax1.set_yticks(np.arange(n), rows["parameter"])
-    ax1.set_xlabel(f"mu* (mean |elementary effect|, bars: {CONF_LEVEL:.0%} CI)")
+    ax1.set_xlabel(f"mu* (mean |elementary effect|, bars: {CONFIDENCE:.0%} CI)")
     ax1.set_title(f"{output}: Morris mu*")
     ax2.scatter(rows["mu_star"], rows["sigma"], color="#c44e52")
     for _, r in rows.iterrows():
@@ -231,14 +225,22 @@ def _scatter_plot(summary: pd.DataFrame, params: list[dict], output: str, path: 
 def analyze(sweep_dir: str | Path) -> Path:
     """Analyse a sweep folder; write ``<sweep_dir>/analysis/`` (replacing an earlier one) and return it.
 
-    Sobol designs: ``sobol_indices.csv`` (output, parameter, S1, S1_conf, ST, ST_conf) and bar charts;
-    Morris designs: ``morris_indices.csv`` (output, parameter, mu_star, mu_star_conf, sigma, mu) and charts;
-    every design: ``summary.csv`` (mean and 95% CI per design point and output) and scatter plots.
+    A sweep that is only partly done can still be analysed if it is a grid or LHS design (the summary says how
+    many runs each point has).
 
-    Raises :class:`AnalysisError` (a ScenarioError: one line per problem) when the folder is not a sweep, or
-    when a Sobol/Morris sweep still has design points with no finished run (finish it with ``--resume``):
-    the CLI prints the lines and exits 2. A sweep that is only partly done can still be analysed if it is a
-    grid or LHS design (the summary says how many runs each point has).
+    Args:
+        sweep_dir: a sweep folder written by :func:`sim.sweep.run_sweep`.
+
+    Returns:
+        ``sweep_dir/analysis``, holding for Sobol designs ``sobol_indices.csv`` (output, parameter, S1, S1_conf,
+        ST, ST_conf) and bar charts; for Morris designs ``morris_indices.csv`` (output, parameter, mu_star,
+        mu_star_conf, sigma, mu) and charts; for every design ``summary.csv`` (per design point x output: runs,
+        mean, sd, 95% t interval of the mean over its finite runs), scatter plots and ``analysis.json``.
+
+    Raises:
+        AnalysisError: (a ScenarioError: one line per problem) the folder is not a sweep, a run appears twice,
+            or a Sobol/Morris sweep still has design points with no finished run (finish it with ``--resume``);
+            the CLI prints the lines and exits 2.
 
     The CLI should print the analysis folder, then ``format_summary(folder)``: per output, the parameters
     ranked by total Sobol' index (or Morris mu*), and any warnings.
@@ -297,11 +299,11 @@ def analyze(sweep_dir: str | Path) -> Path:
             "sweep": str(folder), "design": kind, "points": n_points, "outputs": outputs,
             "parameters": [p["name"] for p in params], "runs_used": int(len(runs)),
             "replications_per_point": {"min": int(counts.min()), "max": int(counts.max())},
-            "chunks": len(chunk_files(folder)), "conf_level": CONF_LEVEL, "num_resamples": NUM_RESAMPLES,
+            "chunks": len(chunk_files(folder)), "conf_level": CONFIDENCE, "num_resamples": NUM_RESAMPLES,
             "method": {"sobol": "SALib.analyze.sobol on the mean output per design point",
-                       "morris": "SALib.analyze.morris on SALib's sample and the mean output per design point"}.get(kind,
-                       "summary and scatter plots"),
-            "warnings": warnings, "files": files, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       "morris": "SALib.analyze.morris on SALib's sample and the mean output per design point",
+                       }.get(kind, "summary and scatter plots"),
+            "warnings": warnings, "files": files, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (tmp / "analysis.json").write_text(json.dumps(info, indent=2) + "\n")
     return destination
@@ -316,7 +318,8 @@ def format_summary(analysis_dir: str | Path, top: int = 3) -> str:
         table = pd.read_csv(folder / "sobol_indices.csv")
         for output, rows in table.groupby("output", sort=False):
             rows = rows.sort_values("ST", ascending=False).head(top)
-            ranked = ", ".join(f"{r.parameter} ST {r.ST:.2f}±{r.ST_conf:.2f} (S1 {r.S1:.2f})" for r in rows.itertuples())
+            ranked = ", ".join(f"{r.parameter} ST {r.ST:.2f}±{r.ST_conf:.2f} (S1 {r.S1:.2f})"
+                               for r in rows.itertuples())
             lines.append(f"  {output}: {ranked}")
     elif (folder / "morris_indices.csv").exists():
         table = pd.read_csv(folder / "morris_indices.csv")

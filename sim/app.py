@@ -27,7 +27,8 @@ import html
 import os
 import threading
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sim.app_figures import latest_table_html, status_html
 from sim.app_levers import BUYERS_EXPLAIN, CHART_NOTES, LAG_EXPLAIN, LEVERS, SEED_EXPLAIN, Lever, lever_text
@@ -56,6 +57,7 @@ if solara is not None:
 
     @solara.component
     def Explain(text: str):
+        """A control's or chart's explanation: what it is, what it costs, what the case claims (small print)."""
         solara.Text(text, classes=["luxsim-explain"])
 
     @solara.component
@@ -96,6 +98,10 @@ if solara is not None:
 
     @solara.component
     def Page():
+        """The app's page: scenario and brand pickers, levers, step/run buttons, charts, the table, the CLI line.
+
+        One :class:`~sim.app_state.AppState` per browser session; every change bumps a counter that re-renders it.
+        """
         state = solara.use_memo(lambda: AppState(**app_defaults()), [])
         _version, set_version = solara.use_state(0)  # bumped after every change: re-renders the page
         lock = solara.use_memo(threading.Lock, [])

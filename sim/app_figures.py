@@ -8,7 +8,8 @@ HTML helpers write numbers with :mod:`sim.formats` and give each cell a stable `
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -94,6 +95,8 @@ def _x_range(ax, state: AppState) -> None:
 
 
 def fig_share(state: AppState) -> Figure:
+    """Sales share by brand, trailing 12 months, in percent, month by month (the chosen brand bold, its launch
+    dotted). An empty chart before the first month."""
     fig, ax = _figure()
     share = state.monthly_share()
     if share.empty:
@@ -116,6 +119,8 @@ def fig_share(state: AppState) -> Figure:
 
 
 def fig_loyalty(state: AppState) -> Figure:
+    """Repurchase loyalty by brand and year, in percent (owners who rebought the brand over owners who replaced).
+    Empty until the first full year."""
     fig, ax = _figure()
     y = state.yearly()
     if y.empty:
@@ -130,6 +135,7 @@ def fig_loyalty(state: AppState) -> Figure:
 
 
 def fig_csi(state: AppState) -> Figure:
+    """Customer satisfaction (CSI, 0-1000, 500 neutral) by brand and year. Empty until the first full year."""
     fig, ax = _figure()
     y = state.yearly()
     if y.empty:
@@ -144,6 +150,8 @@ def fig_csi(state: AppState) -> Figure:
 
 
 def fig_money(state: AppState) -> Figure:
+    """Service margin per year and cumulative profit, by brand, in millions of dollars (two panels). Empty until
+    the first full year."""
     fig, (left, right) = _figure(ncols=2)
     y = state.yearly()
     if y.empty:
@@ -164,6 +172,9 @@ def fig_money(state: AppState) -> Figure:
 
 
 def fig_flows(state: AppState) -> Figure:
+    """Who took buyers from whom: a heat map of buyers (thousands, real units) from the brand owned before (rows)
+    to the brand bought (columns) over ``state.flow_window``; loyal repurchases left blank, the chosen brand's
+    row and column boxed."""
     fig, ax = _figure(height=3.8, right=0.99)
     fig.subplots_adjust(left=0.22, bottom=0.25, top=0.93)
     f = state.flows()
@@ -204,6 +215,8 @@ def _col_box(i: int, height: int):
 
 
 def fig_network(state: AppState) -> Figure:
+    """A sample of the buyers' social network: buyers coloured by the brand they own (grey: outside the segment),
+    their ties, and the share of ties between owners of the same brand against its value under random mixing."""
     from matplotlib.collections import LineCollection
 
     fig, ax = _figure(height=3.8, right=0.7)

@@ -1,15 +1,16 @@
 """The app's controls: what each lever is, what it costs and what the Lexus case claims about it.
 
 A :class:`Lever` is one brand-level control of the browser app (``sim/app.py``): a scenario field (a dotted path
-with ``{brand}`` for the chosen brand, handed to :func:`sim.scenario.load_scenario` as a ``--set`` override so the
+with ``{brand}`` for the chosen brand, handed to :func:`sim.scenario_files.load_scenario` as a ``--set`` override so the
 scenario schema validates every slider value), its range, and a function that explains it in plain language with
 the scenario's own costs. The texts beside the other controls and under each chart are here too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sim.formats import money, number
 from sim.scenario import Scenario

@@ -1,7 +1,7 @@
 """The browser app's state, in plain Python (no Solara): the scenario, the lever overrides, the model, the run.
 
 :class:`AppState` holds everything the page (``sim/app.py``) shows: the chosen scenario, the lever overrides
-(``"dotted.path=value"`` strings handed to :func:`sim.scenario.load_scenario`, so the scenario schema validates
+(``"dotted.path=value"`` strings handed to :func:`sim.scenario_files.load_scenario`, so the scenario schema validates
 every slider value), the model, chunked stepping, the series drawn and the figures (``sim/app_figures.py``), and
 the command line that reproduces the run (replication 0 of ``run_sim.py run`` uses the same random streams). It is
 unit-tested without a browser (``tests/test_app.py``).
@@ -13,7 +13,8 @@ import os
 import shlex
 import threading
 import time
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,8 @@ from sim.app_levers import LEVER_BY_KEY
 from sim.files import toml_inline
 from sim.model import LuxuryMarketModel
 from sim.runner import replication_seed
-from sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario
+from sim.scenario import Scenario
+from sim.scenario_files import SCENARIO_DIR, ScenarioError, load_scenario
 
 DEFAULT_SCENARIO = "lexus_us_1989"
 DEFAULT_BUYERS = 20_000  # one simulated year steps in well under a second at this size
@@ -63,7 +65,7 @@ def scenario_library() -> list[tuple[str, str]]:
 
 def override_arg(path: str, value: Any) -> str:
     """One ``--set`` argument, ``path=VALUE`` with the value written as inline TOML (:func:`sim.files.toml_inline`),
-    so :func:`sim.scenario.parse_override` reads back the same value: ``true``, ``36``, ``0.05``, ``"it's"``.
+    so :func:`sim.scenario_files.parse_override` reads back the same value: ``true``, ``36``, ``0.05``, ``"it's"``.
 
     Raises:
         TypeError: a value TOML cannot hold (None, an object).
@@ -243,18 +245,22 @@ class AppState:
             self._sample = self._network_sample()
 
     def reset(self) -> None:
+        """Back to month 0 with the current scenario and overrides (the page's reset button): :meth:`rebuild`."""
         self.rebuild()
 
     @property
     def months_done(self) -> int:
+        """Months simulated so far (0 before the first step)."""
         return self.model.month + 1
 
     @property
     def n_months(self) -> int:
+        """Months the scenario runs in all (``market.years * 12``)."""
         return self.model.n_months
 
     @property
     def done(self) -> bool:
+        """True once every month of the scenario has been simulated."""
         return self.months_done >= self.n_months
 
     def advance(self, months: int) -> int:
@@ -439,5 +445,6 @@ class AppState:
         return self._cached(f"fig_{kind}", lambda: FIGURES[kind](self), *extra)
 
     def figure_key(self, kind: str) -> tuple:
+        """A key that changes whenever :meth:`figure` of ``kind`` would draw something else (the page's cue)."""
         return (kind, *self._key(self.flow_window, self.brand))
 

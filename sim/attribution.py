@@ -72,7 +72,8 @@ import numpy as np
 import pandas as pd
 
 from sim.report import Rendered
-from sim.scenario import Scenario, ScenarioError, ServiceLevers, validate, year_month_index
+from sim.scenario import Scenario, ServiceLevers, year_month_index
+from sim.scenario_files import ScenarioError, validate
 from sim.stats import mean_interval
 
 MAX_LEVERS = 6

@@ -29,6 +29,17 @@ from sim.report import cell, head, markup, provenance, render, row, table, write
 def write_attribution(destination: Path, att: Attribution, started: datetime) -> Path:
     """Write the attribution folder atomically (tables, manifest, report) and return ``destination``.
 
+    Args:
+        destination: the folder to create (it must not exist).
+        att: the finished :class:`~sim.attribution.Attribution`.
+        started: when the command started (UTC), for the manifest's provenance.
+
+    Returns:
+        ``destination``, holding ``shapley.csv`` (one row per lever, then the interaction remainder, v(none),
+        v(all) and the total: Shapley value with its 95% interval, share of the total, leave-one-out and solo
+        effects), ``coalitions.parquet`` (one row per coalition x replication), ``brand_year.parquet``,
+        ``manifest.json`` and ``report.html``.
+
     Raises:
         FileExistsError: ``destination`` exists (nothing is written).
     """
@@ -103,7 +114,7 @@ def shapley_table(shapley: pd.DataFrame, levers: list[str], metric: str) -> dict
     for r in shapley.to_dict("records"):
         is_lever = r["lever"] in levers
 
-        def effect(name: str) -> dict:
+        def effect(name: str, r: dict = r, is_lever: bool = is_lever) -> dict:
             if not is_lever:
                 return cell("")
             text = write(r[f"{name}_effect"], r[f"{name}_ci_low"], r[f"{name}_ci_high"])
@@ -175,8 +186,9 @@ def plot_waterfall(shapley: pd.DataFrame, man: dict) -> Figure:
     return Figure("Waterfall: where the gain comes from",
                   "The first bar is the gain with every lever at the incumbents' level, v(none); each step is one "
                   "lever's Shapley value (green up, red down), its marginal contribution averaged over every order of "
-                  "switching the levers on; the last bar is the scenario as written, v(all). Error bars are 95% paired intervals "
-                  "over replications (on the totals, and on each step's own Shapley value).", png_uri(fig))
+                  "switching the levers on; the last bar is the scenario as written, v(all). Error bars are 95% "
+                  "paired intervals over replications (on the totals, and on each step's own Shapley value).",
+                  png_uri(fig))
 
 
 def plot_trajectories(brand_year: pd.DataFrame, man: dict) -> Figure:

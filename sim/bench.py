@@ -29,7 +29,7 @@ PHASE_GROUP = {"service_events": "service", "complaints": "service", "shopping":
 
 def _measure(scenario_name: str, buyers: int, years: int, seed: int, engine: str = "vectorised") -> dict:
     from sim.model import LuxuryMarketModel
-    from sim.scenario import load_scenario
+    from sim.scenario_files import load_scenario
 
     t0 = time.perf_counter()
     LuxuryMarketModel(load_scenario(scenario_name, overrides=["market.years=1"]), seed=seed, buyers=1000,
@@ -55,7 +55,7 @@ def measure(scenario_name: str, buyers: int, years: int, seed: int, engine: str 
     """One timed run in a fresh (spawned) process, so that its peak memory is its own.
 
     Args:
-        scenario_name: a scenario name or path (:func:`sim.scenario.load_scenario`).
+        scenario_name: a scenario name or path (:func:`sim.scenario_files.load_scenario`).
         buyers: buyers simulated.
         years: years simulated (``market.years`` is overridden).
         seed: the run's seed.

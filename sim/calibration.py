@@ -36,9 +36,10 @@ import difflib
 import math
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sim import moments
 from sim.executor import Executor
 from sim.report import Rendered
-from sim.scenario import (SCENARIO_DIR, ScenarioError, apply_overrides, explain_error, read_raw, resolve_path,
-                          set_values, validate)
+from sim.scenario_files import (
+    SCENARIO_DIR,
+    ScenarioError,
+    apply_overrides,
+    explain_error,
+    read_raw,
+    resolve_path,
+    set_values,
+    validate,
+)
 
 CALIBRATION_DIR = SCENARIO_DIR / "calibration"
 PINNED_FRACTION = 0.5  # a 95% interval narrower than this fraction of the prior range: pinned down
@@ -59,6 +68,8 @@ class _Strict(BaseModel):
 
 
 class FreeParameter(_Strict):
+    """One parameter the calibration fits: its scenario field path, the prior range searched and why, the start."""
+
     path: str = Field(description="Dotted field path in the scenario, as for --set (e.g. choice.inertia).")
     range: tuple[float, float] = Field(description="Prior range [low, high]: the search box.")
     why: str = Field(min_length=1, description="Why this range (the prior's reasoning and sources).")
@@ -80,14 +91,21 @@ class FreeParameter(_Strict):
 
 
 class Optimiser(_Strict):
-    screening: int = Field(64, ge=0, le=4096, description="Sobol' points over the prior box before the local search (0: none; rounded up to a power of two).")
+    """The search: Sobol' screening of the prior box, then bounded Nelder-Mead from the best point, and its stops."""
+
+    screening: int = Field(64, ge=0, le=4096, description="Sobol' points over the prior box before the local search "
+                                                          "(0: none; rounded up to a power of two).")
     max_evaluations: int = Field(400, ge=1, le=100_000, description="Nelder-Mead objective evaluations at most.")
-    initial_step: float = Field(0.1, gt=0, le=0.5, description="Nelder-Mead's first simplex: this fraction of each prior range.")
+    initial_step: float = Field(0.1, gt=0, le=0.5,
+                                description="Nelder-Mead's first simplex: this fraction of each prior range.")
     xatol: float = Field(0.002, gt=0, description="Stop when the simplex is this small (fraction of the prior ranges).")
     fatol: float = Field(0.05, gt=0, description="... and the distance differs by less than this across it.")
 
 
 class CalibrationSpec(_Strict):
+    """A calibration file (``scenarios/calibration/*.toml``): the base scenario, the window, the population and
+    replications per candidate, the free parameters (each listed once), the targets left out and the optimiser."""
+
     name: str = Field(min_length=1)
     description: str = ""
     scenario: str = Field(description="Base scenario (name in scenarios/ or a path).")
@@ -96,7 +114,8 @@ class CalibrationSpec(_Strict):
     buyers: int = Field(30_000, ge=500, le=10_000_000, description="Simulated buyers per run.")
     replications: int = Field(4, ge=1, le=256, description="Replications per candidate (common random numbers).")
     seed: int = Field(1993, ge=0, description="Root seed: replication r uses SeedSequence(seed, spawn_key=(r,)).")
-    jacobian_step: float = Field(0.05, gt=0, le=0.25, description="Central-difference step, fraction of each prior range.")
+    jacobian_step: float = Field(0.05, gt=0, le=0.25,
+                                 description="Central-difference step, fraction of each prior range.")
     exclude: list[str] = Field(default_factory=list, description="Target names (or kinds) left out of the distance.")
     parameters: list[FreeParameter] = Field(min_length=1)
     optimiser: Optimiser = Field(default_factory=Optimiser)
@@ -124,18 +143,22 @@ class Problem:
 
     @property
     def paths(self) -> list[str]:
+        """The free parameters' scenario field paths, in file order (the order of ``theta``)."""
         return [p.path for p in self.spec.parameters]
 
     @property
     def names(self) -> list[str]:
+        """Short column names of the free parameters (:func:`parameter_name`), in ``theta`` order."""
         return [parameter_name(p.path) for p in self.spec.parameters]
 
     @property
     def low(self) -> np.ndarray:
+        """Lower ends of the prior ranges, shape (parameters,), in each field's unit."""
         return np.array([p.range[0] for p in self.spec.parameters], dtype=float)
 
     @property
     def high(self) -> np.ndarray:
+        """Upper ends of the prior ranges, shape (parameters,), in each field's unit."""
         return np.array([p.range[1] for p in self.spec.parameters], dtype=float)
 
     def values(self, theta: np.ndarray) -> dict[str, Any]:
@@ -145,13 +168,12 @@ class Problem:
             out[path] = int(round(float(v))) if is_int else float(v)
         return out
 
-    def scenario_raw(self, theta: np.ndarray) -> dict:
-        return set_values(self.base_raw, self.values(theta), self.source)
-
     def to_unit(self, theta: np.ndarray) -> np.ndarray:
+        """``theta`` as fractions of the prior ranges (0 at ``low``, 1 at ``high``), shape (parameters,)."""
         return (np.asarray(theta, float) - self.low) / (self.high - self.low)
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """Fractions of the prior ranges (clipped to [0, 1]) as parameter values, shape (parameters,)."""
         return self.low + np.clip(np.asarray(u, float), 0.0, 1.0) * (self.high - self.low)
 
 
@@ -166,12 +188,32 @@ def parameter_name(path: str) -> str:
 
 
 def resolve_calibration(name: str | Path) -> Path:
+    """The calibration file ``name`` (a path, or a name in ``scenarios/calibration/``).
+
+    Raises:
+        ScenarioError: no such file (:func:`sim.scenario_files.resolve_path`).
+    """
     return resolve_path(name, folder=CALIBRATION_DIR, kind="calibration")
 
 
 def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) -> Problem:
-    """Read and validate a calibration file (``overrides``: spec fields such as ``buyers``). Raises
-    :class:`ScenarioError` naming the file, the field and the reason."""
+    """Read and validate a calibration file and its base scenario into the :class:`Problem` to fit.
+
+    Args:
+        name: a path, or a name in ``scenarios/calibration/`` (``"lexus_us_1989"``).
+        overrides: spec fields set from the command line (``buyers``, ``replications``, ``max_evaluations``, the
+            last going to ``[optimiser]``); None values are ignored.
+
+    Returns:
+        The problem: the spec, the base scenario as a raw dict (its ``set`` applied, ``market.years`` cut at
+        ``end_year``), the targets inside the window (minus ``exclude``), which parameters are integers, and
+        where the search starts (each parameter's ``start`` or the base scenario's value).
+
+    Raises:
+        ScenarioError: one line per problem naming the file, the field and the reason: no such file, bad TOML,
+            a schema error, a path that is not a numeric scenario field, a range end the scenario rejects, an
+            ``end_year`` before the start, an unknown excluded target, or a bad base scenario.
+    """
     path = resolve_calibration(name)
     source = str(path)
     try:
@@ -227,10 +269,12 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     if problems:
         raise ScenarioError(problems)
 
-    ts = [t for t in moments.targets(list(scenario.brands)) if t.name not in spec.exclude and t.kind not in spec.exclude]
+    ts = [t for t in moments.targets(list(scenario.brands))
+          if t.name not in spec.exclude and t.kind not in spec.exclude]
     # moments of years before the run starts or after end_year cannot be simulated: not targets here
     ts = [t for t in ts if t.year is None or start_year <= t.year <= spec.end_year]
-    unknown = [x for x in spec.exclude if not any(x in (t.name, t.kind) for t in moments.targets(list(scenario.brands)))]
+    unknown = [x for x in spec.exclude
+               if not any(x in (t.name, t.kind) for t in moments.targets(list(scenario.brands)))]
     if unknown:
         names = [t.name for t in moments.targets(list(scenario.brands))]
         hint = difflib.get_close_matches(unknown[0], names, n=1)
@@ -315,6 +359,8 @@ def distance_of(mean_moments: np.ndarray, targets: list[moments.Target]) -> floa
 
 @dataclass
 class Evaluation:
+    """One candidate simulated: its parameter vector, each replication's moments, the SMM distance, the stage."""
+
     theta: np.ndarray
     runs: np.ndarray  # replications x moments
     distance: float
@@ -372,6 +418,11 @@ class Calibrator:
         return [self._cache[self._key(theta)] for theta in thetas]
 
     def run(self) -> CalibrationResult:
+        """The whole search: the start, Sobol' screening, Nelder-Mead from the best point, the Jacobian at the fit.
+
+        Raises:
+            sim.executor.TaskError: a simulation raised.
+        """
         p, opt = self.problem, self.problem.spec.optimiser
         started = time.perf_counter()
         start = self.evaluate([np.clip(p.start, p.low, p.high)], "start")[0]
@@ -388,6 +439,9 @@ class Calibrator:
                                  time.perf_counter() - started, self.executor.description, local)
 
     def nelder_mead(self, theta0: np.ndarray, opt: Optimiser) -> dict:
+        """Bounded, adaptive Nelder-Mead from ``theta0`` in prior-range units; the first simplex steps
+        ``opt.initial_step`` inward from a bound. Returns scipy's outcome: converged, message, evaluations,
+        iterations (every evaluation also lands in :attr:`history`, the best in :attr:`best`)."""
         from scipy.optimize import minimize
 
         p = self.problem
@@ -452,6 +506,7 @@ class CalibrationResult(Rendered):
 
     @property
     def values(self) -> dict[str, Any]:
+        """The fitted values by field path (integers rounded): what ``calibrated.toml`` and ``--apply`` write."""
         return self.problem.values(self.fitted.theta)
 
     def covariance(self) -> np.ndarray:
@@ -502,6 +557,9 @@ class CalibrationResult(Rendered):
         return pd.DataFrame(shares, index=p.names, columns=[t.name for t in p.targets])
 
     def parameters(self) -> pd.DataFrame:
+        """One row per free parameter: prior range, start, fitted value, standard error (sandwich), the normal 95%
+        interval (+-1.96 se), its width as a fraction of the prior range, whether it is pinned down (interval
+        under ``PINNED_FRACTION`` of the range), whether it ended at a bound, the targets that pin it, and why."""
         p = self.problem
         se = np.sqrt(np.maximum(np.diag(self.covariance()), 0.0))  # inf: no information
         info = self.information_shares()
@@ -536,15 +594,18 @@ class CalibrationResult(Rendered):
         return table
 
     def history_frame(self) -> pd.DataFrame:
+        """Every evaluation in order: its number, stage, distance and parameter values (one column each)."""
         p = self.problem
         rows = [{"evaluation": k, "stage": ev.stage, "distance": ev.distance,
                  **{n: v for n, v in zip(p.names, ev.theta)}} for k, ev in enumerate(self.history)]
         return pd.DataFrame(rows)
 
     def title(self) -> str:
+        """``Calibration NAME``: the heading of the terminal and notebook views."""
         return f"Calibration {self.problem.spec.name}"
 
     def tables(self) -> list[dict]:
+        """The fitted parameters and the sales fit (:func:`sim.calibration_report.summary_tables`)."""
         from sim.calibration_report import summary_tables
 
         return summary_tables(self)
@@ -558,6 +619,11 @@ def calibrate(problem: Problem, executor: Executor | None = None, progress: Call
         problem: from :func:`load_calibration`.
         executor: where the runs go (default: a new :class:`Executor` on the local cores, closed after).
         progress: ``progress(stage, evaluations so far, best distance)`` after each evaluation.
+
+    Returns:
+        The :class:`CalibrationResult`: start and fitted evaluations (each with its (replications, targets)
+        moments), every evaluation, the Jacobian (targets x parameters, error scale per unit of each parameter),
+        the replication spread at the fit (targets,), wall seconds, the backend, Nelder-Mead's outcome.
 
     Raises:
         sim.executor.TaskError: a simulation raised (the message names the candidate and the replication).

@@ -44,6 +44,7 @@ from sim.style import brand_palette
 
 
 def default_destination(name: str, started: datetime) -> Path:
+    """``results/calibration/NAME/<UTC start time>/``: where a calibration goes without ``--out``."""
     return ROOT / "results" / "calibration" / name / f"{started:%Y%m%dT%H%M%SZ}"
 
 
@@ -63,6 +64,8 @@ def calibrated_toml(result: CalibrationResult, label: str) -> str:
 
 
 def manifest(result: CalibrationResult, started: datetime) -> dict:
+    """The calibration folder's ``manifest.json``: the spec, the base scenario, seeds and spawn keys, the fitted
+    values, the distances at start and fit, the search's outcome, the backend and the provenance."""
     p = result.problem
     return {
         "calibration": p.spec.model_dump(mode="json"),
@@ -146,6 +149,7 @@ def folder_markdown(folder: Path) -> str:
 
 # ---- the calibration report -------------------------------------------------------------------------------
 def plot_sales_fit(fit: pd.DataFrame, start: pd.DataFrame) -> Figure:
+    """Each sales target: observed, simulated at the fit (with the range over replications) and before, log scale."""
     rows = fit[fit["kind"].str.startswith("sales_") & fit["available"]].copy()
     rows["label"] = rows["brand"] + " " + rows["year"].astype(int).astype(str) + np.where(
         rows["kind"] == "sales_jan_nov", " (Jan–Nov)", "")
@@ -169,6 +173,7 @@ def plot_sales_fit(fit: pd.DataFrame, start: pd.DataFrame) -> Figure:
 
 
 def plot_convergence(result: CalibrationResult) -> Figure:
+    """The SMM distance of every evaluation by stage, log scale, with the best so far."""
     h = result.history_frame()
     with sns.axes_style("whitegrid"):
         fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -317,10 +322,12 @@ def plot_forecast(v) -> Figure:
 
 
 def moments_end() -> int:
+    """The last year of the calibration window (``moments.CALIBRATION_YEARS``): later years are a forecast."""
     return moments.CALIBRATION_YEARS[1]
 
 
 def validation_manifest(v, started: datetime) -> dict:
+    """The validation folder's ``manifest.json``: the scenario, seed, buyers, replications, pass/fail, provenance."""
     return {"scenario": v.scenario.model_dump(mode="json"), "seed": v.seed, "buyers_simulated": v.buyers,
             "replications": [{"replication": r, "spawn_key": [r]} for r in range(v.replications)],
             "passed": v.passed, **manifest_provenance(started)}
@@ -336,6 +343,7 @@ def facts_table(facts: pd.DataFrame) -> dict:
 
 
 def validation_fit_table(fit: pd.DataFrame) -> dict:
+    """Every available target: observed, simulated (mean and 5-95% band over replications), z and source."""
     rows = [row([cell(r.name, "name"), cell(adaptive(r.observed)), cell(adaptive(r.simulated), "bold"),
                  cell(f"{adaptive(r.sim_p05)} – {adaptive(r.sim_p95)}"), cell(signed(r.z, 2)), cell(r.source, "name")])
             for r in fit.itertuples() if r.available]
@@ -362,6 +370,8 @@ def forecast_table(forecast: pd.DataFrame, brands=("Lexus", "Mercedes-Benz", "BM
 
 
 def validation_headline(v) -> list[str]:
+    """The validation in three lines: stylized facts holding, the sales fit (median |z|, share within 2 sd, SMM
+    distance), and the replications and buyers behind it."""
     sales = v.fit[v.fit["kind"].str.startswith("sales_") & v.fit["available"]]
     return [markup("Stylized facts: <b>{} of {} hold</b>.", int(v.facts["passed"].sum()), len(v.facts)),
             f"Sales targets: median |z| {number(sales['z'].abs().median(), 2)}, "

@@ -110,6 +110,7 @@ class Comparison(Rendered):
 
     @property
     def others(self) -> list[str]:
+        """The compared scenarios other than the base, in order."""
         return [name for name in self.runs if name != self.base]
 
     def brand_year(self, name: str) -> pd.DataFrame:
@@ -123,9 +124,11 @@ class Comparison(Rendered):
         return paired_differences(self.brand_year(self.base), self.brand_year(name))
 
     def total_differences(self, name: str, metric: str) -> pd.DataFrame:
+        """:func:`total_differences` of ``metric`` for scenario ``name`` against the base."""
         return total_differences(self.brand_year(self.base), self.brand_year(name), metric)
 
     def payback(self, name: str) -> pd.DataFrame:
+        """:func:`payback` of scenario ``name`` against the base."""
         return payback(self.brand_year(self.base), self.brand_year(name))
 
     def tables(self) -> list[dict]:

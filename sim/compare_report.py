@@ -27,8 +27,18 @@ from matplotlib.lines import Line2D
 from sim.compare import total_differences
 from sim.figures import BAND, Figure, integer_years, line_with_band, png_uri, style, thousands
 from sim.formats import MISSING, difference
-from sim.report import (cell, excludes_zero, group_rows, head, provenance, render, row, scenario_header, table,
-                        write_report)
+from sim.report import (
+    cell,
+    excludes_zero,
+    group_rows,
+    head,
+    provenance,
+    render,
+    row,
+    scenario_header,
+    table,
+    write_report,
+)
 from sim.run_report import RunData, read_run
 from sim.stats import t_half_width
 from sim.style import brand_palette, scenario_palette
@@ -50,14 +60,17 @@ class CompareData:
 
     @property
     def others(self) -> list[str]:
+        """The compared scenarios other than the base, in order."""
         return [n for n in self.names if n != self.base]
 
     @property
     def brands(self) -> list[str]:
+        """The base scenario's brands, in its order."""
         return self.runs[self.base].brands
 
     @property
     def years(self) -> list[int]:
+        """The base run's simulated years, ascending."""
         return self.runs[self.base].years
 
 
@@ -105,6 +118,7 @@ def _row_cell(r: pd.Series | None, scale: float, unit: str) -> dict:
 
 
 def differences_table(cmp: CompareData, scenario: str, palette: dict) -> dict:
+    """Scenario - base in milestone years, per brand: each difference metric with its 95% interval."""
     d = cmp.differences[cmp.differences["scenario"] == scenario].set_index(["metric", "year", "brand"])
     rows = []
     for year in compare_milestones(cmp.years):
@@ -151,6 +165,8 @@ def payback_verdict(r: pd.Series, scenario: str, base: str) -> tuple[str, str]:
 
 
 def payback_table(cmp: CompareData, palette: dict) -> dict:
+    """Per scenario and brand: the payback year, who came out ahead, and the cumulative profit and service cost
+    differences ($M, with 95% intervals) over the whole run."""
     p = cmp.payback
     last = int(p["year"].max())
     final = p[p["year"] == last].set_index(["scenario", "brand"])
@@ -208,6 +224,7 @@ def _difference_facets(data: pd.DataFrame, cmp: CompareData, ylabel: str) -> sns
 
 
 def plot_compare_shares(cmp: CompareData, palette: dict) -> Figure:
+    """Sales share by brand and year (%), one panel per scenario, replication means."""
     data = pd.concat([r.brand_year.assign(scenario=n) for n, r in cmp.runs.items()], ignore_index=True)
     data["share"] = data["sales_share"] * 100
     g = sns.relplot(data=data, x="year", y="share", hue="brand", hue_order=cmp.brands, palette=palette,
@@ -223,6 +240,7 @@ def plot_compare_shares(cmp: CompareData, palette: dict) -> Figure:
 
 
 def plot_share_difference(cmp: CompareData, palette: dict) -> Figure:
+    """Scenario - base sales share (pp) by year, with 95% intervals: one panel per brand, one line per scenario."""
     d = cmp.differences[cmp.differences["metric"] == "sales_share"]
     data = d.assign(value=d["diff_mean"] * 100, low=d["ci_low"] * 100, high=d["ci_high"] * 100)
     g = _difference_facets(data, cmp, "Δ sales share (pp)")
@@ -233,6 +251,7 @@ def plot_share_difference(cmp: CompareData, palette: dict) -> Figure:
 
 
 def plot_profit_difference(cmp: CompareData, palette: dict) -> Figure:
+    """Scenario - base cumulative profit ($M) by year, with 95% intervals: one panel per brand, a line per scenario."""
     d = paired_cumulative(cmp, "profit")
     data = d.assign(value=d["diff_mean"] / 1e6, low=d["ci_low"] / 1e6, high=d["ci_high"] / 1e6)
     g = _difference_facets(data, cmp, "Δ cumulative profit ($M)")

@@ -24,7 +24,8 @@ from pydantic import BaseModel
 
 from sim.experiment import AGGREGATES, Experiment, load_experiment, value_kind
 from sim.files import plain
-from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario, resolve_path, set_values, validate
+from sim.scenario import Scenario
+from sim.scenario_files import ScenarioError, apply_overrides, load_scenario, resolve_path, set_values, validate
 
 RESERVED = ("point", "replication", "status", "error", "seconds", "chunk", "worker", "year", "brand")
 MAX_PROBLEMS = 20  # design-point problems listed before "... and N more"
@@ -32,6 +33,9 @@ MAX_PROBLEMS = 20  # design-point problems listed before "... and N more"
 
 @dataclass
 class ParamInfo:
+    """One varied parameter as planned: its column name, field path, value kind (``int``, ``float``, ``bool``,
+    ``str``, from the base scenario's field), and its grid ``values`` or its ``low``-``high`` range."""
+
     name: str
     path: str
     kind: str  # "int", "float", "bool", "str"
@@ -41,9 +45,11 @@ class ParamInfo:
 
     @property
     def integer(self) -> bool:
+        """True for an integer field (design values are rounded)."""
         return self.kind == "int"
 
     def as_dict(self) -> dict:
+        """The parameter as the sweep manifest records it: name, path, kind, and ``values`` or ``range``."""
         d = {"name": self.name, "path": self.path, "kind": self.kind}
         if self.values is not None:
             d["values"] = self.values
@@ -69,10 +75,12 @@ class Plan:
 
     @property
     def n_points(self) -> int:
+        """Design points (rows of :attr:`design`)."""
         return len(self.design)
 
     @property
     def n_runs(self) -> int:
+        """Runs in all: design points x replications."""
         return self.n_points * self.experiment.replications
 
 

@@ -40,7 +40,8 @@ import logging
 import os
 import time
 import warnings
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 # A 2-worker LocalCluster: ~0.8 s to start, ~2-3 s for the workers to import the model, ~1-2 s to close.
 STARTUP_SECONDS = 4.0

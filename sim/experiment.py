@@ -24,13 +24,13 @@ import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.files import toml_inline
 from sim.results import ROOT
-from sim.scenario import ScenarioError, explain_error, resolve_path
+from sim.scenario_files import ScenarioError, explain_error, resolve_path
 
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
 
@@ -47,9 +47,12 @@ class Parameter(_Strict):
 
     path: str = Field(min_length=1, description="Dotted field path, e.g. 'brands.Lexus.service.loaner_cars'.")
     name: Name | None = Field(None, description="Column name in the results (default: the last part of the path).")
-    values: list[Any] | None = Field(None, min_length=1, description="Grid design: the values to run (numbers, booleans or strings).")
-    range: tuple[float, float] | None = Field(None, description="[low, high]: LHS/Sobol/Morris bounds (uniform); grid with `steps`.")
-    steps: int | None = Field(None, ge=2, le=10_000, description="Grid design with `range`: this many evenly spaced values.")
+    values: list[Any] | None = Field(
+        None, min_length=1, description="Grid design: the values to run (numbers, booleans or strings).")
+    range: tuple[float, float] | None = Field(
+        None, description="[low, high]: LHS/Sobol/Morris bounds (uniform); grid with `steps`.")
+    steps: int | None = Field(
+        None, ge=2, le=10_000, description="Grid design with `range`: this many evenly spaced values.")
 
     @field_validator("range")
     @classmethod
@@ -76,17 +79,24 @@ class Parameter(_Strict):
 
 
 class GridDesign(_Strict):
+    """Every combination of the parameters' ``values`` (or ``range`` with ``steps``): a full factorial."""
+
     kind: Literal["grid"] = "grid"
 
 
 class LHSDesign(_Strict):
+    """A Latin hypercube of ``samples`` points over the parameters' ranges (SALib)."""
+
     kind: Literal["lhs"]
     samples: int = Field(ge=2, le=1_000_000, description="Design points (SALib latin hypercube).")
 
 
 class SobolDesign(_Strict):
+    """Saltelli's sample for Sobol' indices (SALib): ``samples`` N, a power of 2, over the parameters' ranges."""
+
     kind: Literal["sobol"]
-    samples: int = Field(ge=2, le=2**20, description="N, a power of 2: N*(D+2) design points, N*(2D+2) with second_order.")
+    samples: int = Field(
+        ge=2, le=2**20, description="N, a power of 2: N*(D+2) design points, N*(2D+2) with second_order.")
     second_order: bool = Field(False, description="Also sample for second-order indices S2.")
 
     @field_validator("samples")
@@ -99,6 +109,8 @@ class SobolDesign(_Strict):
 
 
 class MorrisDesign(_Strict):
+    """Morris elementary-effects trajectories (SALib) on a grid of ``levels`` (even) over the parameters' ranges."""
+
     kind: Literal["morris"]
     trajectories: int = Field(ge=2, le=100_000, description="Morris trajectories r: r*(D+1) design points.")
     levels: int = Field(4, ge=2, le=100, description="Grid levels p (even).")
@@ -111,7 +123,7 @@ class MorrisDesign(_Strict):
         return value
 
 
-Design = Annotated[Union[GridDesign, LHSDesign, SobolDesign, MorrisDesign], Field(discriminator="kind")]
+Design = Annotated[GridDesign | LHSDesign | SobolDesign | MorrisDesign, Field(discriminator="kind")]
 AGGREGATES = ("sum", "mean", "median", "min", "max")
 
 
@@ -125,7 +137,8 @@ class Output(_Strict):
     year: int | None = Field(None, description="One year (omit year and years for all years).")
     years: tuple[int, int] | None = Field(None, description="[first, last], inclusive.")
     aggregate: Literal["sum", "mean", "median", "min", "max"] | None = Field(
-        None, description="How the selected cells combine (NaN cells skipped); needed when more than one is selected.")
+        None, description="How the selected cells combine (NaN cells skipped); needed when more than one is "
+                          "selected.")
 
     @model_validator(mode="after")
     def _one_way(self) -> Output:
@@ -139,22 +152,30 @@ class Output(_Strict):
 
     @property
     def brand_list(self) -> list[str] | None:
+        """The selected brands (``brand`` or ``brands``), or None for all."""
         return [self.brand] if self.brand is not None else self.brands
 
 
 class Experiment(_Strict):
+    """An experiment file (``scenarios/experiments/*.toml``): the base scenario and its overrides, the design, the
+    parameters varied, the outputs recorded per run, replications and seed, and how runs are batched and written."""
+
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="Short name (default: the file name).")
     question: str = Field("", description="The question this experiment asks.")
     description: str = ""
     scenario: str = Field(description="Base scenario: a name in scenarios/ or a path relative to this file.")
-    set: list[str] = Field(default_factory=list, description="Overrides for every run: 'path=value' strings, or a table of dotted keys.")
+    set: list[str] = Field(default_factory=list, description="Overrides for every run: 'path=value' strings, or a "
+                                                             "table of dotted keys.")
     replications: int = Field(1, ge=1, le=100_000, description="Runs per design point (different seeds).")
-    seed: int | None = Field(None, ge=0, lt=2**63, description="Root seed (default: the base scenario's simulation.seed).")
+    seed: int | None = Field(
+        None, ge=0, lt=2**63, description="Root seed (default: the base scenario's simulation.seed).")
     design: Design
     parameters: list[Parameter] = Field(min_length=1)
     outputs: list[Output] = Field(min_length=1)
-    keep_series: bool | list[str] = Field(False, description="Keep each run's yearly brand table (true, or a list of metrics).")
-    runs_per_task: int | None = Field(None, ge=1, le=100_000, description="Runs per Dask task (default: about 5 s of work).")
+    keep_series: bool | list[str] = Field(
+        False, description="Keep each run's yearly brand table (true, or a list of metrics).")
+    runs_per_task: int | None = Field(
+        None, ge=1, le=100_000, description="Runs per Dask task (default: about 5 s of work).")
     runs_per_file: int = Field(250, ge=1, le=1_000_000, description="Runs per Parquet chunk file (at most).")
     flush_seconds: float = Field(300.0, gt=0, description="Write buffered finished runs at least this often.")
 
@@ -230,6 +251,11 @@ def resolve_experiment(name: str | Path) -> Path:
 
 
 def parse_experiment(raw: dict, source: str) -> Experiment:
+    """Validate a raw experiment (nested dicts, as read from TOML) against the schema.
+
+    Raises:
+        ScenarioError: one line per problem, ``SOURCE: field.path: reason``.
+    """
     try:
         return Experiment.model_validate(raw)
     except ValidationError as exc:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import matplotlib
 
@@ -66,6 +66,7 @@ def thousands(axes) -> None:
 
 
 def legend_right(ax: plt.Axes) -> None:
+    """Move a seaborn legend outside the axes, to the upper right, without title or frame."""
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), title=None, frameon=False)
 
 

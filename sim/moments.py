@@ -24,7 +24,8 @@ Like is compared with like:
   The survey year is compared with the same simulated calendar year (the survey was fielded over roughly
   the preceding year: a known misalignment of a few months).
 * **Initial quality 1991** is *not* a target: the scenario sets ``defects_per_car_year`` from it (problems
-  per 100 cars x 0.6), so it is an input. :func:`quality_inputs` checks that the scenario follows it.
+  per 100 cars x 0.6), so it is an input (``tests/test_scenario_library.py`` checks that the flagship
+  follows it).
 * **Lease share 1993** (``lease_share``, 0.5, "over half": a lower bound, sd 0.05): the share of new cars
   sold in 1993 that were leased (``ledger.leased_sales / ledger.sales``). Note that lease-or-own is drawn
   with the scenario's
@@ -282,12 +283,3 @@ def distance(table: pd.DataFrame) -> float:
     z = rows["z"].to_numpy(float)
     z2 = np.where(np.isnan(z), MISSING_Z**2, z**2)
     return float(np.sum(rows["weight"].to_numpy(float) * z2))
-
-
-def quality_inputs(scenario) -> pd.DataFrame:
-    """Initial quality 1991 (an input, not a target): brand, problems per 100, the scenario's defects per
-    car-year and their ratio (the flagship uses 0.6 repair visits per problem: ratios near 0.006)."""
-    iqs = reference.initial_quality_1991()
-    rows = [{"brand": b, "iqs_1991": iqs[b], "defects_per_car_year": spec.defects_per_car_year,
-             "ratio": spec.defects_per_car_year / iqs[b]} for b, spec in scenario.brands.items() if b in iqs]
-    return pd.DataFrame(rows, columns=["brand", "iqs_1991", "defects_per_car_year", "ratio"])

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import io
 import shlex
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -160,12 +161,19 @@ class Rendered:
     ``__rich__`` draws them in a terminal, ``__str__`` as plain text, ``_repr_html_`` as HTML in a notebook."""
 
     def tables(self) -> list[dict]:
+        """The summary tables (:func:`table` dicts), in order; every subclass gives its own.
+
+        Raises:
+            NotImplementedError: in this base class.
+        """
         raise NotImplementedError
 
     def headline(self) -> list:
+        """Sentences (text or :func:`markup`) shown above the tables; none by default."""
         return []
 
     def title(self) -> str:
+        """The heading of the notebook view (default: the class name)."""
         return type(self).__name__
 
     def __rich__(self):

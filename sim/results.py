@@ -10,7 +10,7 @@ import hashlib
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -25,11 +25,14 @@ PACKAGES = ("luxsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "network
 
 
 def default_destination(scenario: Scenario, started: datetime) -> Path:
+    """``results/NAME/<UTC start time>-<hash>/``: the hash is the first 8 hex digits of the scenario's SHA-1, so
+    runs of different scenario versions started in the same second do not collide."""
     digest = hashlib.sha1(scenario.model_dump_json().encode()).hexdigest()[:8]
     return ROOT / "results" / scenario.name / f"{started:%Y%m%dT%H%M%SZ}-{digest}"
 
 
 def git_commit() -> str | None:
+    """The project's ``HEAD`` commit hash, or None outside a git checkout (or without git)."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
         return out.stdout.strip() or None
@@ -38,6 +41,7 @@ def git_commit() -> str | None:
 
 
 def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Python's version and each installed package's (packages not installed are left out)."""
     versions = {"python": platform.python_version()}
     for name in packages:
         try:
@@ -55,7 +59,7 @@ def provenance(started: datetime) -> dict:
         "git_commit": git_commit(),
         "command_line": sys.argv,
         "started": started.isoformat(),
-        "finished": datetime.now(timezone.utc).isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
     }
 
 

@@ -29,8 +29,7 @@ import seaborn as sns
 
 from sim.figures import Figure, brand_lines, brand_panels, png_uri, style, thousands
 from sim.formats import MISSING, millions, number, percent, signed
-from sim.report import (cell, group_rows, head, markup, provenance, render, row, scenario_header, table,
-                        write_report)
+from sim.report import cell, group_rows, head, markup, provenance, render, row, scenario_header, table, write_report
 from sim.style import brand_palette
 
 MILESTONES = (1988, 1991, 1995, 2000, 2005, 2010)  # years of the terminal summary, where the run has them
@@ -50,18 +49,22 @@ class RunData:
 
     @property
     def scenario(self) -> dict:
+        """The scenario as run (the manifest's ``scenario``; empty if it has none)."""
         return self.manifest.get("scenario", {})
 
     @property
     def name(self) -> str:
+        """The scenario's name, else the folder's."""
         return self.scenario.get("name") or self.folder.name
 
     @property
     def brands(self) -> list[str]:
+        """The brands in the scenario's order (:func:`brand_order`)."""
         return brand_order(self.scenario, self.brand_year["brand"])
 
     @property
     def years(self) -> list[int]:
+        """The simulated years present in ``brand_year``, ascending."""
         return sorted(int(y) for y in self.brand_year["year"].unique())
 
 
@@ -87,11 +90,13 @@ def brand_order(scenario: dict, brands: pd.Series) -> list[str]:
 
 
 def launch_years(scenario: dict) -> dict[str, str]:
+    """Brand -> launch date (``"YYYY-MM"``) for the brands the scenario launches during the run."""
     return {b: spec["launch"] for b, spec in scenario.get("brands", {}).items() if spec.get("launch")}
 
 
 # ---- figures ---------------------------------------------------------------------------------------------
 def plot_sales_share(run: RunData, palette: dict) -> Figure:
+    """Sales share by brand and year (%), replication mean with the 5-95% band."""
     data = run.brand_year.assign(share=run.brand_year["sales_share"] * 100)
     fig = brand_lines(data, "share", "Sales share (%)", run.brands, palette)
     return Figure("Sales share by brand",
@@ -101,6 +106,7 @@ def plot_sales_share(run: RunData, palette: dict) -> Figure:
 
 
 def plot_loyalty_churn(run: RunData, palette: dict) -> Figure:
+    """Two panels by brand and year: repurchase loyalty (%, churn on the right axis) and owners lost (thousands)."""
     by = run.brand_year
     loyalty, lost = "Repurchase loyalty (%)", "Owners lost (thousands per year)"
     long = pd.concat([by.assign(panel=loyalty, value=by["repurchase_loyalty"] * 100),
@@ -123,6 +129,7 @@ def switching_matrix(switching: pd.DataFrame, brands: list[str]) -> pd.DataFrame
 
 
 def plot_switching(run: RunData, palette: dict) -> Figure:
+    """Heat map of where owners went over the whole run: each row's buyers by the brand they bought, in %."""
     flows = switching_matrix(run.switching, run.brands)
     totals = flows.sum(axis=1)
     pct = flows.div(totals.where(totals > 0), axis=0) * 100
@@ -137,12 +144,13 @@ def plot_switching(run: RunData, palette: dict) -> Figure:
     years = run.years
     return Figure(f"Where owners went: switching between brands, {years[0]}–{years[-1]}",
                   "Each row is one brand's owners who replaced their car or left the segment (the last row: buyers "
-                  "new to the segment), summed over all years (total in brackets); each cell is the pctage that "
+                  "new to the segment), summed over all years (total in brackets); each cell is the percentage that "
                   "went to the column's brand, so the diagonal is loyalty and the rest of a column is that brand's "
                   "conquest.", png_uri(fig))
 
 
 def plot_csi(run: RunData, palette: dict) -> Figure:
+    """Customer satisfaction index (0-1000, 500 neutral) by brand and year, replication mean with the 5-95% band."""
     fig = brand_lines(run.brand_year, "csi", "CSI (0-1000, 500 = neutral)", run.brands, palette)
     fig.axes[0].axhline(500, color="0.4", lw=0.8, ls=":")
     return Figure("Customer satisfaction index (CSI) by brand",
@@ -152,6 +160,7 @@ def plot_csi(run: RunData, palette: dict) -> Figure:
 
 
 def plot_money(run: RunData, palette: dict) -> Figure:
+    """Two panels by brand and year, $M: the service P&L (revenue - cost) per year and cumulative profit."""
     by = run.brand_year.sort_values(["replication", "brand", "year"])
     service, cumulative = "Service P&L: revenue − cost ($M per year)", "Cumulative profit ($M)"
     cum = by.groupby(["replication", "brand"], sort=False)["profit"].cumsum()

@@ -8,8 +8,8 @@ depend on how many worker processes run them, or in what order. They run through
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,14 @@ BUYER_MONTHS_PER_SECOND = {"vectorised": 15e6, "agents": 5e4}  # on one core, se
 
 @dataclass
 class RunResult:
+    """One finished replication: which one, its root seed (``seed_entropy``) and spawn key, its three tables, the
+    wall seconds it took, and what ``extra(model)`` returned (or None).
+
+    ``brand_year`` is one row per year x brand (``model.brand_year()``, real units), ``switching`` one row per
+    year x from_brand x to_brand (buyers), ``monthly`` one row per month (Mesa's model-level series); each starts
+    with a ``replication`` column, ``monthly`` also with ``month`` (0-based) and ``date`` (``"YYYY-MM"``).
+    """
+
     replication: int
     seed_entropy: int
     spawn_key: tuple[int, ...]
@@ -35,11 +43,32 @@ class RunResult:
 
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
+    """The seed of replication ``replication`` of a run with root ``seed``: ``SeedSequence(seed, spawn_key=(r,))``.
+
+    The same (seed, replication) gives the same streams wherever the run happens (common random numbers across
+    scenarios, backends and worker counts).
+    """
     return np.random.SeedSequence(seed, spawn_key=(replication,))
 
 
 def run_one(scenario: Scenario, replication: int, seed: int, buyers: int | None = None,
             engine: str = "vectorised", extra: Callable[[LuxuryMarketModel], object] | None = None) -> RunResult:
+    """Run one replication of a scenario in this process, from month 0 to the end.
+
+    Args:
+        scenario: the validated scenario.
+        replication: which replication (0-based): its streams are ``replication_seed(seed, replication)``.
+        seed: the root seed (a non-negative int).
+        buyers: buyers simulated (default: the scenario's ``simulation.buyers``).
+        engine: ``"vectorised"`` (the default, fast) or ``"agents"`` (the per-agent reference engine).
+        extra: a module-level function of the finished model whose result is kept in ``RunResult.extra``.
+
+    Returns:
+        The :class:`RunResult` (tables in real units, the wall seconds the run took).
+
+    Raises:
+        ValueError: an unknown ``engine`` (from :class:`~sim.model.LuxuryMarketModel`).
+    """
     start = time.perf_counter()
     ss = replication_seed(seed, replication)
     model = LuxuryMarketModel(scenario, seed=ss, buyers=buyers, engine=engine)
@@ -165,9 +194,11 @@ class RunSet(Rendered, list):
         return summarise(self.brand_year)
 
     def title(self) -> str:
+        """The scenario's name (``luxsim run`` without a scenario)."""
         return self.scenario.name if self.scenario is not None else "luxsim run"
 
     def tables(self) -> list[dict]:
+        """The summary table of the replication means (:func:`sim.run_report.summary_table`)."""
         from sim.run_report import summary_table
 
         sc = self.scenario

@@ -21,7 +21,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,21 @@ from sim.design import Plan, plan, run_seed
 from sim.executor import Executor, TaskError
 from sim.experiment import EXECUTION_FIELDS, Experiment
 from sim.files import plain, write_json
-from sim.scenario import ScenarioError, set_values, validate
-from sim.sweep_folder import (ChunkWriter, chunk_files, create_folder, default_folder, lock, now, outputs_schema,
-                              plan_from_folder, read_manifest, read_outputs, tidy, write_runs_table)
+from sim.scenario_files import ScenarioError, set_values, validate
+from sim.sweep_folder import (
+    ChunkWriter,
+    chunk_files,
+    create_folder,
+    default_folder,
+    lock,
+    now,
+    outputs_schema,
+    plan_from_folder,
+    read_manifest,
+    read_outputs,
+    tidy,
+    write_runs_table,
+)
 
 TARGET_TASK_SECONDS = 5.0  # a batch (one task) is about this much work
 RETRIES = 2  # times a batch is retried on the cluster (a lost worker)
@@ -131,8 +143,15 @@ def _run_batch(static: _Static, batch: _Batch) -> dict:
 
 def _progress(enabled: bool):
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
@@ -230,12 +249,16 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         progress: a rich progress bar on stderr.
 
     Returns:
-        The sweep folder.
+        The sweep folder: ``manifest.json``, ``design.parquet``, ``outputs/`` (Parquet chunks, one row per run:
+        point, replication, parameter values, outputs, status), ``runs.parquet``, and ``series/`` with
+        ``keep_series``.
 
-    Bad input raises :class:`ScenarioError` (one line per problem: file, field path, reason) before anything is
-    written: the CLI prints the lines and exits 2. Runs whose Dask tasks failed even after retries raise
-    :class:`SweepIncomplete` after every other run is saved: the CLI prints the message (it names the folder
-    and says to use --resume) and exits 1. Ctrl-C saves the finished runs and re-raises KeyboardInterrupt.
+    Raises:
+        ScenarioError: bad input (one line per problem: file, field path, reason), raised before anything is
+            written; the CLI prints the lines and exits 2.
+        SweepIncomplete: runs whose Dask tasks failed even after retries, raised after every other run is saved;
+            the message names the folder and says to use --resume (the CLI exits 1).
+        KeyboardInterrupt: Ctrl-C, re-raised after the finished runs are saved.
 
     On success the CLI should print the folder, then one line such as
     ``1,280 runs (1,280 ok, 0 errors) in 3m12s -> results/sweeps/lexus_sobol/20261123T120000Z`` (numbers in
@@ -264,7 +287,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         p = stored
     else:
         p = plan(experiment_path)
-        started_dt = datetime.now(timezone.utc)
+        started_dt = datetime.now(UTC)
         folder = Path(out) if out is not None else default_folder(p.experiment.name, started_dt)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ScenarioError([f"{folder}: already exists; pass --resume to finish that sweep, "

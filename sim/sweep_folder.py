@@ -26,7 +26,7 @@ import re
 import socket
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ from sim.experiment import Experiment
 from sim.files import write_atomic, write_json, write_parquet
 from sim.results import PACKAGES as BASE_PACKAGES
 from sim.results import ROOT, git_commit, package_versions
-from sim.scenario import ScenarioError, validate
+from sim.scenario_files import ScenarioError, validate
 
 FORMAT = 1
 PACKAGES = BASE_PACKAGES + ("dask", "distributed", "SALib")
@@ -47,7 +47,7 @@ PACKAGES = BASE_PACKAGES + ("dask", "distributed", "SALib")
 
 def now() -> str:
     """The current UTC time, ISO 8601 to the second."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def outputs_schema(manifest: dict) -> pa.Schema:
@@ -91,6 +91,11 @@ def new_manifest(p: Plan, started: str) -> dict:
 
 
 def read_manifest(folder: Path) -> dict:
+    """A sweep folder's ``manifest.json`` as a dict.
+
+    Raises:
+        ScenarioError: no manifest.json in ``folder``, or one that is not a luxsim sweep manifest.
+    """
     path = Path(folder) / "manifest.json"
     if not path.is_file():
         raise ScenarioError([f"{folder}: not a sweep folder (no manifest.json)"])
@@ -201,8 +206,6 @@ def write_runs_table(folder: Path, p: Plan) -> dict[str, int]:
     return runs["status"].value_counts().to_dict()
 
 
-
-
 class ChunkWriter:
     """Buffers finished runs; writes one outputs (and series) chunk file per ``runs_per_file`` runs or
     ``flush_seconds``, atomically."""
@@ -216,6 +219,8 @@ class ChunkWriter:
         self.written = 0
 
     def add(self, result: dict) -> None:
+        """Buffer one batch's result (``rows``: one dict per run; ``series``: its yearly tables or None) and write
+        whatever is due: a full chunk per ``runs_per_file`` runs, or everything after ``flush_seconds``."""
         if not self.rows:
             self.since = time.monotonic()
         self.rows += result["rows"]
@@ -227,6 +232,8 @@ class ChunkWriter:
             self.flush()
 
     def flush(self, n: int | None = None) -> None:
+        """Write the first ``n`` buffered runs (default: all) as the next chunk: its series file first, then its
+        outputs file (a chunk counts once its outputs file exists), each atomically. Nothing buffered: no file."""
         if not self.rows:
             return
         n = len(self.rows) if n is None else n
@@ -251,7 +258,6 @@ class ChunkWriter:
         self.chunk += 1
         self.written += len(rows)
         self.since = time.monotonic()
-
 
 
 def lock(folder: Path) -> Path:

@@ -31,7 +31,8 @@ import pandas as pd
 
 from sim import moments
 from sim.report import Rendered
-from sim.scenario import Scenario, load_scenario, year_month_index
+from sim.scenario import Scenario, year_month_index
+from sim.scenario_files import load_scenario
 from sim.stats import mean_interval
 
 LOYALTY_BAND = (0.40, 0.60)
@@ -63,17 +64,21 @@ class ValidationResult(Rendered):
 
     @property
     def passed(self) -> bool:
+        """True if every stylized fact holds (``run_sim.py validate --strict`` exits 1 otherwise)."""
         return bool(self.facts["passed"].all())
 
     def title(self) -> str:
+        """``Validation NAME``: the heading of the notebook view."""
         return f"Validation {self.scenario.name}"
 
     def headline(self) -> list:
+        """Facts holding, the sales fit in numbers, the runs behind it (``calibration_report.validation_headline``)."""
         from sim.calibration_report import validation_headline
 
         return validation_headline(self)
 
     def tables(self) -> list[dict]:
+        """The sales fit and the stylized facts (``sim.calibration_report.validation_tables``)."""
         from sim.calibration_report import validation_tables
 
         return validation_tables(self)
@@ -107,6 +112,13 @@ def _launch_year(scenario: Scenario, brand: str) -> int:
 
 def fact_lexus_passes(brand_year: pd.DataFrame, scenario: Scenario, brand: str = "Lexus",
                       rivals: tuple[str, ...] = ("Mercedes-Benz", "BMW")) -> dict:
+    """Stylized fact: ``brand`` outsells every one of ``rivals`` (US sales, replication mean) within
+    ``PASS_WITHIN_YEARS`` of its launch (history: Lexus passed Mercedes-Benz and BMW in 1991).
+
+    Returns:
+        A facts-table row: ``fact``, ``expected``, ``simulated`` (texts), ``replications_holding`` (fraction of
+        replications where it holds on their own) and ``passed`` (judged on the replication mean).
+    """
     launch = _launch_year(scenario, brand)
     deadline = launch + PASS_WITHIN_YEARS
     own = _by(brand_year, brand, "sales")
@@ -116,18 +128,23 @@ def fact_lexus_passes(brand_year: pd.DataFrame, scenario: Scenario, brand: str =
     years = own.columns.to_numpy()
     first = [int(years[np.flatnonzero(row & (years >= launch))[0]]) if (row & (years >= launch)).any() else None
              for row in ahead]
-    mean_ahead = own.mean().to_numpy() > np.max([_by(brand_year, r, "sales").mean().to_numpy() for r in rivals], axis=0)
+    rival_means = [_by(brand_year, r, "sales").mean().to_numpy() for r in rivals]
+    mean_ahead = own.mean().to_numpy() > np.max(rival_means, axis=0)
     ok = mean_ahead & (years >= launch)
     first_mean = int(years[np.flatnonzero(ok)[0]]) if ok.any() else None
     share = np.mean([f is not None and f <= deadline for f in first])
     return {"fact": f"{brand} passes {' and '.join(rivals)} in US sales within {PASS_WITHIN_YEARS} years of launch",
             "expected": f"first year ahead <= {deadline} (history: 1991)",
-            "simulated": f"first year ahead {first_mean or 'never'} (replications: {', '.join(str(f) for f in first)})",
+            "simulated": f"first year ahead {first_mean or 'never'} "
+                         f"(replications: {', '.join(str(f) for f in first)})",
             "replications_holding": share, "passed": first_mean is not None and first_mean <= deadline}
 
 
 def fact_acquisition_beats_churn(brand_year: pd.DataFrame, scenario: Scenario, brand: str = "Lexus",
                                  until: int | None = None) -> dict:
+    """Stylized fact: every year after launch (up to ``until``), ``brand`` wins more buyers (conquest plus new to
+    the segment) than it loses (churned owners), on the replication mean. Returns a facts-table row (as
+    :func:`fact_lexus_passes`)."""
     launch = _launch_year(scenario, brand)
     rows = brand_year[(brand_year["brand"] == brand) & (brand_year["year"] > launch)]
     if until is not None:
@@ -139,7 +156,8 @@ def fact_acquisition_beats_churn(brand_year: pd.DataFrame, scenario: Scenario, b
     worst = ratio.idxmin() if len(ratio) else None
     held = rows.groupby("replication")["margin"].min() > 0
     return {"fact": f"{brand}'s acquisition exceeds its churn every year after launch",
-            "expected": f"(conquest + new-to-segment) / churned > 1 in every year {launch + 1}-{int(rows['year'].max())}",
+            "expected": f"(conquest + new-to-segment) / churned > 1 in every year "
+                        f"{launch + 1}-{int(rows['year'].max())}",
             "simulated": f"lowest ratio {ratio.min():.2f} ({worst})" if worst is not None else "no years",
             "replications_holding": float(held.mean()) if len(held) else 0.0,
             "passed": bool(len(mean) and (mean["margin"] > 0).all())}
@@ -169,7 +187,11 @@ def fact_sticky_incumbents(brand_year: pd.DataFrame, scenario: Scenario, before:
 
 def fact_parity_removes_gain(brand_year: pd.DataFrame, parity: pd.DataFrame, scenario: Scenario,
                              brand: str = "Lexus", year: int = GAIN_YEAR) -> dict:
+    """Stylized fact: service parity (``parity``: the same seeds with the brand's service at the incumbents')
+    removes more than ``MOST`` of ``brand``'s sales-share gain from the year before launch to ``year``, paired by
+    replication, with its 95% interval. Returns a facts-table row (as :func:`fact_lexus_passes`)."""
     launch = _launch_year(scenario, brand)
+
     def gain(by: pd.DataFrame) -> pd.Series:
         share = _by(by, brand, "sales_share")
         base = share[launch - 1] if launch - 1 in share.columns else 0.0
@@ -185,22 +207,42 @@ def fact_parity_removes_gain(brand_year: pd.DataFrame, parity: pd.DataFrame, sce
 
 
 def forecast_table(brand_year: pd.DataFrame, after: int, brands: tuple[str, ...] = FORECAST_BRANDS) -> pd.DataFrame:
+    """Per year after ``after`` and brand of ``brands``: sales (real units) and sales share, mean and 5th/95th
+    percentile over replications, and mean repurchase loyalty."""
     rows = brand_year[(brand_year["year"] > after) & brand_year["brand"].isin(brands)]
     g = rows.groupby(["year", "brand"])
     out = pd.concat({
-        "sales_mean": g["sales"].mean(), "sales_p05": g["sales"].quantile(0.05), "sales_p95": g["sales"].quantile(0.95),
+        "sales_mean": g["sales"].mean(), "sales_p05": g["sales"].quantile(0.05),
+        "sales_p95": g["sales"].quantile(0.95),
         "share_mean": g["sales_share"].mean(), "share_p05": g["sales_share"].quantile(0.05),
         "share_p95": g["sales_share"].quantile(0.95), "loyalty_mean": g["repurchase_loyalty"].mean(),
     }, axis=1).reset_index()
     return out
 
 
-def validate_scenario(name: str = "lexus_us_1989", parity: str = "lexus_service_parity", replications: int | None = None,
-                      buyers: int | None = None, seed: int | None = None, workers: int | None = None,
-                      overrides: list[str] | None = None, progress=None, scheduler: str | None = None
-                      ) -> ValidationResult:
+def validate_scenario(name: str = "lexus_us_1989", parity: str | None = "lexus_service_parity",
+                      replications: int | None = None, buyers: int | None = None, seed: int | None = None,
+                      workers: int | None = None, overrides: list[str] | None = None, progress=None,
+                      scheduler: str | None = None) -> ValidationResult:
     """Run the scenario (and ``parity``, with the same seeds) and check the fit and the stylized facts.
-    ``workers``/``scheduler``: where the runs go (:class:`sim.executor.Executor`)."""
+
+    Args:
+        name: the calibrated scenario (a name in ``scenarios/`` or a path).
+        parity: the service-parity counterfactual, or None/"" to skip the parity fact.
+        replications, buyers, seed: default to the scenario's ``simulation`` values.
+        workers, scheduler: where the runs go (:class:`sim.executor.Executor`).
+        overrides: ``--set`` texts applied to both scenarios.
+        progress: called with each finished :class:`~sim.runner.RunResult`.
+
+    Returns:
+        The :class:`ValidationResult`: the fit table (one row per calibration target: observed, replication
+        mean, 5-95% band, z), the stylized facts (one row each, pass/fail), the forecast after the calibration
+        window (:func:`forecast_table`), every replication's ``brand_year`` (and the parity runs').
+
+    Raises:
+        ScenarioError: a scenario that does not load (one line per problem).
+        sim.executor.TaskError: a run raised.
+    """
     from sim.executor import Executor
     from sim.runner import run_replications
 

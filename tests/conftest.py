@@ -8,7 +8,7 @@ from hypothesis import settings
 
 from sim.brand_arrays import BrandArrays
 from sim.model import LuxuryMarketModel
-from sim.scenario import load_scenario
+from sim.scenario_files import load_scenario
 
 # Hypothesis's per-example deadline is a timed assertion: the first example of a test that calls compiled code
 # pays for loading (or compiling) it, and CI machines are loaded. Speed is measured by the benchmark instead.

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from sim import sweep_folder
-from sim.design import plan
 from sim.analysis import AnalysisError, analyze, format_summary
+from sim.design import plan
 
 PI = 3.141592653589793
 OUTPUT = """
@@ -32,7 +33,8 @@ def synthetic_sweep(tmp_path: Path, experiment: str, f, noise: float = 0.0, drop
     p = plan(path)
     folder = tmp_path / "sweep"
     manifest = sweep_folder.create_folder(p, folder)
-    writer = sweep_folder.ChunkWriter(folder, sweep_folder.outputs_schema(manifest), 0, runs_per_file=500, flush_seconds=1e9)
+    writer = sweep_folder.ChunkWriter(folder, sweep_folder.outputs_schema(manifest), 0, runs_per_file=500,
+                                      flush_seconds=1e9)
     rng = np.random.default_rng(0)
     names = [i.name for i in p.params]
     for point, row in p.design.iterrows():
@@ -202,3 +204,36 @@ def test_an_output_with_nan_gets_nan_indices_and_a_warning(tmp_path):
     out = analyze(folder)
     assert pd.read_csv(out / "sobol_indices.csv")["S1"].isna().all()
     assert "not finite" in " ".join(json.loads((out / "analysis.json").read_text())["warnings"])
+
+
+def test_summary_interval_counts_the_finite_runs_of_each_point(tmp_path):
+    """The t interval of a point uses the runs where the output is a number: 4, 2 or 1 of 4 (then NaN)."""
+    experiment = """
+replications = 4
+[design]
+kind = "grid"
+[[parameters]]
+path = "choice.inertia"
+name = "x1"
+values = [0.5, 1.0, 2.0]
+"""
+    finite = {0.5: 4, 1.0: 2, 2.0: 1}  # finite replications per point (the first ones)
+    calls = {}
+
+    def f(x1):
+        calls[x1] = calls.get(x1, 0) + 1
+        return 10 * x1 if calls[x1] <= finite[x1] else np.nan
+
+    folder = synthetic_sweep(tmp_path, experiment, f, noise=1.0)
+    summary = pd.read_csv(analyze(folder) / "summary.csv").set_index("x1")
+    runs = pd.read_parquet(folder / "outputs")
+    assert (summary["runs"] == 4).all()
+    for x1, n in finite.items():
+        y = runs.loc[np.isclose(runs["x1"], x1), "y"].dropna().to_numpy()
+        assert len(y) == n
+        row = summary.loc[x1]
+        if n < 2:
+            assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"]) and row["mean"] == pytest.approx(y[0])
+            continue
+        low, high = stats.t.interval(0.95, n - 1, loc=y.mean(), scale=stats.sem(y))
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), rel=1e-8)

@@ -9,14 +9,13 @@ import re
 import shlex
 import time
 
-import numpy as np
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 import ipyvuetify as v
 import ipywidgets
+import numpy as np
+import pytest
 import solara
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import app, app_state
 from sim.app_figures import CELLS, latest_table_html, status_html
@@ -24,7 +23,7 @@ from sim.app_levers import LEVER_BY_KEY, LEVERS, lever_text
 from sim.app_state import FLOW_WINDOWS, LEFT, NEW, AppState, override_arg
 from sim.formats import MINUS, MISSING, money
 from sim.runner import run_one
-from sim.scenario import load_scenario, parse_override
+from sim.scenario_files import load_scenario, parse_override
 from sim.style import BRAND_COLOURS, brand_palette
 
 BUYERS = 5000

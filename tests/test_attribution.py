@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sim import attribution as A
-from sim.scenario import ScenarioError, load_scenario, set_values, validate
+from sim.scenario_files import ScenarioError, load_scenario, set_values, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 INCUMBENTS = ["Cadillac", "Lincoln", "Mercedes-Benz", "BMW", "Jaguar"]

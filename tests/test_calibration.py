@@ -16,7 +16,7 @@ from sim import calibration as cal
 from sim import moments
 from sim.calibration_report import apply_to_scenario, calibrated_toml
 from sim.executor import Executor
-from sim.scenario import ScenarioError, validate
+from sim.scenario_files import ScenarioError, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,7 +142,8 @@ BASE = 'name = "t"\nscenario = "lexus_us_1989"\n'
 @pytest.mark.parametrize("body, expected", [
     ('[[parameters]]\npath = "choice.inertai"\nrange = [0, 1]\nwhy = "x"\n', "did you mean 'inertia'"),
     ('[[parameters]]\npath = "choice.inertia"\nrange = [2, 1]\nwhy = "x"\n', "parameters.0.range"),
-    ('[[parameters]]\npath = "choice.inertia"\nrange = [-1, 1]\nwhy = "x"\n', "the low end -1 is not a valid choice.inertia"),
+    ('[[parameters]]\npath = "choice.inertia"\nrange = [-1, 1]\nwhy = "x"\n',
+     "the low end -1 is not a valid choice.inertia"),
     ('[[parameters]]\npath = "brands.Lexus.launch"\nrange = [0, 1]\nwhy = "x"\n', "is not a number"),
     ('[[parameters]]\npath = "choice.inertia"\nrange = [0, 1]\n', "parameters.0.why"),
     ('buyers = 10\n[[parameters]]\npath = "choice.inertia"\nrange = [0, 1]\nwhy = "x"\n', "buyers"),
@@ -197,8 +198,8 @@ def test_apply_writes_values_with_a_comment_and_keeps_the_rest(tmp_path):
 def test_calibrated_toml_lines_are_valid_set_overrides():
     problem = toy_problem(2)
     result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
-    lines = [l for l in calibrated_toml(result, "run").splitlines() if l and not l.startswith("#")]
-    assert [l.split(" = ")[0] for l in lines] == ["p0", "p1", "p2"]
+    lines = [line for line in calibrated_toml(result, "run").splitlines() if line and not line.startswith("#")]
+    assert [line.split(" = ")[0] for line in lines] == ["p0", "p1", "p2"]
     assert tomllib.loads("\n".join(lines)) == {f"p{j}": pytest.approx(v) for j, v in enumerate(result.fitted.theta)}
 
 
@@ -215,7 +216,8 @@ def test_calibrate_cli_end_to_end_is_reproducible_across_worker_counts(tmp_path)
         proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--workers",
                                str(workers), "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr
-        assert {p.name for p in out.iterdir()} >= {"parameters.csv", "fit.csv", "start_fit.csv", "sensitivity.csv", "information.csv", "jacobian.csv", "fit.md",
+        assert {p.name for p in out.iterdir()} >= {"parameters.csv", "fit.csv", "start_fit.csv", "sensitivity.csv",
+                                                    "information.csv", "jacobian.csv", "fit.md",
                                                     "evaluations.parquet", "calibrated.toml", "manifest.json",
                                                     "report.html"}
         tables.append(pd.read_csv(out / "parameters.csv"))
@@ -243,7 +245,8 @@ def test_standard_errors_do_not_depend_on_the_units_of_a_parameter():
 
 
 def test_start_values_in_the_file_override_the_scenario(tmp_path):
-    path = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nstart = 2.25\nwhy = "x"\n')
+    path = write(tmp_path,
+                 BASE + '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nstart = 2.25\nwhy = "x"\n')
     assert cal.load_calibration(path).start.tolist() == [2.25]
     bad = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nstart = 4\nwhy = "x"\n')
     with pytest.raises(ScenarioError, match="start 4 lies outside range"):

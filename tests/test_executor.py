@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from sim.executor import IN_PROCESS, LOCAL_CLUSTER, SCHEDULER, STARTUP_SECONDS, Executor, TaskError
 from sim.runner import run_replications
-from sim.scenario import load_scenario
+from sim.scenario_files import load_scenario
 
 pytestmark = pytest.mark.filterwarnings(r"ignore:Port \d+ is already in use:UserWarning")
 

@@ -47,3 +47,19 @@ def test_t_interval_matches_scipy():
 def test_bounded_interval_stays_in_bounds(values):
     mean, low, high = mean_interval(values, bounds=(0.0, 1.0))
     assert 0.0 <= low <= mean + 1e-12 and mean - 1e-12 <= high <= 1.0
+
+
+@given(st.lists(st.tuples(st.floats(0.0, 1e6), st.integers(0, 50)), min_size=1, max_size=8),
+       st.sampled_from([0.5, 0.9, 0.95, 0.99]))
+def test_t_half_width_is_elementwise_scipy(pairs, confidence):
+    """Vectorised over mixed counts: each element is scipy's t interval half-width, NaN where n < 2."""
+    sd, n = (np.array(column, dtype=float) for column in zip(*pairs))
+    half = t_half_width(sd, n, confidence)
+    assert half.shape == sd.shape
+    for h, s, k in zip(half, sd, n):
+        if k < 2:
+            assert np.isnan(h)
+        else:
+            low, high = stats.t.interval(confidence, k - 1)  # standard t (scipy wants scale > 0; sd may be 0)
+            scale = s / np.sqrt(k)
+            assert h == pytest.approx(high * scale, rel=1e-12) and -h == pytest.approx(low * scale, rel=1e-12)

@@ -13,7 +13,8 @@ from agents.buyer import BuyerAgent
 from agents.policies import Fixed, RespondToShareLoss, make_strategy
 from sim.model import LuxuryMarketModel
 from sim.runner import run_replications
-from sim.scenario import Strategy, load_scenario
+from sim.scenario import Strategy
+from sim.scenario_files import load_scenario
 from tests.conftest import small_flagship
 
 

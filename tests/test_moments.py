@@ -193,4 +193,3 @@ def test_real_small_run_gives_a_finite_table():
     assert (table.loc[~table["available"], "year"] < 1986).all()  # only rows before the run are missing
     assert "lease_share:all:1993" in set(avail["name"])
     assert np.isfinite(mo.distance(table))
-    assert set(mo.quality_inputs(model.config)["brand"]) == set(reference.initial_quality_1991())

@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,10 +19,10 @@ from markupsafe import escape
 from sim.compare_report import COMPARE_FIGURES, build_compare_report
 from sim.formats import difference as format_difference
 from sim.report import excludes_zero
-from sim.run_report import RUN_FIGURES, build_run_report
 from sim.results import write_comparison, write_results
+from sim.run_report import RUN_FIGURES, build_run_report
 from sim.runner import run_replications
-from sim.scenario import load_scenario
+from sim.scenario_files import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 11
@@ -49,7 +49,7 @@ def build(builder, folder: Path) -> dict:
 def folders(tmp_path_factory) -> dict[str, Path]:
     """A run folder of the flagship and a comparison folder (flagship vs service parity), 2 replications each."""
     root = tmp_path_factory.mktemp("report")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     scenarios = [load_scenario(name, SMALL) for name in ("lexus_us_1989", "lexus_service_parity")]
     runs = {sc.name: (sc, run_replications(sc, 2, SEED, workers=1)) for sc in scenarios}
     base = scenarios[0]

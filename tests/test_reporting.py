@@ -5,7 +5,7 @@ render themselves (``__str__`` for the terminal, ``_repr_html_`` for notebooks) 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +21,15 @@ from sim import moments
 from sim.attribution_report import write_attribution
 from sim.calibration_report import write_calibration, write_validation
 from sim.compare import BOUNDED, Comparison, paired_differences
-from sim.executor import Executor
 from sim.compare_report import build_compare_report
+from sim.executor import Executor
 from sim.files import toml_inline
 from sim.formats import difference, percent
 from sim.report import environment, render
 from sim.results import write_comparison, write_results
 from sim.run_report import build_run_report
 from sim.runner import RunSet, run_replications
-from sim.scenario import load_scenario
+from sim.scenario_files import load_scenario
 from sim.style import brand_palette
 from sim.validation import validate_scenario
 
@@ -38,7 +38,7 @@ SEED = 7
 BUYERS = 1500
 SMALL = ["market.years=5", f"simulation.buyers={BUYERS}", f"question={toml_inline(EVIL)}",
          f"description={toml_inline(EVIL)}"]
-STARTED = datetime(2026, 1, 1, tzinfo=timezone.utc)
+STARTED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def assert_escaped(html: str) -> None:

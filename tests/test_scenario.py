@@ -1,4 +1,5 @@
-"""sim/scenario.py: the schema, `extends`, dotted overrides, and errors that name the file and the field."""
+"""The scenario schema (sim/scenario.py) and its loading (sim/scenario_files.py): `extends`, dotted overrides,
+and errors that name the file and the field."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import (
+from sim.scenario import Scenario, year_month_index
+from sim.scenario_files import (
     SCENARIO_DIR,
-    Scenario,
     ScenarioError,
     apply_overrides,
     load_scenario,
@@ -21,7 +22,6 @@ from sim.scenario import (
     resolve_path,
     set_values,
     validate,
-    year_month_index,
 )
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=100)

@@ -6,8 +6,9 @@ import tomllib
 
 import pytest
 
+from sim import reference
 from sim.model import LuxuryMarketModel
-from sim.scenario import SCENARIO_DIR, load_scenario
+from sim.scenario_files import SCENARIO_DIR, load_scenario
 
 LIBRARY = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
@@ -39,3 +40,14 @@ def test_what_ifs_change_only_what_they_say():
     raw = tomllib.loads((SCENARIO_DIR / "lexus_discount_instead.toml").read_text())
     assert raw["extends"] == "lexus_service_parity.toml"
     assert load_scenario("lexus_discount_instead").brands["Lexus"].discount == pytest.approx(0.07)
+
+
+def test_flagship_defect_rates_follow_initial_quality_1991():
+    """Defects per car-year are J.D. Power's 1991 problems per 100 cars x 0.6 repair visits per problem / 100,
+    rounded to two decimals, for every brand the survey rated (the flagship's comment says so)."""
+    iqs = reference.initial_quality_1991()
+    brands = load_scenario("lexus_us_1989").brands
+    rated = [b for b in brands if b in iqs]
+    assert set(rated) == set(iqs)  # every rated brand is in the flagship
+    for brand in rated:
+        assert brands[brand].defects_per_car_year == pytest.approx(0.006 * iqs[brand], abs=0.005 + 1e-12), brand

@@ -1,5 +1,5 @@
-"""Parameter sweeps (sim/experiment.py, sim/design.py, sim/sweep_folder.py, sim/sweep.py): experiment validation, designs, seeding, Dask execution, streaming Parquet,
-resume after an interruption or a kill, a worker lost mid-sweep.
+"""Parameter sweeps (sim/experiment.py, sim/design.py, sim/sweep_folder.py, sim/sweep.py): experiment validation,
+designs, seeding, Dask execution, streaming Parquet, resume after an interruption or a kill, a worker lost mid-sweep.
 
 The model is tiny here (1,000 buyers x 4 years, ~0.1 s a run) so the Dask machinery is what is exercised.
 """
@@ -24,7 +24,7 @@ import pytest
 from sim import sweep
 from sim.design import plan, run_seed
 from sim.model import LuxuryMarketModel
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario_files import ScenarioError, load_scenario
 from sim.sweep import output_value, run_sweep
 from sim.sweep_folder import ChunkWriter
 
@@ -183,7 +183,8 @@ def test_bad_design_input(tmp_path, design, params, field, words):
                     f'[[parameters]]\n{params}\n' + OUTPUTS)
     with pytest.raises(ScenarioError) as info:
         run_sweep(path, out=tmp_path / "out", progress=False)
-    assert any(p.startswith(f"{path}: ") and field in p and words in p for p in info.value.problems), info.value.problems
+    problems = info.value.problems
+    assert any(p.startswith(f"{path}: ") and field in p and words in p for p in problems), problems
     assert not (tmp_path / "out").exists()
 
 
@@ -317,7 +318,8 @@ def test_same_seed_same_outputs_with_one_worker_and_other_chunks(grid_sweep, tmp
     assert manifest["sessions"][0]["workers"] == 1 and manifest["sessions"][0]["runs_per_task"] == 1
     pd.testing.assert_frame_equal(results(folder), results(grid_sweep))
     a = pd.read_parquet(folder / "series").sort_values(["point", "replication", "year", "brand"]).reset_index(drop=True)
-    b = pd.read_parquet(grid_sweep / "series").sort_values(["point", "replication", "year", "brand"]).reset_index(drop=True)
+    b = (pd.read_parquet(grid_sweep / "series").sort_values(["point", "replication", "year", "brand"])
+         .reset_index(drop=True))
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -375,10 +377,12 @@ def test_resume_after_the_sweep_process_is_killed(tmp_path):
     path.write_text(path.read_text().replace("values = [0.5, 2.5]", "values = [0.5, 1.5, 2.5]")
                     .replace("simulation.buyers = 1000", "simulation.buyers = 2000"))
     out = tmp_path / "sweep"
-    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from sim.sweep import run_sweep; "
+    code = (f"from sim.sweep import run_sweep; "
             f"run_sweep({str(path)!r}, out={str(out)!r}, workers=2, progress=False)")
+    # the project from ROOT (no sys.path edits); the sweep runs in tmp_path
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     # its own session, so the sweep, its nannies and workers can all be killed together (by its group id)
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sim import validation as val
-from sim.scenario import load_scenario
+from sim.scenario_files import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = load_scenario("lexus_us_1989")
@@ -57,7 +57,8 @@ def test_acquisition_beats_churn_needs_every_year_after_launch():
 
 
 def loyalty(values: dict[str, float], year: int = 1987, replacers: float = 1000.0) -> pd.DataFrame:
-    return history({(year, b): {"replacers": replacers, "churned_owners": replacers * (1 - v)} for b, v in values.items()})
+    return history({(year, b): {"replacers": replacers, "churned_owners": replacers * (1 - v)}
+                    for b, v in values.items()})
 
 
 INCUMBENTS = ("Cadillac", "Lincoln", "Mercedes-Benz", "BMW", "Jaguar")
