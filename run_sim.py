@@ -268,7 +268,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(
               quiet: Quiet = False) -> None:
     """Fit the free parameters to 1984-1993 history (simulated method of moments, common random numbers, Dask)."""
     from sim.calibration import calibrate as fit
-    from sim.calibration import load_calibration
+    from sim.calibration_problem import load_calibration
     from sim.calibration_report import apply_to_scenario, default_destination, run_label, write_calibration
     from sim.executor import Executor
     from sim.scenario_files import resolve_path

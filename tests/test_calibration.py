@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from sim import calibration as cal
+from sim import calibration_problem as calp
 from sim import moments
 from sim.calibration_report import apply_to_scenario, calibrated_toml
 from sim.executor import Executor
@@ -40,16 +41,16 @@ def toy_simulate(static, theta, replication):
     return toy_moments(np.asarray(theta)) + noise
 
 
-def toy_problem(data_seed: int, replications: int = 8, max_evaluations: int = 600) -> cal.Problem:
+def toy_problem(data_seed: int, replications: int = 8, max_evaluations: int = 600) -> calp.Problem:
     rng = np.random.default_rng(data_seed)
     observed = toy_moments(TRUE) + rng.normal(0, SD)
     targets = [moments.Target(f"m{k}", "toy", "all", None, float(observed[k]), float(SD[k])) for k in range(6)]
-    spec = cal.CalibrationSpec(
+    spec = calp.CalibrationSpec(
         name="toy", scenario="toy", replications=replications, seed=data_seed + 1000,
-        parameters=[cal.FreeParameter(path=f"p{j}", range=(LOW[j], HIGH[j]), why="toy") for j in range(3)],
-        optimiser=cal.Optimiser(screening=32, max_evaluations=max_evaluations, xatol=1e-4, fatol=1e-4),
+        parameters=[calp.FreeParameter(path=f"p{j}", range=(LOW[j], HIGH[j]), why="toy") for j in range(3)],
+        optimiser=calp.Optimiser(screening=32, max_evaluations=max_evaluations, xatol=1e-4, fatol=1e-4),
         jacobian_step=0.02)
-    return cal.Problem(spec, "toy.toml", {}, targets, np.zeros(3, bool), (LOW + HIGH) / 2)
+    return calp.Problem(spec, "toy.toml", {}, targets, np.zeros(3, bool), (LOW + HIGH) / 2)
 
 
 def fit_toy(data_seed: int, **kw) -> cal.CalibrationResult:
@@ -79,7 +80,7 @@ def test_toy_interval_coverage_is_near_nominal():
 
 def test_an_irrelevant_parameter_is_reported_weakly_identified():
     problem = toy_problem(5)
-    problem.spec.parameters.append(cal.FreeParameter(path="unused", range=(0.0, 1.0), why="moves nothing"))
+    problem.spec.parameters.append(calp.FreeParameter(path="unused", range=(0.0, 1.0), why="moves nothing"))
     problem.integer, problem.start = np.zeros(4, bool), np.r_[problem.start, 0.5]
 
     def simulate(static, theta, replication):
@@ -109,7 +110,7 @@ def test_fitted_values_round_integer_fields():
 
 # ---- the objective on the real model ------------------------------------------------------------------------
 def test_distance_of_matches_moments_distance_of_the_table():
-    problem = cal.load_calibration("lexus_us_1989", {"buyers": 3000, "replications": 1})
+    problem = calp.load_calibration("lexus_us_1989", {"buyers": 3000, "replications": 1})
     static = cal._Static(problem.base_raw, problem.paths, list(problem.integer), problem.targets, 5, 3000,
                          problem.source)
     m = cal.simulate(static, tuple(problem.start), 0)
@@ -121,7 +122,7 @@ def test_distance_of_matches_moments_distance_of_the_table():
 
 
 def test_flagship_calibration_file_is_valid_and_its_parameters_exist():
-    problem = cal.load_calibration("lexus_us_1989")
+    problem = calp.load_calibration("lexus_us_1989")
     assert len(problem.paths) >= 8
     assert all(p.why for p in problem.spec.parameters)
     assert np.all((problem.low <= problem.start) & (problem.start <= problem.high)), \
@@ -154,7 +155,7 @@ BASE = 'name = "t"\nscenario = "lexus_us_1989"\n'
 def test_bad_calibration_files_name_the_file_field_and_reason(tmp_path, body, expected):
     path = write(tmp_path, BASE + body)
     with pytest.raises(ScenarioError) as info:
-        cal.load_calibration(path)
+        calp.load_calibration(path)
     text = str(info.value)
     assert str(path) in text and expected in text, text
 
@@ -232,7 +233,7 @@ def test_standard_errors_do_not_depend_on_the_units_of_a_parameter():
     """A parameter in households (10^6) and one in fractions get the same relative precision as in unit scale."""
     plain = fit_toy(7)
     problem = toy_problem(7)
-    problem.spec.parameters[0] = cal.FreeParameter(path="p0", range=(LOW[0] * 1e6, HIGH[0] * 1e6), why="toy, x 10^6")
+    problem.spec.parameters[0] = calp.FreeParameter(path="p0", range=(LOW[0] * 1e6, HIGH[0] * 1e6), why="toy, x 10^6")
     problem.start = problem.start * np.array([1e6, 1, 1])
 
     def simulate(static, theta, replication):
@@ -247,10 +248,10 @@ def test_standard_errors_do_not_depend_on_the_units_of_a_parameter():
 def test_start_values_in_the_file_override_the_scenario(tmp_path):
     path = write(tmp_path,
                  BASE + '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nstart = 2.25\nwhy = "x"\n')
-    assert cal.load_calibration(path).start.tolist() == [2.25]
+    assert calp.load_calibration(path).start.tolist() == [2.25]
     bad = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nstart = 4\nwhy = "x"\n')
     with pytest.raises(ScenarioError, match="start 4 lies outside range"):
-        cal.load_calibration(bad)
+        calp.load_calibration(bad)
 
 
 def test_information_shares_name_the_moments_a_parameter_moves():
@@ -266,6 +267,6 @@ def test_command_line_overrides_reach_the_spec_with_or_without_an_optimiser_tabl
     body = '[[parameters]]\npath = "choice.inertia"\nrange = [0.5, 3]\nwhy = "x"\n'
     for extra in ("", "[optimiser]\nscreening = 8\n"):
         path = write(tmp_path, BASE + body + extra)
-        spec = cal.load_calibration(path, {"buyers": 1234, "replications": 3, "max_evaluations": 17}).spec
+        spec = calp.load_calibration(path, {"buyers": 1234, "replications": 3, "max_evaluations": 17}).spec
         assert (spec.buyers, spec.replications, spec.optimiser.max_evaluations) == (1234, 3, 17)
-    assert cal.load_calibration(path, {"max_evaluations": None}).spec.optimiser.max_evaluations == 400
+    assert calp.load_calibration(path, {"max_evaluations": None}).spec.optimiser.max_evaluations == 400

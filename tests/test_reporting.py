@@ -17,6 +17,7 @@ from markupsafe import escape
 
 from sim import attribution as A
 from sim import calibration as cal
+from sim import calibration_problem as calp
 from sim import moments
 from sim.attribution_report import write_attribution
 from sim.calibration_report import write_calibration, write_validation
@@ -88,11 +89,11 @@ def toy_calibration() -> cal.CalibrationResult:
 
     targets = [moments.Target(f"m{k}", "toy", "all", None, float(v), 0.1, source=EVIL)
                for k, v in enumerate((1.5, 0.5, 0.5))]
-    spec = cal.CalibrationSpec(name="toy", description=EVIL, scenario="toy", replications=3, seed=5,
-                               parameters=[cal.FreeParameter(path=f"p{j}", range=(0.0, 2.0), why=EVIL)
+    spec = calp.CalibrationSpec(name="toy", description=EVIL, scenario="toy", replications=3, seed=5,
+                               parameters=[calp.FreeParameter(path=f"p{j}", range=(0.0, 2.0), why=EVIL)
                                            for j in range(2)],
-                               optimiser=cal.Optimiser(screening=8, max_evaluations=60), jacobian_step=0.02)
-    problem = cal.Problem(spec, "toy.toml", {}, targets, np.zeros(2, bool), np.array([0.5, 0.5]))
+                               optimiser=calp.Optimiser(screening=8, max_evaluations=60), jacobian_step=0.02)
+    problem = calp.Problem(spec, "toy.toml", {}, targets, np.zeros(2, bool), np.array([0.5, 0.5]))
     return cal.Calibrator(problem, Executor(workers=1), simulate=simulate).run()
 
 
