@@ -335,7 +335,7 @@ def app_command(host: Annotated[str, typer.Option(help="Address to bind (local o
 @app.command()
 def attribute(scenario: Annotated[str, typer.Argument(help="Scenario name in scenarios/ or a path to a TOML file.")] = FLAGSHIP,
               brand: Annotated[str, typer.Option(help="The brand whose gain is explained, e.g. Lexus.")] = ...,
-              levers: Annotated[str, typer.Option(help="Comma-separated levers (at most 6): service, price, quality, word_of_mouth.")] = "service,price,quality,word_of_mouth",
+              levers: Annotated[str, typer.Option(help="Comma-separated levers (at most 6): service, price, reliability, word_of_mouth.")] = "service,price,reliability,word_of_mouth",
               metric: Annotated[str, typer.Option(help="sales_share (share in --to minus share the year before --from) or cumulative_profit (--from..--to).")] = "sales_share",
               from_: Annotated[Optional[int], typer.Option("--from", help="First year of the gain (default: the brand's launch year).")] = None,
               to: Annotated[Optional[int], typer.Option("--to", help="Last year of the gain (default: six years after --from); runs stop there.")] = None,

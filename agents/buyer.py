@@ -107,9 +107,9 @@ class BuyerAgent(mesa.Agent):
         age = m - int(pop.purchase_month[i])
         if rng.random() < 1.0 / p.maintenance_interval_months:  # scheduled maintenance
             self.visit_dealer(service.ROUTINE, rng)
-        if rng.random() < service.defect_probability(ba.defects[b], age, p.defect_age_growth):
+        if rng.random() < service.defect_probability(ba.defects_per_car_year[b], age, p.defect_age_growth):
             # a repair visit, a breakdown (roadside rescue), or fixed before the owner noticed (goodwill)
-            self.visit_dealer(service.draw_defect_kind(rng, ba.goodwill[b], p.breakdown_share), rng)
+            self.visit_dealer(service.draw_defect_kind(rng, ba.proactive_goodwill[b], p.breakdown_share), rng)
         if model.recall_campaign[b] and age < service.RECALL_MAX_AGE_MONTHS and rng.random() < p.recall_reach:
             self.visit_dealer(service.RECALL, rng)
         self.resolve_complaints()
@@ -133,7 +133,7 @@ class BuyerAgent(mesa.Agent):
 
         s = satisfaction.updated(self.satisfaction, x, sp.learning_rate, sp.loss_aversion)
         # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story
-        taken, s = rules.take_back(rng, s, bool(ba.take_back[b]), sp.take_back_below, sp.take_back_probability,
+        taken, s = rules.take_back(rng, s, bool(ba.take_back_guarantee[b]), sp.take_back_below, sp.take_back_probability,
                                    sp.take_back_satisfaction)
         if taken:  # empowered staff take the car back and replace it
             self._new_car(rng)
@@ -155,7 +155,7 @@ class BuyerAgent(mesa.Agent):
         model, ba = self.model, self.model.brand_arrays
         model.ledger.complaints[model.month, brand] += 1
         self._pop.complaint[self.slot] = UNRESOLVED
-        delay, fast = rules.complaint_resolution(rng, ba.resolve_fast[brand], ba.resolve_slow[brand])
+        delay, fast = rules.complaint_resolution(rng, ba.complaint_resolution_fast[brand], ba.complaint_resolution_slow[brand])
         if delay:
             car = int(self._pop.purchase_month[self.slot])
             self.pending_complaints.append((model.month + delay, brand, fast, car))
@@ -201,16 +201,17 @@ class BuyerAgent(mesa.Agent):
         m, ba, nb = model.month, model.brand_arrays, len(model.brands)
         current, g = int(pop.brand[i]), int(pop.segment[i])
         heard = self.listen_to_friends(rng)
-        pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.reach, current)
+        pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.awareness_reach, current)
         own_sat = self.satisfaction
         w = np.zeros(nb + 1)  # logit weights exp(utility); 0 = not considered; the last is leaving the segment
         total = 0.0
         for k in range(nb):
             if aware >> k & 1 and ba.on_sale[k]:
-                w[k] = choice.weight(model.brand_values[g, k], model.value_weights[g, k], model.segments.service_w[g],
-                                     heard[k], k == current, own_sat, model.params["cp"])
+                w[k] = choice.logit_weight(model.brand_values[g, k], model.value_logit_weights[g, k],
+                                           model.segments.service_weight[g], heard[k], k == current, own_sat,
+                                           model.params["cp"])
             total += w[k]
-        w[nb] = model.outside_weights[g] if may_leave else 0.0
+        w[nb] = model.outside_logit_weights[g] if may_leave else 0.0
         pick = choice.draw_weighted(rng, w, total + w[nb])
         model.ledger.switching[m, current if current >= 0 else nb, pick] += 1
         if current >= 0:

@@ -25,7 +25,8 @@ The levers (:data:`LEVERS`):
   are also the brand's service.
 * ``price`` — the list price set to the incumbents' mean price at the launch month (timeline prices included),
   the discount to 0, and the brand's timeline price and discount changes dropped.
-* ``quality`` — ``defects_per_car_year`` set to the incumbents' mean.
+* ``reliability`` — ``defects_per_car_year`` set to the incumbents' mean (the car's reliability, not its service:
+  dealer service quality is part of ``service``).
 * ``word_of_mouth`` — a *switch-off*, not an incumbents' level: the brand's ``word_of_mouth`` multiplier set to
   0, so stories about the brand and sightings of its cars reach no one. It answers "what if the brand's
   reputation had had to spread by marketing and its own owners' experience alone?". (The incumbents' own
@@ -180,7 +181,7 @@ def _price_lever(raw: dict, brand: str, levels: dict) -> dict:
     return raw
 
 
-def _quality_lever(raw: dict, brand: str, levels: dict) -> dict:
+def _reliability_lever(raw: dict, brand: str, levels: dict) -> dict:
     raw["brands"][brand]["defects_per_car_year"] = levels["defects_per_car_year"]
     return raw
 
@@ -202,7 +203,7 @@ LEVERS: dict[str, Lever] = {lever.name: lever for lever in (
                      "and strategy response dropped)", _service_lever),
     Lever("price", "list price at the incumbents' mean at launch, no discount (own timeline price and discount "
                    "changes dropped)", _price_lever),
-    Lever("quality", "defects per car-year at the incumbents' mean", _quality_lever),
+    Lever("reliability", "defects per car-year at the incumbents' mean", _reliability_lever),
     Lever("word_of_mouth", "word of mouth about the brand switched off (multiplier 0): a switch-off, not an "
                            "incumbents' level", _word_of_mouth_lever),
 )}

@@ -115,7 +115,7 @@ class LuxuryMarketModel(mesa.Model):
         self._brand_key: tuple | None = None
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
-        self.outside_weights = np.exp(self.segments.outside)  # logit weights of leaving the segment
+        self.outside_logit_weights = np.exp(self.segments.outside_utility)  # logit weights of leaving the segment
         self._entrant_cdf = np.cumsum(self.segments.entrant_share / self.segments.entrant_share.sum())
         self.fleet = np.zeros(n_brands, dtype=np.int64)
         self.entries = 0
@@ -204,10 +204,10 @@ class LuxuryMarketModel(mesa.Model):
         self.agents_by_type[BrandAgent].do("step")
         self.brand_arrays = ba = self._brand_arrays(m)
         cfg = self.config
-        perk = choice.perk_value(ba.comp_months, cfg.service_events.maintenance_interval_months,
+        perk = choice.perk_value(ba.complimentary_maintenance_months, cfg.service_events.maintenance_interval_months,
                                  cfg.costs.maintenance_price)
         self.brand_values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)
-        self.value_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
+        self.value_logit_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
         self.lease_p = self.lease_probability(m)
         clock("brands")
         given, self._given_events = self._given_events, None
@@ -309,7 +309,7 @@ class LuxuryMarketModel(mesa.Model):
             return BrandArrays.from_brands(self.brands, m)
         return self.brand_arrays._replace(prestige=np.array([b.prestige for b in self.brands]),
                                           reputation=np.array([b.reputation for b in self.brands]),
-                                          reach=np.array([b.awareness_reach(m) for b in self.brands]))
+                                          awareness_reach=np.array([b.awareness_reach(m) for b in self.brands]))
 
     def _service_month(self, m: int, ba: BrandArrays, clock: _PhaseClock, given: np.ndarray | None = None) -> None:
         """Service events (each lived as it is drawn, or the ``given`` ones: ``give_events``), then the complaints
@@ -399,7 +399,7 @@ class LuxuryMarketModel(mesa.Model):
         leavers, moved = self._leavers, self._bought
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
-                                       self.value_weights, self.segments.service_w, self.outside_weights,
+                                       self.value_logit_weights, self.segments.service_weight, self.outside_logit_weights,
                                        par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.jit import formula, jit
+from sim.jit import jit
 from sim.sampling import uniform_integer
 from sim.scenario import Market
 
@@ -51,7 +51,7 @@ def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | No
     return np.clip(propensity * (trend / mean if mean > 0 else 0.0), 0.0, 1.0)
 
 
-@formula
+@jit
 def draw_holding_months(rng, leased: bool, h: Holding) -> int:
     """Months until a new car is replaced (at least six): a uniform lease term, or a Weibull ownership time."""
     if leased:
@@ -61,14 +61,14 @@ def draw_holding_months(rng, leased: bool, h: Holding) -> int:
     return max(months, MIN_HOLDING_MONTHS)
 
 
-@formula
+@jit
 def draw_new_car(rng, lease_probability: float, h: Holding) -> tuple[bool, int]:
     """A new car: leased (with ``lease_probability``) or owned, and the months until it is replaced."""
     leased = rng.random() < lease_probability
     return leased, draw_holding_months(rng, leased, h)
 
 
-@formula
+@jit
 def draw_early_replacement(rng, s: float, leased: bool, below: float, probability: float) -> int:
     """Months until an early replacement (1 to ``EARLY_REPLACEMENT_MONTHS``) for an owner left at satisfaction
     ``s``, 0 if none."""

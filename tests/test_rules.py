@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from sim import rules
-from sim.choice import ChoiceParams, utility, weight
+from sim.choice import ChoiceParams, logit_weight, utility
 from sim.population import (COMPLAINT_OUTCOMES, LAST_MONTH, RESOLVED_FAST, RESOLVED_SLOW, ComplaintOutcome)
 from sim.replacement import EARLY_REPLACEMENT_MONTHS, MIN_HOLDING_MONTHS, Holding
 from sim.satisfaction import FAST_RESOLUTION_MONTHS, SLOW_RESOLUTION_MONTHS
@@ -179,11 +179,11 @@ def test_a_new_car_has_a_replacement_date(month, lease_p, seed):
 
 
 @settings(max_examples=50)
-@given(value=st.floats(-3, 3), service_w=st.floats(0, 2), heard=st.floats(-1, 1), current=st.booleans(), own=sat)
-def test_the_logit_weight_is_exp_utility(value, service_w, heard, current, own):
+@given(value=st.floats(-3, 3), service_weight=st.floats(0, 2), heard=st.floats(-1, 1), current=st.booleans(), own=sat)
+def test_the_logit_weight_is_exp_utility(value, service_weight, heard, current, own):
     p = ChoiceParams(1.5, 1.5, 1.0)
-    w = weight(value, math.exp(value), service_w, heard, current, own, p)
-    assert w == pytest.approx(math.exp(utility(value, service_w, heard, current, own, p)), rel=1e-12)
+    w = logit_weight(value, math.exp(value), service_weight, heard, current, own, p)
+    assert w == pytest.approx(math.exp(utility(value, service_weight, heard, current, own, p)), rel=1e-12)
 
 
 # ---- recall campaigns: one draw per brand on sale, in both engines ----------------------------------------------------
