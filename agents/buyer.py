@@ -172,7 +172,7 @@ class BuyerAgent(mesa.Agent):
                 continue  # the owner has moved on to another car
             pop.sat[i], pop.complaint[i] = rules.resolve(self.satisfaction, fast, sp.recovery_fast, sp.recovery_slow)
             pop.sat_month[i] = model.month
-            model.ledger.recovered[model.month, brand] += 1
+            model.ledger.complaints_recovered[model.month, brand] += 1
             model.ledger.service_cost[model.month, brand] += model.config.costs.complaint_cost
 
     def tell_friends(self, brand: int, x: float) -> None:
@@ -182,7 +182,7 @@ class BuyerAgent(mesa.Agent):
         fade = word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)  # stored inflated
         pop.told[i], pop.told_brand[i], told = rules.tell_story(pop.told[i], pop.told_brand[i], brand, x, fade,
                                                                 wp.tell_above, wp.strength, wp.negativity)
-        model.ledger.told[model.month, brand] += told
+        model.ledger.stories_told[model.month, brand] += told
 
     def listen_to_friends(self, rng: np.random.Generator) -> np.ndarray:
         """What this shopper has heard about each brand from friends' stories; friends' brands become known."""

@@ -81,7 +81,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     complaint, replace_month, leased_col, segment = buyers.complaint, buyers.replace_month, buyers.leased, \
         buyers.segment
     told, told_brand = buyers.told, buyers.told_brand
-    csi_sum, n_told = led.csi_sum, led.told
+    csi_sum, stories_told = led.csi_sum, led.stories_told
     complimentary_maintenance_months, take_back_guarantee = ba.complimentary_maintenance_months, \
         ba.take_back_guarantee
     defects_per_car_year, proactive_goodwill = ba.defects_per_car_year, ba.proactive_goodwill
@@ -199,7 +199,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
         csi_sum[month, b] += s
         told[i], told_brand[i], notable = rules.tell_story(told[i], told_brand[i], b, x, fade, wp.tell_above,
                                                            wp.strength, wp.negativity)
-        n_told[month, b] += notable
+        stories_told[month, b] += notable
     complaints.n[0] = n_queued
     return phase, i, next_routine, next_defect, n_moved, n_logged
 
@@ -257,7 +257,7 @@ def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_
         complaints.fast
     active, bought, owned, sat, sat_month, complaint = buyers.active, buyers.purchase_month, buyers.brand, buyers.sat, \
         buyers.sat_month, buyers.complaint
-    recovered, service_cost = led.recovered, led.service_cost
+    complaints_recovered, service_cost = led.complaints_recovered, led.service_cost
     n = complaints.n[0]
     done = 0
     for k in range(n):
@@ -272,7 +272,7 @@ def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_
         s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         sat[i], complaint[i] = rules.resolve(s, fast[k], sp.recovery_fast, sp.recovery_slow)
         sat_month[i] = month
-        recovered[month, b] += 1
+        complaints_recovered[month, b] += 1
         service_cost[month, b] += complaint_cost
     if 2 * done > n:
         kept = 0

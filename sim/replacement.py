@@ -30,17 +30,17 @@ class Holding(NamedTuple):
     """How long cars are kept, as compiled code reads it."""
     lease_min: int  # months
     lease_max: int
-    own_scale: float  # Weibull scale (months) giving the mean ownership length
-    own_shape: float
+    ownership_scale: float  # Weibull scale (months) giving the mean ownership length
+    ownership_shape: float
 
     @classmethod
     def of(cls, market: Market) -> Holding:
         return cls.from_values(market.lease_months, market.ownership_months_mean, market.ownership_shape)
 
     @classmethod
-    def from_values(cls, lease_months: tuple[int, int], own_mean: float, own_shape: float) -> Holding:
-        scale = own_mean / gamma(1.0 + 1.0 / own_shape)
-        return cls(int(lease_months[0]), int(lease_months[1]), float(scale), float(own_shape))
+    def from_values(cls, lease_months: tuple[int, int], ownership_months_mean: float, ownership_shape: float) -> Holding:
+        scale = ownership_months_mean / gamma(1.0 + 1.0 / ownership_shape)
+        return cls(int(lease_months[0]), int(lease_months[1]), float(scale), float(ownership_shape))
 
 
 def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | None) -> np.ndarray:
@@ -57,7 +57,7 @@ def draw_holding_months(rng, leased: bool, h: Holding) -> int:
     if leased:
         months = uniform_integer(rng, h.lease_min, h.lease_max)
     else:
-        months = int(np.rint(h.own_scale * rng.weibull(h.own_shape)))
+        months = int(np.rint(h.ownership_scale * rng.weibull(h.ownership_shape)))
     return max(months, MIN_HOLDING_MONTHS)
 
 
@@ -89,9 +89,9 @@ def _holdings(rng, leased, h):
 
 
 def holding_months(rng: np.random.Generator, leased: np.ndarray, lease_months: tuple[int, int],
-                   own_mean: float, own_shape: float) -> np.ndarray:
+                   ownership_months_mean: float, ownership_shape: float) -> np.ndarray:
     """Months until the car is replaced, for each new car (int64, at least 6)."""
-    return _holdings(rng, np.asarray(leased, bool), Holding.from_values(lease_months, own_mean, own_shape))
+    return _holdings(rng, np.asarray(leased, bool), Holding.from_values(lease_months, ownership_months_mean, ownership_shape))
 
 
 @jit

@@ -83,7 +83,7 @@ def test_complaints_resolve_in_their_month_for_the_same_car():
     np.testing.assert_allclose(pop.sat[:5], [-0.6 + sp.recovery_fast, -0.6 + sp.recovery_slow, -0.6, -0.6, -0.6],
                                atol=1e-6)
     assert pop.complaint[:5].tolist() == [1, 2, 0, 0, 0]
-    assert led.recovered[12].tolist() == [2, 0] and led.service_cost[12].tolist() == [500.0, 0.0]
+    assert led.complaints_recovered[12].tolist() == [2, 0] and led.service_cost[12].tolist() == [500.0, 0.0]
     assert len(q) == 1 and a.slot[0] == 2 and a.due[0] == 13  # the pending one is kept
 
 

@@ -44,11 +44,11 @@ def test_buyers_conserved_and_tables_consistent(seed, buyers, years, growth):
     # sales decompose into repurchases, conquests and new-to-segment buyers
     led = model.ledger
     np.testing.assert_allclose(led.sales.sum(0),
-                               led.repurchase.sum(0) + led.conquest.sum(0) + led.new_to_segment.sum(0))
+                               led.repurchase.sum(0) + led.conquest_sales.sum(0) + led.new_to_segment_sales.sum(0))
     # the switching matrix agrees with the sales and churn counts
     sw = led.switching.sum(0)
     np.testing.assert_allclose(sw[:, : len(model.brands)].sum(0), led.sales.sum(0))
-    np.testing.assert_allclose(sw[: len(model.brands)].sum(1) - np.diag(sw)[: len(model.brands)], led.churned.sum(0))
+    np.testing.assert_allclose(sw[: len(model.brands)].sum(1) - np.diag(sw)[: len(model.brands)], led.churned_owners.sum(0))
 
 
 def test_brands_are_not_sold_before_launch(small_run):
