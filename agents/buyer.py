@@ -133,8 +133,8 @@ class BuyerAgent(mesa.Agent):
 
         s = satisfaction.updated(self.satisfaction, x, sp.learning_rate, sp.loss_aversion)
         # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story
-        taken, s = rules.take_back(rng, s, bool(ba.take_back_guarantee[b]), sp.take_back_below, sp.take_back_probability,
-                                   sp.take_back_satisfaction)
+        taken, s = rules.take_back(rng, s, bool(ba.take_back_guarantee[b]), sp.take_back_below,
+                                   sp.take_back_probability, sp.take_back_satisfaction)
         if taken:  # empowered staff take the car back and replace it
             self._new_car(rng)
             pop.complaint[i] = NO_COMPLAINT
@@ -155,7 +155,8 @@ class BuyerAgent(mesa.Agent):
         model, ba = self.model, self.model.brand_arrays
         model.ledger.complaints[model.month, brand] += 1
         self._pop.complaint[self.slot] = UNRESOLVED
-        delay, fast = rules.complaint_resolution(rng, ba.complaint_resolution_fast[brand], ba.complaint_resolution_slow[brand])
+        delay, fast = rules.complaint_resolution(rng, ba.complaint_resolution_fast[brand],
+                                                 ba.complaint_resolution_slow[brand])
         if delay:
             car = int(self._pop.purchase_month[self.slot])
             self.pending_complaints.append((model.month + delay, brand, fast, car))

@@ -64,10 +64,11 @@ import difflib
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -149,7 +150,8 @@ def incumbent_levels(raw: dict, brand: str) -> dict:
         "at_month": month,
         "service": service,
         "price": round(float(np.mean([s["price"] for s in states])), 9),
-        "defects_per_car_year": round(float(np.mean([raw["brands"][b].get("defects_per_car_year", 0.8) for b in others])), 9),
+        "defects_per_car_year": round(float(np.mean([raw["brands"][b].get("defects_per_car_year", 0.8)
+                                                     for b in others])), 9),
     }
 
 
@@ -254,8 +256,8 @@ def parse_levers(text: str | list[str]) -> list[str]:
 def check_brand(scenario: Scenario, brand: str) -> str:
     if brand not in scenario.brands:
         hint = difflib.get_close_matches(brand, list(scenario.brands), n=1)
-        raise ScenarioError([f"--brand: unknown brand '{brand}' in {scenario.name}"
-                             + (f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(scenario.brands)})")])
+        known = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(scenario.brands)})"
+        raise ScenarioError([f"--brand: unknown brand '{brand}' in {scenario.name}{known}"])
     return brand
 
 
@@ -419,9 +421,8 @@ class Attribution(Rendered):
         for label, series in ((INTERACTION, total - leave_one_out_sum), (V_NONE, v[0]), (V_ALL, v[full]),
                               (TOTAL, total)):
             mean, lo, hi = self.interval(series)
-            rows.append({"lever": label, "phi_mean": mean, "ci_low": lo, "ci_high": hi,
-                         "share_of_total": mean / total_mean if total_mean and label.startswith(("interaction", "total"))
-                         else float("nan")})
+            share = mean / total_mean if total_mean and label.startswith(("interaction", "total")) else float("nan")
+            rows.append({"lever": label, "phi_mean": mean, "ci_low": lo, "ci_high": hi, "share_of_total": share})
         return pd.DataFrame(rows)
 
     def title(self) -> str:
@@ -434,7 +435,8 @@ class Attribution(Rendered):
         return [summary_table(self)]
 
 
-def prepare(scenario: Scenario, brand: str, levers: list[str], first: int, last: int) -> tuple[dict, dict, list[Scenario]]:
+def prepare(scenario: Scenario, brand: str, levers: list[str], first: int,
+            last: int) -> tuple[dict, dict, list[Scenario]]:
     """(levels, changes per lever, one validated scenario per coalition mask), runs cut to the ``last`` year."""
     raw = scenario.model_dump(mode="json")
     raw["market"]["years"] = last - scenario.market.start_year + 1
@@ -477,7 +479,8 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
     jobs = [(mask, sc, r, seed, buyers, brand) for mask, sc in enumerate(scenarios) for r in range(reps)]
     with Executor(workers, scheduler) as executor:
         outcomes = executor.map(_run_job, jobs, progress=(lambda *_: progress()) if progress else None,
-                                label=lambda _, job: f"coalition {coalition_name(job[0], levers)}, replication {job[2]}",
+                                label=lambda _, job: (f"coalition {coalition_name(job[0], levers)}, "
+                                                      f"replication {job[2]}"),
                                 cost=sum(estimated_seconds(job[1], buyers) for job in jobs))
         execution = executor.describe()
     values = np.full((len(scenarios), reps), np.nan)

@@ -185,7 +185,8 @@ def draw_weighted(rng, w, total: float) -> int:
 
 # ---- the same, for many shoppers -----------------------------------------------------------------------------------
 @jit
-def _utilities_all(values, service_weight, outside_utility, p, segment, current, own_sat, wom_now, considered, may_leave):
+def _utilities_all(values, service_weight, outside_utility, p, segment, current, own_sat, wom_now, considered,
+                   may_leave):
     n, n_brands = considered.shape
     u = np.empty((n, n_brands + 1))
     for i in range(n):

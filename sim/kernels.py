@@ -36,8 +36,19 @@ from sim.jit import jit, prefetch
 from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED
 from sim.sampling import geometric_scale, next_slot
 from sim.satisfaction import toward, updated
-from sim.service import (DEFECT_PASS, DONE, GIVEN_PASS, ROUTINE_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS,
-                         ROUTINE, defect_probability, draw_defect_kind, draw_experience)
+from sim.service import (
+    DEFECT_PASS,
+    DONE,
+    GIVEN_PASS,
+    RECALL,
+    RECALL_MAX_AGE_MONTHS,
+    RECALL_PASS,
+    ROUTINE,
+    ROUTINE_PASS,
+    defect_probability,
+    draw_defect_kind,
+    draw_experience,
+)
 from sim.word_of_mouth import hear_contacts
 
 
@@ -288,8 +299,8 @@ AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three
 
 @jit
 def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
-         see_probability: float, values, value_logit_weights, service_weight, outside_logit_weights, cp, sp, sat_decay, lease_p,
-         holding, led, fleet, leavers, moved) -> tuple[int, int]:
+         see_probability: float, values, value_logit_weights, service_weight, outside_logit_weights, cp, sp,
+         sat_decay, lease_p, holding, led, fleet, leavers, moved) -> tuple[int, int]:
     """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
     brand, and the brands of their stories and cars: ``sim.word_of_mouth.hear_contacts``), decides which brands
     they consider, and chooses one (or, if ``may_leave``, leaves the segment); buyers get their new car. With

@@ -16,8 +16,8 @@ Buyers are columnar arrays (``sim/population.py``); the mechanisms are small com
 modules and rules in ``sim/rules.py``, applied event by event and shopper by shopper in the compiled passes of
 ``sim/kernels.py`` (the vectorised engine, the default), or household by household by ``BuyerAgent.step`` (the
 reference engine, ``engine="agents"``). ``give_events`` makes a month live given service events instead of
-drawing them, in both engines the same way. ``BuyerAgent`` objects are views on one slot, created for small populations or on demand
-(``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents.
+drawing them, in both engines the same way. ``BuyerAgent`` objects are views on one slot, created for small
+populations or on demand (``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents.
 """
 
 from __future__ import annotations
@@ -399,8 +399,8 @@ class LuxuryMarketModel(mesa.Model):
         leavers, moved = self._leavers, self._bought
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
-                                       self.value_logit_weights, self.segments.service_weight, self.outside_logit_weights,
-                                       par["cp"], par["sp"], self._sat_decay,
+                                       self.value_logit_weights, self.segments.service_weight,
+                                       self.outside_logit_weights, par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])
         self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])

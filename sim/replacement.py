@@ -38,7 +38,8 @@ class Holding(NamedTuple):
         return cls.from_values(market.lease_months, market.ownership_months_mean, market.ownership_shape)
 
     @classmethod
-    def from_values(cls, lease_months: tuple[int, int], ownership_months_mean: float, ownership_shape: float) -> Holding:
+    def from_values(cls, lease_months: tuple[int, int], ownership_months_mean: float,
+                    ownership_shape: float) -> Holding:
         scale = ownership_months_mean / gamma(1.0 + 1.0 / ownership_shape)
         return cls(int(lease_months[0]), int(lease_months[1]), float(scale), float(ownership_shape))
 
@@ -91,7 +92,8 @@ def _holdings(rng, leased, h):
 def holding_months(rng: np.random.Generator, leased: np.ndarray, lease_months: tuple[int, int],
                    ownership_months_mean: float, ownership_shape: float) -> np.ndarray:
     """Months until the car is replaced, for each new car (int64, at least 6)."""
-    return _holdings(rng, np.asarray(leased, bool), Holding.from_values(lease_months, ownership_months_mean, ownership_shape))
+    holding = Holding.from_values(lease_months, ownership_months_mean, ownership_shape)
+    return _holdings(rng, np.asarray(leased, bool), holding)
 
 
 @jit

@@ -35,10 +35,12 @@ The rules, in the order they apply, and where they come from:
 * ``may_take_back``, ``take_back``: a guarantee brand's empowered staff take back the car of a very unhappy owner (below
   ``take_back_below``), with ``take_back_probability``; the owner gets a new car and ``take_back_satisfaction``.
   The Lexus case: dealers were authorised to replace a car an owner was unhappy with.
-* ``complains``, ``complaint_resolution``: an owner left below ``complaint_below`` (and not given a new car) complains; the brand resolves
-  it within 90 days, in 90-180 days, or never (``sim.satisfaction.draw_resolution_delay``, Dillard & Bates), and
-  a resolution within ``FAST_RESOLUTION_MONTHS`` counts as fast.
-* ``may_replace_early``, ``replace_early``: dissatisfaction (below ``early_replace_below``) brings the replacement date forward (``sim/replacement.py``).
+* ``complains``, ``complaint_resolution``: an owner left below ``complaint_below`` (and not given a new car)
+  complains; the brand resolves it within 90 days, in 90-180 days, or never
+  (``sim.satisfaction.draw_resolution_delay``, Dillard & Bates), and a resolution within
+  ``FAST_RESOLUTION_MONTHS`` counts as fast.
+* ``may_replace_early``, ``replace_early``: dissatisfaction (below ``early_replace_below``) brings the replacement
+  date forward (``sim/replacement.py``).
 * ``tell_story``: an experience with |x| above ``tell_above`` becomes a story the owner tells about the brand of
   the car they have (``sim/word_of_mouth.py``).
 * ``complaint_applies`` and ``resolve``: a complaint resolved in its month restores satisfaction by
@@ -58,14 +60,13 @@ engines do differently (geometric gaps in the kernels, a draw per owner in the r
 
 from __future__ import annotations
 
+import numpy as np
+
 from sim.jit import jit
 from sim.population import LAST_MONTH, RESOLVED_FAST, RESOLVED_SLOW
 from sim.replacement import draw_early_replacement, draw_new_car
 from sim.satisfaction import FAST_RESOLUTION_MONTHS, draw_resolution_delay
 from sim.word_of_mouth import story_value, tell
-
-import numpy as np
-
 
 # ---- after a service event ------------------------------------------------------------------------------------------
 # A rule that draws only for some owners comes with its test of who (``may_take_back``, ``complains``,

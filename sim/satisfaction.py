@@ -22,7 +22,6 @@ from sim.jit import jit, record
 from sim.sampling import uniform_integer
 from sim.scenario import Satisfaction
 
-
 # Complaint resolution (Dillard & Bates): within 90 days, in 90-180 days, or never. Delays are whole months.
 FAST_RESOLUTION_MONTHS = 3  # a complaint resolved within this many months (90 days) is resolved fast
 SLOW_RESOLUTION_MONTHS = 6  # ... within this many (180 days), slowly

@@ -22,7 +22,6 @@ from sim.jit import jit, record
 from sim.scenario import ServiceEvents
 
 
-
 class EventKind(IntEnum):
     """The kinds of service event. Compiled code reads the members as integer constants (free); outputs name
     them by ``EVENT_KINDS`` (e.g. the ``routine_events`` column of ``brand_year``)."""

@@ -74,8 +74,9 @@ def hear_contacts(rng, shopper: int, indptr, indices, told, told_brand, owned_br
     """What ``shopper`` hears from their contacts: adds each contact's stock (faded: divided by ``fade``) to
     ``heard[brand]``, and returns the awareness bits ``aware`` plus the brands of the contacts' stories and,
     each with ``see_probability``, of their cars (a car whose brand is already known needs no draw).
-    ``word_of_mouth[b]`` scales what is heard about brand b (the brand's ``word_of_mouth``): 0 and neither its stories
-    nor the sight of its cars reach anyone; a sighting happens with probability ``see_probability·min(word_of_mouth, 1)``."""
+    ``word_of_mouth[b]`` (the brand's multiplier, ``BrandArrays.word_of_mouth``) scales what is heard about brand b:
+    at 0 neither its stories nor the sight of its cars reach anyone; a sighting happens with probability
+    ``see_probability·min(word_of_mouth[b], 1)``."""
     bits = np.int64(aware)
     for k in range(indptr[shopper], indptr[shopper + 1]):
         c = indices[k]
@@ -117,7 +118,8 @@ def tell_stories(told: np.ndarray, told_brand: np.ndarray, tellers: np.ndarray, 
 
 
 @jit
-def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, word_of_mouth, n_brands, fade, see_probability):
+def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, word_of_mouth, n_brands, fade,
+              see_probability):
     heard = np.zeros((listeners.size, n_brands), dtype=np.float32)
     bits = np.zeros(listeners.size, dtype=np.uint16)
     row = np.zeros(n_brands)
@@ -131,9 +133,11 @@ def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, wo
 
 def hear(rng: np.random.Generator, network: Network, listeners: np.ndarray, told: np.ndarray,
          told_brand: np.ndarray, owned_brand: np.ndarray, n_brands: int, month: int, epoch: int,
-         decay_months: float, see_probability: float, word_of_mouth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+         decay_months: float, see_probability: float,
+         word_of_mouth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What each listener has heard about each brand (n × brands, float32), and the awareness bits they gain
     from their contacts' stories and cars (``word_of_mouth``: each brand's word-of-mouth multiplier, default 1)."""
     word_of_mouth = np.ones(n_brands) if word_of_mouth is None else np.asarray(word_of_mouth, np.float64)
     return _hear_all(rng, network.indptr, network.indices, np.asarray(listeners, np.int64), told, told_brand,
-                     owned_brand, word_of_mouth, int(n_brands), inflation(month, epoch, decay_months), float(see_probability))
+                     owned_brand, word_of_mouth, int(n_brands), inflation(month, epoch, decay_months),
+                     float(see_probability))

@@ -10,7 +10,6 @@ from sim.brand_arrays import BrandArrays
 from sim.model import LuxuryMarketModel
 from sim.scenario import load_scenario
 
-
 # No timed assertions: the first call of a compiled function may load or compile it (seconds, and more on a
 # busy machine), which hypothesis's default 200 ms deadline would report as a failure.
 settings.register_profile("luxsim", deadline=None)

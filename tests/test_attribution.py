@@ -91,7 +91,8 @@ def test_a_lever_that_never_changes_the_value_gets_zero(raw, data):
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 5).flatmap(lambda k: st.tuples(
     arrays(np.float64, k, elements=st.floats(-50, 50)), st.floats(-50, 50),
-    arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)), arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)))))
+    arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)),
+    arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)))))
 def test_additive_games_and_additivity(args):
     weights, constant, a, b = args
     k = len(weights)
@@ -135,14 +136,16 @@ def test_incumbents_levels_on_the_flagship_by_hand(flagship_raw):
 
 
 def test_majority_of_bools_and_rounded_mean_of_ints(flagship_raw):
-    raw = set_values(flagship_raw, {"brands.Cadillac.service.loaner_cars": True, "brands.Lincoln.service.loaner_cars": True,
+    raw = set_values(flagship_raw, {"brands.Cadillac.service.loaner_cars": True,
+                                    "brands.Lincoln.service.loaner_cars": True,
                                     "brands.Jaguar.service.complimentary_maintenance_months": 13,
                                     "brands.BMW.service.roadside_level": 3})
     service = A.incumbent_levels(raw, "Lexus")["service"]
     assert service["loaner_cars"] is False  # 2 of 5: no majority
     assert service["complimentary_maintenance_months"] == 3  # 13 / 5 = 2.6 -> 3
     assert service["roadside_level"] == 1  # (1+1+1+3+1) / 5 = 1.4 -> 1
-    raw = set_values(raw, {"brands.BMW.service.loaner_cars": True, "brands.Jaguar.service.complimentary_maintenance_months": 12})
+    raw = set_values(raw, {"brands.BMW.service.loaner_cars": True,
+                           "brands.Jaguar.service.complimentary_maintenance_months": 12})
     service = A.incumbent_levels(raw, "Lexus")["service"]
     assert service["loaner_cars"] is True  # 3 of 5
     assert service["complimentary_maintenance_months"] == 2  # 2.4 -> 2
@@ -277,8 +280,10 @@ def test_attribute_writes_a_complete_folder(tmp_path):
     assert manifest["brand"] == "Lexus" and manifest["levers"] == levers and manifest["seed"] == 5
     assert manifest["buyers_simulated"] == 4000 and manifest["from"] == 1989 and manifest["to"] == 1991
     assert manifest["incumbents"] == INCUMBENTS
-    assert manifest["counterfactuals"]["price"]["changes"]["brands.Lexus.price"] == {"own": 30000.0, "counterfactual": 36040.0}
-    assert manifest["counterfactuals"]["word_of_mouth"]["changes"] == {"brands.Lexus.word_of_mouth": {"own": 1.0, "counterfactual": 0.0}}
+    counterfactuals = manifest["counterfactuals"]
+    assert counterfactuals["price"]["changes"]["brands.Lexus.price"] == {"own": 30000.0, "counterfactual": 36040.0}
+    assert counterfactuals["word_of_mouth"]["changes"] == {"brands.Lexus.word_of_mouth": {"own": 1.0,
+                                                                                         "counterfactual": 0.0}}
     assert "mesa" in manifest["packages"] and manifest["scenario"]["market"]["years"] == 6
     html = (out / "report.html").read_text()
     assert html.count('<img src="data:image/png;base64,') == 2 and "Waterfall" in html

@@ -83,7 +83,7 @@ def test_probabilities_survive_huge_utilities():
     assert np.all(np.isfinite(p)) and p[0, 0] > p[0, 1] > 0
 
 
-# ---- choose -------------------------------------------------------------------------------------------------------------------
+# ---- choose ----------------------------------------------------------------------------------------------------------
 def test_choose_frequencies_match_probabilities():
     u_row = np.array([0.3, -0.5, 1.2, -np.inf, 0.0])
     n = 200_000
@@ -126,7 +126,7 @@ def test_choose_rows_are_independent():
         assert stats.chisquare(counts, rows.size * p).pvalue > P_FLOOR
 
 
-# ---- utilities -------------------------------------------------------------------------------------------------------------
+# ---- utilities -------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def setup():
     ba = make_ba(3, prestige=[0.9, 0.5, 0.3], price=[45000, 30000, 20000], defects_per_car_year=[0.6, 0.8, 0.4])
@@ -199,7 +199,8 @@ def test_word_of_mouth_raises_utility_in_proportion(setup):
 def test_discount_stigma_lowers_discounted_brand_for_the_stigma_segment():
     """Two segments identical except for stigma: the discount costs the stigma segment stigma × discount on
     the discounted brand only."""
-    seg = make_seg(prestige_weight=[2.0, 2.0], price_weight=[1.0, 1.0], service_weight=[0.8, 0.8], perk_weight=[0.1, 0.1],
+    seg = make_seg(prestige_weight=[2.0, 2.0], price_weight=[1.0, 1.0], service_weight=[0.8, 0.8],
+                   perk_weight=[0.1, 0.1],
                    discount_stigma=[4.0, 0.0])
     ba = make_ba(3, discount=[0.0, 0.1, 0.0])
     v = brand_values(ba, seg, Choice(), 30000.0, np.zeros(3))
@@ -221,8 +222,11 @@ def test_perks_raise_utility_in_proportion_and_leave_prestige_alone(months, bran
     comp = np.zeros(3)
     comp[brand] = months
     ba_perk = make_ba(3, prestige=[0.9, 0.5, 0.3], complimentary_maintenance_months=comp)
-    base = brand_values(ba, seg, Choice(), 30000.0, perk_value(ba.complimentary_maintenance_months, 6.0, 320.0))
-    perk = brand_values(ba_perk, seg, Choice(), 30000.0, perk_value(ba_perk.complimentary_maintenance_months, 6.0, 320.0))
+    def values(arrays, segments):
+        return brand_values(arrays, segments, Choice(), 30000.0,
+                            perk_value(arrays.complimentary_maintenance_months, 6.0, 320.0))
+
+    base, perk = values(ba, seg), values(ba_perk, seg)
     worth = months / 6.0 * 320.0 / 1000.0
     expected = np.zeros((2, 3))
     expected[:, brand] = seg.perk_weight * worth
@@ -231,8 +235,7 @@ def test_perks_raise_utility_in_proportion_and_leave_prestige_alone(months, bran
     np.testing.assert_array_equal(ba_perk.prestige, ba.prestige)
     # a segment that does not care for perks is unmoved: the perk does not enter through prestige
     flat = make_seg(perk_weight=[0.0, 0.0])
-    np.testing.assert_allclose(brand_values(ba_perk, flat, Choice(), 30000.0, perk_value(ba_perk.complimentary_maintenance_months, 6.0, 320.0)),
-                               brand_values(ba, flat, Choice(), 30000.0, perk_value(ba.complimentary_maintenance_months, 6.0, 320.0)))
+    np.testing.assert_allclose(values(ba_perk, flat), values(ba, flat))
 
 
 def test_perk_value():
@@ -249,7 +252,7 @@ def test_brand_values_directions():
         assert np.all(np.sign(v - base) == sign), field
 
 
-# ---- consideration sets ------------------------------------------------------------------------------------------------------
+# ---- consideration sets ----------------------------------------------------------------------------------------------
 @st.composite
 def shoppers(draw):
     nb = draw(st.integers(1, 16))

@@ -29,7 +29,8 @@ def money(kind, brand, age, ba, c=None):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_shapes_and_non_negative(kind):
-    ba = make_ba(3, complimentary_maintenance_months=[0, 36, 48], loaner_cars=[False, True, True], roadside_level=[0, 2, 3],
+    ba = make_ba(3, complimentary_maintenance_months=[0, 36, 48], loaner_cars=[False, True, True],
+                 roadside_level=[0, 2, 3],
                  recall_handling=[0.1, 0.5, 0.95])
     brand = np.array([0, 1, 2, 0, 1, 2])
     revenue, cost = money(kind, brand, [1, 10, 30, 50, 70, 200], ba)

@@ -9,12 +9,12 @@ import pytest
 from sim import kernels
 from sim.finance import event_money
 from sim.jit import record
+from sim.metrics import Ledger
 from sim.population import Calendar, Complaints, Population
-from sim.replacement import draw_holding_months, Holding
+from sim.replacement import Holding, draw_holding_months
 from sim.satisfaction import SatisfactionParams, decay_factors
 from sim.scenario import Costs, Satisfaction, ServiceEvents
-from sim.service import EVENT_KINDS, EventParams, ROUTINE
-from sim.metrics import Ledger
+from sim.service import EVENT_KINDS, ROUTINE, EventParams
 from tests.conftest import make_brand_arrays
 
 
@@ -72,7 +72,8 @@ def test_complaints_resolve_in_their_month_for_the_same_car():
     q = Complaints(capacity=16)
     a = q.arrays
     for k, (due, slot, fast) in enumerate([(12, 0, True), (12, 1, False), (13, 2, True), (12, 3, True), (12, 4, True)]):
-        a.due[k], a.slot[k], a.car[k], a.brand[k], a.fast[k] = due, slot, pop.purchase_month[slot], pop.brand[slot], fast
+        a.due[k], a.slot[k], a.car[k] = due, slot, pop.purchase_month[slot]
+        a.brand[k], a.fast[k] = pop.brand[slot], fast
     a.n[0] = 5
     pop.brand[3] = 0  # slot 3 has changed brand since complaining: its complaint no longer helps
     pop.purchase_month[4] = 11  # slot 4 has a new car of the same brand: nor does its complaint
@@ -93,7 +94,8 @@ def test_event_money_depends_on_car_age_only_through_coverage(kind):
     """sim/model.py books revenue and cost from event counts by whether the visit is free to the owner
     (complimentary maintenance for routine visits, warranty otherwise), priced at one representative age per
     band. That is exact only if sim.finance.event_money changes with age nowhere else."""
-    ba = make_brand_arrays(3, complimentary_maintenance_months=[0, 36, 48], loaner_cars=[False, True, True], roadside_level=[0, 2, 3])
+    ba = make_brand_arrays(3, complimentary_maintenance_months=[0, 36, 48], loaner_cars=[False, True, True],
+                           roadside_level=[0, 2, 3])
     c = Costs()
     ages = np.arange(0, 400)
     for b in range(3):

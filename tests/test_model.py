@@ -48,7 +48,8 @@ def test_buyers_conserved_and_tables_consistent(seed, buyers, years, growth):
     # the switching matrix agrees with the sales and churn counts
     sw = led.switching.sum(0)
     np.testing.assert_allclose(sw[:, : len(model.brands)].sum(0), led.sales.sum(0))
-    np.testing.assert_allclose(sw[: len(model.brands)].sum(1) - np.diag(sw)[: len(model.brands)], led.churned_owners.sum(0))
+    nb = len(model.brands)
+    np.testing.assert_allclose(sw[:nb].sum(1) - np.diag(sw)[:nb], led.churned_owners.sum(0))
 
 
 def test_brands_are_not_sold_before_launch(small_run):

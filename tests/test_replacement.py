@@ -51,7 +51,8 @@ def test_leased_and_owned_mixed_per_car():
 
 
 @HYP
-@given(lo=st.integers(0, 40), span=st.integers(0, 30), ownership_months_mean=st.floats(6.5, 120.0), shape=st.floats(0.6, 6.0),
+@given(lo=st.integers(0, 40), span=st.integers(0, 30), ownership_months_mean=st.floats(6.5, 120.0),
+       shape=st.floats(0.6, 6.0),
        n=st.integers(0, 300), seed=st.integers(0, 2**32 - 1))
 def test_holding_at_least_six_months(lo, span, ownership_months_mean, shape, n, seed):
     rng = np.random.default_rng(seed)

@@ -13,9 +13,8 @@ from scipy import stats
 
 from sim.brand_arrays import BrandArrays
 from sim.kernels import draw_events
-from sim.service import (BREAKDOWN, GOODWILL, MAX_AGE_YEARS, RECALL, REPAIR, ROUTINE, defect_probability,
-                         experience)
 from sim.scenario import ServiceEvents
+from sim.service import BREAKDOWN, GOODWILL, MAX_AGE_YEARS, RECALL, REPAIR, ROUTINE, defect_probability, experience
 from tests.conftest import make_brand_arrays
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=100)
@@ -72,7 +71,8 @@ def month_of_events():
     """Ten months of events over 150k slots, three brands (brand 2 no longer on sale)."""
     n = 150_000
     rng, active, brand, purchase, month = _fleet(n, 11)
-    ba = make_ba(3, defects_per_car_year=[1.2, 3.0, 2.0], proactive_goodwill=[0.0, 0.4, 0.25], on_sale=[True, True, False])
+    ba = make_ba(3, defects_per_car_year=[1.2, 3.0, 2.0], proactive_goodwill=[0.0, 0.4, 0.25],
+                 on_sale=[True, True, False])
     p = ServiceEvents(recalls_per_brand_year=12.0, recall_reach=0.5)  # a recall for every brand on sale, monthly
     months = [draw_events(rng, active, brand, purchase, month, ba, p) for _ in range(10)]
     return dict(n=n, active=active, brand=brand, purchase=purchase, month=month, ba=ba, p=p, months=months)

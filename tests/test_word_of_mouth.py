@@ -29,8 +29,8 @@ def fresh():
 
 
 def _tell_stories(told, told_brand, tellers, brands, x, month=0, epoch=0, strength=0.1, negativity=2.0, decay=24.0):
-    tell_stories(told, told_brand, np.asarray(tellers, np.int64), np.asarray(brands, np.int64), np.asarray(x, np.float32),
-           month, epoch, strength, negativity, decay)
+    tell_stories(told, told_brand, np.asarray(tellers, np.int64), np.asarray(brands, np.int64),
+                 np.asarray(x, np.float32), month, epoch, strength, negativity, decay)
 
 
 def _hear(listeners, told, told_brand, owned, month=0, epoch=0, decay=24.0, see=0.0, seed=0):
@@ -142,7 +142,7 @@ def test_inflation():
     assert inflation(20, 10, 5.0) == pytest.approx(math.e**2)
 
 
-# ---- friends' cars are seen --------------------------------------------------------------------------------------------
+# ---- friends' cars are seen ------------------------------------------------------------------------------------------
 def test_contacts_cars_are_seen_with_certainty_at_probability_one():
     told, told_brand, owned = fresh()
     owned[[0, 3]] = [2, 0]
@@ -160,7 +160,7 @@ def test_contacts_cars_are_seen_with_the_given_probability():
 
 
 def test_a_brand_with_no_word_of_mouth_is_neither_heard_of_nor_seen():
-    """``word_of_mouth`` (the brand's word_of_mouth multiplier) scales stories about it; 0 silences its stories and cars."""
+    """A brand's ``word_of_mouth`` multiplier scales stories about it; 0 silences its stories and cars."""
     from sim.network import build_network
     from sim.word_of_mouth import hear
 
