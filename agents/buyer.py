@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 
 
 class BuyerAgent(mesa.Agent):
+    """A Mesa agent viewing one household's slot of the model's columns (``model.pop``); made by
+    ``LuxuryMarketModel.buyer(slot)``. Reading its properties reads the columns; its methods (the reference
+    engine) write them.
+
+    Args:
+        model: the model.
+        slot: the household's slot; the agent stays tied to the household living there now (``household``): once
+            another takes the slot, ``active`` is False.
+    """
+
     def __init__(self, model: LuxuryMarketModel, slot: int):
         super().__init__(model)
         self.slot = slot
@@ -41,23 +51,28 @@ class BuyerAgent(mesa.Agent):
 
     @property
     def segment(self) -> str:
+        """The household's segment name (a key of ``market.segments``)."""
         return self.model.config.segment_names[self._pop.segment[self.slot]]
 
     @property
     def brand(self) -> str | None:
+        """The brand of the car owned, None if none (or no longer in the segment)."""
         b = int(self._pop.brand[self.slot])
         return self.model.brand_names[b] if b >= 0 and self.active else None
 
     @property
     def car_age_months(self) -> int:
+        """Months since the current car was acquired."""
         return max(self.model.month, 0) - int(self._pop.purchase_month[self.slot])
 
     @property
     def leased(self) -> bool:
+        """Whether the current car is leased."""
         return bool(self._pop.leased[self.slot])
 
     @property
     def replacement_month(self) -> int:
+        """The model month the household is next in the market (``sim.population.NEVER`` if never)."""
         return int(self._pop.replace_month[self.slot])
 
     @property
@@ -69,6 +84,7 @@ class BuyerAgent(mesa.Agent):
 
     @property
     def aware_of(self) -> list[str]:
+        """The brands the household knows of, in scenario order."""
         bits = int(self._pop.aware[self.slot])
         return [name for i, name in enumerate(self.model.brand_names) if bits >> i & 1]
 

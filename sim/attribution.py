@@ -195,6 +195,10 @@ def _word_of_mouth_lever(raw: dict, brand: str, levels: dict) -> dict:
 
 @dataclass(frozen=True)
 class Lever:
+    """One lever of :data:`LEVERS`: its ``name`` (as ``--levers`` takes it), a one-line ``summary`` of its
+    counterfactual, and ``apply(raw, brand, levels)``, which puts it at the incumbents' ``levels`` in the raw
+    scenario dict ``raw`` (in place) and returns ``raw``."""
+
     name: str
     summary: str
     apply: Callable[[dict, str, dict], dict]
@@ -234,6 +238,12 @@ def dict_changes(before: Any, after: Any, path: str = "") -> dict[str, tuple[Any
 
 # ---- input checks ------------------------------------------------------------------------------------------
 def parse_levers(text: str | list[str]) -> list[str]:
+    """The lever names in ``text`` (comma-separated, or a list; blanks around names ignored), in order.
+
+    Raises:
+        ScenarioError: no lever, an unknown lever (with the closest known one), a lever given twice, or more than
+            :data:`MAX_LEVERS`; every problem is listed.
+    """
     names = [s.strip() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
     problems = []
     if not names:
@@ -254,6 +264,11 @@ def parse_levers(text: str | list[str]) -> list[str]:
 
 
 def check_brand(scenario: Scenario, brand: str) -> str:
+    """``brand``, if it is one of the scenario's brands.
+
+    Raises:
+        ScenarioError: an unknown brand (naming the closest brand, or the known ones).
+    """
     if brand not in scenario.brands:
         hint = difflib.get_close_matches(brand, list(scenario.brands), n=1)
         known = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(scenario.brands)})"
@@ -271,6 +286,12 @@ def default_window(scenario: Scenario, brand: str) -> tuple[int, int]:
 
 
 def check_window(scenario: Scenario, first: int, last: int) -> None:
+    """Check the years ``first``..``last`` of the gain (``--from``, ``--to``) against the simulation.
+
+    Raises:
+        ScenarioError: ``first`` not after the first simulated year (the gain needs the year before it), ``last``
+            past the last simulated year, or ``last`` before ``first``.
+    """
     start, end = scenario.market.start_year, scenario.market.start_year + scenario.market.years - 1
     problems = []
     if not start < first <= end:
@@ -306,6 +327,8 @@ def check_inputs(scenario: Scenario, brand: str, levers: str | list[str], metric
 
 # ---- Shapley values ----------------------------------------------------------------------------------------
 def coalition_name(mask: int, levers: list[str]) -> str:
+    """The coalition of bit mask ``mask`` over ``levers`` (bit i = lever i kept at the brand's own level), as its
+    kept levers joined by ``+``; ``"none"`` for the empty one."""
     kept = [name for i, name in enumerate(levers) if mask >> i & 1]
     return "+".join(kept) if kept else "none"
 
@@ -375,16 +398,21 @@ class Attribution(Rendered):
 
     @property
     def k(self) -> int:
+        """The number of levers."""
         return len(self.levers)
 
     @property
     def all_mask(self) -> int:
+        """The mask of the coalition of every lever (the scenario as written)."""
         return (1 << self.k) - 1
 
     def phi(self) -> np.ndarray:
+        """The Shapley value of each lever per replication, shape (k, replications), in the metric's units."""
         return shapley(self.values)
 
     def coalitions(self) -> pd.DataFrame:
+        """One row per coalition and replication: ``coalition``, ``mask``, ``replication``, ``kept_<lever>``
+        (bool, per lever) and ``value`` (the metric), as ``coalitions.parquet`` holds them."""
         rows = [{"coalition": coalition_name(m, self.levers), "mask": m, "replication": r,
                  **{f"kept_{name}": bool(m >> i & 1) for i, name in enumerate(self.levers)},
                  "value": float(self.values[m, r])}
@@ -426,6 +454,7 @@ class Attribution(Rendered):
         return pd.DataFrame(rows)
 
     def title(self) -> str:
+        """The report's title: brand and scenario."""
         return f"Attribution: {self.brand} in {self.scenario.name}"
 
     def tables(self) -> list[dict]:
@@ -498,6 +527,7 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
 
 # ---- the result folder -------------------------------------------------------------------------------------
 def default_destination(scenario: Scenario, brand: str, started: datetime) -> Path:
+    """``results/attribution/<scenario>-<brand>-<UTC start time>/`` (unsafe characters replaced by ``_``)."""
     from sim.results import ROOT
 
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{scenario.name}-{brand}")
@@ -505,6 +535,8 @@ def default_destination(scenario: Scenario, brand: str, started: datetime) -> Pa
 
 
 def manifest(att: Attribution, started: datetime) -> dict:
+    """The attribution's ``manifest.json`` content: what was asked, the incumbents' levels, each lever's changes,
+    the seeds, the execution record and provenance (plain JSON types)."""
     from sim.results import provenance
     from sim.runner import replication_seed
 

@@ -113,6 +113,7 @@ class ChoiceParams(NamedTuple):
 
     @classmethod
     def of(cls, p: Choice) -> ChoiceParams:
+        """The parameters of ``p`` (the scenario's ``[choice]``), field by field (``sim.jit.record``)."""
         return record(cls, p)
 
 

@@ -27,19 +27,23 @@ LESSEE_EARLY_FACTOR = 0.3  # breaking a lease is costly: lessees replace early t
 
 
 class Holding(NamedTuple):
-    """How long cars are kept, as compiled code reads it."""
-    lease_min: int  # months
-    lease_max: int
-    ownership_scale: float  # Weibull scale (months) giving the mean ownership length
-    ownership_shape: float
+    """How long cars are kept, as compiled code reads it (from ``[market]``: ``lease_months``,
+    ``ownership_months_mean``, ``ownership_shape``)."""
+    lease_min: int  # shortest lease term, months (lease_months[0])
+    lease_max: int  # longest, months (lease_months[1])
+    ownership_scale: float  # Weibull scale (months) giving the mean ownership length ownership_months_mean
+    ownership_shape: float  # Weibull shape
 
     @classmethod
     def of(cls, market: Market) -> Holding:
+        """The holding law of the scenario's ``[market]``."""
         return cls.from_values(market.lease_months, market.ownership_months_mean, market.ownership_shape)
 
     @classmethod
     def from_values(cls, lease_months: tuple[int, int], ownership_months_mean: float,
                     ownership_shape: float) -> Holding:
+        """The holding law with lease terms uniform over ``lease_months`` (months, both included) and owned cars
+        kept a Weibull time of mean ``ownership_months_mean`` (months) and shape ``ownership_shape`` (> 0)."""
         scale = ownership_months_mean / gamma(1.0 + 1.0 / ownership_shape)
         return cls(int(lease_months[0]), int(lease_months[1]), float(scale), float(ownership_shape))
 

@@ -46,6 +46,7 @@ class SatisfactionParams(NamedTuple):
 
     @classmethod
     def of(cls, p: Satisfaction) -> SatisfactionParams:
+        """The parameters of ``p`` (the scenario's ``[satisfaction]``), field by field (``sim.jit.record``)."""
         return record(cls, p)
 
 

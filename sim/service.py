@@ -45,7 +45,10 @@ class Events(NamedTuple):
 
 
 class EventParams(NamedTuple):
-    """The ``[service_events]`` parameters, as compiled code reads them."""
+    """The ``[service_events]`` parameters, as compiled code reads them: the same names as the scenario's
+    (:class:`sim.scenario.ServiceEvents`). The ``*_pain``, ``*_relief`` and ``*_delight`` fields are effect sizes:
+    what an event of that kind, or a lever, adds to or subtracts from the experience x (about -1..1);
+    ``rescue_relief[level]`` is indexed by the brand's ``roadside_level`` (0-3)."""
     maintenance_interval_months: float
     defect_age_growth: float
     breakdown_share: float
@@ -64,6 +67,7 @@ class EventParams(NamedTuple):
 
     @classmethod
     def of(cls, p: ServiceEvents) -> EventParams:
+        """The parameters of ``p`` (the scenario's ``[service_events]``), field by field (``sim.jit.record``)."""
         return record(cls, p)
 
 

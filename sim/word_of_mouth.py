@@ -43,6 +43,7 @@ class WomParams(NamedTuple):
 
     @classmethod
     def of(cls, p: WordOfMouth) -> WomParams:
+        """The parameters of ``p`` (the scenario's ``[word_of_mouth]``), field by field (``sim.jit.record``)."""
         return record(cls, p)
 
 
