@@ -314,3 +314,13 @@ def test_marketing_reach_is_a_probability_per_brand():
                                       np.random.default_rng(6))
     freq = considered.mean(axis=0)
     assert np.all(np.abs(freq - reach) < Z * np.sqrt(reach * (1 - reach) / n))
+
+
+def test_segment_arrays_are_the_scenario_segments_under_their_names(small_scenario):
+    """One name per concept: SegmentArrays has exactly the fields of the scenario's segments, in scenario order."""
+    from sim.scenario import Segment
+
+    seg = SegmentArrays.from_scenario(small_scenario)
+    assert set(seg.__dataclass_fields__) == set(Segment.model_fields)
+    for name in Segment.model_fields:
+        assert getattr(seg, name).tolist() == [getattr(s, name) for s in small_scenario.market.segments.values()]

@@ -167,3 +167,13 @@ def test_rebuy_rates_by_complaint_outcome():
     assert rates == {"none": 0.5, "resolved_within_90_days": 1.0, "resolved_90_to_180_days": 0.0,
                      "unresolved": pytest.approx(1 / 3)}
     assert np.isnan(led.rebuy_rates(slice(1, 2))["none"])
+
+
+def test_every_count_with_a_column_has_the_column_s_name():
+    """The ledger's counts are named as their ``brand_year`` columns (``stories_told`` is a count; the population's
+    ``told`` is a stock of stories), except those that only enter rates."""
+    from sim.metrics import COUNTS
+
+    led = Ledger(12, 2)
+    columns = set(led.yearly(["A", "B"], 2000, 1.0, 0.1).columns)
+    assert set(COUNTS) - columns == {"leased_sales", "repurchase"}

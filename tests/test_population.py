@@ -154,3 +154,17 @@ def test_brand_arrays_from_brands():
     assert ba.dealers.tolist() == [200, 200] and ba.new_car_margin.tolist() == [0.15, 0.15]
     with pytest.raises(Exception):
         ba.price = np.zeros(2)  # frozen
+
+
+def test_brand_arrays_fields_are_named_as_the_scenario_or_the_brand_agent_names_them():
+    """One name per concept: every field is a field of the scenario's brand section or of its service levers, or
+    an attribute or method of ``BrandAgent`` (prestige, reputation, on_sale, awareness_reach ...)."""
+    from agents.brand import BrandAgent
+    from sim.scenario import Brand, ServiceLevers
+
+    names = set(Brand.model_fields) | set(ServiceLevers.model_fields) | set(dir(BrandAgent))
+    brand_agent_attributes = {"price", "discount", "prestige", "reputation"}  # set in BrandAgent.__init__
+    unnamed = set(BrandArrays._fields) - names - brand_agent_attributes
+    assert not unnamed, f"BrandArrays fields with a name of their own: {sorted(unnamed)}"
+    # and each lever of the service policy is there, under its own name
+    assert set(ServiceLevers.model_fields) <= set(BrandArrays._fields)
