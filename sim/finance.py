@@ -24,7 +24,8 @@ def event_money(kind: int, brand: np.ndarray, car_age_months: np.ndarray, ba: Br
         kind: the event kind (``sim.service.ROUTINE``, ``REPAIR``, ``GOODWILL``, ``BREAKDOWN``, ``RECALL``).
         brand: brand index of each event, shape (n,).
         car_age_months: age of each event's car in months, shape (n,).
-        ba: the brands' parameters in force (complimentary months, quality, loaners, roadside level ...).
+        ba: the brands' parameters in force (complimentary maintenance months, dealer service quality, loaner
+            cars, roadside level ...).
         c: the scenario's costs.
 
     Returns:
