@@ -1,6 +1,6 @@
 """Brand agents: Lexus, Mercedes-Benz, BMW, ... — every brand comes from the scenario.
 
-A brand has a launch date, a price (and perhaps a discount), product quality, prestige that moves slowly,
+A brand has a launch date, a price (and perhaps a discount), a defect rate (reliability), prestige that moves slowly,
 awareness built by marketing, a dealer network, and a service policy that changes along a timeline or in
 response to the market (its strategy). Brands are few, so they are ordinary Mesa agents: the model calls
 ``step()`` on each once a month.

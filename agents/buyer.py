@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 
 
 class BuyerAgent(mesa.Agent):
+    """A Mesa agent viewing one household's slot of the model's columns (``model.pop``); made by
+    ``LuxuryMarketModel.buyer(slot)``. Reading its properties reads the columns; its methods (the reference
+    engine) write them.
+
+    Args:
+        model: the model.
+        slot: the household's slot; the agent stays tied to the household living there now (``household``): once
+            another takes the slot, ``active`` is False.
+    """
+
     def __init__(self, model: LuxuryMarketModel, slot: int):
         super().__init__(model)
         self.slot = slot
@@ -41,23 +51,28 @@ class BuyerAgent(mesa.Agent):
 
     @property
     def segment(self) -> str:
+        """The household's segment name (a key of ``market.segments``)."""
         return self.model.config.segment_names[self._pop.segment[self.slot]]
 
     @property
     def brand(self) -> str | None:
+        """The brand of the car owned, None if none (or no longer in the segment)."""
         b = int(self._pop.brand[self.slot])
         return self.model.brand_names[b] if b >= 0 and self.active else None
 
     @property
     def car_age_months(self) -> int:
+        """Months since the current car was acquired."""
         return max(self.model.month, 0) - int(self._pop.purchase_month[self.slot])
 
     @property
     def leased(self) -> bool:
+        """Whether the current car is leased."""
         return bool(self._pop.leased[self.slot])
 
     @property
     def replacement_month(self) -> int:
+        """The model month the household is next in the market (``sim.population.NEVER`` if never)."""
         return int(self._pop.replace_month[self.slot])
 
     @property
@@ -69,6 +84,7 @@ class BuyerAgent(mesa.Agent):
 
     @property
     def aware_of(self) -> list[str]:
+        """The brands the household knows of, in scenario order."""
         bits = int(self._pop.aware[self.slot])
         return [name for i, name in enumerate(self.model.brand_names) if bits >> i & 1]
 
@@ -107,9 +123,9 @@ class BuyerAgent(mesa.Agent):
         age = m - int(pop.purchase_month[i])
         if rng.random() < 1.0 / p.maintenance_interval_months:  # scheduled maintenance
             self.visit_dealer(service.ROUTINE, rng)
-        if rng.random() < service.defect_probability(ba.defects[b], age, p.defect_age_growth):
+        if rng.random() < service.defect_probability(ba.defects_per_car_year[b], age, p.defect_age_growth):
             # a repair visit, a breakdown (roadside rescue), or fixed before the owner noticed (goodwill)
-            self.visit_dealer(service.draw_defect_kind(rng, ba.goodwill[b], p.breakdown_share), rng)
+            self.visit_dealer(service.draw_defect_kind(rng, ba.proactive_goodwill[b], p.breakdown_share), rng)
         if model.recall_campaign[b] and age < service.RECALL_MAX_AGE_MONTHS and rng.random() < p.recall_reach:
             self.visit_dealer(service.RECALL, rng)
         self.resolve_complaints()
@@ -133,8 +149,8 @@ class BuyerAgent(mesa.Agent):
 
         s = satisfaction.updated(self.satisfaction, x, sp.learning_rate, sp.loss_aversion)
         # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story
-        taken, s = rules.take_back(rng, s, bool(ba.take_back[b]), sp.take_back_below, sp.take_back_probability,
-                                   sp.take_back_satisfaction)
+        taken, s = rules.take_back(rng, s, bool(ba.take_back_guarantee[b]), sp.take_back_below,
+                                   sp.take_back_probability, sp.take_back_satisfaction)
         if taken:  # empowered staff take the car back and replace it
             self._new_car(rng)
             pop.complaint[i] = NO_COMPLAINT
@@ -155,7 +171,8 @@ class BuyerAgent(mesa.Agent):
         model, ba = self.model, self.model.brand_arrays
         model.ledger.complaints[model.month, brand] += 1
         self._pop.complaint[self.slot] = UNRESOLVED
-        delay, fast = rules.complaint_resolution(rng, ba.resolve_fast[brand], ba.resolve_slow[brand])
+        delay, fast = rules.complaint_resolution(rng, ba.complaint_resolution_fast[brand],
+                                                 ba.complaint_resolution_slow[brand])
         if delay:
             car = int(self._pop.purchase_month[self.slot])
             self.pending_complaints.append((model.month + delay, brand, fast, car))
@@ -172,7 +189,7 @@ class BuyerAgent(mesa.Agent):
                 continue  # the owner has moved on to another car
             pop.sat[i], pop.complaint[i] = rules.resolve(self.satisfaction, fast, sp.recovery_fast, sp.recovery_slow)
             pop.sat_month[i] = model.month
-            model.ledger.recovered[model.month, brand] += 1
+            model.ledger.complaints_recovered[model.month, brand] += 1
             model.ledger.service_cost[model.month, brand] += model.config.costs.complaint_cost
 
     def tell_friends(self, brand: int, x: float) -> None:
@@ -182,7 +199,7 @@ class BuyerAgent(mesa.Agent):
         fade = word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)  # stored inflated
         pop.told[i], pop.told_brand[i], told = rules.tell_story(pop.told[i], pop.told_brand[i], brand, x, fade,
                                                                 wp.tell_above, wp.strength, wp.negativity)
-        model.ledger.told[model.month, brand] += told
+        model.ledger.stories_told[model.month, brand] += told
 
     def listen_to_friends(self, rng: np.random.Generator) -> np.ndarray:
         """What this shopper has heard about each brand from friends' stories; friends' brands become known."""
@@ -201,16 +218,17 @@ class BuyerAgent(mesa.Agent):
         m, ba, nb = model.month, model.brand_arrays, len(model.brands)
         current, g = int(pop.brand[i]), int(pop.segment[i])
         heard = self.listen_to_friends(rng)
-        pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.reach, current)
+        pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.awareness_reach, current)
         own_sat = self.satisfaction
         w = np.zeros(nb + 1)  # logit weights exp(utility); 0 = not considered; the last is leaving the segment
         total = 0.0
         for k in range(nb):
             if aware >> k & 1 and ba.on_sale[k]:
-                w[k] = choice.weight(model.brand_values[g, k], model.value_weights[g, k], model.segments.service_w[g],
-                                     heard[k], k == current, own_sat, model.params["cp"])
+                w[k] = choice.logit_weight(model.brand_values[g, k], model.value_logit_weights[g, k],
+                                           model.segments.service_weight[g], heard[k], k == current, own_sat,
+                                           model.params["cp"])
             total += w[k]
-        w[nb] = model.outside_weights[g] if may_leave else 0.0
+        w[nb] = model.outside_logit_weights[g] if may_leave else 0.0
         pick = choice.draw_weighted(rng, w, total + w[nb])
         model.ledger.switching[m, current if current >= 0 else nb, pick] += 1
         if current >= 0:

@@ -52,7 +52,7 @@ def explain_complimentary(sc: Scenario) -> str:
             "who looked after them.")
 
 
-def explain_quality(sc: Scenario) -> str:
+def explain_dealer_service_quality(sc: Scenario) -> str:
     """Dealer service quality: its cost per visit per unit of quality; J.D. Power's CSI ranking."""
     return (f"How well a routine dealer visit goes, from 0 (long waits, repeat visits) to 1 (excellent). Cost: "
             f"{money(sc.costs.service_quality_cost)} extra per visit per unit of quality. Case: Lexus dealers ranked "
@@ -94,8 +94,8 @@ def explain_complaints(sc: Scenario) -> str:
 
 
 def explain_defects(sc: Scenario) -> str:
-    """Product quality (defects per car-year)."""
-    return ("Product quality: unscheduled repair visits per car-year of a new car (breakdowns are a share of "
+    """Reliability: defects per car-year (not service quality)."""
+    return ("Reliability: unscheduled repair visits per car-year of a new car (breakdowns are a share of "
             "them). Fewer defects means fewer bad experiences to recover from. Case: the 1991 Lexus had the best "
             "initial quality (J.D. Power).")
 
@@ -117,7 +117,7 @@ LEVERS: tuple[Lever, ...] = (
     Lever("complimentary_maintenance_months", "Complimentary maintenance (months)", "int",
           "brands.{brand}.service.complimentary_maintenance_months", explain_complimentary, 0, 120, 6),
     Lever("dealer_service_quality", "Dealer service quality (0-1)", "float",
-          "brands.{brand}.service.dealer_service_quality", explain_quality, 0, 1, 0.05),
+          "brands.{brand}.service.dealer_service_quality", explain_dealer_service_quality, 0, 1, 0.05),
     Lever("loaner_cars", "Loaner cars", "bool", "brands.{brand}.service.loaner_cars", explain_loaner),
     Lever("roadside_level", "Roadside rescue level (0-3)", "int", "brands.{brand}.service.roadside_level",
           explain_roadside, 0, 3, 1),
@@ -129,7 +129,7 @@ LEVERS: tuple[Lever, ...] = (
           explain_goodwill, 0, 1, 0.05, main=False),
     Lever("complaint_resolution_fast", "Complaints resolved within 90 days (0-1)", "float",
           "brands.{brand}.service.complaint_resolution_fast", explain_complaints, 0, 1, 0.05, main=False),
-    Lever("defects_per_car_year", "Defects per car-year (product quality)", "float",
+    Lever("defects_per_car_year", "Defects per car-year (reliability)", "float",
           "brands.{brand}.defects_per_car_year", explain_defects, 0, 2, 0.01, main=False),
 )
 LEVER_BY_KEY = {lever.key: lever for lever in LEVERS}

@@ -25,7 +25,8 @@ The levers (:data:`LEVERS`):
   are also the brand's service.
 * ``price`` — the list price set to the incumbents' mean price at the launch month (timeline prices included),
   the discount to 0, and the brand's timeline price and discount changes dropped.
-* ``quality`` — ``defects_per_car_year`` set to the incumbents' mean.
+* ``reliability`` — ``defects_per_car_year`` set to the incumbents' mean (the car's reliability, not its service:
+  dealer service quality is part of ``service``).
 * ``word_of_mouth`` — a *switch-off*, not an incumbents' level: the brand's ``word_of_mouth`` multiplier set to
   0, so stories about the brand and sightings of its cars reach no one. It answers "what if the brand's
   reputation had had to spread by marketing and its own owners' experience alone?". (The incumbents' own
@@ -63,10 +64,11 @@ import difflib
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -149,7 +151,8 @@ def incumbent_levels(raw: dict, brand: str) -> dict:
         "at_month": month,
         "service": service,
         "price": round(float(np.mean([s["price"] for s in states])), 9),
-        "defects_per_car_year": round(float(np.mean([raw["brands"][b].get("defects_per_car_year", 0.8) for b in others])), 9),
+        "defects_per_car_year": round(float(np.mean([raw["brands"][b].get("defects_per_car_year", 0.8)
+                                                     for b in others])), 9),
     }
 
 
@@ -181,7 +184,7 @@ def _price_lever(raw: dict, brand: str, levels: dict) -> dict:
     return raw
 
 
-def _quality_lever(raw: dict, brand: str, levels: dict) -> dict:
+def _reliability_lever(raw: dict, brand: str, levels: dict) -> dict:
     raw["brands"][brand]["defects_per_car_year"] = levels["defects_per_car_year"]
     return raw
 
@@ -193,6 +196,10 @@ def _word_of_mouth_lever(raw: dict, brand: str, levels: dict) -> dict:
 
 @dataclass(frozen=True)
 class Lever:
+    """One lever of :data:`LEVERS`: its ``name`` (as ``--levers`` takes it), a one-line ``summary`` of its
+    counterfactual, and ``apply(raw, brand, levels)``, which puts it at the incumbents' ``levels`` in the raw
+    scenario dict ``raw`` (in place) and returns ``raw``."""
+
     name: str
     summary: str
     apply: Callable[[dict, str, dict], dict]
@@ -203,7 +210,7 @@ LEVERS: dict[str, Lever] = {lever.name: lever for lever in (
                      "and strategy response dropped)", _service_lever),
     Lever("price", "list price at the incumbents' mean at launch, no discount (own timeline price and discount "
                    "changes dropped)", _price_lever),
-    Lever("quality", "defects per car-year at the incumbents' mean", _quality_lever),
+    Lever("reliability", "defects per car-year at the incumbents' mean", _reliability_lever),
     Lever("word_of_mouth", "word of mouth about the brand switched off (multiplier 0): a switch-off, not an "
                            "incumbents' level", _word_of_mouth_lever),
 )}
@@ -232,6 +239,12 @@ def dict_changes(before: Any, after: Any, path: str = "") -> dict[str, tuple[Any
 
 # ---- input checks ------------------------------------------------------------------------------------------
 def parse_levers(text: str | list[str]) -> list[str]:
+    """The lever names in ``text`` (comma-separated, or a list; blanks around names ignored), in order.
+
+    Raises:
+        ScenarioError: no lever, an unknown lever (with the closest known one), a lever given twice, or more than
+            :data:`MAX_LEVERS`; every problem is listed.
+    """
     names = [s.strip() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
     problems = []
     if not names:
@@ -252,10 +265,15 @@ def parse_levers(text: str | list[str]) -> list[str]:
 
 
 def check_brand(scenario: Scenario, brand: str) -> str:
+    """``brand``, if it is one of the scenario's brands.
+
+    Raises:
+        ScenarioError: an unknown brand (naming the closest brand, or the known ones).
+    """
     if brand not in scenario.brands:
         hint = difflib.get_close_matches(brand, list(scenario.brands), n=1)
-        raise ScenarioError([f"--brand: unknown brand '{brand}' in {scenario.name}"
-                             + (f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(scenario.brands)})")])
+        known = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(scenario.brands)})"
+        raise ScenarioError([f"--brand: unknown brand '{brand}' in {scenario.name}{known}"])
     return brand
 
 
@@ -269,6 +287,12 @@ def default_window(scenario: Scenario, brand: str) -> tuple[int, int]:
 
 
 def check_window(scenario: Scenario, first: int, last: int) -> None:
+    """Check the years ``first``..``last`` of the gain (``--from``, ``--to``) against the simulation.
+
+    Raises:
+        ScenarioError: ``first`` not after the first simulated year (the gain needs the year before it), ``last``
+            past the last simulated year, or ``last`` before ``first``.
+    """
     start, end = scenario.market.start_year, scenario.market.start_year + scenario.market.years - 1
     problems = []
     if not start < first <= end:
@@ -304,6 +328,8 @@ def check_inputs(scenario: Scenario, brand: str, levers: str | list[str], metric
 
 # ---- Shapley values ----------------------------------------------------------------------------------------
 def coalition_name(mask: int, levers: list[str]) -> str:
+    """The coalition of bit mask ``mask`` over ``levers`` (bit i = lever i kept at the brand's own level), as its
+    kept levers joined by ``+``; ``"none"`` for the empty one."""
     kept = [name for i, name in enumerate(levers) if mask >> i & 1]
     return "+".join(kept) if kept else "none"
 
@@ -373,16 +399,21 @@ class Attribution(Rendered):
 
     @property
     def k(self) -> int:
+        """The number of levers."""
         return len(self.levers)
 
     @property
     def all_mask(self) -> int:
+        """The mask of the coalition of every lever (the scenario as written)."""
         return (1 << self.k) - 1
 
     def phi(self) -> np.ndarray:
+        """The Shapley value of each lever per replication, shape (k, replications), in the metric's units."""
         return shapley(self.values)
 
     def coalitions(self) -> pd.DataFrame:
+        """One row per coalition and replication: ``coalition``, ``mask``, ``replication``, ``kept_<lever>``
+        (bool, per lever) and ``value`` (the metric), as ``coalitions.parquet`` holds them."""
         rows = [{"coalition": coalition_name(m, self.levers), "mask": m, "replication": r,
                  **{f"kept_{name}": bool(m >> i & 1) for i, name in enumerate(self.levers)},
                  "value": float(self.values[m, r])}
@@ -419,12 +450,12 @@ class Attribution(Rendered):
         for label, series in ((INTERACTION, total - leave_one_out_sum), (V_NONE, v[0]), (V_ALL, v[full]),
                               (TOTAL, total)):
             mean, lo, hi = self.interval(series)
-            rows.append({"lever": label, "phi_mean": mean, "ci_low": lo, "ci_high": hi,
-                         "share_of_total": mean / total_mean if total_mean and label.startswith(("interaction", "total"))
-                         else float("nan")})
+            share = mean / total_mean if total_mean and label.startswith(("interaction", "total")) else float("nan")
+            rows.append({"lever": label, "phi_mean": mean, "ci_low": lo, "ci_high": hi, "share_of_total": share})
         return pd.DataFrame(rows)
 
     def title(self) -> str:
+        """The report's title: brand and scenario."""
         return f"Attribution: {self.brand} in {self.scenario.name}"
 
     def tables(self) -> list[dict]:
@@ -434,7 +465,8 @@ class Attribution(Rendered):
         return [summary_table(self)]
 
 
-def prepare(scenario: Scenario, brand: str, levers: list[str], first: int, last: int) -> tuple[dict, dict, list[Scenario]]:
+def prepare(scenario: Scenario, brand: str, levers: list[str], first: int,
+            last: int) -> tuple[dict, dict, list[Scenario]]:
     """(levels, changes per lever, one validated scenario per coalition mask), runs cut to the ``last`` year."""
     raw = scenario.model_dump(mode="json")
     raw["market"]["years"] = last - scenario.market.start_year + 1
@@ -477,7 +509,8 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
     jobs = [(mask, sc, r, seed, buyers, brand) for mask, sc in enumerate(scenarios) for r in range(reps)]
     with Executor(workers, scheduler) as executor:
         outcomes = executor.map(_run_job, jobs, progress=(lambda *_: progress()) if progress else None,
-                                label=lambda _, job: f"coalition {coalition_name(job[0], levers)}, replication {job[2]}",
+                                label=lambda _, job: (f"coalition {coalition_name(job[0], levers)}, "
+                                                      f"replication {job[2]}"),
                                 cost=sum(estimated_seconds(job[1], buyers) for job in jobs))
         execution = executor.describe()
     values = np.full((len(scenarios), reps), np.nan)
@@ -495,6 +528,7 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
 
 # ---- the result folder -------------------------------------------------------------------------------------
 def default_destination(scenario: Scenario, brand: str, started: datetime) -> Path:
+    """``results/attribution/<scenario>-<brand>-<UTC start time>/`` (unsafe characters replaced by ``_``)."""
     from sim.results import ROOT
 
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{scenario.name}-{brand}")
@@ -502,6 +536,8 @@ def default_destination(scenario: Scenario, brand: str, started: datetime) -> Pa
 
 
 def manifest(att: Attribution, started: datetime) -> dict:
+    """The attribution's ``manifest.json`` content: what was asked, the incumbents' levels, each lever's changes,
+    the seeds, the execution record and provenance (plain JSON types)."""
     from sim.results import provenance
     from sim.runner import replication_seed
 

@@ -16,24 +16,24 @@ class BrandArrays(NamedTuple):
     changes its policy, price or discount or comes on sale, and otherwise updates prestige, reputation and reach.
     """
 
-    on_sale: np.ndarray  # bool
-    price: np.ndarray  # list price, 1989 USD
-    discount: np.ndarray  # fraction of list price
-    margin: np.ndarray  # new-car margin, fraction of transaction price
-    prestige: np.ndarray  # 0..1
-    reputation: np.ndarray  # service reputation, satisfaction scale -1..1
-    defects: np.ndarray  # repair visits per car-year when new
-    dealers: np.ndarray
-    reach: np.ndarray  # share of shoppers marketing has made aware
-    quality: np.ndarray  # dealer service quality 0..1
-    comp_months: np.ndarray  # complimentary maintenance months
-    loaner: np.ndarray  # bool
-    roadside: np.ndarray  # 0..3
-    take_back: np.ndarray  # bool
-    goodwill: np.ndarray  # share of defects fixed proactively
+    on_sale: np.ndarray  # bool: on sale this month (``BrandAgent.on_sale``)
+    price: np.ndarray  # list price in force, 1989 USD
+    discount: np.ndarray  # discount in force, fraction of list price
+    new_car_margin: np.ndarray  # the brand's gross margin on a new car, fraction of the discounted price
+    prestige: np.ndarray  # brand equity now, 0..1 (``BrandAgent.prestige``)
+    reputation: np.ndarray  # service reputation now, satisfaction scale -1..1 (``BrandAgent.reputation``)
+    defects_per_car_year: np.ndarray  # unscheduled repair visits per car-year of a new car
+    dealers: np.ndarray  # US dealerships
+    awareness_reach: np.ndarray  # share of shoppers marketing has made aware (``BrandAgent.awareness_reach``)
+    dealer_service_quality: np.ndarray  # 0..1
+    complimentary_maintenance_months: np.ndarray  # months after purchase in which maintenance is free
+    loaner_cars: np.ndarray  # bool
+    roadside_level: np.ndarray  # int64, 0..3 (none, tow truck, premium, helicopter)
+    take_back_guarantee: np.ndarray  # bool
+    proactive_goodwill: np.ndarray  # share of defects fixed before the owner notices
     recall_handling: np.ndarray  # 0..1
-    resolve_fast: np.ndarray  # P(complaint resolved within 90 days)
-    resolve_slow: np.ndarray  # P(resolved in 90-180 days)
+    complaint_resolution_fast: np.ndarray  # P(complaint resolved within 90 days)
+    complaint_resolution_slow: np.ndarray  # P(resolved in 90-180 days)
     word_of_mouth: np.ndarray  # multiplier on what others hear about the brand (0: its stories reach no one)
 
     @property
@@ -53,20 +53,20 @@ class BrandArrays(NamedTuple):
             on_sale=f(lambda b: b.on_sale(month), bool),
             price=f(lambda b: b.price),
             discount=f(lambda b: b.discount),
-            margin=f(lambda b: b.spec.new_car_margin),
+            new_car_margin=f(lambda b: b.spec.new_car_margin),
             prestige=f(lambda b: b.prestige),
             reputation=f(lambda b: b.reputation),
-            defects=f(lambda b: b.spec.defects_per_car_year),
+            defects_per_car_year=f(lambda b: b.spec.defects_per_car_year),
             dealers=f(lambda b: b.spec.dealers),
-            reach=f(lambda b: b.awareness_reach(month)),
-            quality=f(lambda b: b.service.dealer_service_quality),
-            comp_months=f(lambda b: b.service.complimentary_maintenance_months),
-            loaner=f(lambda b: b.service.loaner_cars, bool),
-            roadside=f(lambda b: b.service.roadside_level, np.int64),
-            take_back=f(lambda b: b.service.take_back_guarantee, bool),
-            goodwill=f(lambda b: b.service.proactive_goodwill),
+            awareness_reach=f(lambda b: b.awareness_reach(month)),
+            dealer_service_quality=f(lambda b: b.service.dealer_service_quality),
+            complimentary_maintenance_months=f(lambda b: b.service.complimentary_maintenance_months),
+            loaner_cars=f(lambda b: b.service.loaner_cars, bool),
+            roadside_level=f(lambda b: b.service.roadside_level, np.int64),
+            take_back_guarantee=f(lambda b: b.service.take_back_guarantee, bool),
+            proactive_goodwill=f(lambda b: b.service.proactive_goodwill),
             recall_handling=f(lambda b: b.service.recall_handling),
-            resolve_fast=f(lambda b: b.service.complaint_resolution_fast),
-            resolve_slow=f(lambda b: b.service.complaint_resolution_slow),
+            complaint_resolution_fast=f(lambda b: b.service.complaint_resolution_fast),
+            complaint_resolution_slow=f(lambda b: b.service.complaint_resolution_slow),
             word_of_mouth=f(lambda b: b.spec.word_of_mouth),
         )

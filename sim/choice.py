@@ -2,9 +2,9 @@
 
 Utility of brand b for buyer i of segment g:
 
-    U_ib = prestige_w[g]·prestige_b − price_w[g]·log(paid_b / reference) − stigma[g]·discount_b
-         + perk_w[g]·perk_b − quality_w·defects_b + dealer_w·log(dealers_b / 300)
-         + service_w[g]·perceived_service_ib
+    U_ib = prestige_weight[g]·prestige_b − price_weight[g]·log(paid_b / reference) − discount_stigma[g]·discount_b
+         + perk_weight[g]·perk_b − defect_weight·defects_per_car_year_b + dealer_weight·log(dealers_b / 300)
+         + service_weight[g]·perceived_service_ib
          + [b = current brand]·(inertia + satisfaction_loyalty·s_i)   (state dependence, Mannering & Winston
                                                                   1991, stronger the more satisfied the owner)
          + ε_ib                                                  (Gumbel: the logit)
@@ -17,10 +17,13 @@ discount lowers the price paid but costs status-seekers ``discount_stigma`` (and
 ``sim/reputation.py``). The outside option (leave the segment) has utility ``outside_utility[g]``; a new
 entrant, who came to buy a luxury car, does not have it.
 
-The per-shopper steps (``draw_known``, ``utility``, ``weight``, ``draw_weighted``) are compiled and shared by both
-engines (each brand's logit weight exp(utility), then one uniform by the inverse CDF: ``draw_choice`` is the same
-draw from utilities);
-``considered_brands``, ``utilities`` and ``choose`` apply them to many shoppers.
+The names are the scenario's: a ``*_weight`` (``prestige_weight`` ... in :class:`SegmentArrays`,
+``defect_weight``, ``dealer_weight``, ``wom_weight`` in ``[choice]``) is a coefficient of utility; a brand's
+*logit weight* is exp(its utility), what the choice is drawn from.
+
+The per-shopper steps (``draw_known``, ``utility``, ``logit_weight``, ``draw_weighted``) are compiled and shared by
+both engines (each brand's logit weight, then one uniform by the inverse CDF: ``draw_choice`` is the same draw
+from utilities); ``considered_brands``, ``utilities`` and ``choose`` apply them to many shoppers.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.brand_arrays import BrandArrays
-from sim.jit import formula, jit, record
+from sim.jit import jit, record
 from sim.scenario import Choice, Scenario
 
 DEALER_REFERENCE = 300.0
@@ -40,41 +43,66 @@ DEALER_REFERENCE = 300.0
 
 @dataclass(frozen=True)
 class SegmentArrays:
-    prestige_w: np.ndarray
-    price_w: np.ndarray
-    service_w: np.ndarray
-    perk_w: np.ndarray
-    stigma: np.ndarray
-    outside: np.ndarray
-    lease_propensity: np.ndarray
-    share: np.ndarray
-    entrant_share: np.ndarray
+    """The buyer segments' parameters (``[market.segments.NAME]``, :class:`sim.scenario.Segment`): each field an
+    array of shape (n_segments,), float64, in scenario order, named as in the scenario."""
+
+    prestige_weight: np.ndarray  # utility per unit of prestige (0-1)
+    price_weight: np.ndarray  # utility lost per unit of log(price paid / reference price)
+    service_weight: np.ndarray  # utility per unit of perceived service (satisfaction scale -1..1)
+    perk_weight: np.ndarray  # utility per $1,000 of complimentary maintenance
+    discount_stigma: np.ndarray  # utility lost per unit of discount (fraction)
+    outside_utility: np.ndarray  # utility of leaving the luxury segment
+    lease_propensity: np.ndarray  # P(lease) before the market's lease trend
+    share: np.ndarray  # share of the buyers at the start
+    entrant_share: np.ndarray  # share of the households entering the segment
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> SegmentArrays:
-        segs = list(scenario.market.segments.values())
-        f = lambda attr: np.array([getattr(s, attr) for s in segs], dtype=np.float64)  # noqa: E731
-        return cls(f("prestige_weight"), f("price_weight"), f("service_weight"), f("perk_weight"),
-                   f("discount_stigma"), f("outside_utility"), f("lease_propensity"), f("share"), f("entrant_share"))
+        """The arrays of ``scenario.market.segments``, in scenario order."""
+        segments = list(scenario.market.segments.values())
+        return cls(**{name: np.array([getattr(s, name) for s in segments], dtype=np.float64)
+                      for name in cls.__dataclass_fields__})
 
 
-def perk_value(comp_months: np.ndarray, interval_months: float, maintenance_price: float) -> np.ndarray:
-    """Complimentary maintenance in $1,000: the visits it covers times what the owner would have paid."""
-    return comp_months / interval_months * maintenance_price / 1000.0
+def perk_value(complimentary_maintenance_months: np.ndarray, interval_months: float,
+               maintenance_price: float) -> np.ndarray:
+    """Complimentary maintenance in $1,000: the visits it covers times what the owner would have paid.
+
+    Args:
+        complimentary_maintenance_months: each brand's, shape (n_brands,).
+        interval_months: months between scheduled visits (``service_events.maintenance_interval_months``).
+        maintenance_price: what an owner pays for a visit that is not complimentary, 1989 USD.
+
+    Returns:
+        The perk of each brand, shape (n_brands,), $1,000 per new car.
+    """
+    return complimentary_maintenance_months / interval_months * maintenance_price / 1000.0
 
 
 def brand_values(ba: BrandArrays, seg: SegmentArrays, p: Choice, reference_price: float,
                  perk_k: np.ndarray) -> np.ndarray:
-    """The part of utility shared by all buyers of a segment: a (segments × brands) matrix."""
+    """The part of utility shared by all buyers of a segment (every term of U_ib above but word of mouth and
+    loyalty).
+
+    Args:
+        ba: the brands' parameters in force, each shape (n_brands,).
+        seg: the segments' weights, each shape (n_segments,).
+        p: the scenario's ``[choice]`` (``defect_weight``, ``dealer_weight``).
+        reference_price: price at which the price term is zero, 1989 USD (``market.reference_price``).
+        perk_k: each brand's perk (``perk_value``), $1,000, shape (n_brands,).
+
+    Returns:
+        Utilities, shape (n_segments, n_brands).
+    """
     paid = ba.price * (1.0 - ba.discount)
     col = lambda v: v[:, None]  # noqa: E731
-    return (col(seg.prestige_w) * ba.prestige
-            - col(seg.price_w) * np.log(paid / reference_price)
-            - col(seg.stigma) * ba.discount
-            + col(seg.perk_w) * perk_k
-            - p.quality_weight * ba.defects
+    return (col(seg.prestige_weight) * ba.prestige
+            - col(seg.price_weight) * np.log(paid / reference_price)
+            - col(seg.discount_stigma) * ba.discount
+            + col(seg.perk_weight) * perk_k
+            - p.defect_weight * ba.defects_per_car_year
             + p.dealer_weight * np.log(ba.dealers / DEALER_REFERENCE)
-            + col(seg.service_w) * ba.reputation)
+            + col(seg.service_weight) * ba.reputation)
 
 
 class ChoiceParams(NamedTuple):
@@ -85,43 +113,45 @@ class ChoiceParams(NamedTuple):
 
     @classmethod
     def of(cls, p: Choice) -> ChoiceParams:
+        """The parameters of ``p`` (the scenario's ``[choice]``), field by field (``sim.jit.record``)."""
         return record(cls, p)
 
 
-@formula
-def draw_known(rng, aware: int, reach, current: int) -> int:
-    """The brands a shopper knows of (bits): those already known, their own, and each other brand with its
-    marketing reach (a draw only where it could matter)."""
+@jit
+def draw_known(rng, aware: int, awareness_reach, current: int) -> int:
+    """The brands a shopper knows of (bits): those already known (``aware``), their own (``current``), and each
+    other brand with its marketing reach (``awareness_reach[b]``; a draw only where it could matter)."""
     bits = np.int64(aware)
-    for k in range(reach.size):
-        if not (bits >> k) & 1 and (k == current or (reach[k] > 0.0 and rng.random() < reach[k])):
+    for k in range(awareness_reach.size):
+        if not (bits >> k) & 1 and (k == current or (awareness_reach[k] > 0.0
+                                                     and rng.random() < awareness_reach[k])):
             bits |= 1 << k
     return bits
 
 
-@formula
-def utility(value: float, service_w: float, heard: float, is_current: bool, own_sat: float,
+@jit
+def utility(value: float, service_weight: float, heard: float, is_current: bool, own_sat: float,
             p: ChoiceParams) -> float:
     """Deterministic utility of one brand for one shopper: the segment's value of the brand, word of mouth
     weighed like service, and the loyalty of an owner to their current brand."""
-    u = value + p.wom_weight * service_w * heard
+    u = value + p.wom_weight * service_weight * heard
     if is_current:
         u += p.inertia + p.satisfaction_loyalty * own_sat
     return u
 
 
-@formula
-def weight(value: float, value_weight: float, service_w: float, heard: float, is_current: bool, own_sat: float,
-           p: ChoiceParams) -> float:
+@jit
+def logit_weight(value: float, value_logit_weight: float, service_weight: float, heard: float, is_current: bool,
+                 own_sat: float, p: ChoiceParams) -> float:
     """The logit weight exp(utility) of one brand for one shopper, as both engines draw the choice
     (``draw_weighted``): for a brand the shopper neither owns nor has heard about, the utility is the segment's
-    ``value`` of it, and its weight ``value_weight`` = exp(value) is looked up (computed once a month)."""
+    ``value`` of it, and its logit weight ``value_logit_weight`` = exp(value) is looked up (computed once a month)."""
     if is_current or heard != 0.0:
-        return math.exp(utility(value, service_w, heard, is_current, own_sat, p))
-    return value_weight
+        return math.exp(utility(value, service_weight, heard, is_current, own_sat, p))
+    return value_logit_weight
 
 
-@formula
+@jit
 def draw_choice(rng, u) -> int:
     """Sample one alternative from the logit probabilities of utilities ``u`` (-inf = not considered) by the
     inverse CDF, one uniform; with nothing considered, the last alternative (leave the segment). Overwrites
@@ -138,7 +168,7 @@ def draw_choice(rng, u) -> int:
     return draw_weighted(rng, u, total)
 
 
-@formula
+@jit
 def draw_weighted(rng, w, total: float) -> int:
     """Alternative k with probability ``w[k] / total`` (``total`` = the sum of the weights ``w``), by the inverse
     CDF with one uniform; the last alternative if ``total`` is 0. With w = exp(utility) this is the logit
@@ -156,26 +186,42 @@ def draw_weighted(rng, w, total: float) -> int:
 
 # ---- the same, for many shoppers -----------------------------------------------------------------------------------
 @jit
-def _utilities_all(values, service_w, outside, p, segment, current, own_sat, wom_now, considered, may_leave):
+def _utilities_all(values, service_weight, outside_utility, p, segment, current, own_sat, wom_now, considered,
+                   may_leave):
     n, n_brands = considered.shape
     u = np.empty((n, n_brands + 1))
     for i in range(n):
         g = segment[i]
         for k in range(n_brands):
             if considered[i, k]:
-                u[i, k] = utility(values[g, k], service_w[g], wom_now[i, k], k == current[i], own_sat[i], p)
+                u[i, k] = utility(values[g, k], service_weight[g], wom_now[i, k], k == current[i], own_sat[i], p)
             else:
                 u[i, k] = -np.inf
-        u[i, n_brands] = outside[g] if may_leave[i] else -np.inf
+        u[i, n_brands] = outside_utility[g] if may_leave[i] else -np.inf
     return u
 
 
 def utilities(values: np.ndarray, seg: SegmentArrays, p: Choice, reputation: np.ndarray, segment: np.ndarray,
               current: np.ndarray, own_sat: np.ndarray, wom_now: np.ndarray, considered: np.ndarray,
               may_leave: np.ndarray) -> np.ndarray:
-    """Deterministic utilities (n × (brands + 1)); the last column is leaving the segment; -inf = not considered."""
+    """Deterministic utilities of shoppers (``utility`` for each brand considered, and leaving the segment).
+
+    Args:
+        values: the segments' values of the brands (``brand_values``), shape (n_segments, n_brands).
+        seg: the segments' weights.
+        p: the scenario's ``[choice]``.
+        reputation: unused (the brands' reputations are in ``values`` already); kept for callers.
+        segment, current, own_sat: each shopper's segment, brand (-1: none) and satisfaction now, shape (n,).
+        wom_now: what each shopper has heard about each brand, shape (n, n_brands).
+        considered: bool, shape (n, n_brands).
+        may_leave: bool, shape (n,) or a scalar: whether leaving the segment is an option.
+
+    Returns:
+        Utilities, shape (n, n_brands + 1): the last column is leaving the segment; -inf = not considered.
+    """
     n = considered.shape[0]
-    return _utilities_all(np.ascontiguousarray(values, np.float64), seg.service_w, seg.outside, ChoiceParams.of(p),
+    return _utilities_all(np.ascontiguousarray(values, np.float64), seg.service_weight, seg.outside_utility,
+                          ChoiceParams.of(p),
                           np.asarray(segment, np.int64), np.asarray(current, np.int64),
                           np.asarray(own_sat, np.float64), np.asarray(wom_now, np.float64).reshape(n, -1),
                           np.asarray(considered, bool), np.broadcast_to(np.asarray(may_leave, bool), (n,)).copy())
@@ -207,18 +253,29 @@ def choose(rng: np.random.Generator, u: np.ndarray) -> np.ndarray:
 
 
 @jit
-def _known_all(rng, aware, reach, current):
+def _known_all(rng, aware, awareness_reach, current):
     out = np.empty(aware.size, dtype=np.uint16)
     for i in range(aware.size):
-        out[i] = draw_known(rng, aware[i], reach, current[i])
+        out[i] = draw_known(rng, aware[i], awareness_reach, current[i])
     return out
 
 
-def considered_brands(aware: np.ndarray, on_sale: np.ndarray, reach: np.ndarray, current: np.ndarray,
+def considered_brands(aware: np.ndarray, on_sale: np.ndarray, awareness_reach: np.ndarray, current: np.ndarray,
                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The consideration set (n × brands bool) of shoppers: brands they know of — by word of mouth or owning
-    one, or reached by marketing while shopping — and that are on sale. Also returns the updated awareness bits."""
-    new_aware = _known_all(rng, np.asarray(aware, np.int64), np.asarray(reach, np.float64),
+    """The consideration set of shoppers: brands they know of (by word of mouth or owning one, or reached by
+    marketing while shopping: ``draw_known``) and that are on sale.
+
+    Args:
+        aware: each shopper's awareness bits (bit b = knows brand b), shape (n,).
+        on_sale: bool, shape (n_brands,).
+        awareness_reach: each brand's marketing reach, shape (n_brands,).
+        current: each shopper's brand, -1 for none, shape (n,).
+        rng: the stream drawn from.
+
+    Returns:
+        (considered, bool (n, n_brands); the updated awareness bits, uint16 (n,)).
+    """
+    new_aware = _known_all(rng, np.asarray(aware, np.int64), np.asarray(awareness_reach, np.float64),
                            np.asarray(current, np.int64))
     bits = (1 << np.arange(on_sale.size)).astype(np.uint16)
     return ((new_aware[:, None] & bits) != 0) & on_sale, new_aware

@@ -24,7 +24,8 @@ def event_money(kind: int, brand: np.ndarray, car_age_months: np.ndarray, ba: Br
         kind: the event kind (``sim.service.ROUTINE``, ``REPAIR``, ``GOODWILL``, ``BREAKDOWN``, ``RECALL``).
         brand: brand index of each event, shape (n,).
         car_age_months: age of each event's car in months, shape (n,).
-        ba: the brands' parameters in force (complimentary months, quality, loaners, roadside level ...).
+        ba: the brands' parameters in force (complimentary maintenance months, dealer service quality, loaner
+            cars, roadside level ...).
         c: the scenario's costs.
 
     Returns:
@@ -36,16 +37,16 @@ def event_money(kind: int, brand: np.ndarray, car_age_months: np.ndarray, ba: Br
     """
     zero = np.zeros(brand.size)
     if kind == ROUTINE:
-        free = car_age_months < ba.comp_months[brand]
+        free = car_age_months < ba.complimentary_maintenance_months[brand]
         revenue = np.where(free, 0.0, c.maintenance_price)
-        cost = c.maintenance_cost + c.service_quality_cost * ba.quality[brand] + zero
+        cost = c.maintenance_cost + c.service_quality_cost * ba.dealer_service_quality[brand] + zero
         return revenue, cost
     if kind in (REPAIR, BREAKDOWN):
         in_warranty = car_age_months < c.warranty_months
         revenue = np.where(in_warranty, 0.0, c.repair_price)
-        cost = c.repair_cost + c.loaner_cost * ba.loaner[brand]
+        cost = c.repair_cost + c.loaner_cost * ba.loaner_cars[brand]
         if kind == BREAKDOWN:
-            cost = cost + np.asarray(c.rescue_cost)[ba.roadside[brand]]
+            cost = cost + np.asarray(c.rescue_cost)[ba.roadside_level[brand]]
         return revenue, cost + zero
     if kind == GOODWILL:
         return zero, c.goodwill_cost + zero
@@ -56,7 +57,7 @@ def event_money(kind: int, brand: np.ndarray, car_age_months: np.ndarray, ba: Br
 
 def new_car_margin(brand: np.ndarray, ba: BrandArrays) -> np.ndarray:
     """Gross margin on each new car sold, USD."""
-    return ba.price[brand] * (1.0 - ba.discount[brand]) * ba.margin[brand]
+    return ba.price[brand] * (1.0 - ba.discount[brand]) * ba.new_car_margin[brand]
 
 
 def lifetime_value(profit_per_owner_year: np.ndarray, retention: np.ndarray, discount_rate: float) -> np.ndarray:

@@ -1,13 +1,18 @@
-"""The decorators for compiled code.
+"""The decorator for compiled code, and how compiled code reads the scenario.
 
-``@formula`` compiles a small per-event or per-shopper formula of a mechanism (``sim/service.py``,
-``sim/satisfaction.py``, ...). The month's compiled passes over events and shoppers (``sim/kernels.py``) call
-them, and so does the per-agent reference engine (``agents/buyer.py``), so the two engines share one copy of
-each formula. A formula is compiled as a function of its own, which LLVM inlines where a kernel calls it;
-numba's own inlining (``inline="always"``) is not used: it counts a reference to every array argument at
-each call (an atomic operation), which cost a third of the month. Formulas called in a loop take numbers
-rather than arrays where they can. ``@jit`` compiles a loop (a kernel, or a formula applied element-wise to
-arrays).
+``@jit`` (``numba.njit(cache=True)``) compiles everything: the small per-event or per-shopper formulas of the
+mechanisms (``sim/service.py``, ``sim/satisfaction.py``, ...) and rules (``sim/rules.py``), the month's passes
+over events and shoppers that call them (``sim/kernels.py``), and the loops that apply a formula element-wise to
+arrays. There is one decorator because there is one way of compiling: a formula is compiled as a function of its
+own, which LLVM inlines where a kernel calls it. (An earlier second name, ``@formula``, was the same decorator;
+numba's own inlining, ``inline="always"``, which could have made it differ, is not used: it counts a reference
+to every array argument at each call, an atomic operation, which cost a third of the month.) What distinguishes a
+formula is how it is written, not compiled: numbers in, numbers out, where it can (see ``sim/rules.py``). The
+per-agent reference engine (``agents/buyer.py``) calls the same compiled formulas and rules, so both engines
+share one copy of each.
+
+``record`` turns a scenario section into the named tuple of plain numbers compiled code reads
+(``EventParams.of``, ``SatisfactionParams.of`` ...): the tuple's fields are the section's field names.
 
 Compiled code is cached on disk (``sim/__pycache__/numba-<hash of the sources>``), so only the first run after
 installing or editing a formula pays for compiling (about 10 s).
@@ -46,12 +51,24 @@ def _cache_dir() -> str:
 numba.config.CACHE_DIR = _cache_dir()
 
 jit = numba.njit(cache=True)
-formula = numba.njit(cache=True)
 
 
 def record(cls, source):
-    """An instance of the named tuple ``cls`` with the fields of the same names read from ``source`` (a
-    scenario section), as the plain floats, ints and tuples compiled code expects."""
+    """An instance of the named tuple ``cls`` with the fields of the same names read from ``source``.
+
+    Args:
+        cls: a ``typing.NamedTuple`` class whose fields are named after fields of ``source`` and annotated
+            ``float``, ``int``, ``bool`` or a tuple of floats.
+        source: a scenario section (e.g. :class:`sim.scenario.ServiceEvents`), or any object with those
+            attributes.
+
+    Returns:
+        ``cls(...)``, each value converted to what compiled code expects: a tuple or list to a tuple of floats,
+        otherwise to the field's annotated type (``float`` unless annotated ``int`` or ``bool``).
+
+    Raises:
+        AttributeError: ``source`` lacks one of the fields.
+    """
     values = {}
     for name in cls._fields:
         value, kind = getattr(source, name), cls.__annotations__[name]

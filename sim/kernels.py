@@ -31,13 +31,24 @@ from __future__ import annotations
 import numpy as np
 
 from sim import rules
-from sim.choice import draw_known, draw_weighted, weight
+from sim.choice import draw_known, draw_weighted, logit_weight
 from sim.jit import jit, prefetch
 from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED
 from sim.sampling import geometric_scale, next_slot
 from sim.satisfaction import toward, updated
-from sim.service import (DEFECT_PASS, DONE, GIVEN_PASS, ROUTINE_PASS, RECALL, RECALL_MAX_AGE_MONTHS, RECALL_PASS,
-                         ROUTINE, defect_probability, draw_defect_kind, draw_experience)
+from sim.service import (
+    DEFECT_PASS,
+    DONE,
+    GIVEN_PASS,
+    RECALL,
+    RECALL_MAX_AGE_MONTHS,
+    RECALL_PASS,
+    ROUTINE,
+    ROUTINE_PASS,
+    defect_probability,
+    draw_defect_kind,
+    draw_experience,
+)
 from sim.word_of_mouth import hear_contacts
 
 
@@ -81,8 +92,12 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     complaint, replace_month, leased_col, segment = buyers.complaint, buyers.replace_month, buyers.leased, \
         buyers.segment
     told, told_brand = buyers.told, buyers.told_brand
-    csi_sum, n_told = led.csi_sum, led.told
-    comp_months, take_back, defects, goodwill = ba.comp_months, ba.take_back, ba.defects, ba.goodwill
+    csi_sum, stories_told = led.csi_sum, led.stories_told
+    complimentary_maintenance_months, take_back_guarantee = ba.complimentary_maintenance_months, \
+        ba.take_back_guarantee
+    defects_per_car_year, proactive_goodwill = ba.defects_per_car_year, ba.proactive_goodwill
+    complaint_resolution_fast, complaint_resolution_slow = ba.complaint_resolution_fast, \
+        ba.complaint_resolution_slow
     q_due, q_slot, q_car, q_brand, q_fast = complaints.due, complaints.slot, complaints.car, \
         complaints.brand, complaints.fast
     n_queued = complaints.n[0]
@@ -123,9 +138,9 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
                 prefetch(replace_month, next_defect)
             b = brand[i]
             if not active[i] or b < 0 or rng.random() * p_max >= defect_probability(
-                    defects[b], month - purchase_month[i], ep.defect_age_growth):
+                    defects_per_car_year[b], month - purchase_month[i], ep.defect_age_growth):
                 continue  # no defect after all (thinning)
-            kind = draw_defect_kind(rng, goodwill[b], ep.breakdown_share)
+            kind = draw_defect_kind(rng, proactive_goodwill[b], ep.breakdown_share)
         elif phase == RECALL_PASS and any_campaign:
             i += 1
             if i >= n:
@@ -153,7 +168,8 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
             log[n_logged, 0], log[n_logged, 1] = i, kind
             n_logged += 1
         age = month - purchase_month[i]
-        free = (kind == ROUTINE) & (age < comp_months[b])  # (no branches where the outcome is a coin toss)
+        # (no branches where the outcome is a coin toss)
+        free = (kind == ROUTINE) & (age < complimentary_maintenance_months[b])
         x = draw_experience(rng, means[b, kind, 1 if free else 0], ep.noise)
         covered = free if kind == ROUTINE else age < warranty_months
         money[kind, b, 1 if covered else 0] += 1
@@ -163,8 +179,8 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
         # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story.
         # (A rule that draws only for some owners is called only for them: see sim/rules.py.)
         taken = False
-        if rules.may_take_back(s, take_back[b], sp.take_back_below):
-            taken, s = rules.take_back(rng, s, take_back[b], sp.take_back_below, sp.take_back_probability,
+        if rules.may_take_back(s, take_back_guarantee[b], sp.take_back_below):
+            taken, s = rules.take_back(rng, s, take_back_guarantee[b], sp.take_back_below, sp.take_back_probability,
                                        sp.take_back_satisfaction)
         if taken:
             leased_col[i], due = rules.new_car(rng, month, lease_p[segment[i]], holding)
@@ -177,7 +193,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
         elif rules.complains(s, sp.complaint_below):
             led.complaints[month, b] += 1
             complaint[i] = UNRESOLVED
-            delay, fast = rules.complaint_resolution(rng, ba.resolve_fast[b], ba.resolve_slow[b])
+            delay, fast = rules.complaint_resolution(rng, complaint_resolution_fast[b], complaint_resolution_slow[b])
             if delay > 0:  # (a complaint never resolved is not queued)
                 q_due[n_queued], q_slot[n_queued], q_car[n_queued] = month + delay, i, purchase_month[i]
                 q_brand[n_queued], q_fast[n_queued] = b, fast
@@ -194,7 +210,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
         csi_sum[month, b] += s
         told[i], told_brand[i], notable = rules.tell_story(told[i], told_brand[i], b, x, fade, wp.tell_above,
                                                            wp.strength, wp.negativity)
-        n_told[month, b] += notable
+        stories_told[month, b] += notable
     complaints.n[0] = n_queued
     return phase, i, next_routine, next_defect, n_moved, n_logged
 
@@ -252,7 +268,7 @@ def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_
         complaints.fast
     active, bought, owned, sat, sat_month, complaint = buyers.active, buyers.purchase_month, buyers.brand, buyers.sat, \
         buyers.sat_month, buyers.complaint
-    recovered, service_cost = led.recovered, led.service_cost
+    complaints_recovered, service_cost = led.complaints_recovered, led.service_cost
     n = complaints.n[0]
     done = 0
     for k in range(n):
@@ -267,7 +283,7 @@ def resolve_complaints(month: int, complaints, buyers, sp, sat_decay, complaint_
         s = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         sat[i], complaint[i] = rules.resolve(s, fast[k], sp.recovery_fast, sp.recovery_slow)
         sat_month[i] = month
-        recovered[month, b] += 1
+        complaints_recovered[month, b] += 1
         service_cost[month, b] += complaint_cost
     if 2 * done > n:
         kept = 0
@@ -283,23 +299,23 @@ AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three
 
 @jit
 def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
-         see_probability: float, values, value_weights, service_w, outside_weights, cp, sp, sat_decay, lease_p,
-         holding, led, fleet, leavers, moved) -> tuple[int, int]:
+         see_probability: float, values, value_logit_weights, service_weight, outside_logit_weights, cp, sp,
+         sat_decay, lease_p, holding, led, fleet, leavers, moved) -> tuple[int, int]:
     """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
     brand, and the brands of their stories and cars: ``sim.word_of_mouth.hear_contacts``), decides which brands
     they consider, and chooses one (or, if ``may_leave``, leaves the segment); buyers get their new car. With
     ``check_due`` the shoppers are calendar entries: a slot whose replacement date is not this month (any more)
     is skipped, so a slot listed twice shops once (shopping moves the date on). Returns how many left the
     segment (their slots are the first entries of ``leavers``: the caller frees them) and how many bought
-    ((slot, replacement month) in the first rows of ``moved``, for the calendar). ``value_weights`` is
-    exp(``values``), ``outside_weights`` exp(the segments' outside utility)."""
+    ((slot, replacement month) in the first rows of ``moved``, for the calendar). ``value_logit_weights`` is
+    exp(``values``), ``outside_logit_weights`` exp(the segments' ``outside_utility``)."""
     # the columns and accumulators, as local variables (cheaper to use in a loop than a named tuple's fields)
     active, brand, segment, aware_col, sat, sat_month = buyers.active, buyers.brand, buyers.segment, buyers.aware, \
         buyers.sat, buyers.sat_month
     complaint, replace_month, told, told_brand = buyers.complaint, buyers.replace_month, buyers.told, \
         buyers.told_brand
     leased_col, purchase_month = buyers.leased, buyers.purchase_month
-    carry, reach, on_sale = ba.word_of_mouth, ba.reach, ba.on_sale
+    word_of_mouth, awareness_reach, on_sale = ba.word_of_mouth, ba.awareness_reach, ba.on_sale
     switching, rebuy, leased_sales = led.switching, led.rebuy, led.leased_sales
     nb = on_sale.size
     w = np.empty(nb + 1)
@@ -334,20 +350,21 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
             continue
         current, g = brand[i], segment[i]
         heard[:] = 0.0
-        aware = hear_contacts(rng, i, indptr, indices, told, told_brand, brand, carry, fade, see_probability,
+        aware = hear_contacts(rng, i, indptr, indices, told, told_brand, brand, word_of_mouth, fade, see_probability,
                               aware_col[i], heard)
-        aware = draw_known(rng, aware, reach, current)
+        aware = draw_known(rng, aware, awareness_reach, current)
         aware_col[i] = aware
         own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
-        # logit choice among the brands known and on sale: weights exp(utility) (sim.choice.weight)
+        # logit choice among the brands known and on sale: weights exp(utility) (sim.choice.logit_weight)
         total = 0.0
         for k in range(nb):
             if (aware >> k) & 1 and on_sale[k]:
-                w[k] = weight(values[g, k], value_weights[g, k], service_w[g], heard[k], k == current, own_sat, cp)
+                w[k] = logit_weight(values[g, k], value_logit_weights[g, k], service_weight[g], heard[k], k == current,
+                                    own_sat, cp)
             else:
                 w[k] = 0.0
             total += w[k]
-        w[nb] = outside_weights[g] if may_leave else 0.0
+        w[nb] = outside_logit_weights[g] if may_leave else 0.0
         pick = draw_weighted(rng, w, total + w[nb])
 
         switching[month, current if current >= 0 else nb, pick] += 1

@@ -21,8 +21,10 @@ import pandas as pd
 from sim.finance import lifetime_value
 from sim.service import EVENT_KINDS
 
-COUNTS = ("sales", "leased_sales", "new_to_segment", "conquest", "repurchase", "replacers", "churned", "exits",
-          "complaints", "recovered", "take_backs", "told")
+# Counts per (month, brand), in simulated buyers. Each is named as its column in ``Ledger.yearly`` (where it has one:
+# ``leased_sales`` and ``repurchase`` enter rates), so a count has one name from kernel to output.
+COUNTS = ("sales", "leased_sales", "new_to_segment_sales", "conquest_sales", "repurchase", "replacers",
+          "churned_owners", "exits_from_segment", "complaints", "complaints_recovered", "take_backs", "stories_told")
 MONEY = ("service_revenue", "service_cost", "new_car_margin")
 
 
@@ -35,15 +37,16 @@ class LedgerArrays(NamedTuple):
     csi_n: np.ndarray
     take_backs: np.ndarray
     complaints: np.ndarray
-    recovered: np.ndarray
-    told: np.ndarray
+    complaints_recovered: np.ndarray
+    stories_told: np.ndarray
     leased_sales: np.ndarray
     switching: np.ndarray
     rebuy: np.ndarray
 
 
 # Counts that follow from the switching matrix of a month (derive_choices).
-CHOICE_COUNTS = ("sales", "new_to_segment", "conquest", "repurchase", "replacers", "churned", "exits")
+CHOICE_COUNTS = ("sales", "new_to_segment_sales", "conquest_sales", "repurchase", "replacers", "churned_owners",
+                 "exits_from_segment")
 
 
 class Ledger:
@@ -113,12 +116,12 @@ class Ledger:
         nb, s = self.n_brands, self.switching[month]
         stayed = np.diag(s)[:nb]
         self.sales[month] = s[:, :nb].sum(axis=0)
-        self.new_to_segment[month] = s[nb, :nb]
-        self.conquest[month] = s[:nb, :nb].sum(axis=0) - stayed
+        self.new_to_segment_sales[month] = s[nb, :nb]
+        self.conquest_sales[month] = s[:nb, :nb].sum(axis=0) - stayed
         self.repurchase[month] = stayed
         self.replacers[month] = s[:nb].sum(axis=1)
-        self.churned[month] = self.replacers[month] - stayed
-        self.exits[month] = s[:nb, nb]
+        self.churned_owners[month] = self.replacers[month] - stayed
+        self.exits_from_segment[month] = s[:nb, nb]
 
     def trailing_share(self, brand: int, month: int, window: int = 12) -> float:
         """Brand's share of sales over the ``window`` months before ``month``."""
@@ -163,9 +166,10 @@ class Ledger:
         with np.errstate(invalid="ignore", divide="ignore"):
             sales_share = y["sales"] / y["sales"].sum(axis=1, keepdims=True)
             fleet_share = fleet / fleet.sum(axis=1, keepdims=True)
-            churn = y["churned"] / y["replacers"]
+            churn = y["churned_owners"] / y["replacers"]
             lease_share = y["leased_sales"] / y["sales"]
-            acq_churn = np.where(y["churned"] > 0, (y["conquest"] + y["new_to_segment"]) / y["churned"], np.nan)
+            acq_churn = np.where(y["churned_owners"] > 0,
+                                 (y["conquest_sales"] + y["new_to_segment_sales"]) / y["churned_owners"], np.nan)
             csi = 500.0 * (1.0 + y["csi_sum"] / y["csi_n"])
             profit = y["new_car_margin"] + y["service_revenue"] - y["service_cost"]
             per_owner = profit / fleet
@@ -182,16 +186,16 @@ class Ledger:
             "churn_rate": churn,
             "repurchase_loyalty": 1.0 - churn,
             "replacers": y["replacers"] * scale,
-            "conquest_sales": y["conquest"] * scale,
-            "new_to_segment_sales": y["new_to_segment"] * scale,
-            "churned_owners": y["churned"] * scale,
-            "exits_from_segment": y["exits"] * scale,
+            "conquest_sales": y["conquest_sales"] * scale,
+            "new_to_segment_sales": y["new_to_segment_sales"] * scale,
+            "churned_owners": y["churned_owners"] * scale,
+            "exits_from_segment": y["exits_from_segment"] * scale,
             "acquisition_churn_ratio": acq_churn,
             "csi": csi,
             "complaints": y["complaints"] * scale,
-            "complaints_recovered": y["recovered"] * scale,
+            "complaints_recovered": y["complaints_recovered"] * scale,
             "take_backs": y["take_backs"] * scale,
-            "stories_told": y["told"] * scale,
+            "stories_told": y["stories_told"] * scale,
             "service_revenue": y["service_revenue"] * scale,
             "service_cost": y["service_cost"] * scale,
             "service_margin": (y["service_revenue"] - y["service_cost"]) * scale,

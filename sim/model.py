@@ -16,8 +16,8 @@ Buyers are columnar arrays (``sim/population.py``); the mechanisms are small com
 modules and rules in ``sim/rules.py``, applied event by event and shopper by shopper in the compiled passes of
 ``sim/kernels.py`` (the vectorised engine, the default), or household by household by ``BuyerAgent.step`` (the
 reference engine, ``engine="agents"``). ``give_events`` makes a month live given service events instead of
-drawing them, in both engines the same way. ``BuyerAgent`` objects are views on one slot, created for small populations or on demand
-(``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents.
+drawing them, in both engines the same way. ``BuyerAgent`` objects are views on one slot, created for small
+populations or on demand (``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents.
 """
 
 from __future__ import annotations
@@ -62,10 +62,32 @@ def _share_reporter(model: LuxuryMarketModel, index: int) -> float:
 
 
 class LuxuryMarketModel(mesa.Model):
-    """The market. ``LuxuryMarketModel(scenario, seed=1)`` then ``run()`` (or ``step()`` a month at a time)."""
+    """The market. ``LuxuryMarketModel(scenario, seed=1)`` then ``run()`` (or ``step()`` a month at a time).
+
+    Attributes (the main ones): ``config`` (the scenario), ``brands`` (:class:`agents.brand.BrandAgent`, scenario
+    order), ``pop`` (:class:`sim.population.Population`), ``network``, ``ledger`` (:class:`sim.metrics.Ledger`),
+    ``brand_arrays`` (:class:`sim.brand_arrays.BrandArrays` in force this month), ``month`` (the month being or
+    last simulated, 0 = January of ``market.start_year``; -1 before the first step), ``scale`` (real households per
+    simulated buyer), ``datacollector`` (Mesa's), ``timings`` (seconds per phase of the step).
+    """
 
     def __init__(self, scenario: Scenario, *, seed: int | np.random.SeedSequence | None = None,
                  buyers: int | None = None, engine: str = "vectorised"):
+        """Build the market at the start of the scenario: the brands, the households with their cars, the social
+        network, and (for small populations, or the reference engine) a ``BuyerAgent`` per household.
+
+        Args:
+            scenario: a validated scenario (``sim.scenario.load_scenario``).
+            seed: an int or a ``numpy.random.SeedSequence`` (copied: the caller's is not advanced); default
+                ``scenario.simulation.seed``. Every random stream is spawned from it, so a seed gives one run.
+            buyers: households simulated at the start (default ``scenario.simulation.buyers``); the segment grows
+                from there with ``market.annual_growth``.
+            engine: ``"vectorised"`` (compiled passes, the default) or ``"agents"`` (the per-agent reference
+                engine, ``BuyerAgent.step``; slow, for checking).
+
+        Raises:
+            ValueError: an unknown ``engine``.
+        """
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.engine = engine
@@ -115,7 +137,7 @@ class LuxuryMarketModel(mesa.Model):
         self._brand_key: tuple | None = None
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
-        self.outside_weights = np.exp(self.segments.outside)  # logit weights of leaving the segment
+        self.outside_logit_weights = np.exp(self.segments.outside_utility)  # logit weights of leaving the segment
         self._entrant_cdf = np.cumsum(self.segments.entrant_share / self.segments.entrant_share.sum())
         self.fleet = np.zeros(n_brands, dtype=np.int64)
         self.entries = 0
@@ -192,10 +214,23 @@ class LuxuryMarketModel(mesa.Model):
     # ---- the month ---------------------------------------------------------------------------------------
     @property
     def n_active(self) -> int:
+        """Households in the luxury segment now."""
         return self.pop.n_active()
 
     def step(self) -> None:
-        self.month = m = self.steps - 1
+        """Simulate the next month (Mesa's step; see the module docstring for what happens in it).
+
+        Updates the model in place: ``month``, the buyers, the ``ledger`` row of the month, the brands' prestige
+        and reputation, and Mesa's data collector. Sets ``running`` to False after the scenario's last month.
+
+        Raises:
+            RuntimeError: the scenario's last month has been simulated already (nothing is changed but Mesa's
+                ``steps`` count).
+        """
+        m = self.steps - 1
+        if m >= self.n_months:
+            raise RuntimeError(f"the scenario's {self.n_months} months have been simulated; there is no next month")
+        self.month = m
         decay = self.config.word_of_mouth.decay_months
         if (m - self.wom_epoch) / decay > word_of_mouth.REBASE_EXPONENT:
             self.pop.told *= np.float32(1.0 / word_of_mouth.inflation(m, self.wom_epoch, decay))
@@ -204,10 +239,10 @@ class LuxuryMarketModel(mesa.Model):
         self.agents_by_type[BrandAgent].do("step")
         self.brand_arrays = ba = self._brand_arrays(m)
         cfg = self.config
-        perk = choice.perk_value(ba.comp_months, cfg.service_events.maintenance_interval_months,
+        perk = choice.perk_value(ba.complimentary_maintenance_months, cfg.service_events.maintenance_interval_months,
                                  cfg.costs.maintenance_price)
         self.brand_values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)
-        self.value_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
+        self.value_logit_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
         self.lease_p = self.lease_probability(m)
         clock("brands")
         given, self._given_events = self._given_events, None
@@ -233,10 +268,17 @@ class LuxuryMarketModel(mesa.Model):
             self.running = False
 
     def give_events(self, events: np.ndarray) -> None:
-        """Make the next month (the next ``step``) live these service events instead of drawing its own:
-        ``events`` are (slot, kind) rows (``sim.service.EventKind``), lived in this order; a slot with no owner
-        then is skipped. To replay a month's events (``sim.kernels.draw_events`` lists them), to see what given
-        events do, and to make both engines live the same month.
+        """Make the next month (the next ``step``) live these service events instead of drawing its own.
+
+        Args:
+            events: int, shape (k, 2) (or anything that reshapes to it): (slot, kind) rows, kind an
+                ``sim.service.EventKind``, lived in this order; a slot with no owner then is skipped.
+
+        Raises:
+            ValueError: a kind that is not an ``EventKind``, or a slot outside the population (nothing is kept).
+
+        To replay a month's events (``sim.kernels.draw_events`` lists them), to see what given events do, and to
+        make both engines live the same month.
 
         Both engines then run the month in the vectorised engine's phases and random streams: the events (their
         experiences, and what follows, from the ``service`` stream; no recall campaigns are drawn), the
@@ -289,7 +331,14 @@ class LuxuryMarketModel(mesa.Model):
         """Simulate ``months`` more months (default: to the scenario's end).
 
         Python's cycle collector is paused meanwhile: the months make few reference cycles, and in a process
-        holding many objects each full collection would scan them all (about 2% of a run)."""
+        holding many objects each full collection would scan them all (about 2% of a run).
+
+        Args:
+            months: how many more months; never past the scenario's end (more is cut to what remains).
+
+        Returns:
+            The model itself, so that ``LuxuryMarketModel(...).run().brand_year()`` reads as one line.
+        """
         remaining = self.n_months - (self.month + 1)
         was_enabled = gc.isenabled()
         gc.disable()
@@ -309,7 +358,7 @@ class LuxuryMarketModel(mesa.Model):
             return BrandArrays.from_brands(self.brands, m)
         return self.brand_arrays._replace(prestige=np.array([b.prestige for b in self.brands]),
                                           reputation=np.array([b.reputation for b in self.brands]),
-                                          reach=np.array([b.awareness_reach(m) for b in self.brands]))
+                                          awareness_reach=np.array([b.awareness_reach(m) for b in self.brands]))
 
     def _service_month(self, m: int, ba: BrandArrays, clock: _PhaseClock, given: np.ndarray | None = None) -> None:
         """Service events (each lived as it is drawn, or the ``given`` ones: ``give_events``), then the complaints
@@ -399,8 +448,8 @@ class LuxuryMarketModel(mesa.Model):
         leavers, moved = self._leavers, self._bought
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
-                                       self.value_weights, self.segments.service_w, self.outside_weights,
-                                       par["cp"], par["sp"], self._sat_decay,
+                                       self.value_logit_weights, self.segments.service_weight,
+                                       self.outside_logit_weights, par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])
         self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
@@ -441,7 +490,20 @@ class LuxuryMarketModel(mesa.Model):
 
     # ---- inspection and results ----------------------------------------------------------------------------
     def buyer(self, slot: int) -> BuyerAgent:
-        """The Mesa agent for the household in ``slot`` (created on first request)."""
+        """The Mesa agent for the household in ``slot`` (created on first request).
+
+        Args:
+            slot: a slot of the population, 0 <= slot < ``pop.capacity``.
+
+        Returns:
+            Its :class:`agents.buyer.BuyerAgent`: the same object while the same household lives there, a new one
+            once another household has taken the slot. A free slot's agent reports ``active`` False.
+
+        Raises:
+            IndexError: a slot outside the population.
+        """
+        if not 0 <= slot < self.pop.capacity:
+            raise IndexError(f"slot {slot} is outside the population (0 to {self.pop.capacity - 1})")
         view = self._views.get(slot)
         if view is None or view.household != self.pop.household[slot]:
             view = self._views[slot] = BuyerAgent(self, slot)
@@ -454,19 +516,38 @@ class LuxuryMarketModel(mesa.Model):
         view.remove()
 
     def date(self, month: int | None = None) -> str:
+        """Model month ``month`` (default: the current one) as ``"YYYY-MM"``."""
         month = self.month if month is None else month
         year, mo = divmod(month, 12)
         return f"{self.config.market.start_year + year}-{mo + 1:02d}"
 
     def month_of(self, date: str) -> int:
+        """The model month of ``date`` (``"YYYY-MM"``); negative before the start.
+
+        Raises:
+            ValueError: ``date`` is not two integers joined by ``-``.
+        """
         return year_month_index(date, self.config.market.start_year)
 
     def brand_year(self) -> pd.DataFrame:
-        """Tidy yearly table per brand, in real units (see ``sim/metrics.py`` for definitions)."""
+        """The tidy yearly table per brand of the complete years simulated so far, in real units.
+
+        Returns:
+            One row per year x brand (scenario order): ``year``, ``brand``, then sales, shares, churn, loyalty,
+            conquest, CSI, service P&L, profit, CLV ... (columns and units: ``sim.metrics.Ledger.yearly``); counts
+            and money multiplied by ``scale``, money in 1989 USD. Empty before the first complete year.
+        """
         return self.ledger.yearly(self.brand_names, self.config.market.start_year, self.scale,
                                   self.config.costs.discount_rate, months_done=self.month + 1)
 
     def switching(self) -> pd.DataFrame:
+        """Who bought what, by year: the complete years simulated so far.
+
+        Returns:
+            Columns ``year``, ``from_brand`` (a brand, or ``"new"``: entered the segment), ``to_brand`` (a brand, or
+            ``"left"``: left the segment), ``buyers`` (real units); one row per year and flow with buyers
+            (``sim.metrics.Ledger.switching_table``).
+        """
         return self.ledger.switching_table(self.brand_names, self.config.market.start_year, self.scale,
                                            months_done=self.month + 1)
 

@@ -35,6 +35,7 @@ class ComplaintOutcome(IntEnum):
 
     @property
     def label(self) -> str:
+        """The outcome's name in outputs, e.g. ``"resolved_within_90_days"``."""
         return _OUTCOME_LABELS[self]
 
 
@@ -45,7 +46,8 @@ COMPLAINT_OUTCOMES = tuple(outcome.label for outcome in ComplaintOutcome)  # nam
 
 
 class Buyers(NamedTuple):
-    """The columns of a :class:`Population`, as compiled code reads (and writes) them."""
+    """The columns of a :class:`Population`, as compiled code reads (and writes) them: the same arrays, under the
+    same names (dtypes and meanings there)."""
     active: np.ndarray
     household: np.ndarray
     segment: np.ndarray
@@ -63,6 +65,15 @@ class Buyers(NamedTuple):
 
 @dataclass
 class Population:
+    """Every household slot's state, one array per attribute, each of shape (capacity,).
+
+    ``sat`` is satisfaction with the owned brand *as stored*: its value as of ``sat_month``, decayed toward the
+    baseline only when read (``sim.satisfaction.toward``, ``decayed``); what a buyer feels *now* is called
+    satisfaction (``BuyerAgent.satisfaction``, ``own_sat`` in the formulas). ``told`` is the owner's stock of stories
+    (stored inflated, ``sim/word_of_mouth.py``), not a count: the count of stories told is the ledger's
+    ``stories_told``. Made by :meth:`empty`.
+    """
+
     active: np.ndarray  # bool: in the luxury segment
     household: np.ndarray  # int32: who lives in this slot (changes when a slot is reused)
     segment: np.ndarray  # int8: index into the scenario's segments
@@ -83,9 +94,11 @@ class Population:
 
     @property
     def capacity(self) -> int:
+        """Slots in all (fixed when made)."""
         return self.active.size
 
     def n_active(self) -> int:
+        """Households in the luxury segment now."""
         return int(np.count_nonzero(self.active))
 
     def columns(self) -> Buyers:
@@ -93,10 +106,13 @@ class Population:
         return Buyers(**{name: getattr(self, name) for name in Buyers._fields})
 
     def nbytes(self) -> int:
+        """Bytes held by the arrays."""
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
 
     @classmethod
     def empty(cls, capacity: int, n_brands: int) -> Population:
+        """``capacity`` free slots: nobody in the segment, no car, no brand known (``n_brands`` is not needed by the
+        arrays; kept for callers)."""
         return cls(
             active=np.zeros(capacity, dtype=bool),
             household=np.full(capacity, -1, dtype=np.int32),
@@ -141,6 +157,8 @@ CHUNK = 16  # calendar entries per chunk: one cache line of int32 slots
 
 
 class CalendarArrays(NamedTuple):
+    """The arrays of a :class:`Calendar`, as compiled code reads and writes them."""
+
     head: np.ndarray  # int32 per month: the month's most recent chunk, -1 if none
     count: np.ndarray  # int32 per month: entries in the month
     slots: np.ndarray  # int32 (chunks × CHUNK): the slots in each chunk
@@ -236,6 +254,8 @@ class Calendar:
                 self._grow(slots.size - done)
 
     def pop(self, month: int) -> np.ndarray:
+        """The slots listed for ``month`` (int64, in no particular order), removed from the calendar; none for a
+        month outside it. A slot may be listed whose date has since moved: callers check (``rules.due_to_shop``)."""
         if not 0 <= month < self.arrays.head.size:
             return np.empty(0, dtype=np.int64)
         return calendar_pop(self.arrays, int(month))
@@ -248,6 +268,7 @@ class Calendar:
         return int(self.arrays.count.sum())
 
     def nbytes(self) -> int:
+        """Bytes held by the calendar's arrays."""
         return sum(v.nbytes for v in self.arrays)
 
 
@@ -288,4 +309,5 @@ class Complaints:
         return int(self.arrays.n[0])
 
     def nbytes(self) -> int:
+        """Bytes held by the queue's arrays."""
         return sum(v.nbytes for v in self.arrays)

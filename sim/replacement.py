@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.jit import formula, jit
+from sim.jit import jit
 from sim.sampling import uniform_integer
 from sim.scenario import Market
 
@@ -27,20 +27,25 @@ LESSEE_EARLY_FACTOR = 0.3  # breaking a lease is costly: lessees replace early t
 
 
 class Holding(NamedTuple):
-    """How long cars are kept, as compiled code reads it."""
-    lease_min: int  # months
-    lease_max: int
-    own_scale: float  # Weibull scale (months) giving the mean ownership length
-    own_shape: float
+    """How long cars are kept, as compiled code reads it (from ``[market]``: ``lease_months``,
+    ``ownership_months_mean``, ``ownership_shape``)."""
+    lease_min: int  # shortest lease term, months (lease_months[0])
+    lease_max: int  # longest, months (lease_months[1])
+    ownership_scale: float  # Weibull scale (months) giving the mean ownership length ownership_months_mean
+    ownership_shape: float  # Weibull shape
 
     @classmethod
     def of(cls, market: Market) -> Holding:
+        """The holding law of the scenario's ``[market]``."""
         return cls.from_values(market.lease_months, market.ownership_months_mean, market.ownership_shape)
 
     @classmethod
-    def from_values(cls, lease_months: tuple[int, int], own_mean: float, own_shape: float) -> Holding:
-        scale = own_mean / gamma(1.0 + 1.0 / own_shape)
-        return cls(int(lease_months[0]), int(lease_months[1]), float(scale), float(own_shape))
+    def from_values(cls, lease_months: tuple[int, int], ownership_months_mean: float,
+                    ownership_shape: float) -> Holding:
+        """The holding law with lease terms uniform over ``lease_months`` (months, both included) and owned cars
+        kept a Weibull time of mean ``ownership_months_mean`` (months) and shape ``ownership_shape`` (> 0)."""
+        scale = ownership_months_mean / gamma(1.0 + 1.0 / ownership_shape)
+        return cls(int(lease_months[0]), int(lease_months[1]), float(scale), float(ownership_shape))
 
 
 def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | None) -> np.ndarray:
@@ -51,24 +56,24 @@ def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | No
     return np.clip(propensity * (trend / mean if mean > 0 else 0.0), 0.0, 1.0)
 
 
-@formula
+@jit
 def draw_holding_months(rng, leased: bool, h: Holding) -> int:
     """Months until a new car is replaced (at least six): a uniform lease term, or a Weibull ownership time."""
     if leased:
         months = uniform_integer(rng, h.lease_min, h.lease_max)
     else:
-        months = int(np.rint(h.own_scale * rng.weibull(h.own_shape)))
+        months = int(np.rint(h.ownership_scale * rng.weibull(h.ownership_shape)))
     return max(months, MIN_HOLDING_MONTHS)
 
 
-@formula
+@jit
 def draw_new_car(rng, lease_probability: float, h: Holding) -> tuple[bool, int]:
     """A new car: leased (with ``lease_probability``) or owned, and the months until it is replaced."""
     leased = rng.random() < lease_probability
     return leased, draw_holding_months(rng, leased, h)
 
 
-@formula
+@jit
 def draw_early_replacement(rng, s: float, leased: bool, below: float, probability: float) -> int:
     """Months until an early replacement (1 to ``EARLY_REPLACEMENT_MONTHS``) for an owner left at satisfaction
     ``s``, 0 if none."""
@@ -89,9 +94,10 @@ def _holdings(rng, leased, h):
 
 
 def holding_months(rng: np.random.Generator, leased: np.ndarray, lease_months: tuple[int, int],
-                   own_mean: float, own_shape: float) -> np.ndarray:
+                   ownership_months_mean: float, ownership_shape: float) -> np.ndarray:
     """Months until the car is replaced, for each new car (int64, at least 6)."""
-    return _holdings(rng, np.asarray(leased, bool), Holding.from_values(lease_months, own_mean, own_shape))
+    holding = Holding.from_values(lease_months, ownership_months_mean, ownership_shape)
+    return _holdings(rng, np.asarray(leased, bool), holding)
 
 
 @jit

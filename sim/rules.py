@@ -18,7 +18,7 @@ checks each rule alone.
 
 How they are written, and why:
 
-* Compiled with ``@formula`` (``sim/jit.py``): a function of its own that LLVM inlines where a kernel calls
+* Compiled with ``@jit`` (``sim/jit.py``): a function of its own that LLVM inlines where a kernel calls
   it. Numbers in, a number or a tuple of numbers out: no arrays and no named tuples of arrays as arguments,
   because numba counts a reference to every array handed to a function at every call (an atomic operation
   each), which the kernels cannot afford per event (see ``sim/kernels.py``).
@@ -35,10 +35,12 @@ The rules, in the order they apply, and where they come from:
 * ``may_take_back``, ``take_back``: a guarantee brand's empowered staff take back the car of a very unhappy owner (below
   ``take_back_below``), with ``take_back_probability``; the owner gets a new car and ``take_back_satisfaction``.
   The Lexus case: dealers were authorised to replace a car an owner was unhappy with.
-* ``complains``, ``complaint_resolution``: an owner left below ``complaint_below`` (and not given a new car) complains; the brand resolves
-  it within 90 days, in 90-180 days, or never (``sim.satisfaction.draw_resolution_delay``, Dillard & Bates), and
-  a resolution within ``FAST_RESOLUTION_MONTHS`` counts as fast.
-* ``may_replace_early``, ``replace_early``: dissatisfaction (below ``early_replace_below``) brings the replacement date forward (``sim/replacement.py``).
+* ``complains``, ``complaint_resolution``: an owner left below ``complaint_below`` (and not given a new car)
+  complains; the brand resolves it within 90 days, in 90-180 days, or never
+  (``sim.satisfaction.draw_resolution_delay``, Dillard & Bates), and a resolution within
+  ``FAST_RESOLUTION_MONTHS`` counts as fast.
+* ``may_replace_early``, ``replace_early``: dissatisfaction (below ``early_replace_below``) brings the replacement
+  date forward (``sim/replacement.py``).
 * ``tell_story``: an experience with |x| above ``tell_above`` becomes a story the owner tells about the brand of
   the car they have (``sim/word_of_mouth.py``).
 * ``complaint_applies`` and ``resolve``: a complaint resolved in its month restores satisfaction by
@@ -58,14 +60,13 @@ engines do differently (geometric gaps in the kernels, a draw per owner in the r
 
 from __future__ import annotations
 
-from sim.jit import formula
+import numpy as np
+
+from sim.jit import jit
 from sim.population import LAST_MONTH, RESOLVED_FAST, RESOLVED_SLOW
 from sim.replacement import draw_early_replacement, draw_new_car
 from sim.satisfaction import FAST_RESOLUTION_MONTHS, draw_resolution_delay
 from sim.word_of_mouth import story_value, tell
-
-import numpy as np
-
 
 # ---- after a service event ------------------------------------------------------------------------------------------
 # A rule that draws only for some owners comes with its test of who (``may_take_back``, ``complains``,
@@ -74,14 +75,14 @@ import numpy as np
 # which on every event would slow the month's events by a tenth; asked first, it is paid only by the few.
 
 
-@formula
+@jit
 def may_take_back(s: float, guarantee: bool, below: float) -> bool:
     """Whether the owner of a car of a brand with (or without) the take-back ``guarantee``, left at satisfaction
     ``s``, is eligible for a take-back: below ``below``."""
     return s < below and guarantee
 
 
-@formula
+@jit
 def take_back(rng, s: float, guarantee: bool, below: float, probability: float,
               satisfaction_after: float) -> tuple[bool, float]:
     """Whether a brand with the take-back ``guarantee`` takes back the car of an owner left at satisfaction
@@ -93,20 +94,20 @@ def take_back(rng, s: float, guarantee: bool, below: float, probability: float,
     return False, s
 
 
-@formula
+@jit
 def complains(s: float, below: float) -> bool:
     """Whether an owner left at satisfaction ``s`` (and not given a new car) complains: below ``below``."""
     return s < below
 
 
-@formula
+@jit
 def resolved_fast(delay: int) -> bool:
     """Whether a complaint resolved after ``delay`` months (0 = never) is resolved fast: within
     ``FAST_RESOLUTION_MONTHS`` (90 days)."""
     return 0 < delay <= FAST_RESOLUTION_MONTHS
 
 
-@formula
+@jit
 def complaint_resolution(rng, p_fast: float, p_slow: float) -> tuple[int, bool]:
     """When the brand resolves a complaint just filed: (months until resolved, 0 = never; resolved fast). Within
     90 days with probability ``p_fast``, in 90-180 days with ``p_slow`` (``sim.satisfaction.draw_resolution_delay``)."""
@@ -114,13 +115,13 @@ def complaint_resolution(rng, p_fast: float, p_slow: float) -> tuple[int, bool]:
     return delay, resolved_fast(delay)
 
 
-@formula
+@jit
 def may_replace_early(s: float, below: float) -> bool:
     """Whether an owner left at satisfaction ``s`` considers replacing their car early: below ``below``."""
     return s < below
 
 
-@formula
+@jit
 def replace_early(rng, month: int, s: float, leased: bool, due: int, below: float, probability: float) -> int:
     """The replacement date of an owner left at satisfaction ``s`` in ``month``, whose car is due for replacement
     in ``due``: if they consider it (``may_replace_early``), brought forward by
@@ -133,7 +134,7 @@ def replace_early(rng, month: int, s: float, leased: bool, due: int, below: floa
     return due
 
 
-@formula
+@jit
 def tell_story(stock: np.float32, about: int, brand: int, x: float, fade: float, tell_above: float,
                strength: float, negativity: float) -> tuple[np.float32, int, bool]:
     """An owner's stock of stories (worth ``stock``, about brand ``about``) after an experience ``x`` with
@@ -151,14 +152,14 @@ def tell_story(stock: np.float32, about: int, brand: int, x: float, fade: float,
 
 
 # ---- complaints resolved ------------------------------------------------------------------------------------------
-@formula
+@jit
 def complaint_applies(active: bool, owned_brand: int, purchase_month: int, brand: int, car: int) -> bool:
     """Whether a complaint about ``brand``'s car bought in ``car`` still concerns the household in its slot (in the
     segment, owning ``owned_brand`` bought in ``purchase_month``): not if they have moved on to another car."""
     return active and owned_brand == brand and purchase_month == car
 
 
-@formula
+@jit
 def resolve(s: float, fast: bool, recovery_fast: float, recovery_slow: float) -> tuple[float, int]:
     """A complaint resolved: satisfaction ``s`` (as of now) restored by ``recovery_fast`` or ``recovery_slow``,
     at most 1; returns (satisfaction, the complaint's outcome: RESOLVED_FAST or RESOLVED_SLOW)."""
@@ -166,13 +167,13 @@ def resolve(s: float, fast: bool, recovery_fast: float, recovery_slow: float) ->
 
 
 # ---- shopping -------------------------------------------------------------------------------------------------------
-@formula
+@jit
 def due_to_shop(active: bool, replace_month: int, month: int) -> bool:
     """Whether a household is in the market in ``month``: in the segment, and its replacement date has come."""
     return active and replace_month == month
 
 
-@formula
+@jit
 def satisfaction_after_purchase(own_sat: float, stayed: bool, new_car: float, carryover: float) -> float:
     """Satisfaction with the brand just bought: ``new_car`` for a switcher; for a buyer who stayed with their
     brand, ``carryover`` of their satisfaction with it (``own_sat``, as of now) and the rest ``new_car``."""
@@ -181,7 +182,7 @@ def satisfaction_after_purchase(own_sat: float, stayed: bool, new_car: float, ca
     return new_car
 
 
-@formula
+@jit
 def new_car(rng, month: int, lease_probability: float, holding) -> tuple[bool, int]:
     """A car acquired in ``month`` (bought, or given by a take-back): leased with ``lease_probability`` or owned,
     and its replacement date (``sim.replacement.draw_new_car``'s months from now, at most ``LAST_MONTH``).

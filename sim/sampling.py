@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 
-from sim.jit import formula, jit
+from sim.jit import jit
 
 
-@formula
+@jit
 def geometric_scale(p: float) -> float:
     """For sampling each of n slots with probability ``p`` by skipping: the gap to the next sampled slot is
     1 + floor(E · scale) for a standard exponential E (Geometric(p), as the inverse of its CDF). 0 for p ≥ 1
@@ -27,7 +27,7 @@ def geometric_scale(p: float) -> float:
     return -1.0 / math.log1p(-p)
 
 
-@formula
+@jit
 def next_slot(rng, pos: int, n: int, scale: float) -> int:
     """The next slot after ``pos`` sampled with probability p (``scale = geometric_scale(p)``), ``n`` if none."""
     if scale == np.inf:
@@ -81,7 +81,7 @@ def thinned_indices(rng: np.random.Generator, n: int, p_max: float, rate_of) -> 
     return candidates[keep]
 
 
-@formula
+@jit
 def uniform_integer(rng, low: int, high: int) -> int:
     """An integer from ``low`` to ``high`` (both included), each equally likely: low + floor(U · (high − low + 1))
     for a uniform U in [0, 1). (In compiled code this is about ten times faster than ``rng.integers``.)"""

@@ -18,10 +18,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.jit import formula, jit, record
+from sim.jit import jit, record
 from sim.sampling import uniform_integer
 from sim.scenario import Satisfaction
-
 
 # Complaint resolution (Dillard & Bates): within 90 days, in 90-180 days, or never. Delays are whole months.
 FAST_RESOLUTION_MONTHS = 3  # a complaint resolved within this many months (90 days) is resolved fast
@@ -47,16 +46,17 @@ class SatisfactionParams(NamedTuple):
 
     @classmethod
     def of(cls, p: Satisfaction) -> SatisfactionParams:
+        """The parameters of ``p`` (the scenario's ``[satisfaction]``), field by field (``sim.jit.record``)."""
         return record(cls, p)
 
 
-@formula
+@jit
 def decayed(sat: float, months_since: float, baseline: float, decay_months: float) -> float:
     """Satisfaction ``months_since`` months after it was ``sat``: exponential decay toward ``baseline``."""
     return toward(baseline, sat, math.exp(-months_since / decay_months))
 
 
-@formula
+@jit
 def toward(baseline: float, sat: float, factor: float) -> float:
     """Satisfaction ``sat`` decayed toward ``baseline`` by ``factor`` (``decay_factors``): what ``decayed`` returns."""
     return baseline + (sat - baseline) * factor
@@ -72,14 +72,14 @@ def decay_factors(months: int, decay_months: float) -> np.ndarray:
     return out
 
 
-@formula
+@jit
 def updated(s: float, x: float, learning_rate: float, loss_aversion: float) -> float:
     """Satisfaction after an experience ``x``: gains weigh ``learning_rate``, losses ``loss_aversion`` times more."""
     weight = learning_rate * loss_aversion if x < 0 else learning_rate
     return min(max(s + weight * x, -1.0), 1.0)
 
 
-@formula
+@jit
 def draw_resolution_delay(rng, p_fast: float, p_slow: float) -> int:
     """Months until a complaint is resolved: 1-3 (within 90 days) with probability ``p_fast``, 4-6 (90-180 days)
     with ``p_slow``, or 0 = never (``FAST_RESOLUTION_MONTHS``, ``SLOW_RESOLUTION_MONTHS``)."""

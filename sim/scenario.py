@@ -408,7 +408,8 @@ class Choice(_Strict):
         1.5, description="Extra utility of the current brand per unit of the owner's satisfaction (-1..1): "
                          "satisfied owners rebuy, unhappy ones defect.")
     wom_weight: NonNeg = Field(1.0, description="Weight of word of mouth in perceived service.")
-    quality_weight: NonNeg = Field(0.8, description="Utility lost per defect per car-year (product quality).")
+    defect_weight: NonNeg = Field(
+        0.8, description="Utility lost per unscheduled repair visit per car-year (defects_per_car_year).")
     dealer_weight: NonNeg = Field(0.3, description="Utility per unit of log(dealers / 300).")
     reputation_months: float = Field(
         12.0, gt=0, description="Months over which the brand's service reputation follows its owners' "

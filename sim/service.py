@@ -18,14 +18,13 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.brand_arrays import BrandArrays
-from sim.jit import formula, jit, record
+from sim.jit import jit, record
 from sim.scenario import ServiceEvents
-
 
 
 class EventKind(IntEnum):
     """The kinds of service event. Compiled code reads the members as integer constants (free); outputs name
-    them by ``EVENT_KINDS`` (e.g. the ``events_routine`` column)."""
+    them by ``EVENT_KINDS`` (e.g. the ``routine_events`` column of ``brand_year``)."""
     ROUTINE = 0  # scheduled maintenance
     REPAIR = 1  # a defect the owner brings in
     GOODWILL = 2  # a defect found and fixed before the owner noticed
@@ -40,12 +39,16 @@ RECALL_MAX_AGE_MONTHS = 36  # recall campaigns cover cars younger than this
 
 
 class Events(NamedTuple):
-    kind: int
-    buyers: np.ndarray  # slots, sorted and distinct within one kind
+    """The slots that had an event of one kind in a month (``sim.kernels.draw_events``)."""
+    kind: int  # an EventKind
+    slots: np.ndarray  # int64, sorted and distinct
 
 
 class EventParams(NamedTuple):
-    """The ``[service_events]`` parameters, as compiled code reads them."""
+    """The ``[service_events]`` parameters, as compiled code reads them: the same names as the scenario's
+    (:class:`sim.scenario.ServiceEvents`). The ``*_pain``, ``*_relief`` and ``*_delight`` fields are effect sizes:
+    what an event of that kind, or a lever, adds to or subtracts from the experience x (about -1..1);
+    ``rescue_relief[level]`` is indexed by the brand's ``roadside_level`` (0-3)."""
     maintenance_interval_months: float
     defect_age_growth: float
     breakdown_share: float
@@ -64,17 +67,18 @@ class EventParams(NamedTuple):
 
     @classmethod
     def of(cls, p: ServiceEvents) -> EventParams:
+        """The parameters of ``p`` (the scenario's ``[service_events]``), field by field (``sim.jit.record``)."""
         return record(cls, p)
 
 
-@formula
+@jit
 def defect_probability(defects_per_year, car_age_months, age_growth):
     """Monthly probability of a defect needing a repair visit: the brand's rate, rising with car age."""
     age_years = np.minimum(car_age_months / 12.0, MAX_AGE_YEARS)
     return defects_per_year / 12.0 * (1.0 + age_growth * age_years)
 
 
-@formula
+@jit
 def draw_defect_kind(rng, goodwill_share: float, breakdown_share: float) -> int:
     """What a defect turns into: found and fixed before the owner noticed (goodwill), a breakdown that strands
     the owner (roadside rescue), or an ordinary repair visit."""
@@ -85,19 +89,19 @@ def draw_defect_kind(rng, goodwill_share: float, breakdown_share: float) -> int:
     return REPAIR
 
 
-@formula
+@jit
 def experience_mean(kind: int, b: int, car_age_months: int, ba: BrandArrays, p: EventParams) -> float:
     """The expected experience of an event of ``kind`` with brand ``b``'s service levers."""
-    q = ba.quality[b] - p.expectation
+    q = ba.dealer_service_quality[b] - p.expectation
     if kind == ROUTINE:
-        free = car_age_months < ba.comp_months[b]
+        free = car_age_months < ba.complimentary_maintenance_months[b]
         return q + p.complimentary_delight * free
     if kind == REPAIR:
-        return -p.defect_pain + 0.5 * q + p.loaner_relief * ba.loaner[b]
+        return -p.defect_pain + 0.5 * q + p.loaner_relief * ba.loaner_cars[b]
     if kind == GOODWILL:
         return p.goodwill_delight + 0.5 * q
     if kind == BREAKDOWN:
-        return -p.breakdown_pain + p.rescue_relief[ba.roadside[b]] + 0.5 * q + p.loaner_relief * ba.loaner[b]
+        return -p.breakdown_pain + p.rescue_relief[ba.roadside_level[b]] + 0.5 * q + p.loaner_relief * ba.loaner_cars[b]
     if kind == RECALL:
         return -p.recall_pain + p.recall_relief * ba.recall_handling[b]
     raise ValueError("unknown event kind")
@@ -111,19 +115,19 @@ def experience_table(ba: BrandArrays, p: EventParams) -> np.ndarray:
     out = np.empty((ba.on_sale.size, len(EVENT_KINDS), 2))
     for b in range(ba.on_sale.size):
         for kind in range(len(EVENT_KINDS)):
-            out[b, kind, 0] = experience_mean(kind, b, int(np.ceil(ba.comp_months[b])), ba, p)
-            out[b, kind, 1] = experience_mean(kind, b, int(np.ceil(ba.comp_months[b])) - 1, ba, p)
+            out[b, kind, 0] = experience_mean(kind, b, int(np.ceil(ba.complimentary_maintenance_months[b])), ba, p)
+            out[b, kind, 1] = experience_mean(kind, b, int(np.ceil(ba.complimentary_maintenance_months[b])) - 1, ba, p)
     return out
 
 
-@formula
+@jit
 def defect_bound(ba: BrandArrays, p: EventParams) -> float:
     """The highest monthly defect probability of any car this month (the worst brand's, at the age where the
     rate stops rising): defects are sampled at this rate and thinned (``sim.kernels.service_month``)."""
-    return min(1.0, ba.defects.max() / 12.0 * (1.0 + p.defect_age_growth * MAX_AGE_YEARS))
+    return min(1.0, ba.defects_per_car_year.max() / 12.0 * (1.0 + p.defect_age_growth * MAX_AGE_YEARS))
 
 
-@formula
+@jit
 def draw_experience(rng, mean: float, noise: float) -> float:
     """How one event went for the owner: its expected experience (``experience_mean``) plus noise."""
     return mean + noise * rng.standard_normal()

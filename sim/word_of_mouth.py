@@ -15,7 +15,8 @@ story will have faded by month t. A story told at month t adds ``value * inflati
 divides by ``inflation(t)``. (The model re-bases the epoch long before float32 could overflow.)
 
 The per-teller and per-shopper steps (``tell``, ``hear_contacts``) are compiled and shared by both engines;
-``record`` and ``hear`` apply them to many tellers or shoppers.
+``tell_stories`` and ``hear`` apply them to many tellers or shoppers. A brand's ``word_of_mouth`` (its
+scenario multiplier, ``BrandArrays.word_of_mouth``) scales what is heard about it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.jit import formula, jit, record as _record_of
+from sim.jit import jit, record
 from sim.network import Network
 from sim.scenario import WordOfMouth
 
@@ -42,7 +43,8 @@ class WomParams(NamedTuple):
 
     @classmethod
     def of(cls, p: WordOfMouth) -> WomParams:
-        return _record_of(cls, p)
+        """The parameters of ``p`` (the scenario's ``[word_of_mouth]``), field by field (``sim.jit.record``)."""
+        return record(cls, p)
 
 
 def inflation(month: int, epoch: int, decay_months: float) -> float:
@@ -50,14 +52,14 @@ def inflation(month: int, epoch: int, decay_months: float) -> float:
     return math.exp((month - epoch) / decay_months)
 
 
-@formula
+@jit
 def story_value(x, strength, negativity):
     """Shift in perceived service that one story of experience ``x`` causes in a listener (bad stories weigh
     ``negativity`` times more). Works on a number or element-wise on an array."""
     return strength * x * (1.0 + (negativity - 1.0) * (x < 0))
 
 
-@formula
+@jit
 def tell(stock: float, about: int, brand: int, value: float) -> tuple[float, int]:
     """An owner's stock of stories (worth ``stock``, about brand ``about``) after they tell one worth ``value``
     (already inflated) about ``brand``: returns the new (stock, about). A story about another brand than the
@@ -67,52 +69,64 @@ def tell(stock: float, about: int, brand: int, value: float) -> tuple[float, int
     return stock + value, brand
 
 
-@formula
-def hear_contacts(rng, shopper: int, indptr, indices, told, told_brand, owned_brand, carry, fade: float,
+@jit
+def hear_contacts(rng, shopper: int, indptr, indices, told, told_brand, owned_brand, word_of_mouth, fade: float,
                   see_probability: float, aware: int, heard) -> int:
     """What ``shopper`` hears from their contacts: adds each contact's stock (faded: divided by ``fade``) to
     ``heard[brand]``, and returns the awareness bits ``aware`` plus the brands of the contacts' stories and,
     each with ``see_probability``, of their cars (a car whose brand is already known needs no draw).
-    ``carry[b]`` scales what is heard about brand b (the brand's ``word_of_mouth``): 0 and neither its stories
-    nor the sight of its cars reach anyone; a sighting happens with probability ``see_probability·min(carry, 1)``."""
+    ``word_of_mouth[b]`` (the brand's multiplier, ``BrandArrays.word_of_mouth``) scales what is heard about brand b:
+    at 0 neither its stories nor the sight of its cars reach anyone; a sighting happens with probability
+    ``see_probability·min(word_of_mouth[b], 1)``."""
     bits = np.int64(aware)
     for k in range(indptr[shopper], indptr[shopper + 1]):
         c = indices[k]
         about = np.int64(told_brand[c])
-        if about >= 0 and carry[about] > 0.0:
-            heard[about] += carry[about] * told[c] / fade
+        if about >= 0 and word_of_mouth[about] > 0.0:
+            heard[about] += word_of_mouth[about] * told[c] / fade
             bits |= 1 << about
         car = np.int64(owned_brand[c])
-        if car >= 0 and carry[car] > 0.0 and not (bits >> car) & 1 \
-                and rng.random() < see_probability * min(carry[car], 1.0):
+        if car >= 0 and word_of_mouth[car] > 0.0 and not (bits >> car) & 1 \
+                and rng.random() < see_probability * min(word_of_mouth[car], 1.0):
             bits |= 1 << car
     return bits
 
 
 # ---- the same, for many tellers or shoppers ----------------------------------------------------------------------
 @jit
-def _record_all(told, told_brand, tellers, brands, x, fade, strength, negativity):
+def _tell_all(told, told_brand, tellers, brands, x, fade, strength, negativity):
     for k in range(tellers.size):
         i = tellers[k]
         told[i], told_brand[i] = tell(told[i], told_brand[i], brands[k],
                                       np.float32(story_value(x[k], strength, negativity) * fade))
 
 
-def record(told: np.ndarray, told_brand: np.ndarray, tellers: np.ndarray, brands: np.ndarray, x: np.ndarray,
-           month: int, epoch: int, strength: float, negativity: float, decay_months: float) -> None:
-    """Distinct ``tellers`` add a story about ``brands`` to their stock (in place)."""
-    _record_all(told, told_brand, np.asarray(tellers, np.int64), np.asarray(brands, np.int64),
+def tell_stories(told: np.ndarray, told_brand: np.ndarray, tellers: np.ndarray, brands: np.ndarray, x: np.ndarray,
+                 month: int, epoch: int, strength: float, negativity: float, decay_months: float) -> None:
+    """Distinct ``tellers`` each tell a story of their experience ``x`` about ``brands`` (``tell``), in place.
+
+    Args:
+        told, told_brand: every owner's stock of stories (float32, inflated) and its brand (int8), shape
+            (n_slots,) (``Population.told``, ``told_brand``); changed in place.
+        tellers: distinct slots, int, shape (k,).
+        brands: the brand each teller tells about, shape (k,).
+        x: each teller's experience, shape (k,).
+        month, epoch: now, and the month the stored stocks are inflated from (``inflation``).
+        strength, negativity, decay_months: the scenario's ``[word_of_mouth]``.
+    """
+    _tell_all(told, told_brand, np.asarray(tellers, np.int64), np.asarray(brands, np.int64),
                 np.asarray(x, np.float64), inflation(month, epoch, decay_months), float(strength), float(negativity))
 
 
 @jit
-def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, carry, n_brands, fade, see_probability):
+def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, word_of_mouth, n_brands, fade,
+              see_probability):
     heard = np.zeros((listeners.size, n_brands), dtype=np.float32)
     bits = np.zeros(listeners.size, dtype=np.uint16)
     row = np.zeros(n_brands)
     for k in range(listeners.size):
         row[:] = 0.0
-        bits[k] = hear_contacts(rng, listeners[k], indptr, indices, told, told_brand, owned_brand, carry, fade,
+        bits[k] = hear_contacts(rng, listeners[k], indptr, indices, told, told_brand, owned_brand, word_of_mouth, fade,
                                 see_probability, 0, row)
         heard[k] = row
     return heard, bits
@@ -120,9 +134,11 @@ def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, ca
 
 def hear(rng: np.random.Generator, network: Network, listeners: np.ndarray, told: np.ndarray,
          told_brand: np.ndarray, owned_brand: np.ndarray, n_brands: int, month: int, epoch: int,
-         decay_months: float, see_probability: float, carry: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+         decay_months: float, see_probability: float,
+         word_of_mouth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What each listener has heard about each brand (n × brands, float32), and the awareness bits they gain
-    from their contacts' stories and cars (``carry``: each brand's word-of-mouth multiplier, default 1)."""
-    carry = np.ones(n_brands) if carry is None else np.asarray(carry, np.float64)
+    from their contacts' stories and cars (``word_of_mouth``: each brand's word-of-mouth multiplier, default 1)."""
+    word_of_mouth = np.ones(n_brands) if word_of_mouth is None else np.asarray(word_of_mouth, np.float64)
     return _hear_all(rng, network.indptr, network.indices, np.asarray(listeners, np.int64), told, told_brand,
-                     owned_brand, carry, int(n_brands), inflation(month, epoch, decay_months), float(see_probability))
+                     owned_brand, word_of_mouth, int(n_brands), inflation(month, epoch, decay_months),
+                     float(see_probability))

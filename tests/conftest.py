@@ -15,6 +15,11 @@ from sim.scenario_files import load_scenario
 settings.register_profile("luxsim", deadline=None)
 settings.load_profile("luxsim")
 
+# No timed assertions: the first call of a compiled function may load or compile it (seconds, and more on a
+# busy machine), which hypothesis's default 200 ms deadline would report as a failure.
+settings.register_profile("luxsim", deadline=None)
+settings.load_profile("luxsim")
+
 
 def small_flagship(years: int = 10, buyers: int = 5000, overrides: list[str] | None = None):
     return load_scenario("lexus_us_1989", [f"market.years={years}", f"simulation.buyers={buyers}", *(overrides or [])])
@@ -34,12 +39,13 @@ def small_run(small_scenario):
 def make_brand_arrays(n: int = 2, **overrides) -> BrandArrays:
     """BrandArrays with neutral defaults; keyword arguments replace a field (scalars are broadcast)."""
     base = dict(
-        on_sale=np.ones(n, bool), price=np.full(n, 30000.0), discount=np.zeros(n), margin=np.full(n, 0.15),
-        prestige=np.full(n, 0.5), reputation=np.full(n, 0.1), defects=np.full(n, 0.8), dealers=np.full(n, 300.0),
-        reach=np.full(n, 0.9), quality=np.full(n, 0.5), comp_months=np.zeros(n), loaner=np.zeros(n, bool),
-        roadside=np.zeros(n, np.int64), take_back=np.zeros(n, bool), goodwill=np.zeros(n),
-        recall_handling=np.full(n, 0.3), resolve_fast=np.full(n, 0.3), resolve_slow=np.full(n, 0.3),
-        word_of_mouth=np.ones(n),
+        on_sale=np.ones(n, bool), price=np.full(n, 30000.0), discount=np.zeros(n), new_car_margin=np.full(n, 0.15),
+        prestige=np.full(n, 0.5), reputation=np.full(n, 0.1), defects_per_car_year=np.full(n, 0.8),
+        dealers=np.full(n, 300.0), awareness_reach=np.full(n, 0.9), dealer_service_quality=np.full(n, 0.5),
+        complimentary_maintenance_months=np.zeros(n), loaner_cars=np.zeros(n, bool),
+        roadside_level=np.zeros(n, np.int64), take_back_guarantee=np.zeros(n, bool), proactive_goodwill=np.zeros(n),
+        recall_handling=np.full(n, 0.3), complaint_resolution_fast=np.full(n, 0.3),
+        complaint_resolution_slow=np.full(n, 0.3), word_of_mouth=np.ones(n),
     )
     for key, value in overrides.items():
         base[key] = np.broadcast_to(np.asarray(value, dtype=base[key].dtype), (n,)).copy()

@@ -108,7 +108,7 @@ path = "choice.wom_weight"
 name = "x2"
 range = [0, 1]
 [[parameters]]
-path = "choice.quality_weight"
+path = "choice.defect_weight"
 name = "x3"
 range = [0, 1]
 """
@@ -140,7 +140,7 @@ path = "brands.Lexus.dealers"
 name = "dealers"
 range = [50, 150]
 [[parameters]]
-path = "choice.quality_weight"
+path = "choice.defect_weight"
 name = "x4"
 range = [0, 1]
 """

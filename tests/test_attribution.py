@@ -91,7 +91,8 @@ def test_a_lever_that_never_changes_the_value_gets_zero(raw, data):
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 5).flatmap(lambda k: st.tuples(
     arrays(np.float64, k, elements=st.floats(-50, 50)), st.floats(-50, 50),
-    arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)), arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)))))
+    arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)),
+    arrays(np.float64, (1 << k, 2), elements=st.floats(-50, 50)))))
 def test_additive_games_and_additivity(args):
     weights, constant, a, b = args
     k = len(weights)
@@ -135,14 +136,16 @@ def test_incumbents_levels_on_the_flagship_by_hand(flagship_raw):
 
 
 def test_majority_of_bools_and_rounded_mean_of_ints(flagship_raw):
-    raw = set_values(flagship_raw, {"brands.Cadillac.service.loaner_cars": True, "brands.Lincoln.service.loaner_cars": True,
+    raw = set_values(flagship_raw, {"brands.Cadillac.service.loaner_cars": True,
+                                    "brands.Lincoln.service.loaner_cars": True,
                                     "brands.Jaguar.service.complimentary_maintenance_months": 13,
                                     "brands.BMW.service.roadside_level": 3})
     service = A.incumbent_levels(raw, "Lexus")["service"]
     assert service["loaner_cars"] is False  # 2 of 5: no majority
     assert service["complimentary_maintenance_months"] == 3  # 13 / 5 = 2.6 -> 3
     assert service["roadside_level"] == 1  # (1+1+1+3+1) / 5 = 1.4 -> 1
-    raw = set_values(raw, {"brands.BMW.service.loaner_cars": True, "brands.Jaguar.service.complimentary_maintenance_months": 12})
+    raw = set_values(raw, {"brands.BMW.service.loaner_cars": True,
+                           "brands.Jaguar.service.complimentary_maintenance_months": 12})
     service = A.incumbent_levels(raw, "Lexus")["service"]
     assert service["loaner_cars"] is True  # 3 of 5
     assert service["complimentary_maintenance_months"] == 2  # 2.4 -> 2
@@ -161,7 +164,7 @@ def test_each_lever_changes_exactly_its_fields_on_the_flagship(flagship_raw):
         "price": {"brands.Lexus.price"}
                  | ({"brands.Lexus.discount"} if own["discount"] else set())
                  | ({"brands.Lexus.timeline"} if any(c["price"] or c["discount"] for c in own["timeline"]) else set()),
-        "quality": {"brands.Lexus.defects_per_car_year"},
+        "reliability": {"brands.Lexus.defects_per_car_year"},
         "word_of_mouth": {"brands.Lexus.word_of_mouth"},
     }
     for name, paths in expected.items():
@@ -211,12 +214,12 @@ def test_service_and_price_drop_the_brands_own_timeline_and_response(flagship_ra
 
 def test_prepare_builds_every_coalition_as_a_valid_scenario():
     sc = load_scenario("generic_new_entrant")
-    levels, changes, scenarios = A.prepare(sc, "Entrant", ["service", "price", "quality"], 2022, 2024)
+    levels, changes, scenarios = A.prepare(sc, "Entrant", ["service", "price", "reliability"], 2022, 2024)
     assert len(scenarios) == 8 and all(s.market.years == 5 for s in scenarios)
     assert levels["incumbents"] == ["Heritage", "Sporty", "Comfort"]
     assert levels["price"] == pytest.approx((60000 + 52000 + 45000) / 3)
     assert changes["price"] == {"brands.Entrant.price": (46000.0, levels["price"])}
-    assert set(changes["quality"]) == {"brands.Entrant.defects_per_car_year"}
+    assert set(changes["reliability"]) == {"brands.Entrant.defects_per_car_year"}
     assert scenarios[-1].brands["Entrant"] == sc.brands["Entrant"]  # all levers kept: the scenario as written
     assert scenarios[0].brands["Entrant"].price == pytest.approx(levels["price"])
     assert scenarios[0].brands["Entrant"].service.loaner_cars is False
@@ -229,7 +232,7 @@ def test_bad_levers_and_brands_are_named():
         A.parse_levers("servce,price")
     with pytest.raises(ScenarioError, match="given twice: price"):
         A.parse_levers("price,price")
-    assert A.parse_levers(" service , quality ") == ["service", "quality"]
+    assert A.parse_levers(" service , reliability ") == ["service", "reliability"]
     with pytest.raises(ScenarioError, match="unknown brand 'Lexsu'.*did you mean 'Lexus'"):
         A.check_brand(load_scenario("lexus_us_1989"), "Lexsu")
 
@@ -245,8 +248,8 @@ def test_value_of_a_run():
 def test_results_do_not_depend_on_the_number_of_workers():
     sc = load_scenario("lexus_us_1989")
     kwargs = {"replications": 2, "buyers": 1500, "first": 1989, "last": 1990, "seed": 3}
-    one = A.attribute(sc, "Lexus", ["quality"], workers=1, **kwargs)
-    two = A.attribute(sc, "Lexus", ["quality"], workers=2, **kwargs)
+    one = A.attribute(sc, "Lexus", ["reliability"], workers=1, **kwargs)
+    two = A.attribute(sc, "Lexus", ["reliability"], workers=2, **kwargs)
     np.testing.assert_array_equal(one.values, two.values)
     assert not np.array_equal(one.values[:, 0], one.values[:, 1])  # replications differ ...
     assert one.values[1, 0] != one.values[0, 0]  # ... and the lever matters
@@ -255,14 +258,14 @@ def test_results_do_not_depend_on_the_number_of_workers():
 # ---- the command, end to end ---------------------------------------------------------------------------------
 def test_attribute_writes_a_complete_folder(tmp_path):
     out = tmp_path / "att"
-    proc = cli("attribute", "lexus_us_1989", "--brand", "Lexus", "--levers", "service,price,quality,word_of_mouth",
+    proc = cli("attribute", "lexus_us_1989", "--brand", "Lexus", "--levers", "service,price,reliability,word_of_mouth",
                "--to", "1991", "-r", "2", "--buyers", "4000", "--seed", "5", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in out.iterdir()} == {"shapley.csv", "coalitions.parquet", "brand_year.parquet",
                                                 "manifest.json", "report.html"}
     assert [p.name for p in tmp_path.iterdir()] == ["att"]  # no partial folder left beside it
     shap = pd.read_csv(out / "shapley.csv").set_index("lever")
-    levers = ["service", "price", "quality", "word_of_mouth"]
+    levers = ["service", "price", "reliability", "word_of_mouth"]
     total = shap.loc["total explained: v(all) - v(none)", "phi_mean"]
     assert shap.loc[levers, "phi_mean"].sum() == pytest.approx(total, abs=1e-6)
     assert total == pytest.approx(shap.loc["v(all): the scenario as written", "phi_mean"]
@@ -277,8 +280,10 @@ def test_attribute_writes_a_complete_folder(tmp_path):
     assert manifest["brand"] == "Lexus" and manifest["levers"] == levers and manifest["seed"] == 5
     assert manifest["buyers_simulated"] == 4000 and manifest["from"] == 1989 and manifest["to"] == 1991
     assert manifest["incumbents"] == INCUMBENTS
-    assert manifest["counterfactuals"]["price"]["changes"]["brands.Lexus.price"] == {"own": 30000.0, "counterfactual": 36040.0}
-    assert manifest["counterfactuals"]["word_of_mouth"]["changes"] == {"brands.Lexus.word_of_mouth": {"own": 1.0, "counterfactual": 0.0}}
+    counterfactuals = manifest["counterfactuals"]
+    assert counterfactuals["price"]["changes"]["brands.Lexus.price"] == {"own": 30000.0, "counterfactual": 36040.0}
+    assert counterfactuals["word_of_mouth"]["changes"] == {"brands.Lexus.word_of_mouth": {"own": 1.0,
+                                                                                         "counterfactual": 0.0}}
     assert "mesa" in manifest["packages"] and manifest["scenario"]["market"]["years"] == 6
     html = (out / "report.html").read_text()
     assert html.count('<img src="data:image/png;base64,') == 2 and "Waterfall" in html
@@ -299,7 +304,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, needle):
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr
     if "charm" in needle:
-        assert "known levers: service, price, quality, word_of_mouth" in proc.stderr
+        assert "known levers: service, price, reliability, word_of_mouth" in proc.stderr
     if "Lexsu" in needle:
         assert "did you mean 'Lexus'" in proc.stderr
     assert list(tmp_path.iterdir()) == []

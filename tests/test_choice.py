@@ -25,9 +25,9 @@ def make_ba(n: int = 3, **overrides) -> BrandArrays:
 
 def make_seg(**overrides) -> SegmentArrays:
     """Two segments: 0 = status-seekers (stigma, small perk weight), 1 = value-seekers (no stigma, big perk weight)."""
-    base = dict(prestige_w=[2.5, 1.5], price_w=[0.6, 1.5], service_w=[0.6, 1.0], perk_w=[0.05, 0.25],
-                stigma=[4.0, 0.0], outside=[0.6, 0.8], lease_propensity=[0.45, 0.55], share=[0.4, 0.6],
-                entrant_share=[0.5, 0.5])
+    base = dict(prestige_weight=[2.5, 1.5], price_weight=[0.6, 1.5], service_weight=[0.6, 1.0],
+                perk_weight=[0.05, 0.25], discount_stigma=[4.0, 0.0], outside_utility=[0.6, 0.8],
+                lease_propensity=[0.45, 0.55], share=[0.4, 0.6], entrant_share=[0.5, 0.5])
     base.update(overrides)
     return SegmentArrays(**{k: np.asarray(v, dtype=np.float64) for k, v in base.items()})
 
@@ -83,7 +83,7 @@ def test_probabilities_survive_huge_utilities():
     assert np.all(np.isfinite(p)) and p[0, 0] > p[0, 1] > 0
 
 
-# ---- choose -------------------------------------------------------------------------------------------------------------------
+# ---- choose ----------------------------------------------------------------------------------------------------------
 def test_choose_frequencies_match_probabilities():
     u_row = np.array([0.3, -0.5, 1.2, -np.inf, 0.0])
     n = 200_000
@@ -126,12 +126,12 @@ def test_choose_rows_are_independent():
         assert stats.chisquare(counts, rows.size * p).pvalue > P_FLOOR
 
 
-# ---- utilities -------------------------------------------------------------------------------------------------------------
+# ---- utilities -------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def setup():
-    ba = make_ba(3, prestige=[0.9, 0.5, 0.3], price=[45000, 30000, 20000], defects=[0.6, 0.8, 0.4])
+    ba = make_ba(3, prestige=[0.9, 0.5, 0.3], price=[45000, 30000, 20000], defects_per_car_year=[0.6, 0.8, 0.4])
     seg = make_seg()
-    values = brand_values(ba, seg, Choice(), 30000.0, perk_value(ba.comp_months, 6.0, 320.0))
+    values = brand_values(ba, seg, Choice(), 30000.0, perk_value(ba.complimentary_maintenance_months, 6.0, 320.0))
     return ba, seg, values
 
 
@@ -144,7 +144,7 @@ def test_utilities_shape_exclusion_and_leave_column(setup):
     assert u[0, 1] == -np.inf and np.isfinite(u[0, [0, 2]]).all()
     np.testing.assert_allclose(u[0, [0, 2]], values[0, [0, 2]])
     np.testing.assert_allclose(u[1, :3], values[1])
-    assert u[0, 3] == seg.outside[0]
+    assert u[0, 3] == seg.outside_utility[0]
     assert u[1, 3] == -np.inf, "a buyer who may not leave (a new entrant) has no outside option"
 
 
@@ -193,14 +193,15 @@ def test_word_of_mouth_raises_utility_in_proportion(setup):
     base = util(values, seg, segment=[0, 1], current=[-1, -1], own_sat=[0, 0])
     told = util(values, seg, Choice(wom_weight=1.0), segment=[0, 1], current=[-1, -1], own_sat=[0, 0], wom=wom)
     diff = (told - base)[:, :3]
-    np.testing.assert_allclose(diff, wom * seg.service_w[:, None], rtol=1e-6)
+    np.testing.assert_allclose(diff, wom * seg.service_weight[:, None], rtol=1e-6)
 
 
 def test_discount_stigma_lowers_discounted_brand_for_the_stigma_segment():
     """Two segments identical except for stigma: the discount costs the stigma segment stigma × discount on
     the discounted brand only."""
-    seg = make_seg(prestige_w=[2.0, 2.0], price_w=[1.0, 1.0], service_w=[0.8, 0.8], perk_w=[0.1, 0.1],
-                   stigma=[4.0, 0.0])
+    seg = make_seg(prestige_weight=[2.0, 2.0], price_weight=[1.0, 1.0], service_weight=[0.8, 0.8],
+                   perk_weight=[0.1, 0.1],
+                   discount_stigma=[4.0, 0.0])
     ba = make_ba(3, discount=[0.0, 0.1, 0.0])
     v = brand_values(ba, seg, Choice(), 30000.0, np.zeros(3))
     gap = v[1] - v[0]
@@ -216,23 +217,25 @@ def test_discount_stigma_lowers_discounted_brand_for_the_stigma_segment():
 @HYP
 @given(months=st.integers(1, 96), brand=st.integers(0, 2))
 def test_perks_raise_utility_in_proportion_and_leave_prestige_alone(months, brand):
-    seg = make_seg(perk_w=[0.05, 0.25])
+    seg = make_seg(perk_weight=[0.05, 0.25])
     ba = make_ba(3, prestige=[0.9, 0.5, 0.3])
     comp = np.zeros(3)
     comp[brand] = months
-    ba_perk = make_ba(3, prestige=[0.9, 0.5, 0.3], comp_months=comp)
-    base = brand_values(ba, seg, Choice(), 30000.0, perk_value(ba.comp_months, 6.0, 320.0))
-    perk = brand_values(ba_perk, seg, Choice(), 30000.0, perk_value(ba_perk.comp_months, 6.0, 320.0))
+    ba_perk = make_ba(3, prestige=[0.9, 0.5, 0.3], complimentary_maintenance_months=comp)
+    def values(arrays, segments):
+        return brand_values(arrays, segments, Choice(), 30000.0,
+                            perk_value(arrays.complimentary_maintenance_months, 6.0, 320.0))
+
+    base, perk = values(ba, seg), values(ba_perk, seg)
     worth = months / 6.0 * 320.0 / 1000.0
     expected = np.zeros((2, 3))
-    expected[:, brand] = seg.perk_w * worth
+    expected[:, brand] = seg.perk_weight * worth
     np.testing.assert_allclose(perk - base, expected, atol=1e-12)
     assert np.all(perk[:, brand] > base[:, brand])
     np.testing.assert_array_equal(ba_perk.prestige, ba.prestige)
     # a segment that does not care for perks is unmoved: the perk does not enter through prestige
-    flat = make_seg(perk_w=[0.0, 0.0])
-    np.testing.assert_allclose(brand_values(ba_perk, flat, Choice(), 30000.0, perk_value(ba_perk.comp_months, 6.0, 320.0)),
-                               brand_values(ba, flat, Choice(), 30000.0, perk_value(ba.comp_months, 6.0, 320.0)))
+    flat = make_seg(perk_weight=[0.0, 0.0])
+    np.testing.assert_allclose(values(ba_perk, flat), values(ba, flat))
 
 
 def test_perk_value():
@@ -243,13 +246,13 @@ def test_brand_values_directions():
     seg = make_seg()
     p = Choice()
     base = brand_values(make_ba(1), seg, p, 30000.0, np.zeros(1))
-    for field, value, sign in (("prestige", 0.9, +1), ("price", 45000.0, -1), ("defects", 2.0, -1),
+    for field, value, sign in (("prestige", 0.9, +1), ("price", 45000.0, -1), ("defects_per_car_year", 2.0, -1),
                                ("dealers", 1000.0, +1), ("reputation", 0.5, +1)):
         v = brand_values(make_ba(1, **{field: value}), seg, p, 30000.0, np.zeros(1))
         assert np.all(np.sign(v - base) == sign), field
 
 
-# ---- consideration sets ------------------------------------------------------------------------------------------------------
+# ---- consideration sets ----------------------------------------------------------------------------------------------
 @st.composite
 def shoppers(draw):
     nb = draw(st.integers(1, 16))
@@ -311,3 +314,13 @@ def test_marketing_reach_is_a_probability_per_brand():
                                       np.random.default_rng(6))
     freq = considered.mean(axis=0)
     assert np.all(np.abs(freq - reach) < Z * np.sqrt(reach * (1 - reach) / n))
+
+
+def test_segment_arrays_are_the_scenario_segments_under_their_names(small_scenario):
+    """One name per concept: SegmentArrays has exactly the fields of the scenario's segments, in scenario order."""
+    from sim.scenario import Segment
+
+    seg = SegmentArrays.from_scenario(small_scenario)
+    assert set(seg.__dataclass_fields__) == set(Segment.model_fields)
+    for name in Segment.model_fields:
+        assert getattr(seg, name).tolist() == [getattr(s, name) for s in small_scenario.market.segments.values()]

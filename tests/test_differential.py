@@ -24,7 +24,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sim import rules
 from sim.model import LuxuryMarketModel
@@ -137,8 +138,8 @@ def test_both_engines_make_the_same_months_of_the_same_events():
     v, seen = live_the_same_months(seed=11, buyers=400, months=24)
     led, nb = v.ledger, len(v.brands)
     # every rule came into play (else the comparison would prove little)
-    assert led.take_backs.sum() > 0 and led.complaints.sum() > 0 and led.recovered.sum() > 0
-    assert led.told.sum() > 0 and seen["early_replacements"] > 0 and seen["stayed"] > 0
+    assert led.take_backs.sum() > 0 and led.complaints.sum() > 0 and led.complaints_recovered.sum() > 0
+    assert led.stories_told.sum() > 0 and seen["early_replacements"] > 0 and seen["stayed"] > 0
     assert led.rebuy[:, 1:3].sum() > 0  # owners shopping after a complaint was resolved
     assert led.switching[:, :nb, nb].sum() > 0 and led.switching[:, nb, :nb].sum() > 0  # leavers, entrants
     assert (led.switching[:, :nb, :nb].sum() - np.trace(led.switching[:, :nb, :nb], axis1=1, axis2=2).sum()) > 0

@@ -155,7 +155,7 @@ def test_every_command_that_runs_the_model_accepts_a_scheduler(cluster, tmp_path
     small = ["--buyers", "2000", "-r", "2", "--quiet", "--scheduler", address]
     cli("run", "lexus_us_1989", "--years", "3", *small, "--out", tmp_path / "run")
     cli("compare", "lexus_us_1989", "lexus_service_parity", "--years", "3", *small, "--out", tmp_path / "compare")
-    cli("attribute", "lexus_us_1989", "--brand", "Lexus", "--levers", "quality", "--from", "1987", "--to", "1988",
+    cli("attribute", "lexus_us_1989", "--brand", "Lexus", "--levers", "reliability", "--from", "1987", "--to", "1988",
         *small, "--out", tmp_path / "attribute")
     cli("validate", "lexus_us_1989", "--parity", "", *small, "--out", tmp_path / "validate")
     for folder in ("run", "compare", "attribute"):

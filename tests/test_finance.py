@@ -29,7 +29,8 @@ def money(kind, brand, age, ba, c=None):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_shapes_and_non_negative(kind):
-    ba = make_ba(3, comp_months=[0, 36, 48], loaner=[False, True, True], roadside=[0, 2, 3],
+    ba = make_ba(3, complimentary_maintenance_months=[0, 36, 48], loaner_cars=[False, True, True],
+                 roadside_level=[0, 2, 3],
                  recall_handling=[0.1, 0.5, 0.95])
     brand = np.array([0, 1, 2, 0, 1, 2])
     revenue, cost = money(kind, brand, [1, 10, 30, 50, 70, 200], ba)
@@ -38,7 +39,7 @@ def test_shapes_and_non_negative(kind):
 
 def test_complimentary_maintenance_is_free_to_young_cars_only():
     c = Costs()
-    ba = make_ba(2, comp_months=[36, 0])
+    ba = make_ba(2, complimentary_maintenance_months=[36, 0])
     revenue, cost = money(ROUTINE, [0, 0, 0, 0, 1, 1], [0, 35, 36, 80, 0, 80], ba)
     np.testing.assert_allclose(revenue, [0, 0, c.maintenance_price, c.maintenance_price, c.maintenance_price,
                                          c.maintenance_price])
@@ -48,7 +49,7 @@ def test_complimentary_maintenance_is_free_to_young_cars_only():
 
 def test_routine_cost_rises_with_dealer_quality():
     c = Costs()
-    ba = make_ba(2, quality=[0.2, 0.9])
+    ba = make_ba(2, dealer_service_quality=[0.2, 0.9])
     _, cost = money(ROUTINE, [0, 1], [10, 10], ba)
     assert cost[1] - cost[0] == pytest.approx(c.service_quality_cost * 0.7)
 
@@ -64,13 +65,13 @@ def test_warranty_repairs_earn_nothing(kind):
 @pytest.mark.parametrize("kind", [REPAIR, BREAKDOWN])
 def test_loaners_add_cost(kind):
     c = Costs()
-    ba = make_ba(2, loaner=[False, True])
+    ba = make_ba(2, loaner_cars=[False, True])
     _, cost = money(kind, [0, 1], [10, 10], ba, c)
     assert cost[1] - cost[0] == pytest.approx(c.loaner_cost)
 
 
 def test_loaners_do_not_touch_other_events():
-    ba = make_ba(2, loaner=[False, True])
+    ba = make_ba(2, loaner_cars=[False, True])
     for kind in (ROUTINE, GOODWILL, RECALL):
         revenue, cost = money(kind, [0, 1], [10, 10], ba)
         assert revenue[0] == revenue[1] and cost[0] == cost[1], kind
@@ -78,7 +79,7 @@ def test_loaners_do_not_touch_other_events():
 
 def test_roadside_levels_add_breakdown_cost():
     c = Costs()
-    ba = make_ba(4, roadside=[0, 1, 2, 3])
+    ba = make_ba(4, roadside_level=[0, 1, 2, 3])
     _, cost = money(BREAKDOWN, [0, 1, 2, 3], [10] * 4, ba, c)
     assert np.all(np.diff(cost) > 0)
     np.testing.assert_allclose(cost - cost[0], np.array(c.rescue_cost) - c.rescue_cost[0])
@@ -108,7 +109,7 @@ def test_unknown_kind():
 
 
 def test_new_car_margin():
-    ba = make_ba(2, price=[40000, 30000], discount=[0.0, 0.1], margin=[0.2, 0.1])
+    ba = make_ba(2, price=[40000, 30000], discount=[0.0, 0.1], new_car_margin=[0.2, 0.1])
     np.testing.assert_allclose(new_car_margin(np.array([0, 1, 1]), ba), [8000.0, 2700.0, 2700.0])
 
 

@@ -9,12 +9,12 @@ import pytest
 from sim import kernels
 from sim.finance import event_money
 from sim.jit import record
+from sim.metrics import Ledger
 from sim.population import Calendar, Complaints, Population
-from sim.replacement import draw_holding_months, Holding
+from sim.replacement import Holding, draw_holding_months
 from sim.satisfaction import SatisfactionParams, decay_factors
 from sim.scenario import Costs, Satisfaction, ServiceEvents
-from sim.service import EVENT_KINDS, EventParams, ROUTINE
-from sim.metrics import Ledger
+from sim.service import EVENT_KINDS, ROUTINE, EventParams
 from tests.conftest import make_brand_arrays
 
 
@@ -30,15 +30,15 @@ def test_compiled_draws_are_numpys_and_move_the_generators_state():
 
 
 def test_event_sampling_is_reproducible():
-    ba = make_brand_arrays(3, defects=[0.5, 1.0, 2.0])
+    ba = make_brand_arrays(3, defects_per_car_year=[0.5, 1.0, 2.0])
     active = np.ones(20_000, bool)
     brand = (np.arange(20_000) % 3).astype(np.int8)
     purchase = np.zeros(20_000, np.int16)
     one = kernels.draw_events(np.random.default_rng(1), active, brand, purchase, 40, ba, ServiceEvents())
     two = kernels.draw_events(np.random.default_rng(1), active, brand, purchase, 40, ba, ServiceEvents())
-    assert sum(e.buyers.size for e in one) > 0
+    assert sum(e.slots.size for e in one) > 0
     for x, y in zip(one, two):
-        np.testing.assert_array_equal(x.buyers, y.buyers)
+        np.testing.assert_array_equal(x.slots, y.slots)
 
 
 def test_record_reads_scenario_sections_as_plain_numbers():
@@ -72,7 +72,8 @@ def test_complaints_resolve_in_their_month_for_the_same_car():
     q = Complaints(capacity=16)
     a = q.arrays
     for k, (due, slot, fast) in enumerate([(12, 0, True), (12, 1, False), (13, 2, True), (12, 3, True), (12, 4, True)]):
-        a.due[k], a.slot[k], a.car[k], a.brand[k], a.fast[k] = due, slot, pop.purchase_month[slot], pop.brand[slot], fast
+        a.due[k], a.slot[k], a.car[k] = due, slot, pop.purchase_month[slot]
+        a.brand[k], a.fast[k] = pop.brand[slot], fast
     a.n[0] = 5
     pop.brand[3] = 0  # slot 3 has changed brand since complaining: its complaint no longer helps
     pop.purchase_month[4] = 11  # slot 4 has a new car of the same brand: nor does its complaint
@@ -83,7 +84,7 @@ def test_complaints_resolve_in_their_month_for_the_same_car():
     np.testing.assert_allclose(pop.sat[:5], [-0.6 + sp.recovery_fast, -0.6 + sp.recovery_slow, -0.6, -0.6, -0.6],
                                atol=1e-6)
     assert pop.complaint[:5].tolist() == [1, 2, 0, 0, 0]
-    assert led.recovered[12].tolist() == [2, 0] and led.service_cost[12].tolist() == [500.0, 0.0]
+    assert led.complaints_recovered[12].tolist() == [2, 0] and led.service_cost[12].tolist() == [500.0, 0.0]
     assert len(q) == 1 and a.slot[0] == 2 and a.due[0] == 13  # the pending one is kept
 
 
@@ -93,13 +94,14 @@ def test_event_money_depends_on_car_age_only_through_coverage(kind):
     """sim/model.py books revenue and cost from event counts by whether the visit is free to the owner
     (complimentary maintenance for routine visits, warranty otherwise), priced at one representative age per
     band. That is exact only if sim.finance.event_money changes with age nowhere else."""
-    ba = make_brand_arrays(3, comp_months=[0, 36, 48], loaner=[False, True, True], roadside=[0, 2, 3])
+    ba = make_brand_arrays(3, complimentary_maintenance_months=[0, 36, 48], loaner_cars=[False, True, True],
+                           roadside_level=[0, 2, 3])
     c = Costs()
     ages = np.arange(0, 400)
     for b in range(3):
         brand = np.full(ages.size, b)
         revenue, cost = event_money(kind, brand, ages, ba, c)
-        covered = ages < (ba.comp_months[b] if kind == ROUTINE else c.warranty_months)
+        covered = ages < (ba.complimentary_maintenance_months[b] if kind == ROUTINE else c.warranty_months)
         for band, age in ((True, -1), (False, 10**6)):
             r, k = event_money(kind, np.array([b]), np.array([age]), ba, c)
             np.testing.assert_allclose(revenue[covered == band], r[0])

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim.metrics import Ledger
+from sim.metrics import CHOICE_COUNTS, Ledger
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=150)
 NB = 3
@@ -24,12 +24,12 @@ def test_record_choices_hand_made():
     led.record_choices(1, previous, chosen)
     row = lambda name: getattr(led, name)[1].tolist()  # noqa: E731
     assert row("sales") == [2, 1, 2]
-    assert row("new_to_segment") == [0, 0, 1]
-    assert row("conquest") == [1, 1, 0]  # 1->0 is a conquest for brand 0, 0->1 for brand 1
+    assert row("new_to_segment_sales") == [0, 0, 1]
+    assert row("conquest_sales") == [1, 1, 0]  # 1->0 is a conquest for brand 0, 0->1 for brand 1
     assert row("replacers") == [2, 2, 1]
     assert row("repurchase") == [1, 0, 1]
-    assert row("churned") == [1, 2, 0]  # brand 0 lost one to brand 1; brand 1 lost one to brand 0 and one out
-    assert row("exits") == [0, 1, 0]
+    assert row("churned_owners") == [1, 2, 0]  # brand 0 lost one to brand 1; brand 1 lost one to brand 0 and one out
+    assert row("exits_from_segment") == [0, 1, 0]
     # nothing leaks into the other month
     assert not led.sales[0].any() and not led.switching[0].any()
     expected = np.zeros((NB + 1, NB + 1))
@@ -42,8 +42,8 @@ def test_record_choices_accumulates_within_a_month():
     led = Ledger(months=1, n_brands=NB)
     led.record_choices(0, np.array([0]), np.array([1]))
     led.record_choices(0, np.array([0, 2]), np.array([1, 2]))
-    assert led.conquest[0].tolist() == [0, 2, 0]
-    assert led.churned[0].tolist() == [2, 0, 0]
+    assert led.conquest_sales[0].tolist() == [0, 2, 0]
+    assert led.churned_owners[0].tolist() == [2, 0, 0]
     assert led.repurchase[0].tolist() == [0, 0, 1]
     assert led.switching[0, 0, 1] == 2
 
@@ -62,24 +62,23 @@ def test_record_choices_identities(c):
     previous, chosen = c
     led = Ledger(months=1, n_brands=NB)
     led.record_choices(0, previous, chosen)
-    L = {name: getattr(led, name)[0] for name in ("sales", "new_to_segment", "conquest", "repurchase", "replacers",
-                                                   "churned", "exits")}
+    L = {name: getattr(led, name)[0] for name in CHOICE_COUNTS}
     # every replacing owner either repurchased or churned
-    np.testing.assert_array_equal(L["replacers"], L["repurchase"] + L["churned"])
+    np.testing.assert_array_equal(L["replacers"], L["repurchase"] + L["churned_owners"])
     # every sale is a repurchase, a conquest or a sale to a newcomer
-    np.testing.assert_array_equal(L["sales"], L["repurchase"] + L["conquest"] + L["new_to_segment"])
+    np.testing.assert_array_equal(L["sales"], L["repurchase"] + L["conquest_sales"] + L["new_to_segment_sales"])
     # exits are churn out of the segment, so at most the churn
-    assert np.all(L["exits"] <= L["churned"])
+    assert np.all(L["exits_from_segment"] <= L["churned_owners"])
     # conquests won by all brands = owners lost to another brand
-    assert L["conquest"].sum() == L["churned"].sum() - L["exits"].sum()
+    assert L["conquest_sales"].sum() == L["churned_owners"].sum() - L["exits_from_segment"].sum()
     # switching matrix: row sums = buyers coming from, column sums = where they went
     s = led.switching[0]
     assert s.sum() == previous.size
     np.testing.assert_array_equal(s[:NB].sum(axis=1), L["replacers"])
     np.testing.assert_array_equal(s[:, :NB].sum(axis=0), L["sales"])
     np.testing.assert_array_equal(np.diag(s)[:NB], L["repurchase"])
-    np.testing.assert_array_equal(s[:NB, NB], L["exits"])
-    np.testing.assert_array_equal(s[NB, :NB], L["new_to_segment"])
+    np.testing.assert_array_equal(s[:NB, NB], L["exits_from_segment"])
+    np.testing.assert_array_equal(s[NB, :NB], L["new_to_segment_sales"])
 
 
 def test_trailing_share():
@@ -132,12 +131,13 @@ def test_yearly_counts_are_scaled_sums(filled):
     led, names = filled
     scale = 25.0
     df = led.yearly(names, 1990, scale=scale, discount_rate=0.1)
-    for col, name in (("sales", "sales"), ("conquest_sales", "conquest"), ("churned_owners", "churned"),
-                      ("exits_from_segment", "exits"), ("new_to_segment_sales", "new_to_segment")):
-        want = getattr(led, name).reshape(3, 12, NB).sum(axis=1).reshape(-1) * scale
+    # a count and its column have one name
+    for col in ("sales", "replacers", "conquest_sales", "churned_owners", "exits_from_segment", "new_to_segment_sales",
+                "complaints", "complaints_recovered", "take_backs", "stories_told"):
+        want = getattr(led, col).reshape(3, 12, NB).sum(axis=1).reshape(-1) * scale
         np.testing.assert_allclose(df[col], want, err_msg=col)
     np.testing.assert_allclose(df["fleet"], led.fleet[11::12].reshape(-1) * scale)
-    churn = led.churned.reshape(3, 12, NB).sum(1) / led.replacers.reshape(3, 12, NB).sum(1)
+    churn = led.churned_owners.reshape(3, 12, NB).sum(1) / led.replacers.reshape(3, 12, NB).sum(1)
     np.testing.assert_allclose(df["churn_rate"], churn.reshape(-1))
     np.testing.assert_allclose(df["profit"], df["new_car_margin"] + df["service_revenue"] - df["service_cost"])
 
@@ -167,3 +167,13 @@ def test_rebuy_rates_by_complaint_outcome():
     assert rates == {"none": 0.5, "resolved_within_90_days": 1.0, "resolved_90_to_180_days": 0.0,
                      "unresolved": pytest.approx(1 / 3)}
     assert np.isnan(led.rebuy_rates(slice(1, 2))["none"])
+
+
+def test_every_count_with_a_column_has_the_column_s_name():
+    """The ledger's counts are named as their ``brand_year`` columns (``stories_told`` is a count; the population's
+    ``told`` is a stock of stories), except those that only enter rates."""
+    from sim.metrics import COUNTS
+
+    led = Ledger(12, 2)
+    columns = set(led.yearly(["A", "B"], 2000, 1.0, 0.1).columns)
+    assert set(COUNTS) - columns == {"leased_sales", "repurchase"}

@@ -45,11 +45,12 @@ def test_buyers_conserved_and_tables_consistent(seed, buyers, years, growth):
     # sales decompose into repurchases, conquests and new-to-segment buyers
     led = model.ledger
     np.testing.assert_allclose(led.sales.sum(0),
-                               led.repurchase.sum(0) + led.conquest.sum(0) + led.new_to_segment.sum(0))
+                               led.repurchase.sum(0) + led.conquest_sales.sum(0) + led.new_to_segment_sales.sum(0))
     # the switching matrix agrees with the sales and churn counts
     sw = led.switching.sum(0)
     np.testing.assert_allclose(sw[:, : len(model.brands)].sum(0), led.sales.sum(0))
-    np.testing.assert_allclose(sw[: len(model.brands)].sum(1) - np.diag(sw)[: len(model.brands)], led.churned.sum(0))
+    nb = len(model.brands)
+    np.testing.assert_allclose(sw[:nb].sum(1) - np.diag(sw)[:nb], led.churned_owners.sum(0))
 
 
 def test_brands_are_not_sold_before_launch(small_run):
@@ -244,3 +245,24 @@ def test_a_strategy_looks_at_nothing_in_the_first_year_and_a_fixed_one_never_act
     assert _play(make_strategy(Strategy(kind="respond_to_share_loss")), [0.0] * 13 + [0.0] * 24) == []  # no reference
     assert isinstance(make_strategy(Strategy()), Fixed) and _play(make_strategy(Strategy()), shares) == []
     assert isinstance(make_strategy(Strategy(kind="respond_to_share_loss")), RespondToShareLoss)
+
+
+def test_a_finished_model_refuses_another_step_and_buyer_checks_its_slot():
+    model = LuxuryMarketModel(small_flagship(years=1, buyers=300), seed=3).run()
+    before = model.brand_year()
+    with pytest.raises(RuntimeError, match="12 months have been simulated"):
+        model.step()
+    pd.testing.assert_frame_equal(model.brand_year(), before)
+    for slot in (-1, model.pop.capacity):
+        with pytest.raises(IndexError, match="outside the population"):
+            model.buyer(slot)
+    assert model.buyer(0).slot == 0
+
+
+def test_the_old_name_of_the_defect_weight_is_an_unknown_field():
+    """``choice.quality_weight`` was renamed ``defect_weight`` (service quality and defects share no word)."""
+    from sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="choice.quality_weight: unknown field"):
+        load_scenario("lexus_us_1989", ["choice.quality_weight=1.0"])
+    assert load_scenario("lexus_us_1989", ["choice.defect_weight=1.0"]).choice.defect_weight == 1.0

@@ -146,11 +146,25 @@ def test_brand_arrays_from_brands():
     ba = BrandArrays.from_brands([_brand("A", 0, 36, 2, True), _brand("B", 10, 0, 1, False)], month=5)
     assert ba.n == 2
     assert ba.on_sale.dtype == bool and ba.on_sale.tolist() == [True, False]
-    assert ba.roadside.dtype == np.int64 and ba.roadside.tolist() == [2, 1]
-    assert ba.loaner.dtype == bool and ba.loaner.tolist() == [True, False]
-    assert ba.comp_months.tolist() == [36, 0]
+    assert ba.roadside_level.dtype == np.int64 and ba.roadside_level.tolist() == [2, 1]
+    assert ba.loaner_cars.dtype == bool and ba.loaner_cars.tolist() == [True, False]
+    assert ba.complimentary_maintenance_months.tolist() == [36, 0]
     assert ba.word_of_mouth.tolist() == [0.5, 0.5]
-    assert ba.reach.tolist() == [0.5, 0.0]
-    assert ba.dealers.tolist() == [200, 200] and ba.margin.tolist() == [0.15, 0.15]
+    assert ba.awareness_reach.tolist() == [0.5, 0.0]
+    assert ba.dealers.tolist() == [200, 200] and ba.new_car_margin.tolist() == [0.15, 0.15]
     with pytest.raises(Exception):
         ba.price = np.zeros(2)  # frozen
+
+
+def test_brand_arrays_fields_are_named_as_the_scenario_or_the_brand_agent_names_them():
+    """One name per concept: every field is a field of the scenario's brand section or of its service levers, or
+    an attribute or method of ``BrandAgent`` (prestige, reputation, on_sale, awareness_reach ...)."""
+    from agents.brand import BrandAgent
+    from sim.scenario import Brand, ServiceLevers
+
+    names = set(Brand.model_fields) | set(ServiceLevers.model_fields) | set(dir(BrandAgent))
+    brand_agent_attributes = {"price", "discount", "prestige", "reputation"}  # set in BrandAgent.__init__
+    unnamed = set(BrandArrays._fields) - names - brand_agent_attributes
+    assert not unnamed, f"BrandArrays fields with a name of their own: {sorted(unnamed)}"
+    # and each lever of the service policy is there, under its own name
+    assert set(ServiceLevers.model_fields) <= set(BrandArrays._fields)

@@ -29,17 +29,17 @@ def test_leased_cars_within_lease_range_and_uniform():
     assert stats.chisquare(counts).pvalue > P_FLOOR
 
 
-@pytest.mark.parametrize("own_mean,shape", [(54.0, 3.0), (60.0, 2.0), (40.0, 4.0)])
-def test_owned_mean_and_shape(own_mean, shape):
+@pytest.mark.parametrize("ownership_months_mean,shape", [(54.0, 3.0), (60.0, 2.0), (40.0, 4.0)])
+def test_owned_mean_and_shape(ownership_months_mean, shape):
     rng = np.random.default_rng(2)
     n = 200_000
-    h = holding_months(rng, np.zeros(n, bool), (24, 36), own_mean, shape)
-    sd = own_mean * np.sqrt(gamma(1 + 2 / shape) / gamma(1 + 1 / shape) ** 2 - 1)
+    h = holding_months(rng, np.zeros(n, bool), (24, 36), ownership_months_mean, shape)
+    sd = ownership_months_mean * np.sqrt(gamma(1 + 2 / shape) / gamma(1 + 1 / shape) ** 2 - 1)
     # rounding to whole months and the 6-month floor shift the mean by far less than 0.1 month here
-    assert abs(h.mean() - own_mean) < Z * sd / np.sqrt(n) + 0.1
+    assert abs(h.mean() - ownership_months_mean) < Z * sd / np.sqrt(n) + 0.1
     assert abs(h.std() - sd) < 0.02 * sd + 0.5
     # Weibull shape > 1: the hazard rises, so the spread is well below an exponential's (sd = mean)
-    assert h.std() < 0.6 * own_mean
+    assert h.std() < 0.6 * ownership_months_mean
 
 
 def test_leased_and_owned_mixed_per_car():
@@ -51,12 +51,13 @@ def test_leased_and_owned_mixed_per_car():
 
 
 @HYP
-@given(lo=st.integers(0, 40), span=st.integers(0, 30), own_mean=st.floats(6.5, 120.0), shape=st.floats(0.6, 6.0),
+@given(lo=st.integers(0, 40), span=st.integers(0, 30), ownership_months_mean=st.floats(6.5, 120.0),
+       shape=st.floats(0.6, 6.0),
        n=st.integers(0, 300), seed=st.integers(0, 2**32 - 1))
-def test_holding_at_least_six_months(lo, span, own_mean, shape, n, seed):
+def test_holding_at_least_six_months(lo, span, ownership_months_mean, shape, n, seed):
     rng = np.random.default_rng(seed)
     leased = rng.random(n) < 0.5
-    h = holding_months(rng, leased, (lo, lo + span), own_mean, shape)
+    h = holding_months(rng, leased, (lo, lo + span), ownership_months_mean, shape)
     assert h.shape == (n,) and h.dtype == np.int64
     assert np.all(h >= 6)
     assert np.all(h[leased] <= max(lo + span, 6))

@@ -7,11 +7,12 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import rules
-from sim.choice import ChoiceParams, utility, weight
-from sim.population import (COMPLAINT_OUTCOMES, LAST_MONTH, RESOLVED_FAST, RESOLVED_SLOW, ComplaintOutcome)
+from sim.choice import ChoiceParams, logit_weight, utility
+from sim.population import COMPLAINT_OUTCOMES, LAST_MONTH, RESOLVED_FAST, RESOLVED_SLOW, ComplaintOutcome
 from sim.replacement import EARLY_REPLACEMENT_MONTHS, MIN_HOLDING_MONTHS, Holding
 from sim.satisfaction import FAST_RESOLUTION_MONTHS, SLOW_RESOLUTION_MONTHS
 from sim.scenario import Satisfaction, ServiceEvents
@@ -143,7 +144,7 @@ def test_a_complaint_applies_only_to_the_car_complained_about():
     assert not rules.complaint_applies(True, 2, 41, 2, 30)  # a new car of the same brand
 
 
-# ---- shopping ---------------------------------------------------------------------------------------------------------
+# ---- shopping --------------------------------------------------------------------------------------------------------
 def test_due_to_shop():
     assert rules.due_to_shop(True, 12, 12)
     assert not rules.due_to_shop(True, 13, 12) and not rules.due_to_shop(False, 12, 12)
@@ -179,14 +180,14 @@ def test_a_new_car_has_a_replacement_date(month, lease_p, seed):
 
 
 @settings(max_examples=50)
-@given(value=st.floats(-3, 3), service_w=st.floats(0, 2), heard=st.floats(-1, 1), current=st.booleans(), own=sat)
-def test_the_logit_weight_is_exp_utility(value, service_w, heard, current, own):
+@given(value=st.floats(-3, 3), service_weight=st.floats(0, 2), heard=st.floats(-1, 1), current=st.booleans(), own=sat)
+def test_the_logit_weight_is_exp_utility(value, service_weight, heard, current, own):
     p = ChoiceParams(1.5, 1.5, 1.0)
-    w = weight(value, math.exp(value), service_w, heard, current, own, p)
-    assert w == pytest.approx(math.exp(utility(value, service_w, heard, current, own, p)), rel=1e-12)
+    w = logit_weight(value, math.exp(value), service_weight, heard, current, own, p)
+    assert w == pytest.approx(math.exp(utility(value, service_weight, heard, current, own, p)), rel=1e-12)
 
 
-# ---- recall campaigns: one draw per brand on sale, in both engines ----------------------------------------------------
+# ---- recall campaigns: one draw per brand on sale, in both engines ---------------------------------------------------
 @given(on_sale=st.lists(st.booleans(), min_size=1, max_size=12), seed=seeds)
 def test_recall_campaigns_draw_only_for_brands_on_sale(on_sale, seed):
     on_sale = np.array(on_sale)

@@ -13,9 +13,8 @@ from scipy import stats
 
 from sim.brand_arrays import BrandArrays
 from sim.kernels import draw_events
-from sim.service import (BREAKDOWN, GOODWILL, MAX_AGE_YEARS, RECALL, REPAIR, ROUTINE, defect_probability,
-                         experience)
 from sim.scenario import ServiceEvents
+from sim.service import BREAKDOWN, GOODWILL, MAX_AGE_YEARS, RECALL, REPAIR, ROUTINE, defect_probability, experience
 from tests.conftest import make_brand_arrays
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=100)
@@ -72,7 +71,8 @@ def month_of_events():
     """Ten months of events over 150k slots, three brands (brand 2 no longer on sale)."""
     n = 150_000
     rng, active, brand, purchase, month = _fleet(n, 11)
-    ba = make_ba(3, defects=[1.2, 3.0, 2.0], goodwill=[0.0, 0.4, 0.25], on_sale=[True, True, False])
+    ba = make_ba(3, defects_per_car_year=[1.2, 3.0, 2.0], proactive_goodwill=[0.0, 0.4, 0.25],
+                 on_sale=[True, True, False])
     p = ServiceEvents(recalls_per_brand_year=12.0, recall_reach=0.5)  # a recall for every brand on sale, monthly
     months = [draw_events(rng, active, brand, purchase, month, ba, p) for _ in range(10)]
     return dict(n=n, active=active, brand=brand, purchase=purchase, month=month, ba=ba, p=p, months=months)
@@ -83,14 +83,14 @@ def test_events_only_for_active_owners(month_of_events):
     for events in f["months"]:
         assert [e.kind for e in events] == [ROUTINE, REPAIR, GOODWILL, BREAKDOWN, RECALL]
         for ev in events:
-            assert ev.buyers.size > 0
-            assert f["active"][ev.buyers].all(), f"kind {ev.kind} reached an inactive slot"
-            assert np.all(np.diff(ev.buyers) > 0), f"kind {ev.kind}: buyers must be sorted and distinct"
+            assert ev.slots.size > 0
+            assert f["active"][ev.slots].all(), f"kind {ev.kind} reached an inactive slot"
+            assert np.all(np.diff(ev.slots) > 0), f"kind {ev.kind}: slots must be sorted and distinct"
 
 
 def test_defect_kinds_are_disjoint(month_of_events):
     for events in month_of_events["months"]:
-        repair, goodwill, breakdown = events[REPAIR].buyers, events[GOODWILL].buyers, events[BREAKDOWN].buyers
+        repair, goodwill, breakdown = events[REPAIR].slots, events[GOODWILL].slots, events[BREAKDOWN].slots
         assert np.intersect1d(repair, goodwill).size == 0
         assert np.intersect1d(repair, breakdown).size == 0
         assert np.intersect1d(goodwill, breakdown).size == 0
@@ -100,7 +100,7 @@ def test_routine_visits_at_one_per_interval(month_of_events):
     f = month_of_events
     n_active = int(f["active"].sum())
     q = 1.0 / f["p"].maintenance_interval_months
-    total = sum(ev[ROUTINE].buyers.size for ev in f["months"])
+    total = sum(ev[ROUTINE].slots.size for ev in f["months"])
     trials = n_active * len(f["months"])
     assert z_ok(total, trials * q, trials * q * (1 - q)), (total, trials * q)
 
@@ -110,7 +110,7 @@ def test_routine_rate_follows_interval(interval):
     rng, active, brand, purchase, month = _fleet(60_000, 3)
     p = ServiceEvents(maintenance_interval_months=interval)
     ba = make_ba(3)
-    counts = [draw_events(rng, active, brand, purchase, month, ba, p)[ROUTINE].buyers.size for _ in range(5)]
+    counts = [draw_events(rng, active, brand, purchase, month, ba, p)[ROUTINE].slots.size for _ in range(5)]
     trials = int(active.sum()) * 5
     q = 1.0 / interval
     assert z_ok(sum(counts), trials * q, trials * q * (1 - q))
@@ -120,12 +120,12 @@ def test_defect_counts_follow_defect_probability(month_of_events):
     """Defects (repair + goodwill + breakdown) per brand match the sum of each owner's monthly probability."""
     f = month_of_events
     ba, p = f["ba"], f["p"]
-    prob = defect_probability(ba.defects[f["brand"]], f["month"] - f["purchase"], p.defect_age_growth)
+    prob = defect_probability(ba.defects_per_car_year[f["brand"]], f["month"] - f["purchase"], p.defect_age_growth)
     prob = np.where(f["active"], prob, 0.0)
     reps = len(f["months"])
     for b in range(3):
         mine = f["brand"] == b
-        observed = sum(np.isin(np.concatenate([ev[k].buyers for k in (REPAIR, GOODWILL, BREAKDOWN)]),
+        observed = sum(np.isin(np.concatenate([ev[k].slots for k in (REPAIR, GOODWILL, BREAKDOWN)]),
                                np.flatnonzero(mine)).sum() for ev in f["months"])
         pb = prob[mine]
         assert z_ok(observed, reps * pb.sum(), reps * (pb * (1 - pb)).sum()), (b, observed, reps * pb.sum())
@@ -140,8 +140,8 @@ def test_defect_split_follows_goodwill_and_breakdown_share(month_of_events):
         counts = np.zeros(3)
         for ev in f["months"]:
             for j, kind in enumerate((REPAIR, GOODWILL, BREAKDOWN)):
-                counts[j] += np.count_nonzero(f["brand"][ev[kind].buyers] == b)
-        g, s = ba.goodwill[b], p.breakdown_share
+                counts[j] += np.count_nonzero(f["brand"][ev[kind].slots] == b)
+        g, s = ba.proactive_goodwill[b], p.breakdown_share
         expected = np.array([(1 - g) * (1 - s), g, (1 - g) * s]) * counts.sum()
         if g == 0:
             assert counts[1] == 0, "a brand without proactive goodwill has no goodwill fixes"
@@ -155,7 +155,7 @@ def test_recalls_reach_young_cars_of_brands_on_sale(month_of_events):
     eligible = f["active"] & (age < 36) & f["ba"].on_sale[f["brand"]]
     total = 0
     for ev in f["months"]:
-        r = ev[RECALL].buyers
+        r = ev[RECALL].slots
         assert eligible[r].all(), "recalls only reach active owners of cars under 3 years of a brand on sale"
         total += r.size
     trials = int(eligible.sum()) * len(f["months"])
@@ -169,12 +169,12 @@ def test_recall_campaign_frequency():
     rng, active, brand, purchase, month = _fleet(n, 8)
     purchase[:] = month - 1  # all cars young
     active[:] = True
-    ba = make_ba(3, defects=0.0)
+    ba = make_ba(3, defects_per_car_year=0.0)
     p = ServiceEvents(recalls_per_brand_year=3.0, recall_reach=1.0)
     months = 1500
     campaigns = 0
     for _ in range(months):
-        r = draw_events(rng, active, brand, purchase, month, ba, p)[RECALL].buyers
+        r = draw_events(rng, active, brand, purchase, month, ba, p)[RECALL].slots
         campaigns += np.unique(brand[r]).size
     q = 3.0 / 12
     trials = months * 3
@@ -183,11 +183,11 @@ def test_recall_campaign_frequency():
 
 def test_no_defects_for_perfect_product_and_no_owners():
     rng, active, brand, purchase, month = _fleet(20_000, 4)
-    events = draw_events(rng, active, brand, purchase, month, make_ba(3, defects=0.0), ServiceEvents())
-    assert all(events[k].buyers.size == 0 for k in (REPAIR, GOODWILL, BREAKDOWN))
+    events = draw_events(rng, active, brand, purchase, month, make_ba(3, defects_per_car_year=0.0), ServiceEvents())
+    assert all(events[k].slots.size == 0 for k in (REPAIR, GOODWILL, BREAKDOWN))
     nobody = np.zeros_like(active)
     events = draw_events(rng, nobody, brand, purchase, month, make_ba(3), ServiceEvents())
-    assert all(ev.buyers.size == 0 for ev in events)
+    assert all(ev.slots.size == 0 for ev in events)
 
 
 # ---- how events feel -----------------------------------------------------------------------------------------
@@ -220,20 +220,20 @@ def test_experience_noise_is_the_configured_sd():
 
 @pytest.mark.parametrize("kind,weight", [(ROUTINE, 1.0), (REPAIR, 0.5), (GOODWILL, 0.5), (BREAKDOWN, 0.5)])
 def test_better_dealer_quality_better_experience(kind, weight):
-    ba = make_ba(2, quality=[0.9, 0.3])
+    ba = make_ba(2, dealer_service_quality=[0.9, 0.3])
     hi, lo = _mean_exp(kind, 0, ba, age=100, seed=1), _mean_exp(kind, 1, ba, age=100, seed=2)
     _diff_ok(hi, lo, weight * 0.6)
 
 
 def test_recall_experience_does_not_depend_on_dealer_quality():
-    ba = make_ba(2, quality=[0.9, 0.3])
+    ba = make_ba(2, dealer_service_quality=[0.9, 0.3])
     a, b = _mean_exp(RECALL, 0, ba, seed=1), _mean_exp(RECALL, 1, ba, seed=2)
     assert abs(a - b) < Z * ServiceEvents().noise * np.sqrt(2.0 / N_EXP)
 
 
 def test_complimentary_maintenance_delights_only_young_cars():
     p = ServiceEvents()
-    ba = make_ba(2, comp_months=[36, 0])
+    ba = make_ba(2, complimentary_maintenance_months=[36, 0])
     young_free, young_paid = _mean_exp(ROUTINE, 0, ba, age=10, seed=1), _mean_exp(ROUTINE, 1, ba, age=10, seed=2)
     _diff_ok(young_free, young_paid, p.complimentary_delight)
     # from the month comp_months is reached, the visit is no longer free
@@ -243,7 +243,7 @@ def test_complimentary_maintenance_delights_only_young_cars():
 
 
 def test_complimentary_maintenance_does_not_touch_other_events():
-    ba = make_ba(2, comp_months=[36, 0])
+    ba = make_ba(2, complimentary_maintenance_months=[36, 0])
     for kind in (REPAIR, GOODWILL, BREAKDOWN, RECALL):
         a, b = _mean_exp(kind, 0, ba, age=10, seed=5), _mean_exp(kind, 1, ba, age=10, seed=6)
         assert abs(a - b) < Z * ServiceEvents().noise * np.sqrt(2.0 / N_EXP), kind
@@ -252,22 +252,22 @@ def test_complimentary_maintenance_does_not_touch_other_events():
 def test_complimentary_boundary_per_car():
     """Within one call, cars younger than comp_months get the bonus and older ones don't (noise off)."""
     p = ServiceEvents(noise=0.0)
-    ba = make_ba(1, comp_months=24)
+    ba = make_ba(1, complimentary_maintenance_months=24)
     ages = np.array([0, 23, 24, 25, 200])
     x = experience(np.random.default_rng(0), ROUTINE, np.zeros(5, np.int64), ages, ba, p)
-    base = ba.quality[0] - p.expectation
+    base = ba.dealer_service_quality[0] - p.expectation
     np.testing.assert_allclose(x, base + p.complimentary_delight * np.array([1, 1, 0, 0, 0]), atol=1e-6)
 
 
 def test_loaners_raise_repair_experience():
     p = ServiceEvents()
-    ba = make_ba(2, loaner=[True, False])
+    ba = make_ba(2, loaner_cars=[True, False])
     _diff_ok(_mean_exp(REPAIR, 0, ba, seed=1), _mean_exp(REPAIR, 1, ba, seed=2), p.loaner_relief)
 
 
 def test_roadside_level_raises_breakdown_experience():
     p = ServiceEvents()
-    ba = make_ba(4, roadside=[0, 1, 2, 3])
+    ba = make_ba(4, roadside_level=[0, 1, 2, 3])
     means = [_mean_exp(BREAKDOWN, lvl, ba, seed=10 + lvl) for lvl in range(4)]
     for lvl in range(1, 4):
         _diff_ok(means[lvl], means[lvl - 1], p.rescue_relief[lvl] - p.rescue_relief[lvl - 1])
@@ -283,7 +283,7 @@ def test_bad_events_feel_worse_than_routine_and_goodwill_feels_good():
     """Signs of the event kinds at a dealer exactly as good as expected (parameters pinned, not defaults)."""
     p = ServiceEvents(expectation=0.45, goodwill_delight=0.3, defect_pain=0.45, breakdown_pain=1.0, recall_pain=0.3,
                       recall_relief=0.45)
-    ba = make_ba(1, quality=p.expectation, recall_handling=0.3, roadside=0, loaner=False)
+    ba = make_ba(1, dealer_service_quality=p.expectation, recall_handling=0.3, roadside_level=0, loaner_cars=False)
     tol = Z * p.noise / np.sqrt(N_EXP)
     assert abs(_mean_exp(ROUTINE, 0, ba, age=100, p=p, seed=1)) < tol
     assert _mean_exp(GOODWILL, 0, ba, p=p, seed=2) > tol

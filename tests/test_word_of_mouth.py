@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.network import Network
-from sim.word_of_mouth import REBASE_EXPONENT, hear, inflation, record, story_value
+from sim.word_of_mouth import REBASE_EXPONENT, hear, inflation, story_value, tell_stories
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=150)
 N_BRANDS = 3
@@ -28,9 +28,9 @@ def fresh():
     return np.zeros(NET.n, np.float32), np.full(NET.n, -1, np.int8), np.full(NET.n, -1, np.int8)
 
 
-def _record(told, told_brand, tellers, brands, x, month=0, epoch=0, strength=0.1, negativity=2.0, decay=24.0):
-    record(told, told_brand, np.asarray(tellers, np.int64), np.asarray(brands, np.int64), np.asarray(x, np.float32),
-           month, epoch, strength, negativity, decay)
+def _tell_stories(told, told_brand, tellers, brands, x, month=0, epoch=0, strength=0.1, negativity=2.0, decay=24.0):
+    tell_stories(told, told_brand, np.asarray(tellers, np.int64), np.asarray(brands, np.int64),
+                 np.asarray(x, np.float32), month, epoch, strength, negativity, decay)
 
 
 def _hear(listeners, told, told_brand, owned, month=0, epoch=0, decay=24.0, see=0.0, seed=0):
@@ -56,29 +56,29 @@ def test_negative_stories_weigh_negativity_times_more(a, strength, negativity):
 # ---- recording stories -----------------------------------------------------------------------------------------
 def test_record_touches_only_the_tellers():
     told, told_brand, _ = fresh()
-    _record(told, told_brand, [0, 4], [2, 1], [0.5, -0.5], strength=0.1, negativity=2.0)
+    _tell_stories(told, told_brand, [0, 4], [2, 1], [0.5, -0.5], strength=0.1, negativity=2.0)
     np.testing.assert_allclose(told, [0.05, 0, 0, 0, -0.1, 0, 0], rtol=1e-6)
     assert told_brand.tolist() == [2, -1, -1, -1, 1, -1, -1]
 
 
 def test_stories_about_the_same_brand_accumulate():
     told, told_brand, _ = fresh()
-    _record(told, told_brand, [0], [2], [0.5])
-    _record(told, told_brand, [0], [2], [0.5])
+    _tell_stories(told, told_brand, [0], [2], [0.5])
+    _tell_stories(told, told_brand, [0], [2], [0.5])
     assert told[0] == pytest.approx(0.1)
 
 
 def test_a_story_about_another_brand_starts_a_new_stock():
     told, told_brand, _ = fresh()
-    _record(told, told_brand, [0], [2], [0.5])
-    _record(told, told_brand, [0], [1], [-0.5], negativity=1.0)
+    _tell_stories(told, told_brand, [0], [2], [0.5])
+    _tell_stories(told, told_brand, [0], [1], [-0.5], negativity=1.0)
     assert told_brand[0] == 1 and told[0] == pytest.approx(-0.05)
 
 
 # ---- hearing -------------------------------------------------------------------------------------------------------
 def test_a_shopper_hears_exactly_their_contacts_stocks():
     told, told_brand, owned = fresh()
-    _record(told, told_brand, [0, 3, 4], [2, 2, 1], [0.5, 0.3, 0.9])
+    _tell_stories(told, told_brand, [0, 3, 4], [2, 2, 1], [0.5, 0.3, 0.9])
     heard, bits = _hear([1, 2, 5, 6], told, told_brand, owned)
     expected = np.zeros((4, N_BRANDS), np.float32)
     expected[0, 2] = expected[1, 2] = 0.05 + 0.03  # 1 and 2 both have contacts 0 and 3
@@ -89,7 +89,7 @@ def test_a_shopper_hears_exactly_their_contacts_stocks():
 
 def test_hearing_does_not_change_the_stocks():
     told, told_brand, owned = fresh()
-    _record(told, told_brand, [0], [2], [0.5])
+    _tell_stories(told, told_brand, [0], [2], [0.5])
     before = told.copy(), told_brand.copy()
     _hear([1, 2, 3], told, told_brand, owned)
     np.testing.assert_array_equal(told, before[0])
@@ -107,7 +107,7 @@ def test_pull_equals_pushing_each_story_to_every_contact(seed, n_tell):
     for month in range(3):
         tellers = np.sort(rng.choice(NET.n, n_tell, replace=False))
         x = rng.normal(0, 0.5, n_tell).astype(np.float32)
-        _record(told, told_brand, tellers, brand_of[tellers], x, month=month, decay=10.0)
+        _tell_stories(told, told_brand, tellers, brand_of[tellers], x, month=month, decay=10.0)
         for t, v in zip(tellers, story_value(x, 0.1, 2.0)):
             for c in CONTACTS[int(t)]:
                 pushed[c, brand_of[t]] += v * math.exp(-(2 - month) / 10.0)
@@ -123,14 +123,14 @@ def test_story_told_at_t_heard_at_t_plus_d_has_faded_by_exp(t, d, epoch, tau, x)
     if (t + d - epoch) / tau > REBASE_EXPONENT or t < epoch:
         return  # the model re-bases long before this
     told, told_brand, owned = fresh()
-    _record(told, told_brand, [0], [1], [x], month=t, epoch=epoch, strength=1.0, negativity=1.0, decay=tau)
+    _tell_stories(told, told_brand, [0], [1], [x], month=t, epoch=epoch, strength=1.0, negativity=1.0, decay=tau)
     heard, _ = _hear([1], told, told_brand, owned, month=t + d, epoch=epoch, decay=tau)
     assert heard[0, 1] == pytest.approx(x * math.exp(-d / tau), rel=1e-4, abs=1e-6)
 
 
 def test_rebasing_the_epoch_preserves_what_is_heard():
     told, told_brand, owned = fresh()
-    _record(told, told_brand, [0], [1], [0.8], month=30, epoch=0, decay=12.0)
+    _tell_stories(told, told_brand, [0], [1], [0.8], month=30, epoch=0, decay=12.0)
     before, _ = _hear([1], told, told_brand, owned, month=40, epoch=0, decay=12.0)
     told *= np.float32(1.0 / inflation(35, 0, 12.0))  # what the model does at a re-base to month 35
     after, _ = _hear([1], told, told_brand, owned, month=40, epoch=35, decay=12.0)
@@ -142,7 +142,7 @@ def test_inflation():
     assert inflation(20, 10, 5.0) == pytest.approx(math.e**2)
 
 
-# ---- friends' cars are seen --------------------------------------------------------------------------------------------
+# ---- friends' cars are seen ------------------------------------------------------------------------------------------
 def test_contacts_cars_are_seen_with_certainty_at_probability_one():
     told, told_brand, owned = fresh()
     owned[[0, 3]] = [2, 0]
@@ -160,7 +160,7 @@ def test_contacts_cars_are_seen_with_the_given_probability():
 
 
 def test_a_brand_with_no_word_of_mouth_is_neither_heard_of_nor_seen():
-    """``carry`` (the brand's word_of_mouth multiplier) scales stories about it; 0 silences its stories and cars."""
+    """A brand's ``word_of_mouth`` multiplier scales stories about it; 0 silences its stories and cars."""
     from sim.network import build_network
     from sim.word_of_mouth import hear
 
@@ -172,9 +172,9 @@ def test_a_brand_with_no_word_of_mouth_is_neither_heard_of_nor_seen():
     listeners = np.arange(0, n, 7)
     full, bits_full = hear(np.random.default_rng(1), net, listeners, told, told_brand, owned, nb, 0, 0, 24.0, 1.0)
     half, _ = hear(np.random.default_rng(1), net, listeners, told, told_brand, owned, nb, 0, 0, 24.0, 1.0,
-                   carry=np.array([1.0, 0.5, 1.0]))
+                   word_of_mouth=np.array([1.0, 0.5, 1.0]))
     off, bits_off = hear(np.random.default_rng(1), net, listeners, told, told_brand, owned, nb, 0, 0, 24.0, 1.0,
-                         carry=np.array([1.0, 0.0, 1.0]))
+                         word_of_mouth=np.array([1.0, 0.0, 1.0]))
     assert (full[:, 1] > 0).any()
     np.testing.assert_allclose(half[:, 1], 0.5 * full[:, 1], rtol=1e-6)
     np.testing.assert_allclose(half[:, [0, 2]], full[:, [0, 2]])
