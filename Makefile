@@ -11,7 +11,7 @@ BOOT   := $(shell for c in python3.13 python3.12 python3 python; do \
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench app venv clean
+.PHONY: run test test-fast lint bench app venv clean
 
 venv: $(STAMP)
 
@@ -27,9 +27,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) run_sim.py $(ARGS)
 
-## make test: set up, then run the whole test suite (slow-marked tests included, as CI does).
+## make test: set up, then lint (ruff: style, and a docstring on every public name) and run the whole test suite
+## (slow-marked tests included, as CI does).
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+## make lint: ruff only.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 ## make test-fast: the suite without the slow-marked tests.
 test-fast: $(STAMP)

@@ -269,6 +269,10 @@ def field_names(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
 
 
+# Fields renamed so that one concept has one name (old name -> new name), for the unknown-field message.
+RENAMED_FIELDS = {"quality_weight": "defect_weight"}
+
+
 def explain_error(error: dict, source: str, model: type[BaseModel] = None, path: str | None = None) -> str:
     """One line for a pydantic error: the source, the field path and the reason (with 'did you mean').
 
@@ -280,14 +284,18 @@ def explain_error(error: dict, source: str, model: type[BaseModel] = None, path:
 
     Returns:
         ``SOURCE: field.path: reason``, with ``(got VALUE)`` for a bad scalar value, ``(did you mean 'x'?)`` for
-        an unknown field close to a known one, and ``(top level)`` for an error about the whole document.
+        an unknown field close to a known one (``(renamed 'x')`` for a field in :data:`RENAMED_FIELDS`), and
+        ``(top level)`` for an error about the whole document.
     """
     loc = tuple(error["loc"])
     if path is None:
         path = ".".join(str(p) for p in loc if not str(p).startswith("function-"))
     if error["type"] == "extra_forbidden":
-        hint = difflib.get_close_matches(str(loc[-1]), field_names(model or Scenario, loc[:-1]), n=1)
-        reason = "unknown field" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+        known = field_names(model or Scenario, loc[:-1])
+        renamed = RENAMED_FIELDS.get(str(loc[-1]))
+        hint = [renamed] if renamed in known else difflib.get_close_matches(str(loc[-1]), known, n=1)
+        reason = "unknown field" + (f" (renamed '{renamed}')" if renamed in known else
+                                    f" (did you mean '{hint[0]}'?)" if hint else "")
     else:
         reason = re.sub(r"^Value error, ", "", error["msg"])
         if "input" in error and error["type"] != "missing" and not isinstance(error["input"], (dict, list)):

@@ -15,11 +15,6 @@ from sim.scenario_files import load_scenario
 settings.register_profile("luxsim", deadline=None)
 settings.load_profile("luxsim")
 
-# No timed assertions: the first call of a compiled function may load or compile it (seconds, and more on a
-# busy machine), which hypothesis's default 200 ms deadline would report as a failure.
-settings.register_profile("luxsim", deadline=None)
-settings.load_profile("luxsim")
-
 
 def small_flagship(years: int = 10, buyers: int = 5000, overrides: list[str] | None = None):
     return load_scenario("lexus_us_1989", [f"market.years={years}", f"simulation.buyers={buyers}", *(overrides or [])])

@@ -261,8 +261,8 @@ def test_a_finished_model_refuses_another_step_and_buyer_checks_its_slot():
 
 def test_the_old_name_of_the_defect_weight_is_an_unknown_field():
     """``choice.quality_weight`` was renamed ``defect_weight`` (service quality and defects share no word)."""
-    from sim.scenario import ScenarioError
+    from sim.scenario_files import ScenarioError
 
-    with pytest.raises(ScenarioError, match="choice.quality_weight: unknown field"):
+    with pytest.raises(ScenarioError, match=r"choice.quality_weight: unknown field \(renamed 'defect_weight'\)"):
         load_scenario("lexus_us_1989", ["choice.quality_weight=1.0"])
     assert load_scenario("lexus_us_1989", ["choice.defect_weight=1.0"]).choice.defect_weight == 1.0
