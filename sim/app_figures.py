@@ -7,7 +7,6 @@ HTML helpers write numbers with :mod:`sim.formats` and give each cell a stable `
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.formats import money, number, percent
+from sim.report import render
 from sim.style import brand_palette
 
 if TYPE_CHECKING:
@@ -268,28 +268,18 @@ def latest_table_html(state: AppState) -> str:
     ``—``), each with ``data-testid="COLUMN-BRAND"`` and the unrounded value in ``data-value`` ("" when missing)."""
     t = state.latest()
     palette = colours(state)
-    head = ("<tr><th>brand</th><th>sales share<br>(last 12 mo)</th><th>repurchase<br>loyalty</th><th>CSI</th>"
-            "<th>service margin<br>(last year)</th><th>cumulative<br>profit</th><th>prestige<br>(0-1)</th></tr>")
-    rows = []
-    for name, r in t.iterrows():
-        key = html.escape(str(name))
-        swatch = f'<span class="luxsim-swatch" style="background:{palette[str(name)]}"></span>'
-        bold = ' style="font-weight:bold"' if name == state.brand else ""
-        cells = []
-        for col, write in CELLS:
-            v = r[col]
-            raw = "" if not np.isfinite(v) else repr(float(v))
-            cells.append(f'<td data-testid="{col}-{key}" data-value="{raw}">{write(v)}</td>')
-        rows.append(f"<tr{bold}><td>{swatch}{key}</td>{''.join(cells)}</tr>")
-    return f'<table class="luxsim-latest">{head}{"".join(rows)}</table>'
+    rows = [{"brand": str(name), "colour": palette[str(name)], "selected": name == state.brand,
+             "cells": [{"column": col, "text": write(r[col]),
+                        "raw": repr(float(r[col])) if np.isfinite(r[col]) else ""} for col, write in CELLS]}
+            for name, r in t.iterrows()]
+    return render("app_latest.html.j2", rows=rows)
 
 
 def status_html(state: AppState, running: bool) -> str:
     """The status line ("1990-12: month 60 of 300"), its state in ``data-months``, ``data-done`` (0/1),
     ``data-running`` (0/1) and ``data-generation`` (bumped by every rebuild) for the tests to wait on."""
-    return (f'<div class="luxsim-status" data-testid="status" data-months="{state.months_done}" '
-            f'data-done="{int(state.done)}" data-running="{int(running)}" data-generation="{state.generation}">'
-            f"{html.escape(state.status())}{' (running...)' if running else ''}</div>")
+    return render("app_status.html.j2", months=state.months_done, done=int(state.done), running=int(running),
+                  generation=state.generation, status=state.status())
 
 
 FIGURES: dict[str, Callable[[AppState], Figure]] = {
