@@ -272,7 +272,7 @@ def price_history(deflate_to: int = 1989) -> pd.DataFrame:
     df = _read(PRICE_FILE).copy().astype({"year": "int64", "base_price_usd": "float64"})
     df["brand"] = df["model"].map(_brand_of)
     df["cpi_u"] = df["year"].map(cpi)
-    df["base_price_real_usd"] = df["base_price_usd"] * base / df["cpi_u"]
+    df["base_price_real_usd"] = df["base_price_usd"] * (base / df["cpi_u"])  # ratio first: exact in its own year
     df["real_usd_year"] = deflate_to
     return df
 
