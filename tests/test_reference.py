@@ -87,13 +87,12 @@ RANKING_WORDS = ("best-selling", "best selling", "top-selling", "outsold", "winn
 #: Files whose rows are not brand outcomes by construction: list prices, the CPI, the market's body-type mix.
 NOT_BRAND_OUTCOMES = {reference.PRICE_FILE, reference.CPI_FILE, reference.BODY_TYPE_FILE}
 #: Rows kept although a source note hints at a later year (listed in SOURCES.md): the rows' own figures are
-#: 1997 or earlier; the notes cite later publications. (file, first field, second field, third field)
+#: 1997 or earlier; the notes cite later publications. (file, first field, second field, third field). Remarks
+#: about later years in a note (a "record" that stood until 2001, a "previous record") are removed from luxsim's
+#: copy (SOURCES.md), and a test checks that none is left.
 KNOWN_LATER_HINTS = {
-    ("us_luxury_sales_1984_1993.csv", "Jaguar", "1986", "24464"),   # "Jaguar press release 1999-10-25 (record year)"
-    ("us_luxury_sales_1984_1993.csv", "Acura", "1991", "143708"),   # "Acura press release 2002 (record until 2001)"
     ("us_luxury_sales_1994_1997.csv", "Lexus", "1997", "97593"),    # "2004 article on Lexus growth"
     ("us_luxury_sales_1994_1997.csv", "Lexus", "1996", "80686"),    # 1996-97 growth; "2015" is a blog's URL
-    ("us_luxury_sales_1994_1997.csv", "Mercedes-Benz", "1997", "122265"),  # 4 Jan 1999 release, "previous record"
 }
 
 
@@ -142,6 +141,15 @@ def test_no_brand_level_outcome_of_1998_or_later_anywhere():
                 (hinted.add(key) if key in KNOWN_LATER_HINTS else offending.append((name, row[:3], ranking)))
     assert not offending, offending
     assert hinted == KNOWN_LATER_HINTS  # the allowlist names only rows that exist
+
+
+def test_no_source_note_tells_of_later_brand_sales():
+    """Notes that said what happened after 1997 ("record until 2001", "previous record" in a 1999 release) were
+    edited in luxsim's copy: the held-out years must not leak through provenance text either."""
+    for name in ("us_luxury_sales_1984_1993.csv", "us_luxury_sales_1994_1997.csv"):
+        text = (DATA / name).read_text(encoding="utf-8")
+        for phrase in ("record until", "previous record", "1999-10-25 (record year)"):
+            assert phrase not in text, (name, phrase)
 
 
 def test_sales_and_loyalty_files_stop_at_1997_for_brands():
