@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -62,7 +63,7 @@ def _run(scenario_name: str, replications: int | None, seed: int | None, buyers:
     started = datetime.now(UTC)
     destination = out or default_destination(scenario, started)
     if destination.exists():
-        err.print(f"[red]{destination} already exists; choose another --out[/]")
+        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=quiet, transient=True) as progress:
@@ -78,7 +79,7 @@ def _run(scenario_name: str, replications: int | None, seed: int | None, buyers:
         console.print(str(destination), markup=False, highlight=False)
         return
     console.print(results)
-    console.print(f"Results: [bold]{destination}[/] — open report.html (tables: brand_year.parquet/.csv, "
+    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (tables: brand_year.parquet/.csv, "
                   "switching.csv, monthly.parquet, manifest.json)")
 
 
@@ -91,6 +92,11 @@ Years = Annotated[int | None, typer.Option(min=1, help="Simulated years (default
 Sets = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a field: --set brands.Lexus.service.loaner_cars=false (repeatable).")]
 Out = Annotated[Path | None, typer.Option(help="Result folder (default: results/<scenario>/<UTC time>-<hash>/).")]
+CompareOut = Annotated[Path | None, typer.Option(
+    help="Result folder (default: results/compare/<UTC time>-<base>-vs-<other>/).")]
+SweepOut = Annotated[Path | None, typer.Option(help="Sweep folder (default: results/sweeps/<experiment>/<UTC time>/).")]
+ValidationOut = Annotated[Path | None, typer.Option(
+    help="Result folder (default: results/validation/<scenario>/<UTC time>/).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; print only the result folder.")]
 Workers = Annotated[int | None, typer.Option(
     min=1, help="Local worker processes (default: the cores; 1 runs everything in this process).")]
@@ -124,7 +130,7 @@ def run(scenario: ScenarioName = FLAGSHIP,
 def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
             others: Annotated[list[str], typer.Argument(help="Scenarios to compare with the baseline.")],
             replications: Replications = None, seed: Seed = None, buyers: Buyers = None, years: Years = None,
-            set_: Sets = None, out: Out = None, quiet: Quiet = False, workers: Workers = None,
+            set_: Sets = None, out: CompareOut = None, quiet: Quiet = False, workers: Workers = None,
             scheduler: Scheduler = None) -> None:
     """Run scenarios with common random numbers (the same seeds) and report differences with 95% intervals."""
     from sim.compare import Comparison
@@ -150,7 +156,7 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     started = datetime.now(UTC)
     destination = out or ROOT / "results" / "compare" / f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(scenarios)}"[:200]
     if destination.exists():
-        err.print(f"[red]{destination} already exists; choose another --out[/]")
+        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=quiet, transient=True) as progress:
@@ -167,7 +173,7 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
         console.print(str(destination), markup=False, highlight=False)
         return
     console.print(Comparison(runs, base_name))
-    console.print(f"Results: [bold]{destination}[/] — open report.html (differences.csv, payback.csv, "
+    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (differences.csv, payback.csv, "
                   "one run folder per scenario)")
 
 
@@ -186,7 +192,7 @@ def list_scenarios() -> None:
             import tomllib
 
             parent = tomllib.loads(path.read_text()).get("extends", "")
-            table.add_row(path.stem, str(parent).removesuffix(".toml"), sc.question)
+            table.add_row(escape(path.stem), escape(str(parent).removesuffix(".toml")), escape(sc.question))
         except ScenarioError as exc:
             table.add_row(path.stem, "", f"[red]invalid: {exc.problems[0]}[/]")
     console.print(table)
@@ -208,13 +214,13 @@ def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.
     import tomli_w
 
     data = sc.model_dump(mode="json", exclude_none=True)
-    console.print(f"[bold]{sc.name}[/]: {sc.question}")
+    console.print(f"[bold]{escape(sc.name)}[/]: {escape(sc.question)}")
     console.print(tomli_w.dumps(data), markup=False, highlight=False)
 
 
 @app.command()
 def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in scenarios/experiments/ or a path.")],
-          workers: Workers = None, scheduler: Scheduler = None, out: Out = None,
+          workers: Workers = None, scheduler: Scheduler = None, out: SweepOut = None,
           resume: Annotated[bool, typer.Option(
               "--resume", help="Finish the interrupted sweep in --out: run only what is missing.")] = False,
           quiet: Quiet = False) -> None:
@@ -281,7 +287,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(
     started = datetime.now(UTC)
     destination = out or default_destination(problem.spec.name, started)
     if destination.exists():
-        err.print(f"[red]{destination} already exists; choose another --out[/]")
+        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)
     spec = problem.spec
     if not quiet:
@@ -303,7 +309,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(
     console.print(result)
     note = " The fitted values were written into the scenario file (--apply)." if apply else \
         " Add --apply to write the fitted values into the scenario file."
-    console.print(f"Results: [bold]{destination}[/] — open report.html.{note}")
+    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html.{note}")
 
 
 @app.command("validate")
@@ -311,7 +317,8 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
                      parity: Annotated[str, typer.Option(
                          help="The service-parity counterfactual ('' to skip that check).")] = "lexus_service_parity",
                      replications: Replications = None, seed: Seed = None, buyers: Buyers = None,
-                     overrides: Sets = None, workers: Workers = None, scheduler: Scheduler = None, out: Out = None,
+                     overrides: Sets = None, workers: Workers = None, scheduler: Scheduler = None,
+                     out: ValidationOut = None,
                      quiet: Quiet = False,
                      strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a stylized fact fails.")] = False,
                      ) -> None:
@@ -331,12 +338,12 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
         _fail(exc)
     destination = out or ROOT / "results" / "validation" / result.scenario.name / f"{started:%Y%m%dT%H%M%SZ}"
     if destination.exists():
-        err.print(f"[red]{destination} already exists; choose another --out[/]")
+        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)
     write_validation(destination, result, started)
     if not quiet:
         console.print(result)
-        console.print(f"Results: [bold]{destination}[/] — report.html has the forecast to "
+        console.print(f"Results: [bold]{escape(str(destination))}[/] — report.html has the forecast to "
                       f"{int(result.brand_year['year'].max())}.")
     else:
         console.print(str(destination), markup=False, highlight=False)
@@ -387,7 +394,7 @@ def attribute(scenario: ScenarioName = FLAGSHIP,
     started = datetime.now(UTC)
     destination = out or attr.default_destination(sc, brand, started)
     if destination.exists():
-        err.print(f"[red]{destination} already exists; choose another --out[/]")
+        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)
     runs = (1 << len(names)) * reps
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -404,7 +411,7 @@ def attribute(scenario: ScenarioName = FLAGSHIP,
         console.print(str(destination), markup=False, highlight=False)
         return
     console.print(result)
-    console.print(f"Results: [bold]{destination}[/] — open report.html (shapley.csv, coalitions.parquet, "
+    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (shapley.csv, coalitions.parquet, "
                   "brand_year.parquet, manifest.json)")
 
 
@@ -463,6 +470,9 @@ def cli() -> None:
         app()
     except ScenarioError as exc:  # raised outside a command's own handling
         _report_problems(exc)
+        sys.exit(2)
+    except ConnectionError as exc:  # sim.executor.SchedulerUnavailable: a --scheduler that does not answer
+        err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
         sys.exit(2)
 
 

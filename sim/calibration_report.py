@@ -231,7 +231,8 @@ def report_html(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFra
                   description=p.spec.description, headline=headline, parameters=parameters_table(params),
                   fit_figure=plot_sales_fit(fit, start), fit=fit_table(fit, start),
                   search_figure=plot_convergence(result),
-                  provenance=provenance({**man, "seed": seed}, [],
+                  provenance=provenance({**man, "seed": seed},
+                                        [{"spawn_key": [r]} for r in range(p.spec.replications)],
                                         extra={"Calibration file": p.source, "Base scenario": p.spec.scenario,
                                                "Calibration window": f"to {p.spec.end_year}"}))
 
@@ -412,5 +413,5 @@ def write_validation(destination: Path, v, started: datetime) -> Path:
             question=v.scenario.question, headline=validation_headline(v), facts=facts_table(v.facts),
             fit_figure=plot_forecast(v), fit=validation_fit_table(v.fit), forecast_from=moments_end() + 1,
             forecast_to=int(v.brand_year["year"].max()), forecast=forecast_table(v.forecast),
-            provenance=provenance(man, [])))
+            provenance=provenance(man)))
     return Path(destination)

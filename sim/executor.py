@@ -58,6 +58,14 @@ class TaskError(RuntimeError):
         self.label, self.error = label, error
 
 
+class SchedulerUnavailable(ConnectionError):
+    """No Dask scheduler answers at the address given (``--scheduler`` or ``DASK_SCHEDULER_ADDRESS``), or the
+    address is not one (the CLI prints the message as one line and exits 2)."""
+
+
+CONNECT_SECONDS = 10  # how long to wait for a scheduler to answer before giving up
+
+
 def scheduler_address(scheduler: str | None = None) -> str | None:
     """The scheduler to use: ``scheduler`` if given, else ``DASK_SCHEDULER_ADDRESS``, else dask's
     ``scheduler-address`` setting, else None (a local cluster)."""
@@ -75,19 +83,22 @@ class Executor:
     """Runs independent tasks in this process or on Dask (see the module docstring); a context manager.
 
     Args:
-        workers: local worker processes (default: the cores); 1 runs everything in this process. Ignored when
-            a scheduler is given.
+        workers: local worker processes (default: the cores); 1 runs everything in this process (even when
+            ``DASK_SCHEDULER_ADDRESS`` is set). Ignored when ``scheduler`` is given.
         scheduler: address of an existing Dask scheduler (default: ``DASK_SCHEDULER_ADDRESS``, if set).
 
     Raises:
         ValueError: ``workers`` below 1.
+        SchedulerUnavailable: (on :meth:`connect` or the first call that needs it) no scheduler answers at the
+            address within ``CONNECT_SECONDS``, or the address is malformed.
     """
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None):
         if workers is not None and workers < 1:
             raise ValueError(f"workers: must be at least 1, got {workers}")
         self.workers = workers
-        self.address = scheduler_address(scheduler)
+        # an explicit --workers 1 means this process, whatever the environment says
+        self.address = scheduler or (None if workers == 1 else scheduler_address(None))
         self.backend: str | None = None  # set by the first call with work to do
         self._client = None
         self._cluster = None
@@ -130,6 +141,16 @@ class Executor:
         if self._cluster is not None:
             return self._cluster.scheduler_address
         return self.address
+
+    def connect(self) -> None:
+        """Connect to the scheduler now, if one is given (so that a wrong address fails before anything is
+        written); a no-op otherwise.
+
+        Raises:
+            SchedulerUnavailable: no scheduler answers at the address, or it is malformed.
+        """
+        if self.address and self._client is None:
+            self._start(1)
 
     # ---- running ----------------------------------------------------------------------------------------
     def start(self, tasks: int) -> dict:
@@ -252,7 +273,12 @@ class Executor:
         from distributed import Client, LocalCluster
 
         if self._client is None and self.address:
-            self._client = Client(self.address, timeout="60s")
+            try:
+                self._client = Client(self.address, timeout=f"{CONNECT_SECONDS}s")
+            except (OSError, ValueError, TypeError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SchedulerUnavailable(f"--scheduler {self.address}: no Dask scheduler answers there "
+                                           f"({reason})") from None
             self._client.wait_for_workers(1, timeout=300)
             self.backend = SCHEDULER
         elif self._client is None:

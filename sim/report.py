@@ -118,31 +118,35 @@ def excludes_zero(low: float, high: float) -> bool:
 
 
 def rich_table(t: dict):
-    """A :func:`table` as a ``rich.table.Table`` (for the terminal)."""
+    """A :func:`table` as a ``rich.table.Table`` (for the terminal). Every text is a ``rich.text.Text``, never
+    parsed as console markup: a scenario's question may hold ``[`` and ``]``."""
     from rich.table import Table
+    from rich.text import Text
 
-    out = Table(title="\n".join(x for x in (t["title"], t["note"]) if x) or None, title_justify="left")
+    title = "\n".join(x for x in (t["title"], t["note"]) if x)
+    out = Table(title=Text(title) if title else None, title_justify="left")
     grouped = any(r["group"] for r in t["rows"])
     branded = any(r["brand"] is not None for r in t["rows"])
     header = t["head"]
     if grouped and branded:
-        out.add_column(plain(header[0]["text"]), style="bold")
+        out.add_column(Text(plain(header[0]["text"])), style="bold")
         header = header[1:]
     for h in header:
         label = h is header[0] and not branded  # the row labels: a brand, a lever, a target
-        out.add_column(plain(h["text"]), justify="left" if h["left"] else "right", style="bold" if label else None)
+        out.add_column(Text(plain(h["text"])), justify="left" if h["left"] else "right",
+                       style="bold" if label else None)
     styles = {"pass": "green", "fail": "bold red"}
     for r in t["rows"]:
         cells = []
         if grouped and branded:
-            cells.append(r["group"] if r["span"] else "")
+            cells.append(Text(str(r["group"]) if r["span"] else ""))
         if branded:
-            cells.append(r["brand"])
+            cells.append(Text(str(r["brand"])))
         elif grouped:
-            cells.append(r["group"])
+            cells.append(Text(str(r["group"])))
         for c in r["cells"]:
             text = plain(c["text"]) + (f" {plain(c['ci'])}" if c["ci"] else "")
-            cells.append(f"[{styles[c['kind']]}]{text}[/]" if c["kind"] in styles else text.replace("[", r"\["))
+            cells.append(Text(text, style=styles.get(c["kind"], "")))
         out.add_row(*cells, end_section=bool(r.get("end_section")))
     return out
 

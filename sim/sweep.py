@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sim.design import Plan, plan, run_seed
-from sim.executor import Executor, TaskError
+from sim.executor import Executor, TaskError, scheduler_address
 from sim.experiment import EXECUTION_FIELDS, Experiment
 from sim.files import plain, write_json
 from sim.scenario_files import ScenarioError, set_values, validate
@@ -292,6 +292,9 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ScenarioError([f"{folder}: already exists; pass --resume to finish that sweep, "
                                  "or choose another --out"])
+        if scheduler or (workers != 1 and scheduler_address(None)):  # a wrong address fails before the folder
+            with Executor(workers, scheduler) as probe:
+                probe.connect()
         manifest = create_folder(p, folder)
     lock_file = lock(folder)
     session: dict = {"status": "interrupted"}

@@ -144,3 +144,27 @@ def test_compare_reports_differences_with_intervals(tmp_path):
     assert {"lexus_us_1989", "lexus_service_parity", "report.html", "differences.csv", "payback.csv"} <= {
         p.name for p in out.iterdir()}
     assert "lexus_service_parity" in (out / "report.html").read_text()
+
+
+def test_a_scheduler_that_does_not_answer_exits_2_in_one_line_and_writes_nothing(tmp_path):
+    """A wrong --scheduler is bad input: one line naming the address, exit 2, no result folder (not even the
+    sweep's, which is created before anything runs)."""
+    for args in (["run", "lexus_us_1989", "--years", "2", "-n", "1000", "-r", "2", "--out", str(tmp_path / "run")],
+                 ["sweep", "lexus_service_grid", "--out", str(tmp_path / "sweep")]):
+        done = cli(*args, "--scheduler", "foo")
+        assert done.returncode == 2, done.stderr
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "--scheduler foo: no Dask scheduler answers there" in lines[0], done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_question_with_square_brackets_is_printed_as_written(tmp_path):
+    """Console output is never read as rich markup: a question may hold [/x] or [bold]."""
+    scenario = tmp_path / "brackets.toml"
+    scenario.write_text(f'extends = "{ROOT / "scenarios" / "lexus_us_1989.toml"}"\n'
+                        'question = "What if [/x] and [bold]this[/bold] [sic]?"\n')
+    done = cli("run", str(scenario), "--years", "2", "-n", "1000", "-r", "1", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert "What if [/x] and [bold]this[/bold] [sic]?" in " ".join(done.stdout.split())
+    explained = cli("explain", str(scenario))
+    assert explained.returncode == 0 and "[/x]" in explained.stdout

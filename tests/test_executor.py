@@ -19,7 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from sim.executor import IN_PROCESS, LOCAL_CLUSTER, SCHEDULER, STARTUP_SECONDS, Executor, TaskError
+from sim.executor import (
+    IN_PROCESS,
+    LOCAL_CLUSTER,
+    SCHEDULER,
+    STARTUP_SECONDS,
+    Executor,
+    SchedulerUnavailable,
+    TaskError,
+)
 from sim.runner import run_replications
 from sim.scenario_files import load_scenario
 
@@ -96,9 +104,36 @@ def test_a_failing_task_is_named(cluster, workers):
 
 def test_dask_scheduler_address_from_the_environment(cluster, monkeypatch):
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
-    with Executor(workers=1) as ex:  # an address wins over a local worker count
+    with Executor(workers=2) as ex:  # the environment's address wins over a local worker count ...
         assert ex.map(math.sqrt, [1.0, 4.0]) == [1.0, 2.0]
         assert ex.describe()["backend"] == SCHEDULER and ex.describe()["address"] == cluster.scheduler_address
+    with Executor(workers=1) as ex:  # ... but not over --workers 1, which means this process
+        assert ex.map(math.sqrt, [1.0, 4.0]) == [1.0, 2.0]
+        assert ex.describe()["backend"] == IN_PROCESS
+    with Executor(workers=1, scheduler=cluster.scheduler_address) as ex:  # an explicit scheduler always wins
+        assert ex.map(math.sqrt, [1.0, 4.0]) == [1.0, 2.0]
+        assert ex.describe()["backend"] == SCHEDULER
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_scheduler_that_does_not_answer_is_named_in_one_error(monkeypatch):
+    import sim.executor
+
+    monkeypatch.setattr(sim.executor, "CONNECT_SECONDS", 1)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    for bad in (address, "foo"):
+        with Executor(scheduler=bad) as ex, pytest.raises(SchedulerUnavailable, match=f"--scheduler {bad}: no Dask"):
+            ex.connect()
+    with Executor(workers=1) as ex:
+        ex.connect()  # nothing to connect to: no error, still in this process
+        assert ex.describe()["backend"] == IN_PROCESS
 
 
 def test_bad_worker_count_is_refused():

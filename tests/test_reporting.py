@@ -135,6 +135,7 @@ def test_calibration_report_escapes_its_text(tmp_path):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert_escaped(html)
     assert html.count('<img src="data:image/png;base64,') == 2
+    assert "<dt>Replications</dt><dd>3 (spawn keys [0], [1], [2]" in html  # the calibration's own replications
 
 
 def test_validation_report_escapes_the_scenario_text(validation, tmp_path):
@@ -143,6 +144,7 @@ def test_validation_report_escapes_the_scenario_text(validation, tmp_path):
     assert_escaped(html)
     assert "Stylized facts" in html and html.count('class="pass"') + html.count('class="fail sig"') == len(
         validation.facts)
+    assert f"<dt>Replications</dt><dd>{validation.replications} (spawn keys [0]" in html
 
 
 def test_a_template_cannot_be_given_unescaped_text():
