@@ -80,14 +80,6 @@ class Ledger:
         """The accumulators compiled code writes to, as a named tuple of the ledger's own arrays (not copies)."""
         return LedgerArrays(**{name: getattr(self, name) for name in LedgerArrays._fields})
 
-    def add(self, name: str, month: int, brand: np.ndarray, weights: np.ndarray | None = None) -> None:
-        """Add one per entry of ``brand`` (brand indices), or ``weights`` (same shape), to ``name`` at ``month``."""
-        getattr(self, name)[month] += np.bincount(brand, weights=weights, minlength=self.n_brands)[: self.n_brands]
-
-    def record_rebuys(self, month: int, complaint: np.ndarray, rebought: np.ndarray) -> None:
-        """Owners who replaced their car: outcome of their last complaint, and whether they rebought the brand."""
-        self.rebuy[month] += np.bincount(complaint.astype(np.int64) * 2 + rebought, minlength=8).reshape(4, 2)
-
     def rebuy_rates(self, months: slice = slice(None)) -> dict[str, float]:
         """Share of replacing owners who rebought the brand, by the outcome of their last complaint."""
         from sim.population import COMPLAINT_OUTCOMES
@@ -96,19 +88,6 @@ class Ledger:
         totals = counts.sum(axis=1)
         return {name: float(counts[k, 1] / totals[k]) if totals[k] else float("nan")
                 for k, name in enumerate(COMPLAINT_OUTCOMES)}
-
-    def record_choices(self, month: int, previous: np.ndarray, chosen: np.ndarray) -> None:
-        """Count the month's choices in the switching matrix, then derive sales, conquest, churn ... from it.
-
-        Args:
-            month: the model month.
-            previous: per chooser, the brand of the car replaced, or -1 for a household new to the segment.
-            chosen: per chooser (same shape), the brand bought, or ``n_brands`` for leaving the segment.
-        """
-        nb = self.n_brands
-        frm = np.where(previous < 0, nb, previous)
-        self.switching[month] += np.bincount(frm * (nb + 1) + chosen, minlength=(nb + 1) ** 2).reshape(nb + 1, nb + 1)
-        self.derive_choices(month)
 
     def derive_choices(self, month: int) -> None:
         """Sales, conquests, churn ... of ``month`` from its switching matrix (rows: from brand or "new";

@@ -10,6 +10,27 @@ from hypothesis.extra import numpy as hnp
 
 from sim.metrics import CHOICE_COUNTS, Ledger
 
+
+# ---- filling a Ledger by hand (the model fills it from its compiled passes) --------------------------------
+def record_choices(led: Ledger, month: int, previous: np.ndarray, chosen: np.ndarray) -> None:
+    """Count choices in the switching matrix (``previous``: brand replaced or -1 = new to the segment; ``chosen``:
+    brand bought or ``n_brands`` = left), then derive sales, conquest, churn ... as the model does."""
+    nb = led.n_brands
+    frm = np.where(previous < 0, nb, previous)
+    led.switching[month] += np.bincount(frm * (nb + 1) + chosen, minlength=(nb + 1) ** 2).reshape(nb + 1, nb + 1)
+    led.derive_choices(month)
+
+
+def add(led: Ledger, name: str, month: int, brand: np.ndarray, weights: np.ndarray | None = None) -> None:
+    """Add one per entry of ``brand``, or ``weights``, to the accumulator ``name`` at ``month``."""
+    getattr(led, name)[month] += np.bincount(brand, weights=weights, minlength=led.n_brands)[: led.n_brands]
+
+
+def record_rebuys(led: Ledger, month: int, complaint: np.ndarray, rebought: np.ndarray) -> None:
+    """Replacing owners: the outcome of their last complaint, and whether they bought the brand again."""
+    led.rebuy[month] += np.bincount(complaint.astype(np.int64) * 2 + rebought, minlength=8).reshape(4, 2)
+
+
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=150)
 NB = 3
 LEFT = NB  # `chosen` value meaning "left the segment"
@@ -21,7 +42,7 @@ def test_record_choices_hand_made():
     #            stay  0->1  1->out  new->2  stay  1->0  new->out
     previous = np.array([0, 0, 1, NEW, 2, 1, NEW])
     chosen = np.array([0, 1, LEFT, 2, 2, 0, LEFT])
-    led.record_choices(1, previous, chosen)
+    record_choices(led, 1, previous, chosen)
     row = lambda name: getattr(led, name)[1].tolist()  # noqa: E731
     assert row("sales") == [2, 1, 2]
     assert row("new_to_segment_sales") == [0, 0, 1]
@@ -40,8 +61,8 @@ def test_record_choices_hand_made():
 
 def test_record_choices_accumulates_within_a_month():
     led = Ledger(months=1, n_brands=NB)
-    led.record_choices(0, np.array([0]), np.array([1]))
-    led.record_choices(0, np.array([0, 2]), np.array([1, 2]))
+    record_choices(led, 0, np.array([0]), np.array([1]))
+    record_choices(led, 0, np.array([0, 2]), np.array([1, 2]))
     assert led.conquest_sales[0].tolist() == [0, 2, 0]
     assert led.churned_owners[0].tolist() == [2, 0, 0]
     assert led.repurchase[0].tolist() == [0, 0, 1]
@@ -61,7 +82,7 @@ def choices(draw):
 def test_record_choices_identities(c):
     previous, chosen = c
     led = Ledger(months=1, n_brands=NB)
-    led.record_choices(0, previous, chosen)
+    record_choices(led, 0, previous, chosen)
     L = {name: getattr(led, name)[0] for name in CHOICE_COUNTS}
     # every replacing owner either repurchased or churned
     np.testing.assert_array_equal(L["replacers"], L["repurchase"] + L["churned_owners"])
@@ -102,13 +123,13 @@ def filled():
         n = 200
         previous = rng.integers(-1, NB, n)
         chosen = np.where(rng.random(n) < 0.6, np.maximum(previous, 0), rng.integers(0, NB + 1, n))
-        led.record_choices(m, previous, chosen)
+        record_choices(led, m, previous, chosen)
         led.fleet[m] = rng.integers(500, 1000, NB)
         b = rng.integers(0, NB, 50)
-        led.add("service_revenue", m, b, rng.uniform(0, 500, 50))
-        led.add("service_cost", m, b, rng.uniform(0, 400, 50))
-        led.add("csi_sum", m, b, rng.uniform(-1, 1, 50))
-        led.add("csi_n", m, b)
+        add(led, "service_revenue", m, b, rng.uniform(0, 500, 50))
+        add(led, "service_cost", m, b, rng.uniform(0, 400, 50))
+        add(led, "csi_sum", m, b, rng.uniform(-1, 1, 50))
+        add(led, "csi_n", m, b)
         led.events[m, :, 0] += np.bincount(b, minlength=NB)
     return led, names
 
@@ -161,8 +182,8 @@ def test_rebuy_rates_by_complaint_outcome():
     from sim.metrics import Ledger
 
     led = Ledger(2, 3)
-    led.record_rebuys(0, np.array([0, 0, 1, 3, 3, 3], np.int8), np.array([True, False, True, False, False, True]))
-    led.record_rebuys(1, np.array([2], np.int8), np.array([False]))
+    record_rebuys(led, 0, np.array([0, 0, 1, 3, 3, 3], np.int8), np.array([True, False, True, False, False, True]))
+    record_rebuys(led, 1, np.array([2], np.int8), np.array([False]))
     rates = led.rebuy_rates()
     assert rates == {"none": 0.5, "resolved_within_90_days": 1.0, "resolved_90_to_180_days": 0.0,
                      "unresolved": pytest.approx(1 / 3)}
