@@ -374,11 +374,16 @@ _BODY_TYPE_SOURCE_MARKERS = (
 )
 
 
-def _body_type_definition(source: str) -> str:
-    for marker, definition in _BODY_TYPE_SOURCE_MARKERS:
-        if marker in source:
-            return definition
-    raise ValueError(f"body-type-mix row with no known definition: {source!r}")
+def _classify(text: str, markers: tuple[tuple[str, str], ...], what: str) -> str:
+    """The label of the first marker found in ``text`` (a row's source or definition field).
+
+    Raises:
+        ValueError: no marker is found (a row the loaders do not know how to read).
+    """
+    for marker, label in markers:
+        if marker in text:
+            return label
+    raise ValueError(f"{what} row with no known definition: {text!r}")
 
 
 def body_type_mix(definition: str) -> pd.DataFrame:
@@ -394,7 +399,7 @@ def body_type_mix(definition: str) -> pd.DataFrame:
     if definition not in BODY_TYPE_DEFINITIONS:
         raise ValueError(f"definition={definition!r}: one of {sorted(BODY_TYPE_DEFINITIONS)}")
     df = _read(BODY_TYPE_FILE).copy().astype({"year": "int64", "share_of_us_luxury_sales": "float64"})
-    df["definition"] = df["source"].map(_body_type_definition)
+    df["definition"] = [_classify(src, _BODY_TYPE_SOURCE_MARKERS, "body-type-mix") for src in df["source"]]
     return df[df["definition"] == definition].reset_index(drop=True)
 
 
@@ -408,13 +413,6 @@ _LOYALTY_MEASURES = (
     ("stated intention", "jd_power_stated_intention"),
     ("company claim", "company_claim"),
 )
-
-
-def _loyalty_measure(definition: str) -> str:
-    for marker, measure in _LOYALTY_MEASURES:
-        if definition.startswith(marker):
-            return measure
-    raise ValueError(f"loyalty row with an unknown definition: {definition!r}")
 
 
 def _loyalty_level(label: str) -> str:
@@ -434,7 +432,7 @@ def loyalty() -> pd.DataFrame:
     much higher), ``company_claim`` (Lincoln 1997, undefined). Brand- and model-level rows stop at 1997 (held out).
     """
     df = _read(LOYALTY_FILE).copy().astype({"year": "int64", "repurchase_loyalty": "float64"})
-    df["measure"] = df["definition"].map(_loyalty_measure)
+    df["measure"] = [_classify(d, _LOYALTY_MEASURES, "loyalty") for d in df["definition"]]
     df["level"] = df["brand"].map(_loyalty_level)
     return df
 
