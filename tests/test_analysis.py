@@ -160,8 +160,7 @@ range = [0, 1]
     assert (out / "morris_y.png").exists()
 
 
-def test_grid_summary_has_mean_and_t_interval_per_point(tmp_path):
-    experiment = """
+GRID_X1 = """
 replications = 4
 [design]
 kind = "grid"
@@ -169,7 +168,11 @@ kind = "grid"
 path = "choice.inertia"
 name = "x1"
 values = [0.5, 1.0, 2.0]
-[[parameters]]
+"""  # a 3-point grid of 4 replications
+
+
+def test_grid_summary_has_mean_and_t_interval_per_point(tmp_path):
+    experiment = GRID_X1 + """[[parameters]]
 path = "brands.Lexus.service.loaner_cars"
 name = "loaners"
 values = [false, true]
@@ -208,15 +211,7 @@ def test_an_output_with_nan_gets_nan_indices_and_a_warning(tmp_path):
 
 def test_summary_interval_counts_the_finite_runs_of_each_point(tmp_path):
     """The t interval of a point uses the runs where the output is a number: 4, 2 or 1 of 4 (then NaN)."""
-    experiment = """
-replications = 4
-[design]
-kind = "grid"
-[[parameters]]
-path = "choice.inertia"
-name = "x1"
-values = [0.5, 1.0, 2.0]
-"""
+    experiment = GRID_X1
     finite = {0.5: 4, 1.0: 2, 2.0: 1}  # finite replications per point (the first ones)
     calls = {}
 
