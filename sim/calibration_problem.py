@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from sim import moments
+from sim.scenario import StrictModel
 from sim.scenario_files import (
     SCENARIO_DIR,
     ScenarioError,
@@ -34,11 +35,7 @@ from sim.scenario_files import (
 CALIBRATION_DIR = SCENARIO_DIR / "calibration"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FreeParameter(_Strict):
+class FreeParameter(StrictModel):
     """One parameter the calibration fits: its scenario field path, the prior range searched and why, the start."""
 
     path: str = Field(description="Dotted field path in the scenario, as for --set (e.g. choice.inertia).")
@@ -61,7 +58,7 @@ class FreeParameter(_Strict):
         return self
 
 
-class Optimiser(_Strict):
+class Optimiser(StrictModel):
     """The search: Sobol' screening of the prior box, then bounded Nelder-Mead from the best point, and its stops."""
 
     screening: int = Field(64, ge=0, le=4096, description="Sobol' points over the prior box before the local search "
@@ -73,7 +70,7 @@ class Optimiser(_Strict):
     fatol: float = Field(0.05, gt=0, description="... and the distance differs by less than this across it.")
 
 
-class CalibrationSpec(_Strict):
+class CalibrationSpec(StrictModel):
     """A calibration file (``scenarios/calibration/*.toml``): the base scenario, the window, the population and
     replications per candidate, the free parameters (each listed once), the targets left out and the optimiser."""
 

@@ -26,10 +26,11 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.files import toml_inline
 from sim.results import ROOT
+from sim.scenario import StrictModel
 from sim.scenario_files import ScenarioError, explain_error, resolve_path
 
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
@@ -38,11 +39,7 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64,
                             description="a column name: letters, digits and _, not starting with a digit")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Parameter(_Strict):
+class Parameter(StrictModel):
     """One parameter to vary, by its scenario field path (as in ``--set``)."""
 
     path: str = Field(min_length=1, description="Dotted field path, e.g. 'brands.Lexus.service.loaner_cars'.")
@@ -78,20 +75,20 @@ class Parameter(_Strict):
         return value
 
 
-class GridDesign(_Strict):
+class GridDesign(StrictModel):
     """Every combination of the parameters' ``values`` (or ``range`` with ``steps``): a full factorial."""
 
     kind: Literal["grid"] = "grid"
 
 
-class LHSDesign(_Strict):
+class LHSDesign(StrictModel):
     """A Latin hypercube of ``samples`` points over the parameters' ranges (SALib)."""
 
     kind: Literal["lhs"]
     samples: int = Field(ge=2, le=1_000_000, description="Design points (SALib latin hypercube).")
 
 
-class SobolDesign(_Strict):
+class SobolDesign(StrictModel):
     """Saltelli's sample for Sobol' indices (SALib): ``samples`` N, a power of 2, over the parameters' ranges."""
 
     kind: Literal["sobol"]
@@ -108,7 +105,7 @@ class SobolDesign(_Strict):
         return value
 
 
-class MorrisDesign(_Strict):
+class MorrisDesign(StrictModel):
     """Morris elementary-effects trajectories (SALib) on a grid of ``levels`` (even) over the parameters' ranges."""
 
     kind: Literal["morris"]
@@ -127,7 +124,7 @@ Design = Annotated[GridDesign | LHSDesign | SobolDesign | MorrisDesign, Field(di
 AGGREGATES = ("sum", "mean", "median", "min", "max")
 
 
-class Output(_Strict):
+class Output(StrictModel):
     """A named number per run from ``model.brand_year()``: one metric over brands x years, aggregated."""
 
     name: Name
@@ -156,7 +153,7 @@ class Output(_Strict):
         return [self.brand] if self.brand is not None else self.brands
 
 
-class Experiment(_Strict):
+class Experiment(StrictModel):
     """An experiment file (``scenarios/experiments/*.toml``): the base scenario and its overrides, the design, the
     parameters varied, the outputs recorded per run, replications and seed, and how runs are batched and written."""
 

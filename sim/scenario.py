@@ -38,8 +38,12 @@ YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description
 MAX_BRANDS = 16  # awareness is a 16-bit mask per buyer
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class StrictModel(BaseModel):
+    """The base of every luxsim input schema (scenarios, experiments, calibrations): unknown fields are refused
+    (a misspelt field is an error, not a silent default), every number must be finite (TOML can write ``nan``
+    and ``inf``), and values assigned later are validated too."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
 
 
 def year_month_index(date: str, start_year: int) -> int:
@@ -59,7 +63,7 @@ def year_month_index(date: str, start_year: int) -> int:
 # --------------------------------------------------------------------------------------------------------
 # Service policy: the levers a brand pulls, each with an effect on the owner and a cost to the brand.
 # --------------------------------------------------------------------------------------------------------
-class ServiceLevers(_Strict):
+class ServiceLevers(StrictModel):
     """One brand's service policy at one time: the levers, each with an effect on the owner and a cost.
 
     Every field has a default, so a timeline entry or a strategy's response names only the levers it changes.
@@ -120,7 +124,7 @@ def _check_levers(changes: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-class PolicyChange(_Strict):
+class PolicyChange(StrictModel):
     """A dated change to a brand's service policy or price (e.g. BMW free maintenance from 1997-01).
 
     ``service`` names only the levers that change (each checked on its own here; the policy they give, applied
@@ -139,7 +143,7 @@ class PolicyChange(_Strict):
         return _check_levers(value)
 
 
-class Strategy(_Strict):
+class Strategy(StrictModel):
     """How a brand reacts to the market (:mod:`agents.policies` implements each ``kind``).
 
     ``fixed`` follows its timeline only; ``respond_to_share_loss`` is the complacent incumbent: nothing changes
@@ -160,7 +164,7 @@ class Strategy(_Strict):
         return _check_levers(value)
 
 
-class Brand(_Strict):
+class Brand(StrictModel):
     """One brand as it starts: product, price, prestige, awareness, dealers, its service policy and how it changes.
 
     ``price`` is the only required field. The brands on sale at the start (``launch`` omitted or not after
@@ -223,7 +227,7 @@ class Brand(_Strict):
 # --------------------------------------------------------------------------------------------------------
 # Market and buyer segments
 # --------------------------------------------------------------------------------------------------------
-class Segment(_Strict):
+class Segment(StrictModel):
     """A kind of luxury buyer, with its weights in the brand-choice utility.
 
     Across a market's segments, ``share`` and ``entrant_share`` each sum to 1 (checked by :class:`Market`).
@@ -244,14 +248,14 @@ class Segment(_Strict):
         0.5, description="Probability of leasing rather than buying (scaled by the market lease trend).")
 
 
-class TimePoint(_Strict):
+class TimePoint(StrictModel):
     """One point of a yearly series (``market.lease_trend``): a value in ``year``."""
 
     year: int
     value: float
 
 
-class Market(_Strict):
+class Market(StrictModel):
     """The market: when and for how long, how many luxury households, growth, leasing, and the buyer segments.
 
     ``segments`` maps a segment name to its :class:`Segment`; at least one, with ``share`` and ``entrant_share``
@@ -307,7 +311,7 @@ class Market(_Strict):
 # --------------------------------------------------------------------------------------------------------
 # Mechanism parameters (shared by all brands)
 # --------------------------------------------------------------------------------------------------------
-class ServiceEvents(_Strict):
+class ServiceEvents(StrictModel):
     """How often service events happen and how each is experienced (``sim/service.py``), for all brands.
 
     Rates: maintenance every ``maintenance_interval_months``; defects at the brand's ``defects_per_car_year``,
@@ -339,7 +343,7 @@ class ServiceEvents(_Strict):
         0.45, description="Experience restored by perfect recall handling (times recall_handling).")
 
 
-class Satisfaction(_Strict):
+class Satisfaction(StrictModel):
     """How an owner's satisfaction with the brand (scale -1..1) moves: events, decay, complaints, take-backs.
 
     Used by ``sim/satisfaction.py``: a loss-averse update per experience, lazy decay toward ``baseline``,
@@ -373,7 +377,7 @@ class Satisfaction(_Strict):
                          "when they buy the same brand again; the rest is new_car (switchers start at new_car).")
 
 
-class WordOfMouth(_Strict):
+class WordOfMouth(StrictModel):
     """The social network (``sim/network.py``) and what travels on it (``sim/word_of_mouth.py``).
 
     Buyers are tied within communities of ``community_size`` (a Watts-Strogatz small world of ``degree`` ties
@@ -394,7 +398,7 @@ class WordOfMouth(_Strict):
         0.3, description="Chance a shopper knows the brand of each contact's car (the car is seen).")
 
 
-class Choice(_Strict):
+class Choice(StrictModel):
     """The brand-choice utility's terms shared by all segments (``sim/choice.py``), and the slow brand dynamics.
 
     The segment-specific weights are in :class:`Segment`; the reputation and prestige dynamics
@@ -420,7 +424,7 @@ class Choice(_Strict):
     prestige_discount_erosion: NonNeg = Field(1.5, description="Prestige lost per unit of discount.")
 
 
-class Costs(_Strict):
+class Costs(StrictModel):
     """What each event costs the brand (and its dealers), 1989 USD, and what owners pay (``sim/finance.py``).
 
     Brand and dealers are one P&L here: the defaults give paid maintenance and out-of-warranty repairs a margin,
@@ -449,7 +453,7 @@ class Costs(_Strict):
     discount_rate: Prob = Field(0.1, description="Annual discount rate for customer lifetime value.")
 
 
-class Simulation(_Strict):
+class Simulation(StrictModel):
     """How a scenario is simulated: the population, the replications and the root seed (not the market)."""
 
     buyers: int = Field(
@@ -463,7 +467,7 @@ class Simulation(_Strict):
                                 "create them on demand.")
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """Every parameter of a run: a validated scenario file (see the module docstring for its sections).
 
     ``market`` and ``brands`` are required; every other section has defaults. Checked across sections: 1 to

@@ -4,6 +4,7 @@ and errors that name the file and the field."""
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 
@@ -375,3 +376,32 @@ def test_scenario_error_is_a_value_error_with_one_line_per_problem():
     error = ScenarioError(["a.toml: x: bad", "a.toml: y: worse"])
     assert isinstance(error, ValueError)
     assert str(error).splitlines() == error.problems
+
+
+def _float_fields(model, prefix: str) -> list[str]:
+    """Dotted paths of the float fields of a scenario section (and its sub-sections), from the schema."""
+    from pydantic import BaseModel
+
+    out = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            out += _float_fields(value, f"{prefix}{name}.")
+        elif isinstance(value, float) and not isinstance(value, bool):
+            out.append(f"{prefix}{name}")
+    return out
+
+
+def test_every_float_field_refuses_non_finite_numbers():
+    """TOML writes nan and inf; no number luxsim reads may be one (a field with only a lower bound once took inf
+    and ran with NaN profit). Every float field of every section, the flagship's brands and levers included."""
+    flagship = load_scenario("lexus_us_1989")
+    paths = []
+    for section in ("market", "service_events", "satisfaction", "word_of_mouth", "choice", "costs"):
+        paths += _float_fields(getattr(flagship, section), f"{section}.")
+    paths += _float_fields(flagship.brands["Lexus"], "brands.Lexus.")
+    assert len(paths) > 40 and "brands.Lexus.price" in paths and "brands.Lexus.service.dealer_service_quality" in paths
+    for path in paths:
+        for bad in ("inf", "-inf", "nan"):
+            with pytest.raises(ScenarioError, match=rf"{re.escape(path)}: Input should be a finite number"):
+                load_scenario("lexus_us_1989", [f"{path}={bad}"])
