@@ -211,11 +211,11 @@ def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.
     if as_json:
         print(sc.model_dump_json(indent=2))
         return
-    import tomli_w
+    from sim.files import toml_document
 
     data = sc.model_dump(mode="json", exclude_none=True)
     console.print(f"[bold]{escape(sc.name)}[/]: {escape(sc.question)}")
-    console.print(tomli_w.dumps(data), markup=False, highlight=False)
+    console.print(toml_document(data), markup=False, highlight=False)
 
 
 @app.command()

@@ -20,11 +20,6 @@ DARK2 = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a67
 OTHER = "#9e9e9e"  # "new to segment", "left segment" and other non-brand categories
 
 
-def brand_colour(name: str, index: int) -> str:
-    """The colour (``#rrggbb``) of brand ``name``, the ``index``-th brand of its scenario."""
-    return BRAND_COLOURS.get(name, TAB10[index % len(TAB10)])
-
-
 def brand_palette(brands: list[str]) -> dict[str, str]:
     """Brand name -> colour, for brands in scenario order; distinct colours for up to 10 unlisted brands."""
     used = {BRAND_COLOURS[b] for b in brands if b in BRAND_COLOURS}
