@@ -1,8 +1,9 @@
 """Brand agents: Lexus, Mercedes-Benz, BMW, ... — every brand comes from the scenario.
 
-A brand has a launch date, a price (and perhaps a discount), a defect rate (reliability), prestige that moves slowly,
-awareness built by marketing, a dealer network, and a service policy that changes along a timeline or in
-response to the market (its strategy). Brands are few, so they are ordinary Mesa agents: the model calls
+A brand has a launch date, model lines (each with a body type, a price class, a price path, a defect rate and
+dates on sale; ``sim/lineup.py``), perhaps a discount and a price index (exchange-rate or cost shocks), prestige
+that moves slowly, awareness built by marketing, a dealer network, and a service policy that changes along a
+timeline or in response to the market (its strategy: new levers, new lines, new prices). Brands are few, so they are ordinary Mesa agents: the model calls
 ``step()`` on each once a month.
 """
 
@@ -14,23 +15,24 @@ from typing import TYPE_CHECKING
 import mesa
 
 from agents.policies import apply_levers, make_strategy
-from sim.scenario import Brand, ServiceLevers, year_month_index
+from sim.lineup import implicit_line
+from sim.scenario import Brand, ModelLine, ServiceLevers, year_month_index
 
 if TYPE_CHECKING:
     from sim.model import LuxuryMarketModel
+
+NEVER_MONTH = 10**6  # a line's start or end month that never comes
 
 
 class _PolicyChange:
     """A dated policy change, scheduled on Mesa's event list (which holds callbacks weakly: the brand
     keeps these alive)."""
 
-    def __init__(self, brand: BrandAgent, month: int, service: dict, note: str, discount: float | None,
-                 price: float | None):
-        self.brand, self.month, self.service, self.note = brand, month, service, note
-        self.discount, self.price = discount, price
+    def __init__(self, brand: BrandAgent, month: int, service: dict, note: str, changes: dict):
+        self.brand, self.month, self.service, self.note, self.changes = brand, month, service, note, changes
 
     def __call__(self) -> None:
-        self.brand.adopt(self.service, self.note, self.month, self.discount, self.price)
+        self.brand.adopt(self.service, self.note, self.month, **self.changes)
 
 
 class BrandAgent(mesa.Agent):
@@ -48,7 +50,9 @@ class BrandAgent(mesa.Agent):
 
     Attributes:
         service: the policy in force (:class:`sim.scenario.ServiceLevers`).
-        price, discount: list price (1989 USD) and discount (fraction of list price) in force.
+        lines: the brand's model lines (``spec.models``, or one implicit line at ``spec.price``), in file order.
+        price_index, discount: the multiplier on every line's list price and the discount (fraction of list
+            price) in force.
         prestige: brand equity, 0-1 (moves toward its target: :mod:`sim.reputation`).
         reputation: service reputation, satisfaction scale -1..1 (starts at ``satisfaction.baseline``).
         reference_share: trailing 12-month sales share at the end of the first simulated year (0 for brands
@@ -67,7 +71,13 @@ class BrandAgent(mesa.Agent):
         self.launch_month = year_month_index(spec.launch, start_year) if spec.launch else -10**6
         self.service: ServiceLevers = spec.service.model_copy()
         self.discount: float = spec.discount
-        self.price: float = spec.price
+        self.price_index: float = spec.price_index
+        self.lines: list[ModelLine] = list(spec.models) or [implicit_line(name, spec.price, spec.defects_per_car_year)]
+        self._line_start = [self._month(line.launch, self.launch_month) for line in self.lines]  # first month on sale
+        self._line_end = [self._month(line.end, NEVER_MONTH) for line in self.lines]
+        self._line_paths = [([self._month(line.launch, self.launch_month)] + [self._month(p.date, 0) for p in line.prices],
+                             [line.price] + [p.price for p in line.prices]) for line in self.lines]
+        self._implicit_price: float | None = None  # a timeline ``price`` of a brand without lines
         self.prestige: float = spec.prestige
         self.reputation: float = model.config.satisfaction.baseline
         self.reference_share: float = 0.0
@@ -77,15 +87,54 @@ class BrandAgent(mesa.Agent):
         self._pending: list[_PolicyChange] = []
         for change in spec.timeline:
             month = year_month_index(change.date, start_year)
+            changes = dict(discount=change.discount, price=change.price, price_index=change.price_index)
             if month <= 0:  # already in force at the start
-                self.adopt(change.service, change.note, 0, change.discount, change.price)
+                self.adopt(change.service, change.note, 0, **changes)
             else:
-                self.schedule_policy_change(month, change.service, change.note, change.discount, change.price)
+                self.schedule_policy_change(month, change.service, change.note, **changes)
+
+    def _month(self, date: str | None, default: int) -> int:
+        """The model month of a line's date: ``default`` if omitted, never for ``"response"`` (until launched)."""
+        if date is None:
+            return default
+        if date == "response":
+            return NEVER_MONTH
+        return year_month_index(date, self.model.config.market.start_year)
 
     # ---- what the brand knows of the market ----------------------------------------------------------
     def on_sale(self, month: int) -> bool:
-        """True from the launch month on (always, for a brand on sale at the start)."""
-        return month >= self.launch_month
+        """True from the launch month on (always, for a brand on sale at the start) while a line is on sale."""
+        return month >= self.launch_month and any(self.line_on_sale(k, month) for k in range(len(self.lines)))
+
+    def line_on_sale(self, k: int, month: int) -> bool:
+        """Whether line ``k`` is on sale in ``month``: launched (by its date, or by the strategy's response), not
+        yet ended, and the brand launched."""
+        return self.launch_month <= month and self._line_start[k] <= month < self._line_end[k]
+
+    def line_price(self, k: int, month: int) -> float:
+        """Line ``k``'s list price in force in ``month`` (its latest price point by then, times ``price_index``),
+        1989 USD."""
+        if self._implicit_price is not None:
+            return self._implicit_price * self.price_index
+        starts, prices = self._line_paths[k]
+        price = prices[0]
+        for start, p in zip(starts, prices):
+            if start <= month:
+                price = p
+        return price * self.price_index
+
+    def line_defects(self, k: int) -> float:
+        """Line ``k``'s unscheduled repair visits per car-year of a new car (the brand's, unless the line sets it)."""
+        d = self.lines[k].defects_per_car_year
+        return self.spec.defects_per_car_year if d is None else d
+
+    @property
+    def price(self) -> float:
+        """The mean list price of the lines on sale now (all lines before the first month), 1989 USD: a brand's
+        average, for reports (choice prices each line)."""
+        m = max(self.model.month, 0)
+        on = [k for k in range(len(self.lines)) if self.line_on_sale(k, m)] or range(len(self.lines))
+        return float(sum(self.line_price(k, m) for k in on) / len(on))
 
     def trailing_sales_share(self, month: int) -> float:
         """The brand's share of all sales over the 12 months before ``month`` (0.0 if nothing was sold)."""
@@ -100,15 +149,15 @@ class BrandAgent(mesa.Agent):
         return s.awareness_max - (s.awareness_max - s.awareness) * math.exp(-since / s.awareness_ramp_months)
 
     # ---- acting ------------------------------------------------------------------------------------------
-    def schedule_policy_change(self, month: int, service: dict, note: str, discount: float | None = None,
-                               price: float | None = None) -> None:
-        """Change the policy from ``month`` on (an event on Mesa's event list, fired before that month's step)."""
-        change = _PolicyChange(self, month, service, note, discount, price)
+    def schedule_policy_change(self, month: int, service: dict, note: str, **changes) -> None:
+        """Change the policy from ``month`` on (an event on Mesa's event list, fired before that month's step);
+        ``changes`` are :meth:`adopt`'s keyword arguments."""
+        change = _PolicyChange(self, month, service, note, changes)
         self._pending.append(change)
         self.model.schedule_event(change, at=month + 0.5)
 
     def adopt(self, service: dict, note: str, month: int, discount: float | None = None,
-              price: float | None = None) -> None:
+              price: float | None = None, price_index: float | None = None, launch: list[str] | None = None) -> None:
         """Put a change into force now and note it in ``history``.
 
         Args:
@@ -116,18 +165,28 @@ class BrandAgent(mesa.Agent):
             note: what the change is, for ``history`` (``"policy change"`` if empty).
             month: the model month it takes effect, for ``history``.
             discount: the new discount (fraction of list price), or None to keep it.
-            price: the new list price (1989 USD), or None to keep it.
+            price: the new list price (1989 USD) of a brand without model lines, or None to keep it.
+            price_index: the new multiplier on every line's list price, or None to keep it.
+            launch: names of lines declared ``launch = "response"`` to put on sale from ``month``.
 
         Raises:
             pydantic.ValidationError: the levers give an invalid policy (not for a validated scenario's changes:
                 :class:`sim.scenario.Brand` checks them in sequence).
+            ValueError: a line to launch that the brand does not have.
         """
         if service:
             self.service = apply_levers(self.service, service)
         if discount is not None:
             self.discount = discount
         if price is not None:
-            self.price = price
+            self._implicit_price = price
+        if price_index is not None:
+            self.price_index = price_index
+        names = [line.name for line in self.lines]
+        for name in launch or ():
+            if name not in names:
+                raise ValueError(f"{self.name} has no model line {name!r} to launch")
+            self._line_start[names.index(name)] = month
         self.changes += 1
         self.history.append((month, note or "policy change"))
 

@@ -123,7 +123,8 @@ class BuyerAgent(mesa.Agent):
         age = m - int(pop.purchase_month[i])
         if rng.random() < 1.0 / p.maintenance_interval_months:  # scheduled maintenance
             self.visit_dealer(service.ROUTINE, rng)
-        if rng.random() < service.defect_probability(ba.defects_per_car_year[b], age, p.defect_age_growth):
+        defects = model.lines.defects_per_car_year[pop.line[i]]  # the rate of the car's model line
+        if rng.random() < service.defect_probability(defects, age, p.defect_age_growth):
             # a repair visit, a breakdown (roadside rescue), or fixed before the owner noticed (goodwill)
             self.visit_dealer(service.draw_defect_kind(rng, ba.proactive_goodwill[b], p.breakdown_share), rng)
         if model.recall_campaign[b] and age < service.RECALL_MAX_AGE_MONTHS and rng.random() < p.recall_reach:
@@ -212,21 +213,27 @@ class BuyerAgent(mesa.Agent):
         return heard
 
     def shop(self, may_leave: bool, rng: np.random.Generator) -> None:
-        """Choose a brand among those considered, or leave the luxury segment (logit choice); a buyer gets their
-        new car (``sim.rules.satisfaction_after_purchase``, ``new_car``)."""
+        """Choose a brand among those considered, or leave the luxury segment (nested logit, ``sim/choice.py``): an
+        owner's need may change first (``sim.rules.redraw_need``) and an owner may seek variety
+        (``seeks_variety``); a buyer takes a line of the brand (``draw_line``) and gets their new car
+        (``satisfaction_after_purchase``, ``new_car``)."""
         model, pop, i = self.model, self._pop, self.slot
         m, ba, nb = model.month, model.brand_arrays, len(model.brands)
         current, g = int(pop.brand[i]), int(pop.segment[i])
         heard = self.listen_to_friends(rng)
         pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.awareness_reach, current)
         own_sat = self.satisfaction
+        offer, cp = model.offer, model.params["cp"]
+        if current >= 0:  # replacing a car: the household's need may have changed (life events)
+            pop.need[i] = rules.redraw_need(rng, int(pop.need[i]), model.config.market.need_change, offer.need_cdf)
+        need = int(pop.need[i])
+        loyal = -1 if rules.seeks_variety(rng, current >= 0, cp.variety_seeking) else current
         w = np.zeros(nb + 1)  # logit weights exp(utility); 0 = not considered; the last is leaving the segment
         total = 0.0
         for k in range(nb):
             if aware >> k & 1 and ba.on_sale[k]:
-                w[k] = choice.logit_weight(model.brand_values[g, k], model.value_logit_weights[g, k],
-                                           model.segments.service_weight[g], heard[k], k == current, own_sat,
-                                           model.params["cp"])
+                w[k] = choice.logit_weight(offer.values[g, need, k], offer.value_logit_weights[g, need, k],
+                                           model.segments.service_weight[g], heard[k], k == loyal, own_sat, cp)
             total += w[k]
         w[nb] = model.outside_logit_weights[g] if may_leave else 0.0
         pick = choice.draw_weighted(rng, w, total + w[nb])
@@ -239,6 +246,8 @@ class BuyerAgent(mesa.Agent):
             return
         model.fleet[pick] += 1
         pop.brand[i] = pick
+        pop.line[i] = line = rules.draw_line(rng, offer.line_cdf, g, need, pick, offer.brand_lines, offer.line_count)
+        model.ledger.line_sales[m, line] += 1
         pop.complaint[i] = NO_COMPLAINT
         sp = model.params["sp"]
         pop.sat[i] = rules.satisfaction_after_purchase(own_sat, pick == current, sp.new_car, sp.repurchase_carryover)

@@ -79,7 +79,8 @@ class RespondToShareLoss:
         if self.reference_share > 0 and share < (1.0 - self.spec.threshold) * self.reference_share:
             self.triggered_month = month
             brand.schedule_policy_change(month + max(1, self.spec.lag_months), self.spec.response,
-                                         "response to share loss")
+                                         "response to share loss", launch=self.spec.launch,
+                                         price_index=self.spec.price_index)
 
 
 STRATEGIES: dict[str, type] = {"fixed": Fixed, "respond_to_share_loss": RespondToShareLoss}

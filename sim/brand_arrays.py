@@ -17,12 +17,12 @@ class BrandArrays(NamedTuple):
     """
 
     on_sale: np.ndarray  # bool: on sale this month (``BrandAgent.on_sale``)
-    price: np.ndarray  # list price in force, 1989 USD
+    price: np.ndarray  # mean list price of the lines on sale, 1989 USD (a brand's average: choice prices each line)
     discount: np.ndarray  # discount in force, fraction of list price
     new_car_margin: np.ndarray  # the brand's gross margin on a new car, fraction of the discounted price
     prestige: np.ndarray  # brand equity now, 0..1 (``BrandAgent.prestige``)
     reputation: np.ndarray  # service reputation now, satisfaction scale -1..1 (``BrandAgent.reputation``)
-    defects_per_car_year: np.ndarray  # unscheduled repair visits per car-year of a new car
+    defects_per_car_year: np.ndarray  # mean over the lines on sale of unscheduled repair visits per car-year
     dealers: np.ndarray  # US dealerships
     awareness_reach: np.ndarray  # share of shoppers marketing has made aware (``BrandAgent.awareness_reach``)
     dealer_service_quality: np.ndarray  # 0..1
@@ -56,7 +56,7 @@ class BrandArrays(NamedTuple):
             new_car_margin=f(lambda b: b.spec.new_car_margin),
             prestige=f(lambda b: b.prestige),
             reputation=f(lambda b: b.reputation),
-            defects_per_car_year=f(lambda b: b.spec.defects_per_car_year),
+            defects_per_car_year=f(lambda b: _mean_line_defects(b, month)),
             dealers=f(lambda b: b.spec.dealers),
             awareness_reach=f(lambda b: b.awareness_reach(month)),
             dealer_service_quality=f(lambda b: b.service.dealer_service_quality),
@@ -70,3 +70,9 @@ class BrandArrays(NamedTuple):
             complaint_resolution_slow=f(lambda b: b.service.complaint_resolution_slow),
             word_of_mouth=f(lambda b: b.spec.word_of_mouth),
         )
+
+
+def _mean_line_defects(brand, month: int) -> float:
+    """The mean defect rate of the brand's lines on sale in ``month`` (all its lines if none is)."""
+    on = [k for k in range(len(brand.lines)) if brand.line_on_sale(k, month)] or range(len(brand.lines))
+    return sum(brand.line_defects(k) for k in on) / len(on)

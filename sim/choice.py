@@ -1,29 +1,45 @@
-"""Brand choice: a multinomial logit over the brands a buyer considers, plus leaving the luxury segment.
+"""Choice: a nested logit over brands (the nests) and their model lines, plus leaving the luxury segment.
 
-Utility of brand b for buyer i of segment g:
+Utility of line l of brand b for buyer i of segment g who needs body type n (a *nested logit*: McFadden 1978,
+Train 2009 ch. 4; Berry 1994 for brands as nests of differentiated products):
 
-    U_ib = prestige_weight[g]·prestige_b − price_weight[g]·log(paid_b / reference) − discount_stigma[g]·discount_b
-         + perk_weight[g]·perk_b − defect_weight·defects_per_car_year_b + dealer_weight·log(dealers_b / 300)
-         + service_weight[g]·perceived_service_ib
-         + [b = current brand]·(inertia + satisfaction_loyalty·s_i)   (state dependence, Mannering & Winston
-                                                                  1991, stronger the more satisfied the owner)
-         + ε_ib                                                  (Gumbel: the logit)
+    U_ibl = V_ib + W_gnl + ε_ibl
+
+    V_ib  = prestige_weight[g]·prestige_b − discount_stigma[g]·discount_b + perk_weight[g]·perk_b
+          + dealer_weight·log(dealers_b / 300) + service_weight[g]·perceived_service_ib
+          + [b = current brand, not variety seeking]·(inertia + satisfaction_loyalty·s_i)
+                                          (state dependence, Mannering & Winston 1991)
+    W_gnl = − price_weight[g]·log(paid_l / (reference_price · tier_price_ratio[tier_l]))
+          − defect_weight·defects_per_car_year_l − body_mismatch·[body_l ≠ n]
+
+with ε distributed so that lines of one brand share an unobserved brand component: the nesting parameter
+λ = ``nesting_parameter`` (0 < λ ≤ 1; λ = 1 is a plain logit over all lines). A buyer chooses a brand with the
+logit probabilities of V_ib + λ·IV_gnb, where the inclusive value IV_gnb = log Σ_l exp(W_gnl / λ) sums over the
+brand's lines on sale, then a line of that brand with probability exp(W_gnl / λ) / exp(IV_gnb). Everything that
+differs between buyers of one segment and need is in V (word of mouth, loyalty), so IV and the line
+probabilities are computed once a month per segment × need × brand (:func:`nest`): choosing among lines costs a
+shopper one uniform, whatever the number of lines.
 
 Perceived service is the brand's public reputation plus what the buyer has heard by word of mouth. The
 owner's own satisfaction s_i (-1..1) acts through loyalty: a delighted owner is hard to convert, an unhappy
-one whose complaint was never resolved is easy to lose (Dillard & Bates). Complimentary
-maintenance enters as a perk (value in $1,000, weighed by the segment) and never touches prestige; a
-discount lowers the price paid but costs status-seekers ``discount_stigma`` (and erodes prestige over time,
-``sim/reputation.py``). The outside option (leave the segment) has utility ``outside_utility[g]``; a new
-entrant, who came to buy a luxury car, does not have it.
+one whose complaint was never resolved is easy to lose (Dillard & Bates). With probability ``variety_seeking`` a
+replacing owner ignores loyalty this time (variety seeking: McAlister & Pessemier 1982, Givon 1984), so that no
+satisfaction makes repurchase certain. Complimentary maintenance enters as a perk (value in $1,000, weighed by the
+segment) and never touches prestige; a discount lowers the price paid but costs status-seekers
+``discount_stigma`` (and erodes prestige over time, ``sim/reputation.py``). A line is priced against what cars of
+its class cost (its tier), so a flagship is not penalised for being a flagship, only for being dear for one.
+The outside option (leave the segment) has utility ``outside_utility[g]``; a new entrant, who came to buy a
+luxury car, does not have it.
 
 The names are the scenario's: a ``*_weight`` (``prestige_weight`` ... in :class:`SegmentArrays`,
 ``defect_weight``, ``dealer_weight``, ``wom_weight`` in ``[choice]``) is a coefficient of utility; a brand's
-*logit weight* is exp(its utility), what the choice is drawn from.
+*value* is the part of its utility shared by a segment and need (V without word of mouth and loyalty, plus
+λ·IV); its *logit weight* is exp(its utility), what the choice is drawn from.
 
-The per-shopper steps (``draw_known``, ``utility``, ``logit_weight``, ``draw_weighted``) are compiled and shared by
-both engines (each brand's logit weight, then one uniform by the inverse CDF: ``draw_choice`` is the same draw
-from utilities); ``considered_brands``, ``utilities`` and ``choose`` apply them to many shoppers.
+The per-shopper steps (``draw_known``, ``utility``, ``logit_weight``, ``draw_weighted``, and
+``sim.rules.draw_line``) are compiled and shared by both engines (each brand's logit weight, then one uniform by
+the inverse CDF: ``draw_choice`` is the same draw from utilities); ``considered_brands``, ``utilities`` and
+``choose`` apply them to many shoppers.
 """
 
 from __future__ import annotations
@@ -36,7 +52,8 @@ import numpy as np
 
 from sim.brand_arrays import BrandArrays
 from sim.jit import jit, record
-from sim.scenario import Choice, Scenario
+from sim.lineup import LineArrays
+from sim.scenario import BODY_TYPES, TIERS, Choice, Market, Scenario
 
 DEALER_REFERENCE = 300.0
 
@@ -79,30 +96,114 @@ def perk_value(complimentary_maintenance_months: np.ndarray, interval_months: fl
     return complimentary_maintenance_months / interval_months * maintenance_price / 1000.0
 
 
-def brand_values(ba: BrandArrays, seg: SegmentArrays, p: Choice, reference_price: float,
-                 perk_k: np.ndarray) -> np.ndarray:
-    """The part of utility shared by all buyers of a segment (every term of U_ib above but word of mouth and
-    loyalty).
+def brand_values(ba: BrandArrays, seg: SegmentArrays, p: Choice, perk_k: np.ndarray) -> np.ndarray:
+    """The brand part of utility shared by all buyers of a segment (V_ib above without word of mouth and loyalty).
 
     Args:
         ba: the brands' parameters in force, each shape (n_brands,).
         seg: the segments' weights, each shape (n_segments,).
-        p: the scenario's ``[choice]`` (``defect_weight``, ``dealer_weight``).
-        reference_price: price at which the price term is zero, 1989 USD (``market.reference_price``).
+        p: the scenario's ``[choice]`` (``dealer_weight``).
         perk_k: each brand's perk (``perk_value``), $1,000, shape (n_brands,).
 
     Returns:
         Utilities, shape (n_segments, n_brands).
     """
-    paid = ba.price * (1.0 - ba.discount)
     col = lambda v: v[:, None]  # noqa: E731
     return (col(seg.prestige_weight) * ba.prestige
-            - col(seg.price_weight) * np.log(paid / reference_price)
             - col(seg.discount_stigma) * ba.discount
             + col(seg.perk_weight) * perk_k
-            - p.defect_weight * ba.defects_per_car_year
             + p.dealer_weight * np.log(ba.dealers / DEALER_REFERENCE)
             + col(seg.service_weight) * ba.reputation)
+
+
+def line_values(lines: LineArrays, discount: np.ndarray, seg: SegmentArrays, p: Choice, market: Market) -> np.ndarray:
+    """The line part of utility, W_gnl above: price against the line's class, reliability, and body-type fit.
+
+    Args:
+        lines: the model lines this month (prices, defects, bodies, tiers), each shape (n_lines,).
+        discount: each brand's discount in force (fraction of list price), shape (n_brands,).
+        seg: the segments' weights (``price_weight``), each shape (n_segments,).
+        p: the scenario's ``[choice]`` (``defect_weight``, ``body_mismatch``).
+        market: the scenario's ``[market]`` (``reference_price``, ``tier_price_ratio``).
+
+    Returns:
+        Utilities, shape (n_segments, n_body_types, n_lines); lines not on sale included (``nest`` skips them).
+    """
+    ratio = np.array([market.tier_price_ratio[t] for t in TIERS])
+    paid = lines.price * (1.0 - discount[lines.brand])
+    price_term = seg.price_weight[:, None] * np.log(paid / (market.reference_price * ratio[lines.tier]))[None, :]
+    fit = np.arange(len(BODY_TYPES))[:, None] != lines.body[None, :]  # (n_body_types, n_lines): the wrong body type
+    return ((-price_term - p.defect_weight * lines.defects_per_car_year)[:, None, :]
+            - p.body_mismatch * fit[None, :, :])
+
+
+class Offer(NamedTuple):
+    """What the market offers a shopper this month, by segment g, need n and brand b (``nest``), as the compiled
+    shopping passes read it."""
+
+    values: np.ndarray  # (n_segments, n_needs, n_brands): V + λ·IV, the brand's value; -inf if no line on sale
+    value_logit_weights: np.ndarray  # exp(values) (0 where no line is on sale)
+    line_cdf: np.ndarray  # (n_segments, n_needs, n_brands, max lines): cumulative P(line k of the brand | brand)
+    brand_lines: np.ndarray  # (n_brands, max lines): line index of each brand's k-th line, -1 padding
+    line_count: np.ndarray  # (n_brands,): lines per brand (on sale or not)
+    need_cdf: np.ndarray  # (n_needs,): cumulative shares of the needs redrawn this month (body_type_mix)
+
+
+@jit
+def _nest(brand_part, line_part, on_sale, brand_lines, line_count, lam):
+    n_seg, n_need, _ = line_part.shape
+    n_brands, width = brand_lines.shape
+    values = np.full((n_seg, n_need, n_brands), -np.inf)
+    cdf = np.zeros((n_seg, n_need, n_brands, width))
+    for g in range(n_seg):
+        for n in range(n_need):
+            for b in range(n_brands):
+                top = -np.inf
+                for k in range(line_count[b]):
+                    line = brand_lines[b, k]
+                    if on_sale[line]:
+                        top = max(top, line_part[g, n, line] / lam)
+                if top == -np.inf:
+                    continue  # nothing on sale: the brand is not offered
+                total = 0.0
+                for k in range(line_count[b]):
+                    line = brand_lines[b, k]
+                    if on_sale[line]:
+                        total += math.exp(line_part[g, n, line] / lam - top)
+                    cdf[g, n, b, k] = total
+                last = 0
+                for k in range(line_count[b]):
+                    cdf[g, n, b, k] /= total
+                    if on_sale[brand_lines[b, k]]:
+                        last = k
+                for k in range(last, width):  # exactly 1 from the last line on sale: it ends every draw
+                    cdf[g, n, b, k] = 1.0
+                values[g, n, b] = brand_part[g, b] + lam * (top + math.log(total))
+    return values, cdf
+
+
+def nest(brand_part: np.ndarray, line_part: np.ndarray, on_sale: np.ndarray, brand_lines: np.ndarray,
+         line_count: np.ndarray, nesting_parameter: float, need_cdf: np.ndarray) -> Offer:
+    """The month's :class:`Offer`: each brand's value V + λ·IV and the probabilities of its lines.
+
+    Args:
+        brand_part: ``brand_values``, shape (n_segments, n_brands).
+        line_part: ``line_values``, shape (n_segments, n_needs, n_lines).
+        on_sale: each line on sale this month, bool, shape (n_lines,).
+        brand_lines, line_count: each brand's lines (``sim.lineup.brand_lines``) and their number.
+        nesting_parameter: λ in (0, 1].
+        need_cdf: cumulative need shares this month, shape (n_needs,) (passed through).
+
+    Returns:
+        The offer; a brand with no line on sale has value -inf and logit weight 0 for everyone. With one line on
+        sale a brand's value is brand part + line part (IV = W / λ; exactly so for λ = 1).
+    """
+    values, cdf = _nest(np.ascontiguousarray(brand_part, np.float64), np.ascontiguousarray(line_part, np.float64),
+                        np.asarray(on_sale, bool), brand_lines, np.asarray(line_count, np.int64),
+                        float(nesting_parameter))
+    with np.errstate(under="ignore"):
+        weights = np.exp(values)
+    return Offer(values, weights, cdf, brand_lines, np.asarray(line_count, np.int64), need_cdf)
 
 
 class ChoiceParams(NamedTuple):
@@ -110,6 +211,7 @@ class ChoiceParams(NamedTuple):
     inertia: float
     satisfaction_loyalty: float
     wom_weight: float
+    variety_seeking: float
 
     @classmethod
     def of(cls, p: Choice) -> ChoiceParams:

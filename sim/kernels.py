@@ -54,7 +54,7 @@ from sim.word_of_mouth import hear_contacts
 
 @jit
 def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_defect: int, n: int, campaign, means,
-                  p_max: float, buyers, ba, ep, sp, wp, fade: float, sat_decay, lease_p, holding,
+                  p_max: float, buyers, ba, line_defects, ep, sp, wp, fade: float, sat_decay, lease_p, holding,
                   warranty_months: int, take_back_cost: float, led, money, complaints, moved,
                   log) -> tuple[int, int, int, int, int, int]:
     """The month's service events, each lived as soon as it is drawn: how it went, the owner's satisfaction,
@@ -81,7 +81,8 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     in order, skipping a slot with no owner, and the rows of ``log`` used are the events done
     (``LuxuryMarketModel.give_events``: a month's events replayed, or the same events lived by both engines).
 
-    ``means`` is ``sim.service.experience_table``, ``sat_decay`` is ``sim.satisfaction.decay_factors``.
+    ``line_defects`` is each model line's defects per car-year (``sim.lineup.LineArrays``): a car's defect rate is
+    its line's. ``means`` is ``sim.service.experience_table``, ``sat_decay`` is ``sim.satisfaction.decay_factors``.
     ``money[kind, brand, covered]`` counts events by whether the visit is free to the owner (complimentary
     maintenance, or a repair under warranty): the caller books the month's events and the number of
     satisfaction readings (``led.events``, ``led.csi_n``) from it (``count_events``), and prices them with
@@ -95,7 +96,7 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
     csi_sum, stories_told = led.csi_sum, led.stories_told
     complimentary_maintenance_months, take_back_guarantee = ba.complimentary_maintenance_months, \
         ba.take_back_guarantee
-    defects_per_car_year, proactive_goodwill = ba.defects_per_car_year, ba.proactive_goodwill
+    line_col, proactive_goodwill = buyers.line, ba.proactive_goodwill
     complaint_resolution_fast, complaint_resolution_slow = ba.complaint_resolution_fast, \
         ba.complaint_resolution_slow
     q_due, q_slot, q_car, q_brand, q_fast = complaints.due, complaints.slot, complaints.car, \
@@ -136,9 +137,10 @@ def service_month(rng, month: int, phase: int, i: int, next_routine: int, next_d
             if next_defect < n:
                 prefetch(leased_col, next_defect)
                 prefetch(replace_month, next_defect)
+                prefetch(line_col, next_defect)
             b = brand[i]
             if not active[i] or b < 0 or rng.random() * p_max >= defect_probability(
-                    defects_per_car_year[b], month - purchase_month[i], ep.defect_age_growth):
+                    line_defects[line_col[i]], month - purchase_month[i], ep.defect_age_growth):
                 continue  # no defect after all (thinning)
             kind = draw_defect_kind(rng, proactive_goodwill[b], ep.breakdown_share)
         elif phase == RECALL_PASS and any_campaign:
@@ -239,18 +241,19 @@ def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray,
     n, month = len(active), int(month)
     pop = Population.empty(n, ba.n)
     pop.active[:], pop.brand[:], pop.purchase_month[:] = active, brand, purchase_month
+    pop.line[:] = brand  # one line per brand, its defect rate the brand's
     ep = EventParams.of(p)
     led = Ledger(month + 1, ba.n)
     complaints = Complaints()
     log = np.empty((max(1024, n // 4), 2), dtype=np.int64)
     moved = np.empty((1024, 2), dtype=np.int64)
     campaign = draw_campaigns(rng, ba.on_sale, ep)
-    means, p_max = experience_table(ba, ep), defect_bound(ba, ep)
+    means, p_max = experience_table(ba, ep), defect_bound(ba.defects_per_car_year, ep)
     phase, slot, next_routine, next_defect, rows = ROUTINE_PASS, -1, -1, -1, []
     while phase != DONE:
         phase, slot, next_routine, next_defect, _, n_logged = service_month(
-            rng, month, phase, slot, next_routine, next_defect, n, campaign, means, p_max, pop.columns(), ba, ep,
-            SatisfactionParams.of(Satisfaction()), WomParams.of(WordOfMouth()), 1.0, decay_factors(month, 50.0),
+            rng, month, phase, slot, next_routine, next_defect, n, campaign, means, p_max, pop.columns(), ba,
+            ba.defects_per_car_year, ep, SatisfactionParams.of(Satisfaction()), WomParams.of(WordOfMouth()), 1.0, decay_factors(month, 50.0),
             np.full(8, 0.5), Holding.from_values((24, 36), 54.0, 3.0), 48, 0.0, led.arrays,
             np.zeros((len(EVENT_KINDS), ba.n, 2)), complaints.arrays, moved, log)
         rows.append(log[:n_logged].copy())
@@ -299,24 +302,27 @@ AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three
 
 @jit
 def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
-         see_probability: float, values, value_logit_weights, service_weight, outside_logit_weights, cp, sp,
+         see_probability: float, offer, need_change: float, service_weight, outside_logit_weights, cp, sp,
          sat_decay, lease_p, holding, led, fleet, leavers, moved) -> tuple[int, int]:
     """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
     brand, and the brands of their stories and cars: ``sim.word_of_mouth.hear_contacts``), decides which brands
-    they consider, and chooses one (or, if ``may_leave``, leaves the segment); buyers get their new car. With
+    they consider, and chooses one (or, if ``may_leave``, leaves the segment); buyers get their new car. An owner's
+    need may change first (``rules.redraw_need``), and an owner may seek variety (``rules.seeks_variety``); a buyer
+    takes a line of the brand chosen (``rules.draw_line``) from the month's ``offer`` (``sim.choice.Offer``). With
     ``check_due`` the shoppers are calendar entries: a slot whose replacement date is not this month (any more)
     is skipped, so a slot listed twice shops once (shopping moves the date on). Returns how many left the
     segment (their slots are the first entries of ``leavers``: the caller frees them) and how many bought
     ((slot, replacement month) in the first rows of ``moved``, for the calendar). ``value_logit_weights`` is
-    exp(``values``), ``outside_logit_weights`` exp(the segments' ``outside_utility``)."""
+    ``outside_logit_weights`` is exp(the segments' ``outside_utility``)."""
     # the columns and accumulators, as local variables (cheaper to use in a loop than a named tuple's fields)
     active, brand, segment, aware_col, sat, sat_month = buyers.active, buyers.brand, buyers.segment, buyers.aware, \
         buyers.sat, buyers.sat_month
     complaint, replace_month, told, told_brand = buyers.complaint, buyers.replace_month, buyers.told, \
         buyers.told_brand
-    leased_col, purchase_month = buyers.leased, buyers.purchase_month
+    leased_col, purchase_month, need_col, line_col = buyers.leased, buyers.purchase_month, buyers.need, buyers.line
     word_of_mouth, awareness_reach, on_sale = ba.word_of_mouth, ba.awareness_reach, ba.on_sale
-    switching, rebuy, leased_sales = led.switching, led.rebuy, led.leased_sales
+    switching, rebuy, leased_sales, line_sales = led.switching, led.rebuy, led.leased_sales, led.line_sales
+    values, value_logit_weights, line_cdf, brand_lines, line_count, need_cdf = offer
     nb = on_sale.size
     w = np.empty(nb + 1)
     heard = np.empty(nb)
@@ -336,6 +342,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
             prefetch(sat, j)
             prefetch(sat_month, j)
             prefetch(segment, j)
+            prefetch(need_col, j)
             prefetch(complaint, j)
         if p + AHEAD < n:
             j = shoppers[p + AHEAD]
@@ -355,12 +362,15 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         aware = draw_known(rng, aware, awareness_reach, current)
         aware_col[i] = aware
         own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
-        # logit choice among the brands known and on sale: weights exp(utility) (sim.choice.logit_weight)
+        need = rules.redraw_need(rng, need_col[i], need_change, need_cdf) if current >= 0 else need_col[i]
+        need_col[i] = need
+        loyal = current if not rules.seeks_variety(rng, current >= 0, cp.variety_seeking) else NO_BRAND
+        # nested logit among the brands known and on sale: weights exp(utility) (sim.choice.logit_weight)
         total = 0.0
         for k in range(nb):
             if (aware >> k) & 1 and on_sale[k]:
-                w[k] = logit_weight(values[g, k], value_logit_weights[g, k], service_weight[g], heard[k], k == current,
-                                    own_sat, cp)
+                w[k] = logit_weight(values[g, need, k], value_logit_weights[g, need, k], service_weight[g], heard[k],
+                                    k == loyal, own_sat, cp)
             else:
                 w[k] = 0.0
             total += w[k]
@@ -378,6 +388,9 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
             continue
         fleet[pick] += 1
         brand[i] = pick
+        line = rules.draw_line(rng, line_cdf, g, need, pick, brand_lines, line_count)
+        line_col[i] = line
+        line_sales[month, line] += 1
         complaint[i] = NO_COMPLAINT
         sat[i] = rules.satisfaction_after_purchase(own_sat, pick == current, sp.new_car, sp.repurchase_carryover)
         sat_month[i] = month

@@ -25,7 +25,7 @@ from sim.service import EVENT_KINDS
 # ``leased_sales`` and ``repurchase`` enter rates), so a count has one name from kernel to output.
 COUNTS = ("sales", "leased_sales", "new_to_segment_sales", "conquest_sales", "repurchase", "replacers",
           "churned_owners", "exits_from_segment", "complaints", "complaints_recovered", "take_backs", "stories_told")
-MONEY = ("service_revenue", "service_cost", "new_car_margin")
+MONEY = ("service_revenue", "service_cost", "new_car_margin", "sales_revenue")
 
 
 class LedgerArrays(NamedTuple):
@@ -42,6 +42,7 @@ class LedgerArrays(NamedTuple):
     leased_sales: np.ndarray
     switching: np.ndarray
     rebuy: np.ndarray
+    line_sales: np.ndarray
 
 
 # Counts that follow from the switching matrix of a month (derive_choices).
@@ -59,13 +60,18 @@ class Ledger:
     ``events`` is (months, n_brands, len(EVENT_KINDS)); ``switching`` and ``rebuy`` are described where they are
     made.
 
+    ``line_sales`` is (months, n_lines): cars sold of each model line (``sim/lineup.py``); ``sales_revenue`` is
+    what buyers paid for them (list price less discount), 1989 USD.
+
     Args:
         months: months the run can record.
         n_brands: brands, in scenario order.
+        n_lines: model lines in line-index order (default: one per brand).
     """
 
-    def __init__(self, months: int, n_brands: int):
+    def __init__(self, months: int, n_brands: int, n_lines: int | None = None):
         self.months, self.n_brands = months, n_brands
+        self.line_sales = np.zeros((months, n_brands if n_lines is None else n_lines))
         for name in COUNTS + MONEY + ("csi_sum", "csi_n", "fleet", "prestige"):
             setattr(self, name, np.zeros((months, n_brands)))
         self.events = np.zeros((months, n_brands, len(EVENT_KINDS)))
@@ -128,7 +134,8 @@ class Ledger:
             Columns ``year, brand``, then counts and money in real units (``sales``, ``fleet`` at year end,
             ``conquest_sales``, ``churned_owners``, ``service_revenue`` ... in 1989 USD, ``profit``, one
             ``<kind>_events`` column per event kind), shares and rates as fractions (``sales_share``,
-            ``churn_rate``, ``repurchase_loyalty`` ...), ``csi`` on 0-1000, ``clv`` in USD per owner and
+            ``churn_rate``, ``repurchase_loyalty`` ...), ``mean_price`` (what buyers paid on average, 1989 USD;
+            NaN without sales), ``csi`` on 0-1000, ``clv`` in USD per owner and
             ``prestige`` (the year's mean). A rate whose denominator is zero is NaN. An empty frame before
             the first complete year.
         """
@@ -152,6 +159,7 @@ class Ledger:
             csi = 500.0 * (1.0 + y["csi_sum"] / y["csi_n"])
             profit = y["new_car_margin"] + y["service_revenue"] - y["service_cost"]
             per_owner = profit / fleet
+            mean_price = y["sales_revenue"] / y["sales"]
         clv = lifetime_value(np.nan_to_num(per_owner), np.nan_to_num(1.0 - churn, nan=0.0), discount_rate)
         events = per_year(self.events)
         cols = {
@@ -180,6 +188,7 @@ class Ledger:
             "service_margin": (y["service_revenue"] - y["service_cost"]) * scale,
             "new_car_margin": y["new_car_margin"] * scale,
             "profit": profit * scale,
+            "mean_price": mean_price,
             "clv": clv,
             "prestige": self.prestige[: years * 12].reshape(years, 12, -1).mean(axis=1),
         }
@@ -203,3 +212,28 @@ class Ledger:
         yi, fi, ti = np.nonzero(s)
         return pd.DataFrame({"year": start_year + yi, "from_brand": np.array(frm)[fi], "to_brand": np.array(to)[ti],
                              "buyers": s[yi, fi, ti] * scale})
+
+    def line_year(self, lines: pd.DataFrame, start_year: int, scale: float, months_done: int | None = None) -> pd.DataFrame:
+        """Sales by model line and year: the complete years (of ``months_done``, default all).
+
+        Args:
+            lines: one row per line in line-index order with columns ``brand``, ``model``, ``body``, ``tier``
+                (``LuxuryMarketModel.lines_table``).
+            start_year: the calendar year of month 0.
+            scale: real households per simulated buyer.
+
+        Returns:
+            Columns ``year, brand, model, body, tier, sales`` (real units), ``share_of_brand`` (the line's share of
+            its brand's sales that year; NaN if the brand sold nothing); one row per year and line that sold.
+        """
+        m = months_done if months_done is not None else self.months
+        years = m // 12
+        n_lines = self.line_sales.shape[1]
+        s = self.line_sales[: years * 12].reshape(years, 12, n_lines).sum(axis=1)
+        yi, li = np.nonzero(s)
+        out = lines.iloc[li].reset_index(drop=True)
+        out.insert(0, "year", start_year + yi)
+        out["sales"] = s[yi, li] * scale
+        brand_total = out.groupby(["year", "brand"])["sales"].transform("sum")
+        out["share_of_brand"] = out["sales"] / brand_total
+        return out

@@ -32,9 +32,9 @@ import pandas as pd
 
 from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
-from sim import choice, kernels, replacement, reputation, rules, satisfaction, service, word_of_mouth
+from sim import choice, kernels, lineup, replacement, reputation, rules, satisfaction, service, word_of_mouth
 from sim.brand_arrays import BrandArrays
-from sim.finance import event_money, new_car_margin
+from sim.finance import event_money
 from sim.metrics import Ledger
 from sim.network import build_network
 from sim.population import LAST_MONTH, NEVER, NO_BRAND, Calendar, Complaints, Population
@@ -111,7 +111,12 @@ class LuxuryMarketModel(mesa.Model):
         self.brand_names = [b.name for b in self.brands]
         self.segments = choice.SegmentArrays.from_scenario(scenario)
         n_brands = len(self.brands)
-
+        line_counts = [len(b.lines) for b in self.brands]
+        self.brand_lines = lineup.brand_lines(line_counts)  # (n_brands, max lines): each brand's line indices
+        self.line_count = np.array(line_counts, dtype=np.int64)
+        self.lines_table = pd.DataFrame([(b.name, line.name, line.body, line.tier) for b in self.brands
+                                         for line in b.lines], columns=["brand", "model", "body", "tier"])
+        self.lines: lineup.LineArrays | None = None  # the model lines this month (prices, on sale)
         growth = max(1.0, (1.0 + mk.annual_growth) ** mk.years)
         capacity = int(self.initial_buyers * growth * 1.02) + 64
         self.pop = Population.empty(capacity, n_brands)
@@ -119,7 +124,7 @@ class LuxuryMarketModel(mesa.Model):
         self.complaints = Complaints()
         self.network = build_network(capacity, scenario.word_of_mouth.community_size, scenario.word_of_mouth.degree,
                                      scenario.word_of_mouth.rewire, self.rngs["network"])
-        self.ledger = Ledger(self.n_months, n_brands)
+        self.ledger = Ledger(self.n_months, n_brands, int(self.line_count.sum()))
         # what the compiled kernels read: the scenario's parameters as named tuples, the arrays they write
         self.params = dict(ep=service.EventParams.of(scenario.service_events),
                            sp=SatisfactionParams.of(scenario.satisfaction),
@@ -138,6 +143,7 @@ class LuxuryMarketModel(mesa.Model):
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
         self.outside_logit_weights = np.exp(self.segments.outside_utility)  # logit weights of leaving the segment
+        self.offer: choice.Offer | None = None  # what the market offers this month (brand values, line probabilities)
         self._entrant_cdf = np.cumsum(self.segments.entrant_share / self.segments.entrant_share.sum())
         self.fleet = np.zeros(n_brands, dtype=np.int64)
         self.entries = 0
@@ -197,6 +203,17 @@ class LuxuryMarketModel(mesa.Model):
         shares = np.array([b.spec.initial_fleet_share if b.on_sale(0) else 0.0 for b in self.brands])
         brand = rng.choice(len(self.brands), size=n, p=shares / shares.sum())
         pop.brand[slots] = brand
+        pop.need[slots] = lineup.draw_needs(rng, n, lineup.need_cdf(cfg.market.body_type_mix, cfg.market.start_year))
+        if (self.line_count > 1).any():  # which line each owner's car is: as buyers of month 0 would choose
+            offer = self._make_offer(0, BrandArrays.from_brands(self.brands, 0))
+            u = rng.random(n)
+            g, need = pop.segment[slots], pop.need[slots]
+            cdf = offer.line_cdf[g, need, brand]  # (n, max lines)
+            k = (u[:, None] >= cdf).sum(axis=1).clip(0, self.brand_lines.shape[1] - 1)
+            lines = self.brand_lines[brand, k]
+            pop.line[slots] = lines
+        else:
+            pop.line[slots] = self.brand_lines[brand, 0]
         self.fleet += np.bincount(brand, minlength=len(self.brands))
         hold = self._holding(slots, 0, rng)
         # Cars already on the road: each is some way through its holding time.
@@ -238,11 +255,7 @@ class LuxuryMarketModel(mesa.Model):
         clock = _PhaseClock(self.timings)
         self.agents_by_type[BrandAgent].do("step")
         self.brand_arrays = ba = self._brand_arrays(m)
-        cfg = self.config
-        perk = choice.perk_value(ba.complimentary_maintenance_months, cfg.service_events.maintenance_interval_months,
-                                 cfg.costs.maintenance_price)
-        self.brand_values = choice.brand_values(ba, self.segments, cfg.choice, cfg.market.reference_price, perk)
-        self.value_logit_weights = np.exp(self.brand_values)  # logit weights of the values (kernels.shop)
+        self.offer = self._make_offer(m, ba)
         self.lease_p = self.lease_probability(m)
         clock("brands")
         given, self._given_events = self._given_events, None
@@ -266,6 +279,20 @@ class LuxuryMarketModel(mesa.Model):
         clock("metrics")
         if m + 1 >= self.n_months:
             self.running = False
+
+    def _make_offer(self, m: int, ba: BrandArrays) -> choice.Offer:
+        """What the market offers shoppers in month ``m`` (``sim.choice.nest``): each brand's value per segment and
+        need, and the probabilities of its lines; sets ``lines`` (the model lines this month)."""
+        cfg = self.config
+        self.lines = lines = lineup.LineArrays.from_brands(self.brands, m)
+        perk = choice.perk_value(ba.complimentary_maintenance_months, cfg.service_events.maintenance_interval_months,
+                                 cfg.costs.maintenance_price)
+        brand_part = choice.brand_values(ba, self.segments, cfg.choice, perk)
+        line_part = choice.line_values(lines, ba.discount, self.segments, cfg.choice, cfg.market)
+        year = cfg.market.start_year + m / 12
+        return choice.nest(brand_part, line_part, lines.on_sale & ba.on_sale[lines.brand], self.brand_lines,
+                           self.line_count, cfg.choice.nesting_parameter,
+                           lineup.need_cdf(cfg.market.body_type_mix, year))
 
     def give_events(self, events: np.ndarray) -> None:
         """Make the next month (the next ``step``) live these service events instead of drawing its own.
@@ -352,7 +379,8 @@ class LuxuryMarketModel(mesa.Model):
     def _brand_arrays(self, m: int) -> BrandArrays:
         """The brands' parameters this month: rebuilt when a brand changed its policy, price or discount or came
         on sale; otherwise only prestige, reputation and marketing reach move."""
-        key = tuple((b.changes, b.on_sale(m)) for b in self.brands)
+        key = tuple((b.changes, b.on_sale(m), tuple(b.line_on_sale(k, m) for k in range(len(b.lines))),
+                     tuple(b.line_price(k, m) for k in range(len(b.lines)))) for b in self.brands)
         if key != self._brand_key:
             self._brand_key, self._unit_money = key, None
             return BrandArrays.from_brands(self.brands, m)
@@ -373,12 +401,13 @@ class LuxuryMarketModel(mesa.Model):
             phase = service.ROUTINE_PASS
         else:
             campaign, phase = np.zeros(ba.n, dtype=bool), service.GIVEN_PASS
-        means, p_max = service.experience_table(ba, ep), service.defect_bound(ba, ep)
+        line_defects = self.lines.defects_per_car_year
+        means, p_max = service.experience_table(ba, ep), service.defect_bound(line_defects, ep)
         slot, next_routine, next_defect, done = -1, -1, -1, 0
         while phase != service.DONE:
             phase, slot, next_routine, next_defect, n_moved, n_logged = kernels.service_month(
                 rng, m, phase, slot, next_routine, next_defect, self.pop.in_use, campaign, means, p_max,
-                self._columns, ba, ep, par["sp"], par["wp"], fade, self._sat_decay, self.lease_p, par["holding"],
+                self._columns, ba, line_defects, ep, par["sp"], par["wp"], fade, self._sat_decay, self.lease_p, par["holding"],
                 cfg.costs.warranty_months, cfg.costs.take_back_cost, self._ledger_arrays, self._money,
                 self.complaints.arrays, self._moved, self._no_log if given is None else given[done:])
             done += n_logged
@@ -434,6 +463,7 @@ class LuxuryMarketModel(mesa.Model):
         pop.aware[slots] = 0
         pop.told[slots] = 0.0
         pop.told_brand[slots] = NO_BRAND
+        pop.need[slots] = lineup.draw_needs(rng, n_new, self.offer.need_cdf)
         return slots
 
     def _shop(self, slots: np.ndarray, m: int, ba: BrandArrays, may_leave: bool, clock: _PhaseClock) -> None:
@@ -447,8 +477,8 @@ class LuxuryMarketModel(mesa.Model):
             self._bought = np.empty((2 * slots.size, 2), dtype=np.int64)
         leavers, moved = self._leavers, self._bought
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
-                                       self.network.indices, ba, fade, wp.aware_on_purchase, self.brand_values,
-                                       self.value_logit_weights, self.segments.service_weight,
+                                       self.network.indices, ba, fade, wp.aware_on_purchase, self.offer,
+                                       cfg.market.need_change, self.segments.service_weight,
                                        self.outside_logit_weights, par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
         self.pop.release(leavers[:n_left])
@@ -460,7 +490,9 @@ class LuxuryMarketModel(mesa.Model):
         and the households that entered or left the segment."""
         led, nb = self.ledger, len(self.brands)
         led.derive_choices(m)
-        led.new_car_margin[m] = led.sales[m] * new_car_margin(np.arange(nb), ba)
+        paid = self.lines.price * (1.0 - ba.discount[self.lines.brand])  # per line, 1989 USD
+        led.sales_revenue[m] = np.bincount(self.lines.brand, weights=led.line_sales[m] * paid, minlength=nb)
+        led.new_car_margin[m] = led.sales_revenue[m] * ba.new_car_margin
         total = led.sales[m].sum()
         self.sales_share = led.sales[m] / total if total else np.zeros(nb)
         self.exits += int(led.switching[m, :nb, nb].sum())
@@ -550,6 +582,12 @@ class LuxuryMarketModel(mesa.Model):
         """
         return self.ledger.switching_table(self.brand_names, self.config.market.start_year, self.scale,
                                            months_done=self.month + 1)
+
+    def line_year(self) -> pd.DataFrame:
+        """Sales by model line and year, the complete years simulated so far (``sim.metrics.Ledger.line_year``):
+        ``year, brand, model, body, tier, sales`` (real units), ``share_of_brand``."""
+        return self.ledger.line_year(self.lines_table, self.config.market.start_year, self.scale,
+                                     months_done=self.month + 1)
 
     def memory_bytes(self) -> int:
         """Bytes held by the per-buyer state and the social network (with the replacement calendar and the pending

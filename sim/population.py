@@ -23,6 +23,7 @@ from sim.jit import jit
 NEVER = np.iinfo(np.int16).max  # "no month"
 LAST_MONTH = NEVER - 1  # replacement dates are capped here
 NO_BRAND = -1
+NO_LINE = -1
 
 
 class ComplaintOutcome(IntEnum):
@@ -61,6 +62,8 @@ class Buyers(NamedTuple):
     complaint: np.ndarray
     told: np.ndarray
     told_brand: np.ndarray
+    need: np.ndarray
+    line: np.ndarray
 
 
 @dataclass
@@ -87,6 +90,8 @@ class Population:
     complaint: np.ndarray  # int8: outcome of the last complaint about the current car (COMPLAINT_OUTCOMES)
     told: np.ndarray  # float32: faded sum of the stories this owner has told (inflated, see word_of_mouth)
     told_brand: np.ndarray  # int8: the brand those stories are about, NO_BRAND if none
+    need: np.ndarray  # int8: the body type the household needs (index into sim.scenario.BODY_TYPES)
+    line: np.ndarray  # int16: the model line of the car owned (line index, sim/lineup.py), NO_LINE if none
     free: np.ndarray  # int32 stack of free slots (top = free[n_free - 1]), reused by entrants
     n_free: int = 0
     next_household: int = 0
@@ -127,6 +132,8 @@ class Population:
             complaint=np.zeros(capacity, dtype=np.int8),
             told=np.zeros(capacity, dtype=np.float32),
             told_brand=np.full(capacity, NO_BRAND, dtype=np.int8),
+            need=np.zeros(capacity, dtype=np.int8),
+            line=np.full(capacity, NO_LINE, dtype=np.int16),
             free=np.arange(capacity - 1, -1, -1, dtype=np.int32),
             n_free=capacity,
         )
@@ -148,6 +155,7 @@ class Population:
         """Households leave the segment; their slots become free."""
         self.active[slots] = False
         self.brand[slots] = NO_BRAND
+        self.line[slots] = NO_LINE
         self.replace_month[slots] = NEVER
         self.free[self.n_free : self.n_free + slots.size] = slots[::-1]
         self.n_free += slots.size

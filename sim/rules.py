@@ -47,6 +47,12 @@ The rules, in the order they apply, and where they come from:
   ``recovery_fast`` or ``recovery_slow`` (capped at 1), if the owner still has the car complained about
   (service recovery, Dillard & Bates).
 * ``due_to_shop``: an owner is in the market in the month of their replacement date.
+* ``redraw_need``: a household replacing its car needs another body type with probability ``market.need_change``
+  (life events), drawn from the market's body-type mix of the month (``sim/lineup.py``).
+* ``seeks_variety``: a replacing owner ignores their loyalty this time with probability
+  ``choice.variety_seeking`` (McAlister & Pessemier 1982): satisfaction raises loyalty but never makes it certain.
+* ``draw_line``: the buyer of a brand takes one of its lines with the nested logit's within-brand probabilities
+  (``sim.choice.nest``).
 * ``satisfaction_after_purchase``: a buyer who switches brand starts at ``new_car``; one who buys their brand
   again carries over ``repurchase_carryover`` of their satisfaction with it (state dependence, Mannering &
   Winston 1991).
@@ -171,6 +177,40 @@ def resolve(s: float, fast: bool, recovery_fast: float, recovery_slow: float) ->
 def due_to_shop(active: bool, replace_month: int, month: int) -> bool:
     """Whether a household is in the market in ``month``: in the segment, and its replacement date has come."""
     return active and replace_month == month
+
+
+@jit
+def redraw_need(rng, need: int, probability: float, need_cdf) -> int:
+    """The body type a household replacing its car needs: its ``need`` as before, or with ``probability`` one
+    drawn from the month's cumulative need shares ``need_cdf`` (two uniforms; none if ``probability`` is 0)."""
+    if probability > 0.0 and rng.random() < probability:
+        u = rng.random()
+        for k in range(need_cdf.size):
+            if u < need_cdf[k]:
+                return k
+        return need_cdf.size - 1
+    return need
+
+
+@jit
+def seeks_variety(rng, owner: bool, probability: float) -> bool:
+    """Whether a shopper who owns a car of the segment (``owner``) ignores state dependence this time (variety
+    seeking): with ``probability``, one uniform, drawn only for an owner and a positive probability."""
+    return owner and probability > 0.0 and rng.random() < probability
+
+
+@jit
+def draw_line(rng, line_cdf, g: int, need: int, brand: int, brand_lines, line_count) -> int:
+    """The line a buyer of segment ``g`` needing ``need`` takes of ``brand``: by the inverse CDF over the brand's
+    lines (``line_cdf[g, need, brand]``, ``sim.choice.nest``), one uniform; no draw for a brand with one line."""
+    count = line_count[brand]
+    if count == 1:
+        return brand_lines[brand, 0]
+    u = rng.random()
+    for k in range(count):
+        if u < line_cdf[g, need, brand, k]:
+            return brand_lines[brand, k]
+    return brand_lines[brand, count - 1]
 
 
 @jit

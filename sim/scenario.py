@@ -135,7 +135,12 @@ class PolicyChange(StrictModel):
     note: str = ""
     service: dict[str, Any] = Field(default_factory=dict, description="Service levers that change on this date.")
     discount: float | None = Field(None, ge=0.0, lt=1.0, description="New price discount (fraction of list price).")
-    price: float | None = Field(None, gt=0, description="New list price, 1989 USD.")
+    price: float | None = Field(
+        None, gt=0, description="New list price, 1989 USD (a brand without ``models`` only: a brand with model lines "
+                                "reprices them with their ``prices`` paths or ``price_index``).")
+    price_index: float | None = Field(
+        None, gt=0, le=10, description="New price index: multiplies every model line's list price (an exchange-rate "
+                                       "or cost shock; 1 = the prices as listed).")
 
     @field_validator("service")
     @classmethod
@@ -157,6 +162,11 @@ class Strategy(StrictModel):
     lag_months: int = Field(
         24, ge=0, le=240, description="Months between noticing the loss and the new policy taking effect.")
     response: dict[str, Any] = Field(default_factory=dict, description="Service levers adopted when responding.")
+    launch: list[str] = Field(
+        default_factory=list, description="Model lines (declared with launch = \"response\") launched when responding: "
+                                          "an incumbent can answer with products.")
+    price_index: float | None = Field(
+        None, gt=0, le=10, description="Price index adopted when responding (multiplies every line's list price).")
 
     @field_validator("response")
     @classmethod
@@ -164,10 +174,58 @@ class Strategy(StrictModel):
         return _check_levers(value)
 
 
+BODY_TYPES = ("sedan", "coupe", "suv")  # what a household needs, and what a model line is (coupe = coupe/convertible)
+TIERS = ("entry", "mid", "flagship")  # price classes of model lines
+BodyType = Literal["sedan", "coupe", "suv"]
+Tier = Literal["entry", "mid", "flagship"]
+
+
+class PricePoint(StrictModel):
+    """A dated list price of a model line (``models[].prices``): from ``date`` on, 1989 USD."""
+
+    date: YearMonth
+    price: float = Field(gt=0, description="List price from this date on, 1989 USD.")
+
+
+class ModelLine(StrictModel):
+    """One model line a brand sells (``[[brands.X.models]]``): its body type, price class, price path, reliability
+    and when it is on sale (``launch`` <= month < ``end``).
+
+    ``launch = "response"`` declares a line that the brand launches only when its strategy responds (listed in
+    ``strategy.launch``). ``prices`` are dated changes after the launch, in date order. A line's price in force is
+    its latest price times the brand's ``price_index``.
+    """
+
+    name: str = Field(min_length=1, description="The line's name, unique within the brand (e.g. 'LS 400').")
+    body: BodyType = Field(description="Body type: sedan, coupe (coupe/convertible) or suv; households need one.")
+    tier: Tier = Field("mid", description="Price class: its price is judged against market.reference_price times "
+                                          "market.tier_price_ratio[tier].")
+    launch: YearMonth | Literal["response"] | None = Field(
+        None, description="First month on sale; omitted = from the start (or the brand's launch); 'response' = "
+                          "launched by the brand's strategy response.")
+    end: YearMonth | None = Field(None, description="First month no longer on sale; omitted = on sale to the end.")
+    price: float = Field(gt=0, description="List price at launch, 1989 USD.")
+    prices: list[PricePoint] = Field(default_factory=list, description="Dated list-price changes, 1989 USD.")
+    defects_per_car_year: NonNeg | None = Field(
+        None, description="Unscheduled repair visits per car-year of a new car; omitted = the brand's.")
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ModelLine:
+        dated = self.launch if self.launch not in (None, "response") else None
+        if dated and self.end and self.end <= dated:
+            raise ValueError(f"{self.name}: end {self.end} must come after launch {dated}")
+        dates = [point.date for point in self.prices]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError(f"{self.name}: prices dates must be in order and distinct, got {dates}")
+        if dated and dates and dates[0] < dated:
+            raise ValueError(f"{self.name}: a price dated {dates[0]} comes before the launch {dated}")
+        return self
+
+
 class Brand(StrictModel):
     """One brand as it starts: product, price, prestige, awareness, dealers, its service policy and how it changes.
 
-    ``price`` is the only required field. The brands on sale at the start (``launch`` omitted or not after
+    A brand either sets ``price`` (one implicit mid-tier sedan line) or lists its ``models``. The brands on sale at the start (``launch`` omitted or not after
     January of ``market.start_year``) must have ``initial_fleet_share`` summing to 1 (checked by
     :class:`Scenario`). ``timeline`` must be in date order, and each change, applied to the policy in force by
     then, must give a valid :class:`ServiceLevers`; so must ``strategy.response`` applied after the last one.
@@ -177,7 +235,13 @@ class Brand(StrictModel):
         None, description="First month on sale; omitted = already on sale at the start.")
     initial_fleet_share: Prob = Field(
         0.0, description="Share of the luxury cars in use at the start (incumbents).")
-    price: float = Field(gt=0, description="Average transaction price before discount, 1989 USD.")
+    price: float | None = Field(
+        None, gt=0, description="Average transaction price before discount, 1989 USD: a brand without ``models`` (one "
+                                "implicit mid-tier sedan line); a brand with models prices each line.")
+    price_index: float = Field(
+        1.0, gt=0, le=10, description="Multiplies every line's list price: an exchange-rate or cost shock (1 = as listed).")
+    models: list[ModelLine] = Field(
+        default_factory=list, description="The model lines the brand sells (omitted: one line at ``price``).")
     discount: float = Field(
         0.0, ge=0.0, lt=1.0, description="Price cut as a fraction of list price; erodes prestige.")
     new_car_margin: Prob = Field(
@@ -223,6 +287,34 @@ class Brand(StrictModel):
                 raise ValueError(f"{where}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
         return self
 
+    @model_validator(mode="after")
+    def _lines_consistent(self) -> Brand:
+        """A price or model lines (not both); line names unique; the strategy launches exactly the lines declared
+        ``launch = "response"``; timeline prices only for a brand without lines."""
+        if not self.models:
+            if self.price is None:
+                raise ValueError("price: a brand needs a price, or model lines ([[brands.X.models]]) with theirs")
+            if self.strategy.launch:
+                raise ValueError("strategy.launch: the brand has no model lines to launch")
+            return self
+        if self.price is not None:
+            raise ValueError("price: a brand with model lines prices each line (models[].price); remove the brand's "
+                             "price, or use price_index for a change to all of them")
+        names = [line.name for line in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"models: line names must be unique, got {names}")
+        if any(c.price is not None for c in self.timeline):
+            raise ValueError("timeline: a brand with model lines changes prices with models[].prices or price_index, "
+                             "not price")
+        on_response = {line.name for line in self.models if line.launch == "response"}
+        unknown = [n for n in self.strategy.launch if n not in on_response]
+        if unknown:
+            raise ValueError(f"strategy.launch: {unknown} must be model lines declared with launch = \"response\"")
+        never = sorted(on_response - set(self.strategy.launch))
+        if never:
+            raise ValueError(f"models: {never} have launch = \"response\" but strategy.launch does not list them")
+        return self
+
 
 # --------------------------------------------------------------------------------------------------------
 # Market and buyer segments
@@ -255,6 +347,23 @@ class TimePoint(StrictModel):
     value: float
 
 
+class BodyTypeMix(StrictModel):
+    """One point of ``market.body_type_mix``: the shares of households needing each body type in ``year``
+    (summing to 1)."""
+
+    year: int
+    sedan: Prob = 0.0
+    coupe: Prob = 0.0
+    suv: Prob = 0.0
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> BodyTypeMix:
+        total = self.sedan + self.coupe + self.suv
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"body_type_mix {self.year}: sedan + coupe + suv must sum to 1, got {total:.4f}")
+        return self
+
+
 class Market(StrictModel):
     """The market: when and for how long, how many luxury households, growth, leasing, and the buyer segments.
 
@@ -274,6 +383,16 @@ class Market(StrictModel):
         default_factory=list, description="Market lease share by year (linearly interpolated); scales each "
                                           "segment's lease propensity."
     )
+    body_type_mix: list[BodyTypeMix] = Field(
+        default_factory=list, description="Shares of households needing each body type, by year (linearly "
+                                          "interpolated); omitted = every household needs a sedan.")
+    need_change: Prob = Field(
+        0.0, description="Probability that a household replacing its car needs another body type than before, "
+                         "redrawn from body_type_mix then (life events: children, moves, retirement).")
+    tier_price_ratio: dict[Tier, float] = Field(
+        default_factory=lambda: {"entry": 0.7, "mid": 1.0, "flagship": 1.6},
+        description="What a car of each price class costs relative to reference_price: a line's price term is "
+                    "log(price / (reference_price * ratio)).")
     lease_months: tuple[int, int] = Field(
         (24, 36), description="Lease terms are drawn uniformly from this range, months.")
     ownership_months_mean: float = Field(54.0, gt=6, description="Mean months an owned (not leased) car is kept.")
@@ -290,6 +409,22 @@ class Market(StrictModel):
             total = sum(getattr(seg, attr) for seg in value.values())
             if abs(total - 1.0) > 1e-6:
                 raise ValueError(f"segment {attr}s must sum to 1, got {total:.4f}")
+        return value
+
+    @field_validator("tier_price_ratio")
+    @classmethod
+    def _every_tier(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = [t for t in TIERS if t not in value]
+        if missing or any(not 0 < v <= 10 for v in value.values()):
+            raise ValueError(f"tier_price_ratio needs a ratio in (0, 10] for each of {list(TIERS)}, got {value}")
+        return value
+
+    @field_validator("body_type_mix")
+    @classmethod
+    def _mix_in_order(cls, value: list[BodyTypeMix]) -> list[BodyTypeMix]:
+        years = [p.year for p in value]
+        if years != sorted(years) or len(set(years)) != len(years):
+            raise ValueError(f"body_type_mix years must be in order and distinct, got {years}")
         return value
 
     @field_validator("lease_trend")
@@ -411,6 +546,15 @@ class Choice(StrictModel):
     satisfaction_loyalty: NonNeg = Field(
         1.5, description="Extra utility of the current brand per unit of the owner's satisfaction (-1..1): "
                          "satisfied owners rebuy, unhappy ones defect.")
+    variety_seeking: Prob = Field(
+        0.0, description="Probability that an owner replacing their car ignores state dependence this time (inertia "
+                         "and satisfaction loyalty): variety seeking (McAlister & Pessemier 1982; Givon 1984).")
+    nesting_parameter: float = Field(
+        1.0, gt=0.0, le=1.0, description="Nested logit log-sum coefficient (lambda, 0-1] of the brand nests: lower = "
+                                         "a brand's lines are closer substitutes (McFadden 1978; Train 2009 ch. 4).")
+    body_mismatch: NonNeg = Field(
+        3.0, description="Utility lost when a line's body type is not the one the household needs (3: about 1 "
+                         "buyer in 20 takes a car of the wrong body type).")
     wom_weight: NonNeg = Field(1.0, description="Weight of word of mouth in perceived service.")
     defect_weight: NonNeg = Field(
         0.8, description="Utility lost per unscheduled repair visit per car-year (defects_per_car_year).")

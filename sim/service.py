@@ -121,10 +121,11 @@ def experience_table(ba: BrandArrays, p: EventParams) -> np.ndarray:
 
 
 @jit
-def defect_bound(ba: BrandArrays, p: EventParams) -> float:
-    """The highest monthly defect probability of any car this month (the worst brand's, at the age where the
-    rate stops rising): defects are sampled at this rate and thinned (``sim.kernels.service_month``)."""
-    return min(1.0, ba.defects_per_car_year.max() / 12.0 * (1.0 + p.defect_age_growth * MAX_AGE_YEARS))
+def defect_bound(defects_per_car_year, p: EventParams) -> float:
+    """The highest monthly defect probability of any car this month (the worst model line's rate,
+    ``defects_per_car_year`` of every line, at the age where the rate stops rising): defects are sampled at this
+    rate and thinned (``sim.kernels.service_month``)."""
+    return min(1.0, defects_per_car_year.max() / 12.0 * (1.0 + p.defect_age_growth * MAX_AGE_YEARS))
 
 
 @jit

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,9 +12,26 @@ from hypothesis.extra import numpy as hnp
 from scipy import stats
 
 from sim.brand_arrays import BrandArrays
-from sim.choice import SegmentArrays, brand_values, choose, considered_brands, perk_value, probabilities, utilities
+from sim import choice
+from sim.choice import SegmentArrays, choose, considered_brands, perk_value, probabilities, utilities
+from sim.lineup import LineArrays
 from sim.scenario import Choice
 from tests.conftest import make_brand_arrays
+
+
+def one_line_each(ba: BrandArrays) -> LineArrays:
+    """One mid-tier sedan line per brand, at the brand's price and defect rate (a brand without models)."""
+    n = ba.n
+    return LineArrays(np.arange(n), ba.on_sale.copy(), ba.price.copy(), ba.defects_per_car_year.copy(),
+                      np.zeros(n, np.int64), np.ones(n, np.int64))
+
+
+def brand_values(ba, seg, p, reference_price, perk):
+    """The value of each brand with one line, for a household needing a sedan: brand part + line part."""
+    market = SimpleNamespace(reference_price=reference_price, tier_price_ratio={"entry": 0.7, "mid": 1.0,
+                                                                                 "flagship": 1.6})
+    return (choice.brand_values(ba, seg, p, perk)
+            + choice.line_values(one_line_each(ba), ba.discount, seg, p, market)[:, 0, :])
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=150)
 P_FLOOR = 1e-6
@@ -324,3 +343,79 @@ def test_segment_arrays_are_the_scenario_segments_under_their_names(small_scenar
     assert set(seg.__dataclass_fields__) == set(Segment.model_fields)
     for name in Segment.model_fields:
         assert getattr(seg, name).tolist() == [getattr(s, name) for s in small_scenario.market.segments.values()]
+
+
+# ---- the nested logit over brands and their lines ------------------------------------------------------------------
+def two_brand_lineup(lam: float, prices=(30000.0, 45000.0, 30000.0), bodies=(0, 0, 2), on_sale=(True, True, True)):
+    """Brand 0 sells lines 0 and 1 (sedans, mid and flagship), brand 1 sells line 2 (an SUV, mid)."""
+    lines = LineArrays(np.array([0, 0, 1]), np.array(on_sale), np.array(prices, float), np.full(3, 0.5),
+                       np.array(bodies), np.array([1, 2, 1]))
+    seg = make_seg()
+    market = SimpleNamespace(reference_price=30000.0, tier_price_ratio={"entry": 0.7, "mid": 1.0, "flagship": 1.6})
+    p = Choice(nesting_parameter=lam)
+    w = choice.line_values(lines, np.zeros(2), seg, p, market)
+    brand_lines = np.array([[0, 1], [2, -1]])
+    offer = choice.nest(np.zeros((2, 2)), w, lines.on_sale, brand_lines, np.array([2, 1]), lam, np.array([1.0, 1, 1]))
+    return w, offer
+
+
+@given(lam=st.floats(0.05, 1.0))
+@settings(max_examples=40)
+def test_nest_inclusive_value_and_line_probabilities(lam):
+    """V + λ·log Σ exp(W/λ) per brand; the within-brand CDF is the logit over exp(W/λ); a one-line brand's value
+    is its line's utility; the CDF ends at exactly 1."""
+    w, offer = two_brand_lineup(lam)
+    for g in range(2):
+        for n in range(3):
+            iv = np.log(np.exp(w[g, n, :2] / lam).sum())
+            assert offer.values[g, n, 0] == pytest.approx(lam * iv, rel=1e-12, abs=1e-12)
+            assert offer.values[g, n, 1] == pytest.approx(w[g, n, 2], rel=1e-12)
+            p_line = np.exp(w[g, n, :2] / lam) / np.exp(w[g, n, :2] / lam).sum()
+            assert offer.line_cdf[g, n, 0, 0] == pytest.approx(p_line[0])
+            assert offer.line_cdf[g, n, 0, 1] == 1.0
+    assert np.all(offer.value_logit_weights == np.exp(offer.values))
+
+
+def test_nest_similarity_lowers_the_value_of_a_second_line():
+    """A second line adds λ·log(1 + e^{ΔW/λ}) to its brand: less the closer its lines are substitutes (lower λ)."""
+    gains = []
+    for lam in (1.0, 0.5, 0.2):
+        w, offer = two_brand_lineup(lam, prices=(30000.0, 48000.0, 30000.0))
+        gains.append(offer.values[1, 0, 0] - w[1, 0, 0])
+    assert gains[0] > gains[1] > gains[2] > 0
+
+
+def test_brand_without_line_for_the_need_loses_body_mismatch():
+    """For a household needing an SUV, the sedan-only brand's value falls by body_mismatch (a single line); the
+    SUV brand's is the same as for a sedan-needer's own best fit."""
+    _, offer = two_brand_lineup(1.0, prices=(30000.0, 30000.0, 30000.0), bodies=(0, 0, 2))
+    sedan, suv = 0, 2
+    assert offer.values[0, suv, 0] == pytest.approx(offer.values[0, sedan, 0] - Choice().body_mismatch)
+    assert offer.values[0, suv, 1] == pytest.approx(offer.values[0, sedan, 1] + Choice().body_mismatch)
+
+
+def test_lines_not_on_sale_are_never_drawn():
+    """A line off sale has probability 0 (its CDF step is flat); a brand with nothing on sale has weight 0."""
+    from sim.rules import draw_line
+
+    _, offer = two_brand_lineup(0.7, on_sale=(False, True, False))
+    assert offer.line_cdf[0, 0, 0, 0] == 0.0 and offer.line_cdf[0, 0, 0, 1] == 1.0
+    assert offer.value_logit_weights[0, 0, 1] == 0.0 and offer.values[0, 0, 1] == -np.inf
+    rng = np.random.default_rng(3)
+    picks = {draw_line(rng, offer.line_cdf, 0, 0, 0, offer.brand_lines, offer.line_count) for _ in range(200)}
+    assert picks == {1}
+
+
+def test_draw_line_frequencies_match_the_nested_logit():
+    """Lines drawn by ``rules.draw_line`` follow exp(W/λ) within the brand (chi-square, fixed seed)."""
+    from sim.rules import draw_line
+
+    lam = 0.6
+    w, offer = two_brand_lineup(lam, prices=(30000.0, 40000.0, 30000.0))
+    rng = np.random.default_rng(11)
+    draws = np.array([draw_line(rng, offer.line_cdf, 1, 0, 0, offer.brand_lines, offer.line_count)
+                      for _ in range(20000)])
+    p = np.exp(w[1, 0, :2] / lam)
+    p /= p.sum()
+    counts = np.bincount(draws, minlength=2)[:2]
+    assert stats.chisquare(counts, p * counts.sum()).pvalue > 0.001

@@ -214,7 +214,7 @@ class _Brand:
     def trailing_sales_share(self, month):
         return self.shares[month]
 
-    def schedule_policy_change(self, month, service, note):
+    def schedule_policy_change(self, month, service, note, **changes):
         self.scheduled.append((month, service, note))
 
 

@@ -1,0 +1,99 @@
+"""Products and needs: the model lines brands sell, and the body type each household needs.
+
+A brand sells *model lines* (``[[brands.X.models]]``, :class:`sim.scenario.ModelLine`): each has a body type
+(sedan, coupe/convertible, SUV), a price class (*tier*: entry, mid, flagship), a list-price path, a defect rate,
+and launch and end dates; a brand without ``models`` sells one implicit mid-tier sedan line at its ``price``.
+Lines are numbered across the market in scenario order (brand by brand, each brand's lines in file order): the
+*line index*, the axis of :class:`LineArrays`, of the population's ``line`` column and of the ledger's
+``line_sales``.
+
+Each household *needs* a body type (``Population.need``, an index into :data:`sim.scenario.BODY_TYPES`): drawn
+from the market's ``body_type_mix`` of the year when it enters the segment, and redrawn from it with probability
+``market.need_change`` when it replaces its car (life events), so the households' needs follow the market's
+shift toward SUVs with the lag of the replacement cycle. A line of another body type loses
+``choice.body_mismatch`` of utility (``sim/choice.py``): a brand with no line for a need is rarely chosen.
+Without a ``body_type_mix`` every household needs a sedan (and no random number is drawn for needs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from sim.scenario import BODY_TYPES, TIERS, BodyTypeMix, ModelLine
+
+SEDAN = BODY_TYPES.index("sedan")
+
+
+class LineArrays(NamedTuple):
+    """The model lines as they stand this month, each field an array of shape (n_lines,) in line-index order."""
+
+    brand: np.ndarray  # int64: the brand selling the line (index on the brand axis)
+    on_sale: np.ndarray  # bool: launched and not yet ended this month (and its brand launched)
+    price: np.ndarray  # float64: list price in force (the line's path times its brand's price_index), 1989 USD
+    defects_per_car_year: np.ndarray  # float64: unscheduled repair visits per car-year of a new car
+    body: np.ndarray  # int64: index into BODY_TYPES
+    tier: np.ndarray  # int64: index into TIERS
+
+    @property
+    def n(self) -> int:
+        """The number of lines (on sale or not)."""
+        return self.brand.size
+
+    @classmethod
+    def from_brands(cls, brands: Iterable, month: int) -> LineArrays:
+        """The lines of ``brands`` (``agents.brand.BrandAgent`` s, in scenario order) in model month ``month``."""
+        rows = [(b.index, b.line_on_sale(k, month), b.line_price(k, month), b.line_defects(k),
+                 BODY_TYPES.index(line.body), TIERS.index(line.tier))
+                for b in brands for k, line in enumerate(b.lines)]
+        brand, on_sale, price, defects, body, tier = zip(*rows)
+        return cls(np.array(brand, np.int64), np.array(on_sale, bool), np.array(price, np.float64),
+                   np.array(defects, np.float64), np.array(body, np.int64), np.array(tier, np.int64))
+
+
+def brand_lines(line_counts: Sequence[int]) -> np.ndarray:
+    """Each brand's line indices, shape (n_brands, max lines per brand), int64, padded with -1: row b lists
+    brand b's lines in file order (the lines are numbered brand by brand)."""
+    out = np.full((len(line_counts), max(line_counts)), -1, dtype=np.int64)
+    first = 0
+    for b, count in enumerate(line_counts):
+        out[b, :count] = np.arange(first, first + count)
+        first += count
+    return out
+
+
+def implicit_line(name: str, price: float, defects_per_car_year: float) -> ModelLine:
+    """The one line of a brand without ``models``: a mid-tier sedan at the brand's price, with its defect rate."""
+    return ModelLine(name=name, body="sedan", tier="mid", price=price, defects_per_car_year=defects_per_car_year)
+
+
+def need_mix(mix: Sequence[BodyTypeMix], year: float) -> np.ndarray:
+    """The shares of households needing each body type (``BODY_TYPES`` order) in ``year`` (fractional years
+    allowed): ``body_type_mix`` linearly interpolated, held flat before its first and after its last point;
+    (1, 0, 0) (all sedans) without a mix. Shape (len(BODY_TYPES),), sums to 1."""
+    if not mix:
+        out = np.zeros(len(BODY_TYPES))
+        out[SEDAN] = 1.0
+        return out
+    years = [p.year for p in mix]
+    shares = np.array([[getattr(p, body) for body in BODY_TYPES] for p in mix])
+    out = np.array([np.interp(year, years, shares[:, k]) for k in range(len(BODY_TYPES))])
+    return out / out.sum()
+
+
+def need_cdf(mix: Sequence[BodyTypeMix], year: float) -> np.ndarray:
+    """The cumulative shares of :func:`need_mix` (the last exactly 1): what ``rules.redraw_need`` and
+    :func:`draw_needs` draw from."""
+    cdf = np.cumsum(need_mix(mix, year))
+    cdf[-1] = 1.0
+    return cdf
+
+
+def draw_needs(rng: np.random.Generator, n: int, cdf: np.ndarray) -> np.ndarray:
+    """``n`` needs (int8 indices into ``BODY_TYPES``) drawn from the cumulative shares ``cdf``, one uniform each;
+    none drawn (all sedans) when the mix is all sedans."""
+    if cdf[SEDAN] >= 1.0 and SEDAN == 0:
+        return np.zeros(n, dtype=np.int8)
+    return np.searchsorted(cdf, rng.random(n), side="right").clip(0, cdf.size - 1).astype(np.int8)
