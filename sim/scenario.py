@@ -571,29 +571,76 @@ class Choice(StrictModel):
 class Costs(StrictModel):
     """What each event costs the brand (and its dealers), 1989 USD, and what owners pay (``sim/finance.py``).
 
-    Brand and dealers are one P&L here: the defaults give paid maintenance and out-of-warranty repairs a margin,
-    as service and parts are about half of dealer gross profit (NADA: 47%,
-    sim/data/service_and_satisfaction_facts.csv).
+    Brand and dealers are one P&L here. Owners pay for scheduled maintenance (unless complimentary) and for
+    repairs after the warranty; the brand-and-dealer cost of that work is its price times (1 - 0.60), the
+    combined gross margin on customer-pay service (derivation and sources: ``sim/finance.py``'s docstring and
+    ``docs/calibration.md``, "Service money"). Warranty repairs, recalls and goodwill fixes are paid by the maker
+    to its dealers: a wash inside one P&L, so they cost the same parts and labour and earn nothing. The service
+    policy (free maintenance, dealer quality, loaners, rescue, recall handling, complaints, take-backs) is a
+    cost against that profit pool. Every default has a unit, a plausible range and a source or stated reason.
     """
 
     maintenance_cost: NonNeg = Field(
-        180.0, description="Parts and labour of a scheduled visit (tires, battery, brakes amortised).")
+        128.0, description="USD per scheduled visit, range 90-190: parts and labour of the visit to brand and "
+                           "dealers, whether or not the owner pays for it (wear items such as brakes, battery and "
+                           "tires amortised). maintenance_price x (1 - 0.60): the combined customer-pay gross "
+                           "margin (NADA dealer gross 46.6% of service and parts sales, labour 64-67%, parts "
+                           "26-40%, plus the maker's own margin on the parts it sells its dealers; sim/finance.py).")
     maintenance_price: NonNeg = Field(
-        320.0, description="What an owner pays for a scheduled visit when it is not complimentary.")
-    repair_cost: NonNeg = Field(350.0, description="Cost of a repair visit.")
-    repair_price: NonNeg = Field(550.0, description="What an owner pays for a repair out of warranty.")
-    warranty_months: int = Field(48, ge=0, description="Repairs within this car age are paid by the brand.")
-    loaner_cost: NonNeg = Field(90.0, description="Cost of a loaner car per repair visit.")
+        320.0, description="USD per scheduled visit, range 200-400: what an owner pays for it when it is not "
+                           "complimentary. Two visits a year = $640 a year; FHWA 'Cost of Owning and Operating "
+                           "Automobiles, Vans and Trucks 1991': an intermediate car's maintenance, repair and "
+                           "tires cost its owner $550 a year over 12 years (1991 USD, about $500 of 1989), a "
+                           "luxury car at dealer rates about 1.5-2x that (assumption). Also the value of free "
+                           "maintenance in choice (sim.choice.perk_value).")
+    repair_cost: NonNeg = Field(
+        180.0, description="USD per repair visit (and breakdown), range 120-350: parts and labour to brand and "
+                           "dealers, in warranty or not. repair_price x (1 - 0.60) (see maintenance_cost). Check: "
+                           "about 1 repair a car-year (IQS 130-140) for 4 years = $720 + rescue, 2.4% of a $30,000 "
+                           "car, as the Detroit makers' warranty claims, 2.5% of revenue (Warranty Week 2010); "
+                           "Lexus (0.33) about 0.7% (Toyota and Honda 1.0-1.5%).")
+    repair_price: NonNeg = Field(
+        450.0, description="USD per repair visit out of warranty, range 250-800: what the owner pays. NADA 2017: "
+                           "$285 per customer-pay repair order (all makes, maintenance included), $144 in 1989 USD "
+                           "(CPI-U); a luxury repair, not an oil change, at luxury labour rates: about 3x "
+                           "(assumption).")
+    warranty_months: int = Field(
+        48, ge=0, description="Months, range 36-72: repairs of cars younger than this are paid by the brand "
+                                      "(the 4-year/50,000-mile luxury warranty of Lexus, Infiniti, Mercedes-Benz "
+                                      "and Cadillac around 1990; BMW, Jaguar and Acura 3 years then: one value "
+                                      "for all brands).")
+    loaner_cost: NonNeg = Field(
+        90.0, description="USD per repair or breakdown visit, range 40-200: a loaner for about two days at "
+                          "the $40-50 a day a luxury loaner fleet costs (depreciation, insurance, fuel, "
+                          "cleaning; assumption from 1989 rental rates).")
     rescue_cost: tuple[float, float, float, float] = Field(
-        (0.0, 90.0, 300.0, 1200.0), description="Cost per breakdown by roadside level 0-3.")
-    take_back_cost: NonNeg = Field(9000.0, description="Loss on taking back and replacing a car.")
-    goodwill_cost: NonNeg = Field(120.0, description="Cost of a proactive fix.")
-    recall_cost: NonNeg = Field(180.0, description="Cost of a recall repair.")
+        (0.0, 90.0, 300.0, 1200.0),
+        description="USD per breakdown by roadside level 0-3, ranges (0, 50-150, 150-500, 600-2000): 1 = a "
+                    "motor-club tow (Mercedes-Benz's nationwide programme since 1984); 2 = 24-hour flatbed tow "
+                    "with trip-interruption cover (Lexus 1989); 3 = a technician or a replacement car sent "
+                    "out. Assumptions scaled from a 1989 tow of about $50-100.")
+    take_back_cost: NonNeg = Field(
+        9000.0, description="USD per take-back, range 5,000-15,000: the loss on taking back a nearly new car and "
+                            "replacing it at no margin: a year's depreciation of a $35,000-40,000 car (20-25%) "
+                            "plus resale costs (assumption).")
+    goodwill_cost: NonNeg = Field(
+        60.0, description="USD per proactive fix on top of its parts and labour (repair_cost), range 0-150: "
+                          "finding the car and fetching the owner (assumption: about an hour of staff time and a "
+                          "pickup). The fix earns nothing even out of warranty: the forgone repair_price is the "
+                          "rest of the lever's cost.")
+    recall_cost: NonNeg = Field(
+        180.0, description="USD per recall visit, range 80-500: parts and labour, paid by the maker (about "
+                           "repair_cost: a defined job, no diagnosis, sometimes a costly part).")
     recall_handling_cost: NonNeg = Field(
-        150.0, description="Extra cost per recalled car at perfect handling (home pickup).")
+        150.0, description="USD per recalled car at perfect handling (home pickup and return, as Lexus in "
+                           "December 1989), range 50-300: two driver trips and a loaner (assumption).")
     service_quality_cost: NonNeg = Field(
-        80.0, description="Extra cost per routine visit per unit of dealer service quality.")
-    complaint_cost: NonNeg = Field(250.0, description="Cost of resolving a complaint.")
+        80.0, description="USD per routine visit per unit of dealer service quality (0-1), range 20-200: more "
+                          "advisers, shuttles, washes and facilities (assumption: a top dealer, quality 0.85, "
+                          "spends $68 a visit more than one at 0, about half the visit's parts and labour).")
+    complaint_cost: NonNeg = Field(
+        150.0, description="USD per complaint resolved, range 50-400: a re-repair or goodwill adjustment at "
+                           "cost (about half a repair visit) plus customer-relations time (assumption).")
     discount_rate: Prob = Field(0.1, description="Annual discount rate for customer lifetime value.")
 
 
