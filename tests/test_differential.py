@@ -37,7 +37,10 @@ from tests.conftest import small_flagship
 # meets every rule within a couple of years
 EVENT_RATES = {EventKind.ROUTINE: 0.3, EventKind.REPAIR: 0.15, EventKind.GOODWILL: 0.05, EventKind.BREAKDOWN: 0.15,
                EventKind.RECALL: 0.05}
-OVERRIDES = [f"brands.{b}.service.take_back_guarantee=true" for b in ("Cadillac", "Lincoln", "BMW")]
+OVERRIDES = [f"brands.{b}.service.take_back_guarantee=true" for b in ("Cadillac", "Lincoln", "BMW")] + [
+    # needs that change often, with many SUV-needers, and owners who seek variety: the choice rules all draw
+    "market.body_type_mix=[{year=1986, sedan=0.5, coupe=0.2, suv=0.3}]", "market.need_change=0.4",
+    "choice.variety_seeking=0.3"]
 MONEY = ("service_revenue", "service_cost", "new_car_margin")
 
 
@@ -117,10 +120,10 @@ def live_the_same_months(seed: int, buyers: int, months: int) -> tuple[LuxuryMar
     v, a = twins(seed, buyers)
     assert_same_state(v, a)  # the same start
     events_rng = np.random.default_rng(seed)
-    seen = {"early_replacements": 0, "stayed": 0}
+    seen = {"early_replacements": 0, "stayed": 0, "need_changes": 0}
     for _ in range(months):
         events = month_of_events(events_rng, v.pop)
-        before = v.pop.replace_month.copy()
+        before, need_before = v.pop.replace_month.copy(), v.pop.need.copy()
         v.give_events(events)
         a.give_events(events)
         v.step()
@@ -131,6 +134,7 @@ def live_the_same_months(seed: int, buyers: int, months: int) -> tuple[LuxuryMar
         seen["early_replacements"] += int((kept & (pop.replace_month < before)).sum())  # ... due earlier now
         nb = len(v.brands)
         seen["stayed"] += int(np.trace(v.ledger.switching[m, :nb, :nb]))
+        seen["need_changes"] += int((pop.active & (pop.need != need_before)).sum())
     return v, seen
 
 
@@ -140,6 +144,7 @@ def test_both_engines_make_the_same_months_of_the_same_events():
     # every rule came into play (else the comparison would prove little)
     assert led.take_backs.sum() > 0 and led.complaints.sum() > 0 and led.complaints_recovered.sum() > 0
     assert led.stories_told.sum() > 0 and seen["early_replacements"] > 0 and seen["stayed"] > 0
+    assert seen["need_changes"] > 0
     assert led.rebuy[:, 1:3].sum() > 0  # owners shopping after a complaint was resolved
     assert led.switching[:, :nb, nb].sum() > 0 and led.switching[:, nb, :nb].sum() > 0  # leavers, entrants
     assert (led.switching[:, :nb, :nb].sum() - np.trace(led.switching[:, :nb, :nb], axis1=1, axis2=2).sum()) > 0

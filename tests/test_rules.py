@@ -182,7 +182,7 @@ def test_a_new_car_has_a_replacement_date(month, lease_p, seed):
 @settings(max_examples=50)
 @given(value=st.floats(-3, 3), service_weight=st.floats(0, 2), heard=st.floats(-1, 1), current=st.booleans(), own=sat)
 def test_the_logit_weight_is_exp_utility(value, service_weight, heard, current, own):
-    p = ChoiceParams(1.5, 1.5, 1.0)
+    p = ChoiceParams(1.5, 1.5, 1.0, 0.0)
     w = logit_weight(value, math.exp(value), service_weight, heard, current, own, p)
     assert w == pytest.approx(math.exp(utility(value, service_weight, heard, current, own, p)), rel=1e-12)
 
@@ -210,3 +210,27 @@ def test_event_kinds_and_complaint_outcomes_keep_their_names():
     assert [int(k) for k in EventKind] == list(range(5))
     assert COMPLAINT_OUTCOMES == ("none", "resolved_within_90_days", "resolved_90_to_180_days", "unresolved")
     assert [int(o) for o in ComplaintOutcome] == list(range(4))
+
+
+# ---- needs, variety seeking, lines ------------------------------------------------------------------------------
+def test_redraw_need_keeps_the_need_or_draws_from_the_mix():
+    """With probability p the need is redrawn from the cumulative shares (so it may come out the same); without a
+    change probability no random number is drawn."""
+    cdf = np.array([0.5, 0.7, 1.0])
+    rng = np.random.default_rng(5)
+    state = rng.bit_generator.state
+    assert all(rules.redraw_need(rng, 1, 0.0, cdf) == 1 for _ in range(50))
+    assert rng.bit_generator.state == state
+    draws = np.array([rules.redraw_need(rng, 2, 0.4, cdf) for _ in range(40000)])
+    expected = 0.6 * np.array([0, 0, 1.0]) + 0.4 * np.diff(np.concatenate([[0.0], cdf]))
+    assert np.allclose(np.bincount(draws, minlength=3) / draws.size, expected, atol=0.01)
+
+
+def test_seeks_variety_only_for_owners_at_its_rate():
+    rng = np.random.default_rng(8)
+    state = rng.bit_generator.state
+    assert not any(rules.seeks_variety(rng, False, 0.9) for _ in range(20))
+    assert not any(rules.seeks_variety(rng, True, 0.0) for _ in range(20))
+    assert rng.bit_generator.state == state  # no draw for a non-owner or a zero probability
+    share = np.mean([rules.seeks_variety(rng, True, 0.3) for _ in range(20000)])
+    assert share == pytest.approx(0.3, abs=0.015)
