@@ -3,7 +3,8 @@
 A brand has a launch date, model lines (each with a body type, a price class, a price path, a defect rate and
 dates on sale; ``sim/lineup.py``), perhaps a discount and a price index (exchange-rate or cost shocks), prestige
 that moves slowly, awareness built by marketing, a dealer network, and a service policy that changes along a
-timeline or in response to the market (its strategy: new levers, new lines, new prices). Brands are few, so they are ordinary Mesa agents: the model calls
+timeline or in response to the market (its strategy: new levers, new lines, new prices). Brands are few, so
+they are ordinary Mesa agents: the model calls
 ``step()`` on each once a month.
 """
 
@@ -75,7 +76,8 @@ class BrandAgent(mesa.Agent):
         self.lines: list[ModelLine] = list(spec.models) or [implicit_line(name, spec.price, spec.defects_per_car_year)]
         self._line_start = [self._month(line.launch, self.launch_month) for line in self.lines]  # first month on sale
         self._line_end = [self._month(line.end, NEVER_MONTH) for line in self.lines]
-        self._line_paths = [([self._month(line.launch, self.launch_month)] + [self._month(p.date, 0) for p in line.prices],
+        self._line_paths = [([self._month(line.launch, self.launch_month)]  # (months, prices) of each line's path
+                             + [self._month(p.date, 0) for p in line.prices],
                              [line.price] + [p.price for p in line.prices]) for line in self.lines]
         self._implicit_price: float | None = None  # a timeline ``price`` of a brand without lines
         self.prestige: float = spec.prestige

@@ -253,7 +253,8 @@ def draw_events(rng: np.random.Generator, active: np.ndarray, brand: np.ndarray,
     while phase != DONE:
         phase, slot, next_routine, next_defect, _, n_logged = service_month(
             rng, month, phase, slot, next_routine, next_defect, n, campaign, means, p_max, pop.columns(), ba,
-            ba.defects_per_car_year, ep, SatisfactionParams.of(Satisfaction()), WomParams.of(WordOfMouth()), 1.0, decay_factors(month, 50.0),
+            ba.defects_per_car_year, ep, SatisfactionParams.of(Satisfaction()), WomParams.of(WordOfMouth()), 1.0,
+            decay_factors(month, 50.0),
             np.full(8, 0.5), Holding.from_values((24, 36), 54.0, 3.0), 48, 0.0, led.arrays,
             np.zeros((len(EVENT_KINDS), ba.n, 2)), complaints.arrays, moved, log)
         rows.append(log[:n_logged].copy())

@@ -213,7 +213,8 @@ class Ledger:
         return pd.DataFrame({"year": start_year + yi, "from_brand": np.array(frm)[fi], "to_brand": np.array(to)[ti],
                              "buyers": s[yi, fi, ti] * scale})
 
-    def line_year(self, lines: pd.DataFrame, start_year: int, scale: float, months_done: int | None = None) -> pd.DataFrame:
+    def line_year(self, lines: pd.DataFrame, start_year: int, scale: float,
+                  months_done: int | None = None) -> pd.DataFrame:
         """Sales by model line and year: the complete years (of ``months_done``, default all).
 
         Args:

@@ -407,7 +407,8 @@ class LuxuryMarketModel(mesa.Model):
         while phase != service.DONE:
             phase, slot, next_routine, next_defect, n_moved, n_logged = kernels.service_month(
                 rng, m, phase, slot, next_routine, next_defect, self.pop.in_use, campaign, means, p_max,
-                self._columns, ba, line_defects, ep, par["sp"], par["wp"], fade, self._sat_decay, self.lease_p, par["holding"],
+                self._columns, ba, line_defects, ep, par["sp"], par["wp"], fade, self._sat_decay, self.lease_p,
+                par["holding"],
                 cfg.costs.warranty_months, cfg.costs.take_back_cost, self._ledger_arrays, self._money,
                 self.complaints.arrays, self._moved, self._no_log if given is None else given[done:])
             done += n_logged

@@ -225,10 +225,11 @@ class ModelLine(StrictModel):
 class Brand(StrictModel):
     """One brand as it starts: product, price, prestige, awareness, dealers, its service policy and how it changes.
 
-    A brand either sets ``price`` (one implicit mid-tier sedan line) or lists its ``models``. The brands on sale at the start (``launch`` omitted or not after
-    January of ``market.start_year``) must have ``initial_fleet_share`` summing to 1 (checked by
-    :class:`Scenario`). ``timeline`` must be in date order, and each change, applied to the policy in force by
-    then, must give a valid :class:`ServiceLevers`; so must ``strategy.response`` applied after the last one.
+    A brand either sets ``price`` (one implicit mid-tier sedan line) or lists its ``models``. The brands on sale at
+    the start (``launch`` omitted or not after January of ``market.start_year``) must have ``initial_fleet_share``
+    summing to 1 (checked by :class:`Scenario`). ``timeline`` must be in date order, and each change, applied to the
+    policy in force by then, must give a valid :class:`ServiceLevers`; so must ``strategy.response`` applied after
+    the last one.
     """
 
     launch: YearMonth | None = Field(
@@ -239,7 +240,8 @@ class Brand(StrictModel):
         None, gt=0, description="Average transaction price before discount, 1989 USD: a brand without ``models`` (one "
                                 "implicit mid-tier sedan line); a brand with models prices each line.")
     price_index: float = Field(
-        1.0, gt=0, le=10, description="Multiplies every line's list price: an exchange-rate or cost shock (1 = as listed).")
+        1.0, gt=0, le=10,
+        description="Multiplies every line's list price: an exchange-rate or cost shock (1 = as listed).")
     models: list[ModelLine] = Field(
         default_factory=list, description="The model lines the brand sells (omitted: one line at ``price``).")
     discount: float = Field(

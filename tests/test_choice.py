@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats
 
-from sim.brand_arrays import BrandArrays
 from sim import choice
+from sim.brand_arrays import BrandArrays
 from sim.choice import SegmentArrays, choose, considered_brands, perk_value, probabilities, utilities
 from sim.lineup import LineArrays
 from sim.scenario import Choice
