@@ -101,6 +101,13 @@ def _write_run_files(folder: Path, scenario: Scenario, results: list[RunResult],
     mean_flows = switching.groupby(["year", "from_brand", "to_brand"], sort=False)["buyers"].sum() / len(results)
     mean_flows.reset_index().to_csv(folder / "switching.csv", index=False, float_format="%.6g")
     monthly.to_parquet(folder / "monthly.parquet", index=False)
+    lines = [r.line_year for r in results if r.line_year is not None]
+    if lines:  # sales by model line: mean over replications (a line-year with no sales in one counts as zero)
+        line_year = pd.concat(lines, ignore_index=True)
+        keys = ["year", "brand", "model", "body", "tier"]
+        mean_sales = line_year.groupby(keys, sort=False)["sales"].sum().div(len(results)).reset_index()
+        mean_sales["share_of_brand"] = mean_sales.sales / mean_sales.groupby(["year", "brand"]).sales.transform("sum")
+        mean_sales.to_csv(folder / "line_year.csv", index=False, float_format="%.6g")
     write_json(folder / "manifest.json", _manifest(scenario, results, started, seed, buyers, execution))
 
 

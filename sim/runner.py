@@ -28,7 +28,8 @@ class RunResult:
     wall seconds it took, and what ``extra(model)`` returned (or None).
 
     ``brand_year`` is one row per year x brand (``model.brand_year()``, real units), ``switching`` one row per
-    year x from_brand x to_brand (buyers), ``monthly`` one row per month (Mesa's model-level series); each starts
+    year x from_brand x to_brand (buyers), ``line_year`` one row per year x model line that sold
+    (``model.line_year()``), ``monthly`` one row per month (Mesa's model-level series); each starts
     with a ``replication`` column, ``monthly`` also with ``month`` (0-based) and ``date`` (``"YYYY-MM"``).
     """
 
@@ -40,6 +41,7 @@ class RunResult:
     monthly: pd.DataFrame
     seconds: float
     extra: object = None  # what ``extra(model)`` returned, if run with one (e.g. calibration moments)
+    line_year: pd.DataFrame | None = None  # sales by model line and year (``model.line_year()``), with replication
 
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
@@ -81,8 +83,10 @@ def run_one(scenario: Scenario, replication: int, seed: int, buyers: int | None 
     monthly.insert(0, "date", [model.date(m) for m in range(len(monthly))])
     monthly.insert(0, "month", np.arange(len(monthly)))
     monthly.insert(0, "replication", replication)
+    line_year = model.line_year()
+    line_year.insert(0, "replication", replication)
     return RunResult(replication, seed, ss.spawn_key, brand_year, switching, monthly, time.perf_counter() - start,
-                     extra(model) if extra is not None else None)
+                     extra(model) if extra is not None else None, line_year)
 
 
 def estimated_seconds(scenario: Scenario, buyers: int | None = None, engine: str = "vectorised") -> float:

@@ -1,7 +1,7 @@
-"""scenarios/lexus_us_1989_models.toml: the flagship's model lines and market-level need series are well formed.
+"""scenarios/lexus_us_1989.toml: the flagship's model lines and market-level need series follow their stated rules.
 
-The file is a TOML fragment (issue #13): `[[brands.X.models]]` blocks, then the market keys `body_type_mix` and
-`tier_price_ratio` commented out under a `# [market]` marker so they can be pasted. Checked here: every line has a
+The flagship's `[[brands.X.models]]` blocks and the market keys `body_type_mix` and `tier_price_ratio` (issue #13)
+are read from the scenario file as written (no inheritance). Checked here: every line has a
 body, a tier and a positive price; launch before end; price changes in date order, after launch, inside the run;
 each body-type-mix point sums to 1 in increasing years; the stated tier rule and tier price ratios hold; the
 Lexus LS path is the reference data's CPI-deflated price path.
@@ -17,14 +17,13 @@ import pytest
 
 from sim import reference
 
-FRAGMENT = Path(__file__).resolve().parent.parent / "scenarios" / "lexus_us_1989_models.toml"
-MARKET_MARKER = "# [market]"
+FLAGSHIP = Path(__file__).resolve().parent.parent / "scenarios" / "lexus_us_1989.toml"
 BRANDS = ("Cadillac", "Lincoln", "Mercedes-Benz", "BMW", "Jaguar", "Acura", "Lexus", "Infiniti")
 BRAND_LAUNCH = {"Acura": "1986-03", "Lexus": "1989-09", "Infiniti": "1989-11"}  # as in lexus_us_1989.toml
 RUN_START, RUN_STOP = "1986-01", "2011-01"  # January 1986 to December 2010; STOP is the first month after
 BODIES = {"sedan", "coupe", "suv"}
 TIERS = {"entry", "mid", "flagship"}
-ENTRY_BELOW, FLAGSHIP_ABOVE = 25_000.0, 40_000.0  # 1989 USD, the fragment's stated thresholds
+ENTRY_BELOW, FLAGSHIP_ABOVE = 25_000.0, 40_000.0  # 1989 USD, the flagship's stated thresholds
 BORDER = 0.10  # a line this close (relative) to a threshold may join its rivals' tier
 REFERENCE_PRICE = 30_000.0  # market.reference_price of the flagship
 MAX_LINES = 8
@@ -38,16 +37,12 @@ def _month(date: str) -> int:
 
 
 def _models() -> dict[str, list[dict]]:
-    return {brand: b["models"] for brand, b in tomllib.loads(FRAGMENT.read_text()).get("brands", {}).items()}
+    return {brand: b["models"] for brand, b in tomllib.loads(FLAGSHIP.read_text())["brands"].items()}
 
 
 def _market() -> dict:
-    """The commented `# [market]` block, uncommented (one leading "# " or "#" removed per line) and parsed."""
-    text = FRAGMENT.read_text()
-    assert text.count(MARKET_MARKER + "\n") == 1
-    block = text.split(MARKET_MARKER + "\n", 1)[1]
-    lines = [line[2:] if line.startswith("# ") else line.removeprefix("#") for line in block.splitlines()]
-    return tomllib.loads("\n".join(lines))
+    """The flagship's ``[market]`` table."""
+    return tomllib.loads(FLAGSHIP.read_text())["market"]
 
 
 def _lines():
