@@ -272,7 +272,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(
               out: Annotated[Path | None, typer.Option(
                   help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
               quiet: Quiet = False) -> None:
-    """Fit the free parameters to 1984-1993 history (simulated method of moments, common random numbers, Dask)."""
+    """Fit the free parameters to 1984-1997 history (simulated method of moments, common random numbers, Dask)."""
     from sim.calibration import calibrate as fit
     from sim.calibration_problem import load_calibration
     from sim.calibration_report import apply_to_scenario, default_destination, run_label, write_calibration
@@ -322,7 +322,7 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
                      quiet: Quiet = False,
                      strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a stylized fact fails.")] = False,
                      ) -> None:
-    """Validate a scenario: the 1984-1993 fit and the case's stylized facts (pass/fail); later years, a forecast."""
+    """Validate a scenario: the 1984-1997 fit and the case's stylized facts (pass/fail); later years, a forecast."""
     from sim.calibration_report import write_validation
     from sim.results import ROOT
     from sim.validation import validate_scenario

@@ -2,8 +2,8 @@
 
 The problem (the calibration file: base scenario, free parameters with prior ranges and why, population,
 replications, seed, optimiser budget) is loaded by ``sim.calibration_problem.load_calibration``. The targets
-are those of ``sim/moments.py`` (1984-1993 sales, J.D. Power CSI gaps, lease share, Dillard & Bates rebuy
-rates).
+are those of ``sim/moments.py`` (1984-1997 sales, J.D. Power CSI gaps, lease share, Dillard & Bates rebuy
+rates, Polk make loyalty).
 
 Method (Gouriéroux & Monfort 1996; McFadden 1989):
 

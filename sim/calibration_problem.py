@@ -78,7 +78,8 @@ class CalibrationSpec(StrictModel):
     description: str = ""
     scenario: str = Field(description="Base scenario (name in scenarios/ or a path).")
     set: list[str] = Field(default_factory=list, description="--set style overrides applied before calibrating.")
-    end_year: int = Field(1993, description="Last year simulated: the end of the calibration window.")
+    end_year: int = Field(moments.CALIBRATION_YEARS[1],
+                          description="Last year simulated: the end of the calibration window.")
     buyers: int = Field(30_000, ge=500, le=10_000_000, description="Simulated buyers per run.")
     replications: int = Field(4, ge=1, le=256, description="Replications per candidate (common random numbers).")
     seed: int = Field(1993, ge=0, description="Root seed: replication r uses SeedSequence(seed, spawn_key=(r,)).")

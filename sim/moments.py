@@ -5,11 +5,29 @@ Like is compared with like:
 * **Sales** (``sales_calendar_year``, ``sales_jan_nov``): a brand's simulated sales summed over the months the
   row counts (January-December, or months 0..10 of the year for January-November rows), times
   ``model.scale``. Errors are log-ratios ``log(simulated / observed)`` so that Jaguar's 9,000 and Cadillac's
-  220,000 count comparably; sd 0.10 (high confidence) or 0.20 (medium) in log units: a tolerance for
-  rounded figures ("about 61,900") and the stylised market, not a sampling error. ``model_year`` rows are
-  *kept* as calendar-year moments (kind ``sales_model_year``) with twice the sd, since a model year runs
-  roughly October-September. A January-November row for a brand-year that also has a calendar-year row
-  (Lexus 1991) carries weight 0.5: the same information twice.
+  220,000 count comparably; sd 0.10 (high confidence), 0.20 (medium) or 0.30 (low: derived rows and the
+  Mercedes-Benz 1994 mid-December forecast) in log units: a tolerance for rounded figures ("about 61,900") and
+  the stylised market, not a sampling error. ``model_year`` rows are *kept* as calendar-year moments (kind
+  ``sales_model_year``) with twice the sd, since a model year runs roughly October-September. A
+  January-November row for a brand-year that also has a calendar-year target (Lexus 1991, BMW 1995) carries
+  weight 0.5: the same information twice. Rows come from ``reference.sales(years=CALIBRATION_YEARS)``, so
+  1984-1997; the 1994-1997 file adds three rules:
+
+  - **Derived rows** (``confidence`` low, source ``DERIVED: ...``: a 1997 figure divided by a published
+    1996-97 growth rate) restate the 1997 row they divide, plus one new fact, the growth rate. A derived row
+    for a brand-year that also has a *reported* row of any period is skipped: BMW 1996's calendar-year
+    107,427 (= 122,467 / 1.14; another report's +16% gives 105,600) adds nothing to the reported
+    January-November 99,260 (high), which is kept at full weight. Otherwise (Lexus 1996 = 96,500 / 1.196,
+    Mercedes-Benz 1996 = 122,265 / 1.346) the row is kept with sd 0.30 and weight ``DERIVED_WEIGHT`` 0.5: its
+    error is half the 1997 row's error, already counted.
+  - **Two reports of one brand-year and period** (Lexus 1997: 97,593 and "about 96,500") make one target at
+    their geometric mean (97,045), weight 1, the sd of the less confident report, both sources named. With
+    log-ratio errors, ``(x - log a)^2 / 2 + (x - log b)^2 / 2`` equals ``(x - (log a + log b) / 2)^2`` plus a
+    constant, so this is the same objective as two half-weight targets, with one name per target.
+  - **Lower bounds**: Mercedes-Benz 1994 (a mid-December forecast of "over 70,000", low) is a two-sided target
+    at 70,000 with sd 0.30, as the 1993 lease share's "over half" is one at 0.5.
+
+  Brands the scenario does not have (Audi 1994-1995) are skipped.
 * **J.D. Power CSI 1992-1993**: the simulated CSI is mean satisfaction after service events on 0-1000
   (``500 * (1 + csi_sum / csi_n)`` over the calendar year), J.D. Power's index has its own scale, so raw
   levels are never compared. For the brands both the report lists and the scenario has (set S), the gap of
@@ -31,9 +49,30 @@ Like is compared with like:
   with the scenario's
   ``lease_trend`` (0.50 in 1993) scaled by segment propensities, so this moment is nearly an input: it
   only checks the segment mix of 1993 buyers.
-* **Dillard & Bates** (``rebuy_rate``): ``ledger.rebuy_rates`` over the calibration window (1984-1993 within
-  the run) by the outcome of the owner's last complaint, against 0.474 / 0.295 / 0.0; sd 0.10 (medium
-  confidence, stated intentions of complaining owners rather than behaviour, no date).
+* **Dillard & Bates** (``rebuy_rate``): ``ledger.rebuy_rates`` over the calibration window
+  (``CALIBRATION_YEARS``, 1984-1997, within the run) by the outcome of the owner's last complaint, against 0.474
+  / 0.295 / 0.0; sd 0.10 (medium confidence, stated intentions of complaining owners rather than behaviour, no
+  date: the whole window is the fairest match).
+* **Polk make loyalty** (``make_loyalty``): the share of households replacing a car of a make who bought the same
+  make again (``reference.polk_loyalty``, measure ``polk_make``). Simulated: the brand's ``repurchase_loyalty`` of
+  that calendar year, ``1 - churned_owners / replacers`` summed over the year's 12 months of the ledger (as
+  ``Ledger.yearly``): an owner who leaves the luxury segment counts as not loyal, as a Polk household buying any
+  other make does. Cadillac 1995MY 0.43 (``make_loyalty:Cadillac:1995``), sd 0.05: a high-confidence published
+  figure, but a model year (about October 1994-September 1995) compared with the calendar year, households compared
+  with simulated buyers, and Polk's household basis may differ from its 1997 release's (see the caveat below); 0.05
+  is as tight as the lease share's. Polk also called Cadillac's figure the highest of any make
+  (``make_loyalty_highest:Cadillac:1995``): the share of the scenario's other brands with replacers that year whose
+  loyalty does not exceed Cadillac's, target 1, sd 0.25 (as ``csi_below_listed``). The all-makes average 1997MY
+  0.4426 (``make_loyalty:all:1997``) compares with the replacer-weighted mean over every simulated brand in 1997
+  (``1 - sum churned / sum replacers``), sd 0.08. Caveat: Polk's average is over *all* makes (Ford, Chevrolet,
+  Toyota ...), the simulation's over the luxury makes only, and the direction of the difference is not known (big
+  mass makes keep owners with a full line-up; luxury owners can trade down), hence the wider sd. A second caveat:
+  Cadillac's 0.43 as the highest of any make in 1995 and an all-makes *average* of 0.4426 in 1997 fit one basis
+  only if loyalty rose across makes in two years; the releases may count differently (households, vehicles). Not
+  targets: J.D. Power's 1992 figures are *stated intentions* (Lincoln 0.73, Cadillac 0.711, all makes 0.626,
+  against 0.44 for Polk's actual repurchase), so not repurchase, and as an upper bound they would never bind; Polk
+  *manufacturer* loyalty (corporations: the simulation has none) and *model* loyalty (the same model again: another
+  definition, and only after 1997); Lincoln's 1997 company claim (0.7, undefined); anything after 1997 (held out).
 
 :func:`distance` is ``sum(weight * z**2)`` over available rows with ``z`` the standardised error; a moment
 that should exist but is NaN (a brand with no service events, say) counts as a miss of ``MISSING_Z`` sds.
@@ -50,10 +89,16 @@ import pandas as pd
 
 from sim import reference
 
-CALIBRATION_YEARS = (1984, 1993)
-SALES_SD = {"high": 0.10, "medium": 0.20}  # log units
+CALIBRATION_YEARS = (1984, 1997)  # the held-out rule: reference.LAST_CALIBRATION_YEAR is the last
+SALES_SD = {"high": 0.10, "medium": 0.20, "low": 0.30}  # log units
 MODEL_YEAR_SD_FACTOR = 2.0
 DUPLICATE_JAN_NOV_WEIGHT = 0.5
+DERIVED_WEIGHT = 0.5  # a derived row's error is half the error of the row it restates (module docstring)
+DERIVED_MARKER = "DERIVED"  # how a derived row's source starts (sim/data/SOURCES.md)
+LOYALTY_SD = 0.05  # fraction: Polk make loyalty of a brand
+LOYALTY_ALL_SD = 0.08  # fraction: all makes (Polk) against the luxury makes (simulated)
+LOYALTY_HIGHEST_SD = 0.25  # share of the other brands, as CSI_BELOW_SD
+HIGHEST_MARKER = "highest of any make"  # a Polk definition that also ranks the make first
 CSI_GAP_SD = 0.5  # standardised units
 CSI_BELOW_SD = 0.25
 LEASE_SD = 0.05
@@ -63,6 +108,7 @@ MISSING_Z = 5.0
 ALL = "all"
 SALES_KINDS = {"calendar_year": "sales_calendar_year", "jan_nov": "sales_jan_nov", "model_year": "sales_model_year"}
 CSI_KINDS = ("csi_gap", "csi_rank", "csi_below_listed")
+LOYALTY_KINDS = ("make_loyalty", "make_loyalty_highest")
 
 
 @dataclass(frozen=True)
@@ -83,19 +129,70 @@ class Target:
 
 
 # ---- targets ----------------------------------------------------------------------------------------------
+def _sales_rows(brands: set[str] | None) -> pd.DataFrame:
+    """The sales rows of the calibration window for ``brands`` (None: all), derived rows that restate a reported
+    brand-year dropped, with a ``derived`` column (see the module docstring)."""
+    df = reference.sales(years=CALIBRATION_YEARS)
+    if brands is not None:
+        df = df[df["brand"].isin(brands)]
+    df = df.assign(derived=df["source"].str.startswith(DERIVED_MARKER))
+    reported = set(zip(df.loc[~df["derived"], "brand"], df.loc[~df["derived"], "year"]))
+    restated = [d and (b, y) in reported for b, y, d in zip(df["brand"], df["year"], df["derived"])]
+    return df[~pd.Series(restated, index=df.index, dtype=bool)].reset_index(drop=True)
+
+
+def _merge_reports(rows: pd.DataFrame) -> tuple[float, str, str]:
+    """One brand-year-period's reports as one moment: geometric mean units, the least confident report's
+    confidence, the sources joined with `` | ``."""
+    confidence = max(rows["confidence"], key=lambda c: reference.CONFIDENCE_ORDER[c])
+    units = rows["units"].to_numpy(float)
+    units = float(units[0]) if len(units) == 1 else float(np.exp(np.log(units).mean()))  # one report: exact
+    return units, confidence, " | ".join(rows["source"])
+
+
 def _sales_targets(brands: set[str] | None) -> list[Target]:
-    df = reference.sales()
-    is_calendar = df["period"] == "calendar_year"
-    calendar = set(zip(df.loc[is_calendar, "brand"], df.loc[is_calendar, "year"]))
+    df = _sales_rows(brands)
+    calendar = set(zip(df.loc[df["period"] == "calendar_year", "brand"],
+                       df.loc[df["period"] == "calendar_year", "year"]))
     out = []
-    for r in df.itertuples(index=False):
-        if brands is not None and r.brand not in brands:
+    for (brand, year, period), rows in df.groupby(["brand", "year", "period"], sort=False):
+        units, confidence, source = _merge_reports(rows)
+        kind = SALES_KINDS[period]
+        sd = SALES_SD.get(confidence, 0.2) * (MODEL_YEAR_SD_FACTOR if period == "model_year" else 1.0)
+        weight = DUPLICATE_JAN_NOV_WEIGHT if period == "jan_nov" and (brand, year) in calendar else 1.0
+        if rows["derived"].any():
+            weight *= DERIVED_WEIGHT
+        out.append(Target(f"{kind}:{brand}:{year}", kind, brand, int(year), units, sd, weight, "log_ratio",
+                          confidence=confidence, source=source))
+    return out
+
+
+def _in_window(year: int) -> bool:
+    return CALIBRATION_YEARS[0] <= year <= CALIBRATION_YEARS[1]
+
+
+def loyalty_targets(brands: set[str] | None = None) -> list[Target]:
+    """Polk make-loyalty targets of the calibration window (module docstring): each brand's level, the ``all``
+    makes average, and ``make_loyalty_highest`` for a make Polk called the most loyal. Brands outside ``brands``
+    (None: all) are skipped."""
+    out = []
+    polk = reference.polk_loyalty("brand", last_year=CALIBRATION_YEARS[1])
+    for r in polk[polk["measure"] == "polk_make"].itertuples(index=False):
+        if (brands is not None and r.brand not in brands) or not _in_window(r.year):
             continue
-        kind = SALES_KINDS[r.period]
-        sd = SALES_SD.get(r.confidence, 0.2) * (MODEL_YEAR_SD_FACTOR if r.period == "model_year" else 1.0)
-        weight = DUPLICATE_JAN_NOV_WEIGHT if r.period == "jan_nov" and (r.brand, r.year) in calendar else 1.0
-        out.append(Target(f"{kind}:{r.brand}:{r.year}", kind, r.brand, int(r.year), float(r.units), sd, weight,
-                          "log_ratio", confidence=r.confidence, source=r.source))
+        out.append(Target(f"make_loyalty:{r.brand}:{r.year}", "make_loyalty", r.brand, int(r.year),
+                          float(r.repurchase_loyalty), LOYALTY_SD, confidence=r.confidence,
+                          source=r.source))
+        if HIGHEST_MARKER in r.definition:
+            out.append(Target(f"make_loyalty_highest:{r.brand}:{r.year}", "make_loyalty_highest", r.brand,
+                              int(r.year), 1.0, LOYALTY_HIGHEST_SD, confidence=r.confidence,
+                              source=r.source))
+    market = reference.polk_loyalty("market", last_year=CALIBRATION_YEARS[1])
+    for r in market[market["measure"] == "polk_make"].itertuples(index=False):
+        if _in_window(r.year):
+            out.append(Target(f"make_loyalty:{ALL}:{r.year}", "make_loyalty", ALL, int(r.year),
+                              float(r.repurchase_loyalty), LOYALTY_ALL_SD,
+                              confidence=r.confidence, source=r.source))
     return out
 
 
@@ -140,6 +237,7 @@ def targets(brands: Sequence[str] | None = None) -> list[Target]:
     lease = reference.facts().query("fact == 'luxury_lease_share' and year == 1993").iloc[0]
     out.append(Target(f"lease_share:{ALL}:1993", "lease_share", ALL, 1993, float(lease["value"]), LEASE_SD,
                       confidence=lease["confidence"], source=lease["source"]))
+    out += loyalty_targets(keep)
     f = reference.facts()
     for key, rate in reference.recovery_repurchase_rates().items():
         row = f[f["fact"] == f"recovery_repurchase_rate_{key}"].iloc[0]
@@ -169,6 +267,24 @@ def _csi_by_year(led, year_index: int, b: int) -> float:
     rows = slice(year_index * 12, year_index * 12 + 12)
     n = led.csi_n[rows, b].sum()
     return float(500.0 * (1.0 + led.csi_sum[rows, b].sum() / n)) if n > 0 else float("nan")
+
+
+def repurchase_loyalty(led, months: slice, brands: Sequence[int] | None = None) -> float:
+    """``1 - churned_owners / replacers`` over ``months`` and the brand indices ``brands`` (None: every brand,
+    i.e. the replacer-weighted mean of the brands' loyalties), as ``Ledger.yearly``'s ``repurchase_loyalty``;
+    NaN without replacers. Leaving the luxury segment counts as churn."""
+    cols = slice(None) if brands is None else list(brands)
+    replacers = float(led.replacers[months][:, cols].sum())
+    return 1.0 - float(led.churned_owners[months][:, cols].sum()) / replacers if replacers > 0 else float("nan")
+
+
+def _loyalty_highest(led, months: slice, b: int) -> float:
+    """Share of the other brands with replacers in ``months`` whose loyalty does not exceed brand ``b``'s
+    (NaN if ``b`` had no replacers or no other brand had any)."""
+    own = repurchase_loyalty(led, months, [b])
+    others = [repurchase_loyalty(led, months, [k]) for k in range(led.n_brands) if k != b]
+    others = [x for x in others if not np.isnan(x)]
+    return float(np.mean([x <= own for x in others])) if others and not np.isnan(own) else float("nan")
 
 
 def _rank_corr(a: Sequence[float], b: Sequence[float]) -> float:
@@ -235,6 +351,14 @@ def simulated_moments(model, ts: Sequence[Target] | None = None) -> pd.DataFrame
             if span is not None:
                 new, leased = led.sales[span].sum(), led.leased_sales[span].sum()
                 value, basis = (float(leased / new) if new else float("nan")), "ledger.leased_sales / sales"
+        elif t.kind in LOYALTY_KINDS:
+            span = months(t.year)
+            if span is not None:
+                basis = "1 - ledger.churned_owners / replacers"
+                if t.kind == "make_loyalty_highest":
+                    value, basis = _loyalty_highest(led, span, index[t.brand]), basis + " (share of brands below)"
+                else:
+                    value = repurchase_loyalty(led, span, None if t.brand == ALL else [index[t.brand]])
         elif t.kind == "rebuy_rate":
             lo = max(0, (CALIBRATION_YEARS[0] - start) * 12)
             hi = min(done, (CALIBRATION_YEARS[1] - start + 1) * 12)

@@ -115,8 +115,8 @@ def _read(name: str) -> pd.DataFrame:
 def sales(years: tuple[int, int] = (FIRST_SALES_YEAR, 1993)) -> pd.DataFrame:
     """``brand, year, units, period, confidence, source``: one row per reported figure (US new-car sales, units).
 
-    The default, 1984-1993, is the original file exactly (the calibration targets of :mod:`sim.moments`);
-    ``years=(1984, 1997)`` adds the 1994-1997 file's rows after it. ``period`` is ``calendar_year``, ``jan_nov``
+    The default, 1984-1993, is the original file exactly; ``years=(1984, 1997)`` (what :mod:`sim.moments` asks
+    for: ``CALIBRATION_YEARS``) adds the 1994-1997 file's rows after it. ``period`` is ``calendar_year``, ``jan_nov``
     or ``model_year``; ``confidence`` ``low`` marks derived rows (formula in ``source``). A year may have two rows
     for a brand (Lexus 1997: two reports): moments, not a panel.
 

@@ -118,7 +118,7 @@ def test_distance_of_matches_moments_distance_of_the_table():
         "name": [t.name for t in problem.targets], "simulated": m, "available": np.isfinite(m), "basis": "x"}))
     assert cal.distance_of(m, problem.targets) == pytest.approx(moments.distance(table))
     # only the calibration window, only years the run has
-    assert all(t.year is None or 1986 <= t.year <= 1993 for t in problem.targets)
+    assert all(t.year is None or 1986 <= t.year <= 1997 for t in problem.targets)
 
 
 def test_flagship_calibration_file_is_valid_and_its_parameters_exist():

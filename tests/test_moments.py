@@ -61,10 +61,13 @@ def test_targets_cover_the_reference_data():
     ts = mo.targets()
     names = [t.name for t in ts]
     assert len(names) == len(set(names))
-    s = reference.sales()
-    assert sum(t.kind.startswith("sales_") for t in ts) == len(s)
+    s = reference.sales(years=mo.CALIBRATION_YEARS)
+    # every row is a target but one derived row restating a reported brand-year (BMW 1996) and one of the two
+    # Lexus 1997 reports (merged into one)
+    assert sum(t.kind.startswith("sales_") for t in ts) == len(s) - 2
     assert {t.kind for t in ts} >= {"sales_calendar_year", "sales_jan_nov", "csi_gap", "csi_rank",
-                                    "csi_below_listed", "lease_share", "rebuy_rate"}
+                                    "csi_below_listed", "lease_share", "rebuy_rate", "make_loyalty",
+                                    "make_loyalty_highest"}
     assert all(t.source and t.sd > 0 and t.weight >= 0 for t in ts)
     by_name = {t.name: t for t in ts}
     assert by_name["sales_calendar_year:Lexus:1991"].observed == 71206
@@ -183,7 +186,7 @@ def test_missing_simulated_value_is_penalised(fake_table):
 
 
 def test_real_small_run_gives_a_finite_table():
-    model = LuxuryMarketModel(small_flagship(years=8, buyers=5000), seed=1).run()  # 1986-1993
+    model = LuxuryMarketModel(small_flagship(years=12, buyers=5000), seed=1).run()  # 1986-1997: the window
     ts = mo.targets()
     table = mo.moment_table(ts, mo.simulated_moments(model))
     expected = {t.name for t in mo.targets(model.brand_names)}
@@ -193,3 +196,148 @@ def test_real_small_run_gives_a_finite_table():
     assert (table.loc[~table["available"], "year"] < 1986).all()  # only rows before the run are missing
     assert "lease_share:all:1993" in set(avail["name"])
     assert np.isfinite(mo.distance(table))
+    # the 1994-1997 targets: 10 sales rows (Audi skipped) and the 3 loyalty moments, all simulated
+    new = table[(table["year"] >= 1994) | table["kind"].str.startswith("make_loyalty")]
+    assert new["available"].all() and len(new) == 13
+    loyalty = new.loc[new["kind"] == "make_loyalty", "simulated"]
+    assert ((loyalty > 0) & (loyalty < 1)).all()
+
+
+# ---- 1994-1997 targets and Polk make loyalty ------------------------------------------------------------------
+def targets_by_name(brands=None):
+    return {t.name: t for t in mo.targets(brands)}
+
+
+def test_sales_1994_1997_sds_and_weights():
+    ts = targets_by_name()
+    assert mo.CALIBRATION_YEARS == (1984, 1997)
+    cad94 = ts["sales_calendar_year:Cadillac:1994"]
+    assert (cad94.observed, cad94.sd, cad94.weight) == (210686, 0.10, 1.0)
+    assert ts["sales_calendar_year:BMW:1997"].sd == 0.10 and ts["sales_calendar_year:BMW:1997"].weight == 1.0
+    # the Mercedes-Benz 1994 forecast ("over 70,000") is low confidence: a wide two-sided target
+    mb94 = ts["sales_calendar_year:Mercedes-Benz:1994"]
+    assert (mb94.observed, mb94.sd, mb94.weight, mb94.confidence) == (70000, 0.30, 1.0, "low")
+    # a January-November row beside a calendar-year row is half weight (BMW 1995); alone, full (BMW 1996)
+    assert ts["sales_jan_nov:BMW:1995"].weight == 0.5
+    assert ts["sales_jan_nov:BMW:1996"].weight == 1.0 and ts["sales_jan_nov:BMW:1996"].sd == 0.10
+
+
+def test_derived_rows_are_half_weight_or_skipped():
+    ts = targets_by_name()
+    for name, observed in (("sales_calendar_year:Lexus:1996", 80686),
+                           ("sales_calendar_year:Mercedes-Benz:1996", 90836)):
+        t = ts[name]
+        assert (t.observed, t.sd, t.weight, t.confidence) == (observed, 0.30, mo.DERIVED_WEIGHT, "low")
+        assert t.source.startswith("DERIVED")
+    # BMW 1996's derived calendar-year row restates what the reported January-November row says: skipped
+    assert "sales_calendar_year:BMW:1996" not in ts
+    derived = [t for t in ts.values() if "DERIVED" in t.source]
+    assert len(derived) == 2 and all(t.weight == 0.5 for t in derived)
+
+
+def test_two_reports_of_lexus_1997_are_one_target_at_their_geometric_mean():
+    ts = mo.targets()
+    lexus97 = [t for t in ts if t.kind.startswith("sales_") and t.brand == "Lexus" and t.year == 1997]
+    assert len(lexus97) == 1
+    t = lexus97[0]
+    assert t.observed == pytest.approx(math.sqrt(97593 * 96500)) and t.weight == 1.0 and t.sd == 0.20
+    assert "Automotive News" in t.source and "Jim Press" in t.source
+    # the same objective as two half-weight targets, up to a constant: the same minimiser
+    x = np.linspace(11.0, 12.0, 11)
+    two = 0.5 * (x - math.log(97593)) ** 2 + 0.5 * (x - math.log(96500)) ** 2
+    one = (x - math.log(t.observed)) ** 2
+    np.testing.assert_allclose(two - one, (two - one)[0])
+
+
+def test_no_target_after_1997_and_no_other_measure():
+    ts = mo.targets()
+    assert max(t.year for t in ts if t.year is not None) == 1997
+    assert all(t.year is None or 1984 <= t.year <= 1997 for t in ts)
+    assert {"sales_calendar_year:Audi:1994", "sales_calendar_year:Audi:1995"} <= {t.name for t in ts}
+    assert not [t for t in mo.targets(BRANDS) if t.brand == "Audi"]  # not in the scenario: skipped
+    loyalty = [t for t in ts if t.kind.startswith("make_loyalty")]
+    assert sorted(t.name for t in loyalty) == ["make_loyalty:Cadillac:1995", "make_loyalty:all:1997",
+                                               "make_loyalty_highest:Cadillac:1995"]
+    # J.D. Power stated intentions (0.73, 0.711, 0.626), Polk model/manufacturer loyalty, Lincoln's claim: none
+    assert not {0.73, 0.711, 0.626, 0.7, 0.569} & {t.observed for t in loyalty}
+
+
+def test_loyalty_targets_and_sds():
+    ts = targets_by_name()
+    cad, allm = ts["make_loyalty:Cadillac:1995"], ts["make_loyalty:all:1997"]
+    top = ts["make_loyalty_highest:Cadillac:1995"]
+    assert (cad.observed, cad.sd, cad.weight, cad.error) == (0.43, mo.LOYALTY_SD, 1.0, "difference")
+    assert (allm.brand, allm.observed, allm.sd) == ("all", 0.4426, mo.LOYALTY_ALL_SD) and allm.sd > cad.sd
+    assert (top.observed, top.sd) == (1.0, 0.25)
+    assert not [t for t in mo.targets(BRANDS) if t.brand == "Cadillac"]  # a scenario without Cadillac
+    assert "make_loyalty:all:1997" in {t.name for t in mo.targets(BRANDS)}
+
+
+LOY_BRANDS = ["Cadillac", "Lexus", "BMW"]
+
+
+def loyalty_model():
+    """A hand-built 1995-1997 ledger through its switching matrix (rows: from brand or 'new'; columns: to brand
+    or 'left the segment'), finished by derive_choices as the engines do."""
+    nb, months = len(LOY_BRANDS), 36
+    led = Ledger(months, nb)
+    for m in range(months):
+        s = led.switching[m]
+        if m < 12:  # 1995: Cadillac 4 stay, 3 go to Lexus, 1 leaves the segment; Lexus 2 of 4; BMW 1 of 5
+            s[0, 0], s[0, 1], s[0, 3] = 4, 3, 1
+            s[1, 1], s[1, 2], s[1, 3] = 2, 1, 1
+            s[2, 2], s[2, 0], s[2, 3] = 1, 2, 2
+        elif m >= 24:  # 1997: Cadillac 1 of 2, Lexus 3 of 3, BMW none of 1; entrants do not count
+            s[0, 0], s[0, 3] = 1, 1
+            s[1, 1] = 3
+            s[2, 0] = 1
+            s[3, :3] = 7
+        led.derive_choices(m)
+    return SimpleNamespace(ledger=led, scale=SCALE, brand_names=LOY_BRANDS, month=months - 1,
+                           config=SimpleNamespace(market=SimpleNamespace(start_year=1995)))
+
+
+def test_loyalty_moments_from_a_hand_built_ledger():
+    model = loyalty_model()
+    ts = [t for t in mo.targets(LOY_BRANDS) if t.kind.startswith("make_loyalty")]
+    sim = mo.simulated_moments(model, ts).set_index("name")
+    assert sim["available"].all()
+    # Cadillac 1995: 4 of 8 replacers rebought (leaving the segment is not loyal)
+    assert sim.loc["make_loyalty:Cadillac:1995", "simulated"] == pytest.approx(4 / 8)
+    # the same number Ledger.yearly reports
+    yearly = model.ledger.yearly(LOY_BRANDS, 1995, SCALE, 0.1).set_index(["year", "brand"])
+    assert yearly.loc[(1995, "Cadillac"), "repurchase_loyalty"] == pytest.approx(4 / 8)
+    # 1995: no brand above Cadillac's 0.5: Lexus ties (2 of 4; a tie is not above), BMW 1 of 5
+    assert sim.loc["make_loyalty_highest:Cadillac:1995", "simulated"] == 1.0
+    # all brands 1997: replacer-weighted (1 + 3 + 0) / (2 + 3 + 1), not the mean of 0.5, 1 and 0
+    assert sim.loc["make_loyalty:all:1997", "simulated"] == pytest.approx(4 / 6)
+    w = yearly.loc[1997]
+    assert (w["repurchase_loyalty"] * w["replacers"]).sum() / w["replacers"].sum() == pytest.approx(4 / 6)
+
+
+def test_loyalty_highest_counts_brands_above():
+    model = loyalty_model()
+    model.ledger.switching[:12, 1, 1] = 4  # Lexus 1995: 4 of 6 rebought, above Cadillac's 0.5
+    for m in range(12):
+        model.ledger.derive_choices(m)
+    ts = [t for t in mo.targets(LOY_BRANDS) if t.kind == "make_loyalty_highest"]
+    assert mo.simulated_moments(model, ts)["simulated"].iloc[0] == pytest.approx(1 / 2)  # BMW below, Lexus above
+
+
+def test_loyalty_without_replacers_is_missing_and_penalised():
+    model = loyalty_model()
+    model.ledger.switching[:12, 0] = 0  # no Cadillac owner replaced in 1995
+    for m in range(12):
+        model.ledger.derive_choices(m)
+    ts = [t for t in mo.targets(LOY_BRANDS) if t.kind.startswith("make_loyalty")]
+    table = mo.moment_table(ts, mo.simulated_moments(model, ts))
+    assert np.isnan(row(table, "make_loyalty:Cadillac:1995")["simulated"])
+    assert mo.distance(table) >= mo.MISSING_Z ** 2
+
+
+
+def test_rebuy_window_runs_to_1997():
+    model = loyalty_model()  # 1995-1997
+    model.ledger.rebuy[30, 1] = [1, 3]  # 1997: 3 of 4 fast-resolved complainers rebought
+    ts = [t for t in mo.targets(LOY_BRANDS) if t.name == "rebuy_rate:resolved_within_90_days"]
+    assert mo.simulated_moments(model, ts)["simulated"].iloc[0] == pytest.approx(3 / 4)
