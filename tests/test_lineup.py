@@ -120,7 +120,7 @@ def test_a_brand_without_an_suv_loses_suv_needing_owners():
 def test_strategy_response_launches_a_line():
     raw = raw_with_lines()
     cad = raw["brands"]["Cadillac"]
-    cad.pop("price")
+    cad.pop("price", None)
     cad["models"] = [{"name": "DeVille", "body": "sedan", "price": 26500.0},
                      {"name": "Escalade", "body": "suv", "launch": "response", "price": 40000.0}]
     cad["strategy"] = {"kind": "respond_to_share_loss", "threshold": 0.01, "lag_months": 2, "launch": ["Escalade"]}

@@ -355,12 +355,12 @@ def test_set_values_copies_creates_tables_and_plain_numbers():
     raw = tomllib.loads(FLAGSHIP.read_text())
     del raw["satisfaction"]
     before = copy.deepcopy(raw)
-    out = set_values(raw, {"brands.Lexus.price": np.float64(35000.0), "simulation.replications": np.int64(3),
+    out = set_values(raw, {"brands.Lexus.price_index": np.float64(1.1), "simulation.replications": np.int64(3),
                            "satisfaction.new_car": 0.2})
     assert raw == before, "neither the input nor its nested tables may change"
-    assert type(out["brands"]["Lexus"]["price"]) is float and type(out["simulation"]["replications"]) is int
+    assert type(out["brands"]["Lexus"]["price_index"]) is float and type(out["simulation"]["replications"]) is int
     assert out["satisfaction"] == {"new_car": 0.2}  # a missing table is created
-    assert validate(out).brands["Lexus"].price == 35000.0
+    assert validate(out).brands["Lexus"].price_index == 1.1
 
 
 def test_set_values_never_creates_a_brand_or_segment():
@@ -400,7 +400,7 @@ def test_every_float_field_refuses_non_finite_numbers():
     for section in ("market", "service_events", "satisfaction", "word_of_mouth", "choice", "costs"):
         paths += _float_fields(getattr(flagship, section), f"{section}.")
     paths += _float_fields(flagship.brands["Lexus"], "brands.Lexus.")
-    assert len(paths) > 40 and "brands.Lexus.price" in paths and "brands.Lexus.service.dealer_service_quality" in paths
+    assert len(paths) > 40 and "brands.Lexus.price_index" in paths and "brands.Lexus.service.dealer_service_quality" in paths
     for path in paths:
         for bad in ("inf", "-inf", "nan"):
             with pytest.raises(ScenarioError, match=rf"{re.escape(path)}: Input should be a finite number"):
