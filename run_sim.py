@@ -364,7 +364,9 @@ def app_command(host: Annotated[str, typer.Option(help="Address to bind (local o
 def attribute(scenario: ScenarioName = FLAGSHIP,
               brand: Annotated[str, typer.Option(help="The brand whose gain is explained, e.g. Lexus.")] = ...,
               levers: Annotated[str, typer.Option(
-                  help="Comma-separated levers (at most 6): service, price, reliability, word_of_mouth.",
+                  help="Comma-separated levers (at most 6): service, price, reliability, line_up (product "
+                       "line-up: only the lines on sale at launch; void for a brand without models), "
+                       "word_of_mouth.",
               )] = "service,price,reliability,word_of_mouth",
               metric: Annotated[str, typer.Option(
                   help="sales_share (share in --to minus share the year before --from) or cumulative_profit "

@@ -74,8 +74,9 @@ if solara is not None:
                                    thumb_label=False, disabled=disabled)
 
     @solara.component
-    def LeverControl(state: AppState, lever: Lever, bump: Callable[[], None], value: Any, generation: int):
-        """A lever of the selected brand; ``value`` and ``generation`` are props so the control re-renders."""
+    def LeverControl(state: AppState, lever: Lever, bump: Callable[[], None], value: Any, generation: int, brand: str):
+        """A lever of the selected brand; ``value``, ``generation`` and ``brand`` are props so the control re-renders
+        (the explanation quotes the brand's own numbers)."""
 
         def on_value(v):
             state.set_lever(lever.key, v)
@@ -87,7 +88,7 @@ if solara is not None:
             else:
                 Slider(f"{lever.label}: {lever_text(lever, value)}", value, lever.min, lever.max, lever.step, on_value,
                        lever.kind, "luxsim-slider")
-            Explain(lever.explain(state.scenario))
+            Explain(state.lever_explanation(lever.key, brand))
 
     @solara.component
     def Chart(state: AppState, kind: str, title: str, figure_key: tuple):
@@ -185,11 +186,13 @@ if solara is not None:
                                   on_value=choose_brand)
                     for lever in LEVERS:
                         if lever.main:
-                            LeverControl(state, lever, bump, state.lever_value(lever.key), state.generation)
+                            LeverControl(state, lever, bump, state.lever_value(lever.key), state.generation,
+                                         state.brand)
                     with solara.Details("More levers (product quality, goodwill, complaints)"):
                         for lever in LEVERS:
                             if not lever.main:
-                                LeverControl(state, lever, bump, state.lever_value(lever.key), state.generation)
+                                LeverControl(state, lever, bump, state.lever_value(lever.key), state.generation,
+                                             state.brand)
                     lag = state.response_lag()
                     with solara.Column(classes=["lever-response_lag"], gap="0px"):
                         if lag is None:

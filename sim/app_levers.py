@@ -3,7 +3,8 @@
 A :class:`Lever` is one brand-level control of the browser app (``sim/app.py``): a scenario field (a dotted path
 with ``{brand}`` for the chosen brand, handed to :func:`sim.scenario_files.load_scenario` as a ``--set`` override so the
 scenario schema validates every slider value), its range, and a function that explains it in plain language with
-the scenario's own costs. The texts beside the other controls and under each chart are here too.
+the scenario's own costs and the chosen brand's own numbers. The texts beside the other controls and under each
+chart are here too.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sim.attribution import list_price_at
 from sim.formats import money, number
-from sim.scenario import Scenario
+from sim.scenario import Scenario, year_month_index
 
 
 @dataclass(frozen=True)
@@ -21,11 +23,12 @@ class Lever:
     """One brand-level control. ``path`` is the scenario field, with ``{brand}`` for the chosen brand.
 
     Attributes:
-        key: the field's name in ``BrandSpec.service`` or ``BrandSpec`` (e.g. ``"loaner_cars"``, ``"price"``).
+        key: the field's name in ``Brand.service`` or ``Brand`` (e.g. ``"loaner_cars"``, ``"price_index"``).
         label: what the control says, in words and units.
         kind: ``"int"``, ``"float"`` or ``"bool"`` (a slider, a slider, a switch).
         path: the dotted scenario path, e.g. ``"brands.{brand}.service.loaner_cars"``.
-        explain: scenario -> one paragraph: what the lever is, what it costs (the scenario's costs), the case's claim.
+        explain: (scenario, brand) -> one paragraph: what the lever is, what it costs (the scenario's costs), the
+            case's claim, and where it matters the brand's own numbers.
         min, max, step: the slider's range and step, in the field's units (ignored for switches).
         main: shown up front (else under "More levers").
     """
@@ -34,14 +37,14 @@ class Lever:
     label: str
     kind: str
     path: str
-    explain: Callable[[Scenario], str]
+    explain: Callable[[Scenario, str], str]
     min: float = 0
     max: float = 1
     step: float = 1
     main: bool = True
 
 
-def explain_complimentary(sc: Scenario) -> str:
+def explain_complimentary(sc: Scenario, brand: str) -> str:
     """Complimentary maintenance: the visits' price forgone per car-year (1989 $), Lexus's 1989 choice."""
     c, iv = sc.costs, sc.service_events.maintenance_interval_months
     forgone = 12 / iv * c.maintenance_price
@@ -52,20 +55,20 @@ def explain_complimentary(sc: Scenario) -> str:
             "who looked after them.")
 
 
-def explain_dealer_service_quality(sc: Scenario) -> str:
+def explain_dealer_service_quality(sc: Scenario, brand: str) -> str:
     """Dealer service quality: its cost per visit per unit of quality; J.D. Power's CSI ranking."""
     return (f"How well a routine dealer visit goes, from 0 (long waits, repeat visits) to 1 (excellent). Cost: "
             f"{money(sc.costs.service_quality_cost)} extra per visit per unit of quality. Case: Lexus dealers ranked "
             "first in J.D. Power's customer satisfaction index (1992-1993).")
 
 
-def explain_loaner(sc: Scenario) -> str:
+def explain_loaner(sc: Scenario, brand: str) -> str:
     """Loaner cars: their cost per repair visit."""
     return (f"A courtesy car during every repair visit, so the owner is never left without a car. Cost: "
             f"{money(sc.costs.loaner_cost)} per repair visit. Case: a repair becomes proof that the brand cares.")
 
 
-def explain_roadside(sc: Scenario) -> str:
+def explain_roadside(sc: Scenario, brand: str) -> str:
     """Roadside rescue: the cost per breakdown of each of the four levels."""
     r = sc.costs.rescue_cost
     return (f"Help when the car breaks down: 0 none, 1 tow truck, 2 premium (fast, alternative transport), "
@@ -73,41 +76,64 @@ def explain_roadside(sc: Scenario) -> str:
             "0-3. Case: stories of stranded owners rescued travel by word of mouth.")
 
 
-def explain_take_back(sc: Scenario) -> str:
+def explain_take_back(sc: Scenario, brand: str) -> str:
     """The take-back guarantee: its cost per car taken back."""
     return (f"Empowered staff may take back a very unhappy owner's car and replace it. Cost: "
             f"{money(sc.costs.take_back_cost)} per take-back: rare but expensive. Case: the angriest owners become "
             "advocates.")
 
 
-def explain_goodwill(sc: Scenario) -> str:
-    """Proactive goodwill: its cost per fix."""
-    return (f"Share of defects found and fixed before the owner notices. Cost: {money(sc.costs.goodwill_cost)} "
-            "per fix. Avoiding a bad experience instead of recovering from it.")
+def explain_goodwill(sc: Scenario, brand: str) -> str:
+    """Proactive goodwill: a fix costs the repair plus ``goodwill_cost`` and earns nothing (``sim/finance.py``)."""
+    c = sc.costs
+    return (f"Share of defects found and fixed before the owner notices. Cost per fix: the repair's parts and "
+            f"labour ({money(c.repair_cost)}) plus {money(c.goodwill_cost)} for finding the car and fetching the "
+            f"owner, {money(c.repair_cost + c.goodwill_cost)} in all; the owner pays nothing, even out of warranty "
+            f"(where a repair the owner reports earns {money(c.repair_price)}). Avoiding a bad experience instead of "
+            "recovering from it.")
 
 
-def explain_complaints(sc: Scenario) -> str:
+def explain_complaints(sc: Scenario, brand: str) -> str:
     """Fast complaint resolution: its cost per complaint resolved (Dillard & Bates)."""
     return (f"Chance a complaint is resolved within 90 days (later resolution restores less satisfaction; "
             f"Dillard & Bates). Cost: {money(sc.costs.complaint_cost)} per complaint resolved. Fast + slow "
             "resolution cannot exceed 1.")
 
 
-def explain_defects(sc: Scenario) -> str:
-    """Reliability: defects per car-year (not service quality)."""
+def explain_defects(sc: Scenario, brand: str) -> str:
+    """Reliability: the brand's default defects per car-year (not service quality); the lines that set their own."""
+    own = [f"{line.name} {number(line.defects_per_car_year, 2)}" for line in sc.brands[brand].models
+           if line.defects_per_car_year is not None]
+    lines = (f" Model lines may set their own rate, which this does not move: {brand}'s {', '.join(own)}."
+             if own else f" Model lines may set their own rate; none of {brand}'s does.")
     return ("Reliability: unscheduled repair visits per car-year of a new car (breakdowns are a share of "
-            "them). Fewer defects means fewer bad experiences to recover from. Case: the 1991 Lexus had the best "
-            "initial quality (J.D. Power).")
+            "them), the brand's default for its model lines." + lines + " Fewer defects means fewer bad "
+            "experiences to recover from. Case: the 1991 Lexus had the best initial quality (J.D. Power).")
 
 
-def explain_price(sc: Scenario) -> str:
-    """Price: the market's reference price (1989 $) and who is sensitive to it."""
-    return (f"Average transaction price before discount, 1989 dollars (the market's reference price is "
-            f"{money(sc.market.reference_price)}). Value-seekers and aspirational buyers are price-sensitive; "
-            "prestige buyers hardly.")
+def price_month(sc: Scenario, brand: str) -> int:
+    """The model month at which the price lever quotes the brand's list price: its launch, or the first month."""
+    launch = sc.brands[brand].launch
+    return max(0, year_month_index(launch, sc.market.start_year)) if launch else 0
 
 
-def explain_discount(sc: Scenario) -> str:
+def explain_price_index(sc: Scenario, brand: str) -> str:
+    """Price level: the brand's mean list price at launch (1989 $) at this level, and who is sensitive to it."""
+    spec, month = sc.brands[brand], price_month(sc, brand)
+    price = list_price_at(spec.model_dump(mode="json"), month, sc.market.start_year)
+    when = f"{sc.market.start_year + month // 12}-{month % 12 + 1:02d}"
+    lines = f"{len(spec.models)} model lines" if spec.models else "one model line"
+    later = (" Price-index changes in its timeline replace this level from their dates."
+             if any(c.price_index is not None for c in spec.timeline) else "")
+    listed = f"{money(price)} on average" if price is not None else "nothing (no line on sale then)"
+    return (f"Multiplies every list price of {brand}'s {lines}, as an exchange-rate or cost shock would (x1.00 = "
+            f"the prices as listed). At x{spec.price_index:.2f}, its lines on sale at {when} list at {listed}, "
+            f"1989 dollars; each line's price is judged against the market's reference price "
+            f"({money(sc.market.reference_price)}) times its price class.{later} Value-seekers and aspirational "
+            "buyers are price-sensitive; prestige buyers hardly.")
+
+
+def explain_discount(sc: Scenario, brand: str) -> str:
     """Discount: a price cut that erodes prestige, unlike a perk."""
     return ("A price cut as a share of list price. It wins price-sensitive buyers but erodes prestige, and "
             "status buyers dislike it. A complimentary perk never touches prestige: compare the two.")
@@ -123,7 +149,8 @@ LEVERS: tuple[Lever, ...] = (
           explain_roadside, 0, 3, 1),
     Lever("take_back_guarantee", "Take-back guarantee", "bool", "brands.{brand}.service.take_back_guarantee",
           explain_take_back),
-    Lever("price", "Price (1989 $)", "int", "brands.{brand}.price", explain_price, 10_000, 80_000, 500),
+    Lever("price_index", "Price level (x list prices)", "float", "brands.{brand}.price_index", explain_price_index,
+          0.5, 2.0, 0.05),
     Lever("discount", "Discount (share of price)", "float", "brands.{brand}.discount", explain_discount, 0, 0.3, 0.01),
     Lever("proactive_goodwill", "Proactive goodwill (0-1)", "float", "brands.{brand}.service.proactive_goodwill",
           explain_goodwill, 0, 1, 0.05, main=False),
@@ -136,11 +163,11 @@ LEVER_BY_KEY = {lever.key: lever for lever in LEVERS}
 
 
 def lever_text(lever: Lever, value: Any) -> str:
-    """A lever's value as its control shows it: ``on``/``off``, ``$38.5k`` for the price, ``36``, ``0.75``."""
+    """A lever's value as its control shows it: ``on``/``off``, ``x1.05`` for the price level, ``36``, ``0.75``."""
     if lever.kind == "bool":
         return "on" if value else "off"
-    if lever.key == "price":
-        return money(value)
+    if lever.key == "price_index":
+        return f"x{float(value):.2f}"
     if lever.kind == "int":
         return f"{int(value)}"
     return number(value, 2)

@@ -167,6 +167,16 @@ class AppState:
         spec = self.scenario.brands[brand]
         return getattr(spec.service, key) if hasattr(spec.service, key) else getattr(spec, key)
 
+    def lever_explanation(self, key: str, brand: str | None = None) -> str:
+        """Lever ``key``'s plain-language explanation for ``brand`` (default: the selected brand) in the scenario
+        being run (overrides included): its costs, and the brand's own numbers where the lever has them (the price
+        level quotes the brand's mean list price at its launch at the level set).
+
+        Raises:
+            KeyError: an unknown lever or brand.
+        """
+        return LEVER_BY_KEY[key].explain(self.scenario, brand or self.brand)
+
     def set_lever(self, key: str, value: Any, brand: str | None = None) -> bool:
         """Move lever ``key`` (a :data:`sim.app_levers.LEVERS` key) of ``brand`` (default: the selected brand) to
         ``value``, rounded to the lever's kind; back at the scenario's value, the override is dropped.

@@ -16,24 +16,44 @@ month if the brand is on sale from the start): their initial values plus their t
 including that month. In the flagship, Lexus launches 1989-09 and the incumbents are Cadillac, Lincoln,
 Mercedes-Benz, BMW and Jaguar (Acura launches 1986-03, after the January 1986 start).
 
-The levers (:data:`LEVERS`):
+The levers (:data:`LEVERS`). A brand either sets ``price`` (one implicit mid-tier sedan line) or lists its model
+lines (``[[brands.X.models]]``, ``sim/lineup.py``); every lever works for both. A brand's *lines on sale* at a
+month are those the scenario declares on sale then (launched by date, the brand launched, not yet ended); a line
+declared ``launch = "response"`` is not among them (whether the strategy responds is known only by running).
 
 * ``service`` — the brand's whole ``service`` block (every field of ``ServiceLevers``) set to the incumbents'
   level: the mean of each float field, the mean rounded half up of each integer field (months of complimentary
   maintenance, roadside level), the majority of each boolean field (true only if more than half the incumbents
   have it). The brand's own timeline ``service`` changes and its strategy's ``response`` are dropped too: they
   are also the brand's service.
-* ``price`` — the list price set to the incumbents' mean price at the launch month (timeline prices included),
-  the discount to 0, and the brand's timeline price and discount changes dropped.
+* ``price`` — the brand's *mean list price* at launch set to the incumbents' mean price then. An incumbent's
+  price is the mean list price of its lines on sale at the launch month (each line's price path by then, times
+  the brand's ``price_index`` by then); for a brand without models, its ``price`` (timeline prices included)
+  times its price index. For a brand with models the lever sets ``price_index`` so that the mean list price of
+  its lines on sale at launch equals that mean (their relative prices and later price paths kept: a level,
+  not a structure); for a brand without models it sets ``price`` (and a price index of 1). Either way the
+  discount goes to 0, and the brand's timeline ``price``, ``price_index`` and ``discount`` changes and its
+  strategy's ``price_index`` are dropped.
 * ``reliability`` — ``defects_per_car_year`` set to the incumbents' mean (the car's reliability, not its service:
-  dealer service quality is part of ``service``).
+  dealer service quality is part of ``service``). An incumbent's rate is the mean over its lines on sale at the
+  launch month of each line's rate (the brand's default where a line sets none); the brand's own line-level
+  rates are removed, so every line of it has the incumbents' mean.
+* ``line_up`` — *product line-up*: the brand keeps only the lines on sale at its launch month, on sale to the end
+  of the run (their ``end`` removed, their price paths kept); every later line is dropped, and so is its
+  strategy's ``launch`` (lines launched in response). It measures what the brand gained from *widening* its
+  line-up after launch: new bodies (an SUV when households' needs shift toward SUVs, a coupe), new tiers (an
+  entry line below the launch cars, a flagship above), and successor generations written as separate lines
+  (the launch generation is kept on sale instead, at its price path). Not an incumbents' level: the brand's
+  own launch line-up is the benchmark. For a brand without models (one implicit line) the lever is *void*: it
+  changes nothing, so v(S) is the same with it kept or switched and its Shapley value is 0.
 * ``word_of_mouth`` — a *switch-off*, not an incumbents' level: the brand's ``word_of_mouth`` multiplier set to
   0, so stories about the brand and sightings of its cars reach no one. It answers "what if the brand's
   reputation had had to spread by marketing and its own owners' experience alone?". (The incumbents' own
   multiplier is 1, no change, so an incumbents'-level counterfactual would be void.)
 
-Timeline entries left with no change at all by a lever are removed. The levers touch disjoint fields, so
-switching several of them gives the same scenario in any order.
+Timeline entries left with no change at all by a lever are removed. The levers touch disjoint fields (``price``
+reads only the launch lines' prices, which ``line_up`` keeps), so switching several of them gives the same
+scenario in any order.
 
 **Value.** ``sales_share``: the brand's sales share in the ``to`` year minus its share in the year before
 ``from`` (0 for a brand not yet on sale then: for Lexus 1989-1995 this is its 1995 share). ``cumulative_profit``:
@@ -90,6 +110,9 @@ METRICS = {
 
 
 # ---- incumbents and their levels ---------------------------------------------------------------------------
+NEVER = 10**6  # a month that never comes: a line launched only by a strategy response, or never ended
+
+
 def _month(date: str | None, start_year: int) -> int:
     return 0 if date is None else year_month_index(date, start_year)
 
@@ -106,10 +129,49 @@ def launch_month(raw: dict, brand: str) -> int:
     return max(0, _month(raw["brands"][brand].get("launch"), raw["market"]["start_year"]))
 
 
+def line_on_sale(line: dict, spec: dict, month: int, start_year: int) -> bool:
+    """Whether model line ``line`` (a raw ``models`` entry of the brand ``spec``) is on sale at model month
+    ``month`` as the scenario declares it: from its ``launch`` (or the brand's) to before its ``end``. A line
+    declared ``launch = "response"`` is not: whether the strategy responds is known only by running."""
+    if line.get("launch") == "response":
+        return False
+    brand_launch = _month(spec.get("launch"), start_year)
+    first = brand_launch if line.get("launch") is None else max(brand_launch, _month(line["launch"], start_year))
+    last = NEVER if line.get("end") is None else _month(line["end"], start_year)
+    return first <= month < last
+
+
+def lines_on_sale(spec: dict, month: int, start_year: int) -> list[dict]:
+    """The brand's model lines on sale at ``month`` (raw ``models`` entries, file order); empty for a brand
+    without models."""
+    return [line for line in spec.get("models") or [] if line_on_sale(line, spec, month, start_year)]
+
+
+def line_price_at(line: dict, month: int, start_year: int) -> float:
+    """A line's list price at ``month`` before the brand's price index: its latest ``prices`` point dated up to
+    then, else its launch ``price`` (1989 USD)."""
+    price = line["price"]
+    for point in line.get("prices") or []:
+        if _month(point["date"], start_year) <= month:
+            price = point["price"]
+    return price
+
+
+def mean_line_price(spec: dict, month: int, start_year: int) -> float | None:
+    """The mean list price of the brand's lines on sale at ``month``, before its price index (1989 USD); None
+    if none is (or the brand has no models)."""
+    lines = lines_on_sale(spec, month, start_year)
+    return float(np.mean([line_price_at(line, month, start_year) for line in lines])) if lines else None
+
+
 def _state_at(spec: dict, month: int, start_year: int) -> dict:
-    """A brand's service levers, price and discount as they stand at ``month`` (timeline changes up to then)."""
+    """A brand's levers as they stand at ``month`` (its initial values plus timeline changes dated up to then):
+    ``service`` (every field), ``price`` (its mean list price then, 1989 USD: the mean over its lines on sale of
+    each line's price path times the price index, or, without models, its ``price`` times the price index;
+    None if no line is on sale), ``discount`` and ``defects_per_car_year`` (the mean over its lines on sale of
+    each line's rate, the brand's default where a line sets none; None if no line is on sale)."""
     service = dict(spec.get("service") or {})
-    price, discount = spec["price"], spec.get("discount", 0.0)
+    price, discount, index = spec.get("price"), spec.get("discount", 0.0), spec.get("price_index", 1.0)
     for change in spec.get("timeline") or []:
         if year_month_index(change["date"], start_year) > month:
             break
@@ -118,8 +180,27 @@ def _state_at(spec: dict, month: int, start_year: int) -> dict:
             price = change["price"]
         if change.get("discount") is not None:
             discount = change["discount"]
+        if change.get("price_index") is not None:
+            index = change["price_index"]
     full = ServiceLevers.model_validate(service).model_dump()  # defaults for fields not set
-    return {"service": full, "price": price, "discount": discount}
+    default = spec.get("defects_per_car_year", 0.8)
+    if spec.get("models"):
+        lines = lines_on_sale(spec, month, start_year)
+        base = mean_line_price(spec, month, start_year)
+        price = None if base is None else base * index
+        defects = (float(np.mean([default if line.get("defects_per_car_year") is None
+                                  else line["defects_per_car_year"] for line in lines])) if lines else None)
+    else:
+        price, defects = price * index, default
+    return {"service": full, "price": price, "discount": discount, "defects_per_car_year": defects}
+
+
+def list_price_at(spec: dict, month: int, start_year: int) -> float | None:
+    """A brand's mean list price at model month ``month`` (1989 USD), measured as the incumbents' price is: the
+    mean over its lines on sale then of each line's price path times the brand's price index then (a brand without
+    models: its ``price`` times its price index); None if no line is on sale. ``spec`` is the brand's raw
+    scenario section (``Brand.model_dump(mode="json")``)."""
+    return _state_at(spec, month, start_year)["price"]
 
 
 def _mean_level(values: list, kind: type) -> Any:
@@ -137,30 +218,58 @@ def _service_kind(name: str) -> type:
 
 
 def incumbent_levels(raw: dict, brand: str) -> dict:
-    """The incumbents' level of each lever at the brand's launch month (see the module docstring)."""
+    """The incumbents' level of each lever at the brand's launch month (see the module docstring).
+
+    Returns:
+        ``incumbents`` (names), ``at_month`` (model month), ``service`` (field -> level), ``price`` (mean list
+        price, 1989 USD) and ``defects_per_car_year`` (mean rate); price and defects over the incumbents with a
+        line on sale then.
+
+    Raises:
+        ScenarioError: no incumbent, or none with a line on sale at the brand's launch.
+    """
     others = incumbents(raw, brand)
     if not others:
         raise ScenarioError([f"--brand {brand}: no other brand is on sale at the start of the simulation, so there "
                              "is no incumbents' level to compare with"])
     start, month = raw["market"]["start_year"], launch_month(raw, brand)
     states = [_state_at(raw["brands"][b], month, start) for b in others]
+    selling = [s for s in states if s["price"] is not None]
+    if not selling:
+        raise ScenarioError([f"--brand {brand}: no incumbent has a model line on sale at {brand}'s launch (month "
+                             f"{month}), so there is no incumbents' price or defect rate to compare with"])
     service = {name: _mean_level([s["service"][name] for s in states], _service_kind(name))
                for name in ServiceLevers.model_fields}
     return {
         "incumbents": others,
         "at_month": month,
         "service": service,
-        "price": round(float(np.mean([s["price"] for s in states])), 9),
-        "defects_per_car_year": round(float(np.mean([raw["brands"][b].get("defects_per_car_year", 0.8)
-                                                     for b in others])), 9),
+        "price": round(float(np.mean([s["price"] for s in selling])), 9),
+        "defects_per_car_year": round(float(np.mean([s["defects_per_car_year"] for s in selling])), 9),
     }
 
 
+def launch_lines(raw: dict, brand: str) -> list[dict]:
+    """The brand's model lines on sale at its launch month (its launch line-up; raw ``models`` entries).
+
+    Raises:
+        ScenarioError: the brand has models but none is on sale at its launch.
+    """
+    spec, month = raw["brands"][brand], launch_month(raw, brand)
+    lines = lines_on_sale(spec, month, raw["market"]["start_year"])
+    if spec.get("models") and not lines:
+        raise ScenarioError([f"brands.{brand}.models: no line is on sale at the brand's launch (month {month}), so "
+                             "the price and line-up levers have no launch line-up to start from"])
+    return lines
+
+
 # ---- the levers: raw scenario dict -> raw scenario dict ----------------------------------------------------
+PRICE_FIELDS = ("price", "discount", "price_index")  # a timeline entry's price changes
+
+
 def _prune_timeline(timeline: list[dict]) -> list[dict]:
     """Drop timeline entries that no longer change anything."""
-    return [c for c in timeline
-            if c.get("service") or c.get("price") is not None or c.get("discount") is not None]
+    return [c for c in timeline if c.get("service") or any(c.get(name) is not None for name in PRICE_FIELDS)]
 
 
 def _service_lever(raw: dict, brand: str, levels: dict) -> dict:
@@ -177,15 +286,40 @@ def _service_lever(raw: dict, brand: str, levels: dict) -> dict:
 
 def _price_lever(raw: dict, brand: str, levels: dict) -> dict:
     spec = raw["brands"][brand]
-    spec["price"] = levels["price"]
+    if spec.get("models"):
+        month = launch_month(raw, brand)
+        launch_lines(raw, brand)  # raises if the brand has no line on sale at launch
+        own = mean_line_price(spec, month, raw["market"]["start_year"])
+        spec["price_index"] = round(levels["price"] / own, 9)
+    else:
+        spec["price"] = levels["price"]
+        if spec.get("price_index", 1.0) != 1.0:
+            spec["price_index"] = 1.0
     spec["discount"] = 0.0
-    timeline = [{**c, "price": None, "discount": None} for c in spec.get("timeline") or []]
+    timeline = [{**c, **dict.fromkeys(PRICE_FIELDS)} for c in spec.get("timeline") or []]
     spec["timeline"] = _prune_timeline(timeline)
+    strategy = spec.get("strategy") or {}
+    if strategy.get("price_index") is not None:
+        spec["strategy"] = {**strategy, "price_index": None}
     return raw
 
 
 def _reliability_lever(raw: dict, brand: str, levels: dict) -> dict:
-    raw["brands"][brand]["defects_per_car_year"] = levels["defects_per_car_year"]
+    spec = raw["brands"][brand]
+    spec["defects_per_car_year"] = levels["defects_per_car_year"]
+    if spec.get("models"):
+        spec["models"] = [{**line, "defects_per_car_year": None} for line in spec["models"]]
+    return raw
+
+
+def _line_up_lever(raw: dict, brand: str, levels: dict) -> dict:
+    spec = raw["brands"][brand]
+    if not spec.get("models"):
+        return raw  # one implicit line: no line-up to narrow (the lever is void)
+    spec["models"] = [{**line, "end": None} for line in launch_lines(raw, brand)]
+    strategy = spec.get("strategy") or {}
+    if strategy.get("launch"):
+        spec["strategy"] = {**strategy, "launch": []}
     return raw
 
 
@@ -208,9 +342,13 @@ class Lever:
 LEVERS: dict[str, Lever] = {lever.name: lever for lever in (
     Lever("service", "the whole service block at the incumbents' level at launch (own timeline service changes "
                      "and strategy response dropped)", _service_lever),
-    Lever("price", "list price at the incumbents' mean at launch, no discount (own timeline price and discount "
-                   "changes dropped)", _price_lever),
-    Lever("reliability", "defects per car-year at the incumbents' mean", _reliability_lever),
+    Lever("price", "mean list price at launch at the incumbents' mean then (a brand with model lines: its price "
+                   "index scales its launch lines' prices to it), no discount (own timeline and strategy price, "
+                   "price index and discount changes dropped)", _price_lever),
+    Lever("reliability", "defects per car-year at the incumbents' mean (line-level rates dropped)",
+          _reliability_lever),
+    Lever("line_up", "only the model lines on sale at launch, on sale to the end of the run; later lines "
+                     "dropped (void for a brand without model lines)", _line_up_lever),
     Lever("word_of_mouth", "word of mouth about the brand switched off (multiplier 0): a switch-off, not an "
                            "incumbents' level", _word_of_mouth_lever),
 )}

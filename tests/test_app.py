@@ -22,6 +22,7 @@ from sim.app_figures import CELLS, latest_table_html, status_html
 from sim.app_levers import LEVER_BY_KEY, LEVERS, lever_text
 from sim.app_state import FLOW_WINDOWS, LEFT, NEW, AppState, override_arg
 from sim.formats import MINUS, MISSING, money
+from sim.model import LuxuryMarketModel
 from sim.runner import run_one
 from sim.scenario_files import load_scenario, parse_override
 from sim.style import BRAND_COLOURS, brand_palette
@@ -117,10 +118,16 @@ def test_a_lever_rebuilds_the_model_from_the_scenario_with_an_override(state):
     # other kinds of lever, on another brand
     state.select_brand("BMW")
     assert state.set_lever("roadside_level", 3) and state.set_lever("take_back_guarantee", True)
-    assert state.set_lever("price", 30000) and state.set_lever("discount", 0.05)
+    assert state.set_lever("price_index", 1.1) and state.set_lever("discount", 0.05)
     bmw = state.scenario.brands["BMW"]
-    assert (bmw.service.roadside_level, bmw.service.take_back_guarantee, bmw.price, bmw.discount) == (
-        3, True, 30000, 0.05)
+    assert (bmw.service.roadside_level, bmw.service.take_back_guarantee, bmw.price_index, bmw.discount) == (
+        3, True, 1.1, 0.05)
+    assert state.overrides["brands.BMW.price_index"] == 1.1
+    # the model prices every BMW line 10% higher than the scenario as written
+    base = LuxuryMarketModel(state.base, seed=1, buyers=500)
+    agents = [m.brands[m.brand_names.index("BMW")] for m in (base, state.model)]
+    assert [agents[1].line_price(k, 0) for k in range(len(agents[1].lines))] == pytest.approx(
+        [1.1 * agents[0].line_price(k, 0) for k in range(len(agents[0].lines))])
     assert state.model.brands[state.model.brand_names.index("BMW")].service.roadside_level == 3
     # moving a lever back to the scenario's value drops the override; "restore" drops them all
     state.select_brand("Lexus")
@@ -146,9 +153,10 @@ def test_every_lever_reads_and_writes_within_its_range(state):
         assert lever.kind != "bool" or isinstance(value, bool)
         if lever.kind != "bool":
             assert lever.min <= value <= lever.max, lever.key
-        assert lever.explain(state.scenario)  # a plain-language explanation for every control
+        assert state.lever_explanation(lever.key)  # a plain-language explanation for every control
     assert state.set_lever("defects_per_car_year", 0.5)
     assert state.scenario.brands["Lexus"].defects_per_car_year == 0.5
+    assert "Model lines may set their own rate" in state.lever_explanation("defects_per_car_year")
 
 
 def test_incumbent_response_lag_applies_to_every_brand_that_responds(state):
@@ -309,11 +317,13 @@ def test_money_in_the_latest_table_is_written_by_sim_formats_with_a_true_minus_s
 
 
 def test_lever_values_and_costs_are_written_by_sim_formats(state):
-    assert lever_text(LEVER_BY_KEY["price"], 38_500) == "$38.5k"
+    assert lever_text(LEVER_BY_KEY["price_index"], 1.05) == "x1.05"
     assert lever_text(LEVER_BY_KEY["discount"], 0.05) == "0.05"
     assert lever_text(LEVER_BY_KEY["loaner_cars"], True) == "on"
-    assert f"{money(state.scenario.costs.take_back_cost)} per take-back" in LEVER_BY_KEY["take_back_guarantee"].explain(
-        state.scenario)
+    assert f"{money(state.scenario.costs.take_back_cost)} per take-back" in state.lever_explanation(
+        "take_back_guarantee")
+    c = state.scenario.costs  # a goodwill fix costs the repair plus goodwill_cost (sim/finance.py)
+    assert f"{money(c.repair_cost + c.goodwill_cost)} in all" in state.lever_explanation("proactive_goodwill")
 
 
 def _set_arguments(command: str) -> list[str]:
@@ -324,7 +334,7 @@ def _set_arguments(command: str) -> list[str]:
 def test_the_reproducing_command_line_round_trips_every_override_through_toml_and_the_shell():
     question = """Lexus's "service" case: C:\\path, a tab\there; $HOME `date` 'quoted'"""
     overrides = {"question": question, "market.years": 3, "brands.BMW.discount": 0.05,
-                 "brands.Lexus.service.loaner_cars": False, "brands.Mercedes-Benz.price": 41_000}
+                 "brands.Lexus.service.loaner_cars": False, "brands.Mercedes-Benz.price_index": 1.08}
     state = AppState(buyers=BUYERS, overrides=overrides)
     assert state.scenario.question == question  # the app's own rebuild read the value back
     args = _set_arguments(state.cli_command())

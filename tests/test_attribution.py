@@ -7,7 +7,7 @@ import json
 import math
 import subprocess
 import sys
-from itertools import permutations
+from itertools import combinations, permutations
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +166,7 @@ def test_each_lever_changes_exactly_its_fields_on_the_flagship(flagship_raw):
                  | ({"brands.Lexus.timeline"} if any(c["price"] or c["discount"] for c in own["timeline"]) else set()),
         "reliability": {"brands.Lexus.defects_per_car_year"},
         "word_of_mouth": {"brands.Lexus.word_of_mouth"},
+        "line_up": set(),  # one implicit line: void
     }
     for name, paths in expected.items():
         out = A.counterfactual(flagship_raw, "Lexus", [name], levels)
@@ -225,6 +226,162 @@ def test_prepare_builds_every_coalition_as_a_valid_scenario():
     assert scenarios[0].brands["Entrant"].service.loaner_cars is False
     assert scenarios[0b010].brands["Entrant"].price == sc.brands["Entrant"].price  # price kept, others switched
     assert scenarios[0b010].brands["Entrant"].defects_per_car_year == pytest.approx(levels["defects_per_car_year"])
+
+
+# ---- levers for brands with model lines ---------------------------------------------------------------------
+def _no_price_changes(timeline: list[dict]) -> list[dict]:
+    return [{**c, "price": None, "price_index": None, "discount": None} for c in timeline
+            if c["service"]]
+
+
+def _line(name, body, tier, price, **more) -> dict:
+    return {"name": name, "body": body, "tier": tier, "price": price, "launch": None, "end": None, "prices": [],
+            "defects_per_car_year": None, **more}
+
+
+def lines_raw(flagship_raw: dict) -> dict:
+    """The flagship with Lexus and Mercedes-Benz selling model lines and the other incumbents one implicit line
+    each, every price, price index and defect rate set here (independent of the flagship's own numbers). A raw
+    dict, validated: a TOML child could not delete the parent's brand-level ``price``."""
+    raw = json.loads(json.dumps(flagship_raw))
+    for name, price, defects in (("Cadillac", 26500.0, 0.8), ("Lincoln", 27000.0, 0.8), ("BMW", 34200.0, 0.85),
+                                 ("Jaguar", 43000.0, 1.1)):
+        raw["brands"][name].update(price=price, models=[], price_index=1.0, discount=0.0, defects_per_car_year=defects,
+                                   timeline=_no_price_changes(raw["brands"][name]["timeline"]))
+    mercedes = raw["brands"]["Mercedes-Benz"]
+    mercedes.update(price=None, price_index=1.0, discount=0.0, defects_per_car_year=0.6, models=[
+        _line("S-Class", "sedan", "flagship", 45100.0, prices=[{"date": "1989-01", "price": 49500.0}],
+              defects_per_car_year=0.5),
+        _line("E-Class", "sedan", "mid", 38000.0),
+        _line("190", "sedan", "entry", 24000.0, end="1989-06", defects_per_car_year=0.9),  # ended before 1989-09
+        _line("SL", "coupe", "flagship", 60000.0, launch="1990-01"),  # after Lexus's launch
+    ])
+    mercedes["timeline"] = sorted(_no_price_changes(mercedes["timeline"])
+                                  + [{"date": "1988-01", "note": "yen", "service": {}, "discount": None, "price": None,
+                                      "price_index": 1.05},
+                                     {"date": "1990-01", "note": "yen", "service": {}, "discount": None, "price": None,
+                                      "price_index": 1.2}], key=lambda c: c["date"])
+    lexus = raw["brands"]["Lexus"]
+    lexus.update(price=None, price_index=1.0, discount=0.02, defects_per_car_year=0.33, models=[
+        _line("LS 400", "sedan", "flagship", 35000.0, prices=[{"date": "1991-01", "price": 37700.0}],
+              defects_per_car_year=0.3),
+        _line("ES 250", "sedan", "mid", 21050.0, launch="1989-09", end="1991-09"),
+        _line("ES 300", "sedan", "mid", 25000.0, launch="1991-09"),
+        _line("SC 400", "coupe", "flagship", 37500.0, launch="1991-06"),
+        _line("LX 450", "suv", "flagship", 40000.0, launch="response"),
+    ])
+    lexus["timeline"] = _no_price_changes(lexus["timeline"]) + [
+        {"date": "1992-01", "note": "yen", "service": {}, "discount": None, "price": None, "price_index": 1.1}]
+    lexus["strategy"].update(kind="respond_to_share_loss", launch=["LX 450"], price_index=1.08)
+    return validate(raw, "lines test").model_dump(mode="json")
+
+
+@pytest.fixture(scope="module")
+def with_lines(flagship_raw) -> dict:
+    return lines_raw(flagship_raw)
+
+
+MERCEDES_AT_LAUNCH = (49500 + 38000) / 2 * 1.05  # S and E on sale at 1989-09 (190 ended, SL later), index 1.05
+
+
+def test_incumbents_levels_with_model_lines_by_hand(with_lines):
+    levels = A.incumbent_levels(with_lines, "Lexus")
+    assert levels["price"] == pytest.approx((26500 + 27000 + MERCEDES_AT_LAUNCH + 34200 + 43000) / 5)
+    # Mercedes' rate: the S-Class's own 0.5 and the E-Class at the brand's 0.6 (the 190's 0.9 is off sale)
+    assert levels["defects_per_car_year"] == pytest.approx((0.8 + 0.8 + (0.5 + 0.6) / 2 + 0.85 + 1.1) / 5)
+    assert [line["name"] for line in A.launch_lines(with_lines, "Lexus")] == ["LS 400", "ES 250"]
+
+
+def test_levers_give_valid_scenarios_for_a_brand_with_models_and_commute(with_lines):
+    levels = A.incumbent_levels(with_lines, "Lexus")
+    names = list(A.LEVERS)
+    for k in range(len(names) + 1):
+        for i, subset in enumerate(combinations(names, k)):
+            out = A.counterfactual(with_lines, "Lexus", list(subset), levels)
+            validate(out, "+".join(subset))
+            assert paths_under(A.dict_changes(with_lines, out), "brands.Lexus."), subset
+            if i % 3 == 0:  # some orders of each size: every one gives the same scenario
+                for order in list(permutations(subset))[:6]:
+                    assert A.counterfactual(with_lines, "Lexus", list(order), levels) == out, order
+    for name in names:  # every lever changes something for a brand with models
+        assert A.dict_changes(with_lines, A.counterfactual(with_lines, "Lexus", [name], levels)), name
+
+
+def test_price_lever_puts_the_launch_mean_list_price_at_the_incumbents(with_lines):
+    from sim.model import LuxuryMarketModel
+
+    levels = A.incumbent_levels(with_lines, "Lexus")
+    out = A.counterfactual(with_lines, "Lexus", ["price"], levels)
+    lexus = out["brands"]["Lexus"]
+    assert lexus["price_index"] == pytest.approx(levels["price"] / ((35000 + 21050) / 2))
+    assert lexus["discount"] == 0.0 and lexus["strategy"]["price_index"] is None
+    assert all(c["price_index"] is None for c in lexus["timeline"])  # the 1992 index change dropped
+    assert lexus["models"] == with_lines["brands"]["Lexus"]["models"]  # lines and price paths kept
+    model = LuxuryMarketModel(validate(out, "price"), seed=1, buyers=500)
+    month = A.launch_month(out, "Lexus")
+    model.run(month + 1)  # to the launch month: timeline price index changes are in force by then
+    assert model.month == month
+    means = {}
+    for agent in model.brands:
+        on = [k for k in range(len(agent.lines)) if agent.line_on_sale(k, month)]
+        means[agent.name] = np.mean([agent.line_price(k, month) for k in on]) if on else None
+    # the engine's own prices: Mercedes' at launch is its S and E lines at index 1.05 ...
+    assert means["Mercedes-Benz"] == pytest.approx(MERCEDES_AT_LAUNCH)
+    # ... and Lexus's launch mean list price is the incumbents' mean
+    assert means["Lexus"] == pytest.approx(np.mean([means[b] for b in INCUMBENTS]), rel=1e-8)
+    # a brand without models keeps the old behaviour: its price at the incumbents' mean, here at the start, when
+    # Mercedes sold the S at 45,100, the E and the 190 at index 1 (its 1989 price and 1988 index not yet)
+    bmw = A.counterfactual(with_lines, "BMW", ["price"])["brands"]["BMW"]
+    mercedes_1986 = (45100 + 38000 + 24000) / 3
+    assert bmw["price"] == pytest.approx((26500 + 27000 + mercedes_1986 + 43000) / 4, rel=1e-8)
+    assert bmw["price_index"] == 1.0
+
+
+def test_reliability_lever_removes_line_level_rates(with_lines):
+    levels = A.incumbent_levels(with_lines, "Lexus")
+    lexus = A.counterfactual(with_lines, "Lexus", ["reliability"], levels)["brands"]["Lexus"]
+    assert lexus["defects_per_car_year"] == levels["defects_per_car_year"]
+    assert all(line["defects_per_car_year"] is None for line in lexus["models"])  # the LS 400's 0.3 removed
+
+
+def test_line_up_lever_keeps_the_launch_lines_and_drops_later_launches(with_lines):
+    from sim.model import LuxuryMarketModel
+
+    out = A.counterfactual(with_lines, "Lexus", ["line_up"])
+    lexus = out["brands"]["Lexus"]
+    assert [line["name"] for line in lexus["models"]] == ["LS 400", "ES 250"]
+    assert all(line["end"] is None for line in lexus["models"])  # the ES 250 stays on sale to the end
+    assert lexus["models"][0]["prices"] == [{"date": "1991-01", "price": 37700.0}]  # price path kept
+    assert lexus["strategy"]["launch"] == [] and lexus["strategy"]["price_index"] == 1.08
+    changes = A.dict_changes(with_lines, out)
+    assert set(changes) == {"brands.Lexus.models", "brands.Lexus.strategy.launch"}
+    model = LuxuryMarketModel(validate(out, "line_up"), seed=1, buyers=500)
+    agent = model.brands[model.brand_names.index("Lexus")]
+    month_1995 = (1995 - 1986) * 12
+    assert [agent.line_on_sale(k, month_1995) for k in range(len(agent.lines))] == [True, True]
+    # a brand without models has no line-up to narrow: the lever is void
+    assert A.counterfactual(with_lines, "BMW", ["line_up"]) == with_lines
+    assert A.counterfactual(load_scenario("lexus_us_1989").model_dump(mode="json"), "Lexus", ["line_up"]) \
+        == load_scenario("lexus_us_1989").model_dump(mode="json")
+
+
+def test_attribution_runs_the_line_up_lever_for_a_brand_with_models(with_lines):
+    sc = validate(with_lines, "lines test")
+    att = A.attribute(sc, "Lexus", ["price", "line_up"], replications=1, buyers=1500, first=1989, last=1993, seed=2,
+                      workers=1)
+    assert np.isfinite(att.values).all()
+    np.testing.assert_allclose(att.phi().sum(axis=0), att.values[-1] - att.values[0], atol=1e-12)
+    assert att.values[0b10, 0] != att.values[0b00, 0]  # the later lines (ES 300, SC 400) sell: the lever matters
+    assert set(att.changes["line_up"]) == {"brands.Lexus.models", "brands.Lexus.strategy.launch"}
+
+
+def test_a_brand_with_models_but_no_line_at_launch_is_refused(with_lines):
+    raw = json.loads(json.dumps(with_lines))
+    for line in raw["brands"]["Lexus"]["models"]:
+        if line["launch"] in (None, "1989-09"):
+            line["launch"] = "1990-01"
+    with pytest.raises(ScenarioError, match="no line is on sale at the brand's launch"):
+        A.counterfactual(raw, "Lexus", ["line_up"])
 
 
 def test_bad_levers_and_brands_are_named():
@@ -304,7 +461,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, needle):
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr
     if "charm" in needle:
-        assert "known levers: service, price, reliability, word_of_mouth" in proc.stderr
+        assert "known levers: service, price, reliability, line_up, word_of_mouth" in proc.stderr
     if "Lexsu" in needle:
         assert "did you mean 'Lexus'" in proc.stderr
     assert list(tmp_path.iterdir()) == []
