@@ -25,7 +25,7 @@ def test_run_writes_a_whole_result_folder(tmp_path):
     proc = cli("run", "lexus_us_1989", "-n", "2000", "--years", "5", "-r", "2", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in out.iterdir()} == {"brand_year.parquet", "brand_year.csv", "switching.csv",
-                                                "monthly.parquet", "manifest.json", "report.html"}
+                                                "monthly.parquet", "manifest.json", "report.html", "line_year.csv"}
     table = pd.read_parquet(out / "brand_year.parquet")
     assert set(table.replication) == {0, 1}
     assert set(table.year) == set(range(1986, 1991))
