@@ -64,19 +64,31 @@ def loyalty(values: dict[str, float], year: int = 1987, replacers: float = 1000.
 INCUMBENTS = ("Cadillac", "Lincoln", "Mercedes-Benz", "BMW", "Jaguar")
 
 
-def test_sticky_incumbents_pools_the_incumbents_loyalty_and_needs_40_to_60_percent():
+def test_sticky_incumbents_pools_the_incumbents_loyalty_and_needs_35_to_60_percent():
     ok = val.fact_sticky_incumbents(loyalty(dict.fromkeys(INCUMBENTS, 0.5) | {"Lexus": 0.1}), SCENARIO)
     assert ok["passed"] and ok["simulated"].startswith("50%")  # Lexus is not an incumbent
     # one brand in trouble is reported, the pooled figure decides: (4 x 0.5 + 0.25) / 5 = 45%
     mixed = val.fact_sticky_incumbents(loyalty(dict.fromkeys(INCUMBENTS, 0.5) | {"Jaguar": 0.25}), SCENARIO)
     assert mixed["passed"] and "Jaguar 25%" in mixed["simulated"] and mixed["simulated"].startswith("45%")
     low = val.fact_sticky_incumbents(loyalty(dict.fromkeys(INCUMBENTS, 0.3)), SCENARIO)
+    assert val.fact_sticky_incumbents(loyalty(dict.fromkeys(INCUMBENTS, 0.38)), SCENARIO)["passed"]
     assert not low["passed"]
     assert not val.fact_sticky_incumbents(loyalty(dict.fromkeys(INCUMBENTS, 0.7)), SCENARIO)["passed"]
     # only years before 1989 count
     late = loyalty(dict.fromkeys(INCUMBENTS, 0.9), year=1990)
     early = loyalty(dict.fromkeys(INCUMBENTS, 0.45))
     assert val.fact_sticky_incumbents(pd.concat([early, late]), SCENARIO)["passed"]
+
+
+def test_loyalty_band_fact_needs_every_brand_year_with_enough_replacers_inside():
+    inside = loyalty({"Cadillac": 0.45, "Lexus": 0.58}, replacers=50_000)
+    ok = val.fact_loyalty_in_band(inside, SCENARIO)
+    assert ok["passed"] and "highest 58% (Lexus 1987)" in ok["simulated"]
+    near_certain = loyalty({"Cadillac": 0.45, "Lexus": 0.95}, replacers=50_000)
+    assert not val.fact_loyalty_in_band(near_certain, SCENARIO)["passed"]
+    # a brand-year with too few replacing owners to judge is left out
+    few = pd.concat([inside, loyalty({"Infiniti": 1.0}, replacers=val.MIN_REPLACERS - 1)])
+    assert val.fact_loyalty_in_band(few, SCENARIO)["passed"]
 
 
 def shares(value_1995: list[float]) -> pd.DataFrame:
@@ -99,7 +111,7 @@ def test_calibrated_flagship_passes_the_stylized_facts_at_small_scale(tmp_path):
                            "--strict", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
     facts = pd.read_csv(out / "facts.csv") if out.exists() else None
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-2000:])
-    assert len(facts) == 4 and facts["passed"].all()
+    assert len(facts) == 5 and facts["passed"].all()
     assert {p.name for p in out.iterdir()} >= {"facts.csv", "fit.csv", "forecast.csv", "report.html", "manifest.json"}
     forecast = pd.read_csv(out / "forecast.csv")
     assert forecast["year"].min() == 1998 and forecast["year"].max() == 2010  # after the 1984-1997 window
