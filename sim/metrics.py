@@ -72,6 +72,7 @@ class Ledger:
     def __init__(self, months: int, n_brands: int, n_lines: int | None = None):
         self.months, self.n_brands = months, n_brands
         self.line_sales = np.zeros((months, n_brands if n_lines is None else n_lines))
+        self.models_on_sale = np.zeros((months, n_brands))  # model lines on sale each month
         for name in COUNTS + MONEY + ("csi_sum", "csi_n", "fleet", "prestige"):
             setattr(self, name, np.zeros((months, n_brands)))
         self.events = np.zeros((months, n_brands, len(EVENT_KINDS)))
@@ -134,7 +135,8 @@ class Ledger:
             Columns ``year, brand``, then counts and money in real units (``sales``, ``fleet`` at year end,
             ``conquest_sales``, ``churned_owners``, ``service_revenue`` ... in 1989 USD, ``profit``, one
             ``<kind>_events`` column per event kind), shares and rates as fractions (``sales_share``,
-            ``churn_rate``, ``repurchase_loyalty`` ...), ``mean_price`` (what buyers paid on average, 1989 USD;
+            ``churn_rate``, ``repurchase_loyalty`` ...), ``models_on_sale`` (lines on sale in December),
+            ``mean_price`` (what buyers paid on average, 1989 USD;
             NaN without sales), ``csi`` on 0-1000, ``clv`` in USD per owner and
             ``prestige`` (the year's mean). A rate whose denominator is zero is NaN. An empty frame before
             the first complete year.
@@ -191,6 +193,7 @@ class Ledger:
             "mean_price": mean_price,
             "clv": clv,
             "prestige": self.prestige[: years * 12].reshape(years, 12, -1).mean(axis=1),
+            "models_on_sale": self.models_on_sale[11 : years * 12 : 12],  # in December
         }
         for k, kind in enumerate(EVENT_KINDS):
             cols[f"{kind}_events"] = events[:, :, k] * scale

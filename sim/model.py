@@ -494,6 +494,8 @@ class LuxuryMarketModel(mesa.Model):
         paid = self.lines.price * (1.0 - ba.discount[self.lines.brand])  # per line, 1989 USD
         led.sales_revenue[m] = np.bincount(self.lines.brand, weights=led.line_sales[m] * paid, minlength=nb)
         led.new_car_margin[m] = led.sales_revenue[m] * ba.new_car_margin
+        led.models_on_sale[m] = np.bincount(self.lines.brand, weights=self.lines.on_sale & ba.on_sale[self.lines.brand],
+                                            minlength=nb)
         total = led.sales[m].sum()
         self.sales_share = led.sales[m] / total if total else np.zeros(nb)
         self.exits += int(led.switching[m, :nb, nb].sum())
