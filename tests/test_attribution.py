@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+import tomllib
 from itertools import combinations, permutations
 from pathlib import Path
 
@@ -114,13 +115,55 @@ def flagship_raw() -> dict:
     return load_scenario("lexus_us_1989").model_dump(mode="json")
 
 
+@pytest.fixture(scope="module")
+def flagship_toml() -> dict:
+    """The flagship's TOML as written (no defaults filled in): what the by-hand helpers below read."""
+    with (ROOT / "scenarios" / "lexus_us_1989.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+# By-hand reading of a brand's model lines in the TOML, independent of sim.attribution: dates are "YYYY-MM"
+# strings, which compare as dates ("" before any date, "9999-99" after any).
+def on_sale_by_hand(brand: dict, date: str) -> list[dict]:
+    """The brand's lines on sale in month ``date``: launched (the line's launch, not before the brand's) by
+    then and not yet ended (``end`` is the first month off sale); a ``"response"`` line never."""
+    return [line for line in brand.get("models", []) if line.get("launch") != "response"
+            and max(line.get("launch", ""), brand.get("launch", "")) <= date < line.get("end", "9999-99")]
+
+
+def list_price_by_hand(line: dict, date: str) -> float:
+    """A line's list price in month ``date`` (1989 USD, before the brand's price index): its last price point
+    dated up to then, else its launch price."""
+    return ([line["price"]] + [p["price"] for p in line.get("prices", []) if p["date"] <= date])[-1]
+
+
+def price_index_by_hand(brand: dict, date: str) -> float:
+    """The brand's price index in month ``date``: its ``price_index`` (1 if unset) or its last timeline change."""
+    return ([brand.get("price_index", 1.0)] + [c["price_index"] for c in brand.get("timeline", [])
+                                              if c["date"] <= date and "price_index" in c])[-1]
+
+
+def mean_price_by_hand(brand: dict, date: str) -> float:
+    """The brand's mean list price in month ``date``: its lines on sale, each at its price then, times the
+    brand's price index then (1989 USD)."""
+    lines = on_sale_by_hand(brand, date)
+    return float(np.mean([list_price_by_hand(line, date) for line in lines])) * price_index_by_hand(brand, date)
+
+
+def defects_by_hand(brand: dict, date: str) -> float:
+    """The mean defect rate of the brand's lines on sale in month ``date`` (a line without its own rate has the
+    brand's)."""
+    return float(np.mean([line.get("defects_per_car_year", brand["defects_per_car_year"])
+                          for line in on_sale_by_hand(brand, date)]))
+
+
 def test_incumbents_are_the_brands_on_sale_at_the_start(flagship_raw):
     assert A.incumbents(flagship_raw, "Lexus") == INCUMBENTS  # Acura launches 1986-03, after the start
     assert A.incumbents(flagship_raw, "Cadillac") == INCUMBENTS[1:]  # an incumbent: the other incumbents
     assert A.launch_month(flagship_raw, "Lexus") == 44  # 1989-09
 
 
-def test_incumbents_levels_on_the_flagship_by_hand(flagship_raw):
+def test_incumbents_levels_on_the_flagship_by_hand(flagship_raw, flagship_toml):
     levels = A.incumbent_levels(flagship_raw, "Lexus")
     service = levels["service"]
     # dealer service quality at 1989-09: Cadillac .45, Lincoln .40, Mercedes .50 (its .60 comes in 1991), BMW .35,
@@ -130,9 +173,21 @@ def test_incumbents_levels_on_the_flagship_by_hand(flagship_raw):
     assert service["complimentary_maintenance_months"] == 0  # BMW's starts in 1993
     assert service["roadside_level"] == 1 and service["loaner_cars"] is False
     assert service["take_back_guarantee"] is False and service["recall_handling"] == pytest.approx(0.3)
-    # prices at 1989-09 include the timeline: Mercedes 49,500 (1989-01), BMW 34,200 (1988-07)
-    assert levels["price"] == pytest.approx((26500 + 27000 + 49500 + 34200 + 43000) / 5)
+    # prices at 1989-09: each incumbent's lines on sale then at their price paths by then (the BLP 1989 prices
+    # of 1988-10; the 1990 ones come in 1989-10). Read off the TOML: Mercedes' S, E, 190 and SL ...
+    brands = flagship_toml["brands"]
+    assert mean_price_by_hand(brands["Mercedes-Benz"], "1989-09") == pytest.approx((60355 + 43937 + 31717
+                                                                                    + 64489) / 4)
+    # ... BMW's 3 Series sedan and coupe, 5 and 7 Series, and the 6 Series in its last month (it ends 1989-10) ...
+    assert mean_price_by_hand(brands["BMW"], "1989-09") == pytest.approx((2 * 24749 + 37149 + 54218 + 47190) / 5)
+    # ... Cadillac without the Cimarron (ended 1988-10) but with the Allante (from 1986-10)
+    assert mean_price_by_hand(brands["Cadillac"], "1989-09") == pytest.approx((25538 + 29870 + 26846 + 25803
+                                                                               + 57414) / 5)
+    assert levels["price"] == pytest.approx(np.mean([mean_price_by_hand(brands[b], "1989-09") for b in INCUMBENTS]))
+    # no flagship line sets its own defect rate: each incumbent's rate is its brand's
     assert levels["defects_per_car_year"] == pytest.approx((0.83 + 0.79 + 0.59 + 0.85 + 1.1) / 5)
+    assert levels["defects_per_car_year"] == pytest.approx(np.mean([defects_by_hand(brands[b], "1989-09")
+                                                                    for b in INCUMBENTS]))
 
 
 def test_majority_of_bools_and_rounded_mean_of_ints(flagship_raw):
@@ -155,18 +210,23 @@ def paths_under(changes: dict, prefix: str) -> bool:
     return all(p.startswith(prefix) for p in changes)
 
 
-def test_each_lever_changes_exactly_its_fields_on_the_flagship(flagship_raw):
+def test_each_lever_changes_exactly_its_fields_on_the_flagship(flagship_raw, flagship_toml):
     levels = A.incumbent_levels(flagship_raw, "Lexus")
     own = flagship_raw["brands"]["Lexus"]
+    price_changes = any(c[f] is not None for c in own["timeline"] for f in A.PRICE_FIELDS)
     expected = {
         "service": {f"brands.Lexus.service.{f}" for f in levels["service"]
                     if flagship_raw["brands"]["Lexus"]["service"][f] != levels["service"][f]},
-        "price": {"brands.Lexus.price"}
+        "price": {"brands.Lexus.price_index"}  # Lexus sells model lines: the lever scales them
                  | ({"brands.Lexus.discount"} if own["discount"] else set())
-                 | ({"brands.Lexus.timeline"} if any(c["price"] or c["discount"] for c in own["timeline"]) else set()),
-        "reliability": {"brands.Lexus.defects_per_car_year"},
+                 | ({"brands.Lexus.timeline"} if price_changes else set())
+                 | ({"brands.Lexus.strategy.price_index"} if own["strategy"]["price_index"] is not None else set()),
+        "reliability": {"brands.Lexus.defects_per_car_year"}
+                       | ({"brands.Lexus.models"} if any(line["defects_per_car_year"] is not None
+                                                         for line in own["models"]) else set()),
         "word_of_mouth": {"brands.Lexus.word_of_mouth"},
-        "line_up": set(),  # one implicit line: void
+        "line_up": {"brands.Lexus.models"}  # later lines dropped (below)
+                   | ({"brands.Lexus.strategy.launch"} if own["strategy"]["launch"] else set()),
     }
     for name, paths in expected.items():
         out = A.counterfactual(flagship_raw, "Lexus", [name], levels)
@@ -177,32 +237,62 @@ def test_each_lever_changes_exactly_its_fields_on_the_flagship(flagship_raw):
     out = A.counterfactual(flagship_raw, "Lexus", ["service"], levels)
     assert out["brands"]["Lexus"]["service"] == levels["service"]
     assert out["brands"]["Lexus"]["timeline"] == [{**c, "service": {}} for c in own["timeline"]  # price changes stay
-                                                  if c["price"] is not None or c["discount"] is not None]
-    out = A.counterfactual(flagship_raw, "Lexus", ["price"], levels)
-    assert out["brands"]["Lexus"]["price"] == levels["price"] and out["brands"]["Lexus"]["discount"] == 0.0
-    assert all(c["price"] is None and c["discount"] is None for c in out["brands"]["Lexus"]["timeline"])
+                                                  if any(c[f] is not None for f in A.PRICE_FIELDS)]
+    # price: Lexus's price index puts the mean list price of its launch lines (LS and ES at 1989-09) at the
+    # incumbents' mean then, both read off the TOML by hand; its lines and their price paths are kept
+    lexus = A.counterfactual(flagship_raw, "Lexus", ["price"], levels)["brands"]["Lexus"]
+    launch_mean = mean_price_by_hand(flagship_toml["brands"]["Lexus"], "1989-09")
+    assert launch_mean == pytest.approx((33206 + 20327) / 2)
+    incumbents_mean = np.mean([mean_price_by_hand(flagship_toml["brands"][b], "1989-09") for b in INCUMBENTS])
+    assert lexus["price_index"] == pytest.approx(incumbents_mean / launch_mean, rel=1e-8)
+    assert lexus["price_index"] > 1.4  # Lexus launched ~30% under the incumbents' mean list price
+    assert lexus["price"] is None and lexus["models"] == own["models"]
+    assert lexus["discount"] == 0.0 and lexus["strategy"]["price_index"] is None
+    assert all(c[f] is None for c in lexus["timeline"] for f in A.PRICE_FIELDS)
+    # reliability: the incumbents' mean for the brand and no line-level rate left
+    lexus = A.counterfactual(flagship_raw, "Lexus", ["reliability"], levels)["brands"]["Lexus"]
+    assert lexus["defects_per_car_year"] == levels["defects_per_car_year"]
+    assert all(line["defects_per_car_year"] is None for line in lexus["models"])
     assert A.counterfactual(flagship_raw, "Lexus", ["word_of_mouth"])["brands"]["Lexus"]["word_of_mouth"] == 0.0
     assert flagship_raw["brands"]["Lexus"]["word_of_mouth"] == 1.0  # the input is not modified
 
 
-def test_service_and_price_drop_the_brands_own_timeline_and_response(flagship_raw):
+def test_service_and_price_drop_the_brands_own_timeline_and_response(flagship_raw, flagship_toml, with_lines):
     levels = A.incumbent_levels(flagship_raw, "Mercedes-Benz")  # an incumbent: compared with the other four
-    assert levels["incumbents"] == ["Cadillac", "Lincoln", "BMW", "Jaguar"] and levels["at_month"] == 0
-    assert levels["price"] == pytest.approx((26500 + 27000 + 26600 + 43000) / 4)  # at the start: no timeline yet
+    others = ["Cadillac", "Lincoln", "BMW", "Jaguar"]
+    assert levels["incumbents"] == others and levels["at_month"] == 0
+    brands = flagship_toml["brands"]
+    # at the start (1986-01): the lines on sale then at their launch prices (Cadillac's Allante not yet)
+    assert mean_price_by_hand(brands["Cadillac"], "1986-01") == pytest.approx((22343 + 30393 + 27548 + 25096
+                                                                               + 14913) / 5)
+    assert levels["price"] == pytest.approx(np.mean([mean_price_by_hand(brands[b], "1986-01") for b in others]))
     own = flagship_raw["brands"]["Mercedes-Benz"]
+    assert [c["date"] for c in own["timeline"]] == ["1991-06", "1998-01", "2004-01"]  # service changes only
     service = A.counterfactual(flagship_raw, "Mercedes-Benz", ["service"], levels)["brands"]["Mercedes-Benz"]
-    assert [c["date"] for c in service["timeline"]] == ["1987-07", "1989-01"]  # only its price changes are left
-    assert [c["price"] for c in service["timeline"]] == [45100.0, 49500.0]
+    assert service["timeline"] == []  # every entry was service: none left
     price = A.counterfactual(flagship_raw, "Mercedes-Benz", ["price"], levels)["brands"]["Mercedes-Benz"]
-    assert [c["date"] for c in price["timeline"]] == ["1991-06", "1998-01", "2004-01"]  # only service changes left
-    assert price["timeline"] == [c for c in own["timeline"] if c["service"]]
-    assert price["discount"] == 0.0 and price["price"] == levels["price"]
+    assert price["timeline"] == own["timeline"]  # no price change to drop: the service changes stay
+    assert price["discount"] == 0.0 and price["models"] == own["models"]
+    # its four lines of 1986 (S, E, 190, SL at their launch prices) scaled to the other four's mean
+    assert price["price_index"] == pytest.approx(levels["price"] / ((51231 + 39417 + 27604 + 60546) / 4), rel=1e-8)
     both = A.counterfactual(flagship_raw, "Mercedes-Benz", ["service", "price"], levels)
     assert both == A.counterfactual(flagship_raw, "Mercedes-Benz", ["price", "service"], levels)  # order-free
     assert both["brands"]["Mercedes-Benz"]["timeline"] == []
     for name in A.LEVERS:
         changes = A.dict_changes(flagship_raw, A.counterfactual(flagship_raw, "Mercedes-Benz", [name], levels))
         assert paths_under(changes, "brands.Mercedes-Benz."), name
+    # a timeline with both kinds (the hand-built scenario: Mercedes' service changes and its 1988 and 1990 yen
+    # price index changes): each lever drops its own kind and keeps the other's
+    own = with_lines["brands"]["Mercedes-Benz"]
+    levels = A.incumbent_levels(with_lines, "Mercedes-Benz")
+    service = A.counterfactual(with_lines, "Mercedes-Benz", ["service"], levels)["brands"]["Mercedes-Benz"]
+    assert [(c["date"], c["price_index"]) for c in service["timeline"]] == [("1988-01", 1.05), ("1990-01", 1.2)]
+    price = A.counterfactual(with_lines, "Mercedes-Benz", ["price"], levels)["brands"]["Mercedes-Benz"]
+    assert [c["date"] for c in price["timeline"]] == ["1991-06", "1998-01", "2004-01"]
+    assert price["timeline"] == [c for c in own["timeline"] if c["service"]]
+    both = A.counterfactual(with_lines, "Mercedes-Benz", ["service", "price"], levels)
+    assert both == A.counterfactual(with_lines, "Mercedes-Benz", ["price", "service"], levels)
+    assert both["brands"]["Mercedes-Benz"]["timeline"] == []
     # Cadillac's strategy response is its service too
     cad = A.counterfactual(flagship_raw, "Cadillac", ["service"])
     changes = A.dict_changes(flagship_raw, cad)
@@ -344,7 +434,7 @@ def test_reliability_lever_removes_line_level_rates(with_lines):
     assert all(line["defects_per_car_year"] is None for line in lexus["models"])  # the LS 400's 0.3 removed
 
 
-def test_line_up_lever_keeps_the_launch_lines_and_drops_later_launches(with_lines):
+def test_line_up_lever_keeps_the_launch_lines_and_drops_later_launches(with_lines, flagship_raw, flagship_toml):
     from sim.model import LuxuryMarketModel
 
     out = A.counterfactual(with_lines, "Lexus", ["line_up"])
@@ -361,8 +451,15 @@ def test_line_up_lever_keeps_the_launch_lines_and_drops_later_launches(with_line
     assert [agent.line_on_sale(k, month_1995) for k in range(len(agent.lines))] == [True, True]
     # a brand without models has no line-up to narrow: the lever is void
     assert A.counterfactual(with_lines, "BMW", ["line_up"]) == with_lines
-    assert A.counterfactual(load_scenario("lexus_us_1989").model_dump(mode="json"), "Lexus", ["line_up"]) \
-        == load_scenario("lexus_us_1989").model_dump(mode="json")
+    # the flagship: Lexus keeps its launch line-up of 1989-09 (the LS and the ES, read off the TOML), on sale to the
+    # end at their own price paths; the SC, GS, LX, RX, IS and GX are dropped
+    own = flagship_raw["brands"]["Lexus"]
+    lexus = A.counterfactual(flagship_raw, "Lexus", ["line_up"])["brands"]["Lexus"]
+    launch = [line["name"] for line in on_sale_by_hand(flagship_toml["brands"]["Lexus"], "1989-09")]
+    assert launch == ["LS", "ES"] and [line["name"] for line in lexus["models"]] == launch
+    assert lexus["models"] == [{**line, "end": None} for line in own["models"] if line["name"] in launch]
+    assert len(own["models"]) == 8 and {k: v for k, v in lexus.items() if k != "models"} \
+        == {k: v for k, v in own.items() if k != "models"}  # nothing else of Lexus changes
 
 
 def test_attribution_runs_the_line_up_lever_for_a_brand_with_models(with_lines):
@@ -413,7 +510,7 @@ def test_results_do_not_depend_on_the_number_of_workers():
 
 
 # ---- the command, end to end ---------------------------------------------------------------------------------
-def test_attribute_writes_a_complete_folder(tmp_path):
+def test_attribute_writes_a_complete_folder(tmp_path, flagship_toml):
     out = tmp_path / "att"
     proc = cli("attribute", "lexus_us_1989", "--brand", "Lexus", "--levers", "service,price,reliability,word_of_mouth",
                "--to", "1991", "-r", "2", "--buyers", "4000", "--seed", "5", "--out", str(out))
@@ -438,7 +535,13 @@ def test_attribute_writes_a_complete_folder(tmp_path):
     assert manifest["buyers_simulated"] == 4000 and manifest["from"] == 1989 and manifest["to"] == 1991
     assert manifest["incumbents"] == INCUMBENTS
     counterfactuals = manifest["counterfactuals"]
-    assert counterfactuals["price"]["changes"]["brands.Lexus.price"] == {"own": 30000.0, "counterfactual": 36040.0}
+    # Lexus's price index, from 1 to the incumbents' mean list price at 1989-09 over its launch lines' mean then
+    price = counterfactuals["price"]["changes"]
+    assert set(price) == {"brands.Lexus.price_index"} and price["brands.Lexus.price_index"]["own"] == 1.0
+    brands = flagship_toml["brands"]
+    assert price["brands.Lexus.price_index"]["counterfactual"] == pytest.approx(
+        np.mean([mean_price_by_hand(brands[b], "1989-09") for b in INCUMBENTS])
+        / mean_price_by_hand(brands["Lexus"], "1989-09"), rel=1e-8)
     assert counterfactuals["word_of_mouth"]["changes"] == {"brands.Lexus.word_of_mouth": {"own": 1.0,
                                                                                          "counterfactual": 0.0}}
     assert "mesa" in manifest["packages"] and manifest["scenario"]["market"]["years"] == 6
