@@ -94,9 +94,9 @@ path = "brands.Lexus.service.dealer_service_quality"
 range = [0.3, 0.95]
 
 [[parameters]]
-path = "brands.Mercedes-Benz.price"
+path = "brands.Mercedes-Benz.price_index"
 name = "mercedes_price"
-range = [30000, 60000]
+range = [0.7, 1.3]
 """ + OUTPUTS
 
 
@@ -298,7 +298,7 @@ def test_sobol_sweep_end_to_end(tmp_path):
     folder = run_sweep(path, out=tmp_path / "sweep", workers=2, progress=False)
     assert_exactly_once(folder, 4 * (2 + 2), 1)
     sample = pd.read_parquet(folder / "sample.parquet")
-    assert sample.shape == (16, 2) and sample["mercedes_price"].between(30000, 60000).all()
+    assert sample.shape == (16, 2) and sample["mercedes_price"].between(0.7, 1.3).all()
     analysis = analyze(folder)
     indices = pd.read_csv(analysis / "sobol_indices.csv")
     assert list(indices.columns) == ["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
