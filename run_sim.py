@@ -80,7 +80,7 @@ def _run(scenario_name: str, replications: int | None, seed: int | None, buyers:
         return
     console.print(results)
     console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (tables: brand_year.parquet/.csv, "
-                  "switching.csv, monthly.parquet, manifest.json)")
+                  "switching.csv, line_year.csv, monthly.parquet, manifest.json)")
 
 
 Replications = Annotated[int | None, typer.Option("--replications", "-r", min=1,
