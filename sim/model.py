@@ -205,6 +205,7 @@ class LuxuryMarketModel(mesa.Model):
         pop.brand[slots] = brand
         pop.need[slots] = lineup.draw_needs(rng, n, lineup.need_cdf(cfg.market.body_type_mix, cfg.market.start_year))
         if (self.line_count > 1).any():  # which line each owner's car is: as buyers of month 0 would choose
+            self.lines = lineup.LineArrays.from_brands(self.brands, 0)
             offer = self._make_offer(0, BrandArrays.from_brands(self.brands, 0))
             u = rng.random(n)
             g, need = pop.segment[slots], pop.need[slots]
@@ -254,6 +255,7 @@ class LuxuryMarketModel(mesa.Model):
             self.wom_epoch = m
         clock = _PhaseClock(self.timings)
         self.agents_by_type[BrandAgent].do("step")
+        self.lines = lineup.LineArrays.from_brands(self.brands, m)  # the model lines this month
         self.brand_arrays = ba = self._brand_arrays(m)
         self.offer = self._make_offer(m, ba)
         self.lease_p = self.lease_probability(m)
@@ -282,9 +284,8 @@ class LuxuryMarketModel(mesa.Model):
 
     def _make_offer(self, m: int, ba: BrandArrays) -> choice.Offer:
         """What the market offers shoppers in month ``m`` (``sim.choice.nest``): each brand's value per segment and
-        need, and the probabilities of its lines; sets ``lines`` (the model lines this month)."""
-        cfg = self.config
-        self.lines = lines = lineup.LineArrays.from_brands(self.brands, m)
+        need, and the probabilities of its lines, from the model ``lines`` of the month."""
+        cfg, lines = self.config, self.lines
         perk = choice.perk_value(ba.complimentary_maintenance_months, cfg.service_events.maintenance_interval_months,
                                  cfg.costs.maintenance_price)
         brand_part = choice.brand_values(ba, self.segments, cfg.choice, perk)
@@ -377,10 +378,11 @@ class LuxuryMarketModel(mesa.Model):
         return self
 
     def _brand_arrays(self, m: int) -> BrandArrays:
-        """The brands' parameters this month: rebuilt when a brand changed its policy, price or discount or came
-        on sale; otherwise only prestige, reputation and marketing reach move."""
-        key = tuple((b.changes, b.on_sale(m), tuple(b.line_on_sale(k, m) for k in range(len(b.lines))),
-                     tuple(b.line_price(k, m) for k in range(len(b.lines)))) for b in self.brands)
+        """The brands' parameters this month: rebuilt when a brand changed its policy, price or discount, came
+        on sale, or a line came on sale, ended or was repriced (``lines``, already this month's); otherwise only
+        prestige, reputation and marketing reach move."""
+        key = (tuple((b.changes, b.on_sale(m)) for b in self.brands), self.lines.on_sale.tobytes(),
+               self.lines.price.tobytes())
         if key != self._brand_key:
             self._brand_key, self._unit_money = key, None
             return BrandArrays.from_brands(self.brands, m)
