@@ -26,7 +26,7 @@ TIERS = {"entry", "mid", "flagship"}
 ENTRY_BELOW, FLAGSHIP_ABOVE = 25_000.0, 40_000.0  # 1989 USD, the flagship's stated thresholds
 BORDER = 0.10  # a line this close (relative) to a threshold may join its rivals' tier
 REFERENCE_PRICE = 30_000.0  # market.reference_price of the flagship
-MAX_LINES = 8
+MAX_LINES = 10  # a brand's lines: a buyer's line draw walks them (sim.rules.draw_line)
 
 
 def _month(date: str) -> int:
