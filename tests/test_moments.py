@@ -268,7 +268,7 @@ def test_loyalty_targets_and_sds():
     top = ts["make_loyalty_highest:Cadillac:1995"]
     assert (cad.observed, cad.sd, cad.weight, cad.error) == (0.43, mo.LOYALTY_SD, 1.0, "difference")
     assert (allm.brand, allm.observed, allm.sd) == ("all", 0.4426, mo.LOYALTY_ALL_SD) and allm.sd > cad.sd
-    assert (top.observed, top.sd) == (1.0, 0.25)
+    assert (top.observed, top.sd) == (0.0, 0.05)
     assert not [t for t in mo.targets(BRANDS) if t.brand == "Cadillac"]  # a scenario without Cadillac
     assert "make_loyalty:all:1997" in {t.name for t in mo.targets(BRANDS)}
 
@@ -308,20 +308,20 @@ def test_loyalty_moments_from_a_hand_built_ledger():
     yearly = model.ledger.yearly(LOY_BRANDS, 1995, SCALE, 0.1).set_index(["year", "brand"])
     assert yearly.loc[(1995, "Cadillac"), "repurchase_loyalty"] == pytest.approx(4 / 8)
     # 1995: no brand above Cadillac's 0.5: Lexus ties (2 of 4; a tie is not above), BMW 1 of 5
-    assert sim.loc["make_loyalty_highest:Cadillac:1995", "simulated"] == 1.0
+    assert sim.loc["make_loyalty_highest:Cadillac:1995", "simulated"] == 0.0
     # all brands 1997: replacer-weighted (1 + 3 + 0) / (2 + 3 + 1), not the mean of 0.5, 1 and 0
     assert sim.loc["make_loyalty:all:1997", "simulated"] == pytest.approx(4 / 6)
     w = yearly.loc[1997]
     assert (w["repurchase_loyalty"] * w["replacers"]).sum() / w["replacers"].sum() == pytest.approx(4 / 6)
 
 
-def test_loyalty_highest_counts_brands_above():
+def test_loyalty_highest_measures_how_far_the_most_loyal_other_brand_lies_above():
     model = loyalty_model()
     model.ledger.switching[:12, 1, 1] = 4  # Lexus 1995: 4 of 6 rebought, above Cadillac's 0.5
     for m in range(12):
         model.ledger.derive_choices(m)
     ts = [t for t in mo.targets(LOY_BRANDS) if t.kind == "make_loyalty_highest"]
-    assert mo.simulated_moments(model, ts)["simulated"].iloc[0] == pytest.approx(1 / 2)  # BMW below, Lexus above
+    assert mo.simulated_moments(model, ts)["simulated"].iloc[0] == pytest.approx(4 / 6 - 1 / 2)  # Lexus's excess
 
 
 def test_loyalty_without_replacers_is_missing_and_penalised():
