@@ -68,8 +68,9 @@ Like is compared with like:
   is biased upward by about their noise (a few points at 30,000 buyers): small against the sd. The all-makes
   average 1997MY 0.4426 (``make_loyalty:all:1997``) compares with the replacer-weighted mean over every
   simulated brand in 1997 (``1 - sum churned / sum replacers``), sd 0.08. Caveat: Polk's average is over *all*
-  makes (Ford, Chevrolet, Toyota ...), the simulation's over the luxury makes only, and the direction of the difference is not known (big
-  mass makes keep owners with a full line-up; luxury owners can trade down), hence the wider sd. A second caveat:
+  makes (Ford, Chevrolet, Toyota ...), the simulation's over the luxury makes only, and the direction of the
+  difference is not known (big mass makes keep owners with a full line-up; luxury owners can trade down), hence the
+  wider sd. A second caveat:
   Cadillac's 0.43 as the highest of any make in 1995 and an all-makes *average* of 0.4426 in 1997 fit one basis
   only if loyalty rose across makes in two years; the releases may count differently (households, vehicles). Not
   targets: J.D. Power's 1992 figures are *stated intentions* (Lincoln 0.73, Cadillac 0.711, all makes 0.626,
