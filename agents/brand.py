@@ -159,7 +159,8 @@ class BrandAgent(mesa.Agent):
         self.model.schedule_event(change, at=month + 0.5)
 
     def adopt(self, service: dict, note: str, month: int, discount: float | None = None,
-              price: float | None = None, price_index: float | None = None, launch: list[str] | None = None) -> None:
+              price: float | None = None, price_index: float | None = None, launch: list[str] | None = None,
+              end: list[str] | None = None) -> None:
         """Put a change into force now and note it in ``history``.
 
         Args:
@@ -170,11 +171,12 @@ class BrandAgent(mesa.Agent):
             price: the new list price (1989 USD) of a brand without model lines, or None to keep it.
             price_index: the new multiplier on every line's list price, or None to keep it.
             launch: names of lines declared ``launch = "response"`` to put on sale from ``month``.
+            end: names of lines to stop selling from ``month`` (if on sale until later).
 
         Raises:
             pydantic.ValidationError: the levers give an invalid policy (not for a validated scenario's changes:
                 :class:`sim.scenario.Brand` checks them in sequence).
-            ValueError: a line to launch that the brand does not have.
+            ValueError: a line to launch or end that the brand does not have.
         """
         if service:
             self.service = apply_levers(self.service, service)
@@ -189,6 +191,11 @@ class BrandAgent(mesa.Agent):
             if name not in names:
                 raise ValueError(f"{self.name} has no model line {name!r} to launch")
             self._line_start[names.index(name)] = month
+        for name in end or ():
+            if name not in names:
+                raise ValueError(f"{self.name} has no model line {name!r} to end")
+            k = names.index(name)
+            self._line_end[k] = min(self._line_end[k], month)
         self.changes += 1
         self.history.append((month, note or "policy change"))
 

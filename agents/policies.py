@@ -79,7 +79,7 @@ class RespondToShareLoss:
         if self.reference_share > 0 and share < (1.0 - self.spec.threshold) * self.reference_share:
             self.triggered_month = month
             brand.schedule_policy_change(month + max(1, self.spec.lag_months), self.spec.response,
-                                         "response to share loss", launch=self.spec.launch,
+                                         "response to share loss", launch=self.spec.launch, end=self.spec.end,
                                          price_index=self.spec.price_index)
 
 

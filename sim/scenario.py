@@ -165,6 +165,9 @@ class Strategy(StrictModel):
     launch: list[str] = Field(
         default_factory=list, description="Model lines (declared with launch = \"response\") launched when responding: "
                                           "an incumbent can answer with products.")
+    end: list[str] = Field(
+        default_factory=list, description="Model lines the brand stops selling when responding (a restructuring "
+                                          "that prunes the line-up).")
     price_index: float | None = Field(
         None, gt=0, le=10, description="Price index adopted when responding (multiplies every line's list price).")
 
@@ -296,8 +299,8 @@ class Brand(StrictModel):
         if not self.models:
             if self.price is None:
                 raise ValueError("price: a brand needs a price, or model lines ([[brands.X.models]]) with theirs")
-            if self.strategy.launch:
-                raise ValueError("strategy.launch: the brand has no model lines to launch")
+            if self.strategy.launch or self.strategy.end:
+                raise ValueError("strategy: the brand has no model lines to launch or end")
             return self
         if self.price is not None:
             raise ValueError("price: a brand with model lines prices each line (models[].price); remove the brand's "
@@ -312,6 +315,9 @@ class Brand(StrictModel):
         unknown = [n for n in self.strategy.launch if n not in on_response]
         if unknown:
             raise ValueError(f"strategy.launch: {unknown} must be model lines declared with launch = \"response\"")
+        missing = [n for n in self.strategy.end if n not in names]
+        if missing:
+            raise ValueError(f"strategy.end: {missing} are not model lines of the brand")
         never = sorted(on_response - set(self.strategy.launch))
         if never:
             raise ValueError(f"models: {never} have launch = \"response\" but strategy.launch does not list them")

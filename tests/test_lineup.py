@@ -95,14 +95,14 @@ def test_a_line_is_sold_only_while_on_sale_and_owners_own_one_line_of_their_bran
 
 
 def test_a_brand_without_an_suv_loses_suv_needing_owners():
-    """In a market where 30% of households need an SUV and only Lexus sells one (from 1991), the brands with no SUV
+    """In a market where 40% of households need an SUV and only Lexus sells one (from 1991), the brands with no SUV
     keep fewer of their replacing owners than when everyone needs a sedan, and their owners in 1993 need SUVs far
     less often than Lexus's do."""
     loyalty, needs = {}, {}
-    for suv in (0.0, 0.3):
+    for suv in (0.0, 0.4):
         raw = raw_with_lines()
         raw["market"]["body_type_mix"] = [{"year": 1986, "sedan": 0.9 - suv, "coupe": 0.1, "suv": suv}]
-        raw["market"]["need_change"] = 0.3
+        raw["market"]["need_change"] = 0.5
         model = LuxuryMarketModel(validate(raw), seed=5, buyers=6000).run()
         by = model.brand_year()
         late = by[by.year >= 1991]
@@ -112,9 +112,9 @@ def test_a_brand_without_an_suv_loses_suv_needing_owners():
         owners = pop.active & (pop.brand >= 0)
         needs[suv] = ((pop.need[owners & (pop.brand != lexus)] == SUV).mean(),
                       (pop.need[owners & (pop.brand == lexus)] == SUV).mean())
-    assert loyalty[0.3] < loyalty[0.0] - 0.03
-    others, lexus_owners = needs[0.3]
-    assert others < 0.3 < lexus_owners
+    assert loyalty[0.4] < loyalty[0.0] - 0.03
+    others, lexus_owners = needs[0.4]
+    assert others < 0.4 < lexus_owners
 
 
 def test_strategy_response_launches_a_line():
@@ -123,12 +123,16 @@ def test_strategy_response_launches_a_line():
     cad.pop("price", None)
     cad["models"] = [{"name": "DeVille", "body": "sedan", "price": 26500.0},
                      {"name": "Escalade", "body": "suv", "launch": "response", "price": 40000.0}]
-    cad["strategy"] = {"kind": "respond_to_share_loss", "threshold": 0.01, "lag_months": 2, "launch": ["Escalade"]}
+    cad["models"].append({"name": "Cimarron", "body": "sedan", "tier": "entry", "price": 15000.0})
+    cad["strategy"] = {"kind": "respond_to_share_loss", "threshold": 0.01, "lag_months": 2, "launch": ["Escalade"],
+                       "end": ["Cimarron"], "price_index": 0.9}
     model = LuxuryMarketModel(validate(raw), seed=2, buyers=3000).run()
     brand = model.brands[model.brand_names.index("Cadillac")]
     assert brand.strategy.triggered_month is not None
     launched = brand.strategy.triggered_month + 2
     assert not brand.line_on_sale(1, launched - 1) and brand.line_on_sale(1, launched)
+    assert brand.line_on_sale(2, launched - 1) and not brand.line_on_sale(2, launched)  # the Cimarron ends
+    assert brand.price_index == 0.9 and brand.line_price(0, launched) == pytest.approx(0.9 * 26500.0)
     assert model.ledger.line_sales[:, int(model.brand_lines[brand.index, 1])].sum() > 0
 
 
