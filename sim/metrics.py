@@ -162,7 +162,9 @@ class Ledger:
             profit = y["new_car_margin"] + y["service_revenue"] - y["service_cost"]
             per_owner = profit / fleet
             mean_price = y["sales_revenue"] / y["sales"]
-        clv = lifetime_value(np.nan_to_num(per_owner), np.nan_to_num(1.0 - churn, nan=0.0), discount_rate)
+        # a brand with no owners at year end has no profit per owner: its CLV is NaN, never an infinity
+        per_owner = np.where(fleet > 0, per_owner, np.nan)
+        clv = lifetime_value(per_owner, np.nan_to_num(1.0 - churn, nan=0.0), discount_rate)
         events = per_year(self.events)
         cols = {
             "year": np.repeat(np.arange(start_year, start_year + years), self.n_brands),

@@ -695,6 +695,14 @@ class Scenario(StrictModel):
             raise ValueError(f"at most {MAX_BRANDS} brands are supported, got {len(self.brands)}")
         present = {n: b for n, b in self.brands.items()
                    if b.launch is None or year_month_index(b.launch, self.market.start_year) <= 0}
+        start = self.market.start_year
+        for n, b in present.items():  # a brand with cars on the road at the start sells something then
+            if b.models and not any(line.launch != "response"
+                                    and (line.launch is None or year_month_index(line.launch, start) <= 0)
+                                    and (line.end is None or year_month_index(line.end, start) > 0)
+                                    for line in b.models):
+                raise ValueError(f"brands.{n}.models: the brand is on sale at the start (its owners' cars are "
+                                 f"on the road) but none of its lines is on sale in January {start}")
         total = sum(b.initial_fleet_share for b in present.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(

@@ -153,6 +153,14 @@ def test_bad_lines_are_refused_with_the_field_and_reason(change, message):
         validate(raw_with_lines(**change))
 
 
+def test_a_brand_on_sale_at_the_start_needs_a_line_on_sale_then():
+    raw = raw_with_lines()
+    raw["brands"]["Cadillac"].pop("price", None)
+    raw["brands"]["Cadillac"]["models"] = [{"name": "Escalade", "body": "suv", "launch": "1998-09", "price": 40000.0}]
+    with pytest.raises(ScenarioError, match="none of its lines is on sale in January 1986"):
+        validate(raw)
+
+
 def test_body_type_mix_must_sum_to_one():
     raw = raw_with_lines()
     raw["market"]["body_type_mix"] = [{"year": 1990, "sedan": 0.5, "suv": 0.4}]

@@ -198,3 +198,18 @@ def test_every_count_with_a_column_has_the_column_s_name():
     led = Ledger(12, 2)
     columns = set(led.yearly(["A", "B"], 2000, 1.0, 0.1).columns)
     assert set(COUNTS) - columns == {"leased_sales", "repurchase"}
+
+
+def test_a_brand_without_owners_has_nan_clv_and_no_infinity():
+    """A brand whose fleet is 0 at year end while it still books money (a late launch, every line ended): profit per
+    owner and CLV are NaN, and no column of the yearly table holds an infinity."""
+    led = Ledger(12, 2)
+    led.fleet[:] = [100.0, 0.0]
+    led.service_revenue[:] = [5.0, 3.0]
+    led.service_cost[:] = [1.0, 9.0]
+    led.replacers[:] = [4.0, 0.0]
+    with np.errstate(all="raise"):  # no overflow or division warnings turned into values
+        table = led.yearly(["A", "B"], 2000, 10.0, 0.1)
+    assert np.isfinite(table.loc[0, "clv"]) and np.isnan(table.loc[1, "clv"])
+    numbers = table.select_dtypes("number").to_numpy(dtype=float)
+    assert not np.isinf(numbers).any()
