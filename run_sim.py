@@ -150,6 +150,11 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
         _fail(ScenarioError(problems))
     base_name = next(iter(scenarios))
     first = scenarios[base_name]
+    for name, sc in scenarios.items():  # differences are brand-year by brand-year: they need a brand in common
+        if name != base_name and not set(sc.brands) & set(first.brands):
+            problems.append(f"{name}: nothing to compare with {base_name}: no brand in common")
+    if problems:
+        _fail(ScenarioError(problems))
     reps = replications or first.simulation.replications
     seed = first.simulation.seed if seed is None else seed
     n = buyers or first.simulation.buyers

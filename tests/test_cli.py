@@ -168,3 +168,9 @@ def test_a_question_with_square_brackets_is_printed_as_written(tmp_path):
     assert "What if [/x] and [bold]this[/bold] [sic]?" in " ".join(done.stdout.split())
     explained = cli("explain", str(scenario))
     assert explained.returncode == 0 and "[/x]" in explained.stdout
+
+
+def test_compare_scenarios_without_a_brand_in_common_is_refused(tmp_path):
+    proc = cli("compare", "lexus_us_1989", "generic_new_entrant", "-r", "2", "-n", "500", "--out", str(tmp_path / "c"))
+    assert proc.returncode == 2 and "no brand in common" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "c").exists()
