@@ -227,7 +227,8 @@ class BuyerAgent(mesa.Agent):
         if current >= 0:  # replacing a car: the household's need may have changed (life events)
             pop.need[i] = rules.redraw_need(rng, int(pop.need[i]), model.config.market.need_change, offer.need_cdf)
         need = int(pop.need[i])
-        loyal = -1 if rules.seeks_variety(rng, current >= 0, cp.variety_seeking) else current
+        seeker = bool(pop.variety_seeker[i])
+        loyal = -1 if rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker) else current
         w = np.zeros(nb + 1)  # logit weights exp(utility); 0 = not considered; the last is leaving the segment
         total = 0.0
         for k in range(nb):

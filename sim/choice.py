@@ -24,7 +24,11 @@ Perceived service is the brand's public reputation plus what the buyer has heard
 owner's own satisfaction s_i (-1..1) acts through loyalty: a delighted owner is hard to convert, an unhappy
 one whose complaint was never resolved is easy to lose (Dillard & Bates). With probability ``variety_seeking`` a
 replacing owner ignores loyalty this time (variety seeking: McAlister & Pessemier 1982, Givon 1984), so that no
-satisfaction makes repurchase certain. Complimentary maintenance enters as a perk (value in $1,000, weighed by the
+satisfaction makes repurchase certain; and a latent class of households, ``variety_seekers`` of them, ignores it at
+every replacement (brand-loyal and switching segments: Grover & Srinivasan 1987, Kamakura & Russell 1989). A brand
+that wins switchers wins owners who are easy to lose again, and the loyal households left with the incumbents are
+the hard core: loyalty differs by brand through who its owners are, not only how satisfied.
+Complimentary maintenance enters as a perk (value in $1,000, weighed by the
 segment) and never touches prestige; a discount lowers the price paid but costs status-seekers
 ``discount_stigma`` (and erodes prestige over time, ``sim/reputation.py``). A line is priced against what cars of
 its class cost (its tier), so a flagship is not penalised for being a flagship, only for being dear for one.
@@ -212,6 +216,7 @@ class ChoiceParams(NamedTuple):
     satisfaction_loyalty: float
     wom_weight: float
     variety_seeking: float
+    variety_seekers: float
 
     @classmethod
     def of(cls, p: Choice) -> ChoiceParams:

@@ -321,6 +321,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
     complaint, replace_month, told, told_brand = buyers.complaint, buyers.replace_month, buyers.told, \
         buyers.told_brand
     leased_col, purchase_month, need_col, line_col = buyers.leased, buyers.purchase_month, buyers.need, buyers.line
+    seeker_col = buyers.variety_seeker
     word_of_mouth, awareness_reach, on_sale = ba.word_of_mouth, ba.awareness_reach, ba.on_sale
     switching, rebuy, leased_sales, line_sales = led.switching, led.rebuy, led.leased_sales, led.line_sales
     values, value_logit_weights, line_cdf, brand_lines, line_count, need_cdf = offer
@@ -344,6 +345,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
             prefetch(sat_month, j)
             prefetch(segment, j)
             prefetch(need_col, j)
+            prefetch(seeker_col, j)
             prefetch(complaint, j)
         if p + AHEAD < n:
             j = shoppers[p + AHEAD]
@@ -365,7 +367,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         need = rules.redraw_need(rng, need_col[i], need_change, need_cdf) if current >= 0 else need_col[i]
         need_col[i] = need
-        loyal = current if not rules.seeks_variety(rng, current >= 0, cp.variety_seeking) else NO_BRAND
+        loyal = current if not rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker_col[i]) else NO_BRAND
         # nested logit among the brands known and on sale: weights exp(utility) (sim.choice.logit_weight)
         total = 0.0
         for k in range(nb):

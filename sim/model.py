@@ -204,6 +204,7 @@ class LuxuryMarketModel(mesa.Model):
         brand = rng.choice(len(self.brands), size=n, p=shares / shares.sum())
         pop.brand[slots] = brand
         pop.need[slots] = lineup.draw_needs(rng, n, lineup.need_cdf(cfg.market.body_type_mix, cfg.market.start_year))
+        pop.variety_seeker[slots] = self._draw_seekers(rng, n)
         if (self.line_count > 1).any():  # which line each owner's car is: as buyers of month 0 would choose
             self.lines = lineup.LineArrays.from_brands(self.brands, 0)
             offer = self._make_offer(0, BrandArrays.from_brands(self.brands, 0))
@@ -467,7 +468,14 @@ class LuxuryMarketModel(mesa.Model):
         pop.told[slots] = 0.0
         pop.told_brand[slots] = NO_BRAND
         pop.need[slots] = lineup.draw_needs(rng, n_new, self.offer.need_cdf)
+        pop.variety_seeker[slots] = self._draw_seekers(rng, n_new)
         return slots
+
+    def _draw_seekers(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Which of ``n`` households entering the segment are variety seekers (``choice.variety_seekers`` of them;
+        no draw if none are)."""
+        share = self.config.choice.variety_seekers
+        return rng.random(n) < share if share > 0 else np.zeros(n, dtype=bool)
 
     def _shop(self, slots: np.ndarray, m: int, ba: BrandArrays, may_leave: bool, clock: _PhaseClock) -> None:
         """``slots`` hear their friends, choose a brand (or leave the segment) and get their new cars, one after

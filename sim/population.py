@@ -64,6 +64,7 @@ class Buyers(NamedTuple):
     told_brand: np.ndarray
     need: np.ndarray
     line: np.ndarray
+    variety_seeker: np.ndarray
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Population:
     told_brand: np.ndarray  # int8: the brand those stories are about, NO_BRAND if none
     need: np.ndarray  # int8: the body type the household needs (index into sim.scenario.BODY_TYPES)
     line: np.ndarray  # int16: the model line of the car owned (line index, sim/lineup.py), NO_LINE if none
+    variety_seeker: np.ndarray  # bool: ignores loyalty at every replacement (choice.variety_seekers, a latent class)
     free: np.ndarray  # int32 stack of free slots (top = free[n_free - 1]), reused by entrants
     n_free: int = 0
     next_household: int = 0
@@ -134,6 +136,7 @@ class Population:
             told_brand=np.full(capacity, NO_BRAND, dtype=np.int8),
             need=np.zeros(capacity, dtype=np.int8),
             line=np.full(capacity, NO_LINE, dtype=np.int16),
+            variety_seeker=np.zeros(capacity, dtype=bool),
             free=np.arange(capacity - 1, -1, -1, dtype=np.int32),
             n_free=capacity,
         )

@@ -50,7 +50,8 @@ The rules, in the order they apply, and where they come from:
 * ``redraw_need``: a household replacing its car needs another body type with probability ``market.need_change``
   (life events), drawn from the market's body-type mix of the month (``sim/lineup.py``).
 * ``seeks_variety``: a replacing owner ignores their loyalty this time with probability
-  ``choice.variety_seeking`` (McAlister & Pessemier 1982): satisfaction raises loyalty but never makes it certain.
+  ``choice.variety_seeking`` (McAlister & Pessemier 1982), or always if the household is a variety seeker
+  (``choice.variety_seekers``, a latent class): satisfaction raises loyalty but never makes it certain.
 * ``draw_line``: the buyer of a brand takes one of its lines with the nested logit's within-brand probabilities
   (``sim.choice.nest``).
 * ``satisfaction_after_purchase``: a buyer who switches brand starts at ``new_car``; one who buys their brand
@@ -193,10 +194,11 @@ def redraw_need(rng, need: int, probability: float, need_cdf) -> int:
 
 
 @jit
-def seeks_variety(rng, owner: bool, probability: float) -> bool:
+def seeks_variety(rng, owner: bool, probability: float, seeker: bool) -> bool:
     """Whether a shopper who owns a car of the segment (``owner``) ignores state dependence this time (variety
-    seeking): with ``probability``, one uniform, drawn only for an owner and a positive probability."""
-    return owner and probability > 0.0 and rng.random() < probability
+    seeking): always for a household of the variety-seeking class (``seeker``), otherwise with ``probability``
+    (one uniform, drawn only for an owner who is not a seeker and a positive probability)."""
+    return owner and (seeker or (probability > 0.0 and rng.random() < probability))
 
 
 @jit

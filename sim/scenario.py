@@ -557,6 +557,10 @@ class Choice(StrictModel):
     variety_seeking: Prob = Field(
         0.0, description="Probability that an owner replacing their car ignores state dependence this time (inertia "
                          "and satisfaction loyalty): variety seeking (McAlister & Pessemier 1982; Givon 1984).")
+    variety_seekers: Prob = Field(
+        0.0, description="Share of households who are variety seekers, a latent class that ignores state dependence at "
+                         "every replacement (brand-loyal and switching segments: Grover & Srinivasan 1987; Kamakura & "
+                         "Russell 1989); drawn when a household enters the segment.")
     nesting_parameter: float = Field(
         1.0, gt=0.0, le=1.0, description="Nested logit log-sum coefficient (lambda, 0-1] of the brand nests: lower = "
                                          "a brand's lines are closer substitutes (McFadden 1978; Train 2009 ch. 4).")

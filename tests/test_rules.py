@@ -182,7 +182,7 @@ def test_a_new_car_has_a_replacement_date(month, lease_p, seed):
 @settings(max_examples=50)
 @given(value=st.floats(-3, 3), service_weight=st.floats(0, 2), heard=st.floats(-1, 1), current=st.booleans(), own=sat)
 def test_the_logit_weight_is_exp_utility(value, service_weight, heard, current, own):
-    p = ChoiceParams(1.5, 1.5, 1.0, 0.0)
+    p = ChoiceParams(1.5, 1.5, 1.0, 0.0, 0.0)
     w = logit_weight(value, math.exp(value), service_weight, heard, current, own, p)
     assert w == pytest.approx(math.exp(utility(value, service_weight, heard, current, own, p)), rel=1e-12)
 
@@ -226,11 +226,12 @@ def test_redraw_need_keeps_the_need_or_draws_from_the_mix():
     assert np.allclose(np.bincount(draws, minlength=3) / draws.size, expected, atol=0.01)
 
 
-def test_seeks_variety_only_for_owners_at_its_rate():
+def test_seeks_variety_only_for_owners_at_its_rate_and_always_for_seekers():
     rng = np.random.default_rng(8)
     state = rng.bit_generator.state
-    assert not any(rules.seeks_variety(rng, False, 0.9) for _ in range(20))
-    assert not any(rules.seeks_variety(rng, True, 0.0) for _ in range(20))
-    assert rng.bit_generator.state == state  # no draw for a non-owner or a zero probability
-    share = np.mean([rules.seeks_variety(rng, True, 0.3) for _ in range(20000)])
+    assert not any(rules.seeks_variety(rng, False, 0.9, True) for _ in range(20))
+    assert not any(rules.seeks_variety(rng, True, 0.0, False) for _ in range(20))
+    assert all(rules.seeks_variety(rng, True, 0.3, True) for _ in range(20))  # the variety-seeking class
+    assert rng.bit_generator.state == state  # no draw for a non-owner, a zero probability or a seeker
+    share = np.mean([rules.seeks_variety(rng, True, 0.3, False) for _ in range(20000)])
     assert share == pytest.approx(0.3, abs=0.015)
