@@ -427,20 +427,17 @@ class Market(StrictModel):
             raise ValueError(f"tier_price_ratio needs a ratio in (0, 10] for each of {list(TIERS)}, got {value}")
         return value
 
-    @field_validator("body_type_mix")
+    @field_validator("body_type_mix", "lease_trend")
     @classmethod
-    def _mix_in_order(cls, value: list[BodyTypeMix]) -> list[BodyTypeMix]:
+    def _series_in_order(cls, value: list, info) -> list:
         years = [p.year for p in value]
         if years != sorted(years) or len(set(years)) != len(years):
-            raise ValueError(f"body_type_mix years must be in order and distinct, got {years}")
+            raise ValueError(f"{info.field_name} years must be in order and distinct, got {years}")
         return value
 
     @field_validator("lease_trend")
     @classmethod
-    def _trend_in_order(cls, value: list[TimePoint]) -> list[TimePoint]:
-        years = [p.year for p in value]
-        if years != sorted(years):
-            raise ValueError(f"lease_trend years must be in order, got {years}")
+    def _trend_shares(cls, value: list[TimePoint]) -> list[TimePoint]:
         if any(not 0 <= p.value <= 1 for p in value):
             raise ValueError("lease_trend values are shares and must lie in [0, 1]")
         return value
