@@ -14,10 +14,11 @@ import math
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 from agents.policies import apply_levers, make_strategy
 from sim.lineup import implicit_line
-from sim.scenario import Brand, ModelLine, ServiceLevers, year_month_index
+from sim.scenario import BODY_TYPES, TIERS, Brand, ModelLine, ServiceLevers, year_month_index
 
 if TYPE_CHECKING:
     from sim.model import LuxuryMarketModel
@@ -74,12 +75,17 @@ class BrandAgent(mesa.Agent):
         self.discount: float = spec.discount
         self.price_index: float = spec.price_index
         self.lines: list[ModelLine] = list(spec.models) or [implicit_line(name, spec.price, spec.defects_per_car_year)]
-        self._line_start = [self._month(line.launch, self.launch_month) for line in self.lines]  # first month on sale
-        self._line_end = [self._month(line.end, NEVER_MONTH) for line in self.lines]
+        # first month on sale, first month no longer on sale (the strategy's response may move them)
+        self._line_start = np.array([self._month(line.launch, self.launch_month) for line in self.lines], np.int64)
+        self._line_end = np.array([self._month(line.end, NEVER_MONTH) for line in self.lines], np.int64)
         self._line_paths = [([self._month(line.launch, self.launch_month)]  # (months, prices) of each line's path
                              + [self._month(p.date, 0) for p in line.prices],
                              [line.price] + [p.price for p in line.prices]) for line in self.lines]
         self._implicit_price: float | None = None  # a timeline ``price`` of a brand without lines
+        self._price_table = self._list_prices(model.config.market.months)  # (n_lines, months): each path, by month
+        self.line_defects_all = np.array([self.line_defects(k) for k in range(len(self.lines))])
+        self.line_bodies = np.array([BODY_TYPES.index(line.body) for line in self.lines], np.int64)
+        self.line_tiers = np.array([TIERS.index(line.tier) for line in self.lines], np.int64)
         self.prestige: float = spec.prestige
         self.reputation: float = model.config.satisfaction.baseline
         self.reference_share: float = 0.0
@@ -106,12 +112,35 @@ class BrandAgent(mesa.Agent):
     # ---- what the brand knows of the market ----------------------------------------------------------
     def on_sale(self, month: int) -> bool:
         """True from the launch month on (always, for a brand on sale at the start) while a line is on sale."""
-        return month >= self.launch_month and any(self.line_on_sale(k, month) for k in range(len(self.lines)))
+        return month >= self.launch_month and bool(self.lines_on_sale(month).any())
 
     def line_on_sale(self, k: int, month: int) -> bool:
         """Whether line ``k`` is on sale in ``month``: launched (by its date, or by the strategy's response), not
         yet ended, and the brand launched."""
         return self.launch_month <= month and self._line_start[k] <= month < self._line_end[k]
+
+    def _list_prices(self, months: int) -> np.ndarray:
+        """Each line's list price path (before the price index) in every month of the run, shape (n_lines,
+        months): the latest price point whose month has come (the launch price before any)."""
+        m = np.arange(months)
+        out = np.empty((len(self.lines), months))
+        for k, (starts, prices) in enumerate(self._line_paths):
+            came = np.asarray(starts)[None, :] <= m[:, None]  # (months, points)
+            latest = np.where(came, np.arange(len(starts)), 0).max(axis=1)
+            out[k] = np.asarray(prices)[latest]
+        return out
+
+    def lines_on_sale(self, month: int) -> np.ndarray:
+        """Every line's ``line_on_sale`` in ``month``, bool, shape (n_lines,)."""
+        return (self.launch_month <= month) & (self._line_start <= month) & (month < self._line_end)
+
+    def line_prices(self, month: int) -> np.ndarray:
+        """Every line's ``line_price`` in ``month``, 1989 USD, shape (n_lines,)."""
+        if self._implicit_price is not None:
+            return np.full(len(self.lines), self._implicit_price * self.price_index)
+        if 0 <= month < self._price_table.shape[1]:
+            return self._price_table[:, month] * self.price_index
+        return np.array([self.line_price(k, month) for k in range(len(self.lines))])
 
     def line_price(self, k: int, month: int) -> float:
         """Line ``k``'s list price in force in ``month`` (its latest price point by then, times ``price_index``),

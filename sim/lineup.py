@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.scenario import BODY_TYPES, TIERS, BodyTypeMix, ModelLine
+from sim.scenario import BODY_TYPES, BodyTypeMix, ModelLine
 
 SEDAN = BODY_TYPES.index("sedan")
 
@@ -45,12 +45,13 @@ class LineArrays(NamedTuple):
     @classmethod
     def from_brands(cls, brands: Iterable, month: int) -> LineArrays:
         """The lines of ``brands`` (``agents.brand.BrandAgent`` s, in scenario order) in model month ``month``."""
-        rows = [(b.index, b.line_on_sale(k, month), b.line_price(k, month), b.line_defects(k),
-                 BODY_TYPES.index(line.body), TIERS.index(line.tier))
-                for b in brands for k, line in enumerate(b.lines)]
-        brand, on_sale, price, defects, body, tier = zip(*rows)
-        return cls(np.array(brand, np.int64), np.array(on_sale, bool), np.array(price, np.float64),
-                   np.array(defects, np.float64), np.array(body, np.int64), np.array(tier, np.int64))
+        brands = list(brands)
+        return cls(np.concatenate([np.full(len(b.lines), b.index, np.int64) for b in brands]),
+                   np.concatenate([b.lines_on_sale(month) for b in brands]),
+                   np.concatenate([b.line_prices(month) for b in brands]),
+                   np.concatenate([b.line_defects_all for b in brands]),
+                   np.concatenate([b.line_bodies for b in brands]),
+                   np.concatenate([b.line_tiers for b in brands]))
 
 
 def brand_lines(line_counts: Sequence[int]) -> np.ndarray:
