@@ -211,9 +211,8 @@ class LuxuryMarketModel(mesa.Model):
             u = rng.random(n)
             g, need = pop.segment[slots], pop.need[slots]
             cdf = offer.line_cdf[g, need, brand]  # (n, max lines)
-            k = (u[:, None] >= cdf).sum(axis=1).clip(0, self.brand_lines.shape[1] - 1)
-            lines = self.brand_lines[brand, k]
-            pop.line[slots] = lines
+            k = (u[:, None] >= cdf).sum(axis=1).clip(0, self.brand_lines.shape[1] - 1)  # inverse CDF
+            pop.line[slots] = self.brand_lines[brand, k]
         else:
             pop.line[slots] = self.brand_lines[brand, 0]
         self.fleet += np.bincount(brand, minlength=len(self.brands))
@@ -292,9 +291,8 @@ class LuxuryMarketModel(mesa.Model):
         brand_part = choice.brand_values(ba, self.segments, cfg.choice, perk)
         line_part = choice.line_values(lines, ba.discount, self.segments, cfg.choice, cfg.market)
         year = cfg.market.start_year + m / 12
-        return choice.nest(brand_part, line_part, lines.on_sale & ba.on_sale[lines.brand], self.brand_lines,
-                           self.line_count, cfg.choice.nesting_parameter,
-                           lineup.need_cdf(cfg.market.body_type_mix, year))
+        return choice.nest(brand_part, line_part, lines.on_sale, self.brand_lines, self.line_count,
+                           cfg.choice.nesting_parameter, lineup.need_cdf(cfg.market.body_type_mix, year))
 
     def give_events(self, events: np.ndarray) -> None:
         """Make the next month (the next ``step``) live these service events instead of drawing its own.
@@ -504,8 +502,7 @@ class LuxuryMarketModel(mesa.Model):
         paid = self.lines.price * (1.0 - ba.discount[self.lines.brand])  # per line, 1989 USD
         led.sales_revenue[m] = np.bincount(self.lines.brand, weights=led.line_sales[m] * paid, minlength=nb)
         led.new_car_margin[m] = led.sales_revenue[m] * ba.new_car_margin
-        led.models_on_sale[m] = np.bincount(self.lines.brand, weights=self.lines.on_sale & ba.on_sale[self.lines.brand],
-                                            minlength=nb)
+        led.models_on_sale[m] = np.bincount(self.lines.brand, weights=self.lines.on_sale, minlength=nb)
         total = led.sales[m].sum()
         self.sales_share = led.sales[m] / total if total else np.zeros(nb)
         self.exits += int(led.switching[m, :nb, nb].sum())
