@@ -82,7 +82,7 @@ class BrandAgent(mesa.Agent):
                              + [self._month(p.date, 0) for p in line.prices],
                              [line.price] + [p.price for p in line.prices]) for line in self.lines]
         self._implicit_price: float | None = None  # a timeline ``price`` of a brand without lines
-        self._price_table = self._list_prices(model.config.market.months)  # (n_lines, months): each path, by month
+        self._price_table = self._list_prices(np.arange(model.config.market.months))  # (n_lines, months of the run)
         self.line_defects_all = np.array([self.line_defects(k) for k in range(len(self.lines))])
         self.line_bodies = np.array([BODY_TYPES.index(line.body) for line in self.lines], np.int64)
         self.line_tiers = np.array([TIERS.index(line.tier) for line in self.lines], np.int64)
@@ -115,44 +115,36 @@ class BrandAgent(mesa.Agent):
         return month >= self.launch_month and bool(self.lines_on_sale(month).any())
 
     def line_on_sale(self, k: int, month: int) -> bool:
-        """Whether line ``k`` is on sale in ``month``: launched (by its date, or by the strategy's response), not
-        yet ended, and the brand launched."""
-        return self.launch_month <= month and self._line_start[k] <= month < self._line_end[k]
+        """Whether line ``k`` is on sale in ``month`` (``lines_on_sale``)."""
+        return bool(self.lines_on_sale(month)[k])
 
-    def _list_prices(self, months: int) -> np.ndarray:
-        """Each line's list price path (before the price index) in every month of the run, shape (n_lines,
-        months): the latest price point whose month has come (the launch price before any)."""
-        m = np.arange(months)
-        out = np.empty((len(self.lines), months))
+    def _list_prices(self, months: np.ndarray) -> np.ndarray:
+        """Each line's list price path (before the price index) in each of ``months``, shape (n_lines,
+        len(months)): the latest price point whose month has come (the launch price before any)."""
+        out = np.empty((len(self.lines), months.size))
         for k, (starts, prices) in enumerate(self._line_paths):
-            came = np.asarray(starts)[None, :] <= m[:, None]  # (months, points)
+            came = np.asarray(starts)[None, :] <= months[:, None]  # (months, points)
             latest = np.where(came, np.arange(len(starts)), 0).max(axis=1)
             out[k] = np.asarray(prices)[latest]
         return out
 
     def lines_on_sale(self, month: int) -> np.ndarray:
-        """Every line's ``line_on_sale`` in ``month``, bool, shape (n_lines,)."""
+        """Whether each line is on sale in ``month``: launched (by its date, or by the strategy's response), not
+        yet ended, and the brand launched; bool, shape (n_lines,)."""
         return (self.launch_month <= month) & (self._line_start <= month) & (month < self._line_end)
 
     def line_prices(self, month: int) -> np.ndarray:
-        """Every line's ``line_price`` in ``month``, 1989 USD, shape (n_lines,)."""
+        """Every line's list price in force in ``month`` (its latest price point by then, times ``price_index``;
+        a timeline ``price`` for a brand without lines), 1989 USD, shape (n_lines,)."""
         if self._implicit_price is not None:
             return np.full(len(self.lines), self._implicit_price * self.price_index)
         if 0 <= month < self._price_table.shape[1]:
             return self._price_table[:, month] * self.price_index
-        return np.array([self.line_price(k, month) for k in range(len(self.lines))])
+        return self._list_prices(np.array([month]))[:, 0] * self.price_index
 
     def line_price(self, k: int, month: int) -> float:
-        """Line ``k``'s list price in force in ``month`` (its latest price point by then, times ``price_index``),
-        1989 USD."""
-        if self._implicit_price is not None:
-            return self._implicit_price * self.price_index
-        starts, prices = self._line_paths[k]
-        price = prices[0]
-        for start, p in zip(starts, prices):
-            if start <= month:
-                price = p
-        return price * self.price_index
+        """Line ``k``'s list price in force in ``month`` (``line_prices``), 1989 USD."""
+        return float(self.line_prices(month)[k])
 
     def line_defects(self, k: int) -> float:
         """Line ``k``'s unscheduled repair visits per car-year of a new car (the brand's, unless the line sets it)."""
