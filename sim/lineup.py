@@ -94,7 +94,7 @@ def need_cdf(mix: Sequence[BodyTypeMix], year: float) -> np.ndarray:
 
 def draw_needs(rng: np.random.Generator, n: int, cdf: np.ndarray) -> np.ndarray:
     """``n`` needs (int8 indices into ``BODY_TYPES``) drawn from the cumulative shares ``cdf``, one uniform each;
-    none drawn (all sedans) when the mix is all sedans."""
-    if cdf[SEDAN] >= 1.0 and SEDAN == 0:
+    none drawn when the first body type takes every household (no mix: all sedans)."""
+    if cdf[0] >= 1.0:
         return np.zeros(n, dtype=np.int8)
     return np.searchsorted(cdf, rng.random(n), side="right").clip(0, cdf.size - 1).astype(np.int8)
