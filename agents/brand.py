@@ -55,6 +55,7 @@ class BrandAgent(mesa.Agent):
         lines: the brand's model lines (``spec.models``, or one implicit line at ``spec.price``), in file order.
         price_index, discount: the multiplier on every line's list price and the discount (fraction of list
             price) in force.
+        dealers: US dealerships in force (``spec.dealers``, then the timeline's ``dealers``).
         prestige: brand equity, 0-1 (moves toward its target: :mod:`sim.reputation`).
         reputation: service reputation, satisfaction scale -1..1 (starts at ``satisfaction.baseline``).
         reference_share: trailing 12-month sales share at the end of the first simulated year (0 for brands
@@ -74,6 +75,7 @@ class BrandAgent(mesa.Agent):
         self.service: ServiceLevers = spec.service.model_copy()
         self.discount: float = spec.discount
         self.price_index: float = spec.price_index
+        self.dealers: int = spec.dealers
         self.lines: list[ModelLine] = list(spec.models) or [implicit_line(name, spec.price, spec.defects_per_car_year)]
         # first month on sale, first month no longer on sale (the strategy's response may move them)
         self._line_start = np.array([self._month(line.launch, self.launch_month) for line in self.lines], np.int64)
@@ -95,7 +97,8 @@ class BrandAgent(mesa.Agent):
         self._pending: list[_PolicyChange] = []
         for change in spec.timeline:
             month = year_month_index(change.date, start_year)
-            changes = dict(discount=change.discount, price=change.price, price_index=change.price_index)
+            changes = dict(discount=change.discount, price=change.price, price_index=change.price_index,
+                           dealers=change.dealers)
             if month <= 0:  # already in force at the start
                 self.adopt(change.service, change.note, 0, **changes)
             else:
@@ -181,7 +184,7 @@ class BrandAgent(mesa.Agent):
 
     def adopt(self, service: dict, note: str, month: int, discount: float | None = None,
               price: float | None = None, price_index: float | None = None, launch: list[str] | None = None,
-              end: list[str] | None = None) -> None:
+              end: list[str] | None = None, dealers: int | None = None) -> None:
         """Put a change into force now and note it in ``history``.
 
         Args:
@@ -193,6 +196,7 @@ class BrandAgent(mesa.Agent):
             price_index: the new multiplier on every line's list price, or None to keep it.
             launch: names of lines declared ``launch = "response"`` to put on sale from ``month``.
             end: names of lines to stop selling from ``month`` (if on sale until later).
+            dealers: the new number of US dealerships, or None to keep it.
 
         Raises:
             pydantic.ValidationError: the levers give an invalid policy (not for a validated scenario's changes:
@@ -207,6 +211,8 @@ class BrandAgent(mesa.Agent):
             self._implicit_price = price
         if price_index is not None:
             self.price_index = price_index
+        if dealers is not None:
+            self.dealers = dealers
         names = [line.name for line in self.lines]
         for name in launch or ():
             if name not in names:

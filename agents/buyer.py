@@ -234,10 +234,11 @@ class BuyerAgent(mesa.Agent):
         for k in range(nb):
             if aware >> k & 1 and ba.on_sale[k]:
                 w[k] = choice.logit_weight(offer.values[g, need, k], offer.value_logit_weights[g, need, k],
+                                           float(pop.brand_taste[i, k]),
                                            model.segments.service_weight[g], heard[k], k == loyal, own_sat, cp)
             total += w[k]
         w[nb] = model.outside_logit_weights[g] if may_leave else 0.0
-        pick = choice.draw_weighted(rng, w, total + w[nb])
+        pick = rules.choose_in_stock(rng, w, total + w[nb], model.stock)
         model.ledger.switching[m, current if current >= 0 else nb, pick] += 1
         if current >= 0:
             model.ledger.rebuy[m, pop.complaint[i], int(pick == current)] += 1

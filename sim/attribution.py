@@ -269,7 +269,8 @@ PRICE_FIELDS = ("price", "discount", "price_index")  # a timeline entry's price 
 
 def _prune_timeline(timeline: list[dict]) -> list[dict]:
     """Drop timeline entries that no longer change anything."""
-    return [c for c in timeline if c.get("service") or any(c.get(name) is not None for name in PRICE_FIELDS)]
+    return [c for c in timeline
+            if c.get("service") or any(v is not None for k, v in c.items() if k not in ("date", "note", "service"))]
 
 
 def _service_lever(raw: dict, brand: str, levels: dict) -> dict:

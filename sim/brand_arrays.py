@@ -24,6 +24,7 @@ class BrandArrays(NamedTuple):
     reputation: np.ndarray  # service reputation now, satisfaction scale -1..1 (``BrandAgent.reputation``)
     defects_per_car_year: np.ndarray  # mean over the lines on sale of unscheduled repair visits per car-year
     dealers: np.ndarray  # US dealerships
+    dealer_capacity: np.ndarray  # new cars a dealer delivers a year (inf: no limit; sim/supply.py)
     awareness_reach: np.ndarray  # share of shoppers marketing has made aware (``BrandAgent.awareness_reach``)
     dealer_service_quality: np.ndarray  # 0..1
     complimentary_maintenance_months: np.ndarray  # months after purchase in which maintenance is free
@@ -57,7 +58,8 @@ class BrandArrays(NamedTuple):
             prestige=f(lambda b: b.prestige),
             reputation=f(lambda b: b.reputation),
             defects_per_car_year=f(lambda b: _mean_line_defects(b, month)),
-            dealers=f(lambda b: b.spec.dealers),
+            dealers=f(lambda b: b.dealers),
+            dealer_capacity=f(lambda b: np.inf if b.spec.dealer_capacity is None else b.spec.dealer_capacity),
             awareness_reach=f(lambda b: b.awareness_reach(month)),
             dealer_service_quality=f(lambda b: b.service.dealer_service_quality),
             complimentary_maintenance_months=f(lambda b: b.service.complimentary_maintenance_months),

@@ -6,7 +6,7 @@ Train 2009 ch. 4; Berry 1994 for brands as nests of differentiated products):
     U_ibl = V_ib + W_gnl + ε_ibl
 
     V_ib  = prestige_weight[g]·prestige_b − discount_stigma[g]·discount_b + perk_weight[g]·perk_b
-          + dealer_weight·log(dealers_b / 300) + service_weight[g]·perceived_service_ib
+          + dealer_weight·log(dealers_b / 300) + service_weight[g]·perceived_service_ib + ν_ib
           + [b = current brand, not variety seeking]·(inertia + satisfaction_loyalty·s_i)
                                           (state dependence, Mannering & Winston 1991)
     W_gnl = − price_weight[g]·log(paid_l / (reference_price · tier_price_ratio[tier_l]))
@@ -19,6 +19,13 @@ brand's lines on sale, then a line of that brand with probability exp(W_gnl / λ
 differs between buyers of one segment and need is in V (word of mouth, loyalty), so IV and the line
 probabilities are computed once a month per segment × need × brand (:func:`nest`): choosing among lines costs a
 shopper one uniform, whatever the number of lines.
+
+ν_ib is the household's own, persistent taste for the brand, N(0, ``brand_taste_sd``²) drawn when it enters the
+segment and kept for life (random brand intercepts: a mixed logit, Train 2009 ch. 6; BLP 1995). It is the
+unobserved heterogeneity that, beside state dependence, makes owners rebuy (Heckman 1981; Keane 1997): a brand's
+owners chose it partly for their own taste, so even a small brand with a poor record keeps the households who like
+it, as Polk's make loyalty figures show every make does (``draw_brand_tastes``; owners at the start have the
+tastes of households who chose their brand, ``draw_owner_brand_tastes``).
 
 Perceived service is the brand's public reputation plus what the buyer has heard by word of mouth. The
 owner's own satisfaction s_i (-1..1) acts through loyalty: a delighted owner is hard to convert, an unhappy
@@ -248,14 +255,61 @@ def utility(value: float, service_weight: float, heard: float, is_current: bool,
 
 
 @jit
-def logit_weight(value: float, value_logit_weight: float, service_weight: float, heard: float, is_current: bool,
-                 own_sat: float, p: ChoiceParams) -> float:
+def logit_weight(value: float, value_logit_weight: float, taste: float, service_weight: float, heard: float,
+                 is_current: bool, own_sat: float, p: ChoiceParams) -> float:
     """The logit weight exp(utility) of one brand for one shopper, as both engines draw the choice
-    (``draw_weighted``): for a brand the shopper neither owns nor has heard about, the utility is the segment's
-    ``value`` of it, and its logit weight ``value_logit_weight`` = exp(value) is looked up (computed once a month)."""
-    if is_current or heard != 0.0:
-        return math.exp(utility(value, service_weight, heard, is_current, own_sat, p))
+    (``draw_weighted``): the segment's ``value`` of the brand plus the household's own ``taste`` for it, word of
+    mouth and loyalty (``utility``). For a brand the shopper neither owns, nor has heard about, nor has a taste
+    for, the utility is ``value``, and its logit weight ``value_logit_weight`` = exp(value) is looked up (computed
+    once a month)."""
+    if is_current or heard != 0.0 or taste != 0.0:
+        return math.exp(utility(value + taste, service_weight, heard, is_current, own_sat, p))
     return value_logit_weight
+
+
+def draw_brand_tastes(rng: np.random.Generator, n: int, n_brands: int, sd: float) -> np.ndarray:
+    """The persistent brand tastes of ``n`` households entering the segment: each N(0, sd²) for each brand,
+    independent (random brand intercepts; ``choice.brand_taste_sd``). Returns shape (n, n_brands), float32, utility
+    units; all 0, with no draw, if ``sd`` is 0."""
+    if sd <= 0.0:
+        return np.zeros((n, n_brands), dtype=np.float32)
+    return (sd * rng.standard_normal((n, n_brands))).astype(np.float32)
+
+
+def draw_owner_brand_tastes(rng: np.random.Generator, owned: np.ndarray, fleet_shares: np.ndarray,
+                            sd: float) -> np.ndarray:
+    """The brand tastes of households who already own a car of brand ``owned[i]`` when the run starts: drawn as
+    those of households who *chose* that brand, so that owners favour their own brand as they would after years of
+    choosing (the taste distribution conditional on the choice: Train 2009 ch. 11). The choice is taken to be a
+    logit over the brands with constants log(``fleet_shares``) plus the tastes, and the draw is exact by rejection
+    (candidate tastes N(0, sd²) are kept with probability of that choice).
+
+    Args:
+        rng: the stream drawn from.
+        owned: each owner's brand, shape (n,), in 0..n_brands-1, with ``fleet_shares[owned] > 0``.
+        fleet_shares: each brand's share of the initial fleet, shape (n_brands,), summing to 1.
+        sd: ``choice.brand_taste_sd``.
+
+    Returns:
+        Shape (n, n_brands), float32, utility units; all 0, with no draw, if ``sd`` is 0.
+    """
+    n, n_brands = owned.size, fleet_shares.size
+    out = np.zeros((n, n_brands), dtype=np.float32)
+    if sd <= 0.0 or n == 0:
+        return out
+    with np.errstate(divide="ignore"):
+        constant = np.log(fleet_shares)  # -inf: not on sale, never chosen
+    todo = np.arange(n)
+    while todo.size:
+        candidate = sd * rng.standard_normal((todo.size, n_brands))
+        u = constant + candidate
+        u -= u.max(axis=1, keepdims=True)
+        p = np.exp(u)
+        chosen = p[np.arange(todo.size), owned[todo]] / p.sum(axis=1)
+        keep = rng.random(todo.size) < chosen
+        out[todo[keep]] = candidate[keep]
+        todo = todo[~keep]
+    return out
 
 
 @jit

@@ -304,12 +304,13 @@ AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three
 @jit
 def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
          see_probability: float, offer, need_change: float, service_weight, outside_logit_weights, cp, sp,
-         sat_decay, lease_p, holding, led, fleet, leavers, moved) -> tuple[int, int]:
+         sat_decay, lease_p, holding, led, fleet, stock, leavers, moved) -> tuple[int, int]:
     """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
     brand, and the brands of their stories and cars: ``sim.word_of_mouth.hear_contacts``), decides which brands
     they consider, and chooses one (or, if ``may_leave``, leaves the segment); buyers get their new car. An owner's
     need may change first (``rules.redraw_need``), and an owner may seek variety (``rules.seeks_variety``); a buyer
-    takes a line of the brand chosen (``rules.draw_line``) from the month's ``offer`` (``sim.choice.Offer``). With
+    takes a line of the brand chosen (``rules.draw_line``) from the month's ``offer`` (``sim.choice.Offer``), if
+    the brand has cars left in its month's ``stock`` (``rules.choose_in_stock``, ``sim.supply``). With
     ``check_due`` the shoppers are calendar entries: a slot whose replacement date is not this month (any more)
     is skipped, so a slot listed twice shops once (shopping moves the date on). Returns how many left the
     segment (their slots are the first entries of ``leavers``: the caller frees them) and how many bought
@@ -321,7 +322,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
     complaint, replace_month, told, told_brand = buyers.complaint, buyers.replace_month, buyers.told, \
         buyers.told_brand
     leased_col, purchase_month, need_col, line_col = buyers.leased, buyers.purchase_month, buyers.need, buyers.line
-    seeker_col = buyers.variety_seeker
+    seeker_col, taste_col = buyers.variety_seeker, buyers.brand_taste
     word_of_mouth, awareness_reach, on_sale = ba.word_of_mouth, ba.awareness_reach, ba.on_sale
     switching, rebuy, leased_sales, line_sales = led.switching, led.rebuy, led.leased_sales, led.line_sales
     values, value_logit_weights, line_cdf, brand_lines, line_count, need_cdf = offer
@@ -346,6 +347,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
             prefetch(segment, j)
             prefetch(need_col, j)
             prefetch(seeker_col, j)
+            prefetch(taste_col[j], 0)
             prefetch(complaint, j)
         if p + AHEAD < n:
             j = shoppers[p + AHEAD]
@@ -372,13 +374,13 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         total = 0.0
         for k in range(nb):
             if (aware >> k) & 1 and on_sale[k]:
-                w[k] = logit_weight(values[g, need, k], value_logit_weights[g, need, k], service_weight[g], heard[k],
-                                    k == loyal, own_sat, cp)
+                w[k] = logit_weight(values[g, need, k], value_logit_weights[g, need, k], taste_col[i, k],
+                                    service_weight[g], heard[k], k == loyal, own_sat, cp)
             else:
                 w[k] = 0.0
             total += w[k]
         w[nb] = outside_logit_weights[g] if may_leave else 0.0
-        pick = draw_weighted(rng, w, total + w[nb])
+        pick = rules.choose_in_stock(rng, w, total + w[nb], stock)
 
         switching[month, current if current >= 0 else nb, pick] += 1
         if current >= 0:

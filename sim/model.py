@@ -32,7 +32,8 @@ import pandas as pd
 
 from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
-from sim import choice, kernels, lineup, replacement, reputation, rules, satisfaction, service, word_of_mouth
+from sim import (choice, kernels, lineup, replacement, reputation, rules, satisfaction, service, supply,
+                 word_of_mouth)
 from sim.brand_arrays import BrandArrays
 from sim.finance import event_money
 from sim.metrics import Ledger
@@ -205,6 +206,8 @@ class LuxuryMarketModel(mesa.Model):
         pop.brand[slots] = brand
         pop.need[slots] = lineup.draw_needs(rng, n, lineup.need_cdf(cfg.market.body_type_mix, cfg.market.start_year))
         pop.variety_seeker[slots] = self._draw_seekers(rng, n)
+        pop.brand_taste[slots] = choice.draw_owner_brand_tastes(rng, brand, shares / shares.sum(),
+                                                                cfg.choice.brand_taste_sd)
         if (self.line_count > 1).any():  # which line each owner's car is: as buyers of month 0 would choose
             self.lines = lineup.LineArrays.from_brands(self.brands, 0)
             offer = self._make_offer(0, BrandArrays.from_brands(self.brands, 0))
@@ -259,6 +262,7 @@ class LuxuryMarketModel(mesa.Model):
         self.brand_arrays = ba = self._brand_arrays(m)
         self.offer = self._make_offer(m, ba)
         self.lease_p = self.lease_probability(m)
+        self.stock = supply.monthly_allocation(ba.dealers, ba.dealer_capacity, self.scale)  # cars left this month
         clock("brands")
         given, self._given_events = self._given_events, None
         if self.engine == "vectorised":
@@ -467,6 +471,7 @@ class LuxuryMarketModel(mesa.Model):
         pop.told_brand[slots] = NO_BRAND
         pop.need[slots] = lineup.draw_needs(rng, n_new, self.offer.need_cdf)
         pop.variety_seeker[slots] = self._draw_seekers(rng, n_new)
+        pop.brand_taste[slots] = choice.draw_brand_tastes(rng, n_new, len(self.brands), self.config.choice.brand_taste_sd)
         return slots
 
     def _draw_seekers(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -489,7 +494,8 @@ class LuxuryMarketModel(mesa.Model):
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.offer,
                                        cfg.market.need_change, self.segments.service_weight,
                                        self.outside_logit_weights, par["cp"], par["sp"], self._sat_decay,
-                                       self.lease_p, par["holding"], self._ledger_arrays, self.fleet, leavers, moved)
+                                       self.lease_p, par["holding"], self._ledger_arrays, self.fleet, self.stock,
+                                       leavers, moved)
         self.pop.release(leavers[:n_left])
         self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
         clock("shopping")

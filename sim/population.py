@@ -65,11 +65,13 @@ class Buyers(NamedTuple):
     need: np.ndarray
     line: np.ndarray
     variety_seeker: np.ndarray
+    brand_taste: np.ndarray
 
 
 @dataclass
 class Population:
-    """Every household slot's state, one array per attribute, each of shape (capacity,).
+    """Every household slot's state, one array per attribute, each of shape (capacity,) (``brand_taste``:
+    (capacity, n_brands)).
 
     ``sat`` is satisfaction with the owned brand *as stored*: its value as of ``sat_month``, decayed toward the
     baseline only when read (``sim.satisfaction.toward``, ``decayed``); what a buyer feels *now* is called
@@ -94,6 +96,7 @@ class Population:
     need: np.ndarray  # int8: the body type the household needs (index into sim.scenario.BODY_TYPES)
     line: np.ndarray  # int16: the model line of the car owned (line index, sim/lineup.py), NO_LINE if none
     variety_seeker: np.ndarray  # bool: ignores loyalty at every replacement (choice.variety_seekers, a latent class)
+    brand_taste: np.ndarray  # float32, shape (capacity, n_brands): persistent taste for each brand, utility units
     free: np.ndarray  # int32 stack of free slots (top = free[n_free - 1]), reused by entrants
     n_free: int = 0
     next_household: int = 0
@@ -118,8 +121,8 @@ class Population:
 
     @classmethod
     def empty(cls, capacity: int, n_brands: int) -> Population:
-        """``capacity`` free slots: nobody in the segment, no car, no brand known (``n_brands`` is not needed by the
-        arrays; kept for callers)."""
+        """``capacity`` free slots: nobody in the segment, no car, no brand known, no taste for any of the
+        ``n_brands`` brands."""
         return cls(
             active=np.zeros(capacity, dtype=bool),
             household=np.full(capacity, -1, dtype=np.int32),
@@ -137,6 +140,7 @@ class Population:
             need=np.zeros(capacity, dtype=np.int8),
             line=np.full(capacity, NO_LINE, dtype=np.int16),
             variety_seeker=np.zeros(capacity, dtype=bool),
+            brand_taste=np.zeros((capacity, n_brands), dtype=np.float32),
             free=np.arange(capacity - 1, -1, -1, dtype=np.int32),
             n_free=capacity,
         )

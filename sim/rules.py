@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.choice import draw_weighted
 from sim.jit import jit
 from sim.population import LAST_MONTH, RESOLVED_FAST, RESOLVED_SLOW
 from sim.replacement import draw_early_replacement, draw_new_car
@@ -199,6 +200,23 @@ def seeks_variety(rng, owner: bool, probability: float, seeker: bool) -> bool:
     seeking): always for a household of the variety-seeking class (``seeker``), otherwise with ``probability``
     (one uniform, drawn only for an owner who is not a seeker and a positive probability)."""
     return owner and (seeker or (probability > 0.0 and rng.random() < probability))
+
+
+@jit
+def choose_in_stock(rng, w, total: float, stock) -> int:
+    """A shopper's choice among alternatives with logit weights ``w`` (summing to ``total``; ``sim.choice.
+    draw_weighted``, one uniform), where a brand whose month's allocation is sold (``stock[b]`` <= 0,
+    ``sim.supply``) is out of stock: the shopper chooses again among the rest, a uniform a draw. The brand chosen
+    gives up one car of its ``stock`` (an alternative at or beyond ``stock.size``, leaving the segment, has none).
+    Overwrites the weights of brands found sold out with 0."""
+    pick = draw_weighted(rng, w, total)
+    while pick < stock.size and stock[pick] <= 0.0:
+        total -= w[pick]
+        w[pick] = 0.0
+        pick = draw_weighted(rng, w, total)
+    if pick < stock.size:
+        stock[pick] -= 1.0
+    return pick
 
 
 @jit

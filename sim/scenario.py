@@ -141,6 +141,8 @@ class PolicyChange(StrictModel):
     price_index: float | None = Field(
         None, gt=0, le=10, description="New price index: multiplies every model line's list price (an exchange-rate "
                                        "or cost shock; 1 = the prices as listed).")
+    dealers: int | None = Field(None, gt=0, description="US dealerships from this date (a network that grows or "
+                                                        "shrinks), or None to keep the number.")
 
     @field_validator("service")
     @classmethod
@@ -260,6 +262,10 @@ class Brand(StrictModel):
     awareness_ramp_months: float = Field(
         24.0, gt=0, description="Months for marketing to close ~63% of the gap to awareness_max.")
     dealers: int = Field(300, gt=0, description="US dealerships (convenience of buying and of service).")
+    dealer_capacity: float | None = Field(
+        None, gt=0, le=10_000, description="New cars a dealer can deliver a year (the maker's allocation and the "
+                                           "showroom's throughput): once a month's cars are sold, later shoppers "
+                                           "choose among the other brands (sim/supply.py). None = no limit.")
     word_of_mouth: NonNeg = Field(
         1.0, description="Multiplier on what others hear about this brand by word of mouth (1 = as told; 0 = its "
                          "owners' stories and cars reach no one: the attribution's word-of-mouth counterfactual).")
@@ -558,6 +564,12 @@ class Choice(StrictModel):
         0.0, description="Share of households who are variety seekers, a latent class that ignores state dependence at "
                          "every replacement (brand-loyal and switching segments: Grover & Srinivasan 1987; Kamakura & "
                          "Russell 1989); drawn when a household enters the segment.")
+    brand_taste_sd: float = Field(
+        0.0, ge=0.0, le=3.0, description="Standard deviation (utility units, 0-3) of each household's persistent taste "
+                                         "for each brand, drawn when it enters the segment and kept for life: random "
+                                         "brand intercepts, the unobserved heterogeneity that, beside state dependence, "
+                                         "makes owners rebuy (Heckman 1981; Keane 1997; BLP 1995; Train 2009 ch. 6). "
+                                         "0 = none (a plain nested logit).")
     nesting_parameter: float = Field(
         1.0, gt=0.0, le=1.0, description="Nested logit log-sum coefficient (lambda, 0-1] of the brand nests: lower = "
                                          "a brand's lines are closer substitutes (McFadden 1978; Train 2009 ch. 4).")

@@ -36,7 +36,8 @@ def make_brand_arrays(n: int = 2, **overrides) -> BrandArrays:
     base = dict(
         on_sale=np.ones(n, bool), price=np.full(n, 30000.0), discount=np.zeros(n), new_car_margin=np.full(n, 0.15),
         prestige=np.full(n, 0.5), reputation=np.full(n, 0.1), defects_per_car_year=np.full(n, 0.8),
-        dealers=np.full(n, 300.0), awareness_reach=np.full(n, 0.9), dealer_service_quality=np.full(n, 0.5),
+        dealers=np.full(n, 300.0), dealer_capacity=np.full(n, np.inf), awareness_reach=np.full(n, 0.9),
+        dealer_service_quality=np.full(n, 0.5),
         complimentary_maintenance_months=np.zeros(n), loaner_cars=np.zeros(n, bool),
         roadside_level=np.zeros(n, np.int64), take_back_guarantee=np.zeros(n, bool), proactive_goodwill=np.zeros(n),
         recall_handling=np.full(n, 0.3), complaint_resolution_fast=np.full(n, 0.3),

@@ -136,8 +136,10 @@ def _brand(name, launch, comp, roadside, loaner):
     service = SimpleNamespace(dealer_service_quality=0.7, complimentary_maintenance_months=comp, loaner_cars=loaner,
                               roadside_level=roadside, take_back_guarantee=False, proactive_goodwill=0.1,
                               recall_handling=0.4, complaint_resolution_fast=0.5, complaint_resolution_slow=0.2)
-    spec = SimpleNamespace(new_car_margin=0.15, defects_per_car_year=0.6, dealers=200, word_of_mouth=0.5)
+    spec = SimpleNamespace(new_car_margin=0.15, defects_per_car_year=0.6, dealers=200, word_of_mouth=0.5,
+                           dealer_capacity=None if loaner else 500.0)
     return SimpleNamespace(name=name, on_sale=lambda m: m >= launch, price=30000.0, discount=0.05, prestige=0.4,
+                           dealers=200 if loaner else 250,
                            reputation=0.1, spec=spec, awareness_reach=lambda m: 0.5 if m >= launch else 0.0,
                            service=service, lines=[None], line_on_sale=lambda k, m: m >= launch,
                            line_defects=lambda k: 0.6)
@@ -152,7 +154,8 @@ def test_brand_arrays_from_brands():
     assert ba.complimentary_maintenance_months.tolist() == [36, 0]
     assert ba.word_of_mouth.tolist() == [0.5, 0.5]
     assert ba.awareness_reach.tolist() == [0.5, 0.0]
-    assert ba.dealers.tolist() == [200, 200] and ba.new_car_margin.tolist() == [0.15, 0.15]
+    assert ba.dealers.tolist() == [200, 250] and ba.new_car_margin.tolist() == [0.15, 0.15]  # the agent's, now
+    assert ba.dealer_capacity.tolist() == [np.inf, 500.0]  # no limit: inf
     with pytest.raises(Exception):
         ba.price = np.zeros(2)  # frozen
 

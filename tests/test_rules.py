@@ -180,11 +180,12 @@ def test_a_new_car_has_a_replacement_date(month, lease_p, seed):
 
 
 @settings(max_examples=50)
-@given(value=st.floats(-3, 3), service_weight=st.floats(0, 2), heard=st.floats(-1, 1), current=st.booleans(), own=sat)
-def test_the_logit_weight_is_exp_utility(value, service_weight, heard, current, own):
+@given(value=st.floats(-3, 3), taste=st.one_of(st.just(0.0), st.floats(-3, 3)), service_weight=st.floats(0, 2),
+       heard=st.floats(-1, 1), current=st.booleans(), own=sat)
+def test_the_logit_weight_is_exp_utility(value, taste, service_weight, heard, current, own):
     p = ChoiceParams(1.5, 1.5, 1.0, 0.0, 0.0)
-    w = logit_weight(value, math.exp(value), service_weight, heard, current, own, p)
-    assert w == pytest.approx(math.exp(utility(value, service_weight, heard, current, own, p)), rel=1e-12)
+    w = logit_weight(value, math.exp(value), taste, service_weight, heard, current, own, p)
+    assert w == pytest.approx(math.exp(utility(value + taste, service_weight, heard, current, own, p)), rel=1e-12)
 
 
 # ---- recall campaigns: one draw per brand on sale, in both engines ---------------------------------------------------
