@@ -276,13 +276,34 @@ def draw_brand_tastes(rng: np.random.Generator, n: int, n_brands: int, sd: float
     return (sd * rng.standard_normal((n, n_brands))).astype(np.float32)
 
 
+@jit
+def _owner_tastes(rng, owned, constant, sd, out):
+    n_brands = constant.size
+    candidate = np.empty(n_brands)
+    for i in range(owned.size):
+        b = owned[i]
+        while True:  # candidates until one is kept: kept with the probability that it chooses b
+            top = -np.inf
+            for k in range(n_brands):
+                candidate[k] = sd * rng.standard_normal()
+                top = max(top, constant[k] + candidate[k])
+            total = 0.0
+            for k in range(n_brands):
+                total += math.exp(constant[k] + candidate[k] - top)
+            if rng.random() * total < math.exp(constant[b] + candidate[b] - top):
+                break
+        for k in range(n_brands):
+            out[i, k] = candidate[k]
+
+
 def draw_owner_brand_tastes(rng: np.random.Generator, owned: np.ndarray, fleet_shares: np.ndarray,
                             sd: float) -> np.ndarray:
     """The brand tastes of households who already own a car of brand ``owned[i]`` when the run starts: drawn as
     those of households who *chose* that brand, so that owners favour their own brand as they would after years of
     choosing (the taste distribution conditional on the choice: Train 2009 ch. 11). The choice is taken to be a
     logit over the brands with constants log(``fleet_shares``) plus the tastes, and the draw is exact by rejection
-    (candidate tastes N(0, sd²) are kept with probability of that choice).
+    (candidate tastes N(0, sd²) are kept with the probability of that choice; about one candidate per brand on
+    sale per owner, whatever the shares).
 
     Args:
         rng: the stream drawn from.
@@ -292,11 +313,21 @@ def draw_owner_brand_tastes(rng: np.random.Generator, owned: np.ndarray, fleet_s
 
     Returns:
         Shape (n, n_brands), float32, utility units; all 0, with no draw, if ``sd`` is 0.
+
+    Raises:
+        ValueError: an owner of a brand with no share of the fleet (it could never have been chosen).
     """
-    n, n_brands = owned.size, fleet_shares.size
-    out = np.zeros((n, n_brands), dtype=np.float32)
-    if sd <= 0.0 or n == 0:
+    owned = np.asarray(owned, np.int64)
+    fleet_shares = np.asarray(fleet_shares, np.float64)
+    out = np.zeros((owned.size, fleet_shares.size), dtype=np.float32)
+    if sd <= 0.0 or owned.size == 0:
         return out
+    if (fleet_shares[owned] <= 0).any():
+        raise ValueError("an owner of a brand with no share of the initial fleet")
+    with np.errstate(divide="ignore"):
+        constant = np.log(fleet_shares)  # -inf: not on sale, never chosen
+    _owner_tastes(rng, owned, constant, float(sd), out)
+    return out
     with np.errstate(divide="ignore"):
         constant = np.log(fleet_shares)  # -inf: not on sale, never chosen
     todo = np.arange(n)
