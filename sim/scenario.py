@@ -232,9 +232,9 @@ class Brand(StrictModel):
 
     A brand either sets ``price`` (one implicit mid-tier sedan line) or lists its ``models``. The brands on sale at
     the start (``launch`` omitted or not after January of ``market.start_year``) must have ``initial_fleet_share``
-    summing to 1 (checked by :class:`Scenario`). ``timeline`` must be in date order, and each change, applied to the
-    policy in force by then, must give a valid :class:`ServiceLevers`; so must ``strategy.response`` applied after
-    the last one.
+    summing to 1 (checked by :class:`Scenario`). ``timeline`` must be in date order, one entry a date, and each
+    change, applied to the policy in force by then, must give a valid :class:`ServiceLevers`; so must
+    ``strategy.response`` applied after the last one.
     """
 
     launch: YearMonth | None = Field(
@@ -279,6 +279,9 @@ class Brand(StrictModel):
         dates = [change.date for change in value]
         if dates != sorted(dates):
             raise ValueError(f"timeline dates must be in order, got {dates}")
+        twice = sorted({d for d in dates if dates.count(d) > 1})
+        if twice:
+            raise ValueError(f"two timeline entries dated {', '.join(twice)}: put that date's changes in one entry")
         return value
 
     @model_validator(mode="after")
@@ -567,9 +570,9 @@ class Choice(StrictModel):
     brand_taste_sd: float = Field(
         0.0, ge=0.0, le=3.0, description="Standard deviation (utility units, 0-3) of each household's persistent taste "
                                          "for each brand, drawn when it enters the segment and kept for life: random "
-                                         "brand intercepts, the unobserved heterogeneity that, beside state dependence, "
-                                         "makes owners rebuy (Heckman 1981; Keane 1997; BLP 1995; Train 2009 ch. 6). "
-                                         "0 = none (a plain nested logit).")
+                                         "brand intercepts, the unobserved heterogeneity that, beside state "
+                                         "dependence, makes owners rebuy (Heckman 1981; Keane 1997; BLP 1995; Train "
+                                         "2009 ch. 6). 0 = none (a plain nested logit).")
     nesting_parameter: float = Field(
         1.0, gt=0.0, le=1.0, description="Nested logit log-sum coefficient (lambda, 0-1] of the brand nests: lower = "
                                          "a brand's lines are closer substitutes (McFadden 1978; Train 2009 ch. 4).")
