@@ -266,11 +266,11 @@ def apply_to_scenario(scenario_path: Path, values: dict, label: str) -> None:
     """Write ``values`` (field path -> value) into the scenario TOML, keeping its comments and layout, each
     with a comment naming the calibration run (a value's own comment is kept after it; a previous
     calibration's note is replaced). Numbers are written to 4 significant figures (their 95% intervals are
-    far wider). Written whole (temporary file, then rename)."""
+    far wider). Written whole (temporary file, then rename), as UTF-8 without a byte-order mark."""
     import tomlkit
 
     scenario_path = Path(scenario_path)
-    doc = tomlkit.parse(scenario_path.read_text())
+    doc = tomlkit.parse(scenario_path.read_bytes().decode("utf-8-sig"))  # as read_toml: a byte-order mark is fine
     for path, value in values.items():
         keys = split_path(path)
         node = doc
