@@ -82,7 +82,6 @@ from __future__ import annotations
 import copy
 import difflib
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,6 +92,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.files import safe_name
 from sim.report import Rendered
 from sim.scenario import Scenario, ServiceLevers, year_month_index
 from sim.scenario_files import ScenarioError, validate
@@ -667,11 +667,11 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
 
 # ---- the result folder -------------------------------------------------------------------------------------
 def default_destination(scenario: Scenario, brand: str, started: datetime) -> Path:
-    """``results/attribution/<scenario>-<brand>-<UTC start time>/`` (unsafe characters replaced by ``_``)."""
+    """``results/attribution/<scenario>-<brand>-<UTC start time>/``, the names as a safe file name
+    (:func:`sim.files.safe_name`: any length, any characters)."""
     from sim.results import ROOT
 
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{scenario.name}-{brand}")
-    return ROOT / "results" / "attribution" / f"{safe}-{started:%Y%m%dT%H%M%SZ}"
+    return ROOT / "results" / "attribution" / f"{safe_name(f'{scenario.name}-{brand}')}-{started:%Y%m%dT%H%M%SZ}"
 
 
 def manifest(att: Attribution, started: datetime) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,15 @@ from pydantic import BaseModel
 from sim.experiment import AGGREGATES, Experiment, load_experiment, value_kind
 from sim.files import plain
 from sim.scenario import Scenario
-from sim.scenario_files import ScenarioError, apply_overrides, load_scenario, resolve_path, set_values, validate
+from sim.scenario_files import (
+    ScenarioError,
+    apply_overrides,
+    load_scenario,
+    resolve_path,
+    set_values,
+    split_path,
+    validate,
+)
 
 RESERVED = ("point", "replication", "status", "error", "seconds", "chunk", "worker", "year", "brand")
 MAX_PROBLEMS = 20  # design-point problems listed before "... and N more"
@@ -110,7 +119,11 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
     grid = exp.design.kind == "grid"
     for i, p in enumerate(exp.parameters):
         where = f"{source}: parameters.{i}"
-        keys = [k for k in p.path.split(".") if k]
+        try:
+            keys = split_path(p.path)
+        except ValueError as exc:
+            problems.append(f"{where}.path: {exc}")
+            continue
         if grid and p.values is None and (p.range is None or p.steps is None):
             problems.append(f"{where}: a grid design needs values = [...] (or range = [low, high] with steps)")
             continue
@@ -175,7 +188,7 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
     names = [info.name for info in infos]
     for i, info in enumerate(infos):
         if names.count(info.name) > 1 and exp.parameters[i].name is None:
-            keys = [k.replace("-", "_") for k in info.path.split(".")]
+            keys = [re.sub(r"\W", "_", k) for k in split_path(info.path)]
             for n in range(2, len(keys) + 1):
                 candidate = "_".join(keys[-n:])
                 if candidate not in names:

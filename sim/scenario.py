@@ -232,9 +232,9 @@ class Brand(StrictModel):
 
     A brand either sets ``price`` (one implicit mid-tier sedan line) or lists its ``models``. The brands on sale at
     the start (``launch`` omitted or not after January of ``market.start_year``) must have ``initial_fleet_share``
-    summing to 1 (checked by :class:`Scenario`). ``timeline`` must be in date order, and each change, applied to the
-    policy in force by then, must give a valid :class:`ServiceLevers`; so must ``strategy.response`` applied after
-    the last one.
+    summing to 1 (checked by :class:`Scenario`). ``timeline`` must be in date order, one entry a date, and each
+    change, applied to the policy in force by then, must give a valid :class:`ServiceLevers`; so must
+    ``strategy.response`` applied after the last one.
     """
 
     launch: YearMonth | None = Field(
@@ -279,6 +279,9 @@ class Brand(StrictModel):
         dates = [change.date for change in value]
         if dates != sorted(dates):
             raise ValueError(f"timeline dates must be in order, got {dates}")
+        twice = sorted({d for d in dates if dates.count(d) > 1})
+        if twice:
+            raise ValueError(f"two timeline entries dated {', '.join(twice)}: put that date's changes in one entry")
         return value
 
     @model_validator(mode="after")

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from sim.design import ParamInfo, Plan, estimate_seconds
 from sim.experiment import Experiment
-from sim.files import write_atomic, write_json, write_parquet
+from sim.files import check_writable, safe_name, write_atomic, write_json, write_parquet
 from sim.results import PACKAGES as BASE_PACKAGES
 from sim.results import ROOT, git_commit, package_versions
 from sim.scenario_files import ScenarioError, validate
@@ -109,6 +109,7 @@ def create_folder(p: Plan, folder: Path) -> dict:
     """Write a new sweep folder's manifest, experiment copy, design (and SALib sample); no runs yet."""
     folder = Path(folder)
     manifest = new_manifest(p, now())
+    check_writable(folder)  # a read-only or full disk: one line (sim.files.WriteError), not a traceback
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "outputs").mkdir(exist_ok=True)
     if p.experiment.keep_series:
@@ -295,7 +296,7 @@ def _pid_alive(pid: int) -> bool:
 
 def default_folder(name: str, started: datetime) -> Path:
     """``results/sweeps/<name>/<UTC time>/`` (``-2``, ``-3`` ... if taken)."""
-    base = ROOT / "results" / "sweeps" / name / f"{started:%Y%m%dT%H%M%SZ}"
+    base = ROOT / "results" / "sweeps" / safe_name(name) / f"{started:%Y%m%dT%H%M%SZ}"
     folder, k = base, 1
     while folder.exists():
         k += 1

@@ -502,3 +502,16 @@ def test_tasks_failing_after_their_retries_leave_a_resumable_sweep(grid_sweep, t
         run_sweep(path, out=out, scheduler=cluster.scheduler_address, resume=True, progress=False)
     assert_exactly_once(out, 6, 2)
     pd.testing.assert_frame_equal(results(out), results(grid_sweep))
+
+
+def test_a_set_table_key_holding_a_dot_stays_one_key(tmp_path):
+    """Issue #14: a brand named "A.B" in an experiment's [set] table is one key of the path, quoted as --set does."""
+    from sim.experiment import load_experiment
+    from sim.scenario_files import parse_override
+
+    path = tmp_path / "dotted.toml"
+    path.write_text('scenario = "lexus_us_1989"\n[set]\nbrands."A.B".dealers = 3\n[design]\nkind = "grid"\n'
+                    '[[parameters]]\npath = "choice.inertia"\nvalues = [1.0]\n' + OUTPUTS)
+    _, experiment = load_experiment(path)
+    assert experiment.set == ['brands."A.B".dealers=3']
+    assert parse_override(experiment.set[0]) == (["brands", "A.B", "dealers"], 3)
