@@ -143,6 +143,9 @@ class PolicyChange(StrictModel):
                                        "or cost shock; 1 = the prices as listed).")
     dealers: int | None = Field(None, gt=0, description="US dealerships from this date (a network that grows or "
                                                         "shrinks), or None to keep the number.")
+    dealer_capacity: Annotated[float, Field(gt=0, le=10_000)] | Literal["unlimited"] | None = Field(
+        None, description="New cars a dealer can deliver a year from this date (sim/supply.py), \"unlimited\" to lift "
+                          "the limit, or None to keep it.")
 
     @field_validator("service")
     @classmethod

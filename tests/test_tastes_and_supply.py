@@ -144,3 +144,25 @@ def test_persistent_tastes_keep_owners_of_a_small_brand():
     jag1, cad1 = loyalty(1.2)
     assert jag1 > jag0 + 0.05 and jag1 / jag0 > cad1 / cad0 > 1.0
     assert cad1 < 0.8
+
+
+def test_the_supply_limit_is_lifted_on_the_timeline():
+    """The flagship's Lexus allocation binds until 1994 and is "unlimited" from then (the brand's timeline)."""
+    m = LuxuryMarketModel(small_flagship(years=9, buyers=3000), seed=1)
+    lexus = m.brand_names.index("Lexus")
+    m.run(12 * 7)  # 1986-1992
+    assert m.brand_arrays.dealer_capacity[lexus] == m.config.brands["Lexus"].dealer_capacity
+    assert m.stock[lexus] < np.inf
+    m.run(13)  # to January 1994
+    assert np.isinf(m.brand_arrays.dealer_capacity[lexus]) and np.isinf(m.stock[lexus])
+
+
+def test_timeline_supply_values_are_checked():
+    from pydantic import ValidationError
+
+    from sim.scenario import PolicyChange
+    assert PolicyChange(date="1990-01", dealer_capacity="unlimited").dealer_capacity == "unlimited"
+    assert PolicyChange(date="1990-01", dealer_capacity=700).dealer_capacity == 700
+    for bad in (0, -5, "none", 1e9):
+        with pytest.raises(ValidationError):
+            PolicyChange(date="1990-01", dealer_capacity=bad)
