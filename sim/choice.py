@@ -328,19 +328,6 @@ def draw_owner_brand_tastes(rng: np.random.Generator, owned: np.ndarray, fleet_s
         constant = np.log(fleet_shares)  # -inf: not on sale, never chosen
     _owner_tastes(rng, owned, constant, float(sd), out)
     return out
-    with np.errstate(divide="ignore"):
-        constant = np.log(fleet_shares)  # -inf: not on sale, never chosen
-    todo = np.arange(n)
-    while todo.size:
-        candidate = sd * rng.standard_normal((todo.size, n_brands))
-        u = constant + candidate
-        u -= u.max(axis=1, keepdims=True)
-        p = np.exp(u)
-        chosen = p[np.arange(todo.size), owned[todo]] / p.sum(axis=1)
-        keep = rng.random(todo.size) < chosen
-        out[todo[keep]] = candidate[keep]
-        todo = todo[~keep]
-    return out
 
 
 @jit

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import rules
-from sim.choice import draw_known, draw_weighted, logit_weight
+from sim.choice import draw_known, logit_weight
 from sim.jit import jit, prefetch
 from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED
 from sim.sampling import geometric_scale, next_slot

@@ -32,8 +32,7 @@ import pandas as pd
 
 from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
-from sim import (choice, kernels, lineup, replacement, reputation, rules, satisfaction, service, supply,
-                 word_of_mouth)
+from sim import choice, kernels, lineup, replacement, reputation, rules, satisfaction, service, supply, word_of_mouth
 from sim.brand_arrays import BrandArrays
 from sim.finance import event_money
 from sim.metrics import Ledger
@@ -471,7 +470,8 @@ class LuxuryMarketModel(mesa.Model):
         pop.told_brand[slots] = NO_BRAND
         pop.need[slots] = lineup.draw_needs(rng, n_new, self.offer.need_cdf)
         pop.variety_seeker[slots] = self._draw_seekers(rng, n_new)
-        pop.brand_taste[slots] = choice.draw_brand_tastes(rng, n_new, len(self.brands), self.config.choice.brand_taste_sd)
+        pop.brand_taste[slots] = choice.draw_brand_tastes(rng, n_new, len(self.brands),
+                                                          self.config.choice.brand_taste_sd)
         return slots
 
     def _draw_seekers(self, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -567,9 +567,9 @@ class Choice(StrictModel):
     brand_taste_sd: float = Field(
         0.0, ge=0.0, le=3.0, description="Standard deviation (utility units, 0-3) of each household's persistent taste "
                                          "for each brand, drawn when it enters the segment and kept for life: random "
-                                         "brand intercepts, the unobserved heterogeneity that, beside state dependence, "
-                                         "makes owners rebuy (Heckman 1981; Keane 1997; BLP 1995; Train 2009 ch. 6). "
-                                         "0 = none (a plain nested logit).")
+                                         "brand intercepts, the unobserved heterogeneity that, beside state "
+                                         "dependence, makes owners rebuy (Heckman 1981; Keane 1997; BLP 1995; Train "
+                                         "2009 ch. 6). 0 = none (a plain nested logit).")
     nesting_parameter: float = Field(
         1.0, gt=0.0, le=1.0, description="Nested logit log-sum coefficient (lambda, 0-1] of the brand nests: lower = "
                                          "a brand's lines are closer substitutes (McFadden 1978; Train 2009 ch. 4).")
