@@ -207,7 +207,8 @@ def make_design(exp: Experiment, params: list[ParamInfo], seed: int
     """(design table, SALib sample or None, SALib problem or None). Sampling is SALib's, seeded with ``seed``.
 
     Integer parameters: LHS and Sobol sample [low - 0.5, high + 0.5] and round (every integer equally
-    likely); Morris levels lie in [low, high] and are rounded. The sample kept for analysis is SALib's own.
+    likely); Morris levels lie in [low, high] and are rounded. SALib's own sample is kept too: Sobol' indices
+    are computed on it, Morris effects on the values run (``sim.analysis.elementary_effects``).
     """
     kind = exp.design.kind
     if kind == "grid":
