@@ -169,6 +169,9 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
             if kind == "float" and not given_kinds <= {"int", "float"}:
                 problems.append(f"{where}.values: {p.path} is a number field")
                 continue
+            if kind == "bool" and given_kinds != {"bool"}:
+                problems.append(f"{where}.values: {p.path} is a boolean field; values must be true or false")
+                continue
             values = [float(v) for v in p.values] if kind == "float" else list(p.values)
             infos.append(ParamInfo(name, p.path, kind or "str", values=values))
         else:
@@ -217,7 +220,8 @@ def make_design(exp: Experiment, params: list[ParamInfo], seed: int
     """(design table, SALib sample or None, SALib problem or None). Sampling is SALib's, seeded with ``seed``.
 
     Integer parameters: LHS and Sobol sample [low - 0.5, high + 0.5] and round (every integer equally
-    likely); Morris levels lie in [low, high] and are rounded. The sample kept for analysis is SALib's own.
+    likely); Morris levels lie in [low, high] and are rounded. SALib's own sample is kept too: Sobol' indices
+    are computed on it, Morris effects on the values run (``sim.analysis.elementary_effects``).
     """
     kind = exp.design.kind
     if kind == "grid":
@@ -349,8 +353,9 @@ def plan(experiment_path: str | Path) -> Plan:
     seconds = 0.0
     point_problems: list[str] = []
     bad_points = 0
+    points = design[[p.name for p in params]].to_numpy(dtype=object)  # each value of its column's kind (as run)
     for point in range(len(design)):
-        row = design.iloc[point]
+        row = dict(zip([p.name for p in params], points[point]))
         label = ", ".join(f"{p.name}={_label(row[p.name], p.kind)}" for p in params)
         where = f"{source}: design point {point} ({label})"
         try:

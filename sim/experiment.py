@@ -69,6 +69,8 @@ class Parameter(StrictModel):
         kinds = {value_kind(v) for v in value}
         if None in kinds or len(kinds - {"int"} if kinds >= {"int", "float"} else kinds) > 1:
             raise ValueError("values must all be numbers, all booleans or all strings")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in value):
+            raise ValueError(f"values must be finite numbers, got {value}")
         if len({json.dumps(v) for v in value}) != len(value):
             raise ValueError("values must not repeat")
         return value

@@ -142,7 +142,6 @@ class LuxuryMarketModel(mesa.Model):
         self._brand_key: tuple | None = None
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
-        self.outside_logit_weights = np.exp(self.segments.outside_utility)  # logit weights of leaving the segment
         self.offer: choice.Offer | None = None  # what the market offers this month (brand values, line probabilities)
         self._entrant_cdf = np.cumsum(self.segments.entrant_share / self.segments.entrant_share.sum())
         self.fleet = np.zeros(n_brands, dtype=np.int64)
@@ -493,7 +492,7 @@ class LuxuryMarketModel(mesa.Model):
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.offer,
                                        cfg.market.need_change, self.segments.service_weight,
-                                       self.outside_logit_weights, par["cp"], par["sp"], self._sat_decay,
+                                       self.segments.outside_utility, par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, self.stock,
                                        leavers, moved)
         self.pop.release(leavers[:n_left])

@@ -30,7 +30,17 @@ import difflib
 import functools
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import core_schema
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -38,12 +48,39 @@ YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description
 MAX_BRANDS = 16  # awareness is a 16-bit mask per buyer
 
 
+STRICT_SCALARS = ("int", "float", "bool")  # pydantic core schema types validated strictly in every input schema
+
+
+def strict_scalars(schema: Any) -> Any:
+    """``schema`` (a pydantic core schema, changed in place) with every integer, number and boolean in it strict,
+    wherever it is: a field, an item of a list or tuple, a value of a table, a member of a union. Strict means
+    a boolean is not a number (``true`` is not 1 dealer), a number is not a boolean (``1`` is not ``true``), and a
+    number with a fraction part is not an integer (``2.0`` is not 2 years); an integer is still a number (a float
+    field takes ``300``). Containers stay as they are (a TOML list is a tuple field's value)."""
+    if isinstance(schema, dict):
+        if schema.get("type") in STRICT_SCALARS:
+            schema["strict"] = True
+        for value in schema.values():
+            strict_scalars(value)
+    elif isinstance(schema, (list, tuple)):
+        for value in schema:
+            strict_scalars(value)
+    return schema
+
+
 class StrictModel(BaseModel):
     """The base of every luxsim input schema (scenarios, experiments, calibrations): unknown fields are refused
     (a misspelt field is an error, not a silent default), every number must be finite (TOML can write ``nan``
-    and ``inf``), and values assigned later are validated too."""
+    and ``inf``), integers, numbers and booleans are strict (:func:`strict_scalars`: ``dealers = true`` is an
+    error, not 1 dealer), and values assigned later are validated too. A subclass needs nothing more: the rules
+    apply to every field of every model built on this one, in a file or from ``--set``."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        """Pydantic's schema of the model, with its integers, numbers and booleans strict (:func:`strict_scalars`)."""
+        return strict_scalars(handler(source))
 
 
 def year_month_index(date: str, start_year: int) -> int:
@@ -105,23 +142,26 @@ class ServiceLevers(StrictModel):
 
 
 @functools.cache
-def _lever_adapter(name: str) -> TypeAdapter:
-    field = ServiceLevers.model_fields[name]
-    return TypeAdapter(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation)
+def _lever_model(name: str) -> type[StrictModel]:
+    """A model of the one lever ``name``: its type and range, under the rules of every input schema."""
+    return create_model(f"Lever_{name}", __base__=StrictModel, **{name: (ServiceLevers.model_fields[name].annotation,
+                                                                          ServiceLevers.model_fields[name])})
 
 
 def _check_levers(changes: dict[str, Any]) -> dict[str, Any]:
-    """Each named lever exists and its value is valid on its own (combinations are checked per brand)."""
+    """Each named lever exists and its value is valid on its own (combinations are checked per brand); returns
+    the values as validated (an integer given for a number is a number)."""
+    checked = {}
     for name, value in changes.items():
         field = ServiceLevers.model_fields.get(name)
         if field is None:
             hint = difflib.get_close_matches(name, list(ServiceLevers.model_fields), n=1)
             raise ValueError(f"unknown service lever '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
         try:
-            _lever_adapter(name).validate_python(value)
+            checked[name] = getattr(_lever_model(name).model_validate({name: value}), name)
         except ValidationError as exc:
             raise ValueError(f"{name}: {exc.errors()[0]['msg']} (got {value!r})") from None
-    return changes
+    return checked
 
 
 class PolicyChange(StrictModel):

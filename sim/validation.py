@@ -162,13 +162,15 @@ def fact_acquisition_beats_churn(brand_year: pd.DataFrame, scenario: Scenario, b
     acq = rows["conquest_sales"] + rows["new_to_segment_sales"]
     rows = rows.assign(margin=acq - rows["churned_owners"])
     mean = rows.groupby("year")[["margin"]].mean()
-    ratio = (rows.assign(acq=acq).groupby("year")["acq"].mean() / rows.groupby("year")["churned_owners"].mean())
-    worst = ratio.idxmin() if len(ratio) else None
+    churned = rows.groupby("year")["churned_owners"].mean()
+    ratio = rows.assign(acq=acq).groupby("year")["acq"].mean() / churned.where(churned > 0)  # NaN: nobody churned
+    worst = ratio.idxmin() if ratio.notna().any() else None
     held = rows.groupby("replication")["margin"].min() > 0
     return {"fact": f"{brand}'s acquisition exceeds its churn every year after launch",
             "expected": f"(conquest + new-to-segment) / churned > 1 in every year "
                         f"{launch + 1}-{int(rows['year'].max())}",
-            "simulated": f"lowest ratio {ratio.min():.2f} ({worst})" if worst is not None else "no years",
+            "simulated": (f"lowest ratio {ratio.min():.2f} ({worst})" if worst is not None
+                          else "no churned owners" if len(ratio) else "no years"),
             "replications_holding": float(held.mean()) if len(held) else 0.0,
             "passed": bool(len(mean) and (mean["margin"] > 0).all())}
 
@@ -231,7 +233,7 @@ def fact_parity_removes_gain(brand_year: pd.DataFrame, parity: pd.DataFrame, sce
         base = share[launch - 1] if launch - 1 in share.columns else 0.0
         return share[year] - base
     g, gp = gain(brand_year), gain(parity)
-    removed = (g - gp) / g
+    removed = (g - gp) / g.where(g != 0)  # NaN for a replication with no gain to remove
     mean, lo, hi = mean_interval(removed.to_numpy())
     return {"fact": f"Service parity removes most of {brand}'s share gain {launch}-{year}",
             "expected": f"share of the gain removed > {MOST:.0%}",

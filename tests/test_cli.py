@@ -46,6 +46,19 @@ def test_bad_override_names_the_field_exits_2_and_writes_nothing(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("override, reason", [
+    ("brands.Lexus.dealers=true", "brands.Lexus.dealers: Input should be a valid integer (got True)"),
+    ("market.segments.value.outside_utility=nan",
+     "market.segments.value.outside_utility: Input should be a finite number (got nan)"),
+])
+def test_a_value_of_the_wrong_kind_exits_2_in_one_line_and_writes_nothing(tmp_path, override, reason):
+    """``dealers=true`` once ran with 1 dealer; a NaN utility once ran."""
+    out = tmp_path / "never"
+    proc = cli("run", "lexus_us_1989", "--set", override, "--out", str(out))
+    assert proc.returncode == 2 and reason in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
 def test_unknown_field_gets_did_you_mean(tmp_path):
     proc = cli("run", "lexus_us_1989", "--set", "brands.Lexus.service.loaner_car=true", "--out", str(tmp_path / "x"))
     assert proc.returncode == 2

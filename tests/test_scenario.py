@@ -641,3 +641,93 @@ def test_a_brand_named_with_a_dot_is_reached_by_quoting_it(tmp_path):
         """brands."Sporty.S".dealerz: unknown field (did you mean 'dealers'?)""")
     assert error_of(path, ['brands."Sporty.S.dealers=3']) == (
         '--set brands."Sporty.S.dealers=3: unclosed " in the field path')
+
+
+# ---- every number of every input schema: finite, and of its own kind ------------------------------------------------
+def _input_schemas() -> list[type]:
+    """Every model built on ``StrictModel``: the scenario's sections, experiment and calibration files."""
+    import sim.calibration_problem  # noqa: F401  (their models register as subclasses)
+    import sim.experiment  # noqa: F401
+    from sim.scenario import StrictModel
+
+    found, todo = [], [StrictModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if not sub.__name__.startswith("Lever_"):  # one-field models of the levers (built on demand)
+                found.append(sub)
+            todo.append(sub)
+    return found
+
+
+def _bad_values(annotation) -> list[tuple[object, str]]:
+    """(value, pydantic error type) pairs a field of this annotation must refuse: non-finite numbers, booleans
+    for numbers, numbers for booleans, fractions for integers; inside tuples, lists and tables too."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _bad_values(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return [bad for a in args if a is not type(None) for bad in _bad_values(a)]
+    if annotation is bool:
+        return [(1, "bool_type"), (0.0, "bool_type")]
+    if annotation is int:
+        return [(True, "int_type"), (2.0, "int_type"), (2.5, "int_type")]
+    if annotation is float:
+        return [(float("nan"), "finite_number"), (float("inf"), "finite_number"), (-float("inf"), "finite_number"),
+                (True, "float_type")]
+    if origin is tuple and args:
+        return [([value] * len(args), kind) for value, kind in _bad_values(args[0])]
+    if origin is list and args:
+        return [([value], kind) for value, kind in _bad_values(args[0])]
+    if origin is dict and args:
+        key = typing.get_args(args[0])[0] if typing.get_args(args[0]) else "x"  # a Literal's first value
+        return [({key: value}, kind) for value, kind in _bad_values(args[1])]
+    return []
+
+
+def test_every_number_of_every_input_schema_is_finite_and_of_its_kind():
+    """A rule of the base schema (``sim.scenario.StrictModel``), so no field can forget it: no NaN or infinity
+    (``outside_utility = nan`` once ran), no boolean for a number (``dealers = true`` once gave 1 dealer), no number
+    for a boolean, no fraction for an integer; each refused at the field, whatever the model."""
+    checked = 0
+    for model in _input_schemas():
+        for name, field in model.model_fields.items():
+            for value, kind in _bad_values(field.annotation):
+                with pytest.raises(Exception) as info:
+                    model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
+                errors = info.value.errors()
+                assert errors[0]["loc"][0] == name and errors[0]["type"] == kind, (model.__name__, name, value, errors)
+                checked += 1
+    assert checked > 300
+
+
+def test_an_integer_is_a_number_where_a_number_is_meant():
+    s = load_scenario("lexus_us_1989", ["choice.inertia=3", "costs.rescue_cost=[0, 90, 300, 1200]",
+                                        "brands.Lexus.timeline=[{date = \"1990-01\", service = {dealer_service_quality"
+                                        " = 1}}]"])
+    assert s.choice.inertia == 3.0 and isinstance(s.choice.inertia, float)
+    assert all(isinstance(v, float) for v in s.costs.rescue_cost)
+    assert s.brands["Lexus"].timeline[0].service == {"dealer_service_quality": 1.0}
+
+
+@pytest.mark.parametrize(("override", "reason"), [
+    ("brands.Lexus.dealers=true", "brands.Lexus.dealers: Input should be a valid integer (got True)"),
+    ("market.years=2.0", "market.years: Input should be a valid integer (got 2.0)"),
+    ("brands.Lexus.service.loaner_cars=1", "brands.Lexus.service.loaner_cars: Input should be a valid boolean (got 1)"),
+    ("choice.inertia=true", "choice.inertia: Input should be a valid number (got True)"),
+    ("costs.rescue_cost=[0, 90, 300, true]", "costs.rescue_cost.3: Input should be a valid number (got True)"),
+    ("market.tier_price_ratio.mid=nan", "market.tier_price_ratio.mid: Input should be a finite number (got nan)"),
+    ("market.segments.value.outside_utility=nan",
+     "market.segments.value.outside_utility: Input should be a finite number (got nan)"),
+    ("market.reference_price=inf", "market.reference_price: Input should be a finite number (got inf)"),
+    ("brands.Lexus.timeline=[{date = \"1990-01\", service = {roadside_level = true}}]",
+     "brands.Lexus.timeline[1990-01].service: roadside_level: Input should be a valid integer (got True)"),
+    ("brands.Lexus.strategy.response={loaner_cars = 1}",
+     "brands.Lexus.strategy.response: loaner_cars: Input should be a valid boolean (got 1)"),
+])
+def test_set_overrides_of_the_wrong_kind_are_refused_with_the_field(override, reason):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("lexus_us_1989", [override])
+    assert info.value.problems == [f"{FLAGSHIP} (with --set overrides): {reason}"]

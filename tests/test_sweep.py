@@ -153,6 +153,13 @@ def grid_sweep(tmp_path_factory) -> Path:
     (("simulation.buyers = 1000", "simulation.buyer = 1000"), "set: simulation.buyer", "unknown field"),
     (("values = [0.5, 2.5]", "values = [0.5, -1.0]"), "design point", "inertia"),
     (("values = [0, 24, 48]", "values = [0, 2.5]"), "parameters.0.values", "integer field"),
+    (("values = [0, 24, 48]", "values = [true, false]"), "parameters.0.values", "integer field"),
+    (("values = [0.5, 2.5]", "values = [0.5, nan]"), "parameters.1.values", "values must be finite numbers"),
+    (("values = [0.5, 2.5]", "values = [0.5, true]"), "parameters.1.values", "must all be numbers"),
+    (("path = \"choice.inertia\"\nvalues = [0.5, 2.5]", "path = \"brands.Lexus.service.loaner_cars\"\n"
+      "values = [0, 1]"), "parameters.1.values", "boolean field; values must be true or false"),
+    (("seed = 11", "seed = 11.0"), "seed", "valid integer"),
+    (("year = 1989", "year = true"), "outputs.0.year", "valid integer"),
 ])
 def test_bad_experiment_names_file_and_field_and_writes_nothing(tmp_path, change, field, words):
     path = tmp_path / "bad.toml"
