@@ -39,6 +39,21 @@ def _fail(exc: ScenarioError) -> None:
     raise typer.Exit(2)
 
 
+def _summary(result, quiet: bool):
+    """The terminal summary of a results object, drawn before anything is written: a summary that cannot be drawn
+    fails the command while no result folder exists yet (output appears whole or not at all)."""
+    return None if quiet else result.__rich__()
+
+
+def _show(summary, destination: Path, contents: str) -> None:
+    """Print a summary from :func:`_summary` and where the results went (``--quiet``: only the folder)."""
+    if summary is None:
+        console.print(str(destination), markup=False, highlight=False)
+        return
+    console.print(summary)
+    console.print(f"Results: [bold]{escape(str(destination))}[/] — {contents}")
+
+
 def _load(name: str, overrides: list[str], years: int | None):
     overrides = list(overrides or [])
     if years is not None:
@@ -73,14 +88,11 @@ def _run(scenario_name: str, replications: int | None, seed: int | None, buyers:
                                        engine=engine, executor=executor)
     from sim.run_report import build_run_report
 
+    summary = _summary(results, quiet)
     write_results(destination, scenario, results, started, seed, n, after=build_run_report,
                   execution=executor.describe())
-    if quiet:
-        console.print(str(destination), markup=False, highlight=False)
-        return
-    console.print(results)
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (tables: brand_year.parquet/.csv, "
-                  "switching.csv, line_year.csv, monthly.parquet, manifest.json)")
+    _show(summary, destination, "open report.html (tables: brand_year.parquet/.csv, switching.csv, line_year.csv, "
+                                "monthly.parquet, manifest.json)")
 
 
 Replications = Annotated[int | None, typer.Option("--replications", "-r", min=1,
@@ -133,7 +145,7 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
             set_: Sets = None, out: CompareOut = None, quiet: Quiet = False, workers: Workers = None,
             scheduler: Scheduler = None) -> None:
     """Run scenarios with common random numbers (the same seeds) and report differences with 95% intervals."""
-    from sim.compare import Comparison
+    from sim.compare import Comparison, common_ground
     from sim.executor import Executor
     from sim.results import ROOT, write_comparison
     from sim.runner import RunSet, run_scenarios
@@ -143,18 +155,24 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     for name in names:
         try:
             sc = _load(name, set_ or [], years)
-            scenarios[sc.name if sc.name not in scenarios else name] = sc
         except ScenarioError as exc:
             problems += exc.problems
+            continue
+        key = next((k for k in (sc.name, name) if k not in scenarios), None)
+        k = 2
+        while key is None:  # the same scenario twice: its second run gets a name of its own
+            key = f"{sc.name}-{k}" if f"{sc.name}-{k}" not in scenarios else None
+            k += 1
+        scenarios[key] = sc
     if problems:
         _fail(ScenarioError(problems))
     base_name = next(iter(scenarios))
     first = scenarios[base_name]
-    for name, sc in scenarios.items():  # differences are brand-year by brand-year: they need a brand in common
-        if name != base_name and not set(sc.brands) & set(first.brands):
-            problems.append(f"{name}: nothing to compare with {base_name}: no brand in common")
+    problems, notes = common_ground(scenarios, base_name)  # differences are brand-year by brand-year
     if problems:
         _fail(ScenarioError(problems))
+    for note in notes:
+        print(note, file=sys.stderr)
     reps = replications or first.simulation.replications
     seed = first.simulation.seed if seed is None else seed
     n = buyers or first.simulation.buyers
@@ -172,14 +190,10 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     runs = {name: (sc, RunSet(results[name], sc)) for name, sc in scenarios.items()}
     from sim.compare_report import build_compare_report
 
+    summary = _summary(Comparison(runs, base_name), quiet)
     write_comparison(destination, runs, base_name, started, seed, n, after=build_compare_report,
                      execution=executor.describe())
-    if quiet:
-        console.print(str(destination), markup=False, highlight=False)
-        return
-    console.print(Comparison(runs, base_name))
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (differences.csv, payback.csv, "
-                  "one run folder per scenario)")
+    _show(summary, destination, "open report.html (differences.csv, payback.csv, one run folder per scenario)")
 
 
 @app.command("scenarios")
@@ -305,16 +319,13 @@ def calibrate(calibration: Annotated[str, typer.Argument(
         task = progress.add_task("start", total=None, best="-")
         result = fit(problem, executor, progress=lambda stage, n, best: progress.update(
             task, description=stage, completed=n, best=f"{best:,.1f}"))
+    summary = _summary(result, quiet)
     write_calibration(destination, result, started)
     if apply:
         apply_to_scenario(resolve_path(spec.scenario), result.values, run_label(destination))
-    if quiet:
-        console.print(str(destination), markup=False, highlight=False)
-        return
-    console.print(result)
     note = " The fitted values were written into the scenario file (--apply)." if apply else \
         " Add --apply to write the fitted values into the scenario file."
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html.{note}")
+    _show(summary, destination, f"open report.html.{note}")
 
 
 @app.command("validate")
@@ -345,13 +356,9 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
     if destination.exists():
         err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)
+    summary = _summary(result, quiet)
     write_validation(destination, result, started)
-    if not quiet:
-        console.print(result)
-        console.print(f"Results: [bold]{escape(str(destination))}[/] — report.html has the forecast to "
-                      f"{int(result.brand_year['year'].max())}.")
-    else:
-        console.print(str(destination), markup=False, highlight=False)
+    _show(summary, destination, f"report.html has the forecast to {int(result.brand_year['year'].max())}.")
     if strict and not result.passed:
         raise typer.Exit(1)
 
@@ -413,13 +420,10 @@ def attribute(scenario: ScenarioName = FLAGSHIP,
                                     progress=lambda: progress.advance(task), scheduler=scheduler)
         except ScenarioError as exc:
             _fail(exc)
+    summary = _summary(result, quiet)
     write_attribution(destination, result, started)
-    if quiet:
-        console.print(str(destination), markup=False, highlight=False)
-        return
-    console.print(result)
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (shapley.csv, coalitions.parquet, "
-                  "brand_year.parquet, manifest.json)")
+    _show(summary, destination, "open report.html (shapley.csv, coalitions.parquet, brand_year.parquet, "
+                                "manifest.json)")
 
 
 @app.command()

@@ -174,3 +174,43 @@ def test_compare_scenarios_without_a_brand_in_common_is_refused(tmp_path):
     proc = cli("compare", "lexus_us_1989", "generic_new_entrant", "-r", "2", "-n", "500", "--out", str(tmp_path / "c"))
     assert proc.returncode == 2 and "no brand in common" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "c").exists()
+
+
+def test_compare_the_same_scenario_twice_runs_it_twice(tmp_path):
+    out = tmp_path / "same"
+    proc = cli("compare", "lexus_us_1989", "lexus_us_1989", "-n", "2000", "--years", "3", "-r", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert {"lexus_us_1989", "lexus_us_1989-2"} <= {p.name for p in out.iterdir()}
+    diffs = pd.read_csv(out / "differences.csv")
+    assert set(diffs["scenario"]) == {"lexus_us_1989-2"} and (diffs["diff_mean"].fillna(0) == 0).all()
+
+
+def test_compare_scenarios_with_some_brands_in_common_compares_those_and_names_the_rest(tmp_path):
+    out = tmp_path / "eu"
+    proc = cli("compare", "lexus_us_1989", "europe_1990", "-n", "2000", "--years", "3", "-r", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "left out: Cadillac, Lincoln, Acura, Infiniti (only in lexus_us_1989); Audi (only in europe_1990)" \
+        in proc.stderr
+    diffs = pd.read_csv(out / "differences.csv")
+    assert set(diffs["brand"]) == {"Mercedes-Benz", "BMW", "Jaguar", "Lexus"} and set(diffs["year"]) == {1988}
+    assert "Mercedes-Benz" in proc.stdout and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", [["run", "lexus_us_1989"], ["compare", "lexus_us_1989", "lexus_service_parity"]])
+def test_a_summary_that_fails_late_leaves_no_result_folder(tmp_path, monkeypatch, command):
+    """Output appears whole or not at all: the terminal summary is drawn before the folder is written, so a
+    summary that cannot be drawn fails the command with nothing on disk."""
+    from typer.testing import CliRunner
+
+    import run_sim
+    from sim.report import Rendered
+
+    def broken(self):
+        raise RuntimeError("the summary cannot be drawn")
+
+    monkeypatch.setattr(Rendered, "__rich__", broken)
+    out = tmp_path / "out"
+    done = CliRunner().invoke(run_sim.app, [*command, "-n", "500", "--years", "2", "-r", "1", "--workers", "1",
+                                            "--out", str(out)])
+    assert isinstance(done.exception, RuntimeError)
+    assert list(tmp_path.iterdir()) == []
