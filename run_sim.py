@@ -358,7 +358,9 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
         raise typer.Exit(2)
     summary = _summary(result, quiet)
     write_validation(destination, result, started)
-    _show(summary, destination, f"report.html has the forecast to {int(result.brand_year['year'].max())}.")
+    last = int(result.brand_year["year"].max())
+    _show(summary, destination, f"report.html has the forecast to {last}." if len(result.forecast) else
+          f"report.html has the fit and the facts (no forecast: the run ends in {last}).")
     if strict and not result.passed:
         raise typer.Exit(1)
 

@@ -181,7 +181,8 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     Raises:
         ScenarioError: one line per problem naming the file, the field and the reason: no such file, bad TOML,
             a schema error, a path that is not a numeric scenario field, a range end the scenario rejects, an
-            ``end_year`` before the start, an unknown excluded target, or a bad base scenario.
+            ``end_year`` before the start, an unknown excluded target, a bad base scenario, or one whose market the
+            reference data do not describe (``sim.moments.coverage``).
     """
     path = resolve_calibration(name)
     source = str(path)
@@ -211,6 +212,9 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
                              f"(got {spec.end_year})"])
     base = set_values(base, {"market.years": spec.end_year - start_year + 1}, source)
     scenario = validate(base, f"{scenario_path} (calibration base)")
+    why = moments.coverage(scenario)
+    if why is not None:
+        raise ScenarioError([f"{source}: scenario: {spec.scenario} cannot be calibrated to the reference data: {why}"])
 
     problems, integer, start = [], [], []
     for k, p in enumerate(spec.parameters):

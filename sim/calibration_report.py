@@ -334,11 +334,17 @@ def validation_manifest(v, started: datetime) -> dict:
             "passed": v.passed, **manifest_provenance(started)}
 
 
+def _verdict(passed) -> dict:
+    if pd.isna(passed):
+        return cell("not covered", "name")
+    return cell("pass", "pass") if passed else cell("FAIL", "fail", sig=True)
+
+
 def facts_table(facts: pd.DataFrame) -> dict:
-    """Each stylized fact: what is expected, what the runs show, the share of replications where it holds, pass/fail."""
+    """Each stylized fact: what is expected, what the runs show, the share of replications where it holds, pass/fail
+    (or "not covered": the run lacks the years or brands the fact needs)."""
     rows = [row([cell(r.fact, "name"), cell(r.expected, "name"), cell(r.simulated, "name"),
-                 cell(percent(r.replications_holding, 0)),
-                 cell("pass", "pass") if r.passed else cell("FAIL", "fail", sig=True)]) for r in facts.itertuples()]
+                 cell(percent(r.replications_holding, 0)), _verdict(r.passed)]) for r in facts.itertuples()]
     return table("facts", [head("stylized fact", left=True), head("expected", left=True), head("simulated", left=True),
                            head("replications holding"), head("result")], rows)
 
@@ -371,14 +377,24 @@ def forecast_table(forecast: pd.DataFrame, brands=("Lexus", "Mercedes-Benz", "BM
 
 
 def validation_headline(v) -> list[str]:
-    """The validation in three lines: stylized facts holding, the sales fit (median |z|, share within 2 sd, SMM
-    distance), and the replications and buyers behind it."""
+    """The validation in a few lines: stylized facts holding (and those the run does not cover), the sales fit
+    (median |z|, share within 2 sd, SMM distance), the targets the run does not cover, and the replications and
+    buyers behind it."""
     sales = v.fit[v.fit["kind"].str.startswith("sales_") & v.fit["available"]]
-    return [markup("Stylized facts: <b>{} of {} hold</b>.", int(v.facts["passed"].sum()), len(v.facts)),
-            f"Sales targets: median |z| {number(sales['z'].abs().median(), 2)}, "
-            f"{percent((sales['z'].abs() <= 2).mean(), 0)} "
-            f"within 2 sd; SMM distance {number(moments.distance(v.fit), 1)}.",
-            f"{v.replications} replications of {number(v.buyers)} buyers."]
+    judged = [bool(p) for p in v.facts["passed"] if not pd.isna(p)]
+    uncovered = len(v.facts) - len(judged)
+    lines = [markup("Stylized facts: <b>{} of {} hold</b>{}.", sum(judged), len(judged),
+                    f" ({uncovered} not covered by this run)" if uncovered else "")]
+    if len(sales):
+        lines.append(f"Sales targets: median |z| {number(sales['z'].abs().median(), 2)}, "
+                     f"{percent((sales['z'].abs() <= 2).mean(), 0)} "
+                     f"within 2 sd; SMM distance {number(moments.distance(v.fit), 1)}.")
+    missing = int((~v.fit["available"]).sum())
+    if missing:
+        first, last = int(v.brand_year["year"].min()), int(v.brand_year["year"].max())
+        lines.append(f"{missing} of {len(v.fit)} targets not covered: outside this run's {first}-{last}.")
+    lines.append(f"{v.replications} replications of {number(v.buyers)} buyers.")
+    return lines
 
 
 def validation_tables(v) -> list[dict]:
@@ -412,6 +428,7 @@ def write_validation(destination: Path, v, started: datetime) -> Path:
             "validation.html.j2", title=f"Validation {v.scenario.name}", name=v.scenario.name,
             question=v.scenario.question, headline=validation_headline(v), facts=facts_table(v.facts),
             fit_figure=plot_forecast(v), fit=validation_fit_table(v.fit), forecast_from=moments_end() + 1,
-            forecast_to=int(v.brand_year["year"].max()), forecast=forecast_table(v.forecast),
+            forecast_to=int(v.brand_year["year"].max()),
+            forecast=forecast_table(v.forecast) if len(v.forecast) else None,
             provenance=provenance(man)))
     return Path(destination)

@@ -385,6 +385,11 @@ class Market(StrictModel):
     each summing to 1. ``lease_trend`` years must be in order and its values lie in [0, 1].
     """
 
+    region: str | None = Field(
+        None, min_length=1,
+        description="Where the market is, e.g. 'US' or 'Western Europe'. 'US' says it is the United States luxury "
+                    "market that the reference data (sim/data/) describe: validate and calibrate compare a scenario "
+                    "with them only then. Omitted = a market without reference data.")
     start_year: int = Field(ge=1900, le=2100, description="The simulation starts in January of this year.")
     years: int = Field(ge=1, le=100, description="Simulated years (monthly steps).")
     segment_households: int = Field(
