@@ -283,11 +283,15 @@ def calibrate(calibration: Annotated[str, typer.Argument(
               buyers: Buyers = None,
               replications: Replications = None,
               max_evaluations: Annotated[int | None, typer.Option(
-                  min=1, help="Nelder-Mead evaluations at most (default: the file's).")] = None,
+                  min=1, help="Candidates simulated at most, every stage counted: start, current values, screening, "
+                              "Nelder-Mead, Jacobian (default: the file's).")] = None,
               workers: Workers = None, scheduler: Scheduler = None,
               apply: Annotated[bool, typer.Option(
                   "--apply", help="Write the fitted values into the base scenario file, each with a comment naming "
-                                  "this run.")] = False,
+                                  "this run (refused if the fit is worse than the values it replaces).")] = False,
+              force: Annotated[bool, typer.Option(
+                  "--force", help="With --apply: write the fitted values even if they fit worse than the current "
+                                  "ones.")] = False,
               out: Annotated[Path | None, typer.Option(
                   help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
               quiet: Quiet = False) -> None:
@@ -321,11 +325,16 @@ def calibrate(calibration: Annotated[str, typer.Argument(
             task, description=stage, completed=n, best=f"{best:,.1f}"))
     summary = _summary(result, quiet)
     write_calibration(destination, result, started)
-    if apply:
+    refusal = result.apply_refusal() if apply and not force else None
+    if apply and refusal is None:
         apply_to_scenario(resolve_path(spec.scenario), result.values, run_label(destination))
-    note = " The fitted values were written into the scenario file (--apply)." if apply else \
-        " Add --apply to write the fitted values into the scenario file."
+    note = " The fitted values were written into the scenario file (--apply)." if apply and refusal is None else \
+        "" if refusal else " Add --apply to write the fitted values into the scenario file."
     _show(summary, destination, f"open report.html.{note}")
+    if refusal:
+        err.print(f"--apply refused: {refusal}; {spec.scenario} is unchanged (--force applies it anyway)",
+                  markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 @app.command("validate")

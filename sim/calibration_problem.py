@@ -63,7 +63,10 @@ class Optimiser(StrictModel):
 
     screening: int = Field(64, ge=0, le=4096, description="Sobol' points over the prior box before the local search "
                                                           "(0: none; rounded up to a power of two).")
-    max_evaluations: int = Field(400, ge=1, le=100_000, description="Nelder-Mead objective evaluations at most.")
+    max_evaluations: int = Field(
+        400, ge=1, le=100_000,
+        description="Candidates simulated at most, every stage counted: the start, the scenario's current values, "
+                    "the screening, Nelder-Mead and the Jacobian (2 per parameter; see sim/calibration.py).")
     initial_step: float = Field(0.1, gt=0, le=0.5,
                                 description="Nelder-Mead's first simplex: this fraction of each prior range.")
     xatol: float = Field(0.002, gt=0, description="Stop when the simplex is this small (fraction of the prior ranges).")
@@ -109,6 +112,7 @@ class Problem:
     targets: list[moments.Target]
     integer: np.ndarray  # bool per parameter: the field is an integer (values are rounded)
     start: np.ndarray  # where the search starts: each parameter's `start`, or the base scenario's value
+    current: np.ndarray | None = None  # the base scenario's values (what --apply replaces; None: as start)
 
     @property
     def paths(self) -> list[str]:
@@ -216,7 +220,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     if why is not None:
         raise ScenarioError([f"{source}: scenario: {spec.scenario} cannot be calibrated to the reference data: {why}"])
 
-    problems, integer, start = [], [], []
+    problems, integer, start, current_values = [], [], [], []
     for k, p in enumerate(spec.parameters):
         where = f"{source}: parameters[{k}].path"
         try:
@@ -231,6 +235,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
             continue
         integer.append(isinstance(current, int))
         start.append(float(current) if p.start is None else float(p.start))
+        current_values.append(float(current))
         for end, label in ((p.range[0], "low"), (p.range[1], "high")):
             try:
                 validate(set_values(base, {p.path: int(round(end)) if isinstance(current, int) else end}, source),
@@ -253,7 +258,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
         hint = difflib.get_close_matches(unknown[0], names, n=1)
         raise ScenarioError([f"{source}: exclude: unknown target {unknown[0]!r}"
                              + (f" (did you mean '{hint[0]}'?)" if hint else "")])
-    return Problem(spec, source, base, ts, np.array(integer), np.array(start))
+    return Problem(spec, source, base, ts, np.array(integer), np.array(start), np.array(current_values))
 
 
 def _field_value(scenario, path: str) -> Any:

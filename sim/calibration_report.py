@@ -65,7 +65,8 @@ def calibrated_toml(result: CalibrationResult, label: str) -> str:
 
 def manifest(result: CalibrationResult, started: datetime) -> dict:
     """The calibration folder's ``manifest.json``: the spec, the base scenario, seeds and spawn keys, the fitted
-    values, the distances at start and fit, the search's outcome, the backend and the provenance."""
+    values, the distances at start, fit and the scenario's current values, the evaluations against the budget, the
+    search's outcome, the backend and the provenance."""
     p = result.problem
     return {
         "calibration": p.spec.model_dump(mode="json"),
@@ -77,7 +78,10 @@ def manifest(result: CalibrationResult, started: datetime) -> dict:
         "fitted": result.values,
         "distance_start": result.start.distance,
         "distance_fitted": result.fitted.distance,
+        "distance_current": result.current.distance if result.current is not None else None,
         "evaluations": len(result.history),
+        "max_evaluations": p.spec.optimiser.max_evaluations,
+        "standard_errors": "estimated" if result.estimated else "not estimated: no room for the Jacobian in the budget",
         "nelder_mead": result.local,
         "backend": result.backend,
         "seconds": round(result.seconds, 1),
