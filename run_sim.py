@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sim.scenario import MAX_SEED
 from sim.scenario_files import ScenarioError, load_scenario
 
 FLAGSHIP = "lexus_us_1989"
@@ -97,7 +98,8 @@ def _run(scenario_name: str, replications: int | None, seed: int | None, buyers:
 
 Replications = Annotated[int | None, typer.Option("--replications", "-r", min=1,
                                                   help="Replications (default: the scenario's).")]
-Seed = Annotated[int | None, typer.Option(min=0, help="Root seed (default: the scenario's).")]
+Seed = Annotated[int | None, typer.Option(min=0, max=MAX_SEED, help="Root seed, 0 to 2^63 - 1 (default: the "
+                                                                      "scenario's).")]
 Buyers = Annotated[int | None, typer.Option("--buyers", "-n", min=100,
                                             help="Buyers simulated (default: the scenario's).")]
 Years = Annotated[int | None, typer.Option(min=1, help="Simulated years (default: the scenario's).")]
@@ -495,7 +497,7 @@ def cli() -> None:
         sys.exit(2)
     except ConnectionError as exc:  # sim.executor.SchedulerUnavailable: a --scheduler that does not answer
         err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
-        sys.exit(2)
+        sys.exit(2 if getattr(exc, "bad_address", False) else 1)  # a malformed address is input, the rest environment
 
 
 if __name__ == "__main__":

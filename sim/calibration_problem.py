@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from sim import moments
-from sim.scenario import StrictModel
+from sim.scenario import RootSeed, StrictModel
 from sim.scenario_files import (
     SCENARIO_DIR,
     ScenarioError,
@@ -85,7 +85,8 @@ class CalibrationSpec(StrictModel):
                           description="Last year simulated: the end of the calibration window.")
     buyers: int = Field(30_000, ge=500, le=10_000_000, description="Simulated buyers per run.")
     replications: int = Field(4, ge=1, le=256, description="Replications per candidate (common random numbers).")
-    seed: int = Field(1993, ge=0, description="Root seed: replication r uses SeedSequence(seed, spawn_key=(r,)).")
+    seed: RootSeed = Field(1993, description="Root seed (0 to 2^63 - 1): replication r uses "
+                                             "SeedSequence(seed, spawn_key=(r,)).")
     jacobian_step: float = Field(0.05, gt=0, le=0.25,
                                  description="Central-difference step, fraction of each prior range.")
     exclude: list[str] = Field(default_factory=list, description="Target names (or kinds) left out of the distance.")

@@ -59,11 +59,17 @@ class TaskError(RuntimeError):
 
 
 class SchedulerUnavailable(ConnectionError):
-    """No Dask scheduler answers at the address given (``--scheduler`` or ``DASK_SCHEDULER_ADDRESS``), or the
-    address is not one (the CLI prints the message as one line and exits 2)."""
+    """No Dask scheduler answers at the address given (``--scheduler`` or ``DASK_SCHEDULER_ADDRESS``), or it has no
+    workers, or the address is not one. The CLI prints the message as one line and exits 1 (the environment), or 2
+    when ``bad_address`` (the input)."""
+
+    def __init__(self, message: str, bad_address: bool = False):
+        super().__init__(message)
+        self.bad_address = bad_address
 
 
-CONNECT_SECONDS = 10  # how long to wait for a scheduler to answer before giving up
+CONNECT_SECONDS = 5  # how long to wait for a scheduler to answer before giving up: fail fast
+WORKERS_SECONDS = 60  # how long to wait for a scheduler that answers to have a worker
 
 
 def scheduler_address(scheduler: str | None = None) -> str | None:
@@ -90,7 +96,7 @@ class Executor:
     Raises:
         ValueError: ``workers`` below 1.
         SchedulerUnavailable: (on :meth:`connect` or the first call that needs it) no scheduler answers at the
-            address within ``CONNECT_SECONDS``, or the address is malformed.
+            address within ``CONNECT_SECONDS``, it has no worker, or the address is malformed (:func:`connect`).
     """
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None):
@@ -273,13 +279,7 @@ class Executor:
         from distributed import Client, LocalCluster
 
         if self._client is None and self.address:
-            try:
-                self._client = Client(self.address, timeout=f"{CONNECT_SECONDS}s")
-            except (OSError, ValueError, TypeError) as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise SchedulerUnavailable(f"--scheduler {self.address}: no Dask scheduler answers there "
-                                           f"({reason})") from None
-            self._client.wait_for_workers(1, timeout=300)
+            self._client = connect(self.address)
             self.backend = SCHEDULER
         elif self._client is None:
             size = max(1, min(self.workers or os.cpu_count() or 1, n_tasks))
@@ -300,6 +300,53 @@ class Executor:
         if self.backend == SCHEDULER:
             self._size = max(self._size, sum(self._client.nthreads().values()), 1)
         return self._client
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def connect(address: str):
+    """A ``distributed.Client`` of the scheduler at ``address`` that has at least one worker, or a one-line error
+    within seconds: the address is parsed, its host and port are reached with a plain socket (``CONNECT_SECONDS``,
+    so a host that does not answer fails fast and no half-made client is left behind), then the client connects.
+
+    Raises:
+        SchedulerUnavailable: a malformed address (``bad_address``), nothing answering there, something that is not
+            a Dask scheduler answering, or no worker within ``WORKERS_SECONDS``.
+    """
+    import socket
+
+    from distributed import Client
+    from distributed.comm import parse_address, parse_host_port
+
+    where = f"--scheduler {address}"
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise SchedulerUnavailable(f"{where}: not a Dask scheduler address ({_reason(exc)})", bad_address=True) \
+            from None
+    if scheme in ("tcp", "tls", "ws", "wss"):
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+        except OSError as exc:
+            reason = f"no answer within {CONNECT_SECONDS} s" if isinstance(exc, TimeoutError) else _reason(exc)
+            raise SchedulerUnavailable(f"{where}: no Dask scheduler answers there ({reason})") from None
+    try:
+        client = Client(address, timeout=f"{CONNECT_SECONDS}s")
+    except ValueError as exc:
+        raise SchedulerUnavailable(f"{where}: not a Dask scheduler address ({_reason(exc)})", bad_address=True) \
+            from None
+    except Exception as exc:  # noqa: BLE001 - whatever answered is not a Dask scheduler: one line, not a traceback
+        raise SchedulerUnavailable(f"{where}: no Dask scheduler answers there ({_reason(exc)})") from None
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - a TimeoutError, or a scheduler lost meanwhile
+        client.close()
+        raise SchedulerUnavailable(f"{where}: the scheduler has no worker after {WORKERS_SECONDS} s "
+                                   f"({_reason(exc)})") from None
+    return client
 
 
 def _identity(value: Any) -> Any:

@@ -36,6 +36,8 @@ Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="a date as 'YYYY-MM'")]
 MAX_BRANDS = 16  # awareness is a 16-bit mask per buyer
+MAX_SEED = 2**63 - 1  # root seeds are written as 64-bit signed integers (Parquet, Arrow): a larger one cannot be stored
+RootSeed = Annotated[int, Field(ge=0, le=MAX_SEED)]  # every root seed: scenarios, experiments, calibrations, --seed
 
 
 class StrictModel(BaseModel):
@@ -678,7 +680,7 @@ class Simulation(StrictModel):
         description="Buyers simulated at the start (results are scaled to segment_households).")
     replications: int = Field(
         4, ge=1, le=10_000, description="Independent replications (seeds spawned from `seed`).")
-    seed: int = Field(20240901, ge=0, description="Root seed of numpy.random.SeedSequence.")
+    seed: RootSeed = Field(20240901, description="Root seed of numpy.random.SeedSequence (0 to 2^63 - 1).")
     agent_views: int = Field(
         2000, ge=0, description="Create Mesa BuyerAgent views for all buyers up to this population; larger ones "
                                 "create them on demand.")

@@ -302,15 +302,19 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         try:
             _execute(folder, p, manifest, workers, scheduler, progress, session)
         finally:
-            counts = write_runs_table(folder, p)
-            manifest = read_manifest(folder)
-            manifest["sessions"].append(session)
-            manifest["status_counts"] = counts
-            complete = counts.get("missing", 0) == 0
-            manifest["status"] = "complete" if complete else ("incomplete" if session.get("status") == "incomplete"
-                                                              else "interrupted")
-            manifest["finished"] = now() if complete else None
-            write_json(folder / "manifest.json", manifest)
+            counts = None
+            try:
+                counts = write_runs_table(folder, p)
+            finally:  # whatever failed, the manifest never stays "running"
+                manifest = read_manifest(folder)
+                manifest["sessions"].append(session)
+                if counts is not None:
+                    manifest["status_counts"] = counts
+                complete = counts is not None and counts.get("missing", 0) == 0
+                manifest["status"] = "complete" if complete else (
+                    "incomplete" if session.get("status") == "incomplete" else "interrupted")
+                manifest["finished"] = now() if complete else None
+                write_json(folder / "manifest.json", manifest)
     finally:
         lock_file.unlink(missing_ok=True)
     if manifest["status"] != "complete":

@@ -39,6 +39,7 @@ from sim.experiment import Experiment
 from sim.files import write_atomic, write_json, write_parquet
 from sim.results import PACKAGES as BASE_PACKAGES
 from sim.results import ROOT, git_commit, package_versions
+from sim.scenario import MAX_SEED
 from sim.scenario_files import ScenarioError, validate
 
 FORMAT = 1
@@ -133,8 +134,12 @@ def plan_from_folder(folder: Path, manifest: dict) -> Plan:
     design = pd.read_parquet(folder / "design.parquet")
     sample = pd.read_parquet(folder / "sample.parquet").to_numpy() if (folder / "sample.parquet").exists() else None
     base = manifest["base_scenario"]
+    seed = int(manifest["root_seed"])
+    if not 0 <= seed <= MAX_SEED:  # a folder made before seeds were bounded: its runs table cannot be written
+        raise ScenarioError([f"{folder}: manifest.json: root_seed {seed} lies outside 0 to 2^63 - 1, the seeds luxsim "
+                             "can store; this sweep cannot be finished: start a new one with a smaller seed"])
     p = Plan(Path(manifest["experiment_file"]) if manifest.get("experiment_file") else None, exp, base, params,
-             design, sample, manifest["design"].get("salib_problem"), int(manifest["root_seed"]),
+             design, sample, manifest["design"].get("salib_problem"), seed,
              manifest.get("metrics", []))
     scenario = validate(base, "<stored base>")
     varied_buyers, varied_years = _param_name(params, "simulation.buyers"), _param_name(params, "market.years")

@@ -146,15 +146,21 @@ def test_compare_reports_differences_with_intervals(tmp_path):
     assert "lexus_service_parity" in (out / "report.html").read_text()
 
 
-def test_a_scheduler_that_does_not_answer_exits_2_in_one_line_and_writes_nothing(tmp_path):
-    """A wrong --scheduler is bad input: one line naming the address, exit 2, no result folder (not even the
-    sweep's, which is created before anything runs)."""
-    for args in (["run", "lexus_us_1989", "--years", "2", "-n", "1000", "-r", "2", "--out", str(tmp_path / "run")],
-                 ["sweep", "lexus_service_grid", "--out", str(tmp_path / "sweep")]):
-        done = cli(*args, "--scheduler", "foo")
-        assert done.returncode == 2, done.stderr
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and "--scheduler foo: no Dask scheduler answers there" in lines[0], done.stderr
+def test_a_scheduler_that_does_not_answer_exits_in_one_line_and_writes_nothing(tmp_path):
+    """A malformed --scheduler is bad input (exit 2), one that does not answer the environment (exit 1): one line
+    naming the address, no result folder (not even the sweep's, which is created before anything runs)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        silent = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens there once the socket is closed
+    for address, code, says in (("foo", 2, "not a Dask scheduler address"), (silent, 1, "no Dask scheduler answers")):
+        for args in (["run", "lexus_us_1989", "--years", "2", "-n", "1000", "-r", "2", "--out", str(tmp_path / "r")],
+                     ["sweep", "lexus_service_grid", "--out", str(tmp_path / "sweep")]):
+            done = cli(*args, "--scheduler", address)
+            assert done.returncode == code, done.stderr
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            assert len(lines) == 1 and f"--scheduler {address}: {says}" in lines[0], done.stderr
     assert list(tmp_path.iterdir()) == []
 
 
