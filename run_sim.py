@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sim.executor import TaskError
 from sim.scenario import MAX_SEED
 from sim.scenario_files import ScenarioError, load_scenario
 
@@ -100,7 +101,8 @@ Replications = Annotated[int | None, typer.Option("--replications", "-r", min=1,
                                                   help="Replications (default: the scenario's).")]
 Seed = Annotated[int | None, typer.Option(min=0, max=MAX_SEED, help="Root seed, 0 to 2^63 - 1 (default: the "
                                                                       "scenario's).")]
-Buyers = Annotated[int | None, typer.Option("--buyers", "-n", min=100,
+MIN_BUYERS = 100  # as the scenario's simulation.buyers
+Buyers = Annotated[int | None, typer.Option("--buyers", "-n", min=MIN_BUYERS,
                                             help="Buyers simulated (default: the scenario's).")]
 Years = Annotated[int | None, typer.Option(min=1, help="Simulated years (default: the scenario's).")]
 Sets = Annotated[list[str] | None, typer.Option(
@@ -452,14 +454,26 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
 
     def counts(option: str, text: str) -> list[int]:
         try:
-            return [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+            values = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
         except ValueError:
-            err.print(f"[red]{option}: expected comma-separated integers, got {text!r}[/]")
+            err.print(f"{option}: expected comma-separated integers, got {text!r}", markup=False, highlight=False)
             raise typer.Exit(2) from None
+        small = [v for v in values if v < MIN_BUYERS]
+        if small:
+            err.print(f"{option}: every buyer count must be at least {MIN_BUYERS}, got {small[0]:,}", markup=False,
+                      highlight=False)
+            raise typer.Exit(2)
+        return values
 
     progress = None if as_json else lambda e, n, r: err.print(f"  {e} engine, {n:,} buyers, run {r + 1} done")
-    rows = benchmark(counts("--sizes", sizes), repeats, years,
-                     reference_sizes=counts("--reference-sizes", reference_sizes),
+    sizes_, reference_ = counts("--sizes", sizes), counts("--reference-sizes", reference_sizes)
+    if sizes_ or reference_:  # each run is measured alone in a fresh process: one at a time
+        from sim.executor import check_memory
+        from sim.model import memory_needed
+
+        largest = max(sizes_ + reference_)
+        check_memory(memory_needed(load_scenario(FLAGSHIP, [f"market.years={years}"]), largest), f"{largest:,} buyers")
+    rows = benchmark(sizes_, repeats, years, reference_sizes=reference_,
                      reference_repeats=reference_repeats, progress=progress)
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -495,6 +509,16 @@ def cli() -> None:
     except ScenarioError as exc:  # raised outside a command's own handling
         _report_problems(exc)
         sys.exit(2)
+    except MemoryError as exc:  # sim.executor.InsufficientMemory: refused before allocating, with the estimate
+        if not str(exc):
+            raise
+        err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
+        sys.exit(1)
+    except TaskError as exc:
+        if not isinstance(exc.error, MemoryError) or not str(exc.error):
+            raise
+        err.print(f"[red]{escape(str(exc.error))}[/]", soft_wrap=True)  # refused on a worker (a scheduler's)
+        sys.exit(1)
     except ConnectionError as exc:  # sim.executor.SchedulerUnavailable: a --scheduler that does not answer
         err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
         sys.exit(2 if getattr(exc, "bad_address", False) else 1)  # a malformed address is input, the rest environment

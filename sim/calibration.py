@@ -143,6 +143,11 @@ class Calibrator:
         self._cache: dict[tuple, Evaluation] = {}
         self.best: Evaluation | None = None
         self.budget = p.spec.optimiser.max_evaluations
+        self.memory = None  # (peak bytes of one run, what): the model's runs are checked against available memory
+        if self.simulate is simulate:
+            from sim.model import memory_needed
+
+            self.memory = (memory_needed(validate(p.base_raw, p.source), p.spec.buyers), f"{p.spec.buyers:,} buyers")
 
     @property
     def left(self) -> int:
@@ -170,7 +175,8 @@ class Calibrator:
             raise BudgetSpent(f"{stage}: {len(todo)} candidates asked for, {self.left} left of {self.budget}")
         jobs = [(tuple(float(v) for v in theta), r) for _, theta in todo for r in range(reps)]
         results = self.executor.map(_run, jobs, shared=(self.simulate, self.static),
-                                    label=lambda _, job: f"{stage} candidate {job[0]}, replication {job[1]}")
+                                    label=lambda _, job: f"{stage} candidate {job[0]}, replication {job[1]}",
+                                    memory=self.memory)
         for j, (k, theta) in enumerate(todo):
             runs = np.array(results[j * reps:(j + 1) * reps])
             ev = Evaluation(np.asarray(theta, float), runs, distance_of(np.nanmean(runs, axis=0)

@@ -58,6 +58,56 @@ class TaskError(RuntimeError):
         self.label, self.error = label, error
 
 
+class InsufficientMemory(MemoryError):
+    """A run would need more memory than this machine has available (:func:`check_memory`); the message is one line
+    with the estimate (the CLI prints it and exits 1). Raised before anything is allocated."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations now: psutil's ``virtual_memory().available`` if psutil is
+    installed, else ``MemAvailable`` of /proc/meminfo; None where neither can be read (no check is then made)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.0f} MB"
+
+
+def check_memory(per_run: int, what: str, at_once: int = 1) -> None:
+    """Refuse work that cannot fit: ``at_once`` runs of ``per_run`` bytes each (peak, estimated before allocating:
+    ``sim.model.memory_needed``) against :func:`available_memory`.
+
+    Args:
+        per_run: estimated peak bytes of one run.
+        what: what is run, for the message (e.g. ``"2,000,000 buyers"``).
+        at_once: runs held in memory at the same time on this machine (the local workers busy at once).
+
+    Raises:
+        InsufficientMemory: one line: the estimate, what is available, and what to lower.
+    """
+    available = available_memory()
+    needed = per_run * max(1, at_once)
+    if available is None or needed <= available:
+        return
+    times = f" x {at_once} runs at once" if at_once > 1 else ""
+    hint = " or --workers" if at_once > 1 else ""
+    raise InsufficientMemory(f"not enough memory: {what} need about {_gb(per_run)} a run{times} "
+                             f"({_gb(needed)}), this machine has {_gb(available)} available; lower --buyers{hint}")
+
+
 class SchedulerUnavailable(ConnectionError):
     """No Dask scheduler answers at the address given (``--scheduler`` or ``DASK_SCHEDULER_ADDRESS``), or it has no
     workers, or the address is not one. The CLI prints the message as one line and exits 1 (the environment), or 2
@@ -168,7 +218,7 @@ class Executor:
 
     def map(self, fn: Callable, items: Sequence, *, shared: Any = _NOTHING,
             label: Callable[[int, Any], str] | None = None, progress: Callable[[int, Any], None] | None = None,
-            retries: int = 0, cost: float | None = None) -> list:
+            retries: int = 0, cost: float | None = None, memory: tuple[int, str] | None = None) -> list:
         """``[fn(item) for item in items]`` (``fn(shared, item)`` with ``shared``), run in parallel, in input order.
 
         Args:
@@ -180,6 +230,9 @@ class Executor:
             retries: times a task is retried on the cluster (a lost worker, a failure).
             cost: estimated serial seconds of all the tasks; below :data:`STARTUP_SECONDS` (and no
                 ``workers``/``scheduler`` asked for) they run in this process.
+            memory: ``(peak bytes of one task, what it runs)``: checked against this machine's available memory
+                for as many tasks as run here at once (:func:`check_memory`) before anything starts; tasks on an
+                existing scheduler's workers are checked there, by the model.
 
         Returns:
             One result per item, in the order of ``items``.
@@ -187,18 +240,20 @@ class Executor:
         Raises:
             TaskError: the first task found to have failed (its label, the original error as ``__cause__``);
                 the tasks still pending are cancelled.
+            InsufficientMemory: ``memory`` says the tasks cannot fit (nothing has run).
         """
         items = list(items)
         results: list = [None] * len(items)
         for index, result in self.as_completed(fn, items, shared=shared, label=label, progress=progress,
-                                               retries=retries, cost=cost):
+                                               retries=retries, cost=cost, memory=memory):
             results[index] = result
         return results
 
     def as_completed(self, fn: Callable, items: Sequence, *, shared: Any = _NOTHING,
                      label: Callable[[int, Any], str] | None = None,
                      progress: Callable[[int, Any], None] | None = None, retries: int = 0,
-                     cost: float | None = None, errors: str = "raise") -> Iterator[tuple[int, Any]]:
+                     cost: float | None = None, errors: str = "raise",
+                     memory: tuple[int, str] | None = None) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, result)`` for each task as it finishes (any order); arguments as :meth:`map`.
 
         With ``errors="yield"`` a failed task yields ``(index, TaskError)`` and the others go on; with
@@ -212,7 +267,10 @@ class Executor:
             return iter(())
         label = label or (lambda i, _: f"{getattr(fn, '__name__', 'task')} task {i}")
         args = () if shared is _NOTHING else (shared,)
-        if self._in_process(len(items), cost):
+        serial = self._in_process(len(items), cost)
+        if memory is not None and (serial or self.address is None):  # this machine's memory
+            check_memory(*memory, at_once=1 if serial else min(self.workers or os.cpu_count() or 1, len(items)))
+        if serial:
             return self._serial(fn, items, args, label, progress, errors)
         return self._dask(fn, items, args, label, progress, retries, errors)
 

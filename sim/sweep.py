@@ -174,6 +174,16 @@ def _runs_per_task(p: Plan, n_missing: int, n_workers: int) -> int:
 
 
 
+def _memory(p: Plan) -> tuple[int, str]:
+    """(peak bytes of the sweep's largest run, what it is): its base scenario at the most buyers any point runs."""
+    from sim.model import memory_needed
+
+    scenario = validate(p.base, "the sweep's base scenario")
+    varied = next((info.name for info in p.params if info.path == "simulation.buyers"), None)
+    buyers = int(p.design[varied].max()) if varied else scenario.simulation.buyers
+    return memory_needed(scenario, buyers), f"{buyers:,} buyers"
+
+
 def _execute(folder: Path, p: Plan, manifest: dict, workers: int | None, scheduler: str | None,
              progress: bool, session: dict) -> None:
     """Run the runs that no chunk file of ``folder`` holds yet, filling in the ``session`` record."""
@@ -207,7 +217,8 @@ def _execute(folder: Path, p: Plan, manifest: dict, workers: int | None, schedul
             with _progress(progress) as bar:
                 task = bar.add_task(f"{p.experiment.name}", total=p.n_runs, completed=len(done_keys))
                 for _, result in executor.as_completed(_run_batch, batches, shared=static, retries=RETRIES,
-                                                       label=lambda b, _: f"batch {b}", errors="yield"):
+                                                       label=lambda b, _: f"batch {b}", errors="yield",
+                                                       memory=_memory(p)):
                     if isinstance(result, TaskError):  # a task that failed even after its retries
                         failures.append(f"{type(result.error).__name__}: {result.error}")
                         continue
