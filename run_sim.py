@@ -248,7 +248,7 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
               "--resume", help="Finish the interrupted sweep in --out: run only what is missing.")] = False,
           quiet: Quiet = False) -> None:
     """Run a parameter sweep (grid, LHS, Sobol, Morris) with replications on Dask; results stream to Parquet."""
-    from sim.sweep import SweepIncomplete, run_sweep, sweep_summary
+    from sim.sweep import SweepIncomplete, SweepInterrupted, run_sweep, sweep_summary
 
     if resume and out is None:
         err.print("[red]--resume needs --out SWEEP_DIR (the folder to finish)[/]")
@@ -261,6 +261,9 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
     except SweepIncomplete as exc:
         print(str(exc), file=sys.stderr)
         raise typer.Exit(1) from None
+    except SweepInterrupted as exc:
+        _interrupted[0] = str(exc)  # what cli() says on exit 130: this sweep keeps its finished runs
+        raise
     console.print(sweep_summary(folder), markup=False, highlight=False)
     if not quiet:
         console.print(f"Next: python run_sim.py analyze {folder}", markup=False, highlight=False)
@@ -500,12 +503,21 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
         console.print(("[green]" if line.startswith("met") else "[bold red]") + line + "[/]", highlight=False)
 
 
+_interrupted = ["Interrupted (Ctrl-C): nothing was written."]  # what an interrupted command leaves (a sweep: its runs)
+
+
 def cli() -> None:
-    """Run the command line (`python run_sim.py ...`): exit 2 with one line per problem on bad input, 143 on SIGTERM."""
+    """Run the command line (`python run_sim.py ...`): exit 2 with one line per problem on bad input, 143 on SIGTERM,
+    130 with one line on Ctrl-C (typer turns KeyboardInterrupt into exit 130; local workers never see it:
+    sim.executor)."""
     # A terminated run unwinds like Ctrl-C, so partial result folders are removed (sim/results.py).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         app()
+    except SystemExit as exc:
+        if exc.code == 130:
+            print(_interrupted[0], file=sys.stderr)
+        raise
     except ScenarioError as exc:  # raised outside a command's own handling
         _report_problems(exc)
         sys.exit(2)

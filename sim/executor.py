@@ -41,6 +41,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 # A 2-worker LocalCluster: ~0.8 s to start, ~2-3 s for the workers to import the model, ~1-2 s to close.
@@ -341,19 +342,23 @@ class Executor:
             self.backend = SCHEDULER
         elif self._client is None:
             size = max(1, min(self.workers or os.cpu_count() or 1, n_tasks))
-            with warnings.catch_warnings():
-                # the scheduler's small HTTP server binds 127.0.0.1 on 8787 or, when it is taken, any free port
+            with warnings.catch_warnings(), _children_ignore_ctrl_c():
+                # the scheduler's small HTTP server binds 127.0.0.1 on 8787 or, when it is taken, any free port;
+                # workers log nothing below CRITICAL: a task's error comes back as a TaskError, and what they would
+                # log as the cluster closes under them (Ctrl-C) is noise
                 warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
                 self._cluster = LocalCluster(n_workers=size, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR)
-            self._client = Client(self._cluster)
-            self._client.register_plugin(_ignore_sigint_plugin(), name="luxsim-ignore-sigint")
-            self.backend = LOCAL_CLUSTER
-            self._size = size
+                                             dashboard_address=None, host="127.0.0.1", silence_logs=logging.CRITICAL)
+                self._client = Client(self._cluster)
+                self._client.register_plugin(_ignore_sigint_plugin(), name="luxsim-ignore-sigint")
+                self.backend = LOCAL_CLUSTER
+                self._size = size
         elif self._cluster is not None:
             wanted = max(1, min(self.workers or os.cpu_count() or 1, n_tasks))
             if wanted > self._size:
-                self._cluster.scale(wanted)
+                with _children_ignore_ctrl_c():
+                    self._cluster.scale(wanted)
+                    self._cluster.wait_for_workers(wanted)
                 self._size = wanted
         if self.backend == SCHEDULER:
             self._size = max(self._size, sum(self._client.nthreads().values()), 1)
@@ -381,7 +386,8 @@ def connect(address: str):
     where = f"--scheduler {address}"
     try:
         scheme, location = parse_address(address)
-        host, port = parse_host_port(location)
+        if scheme in ("tcp", "tls", "ws", "wss"):  # a host and a port (not inproc:// or ucx://)
+            host, port = parse_host_port(location)
     except (ValueError, TypeError) as exc:
         raise SchedulerUnavailable(f"{where}: not a Dask scheduler address ({_reason(exc)})", bad_address=True) \
             from None
@@ -413,6 +419,52 @@ def _identity(value: Any) -> Any:
 
 def _call(fn: Callable, item: Any, *shared: Any) -> Any:
     return fn(*shared, item)
+
+
+@contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """Start workers so that Ctrl-C never reaches them and never cuts their start in half.
+
+    A terminal's Ctrl-C reaches the whole process group: a worker still importing when it comes prints its own
+    traceback, one running logs errors as the cluster goes down, and a cluster interrupted while it starts leaves
+    half-started workers that complain at exit. So workers are forked from multiprocessing's fork server
+    (``distributed.worker.multiprocessing-method``), started with SIGINT ignored: the server keeps ignoring it and
+    gives its children the handlers it started with, SIG_IGN (this process ignores Ctrl-C for the milliseconds
+    the server takes to start, once). And a Ctrl-C pressed while the block runs (the seconds a cluster takes to
+    start) is held and raised as KeyboardInterrupt when it ends, with the cluster whole, so that the caller closes
+    it cleanly. The worker plugin (:func:`_ignore_sigint_plugin`) covers workers restarted
+    later; where there is no fork server (Windows) only the holding applies.
+    """
+    import multiprocessing
+    import signal
+    import threading
+
+    import dask
+    from distributed.utils import get_mp_context
+
+    if threading.current_thread() is not threading.main_thread():  # signals can only be handled there
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
+    try:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+                get_mp_context()  # distributed's preload for the server (imported once, not in every worker)
+                from multiprocessing import forkserver
+
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # what the server starts with, and passes on
+                try:
+                    forkserver.ensure_running()
+                finally:
+                    signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
+                yield
+        else:
+            yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def _ignore_sigint_plugin():

@@ -56,6 +56,10 @@ class SweepIncomplete(RuntimeError):
     """Some runs could not be completed (their tasks failed on the cluster); the rest are saved."""
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep; the finished runs are saved. The message says where they are and how to finish."""
+
+
 @dataclass
 class _Static:
     """What every batch needs; an opaque object so Dask does not look inside it."""
@@ -269,7 +273,8 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
             written; the CLI prints the lines and exits 2.
         SweepIncomplete: runs whose Dask tasks failed even after retries, raised after every other run is saved;
             the message names the folder and says to use --resume (the CLI exits 1).
-        KeyboardInterrupt: Ctrl-C, re-raised after the finished runs are saved.
+        SweepInterrupted: Ctrl-C (a KeyboardInterrupt), raised after the finished runs are saved; its message says
+            where they are and how to finish.
 
     On success the CLI should print the folder, then one line such as
     ``1,280 runs (1,280 ok, 0 errors) in 3m12s -> results/sweeps/lexus_sobol/20261123T120000Z`` (numbers in
@@ -312,6 +317,9 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
     try:
         try:
             _execute(folder, p, manifest, workers, scheduler, progress, session)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(f"Interrupted (Ctrl-C): the finished runs are in {folder}; finish with --resume "
+                                   f"--out {folder}") from None
         finally:
             counts = None
             try:

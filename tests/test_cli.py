@@ -220,3 +220,37 @@ def test_a_summary_that_fails_late_leaves_no_result_folder(tmp_path, monkeypatch
                                             "--out", str(out)])
     assert isinstance(done.exception, RuntimeError)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("moment", ["cluster starting", "workers running"])
+def test_ctrl_c_during_a_run_prints_one_line_exits_130_and_leaves_nothing(tmp_path, moment):
+    """A terminal's Ctrl-C reaches the whole process group, workers included: one line, exit 130, no folder."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", "lexus_us_1989", "-n", "300000",
+                             "-r", "4", "--workers", "2", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    parent = psutil.Process(proc.pid)
+
+    def ready() -> bool:
+        children = parent.children(recursive=True)
+        if moment == "workers running":  # the resource tracker, the fork server and two workers
+            return len(children) >= 4
+        return any("forkserver" in " ".join(c.cmdline()) for c in children if c.is_running())
+
+    while proc.poll() is None and not ready():
+        time.sleep(0.05)
+    if moment == "cluster starting":
+        time.sleep(0.2)  # past the milliseconds the fork server takes to start (Ctrl-C is ignored then), still
+        # well inside the seconds the workers take to start
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert proc.returncode == 130 and lines == ["Interrupted (Ctrl-C): nothing was written."], stderr
+    assert list(tmp_path.iterdir()) == []
