@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.executor import TaskError
+from sim.files import unique_suffix
 from sim.scenario import MAX_SEED
 from sim.scenario_files import ScenarioError, load_scenario
 
@@ -78,7 +79,7 @@ def _run(scenario_name: str, replications: int | None, seed: int | None, buyers:
     seed = scenario.simulation.seed if seed is None else seed
     n = buyers or scenario.simulation.buyers
     started = datetime.now(UTC)
-    destination = out or default_destination(scenario, started)
+    destination = out or default_destination(scenario, started, seed)
     if destination.exists():
         err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)
@@ -107,12 +108,14 @@ Buyers = Annotated[int | None, typer.Option("--buyers", "-n", min=MIN_BUYERS,
 Years = Annotated[int | None, typer.Option(min=1, help="Simulated years (default: the scenario's).")]
 Sets = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a field: --set brands.Lexus.service.loaner_cars=false (repeatable).")]
-Out = Annotated[Path | None, typer.Option(help="Result folder (default: results/<scenario>/<UTC time>-<hash>/).")]
+Out = Annotated[Path | None, typer.Option(
+    help="Result folder (default: results/<scenario>/<UTC time>-<hash>-s<seed>-<random>/).")]
 CompareOut = Annotated[Path | None, typer.Option(
-    help="Result folder (default: results/compare/<UTC time>-<base>-vs-<other>/).")]
-SweepOut = Annotated[Path | None, typer.Option(help="Sweep folder (default: results/sweeps/<experiment>/<UTC time>/).")]
+    help="Result folder (default: results/compare/<UTC time>-<base>-vs-<other>-s<seed>-<random>/).")]
+SweepOut = Annotated[Path | None, typer.Option(
+    help="Sweep folder (default: results/sweeps/<experiment>/<UTC time>-s<seed>-<random>/).")]
 ValidationOut = Annotated[Path | None, typer.Option(
-    help="Result folder (default: results/validation/<scenario>/<UTC time>/).")]
+    help="Result folder (default: results/validation/<scenario>/<UTC time>-s<seed>-<random>/).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; print only the result folder.")]
 Workers = Annotated[int | None, typer.Option(
     min=1, help="Local worker processes (default: the cores; 1 runs everything in this process).")]
@@ -181,7 +184,8 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     seed = first.simulation.seed if seed is None else seed
     n = buyers or first.simulation.buyers
     started = datetime.now(UTC)
-    destination = out or ROOT / "results" / "compare" / f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(scenarios)}"[:200]
+    label = f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(scenarios)}"[:180]
+    destination = out or ROOT / "results" / "compare" / f"{label}-{unique_suffix(seed)}"
     if destination.exists():
         err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)
@@ -300,7 +304,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(
                   "--force", help="With --apply: write the fitted values even if they fit worse than the current "
                                   "ones.")] = False,
               out: Annotated[Path | None, typer.Option(
-                  help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
+                  help="Result folder (default: results/calibration/<name>/<UTC time>-s<seed>-<random>/).")] = None,
               quiet: Quiet = False) -> None:
     """Fit the free parameters to 1984-1997 history (simulated method of moments, common random numbers, Dask)."""
     from sim.calibration import calibrate as fit
@@ -315,7 +319,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(
     except ScenarioError as exc:
         _fail(exc)
     started = datetime.now(UTC)
-    destination = out or default_destination(problem.spec.name, started)
+    destination = out or default_destination(problem.spec.name, started, problem.spec.seed)
     if destination.exists():
         err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)
@@ -360,6 +364,16 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
     from sim.validation import validate_scenario
 
     started = datetime.now(UTC)
+    try:  # the destination is known and checked before anything runs
+        sc = _load(scenario, overrides or [], None)
+    except ScenarioError as exc:
+        _fail(exc)
+    run_seed = sc.simulation.seed if seed is None else seed
+    destination = out or ROOT / "results" / "validation" / sc.name / \
+        f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(run_seed)}"
+    if destination.exists():
+        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
+        raise typer.Exit(2)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=quiet, transient=True) as progress:
@@ -368,10 +382,6 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
                                        progress=lambda _: progress.advance(task), scheduler=scheduler)
     except ScenarioError as exc:
         _fail(exc)
-    destination = out or ROOT / "results" / "validation" / result.scenario.name / f"{started:%Y%m%dT%H%M%SZ}"
-    if destination.exists():
-        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
-        raise typer.Exit(2)
     summary = _summary(result, quiet)
     write_validation(destination, result, started)
     last = int(result.brand_year["year"].max())
@@ -407,7 +417,8 @@ def attribute(scenario: ScenarioName = FLAGSHIP,
                   "--to", help="Last year of the gain (default: six years after --from); runs stop there.")] = None,
               replications: Replications = None, seed: Seed = None, buyers: Buyers = None, set_: Sets = None,
               out: Annotated[Path | None, typer.Option(
-                  help="Result folder (default: results/attribution/<scenario>-<brand>-<UTC time>/).")] = None,
+                  help="Result folder (default: results/attribution/<scenario>-<brand>-<UTC time>-s<seed>-<random>/)."
+              )] = None,
               quiet: Quiet = False, workers: Workers = None, scheduler: Scheduler = None) -> None:
     """Shapley attribution of a brand's gain to its levers, with a waterfall plot, a table and 95% intervals.
 
@@ -424,7 +435,7 @@ def attribute(scenario: ScenarioName = FLAGSHIP,
     reps = replications or sc.simulation.replications
     n = buyers or sc.simulation.buyers
     started = datetime.now(UTC)
-    destination = out or attr.default_destination(sc, brand, started)
+    destination = out or attr.default_destination(sc, brand, started, sc.simulation.seed if seed is None else seed)
     if destination.exists():
         err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
         raise typer.Exit(2)

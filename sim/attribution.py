@@ -668,12 +668,14 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
 
 
 # ---- the result folder -------------------------------------------------------------------------------------
-def default_destination(scenario: Scenario, brand: str, started: datetime) -> Path:
-    """``results/attribution/<scenario>-<brand>-<UTC start time>/`` (unsafe characters replaced by ``_``)."""
+def default_destination(scenario: Scenario, brand: str, started: datetime, seed: int | None = None) -> Path:
+    """``results/attribution/<scenario>-<brand>-<UTC start time>-s<seed>-<random>/`` (unsafe characters replaced by
+    ``_``; ``sim.files.unique_suffix``)."""
+    from sim.files import unique_suffix
     from sim.results import ROOT
 
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{scenario.name}-{brand}")
-    return ROOT / "results" / "attribution" / f"{safe}-{started:%Y%m%dT%H%M%SZ}"
+    return ROOT / "results" / "attribution" / f"{safe}-{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
 
 
 def manifest(att: Attribution, started: datetime) -> dict:

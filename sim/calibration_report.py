@@ -1,6 +1,6 @@
 """A calibration's and a validation's result folders and reports, and writing fitted values into a scenario file.
 
-A calibration folder (``results/calibration/<name>/<time>/``, written whole or not at all) holds::
+A calibration folder (``results/calibration/<name>/<time>-s<seed>-<random>/``, written whole or not at all) holds::
 
     parameters.csv     fitted value, standard error, 95% interval, identification, the moments that pin it
     fit.csv            every target: observed, simulated at the fit (mean, min and max over replications), z
@@ -14,7 +14,7 @@ A calibration folder (``results/calibration/<name>/<time>/``, written whole or n
     manifest.json      the calibration file, the seeds, the optimiser's outcome, package versions
     report.html        all of the above, with a fit plot (template ``calibration.html.j2``)
 
-A validation folder (``results/validation/<scenario>/<time>/``) holds facts.csv, fit.csv, forecast.csv,
+A validation folder (``results/validation/<scenario>/<time>-s<seed>-<random>/``) holds facts.csv, fit.csv, forecast.csv,
 brand_year.parquet (and parity_brand_year.parquet), manifest.json and report.html (``validation.html.j2``).
 :func:`summary_tables` and :func:`validation_tables` are what a ``CalibrationResult`` and a ``ValidationResult``
 print in the terminal and show in a notebook.
@@ -35,7 +35,7 @@ import seaborn as sns
 from sim import moments
 from sim.calibration import CalibrationResult
 from sim.figures import Figure, png_uri
-from sim.files import atomic_folder, toml_inline, write_atomic, write_json
+from sim.files import atomic_folder, toml_inline, unique_suffix, write_atomic, write_json
 from sim.formats import MISSING, adaptive, number, percent, signed
 from sim.report import cell, head, markup, provenance, render, row, table
 from sim.results import ROOT
@@ -43,9 +43,10 @@ from sim.results import provenance as manifest_provenance
 from sim.style import brand_palette
 
 
-def default_destination(name: str, started: datetime) -> Path:
-    """``results/calibration/NAME/<UTC start time>/``: where a calibration goes without ``--out``."""
-    return ROOT / "results" / "calibration" / name / f"{started:%Y%m%dT%H%M%SZ}"
+def default_destination(name: str, started: datetime, seed: int | None = None) -> Path:
+    """``results/calibration/NAME/<UTC start time>-s<seed>-<random>/``: where a calibration goes without ``--out``
+    (``sim.files.unique_suffix``)."""
+    return ROOT / "results" / "calibration" / name / f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
 
 
 def run_label(folder: Path) -> str:

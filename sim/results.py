@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.files import atomic_folder, write_json
+from sim.files import atomic_folder, unique_suffix, write_json
 from sim.runner import RunResult, summarise
 from sim.scenario import Scenario
 
@@ -24,11 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("luxsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "scipy", "matplotlib", "seaborn")
 
 
-def default_destination(scenario: Scenario, started: datetime) -> Path:
-    """``results/NAME/<UTC start time>-<hash>/``: the hash is the first 8 hex digits of the scenario's SHA-1, so
-    runs of different scenario versions started in the same second do not collide."""
+def default_destination(scenario: Scenario, started: datetime, seed: int | None = None) -> Path:
+    """``results/NAME/<UTC start time>-<hash>-s<seed>-<random>/``: the hash is the first 8 hex digits of the
+    scenario's SHA-1 (which version of it ran), then the seed and 6 random hex digits (``sim.files.unique_suffix``),
+    so that no two runs started in the same second pick the same folder."""
     digest = hashlib.sha1(scenario.model_dump_json().encode()).hexdigest()[:8]
-    return ROOT / "results" / scenario.name / f"{started:%Y%m%dT%H%M%SZ}-{digest}"
+    return ROOT / "results" / scenario.name / f"{started:%Y%m%dT%H%M%SZ}-{digest}-{unique_suffix(seed)}"
 
 
 def git_commit() -> str | None:

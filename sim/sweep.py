@@ -256,8 +256,8 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
 
     Args:
         experiment_path: a path or a name in ``scenarios/experiments/`` (None with ``resume``: the folder's own).
-        out: the sweep folder (default ``results/sweeps/<name>/<UTC time>/``; with ``resume=True``, the folder
-            to finish).
+        out: the sweep folder (default ``results/sweeps/<name>/<UTC time>-s<seed>-<random>/``; with
+            ``resume=True``, the folder to finish).
         workers: local worker processes (default: the cores; 1 runs in this process).
         scheduler: an existing Dask scheduler such as ``tcp://host:8786`` (or env ``DASK_SCHEDULER_ADDRESS``).
         resume: run only the runs the folder lacks, with the same seeds.
@@ -304,7 +304,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
     else:
         p = plan(experiment_path)
         started_dt = datetime.now(UTC)
-        folder = Path(out) if out is not None else default_folder(p.experiment.name, started_dt)
+        folder = Path(out) if out is not None else default_folder(p.experiment.name, started_dt, p.seed)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ScenarioError([f"{folder}: already exists; pass --resume to finish that sweep, "
                                  "or choose another --out"])

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from sim.design import ParamInfo, Plan, estimate_seconds
 from sim.experiment import Experiment
-from sim.files import write_atomic, write_json, write_parquet
+from sim.files import pid_alive, unique_suffix, write_atomic, write_json, write_parquet
 from sim.results import PACKAGES as BASE_PACKAGES
 from sim.results import ROOT, git_commit, package_versions
 from sim.scenario import MAX_SEED
@@ -276,7 +276,7 @@ def lock(folder: Path) -> Path:
         try:
             info = json.loads(lock.read_text())
             same_host = info.get("host") == socket.gethostname()
-            alive = same_host and _pid_alive(int(info.get("pid", -1)))
+            alive = same_host and pid_alive(int(info.get("pid", -1)))
         except (ValueError, OSError):
             alive = False
         if alive:
@@ -286,23 +286,7 @@ def lock(folder: Path) -> Path:
     return lock
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def default_folder(name: str, started: datetime) -> Path:
-    """``results/sweeps/<name>/<UTC time>/`` (``-2``, ``-3`` ... if taken)."""
-    base = ROOT / "results" / "sweeps" / name / f"{started:%Y%m%dT%H%M%SZ}"
-    folder, k = base, 1
-    while folder.exists():
-        k += 1
-        folder = base.with_name(f"{base.name}-{k}")
-    return folder
+def default_folder(name: str, started: datetime, seed: int | None = None) -> Path:
+    """``results/sweeps/<name>/<UTC time>-s<seed>-<random>/`` (``sim.files.unique_suffix``): two sweeps started in
+    the same second never share a folder."""
+    return ROOT / "results" / "sweeps" / name / f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
