@@ -98,11 +98,17 @@ def test_a_terminated_run_leaves_no_result_folder(tmp_path):
     import signal
     import time
 
+    import psutil
+
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", "lexus_us_1989", "-n", "300000",
-                             "-r", "2", "--workers", "1", "--out", str(out)], cwd=ROOT,
+                             "-r", "4", "--workers", "2", "--out", str(out)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(4)  # well into the simulation (the run takes about 20 s here)
+    parent = psutil.Process(proc.pid)
+    # into the simulation, whatever the machine's speed: once the workers are up (resource tracker, fork server,
+    # two workers), four replications of 300,000 buyers x 25 years are far from done
+    while proc.poll() is None and len(parent.children(recursive=True)) < 4:
+        time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
@@ -241,13 +247,13 @@ def test_ctrl_c_during_a_run_prints_one_line_exits_130_and_leaves_nothing(tmp_pa
         children = parent.children(recursive=True)
         if moment == "workers running":  # the resource tracker, the fork server and two workers
             return len(children) >= 4
-        return any("forkserver" in " ".join(c.cmdline()) for c in children if c.is_running())
+        try:  # a worker forked by the fork server, still importing: the fork server is up, the cluster is not
+            return any(c.children() for c in children if "forkserver" in " ".join(c.cmdline()))
+        except psutil.NoSuchProcess:
+            return False
 
     while proc.poll() is None and not ready():
         time.sleep(0.05)
-    if moment == "cluster starting":
-        time.sleep(0.2)  # past the milliseconds the fork server takes to start (Ctrl-C is ignored then), still
-        # well inside the seconds the workers take to start
     assert proc.poll() is None, "the run finished before it could be interrupted"
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
