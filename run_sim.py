@@ -19,7 +19,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.executor import TaskError
-from sim.files import unique_suffix
 from sim.scenario import MAX_SEED
 from sim.scenario_files import ScenarioError, load_scenario
 
@@ -154,6 +153,7 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     """Run scenarios with common random numbers (the same seeds) and report differences with 95% intervals."""
     from sim.compare import Comparison, common_ground
     from sim.executor import Executor
+    from sim.files import unique_suffix
     from sim.results import ROOT, write_comparison
     from sim.runner import RunSet, run_scenarios
 
@@ -360,6 +360,7 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
                      ) -> None:
     """Validate a scenario: the 1984-1997 fit and the case's stylized facts (pass/fail); later years, a forecast."""
     from sim.calibration_report import write_validation
+    from sim.files import unique_suffix
     from sim.results import ROOT
     from sim.validation import validate_scenario
 
