@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from sim.executor import TaskError
 from sim.scenario import MAX_SEED
-from sim.scenario_files import ScenarioError, load_scenario
+from sim.scenario_files import ScenarioError, ScenarioWarning, load_scenario, read_toml
 
 FLAGSHIP = "lexus_us_1989"
 
@@ -39,6 +40,25 @@ def _report_problems(exc: ScenarioError) -> None:
 def _fail(exc: ScenarioError) -> None:
     _report_problems(exc)
     raise typer.Exit(2)
+
+
+def _claim(destination: Path) -> None:
+    """Before any computing: a result folder that exists is refused (exit 2, results are never overwritten), and
+    one that cannot be written (read-only, full, no permission) raises :class:`sim.files.WriteError` (exit 1)."""
+    if destination.exists():
+        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
+        raise typer.Exit(2)
+    from sim.files import check_writable
+
+    check_writable(destination)
+
+
+def _progress(quiet: bool, *columns) -> Progress:
+    """The progress display on stderr (none with --quiet, gone when done): the task's description, printed as
+    written (a scenario or brand name may hold '[' and ']'), then ``columns`` (default: a bar and done/total), then
+    the time elapsed."""
+    return Progress(TextColumn("{task.description}", markup=False), *(columns or (BarColumn(), MofNCompleteColumn())),
+                    TimeElapsedColumn(), console=err, disable=quiet, transient=True)
 
 
 def _summary(result, quiet: bool):
@@ -79,11 +99,8 @@ def _run(scenario_name: str, replications: int | None, seed: int | None, buyers:
     n = buyers or scenario.simulation.buyers
     started = datetime.now(UTC)
     destination = out or default_destination(scenario, started, seed)
-    if destination.exists():
-        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
-        raise typer.Exit(2)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, disable=quiet, transient=True) as progress:
+    _claim(destination)
+    with _progress(quiet) as progress:
         task = progress.add_task(f"{scenario.name}: {n:,} buyers x {scenario.market.years} years", total=reps)
         with Executor(workers, scheduler) as executor:
             results = run_replications(scenario, reps, seed, buyers, progress=lambda _: progress.advance(task),
@@ -139,7 +156,7 @@ def run(scenario: ScenarioName = FLAGSHIP,
             help="vectorised (fast, default) or agents (the per-agent reference engine).")] = "vectorised") -> None:
     """Run a scenario with replications; write results and print a summary."""
     if engine not in ("vectorised", "agents"):
-        err.print(f"[red]--engine: expected 'vectorised' or 'agents', got {engine!r}[/]")
+        err.print(f"[red]--engine: expected 'vectorised' or 'agents', got {escape(repr(engine))}[/]")
         raise typer.Exit(2)
     _run(scenario, replications, seed, buyers, years, set_ or [], out, quiet, workers, engine, scheduler)
 
@@ -153,7 +170,7 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     """Run scenarios with common random numbers (the same seeds) and report differences with 95% intervals."""
     from sim.compare import Comparison, common_ground
     from sim.executor import Executor
-    from sim.files import unique_suffix
+    from sim.files import safe_name, unique_suffix
     from sim.results import ROOT, write_comparison
     from sim.runner import RunSet, run_scenarios
 
@@ -184,13 +201,10 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     seed = first.simulation.seed if seed is None else seed
     n = buyers or first.simulation.buyers
     started = datetime.now(UTC)
-    label = f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(scenarios)}"[:180]
+    label = safe_name(f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(safe_name(name) for name in scenarios)}", 180)
     destination = out or ROOT / "results" / "compare" / f"{label}-{unique_suffix(seed)}"
-    if destination.exists():
-        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
-        raise typer.Exit(2)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, disable=quiet, transient=True) as progress:
+    _claim(destination)
+    with _progress(quiet) as progress:
         task = progress.add_task(f"{len(scenarios)} scenarios x {reps} replications, {n:,} buyers",
                                  total=reps * len(scenarios))
         with Executor(workers, scheduler) as executor:
@@ -213,16 +227,19 @@ def list_scenarios() -> None:
     table.add_column("name", style="bold")
     table.add_column("extends")
     table.add_column("question")
+    invalid = []
     for path in sorted(SCENARIO_DIR.glob("*.toml")):
         try:
             sc = load_scenario(path)
-            import tomllib
-
-            parent = tomllib.loads(path.read_text()).get("extends", "")
-            table.add_row(escape(path.stem), escape(str(parent).removesuffix(".toml")), escape(sc.question))
-        except ScenarioError as exc:
-            table.add_row(path.stem, "", f"[red]invalid: {exc.problems[0]}[/]")
+            parent = read_toml(path).get("extends", "")
+        except ScenarioError as exc:  # listed below the table, one line each
+            more = len(exc.problems) - 1
+            invalid.append(exc.problems[0] + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
+            continue
+        table.add_row(escape(path.stem), escape(str(parent).removesuffix(".toml")), escape(sc.question))
     console.print(table)
+    for line in invalid:
+        print(f"not listed, invalid: {line}", file=sys.stderr)
 
 
 @app.command()
@@ -320,17 +337,15 @@ def calibrate(calibration: Annotated[str, typer.Argument(
         _fail(exc)
     started = datetime.now(UTC)
     destination = out or default_destination(problem.spec.name, started, problem.spec.seed)
-    if destination.exists():
-        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
-        raise typer.Exit(2)
+    _claim(destination)
     spec = problem.spec
     if not quiet:
-        err.print(f"Calibrating {len(problem.paths)} parameters of {spec.scenario} to {len(problem.targets)} targets "
-                  f"(to {spec.end_year}): {spec.replications} replications x {spec.buyers:,} buyers per candidate")
+        err.print(f"Calibrating {len(problem.paths)} parameters of {escape(spec.scenario)} to "
+                  f"{len(problem.targets)} targets (to {spec.end_year}): {spec.replications} replications x "
+                  f"{spec.buyers:,} buyers per candidate")
     with Executor(workers, scheduler) as executor, \
-            Progress(TextColumn("{task.description}"), TextColumn("{task.completed} evaluations"),
-                     TextColumn("best distance {task.fields[best]}"), TimeElapsedColumn(),
-                     console=err, disable=quiet, transient=True) as progress:
+            _progress(quiet, TextColumn("{task.completed} evaluations"),
+                      TextColumn("best distance {task.fields[best]}")) as progress:
         task = progress.add_task("start", total=None, best="-")
         result = fit(problem, executor, progress=lambda stage, n, best: progress.update(
             task, description=stage, completed=n, best=f"{best:,.1f}"))
@@ -360,7 +375,7 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
                      ) -> None:
     """Validate a scenario: the 1984-1997 fit and the case's stylized facts (pass/fail); later years, a forecast."""
     from sim.calibration_report import write_validation
-    from sim.files import unique_suffix
+    from sim.files import safe_name, unique_suffix
     from sim.results import ROOT
     from sim.validation import validate_scenario
 
@@ -370,14 +385,11 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
     except ScenarioError as exc:
         _fail(exc)
     run_seed = sc.simulation.seed if seed is None else seed
-    destination = out or ROOT / "results" / "validation" / sc.name / \
+    destination = out or ROOT / "results" / "validation" / safe_name(sc.name) / \
         f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(run_seed)}"
-    if destination.exists():
-        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
-        raise typer.Exit(2)
+    _claim(destination)
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, disable=quiet, transient=True) as progress:
+        with _progress(quiet) as progress:
             task = progress.add_task(f"validating {scenario} (and {parity or 'no counterfactual'})", total=None)
             result = validate_scenario(scenario, parity or None, replications, buyers, seed, workers, overrides,
                                        progress=lambda _: progress.advance(task), scheduler=scheduler)
@@ -437,12 +449,9 @@ def attribute(scenario: ScenarioName = FLAGSHIP,
     n = buyers or sc.simulation.buyers
     started = datetime.now(UTC)
     destination = out or attr.default_destination(sc, brand, started, sc.simulation.seed if seed is None else seed)
-    if destination.exists():
-        err.print(f"[red]{escape(str(destination))} already exists; choose another --out[/]")
-        raise typer.Exit(2)
+    _claim(destination)
     runs = (1 << len(names)) * reps
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, disable=quiet, transient=True) as progress:
+    with _progress(quiet) as progress:
         task = progress.add_task(f"{brand}: {1 << len(names)} coalitions x {reps} replications, {n:,} buyers, "
                                  f"{sc.market.start_year}-{last}", total=runs)
         try:
@@ -515,15 +524,30 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
         console.print(("[green]" if line.startswith("met") else "[bold red]") + line + "[/]", highlight=False)
 
 
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a scenario's warning (a date outside the run) as one line on stderr; others as Python does."""
+    if issubclass(category, ScenarioWarning):
+        print(f"Warning: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
 _interrupted = ["Interrupted (Ctrl-C): nothing was written."]  # what an interrupted command leaves (a sweep: its runs)
 
 
 def cli() -> None:
-    """Run the command line (`python run_sim.py ...`): exit 2 with one line per problem on bad input, 143 on SIGTERM,
-    130 with one line on Ctrl-C (typer turns KeyboardInterrupt into exit 130; local workers never see it:
-    sim.executor)."""
+    """Run the command line (`python run_sim.py ...`): exit 2 with one line per problem on bad input, 1 with one
+    line when a result cannot be written (a full or read-only disk), when a run cannot fit in memory or a scheduler
+    does not answer, 143 on SIGTERM, 130 with one line on Ctrl-C (typer turns KeyboardInterrupt into exit 130; local
+    workers never see it: sim.executor)."""
     # A terminated run unwinds like Ctrl-C, so partial result folders are removed (sim/results.py).
+    from sim.files import WriteError
+
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    warnings.showwarning = _show_warning
     try:
         app()
     except SystemExit as exc:
@@ -533,6 +557,9 @@ def cli() -> None:
     except ScenarioError as exc:  # raised outside a command's own handling
         _report_problems(exc)
         sys.exit(2)
+    except WriteError as exc:  # sim.files: nothing half-written is left
+        print(str(exc), file=sys.stderr)
+        sys.exit(1)
     except MemoryError as exc:  # sim.executor.InsufficientMemory: refused before allocating, with the estimate
         if not str(exc):
             raise

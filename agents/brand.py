@@ -56,6 +56,7 @@ class BrandAgent(mesa.Agent):
         price_index, discount: the multiplier on every line's list price and the discount (fraction of list
             price) in force.
         dealers: US dealerships in force (``spec.dealers``, then the timeline's ``dealers``).
+        dealer_capacity: new cars a dealer can deliver a year, in force (``inf``: no limit; ``sim/supply.py``).
         prestige: brand equity, 0-1 (moves toward its target: :mod:`sim.reputation`).
         reputation: service reputation, satisfaction scale -1..1 (starts at ``satisfaction.baseline``).
         reference_share: trailing 12-month sales share at the end of the first simulated year (0 for brands
@@ -76,6 +77,7 @@ class BrandAgent(mesa.Agent):
         self.discount: float = spec.discount
         self.price_index: float = spec.price_index
         self.dealers: int = spec.dealers
+        self.dealer_capacity: float = np.inf if spec.dealer_capacity is None else spec.dealer_capacity
         self.lines: list[ModelLine] = list(spec.models) or [implicit_line(name, spec.price, spec.defects_per_car_year)]
         # first month on sale, first month no longer on sale (the strategy's response may move them)
         self._line_start = np.array([self._month(line.launch, self.launch_month) for line in self.lines], np.int64)
@@ -98,7 +100,7 @@ class BrandAgent(mesa.Agent):
         for change in spec.timeline:
             month = year_month_index(change.date, start_year)
             changes = dict(discount=change.discount, price=change.price, price_index=change.price_index,
-                           dealers=change.dealers)
+                           dealers=change.dealers, dealer_capacity=change.dealer_capacity)
             if month <= 0:  # already in force at the start
                 self.adopt(change.service, change.note, 0, **changes)
             else:
@@ -184,7 +186,8 @@ class BrandAgent(mesa.Agent):
 
     def adopt(self, service: dict, note: str, month: int, discount: float | None = None,
               price: float | None = None, price_index: float | None = None, launch: list[str] | None = None,
-              end: list[str] | None = None, dealers: int | None = None) -> None:
+              end: list[str] | None = None, dealers: int | None = None,
+              dealer_capacity: float | str | None = None) -> None:
         """Put a change into force now and note it in ``history``.
 
         Args:
@@ -197,6 +200,7 @@ class BrandAgent(mesa.Agent):
             launch: names of lines declared ``launch = "response"`` to put on sale from ``month``.
             end: names of lines to stop selling from ``month`` (if on sale until later).
             dealers: the new number of US dealerships, or None to keep it.
+            dealer_capacity: the new cars per dealer per year, ``"unlimited"`` to lift the limit, or None to keep it.
 
         Raises:
             pydantic.ValidationError: the levers give an invalid policy (not for a validated scenario's changes:
@@ -213,6 +217,8 @@ class BrandAgent(mesa.Agent):
             self.price_index = price_index
         if dealers is not None:
             self.dealers = dealers
+        if dealer_capacity is not None:
+            self.dealer_capacity = np.inf if dealer_capacity == "unlimited" else float(dealer_capacity)
         names = [line.name for line in self.lines]
         for name in launch or ():
             if name not in names:

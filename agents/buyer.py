@@ -229,16 +229,13 @@ class BuyerAgent(mesa.Agent):
         need = int(pop.need[i])
         seeker = bool(pop.variety_seeker[i])
         loyal = -1 if rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker) else current
-        w = np.zeros(nb + 1)  # logit weights exp(utility); 0 = not considered; the last is leaving the segment
-        total = 0.0
-        for k in range(nb):
-            if aware >> k & 1 and ba.on_sale[k]:
-                w[k] = choice.logit_weight(offer.values[g, need, k], offer.value_logit_weights[g, need, k],
-                                           float(pop.brand_taste[i, k]),
-                                           model.segments.service_weight[g], heard[k], k == loyal, own_sat, cp)
-            total += w[k]
-        w[nb] = model.outside_logit_weights[g] if may_leave else 0.0
-        pick = rules.choose_in_stock(rng, w, total + w[nb], model.stock)
+        w, u = np.empty(nb + 1), np.empty(nb + 1)  # logit weights and utilities; the last is leaving the segment
+        outside = float(model.segments.outside_utility[g]) if may_leave else -np.inf
+        total = choice.logit_weights(w, u, offer.values[g, need], offer.value_logit_weights[g, need],
+                                     float(offer.value_offset[g, need]), pop.brand_taste[i],
+                                     float(model.segments.service_weight[g]), heard, aware, ba.on_sale, loyal,
+                                     own_sat, outside, cp)
+        pick = rules.choose_in_stock(rng, u, w, total, model.stock)
         model.ledger.switching[m, current if current >= 0 else nb, pick] += 1
         if current >= 0:
             model.ledger.rebuy[m, pop.complaint[i], int(pick == current)] += 1

@@ -26,7 +26,7 @@ from sim.files import toml_inline
 from sim.model import LuxuryMarketModel
 from sim.runner import replication_seed
 from sim.scenario import Scenario
-from sim.scenario_files import SCENARIO_DIR, ScenarioError, load_scenario
+from sim.scenario_files import SCENARIO_DIR, ScenarioError, join_path, load_scenario
 
 DEFAULT_SCENARIO = "lexus_us_1989"
 DEFAULT_BUYERS = 20_000  # one simulated year steps in well under a second at this size
@@ -195,7 +195,7 @@ class AppState:
             value = round(float(value), 6)
         else:
             value = bool(value)
-        path = lever.path.format(brand=brand)
+        path = lever.path.format(brand=join_path([brand]))  # quoted if the name holds a dot: brands."A.B".x
         base_spec = self.base.brands[brand]
         base_value = getattr(base_spec.service, key) if hasattr(base_spec.service, key) else getattr(base_spec, key)
         return self.set_overrides({path: None if value == base_value else value})

@@ -82,7 +82,6 @@ from __future__ import annotations
 import copy
 import difflib
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,6 +92,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.files import safe_name
 from sim.report import Rendered
 from sim.scenario import Scenario, ServiceLevers, year_month_index
 from sim.scenario_files import ScenarioError, validate
@@ -669,13 +669,13 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
 
 # ---- the result folder -------------------------------------------------------------------------------------
 def default_destination(scenario: Scenario, brand: str, started: datetime, seed: int | None = None) -> Path:
-    """``results/attribution/<scenario>-<brand>-<UTC start time>-s<seed>-<random>/`` (unsafe characters replaced by
-    ``_``; ``sim.files.unique_suffix``)."""
+    """``results/attribution/<scenario>-<brand>-<UTC start time>-s<seed>-<random>/``, the names as a safe file name
+    (:func:`sim.files.safe_name`: any length, any characters; :func:`sim.files.unique_suffix`)."""
     from sim.files import unique_suffix
     from sim.results import ROOT
 
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{scenario.name}-{brand}")
-    return ROOT / "results" / "attribution" / f"{safe}-{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
+    name = safe_name(f"{scenario.name}-{brand}")
+    return ROOT / "results" / "attribution" / f"{name}-{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
 
 
 def manifest(att: Attribution, started: datetime) -> dict:

@@ -59,7 +59,7 @@ class BrandArrays(NamedTuple):
             reputation=f(lambda b: b.reputation),
             defects_per_car_year=f(lambda b: _mean_line_defects(b, month)),
             dealers=f(lambda b: b.dealers),
-            dealer_capacity=f(lambda b: np.inf if b.spec.dealer_capacity is None else b.spec.dealer_capacity),
+            dealer_capacity=f(lambda b: b.dealer_capacity),
             awareness_reach=f(lambda b: b.awareness_reach(month)),
             dealer_service_quality=f(lambda b: b.service.dealer_service_quality),
             complimentary_maintenance_months=f(lambda b: b.service.complimentary_maintenance_months),

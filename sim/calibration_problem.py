@@ -11,7 +11,6 @@ itself is ``sim/calibration.py``.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,12 @@ from sim.scenario_files import (
     ScenarioError,
     apply_overrides,
     explain_error,
+    join_path,
     read_raw,
+    read_toml,
     resolve_path,
     set_values,
+    split_path,
     validate,
 )
 
@@ -153,11 +155,14 @@ class Problem:
 
 def parameter_name(path: str) -> str:
     """A short column name for a field path: ``brands.BMW.prestige`` -> ``BMW.prestige``."""
-    parts = path.split(".")
-    if parts[0] == "brands" and len(parts) >= 3:
-        return ".".join(parts[1:])
+    try:
+        parts = split_path(path)
+    except ValueError:
+        return path
+    if parts[:1] == ["brands"] and len(parts) >= 3:
+        return join_path(parts[1:])
     if parts[:2] == ["market", "segments"] and len(parts) >= 4:
-        return ".".join(parts[2:])
+        return join_path(parts[2:])
     return path
 
 
@@ -191,10 +196,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     """
     path = resolve_calibration(name)
     source = str(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([f"{source}: not valid TOML: {exc}"]) from None
+    raw = read_toml(path)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     if "max_evaluations" in overrides:  # the command line's --max-evaluations belongs to [optimiser]
         optimiser = raw.setdefault("optimiser", {})
@@ -265,21 +267,25 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
 def _field_value(scenario, path: str) -> Any:
     node: Any = scenario
     done = []
-    for key in path.split("."):
+    try:
+        keys = split_path(path)
+    except ValueError as exc:
+        raise KeyError(str(exc)) from None
+    for key in keys:
         if isinstance(node, dict):
             if key not in node:
                 hint = difflib.get_close_matches(key, list(node), n=1)
-                raise KeyError(f"no {'.'.join(done + [key])} in the scenario"
+                raise KeyError(f"no {join_path(done + [key])} in the scenario"
                                + (f" (did you mean '{hint[0]}'?)" if hint else ""))
             node = node[key]
         elif isinstance(node, BaseModel):
             fields = list(type(node).model_fields)
             if key not in fields:
                 hint = difflib.get_close_matches(key, fields, n=1)
-                raise KeyError(f"unknown field {'.'.join(done + [key])}"
+                raise KeyError(f"unknown field {join_path(done + [key])}"
                                + (f" (did you mean '{hint[0]}'?)" if hint else ""))
             node = getattr(node, key)
         else:
-            raise KeyError(f"{'.'.join(done)} has no fields")
+            raise KeyError(f"{join_path(done)} has no fields")
         done.append(key)
     return node

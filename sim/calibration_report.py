@@ -35,18 +35,19 @@ import seaborn as sns
 from sim import moments
 from sim.calibration import CalibrationResult
 from sim.figures import Figure, png_uri
-from sim.files import atomic_folder, toml_inline, unique_suffix, write_atomic, write_json
+from sim.files import atomic_folder, safe_name, toml_inline, unique_suffix, write_atomic, write_json
 from sim.formats import MISSING, adaptive, number, percent, signed
 from sim.report import cell, head, markup, provenance, render, row, table
 from sim.results import ROOT
 from sim.results import provenance as manifest_provenance
+from sim.scenario_files import split_path
 from sim.style import brand_palette
 
 
 def default_destination(name: str, started: datetime, seed: int | None = None) -> Path:
     """``results/calibration/NAME/<UTC start time>-s<seed>-<random>/``: where a calibration goes without ``--out``
-    (``sim.files.unique_suffix``)."""
-    return ROOT / "results" / "calibration" / name / f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
+    (the name a safe file name, :func:`sim.files.safe_name`; :func:`sim.files.unique_suffix`)."""
+    return ROOT / "results" / "calibration" / safe_name(name) / f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
 
 
 def run_label(folder: Path) -> str:
@@ -270,13 +271,13 @@ def apply_to_scenario(scenario_path: Path, values: dict, label: str) -> None:
     """Write ``values`` (field path -> value) into the scenario TOML, keeping its comments and layout, each
     with a comment naming the calibration run (a value's own comment is kept after it; a previous
     calibration's note is replaced). Numbers are written to 4 significant figures (their 95% intervals are
-    far wider). Written whole (temporary file, then rename)."""
+    far wider). Written whole (temporary file, then rename), as UTF-8 without a byte-order mark."""
     import tomlkit
 
     scenario_path = Path(scenario_path)
-    doc = tomlkit.parse(scenario_path.read_text())
+    doc = tomlkit.parse(scenario_path.read_bytes().decode("utf-8-sig"))  # as read_toml: a byte-order mark is fine
     for path, value in values.items():
-        keys = path.split(".")
+        keys = split_path(path)
         node = doc
         for key in keys[:-1]:
             if key not in node:

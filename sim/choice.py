@@ -47,9 +47,16 @@ The names are the scenario's: a ``*_weight`` (``prestige_weight`` ... in :class:
 *value* is the part of its utility shared by a segment and need (V without word of mouth and loyalty, plus
 λ·IV); its *logit weight* is exp(its utility), what the choice is drawn from.
 
-The per-shopper steps (``draw_known``, ``utility``, ``logit_weight``, ``draw_weighted``, and
-``sim.rules.draw_line``) are compiled and shared by both engines (each brand's logit weight, then one uniform by
-the inverse CDF: ``draw_choice`` is the same draw from utilities); ``considered_brands``, ``utilities`` and
+Logit weights are computed relative to the shopper's largest utility (leaving included): exp(u - max u), so that
+no utility, however large (an ``inertia`` of 800), overflows, and the alternative most likely chosen always has
+weight 1 (``logit_weights``, ``relative_weights``). The month's offer keeps exp(value - the largest value) per
+segment and need (``Offer.value_logit_weights``, ``Offer.value_offset``), so that for a brand a shopper has no
+term of their own for (no taste, no word of mouth, not their brand) the weight is looked up and rescaled, not
+recomputed.
+
+The per-shopper steps (``draw_known``, ``utility``, ``logit_weights``, ``draw_weighted``, and
+``sim.rules.draw_line``) are compiled and shared by both engines (each alternative's logit weight, then one uniform
+by the inverse CDF: ``draw_choice`` is the same draw from utilities); ``considered_brands``, ``utilities`` and
 ``choose`` apply them to many shoppers.
 """
 
@@ -153,11 +160,12 @@ class Offer(NamedTuple):
     shopping passes read it."""
 
     values: np.ndarray  # (n_segments, n_needs, n_brands): V + λ·IV, the brand's value; -inf if no line on sale
-    value_logit_weights: np.ndarray  # exp(values) (0 where no line is on sale)
+    value_logit_weights: np.ndarray  # exp(values - value_offset) (at most 1; 0 where no line is on sale)
     line_cdf: np.ndarray  # (n_segments, n_needs, n_brands, max lines): cumulative P(line k of the brand | brand)
     brand_lines: np.ndarray  # (n_brands, max lines): line index of each brand's k-th line, -1 padding
     line_count: np.ndarray  # (n_brands,): lines per brand (on sale or not)
     need_cdf: np.ndarray  # (n_needs,): cumulative shares of the needs redrawn this month (body_type_mix)
+    value_offset: np.ndarray  # (n_segments, n_needs): the largest of the values (0 if no brand is offered)
 
 
 @jit
@@ -207,14 +215,17 @@ def nest(brand_part: np.ndarray, line_part: np.ndarray, on_sale: np.ndarray, bra
 
     Returns:
         The offer; a brand with no line on sale has value -inf and logit weight 0 for everyone. With one line on
-        sale a brand's value is brand part + line part (IV = W / λ; exactly so for λ = 1).
+        sale a brand's value is brand part + line part (IV = W / λ; exactly so for λ = 1). Logit weights are
+        exp(value - ``value_offset``), the offset being the largest value of the segment and need: none overflows.
     """
     values, cdf = _nest(np.ascontiguousarray(brand_part, np.float64), np.ascontiguousarray(line_part, np.float64),
                         np.asarray(on_sale, bool), brand_lines, np.asarray(line_count, np.int64),
                         float(nesting_parameter))
+    offset = values.max(axis=2) if values.shape[2] else np.zeros(values.shape[:2])
+    offset[offset == -np.inf] = 0.0  # no brand offered: any offset will do
     with np.errstate(under="ignore"):
-        weights = np.exp(values)
-    return Offer(values, weights, cdf, brand_lines, np.asarray(line_count, np.int64), need_cdf)
+        weights = np.exp(values - offset[:, :, None])
+    return Offer(values, weights, cdf, brand_lines, np.asarray(line_count, np.int64), need_cdf, offset)
 
 
 class ChoiceParams(NamedTuple):
@@ -254,17 +265,88 @@ def utility(value: float, service_weight: float, heard: float, is_current: bool,
     return u
 
 
+LOOKUP_RANGE = 600.0  # a looked-up weight exp(value - offset) is rescaled by exp(offset - the shopper's largest
+# utility) while that exponent is at most this: exp(600) is finite, and a weight within e^-40 of the largest one is
+# then a normal number (above e^-708) before rescaling, so it keeps full precision. Beyond it: exp(u - max) directly.
+
+
 @jit
-def logit_weight(value: float, value_logit_weight: float, taste: float, service_weight: float, heard: float,
-                 is_current: bool, own_sat: float, p: ChoiceParams) -> float:
-    """The logit weight exp(utility) of one brand for one shopper, as both engines draw the choice
-    (``draw_weighted``): the segment's ``value`` of the brand plus the household's own ``taste`` for it, word of
-    mouth and loyalty (``utility``). For a brand the shopper neither owns, nor has heard about, nor has a taste
-    for, the utility is ``value``, and its logit weight ``value_logit_weight`` = exp(value) is looked up (computed
-    once a month)."""
-    if is_current or heard != 0.0 or taste != 0.0:
-        return math.exp(utility(value + taste, service_weight, heard, is_current, own_sat, p))
-    return value_logit_weight
+def logit_weights(w, u, values, value_logit_weights, value_offset: float, taste, service_weight: float, heard,
+                  known: int, on_sale, loyal: int, own_sat: float, outside_utility: float, p: ChoiceParams) -> float:
+    """One shopper's logit weights of the brands and of leaving the segment, as both engines draw the choice
+    (``sim.rules.choose_in_stock``): exp(utility - the shopper's largest utility), so that none overflows or is
+    NaN, whatever the utilities (the largest weight is 1).
+
+    A brand's utility is the segment's ``value`` of it, plus the household's own ``taste`` for it, word of mouth
+    and, for the brand they are loyal to, loyalty (``utility``). For a brand the shopper neither is loyal to, nor
+    has heard about, nor has a taste for, the utility is its value, and its weight is looked up:
+    ``value_logit_weights[k]`` = exp(value - ``value_offset``), computed once a month, times
+    exp(``value_offset`` - the largest utility) (computed directly instead when that factor is out of range:
+    ``LOOKUP_RANGE``).
+
+    Args:
+        w: out, shape (n_brands + 1,): the weights; 0 for a brand not considered, the last for leaving.
+        u: out, shape (n_brands + 1,): the utilities; -inf for an alternative not considered.
+        values, value_logit_weights: the offer's (``Offer``) for the shopper's segment and need, shape (n_brands,).
+        value_offset: the offer's offset for the segment and need.
+        taste: the household's brand tastes, shape (n_brands,).
+        service_weight: the segment's weight of perceived service (word of mouth is weighed like it).
+        heard: what the shopper has heard about each brand, shape (n_brands,).
+        known: the brands the shopper knows (bits); a brand is considered if known and on sale (``on_sale``).
+        loyal: the brand the shopper is loyal to this time (-1: none).
+        own_sat: the owner's satisfaction now.
+        outside_utility: the segment's utility of leaving it; -inf if leaving is not an option.
+        p: the ``[choice]`` parameters.
+
+    Returns:
+        The sum of ``w`` (at least 1 if anything is considered; 0 if nothing is).
+    """
+    nb = on_sale.size
+    top = outside_utility
+    for k in range(nb):
+        if (known >> k) & 1 and on_sale[k]:
+            if k == loyal or heard[k] != 0.0 or taste[k] != 0.0:
+                u[k] = utility(values[k] + taste[k], service_weight, heard[k], k == loyal, own_sat, p)
+            else:
+                u[k] = values[k]
+            top = max(top, u[k])
+        else:
+            u[k] = -np.inf
+    u[nb] = outside_utility
+    if top == -np.inf:
+        w[:] = 0.0
+        return 0.0
+    lookup = value_offset - top <= LOOKUP_RANGE
+    scale = math.exp(value_offset - top) if lookup else 0.0
+    total = 0.0
+    for k in range(nb + 1):
+        if u[k] == -np.inf:
+            w[k] = 0.0
+        elif u[k] == top:
+            w[k] = 1.0  # exactly (a looked-up weight times the scale may round either side of it)
+        elif lookup and k < nb and not (k == loyal or heard[k] != 0.0 or taste[k] != 0.0):
+            w[k] = value_logit_weights[k] * scale
+        else:
+            w[k] = math.exp(u[k] - top)
+        total += w[k]
+    return total
+
+
+@jit
+def relative_weights(u, w) -> float:
+    """Logit weights exp(u - max u) of utilities ``u`` (-inf = not considered: weight 0) into ``w`` (may be ``u``
+    itself); returns their sum (0 if nothing is considered)."""
+    top = -np.inf
+    for k in range(u.size):
+        top = max(top, u[k])
+    if top == -np.inf:
+        w[:] = 0.0
+        return 0.0
+    total = 0.0
+    for k in range(u.size):
+        w[k] = math.exp(u[k] - top) if u[k] > -np.inf else 0.0  # (no exp for what is not considered)
+        total += w[k]
+    return total
 
 
 def draw_brand_tastes(rng: np.random.Generator, n: int, n_brands: int, sd: float) -> np.ndarray:
@@ -328,35 +410,16 @@ def draw_owner_brand_tastes(rng: np.random.Generator, owned: np.ndarray, fleet_s
         constant = np.log(fleet_shares)  # -inf: not on sale, never chosen
     _owner_tastes(rng, owned, constant, float(sd), out)
     return out
-    with np.errstate(divide="ignore"):
-        constant = np.log(fleet_shares)  # -inf: not on sale, never chosen
-    todo = np.arange(n)
-    while todo.size:
-        candidate = sd * rng.standard_normal((todo.size, n_brands))
-        u = constant + candidate
-        u -= u.max(axis=1, keepdims=True)
-        p = np.exp(u)
-        chosen = p[np.arange(todo.size), owned[todo]] / p.sum(axis=1)
-        keep = rng.random(todo.size) < chosen
-        out[todo[keep]] = candidate[keep]
-        todo = todo[~keep]
-    return out
 
 
 @jit
 def draw_choice(rng, u) -> int:
     """Sample one alternative from the logit probabilities of utilities ``u`` (-inf = not considered) by the
-    inverse CDF, one uniform; with nothing considered, the last alternative (leave the segment). Overwrites
-    ``u`` with the unnormalised probabilities."""
-    top = -np.inf
-    for k in range(u.size):
-        top = max(top, u[k])
-    if top == -np.inf:
+    inverse CDF, one uniform; with nothing considered, the last alternative (leave the segment), and no draw.
+    Overwrites ``u`` with the unnormalised probabilities (``relative_weights``)."""
+    total = relative_weights(u, u)
+    if total == 0.0:
         return u.size - 1
-    total = 0.0
-    for k in range(u.size):
-        u[k] = math.exp(u[k] - top) if u[k] > -np.inf else 0.0  # (no exp for what is not considered)
-        total += u[k]
     return draw_weighted(rng, u, total)
 
 

@@ -26,6 +26,7 @@ from matplotlib.lines import Line2D
 
 from sim.compare import total_differences
 from sim.figures import BAND, Figure, integer_years, line_with_band, png_uri, style, thousands
+from sim.files import safe_name
 from sim.formats import MISSING, difference
 from sim.report import (
     cell,
@@ -85,7 +86,7 @@ def read_comparison(folder: Path) -> CompareData:
     manifest = json.loads((folder / "manifest.json").read_text())
     base, names = manifest["scenario"]["base"], manifest["scenario"]["scenarios"]
     return CompareData(folder=folder, manifest=manifest, base=base, names=names,
-                       runs={n: read_run(folder / n) for n in names},
+                       runs={n: read_run(folder / safe_name(n)) for n in names},
                        differences=pd.read_csv(folder / "differences.csv"),
                        payback=pd.read_csv(folder / "payback.csv"))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,15 @@ from pydantic import BaseModel
 from sim.experiment import AGGREGATES, Experiment, load_experiment, value_kind
 from sim.files import plain
 from sim.scenario import Scenario
-from sim.scenario_files import ScenarioError, apply_overrides, load_scenario, resolve_path, set_values, validate
+from sim.scenario_files import (
+    ScenarioError,
+    apply_overrides,
+    load_scenario,
+    resolve_path,
+    set_values,
+    split_path,
+    validate,
+)
 
 RESERVED = ("point", "replication", "status", "error", "seconds", "chunk", "worker", "year", "brand")
 MAX_PROBLEMS = 20  # design-point problems listed before "... and N more"
@@ -110,7 +119,11 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
     grid = exp.design.kind == "grid"
     for i, p in enumerate(exp.parameters):
         where = f"{source}: parameters.{i}"
-        keys = [k for k in p.path.split(".") if k]
+        try:
+            keys = split_path(p.path)
+        except ValueError as exc:
+            problems.append(f"{where}.path: {exc}")
+            continue
         if grid and p.values is None and (p.range is None or p.steps is None):
             problems.append(f"{where}: a grid design needs values = [...] (or range = [low, high] with steps)")
             continue
@@ -156,6 +169,9 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
             if kind == "float" and not given_kinds <= {"int", "float"}:
                 problems.append(f"{where}.values: {p.path} is a number field")
                 continue
+            if kind == "bool" and given_kinds != {"bool"}:
+                problems.append(f"{where}.values: {p.path} is a boolean field; values must be true or false")
+                continue
             values = [float(v) for v in p.values] if kind == "float" else list(p.values)
             infos.append(ParamInfo(name, p.path, kind or "str", values=values))
         else:
@@ -175,7 +191,7 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
     names = [info.name for info in infos]
     for i, info in enumerate(infos):
         if names.count(info.name) > 1 and exp.parameters[i].name is None:
-            keys = [k.replace("-", "_") for k in info.path.split(".")]
+            keys = [re.sub(r"\W", "_", k) for k in split_path(info.path)]
             for n in range(2, len(keys) + 1):
                 candidate = "_".join(keys[-n:])
                 if candidate not in names:
@@ -204,7 +220,8 @@ def make_design(exp: Experiment, params: list[ParamInfo], seed: int
     """(design table, SALib sample or None, SALib problem or None). Sampling is SALib's, seeded with ``seed``.
 
     Integer parameters: LHS and Sobol sample [low - 0.5, high + 0.5] and round (every integer equally
-    likely); Morris levels lie in [low, high] and are rounded. The sample kept for analysis is SALib's own.
+    likely); Morris levels lie in [low, high] and are rounded. SALib's own sample is kept too: Sobol' indices
+    are computed on it, Morris effects on the values run (``sim.analysis.elementary_effects``).
     """
     kind = exp.design.kind
     if kind == "grid":
@@ -336,8 +353,9 @@ def plan(experiment_path: str | Path) -> Plan:
     seconds = 0.0
     point_problems: list[str] = []
     bad_points = 0
+    points = design[[p.name for p in params]].to_numpy(dtype=object)  # each value of its column's kind (as run)
     for point in range(len(design)):
-        row = design.iloc[point]
+        row = dict(zip([p.name for p in params], points[point]))
         label = ", ".join(f"{p.name}={_label(row[p.name], p.kind)}" for p in params)
         where = f"{source}: design point {point} ({label})"
         try:

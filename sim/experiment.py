@@ -22,7 +22,6 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,7 +30,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from sim.files import toml_inline
 from sim.results import ROOT
 from sim.scenario import RootSeed, StrictModel
-from sim.scenario_files import ScenarioError, explain_error, resolve_path
+from sim.scenario_files import ScenarioError, explain_error, join_path, read_toml, resolve_path
 
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
 
@@ -70,6 +69,8 @@ class Parameter(StrictModel):
         kinds = {value_kind(v) for v in value}
         if None in kinds or len(kinds - {"int"} if kinds >= {"int", "float"} else kinds) > 1:
             raise ValueError("values must all be numbers, all booleans or all strings")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in value):
+            raise ValueError(f"values must be finite numbers, got {value}")
         if len({json.dumps(v) for v in value}) != len(value):
             raise ValueError("values must not repeat")
         return value
@@ -213,7 +214,7 @@ def value_kind(value: Any) -> str | None:
 def _flatten_table(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
     out = []
     for key, value in table.items():
-        path = f"{prefix}{key}"
+        path = f"{prefix}{join_path([key])}"  # a key holding a dot stays one key: brands."A.B".dealers
         if isinstance(value, dict):
             out += _flatten_table(value, path + ".")
         else:
@@ -230,7 +231,7 @@ def _explain(error: dict, source: str) -> str:
         shown = (loc[0], *loc[2:])
     else:
         shown = loc
-    path = ".".join(str(p) for p in shown if not str(p).startswith("function-"))
+    path = join_path([p for p in shown if not str(p).startswith("function-")])
     if error["type"] == "union_tag_invalid":
         tag = error.get("ctx", {}).get("tag")
         hint = difflib.get_close_matches(str(tag), ["grid", "lhs", "sobol", "morris"], n=1)
@@ -262,10 +263,7 @@ def parse_experiment(raw: dict, source: str) -> Experiment:
 def load_experiment(name: str | Path) -> tuple[Path, Experiment]:
     """Read and validate an experiment file's schema (not yet against its scenario: see :func:`plan`)."""
     path = resolve_experiment(name)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([f"{path}: not valid TOML: {exc}"]) from None
+    raw = read_toml(path)
     experiment = parse_experiment(raw, str(path))
     if experiment.name is None:
         experiment = experiment.model_copy(update={"name": path.stem})

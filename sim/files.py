@@ -1,16 +1,21 @@
-"""Writing results: one way to write a file or a folder atomically, and one TOML writer.
+"""Writing results: one way to write a file or a folder atomically, one way to name it, and one TOML writer.
 
 Every result folder luxsim writes appears whole or not at all (``atomic_folder``); every single file is
 written to a temporary name and renamed over its destination (``write_atomic``), so a reader or an
-interrupted run never sees half a file. A temporary folder that a killed process (kill -9) left behind names
-its host and process, and is removed by the next ``atomic_folder`` beside it once that process is gone
-(:func:`clean_stale`). Default result folders are named by :func:`unique_suffix` as well as by time, so two runs
-started in the same second never pick the same one. TOML is written by tomli-w (``toml_document``, ``toml_inline``) or,
-where a file's comments must be kept, by tomlkit (``sim.calibration_report.apply_to_scenario``).
+interrupted run never sees half a file. A failure to write (a full or read-only disk, no permission) is a
+:class:`WriteError`, one line naming the path and the reason; ``check_writable`` asks before the computing
+starts. Every file or folder name made from a name in the data (a scenario, a brand, an experiment) goes
+through ``safe_name``, so nothing an input says can write outside the destination. A temporary folder that a
+killed process (kill -9) left behind names its host and process, and is removed by the next ``atomic_folder``
+beside it once that process is gone (:func:`clean_stale`). Default result folders are named by
+:func:`unique_suffix` as well as by time, so two runs started in the same second never pick the same one. TOML is
+written by tomli-w (``toml_document``, ``toml_inline``) or, where a file's comments must be kept, by tomlkit
+(``sim.calibration_report.apply_to_scenario``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -28,6 +33,67 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
+
+SAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
+NAME_LENGTH = 64  # characters of a name kept in a file name (file systems allow 255 bytes a name)
+
+
+def safe_name(text: str, max_length: int = NAME_LENGTH) -> str:
+    """A file or folder name made from a name in the data (a scenario, a brand, an experiment, a calibration).
+
+    The one rule for every path luxsim builds from a name: a name of letters, digits, ``_``, ``.`` and ``-``, not
+    starting with a dot or a dash and at most ``max_length`` long, is kept as it is (``lexus_us_1989``,
+    ``Mercedes-Benz``); any other has every other run of characters replaced by ``_``, dots, dashes and ``_`` at its
+    ends dropped, is cut to fit, and ends in ``-`` and 8 hex digits of its SHA-1, so two different names never
+    share a folder.
+    The result is never empty, ``.`` or ``..``, and holds no path separator: ``../../x`` becomes ``x-<hash>``.
+    The name itself (in tables, manifests and reports) is kept as written.
+    """
+    text = str(text)
+    name = SAFE_CHARACTERS.sub("_", text)
+    if name == text and not name.startswith((".", "-")) and 0 < len(name) <= max_length:
+        return name
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    name = name.strip("._-")[: max(0, max_length - 9)].rstrip("._-")
+    return f"{name}-{digest}" if name else digest
+
+
+class WriteError(OSError):
+    """A result that cannot be written (a full or read-only disk, no permission, a name the file system refuses).
+
+    ``str(error)`` is one line naming the path and the reason; the command line prints it and exits with code 1
+    (an environment failure, not bad input). Whatever was half-written has been removed.
+    """
+
+
+def _write_error(path: str | Path, exc: OSError) -> WriteError:
+    if isinstance(exc, WriteError):
+        return exc
+    reason = " ".join(str(exc.strerror or exc).split())  # one line, whatever the library wrote
+    error = WriteError(f"cannot write {path}: {reason}")
+    error.errno = exc.errno
+    return error
+
+
+def check_writable(destination: str | Path) -> None:
+    """Ask, before any computing, whether a folder can be created at ``destination``: a temporary folder named like
+    the destination's own is made (and removed) in its nearest existing parent.
+
+    Raises:
+        WriteError: the nearest existing parent is not a folder, or the file system refuses (read-only, full, no
+            permission, a name too long).
+    """
+    destination = Path(destination)
+    parent = destination.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise WriteError(f"cannot write {destination}: {parent} is not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".check", dir=parent))
+    except OSError as exc:
+        raise _write_error(destination, exc) from None
+
 
 _STALE = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[^.]+\.partial$")  # .NAME.HOST-PID.XXXXXXXX.partial
 
@@ -90,14 +156,19 @@ def atomic_folder(destination: str | Path, replace: bool = False) -> Iterator[Pa
     Raises:
         FileExistsError: ``destination`` already exists and ``replace`` is false (results are never
             overwritten).
+        WriteError: any OSError while the folder is made, written or renamed, as one line naming ``destination``
+            and the reason (the temporary folder is removed first).
     """
     destination = Path(destination)
     if destination.exists() and not replace:
         raise FileExistsError(f"{destination} already exists")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(destination.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.{_host()}-{os.getpid()}.", suffix=".partial",
-                                dir=destination.parent))
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(destination.parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.{_host()}-{os.getpid()}.", suffix=".partial",
+                                    dir=destination.parent))
+    except OSError as exc:
+        raise _write_error(destination, exc) from None
     try:
         yield tmp
         if destination.exists():
@@ -111,20 +182,29 @@ def atomic_folder(destination: str | Path, replace: bool = False) -> Iterator[Pa
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(destination)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(destination, exc) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
-    """Write ``data`` (text is UTF-8) to a temporary file beside ``path``, then rename it over ``path``."""
+    """Write ``data`` (text is UTF-8) to a temporary file beside ``path``, then rename it over ``path``.
+
+    Raises:
+        WriteError: the file cannot be written (one line naming ``path`` and the reason; nothing is left).
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
     try:
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(path, exc) from exc
         raise
     return path
 
@@ -135,7 +215,11 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 
 def write_parquet(path: str | Path, table: pa.Table | pd.DataFrame) -> Path:
-    """A table as zstd-compressed Parquet, atomically."""
+    """A table as zstd-compressed Parquet, atomically.
+
+    Raises:
+        WriteError: the file cannot be written (one line naming ``path`` and the reason; nothing is left).
+    """
     path = Path(path)
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
@@ -143,8 +227,10 @@ def write_parquet(path: str | Path, table: pa.Table | pd.DataFrame) -> Path:
     try:
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(path, exc) from exc
         raise
     return path
 

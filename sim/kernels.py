@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import rules
-from sim.choice import draw_known, draw_weighted, logit_weight
+from sim.choice import draw_known, logit_weights
 from sim.jit import jit, prefetch
 from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED
 from sim.sampling import geometric_scale, next_slot
@@ -303,7 +303,7 @@ AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three
 
 @jit
 def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
-         see_probability: float, offer, need_change: float, service_weight, outside_logit_weights, cp, sp,
+         see_probability: float, offer, need_change: float, service_weight, outside_utility, cp, sp,
          sat_decay, lease_p, holding, led, fleet, stock, leavers, moved) -> tuple[int, int]:
     """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
     brand, and the brands of their stories and cars: ``sim.word_of_mouth.hear_contacts``), decides which brands
@@ -314,8 +314,8 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
     ``check_due`` the shoppers are calendar entries: a slot whose replacement date is not this month (any more)
     is skipped, so a slot listed twice shops once (shopping moves the date on). Returns how many left the
     segment (their slots are the first entries of ``leavers``: the caller frees them) and how many bought
-    ((slot, replacement month) in the first rows of ``moved``, for the calendar). ``value_logit_weights`` is
-    ``outside_logit_weights`` is exp(the segments' ``outside_utility``)."""
+    ((slot, replacement month) in the first rows of ``moved``, for the calendar). ``outside_utility`` is each
+    segment's utility of leaving it."""
     # the columns and accumulators, as local variables (cheaper to use in a loop than a named tuple's fields)
     active, brand, segment, aware_col, sat, sat_month = buyers.active, buyers.brand, buyers.segment, buyers.aware, \
         buyers.sat, buyers.sat_month
@@ -325,9 +325,10 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
     seeker_col, taste_col = buyers.variety_seeker, buyers.brand_taste
     word_of_mouth, awareness_reach, on_sale = ba.word_of_mouth, ba.awareness_reach, ba.on_sale
     switching, rebuy, leased_sales, line_sales = led.switching, led.rebuy, led.leased_sales, led.line_sales
-    values, value_logit_weights, line_cdf, brand_lines, line_count, need_cdf = offer
+    values, value_logit_weights, line_cdf, brand_lines, line_count, need_cdf, value_offset = offer
     nb = on_sale.size
     w = np.empty(nb + 1)
+    u = np.empty(nb + 1)
     heard = np.empty(nb)
     n_left = n_moved = 0
     n = shoppers.size
@@ -370,17 +371,11 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         need = rules.redraw_need(rng, need_col[i], need_change, need_cdf) if current >= 0 else need_col[i]
         need_col[i] = need
         loyal = current if not rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker_col[i]) else NO_BRAND
-        # nested logit among the brands known and on sale: weights exp(utility) (sim.choice.logit_weight)
-        total = 0.0
-        for k in range(nb):
-            if (aware >> k) & 1 and on_sale[k]:
-                w[k] = logit_weight(values[g, need, k], value_logit_weights[g, need, k], taste_col[i, k],
-                                    service_weight[g], heard[k], k == loyal, own_sat, cp)
-            else:
-                w[k] = 0.0
-            total += w[k]
-        w[nb] = outside_logit_weights[g] if may_leave else 0.0
-        pick = rules.choose_in_stock(rng, w, total + w[nb], stock)
+        # nested logit among the brands known and on sale, and leaving: weights exp(utility - the largest)
+        total = logit_weights(w, u, values[g, need], value_logit_weights[g, need], value_offset[g, need], taste_col[i],
+                              service_weight[g], heard, aware, on_sale, loyal, own_sat,
+                              outside_utility[g] if may_leave else -np.inf, cp)
+        pick = rules.choose_in_stock(rng, u, w, total, stock)
 
         switching[month, current if current >= 0 else nb, pick] += 1
         if current >= 0:

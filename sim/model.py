@@ -32,8 +32,7 @@ import pandas as pd
 
 from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
-from sim import (choice, kernels, lineup, replacement, reputation, rules, satisfaction, service, supply,
-                 word_of_mouth)
+from sim import choice, kernels, lineup, replacement, reputation, rules, satisfaction, service, supply, word_of_mouth
 from sim.brand_arrays import BrandArrays
 from sim.executor import check_memory
 from sim.finance import event_money
@@ -179,7 +178,6 @@ class LuxuryMarketModel(mesa.Model):
         self._brand_key: tuple | None = None
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
-        self.outside_logit_weights = np.exp(self.segments.outside_utility)  # logit weights of leaving the segment
         self.offer: choice.Offer | None = None  # what the market offers this month (brand values, line probabilities)
         self._entrant_cdf = np.cumsum(self.segments.entrant_share / self.segments.entrant_share.sum())
         self.fleet = np.zeros(n_brands, dtype=np.int64)
@@ -507,7 +505,8 @@ class LuxuryMarketModel(mesa.Model):
         pop.told_brand[slots] = NO_BRAND
         pop.need[slots] = lineup.draw_needs(rng, n_new, self.offer.need_cdf)
         pop.variety_seeker[slots] = self._draw_seekers(rng, n_new)
-        pop.brand_taste[slots] = choice.draw_brand_tastes(rng, n_new, len(self.brands), self.config.choice.brand_taste_sd)
+        pop.brand_taste[slots] = choice.draw_brand_tastes(rng, n_new, len(self.brands),
+                                                          self.config.choice.brand_taste_sd)
         return slots
 
     def _draw_seekers(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -529,7 +528,7 @@ class LuxuryMarketModel(mesa.Model):
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.offer,
                                        cfg.market.need_change, self.segments.service_weight,
-                                       self.outside_logit_weights, par["cp"], par["sp"], self._sat_decay,
+                                       self.segments.outside_utility, par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, self.stock,
                                        leavers, moved)
         self.pop.release(leavers[:n_left])

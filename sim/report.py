@@ -182,8 +182,10 @@ class Rendered:
 
     def __rich__(self):
         from rich.console import Group
+        from rich.text import Text
 
-        return Group(*(plain(line) for line in self.headline()), *(rich_table(t) for t in self.tables()))
+        # Text, never console markup: a headline names brands and scenarios, whose names may hold '[' and ']'
+        return Group(*(Text(plain(line)) for line in self.headline()), *(rich_table(t) for t in self.tables()))
 
     def __str__(self) -> str:
         return text_of(self)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.files import atomic_folder, unique_suffix, write_json
+from sim.files import atomic_folder, safe_name, unique_suffix, write_json
 from sim.runner import RunResult, summarise
 from sim.scenario import Scenario
 
@@ -25,11 +25,12 @@ PACKAGES = ("luxsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "network
 
 
 def default_destination(scenario: Scenario, started: datetime, seed: int | None = None) -> Path:
-    """``results/NAME/<UTC start time>-<hash>-s<seed>-<random>/``: the hash is the first 8 hex digits of the
-    scenario's SHA-1 (which version of it ran), then the seed and 6 random hex digits (``sim.files.unique_suffix``),
-    so that no two runs started in the same second pick the same folder."""
+    """``results/NAME/<UTC start time>-<hash>-s<seed>-<random>/``: NAME is the scenario's name as a safe file name
+    (:func:`sim.files.safe_name`: a name such as ``../x`` never leaves ``results/``); the hash is the first 8 hex
+    digits of the scenario's SHA-1 (which version of it ran), then the seed and 6 random hex digits
+    (:func:`sim.files.unique_suffix`), so that no two runs started in the same second pick the same folder."""
     digest = hashlib.sha1(scenario.model_dump_json().encode()).hexdigest()[:8]
-    return ROOT / "results" / scenario.name / f"{started:%Y%m%dT%H%M%SZ}-{digest}-{unique_suffix(seed)}"
+    return ROOT / "results" / safe_name(scenario.name) / f"{started:%Y%m%dT%H%M%SZ}-{digest}-{unique_suffix(seed)}"
 
 
 def git_commit() -> str | None:
@@ -126,13 +127,14 @@ def write_results(destination: Path, scenario: Scenario, results: list[RunResult
 
 def write_comparison(destination: Path, runs: dict[str, tuple[Scenario, list[RunResult]]], base: str,
                      started: datetime, seed: int, buyers: int, after=None, execution: dict | None = None) -> Path:
-    """A comparison folder: one run folder per scenario, plus ``differences.csv`` (each scenario − base,
-    paired by replication, with 95% intervals), ``payback.csv`` and a manifest."""
+    """A comparison folder: one run folder per scenario (named by :func:`sim.files.safe_name`), plus
+    ``differences.csv`` (each scenario − base, paired by replication, with 95% intervals), ``payback.csv`` and a
+    manifest."""
     from sim.compare import paired_differences, payback
 
     with atomic_folder(destination) as tmp:
         for name, (scenario, results) in runs.items():
-            _write_run_files(tmp / name, scenario, results, started, seed, buyers, execution)
+            _write_run_files(tmp / safe_name(name), scenario, results, started, seed, buyers, execution)
         base_table = combine(runs[base][1])[0]
         diffs, paybacks = [], []
         for name, (_, results) in runs.items():

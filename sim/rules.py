@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.choice import draw_weighted
+from sim.choice import draw_weighted, relative_weights
 from sim.jit import jit
 from sim.population import LAST_MONTH, RESOLVED_FAST, RESOLVED_SLOW
 from sim.replacement import draw_early_replacement, draw_new_car
@@ -203,16 +203,18 @@ def seeks_variety(rng, owner: bool, probability: float, seeker: bool) -> bool:
 
 
 @jit
-def choose_in_stock(rng, w, total: float, stock) -> int:
-    """A shopper's choice among alternatives with logit weights ``w`` (summing to ``total``; ``sim.choice.
-    draw_weighted``, one uniform), where a brand whose month's allocation is sold (``stock[b]`` <= 0,
-    ``sim.supply``) is out of stock: the shopper chooses again among the rest, a uniform a draw. The brand chosen
+def choose_in_stock(rng, u, w, total: float, stock) -> int:
+    """A shopper's choice among alternatives with utilities ``u`` and logit weights ``w`` (relative to the largest
+    utility, summing to ``total``: ``sim.choice.logit_weights``; ``sim.choice.draw_weighted``, one uniform), where
+    a brand whose month's allocation is sold (``stock[b]`` <= 0, ``sim.supply``) is out of stock: the shopper
+    chooses again among the rest, a uniform a draw, with their weights recomputed from their utilities
+    (``sim.choice.relative_weights``: the rest may be far less likely than the brand sold out). The brand chosen
     gives up one car of its ``stock`` (an alternative at or beyond ``stock.size``, leaving the segment, has none).
-    Overwrites the weights of brands found sold out with 0."""
+    Overwrites the utilities of brands found sold out with -inf, and then the weights."""
     pick = draw_weighted(rng, w, total)
     while pick < stock.size and stock[pick] <= 0.0:
-        total -= w[pick]
-        w[pick] = 0.0
+        u[pick] = -np.inf
+        total = relative_weights(u, w)
         pick = draw_weighted(rng, w, total)
     if pick < stock.size:
         stock[pick] -= 1.0

@@ -30,7 +30,17 @@ import difflib
 import functools
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import core_schema
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -40,12 +50,39 @@ MAX_SEED = 2**63 - 1  # root seeds are written as 64-bit signed integers (Parque
 RootSeed = Annotated[int, Field(ge=0, le=MAX_SEED)]  # every root seed: scenarios, experiments, calibrations, --seed
 
 
+STRICT_SCALARS = ("int", "float", "bool")  # pydantic core schema types validated strictly in every input schema
+
+
+def strict_scalars(schema: Any) -> Any:
+    """``schema`` (a pydantic core schema, changed in place) with every integer, number and boolean in it strict,
+    wherever it is: a field, an item of a list or tuple, a value of a table, a member of a union. Strict means
+    a boolean is not a number (``true`` is not 1 dealer), a number is not a boolean (``1`` is not ``true``), and a
+    number with a fraction part is not an integer (``2.0`` is not 2 years); an integer is still a number (a float
+    field takes ``300``). Containers stay as they are (a TOML list is a tuple field's value)."""
+    if isinstance(schema, dict):
+        if schema.get("type") in STRICT_SCALARS:
+            schema["strict"] = True
+        for value in schema.values():
+            strict_scalars(value)
+    elif isinstance(schema, (list, tuple)):
+        for value in schema:
+            strict_scalars(value)
+    return schema
+
+
 class StrictModel(BaseModel):
     """The base of every luxsim input schema (scenarios, experiments, calibrations): unknown fields are refused
     (a misspelt field is an error, not a silent default), every number must be finite (TOML can write ``nan``
-    and ``inf``), and values assigned later are validated too."""
+    and ``inf``), integers, numbers and booleans are strict (:func:`strict_scalars`: ``dealers = true`` is an
+    error, not 1 dealer), and values assigned later are validated too. A subclass needs nothing more: the rules
+    apply to every field of every model built on this one, in a file or from ``--set``."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        """Pydantic's schema of the model, with its integers, numbers and booleans strict (:func:`strict_scalars`)."""
+        return strict_scalars(handler(source))
 
 
 def year_month_index(date: str, start_year: int) -> int:
@@ -107,23 +144,26 @@ class ServiceLevers(StrictModel):
 
 
 @functools.cache
-def _lever_adapter(name: str) -> TypeAdapter:
-    field = ServiceLevers.model_fields[name]
-    return TypeAdapter(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation)
+def _lever_model(name: str) -> type[StrictModel]:
+    """A model of the one lever ``name``: its type and range, under the rules of every input schema."""
+    return create_model(f"Lever_{name}", __base__=StrictModel, **{name: (ServiceLevers.model_fields[name].annotation,
+                                                                          ServiceLevers.model_fields[name])})
 
 
 def _check_levers(changes: dict[str, Any]) -> dict[str, Any]:
-    """Each named lever exists and its value is valid on its own (combinations are checked per brand)."""
+    """Each named lever exists and its value is valid on its own (combinations are checked per brand); returns
+    the values as validated (an integer given for a number is a number)."""
+    checked = {}
     for name, value in changes.items():
         field = ServiceLevers.model_fields.get(name)
         if field is None:
             hint = difflib.get_close_matches(name, list(ServiceLevers.model_fields), n=1)
             raise ValueError(f"unknown service lever '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
         try:
-            _lever_adapter(name).validate_python(value)
+            checked[name] = getattr(_lever_model(name).model_validate({name: value}), name)
         except ValidationError as exc:
             raise ValueError(f"{name}: {exc.errors()[0]['msg']} (got {value!r})") from None
-    return changes
+    return checked
 
 
 class PolicyChange(StrictModel):
@@ -145,6 +185,9 @@ class PolicyChange(StrictModel):
                                        "or cost shock; 1 = the prices as listed).")
     dealers: int | None = Field(None, gt=0, description="US dealerships from this date (a network that grows or "
                                                         "shrinks), or None to keep the number.")
+    dealer_capacity: Annotated[float, Field(gt=0, le=10_000)] | Literal["unlimited"] | None = Field(
+        None, description="New cars a dealer can deliver a year from this date (sim/supply.py), \"unlimited\" to lift "
+                          "the limit, or None to keep it.")
 
     @field_validator("service")
     @classmethod
@@ -234,9 +277,9 @@ class Brand(StrictModel):
 
     A brand either sets ``price`` (one implicit mid-tier sedan line) or lists its ``models``. The brands on sale at
     the start (``launch`` omitted or not after January of ``market.start_year``) must have ``initial_fleet_share``
-    summing to 1 (checked by :class:`Scenario`). ``timeline`` must be in date order, and each change, applied to the
-    policy in force by then, must give a valid :class:`ServiceLevers`; so must ``strategy.response`` applied after
-    the last one.
+    summing to 1 (checked by :class:`Scenario`). ``timeline`` must be in date order, one entry a date, and each
+    change, applied to the policy in force by then, must give a valid :class:`ServiceLevers`; so must
+    ``strategy.response`` applied after the last one.
     """
 
     launch: YearMonth | None = Field(
@@ -281,6 +324,9 @@ class Brand(StrictModel):
         dates = [change.date for change in value]
         if dates != sorted(dates):
             raise ValueError(f"timeline dates must be in order, got {dates}")
+        twice = sorted({d for d in dates if dates.count(d) > 1})
+        if twice:
+            raise ValueError(f"two timeline entries dated {', '.join(twice)}: put that date's changes in one entry")
         return value
 
     @model_validator(mode="after")
@@ -572,11 +618,11 @@ class Choice(StrictModel):
                          "every replacement (brand-loyal and switching segments: Grover & Srinivasan 1987; Kamakura & "
                          "Russell 1989); drawn when a household enters the segment.")
     brand_taste_sd: float = Field(
-        0.0, ge=0.0, le=3.0, description="Standard deviation (utility units, 0-3) of each household's persistent taste "
-                                         "for each brand, drawn when it enters the segment and kept for life: random "
-                                         "brand intercepts, the unobserved heterogeneity that, beside state dependence, "
-                                         "makes owners rebuy (Heckman 1981; Keane 1997; BLP 1995; Train 2009 ch. 6). "
-                                         "0 = none (a plain nested logit).")
+        0.0, ge=0.0, le=3.0,
+        description="Standard deviation (utility units, 0-3) of each household's persistent taste for each brand, "
+                    "drawn when it enters the segment and kept for life: random brand intercepts, the unobserved "
+                    "heterogeneity that, beside state dependence, makes owners rebuy (Heckman 1981; Keane 1997; BLP "
+                    "1995; Train 2009 ch. 6). 0 = none (a plain nested logit).")
     nesting_parameter: float = Field(
         1.0, gt=0.0, le=1.0, description="Nested logit log-sum coefficient (lambda, 0-1] of the brand nests: lower = "
                                          "a brand's lines are closer substitutes (McFadden 1978; Train 2009 ch. 4).")

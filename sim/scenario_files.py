@@ -3,16 +3,20 @@
 The schema (what a scenario *is*: :class:`sim.scenario.Scenario` and its sections) is in :mod:`sim.scenario`;
 this module is how a scenario gets from a file, or a raw dict, to a validated :class:`~sim.scenario.Scenario`.
 Named ``scenario_files`` after the project's ``<concept>_<aspect>`` modules (``sweep_folder``, ``run_report``,
-``app_state``): the scenario concept, its files aspect. The finder (:func:`resolve_path`) and the error lines
+``app_state``): the scenario concept, its files aspect. The finder (:func:`resolve_path`), the reader
+(:func:`read_toml`), the field paths (:func:`split_path`, :func:`join_path`) and the error lines
 (:func:`explain_error`) serve the other TOML inputs too (experiments in :mod:`sim.experiment`, calibrations in
-:mod:`sim.calibration`).
+:mod:`sim.calibration_problem`).
 
 Entry points: :func:`load_scenario` (a file by name or path, with ``--set`` overrides), :func:`validate` (a raw
 dict, e.g. a design point of a sweep), :func:`read_raw` (a file with its ``extends`` chain merged, not
-validated), :func:`apply_overrides` and :func:`set_values` (dotted-path changes to a raw dict before validating
-it), :func:`parse_override` (one ``--set`` text), :func:`resolve_path` (find a TOML file), :func:`explain_error`
-and :func:`field_names` (one line per pydantic error, with 'did you mean'). :data:`SCENARIO_DIR` is the scenario
-library (``scenarios/``).
+validated: tables key by key, timelines by date, model lines by name, ``replace = [...]`` for a whole value),
+:func:`apply_overrides` and :func:`set_values` (dotted-path changes to a raw dict before validating it),
+:func:`parse_override` (one ``--set`` text), :func:`resolve_path` (find a TOML file), :func:`read_toml` (UTF-8,
+with or without a byte-order mark), :func:`split_path` and :func:`join_path` (``brands."Mercedes.Benz".dealers``),
+:func:`date_warnings` (dates outside the run, issued by :func:`load_scenario` as :class:`ScenarioWarning`),
+:func:`explain_error` and :func:`field_names` (one line per pydantic error, with 'did you mean').
+:data:`SCENARIO_DIR` is the scenario library (``scenarios/``).
 
 Bad input raises :class:`ScenarioError`, one line per problem, each of the form ``SOURCE: field.path: reason``,
 e.g. ``scenarios/x.toml: brands.Lexus.service.loaner_carz: unknown field (did you mean 'loaner_cars'?)``.
@@ -23,13 +27,15 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import numpy as np
+import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario import Scenario
+from sim.scenario import Scenario, year_month_index
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -77,11 +83,151 @@ def resolve_path(name: str | Path, base: Path | None = None, folder: Path = SCEN
     raise ScenarioError([f"{name}: no such {kind} file" + (f" (did you mean '{hint[0]}'?)" if hint else "")])
 
 
-def _deep_merge(base: dict, override: dict) -> dict:
+def read_toml(path: Path) -> dict:
+    """A TOML file as a dict: UTF-8 text, with or without a byte-order mark (as some Windows editors save it).
+
+    The one reader of luxsim's input files (scenarios, experiments, calibrations).
+
+    Raises:
+        ScenarioError: one line naming the file and the reason: it cannot be read, it is not UTF-8 text (the
+            line of the first bad byte), or it is not valid TOML (tomllib's reason, with its line and column).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read the file: {exc.strerror or exc}"]) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError([f"{path}: not UTF-8 text (it is UTF-16): save the file as UTF-8"])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ScenarioError([f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): save the file "
+                             "as UTF-8"]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: not valid TOML: {exc}"]) from None
+
+
+BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")  # a key TOML (and a field path) writes without quotes
+
+
+def split_path(path: str) -> list[str]:
+    """A dotted field path as its parts; a part in quotes is one part, dots and all, as in TOML's dotted keys.
+
+    ``brands."Mercedes.Benz".dealers`` -> ``["brands", "Mercedes.Benz", "dealers"]``. Double-quoted parts take
+    TOML's escapes (``\\"``), single-quoted parts are literal; spaces around a part are dropped, and so are
+    empty unquoted parts (``a..b`` is ``a.b``). :func:`join_path` writes a path back.
+
+    Raises:
+        ValueError: a quote that is not closed, or text between a closing quote and the next dot.
+    """
+    parts: list[str] = []
+    i, n = 0, len(path)
+    while i <= n:
+        while i < n and path[i] in " \t":
+            i += 1
+        if i < n and path[i] in "\"'":
+            quote, j = path[i], i + 1
+            while j < n and path[j] != quote:
+                j += 2 if quote == '"' and path[j] == "\\" else 1
+            if j >= n:
+                raise ValueError(f"unclosed {quote} in the field path {path!r}")
+            part = path[i + 1: j] if quote == "'" else tomllib.loads(f"v = {path[i: j + 1]}")["v"]
+            j += 1
+            while j < n and path[j] in " \t":
+                j += 1
+            if j < n and path[j] != ".":
+                raise ValueError(f"expected a dot after the quoted part {path[i: j]} in the field path {path!r}")
+            parts.append(part)
+        else:
+            j = path.find(".", i)
+            j = n if j < 0 else j
+            if path[i:j].strip():
+                parts.append(path[i:j].strip())
+        i = j + 1
+    return parts
+
+
+def join_path(parts: list | tuple) -> str:
+    """Field path parts as one dotted path, quoting a part that is not a bare TOML key (``Mercedes.Benz``,
+    ``Alfa Romeo``): the inverse of :func:`split_path`, used in every error line that names a field."""
+    return ".".join(str(p) if BARE_KEY.match(str(p)) else tomli_w.dumps({"k": str(p)})[4:].strip() for p in parts)
+
+
+MERGE_KEYS = ("date", "year", "name")  # lists of tables merged entry by entry on the first of these all entries have
+REPLACE = "replace"  # a table's ``replace = ["key", ...]``: those keys take the child's value whole, not merged
+
+
+def _merge_key(base: list, override: list) -> str | None:
+    """The key two lists of tables are merged on (``date``, ``year`` or ``name``), or None: the child's list wins."""
+    entries = [*base, *override]
+    if not base or not all(isinstance(e, dict) for e in entries):
+        return None
+    return next((key for key in MERGE_KEYS if all(key in e for e in entries)), None)
+
+
+def _merge_list(base: list, override: list, key: str) -> list:
+    """The parent's entries, each replaced whole by the child's entries with the same key, then the child's new
+    entries; dated entries (``date``, ``year``) sorted by date if the child's own are in order (if not, the list
+    is left out of order for the schema to refuse, as it refuses a file's own list out of order)."""
+    by_key: dict[Any, list] = {}
+    for entry in override:
+        by_key.setdefault(_hashable(entry[key]), []).append(entry)
+    merged, replaced = [], set()
+    for entry in base:
+        k = _hashable(entry[key])
+        if k in by_key:
+            merged += by_key.pop(k)
+            replaced.add(k)
+        elif k not in replaced:
+            merged.append(entry)
+    merged += [e for entries in by_key.values() for e in entries]
+    if key != "name":
+        try:
+            dates = [e[key] for e in override]
+            if dates == sorted(dates):
+                merged.sort(key=lambda e: e[key])  # stable: entries of one date keep their order (and are refused)
+        except TypeError:
+            pass  # a date of the wrong type: left in place for the schema to refuse
+    return merged
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) else repr(value)
+
+
+def _deep_merge(base: dict, override: dict, source: str, where: tuple = ()) -> dict:
+    """``override`` (a child file's table) merged into ``base`` (its parent's), neither modified.
+
+    Tables merge key by key; lists of tables with a ``date``, ``year`` or ``name`` in every entry merge entry by
+    entry (:func:`_merge_list`); any other value, and every key the table lists in ``replace``, is the child's.
+    The ``replace`` keys are checked and dropped.
+    """
+    replace = override.get(REPLACE, [])
+    here = join_path(where) if where else "(top level)"
+    if not isinstance(replace, list) or not all(isinstance(k, str) for k in replace):
+        raise ScenarioError([f"{source}: {join_path((*where, REPLACE))}: must be a list of key names of this "
+                             f"table, e.g. replace = [\"timeline\"] (got {replace!r})"])
+    for key in replace:
+        if key not in override or key == REPLACE:
+            hint = difflib.get_close_matches(key, [k for k in override if k != REPLACE], n=1)
+            raise ScenarioError([f"{source}: {join_path((*where, REPLACE))}: '{key}' is not a key of {here}"
+                                 + (f" (did you mean '{hint[0]}'?)" if hint else "")])
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+        if key == REPLACE:
+            continue
+        old = merged.get(key) if key not in replace else None
+        if isinstance(value, dict):
+            merged[key] = _deep_merge(old if isinstance(old, dict) else {}, value, source, (*where, key))
+        elif isinstance(value, list) and isinstance(old, list) and (by := _merge_key(old, value)):
+            if not value:
+                raise ScenarioError([f"{source}: {join_path((*where, key))}: an empty list merges nothing into the "
+                                     f"inherited one; to remove the inherited entries, write replace = [\"{key}\"] "
+                                     f"in {here}"])
+            merged[key] = _merge_list(old, value, by)
         else:
             merged[key] = value
     return merged
@@ -90,19 +236,24 @@ def _deep_merge(base: dict, override: dict) -> dict:
 def read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     """A scenario file as a raw dict with its ``extends`` chain merged in (not validated).
 
+    The child's tables merge into the parent's key by key; lists of dated tables (``timeline``, any list whose
+    entries have a ``date`` or a ``year``) merge by date and lists of named tables (``models``) by name, a child
+    entry replacing the parent's entry of the same date or name whole; other values are the child's. A table's
+    ``replace = ["key", ...]`` makes those keys the child's whole (e.g. ``replace = ["timeline"]`` with
+    ``timeline = []`` removes the inherited timeline). ``name``, ``question`` and ``description`` are never
+    inherited.
+
     Raises:
-        ScenarioError: not valid TOML, a cycle in ``extends``, or a parent file that does not exist.
+        ScenarioError: not UTF-8 or not valid TOML (:func:`read_toml`), a cycle in ``extends``, a parent file that
+            does not exist, a bad ``replace``, or an empty list where it would merge nothing.
     """
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError([f"{path}: extends: cycle in extends ({cycle})"])
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([f"{path}: not valid TOML: {exc}"]) from None
+    raw = read_toml(path)
     parent = raw.get("extends")
     if parent is None:
-        return raw
+        return _deep_merge({}, raw, str(path))
     if not isinstance(parent, str):
         raise ScenarioError([f"{path}: extends: must be a file name string"])
     parent_path = resolve_path(parent, base=path.parent)
@@ -110,27 +261,44 @@ def read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     inherited.pop("name", None)
     inherited.pop("question", None)
     inherited.pop("description", None)
-    return _deep_merge(inherited, raw)
+    return _deep_merge(inherited, raw, str(path))
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split one ``--set`` text ``a.b.c=value`` into its field path and its value.
 
     Args:
-        text: ``FIELD.PATH=VALUE``; the value is read as a TOML value (``true``, ``0.5``, ``[24, 36]``,
-            ``"x"``), and a value that is not valid TOML is kept as a bare string.
+        text: ``FIELD.PATH=VALUE``; the path is read by :func:`split_path` (a part in quotes may hold dots or
+            ``=``: ``brands."Mercedes.Benz".dealers=3``); the value is read as a TOML value (``true``, ``0.5``,
+            ``[24, 36]``, ``"x"``), and a value that is not valid TOML is kept as a bare string.
 
     Returns:
         ``(["a", "b", "c"], value)``: the path's parts (empty parts dropped) and the Python value.
 
     Raises:
-        ScenarioError: no ``=`` (``--set TEXT: expected FIELD.PATH=VALUE``) or an empty path
-            (``--set TEXT: empty field path``).
+        ScenarioError: no ``=`` (``--set TEXT: expected FIELD.PATH=VALUE``), an empty path
+            (``--set TEXT: empty field path``) or an unclosed quote in it.
     """
-    if "=" not in text:
-        raise ScenarioError([f"--set {text}: expected FIELD.PATH=VALUE"])
-    key, _, value_text = text.partition("=")
-    keys = [k for k in key.strip().split(".") if k]
+    quote, cut, escaped = None, -1, False
+    for i, char in enumerate(text):  # the first '=' outside quotes (a double-quoted part may escape a quote)
+        if escaped:
+            escaped = False
+        elif quote:
+            escaped = quote == '"' and char == "\\"
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "=":
+            cut = i
+            break
+    if cut < 0:
+        raise ScenarioError([f"--set {text}: " + (f"unclosed {quote} in the field path" if quote else
+                                                  "expected FIELD.PATH=VALUE")])
+    key, value_text = text[:cut], text[cut + 1:]
+    try:
+        keys = split_path(key)
+    except ValueError as exc:
+        raise ScenarioError([f"--set {text}: {exc}"]) from None
     if not keys:
         raise ScenarioError([f"--set {text}: empty field path"])
     try:
@@ -153,7 +321,7 @@ def _check_named(raw: dict, keys: list[str], context: str) -> None:
                 table = table.get(key, {}) if isinstance(table, dict) else {}
             if keys[n] not in table:
                 hint = difflib.get_close_matches(keys[n], list(table), n=1)
-                raise ScenarioError([f"{context}{'.'.join(keys[: n + 1])}: unknown {kind} '{keys[n]}'"
+                raise ScenarioError([f"{context}{join_path(keys[: n + 1])}: unknown {kind} '{keys[n]}'"
                                      + (f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(table)})")])
 
 
@@ -165,7 +333,8 @@ def set_values(raw: dict, values: dict[str, Any], context: str = "") -> dict:
 
     Args:
         raw: a scenario as read from TOML (nested dicts), not yet validated.
-        values: ``{"brands.Lexus.price": 35000.0, ...}``; numpy scalars (a design's values) become Python ones.
+        values: ``{"brands.Lexus.price": 35000.0, ...}``, each path read by :func:`split_path` (quote a name
+            holding a dot: ``brands."Mercedes.Benz".price``); numpy scalars (a design's values) become Python ones.
         context: prefix of error lines (e.g. ``"--set TEXT: "``).
 
     Returns:
@@ -173,11 +342,14 @@ def set_values(raw: dict, values: dict[str, Any], context: str = "") -> dict:
 
     Raises:
         ScenarioError: a path names a brand or segment the scenario lacks:
-            ``CONTEXTbrands.Lexuss: unknown brand 'Lexuss' (did you mean 'Lexus'?)``.
+            ``CONTEXTbrands.Lexuss: unknown brand 'Lexuss' (did you mean 'Lexus'?)``, or has an unclosed quote.
     """
     raw = dict(raw)
     for path, value in values.items():
-        keys = [k for k in path.split(".") if k]
+        try:
+            keys = split_path(path)
+        except ValueError as exc:
+            raise ScenarioError([f"{context}{exc}"]) from None
         _check_named(raw, keys, context)
         if isinstance(value, np.generic):  # numpy scalars (a design's values) as plain Python
             value = value.item()
@@ -207,7 +379,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """
     for text in overrides:
         keys, value = parse_override(text)
-        raw = set_values(raw, {".".join(keys): value}, context=f"--set {text}: ")
+        raw = set_values(raw, {join_path(keys): value}, context=f"--set {text}: ")
     return raw
 
 
@@ -289,7 +461,7 @@ def explain_error(error: dict, source: str, model: type[BaseModel] = None, path:
     """
     loc = tuple(error["loc"])
     if path is None:
-        path = ".".join(str(p) for p in loc if not str(p).startswith("function-"))
+        path = join_path([p for p in loc if not str(p).startswith("function-")])
     if error["type"] == "extra_forbidden":
         known = field_names(model or Scenario, loc[:-1])
         renamed = RENAMED_FIELDS.get(str(loc[-1]))
@@ -314,20 +486,85 @@ def validate(raw: dict, source: str = "<scenario>") -> Scenario:
         The validated scenario.
 
     Raises:
-        ScenarioError: one line per pydantic error, ``SOURCE: field.path: reason`` (:func:`explain_error`).
+        ScenarioError: one line per pydantic error, ``SOURCE: field.path: reason`` (:func:`explain_error`); an
+            entry of a dated or named list is named by its date or name, ``brands.Lexus.timeline[1995-01].service``,
+            ``brands.Lexus.models[RX].price`` (its index may not be its place in any one file, after ``extends``).
     """
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError([explain_error(err, source) for err in exc.errors()]) from None
+        raise ScenarioError([explain_error(err, source, path=_error_path(err["loc"], raw))
+                             for err in exc.errors()]) from None
+
+
+def _error_path(loc: tuple, raw: Any) -> str:
+    """An error's field path, each index into a list of dated or named tables shown as the entry's date or name."""
+    text, node = "", raw
+    for part in loc:
+        if str(part).startswith("function-"):
+            continue
+        if isinstance(part, int) and isinstance(node, list):
+            entry = node[part] if 0 <= part < len(node) else None
+            key = next((k for k in MERGE_KEYS if isinstance(entry, dict) and isinstance(entry.get(k), (str, int))
+                        and not isinstance(entry.get(k), bool)), None)
+            text += f"[{entry[key]}]" if key else f".{part}"
+            node = entry
+            continue
+        text += ("." if text else "") + join_path([part])
+        node = node.get(part) if isinstance(node, dict) else None
+    return text
+
+
+class ScenarioWarning(UserWarning):
+    """A scenario that is valid but says something that will not happen as written (a date outside the run).
+
+    :func:`load_scenario` issues one per problem, ``SOURCE: field.path: reason``; the command line prints each
+    as one line on stderr and goes on.
+    """
+
+
+def date_warnings(scenario: Scenario) -> list[str]:
+    """What a valid scenario dates outside its run, one ``field.path: reason`` line per brand and field.
+
+    Checked against the run as configured (``market.years`` after any override): a brand launched after the
+    last month never sells; a model line launched after it is never sold; a timeline entry after it never
+    takes effect, and one before the start takes effect from the start. (Two timeline entries on one date
+    are refused by the schema, :class:`sim.scenario.Brand`.)
+
+    Returns:
+        The lines, in brand order; empty when every date falls inside the run.
+    """
+    start, months = scenario.market.start_year, scenario.market.months
+    last = f"{start + scenario.market.years - 1}-12"
+    lines = []
+    for name, brand in scenario.brands.items():
+        where = join_path(["brands", name])
+        if brand.launch and year_month_index(brand.launch, start) >= months:
+            lines.append(f"{where}.launch: {brand.launch} is after the run's last month ({last}): the brand never "
+                         "sells")
+            continue
+        late = [c.date for c in brand.timeline if year_month_index(c.date, start) >= months]
+        if late:
+            lines.append(f"{where}.timeline: {', '.join(late)} after the run's last month ({last}): never in force")
+        early = [c.date for c in brand.timeline if year_month_index(c.date, start) < 0]
+        if early:
+            lines.append(f"{where}.timeline: {', '.join(early)} before the run's start ({start}-01): in force from "
+                         "the start")
+        unsold = [f"{line.name} ({line.launch})" for line in brand.models if line.launch not in (None, "response")
+                  and year_month_index(line.launch, start) >= months]
+        if unsold:
+            lines.append(f"{where}.models: {', '.join(unsold)} launch after the run's last month ({last}): never "
+                         "sold")
+    return lines
 
 
 def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scenario:
     """Read, inherit, override and validate a scenario file.
 
-    The file's ``extends`` chain is merged first (tables merged key by key, the child winning; ``name``,
-    ``question`` and ``description`` are never inherited), ``name`` defaults to the file's stem, then the
-    overrides are applied in order and the result is validated.
+    The file's ``extends`` chain is merged first (:func:`read_raw`: tables key by key, timelines by date, model
+    lines by name, ``replace`` for a whole value; ``name``, ``question`` and ``description`` are never
+    inherited), ``name`` defaults to the file's stem, then the overrides are applied in order and the result is
+    validated. Dates outside the run (:func:`date_warnings`) are issued as :class:`ScenarioWarning`.
 
     Args:
         name: a path, or a name in ``scenarios/`` (``"lexus_us_1989"``); see :func:`resolve_path`.
@@ -339,13 +576,16 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scena
 
     Raises:
         ScenarioError: with one line per problem, each ``SOURCE: field.path: reason``: no such file, a file
-            (or one it extends) that is not valid TOML, a bad or cyclic ``extends``, a malformed override or one
-            naming an unknown brand or segment (``--set TEXT: ...``), and every schema error (the source is then
-            the file's path, with `` (with --set overrides)`` when there were any).
+            (or one it extends) that is not UTF-8 or not valid TOML, a bad or cyclic ``extends`` or ``replace``, a
+            malformed override or one naming an unknown brand or segment (``--set TEXT: ...``), and every schema
+            error (the source is then the file's path, with `` (with --set overrides)`` when there were any).
     """
     path = resolve_path(name)
     raw = read_raw(path)
     raw.setdefault("name", path.stem)
     raw.pop("extends", None)
     source = str(path) + (" (with --set overrides)" if overrides else "")
-    return validate(apply_overrides(raw, overrides or []), source)
+    scenario = validate(apply_overrides(raw, overrides or []), source)
+    for line in date_warnings(scenario):
+        warnings.warn(f"{source}: {line}", ScenarioWarning, stacklevel=2)
+    return scenario

@@ -163,8 +163,8 @@ def _progress(enabled: bool):
             speed = task.finished_speed or task.speed
             return Text(f"{speed:.2f} runs/s" if speed else "- runs/s", style="progress.data.speed")
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                    RateColumn(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("runs"), RateColumn(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                     console=Console(stderr=True), disable=not enabled, transient=False)
 
 

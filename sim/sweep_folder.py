@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from sim.design import ParamInfo, Plan, estimate_seconds
 from sim.experiment import Experiment
-from sim.files import pid_alive, unique_suffix, write_atomic, write_json, write_parquet
+from sim.files import check_writable, pid_alive, safe_name, unique_suffix, write_atomic, write_json, write_parquet
 from sim.results import PACKAGES as BASE_PACKAGES
 from sim.results import ROOT, git_commit, package_versions
 from sim.scenario import MAX_SEED
@@ -110,6 +110,7 @@ def create_folder(p: Plan, folder: Path) -> dict:
     """Write a new sweep folder's manifest, experiment copy, design (and SALib sample); no runs yet."""
     folder = Path(folder)
     manifest = new_manifest(p, now())
+    check_writable(folder)  # a read-only or full disk: one line (sim.files.WriteError), not a traceback
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "outputs").mkdir(exist_ok=True)
     if p.experiment.keep_series:
@@ -287,6 +288,6 @@ def lock(folder: Path) -> Path:
 
 
 def default_folder(name: str, started: datetime, seed: int | None = None) -> Path:
-    """``results/sweeps/<name>/<UTC time>-s<seed>-<random>/`` (``sim.files.unique_suffix``): two sweeps started in
-    the same second never share a folder."""
-    return ROOT / "results" / "sweeps" / name / f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
+    """``results/sweeps/<name>/<UTC time>-s<seed>-<random>/`` (the name a safe file name, :func:`sim.files.safe_name`;
+    :func:`sim.files.unique_suffix`): two sweeps started in the same second never share a folder."""
+    return ROOT / "results" / "sweeps" / safe_name(name) / f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"

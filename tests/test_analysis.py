@@ -121,7 +121,7 @@ range = [0, 1]
     assert table["ST"].idxmax() == "x1"
 
 
-def test_morris_ranks_a_linear_model_on_the_unrounded_sample(tmp_path):
+def test_morris_ranks_a_linear_model_on_the_values_run(tmp_path):
     experiment = """
 [design]
 kind = "morris"
@@ -151,13 +151,61 @@ range = [0, 1]
     raw = pd.read_csv(out / "morris_indices.csv")
     assert list(raw.columns)[:5] == ["output", "parameter", "mu_star", "mu_star_conf", "sigma"]
     table = raw.set_index("parameter")
-    # ... the analysis uses SALib's own sample: elementary effects per unit of the normalised range
+    # ... and the effects are on them: per unit of the parameter's range, exactly, rounding or not
     assert table.loc["x1", "mu_star"] == pytest.approx(4.0, rel=1e-6)
     assert table.loc["x2", "mu_star"] == pytest.approx(1.0, rel=1e-6)
-    assert table.loc["dealers", "mu_star"] == pytest.approx(1.0, abs=0.03)  # 0.01 x (150 - 50), rounding aside
+    assert table.loc["dealers", "mu_star"] == pytest.approx(1.0, rel=1e-9)  # 0.01 x (150 - 50)
     assert table.loc["x4", "mu_star"] == pytest.approx(0.0, abs=1e-9)
     assert table.loc["x1", "sigma"] == pytest.approx(0.0, abs=1e-9)  # linear: no spread
+    assert table.loc["dealers", "sigma"] == pytest.approx(0.0, abs=1e-9)
     assert (out / "morris_y.png").exists()
+
+
+@pytest.mark.parametrize("levels", [4, 6])
+def test_morris_effect_of_a_small_integer_range_is_the_truth(tmp_path, levels):
+    """Roadside level 1-3 on 4 levels: SALib samples 1, 1.67, 2.33, 3 (steps of 1.33) and the model runs 1, 2, 2, 3
+    (steps of 1). A response linear in the level, from 0 at 1 to 1 at 3, has mu* = 1 over the range; effects on
+    SALib's sample gave 0.75."""
+    experiment = f"""
+[design]
+kind = "morris"
+trajectories = 12
+levels = {levels}
+[[parameters]]
+path = "brands.Lexus.service.roadside_level"
+name = "roadside"
+range = [1, 3]
+[[parameters]]
+path = "choice.inertia"
+name = "x"
+range = [0, 1]
+"""
+    folder = synthetic_sweep(tmp_path, experiment, lambda roadside, x: (roadside - 1) / 2 + 0.5 * x)
+    assert set(pd.read_parquet(folder / "design.parquet")["roadside"]) <= {1, 2, 3}
+    table = pd.read_csv(analyze(folder) / "morris_indices.csv").set_index("parameter")
+    assert table.loc["roadside", "mu_star"] == pytest.approx(1.0, rel=1e-9)
+    assert table.loc["roadside", "mu"] == pytest.approx(1.0, rel=1e-9)
+    assert table.loc["roadside", "sigma"] == pytest.approx(0.0, abs=1e-9)
+    assert table.loc["x", "mu_star"] == pytest.approx(0.5, rel=1e-9)
+
+
+def test_morris_statistics_are_salib_s_for_number_parameters():
+    """Where nothing is rounded, effects on the values run are SALib's, and so are mu, mu*, sigma and the bootstrap
+    interval (the same draws for the same seed)."""
+    from SALib.analyze import morris as salib_morris
+    from SALib.sample import morris as salib_sample
+
+    from sim.analysis import NUM_RESAMPLES, morris_indices
+
+    problem = {"num_vars": 3, "names": ["a", "b", "c"], "bounds": [[0.0, 1.0], [-2.0, 5.0], [10.0, 20.0]]}
+    x = salib_sample.sample(problem, 15, num_levels=4, seed=2)
+    y = np.sin(3 * x[:, 0]) + x[:, 1] ** 2 + 0.1 * x[:, 0] * x[:, 2]
+    ours = morris_indices(problem, x, x, {"y": y}, seed=9)[0].set_index("parameter")
+    theirs = salib_morris.analyze(problem, x, y, num_levels=4, num_resamples=NUM_RESAMPLES, conf_level=0.95,
+                                  seed=9)
+    for k, name in enumerate(problem["names"]):
+        for stat in ("mu", "mu_star", "sigma", "mu_star_conf"):
+            assert ours.loc[name, stat] == pytest.approx(theirs[stat][k], rel=1e-9, abs=1e-12)
 
 
 GRID_X1 = """

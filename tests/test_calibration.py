@@ -198,6 +198,15 @@ def test_apply_writes_values_with_a_comment_and_keeps_the_rest(tmp_path):
     validate(raw, str(path))
 
 
+def test_apply_reads_a_scenario_saved_with_a_byte_order_mark(tmp_path):
+    """Issue #14: scenario files may start with a UTF-8 byte-order mark; --apply, at the end of a calibration,
+    must read them as loading did (tomlkit alone takes the mark for an empty key)."""
+    path = tmp_path / "flagship.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (ROOT / "scenarios" / "lexus_us_1989.toml").read_bytes())
+    apply_to_scenario(path, {"choice.inertia": 1.234}, "results/calibration/x/20261123T000000Z")
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["choice"]["inertia"] == 1.234
+
+
 def test_calibrated_toml_lines_are_valid_set_overrides():
     problem = toy_problem(2)
     result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()

@@ -373,7 +373,8 @@ def test_nest_inclusive_value_and_line_probabilities(lam):
             p_line = np.exp(w[g, n, :2] / lam) / np.exp(w[g, n, :2] / lam).sum()
             assert offer.line_cdf[g, n, 0, 0] == pytest.approx(p_line[0])
             assert offer.line_cdf[g, n, 0, 1] == 1.0
-    assert np.all(offer.value_logit_weights == np.exp(offer.values))
+    assert np.all(offer.value_offset == offer.values.max(axis=2))
+    assert np.all(offer.value_logit_weights == np.exp(offer.values - offer.value_offset[:, :, None]))
 
 
 def test_nest_similarity_lowers_the_value_of_a_second_line():
@@ -419,3 +420,107 @@ def test_draw_line_frequencies_match_the_nested_logit():
     p /= p.sum()
     counts = np.bincount(draws, minlength=2)[:2]
     assert stats.chisquare(counts, p * counts.sum()).pvalue > 0.001
+
+
+# ---- logit weights that never overflow ----------------------------------------------------------------------------
+@st.composite
+def shoppers_weights_case(draw):
+    """One shopper's inputs to ``choice.logit_weights`` with utilities of any size (to +-2000): the month's values
+    of up to 6 brands, which are considered, tastes and word of mouth (0 for some: looked up), loyalty, leaving."""
+    nb = draw(st.integers(1, 6))
+    big = st.floats(-2000, 2000)
+    values = np.array(draw(st.lists(st.one_of(big, st.just(-np.inf)), min_size=nb, max_size=nb)))
+    taste = np.array(draw(st.lists(st.one_of(st.just(0.0), big), min_size=nb, max_size=nb)), np.float32)
+    heard = np.array(draw(st.lists(st.one_of(st.just(0.0), st.floats(-1, 1)), min_size=nb, max_size=nb)))
+    on_sale = np.array(draw(st.lists(st.booleans(), min_size=nb, max_size=nb)))
+    known = draw(st.integers(0, 2**nb - 1))
+    loyal = draw(st.integers(-1, nb - 1))
+    outside = draw(st.one_of(big, st.just(-np.inf)))
+    p = choice.ChoiceParams(draw(st.floats(0, 1000)), draw(st.floats(0, 5)), 1.0, 0.0, 0.0)
+    return values, taste, heard, on_sale, known, loyal, draw(st.floats(-1, 1)), outside, p
+
+
+def shopper_weights(case, rule=choice.logit_weights):
+    values, taste, heard, on_sale, known, loyal, own, outside, p = case
+    finite = values[np.isfinite(values)]
+    offset = finite.max() if finite.size else 0.0  # as choice.nest: the largest value
+    with np.errstate(under="ignore"):
+        lookup = np.exp(values - offset)
+    w, u = np.full(values.size + 1, np.nan), np.full(values.size + 1, np.nan)
+    total = rule(w, u, values, lookup, offset, taste, 0.8, heard, known, on_sale, loyal, own, outside, p)
+    return w, u, total
+
+
+@HYP
+@given(case=shoppers_weights_case())
+def test_logit_weights_are_exp_utility_minus_the_largest_whatever_the_utilities(case):
+    """An inertia of 800 or utilities of +-2000 once overflowed exp (every loyal owner left the segment): each
+    weight is exp(u - max u) over the alternatives considered, in [0, 1], the largest exactly 1, never inf or NaN;
+    looked-up weights (no personal term) agree with direct ones; compiled and Python the same."""
+    values, taste, heard, on_sale, known, loyal, own, outside, p = case
+    w, u, total = shopper_weights(case)
+    nb = values.size
+    considered = np.array([bool(known >> k & 1) and on_sale[k] for k in range(nb)])
+    for k in range(nb):
+        if considered[k]:
+            expected = choice.utility(values[k] + taste[k], 0.8, heard[k], k == loyal, own, p)
+            assert u[k] == pytest.approx(expected, rel=1e-12, abs=1e-9)
+        else:
+            assert u[k] == -np.inf and w[k] == 0.0
+    assert u[nb] == outside
+    assert np.isfinite(w).all() and (w >= 0).all() and (w <= 1 + 1e-12).all() and np.isfinite(total)
+    if np.isfinite(u).any():
+        top = u[np.isfinite(u)].max()
+        with np.errstate(under="ignore"):
+            direct = np.where(np.isfinite(u), np.exp(u - top), 0.0)
+        np.testing.assert_allclose(w, direct, rtol=1e-9, atol=1e-15)
+        assert w.max() == 1.0 and total == pytest.approx(w.sum(), rel=1e-12)
+    else:
+        assert total == 0.0 and not w.any()
+    w2, u2, total2 = shopper_weights(case, choice.logit_weights.py_func)
+    assert np.array_equal(w, w2) and np.array_equal(u, u2) and total == total2
+
+
+@HYP
+@given(u=hnp.arrays(np.float64, st.integers(1, 6), elements=st.one_of(st.floats(-2000, 2000), st.just(-np.inf))))
+def test_relative_weights_are_exp_utility_minus_the_largest(u):
+    w = np.empty_like(u)
+    total = choice.relative_weights(u, w)
+    if np.isfinite(u).any():
+        with np.errstate(under="ignore"):
+            expected = np.where(np.isfinite(u), np.exp(u - u.max()), 0.0)
+        np.testing.assert_allclose(w, expected, rtol=1e-12, atol=0)
+        assert w.max() == 1.0 and total == pytest.approx(w.sum())
+    else:
+        assert total == 0.0 and not w.any()
+
+
+def test_the_offer_logit_weights_never_overflow():
+    """Values far above 709 (exp overflows) give looked-up weights in [0, 1], the best brand's exactly 1."""
+    lines = LineArrays(np.arange(2), np.ones(2, bool), np.array([30000.0, 30000.0]), np.zeros(2),
+                       np.zeros(2, np.int64), np.ones(2, np.int64))
+    brand_part = np.array([[900.0, 850.0]])
+    line_part = np.zeros((1, 3, 2))
+    offer = choice.nest(brand_part, line_part, lines.on_sale, np.array([[0], [1]]), np.array([1, 1]), 1.0,
+                        np.array([1.0, 1, 1]))
+    assert np.all(offer.value_offset == 900.0)
+    assert np.all(offer.value_logit_weights[..., 0] == 1.0)
+    assert np.all(offer.value_logit_weights[..., 1] == pytest.approx(np.exp(-50.0)))
+
+
+@pytest.mark.parametrize("engine", ["vectorised", "agents"])
+def test_an_enormous_inertia_keeps_owners_and_nobody_leaves(engine):
+    """With ``choice.inertia`` = 800 (exp(800) overflows) and no variety seeking, every replacing owner rebuys
+    their brand: loyalty 1 and no exit from the segment, in both engines (it was churn of nearly 1 before)."""
+    from sim.model import LuxuryMarketModel
+    from tests.conftest import small_flagship
+
+    scenario = small_flagship(years=2, buyers=1000, overrides=["choice.inertia=800", "choice.variety_seeking=0",
+                                                               "choice.variety_seekers=0"])
+    table = LuxuryMarketModel(scenario, seed=3, engine=engine).run().brand_year()
+    replacers = table["replacers"].sum()
+    assert replacers > 50
+    assert (table["churned_owners"].sum()) <= 0.01 * replacers
+    assert table["exits_from_segment"].sum() <= 0.01 * replacers
+    loyal = table.loc[table["replacers"] > 0, "repurchase_loyalty"]
+    assert loyal.min() > 0.99

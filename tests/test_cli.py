@@ -46,6 +46,19 @@ def test_bad_override_names_the_field_exits_2_and_writes_nothing(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("override, reason", [
+    ("brands.Lexus.dealers=true", "brands.Lexus.dealers: Input should be a valid integer (got True)"),
+    ("market.segments.value.outside_utility=nan",
+     "market.segments.value.outside_utility: Input should be a finite number (got nan)"),
+])
+def test_a_value_of_the_wrong_kind_exits_2_in_one_line_and_writes_nothing(tmp_path, override, reason):
+    """``dealers=true`` once ran with 1 dealer; a NaN utility once ran."""
+    out = tmp_path / "never"
+    proc = cli("run", "lexus_us_1989", "--set", override, "--out", str(out))
+    assert proc.returncode == 2 and reason in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
 def test_unknown_field_gets_did_you_mean(tmp_path):
     proc = cli("run", "lexus_us_1989", "--set", "brands.Lexus.service.loaner_car=true", "--out", str(tmp_path / "x"))
     assert proc.returncode == 2
@@ -165,7 +178,7 @@ def test_a_scheduler_that_does_not_answer_exits_in_one_line_and_writes_nothing(t
                      ["sweep", "lexus_service_grid", "--out", str(tmp_path / "sweep")]):
             done = cli(*args, "--scheduler", address)
             assert done.returncode == code, done.stderr
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("Warning: ")]
             assert len(lines) == 1 and f"--scheduler {address}: {says}" in lines[0], done.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -188,6 +201,107 @@ def test_compare_scenarios_without_a_brand_in_common_is_refused(tmp_path):
     assert not (tmp_path / "c").exists()
 
 
+# ---- issue #14: scenario files, dates, names, paths ------------------------------------------------------------------
+def _entrant(tmp_path: Path, name: str, replace: dict[str, str]) -> Path:
+    """generic_new_entrant (a small market) with its name and texts replaced."""
+    text = (ROOT / "scenarios" / "generic_new_entrant.toml").read_text()
+    for old, new in {'name = "generic_new_entrant"': f"name = {json.dumps(name)}", **replace}.items():
+        text = text.replace(old, new)
+    path = tmp_path / "entrant.toml"
+    path.write_text(text)
+    return path
+
+
+def test_explain_shows_the_merged_timeline(tmp_path):
+    child = tmp_path / "mercedes_1995.toml"
+    child.write_text(f'extends = "{(ROOT / "scenarios" / "lexus_us_1989.toml").as_posix()}"\n'
+                     '[[brands.Mercedes-Benz.timeline]]\ndate = "1995-01"\nservice = { loaner_cars = true }\n')
+    done = cli("explain", str(child), "--json")
+    assert done.returncode == 0, done.stderr
+    timeline = json.loads(done.stdout)["brands"]["Mercedes-Benz"]["timeline"]
+    assert [c["date"] for c in timeline] == ["1991-06", "1995-01", "1998-01", "2004-01"]
+
+
+def test_dates_outside_the_run_warn_in_one_line_each_and_the_command_goes_on():
+    done = cli("explain", "generic_new_entrant", "--years", "2")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"Warning: {ROOT / 'scenarios' / 'generic_new_entrant.toml'} (with --set overrides): brands.Entrant.launch: "
+        "2022-01 is after the run's last month (2021-12): the brand never sells"]
+    assert cli("explain", "generic_new_entrant", "--years", "3").stderr == ""
+
+
+def test_the_scenario_listing_flags_a_bad_file_in_one_line_and_lists_the_others(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from run_sim import app
+
+    for name in ("lexus_us_1989", "generic_new_entrant"):
+        (tmp_path / f"{name}.toml").write_bytes((ROOT / "scenarios" / f"{name}.toml").read_bytes())
+    (tmp_path / "latin1.toml").write_bytes("question = 'caf\xe9?'\n".encode("latin-1"))
+    (tmp_path / "broken.toml").write_text("[market\n")
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf"
+                                        + (ROOT / "scenarios" / "generic_new_entrant.toml").read_bytes())
+    monkeypatch.setattr("sim.scenario_files.SCENARIO_DIR", tmp_path)
+    result = CliRunner().invoke(app, ["scenarios"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert all(name in result.stdout for name in ("lexus_us_1989", "generic_new_entrant", "bom"))
+    assert result.stderr.splitlines() == [
+        f"not listed, invalid: {tmp_path / 'broken.toml'}: not valid TOML: Expected ']' at the end of a table "
+        "declaration (at line 1, column 8)",
+        f"not listed, invalid: {tmp_path / 'latin1.toml'}: not UTF-8 text (byte 0xe9 on line 1): save the file as "
+        "UTF-8"]
+
+
+def test_names_with_markup_are_printed_as_written(tmp_path):
+    """Issue #14: a brand or scenario name holding rich markup ('[/]') crashed the command after the computing."""
+    path = _entrant(tmp_path, "[/]mine [bold]", {"[brands.Entrant]": '[brands."[/]Entrant"]',
+                                                 "[brands.Entrant.service]": '[brands."[/]Entrant".service]'})
+    done = cli("run", str(path), "--years", "3", "-n", "500", "-r", "1", "--workers", "1", "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    assert "[/]Entrant" in done.stdout and "[/]mine [bold]" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_an_unwritable_destination_is_refused_before_simulating(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from run_sim import app
+    from sim.files import WriteError
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+
+    def never(*args, **kwargs):
+        raise AssertionError("simulated before checking where the results go")
+
+    monkeypatch.setattr("sim.runner.run_replications", never)
+    monkeypatch.setattr("sim.runner.run_scenarios", never)
+    for args in (["run", "generic_new_entrant"], ["compare", "generic_new_entrant", "generic_new_entrant"]):
+        result = CliRunner().invoke(app, [*args, "-n", "500", "--years", "2", "--out", str(blocker / "out")])
+        assert isinstance(result.exception, WriteError), result.exception
+    done = cli("run", "generic_new_entrant", "-n", "500", "--years", "3", "--out", str(blocker / "out"))
+    assert done.returncode == 1 and done.stderr == f"cannot write {blocker / 'out'}: {blocker} is not a folder\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_disk_that_fills_while_writing_is_one_line_exit_1_and_leaves_nothing(tmp_path):
+    """A file-size limit makes every write past 20 kB fail as a full disk would, after all the computing."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "run", "generic_new_entrant", "--years", "3",
+                           "-n", "500", "-r", "1", "--workers", "1", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=limit)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()  # (the progress display leaves an empty line)
+    assert len(lines) == 1 and lines[0].startswith(f"cannot write {out}: "), done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- issue #14: commands that crash or leave partial work -----------------------------------------------------
 def test_compare_the_same_scenario_twice_runs_it_twice(tmp_path):
     out = tmp_path / "same"
     proc = cli("compare", "lexus_us_1989", "lexus_us_1989", "-n", "2000", "--years", "3", "-r", "2", "--out", str(out))
@@ -195,7 +309,6 @@ def test_compare_the_same_scenario_twice_runs_it_twice(tmp_path):
     assert {"lexus_us_1989", "lexus_us_1989-2"} <= {p.name for p in out.iterdir()}
     diffs = pd.read_csv(out / "differences.csv")
     assert set(diffs["scenario"]) == {"lexus_us_1989-2"} and (diffs["diff_mean"].fillna(0) == 0).all()
-
 
 def test_compare_scenarios_with_some_brands_in_common_compares_those_and_names_the_rest(tmp_path):
     out = tmp_path / "eu"

@@ -1,8 +1,11 @@
 """sim.files: atomic writes leave nothing half-written; TOML values round-trip."""
 
+import errno
 import math
+import re
 import shutil
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.files import atomic_folder, toml_document, toml_inline, write_atomic, write_json, write_parquet
+from sim.files import (
+    NAME_LENGTH,
+    WriteError,
+    atomic_folder,
+    check_writable,
+    safe_name,
+    toml_document,
+    toml_inline,
+    write_atomic,
+    write_json,
+    write_parquet,
+)
 
 scalars = st.one_of(st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
                     st.text(max_size=20))
@@ -77,6 +91,89 @@ def test_write_atomic_replaces_whole_files(tmp_path):
     write_parquet(tmp_path / "t.parquet", pd.DataFrame({"x": [1, 2]}))
     assert pq.read_table(tmp_path / "t.parquet").num_rows == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "t.parquet"]  # no temporary left
+
+
+# ---- names that become paths, and disks that refuse (issue #14) --------------------------------------------------
+names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+
+
+@given(names)
+def test_a_safe_name_is_one_short_harmless_path_part(text):
+    name = safe_name(text)
+    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name) and len(name) <= NAME_LENGTH
+    assert name not in (".", "..") and "/" not in name and "\\" not in name
+    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", text) and len(text) <= NAME_LENGTH:
+        assert name == text  # lexus_us_1989, Mercedes-Benz: as written
+
+
+@given(names, names)
+def test_different_names_never_share_a_folder(a, b):
+    if a != b:
+        assert safe_name(a) != safe_name(b)
+
+
+@pytest.mark.parametrize("name", ["../../../elsewhere", "/etc/cron.d/x", "..", ".", "", "a/../../b", "[bold]x[/]",
+                                  "L" * 300, "-rf"])
+def test_no_scenario_or_brand_name_writes_outside_the_results_folder(name):
+    """Issue #14: a scenario's name = "../../../elsewhere" wrote its run outside results/. Every default result
+    folder (runs, comparisons' runs, attributions, calibrations, validations, sweeps) is named through safe_name."""
+    from sim.attribution import default_destination as attribution_destination
+    from sim.calibration_report import default_destination as calibration_destination
+    from sim.results import ROOT, default_destination
+    from sim.scenario_files import load_scenario
+    from sim.sweep_folder import default_folder
+
+    results = (ROOT / "results").resolve()
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    scenario = load_scenario("generic_new_entrant").model_copy(update={"name": name})
+    for folder in (default_destination(scenario, started), attribution_destination(scenario, name, started),
+                   calibration_destination(name, started), default_folder(name, started)):
+        assert folder.resolve().is_relative_to(results) and folder.resolve() != results
+        assert all(len(part.encode()) <= 255 for part in folder.parts)
+
+
+def test_check_writable_refuses_before_anything_is_computed(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(WriteError, match=f"cannot write {re.escape(str(blocker))}/out: .* is not a folder"):
+        check_writable(blocker / "out")
+    check_writable(tmp_path / "new" / "deeper" / "out")  # parents that do not exist yet are fine
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing made
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("tempfile.mkdtemp", read_only)
+    with pytest.raises(WriteError) as info:
+        check_writable(tmp_path / "out")
+    assert str(info.value) == f"cannot write {tmp_path / 'out'}: Read-only file system"
+
+
+@pytest.mark.parametrize("where", ["body", "rename"])
+def test_a_disk_that_fills_up_while_writing_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, where):
+    dest = tmp_path / "result"
+    full = OSError(errno.ENOSPC, "No space left on device")
+    if where == "rename":
+        def rename(self, target):
+            raise full
+        monkeypatch.setattr("pathlib.Path.rename", rename)
+    with pytest.raises(WriteError) as info:
+        with atomic_folder(dest) as tmp:
+            (tmp / "a.csv").write_text("half")
+            if where == "body":
+                pd.DataFrame({"x": [1]}).to_csv(tmp / "no_such_folder" / "b.csv")  # any OSError of the writing
+            raise full
+    assert isinstance(info.value, OSError) and "\n" not in str(info.value)
+    assert str(info.value).startswith(f"cannot write {dest}: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_single_files_that_cannot_be_written_are_one_line_and_leave_nothing(tmp_path):
+    with pytest.raises(WriteError, match=r"^cannot write .*missing/m\.json: No such file or directory$"):
+        write_json(tmp_path / "missing" / "m.json", {"a": 1})
+    with pytest.raises(WriteError, match=r"^cannot write .*missing/t\.parquet: "):
+        write_parquet(tmp_path / "missing" / "t.parquet", pd.DataFrame({"x": [1]}))
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---- unique default folders, stale temporary folders (issue #14, item 18) ------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -213,3 +213,69 @@ def test_a_brand_without_owners_has_nan_clv_and_no_infinity():
     assert np.isfinite(table.loc[0, "clv"]) and np.isnan(table.loc[1, "clv"])
     numbers = table.select_dtypes("number").to_numpy(dtype=float)
     assert not np.isinf(numbers).any()
+
+
+# ---- degenerate runs: every output finite or NaN, every rate in [0, 1] ---------------------------------------------
+RATES = {"brand_year": ("sales_share", "lease_share", "fleet_share", "churn_rate", "repurchase_loyalty", "prestige"),
+         "line_year": ("share_of_brand",)}
+START = 1990
+
+
+def tiny_scenario(brands: int, late: bool, buyers: int, years: int, growth: float, capacity: float | None,
+                  responder: bool):
+    """A one-segment market of ``brands`` brands on sale at the start (one sedan line each), plus, if ``late``, a
+    brand launched in the run's last month; ``capacity`` (cars a dealer a year) limits the first brand; with
+    ``responder`` the first brand responds to a share loss."""
+    from sim.scenario_files import validate
+
+    on_sale = {f"B{k}": {"initial_fleet_share": 1.0 / brands, "price": 35000.0 + 5000.0 * k, "prestige": 0.3 + 0.1 * k}
+               for k in range(brands)}
+    if capacity is not None:
+        on_sale["B0"] |= {"dealer_capacity": capacity, "dealers": 1}
+    if responder:
+        on_sale["B0"]["strategy"] = {"kind": "respond_to_share_loss", "threshold": 0.01, "lag_months": 0,
+                                     "response": {"loaner_cars": True}}
+    if late:
+        on_sale["Late"] = {"launch": f"{START + years - 1}-12", "price": 30000.0}
+    segment = {"share": 1.0, "entrant_share": 1.0, "prestige_weight": 1.0, "price_weight": 1.0, "service_weight": 1.0,
+               "perk_weight": 0.2, "outside_utility": -1.0}
+    return validate({"name": "tiny", "market": {"start_year": START, "years": years, "segment_households": 50_000,
+                                                "annual_growth": growth, "segments": {"all": segment}},
+                     "brands": on_sale, "simulation": {"buyers": buyers}})
+
+
+def assert_finite_or_nan_and_rates_in_unit_interval(table, name: str) -> None:
+    for column in table.columns:
+        if table[column].dtype.kind in "iuf":
+            values = table[column].to_numpy(dtype=float)
+            assert not np.isinf(values).any(), f"{name}.{column} holds an infinity"
+    for column in RATES.get(name, ()):
+        values = table[column].to_numpy(dtype=float)
+        values = values[~np.isnan(values)]
+        assert ((values >= 0) & (values <= 1)).all(), f"{name}.{column} outside [0, 1]: {values}"
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, database=None)
+@example(brands=1, late=False, buyers=100, years=1, growth=0.0, capacity=None, responder=False, engine="vectorised",
+         seed=0)  # one brand, 100 buyers
+@example(brands=2, late=True, buyers=100, years=1, growth=0.0, capacity=None, responder=False, engine="agents",
+         seed=1)  # a brand launched in the last month
+@example(brands=1, late=True, buyers=100, years=2, growth=-0.5, capacity=1.0, responder=True, engine="vectorised",
+         seed=2)  # all at once, in a shrinking market, the one brand sold out
+@given(brands=st.integers(1, 3), late=st.booleans(), buyers=st.sampled_from([100, 150, 300]), years=st.integers(1, 2),
+       growth=st.sampled_from([-0.5, 0.0, 0.5]), capacity=st.sampled_from([None, 1.0, 60.0]),
+       responder=st.booleans(), engine=st.sampled_from(["vectorised", "agents"]), seed=st.integers(0, 2**16))
+def test_degenerate_runs_give_finite_or_nan_outputs_and_rates_in_unit_interval(brands, late, buyers, years, growth,
+                                                                               capacity, responder, engine, seed):
+    """One brand, a brand launched in the last month, a brand that can deliver one car a year, a shrinking market,
+    100 buyers: no output column holds an infinity (a rate with a zero denominator is NaN), and every rate is a
+    fraction."""
+    from sim.model import LuxuryMarketModel
+
+    scenario = tiny_scenario(brands, late, buyers, years, growth, capacity, responder)
+    model = LuxuryMarketModel(scenario, seed=seed, engine=engine).run()
+    assert_finite_or_nan_and_rates_in_unit_interval(model.brand_year(), "brand_year")
+    assert_finite_or_nan_and_rates_in_unit_interval(model.line_year(), "line_year")
+    assert_finite_or_nan_and_rates_in_unit_interval(model.switching(), "switching")
+    monthly = model.datacollector.get_model_vars_dataframe()
+    assert_finite_or_nan_and_rates_in_unit_interval(monthly, "monthly")

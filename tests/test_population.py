@@ -139,7 +139,7 @@ def _brand(name, launch, comp, roadside, loaner):
     spec = SimpleNamespace(new_car_margin=0.15, defects_per_car_year=0.6, dealers=200, word_of_mouth=0.5,
                            dealer_capacity=None if loaner else 500.0)
     return SimpleNamespace(name=name, on_sale=lambda m: m >= launch, price=30000.0, discount=0.05, prestige=0.4,
-                           dealers=200 if loaner else 250,
+                           dealers=200 if loaner else 250, dealer_capacity=np.inf if loaner else 500.0,
                            reputation=0.1, spec=spec, awareness_reach=lambda m: 0.5 if m >= launch else 0.0,
                            service=service, lines=[None], line_on_sale=lambda k, m: m >= launch,
                            line_defects=lambda k: 0.6)

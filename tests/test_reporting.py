@@ -253,3 +253,38 @@ def test_a_validation_result_prints_and_shows_its_facts(validation):
     verdicts = re.findall(r"\b(pass|FAIL)\b", text.split("Stylized facts")[-1])
     assert verdicts == ["pass" if p else "FAIL" for p in validation.facts["passed"]]
     assert "<table" in html
+
+
+def test_a_headline_with_rich_markup_prints_as_written():
+    """Issue #14: an attribution of a brand named '[/]X' crashed the terminal summary after its results were
+    written: headlines (which name brands and scenarios) are text, never console markup."""
+    import io
+
+    from rich.console import Console
+
+    from sim.report import Rendered
+
+    class Named(Rendered):
+        def headline(self):
+            return ["[/]X's gain: [bold]big[/bold]"]
+
+        def tables(self):
+            return []
+
+    console = Console(file=io.StringIO(), width=200)
+    console.print(Named())  # the command line's console.print(result)
+    assert "[/]X's gain: [bold]big[/bold]" in console.file.getvalue() and "[/]X's gain" in str(Named())
+
+
+def test_a_comparison_of_scenarios_named_like_paths_stays_in_its_folder(tmp_path):
+    """Issue #14: names become folders only through sim.files.safe_name, and the report finds them again."""
+    sc = load_scenario("generic_new_entrant", ["market.years=2", "simulation.buyers=500"])
+    results = run_replications(sc, 1, SEED, workers=1)
+    names = ["../../escaped", "[b]x[/] / y"]
+    runs = {n: (sc.model_copy(update={"name": n}), RunSet(results, sc)) for n in names}
+    dest = write_comparison(tmp_path / "a" / "b" / "cmp", runs, names[0], datetime.now(UTC), SEED, 500,
+                            after=build_compare_report)
+    outside = [p for p in tmp_path.rglob("*") if not p.resolve().is_relative_to(dest.resolve())]
+    assert outside == [tmp_path / "a", tmp_path / "a" / "b"]
+    assert all(name in (dest / "report.html").read_text() or str(escape(name)) in (dest / "report.html").read_text()
+               for name in names)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import rules
-from sim.choice import ChoiceParams, logit_weight, utility
+from sim.choice import ChoiceParams, logit_weights, utility
 from sim.population import COMPLAINT_OUTCOMES, LAST_MONTH, RESOLVED_FAST, RESOLVED_SLOW, ComplaintOutcome
 from sim.replacement import EARLY_REPLACEMENT_MONTHS, MIN_HOLDING_MONTHS, Holding
 from sim.satisfaction import FAST_RESOLUTION_MONTHS, SLOW_RESOLUTION_MONTHS
@@ -179,13 +179,29 @@ def test_a_new_car_has_a_replacement_date(month, lease_p, seed):
     same_compiled_and_python(rules.new_car, seed, month, lease_p, HOLDING)
 
 
+def one_brand_weights(value, taste, service_weight, heard, current, own, p, outside=-np.inf):
+    """``logit_weights`` for a shopper considering one brand (loyal to it if ``current``) and maybe leaving, the
+    month's offer looked up with its own value as offset; returns (weights, utilities, total)."""
+    w, u = np.empty(2), np.empty(2)
+    total = logit_weights(w, u, np.array([value]), np.array([1.0]), value, np.array([taste], np.float32),
+                          service_weight, np.array([heard]), 1, np.array([True]), 0 if current else -1, own, outside, p)
+    return w, u, total
+
+
 @settings(max_examples=50)
 @given(value=st.floats(-3, 3), taste=st.one_of(st.just(0.0), st.floats(-3, 3)), service_weight=st.floats(0, 2),
-       heard=st.floats(-1, 1), current=st.booleans(), own=sat)
-def test_the_logit_weight_is_exp_utility(value, taste, service_weight, heard, current, own):
+       heard=st.floats(-1, 1), current=st.booleans(), own=sat, outside=st.floats(-3, 3))
+def test_the_logit_weight_is_exp_utility(value, taste, service_weight, heard, current, own, outside):
+    """Weights are exp(utility) relative to the largest utility, leaving included: the brand's is exp(u - max)."""
     p = ChoiceParams(1.5, 1.5, 1.0, 0.0, 0.0)
-    w = logit_weight(value, math.exp(value), taste, service_weight, heard, current, own, p)
-    assert w == pytest.approx(math.exp(utility(value + taste, service_weight, heard, current, own, p)), rel=1e-12)
+    taste = float(np.float32(taste))  # the household's taste is stored as float32
+    w, u, total = one_brand_weights(value, taste, service_weight, heard, current, own, p, outside)
+    brand = utility(value + taste, service_weight, heard, current, own, p)
+    assert u[0] == pytest.approx(brand, rel=1e-12, abs=1e-12) and u[1] == outside
+    top = max(brand, outside)
+    assert w[0] == pytest.approx(math.exp(brand - top), rel=1e-12)
+    assert w[1] == pytest.approx(math.exp(outside - top), rel=1e-12)
+    assert total == w.sum() and max(w) == 1.0
 
 
 # ---- recall campaigns: one draw per brand on sale, in both engines ---------------------------------------------------

@@ -95,7 +95,7 @@ def test_unknown_field_far_from_anything_has_no_suggestion(tmp_path):
 def test_unknown_lever_in_a_timeline_is_reported_with_its_path(tmp_path):
     body = '[[brands.Lexus.timeline]]\ndate = "1995-01"\nservice = { loaner_car = true }\n'
     msg = error_of(child(tmp_path, body))
-    assert "brands.Lexus.timeline.0.service" in msg and "loaner_car" in msg
+    assert "brands.Lexus.timeline[1995-01].service" in msg and "loaner_car" in msg
     assert "did you mean 'loaner_cars'" in msg
 
 
@@ -107,7 +107,7 @@ def test_unknown_lever_in_a_strategy_response():
 def test_bad_lever_value_in_a_timeline(tmp_path):
     body = '[[brands.Lexus.timeline]]\ndate = "1995-01"\nservice = { roadside_level = 7 }\n'
     msg = error_of(child(tmp_path, body))
-    assert "brands.Lexus.timeline.0.service" in msg and "roadside_level" in msg
+    assert "brands.Lexus.timeline[1995-01].service" in msg and "roadside_level" in msg
 
 
 # ---- values out of range ---------------------------------------------------------------------------------------------
@@ -311,14 +311,14 @@ def test_timeline_change_valid_for_the_brand_is_accepted(tmp_path):
     # Lexus resolves 20% slowly, so 80% fast is a valid total of 100% (the default slow share would give 110%)
     body = '[[brands.Lexus.timeline]]\ndate = "1995-01"\nservice = { complaint_resolution_fast = 0.8 }\n'
     s = load_scenario(child(tmp_path, body))
-    assert s.brands["Lexus"].timeline[0].service == {"complaint_resolution_fast": 0.8}
+    assert s.brands["Lexus"].timeline[-1].service == {"complaint_resolution_fast": 0.8}  # after the inherited ones
 
 
 def test_timeline_changes_are_checked_in_sequence(tmp_path):
     """A change is valid given the changes before it: lowering slow first makes room for a higher fast."""
     ok = ('[[brands.Lexus.timeline]]\ndate = "1995-01"\nservice = { complaint_resolution_slow = 0.1 }\n'
           '[[brands.Lexus.timeline]]\ndate = "1997-01"\nservice = { complaint_resolution_fast = 0.9 }\n')
-    assert load_scenario(child(tmp_path, ok, name="ok.toml")).brands["Lexus"].timeline[1].service == {
+    assert load_scenario(child(tmp_path, ok, name="ok.toml")).brands["Lexus"].timeline[-1].service == {
         "complaint_resolution_fast": 0.9}
     # each change is fine against the brand's starting policy (0.75 + 0.25, 0.8 + 0.2), not after the first
     bad = ('[[brands.Lexus.timeline]]\ndate = "1995-01"\nservice = { complaint_resolution_slow = 0.25 }\n'
@@ -406,3 +406,328 @@ def test_every_float_field_refuses_non_finite_numbers():
         for bad in ("inf", "-inf", "nan"):
             with pytest.raises(ScenarioError, match=rf"{re.escape(path)}: Input should be a finite number"):
                 load_scenario("lexus_us_1989", [f"{path}={bad}"])
+
+
+# ---- extends: lists of dated or named tables merge entry by entry; replace = [...] for a whole value (issue #14) ----
+def _old_merge(base: dict, override: dict) -> dict:
+    """The merge before issue #14: tables key by key, any other value (every list) the child's."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _old_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _without_replace(raw):
+    if isinstance(raw, dict):
+        return {k: _without_replace(v) for k, v in raw.items() if k != "replace"}
+    return raw
+
+
+def _old_load(path: Path) -> Scenario:
+    raw = _without_replace(tomllib.loads(path.read_text()))
+    if "extends" in raw:
+        parent = _old_load(resolve_path(raw.pop("extends"), base=path.parent)).model_dump(mode="json",
+                                                                                         exclude_none=True)
+        for key in ("name", "question", "description", "extends"):
+            parent.pop(key, None)
+        raw = _old_merge(parent, raw)
+    raw.setdefault("name", path.stem)
+    return validate(raw, str(path))
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+def test_every_shipped_scenario_loads_as_it_did_before_lists_were_merged(name):
+    """The library relied on a child's list replacing its parent's only in incumbents_never_respond, which now says
+    replace = ["timeline"]; every shipped scenario resolves to what the old rule gave."""
+    path = SCENARIO_DIR / f"{name}.toml"
+    assert load_scenario(path) == _old_load(path)
+
+
+def test_a_child_timeline_entry_keeps_the_inherited_entries(tmp_path):
+    """Issue #14's example: one Mercedes-Benz entry for 1995 used to wipe the inherited Mercedes timeline."""
+    base = load_scenario("lexus_us_1989").brands["Mercedes-Benz"].timeline
+    s = load_scenario(child(tmp_path, '[[brands.Mercedes-Benz.timeline]]\ndate = "1995-01"\n'
+                                      'service = { loaner_cars = true }\n'))
+    timeline = s.brands["Mercedes-Benz"].timeline
+    assert [c.date for c in timeline] == sorted([c.date for c in base] + ["1995-01"])
+    assert [c for c in timeline if c.date != "1995-01"] == base
+    assert next(c for c in timeline if c.date == "1995-01").service == {"loaner_cars": True}
+
+
+def test_a_child_entry_replaces_the_parent_entry_of_the_same_date_whole(tmp_path):
+    base = {c.date: c for c in load_scenario("lexus_us_1989").brands["BMW"].timeline}
+    assert len(base["1997-01"].service) > 1  # the parent's entry changes more than one lever
+    s = load_scenario(child(tmp_path, '[[brands.BMW.timeline]]\ndate = "1997-01"\nservice = { loaner_cars = true }\n'))
+    timeline = {c.date: c for c in s.brands["BMW"].timeline}
+    assert timeline.keys() == base.keys()
+    assert timeline["1997-01"].service == {"loaner_cars": True} and timeline["1997-01"].note == ""
+    assert all(timeline[d] == base[d] for d in base if d != "1997-01")
+
+
+dates = st.sets(st.builds(lambda y, m: f"{y}-{m:02d}", st.integers(1990, 2005), st.integers(1, 12)), max_size=5)
+
+
+@HYP
+@given(parent=dates, child_dates=dates)
+def test_dated_lists_merge_by_date_the_child_winning(parent, child_dates):
+    """Any parent and child timelines: the merged one has every date of either, once, in order; a date the child
+    gives is the child's entry, any other the parent's."""
+    import tempfile
+
+    def entries(ds, who):
+        return "".join(f'[[brands.Lexus.timeline]]\ndate = "{d}"\nnote = "{who}"\n' for d in sorted(ds))
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        (folder / "parent.toml").write_text(f'extends = "{FLAGSHIP.as_posix()}"\n'
+                                            '[brands.Lexus]\nreplace = ["timeline"]\n'
+                                            + (entries(parent, "parent") or "timeline = []\n"))
+        (folder / "child.toml").write_text('extends = "parent.toml"\n' + entries(child_dates, "child"))
+        timeline = load_scenario(folder / "child.toml").brands["Lexus"].timeline
+    assert [c.date for c in timeline] == sorted(parent | child_dates)
+    assert all(c.note == ("child" if c.date in child_dates else "parent") for c in timeline)
+
+
+def test_model_lines_merge_by_name_in_the_parent_order(tmp_path):
+    base = load_scenario("lexus_us_1989").brands["Lexus"].models
+    first = base[0]
+    body = (f'[[brands.Lexus.models]]\nname = "{first.name}"\nbody = "{first.body}"\ntier = "{first.tier}"\n'
+            f'price = 99000.0\n'
+            '[[brands.Lexus.models]]\nname = "Concept"\nbody = "coupe"\nlaunch = "2005-01"\nprice = 50000.0\n')
+    models = load_scenario(child(tmp_path, body)).brands["Lexus"].models
+    assert [m.name for m in models] == [m.name for m in base] + ["Concept"]
+    assert models[0].price == 99000.0 and models[0].prices == []  # replaced whole: the parent's price path is gone
+    assert models[1:-1] == base[1:]
+
+
+def test_replace_makes_a_list_the_childs_whole(tmp_path):
+    s = load_scenario(child(tmp_path, '[brands.Mercedes-Benz]\nreplace = ["timeline"]\n'
+                                      '[[brands.Mercedes-Benz.timeline]]\ndate = "1995-01"\n'
+                                      'service = { loaner_cars = true }\n'))
+    assert [c.date for c in s.brands["Mercedes-Benz"].timeline] == ["1995-01"]
+    never = load_scenario("incumbents_never_respond")
+    assert never.brands["Mercedes-Benz"].timeline == [] and never.brands["BMW"].timeline == []
+
+
+def test_replace_makes_a_table_the_childs_whole(tmp_path):
+    s = load_scenario(child(tmp_path, '[brands.Lexus]\nreplace = ["service"]\nservice = { loaner_cars = true }\n'))
+    assert s.brands["Lexus"].service == s.brands["Lexus"].service.model_validate({"loaner_cars": True})
+
+
+def test_an_empty_list_that_would_merge_nothing_is_refused_with_the_fix(tmp_path):
+    path = child(tmp_path, "[brands.BMW]\ntimeline = []\n")
+    assert error_of(path) == (f"{path}: brands.BMW.timeline: an empty list merges nothing into the inherited one; "
+                              'to remove the inherited entries, write replace = ["timeline"] in brands.BMW')
+
+
+@pytest.mark.parametrize("body,reason", [
+    ('[brands.BMW]\nreplace = ["timelin"]\ntimeline = []\n', "'timelin' is not a key of brands.BMW (did you mean "
+                                                            "'timeline'?)"),
+    ('[brands.BMW]\nreplace = "timeline"\ntimeline = []\n', "must be a list of key names of this table"),
+])
+def test_a_bad_replace_names_the_file_and_the_field(tmp_path, body, reason):
+    path = child(tmp_path, body)
+    msg = error_of(path)
+    assert msg.startswith(f"{path}: brands.BMW.replace: ") and reason in msg and "\n" not in msg
+
+
+# ---- dates outside the run (issue #14): refused or warned, against the run as configured --------------------------
+def test_two_timeline_entries_on_one_date_are_refused(tmp_path):
+    body = ('[[brands.Lexus.timeline]]\ndate = "1995-01"\ndiscount = 0.05\n'
+            '[[brands.Lexus.timeline]]\ndate = "1995-01"\nprice_index = 1.1\n')
+    path = child(tmp_path, body)
+    assert error_of(path) == (f"{path}: brands.Lexus.timeline: two timeline entries dated 1995-01: put that date's "
+                              "changes in one entry")
+
+
+def _warnings(*args) -> list[str]:
+    import warnings
+
+    from sim.scenario_files import ScenarioWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_scenario(*args)
+    return [str(w.message) for w in caught if issubclass(w.category, ScenarioWarning)]
+
+
+@HYP
+@given(years=st.integers(1, 6))
+def test_a_launch_after_the_last_month_warns_against_the_run_as_configured(years):
+    """generic_new_entrant starts in 2020; its entrant launches in January 2022: it never sells in a run of one or
+    two years, and the warning says so in one line naming the file and the field."""
+    lines = _warnings("generic_new_entrant", [f"market.years={years}"])
+    if years <= 2:
+        assert lines == [f"{SCENARIO_DIR / 'generic_new_entrant.toml'} (with --set overrides): brands.Entrant.launch: "
+                         f"2022-01 is after the run's last month ({2019 + years}-12): the brand never sells"]
+    else:
+        assert lines == []
+
+
+def test_timeline_entries_and_lines_outside_the_run_warn(tmp_path):
+    path = child(tmp_path, '[[brands.Heritage.timeline]]\ndate = "2018-06"\ndiscount = 0.05\n'
+                           '[[brands.Heritage.timeline]]\ndate = "2030-01"\ndiscount = 0.1\n'
+                           '[[brands.Sporty.timeline]]\ndate = "2021-01"\ndiscount = 0.02\n',
+                 parent=SCENARIO_DIR / "generic_new_entrant.toml")
+    assert _warnings(path, ["market.years=5"]) == [
+        f"{path} (with --set overrides): brands.Heritage.timeline: 2030-01 after the run's last month (2024-12): "
+        "never in force",
+        f"{path} (with --set overrides): brands.Heritage.timeline: 2018-06 before the run's start (2020-01): in force "
+        "from the start"]
+    lines = _warnings("lexus_us_1989", ["market.years=10"])  # 1986-1995
+    assert any("brands.Lexus.models: " in line and "RX (1998-03)" in line and "never sold" in line for line in lines)
+    assert not any("brands.Lexus.launch" in line for line in lines)
+    assert _warnings("lexus_us_1989") == []  # the flagship as shipped dates nothing outside its run
+
+
+# ---- files: encodings (issue #14) ----------------------------------------------------------------------------------
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = child(tmp_path, "[simulation]\nbuyers = 5000\n")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_scenario(path).simulation.buyers == 5000
+
+
+@pytest.mark.parametrize("data,reason", [
+    ("# caf\xe9\n[market]\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 on line 1): save the file as UTF-8"),
+    ("[market]\nyears = 3\n".encode("utf-16"), "not UTF-8 text (it is UTF-16): save the file as UTF-8"),
+])
+def test_a_file_that_is_not_utf8_is_one_line_naming_it(tmp_path, data, reason):
+    path = tmp_path / "latin.toml"
+    path.write_bytes(data)
+    assert error_of(path) == f"{path}: {reason}"
+    (tmp_path / "leaf.toml").write_text('extends = "latin.toml"\n')  # found through extends too
+    assert error_of(tmp_path / "leaf.toml") == f"{path.resolve()}: {reason}"
+
+
+def test_experiments_and_calibrations_are_read_the_same_way(tmp_path):
+    from sim.calibration_problem import load_calibration
+    from sim.experiment import load_experiment
+
+    for name, loader in (("lexus_service_grid", load_experiment), ("lexus_us_1989", load_calibration)):
+        folder = SCENARIO_DIR / ("experiments" if loader is load_experiment else "calibration")
+        path = tmp_path / f"{name}.toml"
+        text = (folder / f"{name}.toml").read_text().replace('scenario = "lexus_us_1989"',
+                                                             f'scenario = "{FLAGSHIP.as_posix()}"')
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        loader(path)  # a byte-order mark is accepted
+        path.write_bytes(text.encode("latin-1", "replace") + b"\n# \xe9\n")
+        with pytest.raises(ScenarioError, match="not UTF-8 text"):
+            loader(path)
+
+
+# ---- field paths: a name holding a dot is quoted (issue #14) ------------------------------------------------------
+@HYP
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=8), min_size=1, max_size=4))
+def test_field_paths_round_trip_whatever_the_names(parts):
+    from sim.scenario_files import join_path, split_path
+
+    assert split_path(join_path(parts)) == parts
+    keys, value = parse_override(f"{join_path(parts)}=3")
+    assert keys == parts and value == 3
+
+
+def test_a_brand_named_with_a_dot_is_reached_by_quoting_it(tmp_path):
+    text = (SCENARIO_DIR / "generic_new_entrant.toml").read_text().replace("[brands.Sporty]", '[brands."Sporty.S"]')
+    path = tmp_path / "dotted.toml"
+    path.write_text(text)
+    assert load_scenario(path, ['brands."Sporty.S".dealers=3']).brands["Sporty.S"].dealers == 3
+    assert load_scenario(path, ["brands.'Sporty.S'.dealers = 4"]).brands["Sporty.S"].dealers == 4
+    assert error_of(path, ["brands.Sporty.S.dealers=3"]) == (
+        "--set brands.Sporty.S.dealers=3: brands.Sporty: unknown brand 'Sporty' (did you mean 'Sporty.S'?)")
+    assert error_of(path, ['brands."Sporty.S".dealerz=3']).endswith(
+        """brands."Sporty.S".dealerz: unknown field (did you mean 'dealers'?)""")
+    assert error_of(path, ['brands."Sporty.S.dealers=3']) == (
+        '--set brands."Sporty.S.dealers=3: unclosed " in the field path')
+
+
+# ---- every number of every input schema: finite, and of its own kind ------------------------------------------------
+def _input_schemas() -> list[type]:
+    """Every model built on ``StrictModel``: the scenario's sections, experiment and calibration files."""
+    import sim.calibration_problem  # noqa: F401  (their models register as subclasses)
+    import sim.experiment  # noqa: F401
+    from sim.scenario import StrictModel
+
+    found, todo = [], [StrictModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if not sub.__name__.startswith("Lever_"):  # one-field models of the levers (built on demand)
+                found.append(sub)
+            todo.append(sub)
+    return found
+
+
+def _bad_values(annotation) -> list[tuple[object, str]]:
+    """(value, pydantic error type) pairs a field of this annotation must refuse: non-finite numbers, booleans
+    for numbers, numbers for booleans, fractions for integers; inside tuples, lists and tables too."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _bad_values(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return [bad for a in args if a is not type(None) for bad in _bad_values(a)]
+    if annotation is bool:
+        return [(1, "bool_type"), (0.0, "bool_type")]
+    if annotation is int:
+        return [(True, "int_type"), (2.0, "int_type"), (2.5, "int_type")]
+    if annotation is float:
+        return [(float("nan"), "finite_number"), (float("inf"), "finite_number"), (-float("inf"), "finite_number"),
+                (True, "float_type")]
+    if origin is tuple and args:
+        return [([value] * len(args), kind) for value, kind in _bad_values(args[0])]
+    if origin is list and args:
+        return [([value], kind) for value, kind in _bad_values(args[0])]
+    if origin is dict and args:
+        key = typing.get_args(args[0])[0] if typing.get_args(args[0]) else "x"  # a Literal's first value
+        return [({key: value}, kind) for value, kind in _bad_values(args[1])]
+    return []
+
+
+def test_every_number_of_every_input_schema_is_finite_and_of_its_kind():
+    """A rule of the base schema (``sim.scenario.StrictModel``), so no field can forget it: no NaN or infinity
+    (``outside_utility = nan`` once ran), no boolean for a number (``dealers = true`` once gave 1 dealer), no number
+    for a boolean, no fraction for an integer; each refused at the field, whatever the model."""
+    checked = 0
+    for model in _input_schemas():
+        for name, field in model.model_fields.items():
+            for value, kind in _bad_values(field.annotation):
+                with pytest.raises(Exception) as info:
+                    model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
+                errors = info.value.errors()
+                assert errors[0]["loc"][0] == name and errors[0]["type"] == kind, (model.__name__, name, value, errors)
+                checked += 1
+    assert checked > 300
+
+
+def test_an_integer_is_a_number_where_a_number_is_meant():
+    s = load_scenario("lexus_us_1989", ["choice.inertia=3", "costs.rescue_cost=[0, 90, 300, 1200]",
+                                        "brands.Lexus.timeline=[{date = \"1990-01\", service = {dealer_service_quality"
+                                        " = 1}}]"])
+    assert s.choice.inertia == 3.0 and isinstance(s.choice.inertia, float)
+    assert all(isinstance(v, float) for v in s.costs.rescue_cost)
+    assert s.brands["Lexus"].timeline[0].service == {"dealer_service_quality": 1.0}
+
+
+@pytest.mark.parametrize(("override", "reason"), [
+    ("brands.Lexus.dealers=true", "brands.Lexus.dealers: Input should be a valid integer (got True)"),
+    ("market.years=2.0", "market.years: Input should be a valid integer (got 2.0)"),
+    ("brands.Lexus.service.loaner_cars=1", "brands.Lexus.service.loaner_cars: Input should be a valid boolean (got 1)"),
+    ("choice.inertia=true", "choice.inertia: Input should be a valid number (got True)"),
+    ("costs.rescue_cost=[0, 90, 300, true]", "costs.rescue_cost.3: Input should be a valid number (got True)"),
+    ("market.tier_price_ratio.mid=nan", "market.tier_price_ratio.mid: Input should be a finite number (got nan)"),
+    ("market.segments.value.outside_utility=nan",
+     "market.segments.value.outside_utility: Input should be a finite number (got nan)"),
+    ("market.reference_price=inf", "market.reference_price: Input should be a finite number (got inf)"),
+    ("brands.Lexus.timeline=[{date = \"1990-01\", service = {roadside_level = true}}]",
+     "brands.Lexus.timeline[1990-01].service: roadside_level: Input should be a valid integer (got True)"),
+    ("brands.Lexus.strategy.response={loaner_cars = 1}",
+     "brands.Lexus.strategy.response: loaner_cars: Input should be a valid boolean (got 1)"),
+])
+def test_set_overrides_of_the_wrong_kind_are_refused_with_the_field(override, reason):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("lexus_us_1989", [override])
+    assert info.value.problems == [f"{FLAGSHIP} (with --set overrides): {reason}"]

@@ -153,6 +153,13 @@ def grid_sweep(tmp_path_factory) -> Path:
     (("simulation.buyers = 1000", "simulation.buyer = 1000"), "set: simulation.buyer", "unknown field"),
     (("values = [0.5, 2.5]", "values = [0.5, -1.0]"), "design point", "inertia"),
     (("values = [0, 24, 48]", "values = [0, 2.5]"), "parameters.0.values", "integer field"),
+    (("values = [0, 24, 48]", "values = [true, false]"), "parameters.0.values", "integer field"),
+    (("values = [0.5, 2.5]", "values = [0.5, nan]"), "parameters.1.values", "values must be finite numbers"),
+    (("values = [0.5, 2.5]", "values = [0.5, true]"), "parameters.1.values", "must all be numbers"),
+    (("path = \"choice.inertia\"\nvalues = [0.5, 2.5]", "path = \"brands.Lexus.service.loaner_cars\"\n"
+      "values = [0, 1]"), "parameters.1.values", "boolean field; values must be true or false"),
+    (("seed = 11", "seed = 11.0"), "seed", "valid integer"),
+    (("year = 1989", "year = true"), "outputs.0.year", "valid integer"),
 ])
 def test_bad_experiment_names_file_and_field_and_writes_nothing(tmp_path, change, field, words):
     path = tmp_path / "bad.toml"
@@ -500,6 +507,19 @@ def test_tasks_failing_after_their_retries_leave_a_resumable_sweep(grid_sweep, t
         run_sweep(path, out=out, scheduler=cluster.scheduler_address, resume=True, progress=False)
     assert_exactly_once(out, 6, 2)
     pd.testing.assert_frame_equal(results(out), results(grid_sweep))
+
+
+def test_a_set_table_key_holding_a_dot_stays_one_key(tmp_path):
+    """Issue #14: a brand named "A.B" in an experiment's [set] table is one key of the path, quoted as --set does."""
+    from sim.experiment import load_experiment
+    from sim.scenario_files import parse_override
+
+    path = tmp_path / "dotted.toml"
+    path.write_text('scenario = "lexus_us_1989"\n[set]\nbrands."A.B".dealers = 3\n[design]\nkind = "grid"\n'
+                    '[[parameters]]\npath = "choice.inertia"\nvalues = [1.0]\n' + OUTPUTS)
+    _, experiment = load_experiment(path)
+    assert experiment.set == ['brands."A.B".dealers=3']
+    assert parse_override(experiment.set[0]) == (["brands", "A.B", "dealers"], 3)
 
 
 # --------------------------------------------------------------------------------------------------------

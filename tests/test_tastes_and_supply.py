@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sim import choice, rules, supply
 from sim.model import LuxuryMarketModel
 from tests.conftest import small_flagship
-from tests.test_rules import draws_taken
+from tests.test_rules import draws_taken, one_brand_weights
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -58,12 +58,20 @@ def test_owners_tastes_are_those_of_households_who_chose_their_brand():
        own=st.floats(-1, 1))
 def test_a_taste_shifts_utility_one_for_one(value, taste, heard, current, own):
     p = choice.ChoiceParams(1.5, 1.5, 1.0, 0.0, 0.0)
-    with_taste = choice.logit_weight(value, np.exp(value), taste, 0.8, heard, current, own, p)
-    without = choice.logit_weight(value, np.exp(value), 0.0, 0.8, heard, current, own, p)
-    assert with_taste == pytest.approx(without * np.exp(taste), rel=1e-9)
+    taste = float(np.float32(taste))  # as stored
+    with_taste = one_brand_weights(value, taste, 0.8, heard, current, own, p, outside=0.0)[0]
+    without = one_brand_weights(value, 0.0, 0.8, heard, current, own, p, outside=0.0)[0]
+    assert with_taste[0] / with_taste[1] == pytest.approx(without[0] / without[1] * np.exp(taste), rel=1e-9)
 
 
 # ---- supply -------------------------------------------------------------------------------------------------------
+def in_stock(rng, w, stock, rule=rules.choose_in_stock):
+    """``rules.choose_in_stock`` for weights ``w`` (utilities log w), on copies of them."""
+    with np.errstate(divide="ignore"):
+        u = np.log(w)
+    return rule(rng, u, np.array(w, dtype=np.float64), float(np.sum(w)), stock)
+
+
 def test_the_monthly_allocation():
     got = supply.monthly_allocation(np.array([120.0, 300.0]), np.array([600.0, np.inf]), 100.0)
     assert got[0] == pytest.approx(120 * 600 / 12 / 100) and np.isinf(got[1])
@@ -77,7 +85,7 @@ def test_a_sold_out_brand_is_never_sold(w, stock, seed):
     nb = w.size - 1  # the last alternative is leaving the segment
     stock = np.array(stock[:nb])
     before = stock.copy()
-    pick = rules.choose_in_stock(np.random.default_rng(seed), w.copy(), w.sum(), stock)
+    pick = in_stock(np.random.default_rng(seed), w, stock)
     assert 0 <= pick <= nb
     if pick < nb:
         assert before[pick] > 0 and w[pick] > 0
@@ -89,23 +97,38 @@ def test_a_sold_out_brand_is_never_sold(w, stock, seed):
         assert not ((before > 0) & (w[:nb] > 0)).any()
     a, b = np.random.default_rng(seed), np.random.default_rng(seed)  # compiled and as Python, each on its own copies
     sa, sb = before.copy(), before.copy()
-    assert rules.choose_in_stock(a, w.copy(), w.sum(), sa) == rules.choose_in_stock.py_func(b, w.copy(), w.sum(), sb)
+    assert in_stock(a, w, sa) == in_stock(b, w, sb, rules.choose_in_stock.py_func)
     assert a.random() == b.random() and np.array_equal(sa, sb)
 
 
 @given(seed=seeds)
 def test_with_stock_everywhere_the_choice_is_the_plain_logit_draw(seed):
     w = np.array([0.5, 2.0, 1.0, 0.3])
-    (pick, n) = draws_taken(rules.choose_in_stock, seed, w.copy(), w.sum(), np.full(3, np.inf))
+    (pick, n) = draws_taken(in_stock, seed, w, np.full(3, np.inf))
     assert n == 1 and pick == choice.draw_weighted(np.random.default_rng(seed), w.copy(), w.sum())
 
 
 def test_shoppers_who_find_a_brand_sold_out_choose_among_the_rest_in_proportion():
     rng, w = np.random.default_rng(5), np.array([1.0, 2.0, 3.0, 0.0])
-    picks = [rules.choose_in_stock(rng, w.copy(), w.sum(), np.array([np.inf, 0.0, np.inf])) for _ in range(30_000)]
+    picks = [in_stock(rng, w, np.array([np.inf, 0.0, np.inf])) for _ in range(30_000)]
     counts = np.bincount(picks, minlength=4)
     assert counts[1] == 0 and counts[3] == 0
     assert counts[2] / counts[0] == pytest.approx(3.0, rel=0.06)
+
+
+def test_a_shopper_whose_far_favourite_is_sold_out_chooses_among_the_rest_in_proportion():
+    """The favourite is 800 utils ahead, so the others' weights relative to it underflow to 0; sold out, the shopper
+    still chooses among the rest by their own odds (weights recomputed from utilities), and does not leave."""
+    rng = np.random.default_rng(6)
+    u = np.array([800.0, 0.0, np.log(3.0), -np.inf])  # the last: leaving, not an option
+    w = np.empty(4)
+    total = choice.relative_weights(u, w)
+    assert w[0] == 1.0 and w[1] == 0.0 and w[2] == 0.0
+    picks = [rules.choose_in_stock(rng, u.copy(), w.copy(), total, np.array([0.0, np.inf, np.inf]))
+             for _ in range(20_000)]
+    counts = np.bincount(picks, minlength=4)
+    assert counts[0] == 0 and counts[3] == 0
+    assert counts[2] / counts[1] == pytest.approx(3.0, rel=0.06)
 
 
 # ---- in the model -------------------------------------------------------------------------------------------------
@@ -144,3 +167,25 @@ def test_persistent_tastes_keep_owners_of_a_small_brand():
     jag1, cad1 = loyalty(1.2)
     assert jag1 > jag0 + 0.05 and jag1 / jag0 > cad1 / cad0 > 1.0
     assert cad1 < 0.8
+
+
+def test_the_supply_limit_is_lifted_on_the_timeline():
+    """The flagship's Lexus allocation binds until 1994 and is "unlimited" from then (the brand's timeline)."""
+    m = LuxuryMarketModel(small_flagship(years=9, buyers=3000), seed=1)
+    lexus = m.brand_names.index("Lexus")
+    m.run(12 * 7)  # 1986-1992
+    assert m.brand_arrays.dealer_capacity[lexus] == m.config.brands["Lexus"].dealer_capacity
+    assert m.stock[lexus] < np.inf
+    m.run(13)  # to January 1994
+    assert np.isinf(m.brand_arrays.dealer_capacity[lexus]) and np.isinf(m.stock[lexus])
+
+
+def test_timeline_supply_values_are_checked():
+    from pydantic import ValidationError
+
+    from sim.scenario import PolicyChange
+    assert PolicyChange(date="1990-01", dealer_capacity="unlimited").dealer_capacity == "unlimited"
+    assert PolicyChange(date="1990-01", dealer_capacity=700).dealer_capacity == 700
+    for bad in (0, -5, "none", 1e9):
+        with pytest.raises(ValidationError):
+            PolicyChange(date="1990-01", dealer_capacity=bad)

@@ -56,6 +56,13 @@ def test_acquisition_beats_churn_needs_every_year_after_launch():
     assert not bad["passed"] and "(1991)" in bad["simulated"]
 
 
+def test_acquisition_over_churn_with_nobody_churning_is_not_an_infinity():
+    rows = {(y, "Lexus"): {"conquest_sales": 100.0, "new_to_segment_sales": 50.0, "churned_owners": 0.0}
+            for y in (1990, 1991)}
+    fact = val.fact_acquisition_beats_churn(history(rows), SCENARIO)
+    assert fact["passed"] and fact["simulated"] == "no churned owners"  # was "lowest ratio inf"
+
+
 def loyalty(values: dict[str, float], year: int = 1987, replacers: float = 1000.0) -> pd.DataFrame:
     return history({(year, b): {"replacers": replacers, "churned_owners": replacers * (1 - v)}
                     for b, v in values.items()})
@@ -101,6 +108,10 @@ def test_parity_fact_measures_the_share_of_the_gain_removed_on_paired_seeds():
     assert ok["passed"] and "75% removed" in ok["simulated"]
     weak = val.fact_parity_removes_gain(shares([0.20, 0.22, 0.18]), shares([0.15, 0.16, 0.14]), SCENARIO)
     assert not weak["passed"]
+    # a replication with no gain has no share of it removed (NaN, left out), not -inf
+    none = val.fact_parity_removes_gain(shares([0.0, 0.22, 0.18]), shares([0.05, 0.055, 0.045]), SCENARIO)
+    assert "inf" not in none["simulated"] and "75% removed" in none["simulated"]
+    assert none["replications_holding"] == pytest.approx(2 / 3)
 
 
 @pytest.mark.slow
