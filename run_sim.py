@@ -19,6 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sim.executor import TaskError
+from sim.scenario import MAX_SEED
 from sim.scenario_files import ScenarioError, ScenarioWarning, load_scenario, read_toml
 
 FLAGSHIP = "lexus_us_1989"
@@ -59,6 +61,21 @@ def _progress(quiet: bool, *columns) -> Progress:
                     TimeElapsedColumn(), console=err, disable=quiet, transient=True)
 
 
+def _summary(result, quiet: bool):
+    """The terminal summary of a results object, drawn before anything is written: a summary that cannot be drawn
+    fails the command while no result folder exists yet (output appears whole or not at all)."""
+    return None if quiet else result.__rich__()
+
+
+def _show(summary, destination: Path, contents: str) -> None:
+    """Print a summary from :func:`_summary` and where the results went (``--quiet``: only the folder)."""
+    if summary is None:
+        console.print(str(destination), markup=False, highlight=False)
+        return
+    console.print(summary)
+    console.print(f"Results: [bold]{escape(str(destination))}[/] — {contents}")
+
+
 def _load(name: str, overrides: list[str], years: int | None):
     overrides = list(overrides or [])
     if years is not None:
@@ -81,7 +98,7 @@ def _run(scenario_name: str, replications: int | None, seed: int | None, buyers:
     seed = scenario.simulation.seed if seed is None else seed
     n = buyers or scenario.simulation.buyers
     started = datetime.now(UTC)
-    destination = out or default_destination(scenario, started)
+    destination = out or default_destination(scenario, started, seed)
     _claim(destination)
     with _progress(quiet) as progress:
         task = progress.add_task(f"{scenario.name}: {n:,} buyers x {scenario.market.years} years", total=reps)
@@ -90,30 +107,31 @@ def _run(scenario_name: str, replications: int | None, seed: int | None, buyers:
                                        engine=engine, executor=executor)
     from sim.run_report import build_run_report
 
+    summary = _summary(results, quiet)
     write_results(destination, scenario, results, started, seed, n, after=build_run_report,
                   execution=executor.describe())
-    if quiet:
-        console.print(str(destination), markup=False, highlight=False)
-        return
-    console.print(results)
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (tables: brand_year.parquet/.csv, "
-                  "switching.csv, line_year.csv, monthly.parquet, manifest.json)")
+    _show(summary, destination, "open report.html (tables: brand_year.parquet/.csv, switching.csv, line_year.csv, "
+                                "monthly.parquet, manifest.json)")
 
 
 Replications = Annotated[int | None, typer.Option("--replications", "-r", min=1,
                                                   help="Replications (default: the scenario's).")]
-Seed = Annotated[int | None, typer.Option(min=0, help="Root seed (default: the scenario's).")]
-Buyers = Annotated[int | None, typer.Option("--buyers", "-n", min=100,
+Seed = Annotated[int | None, typer.Option(min=0, max=MAX_SEED, help="Root seed, 0 to 2^63 - 1 (default: the "
+                                                                      "scenario's).")]
+MIN_BUYERS = 100  # as the scenario's simulation.buyers
+Buyers = Annotated[int | None, typer.Option("--buyers", "-n", min=MIN_BUYERS,
                                             help="Buyers simulated (default: the scenario's).")]
 Years = Annotated[int | None, typer.Option(min=1, help="Simulated years (default: the scenario's).")]
 Sets = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a field: --set brands.Lexus.service.loaner_cars=false (repeatable).")]
-Out = Annotated[Path | None, typer.Option(help="Result folder (default: results/<scenario>/<UTC time>-<hash>/).")]
+Out = Annotated[Path | None, typer.Option(
+    help="Result folder (default: results/<scenario>/<UTC time>-<hash>-s<seed>-<random>/).")]
 CompareOut = Annotated[Path | None, typer.Option(
-    help="Result folder (default: results/compare/<UTC time>-<base>-vs-<other>/).")]
-SweepOut = Annotated[Path | None, typer.Option(help="Sweep folder (default: results/sweeps/<experiment>/<UTC time>/).")]
+    help="Result folder (default: results/compare/<UTC time>-<base>-vs-<other>-s<seed>-<random>/).")]
+SweepOut = Annotated[Path | None, typer.Option(
+    help="Sweep folder (default: results/sweeps/<experiment>/<UTC time>-s<seed>-<random>/).")]
 ValidationOut = Annotated[Path | None, typer.Option(
-    help="Result folder (default: results/validation/<scenario>/<UTC time>/).")]
+    help="Result folder (default: results/validation/<scenario>/<UTC time>-s<seed>-<random>/).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; print only the result folder.")]
 Workers = Annotated[int | None, typer.Option(
     min=1, help="Local worker processes (default: the cores; 1 runs everything in this process).")]
@@ -150,9 +168,9 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
             set_: Sets = None, out: CompareOut = None, quiet: Quiet = False, workers: Workers = None,
             scheduler: Scheduler = None) -> None:
     """Run scenarios with common random numbers (the same seeds) and report differences with 95% intervals."""
-    from sim.compare import Comparison
+    from sim.compare import Comparison, common_ground
     from sim.executor import Executor
-    from sim.files import safe_name
+    from sim.files import safe_name, unique_suffix
     from sim.results import ROOT, write_comparison
     from sim.runner import RunSet, run_scenarios
 
@@ -161,24 +179,30 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     for name in names:
         try:
             sc = _load(name, set_ or [], years)
-            scenarios[sc.name if sc.name not in scenarios else name] = sc
         except ScenarioError as exc:
             problems += exc.problems
+            continue
+        key = next((k for k in (sc.name, name) if k not in scenarios), None)
+        k = 2
+        while key is None:  # the same scenario twice: its second run gets a name of its own
+            key = f"{sc.name}-{k}" if f"{sc.name}-{k}" not in scenarios else None
+            k += 1
+        scenarios[key] = sc
     if problems:
         _fail(ScenarioError(problems))
     base_name = next(iter(scenarios))
     first = scenarios[base_name]
-    for name, sc in scenarios.items():  # differences are brand-year by brand-year: they need a brand in common
-        if name != base_name and not set(sc.brands) & set(first.brands):
-            problems.append(f"{name}: nothing to compare with {base_name}: no brand in common")
+    problems, notes = common_ground(scenarios, base_name)  # differences are brand-year by brand-year
     if problems:
         _fail(ScenarioError(problems))
+    for note in notes:
+        print(note, file=sys.stderr)
     reps = replications or first.simulation.replications
     seed = first.simulation.seed if seed is None else seed
     n = buyers or first.simulation.buyers
     started = datetime.now(UTC)
-    destination = out or ROOT / "results" / "compare" / safe_name(
-        f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(safe_name(name) for name in scenarios)}", 200)
+    label = safe_name(f"{started:%Y%m%dT%H%M%SZ}-{'-vs-'.join(safe_name(name) for name in scenarios)}", 180)
+    destination = out or ROOT / "results" / "compare" / f"{label}-{unique_suffix(seed)}"
     _claim(destination)
     with _progress(quiet) as progress:
         task = progress.add_task(f"{len(scenarios)} scenarios x {reps} replications, {n:,} buyers",
@@ -188,14 +212,10 @@ def compare(base: Annotated[str, typer.Argument(help="The baseline scenario.")],
     runs = {name: (sc, RunSet(results[name], sc)) for name, sc in scenarios.items()}
     from sim.compare_report import build_compare_report
 
+    summary = _summary(Comparison(runs, base_name), quiet)
     write_comparison(destination, runs, base_name, started, seed, n, after=build_compare_report,
                      execution=executor.describe())
-    if quiet:
-        console.print(str(destination), markup=False, highlight=False)
-        return
-    console.print(Comparison(runs, base_name))
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (differences.csv, payback.csv, "
-                  "one run folder per scenario)")
+    _show(summary, destination, "open report.html (differences.csv, payback.csv, one run folder per scenario)")
 
 
 @app.command("scenarios")
@@ -249,7 +269,7 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
               "--resume", help="Finish the interrupted sweep in --out: run only what is missing.")] = False,
           quiet: Quiet = False) -> None:
     """Run a parameter sweep (grid, LHS, Sobol, Morris) with replications on Dask; results stream to Parquet."""
-    from sim.sweep import SweepIncomplete, run_sweep, sweep_summary
+    from sim.sweep import SweepIncomplete, SweepInterrupted, run_sweep, sweep_summary
 
     if resume and out is None:
         err.print("[red]--resume needs --out SWEEP_DIR (the folder to finish)[/]")
@@ -262,6 +282,9 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
     except SweepIncomplete as exc:
         print(str(exc), file=sys.stderr)
         raise typer.Exit(1) from None
+    except SweepInterrupted as exc:
+        _interrupted[0] = str(exc)  # what cli() says on exit 130: this sweep keeps its finished runs
+        raise
     console.print(sweep_summary(folder), markup=False, highlight=False)
     if not quiet:
         console.print(f"Next: python run_sim.py analyze {folder}", markup=False, highlight=False)
@@ -288,13 +311,17 @@ def calibrate(calibration: Annotated[str, typer.Argument(
               buyers: Buyers = None,
               replications: Replications = None,
               max_evaluations: Annotated[int | None, typer.Option(
-                  min=1, help="Nelder-Mead evaluations at most (default: the file's).")] = None,
+                  min=1, help="Candidates simulated at most, every stage counted: start, current values, screening, "
+                              "Nelder-Mead, Jacobian (default: the file's).")] = None,
               workers: Workers = None, scheduler: Scheduler = None,
               apply: Annotated[bool, typer.Option(
                   "--apply", help="Write the fitted values into the base scenario file, each with a comment naming "
-                                  "this run.")] = False,
+                                  "this run (refused if the fit is worse than the values it replaces).")] = False,
+              force: Annotated[bool, typer.Option(
+                  "--force", help="With --apply: write the fitted values even if they fit worse than the current "
+                                  "ones.")] = False,
               out: Annotated[Path | None, typer.Option(
-                  help="Result folder (default: results/calibration/<name>/<UTC time>/).")] = None,
+                  help="Result folder (default: results/calibration/<name>/<UTC time>-s<seed>-<random>/).")] = None,
               quiet: Quiet = False) -> None:
     """Fit the free parameters to 1984-1997 history (simulated method of moments, common random numbers, Dask)."""
     from sim.calibration import calibrate as fit
@@ -309,7 +336,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(
     except ScenarioError as exc:
         _fail(exc)
     started = datetime.now(UTC)
-    destination = out or default_destination(problem.spec.name, started)
+    destination = out or default_destination(problem.spec.name, started, problem.spec.seed)
     _claim(destination)
     spec = problem.spec
     if not quiet:
@@ -322,16 +349,18 @@ def calibrate(calibration: Annotated[str, typer.Argument(
         task = progress.add_task("start", total=None, best="-")
         result = fit(problem, executor, progress=lambda stage, n, best: progress.update(
             task, description=stage, completed=n, best=f"{best:,.1f}"))
+    summary = _summary(result, quiet)
     write_calibration(destination, result, started)
-    if apply:
+    refusal = result.apply_refusal() if apply and not force else None
+    if apply and refusal is None:
         apply_to_scenario(resolve_path(spec.scenario), result.values, run_label(destination))
-    if quiet:
-        console.print(str(destination), markup=False, highlight=False)
-        return
-    console.print(result)
-    note = " The fitted values were written into the scenario file (--apply)." if apply else \
-        " Add --apply to write the fitted values into the scenario file."
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html.{note}")
+    note = " The fitted values were written into the scenario file (--apply)." if apply and refusal is None else \
+        "" if refusal else " Add --apply to write the fitted values into the scenario file."
+    _show(summary, destination, f"open report.html.{note}")
+    if refusal:
+        err.print(f"--apply refused: {refusal}; {spec.scenario} is unchanged (--force applies it anyway)",
+                  markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 @app.command("validate")
@@ -346,15 +375,19 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
                      ) -> None:
     """Validate a scenario: the 1984-1997 fit and the case's stylized facts (pass/fail); later years, a forecast."""
     from sim.calibration_report import write_validation
-    from sim.files import check_writable, safe_name
+    from sim.files import safe_name, unique_suffix
     from sim.results import ROOT
     from sim.validation import validate_scenario
 
     started = datetime.now(UTC)
-    if out is not None:
-        _claim(out)
-    else:  # named after the scenario once it is loaded: where it goes can be checked now
-        check_writable(ROOT / "results" / "validation" / safe_name(Path(scenario).stem))
+    try:  # the destination is known and checked before anything runs
+        sc = _load(scenario, overrides or [], None)
+    except ScenarioError as exc:
+        _fail(exc)
+    run_seed = sc.simulation.seed if seed is None else seed
+    destination = out or ROOT / "results" / "validation" / safe_name(sc.name) / \
+        f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(run_seed)}"
+    _claim(destination)
     try:
         with _progress(quiet) as progress:
             task = progress.add_task(f"validating {scenario} (and {parity or 'no counterfactual'})", total=None)
@@ -362,15 +395,11 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
                                        progress=lambda _: progress.advance(task), scheduler=scheduler)
     except ScenarioError as exc:
         _fail(exc)
-    destination = out or ROOT / "results" / "validation" / safe_name(result.scenario.name) / f"{started:%Y%m%dT%H%M%SZ}"
-    _claim(destination)
+    summary = _summary(result, quiet)
     write_validation(destination, result, started)
-    if not quiet:
-        console.print(result)
-        console.print(f"Results: [bold]{escape(str(destination))}[/] — report.html has the forecast to "
-                      f"{int(result.brand_year['year'].max())}.")
-    else:
-        console.print(str(destination), markup=False, highlight=False)
+    last = int(result.brand_year["year"].max())
+    _show(summary, destination, f"report.html has the forecast to {last}." if len(result.forecast) else
+          f"report.html has the fit and the facts (no forecast: the run ends in {last}).")
     if strict and not result.passed:
         raise typer.Exit(1)
 
@@ -401,7 +430,8 @@ def attribute(scenario: ScenarioName = FLAGSHIP,
                   "--to", help="Last year of the gain (default: six years after --from); runs stop there.")] = None,
               replications: Replications = None, seed: Seed = None, buyers: Buyers = None, set_: Sets = None,
               out: Annotated[Path | None, typer.Option(
-                  help="Result folder (default: results/attribution/<scenario>-<brand>-<UTC time>/).")] = None,
+                  help="Result folder (default: results/attribution/<scenario>-<brand>-<UTC time>-s<seed>-<random>/)."
+              )] = None,
               quiet: Quiet = False, workers: Workers = None, scheduler: Scheduler = None) -> None:
     """Shapley attribution of a brand's gain to its levers, with a waterfall plot, a table and 95% intervals.
 
@@ -418,7 +448,7 @@ def attribute(scenario: ScenarioName = FLAGSHIP,
     reps = replications or sc.simulation.replications
     n = buyers or sc.simulation.buyers
     started = datetime.now(UTC)
-    destination = out or attr.default_destination(sc, brand, started)
+    destination = out or attr.default_destination(sc, brand, started, sc.simulation.seed if seed is None else seed)
     _claim(destination)
     runs = (1 << len(names)) * reps
     with _progress(quiet) as progress:
@@ -429,13 +459,10 @@ def attribute(scenario: ScenarioName = FLAGSHIP,
                                     progress=lambda: progress.advance(task), scheduler=scheduler)
         except ScenarioError as exc:
             _fail(exc)
+    summary = _summary(result, quiet)
     write_attribution(destination, result, started)
-    if quiet:
-        console.print(str(destination), markup=False, highlight=False)
-        return
-    console.print(result)
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — open report.html (shapley.csv, coalitions.parquet, "
-                  "brand_year.parquet, manifest.json)")
+    _show(summary, destination, "open report.html (shapley.csv, coalitions.parquet, brand_year.parquet, "
+                                "manifest.json)")
 
 
 @app.command()
@@ -451,14 +478,26 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
 
     def counts(option: str, text: str) -> list[int]:
         try:
-            return [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+            values = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
         except ValueError:
-            err.print(f"[red]{option}: expected comma-separated integers, got {escape(repr(text))}[/]")
+            err.print(f"{option}: expected comma-separated integers, got {text!r}", markup=False, highlight=False)
             raise typer.Exit(2) from None
+        small = [v for v in values if v < MIN_BUYERS]
+        if small:
+            err.print(f"{option}: every buyer count must be at least {MIN_BUYERS}, got {small[0]:,}", markup=False,
+                      highlight=False)
+            raise typer.Exit(2)
+        return values
 
     progress = None if as_json else lambda e, n, r: err.print(f"  {e} engine, {n:,} buyers, run {r + 1} done")
-    rows = benchmark(counts("--sizes", sizes), repeats, years,
-                     reference_sizes=counts("--reference-sizes", reference_sizes),
+    sizes_, reference_ = counts("--sizes", sizes), counts("--reference-sizes", reference_sizes)
+    if sizes_ or reference_:  # each run is measured alone in a fresh process: one at a time
+        from sim.executor import check_memory
+        from sim.model import memory_needed
+
+        largest = max(sizes_ + reference_)
+        check_memory(memory_needed(load_scenario(FLAGSHIP, [f"market.years={years}"]), largest), f"{largest:,} buyers")
+    rows = benchmark(sizes_, repeats, years, reference_sizes=reference_,
                      reference_repeats=reference_repeats, progress=progress)
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -496,9 +535,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         _python_show_warning(message, category, filename, lineno, file, line)
 
 
+_interrupted = ["Interrupted (Ctrl-C): nothing was written."]  # what an interrupted command leaves (a sweep: its runs)
+
+
 def cli() -> None:
     """Run the command line (`python run_sim.py ...`): exit 2 with one line per problem on bad input, 1 with one
-    line when a result cannot be written (a full or read-only disk), 143 on SIGTERM."""
+    line when a result cannot be written (a full or read-only disk), when a run cannot fit in memory or a scheduler
+    does not answer, 143 on SIGTERM, 130 with one line on Ctrl-C (typer turns KeyboardInterrupt into exit 130; local
+    workers never see it: sim.executor)."""
     # A terminated run unwinds like Ctrl-C, so partial result folders are removed (sim/results.py).
     from sim.files import WriteError
 
@@ -506,15 +550,29 @@ def cli() -> None:
     warnings.showwarning = _show_warning
     try:
         app()
+    except SystemExit as exc:
+        if exc.code == 130:
+            print(_interrupted[0], file=sys.stderr)
+        raise
     except ScenarioError as exc:  # raised outside a command's own handling
         _report_problems(exc)
         sys.exit(2)
     except WriteError as exc:  # sim.files: nothing half-written is left
         print(str(exc), file=sys.stderr)
         sys.exit(1)
+    except MemoryError as exc:  # sim.executor.InsufficientMemory: refused before allocating, with the estimate
+        if not str(exc):
+            raise
+        err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
+        sys.exit(1)
+    except TaskError as exc:
+        if not isinstance(exc.error, MemoryError) or not str(exc.error):
+            raise
+        err.print(f"[red]{escape(str(exc.error))}[/]", soft_wrap=True)  # refused on a worker (a scheduler's)
+        sys.exit(1)
     except ConnectionError as exc:  # sim.executor.SchedulerUnavailable: a --scheduler that does not answer
         err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
-        sys.exit(2)
+        sys.exit(2 if getattr(exc, "bad_address", False) else 1)  # a malformed address is input, the rest environment
 
 
 if __name__ == "__main__":

@@ -637,6 +637,7 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
         sim.executor.TaskError: a run raised (the message names the coalition and the replication).
     """
     from sim.executor import Executor
+    from sim.model import memory_needed
     from sim.runner import estimated_seconds
 
     levers, first, last = check_inputs(scenario, brand, levers, metric, first, last)
@@ -650,7 +651,8 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
         outcomes = executor.map(_run_job, jobs, progress=(lambda *_: progress()) if progress else None,
                                 label=lambda _, job: (f"coalition {coalition_name(job[0], levers)}, "
                                                       f"replication {job[2]}"),
-                                cost=sum(estimated_seconds(job[1], buyers) for job in jobs))
+                                cost=sum(estimated_seconds(job[1], buyers) for job in jobs),
+                                memory=(max(memory_needed(sc, buyers) for sc in scenarios), f"{buyers:,} buyers"))
         execution = executor.describe()
     values = np.full((len(scenarios), reps), np.nan)
     frames, run_seconds = [], {}
@@ -666,12 +668,14 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
 
 
 # ---- the result folder -------------------------------------------------------------------------------------
-def default_destination(scenario: Scenario, brand: str, started: datetime) -> Path:
-    """``results/attribution/<scenario>-<brand>-<UTC start time>/``, the names as a safe file name
-    (:func:`sim.files.safe_name`: any length, any characters)."""
+def default_destination(scenario: Scenario, brand: str, started: datetime, seed: int | None = None) -> Path:
+    """``results/attribution/<scenario>-<brand>-<UTC start time>-s<seed>-<random>/``, the names as a safe file name
+    (:func:`sim.files.safe_name`: any length, any characters; :func:`sim.files.unique_suffix`)."""
+    from sim.files import unique_suffix
     from sim.results import ROOT
 
-    return ROOT / "results" / "attribution" / f"{safe_name(f'{scenario.name}-{brand}')}-{started:%Y%m%dT%H%M%SZ}"
+    name = safe_name(f"{scenario.name}-{brand}")
+    return ROOT / "results" / "attribution" / f"{name}-{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
 
 
 def manifest(att: Attribution, started: datetime) -> dict:

@@ -15,7 +15,12 @@ Method (Gouriéroux & Monfort 1996; McFadden 1989):
    (``sim.moments.distance``). The runs stop at ``end_year``: later years cannot inform the fit.
 3. **Search.** θ lives in the prior box, mapped to the unit cube. A scrambled Sobol' sample of the box
    (``screening`` points, evaluated in parallel) finds a good basin; scipy's bounded Nelder-Mead (adaptive
-   to the dimension) refines the best point found (the scenario's current values included).
+   to the dimension) refines the best point found (the start included).
+   **Budget.** ``max_evaluations`` bounds every candidate simulated, whatever the stage (a candidate met again
+   is looked up, not simulated): first the start; then the scenario's current values (evaluated last, never
+   steering the search: what ``--apply`` compares the fit with) and the Jacobian's 2 x parameters points, each
+   reserved only if the budget holds it; then the screening (its first points only, if the budget is short);
+   Nelder-Mead gets the rest.
 4. **Uncertainty and identification.** At the optimum θ̂ the Jacobian G = ∂g(m̄)/∂θ is taken by central
    differences (same seeds). With W = diag(w / sd²), the sandwich
    ``V = A⁻¹ G'W (S_obs + S_sim / R) W G A⁻¹``, ``A = G'WG``, gives standard errors: S_obs = diag(sd²) is the
@@ -47,6 +52,11 @@ from sim.report import Rendered
 from sim.scenario_files import set_values, validate
 
 PINNED_FRACTION = 0.5  # a 95% interval narrower than this fraction of the prior range: pinned down
+NOT_ESTIMATED = "not estimated (evaluation budget)"  # identification when the budget left no room for the Jacobian
+
+
+class BudgetSpent(RuntimeError):
+    """A stage asked for more candidates than ``max_evaluations`` leaves (what stops Nelder-Mead at the budget)."""
 
 
 # ---- simulation (runs on workers) ----------------------------------------------------------------------
@@ -132,33 +142,55 @@ class Calibrator:
                               p.spec.buyers, p.source)
         self._cache: dict[tuple, Evaluation] = {}
         self.best: Evaluation | None = None
+        self.budget = p.spec.optimiser.max_evaluations
+        self.memory = None  # (peak bytes of one run, what): the model's runs are checked against available memory
+        if self.simulate is simulate:
+            from sim.model import memory_needed
+
+            self.memory = (memory_needed(validate(p.base_raw, p.source), p.spec.buyers), f"{p.spec.buyers:,} buyers")
+
+    @property
+    def left(self) -> int:
+        """Candidates the budget still allows (``max_evaluations`` minus those simulated)."""
+        return self.budget - len(self.history)
 
     def _key(self, theta: np.ndarray) -> tuple:
         p = self.problem
         return tuple(int(round(v)) if i else round(float(v), 12) for v, i in zip(theta, p.integer))
 
-    def evaluate(self, thetas: list[np.ndarray], stage: str) -> list[Evaluation]:
-        """Simulate each candidate with the R common seeds (all runs in parallel); cached by value."""
+    def evaluate(self, thetas: list[np.ndarray], stage: str, steer: bool = True) -> list[Evaluation]:
+        """Simulate each candidate with the R common seeds (all runs in parallel); cached by value. ``steer``
+        False: the candidates never become :attr:`best` (the scenario's current values, evaluated for comparison).
+
+        Raises:
+            BudgetSpent: more new candidates than the budget has left (nothing is simulated).
+        """
         reps = self.problem.spec.replications
         todo = []
         for theta in thetas:
             k = self._key(theta)
             if k not in self._cache and k not in [t[0] for t in todo]:
                 todo.append((k, theta))
+        if len(todo) > self.left:
+            raise BudgetSpent(f"{stage}: {len(todo)} candidates asked for, {self.left} left of {self.budget}")
         jobs = [(tuple(float(v) for v in theta), r) for _, theta in todo for r in range(reps)]
         results = self.executor.map(_run, jobs, shared=(self.simulate, self.static),
-                                    label=lambda _, job: f"{stage} candidate {job[0]}, replication {job[1]}")
+                                    label=lambda _, job: f"{stage} candidate {job[0]}, replication {job[1]}",
+                                    memory=self.memory)
         for j, (k, theta) in enumerate(todo):
             runs = np.array(results[j * reps:(j + 1) * reps])
             ev = Evaluation(np.asarray(theta, float), runs, distance_of(np.nanmean(runs, axis=0)
                             if np.isfinite(runs).any() else runs[0], self.problem.targets), stage)
             self._cache[k] = ev
             self.history.append(ev)
-            if self.best is None or ev.distance < self.best.distance:
+            if steer and (self.best is None or ev.distance < self.best.distance):
                 self.best = ev
             if self.progress:
-                self.progress(stage, len(self.history), self.best.distance)
+                self.progress(stage, len(self.history), (self.best or ev).distance)
         return [self._cache[self._key(theta)] for theta in thetas]
+
+    def _is_new(self, theta: np.ndarray) -> bool:
+        return self._key(theta) not in self._cache
 
     def run(self) -> CalibrationResult:
         """The whole search: the start, Sobol' screening, Nelder-Mead from the best point, the Jacobian at the fit.
@@ -169,25 +201,41 @@ class Calibrator:
         p, opt = self.problem, self.problem.spec.optimiser
         started = time.perf_counter()
         start = self.evaluate([np.clip(p.start, p.low, p.high)], "start")[0]
-        if opt.screening:
+        current_theta = p.start if p.current is None else np.asarray(p.current, float)
+        reserve = int(self._is_new(current_theta) and self.left >= 1)
+        jacobian_points = 2 * len(p.paths)
+        estimate = self.left - reserve >= jacobian_points
+        reserve += jacobian_points if estimate else 0
+        if opt.screening and self.left > reserve:
             from scipy.stats import qmc
 
             n = 2 ** math.ceil(math.log2(opt.screening))
             u = qmc.Sobol(len(p.paths), scramble=True, seed=np.random.default_rng(p.spec.seed)).random(n)
-            self.evaluate([p.from_unit(x) for x in u], "screening")
-        local = self.nelder_mead(self.best.theta, opt)
+            self.evaluate([p.from_unit(x) for x in u][:self.left - reserve], "screening")
+        local = self.nelder_mead(self.best.theta, opt, self.left - reserve)
         fitted = self.best
-        jac, spread = self.jacobian(fitted.theta)
+        if estimate:
+            jac, spread = self.jacobian(fitted.theta)
+        else:
+            jac, spread = np.zeros((len(p.targets), len(p.paths))), np.zeros(len(p.targets))
+        current = None
+        if not self._is_new(current_theta) or self.left >= 1:
+            current = self.evaluate([current_theta], "current", steer=False)[0]
         return CalibrationResult(p, start, fitted, list(self.history), jac, spread,
-                                 time.perf_counter() - started, self.executor.description, local)
+                                 time.perf_counter() - started, self.executor.description, local, current, estimate)
 
-    def nelder_mead(self, theta0: np.ndarray, opt: Optimiser) -> dict:
-        """Bounded, adaptive Nelder-Mead from ``theta0`` in prior-range units; the first simplex steps
-        ``opt.initial_step`` inward from a bound. Returns scipy's outcome: converged, message, evaluations,
-        iterations (every evaluation also lands in :attr:`history`, the best in :attr:`best`)."""
+    def nelder_mead(self, theta0: np.ndarray, opt: Optimiser, budget: int) -> dict:
+        """Bounded, adaptive Nelder-Mead from ``theta0`` in prior-range units, simulating at most ``budget`` new
+        candidates; the first simplex steps ``opt.initial_step`` inward from a bound. Returns scipy's outcome:
+        converged, message, evaluations (function calls, cached ones included), iterations (every evaluation also
+        lands in :attr:`history`, the best in :attr:`best`)."""
         from scipy.optimize import minimize
 
+        if budget <= 0:
+            return {"converged": False, "message": "not run: no evaluation left in the budget (max_evaluations)",
+                    "evaluations": 0, "iterations": 0}
         p = self.problem
+        limit = len(self.history) + budget
         u0 = p.to_unit(theta0)
         d = u0.size
         simplex = [u0]
@@ -196,12 +244,22 @@ class Calibrator:
             u[j] = u[j] + opt.initial_step if u[j] + opt.initial_step <= 1 else u[j] - opt.initial_step
             simplex.append(u)
 
-        def f(u: np.ndarray) -> float:
-            return self.evaluate([p.from_unit(u)], "nelder-mead")[0].distance
+        calls = [0]
 
-        res = minimize(f, u0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * d,
-                       options={"maxfev": opt.max_evaluations, "xatol": opt.xatol, "fatol": opt.fatol,
-                                "adaptive": True, "initial_simplex": np.array(simplex)})
+        def f(u: np.ndarray) -> float:
+            theta = p.from_unit(u)
+            if self._is_new(theta) and len(self.history) >= limit:
+                raise BudgetSpent("nelder-mead")
+            calls[0] += 1
+            return self.evaluate([theta], "nelder-mead")[0].distance
+
+        try:
+            res = minimize(f, u0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * d,
+                           options={"maxfev": budget, "xatol": opt.xatol, "fatol": opt.fatol,
+                                    "adaptive": True, "initial_simplex": np.array(simplex)})
+        except BudgetSpent:
+            return {"converged": False, "message": f"stopped: the evaluation budget is spent ({self.budget}, "
+                                                   "max_evaluations)", "evaluations": calls[0], "iterations": None}
         return {"converged": bool(res.success), "message": str(res.message), "evaluations": int(res.nfev),
                 "iterations": int(res.nit)}
 
@@ -246,6 +304,19 @@ class CalibrationResult(Rendered):
     seconds: float
     backend: str  # where the runs went (Executor.description)
     local: dict
+    current: Evaluation | None = None  # the scenario's current values (None: the budget left no room for them)
+    estimated: bool = True  # False: the budget left no room for the Jacobian (no standard errors)
+
+    def apply_refusal(self) -> str | None:
+        """Why the fitted values should not replace the scenario's current values, or None if they may: the fit is
+        worse (a higher distance) than the current values, or the current values were not evaluated."""
+        if self.current is None:
+            return ("the scenario's current values were not evaluated (no evaluation left in the budget), so the fit "
+                    "cannot be shown to improve on them")
+        if self.fitted.distance > self.current.distance:
+            return (f"the fit's distance {self.fitted.distance:,.1f} is higher (worse) than the "
+                    f"{self.current.distance:,.1f} of the values it would replace")
+        return None
 
     @property
     def values(self) -> dict[str, Any]:
@@ -305,6 +376,8 @@ class CalibrationResult(Rendered):
         under ``PINNED_FRACTION`` of the range), whether it ended at a bound, the targets that pin it, and why."""
         p = self.problem
         se = np.sqrt(np.maximum(np.diag(self.covariance()), 0.0))  # inf: no information
+        if not self.estimated:
+            se = np.full(len(p.paths), np.nan)
         info = self.information_shares()
         width = p.high - p.low
         rows = []
@@ -319,7 +392,8 @@ class CalibrationResult(Rendered):
                 "start": p.start[j], "fitted": (int(round(value)) if p.integer[j] else value), "se": se[j],
                 "ci_low": lo, "ci_high": hi, "ci_width_of_prior": 2 * 1.96 * se[j] / width[j],
                 "at_bound": bool(np.isclose(value, spec.range[0]) or np.isclose(value, spec.range[1])),
-                "identification": "pinned down" if pinned else "weakly identified",
+                "identification": NOT_ESTIMATED if not self.estimated else
+                "pinned down" if pinned else "weakly identified",
                 "pinned_by": "; ".join(f"{k} ({v:.0%})" for k, v in top.items()), "why": spec.why,
             })
         return pd.DataFrame(rows)

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from sim import moments
-from sim.scenario import StrictModel
+from sim.scenario import RootSeed, StrictModel
 from sim.scenario_files import (
     SCENARIO_DIR,
     ScenarioError,
@@ -65,7 +65,10 @@ class Optimiser(StrictModel):
 
     screening: int = Field(64, ge=0, le=4096, description="Sobol' points over the prior box before the local search "
                                                           "(0: none; rounded up to a power of two).")
-    max_evaluations: int = Field(400, ge=1, le=100_000, description="Nelder-Mead objective evaluations at most.")
+    max_evaluations: int = Field(
+        400, ge=1, le=100_000,
+        description="Candidates simulated at most, every stage counted: the start, the scenario's current values, "
+                    "the screening, Nelder-Mead and the Jacobian (2 per parameter; see sim/calibration.py).")
     initial_step: float = Field(0.1, gt=0, le=0.5,
                                 description="Nelder-Mead's first simplex: this fraction of each prior range.")
     xatol: float = Field(0.002, gt=0, description="Stop when the simplex is this small (fraction of the prior ranges).")
@@ -84,7 +87,8 @@ class CalibrationSpec(StrictModel):
                           description="Last year simulated: the end of the calibration window.")
     buyers: int = Field(30_000, ge=500, le=10_000_000, description="Simulated buyers per run.")
     replications: int = Field(4, ge=1, le=256, description="Replications per candidate (common random numbers).")
-    seed: int = Field(1993, ge=0, description="Root seed: replication r uses SeedSequence(seed, spawn_key=(r,)).")
+    seed: RootSeed = Field(1993, description="Root seed (0 to 2^63 - 1): replication r uses "
+                                             "SeedSequence(seed, spawn_key=(r,)).")
     jacobian_step: float = Field(0.05, gt=0, le=0.25,
                                  description="Central-difference step, fraction of each prior range.")
     exclude: list[str] = Field(default_factory=list, description="Target names (or kinds) left out of the distance.")
@@ -111,6 +115,7 @@ class Problem:
     targets: list[moments.Target]
     integer: np.ndarray  # bool per parameter: the field is an integer (values are rounded)
     start: np.ndarray  # where the search starts: each parameter's `start`, or the base scenario's value
+    current: np.ndarray | None = None  # the base scenario's values (what --apply replaces; None: as start)
 
     @property
     def paths(self) -> list[str]:
@@ -186,7 +191,8 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     Raises:
         ScenarioError: one line per problem naming the file, the field and the reason: no such file, bad TOML,
             a schema error, a path that is not a numeric scenario field, a range end the scenario rejects, an
-            ``end_year`` before the start, an unknown excluded target, or a bad base scenario.
+            ``end_year`` before the start, an unknown excluded target, a bad base scenario, or one whose market the
+            reference data do not describe (``sim.moments.coverage``).
     """
     path = resolve_calibration(name)
     source = str(path)
@@ -213,8 +219,11 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
                              f"(got {spec.end_year})"])
     base = set_values(base, {"market.years": spec.end_year - start_year + 1}, source)
     scenario = validate(base, f"{scenario_path} (calibration base)")
+    why = moments.coverage(scenario)
+    if why is not None:
+        raise ScenarioError([f"{source}: scenario: {spec.scenario} cannot be calibrated to the reference data: {why}"])
 
-    problems, integer, start = [], [], []
+    problems, integer, start, current_values = [], [], [], []
     for k, p in enumerate(spec.parameters):
         where = f"{source}: parameters[{k}].path"
         try:
@@ -229,6 +238,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
             continue
         integer.append(isinstance(current, int))
         start.append(float(current) if p.start is None else float(p.start))
+        current_values.append(float(current))
         for end, label in ((p.range[0], "low"), (p.range[1], "high")):
             try:
                 validate(set_values(base, {p.path: int(round(end)) if isinstance(current, int) else end}, source),
@@ -251,7 +261,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
         hint = difflib.get_close_matches(unknown[0], names, n=1)
         raise ScenarioError([f"{source}: exclude: unknown target {unknown[0]!r}"
                              + (f" (did you mean '{hint[0]}'?)" if hint else "")])
-    return Problem(spec, source, base, ts, np.array(integer), np.array(start))
+    return Problem(spec, source, base, ts, np.array(integer), np.array(start), np.array(current_values))
 
 
 def _field_value(scenario, path: str) -> Any:

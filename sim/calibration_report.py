@@ -1,6 +1,6 @@
 """A calibration's and a validation's result folders and reports, and writing fitted values into a scenario file.
 
-A calibration folder (``results/calibration/<name>/<time>/``, written whole or not at all) holds::
+A calibration folder (``results/calibration/<name>/<time>-s<seed>-<random>/``, written whole or not at all) holds::
 
     parameters.csv     fitted value, standard error, 95% interval, identification, the moments that pin it
     fit.csv            every target: observed, simulated at the fit (mean, min and max over replications), z
@@ -14,7 +14,7 @@ A calibration folder (``results/calibration/<name>/<time>/``, written whole or n
     manifest.json      the calibration file, the seeds, the optimiser's outcome, package versions
     report.html        all of the above, with a fit plot (template ``calibration.html.j2``)
 
-A validation folder (``results/validation/<scenario>/<time>/``) holds facts.csv, fit.csv, forecast.csv,
+A validation folder (``results/validation/<scenario>/<time>-s<seed>-<random>/``) holds facts.csv, fit.csv, forecast.csv,
 brand_year.parquet (and parity_brand_year.parquet), manifest.json and report.html (``validation.html.j2``).
 :func:`summary_tables` and :func:`validation_tables` are what a ``CalibrationResult`` and a ``ValidationResult``
 print in the terminal and show in a notebook.
@@ -35,7 +35,7 @@ import seaborn as sns
 from sim import moments
 from sim.calibration import CalibrationResult
 from sim.figures import Figure, png_uri
-from sim.files import atomic_folder, safe_name, toml_inline, write_atomic, write_json
+from sim.files import atomic_folder, safe_name, toml_inline, unique_suffix, write_atomic, write_json
 from sim.formats import MISSING, adaptive, number, percent, signed
 from sim.report import cell, head, markup, provenance, render, row, table
 from sim.results import ROOT
@@ -44,9 +44,10 @@ from sim.scenario_files import split_path
 from sim.style import brand_palette
 
 
-def default_destination(name: str, started: datetime) -> Path:
-    """``results/calibration/NAME/<UTC start time>/``: where a calibration goes without ``--out``."""
-    return ROOT / "results" / "calibration" / safe_name(name) / f"{started:%Y%m%dT%H%M%SZ}"
+def default_destination(name: str, started: datetime, seed: int | None = None) -> Path:
+    """``results/calibration/NAME/<UTC start time>-s<seed>-<random>/``: where a calibration goes without ``--out``
+    (the name a safe file name, :func:`sim.files.safe_name`; :func:`sim.files.unique_suffix`)."""
+    return ROOT / "results" / "calibration" / safe_name(name) / f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
 
 
 def run_label(folder: Path) -> str:
@@ -66,7 +67,8 @@ def calibrated_toml(result: CalibrationResult, label: str) -> str:
 
 def manifest(result: CalibrationResult, started: datetime) -> dict:
     """The calibration folder's ``manifest.json``: the spec, the base scenario, seeds and spawn keys, the fitted
-    values, the distances at start and fit, the search's outcome, the backend and the provenance."""
+    values, the distances at start, fit and the scenario's current values, the evaluations against the budget, the
+    search's outcome, the backend and the provenance."""
     p = result.problem
     return {
         "calibration": p.spec.model_dump(mode="json"),
@@ -78,7 +80,10 @@ def manifest(result: CalibrationResult, started: datetime) -> dict:
         "fitted": result.values,
         "distance_start": result.start.distance,
         "distance_fitted": result.fitted.distance,
+        "distance_current": result.current.distance if result.current is not None else None,
         "evaluations": len(result.history),
+        "max_evaluations": p.spec.optimiser.max_evaluations,
+        "standard_errors": "estimated" if result.estimated else "not estimated: no room for the Jacobian in the budget",
         "nelder_mead": result.local,
         "backend": result.backend,
         "seconds": round(result.seconds, 1),
@@ -335,11 +340,17 @@ def validation_manifest(v, started: datetime) -> dict:
             "passed": v.passed, **manifest_provenance(started)}
 
 
+def _verdict(passed) -> dict:
+    if pd.isna(passed):
+        return cell("not covered", "name")
+    return cell("pass", "pass") if passed else cell("FAIL", "fail", sig=True)
+
+
 def facts_table(facts: pd.DataFrame) -> dict:
-    """Each stylized fact: what is expected, what the runs show, the share of replications where it holds, pass/fail."""
+    """Each stylized fact: what is expected, what the runs show, the share of replications where it holds, pass/fail
+    (or "not covered": the run lacks the years or brands the fact needs)."""
     rows = [row([cell(r.fact, "name"), cell(r.expected, "name"), cell(r.simulated, "name"),
-                 cell(percent(r.replications_holding, 0)),
-                 cell("pass", "pass") if r.passed else cell("FAIL", "fail", sig=True)]) for r in facts.itertuples()]
+                 cell(percent(r.replications_holding, 0)), _verdict(r.passed)]) for r in facts.itertuples()]
     return table("facts", [head("stylized fact", left=True), head("expected", left=True), head("simulated", left=True),
                            head("replications holding"), head("result")], rows)
 
@@ -372,14 +383,24 @@ def forecast_table(forecast: pd.DataFrame, brands=("Lexus", "Mercedes-Benz", "BM
 
 
 def validation_headline(v) -> list[str]:
-    """The validation in three lines: stylized facts holding, the sales fit (median |z|, share within 2 sd, SMM
-    distance), and the replications and buyers behind it."""
+    """The validation in a few lines: stylized facts holding (and those the run does not cover), the sales fit
+    (median |z|, share within 2 sd, SMM distance), the targets the run does not cover, and the replications and
+    buyers behind it."""
     sales = v.fit[v.fit["kind"].str.startswith("sales_") & v.fit["available"]]
-    return [markup("Stylized facts: <b>{} of {} hold</b>.", int(v.facts["passed"].sum()), len(v.facts)),
-            f"Sales targets: median |z| {number(sales['z'].abs().median(), 2)}, "
-            f"{percent((sales['z'].abs() <= 2).mean(), 0)} "
-            f"within 2 sd; SMM distance {number(moments.distance(v.fit), 1)}.",
-            f"{v.replications} replications of {number(v.buyers)} buyers."]
+    judged = [bool(p) for p in v.facts["passed"] if not pd.isna(p)]
+    uncovered = len(v.facts) - len(judged)
+    lines = [markup("Stylized facts: <b>{} of {} hold</b>{}.", sum(judged), len(judged),
+                    f" ({uncovered} not covered by this run)" if uncovered else "")]
+    if len(sales):
+        lines.append(f"Sales targets: median |z| {number(sales['z'].abs().median(), 2)}, "
+                     f"{percent((sales['z'].abs() <= 2).mean(), 0)} "
+                     f"within 2 sd; SMM distance {number(moments.distance(v.fit), 1)}.")
+    missing = int((~v.fit["available"]).sum())
+    if missing:
+        first, last = int(v.brand_year["year"].min()), int(v.brand_year["year"].max())
+        lines.append(f"{missing} of {len(v.fit)} targets not covered: outside this run's {first}-{last}.")
+    lines.append(f"{v.replications} replications of {number(v.buyers)} buyers.")
+    return lines
 
 
 def validation_tables(v) -> list[dict]:
@@ -413,6 +434,7 @@ def write_validation(destination: Path, v, started: datetime) -> Path:
             "validation.html.j2", title=f"Validation {v.scenario.name}", name=v.scenario.name,
             question=v.scenario.question, headline=validation_headline(v), facts=facts_table(v.facts),
             fit_figure=plot_forecast(v), fit=validation_fit_table(v.fit), forecast_from=moments_end() + 1,
-            forecast_to=int(v.brand_year["year"].max()), forecast=forecast_table(v.forecast),
+            forecast_to=int(v.brand_year["year"].max()),
+            forecast=forecast_table(v.forecast) if len(v.forecast) else None,
             provenance=provenance(man)))
     return Path(destination)

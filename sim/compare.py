@@ -3,6 +3,10 @@
 Every scenario runs with the same replication seeds, so replication r of the base and replication r of a
 what-if share their random streams, and their difference is due to the scenario, not to luck. Differences
 are paired by replication: mean and a 95% t-interval over replications.
+
+Scenarios need not have the same brands or years: differences, cumulative totals and payback are taken over the
+brand-years both have (:func:`common`), and :func:`common_ground` says, before anything runs, what is compared
+and what is left out (or that nothing is: no brand or no year in common).
 """
 
 from __future__ import annotations
@@ -16,8 +20,68 @@ from sim.report import Rendered
 from sim.stats import CONFIDENCE, mean_interval, t_half_width
 
 KEYS = ["year", "brand"]
+PAIR = ["replication", *KEYS]
 BOUNDED = ("sales_share", "lease_share", "fleet_share", "churn_rate", "repurchase_loyalty")  # fractions in [0, 1]
 HEADLINE = ("sales_share", "fleet_share", "repurchase_loyalty", "conquest_sales", "csi", "service_cost", "profit")
+
+
+def _years(scenario) -> range:
+    return range(scenario.market.start_year, scenario.market.start_year + scenario.market.years)
+
+
+def _span(years) -> str:
+    years = sorted(years)
+    return ", ".join(str(y) for y in years) if len(years) < 3 or years[-1] - years[0] != len(years) - 1 \
+        else f"{years[0]}-{years[-1]}"
+
+
+def common_ground(scenarios: dict, base: str) -> tuple[list[str], list[str]]:
+    """What each scenario can be compared with the base on: the brands and the years both have.
+
+    Args:
+        scenarios: name -> ``sim.scenario.Scenario``, the base among them.
+        base: the base's name.
+
+    Returns:
+        (problems, notes): a problem per scenario that shares no brand or no year with the base (nothing to
+        compare: the command refuses); a note per scenario compared on only part of the base's brands or years,
+        naming what is left out.
+    """
+    problems, notes = [], []
+    first = scenarios[base]
+    for name, sc in scenarios.items():
+        if name == base:
+            continue
+        brands = [b for b in first.brands if b in sc.brands]
+        years = sorted(set(_years(first)) & set(_years(sc)))
+        if not brands:
+            problems.append(f"{name}: nothing to compare with {base}: no brand in common")
+            continue
+        if not years:
+            problems.append(f"{name}: nothing to compare with {base}: no year in common ({base} "
+                            f"{_span(_years(first))}, {name} {_span(_years(sc))})")
+            continue
+        left = []
+        only_base = [b for b in first.brands if b not in sc.brands]
+        only_other = [b for b in sc.brands if b not in first.brands]
+        if only_base:
+            left.append(f"{', '.join(only_base)} (only in {base})")
+        if only_other:
+            left.append(f"{', '.join(only_other)} (only in {name})")
+        if len(years) < max(len(_years(first)), len(_years(sc))):
+            left.append(f"the years outside {_span(years)} ({base} runs {_span(_years(first))}, {name} "
+                        f"{_span(_years(sc))})")
+        if left:
+            notes.append(f"{name} vs {base}: compared on {', '.join(brands)}, {_span(years)}; left out: "
+                         + "; ".join(left))
+    return problems, notes
+
+
+def common(base: pd.DataFrame, other: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``base`` and ``other`` (``brand_year`` tables) cut to the replication-year-brand rows both have, in the
+    same order: what every paired comparison is taken over."""
+    keys = base[PAIR].merge(other[PAIR], on=PAIR)
+    return (keys.merge(base, on=PAIR, how="left"), keys.merge(other, on=PAIR, how="left"))
 
 
 def paired_differences(base: pd.DataFrame, other: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
@@ -59,6 +123,7 @@ def payback(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     cumulative profit difference changes sign once for good: ``payback_year`` is the first year from which it
     keeps its final sign, and ``paid_back_by`` names the scenario that came out ahead."""
     cols = ["service_cost", "profit", "service_revenue", "new_car_margin"]
+    base, other = common(base, other)
     diff = (other.set_index(["replication", *KEYS])[cols] - base.set_index(["replication", *KEYS])[cols]).reset_index()
     diff = diff.sort_values(["replication", "brand", "year"])
     cum = diff.groupby(["replication", "brand"], sort=False)[cols].cumsum().add_prefix("cum_")
@@ -87,7 +152,9 @@ def headline(differences: pd.DataFrame, years: list[int]) -> pd.DataFrame:
 
 
 def total_differences(base: pd.DataFrame, other: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per brand: other − base of ``metric`` summed over all years, mean and 95% interval over replications."""
+    """Per brand: other − base of ``metric`` summed over the years both have, mean and 95% interval over
+    replications."""
+    base, other = common(base, other)
     per_rep = (other.groupby(["replication", "brand"])[metric].sum()
                - base.groupby(["replication", "brand"])[metric].sum()).reset_index()
     rows = [(brand, *mean_interval(g[metric].to_numpy())) for brand, g in per_rep.groupby("brand", sort=False)]

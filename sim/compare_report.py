@@ -66,8 +66,9 @@ class CompareData:
 
     @property
     def brands(self) -> list[str]:
-        """The base scenario's brands, in its order."""
-        return self.runs[self.base].brands
+        """The base scenario's brands that some other scenario has too (the brands compared), in its order."""
+        compared = set(self.differences["brand"].astype(str))
+        return [b for b in self.runs[self.base].brands if b in compared]
 
     @property
     def years(self) -> list[int]:
@@ -122,7 +123,8 @@ def differences_table(cmp: CompareData, scenario: str, palette: dict) -> dict:
     """Scenario - base in milestone years, per brand: each difference metric with its 95% interval."""
     d = cmp.differences[cmp.differences["scenario"] == scenario].set_index(["metric", "year", "brand"])
     rows = []
-    for year in compare_milestones(cmp.years):
+    years = sorted(int(y) for y in d.index.get_level_values("year").unique()) or cmp.years
+    for year in compare_milestones(years):
         cells = {brand: [_row_cell(d.loc[key] if (key := (m, year, brand)) in d.index else None, scale, unit)
                          for m, _, scale, unit in DIFFERENCE_METRICS]
                  for brand in cmp.brands}
@@ -140,10 +142,13 @@ def cumulative_totals(cmp: CompareData, scenario: str) -> pd.DataFrame:
 
 
 def compare_headline(cmp: CompareData, scenario: str, top: int = 3) -> list[str]:
-    """The largest last-year share differences, each with the brand's cumulative profit and service-cost change."""
-    last, first = cmp.years[-1], cmp.years[0]
-    d = cmp.differences
-    share = d[(d["scenario"] == scenario) & (d["metric"] == "sales_share") & (d["year"] == last)].set_index("brand")
+    """The largest share differences in the last year both scenarios have, each with the brand's cumulative profit
+    and service-cost change over the years both have."""
+    d = cmp.differences[cmp.differences["scenario"] == scenario]
+    if d.empty:
+        return []
+    first, last = int(d["year"].min()), int(d["year"].max())
+    share = d[(d["metric"] == "sales_share") & (d["year"] == last)].set_index("brand")
     totals = cumulative_totals(cmp, scenario)
     lines = []
     for brand in share["diff_mean"].abs().sort_values(ascending=False).index[:top]:
@@ -170,7 +175,7 @@ def payback_table(cmp: CompareData, palette: dict) -> dict:
     differences ($M, with 95% intervals) over the whole run."""
     p = cmp.payback
     last = int(p["year"].max())
-    final = p[p["year"] == last].set_index(["scenario", "brand"])
+    final = p.sort_values("year").groupby(["scenario", "brand"], sort=False).tail(1).set_index(["scenario", "brand"])
     rows = []
     for scenario in cmp.others:
         totals = cumulative_totals(cmp, scenario)
@@ -293,18 +298,21 @@ def build_compare_report(folder: Path) -> Path:
 def summary_table(comparison, name: str) -> dict:
     """One scenario of a ``sim.compare.Comparison`` against its base: per brand, the sales-share difference in
     1995 or 2000 (where inside the run) and the last year, the loyalty difference in the last year (pp), the
-    cumulative profit difference ($M), each mean [95% interval] over paired replications, and the payback year."""
-    base_table = comparison.brand_year(comparison.base)
-    last = int(base_table["year"].max())
-    mid = next((y for y in COMPARE_MILESTONES if base_table["year"].min() < y < last), None)
+    cumulative profit difference ($M), each mean [95% interval] over paired replications, and the payback year.
+    Only the brands and years both scenarios have are compared (``sim.compare.common``)."""
+    diffs = comparison.differences(name)
+    first, last = int(diffs["year"].min()), int(diffs["year"].max())
+    mid = next((y for y in COMPARE_MILESTONES if first < y < last), None)
     years = [y for y in (mid, last) if y is not None]
-    d = comparison.differences(name).set_index(["metric", "year", "brand"])
+    d = diffs.set_index(["metric", "year", "brand"])
     profit = comparison.total_differences(name, "profit").set_index("brand")
     pay = comparison.payback(name).drop_duplicates("brand").set_index("brand")
     rows = []
-    for brand in base_table["brand"].unique():
-        cells = [_row_cell(d.loc[("sales_share", y, brand)], 100, "pp") for y in years]
-        cells.append(_row_cell(d.loc[("repurchase_loyalty", last, brand)], 100, "pp"))
+    for brand in diffs["brand"].unique():
+        cells = [_row_cell(d.loc[key] if (key := ("sales_share", y, brand)) in d.index else None, 100, "pp")
+                 for y in years]
+        cells.append(_row_cell(d.loc[key] if (key := ("repurchase_loyalty", last, brand)) in d.index else None,
+                               100, "pp"))
         p = profit.loc[brand]
         cells.append(difference_cell(p.diff_mean / 1e6, p.ci_low / 1e6, p.ci_high / 1e6, "$M", 0))
         year, who = pay.loc[brand, "payback_year"], pay.loc[brand, "paid_back_by"]

@@ -41,6 +41,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 # A 2-worker LocalCluster: ~0.8 s to start, ~2-3 s for the workers to import the model, ~1-2 s to close.
@@ -58,12 +59,68 @@ class TaskError(RuntimeError):
         self.label, self.error = label, error
 
 
+class InsufficientMemory(MemoryError):
+    """A run would need more memory than this machine has available (:func:`check_memory`); the message is one line
+    with the estimate (the CLI prints it and exits 1). Raised before anything is allocated."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations now: psutil's ``virtual_memory().available`` if psutil is
+    installed, else ``MemAvailable`` of /proc/meminfo; None where neither can be read (no check is then made)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.0f} MB"
+
+
+def check_memory(per_run: int, what: str, at_once: int = 1) -> None:
+    """Refuse work that cannot fit: ``at_once`` runs of ``per_run`` bytes each (peak, estimated before allocating:
+    ``sim.model.memory_needed``) against :func:`available_memory`.
+
+    Args:
+        per_run: estimated peak bytes of one run.
+        what: what is run, for the message (e.g. ``"2,000,000 buyers"``).
+        at_once: runs held in memory at the same time on this machine (the local workers busy at once).
+
+    Raises:
+        InsufficientMemory: one line: the estimate, what is available, and what to lower.
+    """
+    available = available_memory()
+    needed = per_run * max(1, at_once)
+    if available is None or needed <= available:
+        return
+    times = f" x {at_once} runs at once" if at_once > 1 else ""
+    hint = " or --workers" if at_once > 1 else ""
+    raise InsufficientMemory(f"not enough memory: {what} need about {_gb(per_run)} a run{times} "
+                             f"({_gb(needed)}), this machine has {_gb(available)} available; lower --buyers{hint}")
+
+
 class SchedulerUnavailable(ConnectionError):
-    """No Dask scheduler answers at the address given (``--scheduler`` or ``DASK_SCHEDULER_ADDRESS``), or the
-    address is not one (the CLI prints the message as one line and exits 2)."""
+    """No Dask scheduler answers at the address given (``--scheduler`` or ``DASK_SCHEDULER_ADDRESS``), or it has no
+    workers, or the address is not one. The CLI prints the message as one line and exits 1 (the environment), or 2
+    when ``bad_address`` (the input)."""
+
+    def __init__(self, message: str, bad_address: bool = False):
+        super().__init__(message)
+        self.bad_address = bad_address
 
 
-CONNECT_SECONDS = 10  # how long to wait for a scheduler to answer before giving up
+CONNECT_SECONDS = 5  # how long to wait for a scheduler to answer before giving up: fail fast
+WORKERS_SECONDS = 60  # how long to wait for a scheduler that answers to have a worker
 
 
 def scheduler_address(scheduler: str | None = None) -> str | None:
@@ -90,7 +147,7 @@ class Executor:
     Raises:
         ValueError: ``workers`` below 1.
         SchedulerUnavailable: (on :meth:`connect` or the first call that needs it) no scheduler answers at the
-            address within ``CONNECT_SECONDS``, or the address is malformed.
+            address within ``CONNECT_SECONDS``, it has no worker, or the address is malformed (:func:`connect`).
     """
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None):
@@ -162,7 +219,7 @@ class Executor:
 
     def map(self, fn: Callable, items: Sequence, *, shared: Any = _NOTHING,
             label: Callable[[int, Any], str] | None = None, progress: Callable[[int, Any], None] | None = None,
-            retries: int = 0, cost: float | None = None) -> list:
+            retries: int = 0, cost: float | None = None, memory: tuple[int, str] | None = None) -> list:
         """``[fn(item) for item in items]`` (``fn(shared, item)`` with ``shared``), run in parallel, in input order.
 
         Args:
@@ -174,6 +231,9 @@ class Executor:
             retries: times a task is retried on the cluster (a lost worker, a failure).
             cost: estimated serial seconds of all the tasks; below :data:`STARTUP_SECONDS` (and no
                 ``workers``/``scheduler`` asked for) they run in this process.
+            memory: ``(peak bytes of one task, what it runs)``: checked against this machine's available memory
+                for as many tasks as run here at once (:func:`check_memory`) before anything starts; tasks on an
+                existing scheduler's workers are checked there, by the model.
 
         Returns:
             One result per item, in the order of ``items``.
@@ -181,18 +241,20 @@ class Executor:
         Raises:
             TaskError: the first task found to have failed (its label, the original error as ``__cause__``);
                 the tasks still pending are cancelled.
+            InsufficientMemory: ``memory`` says the tasks cannot fit (nothing has run).
         """
         items = list(items)
         results: list = [None] * len(items)
         for index, result in self.as_completed(fn, items, shared=shared, label=label, progress=progress,
-                                               retries=retries, cost=cost):
+                                               retries=retries, cost=cost, memory=memory):
             results[index] = result
         return results
 
     def as_completed(self, fn: Callable, items: Sequence, *, shared: Any = _NOTHING,
                      label: Callable[[int, Any], str] | None = None,
                      progress: Callable[[int, Any], None] | None = None, retries: int = 0,
-                     cost: float | None = None, errors: str = "raise") -> Iterator[tuple[int, Any]]:
+                     cost: float | None = None, errors: str = "raise",
+                     memory: tuple[int, str] | None = None) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, result)`` for each task as it finishes (any order); arguments as :meth:`map`.
 
         With ``errors="yield"`` a failed task yields ``(index, TaskError)`` and the others go on; with
@@ -206,7 +268,10 @@ class Executor:
             return iter(())
         label = label or (lambda i, _: f"{getattr(fn, '__name__', 'task')} task {i}")
         args = () if shared is _NOTHING else (shared,)
-        if self._in_process(len(items), cost):
+        serial = self._in_process(len(items), cost)
+        if memory is not None and (serial or self.address is None):  # this machine's memory
+            check_memory(*memory, at_once=1 if serial else min(self.workers or os.cpu_count() or 1, len(items)))
+        if serial:
             return self._serial(fn, items, args, label, progress, errors)
         return self._dask(fn, items, args, label, progress, retries, errors)
 
@@ -273,33 +338,79 @@ class Executor:
         from distributed import Client, LocalCluster
 
         if self._client is None and self.address:
-            try:
-                self._client = Client(self.address, timeout=f"{CONNECT_SECONDS}s")
-            except (OSError, ValueError, TypeError) as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise SchedulerUnavailable(f"--scheduler {self.address}: no Dask scheduler answers there "
-                                           f"({reason})") from None
-            self._client.wait_for_workers(1, timeout=300)
+            self._client = connect(self.address)
             self.backend = SCHEDULER
         elif self._client is None:
             size = max(1, min(self.workers or os.cpu_count() or 1, n_tasks))
-            with warnings.catch_warnings():
-                # the scheduler's small HTTP server binds 127.0.0.1 on 8787 or, when it is taken, any free port
+            with warnings.catch_warnings(), _children_ignore_ctrl_c():
+                # the scheduler's small HTTP server binds 127.0.0.1 on 8787 or, when it is taken, any free port;
+                # workers log nothing below CRITICAL: a task's error comes back as a TaskError, and what they would
+                # log as the cluster closes under them (Ctrl-C) is noise
                 warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
                 self._cluster = LocalCluster(n_workers=size, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR)
-            self._client = Client(self._cluster)
-            self._client.register_plugin(_ignore_sigint_plugin(), name="luxsim-ignore-sigint")
-            self.backend = LOCAL_CLUSTER
-            self._size = size
+                                             dashboard_address=None, host="127.0.0.1", silence_logs=logging.CRITICAL)
+                self._client = Client(self._cluster)
+                self._client.register_plugin(_ignore_sigint_plugin(), name="luxsim-ignore-sigint")
+                self.backend = LOCAL_CLUSTER
+                self._size = size
         elif self._cluster is not None:
             wanted = max(1, min(self.workers or os.cpu_count() or 1, n_tasks))
             if wanted > self._size:
-                self._cluster.scale(wanted)
+                with _children_ignore_ctrl_c():
+                    self._cluster.scale(wanted)
+                    self._cluster.wait_for_workers(wanted)
                 self._size = wanted
         if self.backend == SCHEDULER:
             self._size = max(self._size, sum(self._client.nthreads().values()), 1)
         return self._client
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def connect(address: str):
+    """A ``distributed.Client`` of the scheduler at ``address`` that has at least one worker, or a one-line error
+    within seconds: the address is parsed, its host and port are reached with a plain socket (``CONNECT_SECONDS``,
+    so a host that does not answer fails fast and no half-made client is left behind), then the client connects.
+
+    Raises:
+        SchedulerUnavailable: a malformed address (``bad_address``), nothing answering there, something that is not
+            a Dask scheduler answering, or no worker within ``WORKERS_SECONDS``.
+    """
+    import socket
+
+    from distributed import Client
+    from distributed.comm import parse_address, parse_host_port
+
+    where = f"--scheduler {address}"
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls", "ws", "wss"):  # a host and a port (not inproc:// or ucx://)
+            host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise SchedulerUnavailable(f"{where}: not a Dask scheduler address ({_reason(exc)})", bad_address=True) \
+            from None
+    if scheme in ("tcp", "tls", "ws", "wss"):
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+        except OSError as exc:
+            reason = f"no answer within {CONNECT_SECONDS} s" if isinstance(exc, TimeoutError) else _reason(exc)
+            raise SchedulerUnavailable(f"{where}: no Dask scheduler answers there ({reason})") from None
+    try:
+        client = Client(address, timeout=f"{CONNECT_SECONDS}s")
+    except ValueError as exc:
+        raise SchedulerUnavailable(f"{where}: not a Dask scheduler address ({_reason(exc)})", bad_address=True) \
+            from None
+    except Exception as exc:  # noqa: BLE001 - whatever answered is not a Dask scheduler: one line, not a traceback
+        raise SchedulerUnavailable(f"{where}: no Dask scheduler answers there ({_reason(exc)})") from None
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - a TimeoutError, or a scheduler lost meanwhile
+        client.close()
+        raise SchedulerUnavailable(f"{where}: the scheduler has no worker after {WORKERS_SECONDS} s "
+                                   f"({_reason(exc)})") from None
+    return client
 
 
 def _identity(value: Any) -> Any:
@@ -308,6 +419,52 @@ def _identity(value: Any) -> Any:
 
 def _call(fn: Callable, item: Any, *shared: Any) -> Any:
     return fn(*shared, item)
+
+
+@contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """Start workers so that Ctrl-C never reaches them and never cuts their start in half.
+
+    A terminal's Ctrl-C reaches the whole process group: a worker still importing when it comes prints its own
+    traceback, one running logs errors as the cluster goes down, and a cluster interrupted while it starts leaves
+    half-started workers that complain at exit. So workers are forked from multiprocessing's fork server
+    (``distributed.worker.multiprocessing-method``), started with SIGINT ignored: the server keeps ignoring it and
+    gives its children the handlers it started with, SIG_IGN (this process ignores Ctrl-C for the milliseconds
+    the server takes to start, once). And a Ctrl-C pressed while the block runs (the seconds a cluster takes to
+    start) is held and raised as KeyboardInterrupt when it ends, with the cluster whole, so that the caller closes
+    it cleanly. The worker plugin (:func:`_ignore_sigint_plugin`) covers workers restarted
+    later; where there is no fork server (Windows) only the holding applies.
+    """
+    import multiprocessing
+    import signal
+    import threading
+
+    import dask
+    from distributed.utils import get_mp_context
+
+    if threading.current_thread() is not threading.main_thread():  # signals can only be handled there
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
+    try:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+                get_mp_context()  # distributed's preload for the server (imported once, not in every worker)
+                from multiprocessing import forkserver
+
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # what the server starts with, and passes on
+                try:
+                    forkserver.ensure_running()
+                finally:
+                    signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
+                yield
+        else:
+            yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def _ignore_sigint_plugin():

@@ -29,7 +29,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.files import toml_inline
 from sim.results import ROOT
-from sim.scenario import StrictModel
+from sim.scenario import RootSeed, StrictModel
 from sim.scenario_files import ScenarioError, explain_error, join_path, read_toml, resolve_path
 
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
@@ -165,8 +165,8 @@ class Experiment(StrictModel):
     set: list[str] = Field(default_factory=list, description="Overrides for every run: 'path=value' strings, or a "
                                                              "table of dotted keys.")
     replications: int = Field(1, ge=1, le=100_000, description="Runs per design point (different seeds).")
-    seed: int | None = Field(
-        None, ge=0, lt=2**63, description="Root seed (default: the base scenario's simulation.seed).")
+    seed: RootSeed | None = Field(
+        None, description="Root seed, 0 to 2^63 - 1 (default: the base scenario's simulation.seed).")
     design: Design
     parameters: list[Parameter] = Field(min_length=1)
     outputs: list[Output] = Field(min_length=1)

@@ -5,8 +5,11 @@ written to a temporary name and renamed over its destination (``write_atomic``),
 interrupted run never sees half a file. A failure to write (a full or read-only disk, no permission) is a
 :class:`WriteError`, one line naming the path and the reason; ``check_writable`` asks before the computing
 starts. Every file or folder name made from a name in the data (a scenario, a brand, an experiment) goes
-through ``safe_name``, so nothing an input says can write outside the destination. TOML is written by tomli-w
-(``toml_document``, ``toml_inline``) or, where a file's comments must be kept, by tomlkit
+through ``safe_name``, so nothing an input says can write outside the destination. A temporary folder that a
+killed process (kill -9) left behind names its host and process, and is removed by the next ``atomic_folder``
+beside it once that process is gone (:func:`clean_stale`). Default result folders are named by
+:func:`unique_suffix` as well as by time, so two runs started in the same second never pick the same one. TOML is
+written by tomli-w (``toml_document``, ``toml_inline``) or, where a file's comments must be kept, by tomlkit
 (``sim.calibration_report.apply_to_scenario``).
 """
 
@@ -16,7 +19,9 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,6 +95,52 @@ def check_writable(destination: str | Path) -> None:
         raise _write_error(destination, exc) from None
 
 
+_STALE = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[^.]+\.partial$")  # .NAME.HOST-PID.XXXXXXXX.partial
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+
+
+def pid_alive(pid: int) -> bool:
+    """True if process ``pid`` exists on this host (signal 0 asks without sending anything)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def unique_suffix(seed: int | None = None) -> str:
+    """The end of a default result folder's name: ``s<seed>-<6 random hex digits>`` (``<6 hex digits>`` without a
+    seed). With the start time before it, runs started in the same second (other seeds, other processes) never
+    pick the same folder."""
+    token = secrets.token_hex(3)
+    return token if seed is None else f"s{seed}-{token}"
+
+
+def clean_stale(parent: str | Path) -> list[Path]:
+    """Remove the temporary folders :func:`atomic_folder` made in ``parent`` for processes of this host that no
+    longer run (a run killed with kill -9 leaves its ``.NAME.HOST-PID.XXXXXXXX.partial``); others are left alone.
+    Returns what was removed."""
+    removed = []
+    try:
+        entries = list(Path(parent).iterdir())
+    except OSError:
+        return removed
+    host = _host()
+    for path in entries:
+        m = _STALE.match(path.name)
+        if m and m["host"] == host and int(m["pid"]) != os.getpid() and not pid_alive(int(m["pid"])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 @contextmanager
 def atomic_folder(destination: str | Path, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``destination``; on success it is renamed to ``destination``, on any
@@ -113,7 +164,9 @@ def atomic_folder(destination: str | Path, replace: bool = False) -> Iterator[Pa
         raise FileExistsError(f"{destination} already exists")
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
+        clean_stale(destination.parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.{_host()}-{os.getpid()}.", suffix=".partial",
+                                    dir=destination.parent))
     except OSError as exc:
         raise _write_error(destination, exc) from None
     try:

@@ -34,15 +34,46 @@ from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
 from sim import choice, kernels, lineup, replacement, reputation, rules, satisfaction, service, supply, word_of_mouth
 from sim.brand_arrays import BrandArrays
+from sim.executor import check_memory
 from sim.finance import event_money
 from sim.metrics import Ledger
 from sim.network import build_network
-from sim.population import LAST_MONTH, NEVER, NO_BRAND, Calendar, Complaints, Population
+from sim.population import CHUNK, LAST_MONTH, NEVER, NO_BRAND, Calendar, Complaints, Population
 from sim.satisfaction import SatisfactionParams
 from sim.scenario import Scenario, year_month_index
 
 STREAMS = ("mesa", "init", "network", "service", "word_of_mouth", "market", "agents")
 ENGINES = ("vectorised", "agents")
+# Peak memory of building and running the flagship over its state bytes (memory_bytes): the construction's
+# temporaries (draws, the network's blocks) about double the state. Measured as the growth of peak RSS over
+# memory_bytes(): 2.07 at 200,000 buyers, 2.00 at 600,000 (2 years, vectorised engine).
+PEAK_OVER_STATE = 2.1
+
+
+def population_capacity(scenario: Scenario, buyers: int | None = None) -> int:
+    """Household slots a run allocates: the buyers at the start grown by ``market.annual_growth`` over the run, 2%
+    room for the month-to-month swing, and 64 more."""
+    mk = scenario.market
+    growth = max(1.0, (1.0 + mk.annual_growth) ** mk.years)
+    return int((buyers or scenario.simulation.buyers) * growth * 1.02) + 64
+
+
+def memory_needed(scenario: Scenario, buyers: int | None = None) -> int:
+    """Peak bytes one run of ``scenario`` with ``buyers`` needs, estimated before anything is allocated from the
+    shapes the model allocates: every slot's columns (``Population.nbytes`` of one slot, brand tastes included), the
+    replacement calendar's chunks, the network's int32 arrays (``word_of_mouth.degree`` contacts a slot) and the
+    ledger, times :data:`PEAK_OVER_STATE` for the construction's temporaries."""
+    capacity = population_capacity(scenario, buyers)
+    n_brands = len(scenario.brands)
+    months = scenario.market.months
+    slots = capacity * Population.empty(1, n_brands).nbytes()
+    calendar = Calendar(entries=CHUNK * 16, months=months)
+    per_chunk = (calendar.nbytes() - calendar.arrays.head.nbytes - calendar.arrays.count.nbytes) / 16
+    calendar_bytes = (capacity + capacity // 4 + 1024) // CHUNK * per_chunk + months * 8
+    network = 4 * (capacity + 1) + 4 * capacity * scenario.word_of_mouth.degree
+    lines = sum(max(1, len(b.models)) for b in scenario.brands.values())
+    ledger = sum(a.nbytes for a in vars(Ledger(months, n_brands, lines)).values() if isinstance(a, np.ndarray))
+    return int((slots + calendar_bytes + network + ledger) * PEAK_OVER_STATE)
 
 
 class _PhaseClock:
@@ -86,7 +117,9 @@ class LuxuryMarketModel(mesa.Model):
                 engine, ``BuyerAgent.step``; slow, for checking).
 
         Raises:
-            ValueError: an unknown ``engine``.
+            ValueError: an unknown ``engine``, or fewer than 1 buyer.
+            sim.executor.InsufficientMemory: the run would need more memory than is available
+                (:func:`memory_needed`), raised before anything is allocated.
         """
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -105,6 +138,10 @@ class LuxuryMarketModel(mesa.Model):
         mk = scenario.market
         self.n_months = mk.months
         self.initial_buyers = buyers or scenario.simulation.buyers
+        if self.initial_buyers < 1:
+            raise ValueError(f"buyers: at least 1 is needed, got {self.initial_buyers}")
+        # before anything is allocated: a run that cannot fit is refused with its estimate, not a MemoryError later
+        check_memory(memory_needed(scenario, self.initial_buyers), f"{self.initial_buyers:,} buyers")
         self.scale = mk.segment_households / self.initial_buyers  # real households per simulated buyer
 
         self.brands = [BrandAgent(self, i, name, spec) for i, (name, spec) in enumerate(scenario.brands.items())]
@@ -117,8 +154,7 @@ class LuxuryMarketModel(mesa.Model):
         self.lines_table = pd.DataFrame([(b.name, line.name, line.body, line.tier) for b in self.brands
                                          for line in b.lines], columns=["brand", "model", "body", "tier"])
         self.lines: lineup.LineArrays | None = None  # the model lines this month (prices, on sale)
-        growth = max(1.0, (1.0 + mk.annual_growth) ** mk.years)
-        capacity = int(self.initial_buyers * growth * 1.02) + 64
+        capacity = population_capacity(scenario, self.initial_buyers)
         self.pop = Population.empty(capacity, n_brands)
         self.calendar = Calendar(entries=capacity + capacity // 4 + 1024, months=self.n_months)
         self.complaints = Complaints()

@@ -78,6 +78,9 @@ Like is compared with like:
   *manufacturer* loyalty (corporations: the simulation has none) and *model* loyalty (the same model again: another
   definition, and only after 1997); Lincoln's 1997 company claim (0.7, undefined); anything after 1997 (held out).
 
+Only a scenario of the market the data describe (``market.region = "US"``) whose run reaches into the window is
+compared with them (:func:`coverage`); ``validate`` and ``calibrate`` refuse any other.
+
 :func:`distance` is ``sum(weight * z**2)`` over available rows with ``z`` the standardised error; a moment
 that should exist but is NaN (a brand with no service events, say) counts as a miss of ``MISSING_Z`` sds.
 Brands a scenario does not have are skipped, never an error.
@@ -94,6 +97,7 @@ import pandas as pd
 from sim import reference
 
 CALIBRATION_YEARS = (1984, 1997)  # the held-out rule: reference.LAST_CALIBRATION_YEAR is the last
+REGION = "US"  # the market the reference data describe (a scenario's market.region: see coverage)
 SALES_SD = {"high": 0.10, "medium": 0.20, "low": 0.30}  # log units
 MODEL_YEAR_SD_FACTOR = 2.0
 DUPLICATE_JAN_NOV_WEIGHT = 0.5
@@ -248,6 +252,27 @@ def targets(brands: Sequence[str] | None = None) -> list[Target]:
         out.append(Target(f"rebuy_rate:{key}", "rebuy_rate", ALL, None, rate, REBUY_SD, key=key,
                           confidence=row["confidence"], source=row["source"]))
     return out
+
+
+def coverage(scenario) -> str | None:
+    """Why the reference data cannot judge ``scenario`` (a ``sim.scenario.Scenario``), or None if they can: its
+    market must be the one they describe (``market.region`` = :data:`REGION`), its run must reach into the calibration
+    window (:data:`CALIBRATION_YEARS`), and one of its brands must have reference sales there. What a scenario that
+    passes this lacks (a brand, a year) is left out target by target (:func:`simulated_moments`: not available)."""
+    region = scenario.market.region
+    if region != REGION:
+        said = f"market.region is {region!r}" if region else "market.region is not set"
+        return (f"the reference data (sim/data/) describe the {REGION} luxury market and its {said} "
+                f"(a scenario of that market says market.region = \"{REGION}\")")
+    first = scenario.market.start_year
+    last = first + scenario.market.years - 1
+    lo, hi = CALIBRATION_YEARS
+    if last < lo or first > hi:
+        return f"it runs {first}-{last}, outside the years the reference data cover ({lo}-{hi})"
+    if not any(t.kind.startswith("sales_") and first <= t.year <= last for t in _sales_targets(set(scenario.brands))):
+        return (f"none of its brands ({', '.join(scenario.brands)}) has reference sales in {max(first, lo)}-"
+                f"{min(last, hi)}")
+    return None
 
 
 def for_brands(ts: Iterable[Target], brands: Sequence[str]) -> list[Target]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.files import atomic_folder, safe_name, write_json
+from sim.files import atomic_folder, safe_name, unique_suffix, write_json
 from sim.runner import RunResult, summarise
 from sim.scenario import Scenario
 
@@ -24,13 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("luxsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "scipy", "matplotlib", "seaborn")
 
 
-def default_destination(scenario: Scenario, started: datetime) -> Path:
-    """``results/NAME/<UTC start time>-<hash>/``: NAME is the scenario's name as a safe file name
+def default_destination(scenario: Scenario, started: datetime, seed: int | None = None) -> Path:
+    """``results/NAME/<UTC start time>-<hash>-s<seed>-<random>/``: NAME is the scenario's name as a safe file name
     (:func:`sim.files.safe_name`: a name such as ``../x`` never leaves ``results/``); the hash is the first 8 hex
-    digits of the scenario's SHA-1, so runs of different scenario versions started in the same second do not
-    collide."""
+    digits of the scenario's SHA-1 (which version of it ran), then the seed and 6 random hex digits
+    (:func:`sim.files.unique_suffix`), so that no two runs started in the same second pick the same folder."""
     digest = hashlib.sha1(scenario.model_dump_json().encode()).hexdigest()[:8]
-    return ROOT / "results" / safe_name(scenario.name) / f"{started:%Y%m%dT%H%M%SZ}-{digest}"
+    return ROOT / "results" / safe_name(scenario.name) / f"{started:%Y%m%dT%H%M%SZ}-{digest}-{unique_suffix(seed)}"
 
 
 def git_commit() -> str | None:

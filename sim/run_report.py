@@ -193,9 +193,18 @@ def run_milestones(years: list[int]) -> list[int]:
 
 
 def headline(run: RunData) -> list:
-    """Sentences (HTML, their data escaped) on who leads, how it changed, how robust it is, loyalty and money."""
+    """Sentences (HTML, their data escaped) on who leads, how it changed, how robust it is, loyalty and money.
+
+    Shares compare the first and the last year in which a car was sold; years in which none was (every line
+    ended, say) are named, and a run with no sales at all says so. A single brand has no runner-up to name.
+    """
     s = run.summary.set_index(["year", "brand"])
-    first, last = run.years[0], run.years[-1]
+    sold = s["sales_mean"].groupby(level="year").sum()
+    selling = [y for y in run.years if sold.get(y, 0.0) > 0]
+    empty = [y for y in run.years if y not in selling]
+    if not selling:
+        return [markup("No brand sold a car in {}–{}.", run.years[0], run.years[-1])]
+    first, last = selling[0], selling[-1]
     reps = run.brand_year["replication"].nunique()
     end, start = s.xs(last, level="year"), s.xs(first, level="year")
     leader = end["sales_share_mean"].idxmax()
@@ -205,13 +214,15 @@ def headline(run: RunData) -> list:
                     "{} {} pp from {} in {}.", last, leader, percent(share), reps,
                     percent(end.loc[leader, "sales_share_p05"]), percent(end.loc[leader, "sales_share_p95"]),
                     direction, number(abs(share - before) * 100, 1), percent(before), first)]
-    wins = (run.brand_year[run.brand_year["year"] == last]
-            .sort_values("sales_share").groupby("replication")["brand"].last().value_counts())
+    if empty:
+        lines.append(markup("No brand sold a car in {}.", ", ".join(str(y) for y in empty)))
+    final = run.brand_year[(run.brand_year["year"] == last) & run.brand_year["sales_share"].notna()]
+    wins = final.sort_values("sales_share").groupby("replication")["brand"].last().value_counts()
     others = ", ".join(f"{b} in {n}" for b, n in wins.items() if b != leader)
     lines.append(markup("{} leads in {} of {} replications{}", leader, wins.get(leader, 0), reps,
-                        "." if wins.get(leader, 0) == reps else f"; {others}."))
-    gain = (end["sales_share_mean"] - start["sales_share_mean"].reindex(end.index).fillna(0)).sort_values()
-    gainer = gain.index[-1]
+                        "." if wins.get(leader, 0) == reps or not others else f"; {others}."))
+    gain = (end["sales_share_mean"] - start["sales_share_mean"].reindex(end.index).fillna(0)).dropna().sort_values()
+    gainer = gain.index[-1] if len(gain) else leader
     if gainer != leader and gain.iloc[-1] > 0:
         launch = launch_years(run.scenario).get(gainer)
         lines.append(markup("The biggest gain is <b>{}</b>'s{}: {} → {} ({} pp).", gainer,
@@ -223,13 +234,15 @@ def headline(run: RunData) -> list:
         top = loyal.idxmax()
         nxt = ", ".join(f"{b} {percent(v, 0)}" for b, v in loyal.drop(top).nlargest(2).items())
         lines.append(markup("<b>{}</b> has the highest repurchase loyalty in {}: {} of its owners who replaced their "
-                            "car bought {} again (next: {}).", top, last, percent(loyal[top], 0), top, nxt))
+                            "car bought {} again{}.", top, last, percent(loyal[top], 0), top,
+                            f" (next: {nxt})" if nxt else ""))
     money = run.brand_year.groupby(["replication", "brand"])[["service_revenue", "service_cost", "profit"]].sum()
     money = money.groupby("brand").mean() / 1e6
+    first_year, last_year = run.years[0], run.years[-1]
     for brand in dict.fromkeys([leader, gainer]):
         m = money.loc[brand]
-        lines.append(markup("Over {}–{}, {}'s service P&L totals {} and its profit {} (replication means).", first,
-                            last, brand, millions(m["service_revenue"] - m["service_cost"], 1),
+        lines.append(markup("Over {}–{}, {}'s service P&L totals {} and its profit {} (replication means).",
+                            first_year, last_year, brand, millions(m["service_revenue"] - m["service_cost"], 1),
                             millions(m["profit"], 1)))
     return lines
 

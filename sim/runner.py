@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.executor import Executor
-from sim.model import LuxuryMarketModel
+from sim.model import LuxuryMarketModel, memory_needed
 from sim.report import Rendered
 from sim.scenario import Scenario
 
@@ -119,17 +119,21 @@ def run_scenarios(scenarios: dict[str, Scenario], replications: int | None = Non
 
     Raises:
         sim.executor.TaskError: a run raised (the message names the scenario and the replication).
+        sim.executor.InsufficientMemory: the runs that would be in memory at once do not fit (nothing has run).
     """
     first = next(iter(scenarios.values()))
     replications = replications or first.simulation.replications
     seed = first.simulation.seed if seed is None else seed
     tasks = [(sc, r, seed, buyers, engine, extra) for sc in scenarios.values() for r in range(replications)]
     cost = sum(estimated_seconds(sc, buyers, engine) for sc, *_ in tasks)
+    memory = (max(memory_needed(sc, buyers) for sc in scenarios.values()),
+              f"{buyers or first.simulation.buyers:,} buyers")
     own = executor is None
     executor = executor or Executor()
     try:
         results = executor.map(_run_task, tasks, label=lambda _, t: f"{t[0].name} replication {t[1]}",
-                               progress=(lambda _, result: progress(result)) if progress else None, cost=cost)
+                               progress=(lambda _, result: progress(result)) if progress else None, cost=cost,
+                               memory=memory)
     finally:
         if own:
             executor.close()

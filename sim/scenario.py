@@ -46,6 +46,8 @@ Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="a date as 'YYYY-MM'")]
 MAX_BRANDS = 16  # awareness is a 16-bit mask per buyer
+MAX_SEED = 2**63 - 1  # root seeds are written as 64-bit signed integers (Parquet, Arrow): a larger one cannot be stored
+RootSeed = Annotated[int, Field(ge=0, le=MAX_SEED)]  # every root seed: scenarios, experiments, calibrations, --seed
 
 
 STRICT_SCALARS = ("int", "float", "bool")  # pydantic core schema types validated strictly in every input schema
@@ -431,6 +433,11 @@ class Market(StrictModel):
     each summing to 1. ``lease_trend`` years must be in order and its values lie in [0, 1].
     """
 
+    region: str | None = Field(
+        None, min_length=1,
+        description="Where the market is, e.g. 'US' or 'Western Europe'. 'US' says it is the United States luxury "
+                    "market that the reference data (sim/data/) describe: validate and calibrate compare a scenario "
+                    "with them only then. Omitted = a market without reference data.")
     start_year: int = Field(ge=1900, le=2100, description="The simulation starts in January of this year.")
     years: int = Field(ge=1, le=100, description="Simulated years (monthly steps).")
     segment_households: int = Field(
@@ -719,7 +726,7 @@ class Simulation(StrictModel):
         description="Buyers simulated at the start (results are scaled to segment_households).")
     replications: int = Field(
         4, ge=1, le=10_000, description="Independent replications (seeds spawned from `seed`).")
-    seed: int = Field(20240901, ge=0, description="Root seed of numpy.random.SeedSequence.")
+    seed: RootSeed = Field(20240901, description="Root seed of numpy.random.SeedSequence (0 to 2^63 - 1).")
     agent_views: int = Field(
         2000, ge=0, description="Create Mesa BuyerAgent views for all buyers up to this population; larger ones "
                                 "create them on demand.")

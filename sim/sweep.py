@@ -56,6 +56,10 @@ class SweepIncomplete(RuntimeError):
     """Some runs could not be completed (their tasks failed on the cluster); the rest are saved."""
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep; the finished runs are saved. The message says where they are and how to finish."""
+
+
 @dataclass
 class _Static:
     """What every batch needs; an opaque object so Dask does not look inside it."""
@@ -174,6 +178,16 @@ def _runs_per_task(p: Plan, n_missing: int, n_workers: int) -> int:
 
 
 
+def _memory(p: Plan) -> tuple[int, str]:
+    """(peak bytes of the sweep's largest run, what it is): its base scenario at the most buyers any point runs."""
+    from sim.model import memory_needed
+
+    scenario = validate(p.base, "the sweep's base scenario")
+    varied = next((info.name for info in p.params if info.path == "simulation.buyers"), None)
+    buyers = int(p.design[varied].max()) if varied else scenario.simulation.buyers
+    return memory_needed(scenario, buyers), f"{buyers:,} buyers"
+
+
 def _execute(folder: Path, p: Plan, manifest: dict, workers: int | None, scheduler: str | None,
              progress: bool, session: dict) -> None:
     """Run the runs that no chunk file of ``folder`` holds yet, filling in the ``session`` record."""
@@ -207,7 +221,8 @@ def _execute(folder: Path, p: Plan, manifest: dict, workers: int | None, schedul
             with _progress(progress) as bar:
                 task = bar.add_task(f"{p.experiment.name}", total=p.n_runs, completed=len(done_keys))
                 for _, result in executor.as_completed(_run_batch, batches, shared=static, retries=RETRIES,
-                                                       label=lambda b, _: f"batch {b}", errors="yield"):
+                                                       label=lambda b, _: f"batch {b}", errors="yield",
+                                                       memory=_memory(p)):
                     if isinstance(result, TaskError):  # a task that failed even after its retries
                         failures.append(f"{type(result.error).__name__}: {result.error}")
                         continue
@@ -241,8 +256,8 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
 
     Args:
         experiment_path: a path or a name in ``scenarios/experiments/`` (None with ``resume``: the folder's own).
-        out: the sweep folder (default ``results/sweeps/<name>/<UTC time>/``; with ``resume=True``, the folder
-            to finish).
+        out: the sweep folder (default ``results/sweeps/<name>/<UTC time>-s<seed>-<random>/``; with
+            ``resume=True``, the folder to finish).
         workers: local worker processes (default: the cores; 1 runs in this process).
         scheduler: an existing Dask scheduler such as ``tcp://host:8786`` (or env ``DASK_SCHEDULER_ADDRESS``).
         resume: run only the runs the folder lacks, with the same seeds.
@@ -258,7 +273,8 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
             written; the CLI prints the lines and exits 2.
         SweepIncomplete: runs whose Dask tasks failed even after retries, raised after every other run is saved;
             the message names the folder and says to use --resume (the CLI exits 1).
-        KeyboardInterrupt: Ctrl-C, re-raised after the finished runs are saved.
+        SweepInterrupted: Ctrl-C (a KeyboardInterrupt), raised after the finished runs are saved; its message says
+            where they are and how to finish.
 
     On success the CLI should print the folder, then one line such as
     ``1,280 runs (1,280 ok, 0 errors) in 3m12s -> results/sweeps/lexus_sobol/20261123T120000Z`` (numbers in
@@ -288,7 +304,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
     else:
         p = plan(experiment_path)
         started_dt = datetime.now(UTC)
-        folder = Path(out) if out is not None else default_folder(p.experiment.name, started_dt)
+        folder = Path(out) if out is not None else default_folder(p.experiment.name, started_dt, p.seed)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ScenarioError([f"{folder}: already exists; pass --resume to finish that sweep, "
                                  "or choose another --out"])
@@ -301,16 +317,23 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
     try:
         try:
             _execute(folder, p, manifest, workers, scheduler, progress, session)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(f"Interrupted (Ctrl-C): the finished runs are in {folder}; finish with --resume "
+                                   f"--out {folder}") from None
         finally:
-            counts = write_runs_table(folder, p)
-            manifest = read_manifest(folder)
-            manifest["sessions"].append(session)
-            manifest["status_counts"] = counts
-            complete = counts.get("missing", 0) == 0
-            manifest["status"] = "complete" if complete else ("incomplete" if session.get("status") == "incomplete"
-                                                              else "interrupted")
-            manifest["finished"] = now() if complete else None
-            write_json(folder / "manifest.json", manifest)
+            counts = None
+            try:
+                counts = write_runs_table(folder, p)
+            finally:  # whatever failed, the manifest never stays "running"
+                manifest = read_manifest(folder)
+                manifest["sessions"].append(session)
+                if counts is not None:
+                    manifest["status_counts"] = counts
+                complete = counts is not None and counts.get("missing", 0) == 0
+                manifest["status"] = "complete" if complete else (
+                    "incomplete" if session.get("status") == "incomplete" else "interrupted")
+                manifest["finished"] = now() if complete else None
+                write_json(folder / "manifest.json", manifest)
     finally:
         lock_file.unlink(missing_ok=True)
     if manifest["status"] != "complete":

@@ -36,9 +36,10 @@ import pyarrow.parquet as pq
 
 from sim.design import ParamInfo, Plan, estimate_seconds
 from sim.experiment import Experiment
-from sim.files import check_writable, safe_name, write_atomic, write_json, write_parquet
+from sim.files import check_writable, pid_alive, safe_name, unique_suffix, write_atomic, write_json, write_parquet
 from sim.results import PACKAGES as BASE_PACKAGES
 from sim.results import ROOT, git_commit, package_versions
+from sim.scenario import MAX_SEED
 from sim.scenario_files import ScenarioError, validate
 
 FORMAT = 1
@@ -134,8 +135,12 @@ def plan_from_folder(folder: Path, manifest: dict) -> Plan:
     design = pd.read_parquet(folder / "design.parquet")
     sample = pd.read_parquet(folder / "sample.parquet").to_numpy() if (folder / "sample.parquet").exists() else None
     base = manifest["base_scenario"]
+    seed = int(manifest["root_seed"])
+    if not 0 <= seed <= MAX_SEED:  # a folder made before seeds were bounded: its runs table cannot be written
+        raise ScenarioError([f"{folder}: manifest.json: root_seed {seed} lies outside 0 to 2^63 - 1, the seeds luxsim "
+                             "can store; this sweep cannot be finished: start a new one with a smaller seed"])
     p = Plan(Path(manifest["experiment_file"]) if manifest.get("experiment_file") else None, exp, base, params,
-             design, sample, manifest["design"].get("salib_problem"), int(manifest["root_seed"]),
+             design, sample, manifest["design"].get("salib_problem"), seed,
              manifest.get("metrics", []))
     scenario = validate(base, "<stored base>")
     varied_buyers, varied_years = _param_name(params, "simulation.buyers"), _param_name(params, "market.years")
@@ -272,7 +277,7 @@ def lock(folder: Path) -> Path:
         try:
             info = json.loads(lock.read_text())
             same_host = info.get("host") == socket.gethostname()
-            alive = same_host and _pid_alive(int(info.get("pid", -1)))
+            alive = same_host and pid_alive(int(info.get("pid", -1)))
         except (ValueError, OSError):
             alive = False
         if alive:
@@ -282,23 +287,7 @@ def lock(folder: Path) -> Path:
     return lock
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def default_folder(name: str, started: datetime) -> Path:
-    """``results/sweeps/<name>/<UTC time>/`` (``-2``, ``-3`` ... if taken)."""
-    base = ROOT / "results" / "sweeps" / safe_name(name) / f"{started:%Y%m%dT%H%M%SZ}"
-    folder, k = base, 1
-    while folder.exists():
-        k += 1
-        folder = base.with_name(f"{base.name}-{k}")
-    return folder
+def default_folder(name: str, started: datetime, seed: int | None = None) -> Path:
+    """``results/sweeps/<name>/<UTC time>-s<seed>-<random>/`` (the name a safe file name, :func:`sim.files.safe_name`;
+    :func:`sim.files.unique_suffix`): two sweeps started in the same second never share a folder."""
+    return ROOT / "results" / "sweeps" / safe_name(name) / f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import calibration as cal
 from sim import calibration_problem as calp
@@ -279,3 +281,68 @@ def test_command_line_overrides_reach_the_spec_with_or_without_an_optimiser_tabl
         spec = calp.load_calibration(path, {"buyers": 1234, "replications": 3, "max_evaluations": 17}).spec
         assert (spec.buyers, spec.replications, spec.optimiser.max_evaluations) == (1234, 3, 17)
     assert calp.load_calibration(path, {"max_evaluations": None}).spec.optimiser.max_evaluations == 400
+
+
+# ---- the evaluation budget and --apply (issue #14, item 9) ----------------------------------------------------
+@settings(max_examples=25)
+@given(budget=st.integers(1, 60), screening=st.integers(0, 40), current_apart=st.booleans())
+def test_the_evaluation_budget_bounds_every_candidate_simulated(budget, screening, current_apart):
+    """max_evaluations counts every stage: start, screening, Nelder-Mead, the Jacobian and the current values."""
+    problem = toy_problem(4, replications=2, max_evaluations=budget)
+    problem.spec.optimiser.screening = screening
+    if current_apart:
+        problem.current = LOW + 0.1 * (HIGH - LOW)
+    result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
+    assert len(result.history) <= budget
+    reserve = int(current_apart) + 6  # the current values, the Jacobian's 2 x 3 points
+    assert result.estimated == (budget - 1 - int(current_apart) >= 6)
+    assert (result.current is not None) == (not current_apart or budget >= 2)
+    if budget >= 1 + reserve + 2 ** max(0, (screening - 1).bit_length()) + 5:  # room for the screening and a search
+        assert len(result.history) >= budget - 5 or result.local["converged"]
+    params = result.parameters()
+    if not result.estimated:
+        assert (params["identification"] == cal.NOT_ESTIMATED).all() and params["se"].isna().all()
+
+
+def test_a_five_evaluation_budget_runs_five_evaluations():
+    problem = toy_problem(4, replications=2, max_evaluations=5)  # screening 32 asked for
+    result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
+    assert len(result.history) == 5 and [e.stage for e in result.history] == ["start"] + ["screening"] * 4
+
+
+def test_apply_is_refused_for_a_fit_worse_than_the_values_it_replaces():
+    problem = toy_problem(6, replications=2, max_evaluations=3)  # too few evaluations to get anywhere
+    problem.spec.optimiser.screening = 0
+    problem.start = LOW.copy()
+    problem.current = TRUE.copy()
+    result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
+    assert result.current.distance < result.fitted.distance
+    assert "is higher (worse) than" in result.apply_refusal()
+    problem = toy_problem(6, replications=2)
+    problem.current = LOW.copy()  # a poor scenario: the fit improves on it
+    result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
+    assert result.apply_refusal() is None
+
+
+def test_cli_apply_of_a_worse_fit_is_refused_in_one_line_unless_forced(tmp_path):
+    scenario = tmp_path / "flagship.toml"
+    scenario.write_text((ROOT / "scenarios" / "lexus_us_1989.toml").read_text())
+    before = scenario.read_text()
+    path = write(tmp_path, f'name = "t"\nscenario = "{scenario}"\nbuyers = 2000\nreplications = 1\nseed = 4\n'
+                 'end_year = 1987\n[optimiser]\nscreening = 0\nmax_evaluations = 2\n'
+                 '[[parameters]]\npath = "market.segment_households"\nrange = [100000, 9000000]\nstart = 100000\n'
+                 'why = "a start far from the data: the fit (the start) is worse than the current value"\n')
+
+    def calibrate(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--workers", "1",
+                               "--quiet", "--apply", *extra, "--out", str(tmp_path / f"out{len(extra)}")], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+
+    refused = calibrate()
+    assert refused.returncode == 1, refused.stderr
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("--apply refused: the fit's distance") and "--force" in lines[0]
+    assert scenario.read_text() == before and (tmp_path / "out0" / "manifest.json").exists()
+    forced = calibrate("--force")
+    assert forced.returncode == 0, forced.stderr
+    assert tomllib.loads(scenario.read_text())["market"]["segment_households"] == 100000

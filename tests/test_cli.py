@@ -111,11 +111,17 @@ def test_a_terminated_run_leaves_no_result_folder(tmp_path):
     import signal
     import time
 
+    import psutil
+
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", "lexus_us_1989", "-n", "300000",
-                             "-r", "2", "--workers", "1", "--out", str(out)], cwd=ROOT,
+                             "-r", "4", "--workers", "2", "--out", str(out)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(4)  # well into the simulation (the run takes about 20 s here)
+    parent = psutil.Process(proc.pid)
+    # into the simulation, whatever the machine's speed: once the workers are up (resource tracker, fork server,
+    # two workers), four replications of 300,000 buyers x 25 years are far from done
+    while proc.poll() is None and len(parent.children(recursive=True)) < 4:
+        time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
@@ -159,15 +165,21 @@ def test_compare_reports_differences_with_intervals(tmp_path):
     assert "lexus_service_parity" in (out / "report.html").read_text()
 
 
-def test_a_scheduler_that_does_not_answer_exits_2_in_one_line_and_writes_nothing(tmp_path):
-    """A wrong --scheduler is bad input: one line naming the address, exit 2, no result folder (not even the
-    sweep's, which is created before anything runs)."""
-    for args in (["run", "lexus_us_1989", "--years", "2", "-n", "1000", "-r", "2", "--out", str(tmp_path / "run")],
-                 ["sweep", "lexus_service_grid", "--out", str(tmp_path / "sweep")]):
-        done = cli(*args, "--scheduler", "foo")
-        assert done.returncode == 2, done.stderr
-        lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("Warning: ")]
-        assert len(lines) == 1 and "--scheduler foo: no Dask scheduler answers there" in lines[0], done.stderr
+def test_a_scheduler_that_does_not_answer_exits_in_one_line_and_writes_nothing(tmp_path):
+    """A malformed --scheduler is bad input (exit 2), one that does not answer the environment (exit 1): one line
+    naming the address, no result folder (not even the sweep's, which is created before anything runs)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        silent = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens there once the socket is closed
+    for address, code, says in (("foo", 2, "not a Dask scheduler address"), (silent, 1, "no Dask scheduler answers")):
+        for args in (["run", "lexus_us_1989", "--years", "2", "-n", "1000", "-r", "2", "--out", str(tmp_path / "r")],
+                     ["sweep", "lexus_service_grid", "--out", str(tmp_path / "sweep")]):
+            done = cli(*args, "--scheduler", address)
+            assert done.returncode == code, done.stderr
+            lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("Warning: ")]
+            assert len(lines) == 1 and f"--scheduler {address}: {says}" in lines[0], done.stderr
     assert list(tmp_path.iterdir()) == []
 
 
@@ -286,4 +298,78 @@ def test_a_disk_that_fills_while_writing_is_one_line_exit_1_and_leaves_nothing(t
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()  # (the progress display leaves an empty line)
     assert len(lines) == 1 and lines[0].startswith(f"cannot write {out}: "), done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- issue #14: commands that crash or leave partial work -----------------------------------------------------
+def test_compare_the_same_scenario_twice_runs_it_twice(tmp_path):
+    out = tmp_path / "same"
+    proc = cli("compare", "lexus_us_1989", "lexus_us_1989", "-n", "2000", "--years", "3", "-r", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert {"lexus_us_1989", "lexus_us_1989-2"} <= {p.name for p in out.iterdir()}
+    diffs = pd.read_csv(out / "differences.csv")
+    assert set(diffs["scenario"]) == {"lexus_us_1989-2"} and (diffs["diff_mean"].fillna(0) == 0).all()
+
+def test_compare_scenarios_with_some_brands_in_common_compares_those_and_names_the_rest(tmp_path):
+    out = tmp_path / "eu"
+    proc = cli("compare", "lexus_us_1989", "europe_1990", "-n", "2000", "--years", "3", "-r", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "left out: Cadillac, Lincoln, Acura, Infiniti (only in lexus_us_1989); Audi (only in europe_1990)" \
+        in proc.stderr
+    diffs = pd.read_csv(out / "differences.csv")
+    assert set(diffs["brand"]) == {"Mercedes-Benz", "BMW", "Jaguar", "Lexus"} and set(diffs["year"]) == {1988}
+    assert "Mercedes-Benz" in proc.stdout and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", [["run", "lexus_us_1989"], ["compare", "lexus_us_1989", "lexus_service_parity"]])
+def test_a_summary_that_fails_late_leaves_no_result_folder(tmp_path, monkeypatch, command):
+    """Output appears whole or not at all: the terminal summary is drawn before the folder is written, so a
+    summary that cannot be drawn fails the command with nothing on disk."""
+    from typer.testing import CliRunner
+
+    import run_sim
+    from sim.report import Rendered
+
+    def broken(self):
+        raise RuntimeError("the summary cannot be drawn")
+
+    monkeypatch.setattr(Rendered, "__rich__", broken)
+    out = tmp_path / "out"
+    done = CliRunner().invoke(run_sim.app, [*command, "-n", "500", "--years", "2", "-r", "1", "--workers", "1",
+                                            "--out", str(out)])
+    assert isinstance(done.exception, RuntimeError)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("moment", ["cluster starting", "workers running"])
+def test_ctrl_c_during_a_run_prints_one_line_exits_130_and_leaves_nothing(tmp_path, moment):
+    """A terminal's Ctrl-C reaches the whole process group, workers included: one line, exit 130, no folder."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", "lexus_us_1989", "-n", "300000",
+                             "-r", "4", "--workers", "2", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    parent = psutil.Process(proc.pid)
+
+    def ready() -> bool:
+        children = parent.children(recursive=True)
+        if moment == "workers running":  # the resource tracker, the fork server and two workers
+            return len(children) >= 4
+        try:  # a worker forked by the fork server, still importing: the fork server is up, the cluster is not
+            return any(c.children() for c in children if "forkserver" in " ".join(c.cmdline()))
+        except psutil.NoSuchProcess:
+            return False
+
+    while proc.poll() is None and not ready():
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert proc.returncode == 130 and lines == ["Interrupted (Ctrl-C): nothing was written."], stderr
     assert list(tmp_path.iterdir()) == []

@@ -128,9 +128,15 @@ def test_a_scheduler_that_does_not_answer_is_named_in_one_error(monkeypatch):
 
     monkeypatch.setattr(sim.executor, "CONNECT_SECONDS", 1)
     address = f"tcp://127.0.0.1:{_free_port()}"
-    for bad in (address, "foo"):
-        with Executor(scheduler=bad) as ex, pytest.raises(SchedulerUnavailable, match=f"--scheduler {bad}: no Dask"):
+    with Executor(scheduler=address) as ex, \
+            pytest.raises(SchedulerUnavailable, match=f"--scheduler {address}: no Dask") as info:
+        ex.connect()
+    assert not info.value.bad_address
+    for bad in ("foo", "http://host:8786"):  # not an address at all: bad input, not the environment
+        with Executor(scheduler=bad) as ex, pytest.raises(SchedulerUnavailable, match="not a Dask scheduler address") \
+                as info:
             ex.connect()
+        assert info.value.bad_address
     with Executor(workers=1) as ex:
         ex.connect()  # nothing to connect to: no error, still in this process
         assert ex.describe()["backend"] == IN_PROCESS

@@ -3,8 +3,10 @@
 import errno
 import math
 import re
+import shutil
 import tomllib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -172,3 +174,69 @@ def test_single_files_that_cannot_be_written_are_one_line_and_leave_nothing(tmp_
     with pytest.raises(WriteError, match=r"^cannot write .*missing/t\.parquet: "):
         write_parquet(tmp_path / "missing" / "t.parquet", pd.DataFrame({"x": [1]}))
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- unique default folders, stale temporary folders (issue #14, item 18) ------------------------------------
+def test_default_folders_differ_for_runs_started_in_the_same_second():
+    from datetime import UTC, datetime
+
+    from sim.attribution import default_destination as attribution_destination
+    from sim.calibration_report import default_destination as calibration_destination
+    from sim.results import default_destination
+    from sim.scenario_files import load_scenario
+    from sim.sweep_folder import default_folder
+
+    scenario = load_scenario("lexus_us_1989")
+    started = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
+    for make in (lambda seed: default_destination(scenario, started, seed),
+                 lambda seed: calibration_destination("c", started, seed),
+                 lambda seed: attribution_destination(scenario, "Lexus", started, seed),
+                 lambda seed: default_folder("sweep", started, seed)):
+        names = [make(seed).name for seed in (7, 7, 7, 8)]
+        assert len(set(names)) == 4 and all("20261130T120000Z" in n for n in names)
+        assert "-s7-" in names[0] and "-s8-" in names[3]
+
+
+def test_two_runs_of_one_scenario_started_together_write_two_folders(tmp_path):
+    """No --out, the same second, other seeds: each run picks its own folder and both succeed."""
+    import subprocess
+    import sys
+    import uuid
+
+    from sim.results import ROOT
+
+    name = f"test_concurrent_{uuid.uuid4().hex[:8]}"
+    scenario = tmp_path / f"{name}.toml"
+    scenario.write_text(f'extends = "{ROOT / "scenarios" / "lexus_us_1989.toml"}"\nname = "{name}"\n')
+    runs = [subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", str(scenario), "-n", "500",
+                              "--years", "1", "-r", "1", "--seed", str(seed), "--quiet"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
+    try:
+        outs = [p.communicate(timeout=300) for p in runs]
+        assert [p.returncode for p in runs] == [0, 0], [err for _, err in outs]
+        folders = sorted(Path(out.strip()) for out, _ in outs)
+        assert len(set(folders)) == 2 and all((f / "manifest.json").exists() for f in folders)
+        assert "-s1-" in folders[0].name or "-s1-" in folders[1].name
+    finally:
+        shutil.rmtree(ROOT / "results" / name, ignore_errors=True)
+
+
+def test_a_temporary_folder_left_by_a_killed_process_is_cleaned_and_never_in_the_way(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from sim.files import _host
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid is free now: the process that "was killed"
+    stale = tmp_path / f".result.{_host()}-{gone.pid}.abcd1234.partial"
+    live = tmp_path / f".other.{_host()}-{os.getppid()}.efgh5678.partial"  # a process still running
+    foreign = tmp_path / f".result.elsewhere-{gone.pid}.ijkl9012.partial"  # another host's: not ours to judge
+    for folder in (stale, live, foreign):
+        folder.mkdir()
+        (folder / "brand_year.csv").write_text("half")
+    with atomic_folder(tmp_path / "result") as tmp:
+        (tmp / "x").write_text("whole")
+    assert not stale.exists() and live.exists() and foreign.exists()
+    assert (tmp_path / "result" / "x").read_text() == "whole"

@@ -131,3 +131,59 @@ def test_calibrated_flagship_passes_the_stylized_facts_at_small_scale(tmp_path):
     assert {p.name for p in out.iterdir()} >= {"facts.csv", "fit.csv", "forecast.csv", "report.html", "manifest.json"}
     forecast = pd.read_csv(out / "forecast.csv")
     assert forecast["year"].min() == 1998 and forecast["year"].max() == 2010  # after the 1984-1997 window
+
+
+# ---- what the reference data can judge (issue #14, items 8 and 12) ----------------------------------------------
+def test_only_scenarios_of_the_market_the_data_describe_are_covered():
+    from sim import moments
+
+    assert moments.coverage(SCENARIO) is None and moments.coverage(load_scenario("lexus_no_complimentary")) is None
+    assert "market.region is 'Western Europe'" in moments.coverage(load_scenario("europe_1990"))
+    assert "market.region is not set" in moments.coverage(load_scenario("generic_new_entrant"))
+    late = load_scenario("lexus_us_1989", ["market.start_year=2000"])
+    assert "outside the years the reference data cover (1984-1997)" in moments.coverage(late)
+    assert moments.coverage(load_scenario("lexus_us_1989", ["market.years=1"])) is None  # 1986: sales targets
+
+
+@pytest.mark.parametrize("name", ["europe_1990", "generic_new_entrant"])
+def test_validate_refuses_a_scenario_the_data_do_not_describe_in_one_line(tmp_path, name):
+    proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "validate", name, "-n", "2000", "-r", "2",
+                           "--out", str(tmp_path / "v")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip() and line.strip() != "Invalid input"]
+    assert len(lines) == 1 and lines[0].startswith(f"{name}: cannot be validated: ")
+    assert "lexus_us_1989" in lines[0].split("that can: ")[1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_calibrate_refuses_a_scenario_the_data_do_not_describe(tmp_path):
+    from sim.calibration_problem import load_calibration
+    from sim.scenario_files import ScenarioError
+
+    path = tmp_path / "eu.toml"
+    path.write_text('name = "eu"\nscenario = "europe_1990"\n[[parameters]]\npath = "market.annual_growth"\n'
+                    'range = [0.0, 0.04]\nwhy = "a test"\n')
+    with pytest.raises(ScenarioError, match="europe_1990 cannot be calibrated to the reference data"):
+        load_calibration(path)
+
+
+@pytest.mark.parametrize("fact", [val.fact_lexus_passes, val.fact_acquisition_beats_churn])
+def test_a_fact_about_a_brand_the_run_lacks_is_not_covered(fact):
+    table = history({(y, b): {"sales": 1.0, "conquest_sales": 1.0, "new_to_segment_sales": 1.0,
+                              "churned_owners": 0.0} for y in range(1986, 1996) for b in ("Mercedes-Benz", "Cadillac")})
+    row = fact(table, SCENARIO)
+    assert row["passed"] is None and row["simulated"].startswith("not covered: no ")
+
+
+def test_a_short_run_validates_the_years_it_has_and_reports_the_rest_as_not_covered(tmp_path):
+    from sim.calibration_report import write_validation
+    from sim.report import text_of
+
+    v = val.validate_scenario("lexus_us_1989", "lexus_service_parity", replications=2, buyers=2000, seed=3,
+                              workers=1, overrides=["market.years=3"])
+    facts = v.facts.set_index("fact")["passed"]
+    assert facts.isna().sum() >= 3 and facts.notna().any()  # the pre-1989 facts are judged, the rest not covered
+    assert not v.fit.loc[v.fit["year"] > 1988, "available"].any() and v.fit["available"].any()
+    assert "not covered by this run" in text_of(v) and "targets not covered" in text_of(v)
+    out = write_validation(tmp_path / "v", v, pd.Timestamp.now(tz="UTC").to_pydatetime())
+    assert "not covered" in (out / "report.html").read_text()
