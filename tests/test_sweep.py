@@ -414,7 +414,7 @@ def test_resume_after_the_sweep_process_is_killed(tmp_path):
         d = design.loc[point]
         scenario = load_scenario("lexus_us_1989", [
             "simulation.buyers=2000", "market.years=4", f"choice.inertia={d['inertia']}",
-            f"brands.Lexus.service.complimentary_maintenance_months={d['free_months']}"])
+            f"brands.Lexus.service.complimentary_maintenance_months={int(d['free_months'])}"])
         table = LuxuryMarketModel(scenario, seed=run_seed(11, point, rep)).run().brand_year()
         expected = table.query("brand == 'Mercedes-Benz' and year == 1989")["sales_share"].item()
         assert outputs.loc[(point, rep), "mercedes_share_1989"] == expected
