@@ -523,6 +523,9 @@ class ScenarioWarning(UserWarning):
     """
 
 
+AFTER_THE_END = "after the run's last month"  # the phrase of date_warnings' lines about dates past the end
+
+
 def date_warnings(scenario: Scenario) -> list[str]:
     """What a valid scenario dates outside its run, one ``field.path: reason`` line per brand and field.
 
@@ -540,12 +543,11 @@ def date_warnings(scenario: Scenario) -> list[str]:
     for name, brand in scenario.brands.items():
         where = join_path(["brands", name])
         if brand.launch and year_month_index(brand.launch, start) >= months:
-            lines.append(f"{where}.launch: {brand.launch} is after the run's last month ({last}): the brand never "
-                         "sells")
+            lines.append(f"{where}.launch: {brand.launch} is {AFTER_THE_END} ({last}): the brand never sells")
             continue
         late = [c.date for c in brand.timeline if year_month_index(c.date, start) >= months]
         if late:
-            lines.append(f"{where}.timeline: {', '.join(late)} after the run's last month ({last}): never in force")
+            lines.append(f"{where}.timeline: {', '.join(late)} {AFTER_THE_END} ({last}): never in force")
         early = [c.date for c in brand.timeline if year_month_index(c.date, start) < 0]
         if early:
             lines.append(f"{where}.timeline: {', '.join(early)} before the run's start ({start}-01): in force from "
@@ -553,8 +555,7 @@ def date_warnings(scenario: Scenario) -> list[str]:
         unsold = [f"{line.name} ({line.launch})" for line in brand.models if line.launch not in (None, "response")
                   and year_month_index(line.launch, start) >= months]
         if unsold:
-            lines.append(f"{where}.models: {', '.join(unsold)} launch after the run's last month ({last}): never "
-                         "sold")
+            lines.append(f"{where}.models: {', '.join(unsold)} launch {AFTER_THE_END} ({last}): never sold")
     return lines
 
 
@@ -586,6 +587,21 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scena
     raw.pop("extends", None)
     source = str(path) + (" (with --set overrides)" if overrides else "")
     scenario = validate(apply_overrides(raw, overrides or []), source)
-    for line in date_warnings(scenario):
+    for line in _summarised(date_warnings(scenario), scenario, raw):
         warnings.warn(f"{source}: {line}", ScenarioWarning, stacklevel=2)
     return scenario
+
+
+def _summarised(lines: list[str], scenario: Scenario, raw: dict) -> list[str]:
+    """``date_warnings``' lines, with those about dates after the end in one line when an override shortened the
+    run (``--years``, ``--set market.years``): what the file dates later is then expected, not a mistake."""
+    file_years = (raw.get("market") or {}).get("years", type(scenario.market).model_fields["years"].default)
+    late = [line for line in lines if AFTER_THE_END in line]
+    if len(late) < 2 or not isinstance(file_years, int) or scenario.market.years >= file_years:
+        return lines
+    fields = [line.split(":")[0] for line in late]
+    named = ", ".join(fields[:3]) + (f" and {len(fields) - 3} more" if len(fields) > 3 else "")
+    last = f"{scenario.market.start_year + scenario.market.years - 1}-12"
+    summary = (f"market.years: the run ends {last} ({scenario.market.years} of the file's {file_years} years): "
+               f"the dates after it in {named} never take effect")
+    return [summary] + [line for line in lines if AFTER_THE_END not in line]

@@ -577,9 +577,11 @@ def test_timeline_entries_and_lines_outside_the_run_warn(tmp_path):
         "never in force",
         f"{path} (with --set overrides): brands.Heritage.timeline: 2018-06 before the run's start (2020-01): in force "
         "from the start"]
-    lines = _warnings("lexus_us_1989", ["market.years=10"])  # 1986-1995
-    assert any("brands.Lexus.models: " in line and "RX (1998-03)" in line and "never sold" in line for line in lines)
-    assert not any("brands.Lexus.launch" in line for line in lines)
+    lines = _warnings("lexus_us_1989", ["market.years=10"])  # 1986-1995: later launches and changes are expected
+    assert lines == [f"{SCENARIO_DIR / 'lexus_us_1989.toml'} (with --set overrides): market.years: the run ends "
+                     "1995-12 (10 of the file's 25 years): the dates after it in brands.Cadillac.models, "
+                     "brands.Lincoln.models, brands.Mercedes-Benz.timeline and 7 more never take effect"]
+    assert len(_warnings("lexus_us_1989", ["market.years=2"])) == 1  # one line, however many dates
     assert _warnings("lexus_us_1989") == []  # the flagship as shipped dates nothing outside its run
 
 

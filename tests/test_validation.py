@@ -116,7 +116,8 @@ def test_parity_fact_measures_the_share_of_the_gain_removed_on_paired_seeds():
 
 @pytest.mark.slow
 def test_calibrated_flagship_passes_the_stylized_facts_at_small_scale(tmp_path):
-    """The validation at the scale of docs/calibration.md: 30k buyers, 4 replications; every fact holds but the two known misses."""
+    """The validation at the scale of docs/calibration.md (30k buyers, 4 replications): every fact holds but the
+    two known misses."""
     out = tmp_path / "validation"
     proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "validate", "-n", "30000", "-r", "4",
                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
