@@ -703,6 +703,17 @@ def test_every_number_of_every_input_schema_is_finite_and_of_its_kind():
     assert checked > 300
 
 
+@pytest.mark.parametrize("text", ["brands.\"a\\nb\".dealers=1", "market.segments.status.share=[\n    nan,\n]",
+                                  "brands.\"\\u001b[31mred\".dealers=1"])
+def test_a_problem_stays_on_one_line_whatever_the_input_holds(text):
+    """A line break (or a terminal escape) in a name, a value or a --set text is written as an escape: one line per
+    problem (found by the fuzzer, tests/test_fuzz.py)."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("lexus_us_1989", [text])
+    assert not any(re.search(r"[\x00-\x1f\x7f]", line) for line in info.value.problems), info.value.problems
+    assert str(info.value).count("\n") == len(info.value.problems) - 1
+
+
 def test_an_integer_is_a_number_where_a_number_is_meant():
     s = load_scenario("lexus_us_1989", ["choice.inertia=3", "costs.rescue_cost=[0, 90, 300, 1200]",
                                         "brands.Lexus.timeline=[{date = \"1990-01\", service = {dealer_service_quality"
