@@ -266,7 +266,10 @@ def read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         return _deep_merge({}, raw, str(path))
     if not isinstance(parent, str):
         raise ScenarioError([f"{path}: extends: must be a file name string"])
-    parent_path = resolve_path(parent, base=path.parent)
+    try:
+        parent_path = resolve_path(parent, base=path.parent)
+    except ScenarioError as exc:  # the file that names the missing parent, and the field
+        raise ScenarioError([f"{path}: extends: {line}" for line in exc.problems]) from None
     inherited = read_raw(parent_path, (*chain, path))
     inherited.pop("name", None)
     inherited.pop("question", None)
