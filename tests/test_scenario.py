@@ -716,6 +716,27 @@ def test_a_problem_stays_on_one_line_whatever_the_input_holds(text):
     assert str(info.value).count("\n") == len(info.value.problems) - 1
 
 
+@pytest.mark.parametrize(("override", "field"), [  # each overflowed the model's arithmetic before it had a range
+    ("costs.maintenance_cost=1e308", "costs.maintenance_cost"),
+    ("costs.rescue_cost=[0, 90, 300, -1e308]", "costs.rescue_cost.3"),
+    ("word_of_mouth.decay_months=1e-300", "word_of_mouth.decay_months"),  # an OverflowError traceback
+    ("choice.prestige_months=5e-324", "choice.prestige_months"),
+    ("service_events.maintenance_interval_months=0.5", "service_events.maintenance_interval_months"),
+    ("market.reference_price=5e-324", "market.reference_price"),
+    ("market.tier_price_ratio.mid=5e-324", "market.tier_price_ratio.mid"),
+    ("brands.Acura.price_index=5e-324", "brands.Acura.price_index"),
+    ("choice.dealer_weight=1e308", "choice.dealer_weight"),
+    ("market.segments.value.perk_weight=1e308", "market.segments.value.perk_weight"),
+    ("market.segments.value.outside_utility=-1e308", "market.segments.value.outside_utility"),
+    ("market.lease_months=[9223372036854775807, 9223372036854775807]", "market.lease_months.0"),  # a crash: heap
+    ("market.lease_months=[36, 24]", "market.lease_months"),
+])
+def test_numbers_beyond_what_their_field_can_mean_are_refused_with_the_field(override, field):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("lexus_us_1989", [override])
+    assert info.value.problems[0].startswith(f"{FLAGSHIP} (with --set overrides): {field}: "), info.value.problems
+
+
 def test_an_integer_is_a_number_where_a_number_is_meant():
     s = load_scenario("lexus_us_1989", ["choice.inertia=3", "costs.rescue_cost=[0, 90, 300, 1200]",
                                         "brands.Lexus.timeline=[{date = \"1990-01\", service = {dealer_service_quality"
