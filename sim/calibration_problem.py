@@ -208,17 +208,17 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     except ValidationError as exc:
         raise ScenarioError([explain_error(err, source, CalibrationSpec) for err in exc.errors()]) from None
 
-    scenario_path = resolve_path(spec.scenario)
-    base = read_raw(scenario_path)
-    base.setdefault("name", scenario_path.stem)
-    base.pop("extends", None)
-    base = apply_overrides(base, spec.set)
-    start_year = validate(base, str(scenario_path)).market.start_year
+    base = _base_scenario(spec, source)
+    start_year = base["market"]["start_year"]
     if spec.end_year < start_year:
         raise ScenarioError([f"{source}: end_year: must not be before the scenario's start_year {start_year} "
                              f"(got {spec.end_year})"])
-    base = set_values(base, {"market.years": spec.end_year - start_year + 1}, source)
-    scenario = validate(base, f"{scenario_path} (calibration base)")
+    base = set_values(base, {"market.years": spec.end_year - start_year + 1})
+    try:
+        scenario = validate(base, "<end_year>")
+    except ScenarioError as exc:
+        raise ScenarioError([f"{source}: end_year: {spec.end_year} is too late for the scenario (from {start_year}): "
+                             + line.removeprefix("<end_year>: ") for line in exc.problems]) from None
     why = moments.coverage(scenario)
     if why is not None:
         raise ScenarioError([f"{source}: scenario: {spec.scenario} cannot be calibrated to the reference data: {why}"])
@@ -241,8 +241,8 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
         current_values.append(float(current))
         for end, label in ((p.range[0], "low"), (p.range[1], "high")):
             try:
-                validate(set_values(base, {p.path: int(round(end)) if isinstance(current, int) else end}, source),
-                         source)
+                validate(set_values(base, {p.path: int(round(end)) if isinstance(current, int) else end},
+                                    f"{source}: "), source)
             except ScenarioError as exc:
                 reason = exc.problems[0].split(": ", 2)[-1]
                 problems.append(f"{source}: parameters[{k}].range: the {label} end {end:g} is not a valid "
@@ -262,6 +262,27 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
         raise ScenarioError([f"{source}: exclude: unknown target {unknown[0]!r}"
                              + (f" (did you mean '{hint[0]}'?)" if hint else "")])
     return Problem(spec, source, base, ts, np.array(integer), np.array(start), np.array(current_values))
+
+
+def _base_scenario(spec: CalibrationSpec, source: str) -> dict:
+    """The calibration's base scenario as a raw dict with its ``set`` applied, validated. Every problem is the
+    calibration file's, naming its field: ``SOURCE: scenario: ...`` (no such file, or the scenario file's own
+    problem) or ``SOURCE: set: ...`` (an override that does not apply)."""
+    try:
+        scenario_path = resolve_path(spec.scenario)
+        base = read_raw(scenario_path)
+        base.setdefault("name", scenario_path.stem)
+        base.pop("extends", None)
+        validate(base, str(scenario_path))
+    except ScenarioError as exc:
+        raise ScenarioError([f"{source}: scenario: {line}" for line in exc.problems]) from None
+    try:
+        base = apply_overrides(base, spec.set)
+        validate(base, "<set>")
+    except ScenarioError as exc:
+        raise ScenarioError([f"{source}: set: {line.removeprefix('<set>: ').removeprefix('--set ')}"
+                             for line in exc.problems]) from None
+    return base
 
 
 def _field_value(scenario, path: str) -> Any:

@@ -162,6 +162,23 @@ def test_bad_calibration_files_name_the_file_field_and_reason(tmp_path, body, ex
     assert str(path) in text and expected in text, text
 
 
+@pytest.mark.parametrize("head, expected", [
+    ('scenario = "nope"\n', "scenario: nope: no such scenario file"),
+    ('scenario = "lexus_us_1989"\nset = ["brands.Lexuz.dealers=3"]\n',
+     "set: brands.Lexuz.dealers=3: brands.Lexuz: unknown brand 'Lexuz'"),
+    ('scenario = "lexus_us_1989"\nset = ["market.years=0"]\n', "set: market.years: Input should be greater than"),
+    ('scenario = "lexus_us_1989"\nend_year = 9223372036854775807\n', "end_year: 9223372036854775807 is too late"),
+])
+def test_every_problem_of_a_calibration_file_names_that_file_and_its_field(tmp_path, head, expected):
+    """Not the base scenario's file, nor a '--set' the user never typed (found by the fuzzer, tests/test_fuzz.py)."""
+    path = write(tmp_path, 'name = "t"\n' + head + '[[parameters]]\npath = "choice.inertia"\nrange = [0, 1]\n'
+                 'why = "x"\n')
+    with pytest.raises(ScenarioError) as info:
+        calp.load_calibration(path)
+    assert all(line.startswith(f"{path}: ") for line in info.value.problems), info.value.problems
+    assert any(expected in line for line in info.value.problems), info.value.problems
+
+
 def test_cli_bad_calibration_exits_2_and_writes_nothing(tmp_path):
     path = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertai"\nrange = [0, 1]\nwhy = "x"\n')
     out = tmp_path / "out"
