@@ -166,6 +166,9 @@ def parameter_name(path: str) -> str:
     return path
 
 
+OPTION_FIELDS = {"max_evaluations": ("optimiser", "max_evaluations")}  # an override's spec field, if not its name
+
+
 def resolve_calibration(name: str | Path) -> Path:
     """The calibration file ``name`` (a path, or a name in ``scenarios/calibration/``).
 
@@ -181,7 +184,8 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     Args:
         name: a path, or a name in ``scenarios/calibration/`` (``"lexus_us_1989"``).
         overrides: spec fields set from the command line (``buyers``, ``replications``, ``max_evaluations``, the
-            last going to ``[optimiser]``); None values are ignored.
+            last going to ``[optimiser]``); None values are ignored. A bad one is named by its option
+            (``--buyers: Input should be greater than or equal to 500 (got 200)``), not by the file.
 
     Returns:
         The problem: the spec, the base scenario as a raw dict (its ``set`` applied, ``market.years`` cut at
@@ -198,15 +202,17 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     source = str(path)
     raw = read_toml(path)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    options = {OPTION_FIELDS.get(k, (k,)): "--" + k.replace("_", "-") for k in overrides}  # spec field -> option
     if "max_evaluations" in overrides:  # the command line's --max-evaluations belongs to [optimiser]
         optimiser = raw.setdefault("optimiser", {})
-        if isinstance(optimiser, dict):
-            optimiser["max_evaluations"] = overrides.pop("max_evaluations")
+        value = overrides.pop("max_evaluations")
+        if isinstance(optimiser, dict):  # (if not, the file's optimiser is refused below)
+            optimiser["max_evaluations"] = value
     raw.update(overrides)
     try:
         spec = CalibrationSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError([explain_error(err, source, CalibrationSpec) for err in exc.errors()]) from None
+        raise ScenarioError([_spec_problem(err, source, options) for err in exc.errors()]) from None
 
     base = _base_scenario(spec, source)
     start_year = base["market"]["start_year"]
@@ -262,6 +268,14 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
         raise ScenarioError([f"{source}: exclude: unknown target {unknown[0]!r}"
                              + (f" (did you mean '{hint[0]}'?)" if hint else "")])
     return Problem(spec, source, base, ts, np.array(integer), np.array(start), np.array(current_values))
+
+
+def _spec_problem(error: dict, source: str, options: dict[tuple, str]) -> str:
+    """One line for a schema error, ``SOURCE: field: reason``; a value given on the command line is named by its
+    option (``options``: spec field -> option), ``--buyers: reason``, not by the file that does not hold it."""
+    line = explain_error(error, source, CalibrationSpec)
+    option = options.get(tuple(error["loc"]))
+    return line if option is None else f"{option}: {line.removeprefix(f'{source}: {join_path(error['loc'])}: ')}"
 
 
 def _base_scenario(spec: CalibrationSpec, source: str) -> dict:

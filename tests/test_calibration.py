@@ -179,6 +179,19 @@ def test_every_problem_of_a_calibration_file_names_that_file_and_its_field(tmp_p
     assert any(expected in line for line in info.value.problems), info.value.problems
 
 
+@pytest.mark.parametrize("option, value, expected", [
+    ("buyers", 200, "--buyers: Input should be greater than or equal to 500 (got 200)"),
+    ("replications", 1000, "--replications: Input should be less than or equal to 256 (got 1000)"),
+    ("max_evaluations", 0, "--max-evaluations: Input should be greater than or equal to 1 (got 0)"),
+])
+def test_a_bad_command_line_value_is_named_by_its_option_not_by_the_file(option, value, expected):
+    """`calibrate --buyers 200` was reported as the file's `buyers`, which the file does not hold (found by the
+    fuzzer, tests/test_fuzz.py)."""
+    with pytest.raises(ScenarioError) as info:
+        calp.load_calibration("lexus_us_1989", {option: value})
+    assert info.value.problems == [expected]
+
+
 def test_cli_bad_calibration_exits_2_and_writes_nothing(tmp_path):
     path = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertai"\nrange = [0, 1]\nwhy = "x"\n')
     out = tmp_path / "out"
