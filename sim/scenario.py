@@ -65,6 +65,7 @@ RootSeed = Annotated[int, Field(ge=0, le=MAX_SEED)]  # every root seed: scenario
 
 
 STRICT_SCALARS = ("int", "float", "bool")  # pydantic core schema types validated strictly in every input schema
+INT64 = (-(2**63), 2**63 - 1)  # every integer luxsim reads: numpy, compiled code and Parquet hold it in 64 bits
 
 
 def strict_scalars(schema: Any) -> Any:
@@ -72,10 +73,17 @@ def strict_scalars(schema: Any) -> Any:
     wherever it is: a field, an item of a list or tuple, a value of a table, a member of a union. Strict means
     a boolean is not a number (``true`` is not 1 dealer), a number is not a boolean (``1`` is not ``true``), and a
     number with a fraction part is not an integer (``2.0`` is not 2 years); an integer is still a number (a float
-    field takes ``300``). Containers stay as they are (a TOML list is a tuple field's value)."""
+    field takes ``300``). Containers stay as they are (a TOML list is a tuple field's value). An integer without
+    bounds of its own is also kept within 64 bits (:data:`INT64`): ``warranty_months = 2^63`` was an
+    OverflowError traceback in compiled code."""
     if isinstance(schema, dict):
         if schema.get("type") in STRICT_SCALARS:
             schema["strict"] = True
+        if schema.get("type") == "int":
+            if "le" not in schema and "lt" not in schema:
+                schema["le"] = INT64[1]
+            if "ge" not in schema and "gt" not in schema:
+                schema["ge"] = INT64[0]
         for value in schema.values():
             strict_scalars(value)
     elif isinstance(schema, (list, tuple)):

@@ -730,6 +730,8 @@ def test_a_problem_stays_on_one_line_whatever_the_input_holds(text):
     ("market.segments.value.outside_utility=-1e308", "market.segments.value.outside_utility"),
     ("market.lease_months=[9223372036854775807, 9223372036854775807]", "market.lease_months.0"),  # a crash: heap
     ("market.lease_months=[36, 24]", "market.lease_months"),
+    ("costs.warranty_months=9223372036854775808", "costs.warranty_months"),  # 2^63: an OverflowError traceback
+    ("market.segment_households=100000000000000000000", "market.segment_households"),
 ])
 def test_numbers_beyond_what_their_field_can_mean_are_refused_with_the_field(override, field):
     with pytest.raises(ScenarioError) as info:
