@@ -21,9 +21,10 @@ A scenario has these sections:
 Loading lives in :mod:`sim.scenario_files`: :func:`~sim.scenario_files.load_scenario` (a file by name or path,
 with ``--set`` overrides), :func:`~sim.scenario_files.validate` (a raw dict), the overrides, and
 :class:`~sim.scenario_files.ScenarioError` (bad input, one line per problem naming the file, the field path and
-the reason). This module is the schema only: the classes above, :func:`year_month_index`, :data:`MAX_BRANDS`, and
-the kinds of quantity whose type carries the range they can mean (:data:`Months`, :data:`Money`, :data:`Price`,
-:data:`PriceIndex`, :data:`Weight`: beyond it a number means nothing and the model's arithmetic overflows).
+the reason). This module is the schema only: the classes above, :func:`year_month_index`, :func:`named`,
+:data:`MAX_BRANDS`, and the kinds of quantity whose type carries the range they can mean (:data:`Months`,
+:data:`Money`, :data:`Price`, :data:`PriceIndex`, :data:`Weight`, :data:`Rate`: beyond it a number means nothing
+and the model's arithmetic overflows).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ MIN_RATIO = 0.01  # a price index or price-class ratio: prices are divided by it
 PriceIndex = Annotated[float, Field(ge=MIN_RATIO, le=10)]
 MAX_UTILITY = 1000.0  # utility units: a weight of 1,000 already makes every choice certain
 Weight = Annotated[float, Field(ge=0.0, le=MAX_UTILITY)]
+MAX_RATE = 100.0  # events per car-year or brand-year: about two a week
+Rate = Annotated[float, Field(ge=0.0, le=MAX_RATE)]
 YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="a date as 'YYYY-MM'")]
 MAX_BRANDS = 16  # awareness is a 16-bit mask per buyer
 MAX_SEED = 2**63 - 1  # root seeds are written as 64-bit signed integers (Parquet, Arrow): a larger one cannot be stored
@@ -105,6 +108,17 @@ class StrictModel(BaseModel):
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         """Pydantic's schema of the model, with its integers, numbers and booleans strict (:func:`strict_scalars`)."""
         return strict_scalars(handler(source))
+
+
+def named(table: dict[str, Any], kind: str) -> None:
+    """A table keyed by names the user chose (brands, segments) has no empty name: a name is printed, and is the
+    name of its implicit model line and of files.
+
+    Raises:
+        ValueError: ``a KIND's name must not be empty``.
+    """
+    if any(not name for name in table):
+        raise ValueError(f"a {kind}'s name must not be empty")
 
 
 def year_month_index(date: str, start_year: int) -> int:
@@ -278,8 +292,8 @@ class ModelLine(StrictModel):
     end: YearMonth | None = Field(None, description="First month no longer on sale; omitted = on sale to the end.")
     price: Price = Field(description="List price at launch, 1989 USD.")
     prices: list[PricePoint] = Field(default_factory=list, description="Dated list-price changes, 1989 USD.")
-    defects_per_car_year: NonNeg | None = Field(
-        None, description="Unscheduled repair visits per car-year of a new car; omitted = the brand's.")
+    defects_per_car_year: Rate | None = Field(
+        None, description="Unscheduled repair visits per car-year of a new car (0-100); omitted = the brand's.")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ModelLine:
@@ -321,8 +335,8 @@ class Brand(StrictModel):
     new_car_margin: Prob = Field(
         0.15, description="Brand's gross margin on a new car, fraction of the discounted price.")
     prestige: Prob = Field(0.5, description="Brand equity at the start, 0-1.")
-    defects_per_car_year: NonNeg = Field(
-        0.8, description="Unscheduled repair visits per car-year for a new car (product quality).")
+    defects_per_car_year: Rate = Field(
+        0.8, description="Unscheduled repair visits per car-year for a new car (product quality, 0-100).")
     awareness: Prob = Field(
         0.9, description="Share of buyers aware of the brand at launch (or at the start for incumbents).")
     awareness_max: Prob = Field(0.95, description="Share aware once marketing has saturated.")
@@ -507,6 +521,7 @@ class Market(StrictModel):
     def _mix_sums_to_one(cls, value: dict[str, Segment]) -> dict[str, Segment]:
         if not value:
             raise ValueError("at least one segment is needed")
+        named(value, "segment")
         for attr in ("share", "entrant_share"):
             total = sum(getattr(seg, attr) for seg in value.values())
             if abs(total - 1.0) > 1e-6:
@@ -558,7 +573,7 @@ class ServiceEvents(StrictModel):
         6.0, ge=1.0, description="Months between scheduled maintenance visits (at least one: the model's step).")
     defect_age_growth: NonNeg = Field(0.15, description="Relative rise of the defect rate per year of car age.")
     breakdown_share: Prob = Field(0.12, description="Share of defects that strand the car (roadside rescue).")
-    recalls_per_brand_year: NonNeg = Field(0.3, description="Recall campaigns per brand per year.")
+    recalls_per_brand_year: Rate = Field(0.3, description="Recall campaigns per brand per year (0-100).")
     recall_reach: Prob = Field(
         0.5, description="Share of a brand's cars (under 3 years old) a recall campaign covers.")
     expectation: float = Field(
@@ -789,6 +804,12 @@ class Scenario(StrictModel):
     choice: Choice = Field(default_factory=Choice)
     costs: Costs = Field(default_factory=Costs)
     simulation: Simulation = Field(default_factory=Simulation)
+
+    @field_validator("brands")
+    @classmethod
+    def _brand_names(cls, value: dict[str, Brand]) -> dict[str, Brand]:
+        named(value, "brand")
+        return value
 
     @model_validator(mode="after")
     def _brands_consistent(self) -> Scenario:

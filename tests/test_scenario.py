@@ -20,6 +20,7 @@ from sim.scenario_files import (
     apply_overrides,
     load_scenario,
     parse_override,
+    read_raw,
     resolve_path,
     set_values,
     validate,
@@ -731,12 +732,27 @@ def test_a_problem_stays_on_one_line_whatever_the_input_holds(text):
     ("market.lease_months=[9223372036854775807, 9223372036854775807]", "market.lease_months.0"),  # a crash: heap
     ("market.lease_months=[36, 24]", "market.lease_months"),
     ("costs.warranty_months=9223372036854775808", "costs.warranty_months"),  # 2^63: an OverflowError traceback
+    ("brands.Cadillac.defects_per_car_year=1.7976931348623157e308", "brands.Cadillac.defects_per_car_year"),
     ("market.segment_households=100000000000000000000", "market.segment_households"),
 ])
 def test_numbers_beyond_what_their_field_can_mean_are_refused_with_the_field(override, field):
     with pytest.raises(ScenarioError) as info:
         load_scenario("lexus_us_1989", [override])
     assert info.value.problems[0].startswith(f"{FLAGSHIP} (with --set overrides): {field}: "), info.value.problems
+
+
+@pytest.mark.parametrize("table, kind", [(("brands",), "brand"), (("market", "segments"), "segment")])
+def test_a_brand_or_a_segment_needs_a_name(table, kind):
+    """A brand named "" without model lines was a pydantic traceback when the model built its implicit line (found
+    by the fuzzer, tests/test_fuzz.py)."""
+    raw = read_raw(SCENARIO_DIR / "generic_new_entrant.toml")
+    names = raw
+    for key in table:
+        names = names[key]
+    names[""] = names.pop(next(iter(names)))
+    with pytest.raises(ScenarioError) as info:
+        validate(raw, "x.toml")
+    assert info.value.problems == [f"x.toml: {'.'.join(table)}: a {kind}'s name must not be empty"]
 
 
 def test_an_integer_is_a_number_where_a_number_is_meant():
