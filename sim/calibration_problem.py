@@ -11,6 +11,7 @@ itself is ``sim/calibration.py``.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ class FreeParameter(StrictModel):
     def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
         if not value[0] < value[1]:
             raise ValueError(f"range must be [low, high] with low < high, got {list(value)}")
+        if not math.isfinite(value[1] - value[0]):
+            raise ValueError(f"the range {list(value)} is too wide to search (high - low overflows)")
         return value
 
     @model_validator(mode="after")

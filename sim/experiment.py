@@ -59,6 +59,8 @@ class Parameter(StrictModel):
                 raise ValueError("range ends must be finite numbers")
             if not low < high:
                 raise ValueError(f"low ({low:g}) must be below high ({high:g})")
+            if not math.isfinite(high - low):
+                raise ValueError(f"the range [{low:g}, {high:g}] is too wide to sample (high - low overflows)")
         return value
 
     @field_validator("values")

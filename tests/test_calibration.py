@@ -153,6 +153,7 @@ BASE = 'name = "t"\nscenario = "lexus_us_1989"\n'
     ('exclude = ["lease_shares"]\n[[parameters]]\npath = "choice.inertia"\nrange = [0, 1]\nwhy = "x"\n',
      "did you mean 'lease_share"),
     ('parameter = []\n', "did you mean 'parameters'"),
+    ('[[parameters]]\npath = "choice.inertia"\nrange = [-1e308, 1.7e308]\nwhy = "x"\n', "too wide to search"),
 ])
 def test_bad_calibration_files_name_the_file_field_and_reason(tmp_path, body, expected):
     path = write(tmp_path, BASE + body)

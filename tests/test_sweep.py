@@ -183,6 +183,11 @@ def test_bad_experiment_names_file_and_field_and_writes_nothing(tmp_path, change
      "unknown field"),
     ('kind = "lhs"\nsamples = 8', 'path = "market.segments.value.share"\nrange = [0.5, 0.7]', "design point",
      "segment shares must sum to 1"),
+    # found by the fuzzer (tests/test_fuzz.py): an invalid cast (2^63 - 1 as a float), an overflowing width
+    ('kind = "morris"\ntrajectories = 4', 'path = "costs.warranty_months"\nrange = [0, 9223372036854775807]',
+     "parameters.0.range", "an integer field's range must lie within -2^53 and 2^53"),
+    ('kind = "lhs"\nsamples = 8', 'path = "choice.inertia"\nrange = [-1e308, 1.7e308]', "parameters.0.range",
+     "too wide to sample"),
 ])
 def test_bad_design_input(tmp_path, design, params, field, words):
     path = tmp_path / "bad.toml"
