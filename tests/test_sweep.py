@@ -156,6 +156,9 @@ def grid_sweep(tmp_path_factory) -> Path:
     (("values = [0, 24, 48]", "values = [true, false]"), "parameters.0.values", "integer field"),
     (("values = [0.5, 2.5]", "values = [0.5, nan]"), "parameters.1.values", "values must be finite numbers"),
     (("values = [0.5, 2.5]", "values = [0.5, true]"), "parameters.1.values", "must all be numbers"),
+    # found by the fuzzer: 10^30 stopped the design's int64 column with an OverflowError traceback
+    (("values = [0, 24, 48]", "values = [0, 1000000000000000000000000000000]"), "parameters.0.values",
+     "integer values must fit 64 bits"),
     (("path = \"choice.inertia\"\nvalues = [0.5, 2.5]", "path = \"brands.Lexus.service.loaner_cars\"\n"
       "values = [0, 1]"), "parameters.1.values", "boolean field; values must be true or false"),
     (("seed = 11", "seed = 11.0"), "seed", "valid integer"),
