@@ -11,7 +11,7 @@ BOOT   := $(shell for c in python3.13 python3.12 python3 python; do \
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint bench app venv clean
+.PHONY: run test test-fast fuzz lint bench app venv clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+## make fuzz: the fuzzer (tests/test_fuzz.py) at FUZZ_FACTOR (50) times its CI budget: the "fuzz" hypothesis profile
+## (tests/conftest.py). Perturbed scenario, experiment and calibration files and --set overrides, through the
+## loaders and the command line; about 20 minutes. A failing example is printed, and kept in .hypothesis/ to replay.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -p no:xdist tests/test_fuzz.py --hypothesis-show-statistics $(PYTEST_ARGS)
 
 ## make lint: ruff only.
 lint: $(STAMP)

@@ -11,6 +11,7 @@ itself is ``sim/calibration.py``.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ class FreeParameter(StrictModel):
     def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
         if not value[0] < value[1]:
             raise ValueError(f"range must be [low, high] with low < high, got {list(value)}")
+        if not math.isfinite(value[1] - value[0]):
+            raise ValueError(f"the range {list(value)} is too wide to search (high - low overflows)")
         return value
 
     @model_validator(mode="after")
@@ -166,6 +169,9 @@ def parameter_name(path: str) -> str:
     return path
 
 
+OPTION_FIELDS = {"max_evaluations": ("optimiser", "max_evaluations")}  # an override's spec field, if not its name
+
+
 def resolve_calibration(name: str | Path) -> Path:
     """The calibration file ``name`` (a path, or a name in ``scenarios/calibration/``).
 
@@ -181,7 +187,8 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     Args:
         name: a path, or a name in ``scenarios/calibration/`` (``"lexus_us_1989"``).
         overrides: spec fields set from the command line (``buyers``, ``replications``, ``max_evaluations``, the
-            last going to ``[optimiser]``); None values are ignored.
+            last going to ``[optimiser]``); None values are ignored. A bad one is named by its option
+            (``--buyers: Input should be greater than or equal to 500 (got 200)``), not by the file.
 
     Returns:
         The problem: the spec, the base scenario as a raw dict (its ``set`` applied, ``market.years`` cut at
@@ -198,27 +205,29 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     source = str(path)
     raw = read_toml(path)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    options = {OPTION_FIELDS.get(k, (k,)): "--" + k.replace("_", "-") for k in overrides}  # spec field -> option
     if "max_evaluations" in overrides:  # the command line's --max-evaluations belongs to [optimiser]
         optimiser = raw.setdefault("optimiser", {})
-        if isinstance(optimiser, dict):
-            optimiser["max_evaluations"] = overrides.pop("max_evaluations")
+        value = overrides.pop("max_evaluations")
+        if isinstance(optimiser, dict):  # (if not, the file's optimiser is refused below)
+            optimiser["max_evaluations"] = value
     raw.update(overrides)
     try:
         spec = CalibrationSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError([explain_error(err, source, CalibrationSpec) for err in exc.errors()]) from None
+        raise ScenarioError([_spec_problem(err, source, options) for err in exc.errors()]) from None
 
-    scenario_path = resolve_path(spec.scenario)
-    base = read_raw(scenario_path)
-    base.setdefault("name", scenario_path.stem)
-    base.pop("extends", None)
-    base = apply_overrides(base, spec.set)
-    start_year = validate(base, str(scenario_path)).market.start_year
+    base = _base_scenario(spec, source)
+    start_year = base["market"]["start_year"]
     if spec.end_year < start_year:
         raise ScenarioError([f"{source}: end_year: must not be before the scenario's start_year {start_year} "
                              f"(got {spec.end_year})"])
-    base = set_values(base, {"market.years": spec.end_year - start_year + 1}, source)
-    scenario = validate(base, f"{scenario_path} (calibration base)")
+    base = set_values(base, {"market.years": spec.end_year - start_year + 1})
+    try:
+        scenario = validate(base, "<end_year>")
+    except ScenarioError as exc:
+        raise ScenarioError([f"{source}: end_year: {spec.end_year} is too late for the scenario (from {start_year}): "
+                             + line.removeprefix("<end_year>: ") for line in exc.problems]) from None
     why = moments.coverage(scenario)
     if why is not None:
         raise ScenarioError([f"{source}: scenario: {spec.scenario} cannot be calibrated to the reference data: {why}"])
@@ -241,8 +250,8 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
         current_values.append(float(current))
         for end, label in ((p.range[0], "low"), (p.range[1], "high")):
             try:
-                validate(set_values(base, {p.path: int(round(end)) if isinstance(current, int) else end}, source),
-                         source)
+                validate(set_values(base, {p.path: int(round(end)) if isinstance(current, int) else end},
+                                    f"{source}: "), source)
             except ScenarioError as exc:
                 reason = exc.problems[0].split(": ", 2)[-1]
                 problems.append(f"{source}: parameters[{k}].range: the {label} end {end:g} is not a valid "
@@ -262,6 +271,35 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
         raise ScenarioError([f"{source}: exclude: unknown target {unknown[0]!r}"
                              + (f" (did you mean '{hint[0]}'?)" if hint else "")])
     return Problem(spec, source, base, ts, np.array(integer), np.array(start), np.array(current_values))
+
+
+def _spec_problem(error: dict, source: str, options: dict[tuple, str]) -> str:
+    """One line for a schema error, ``SOURCE: field: reason``; a value given on the command line is named by its
+    option (``options``: spec field -> option), ``--buyers: reason``, not by the file that does not hold it."""
+    line = explain_error(error, source, CalibrationSpec)
+    option = options.get(tuple(error["loc"]))
+    return line if option is None else f"{option}: {line.removeprefix(f'{source}: {join_path(error['loc'])}: ')}"
+
+
+def _base_scenario(spec: CalibrationSpec, source: str) -> dict:
+    """The calibration's base scenario as a raw dict with its ``set`` applied, validated. Every problem is the
+    calibration file's, naming its field: ``SOURCE: scenario: ...`` (no such file, or the scenario file's own
+    problem) or ``SOURCE: set: ...`` (an override that does not apply)."""
+    try:
+        scenario_path = resolve_path(spec.scenario)
+        base = read_raw(scenario_path)
+        base.setdefault("name", scenario_path.stem)
+        base.pop("extends", None)
+        validate(base, str(scenario_path))
+    except ScenarioError as exc:
+        raise ScenarioError([f"{source}: scenario: {line}" for line in exc.problems]) from None
+    try:
+        base = apply_overrides(base, spec.set)
+        validate(base, "<set>")
+    except ScenarioError as exc:
+        raise ScenarioError([f"{source}: set: {line.removeprefix('<set>: ').removeprefix('--set ')}"
+                             for line in exc.problems]) from None
+    return base
 
 
 def _field_value(scenario, path: str) -> Any:

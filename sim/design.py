@@ -160,6 +160,9 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
             problems.append(f"{where}.range: {p.path} is a {kind or 'non-numeric'} field; "
                             "use a grid design with values")
             continue
+        if p.range is not None and (why := _range_problem(p.range, kind)):
+            problems.append(f"{where}.range: {why}")
+            continue
         name = p.name or keys[-1].replace("-", "_")
         if p.values is not None:
             given_kinds = {value_kind(v) for v in p.values}
@@ -208,6 +211,19 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
         if info.name in RESERVED:
             problems.append(f"{source}: parameters.{i}.name: {info.name!r} is reserved; set name = \"...\"")
     return infos, problems
+
+
+MAX_EXACT = 2**53  # the integers a float (SALib's sample) holds exactly
+
+
+def _range_problem(bounds: tuple[float, float], kind: str) -> str | None:
+    """Why a parameter's ``range`` cannot be sampled, or None: an integer field's end beyond 2^53 in size (SALib
+    samples floats, which the design rounds to 64-bit integers: 2^63 - 1 became an invalid cast). Values the
+    field refuses are reported design point by design point (:func:`plan`)."""
+    low, high = bounds
+    if kind == "int" and max(abs(low), abs(high)) > MAX_EXACT:
+        return f"an integer field's range must lie within -2^53 and 2^53 (got [{low:g}, {high:g}])"
+    return None
 
 
 def _problem(params: list[ParamInfo], widen_integers: bool) -> dict:

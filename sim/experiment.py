@@ -29,7 +29,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.files import toml_inline
 from sim.results import ROOT
-from sim.scenario import RootSeed, StrictModel
+from sim.scenario import INT64, RootSeed, StrictModel
 from sim.scenario_files import ScenarioError, explain_error, join_path, read_toml, resolve_path
 
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
@@ -59,6 +59,8 @@ class Parameter(StrictModel):
                 raise ValueError("range ends must be finite numbers")
             if not low < high:
                 raise ValueError(f"low ({low:g}) must be below high ({high:g})")
+            if not math.isfinite(high - low):
+                raise ValueError(f"the range [{low:g}, {high:g}] is too wide to sample (high - low overflows)")
         return value
 
     @field_validator("values")
@@ -71,6 +73,8 @@ class Parameter(StrictModel):
             raise ValueError("values must all be numbers, all booleans or all strings")
         if any(isinstance(v, float) and not math.isfinite(v) for v in value):
             raise ValueError(f"values must be finite numbers, got {value}")
+        if any(value_kind(v) == "int" and not INT64[0] <= v <= INT64[1] for v in value):
+            raise ValueError(f"integer values must fit 64 bits ({INT64[0]} to {INT64[1]})")
         if len({json.dumps(v) for v in value}) != len(value):
             raise ValueError("values must not repeat")
         return value

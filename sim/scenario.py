@@ -21,7 +21,10 @@ A scenario has these sections:
 Loading lives in :mod:`sim.scenario_files`: :func:`~sim.scenario_files.load_scenario` (a file by name or path,
 with ``--set`` overrides), :func:`~sim.scenario_files.validate` (a raw dict), the overrides, and
 :class:`~sim.scenario_files.ScenarioError` (bad input, one line per problem naming the file, the field path and
-the reason). This module is the schema only: the classes above, :func:`year_month_index` and :data:`MAX_BRANDS`.
+the reason). This module is the schema only: the classes above, :func:`year_month_index`, :func:`named`,
+:data:`MAX_BRANDS`, and the kinds of quantity whose type carries the range they can mean (:data:`Months`,
+:data:`Money`, :data:`Price`, :data:`PriceIndex`, :data:`Weight`, :data:`Rate`: beyond it a number means nothing
+and the model's arithmetic overflows).
 """
 
 from __future__ import annotations
@@ -44,6 +47,20 @@ from pydantic_core import core_schema
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
+# Kinds of quantity, each within the range it can mean: beyond it a number means nothing and the model's arithmetic
+# overflows (a cost of 1e308 USD, a fade over 1e-300 months, a price of 5e-324 USD); refused with the range instead.
+MIN_MONTHS = 0.1  # a time constant shorter than this is all gone within the month (and exp(months / it) overflows)
+Months = Annotated[float, Field(ge=MIN_MONTHS)]  # a time constant: months to close ~63% of a gap
+MAX_MONEY = 1_000_000.0  # USD per event: far above any visit, repair or take-back of a car
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY)]
+MIN_PRICE, MAX_PRICE = 1.0, 10_000_000.0  # 1989 USD: a car's list price
+Price = Annotated[float, Field(ge=MIN_PRICE, le=MAX_PRICE)]
+MIN_RATIO = 0.01  # a price index or price-class ratio: prices are divided by it and logged
+PriceIndex = Annotated[float, Field(ge=MIN_RATIO, le=10)]
+MAX_UTILITY = 1000.0  # utility units: a weight of 1,000 already makes every choice certain
+Weight = Annotated[float, Field(ge=0.0, le=MAX_UTILITY)]
+MAX_RATE = 100.0  # events per car-year or brand-year: about two a week
+Rate = Annotated[float, Field(ge=0.0, le=MAX_RATE)]
 YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="a date as 'YYYY-MM'")]
 MAX_BRANDS = 16  # awareness is a 16-bit mask per buyer
 MAX_SEED = 2**63 - 1  # root seeds are written as 64-bit signed integers (Parquet, Arrow): a larger one cannot be stored
@@ -51,6 +68,7 @@ RootSeed = Annotated[int, Field(ge=0, le=MAX_SEED)]  # every root seed: scenario
 
 
 STRICT_SCALARS = ("int", "float", "bool")  # pydantic core schema types validated strictly in every input schema
+INT64 = (-(2**63), 2**63 - 1)  # every integer luxsim reads: numpy, compiled code and Parquet hold it in 64 bits
 
 
 def strict_scalars(schema: Any) -> Any:
@@ -58,10 +76,17 @@ def strict_scalars(schema: Any) -> Any:
     wherever it is: a field, an item of a list or tuple, a value of a table, a member of a union. Strict means
     a boolean is not a number (``true`` is not 1 dealer), a number is not a boolean (``1`` is not ``true``), and a
     number with a fraction part is not an integer (``2.0`` is not 2 years); an integer is still a number (a float
-    field takes ``300``). Containers stay as they are (a TOML list is a tuple field's value)."""
+    field takes ``300``). Containers stay as they are (a TOML list is a tuple field's value). An integer without
+    bounds of its own is also kept within 64 bits (:data:`INT64`): ``warranty_months = 2^63`` was an
+    OverflowError traceback in compiled code."""
     if isinstance(schema, dict):
         if schema.get("type") in STRICT_SCALARS:
             schema["strict"] = True
+        if schema.get("type") == "int":
+            if "le" not in schema and "lt" not in schema:
+                schema["le"] = INT64[1]
+            if "ge" not in schema and "gt" not in schema:
+                schema["ge"] = INT64[0]
         for value in schema.values():
             strict_scalars(value)
     elif isinstance(schema, (list, tuple)):
@@ -83,6 +108,17 @@ class StrictModel(BaseModel):
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         """Pydantic's schema of the model, with its integers, numbers and booleans strict (:func:`strict_scalars`)."""
         return strict_scalars(handler(source))
+
+
+def named(table: dict[str, Any], kind: str) -> None:
+    """A table keyed by names the user chose (brands, segments) has no empty name: a name is printed, and is the
+    name of its implicit model line and of files.
+
+    Raises:
+        ValueError: ``a KIND's name must not be empty``.
+    """
+    if any(not name for name in table):
+        raise ValueError(f"a {kind}'s name must not be empty")
 
 
 def year_month_index(date: str, start_year: int) -> int:
@@ -177,11 +213,11 @@ class PolicyChange(StrictModel):
     note: str = ""
     service: dict[str, Any] = Field(default_factory=dict, description="Service levers that change on this date.")
     discount: float | None = Field(None, ge=0.0, lt=1.0, description="New price discount (fraction of list price).")
-    price: float | None = Field(
-        None, gt=0, description="New list price, 1989 USD (a brand without ``models`` only: a brand with model lines "
+    price: Price | None = Field(
+        None, description="New list price, 1989 USD (a brand without ``models`` only: a brand with model lines "
                                 "reprices them with their ``prices`` paths or ``price_index``).")
-    price_index: float | None = Field(
-        None, gt=0, le=10, description="New price index: multiplies every model line's list price (an exchange-rate "
+    price_index: PriceIndex | None = Field(
+        None, description="New price index: multiplies every model line's list price (an exchange-rate "
                                        "or cost shock; 1 = the prices as listed).")
     dealers: int | None = Field(None, gt=0, description="US dealerships from this date (a network that grows or "
                                                         "shrinks), or None to keep the number.")
@@ -215,8 +251,8 @@ class Strategy(StrictModel):
     end: list[str] = Field(
         default_factory=list, description="Model lines the brand stops selling when responding (a restructuring "
                                           "that prunes the line-up).")
-    price_index: float | None = Field(
-        None, gt=0, le=10, description="Price index adopted when responding (multiplies every line's list price).")
+    price_index: PriceIndex | None = Field(
+        None, description="Price index adopted when responding (multiplies every line's list price).")
 
     @field_validator("response")
     @classmethod
@@ -234,7 +270,7 @@ class PricePoint(StrictModel):
     """A dated list price of a model line (``models[].prices``): from ``date`` on, 1989 USD."""
 
     date: YearMonth
-    price: float = Field(gt=0, description="List price from this date on, 1989 USD.")
+    price: Price = Field(description="List price from this date on, 1989 USD.")
 
 
 class ModelLine(StrictModel):
@@ -254,10 +290,10 @@ class ModelLine(StrictModel):
         None, description="First month on sale; omitted = from the start (or the brand's launch); 'response' = "
                           "launched by the brand's strategy response.")
     end: YearMonth | None = Field(None, description="First month no longer on sale; omitted = on sale to the end.")
-    price: float = Field(gt=0, description="List price at launch, 1989 USD.")
+    price: Price = Field(description="List price at launch, 1989 USD.")
     prices: list[PricePoint] = Field(default_factory=list, description="Dated list-price changes, 1989 USD.")
-    defects_per_car_year: NonNeg | None = Field(
-        None, description="Unscheduled repair visits per car-year of a new car; omitted = the brand's.")
+    defects_per_car_year: Rate | None = Field(
+        None, description="Unscheduled repair visits per car-year of a new car (0-100); omitted = the brand's.")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ModelLine:
@@ -286,11 +322,11 @@ class Brand(StrictModel):
         None, description="First month on sale; omitted = already on sale at the start.")
     initial_fleet_share: Prob = Field(
         0.0, description="Share of the luxury cars in use at the start (incumbents).")
-    price: float | None = Field(
-        None, gt=0, description="Average transaction price before discount, 1989 USD: a brand without ``models`` (one "
+    price: Price | None = Field(
+        None, description="Average transaction price before discount, 1989 USD: a brand without ``models`` (one "
                                 "implicit mid-tier sedan line); a brand with models prices each line.")
-    price_index: float = Field(
-        1.0, gt=0, le=10,
+    price_index: PriceIndex = Field(
+        1.0,
         description="Multiplies every line's list price: an exchange-rate or cost shock (1 = as listed).")
     models: list[ModelLine] = Field(
         default_factory=list, description="The model lines the brand sells (omitted: one line at ``price``).")
@@ -299,13 +335,13 @@ class Brand(StrictModel):
     new_car_margin: Prob = Field(
         0.15, description="Brand's gross margin on a new car, fraction of the discounted price.")
     prestige: Prob = Field(0.5, description="Brand equity at the start, 0-1.")
-    defects_per_car_year: NonNeg = Field(
-        0.8, description="Unscheduled repair visits per car-year for a new car (product quality).")
+    defects_per_car_year: Rate = Field(
+        0.8, description="Unscheduled repair visits per car-year for a new car (product quality, 0-100).")
     awareness: Prob = Field(
         0.9, description="Share of buyers aware of the brand at launch (or at the start for incumbents).")
     awareness_max: Prob = Field(0.95, description="Share aware once marketing has saturated.")
-    awareness_ramp_months: float = Field(
-        24.0, gt=0, description="Months for marketing to close ~63% of the gap to awareness_max.")
+    awareness_ramp_months: Months = Field(
+        24.0, description="Months for marketing to close ~63% of the gap to awareness_max.")
     dealers: int = Field(300, gt=0, description="US dealerships (convenience of buying and of service).")
     dealer_capacity: float | None = Field(
         None, gt=0, le=10_000, description="New cars a dealer can deliver a year (the maker's allocation and the "
@@ -389,17 +425,21 @@ class Segment(StrictModel):
 
     share: Prob = Field(description="Share of the buyers at the start.")
     entrant_share: Prob = Field(description="Share of new entrants to the luxury segment.")
-    prestige_weight: NonNeg = Field(description="Utility per unit of brand prestige (0-1).")
-    price_weight: NonNeg = Field(description="Utility lost per unit of log(price / reference price).")
-    service_weight: NonNeg = Field(description="Utility per unit of perceived service (satisfaction scale -1..1).")
-    perk_weight: NonNeg = Field(
+    prestige_weight: Weight = Field(description="Utility per unit of brand prestige (0-1).")
+    price_weight: Weight = Field(description="Utility lost per unit of log(price / reference price).")
+    service_weight: Weight = Field(description="Utility per unit of perceived service (satisfaction scale -1..1).")
+    perk_weight: Weight = Field(
         description="Utility per $1,000 of complimentary maintenance (value-seekers care most).")
-    discount_stigma: NonNeg = Field(
+    discount_stigma: Weight = Field(
         0.0, description="Utility lost per unit of discount (fraction): cheapening hurts status buyers.")
     outside_utility: float = Field(
+        ge=-MAX_UTILITY, le=MAX_UTILITY,
         description="Utility of leaving the luxury segment at replacement (the outside option).")
     lease_propensity: Prob = Field(
         0.5, description="Probability of leasing rather than buying (scaled by the market lease trend).")
+
+
+LeaseMonths = Annotated[int, Field(ge=6, le=120)]  # sim.replacement.MIN_HOLDING_MONTHS to ten years
 
 
 class TimePoint(StrictModel):
@@ -444,8 +484,8 @@ class Market(StrictModel):
         gt=0, description="Luxury-car households (cars in use) at the start, real units.")
     annual_growth: float = Field(
         0.0, ge=-0.5, le=0.5, description="Growth of the luxury segment per year (fraction).")
-    reference_price: float = Field(
-        40000.0, gt=0, description="Price at which the price term of utility is zero, 1989 USD.")
+    reference_price: Price = Field(
+        40000.0, description="Price at which the price term of utility is zero, 1989 USD.")
     lease_trend: list[TimePoint] = Field(
         default_factory=list, description="Market lease share by year (linearly interpolated); scales each "
                                           "segment's lease propensity."
@@ -456,22 +496,32 @@ class Market(StrictModel):
     need_change: Prob = Field(
         0.0, description="Probability that a household replacing its car needs another body type than before, "
                          "redrawn from body_type_mix then (life events: children, moves, retirement).")
-    tier_price_ratio: dict[Tier, float] = Field(
+    tier_price_ratio: dict[Tier, PriceIndex] = Field(
         default_factory=lambda: {"entry": 0.7, "mid": 1.0, "flagship": 1.6},
         description="What a car of each price class costs relative to reference_price: a line's price term is "
                     "log(price / (reference_price * ratio)).")
-    lease_months: tuple[int, int] = Field(
-        (24, 36), description="Lease terms are drawn uniformly from this range, months.")
-    ownership_months_mean: float = Field(54.0, gt=6, description="Mean months an owned (not leased) car is kept.")
+    lease_months: tuple[LeaseMonths, LeaseMonths] = Field(
+        (24, 36), description="Lease terms are drawn uniformly from this range, months ([shortest, longest], each "
+                              "6-120: no car is replaced within 6 months of its purchase).")
+    ownership_months_mean: float = Field(
+        54.0, gt=6, le=600, description="Mean months an owned (not leased) car is kept (6-600).")
     ownership_shape: float = Field(
         3.0, gt=0.5, description="Weibull shape of ownership length (>1: hazard rises with age).")
     segments: dict[str, Segment]
+
+    @field_validator("lease_months")
+    @classmethod
+    def _lease_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] > value[1]:
+            raise ValueError(f"lease_months is [shortest, longest]: {value[0]} is longer than {value[1]}")
+        return value
 
     @field_validator("segments")
     @classmethod
     def _mix_sums_to_one(cls, value: dict[str, Segment]) -> dict[str, Segment]:
         if not value:
             raise ValueError("at least one segment is needed")
+        named(value, "segment")
         for attr in ("share", "entrant_share"):
             total = sum(getattr(seg, attr) for seg in value.values())
             if abs(total - 1.0) > 1e-6:
@@ -482,8 +532,8 @@ class Market(StrictModel):
     @classmethod
     def _every_tier(cls, value: dict[str, float]) -> dict[str, float]:
         missing = [t for t in TIERS if t not in value]
-        if missing or any(not 0 < v <= 10 for v in value.values()):
-            raise ValueError(f"tier_price_ratio needs a ratio in (0, 10] for each of {list(TIERS)}, got {value}")
+        if missing:
+            raise ValueError(f"tier_price_ratio needs a ratio for each of {list(TIERS)}, got {value}")
         return value
 
     @field_validator("body_type_mix", "lease_trend")
@@ -519,10 +569,11 @@ class ServiceEvents(StrictModel):
     :class:`ServiceLevers` allow.
     """
 
-    maintenance_interval_months: float = Field(6.0, gt=0, description="Months between scheduled maintenance visits.")
+    maintenance_interval_months: float = Field(
+        6.0, ge=1.0, description="Months between scheduled maintenance visits (at least one: the model's step).")
     defect_age_growth: NonNeg = Field(0.15, description="Relative rise of the defect rate per year of car age.")
     breakdown_share: Prob = Field(0.12, description="Share of defects that strand the car (roadside rescue).")
-    recalls_per_brand_year: NonNeg = Field(0.3, description="Recall campaigns per brand per year.")
+    recalls_per_brand_year: Rate = Field(0.3, description="Recall campaigns per brand per year (0-100).")
     recall_reach: Prob = Field(
         0.5, description="Share of a brand's cars (under 3 years old) a recall campaign covers.")
     expectation: float = Field(
@@ -553,8 +604,8 @@ class Satisfaction(StrictModel):
     learning_rate: Prob = Field(0.25, description="Weight of one experience in satisfaction (gains).")
     loss_aversion: float = Field(
         2.0, ge=1.0, le=5.0, description="Losses weigh this many times gains (Anderson & Sullivan 1993).")
-    decay_months: float = Field(
-        12.0, gt=0, description="Months for satisfaction to decay ~63% of the way back to its baseline.")
+    decay_months: Months = Field(
+        12.0, description="Months for satisfaction to decay ~63% of the way back to its baseline.")
     new_car: float = Field(0.3, ge=-1, le=1, description="Satisfaction with a just-bought car.")
     baseline: float = Field(0.1, ge=-1, le=1, description="Satisfaction decays toward this level between events.")
     complaint_below: float = Field(
@@ -592,7 +643,7 @@ class WordOfMouth(StrictModel):
     strength: NonNeg = Field(0.08, description="Shift in a contact's perceived service per unit of experience told.")
     negativity: float = Field(
         1.5, ge=1.0, le=5.0, description="Bad stories travel this many times further than good ones.")
-    decay_months: float = Field(24.0, gt=0, description="Months for heard stories to fade ~63%.")
+    decay_months: Months = Field(24.0, description="Months for heard stories to fade ~63%.")
     aware_on_purchase: Prob = Field(
         0.3, description="Chance a shopper knows the brand of each contact's car (the car is seen).")
 
@@ -605,9 +656,9 @@ class Choice(StrictModel):
     ``reputation_months``, prestige moves toward a target raised by share gains and lowered by discounts.
     """
 
-    inertia: NonNeg = Field(
+    inertia: Weight = Field(
         1.5, description="Utility of staying with the current brand (state dependence, Mannering & Winston 1991).")
-    satisfaction_loyalty: NonNeg = Field(
+    satisfaction_loyalty: Weight = Field(
         1.5, description="Extra utility of the current brand per unit of the owner's satisfaction (-1..1): "
                          "satisfied owners rebuy, unhappy ones defect.")
     variety_seeking: Prob = Field(
@@ -624,19 +675,20 @@ class Choice(StrictModel):
                     "heterogeneity that, beside state dependence, makes owners rebuy (Heckman 1981; Keane 1997; BLP "
                     "1995; Train 2009 ch. 6). 0 = none (a plain nested logit).")
     nesting_parameter: float = Field(
-        1.0, gt=0.0, le=1.0, description="Nested logit log-sum coefficient (lambda, 0-1] of the brand nests: lower = "
-                                         "a brand's lines are closer substitutes (McFadden 1978; Train 2009 ch. 4).")
-    body_mismatch: NonNeg = Field(
+        1.0, ge=MIN_RATIO, le=1.0,
+        description="Nested logit log-sum coefficient (lambda, 0.01-1) of the brand nests: lower = a brand's lines are "
+                    "closer substitutes (McFadden 1978; Train 2009 ch. 4).")
+    body_mismatch: Weight = Field(
         3.0, description="Utility lost when a line's body type is not the one the household needs (3: about 1 "
                          "buyer in 20 takes a car of the wrong body type).")
-    wom_weight: NonNeg = Field(1.0, description="Weight of word of mouth in perceived service.")
-    defect_weight: NonNeg = Field(
+    wom_weight: Weight = Field(1.0, description="Weight of word of mouth in perceived service.")
+    defect_weight: Weight = Field(
         0.8, description="Utility lost per unscheduled repair visit per car-year (defects_per_car_year).")
-    dealer_weight: NonNeg = Field(0.3, description="Utility per unit of log(dealers / 300).")
-    reputation_months: float = Field(
-        12.0, gt=0, description="Months over which the brand's service reputation follows its owners' "
+    dealer_weight: Weight = Field(0.3, description="Utility per unit of log(dealers / 300).")
+    reputation_months: Months = Field(
+        12.0, description="Months over which the brand's service reputation follows its owners' "
                                 "satisfaction.")
-    prestige_months: float = Field(60.0, gt=0, description="Months for prestige to move ~63% toward its target.")
+    prestige_months: Months = Field(60.0, description="Months for prestige to move ~63% toward its target.")
     prestige_share_weight: NonNeg = Field(
         0.3, description="Prestige gained per unit of sales-share gain over the reference share.")
     prestige_discount_erosion: NonNeg = Field(1.5, description="Prestige lost per unit of discount.")
@@ -654,26 +706,26 @@ class Costs(StrictModel):
     cost against that profit pool. Every default has a unit, a plausible range and a source or stated reason.
     """
 
-    maintenance_cost: NonNeg = Field(
+    maintenance_cost: Money = Field(
         128.0, description="USD per scheduled visit, range 90-190: parts and labour of the visit to brand and "
                            "dealers, whether or not the owner pays for it (wear items such as brakes, battery and "
                            "tires amortised). maintenance_price x (1 - 0.60): the combined customer-pay gross "
                            "margin (NADA dealer gross 46.6% of service and parts sales, labour 64-67%, parts "
                            "26-40%, plus the maker's own margin on the parts it sells its dealers; sim/finance.py).")
-    maintenance_price: NonNeg = Field(
+    maintenance_price: Money = Field(
         320.0, description="USD per scheduled visit, range 200-400: what an owner pays for it when it is not "
                            "complimentary. Two visits a year = $640 a year; FHWA 'Cost of Owning and Operating "
                            "Automobiles, Vans and Trucks 1991': an intermediate car's maintenance, repair and "
                            "tires cost its owner $550 a year over 12 years (1991 USD, about $500 of 1989), a "
                            "luxury car at dealer rates about 1.5-2x that (assumption). Also the value of free "
                            "maintenance in choice (sim.choice.perk_value).")
-    repair_cost: NonNeg = Field(
+    repair_cost: Money = Field(
         180.0, description="USD per repair visit (and breakdown), range 120-350: parts and labour to brand and "
                            "dealers, in warranty or not. repair_price x (1 - 0.60) (see maintenance_cost). Check: "
                            "about 1 repair a car-year (IQS 130-140) for 4 years = $720 + rescue, 2.4% of a $30,000 "
                            "car, as the Detroit makers' warranty claims, 2.5% of revenue (Warranty Week 2010); "
                            "Lexus (0.33) about 0.7% (Toyota and Honda 1.0-1.5%).")
-    repair_price: NonNeg = Field(
+    repair_price: Money = Field(
         450.0, description="USD per repair visit out of warranty, range 250-800: what the owner pays. NADA 2017: "
                            "$285 per customer-pay repair order (all makes, maintenance included), $144 in 1989 USD "
                            "(CPI-U); a luxury repair, not an oil change, at luxury labour rates: about 3x "
@@ -683,36 +735,36 @@ class Costs(StrictModel):
                                       "(the 4-year/50,000-mile luxury warranty of Lexus, Infiniti, Mercedes-Benz "
                                       "and Cadillac around 1990; BMW, Jaguar and Acura 3 years then: one value "
                                       "for all brands).")
-    loaner_cost: NonNeg = Field(
+    loaner_cost: Money = Field(
         90.0, description="USD per repair or breakdown visit, range 40-200: a loaner for about two days at "
                           "the $40-50 a day a luxury loaner fleet costs (depreciation, insurance, fuel, "
                           "cleaning; assumption from 1989 rental rates).")
-    rescue_cost: tuple[float, float, float, float] = Field(
+    rescue_cost: tuple[Money, Money, Money, Money] = Field(
         (0.0, 90.0, 300.0, 1200.0),
         description="USD per breakdown by roadside level 0-3, ranges (0, 50-150, 150-500, 600-2000): 1 = a "
                     "motor-club tow (Mercedes-Benz's nationwide programme since 1984); 2 = 24-hour flatbed tow "
                     "with trip-interruption cover (Lexus 1989); 3 = a technician or a replacement car sent "
                     "out. Assumptions scaled from a 1989 tow of about $50-100.")
-    take_back_cost: NonNeg = Field(
+    take_back_cost: Money = Field(
         9000.0, description="USD per take-back, range 5,000-15,000: the loss on taking back a nearly new car and "
                             "replacing it at no margin: a year's depreciation of a $35,000-40,000 car (20-25%) "
                             "plus resale costs (assumption).")
-    goodwill_cost: NonNeg = Field(
+    goodwill_cost: Money = Field(
         60.0, description="USD per proactive fix on top of its parts and labour (repair_cost), range 0-150: "
                           "finding the car and fetching the owner (assumption: about an hour of staff time and a "
                           "pickup). The fix earns nothing even out of warranty: the forgone repair_price is the "
                           "rest of the lever's cost.")
-    recall_cost: NonNeg = Field(
+    recall_cost: Money = Field(
         180.0, description="USD per recall visit, range 80-500: parts and labour, paid by the maker (about "
                            "repair_cost: a defined job, no diagnosis, sometimes a costly part).")
-    recall_handling_cost: NonNeg = Field(
+    recall_handling_cost: Money = Field(
         150.0, description="USD per recalled car at perfect handling (home pickup and return, as Lexus in "
                            "December 1989), range 50-300: two driver trips and a loaner (assumption).")
-    service_quality_cost: NonNeg = Field(
+    service_quality_cost: Money = Field(
         80.0, description="USD per routine visit per unit of dealer service quality (0-1), range 20-200: more "
                           "advisers, shuttles, washes and facilities (assumption: a top dealer, quality 0.85, "
                           "spends $68 a visit more than one at 0, about half the visit's parts and labour).")
-    complaint_cost: NonNeg = Field(
+    complaint_cost: Money = Field(
         150.0, description="USD per complaint resolved, range 50-400: a re-repair or goodwill adjustment at "
                            "cost (about half a repair visit) plus customer-relations time (assumption).")
     discount_rate: Prob = Field(0.1, description="Annual discount rate for customer lifetime value.")
@@ -752,6 +804,12 @@ class Scenario(StrictModel):
     choice: Choice = Field(default_factory=Choice)
     costs: Costs = Field(default_factory=Costs)
     simulation: Simulation = Field(default_factory=Simulation)
+
+    @field_validator("brands")
+    @classmethod
+    def _brand_names(cls, value: dict[str, Brand]) -> dict[str, Brand]:
+        named(value, "brand")
+        return value
 
     @model_validator(mode="after")
     def _brands_consistent(self) -> Scenario:

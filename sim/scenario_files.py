@@ -44,12 +44,22 @@ class ScenarioError(ValueError):
     """Bad scenario input: one line per problem, each naming the file, the field path and the reason.
 
     ``problems`` holds the lines (``str(error)`` joins them with newlines), each of the form
-    ``SOURCE: field.path: reason``; the command line prints one per line and exits with code 2.
+    ``SOURCE: field.path: reason`` and each one line whatever the input held (:func:`one_line`); the command
+    line prints one per line and exits with code 2.
     """
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.problems = [one_line(problem) for problem in problems]
+        super().__init__("\n".join(self.problems))
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # what may break a line or drive a terminal
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters (line breaks, tabs, terminal escapes) written as escapes (``\\n``): a
+    name or a ``--set`` text holding one stays on its problem's line."""
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def resolve_path(name: str | Path, base: Path | None = None, folder: Path = SCENARIO_DIR,
@@ -256,7 +266,10 @@ def read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         return _deep_merge({}, raw, str(path))
     if not isinstance(parent, str):
         raise ScenarioError([f"{path}: extends: must be a file name string"])
-    parent_path = resolve_path(parent, base=path.parent)
+    try:
+        parent_path = resolve_path(parent, base=path.parent)
+    except ScenarioError as exc:  # the file that names the missing parent, and the field
+        raise ScenarioError([f"{path}: extends: {line}" for line in exc.problems]) from None
     inherited = read_raw(parent_path, (*chain, path))
     inherited.pop("name", None)
     inherited.pop("question", None)

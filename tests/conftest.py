@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from sim.brand_arrays import BrandArrays
 from sim.model import LuxuryMarketModel
@@ -12,8 +14,21 @@ from sim.scenario_files import load_scenario
 
 # Hypothesis's per-example deadline is a timed assertion: the first example of a test that calls compiled code
 # pays for loading (or compiling) it, and CI machines are loaded. Speed is measured by the benchmark instead.
+# Two profiles, chosen by HYPOTHESIS_PROFILE: "luxsim" (the default: the suite, CI) and "fuzz" (`make fuzz`: the
+# fuzzer in tests/test_fuzz.py at FUZZ_FACTOR times its CI budget, and every other property at 1,000 examples).
+FUZZ_FACTOR = 50
 settings.register_profile("luxsim", deadline=None)
-settings.load_profile("luxsim")
+settings.register_profile("fuzz", deadline=None, max_examples=1000, print_blob=True)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "luxsim")
+settings.load_profile(PROFILE)
+
+
+def fuzz_budget(examples: int) -> settings:
+    """A fuzz test's settings: ``examples`` in the suite (CI), FUZZ_FACTOR times as many with the "fuzz" profile
+    (`make fuzz`); no health check stops it for slow or large examples (scenario files are both)."""
+    return settings(max_examples=examples * (FUZZ_FACTOR if PROFILE == "fuzz" else 1),
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much])
 
 
 def small_flagship(years: int = 10, buyers: int = 5000, overrides: list[str] | None = None):

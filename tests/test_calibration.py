@@ -153,6 +153,7 @@ BASE = 'name = "t"\nscenario = "lexus_us_1989"\n'
     ('exclude = ["lease_shares"]\n[[parameters]]\npath = "choice.inertia"\nrange = [0, 1]\nwhy = "x"\n',
      "did you mean 'lease_share"),
     ('parameter = []\n', "did you mean 'parameters'"),
+    ('[[parameters]]\npath = "choice.inertia"\nrange = [-1e308, 1.7e308]\nwhy = "x"\n', "too wide to search"),
 ])
 def test_bad_calibration_files_name_the_file_field_and_reason(tmp_path, body, expected):
     path = write(tmp_path, BASE + body)
@@ -160,6 +161,36 @@ def test_bad_calibration_files_name_the_file_field_and_reason(tmp_path, body, ex
         calp.load_calibration(path)
     text = str(info.value)
     assert str(path) in text and expected in text, text
+
+
+@pytest.mark.parametrize("head, expected", [
+    ('scenario = "nope"\n', "scenario: nope: no such scenario file"),
+    ('scenario = "lexus_us_1989"\nset = ["brands.Lexuz.dealers=3"]\n',
+     "set: brands.Lexuz.dealers=3: brands.Lexuz: unknown brand 'Lexuz'"),
+    ('scenario = "lexus_us_1989"\nset = ["market.years=0"]\n', "set: market.years: Input should be greater than"),
+    ('scenario = "lexus_us_1989"\nend_year = 9223372036854775807\n', "end_year: 9223372036854775807 is too late"),
+])
+def test_every_problem_of_a_calibration_file_names_that_file_and_its_field(tmp_path, head, expected):
+    """Not the base scenario's file, nor a '--set' the user never typed (found by the fuzzer, tests/test_fuzz.py)."""
+    path = write(tmp_path, 'name = "t"\n' + head + '[[parameters]]\npath = "choice.inertia"\nrange = [0, 1]\n'
+                 'why = "x"\n')
+    with pytest.raises(ScenarioError) as info:
+        calp.load_calibration(path)
+    assert all(line.startswith(f"{path}: ") for line in info.value.problems), info.value.problems
+    assert any(expected in line for line in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("buyers", 200, "--buyers: Input should be greater than or equal to 500 (got 200)"),
+    ("replications", 1000, "--replications: Input should be less than or equal to 256 (got 1000)"),
+    ("max_evaluations", 0, "--max-evaluations: Input should be greater than or equal to 1 (got 0)"),
+])
+def test_a_bad_command_line_value_is_named_by_its_option_not_by_the_file(option, value, expected):
+    """`calibrate --buyers 200` was reported as the file's `buyers`, which the file does not hold (found by the
+    fuzzer, tests/test_fuzz.py)."""
+    with pytest.raises(ScenarioError) as info:
+        calp.load_calibration("lexus_us_1989", {option: value})
+    assert info.value.problems == [expected]
 
 
 def test_cli_bad_calibration_exits_2_and_writes_nothing(tmp_path):

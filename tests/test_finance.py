@@ -223,7 +223,7 @@ def test_cost_defaults_are_consistent():
 @HYP
 @given(quality=st.floats(0.0, 1.0), months=st.floats(0.0, 120.0), loaner=st.booleans(), level=st.integers(0, 3),
        goodwill=st.floats(0.0, 1.0), handling=st.floats(0.0, 1.0), defects=st.floats(0.0, 5.0),
-       interval=st.floats(0.5, 24.0), price=st.floats(0.0, 1e4), warranty=st.integers(0, 240))
+       interval=st.floats(1.0, 24.0), price=st.floats(0.0, 1e4), warranty=st.integers(0, 240))
 def test_margin_is_finite(quality, months, loaner, level, goodwill, handling, defects, interval, price, warranty):
     ba = make_ba(1, dealer_service_quality=quality, complimentary_maintenance_months=months, loaner_cars=loaner,
                  roadside_level=level, proactive_goodwill=goodwill, recall_handling=handling,

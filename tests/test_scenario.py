@@ -20,6 +20,7 @@ from sim.scenario_files import (
     apply_overrides,
     load_scenario,
     parse_override,
+    read_raw,
     resolve_path,
     set_values,
     validate,
@@ -221,8 +222,10 @@ def test_extends_itself_is_a_cycle(tmp_path):
 
 
 def test_extends_missing_parent(tmp_path):
-    msg = error_of(child(tmp_path, "", parent="no_such_parent.toml"))
-    assert "no_such_parent" in msg and "no such scenario" in msg
+    """The line names the file that says ``extends`` and the field, not only the missing name (found by the fuzzer,
+    tests/test_fuzz.py)."""
+    path = child(tmp_path, "", parent="no_such_parent.toml")
+    assert error_of(path) == f"{path}: extends: no_such_parent.toml: no such scenario file"
 
 
 # ---- overrides -------------------------------------------------------------------------------------------------------
@@ -703,6 +706,55 @@ def test_every_number_of_every_input_schema_is_finite_and_of_its_kind():
                 assert errors[0]["loc"][0] == name and errors[0]["type"] == kind, (model.__name__, name, value, errors)
                 checked += 1
     assert checked > 300
+
+
+@pytest.mark.parametrize("text", ["brands.\"a\\nb\".dealers=1", "market.segments.status.share=[\n    nan,\n]",
+                                  "brands.\"\\u001b[31mred\".dealers=1"])
+def test_a_problem_stays_on_one_line_whatever_the_input_holds(text):
+    """A line break (or a terminal escape) in a name, a value or a --set text is written as an escape: one line per
+    problem (found by the fuzzer, tests/test_fuzz.py)."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("lexus_us_1989", [text])
+    assert not any(re.search(r"[\x00-\x1f\x7f]", line) for line in info.value.problems), info.value.problems
+    assert str(info.value).count("\n") == len(info.value.problems) - 1
+
+
+@pytest.mark.parametrize(("override", "field"), [  # each overflowed the model's arithmetic before it had a range
+    ("costs.maintenance_cost=1e308", "costs.maintenance_cost"),
+    ("costs.rescue_cost=[0, 90, 300, -1e308]", "costs.rescue_cost.3"),
+    ("word_of_mouth.decay_months=1e-300", "word_of_mouth.decay_months"),  # an OverflowError traceback
+    ("choice.prestige_months=5e-324", "choice.prestige_months"),
+    ("service_events.maintenance_interval_months=0.5", "service_events.maintenance_interval_months"),
+    ("market.reference_price=5e-324", "market.reference_price"),
+    ("market.tier_price_ratio.mid=5e-324", "market.tier_price_ratio.mid"),
+    ("brands.Acura.price_index=5e-324", "brands.Acura.price_index"),
+    ("choice.dealer_weight=1e308", "choice.dealer_weight"),
+    ("market.segments.value.perk_weight=1e308", "market.segments.value.perk_weight"),
+    ("market.segments.value.outside_utility=-1e308", "market.segments.value.outside_utility"),
+    ("market.lease_months=[9223372036854775807, 9223372036854775807]", "market.lease_months.0"),  # a crash: heap
+    ("market.lease_months=[36, 24]", "market.lease_months"),
+    ("costs.warranty_months=9223372036854775808", "costs.warranty_months"),  # 2^63: an OverflowError traceback
+    ("brands.Cadillac.defects_per_car_year=1.7976931348623157e308", "brands.Cadillac.defects_per_car_year"),
+    ("market.segment_households=100000000000000000000", "market.segment_households"),
+])
+def test_numbers_beyond_what_their_field_can_mean_are_refused_with_the_field(override, field):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("lexus_us_1989", [override])
+    assert info.value.problems[0].startswith(f"{FLAGSHIP} (with --set overrides): {field}: "), info.value.problems
+
+
+@pytest.mark.parametrize("table, kind", [(("brands",), "brand"), (("market", "segments"), "segment")])
+def test_a_brand_or_a_segment_needs_a_name(table, kind):
+    """A brand named "" without model lines was a pydantic traceback when the model built its implicit line (found
+    by the fuzzer, tests/test_fuzz.py)."""
+    raw = read_raw(SCENARIO_DIR / "generic_new_entrant.toml")
+    names = raw
+    for key in table:
+        names = names[key]
+    names[""] = names.pop(next(iter(names)))
+    with pytest.raises(ScenarioError) as info:
+        validate(raw, "x.toml")
+    assert info.value.problems == [f"x.toml: {'.'.join(table)}: a {kind}'s name must not be empty"]
 
 
 def test_an_integer_is_a_number_where_a_number_is_meant():

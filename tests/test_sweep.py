@@ -156,6 +156,9 @@ def grid_sweep(tmp_path_factory) -> Path:
     (("values = [0, 24, 48]", "values = [true, false]"), "parameters.0.values", "integer field"),
     (("values = [0.5, 2.5]", "values = [0.5, nan]"), "parameters.1.values", "values must be finite numbers"),
     (("values = [0.5, 2.5]", "values = [0.5, true]"), "parameters.1.values", "must all be numbers"),
+    # found by the fuzzer: 10^30 stopped the design's int64 column with an OverflowError traceback
+    (("values = [0, 24, 48]", "values = [0, 1000000000000000000000000000000]"), "parameters.0.values",
+     "integer values must fit 64 bits"),
     (("path = \"choice.inertia\"\nvalues = [0.5, 2.5]", "path = \"brands.Lexus.service.loaner_cars\"\n"
       "values = [0, 1]"), "parameters.1.values", "boolean field; values must be true or false"),
     (("seed = 11", "seed = 11.0"), "seed", "valid integer"),
@@ -183,6 +186,11 @@ def test_bad_experiment_names_file_and_field_and_writes_nothing(tmp_path, change
      "unknown field"),
     ('kind = "lhs"\nsamples = 8', 'path = "market.segments.value.share"\nrange = [0.5, 0.7]', "design point",
      "segment shares must sum to 1"),
+    # found by the fuzzer (tests/test_fuzz.py): an invalid cast (2^63 - 1 as a float), an overflowing width
+    ('kind = "morris"\ntrajectories = 4', 'path = "costs.warranty_months"\nrange = [0, 9223372036854775807]',
+     "parameters.0.range", "an integer field's range must lie within -2^53 and 2^53"),
+    ('kind = "lhs"\nsamples = 8', 'path = "choice.inertia"\nrange = [-1e308, 1.7e308]', "parameters.0.range",
+     "too wide to sample"),
 ])
 def test_bad_design_input(tmp_path, design, params, field, words):
     path = tmp_path / "bad.toml"
