@@ -7,7 +7,7 @@ Train 2009 ch. 4; Berry 1994 for brands as nests of differentiated products):
 
     V_ib  = prestige_weight[g]·prestige_b − discount_stigma[g]·discount_b + perk_weight[g]·perk_b
           + dealer_weight·log(dealers_b / 300) + service_weight[g]·perceived_service_ib + ν_ib
-          + [b = current brand, not variety seeking]·(inertia + satisfaction_loyalty·s_i)
+          + [b = current brand, not variety seeking]·(inertia + satisfaction_loyalty·a(s_i)·s_i)
                                           (state dependence, Mannering & Winston 1991)
     W_gnl = − price_weight[g]·log(paid_l / (reference_price · tier_price_ratio[tier_l]))
           − defect_weight·defects_per_car_year_l − body_mismatch·[body_l ≠ n]
@@ -29,7 +29,10 @@ tastes of households who chose their brand, ``draw_owner_brand_tastes``).
 
 Perceived service is the brand's public reputation plus what the buyer has heard by word of mouth. The
 owner's own satisfaction s_i (-1..1) acts through loyalty: a delighted owner is hard to convert, an unhappy
-one whose complaint was never resolved is easy to lose (Dillard & Bates). With probability ``variety_seeking`` a
+one whose complaint was never resolved is easy to lose (Dillard & Bates). The effect is asymmetric: a(s) = 1 below
+neutral and ``satisfaction_loyalty_upside`` (0-1) above it, since a shortfall weighs more on repurchase than the
+same surplus (Anderson & Sullivan 1993; Mittal, Ross & Baldasare 1998, on car owners) (``loyalty``).
+With probability ``variety_seeking`` a
 replacing owner ignores loyalty this time (variety seeking: McAlister & Pessemier 1982, Givon 1984), so that no
 satisfaction makes repurchase certain; and a latent class of households, ``variety_seekers`` of them, ignores it at
 every replacement (brand-loyal and switching segments: Grover & Srinivasan 1987, Kamakura & Russell 1989). A brand
@@ -232,6 +235,7 @@ class ChoiceParams(NamedTuple):
     """The per-shopper ``[choice]`` parameters, as compiled code reads them."""
     inertia: float
     satisfaction_loyalty: float
+    satisfaction_loyalty_upside: float
     wom_weight: float
     variety_seeking: float
     variety_seekers: float
@@ -261,8 +265,19 @@ def utility(value: float, service_weight: float, heard: float, is_current: bool,
     weighed like service, and the loyalty of an owner to their current brand."""
     u = value + p.wom_weight * service_weight * heard
     if is_current:
-        u += p.inertia + p.satisfaction_loyalty * own_sat
+        u += loyalty(own_sat, p)
     return u
+
+
+@jit
+def loyalty(own_sat: float, p: ChoiceParams) -> float:
+    """An owner's extra utility for their current brand (state dependence): ``inertia`` plus
+    ``satisfaction_loyalty`` per unit of satisfaction ``own_sat`` (-1..1) below neutral, and
+    ``satisfaction_loyalty_upside`` times that per unit above it. Dissatisfaction drives defection more than
+    satisfaction drives repurchase (Anderson & Sullivan 1993; Mittal, Ross & Baldasare 1998, car owners), so a
+    delighted owner is hard to convert but never certain to rebuy."""
+    slope = p.satisfaction_loyalty if own_sat < 0.0 else p.satisfaction_loyalty * p.satisfaction_loyalty_upside
+    return p.inertia + slope * own_sat
 
 
 LOOKUP_RANGE = 600.0  # a looked-up weight exp(value - offset) is rescaled by exp(offset - the shopper's largest

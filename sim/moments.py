@@ -77,6 +77,12 @@ Like is compared with like:
   against 0.44 for Polk's actual repurchase), so not repurchase, and as an upper bound they would never bind; Polk
   *manufacturer* loyalty (corporations: the simulation has none) and *model* loyalty (the same model again: another
   definition, and only after 1997); Lincoln's 1997 company claim (0.7, undefined); anything after 1997 (held out).
+  **The band** (``make_loyalty_band:all:YEAR``, every year of the window): the same figures put every make's loyalty
+  in :data:`POLK_BAND` (10-60%), the range the validation's stylized fact holds every year to 2010 (``sim/validation``).
+  In the window it is a target: how far the brand furthest outside the band (of those with :data:`MIN_REPLACERS`
+  real replacing owners that year) lies outside it, target 0, sd 0.05 (as a level); a year with no such brand is
+  not available. Inside the band it costs nothing, so it only keeps a fit from buying sales with a brand that keeps
+  no one or almost everyone.
 
 Only a scenario of the market the data describe (``market.region = "US"``) whose run reaches into the window is
 compared with them (:func:`coverage`); ``validate`` and ``calibrate`` refuse any other.
@@ -106,6 +112,12 @@ DERIVED_MARKER = "DERIVED"  # how a derived row's source starts (sim/data/SOURCE
 LOYALTY_SD = 0.05  # fraction: Polk make loyalty of a brand
 LOYALTY_ALL_SD = 0.08  # fraction: all makes (Polk) against the luxury makes (simulated)
 LOYALTY_HIGHEST_SD = 0.05  # loyalty points by which the most loyal other brand may exceed the make Polk ranked first
+POLK_BAND = (0.10, 0.60)  # any brand, any year: R.L. Polk household make loyalty was 0.43 for the most loyal make of
+# 1995 (Cadillac) and 0.44 over all makes in 1997 (sim/data/loyalty_1992_2000.csv); 0.60 leaves room for brand
+# differences and the noise of small brands but excludes the near-certain repurchase of a logit whose loyalty term
+# can grow without bound; 0.10 excludes a brand that keeps no one (a failing brand can sit low: Jaguar)
+MIN_REPLACERS = 2000  # real owners replacing in a year: fewer (a launch year) is too few to judge a rate
+LOYALTY_BAND_SD = 0.05  # loyalty points outside POLK_BAND, as the level's sd
 HIGHEST_MARKER = "highest of any make"  # a Polk definition that also ranks the make first
 CSI_GAP_SD = 0.5  # standardised units
 CSI_BELOW_SD = 0.25
@@ -116,7 +128,7 @@ MISSING_Z = 5.0
 ALL = "all"
 SALES_KINDS = {"calendar_year": "sales_calendar_year", "jan_nov": "sales_jan_nov", "model_year": "sales_model_year"}
 CSI_KINDS = ("csi_gap", "csi_rank", "csi_below_listed")
-LOYALTY_KINDS = ("make_loyalty", "make_loyalty_highest")
+LOYALTY_KINDS = ("make_loyalty", "make_loyalty_highest", "make_loyalty_band")
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,11 @@ def loyalty_targets(brands: set[str] | None = None) -> list[Target]:
             out.append(Target(f"make_loyalty:{ALL}:{r.year}", "make_loyalty", ALL, int(r.year),
                               float(r.repurchase_loyalty), LOYALTY_ALL_SD,
                               confidence=r.confidence, source=r.source))
+    source = "; ".join(sorted({r.source for r in polk.itertuples() if r.measure == "polk_make"}
+                              | {r.source for r in market.itertuples() if r.measure == "polk_make"}))
+    for year in range(CALIBRATION_YEARS[0], CALIBRATION_YEARS[1] + 1):
+        out.append(Target(f"make_loyalty_band:{ALL}:{year}", "make_loyalty_band", ALL, year, 0.0,
+                          LOYALTY_BAND_SD, confidence="medium", source=f"band {POLK_BAND} from: {source}"))
     return out
 
 
@@ -316,6 +333,18 @@ def _loyalty_highest(led, months: slice, b: int) -> float:
     return max(0.0, float(max(others)) - own) if others and not np.isnan(own) else float("nan")
 
 
+def _loyalty_band_excess(led, months: slice, scale: float) -> float:
+    """How far the brand furthest outside :data:`POLK_BAND` lies outside it in ``months``, over the brands with at
+    least :data:`MIN_REPLACERS` real replacing owners there (0 if every one lies inside; NaN if none qualifies)."""
+    lo, hi = POLK_BAND
+    worst = float("nan")
+    for k in range(led.n_brands):
+        if float(led.replacers[months][:, k].sum()) * scale >= MIN_REPLACERS:
+            x = repurchase_loyalty(led, months, [k])
+            worst = max(0.0 if np.isnan(worst) else worst, lo - x, x - hi, 0.0)
+    return worst
+
+
 def _rank_corr(a: Sequence[float], b: Sequence[float]) -> float:
     ra, rb = pd.Series(a).rank().to_numpy(), pd.Series(b).rank().to_numpy()
     if np.isnan(ra).any() or np.isnan(rb).any() or ra.std() == 0 or rb.std() == 0:
@@ -387,6 +416,10 @@ def simulated_moments(model, ts: Sequence[Target] | None = None) -> pd.DataFrame
                 if t.kind == "make_loyalty_highest":
                     value = _loyalty_highest(led, span, index[t.brand])
                     basis += " (the most loyal other brand's excess)"
+                elif t.kind == "make_loyalty_band":
+                    value = _loyalty_band_excess(led, span, scale)
+                    basis = (f"needs a brand with {MIN_REPLACERS:,} replacing owners" if np.isnan(value)
+                             else basis + f" (furthest outside {POLK_BAND})")
                 else:
                     value = repurchase_loyalty(led, span, None if t.brand == ALL else [index[t.brand]])
         elif t.kind == "rebuy_rate":

@@ -661,6 +661,10 @@ class Choice(StrictModel):
     satisfaction_loyalty: Weight = Field(
         1.5, description="Extra utility of the current brand per unit of the owner's satisfaction (-1..1): "
                          "satisfied owners rebuy, unhappy ones defect.")
+    satisfaction_loyalty_upside: Prob = Field(
+        1.0, description="Satisfaction loyalty per unit of satisfaction above neutral, as a fraction (0-1) of that per "
+                         "unit below it: dissatisfaction drives defection more than satisfaction drives repurchase "
+                         "(Anderson & Sullivan 1993; Mittal, Ross & Baldasare 1998, car owners). 1 = symmetric.")
     variety_seeking: Prob = Field(
         0.0, description="Probability that an owner replacing their car ignores state dependence this time (inertia "
                          "and satisfaction loyalty): variety seeking (McAlister & Pessemier 1982; Givon 1984).")

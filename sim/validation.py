@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from sim import moments
+from sim.moments import MIN_REPLACERS, POLK_BAND  # the band the calibration also targets in its window
 from sim.report import Rendered
 from sim.scenario import Scenario, year_month_index
 from sim.scenario_files import SCENARIO_DIR, ScenarioError, ScenarioWarning, load_scenario
@@ -44,11 +45,6 @@ from sim.stats import mean_interval
 
 LOYALTY_BAND = (0.35, 0.60)  # incumbents before 1989: around Polk's 1995-1997 make loyalty (0.43-0.44), higher
 # before the Japanese entrants gave owners somewhere to go
-POLK_BAND = (0.10, 0.60)  # any brand, any year: R.L. Polk household make loyalty was 0.43 for the most loyal make of
-# 1995 (Cadillac) and 0.44 over all makes in 1997 (sim/data/loyalty_1992_2000.csv); 0.60 leaves room for brand
-# differences and the noise of small brands but excludes the near-certain repurchase of a logit whose loyalty term
-# can grow without bound; 0.10 excludes a brand that keeps no one (a failing brand can sit low: Jaguar)
-MIN_REPLACERS = 2000  # real owners replacing in a year: fewer (a launch year) is too few to judge a rate
 PASS_WITHIN_YEARS = 3
 MOST = 0.5
 GAIN_YEAR = 1995

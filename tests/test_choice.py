@@ -436,7 +436,7 @@ def shoppers_weights_case(draw):
     known = draw(st.integers(0, 2**nb - 1))
     loyal = draw(st.integers(-1, nb - 1))
     outside = draw(st.one_of(big, st.just(-np.inf)))
-    p = choice.ChoiceParams(draw(st.floats(0, 1000)), draw(st.floats(0, 5)), 1.0, 0.0, 0.0)
+    p = choice.ChoiceParams(draw(st.floats(0, 1000)), draw(st.floats(0, 5)), draw(st.floats(0, 1)), 1.0, 0.0, 0.0)
     return values, taste, heard, on_sale, known, loyal, draw(st.floats(-1, 1)), outside, p
 
 
@@ -524,3 +524,39 @@ def test_an_enormous_inertia_keeps_owners_and_nobody_leaves(engine):
     assert table["exits_from_segment"].sum() <= 0.01 * replacers
     loyal = table.loc[table["replacers"] > 0, "repurchase_loyalty"]
     assert loyal.min() > 0.99
+
+
+@HYP
+@given(inertia=st.floats(0, 10), slope=st.floats(0, 5), upside=st.floats(0, 1), a=st.floats(-1, 1),
+       b=st.floats(-1, 1))
+def test_loyalty_is_asymmetric_monotone_and_symmetric_at_upside_one(inertia, slope, upside, a, b):
+    """The owner's loyalty: inertia plus the full slope per unit of dissatisfaction, ``upside`` times it per unit of
+    satisfaction (Anderson & Sullivan 1993; Mittal, Ross & Baldasare 1998): continuous at neutral, never falling as
+    satisfaction rises, and the old symmetric term when ``upside`` is 1."""
+    p = choice.ChoiceParams(inertia, slope, upside, 1.0, 0.0, 0.0)
+    lo, hi = min(a, b), max(a, b)
+    assert choice.loyalty(lo, p) <= choice.loyalty(hi, p) + 1e-12
+    assert choice.loyalty(0.0, p) == inertia
+    assert choice.loyalty(hi, p) == pytest.approx(inertia + slope * (hi if hi < 0 else upside * hi))
+    sym = p._replace(satisfaction_loyalty_upside=1.0)
+    assert choice.loyalty(a, sym) == pytest.approx(inertia + slope * a)
+    # the shared utility adds it for the current brand only
+    assert choice.utility(0.3, 0.8, 0.0, True, a, p) == pytest.approx(0.3 + choice.loyalty(a, p))
+    assert choice.utility(0.3, 0.8, 0.0, False, a, p) == pytest.approx(0.3)
+
+
+def test_satisfaction_above_neutral_counting_less_lowers_the_most_satisfied_brands_loyalty_most():
+    """Same seed, 20,000 buyers, 1986-1997: with no loyalty from satisfaction above neutral (upside 0) Lexus, whose
+    owners are the most satisfied, keeps clearly fewer of them; Jaguar, whose owners are the least, hardly changes."""
+    from sim.model import LuxuryMarketModel
+    from tests.conftest import small_flagship
+
+    def loyalty(upside):
+        sc = small_flagship(years=12, buyers=20000, overrides=[f"choice.satisfaction_loyalty_upside={upside}"])
+        y = LuxuryMarketModel(sc, seed=11).run().brand_year()
+        y = y[y["year"].between(1993, 1997)].groupby("brand")[["replacers", "churned_owners"]].sum()
+        return 1 - y["churned_owners"] / y["replacers"]
+    full, none = loyalty(1.0), loyalty(0.0)
+    drop = full - none
+    assert drop["Lexus"] > 0.05, drop
+    assert drop["Lexus"] > drop["Jaguar"] + 0.03, drop

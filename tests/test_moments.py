@@ -197,10 +197,15 @@ def test_real_small_run_gives_a_finite_table():
     assert "lease_share:all:1993" in set(avail["name"])
     assert np.isfinite(mo.distance(table))
     # the 1994-1997 targets: 10 sales rows (Audi skipped) and the 3 loyalty moments, all simulated
-    new = table[(table["year"] >= 1994) | table["kind"].str.startswith("make_loyalty")]
+    band = table["kind"] == "make_loyalty_band"
+    new = table[((table["year"] >= 1994) | table["kind"].str.startswith("make_loyalty")) & ~band]
     assert new["available"].all() and len(new) == 13
     loyalty = new.loc[new["kind"] == "make_loyalty", "simulated"]
     assert ((loyalty > 0) & (loyalty < 1)).all()
+    # the band: every simulated year (1986-1997) judged, each a distance outside it (0 inside)
+    judged = table[band & table["available"]]
+    assert sorted(judged["year"]) == list(range(1986, 1998))
+    assert (judged["simulated"] >= 0).all() and (judged["simulated"] < 1).all()
 
 
 # ---- 1994-1997 targets and Polk make loyalty ------------------------------------------------------------------
@@ -256,8 +261,9 @@ def test_no_target_after_1997_and_no_other_measure():
     assert {"sales_calendar_year:Audi:1994", "sales_calendar_year:Audi:1995"} <= {t.name for t in ts}
     assert not [t for t in mo.targets(BRANDS) if t.brand == "Audi"]  # not in the scenario: skipped
     loyalty = [t for t in ts if t.kind.startswith("make_loyalty")]
-    assert sorted(t.name for t in loyalty) == ["make_loyalty:Cadillac:1995", "make_loyalty:all:1997",
-                                               "make_loyalty_highest:Cadillac:1995"]
+    assert sorted(t.name for t in loyalty) == sorted(
+        ["make_loyalty:Cadillac:1995", "make_loyalty:all:1997", "make_loyalty_highest:Cadillac:1995"]
+        + [f"make_loyalty_band:all:{y}" for y in range(1984, 1998)])
     # J.D. Power stated intentions (0.73, 0.711, 0.626), Polk model/manufacturer loyalty, Lincoln's claim: none
     assert not {0.73, 0.711, 0.626, 0.7, 0.569} & {t.observed for t in loyalty}
 
@@ -299,7 +305,7 @@ def loyalty_model():
 
 def test_loyalty_moments_from_a_hand_built_ledger():
     model = loyalty_model()
-    ts = [t for t in mo.targets(LOY_BRANDS) if t.kind.startswith("make_loyalty")]
+    ts = [t for t in mo.targets(LOY_BRANDS) if t.kind in ("make_loyalty", "make_loyalty_highest")]
     sim = mo.simulated_moments(model, ts).set_index("name")
     assert sim["available"].all()
     # Cadillac 1995: 4 of 8 replacers rebought (leaving the segment is not loyal)
@@ -322,6 +328,30 @@ def test_loyalty_highest_measures_how_far_the_most_loyal_other_brand_lies_above(
         model.ledger.derive_choices(m)
     ts = [t for t in mo.targets(LOY_BRANDS) if t.kind == "make_loyalty_highest"]
     assert mo.simulated_moments(model, ts)["simulated"].iloc[0] == pytest.approx(4 / 6 - 1 / 2)  # Lexus's excess
+
+
+def test_loyalty_band_measures_how_far_the_brand_furthest_outside_lies_outside():
+    model = loyalty_model()  # 1995: Cadillac 4/8, Lexus 2/4, BMW 1/5 = 0.2; 1997: Cadillac 1/2, Lexus 3/3, BMW 0/1
+    model.scale = 1000.0  # every brand has enough real replacing owners (BMW 1997: 12 x 1000)
+    ts = {t.year: t for t in mo.targets(LOY_BRANDS) if t.kind == "make_loyalty_band" and 1995 <= t.year <= 1997}
+    assert all(t.observed == 0.0 and t.sd == mo.LOYALTY_BAND_SD for t in ts.values())
+    sim = mo.simulated_moments(model, list(ts.values())).set_index("name")["simulated"]
+    assert sim["make_loyalty_band:all:1995"] == 0.0  # all inside [0.10, 0.60]
+    # 1997: Lexus keeps 3 of 3 (0.40 above the top), BMW 0 of 1 (0.10 below the floor): the furthest counts
+    assert sim["make_loyalty_band:all:1997"] == pytest.approx(1.0 - mo.POLK_BAND[1])
+    model.ledger.switching[24:, 1, 1] = 1  # Lexus 1997: 1 of 2 rebought, inside; BMW's 0.10 below is left
+    model.ledger.switching[24:, 1, 0] = 1
+    for m in range(24, 36):
+        model.ledger.derive_choices(m)
+
+    def band_1997(scale):
+        model.scale = scale
+        return mo.simulated_moments(model, [ts[1997]]).set_index("name").loc["make_loyalty_band:all:1997"]
+    assert band_1997(1000.0)["simulated"] == pytest.approx(mo.POLK_BAND[0])
+    # BMW's 12 replacing owners at a scale of 100 are 1,200 real ones, too few to judge: Cadillac and Lexus, inside
+    assert band_1997(100.0)["simulated"] == 0.0
+    # no brand with enough (Cadillac's and Lexus's 24 are 1,200): not available, so not penalised
+    assert not band_1997(50.0)["available"]
 
 
 def test_loyalty_without_replacers_is_missing_and_penalised():

@@ -193,7 +193,7 @@ def one_brand_weights(value, taste, service_weight, heard, current, own, p, outs
        heard=st.floats(-1, 1), current=st.booleans(), own=sat, outside=st.floats(-3, 3))
 def test_the_logit_weight_is_exp_utility(value, taste, service_weight, heard, current, own, outside):
     """Weights are exp(utility) relative to the largest utility, leaving included: the brand's is exp(u - max)."""
-    p = ChoiceParams(1.5, 1.5, 1.0, 0.0, 0.0)
+    p = ChoiceParams(1.5, 1.5, 1.0, 1.0, 0.0, 0.0)
     taste = float(np.float32(taste))  # the household's taste is stored as float32
     w, u, total = one_brand_weights(value, taste, service_weight, heard, current, own, p, outside)
     brand = utility(value + taste, service_weight, heard, current, own, p)

@@ -57,7 +57,7 @@ def test_owners_tastes_are_those_of_households_who_chose_their_brand():
 @given(value=st.floats(-3, 3), taste=st.floats(-3, 3), heard=st.floats(-1, 1), current=st.booleans(),
        own=st.floats(-1, 1))
 def test_a_taste_shifts_utility_one_for_one(value, taste, heard, current, own):
-    p = choice.ChoiceParams(1.5, 1.5, 1.0, 0.0, 0.0)
+    p = choice.ChoiceParams(1.5, 1.5, 1.0, 1.0, 0.0, 0.0)
     taste = float(np.float32(taste))  # as stored
     with_taste = one_brand_weights(value, taste, 0.8, heard, current, own, p, outside=0.0)[0]
     without = one_brand_weights(value, 0.0, 0.8, heard, current, own, p, outside=0.0)[0]
