@@ -247,19 +247,16 @@ def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.
             set_: Sets = None, years: Years = None,
             as_json: Annotated[bool, typer.Option("--json", help="Print the resolved scenario as JSON.")] = False,
             ) -> None:
-    """Print a scenario's resolved parameters (after `extends` and --set)."""
+    """Print a scenario's resolved parameters (after `extends` and --set) as a TOML file that loads back as the
+    same scenario (its name and question in a comment above), or as JSON."""
+    from sim.scenario_files import scenario_toml
+
     try:
         sc = _load(scenario, set_ or [], years)
     except ScenarioError as exc:
         _fail(exc)
-    if as_json:
-        print(sc.model_dump_json(indent=2))
-        return
-    from sim.files import toml_document
-
-    data = sc.model_dump(mode="json", exclude_none=True)
-    console.print(f"[bold]{escape(sc.name)}[/]: {escape(sc.question)}")
-    console.print(toml_document(data), markup=False, highlight=False)
+    # Plain writes: a console would wrap long lines (a long question) and break the TOML.
+    sys.stdout.write(sc.model_dump_json(indent=2) + "\n" if as_json else scenario_toml(sc))
 
 
 @app.command()

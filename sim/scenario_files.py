@@ -15,6 +15,7 @@ validated: tables key by key, timelines by date, model lines by name, ``replace 
 :func:`parse_override` (one ``--set`` text), :func:`resolve_path` (find a TOML file), :func:`read_toml` (UTF-8,
 with or without a byte-order mark), :func:`split_path` and :func:`join_path` (``brands."Mercedes.Benz".dealers``),
 :func:`date_warnings` (dates outside the run, issued by :func:`load_scenario` as :class:`ScenarioWarning`),
+:func:`scenario_toml` (a resolved scenario as a file :func:`load_scenario` reads back: what ``explain`` prints),
 :func:`explain_error` and :func:`field_names` (one line per pydantic error, with 'did you mean').
 :data:`SCENARIO_DIR` is the scenario library (``scenarios/``).
 
@@ -603,6 +604,20 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scena
     for line in _summarised(date_warnings(scenario), scenario, raw):
         warnings.warn(f"{source}: {line}", ScenarioWarning, stacklevel=2)
     return scenario
+
+
+def scenario_toml(scenario: Scenario) -> str:
+    """A resolved scenario as a TOML file that :func:`load_scenario` reads back as the same :class:`Scenario`.
+
+    What ``run_sim.py explain`` prints: two comment lines (the name and question, then how to use the text),
+    then every field, defaults included (``extends`` resolved, overrides applied, no ``None``). The comments
+    are one line each whatever the name or question holds (:func:`one_line`).
+    """
+    from sim.files import toml_document  # pandas and pyarrow are loaded only when a document is written
+
+    header = (f"# {one_line(scenario.name)}: {one_line(scenario.question)}\n"
+              "# The resolved scenario (after extends and --set): saved as a .toml file, it loads as this scenario.\n")
+    return header + toml_document(scenario.model_dump(mode="json", exclude_none=True))
 
 
 def _summarised(lines: list[str], scenario: Scenario, raw: dict) -> list[str]:

@@ -222,6 +222,21 @@ def test_explain_shows_the_merged_timeline(tmp_path):
     assert [c["date"] for c in timeline] == ["1991-06", "1995-01", "1998-01", "2004-01"]
 
 
+def test_what_explain_prints_saved_as_a_file_loads_back_as_the_same_scenario(tmp_path):
+    """A user who saves explain's output can run it: no prose outside TOML comments, no line wrapped (a long
+    question), whatever the terminal's width."""
+    from sim.scenario_files import load_scenario
+
+    question = "Would a long question " + "and its many words " * 20 + "[bold] stay [/] whole?"
+    sets = ["--set", f"question={json.dumps(question)}", "--set", "brands.Lexus.dealers=200"]
+    done = cli("explain", "lexus_no_complimentary", "--years", "3", *sets)
+    assert done.returncode == 0, done.stderr
+    saved = tmp_path / "saved.toml"
+    saved.write_text(done.stdout, encoding="utf-8")
+    expected = load_scenario("lexus_no_complimentary", ["market.years=3", sets[1], sets[3]])
+    assert load_scenario(saved) == expected and expected.question == question
+
+
 def test_dates_outside_the_run_warn_in_one_line_each_and_the_command_goes_on():
     done = cli("explain", "generic_new_entrant", "--years", "2")
     assert done.returncode == 0, done.stderr

@@ -785,3 +785,28 @@ def test_set_overrides_of_the_wrong_kind_are_refused_with_the_field(override, re
     with pytest.raises(ScenarioError) as info:
         load_scenario("lexus_us_1989", [override])
     assert info.value.problems == [f"{FLAGSHIP} (with --set overrides): {reason}"]
+
+
+# ---- explain prints a file that loads back (issue #14) -------------------------------------------------------------
+SHIPPED = sorted(p.name for p in SCENARIO_DIR.glob("*.toml"))
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)  # any text a file or --set may hold
+
+
+@HYP
+@given(file=st.sampled_from(SHIPPED), question=TEXT, name=TEXT.filter(str.strip), years=st.integers(1, 40))
+def test_the_resolved_scenario_explain_prints_loads_back_as_the_same_scenario(tmp_path_factory, file, question, name,
+                                                                               years):
+    """What ``explain`` prints (comments, then the resolved fields) is a scenario file: saved and loaded, it gives the
+    same Scenario, whatever its name and question hold (brackets, quotes, line breaks, long lines)."""
+    import warnings
+
+    from sim.files import toml_inline
+    from sim.scenario_files import scenario_toml
+
+    overrides = [f"question={toml_inline(question)}", f"name={toml_inline(name)}", f"market.years={years}"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dates outside a shortened run
+        scenario = load_scenario(file, overrides)
+        path = tmp_path_factory.mktemp("explained") / "saved.toml"
+        path.write_text(scenario_toml(scenario), encoding="utf-8")
+        assert load_scenario(path) == scenario
