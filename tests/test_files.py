@@ -143,10 +143,29 @@ def test_check_writable_refuses_before_anything_is_computed(tmp_path, monkeypatc
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr("tempfile.mkdtemp", read_only)
+    monkeypatch.setattr("os.mkdir", read_only)
     with pytest.raises(WriteError) as info:
         check_writable(tmp_path / "out")
     assert str(info.value) == f"cannot write {tmp_path / 'out'}: Read-only file system"
+
+
+@given(umask=st.integers(0, 0o077))
+def test_a_result_folder_has_the_permissions_the_umask_gives_as_mkdir_would(tmp_path_factory, umask):
+    """Not tempfile.mkdtemp's 0700: with the usual umask 022 a finished folder is 0755, like one ``mkdir`` makes."""
+    import os
+    import stat
+
+    parent = tmp_path_factory.mktemp("umask")
+    previous = os.umask(umask)
+    try:
+        with atomic_folder(parent / "result") as tmp:
+            (tmp / "x.csv").write_text("whole")
+        (parent / "by_mkdir").mkdir()
+    finally:
+        os.umask(previous)
+    mode = stat.S_IMODE((parent / "result").stat().st_mode)
+    assert mode == 0o777 & ~umask == stat.S_IMODE((parent / "by_mkdir").stat().st_mode)
+    assert [p.name for p in parent.iterdir() if p.name.startswith(".")] == []
 
 
 @pytest.mark.parametrize("where", ["body", "rename"])
