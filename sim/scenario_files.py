@@ -30,7 +30,7 @@ import re
 import tomllib
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin, is_typeddict
 
 import numpy as np
 import tomli_w
@@ -452,6 +452,8 @@ def field_names(model: type[BaseModel], loc: tuple) -> list[str]:
     current = _unwrap(current)
     if isinstance(current, tuple):
         return sorted({n for m in current if isinstance(m, type) and issubclass(m, BaseModel) for n in m.model_fields})
+    if is_typeddict(current):  # a partial service policy (sim.scenario.LeverChanges)
+        return list(current.__annotations__)
     return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
 
 
