@@ -128,12 +128,15 @@ def split_path(path: str) -> list[str]:
     """A dotted field path as its parts; a part in quotes is one part, dots and all, as in TOML's dotted keys.
 
     ``brands."Mercedes.Benz".dealers`` -> ``["brands", "Mercedes.Benz", "dealers"]``. Double-quoted parts take
-    TOML's escapes (``\\"``), single-quoted parts are literal; spaces around a part are dropped, and so are
-    empty unquoted parts (``a..b`` is ``a.b``). :func:`join_path` writes a path back.
+    TOML's escapes (``\\"``), single-quoted parts are literal; spaces around a part are dropped. A blank path has
+    no parts (``[]``). :func:`join_path` writes a path back.
 
     Raises:
-        ValueError: a quote that is not closed, or text between a closing quote and the next dot.
+        ValueError: a quote that is not closed, text between a closing quote and the next dot, or an empty part
+            (``market..years``, a dot at either end: a typo, never a field).
     """
+    if not path.strip():
+        return []
     parts: list[str] = []
     i, n = 0, len(path)
     while i <= n:
@@ -155,8 +158,9 @@ def split_path(path: str) -> list[str]:
         else:
             j = path.find(".", i)
             j = n if j < 0 else j
-            if path[i:j].strip():
-                parts.append(path[i:j].strip())
+            if not path[i:j].strip():
+                raise ValueError(f"empty part in the field path {path!r} (two dots together, or a dot at one end)")
+            parts.append(path[i:j].strip())
         i = j + 1
     return parts
 
@@ -287,11 +291,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             ``[24, 36]``, ``"x"``), and a value that is not valid TOML is kept as a bare string.
 
     Returns:
-        ``(["a", "b", "c"], value)``: the path's parts (empty parts dropped) and the Python value.
+        ``(["a", "b", "c"], value)``: the path's parts and the Python value.
 
     Raises:
         ScenarioError: no ``=`` (``--set TEXT: expected FIELD.PATH=VALUE``), an empty path
-            (``--set TEXT: empty field path``) or an unclosed quote in it.
+            (``--set TEXT: empty field path``), an empty part in it (``market..years``) or an unclosed quote.
     """
     quote, cut, escaped = None, -1, False
     for i, char in enumerate(text):  # the first '=' outside quotes (a double-quoted part may escape a quote)

@@ -634,6 +634,23 @@ def test_field_paths_round_trip_whatever_the_names(parts):
     assert keys == parts and value == 3
 
 
+@HYP
+@given(parts=st.lists(st.sampled_from(["market", "years", "brands", '"Mercedes.Benz"', "service", "x"]), min_size=1,
+                      max_size=4),
+       at=st.integers(0, 4), spaces=st.sampled_from(["", " "]))
+def test_a_set_path_with_an_empty_part_is_refused_naming_the_set_text(parts, at, spaces):
+    """``--set market..years=3``, a leading or a trailing dot: a typo, refused in one line naming the text (it was
+    read as market.years)."""
+    parts = [*parts]
+    parts.insert(min(at, len(parts)), spaces)
+    text = ".".join(parts) + "=3"
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("lexus_us_1989", [text])
+    path = text[:-2]
+    assert info.value.problems == [f"--set {text}: empty part in the field path {path!r} (two dots together, or a "
+                                   "dot at one end)"]
+
+
 def test_a_brand_named_with_a_dot_is_reached_by_quoting_it(tmp_path):
     text = (SCENARIO_DIR / "generic_new_entrant.toml").read_text().replace("[brands.Sporty]", '[brands."Sporty.S"]')
     path = tmp_path / "dotted.toml"

@@ -145,6 +145,7 @@ def grid_sweep(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("change, field, words", [
     (("choice.inertia", "choice.inertai"), "parameters.1.path", "did you mean 'inertia'"),
     (("brands.Lexus.service", "brands.Lexsu.service"), "parameters.0.path", "unknown brand 'Lexsu'"),
+    (("choice.inertia", "choice..inertia"), "parameters.1.path", "empty part in the field path 'choice..inertia'"),
     (('kind = "grid"', 'kind = "factorial"'), "design.kind", "unknown design kind 'factorial'"),
     (("replications = 2", "replicatons = 2"), "replicatons", "did you mean 'replications'"),
     (('brand = "Mercedes-Benz"', 'brand = "Mercedez-Benz"'), "outputs.0.brand", "unknown brand"),
