@@ -77,10 +77,8 @@ def _show(summary, destination: Path, contents: str) -> None:
 
 
 def _load(name: str, overrides: list[str], years: int | None):
-    overrides = list(overrides or [])
-    if years is not None:
-        overrides.append(f"market.years={years}")
-    return load_scenario(name, overrides)
+    """A scenario with the --set overrides, then --years (named as such in error and warning lines)."""
+    return load_scenario(name, list(overrides or []), None if years is None else {"--years": f"market.years={years}"})
 
 
 def _run(scenario_name: str, replications: int | None, seed: int | None, buyers: int | None,
@@ -493,7 +491,8 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
         from sim.model import memory_needed
 
         largest = max(sizes_ + reference_)
-        check_memory(memory_needed(load_scenario(FLAGSHIP, [f"market.years={years}"]), largest), f"{largest:,} buyers")
+        flagship = load_scenario(FLAGSHIP, options={"--years": f"market.years={years}"})
+        check_memory(memory_needed(flagship, largest), f"{largest:,} buyers")
     rows = benchmark(sizes_, repeats, years, reference_sizes=reference_,
                      reference_repeats=reference_repeats, progress=progress)
     if as_json:

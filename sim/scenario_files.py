@@ -579,18 +579,22 @@ def date_warnings(scenario: Scenario) -> list[str]:
     return lines
 
 
-def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scenario:
+def load_scenario(name: str | Path, overrides: list[str] | None = None,
+                  options: dict[str, str] | None = None) -> Scenario:
     """Read, inherit, override and validate a scenario file.
 
     The file's ``extends`` chain is merged first (:func:`read_raw`: tables key by key, timelines by date, model
     lines by name, ``replace`` for a whole value; ``name``, ``question`` and ``description`` are never
-    inherited), ``name`` defaults to the file's stem, then the overrides are applied in order and the result is
-    validated. Dates outside the run (:func:`date_warnings`) are issued as :class:`ScenarioWarning`.
+    inherited), ``name`` defaults to the file's stem, then the overrides are applied in order (``overrides``, then
+    ``options``) and the result is validated. Dates outside the run (:func:`date_warnings`) are issued as
+    :class:`ScenarioWarning`.
 
     Args:
         name: a path, or a name in ``scenarios/`` (``"lexus_us_1989"``); see :func:`resolve_path`.
         overrides: ``--set`` texts, ``FIELD.PATH=VALUE`` with the value read as TOML
             (``["brands.Lexus.service.loaner_cars=false", "market.years=10"]``).
+        options: command-line options that stand for an override, each option to its ``FIELD.PATH=VALUE``
+            (``{"--years": "market.years=3"}``): lines about the result name the option, not ``--set``.
 
     Returns:
         The validated :class:`Scenario`.
@@ -599,15 +603,22 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scena
         ScenarioError: with one line per problem, each ``SOURCE: field.path: reason``: no such file, a file
             (or one it extends) that is not UTF-8 or not valid TOML, a bad or cyclic ``extends`` or ``replace``, a
             malformed override or one naming an unknown brand or segment (``--set TEXT: ...``), and every schema
-            error (the source is then the file's path, with `` (with --set overrides)`` when there were any).
+            error (the source is then the file's path, with what changed it: `` (with --set overrides)``,
+            `` (with --years)``, `` (with --set overrides and --years)``).
     """
+    options = options or {}
     path = resolve_path(name)
     raw = read_raw(path)
     raw.setdefault("name", path.stem)
     raw.pop("extends", None)
-    source = str(path) + (" (with --set overrides)" if overrides else "")
-    scenario = validate(apply_overrides(raw, overrides or []), source)
-    for line in _summarised(date_warnings(scenario), scenario, raw):
+    given = (["--set overrides"] if overrides else []) + list(options)
+    source = str(path) + (f" (with {' and '.join(given)})" if given else "")
+    changed = apply_overrides(raw, overrides or [])
+    for option, text in options.items():
+        keys, value = parse_override(text)
+        changed = set_values(changed, {join_path(keys): value}, context=f"{option}: ")
+    scenario = validate(changed, source)
+    for line in _summarised(date_warnings(scenario), scenario, raw):  # against the file's own years
         warnings.warn(f"{source}: {line}", ScenarioWarning, stacklevel=2)
     return scenario
 

@@ -81,6 +81,9 @@ def test_quiet_prints_only_the_folder(tmp_path):
 def test_benchmark_runs_at_a_tiny_size():
     proc = cli("bench", "--sizes", "2000", "--reference-sizes", "2000", "--repeats", "1", "--years", "2", "--json")
     assert proc.returncode == 0, proc.stderr
+    # one line for --years (not "--set overrides"), none from the measuring processes
+    assert [line.split(": market.years: ")[0] for line in proc.stderr.splitlines()] == [
+        f"Warning: {ROOT / 'scenarios' / 'lexus_us_1989.toml'} (with --years)"]
     rows = json.loads(proc.stdout)
     assert [r["engine"] for r in rows] == ["vectorised", "agents"]
     assert rows[1]["vectorised_speedup"] > 1
@@ -241,9 +244,27 @@ def test_dates_outside_the_run_warn_in_one_line_each_and_the_command_goes_on():
     done = cli("explain", "generic_new_entrant", "--years", "2")
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        f"Warning: {ROOT / 'scenarios' / 'generic_new_entrant.toml'} (with --set overrides): brands.Entrant.launch: "
+        f"Warning: {ROOT / 'scenarios' / 'generic_new_entrant.toml'} (with --years): brands.Entrant.launch: "
         "2022-01 is after the run's last month (2021-12): the brand never sells"]
     assert cli("explain", "generic_new_entrant", "--years", "3").stderr == ""
+
+
+@pytest.mark.parametrize("args, given", [
+    (["--years", "2"], "--years"),
+    (["--set", "brands.Entrant.dealers=90"], None),  # no warning: the run is as long as the file says
+    (["--set", "market.years=2"], "--set overrides"),
+    (["--set", "brands.Entrant.dealers=90", "--years", "2"], "--set overrides and --years"),
+])
+def test_warnings_and_errors_name_what_the_user_gave(args, given):
+    """--years alone was once labelled "(with --set overrides)": the label says what changed the file."""
+    file = ROOT / "scenarios" / "generic_new_entrant.toml"
+    done = cli("explain", "generic_new_entrant", *args)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ("" if given is None else f"Warning: {file} (with {given}): brands.Entrant.launch: 2022-01 "
+                                                     "is after the run's last month (2021-12): the brand never sells\n")
+    bad = cli("run", "generic_new_entrant", "--years", "500", "--out", "/nonexistent/never")
+    assert bad.returncode == 2 and bad.stderr.splitlines()[1:] == [
+        f"  {file} (with --years): market.years: Input should be less than or equal to 100 (got 500)"]
 
 
 def test_the_scenario_listing_flags_a_bad_file_in_one_line_and_lists_the_others(tmp_path, monkeypatch):

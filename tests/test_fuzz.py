@@ -509,7 +509,8 @@ def test_cli_run_of_a_perturbed_scenario_exits_0_with_finite_results_or_2_with_n
         proc = cli("run", str(path), "-n", "200", "--years", "2", "-r", "1", "--workers", "1", "--quiet",
                    "--out", str(out), *sets, cwd=Path(tmp))
         event(f"exit {proc.returncode}")
-        assert_cli_answer(proc, (str(path), f"{path} (with --set overrides)", "--set "), out)
+        assert_cli_answer(proc, (str(path), f"{path} (with --years)", f"{path} (with --set overrides and --years)",
+                                 "--set "), out)
         if proc.returncode == 0:
             assert (out / "manifest.json").is_file() and (out / "report.html").is_file()
             assert_finite(pd.read_parquet(out / "brand_year.parquet"), "brand_year.parquet")
