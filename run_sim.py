@@ -350,7 +350,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(
     if apply and refusal is None:
         apply_to_scenario(resolve_path(spec.scenario), result.values, run_label(destination))
     note = " The fitted values were written into the scenario file (--apply)." if apply and refusal is None else \
-        "" if refusal else " Add --apply to write the fitted values into the scenario file."
+        "" if refusal or result.shortfall() else " Add --apply to write the fitted values into the scenario file."
     _show(summary, destination, f"open report.html.{note}")
     if refusal:
         err.print(f"--apply refused: {refusal}; {spec.scenario} is unchanged (--force applies it anyway)",

@@ -377,3 +377,52 @@ def test_cli_apply_of_a_worse_fit_is_refused_in_one_line_unless_forced(tmp_path)
     forced = calibrate("--force")
     assert forced.returncode == 0, forced.stderr
     assert tomllib.loads(scenario.read_text())["market"]["segment_households"] == 100000
+
+
+# ---- a fit that did not improve says so (issue #14) ---------------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(budget=st.integers(1, 14), start=st.sampled_from(["low", "middle", "true"]),
+       current=st.sampled_from([None, "low", "true"]))
+def test_a_fit_that_did_not_improve_is_never_presented_as_an_improvement(budget, start, current):
+    """The search keeps its best candidate: the fit is the start when nothing did better, and may be worse than
+    the scenario's current values; either is said in plain words, and only then."""
+    where = {"low": LOW + 0.05 * (HIGH - LOW), "middle": (LOW + HIGH) / 2, "true": TRUE}
+    problem = toy_problem(6, replications=2, max_evaluations=budget)
+    problem.spec.optimiser.screening = 4
+    problem.start = where[start].copy()
+    problem.current = None if current is None else where[current].copy()
+    result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
+    text = result.shortfall() or ""
+    assert result.fitted.distance <= result.start.distance  # never worse than its start ...
+    assert ("did not improve on the start values" in text) == (result.fitted is result.start)  # ... or the start
+    worse = result.current is not None and result.fitted.distance > result.current.distance
+    assert ("did not improve on the scenario's current values" in text) == worse
+    assert result.headline() == ([text] if text else [])
+
+
+@pytest.mark.parametrize("budget, start, current, says", [
+    (1, (LOW + HIGH) / 2, None, "The fit did not improve on the start values"),
+    (4, LOW, TRUE, "The fit did not improve on the scenario's current values"),
+    (600, LOW, LOW, None),  # a real fit: it improved on both
+])
+def test_the_summary_report_fit_md_and_manifest_say_when_the_fit_did_not_improve(tmp_path, budget, start, current,
+                                                                                 says):
+    import json
+    from datetime import UTC, datetime
+
+    from sim.calibration_report import write_calibration
+
+    problem = toy_problem(6, replications=2, max_evaluations=budget)
+    problem.spec.optimiser.screening = 0
+    problem.start, problem.current = start.copy(), None if current is None else current.copy()
+    result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
+    folder = write_calibration(tmp_path / "fit", result, datetime.now(UTC))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    outputs = [" ".join(str(result).split()), (folder / "fit.md").read_text(),
+               (folder / "report.html").read_text().replace("&#39;", "'")]
+    if says is None:
+        assert manifest["improved"] and manifest["shortfall"] is None
+        assert not any("did not improve" in text for text in outputs)
+    else:
+        assert not manifest["improved"] and manifest["shortfall"].startswith(says)
+        assert all(says in text for text in outputs), outputs[0][:300]
