@@ -492,7 +492,7 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
 
         largest = max(sizes_ + reference_)
         flagship = load_scenario(FLAGSHIP, options={"--years": f"market.years={years}"})
-        check_memory(memory_needed(flagship, largest), f"{largest:,} buyers")
+        check_memory(memory_needed(flagship, largest), f"{largest:,} buyers", new_processes=1)  # a fresh process
     rows = benchmark(sizes_, repeats, years, reference_sizes=reference_,
                      reference_repeats=reference_repeats, progress=progress)
     if as_json:
