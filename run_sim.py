@@ -471,21 +471,27 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
     """Measure buyer-months per second and peak memory of the full flagship model."""
     from sim.bench import benchmark
 
-    def counts(option: str, text: str) -> list[int]:
+    def counts(option: str, text: str, none: bool) -> list[int]:
+        """The buyer counts of ``option`` (``none``: it may be empty, measuring nothing with that engine)."""
         try:
             values = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
         except ValueError:
-            err.print(f"{option}: expected comma-separated integers, got {text!r}", markup=False, highlight=False)
+            err.print(f"{option}: expected comma-separated integers, got {text!r}", markup=False, highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(2) from None
+        if not values and not none:
+            err.print(f"{option}: expected at least one buyer count, e.g. {option} 10000,100000 (got {text!r}): "
+                      "nothing would be measured", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
         small = [v for v in values if v < MIN_BUYERS]
         if small:
             err.print(f"{option}: every buyer count must be at least {MIN_BUYERS}, got {small[0]:,}", markup=False,
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
             raise typer.Exit(2)
         return values
 
     progress = None if as_json else lambda e, n, r: err.print(f"  {e} engine, {n:,} buyers, run {r + 1} done")
-    sizes_, reference_ = counts("--sizes", sizes), counts("--reference-sizes", reference_sizes)
+    sizes_, reference_ = counts("--sizes", sizes, False), counts("--reference-sizes", reference_sizes, True)
     if sizes_ or reference_:  # each run is measured alone in a fresh process: one at a time
         from sim.executor import check_memory
         from sim.model import memory_needed

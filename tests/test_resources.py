@@ -173,3 +173,20 @@ def test_each_new_worker_process_counts_its_baseline_memory(monkeypatch):
     assert ex.backend is None  # refused before a cluster was started
     with Executor(workers=1) as ex:
         assert ex.map(abs, [-1, -2], memory=(10_000_000, "x")) == [1, 2]
+
+
+@pytest.mark.parametrize("sizes", ["", " ", ",", " , "])
+@pytest.mark.parametrize("reference", [[], ["--reference-sizes", ""]])
+def test_bench_refuses_no_sizes_in_one_line(sizes, reference):
+    """--sizes "" once measured nothing and exited 0 (--reference-sizes "" is how to measure no reference runs)."""
+    done = cli("bench", f"--sizes={sizes}", *reference)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0] == f"--sizes: expected at least one buyer count, e.g. --sizes 10000,100000 (got {sizes!r}): " \
+                       "nothing would be measured"
+
+
+def test_bench_refuses_a_long_non_number_in_one_line():
+    done = cli("bench", "--sizes", "x" * 150, "--reference-sizes", "")
+    assert done.returncode == 2 and done.stderr.splitlines() == [f"--sizes: expected comma-separated integers, got "
+                                                                 f"'{'x' * 150}'"]
