@@ -20,6 +20,7 @@ from sim import moments
 from sim.calibration_report import apply_to_scenario, calibrated_toml
 from sim.executor import Executor
 from sim.scenario_files import ScenarioError, validate
+from tests.conftest import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -197,7 +198,7 @@ def test_cli_bad_calibration_exits_2_and_writes_nothing(tmp_path):
     path = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertai"\nrange = [0, 1]\nwhy = "x"\n')
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert proc.returncode == 2
     assert "choice.inertai" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
@@ -257,7 +258,8 @@ def test_calibrate_cli_end_to_end_is_reproducible_across_worker_counts(tmp_path)
     for workers in (1, 2):
         out = tmp_path / f"out{workers}"
         proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--workers",
-                               str(workers), "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                               str(workers), "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                              timeout=HANG_GUARD_S)
         assert proc.returncode == 0, proc.stderr
         assert {p.name for p in out.iterdir()} >= {"parameters.csv", "fit.csv", "start_fit.csv", "sensitivity.csv",
                                                     "information.csv", "jacobian.csv", "fit.md",
@@ -367,7 +369,7 @@ def test_cli_apply_of_a_worse_fit_is_refused_in_one_line_unless_forced(tmp_path)
     def calibrate(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--workers", "1",
                                "--quiet", "--apply", *extra, "--out", str(tmp_path / f"out{len(extra)}")], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=HANG_GUARD_S)
 
     refused = calibrate()
     assert refused.returncode == 1, refused.stderr

@@ -27,6 +27,7 @@ from sim.files import (
     write_json,
     write_parquet,
 )
+from tests.conftest import HANG_GUARD_S
 
 scalars = st.one_of(st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
                     st.text(max_size=20))
@@ -231,7 +232,7 @@ def test_two_runs_of_one_scenario_started_together_write_two_folders(tmp_path):
                               "--years", "1", "-r", "1", "--seed", str(seed), "--quiet"], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
     try:
-        outs = [p.communicate(timeout=300) for p in runs]
+        outs = [p.communicate(timeout=HANG_GUARD_S) for p in runs]
         assert [p.returncode for p in runs] == [0, 0], [err for _, err in outs]
         folders = sorted(Path(out.strip()) for out, _ in outs)
         assert len(set(folders)) == 2 and all((f / "manifest.json").exists() for f in folders)

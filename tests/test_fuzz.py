@@ -54,7 +54,7 @@ from sim.scenario_files import (
     set_values,
     validate,
 )
-from tests.conftest import fuzz_budget
+from tests.conftest import HANG_GUARD_S, fuzz_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {p.name: read_toml(p) for p in sorted(SCENARIO_DIR.glob("*.toml"))}
@@ -472,7 +472,7 @@ def test_every_number_at_its_edges_runs_with_finite_outputs_or_is_refused_naming
 ARGV_SET_TEXTS = set_texts().filter(lambda text: "\x00" not in text)  # an argument cannot hold a NUL byte
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=HANG_GUARD_S)
 
 
 def assert_cli_answer(proc: subprocess.CompletedProcess, sources: tuple[str, ...], out: Path | None) -> None:

@@ -16,13 +16,14 @@ import sim.executor
 from sim.executor import Executor, InsufficientMemory, available_memory, check_memory
 from sim.model import PEAK_OVER_STATE, LuxuryMarketModel, memory_needed
 from sim.scenario_files import load_scenario
+from tests.conftest import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=HANG_GUARD_S)
 
 
 @settings(max_examples=12)
