@@ -77,10 +77,8 @@ def _show(summary, destination: Path, contents: str) -> None:
 
 
 def _load(name: str, overrides: list[str], years: int | None):
-    overrides = list(overrides or [])
-    if years is not None:
-        overrides.append(f"market.years={years}")
-    return load_scenario(name, overrides)
+    """A scenario with the --set overrides, then --years (named as such in error and warning lines)."""
+    return load_scenario(name, list(overrides or []), None if years is None else {"--years": f"market.years={years}"})
 
 
 def _run(scenario_name: str, replications: int | None, seed: int | None, buyers: int | None,
@@ -247,19 +245,16 @@ def explain(scenario: Annotated[str, typer.Argument(help="Scenario name or path.
             set_: Sets = None, years: Years = None,
             as_json: Annotated[bool, typer.Option("--json", help="Print the resolved scenario as JSON.")] = False,
             ) -> None:
-    """Print a scenario's resolved parameters (after `extends` and --set)."""
+    """Print a scenario's resolved parameters (after `extends` and --set) as a TOML file that loads back as the
+    same scenario (its name and question in a comment above), or as JSON."""
+    from sim.scenario_files import scenario_toml
+
     try:
         sc = _load(scenario, set_ or [], years)
     except ScenarioError as exc:
         _fail(exc)
-    if as_json:
-        print(sc.model_dump_json(indent=2))
-        return
-    from sim.files import toml_document
-
-    data = sc.model_dump(mode="json", exclude_none=True)
-    console.print(f"[bold]{escape(sc.name)}[/]: {escape(sc.question)}")
-    console.print(toml_document(data), markup=False, highlight=False)
+    # Plain writes: a console would wrap long lines (a long question) and break the TOML.
+    sys.stdout.write(sc.model_dump_json(indent=2) + "\n" if as_json else scenario_toml(sc))
 
 
 @app.command()
@@ -355,7 +350,7 @@ def calibrate(calibration: Annotated[str, typer.Argument(
     if apply and refusal is None:
         apply_to_scenario(resolve_path(spec.scenario), result.values, run_label(destination))
     note = " The fitted values were written into the scenario file (--apply)." if apply and refusal is None else \
-        "" if refusal else " Add --apply to write the fitted values into the scenario file."
+        "" if refusal or result.shortfall() else " Add --apply to write the fitted values into the scenario file."
     _show(summary, destination, f"open report.html.{note}")
     if refusal:
         err.print(f"--apply refused: {refusal}; {spec.scenario} is unchanged (--force applies it anyway)",
@@ -476,27 +471,34 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
     """Measure buyer-months per second and peak memory of the full flagship model."""
     from sim.bench import benchmark
 
-    def counts(option: str, text: str) -> list[int]:
+    def counts(option: str, text: str, none: bool) -> list[int]:
+        """The buyer counts of ``option`` (``none``: it may be empty, measuring nothing with that engine)."""
         try:
             values = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
         except ValueError:
-            err.print(f"{option}: expected comma-separated integers, got {text!r}", markup=False, highlight=False)
+            err.print(f"{option}: expected comma-separated integers, got {text!r}", markup=False, highlight=False,
+                      soft_wrap=True)
             raise typer.Exit(2) from None
+        if not values and not none:
+            err.print(f"{option}: expected at least one buyer count, e.g. {option} 10000,100000 (got {text!r}): "
+                      "nothing would be measured", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
         small = [v for v in values if v < MIN_BUYERS]
         if small:
             err.print(f"{option}: every buyer count must be at least {MIN_BUYERS}, got {small[0]:,}", markup=False,
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
             raise typer.Exit(2)
         return values
 
     progress = None if as_json else lambda e, n, r: err.print(f"  {e} engine, {n:,} buyers, run {r + 1} done")
-    sizes_, reference_ = counts("--sizes", sizes), counts("--reference-sizes", reference_sizes)
+    sizes_, reference_ = counts("--sizes", sizes, False), counts("--reference-sizes", reference_sizes, True)
     if sizes_ or reference_:  # each run is measured alone in a fresh process: one at a time
         from sim.executor import check_memory
         from sim.model import memory_needed
 
         largest = max(sizes_ + reference_)
-        check_memory(memory_needed(load_scenario(FLAGSHIP, [f"market.years={years}"]), largest), f"{largest:,} buyers")
+        flagship = load_scenario(FLAGSHIP, options={"--years": f"market.years={years}"})
+        check_memory(memory_needed(flagship, largest), f"{largest:,} buyers", new_processes=1)  # a fresh process
     rows = benchmark(sizes_, repeats, years, reference_sizes=reference_,
                      reference_repeats=reference_repeats, progress=progress)
     if as_json:

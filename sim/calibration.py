@@ -318,6 +318,25 @@ class CalibrationResult(Rendered):
                     f"{self.current.distance:,.1f} of the values it would replace")
         return None
 
+    def shortfall(self) -> str | None:
+        """In plain words, what the fit did not improve on, or None if it improved on its start values and on the
+        scenario's current values (when evaluated). The search keeps the best candidate, so a fit is never worse
+        than its start, but it may be the start itself (no candidate did better: a budget too small, a start at the
+        optimum) or worse than the scenario's current values (a search started elsewhere)."""
+        lines = []
+        if self.fitted.distance >= self.start.distance:
+            lines.append(f"The fit did not improve on the start values: no candidate of the {len(self.history)} "
+                         f"evaluated did better than their distance {self.start.distance:,.1f}, so the 'fitted' values "
+                         "are the start values.")
+        if self.current is not None and self.fitted.distance > self.current.distance:
+            lines.append(f"The fit did not improve on the scenario's current values: its distance "
+                         f"{self.fitted.distance:,.1f} is higher (worse) than their {self.current.distance:,.1f}.")
+        return " ".join(lines) or None
+
+    def headline(self) -> list:
+        """What the fit did not improve on (:meth:`shortfall`), above the tables; nothing when it improved."""
+        return [line for line in (self.shortfall(),) if line]
+
     @property
     def values(self) -> dict[str, Any]:
         """The fitted values by field path (integers rounded): what ``calibrated.toml`` and ``--apply`` write."""

@@ -81,6 +81,8 @@ def manifest(result: CalibrationResult, started: datetime) -> dict:
         "distance_start": result.start.distance,
         "distance_fitted": result.fitted.distance,
         "distance_current": result.current.distance if result.current is not None else None,
+        "improved": result.shortfall() is None,
+        "shortfall": result.shortfall(),  # what the fit did not improve on, in plain words (None: it improved)
         "evaluations": len(result.history),
         "max_evaluations": p.spec.optimiser.max_evaluations,
         "standard_errors": "estimated" if result.estimated else "not estimated: no room for the Jacobian in the budget",
@@ -131,6 +133,8 @@ def fit_markdown(params: pd.DataFrame, fit: pd.DataFrame, start: pd.DataFrame, m
     out = [f"Calibration run `{label}`: {manifest['evaluations']} evaluations x {spec['replications']} replications x "
            f"{spec['buyers']:,} buyers, SMM distance {manifest['distance_start']:,.1f} -> "
            f"{manifest['distance_fitted']:,.1f}.", ""]
+    if manifest.get("shortfall"):
+        out[-1:-1] = [f"**{manifest['shortfall']}**"]
     out.append(_md_table(
         ["parameter", "prior", "before", "fitted", "95% interval", "identification", "pinned by"],
         [[f"`{r.path}`", f"{adaptive(r.prior_low)}–{adaptive(r.prior_high)}", adaptive(r.start),
@@ -222,9 +226,11 @@ def report_html(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFra
     p = result.problem
     pinned = params[params["identification"] == "pinned down"]["path"].tolist()
     weak = params[params["identification"] != "pinned down"]["path"].tolist()
+    current = "" if result.current is None else f" ({number(result.current.distance, 1)} at the scenario's values)"
     headline = [
-        markup("SMM distance {} at the scenario's values → <b>{}</b> after {} evaluations × {} replications of {} "
-               "buyers ({} s on {}).", number(result.start.distance, 1), number(result.fitted.distance, 1),
+        *(markup("<b>{}</b>", line) for line in result.headline()),  # a fit that did not improve says so first
+        markup("SMM distance {} at the start values{} → <b>{}</b> after {} evaluations × {} replications of {} "
+               "buyers ({} s on {}).", number(result.start.distance, 1), current, number(result.fitted.distance, 1),
                len(result.history), p.spec.replications, number(p.spec.buyers), number(result.seconds),
                result.backend),
         f"Pinned down by the data: {', '.join(pinned) or 'none'}.",

@@ -42,6 +42,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 # A 2-worker LocalCluster: ~0.8 s to start, ~2-3 s for the workers to import the model, ~1-2 s to close.
@@ -64,48 +65,134 @@ class InsufficientMemory(MemoryError):
     with the estimate (the CLI prints it and exits 1). Raised before anything is allocated."""
 
 
+# What a new worker process holds before it runs anything: Python, numpy, pandas, numba with the compiled kernels
+# loaded from the cache, Mesa and distributed. Measured on the development machine (Python 3.12.1, 2 cores; psutil's
+# memory_full_info after a 1,000-buyer run in a LocalCluster worker, whose own state is about 1 MB): the worker's
+# proportional set size (its share of the pages it maps, shared libraries split between the processes that map them)
+# 180 MB, plus its nanny's 41 MB; a bench process (spawned) the same. Counted once per process a check starts.
+WORKER_BASELINE = 220_000_000
+CGROUP_ROOT = Path("/sys/fs/cgroup")  # where the kernel's control groups are mounted (v2 unified; v1 under memory/)
+PROC_CGROUP = Path("/proc/self/cgroup")  # this process's control groups
+UNLIMITED = 2**60  # cgroup v1 writes "no limit" as about 2^63 (rounded down to a page)
+
+
 def available_memory() -> int | None:
-    """Bytes of memory available to new allocations now: psutil's ``virtual_memory().available`` if psutil is
-    installed, else ``MemAvailable`` of /proc/meminfo; None where neither can be read (no check is then made)."""
+    """Bytes of memory available to new allocations now: the smaller of the machine's available memory (psutil's
+    ``virtual_memory().available`` if psutil is installed, else ``MemAvailable`` of /proc/meminfo) and what this
+    process's memory control group still allows (:func:`cgroup_memory_left`: a container's limit, which the
+    machine's figure does not see); None where neither can be read (no check is then made)."""
+    machine = None
     try:
         import psutil
 
-        return int(psutil.virtual_memory().available)
+        machine = int(psutil.virtual_memory().available)
     except ImportError:
-        pass
+        try:
+            with open("/proc/meminfo", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        machine = int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError, IndexError):
+            pass
+    known = [n for n in (machine, cgroup_memory_left()) if n is not None]
+    return min(known) if known else None
+
+
+def _read_int(path: Path) -> int | None:
+    """The integer a cgroup file holds, or None (``max``: no limit; a file that is missing or unreadable)."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+        return int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
+        return None
+
+
+def _stat(path: Path, key: str) -> int:
+    """One value of a cgroup's ``memory.stat`` (0 if it cannot be read)."""
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
         pass
-    return None
+    return 0
+
+
+def _cgroup_folders() -> list[tuple[Path, int]]:
+    """This process's memory control groups as ``(folder, version)``: its own and each above it up to the mount
+    (a limit may be set on any), then the mount itself (inside a container the mount is the container's group)."""
+    chains: list[tuple[Path, int]] = []
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, where = (line.split(":", 2) + ["", ""])[:3]
+        version, root = (2, CGROUP_ROOT) if controllers == "" else \
+            (1, CGROUP_ROOT / "memory") if "memory" in controllers.split(",") else (0, None)
+        if root is None:
+            continue
+        folder = root / where.strip("/")
+        while folder != root and root in folder.parents:
+            chains.append((folder, version))
+            folder = folder.parent
+    chains += [(CGROUP_ROOT, 2), (CGROUP_ROOT / "memory", 1)]
+    seen, folders = set(), []
+    for folder, version in chains:
+        if (folder, version) not in seen:
+            seen.add((folder, version))
+            folders.append((folder, version))
+    return folders
+
+
+def cgroup_memory_left() -> int | None:
+    """Bytes this process's memory control groups still allow, or None where none sets a limit (or none can be read).
+
+    For each group with a limit (v2 ``memory.max``; v1 ``memory.limit_in_bytes``), the limit less what the group
+    uses (``memory.current``; ``memory.usage_in_bytes``) other than inactive file cache, which the kernel reclaims
+    before it runs out (``inactive_file``; v1 ``total_inactive_file``, as ``docker stats`` counts); the smallest.
+    """
+    left = []
+    for folder, version in _cgroup_folders():
+        limit_file, usage_file, cache = (("memory.max", "memory.current", "inactive_file") if version == 2 else
+                                         ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"))
+        limit = _read_int(folder / limit_file)
+        if limit is None or limit >= UNLIMITED:
+            continue
+        used = max(0, (_read_int(folder / usage_file) or 0) - _stat(folder / "memory.stat", cache))
+        left.append(max(0, limit - used))
+    return min(left) if left else None
 
 
 def _gb(n: float) -> str:
     return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.0f} MB"
 
 
-def check_memory(per_run: int, what: str, at_once: int = 1) -> None:
+def check_memory(per_run: int, what: str, at_once: int = 1, new_processes: int = 0) -> None:
     """Refuse work that cannot fit: ``at_once`` runs of ``per_run`` bytes each (peak, estimated before allocating:
-    ``sim.model.memory_needed``) against :func:`available_memory`.
+    ``sim.model.memory_needed``), and :data:`WORKER_BASELINE` for each new process that will run them, against
+    :func:`available_memory` (a container's limit included).
 
     Args:
         per_run: estimated peak bytes of one run.
         what: what is run, for the message (e.g. ``"2,000,000 buyers"``).
         at_once: runs held in memory at the same time on this machine (the local workers busy at once).
+        new_processes: processes started to run them (local workers, a bench process), each holding the imported
+            stack before it runs anything; 0 when they run in this process or in workers already running.
 
     Raises:
         InsufficientMemory: one line: the estimate, what is available, and what to lower.
     """
     available = available_memory()
-    needed = per_run * max(1, at_once)
+    needed = per_run * max(1, at_once) + WORKER_BASELINE * max(0, new_processes)
     if available is None or needed <= available:
         return
     times = f" x {at_once} runs at once" if at_once > 1 else ""
-    hint = " or --workers" if at_once > 1 else ""
-    raise InsufficientMemory(f"not enough memory: {what} need about {_gb(per_run)} a run{times} "
+    workers = (f" + {_gb(WORKER_BASELINE)} for each of {new_processes} new processes" if new_processes > 1 else
+               f" + {_gb(WORKER_BASELINE)} for a new process" if new_processes == 1 else "")
+    hint = " or --workers" if at_once > 1 or new_processes > 1 else ""
+    raise InsufficientMemory(f"not enough memory: {what} need about {_gb(per_run)} a run{times}{workers} "
                              f"({_gb(needed)}), this machine has {_gb(available)} available; lower --buyers{hint}")
 
 
@@ -270,7 +357,8 @@ class Executor:
         args = () if shared is _NOTHING else (shared,)
         serial = self._in_process(len(items), cost)
         if memory is not None and (serial or self.address is None):  # this machine's memory
-            check_memory(*memory, at_once=1 if serial else min(self.workers or os.cpu_count() or 1, len(items)))
+            at_once = 1 if serial else min(self.workers or os.cpu_count() or 1, len(items))
+            check_memory(*memory, at_once=at_once, new_processes=0 if serial else max(0, at_once - self._size))
         if serial:
             return self._serial(fn, items, args, label, progress, errors)
         return self._dask(fn, items, args, label, progress, retries, errors)

@@ -15,6 +15,7 @@ written by tomli-w (``toml_document``, ``toml_inline``) or, where a file's comme
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -22,7 +23,6 @@ import re
 import secrets
 import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +75,24 @@ def _write_error(path: str | Path, exc: OSError) -> WriteError:
     return error
 
 
+def new_folder(parent: str | Path, prefix: str, suffix: str) -> Path:
+    """Create a folder ``parent/PREFIX<8 random hex digits>SUFFIX`` that did not exist, with the permissions the
+    user's umask gives (as ``mkdir`` would: 0755 under the usual umask 022; ``tempfile.mkdtemp`` gives 0700, which
+    a renamed result folder would keep).
+
+    Raises:
+        OSError: the folder cannot be made (read-only, full, no permission, a name too long).
+    """
+    for _ in range(100):
+        path = Path(parent) / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            os.mkdir(path)  # mode 0o777, less the umask
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(errno.EEXIST, "no free temporary folder name", str(Path(parent) / f"{prefix}*{suffix}"))
+
+
 def check_writable(destination: str | Path) -> None:
     """Ask, before any computing, whether a folder can be created at ``destination``: a temporary folder named like
     the destination's own is made (and removed) in its nearest existing parent.
@@ -90,7 +108,7 @@ def check_writable(destination: str | Path) -> None:
     if not parent.is_dir():
         raise WriteError(f"cannot write {destination}: {parent} is not a folder")
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".check", dir=parent))
+        os.rmdir(new_folder(parent, f".{destination.name}.", ".check"))
     except OSError as exc:
         raise _write_error(destination, exc) from None
 
@@ -165,8 +183,7 @@ def atomic_folder(destination: str | Path, replace: bool = False) -> Iterator[Pa
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
         clean_stale(destination.parent)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.{_host()}-{os.getpid()}.", suffix=".partial",
-                                    dir=destination.parent))
+        tmp = new_folder(destination.parent, f".{destination.name}.{_host()}-{os.getpid()}.", ".partial")
     except OSError as exc:
         raise _write_error(destination, exc) from None
     try:

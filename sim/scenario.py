@@ -29,9 +29,7 @@ and the model's arithmetic overflows).
 
 from __future__ import annotations
 
-import difflib
-import functools
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import (
     BaseModel,
@@ -39,7 +37,6 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     ValidationError,
-    create_model,
     field_validator,
     model_validator,
 )
@@ -95,6 +92,9 @@ def strict_scalars(schema: Any) -> Any:
     return schema
 
 
+INPUT_RULES = ConfigDict(extra="forbid", allow_inf_nan=False)  # every input schema's: no unknown field, finite numbers
+
+
 class StrictModel(BaseModel):
     """The base of every luxsim input schema (scenarios, experiments, calibrations): unknown fields are refused
     (a misspelt field is an error, not a silent default), every number must be finite (TOML can write ``nan``
@@ -102,7 +102,7 @@ class StrictModel(BaseModel):
     error, not 1 dealer), and values assigned later are validated too. A subclass needs nothing more: the rules
     apply to every field of every model built on this one, in a file or from ``--set``."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
+    model_config = ConfigDict(**INPUT_RULES, validate_assignment=True)
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
@@ -179,27 +179,21 @@ class ServiceLevers(StrictModel):
         return self
 
 
-@functools.cache
-def _lever_model(name: str) -> type[StrictModel]:
-    """A model of the one lever ``name``: its type and range, under the rules of every input schema."""
-    return create_model(f"Lever_{name}", __base__=StrictModel, **{name: (ServiceLevers.model_fields[name].annotation,
-                                                                          ServiceLevers.model_fields[name])})
+def _lever_changes() -> type:
+    """The type of a partial service policy (a timeline entry's ``service``, a strategy's ``response``): a plain
+    dict of some of :class:`ServiceLevers`' fields, each with its type and range, under the rules of every input
+    schema (:class:`StrictModel`: unknown names refused, finite numbers, :func:`strict_scalars`). Every bad lever is
+    one error at its own path (``...service.roadside_level``), as a field of a model is; combinations are checked
+    per brand (:class:`Brand`)."""
+    fields = {name: Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+              for name, field in ServiceLevers.model_fields.items()}
+    changes = TypedDict("LeverChanges", fields, total=False)  # validated into a plain dict of the levers given
+    changes.__pydantic_config__ = INPUT_RULES
+    changes.__get_pydantic_core_schema__ = classmethod(lambda cls, source, handler: strict_scalars(handler(source)))
+    return changes
 
 
-def _check_levers(changes: dict[str, Any]) -> dict[str, Any]:
-    """Each named lever exists and its value is valid on its own (combinations are checked per brand); returns
-    the values as validated (an integer given for a number is a number)."""
-    checked = {}
-    for name, value in changes.items():
-        field = ServiceLevers.model_fields.get(name)
-        if field is None:
-            hint = difflib.get_close_matches(name, list(ServiceLevers.model_fields), n=1)
-            raise ValueError(f"unknown service lever '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
-        try:
-            checked[name] = getattr(_lever_model(name).model_validate({name: value}), name)
-        except ValidationError as exc:
-            raise ValueError(f"{name}: {exc.errors()[0]['msg']} (got {value!r})") from None
-    return checked
+LeverChanges = _lever_changes()
 
 
 class PolicyChange(StrictModel):
@@ -211,7 +205,7 @@ class PolicyChange(StrictModel):
 
     date: YearMonth
     note: str = ""
-    service: dict[str, Any] = Field(default_factory=dict, description="Service levers that change on this date.")
+    service: LeverChanges = Field(default_factory=dict, description="Service levers that change on this date.")
     discount: float | None = Field(None, ge=0.0, lt=1.0, description="New price discount (fraction of list price).")
     price: Price | None = Field(
         None, description="New list price, 1989 USD (a brand without ``models`` only: a brand with model lines "
@@ -224,11 +218,6 @@ class PolicyChange(StrictModel):
     dealer_capacity: Annotated[float, Field(gt=0, le=10_000)] | Literal["unlimited"] | None = Field(
         None, description="New cars a dealer can deliver a year from this date (sim/supply.py), \"unlimited\" to lift "
                           "the limit, or None to keep it.")
-
-    @field_validator("service")
-    @classmethod
-    def _known_levers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _check_levers(value)
 
 
 class Strategy(StrictModel):
@@ -244,7 +233,7 @@ class Strategy(StrictModel):
         0.2, description="Relative loss of 12-month sales share that triggers a response (0.2 = lost a fifth).")
     lag_months: int = Field(
         24, ge=0, le=240, description="Months between noticing the loss and the new policy taking effect.")
-    response: dict[str, Any] = Field(default_factory=dict, description="Service levers adopted when responding.")
+    response: LeverChanges = Field(default_factory=dict, description="Service levers adopted when responding.")
     launch: list[str] = Field(
         default_factory=list, description="Model lines (declared with launch = \"response\") launched when responding: "
                                           "an incumbent can answer with products.")
@@ -253,11 +242,6 @@ class Strategy(StrictModel):
                                           "that prunes the line-up).")
     price_index: PriceIndex | None = Field(
         None, description="Price index adopted when responding (multiplies every line's list price).")
-
-    @field_validator("response")
-    @classmethod
-    def _known_levers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _check_levers(value)
 
 
 BODY_TYPES = ("sedan", "coupe", "suv")  # what a household needs, and what a model line is (coupe = coupe/convertible)

@@ -15,6 +15,7 @@ validated: tables key by key, timelines by date, model lines by name, ``replace 
 :func:`parse_override` (one ``--set`` text), :func:`resolve_path` (find a TOML file), :func:`read_toml` (UTF-8,
 with or without a byte-order mark), :func:`split_path` and :func:`join_path` (``brands."Mercedes.Benz".dealers``),
 :func:`date_warnings` (dates outside the run, issued by :func:`load_scenario` as :class:`ScenarioWarning`),
+:func:`scenario_toml` (a resolved scenario as a file :func:`load_scenario` reads back: what ``explain`` prints),
 :func:`explain_error` and :func:`field_names` (one line per pydantic error, with 'did you mean').
 :data:`SCENARIO_DIR` is the scenario library (``scenarios/``).
 
@@ -29,7 +30,7 @@ import re
 import tomllib
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin, is_typeddict
 
 import numpy as np
 import tomli_w
@@ -127,12 +128,15 @@ def split_path(path: str) -> list[str]:
     """A dotted field path as its parts; a part in quotes is one part, dots and all, as in TOML's dotted keys.
 
     ``brands."Mercedes.Benz".dealers`` -> ``["brands", "Mercedes.Benz", "dealers"]``. Double-quoted parts take
-    TOML's escapes (``\\"``), single-quoted parts are literal; spaces around a part are dropped, and so are
-    empty unquoted parts (``a..b`` is ``a.b``). :func:`join_path` writes a path back.
+    TOML's escapes (``\\"``), single-quoted parts are literal; spaces around a part are dropped. A blank path has
+    no parts (``[]``). :func:`join_path` writes a path back.
 
     Raises:
-        ValueError: a quote that is not closed, or text between a closing quote and the next dot.
+        ValueError: a quote that is not closed, text between a closing quote and the next dot, or an empty part
+            (``market..years``, a dot at either end: a typo, never a field).
     """
+    if not path.strip():
+        return []
     parts: list[str] = []
     i, n = 0, len(path)
     while i <= n:
@@ -154,8 +158,9 @@ def split_path(path: str) -> list[str]:
         else:
             j = path.find(".", i)
             j = n if j < 0 else j
-            if path[i:j].strip():
-                parts.append(path[i:j].strip())
+            if not path[i:j].strip():
+                raise ValueError(f"empty part in the field path {path!r} (two dots together, or a dot at one end)")
+            parts.append(path[i:j].strip())
         i = j + 1
     return parts
 
@@ -286,11 +291,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             ``[24, 36]``, ``"x"``), and a value that is not valid TOML is kept as a bare string.
 
     Returns:
-        ``(["a", "b", "c"], value)``: the path's parts (empty parts dropped) and the Python value.
+        ``(["a", "b", "c"], value)``: the path's parts and the Python value.
 
     Raises:
         ScenarioError: no ``=`` (``--set TEXT: expected FIELD.PATH=VALUE``), an empty path
-            (``--set TEXT: empty field path``) or an unclosed quote in it.
+            (``--set TEXT: empty field path``), an empty part in it (``market..years``) or an unclosed quote.
     """
     quote, cut, escaped = None, -1, False
     for i, char in enumerate(text):  # the first '=' outside quotes (a double-quoted part may escape a quote)
@@ -451,6 +456,8 @@ def field_names(model: type[BaseModel], loc: tuple) -> list[str]:
     current = _unwrap(current)
     if isinstance(current, tuple):
         return sorted({n for m in current if isinstance(m, type) and issubclass(m, BaseModel) for n in m.model_fields})
+    if is_typeddict(current):  # a partial service policy (sim.scenario.LeverChanges)
+        return list(current.__annotations__)
     return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
 
 
@@ -572,18 +579,22 @@ def date_warnings(scenario: Scenario) -> list[str]:
     return lines
 
 
-def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scenario:
+def load_scenario(name: str | Path, overrides: list[str] | None = None,
+                  options: dict[str, str] | None = None) -> Scenario:
     """Read, inherit, override and validate a scenario file.
 
     The file's ``extends`` chain is merged first (:func:`read_raw`: tables key by key, timelines by date, model
     lines by name, ``replace`` for a whole value; ``name``, ``question`` and ``description`` are never
-    inherited), ``name`` defaults to the file's stem, then the overrides are applied in order and the result is
-    validated. Dates outside the run (:func:`date_warnings`) are issued as :class:`ScenarioWarning`.
+    inherited), ``name`` defaults to the file's stem, then the overrides are applied in order (``overrides``, then
+    ``options``) and the result is validated. Dates outside the run (:func:`date_warnings`) are issued as
+    :class:`ScenarioWarning`.
 
     Args:
         name: a path, or a name in ``scenarios/`` (``"lexus_us_1989"``); see :func:`resolve_path`.
         overrides: ``--set`` texts, ``FIELD.PATH=VALUE`` with the value read as TOML
             (``["brands.Lexus.service.loaner_cars=false", "market.years=10"]``).
+        options: command-line options that stand for an override, each option to its ``FIELD.PATH=VALUE``
+            (``{"--years": "market.years=3"}``): lines about the result name the option, not ``--set``.
 
     Returns:
         The validated :class:`Scenario`.
@@ -592,17 +603,38 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None) -> Scena
         ScenarioError: with one line per problem, each ``SOURCE: field.path: reason``: no such file, a file
             (or one it extends) that is not UTF-8 or not valid TOML, a bad or cyclic ``extends`` or ``replace``, a
             malformed override or one naming an unknown brand or segment (``--set TEXT: ...``), and every schema
-            error (the source is then the file's path, with `` (with --set overrides)`` when there were any).
+            error (the source is then the file's path, with what changed it: `` (with --set overrides)``,
+            `` (with --years)``, `` (with --set overrides and --years)``).
     """
+    options = options or {}
     path = resolve_path(name)
     raw = read_raw(path)
     raw.setdefault("name", path.stem)
     raw.pop("extends", None)
-    source = str(path) + (" (with --set overrides)" if overrides else "")
-    scenario = validate(apply_overrides(raw, overrides or []), source)
-    for line in _summarised(date_warnings(scenario), scenario, raw):
+    given = (["--set overrides"] if overrides else []) + list(options)
+    source = str(path) + (f" (with {' and '.join(given)})" if given else "")
+    changed = apply_overrides(raw, overrides or [])
+    for option, text in options.items():
+        keys, value = parse_override(text)
+        changed = set_values(changed, {join_path(keys): value}, context=f"{option}: ")
+    scenario = validate(changed, source)
+    for line in _summarised(date_warnings(scenario), scenario, raw):  # against the file's own years
         warnings.warn(f"{source}: {line}", ScenarioWarning, stacklevel=2)
     return scenario
+
+
+def scenario_toml(scenario: Scenario) -> str:
+    """A resolved scenario as a TOML file that :func:`load_scenario` reads back as the same :class:`Scenario`.
+
+    What ``run_sim.py explain`` prints: two comment lines (the name and question, then how to use the text),
+    then every field, defaults included (``extends`` resolved, overrides applied, no ``None``). The comments
+    are one line each whatever the name or question holds (:func:`one_line`).
+    """
+    from sim.files import toml_document  # pandas and pyarrow are loaded only when a document is written
+
+    header = (f"# {one_line(scenario.name)}: {one_line(scenario.question)}\n"
+              "# The resolved scenario (after extends and --set): saved as a .toml file, it loads as this scenario.\n")
+    return header + toml_document(scenario.model_dump(mode="json", exclude_none=True))
 
 
 def _summarised(lines: list[str], scenario: Scenario, raw: dict) -> list[str]:

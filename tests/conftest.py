@@ -22,6 +22,12 @@ settings.register_profile("fuzz", deadline=None, max_examples=1000, print_blob=T
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "luxsim")
 settings.load_profile(PROFILE)
 
+# A hang guard, never a speed check: every timeout in the tests (a subprocess, a browser wait, a worker to come back)
+# is this long, so that only a test that has hung fails on it, however loaded the machine (a busy 2-core CI machine
+# once failed a 60 s browser limit that the test meets in 20 s alone). The longest test, the validation at 30,000
+# buyers (tests/test_validation.py), takes a few minutes there. Speed is measured by `run_sim.py bench`.
+HANG_GUARD_S = 1800
+
 
 def fuzz_budget(examples: int) -> settings:
     """A fuzz test's settings: ``examples`` in the suite (CI), FUZZ_FACTOR times as many with the "fuzz" profile

@@ -26,6 +26,7 @@ from sim.model import LuxuryMarketModel
 from sim.runner import run_one
 from sim.scenario_files import load_scenario, parse_override
 from sim.style import BRAND_COLOURS, brand_palette
+from tests.conftest import HANG_GUARD_S
 
 BUYERS = 5000
 
@@ -406,7 +407,7 @@ class PageDriver:
         (box,) = self.by_class(css)
         return [w for w in _descendants(box) if isinstance(w, cls)]
 
-    def wait(self, marker: str, stall: float = 120.0) -> str:
+    def wait(self, marker: str, stall: float = HANG_GUARD_S) -> str:
         """Wait until the status shows ``marker``, however long this machine takes; fail only if the status stops
         changing for ``stall`` seconds (a hang, not a slow machine: a running page moves a year at a time)."""
         last, since = self.status(), time.monotonic()

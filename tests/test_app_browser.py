@@ -24,6 +24,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.conftest import HANG_GUARD_S
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +34,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-TIMEOUT_MS = 60_000
+HANG_GUARD_MS = HANG_GUARD_S * 1000  # every wait's limit: a hang guard, never a speed check (tests/conftest.py)
+GRACE_S = 15  # clean-up, never a check: a terminated server gets this long to exit before it is killed
 
 
 def _free_port() -> int:
@@ -52,12 +55,14 @@ def server(tmp_path_factory):
         command = [sys.executable, str(ROOT / "run_sim.py"), "app", "--host", "127.0.0.1", "--port", str(port)]
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
+    hung = time.monotonic() + HANG_GUARD_S
     try:
         while True:  # until the server answers or exits, however long this machine takes to start it
             if proc.poll() is not None:
                 pytest.fail(f"the app server exited with {proc.returncode}:\n{log.read_text()}")
+            assert time.monotonic() < hung, f"hang guard: no answer from the app server:\n{log.read_text()}"
             try:
-                with urllib.request.urlopen(url, timeout=5) as response:
+                with urllib.request.urlopen(url, timeout=HANG_GUARD_S) as response:
                     if response.status == 200:
                         break
             except OSError:
@@ -67,7 +72,7 @@ def server(tmp_path_factory):
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=GRACE_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -80,7 +85,7 @@ def _share(page, brand: str = "Lexus") -> float:
 
 def _wait_done(page) -> None:
     page.wait_for_selector("[data-testid=status][data-done='1'][data-running='0']", state="attached",
-                           timeout=TIMEOUT_MS)
+                           timeout=HANG_GUARD_MS)
 
 
 def test_slider_moves_the_market_and_nothing_leaves_the_machine(server):
@@ -90,18 +95,20 @@ def test_slider_moves_the_market_and_nothing_leaves_the_machine(server):
     failures: list[str] = []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=HANG_GUARD_MS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 2400})
+            page.set_default_timeout(HANG_GUARD_MS)  # clicks, key presses, screenshots (Playwright's default: 30 s)
+            page.set_default_navigation_timeout(HANG_GUARD_MS)
             page.on("request", lambda r: requests.append(r.url))
             page.on("websocket", lambda ws: requests.append(ws.url))
             page.on("requestfailed", lambda r: failures.append(f"failed {r.url}"))
             page.on("response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 400 else None)
 
             started = time.monotonic()
-            page.goto(server, timeout=TIMEOUT_MS)
-            page.wait_for_selector("[data-testid=status][data-months='0']", state="attached", timeout=TIMEOUT_MS)
-            page.wait_for_selector(".luxsim-chart-share img", timeout=TIMEOUT_MS)
+            page.goto(server, timeout=HANG_GUARD_MS)
+            page.wait_for_selector("[data-testid=status][data-months='0']", state="attached", timeout=HANG_GUARD_MS)
+            page.wait_for_selector(".luxsim-chart-share img", timeout=HANG_GUARD_MS)
             loaded = time.monotonic() - started
             assert page.get_attribute("[data-testid='share_12m-Lexus']", "data-value") == ""  # nothing run yet
 
@@ -118,11 +125,11 @@ def test_slider_moves_the_market_and_nothing_leaves_the_machine(server):
             assert thumb.get_attribute("aria-valuenow") == "36"
             thumb.press("Home")
             page.wait_for_selector(".lever-complimentary_maintenance_months [role=slider][aria-valuenow='0']",
-                                   state="attached", timeout=TIMEOUT_MS)
+                                   state="attached", timeout=HANG_GUARD_MS)
             page.wait_for_selector("[data-testid=status][data-months='0'][data-generation='2']", state="attached",
-                                   timeout=TIMEOUT_MS)
+                                   timeout=HANG_GUARD_MS)
             expect(page.locator(".lever-complimentary_maintenance_months .luxsim-label")).to_have_text(
-                re.compile(r": 0$"), timeout=TIMEOUT_MS)
+                re.compile(r": 0$"), timeout=HANG_GUARD_MS)
 
             page.click(".luxsim-run")
             _wait_done(page)

@@ -20,6 +20,7 @@ from hypothesis.extra.numpy import arrays
 
 from sim import attribution as A
 from sim.scenario_files import ScenarioError, load_scenario, set_values, validate
+from tests.conftest import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 INCUMBENTS = ["Cadillac", "Lincoln", "Mercedes-Benz", "BMW", "Jaguar"]
@@ -27,7 +28,7 @@ INCUMBENTS = ["Cadillac", "Lincoln", "Mercedes-Benz", "BMW", "Jaguar"]
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=HANG_GUARD_S)
 
 
 # ---- Shapley values: pure functions on value tables ---------------------------------------------------------

@@ -20,6 +20,7 @@ from sim import moments
 from sim.calibration_report import apply_to_scenario, calibrated_toml
 from sim.executor import Executor
 from sim.scenario_files import ScenarioError, validate
+from tests.conftest import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -197,7 +198,7 @@ def test_cli_bad_calibration_exits_2_and_writes_nothing(tmp_path):
     path = write(tmp_path, BASE + '[[parameters]]\npath = "choice.inertai"\nrange = [0, 1]\nwhy = "x"\n')
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert proc.returncode == 2
     assert "choice.inertai" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
@@ -257,7 +258,8 @@ def test_calibrate_cli_end_to_end_is_reproducible_across_worker_counts(tmp_path)
     for workers in (1, 2):
         out = tmp_path / f"out{workers}"
         proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--workers",
-                               str(workers), "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                               str(workers), "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                              timeout=HANG_GUARD_S)
         assert proc.returncode == 0, proc.stderr
         assert {p.name for p in out.iterdir()} >= {"parameters.csv", "fit.csv", "start_fit.csv", "sensitivity.csv",
                                                     "information.csv", "jacobian.csv", "fit.md",
@@ -367,7 +369,7 @@ def test_cli_apply_of_a_worse_fit_is_refused_in_one_line_unless_forced(tmp_path)
     def calibrate(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "calibrate", str(path), "--workers", "1",
                                "--quiet", "--apply", *extra, "--out", str(tmp_path / f"out{len(extra)}")], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=HANG_GUARD_S)
 
     refused = calibrate()
     assert refused.returncode == 1, refused.stderr
@@ -377,3 +379,52 @@ def test_cli_apply_of_a_worse_fit_is_refused_in_one_line_unless_forced(tmp_path)
     forced = calibrate("--force")
     assert forced.returncode == 0, forced.stderr
     assert tomllib.loads(scenario.read_text())["market"]["segment_households"] == 100000
+
+
+# ---- a fit that did not improve says so (issue #14) ---------------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(budget=st.integers(1, 14), start=st.sampled_from(["low", "middle", "true"]),
+       current=st.sampled_from([None, "low", "true"]))
+def test_a_fit_that_did_not_improve_is_never_presented_as_an_improvement(budget, start, current):
+    """The search keeps its best candidate: the fit is the start when nothing did better, and may be worse than
+    the scenario's current values; either is said in plain words, and only then."""
+    where = {"low": LOW + 0.05 * (HIGH - LOW), "middle": (LOW + HIGH) / 2, "true": TRUE}
+    problem = toy_problem(6, replications=2, max_evaluations=budget)
+    problem.spec.optimiser.screening = 4
+    problem.start = where[start].copy()
+    problem.current = None if current is None else where[current].copy()
+    result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
+    text = result.shortfall() or ""
+    assert result.fitted.distance <= result.start.distance  # never worse than its start ...
+    assert ("did not improve on the start values" in text) == (result.fitted is result.start)  # ... or the start
+    worse = result.current is not None and result.fitted.distance > result.current.distance
+    assert ("did not improve on the scenario's current values" in text) == worse
+    assert result.headline() == ([text] if text else [])
+
+
+@pytest.mark.parametrize("budget, start, current, says", [
+    (1, (LOW + HIGH) / 2, None, "The fit did not improve on the start values"),
+    (4, LOW, TRUE, "The fit did not improve on the scenario's current values"),
+    (600, LOW, LOW, None),  # a real fit: it improved on both
+])
+def test_the_summary_report_fit_md_and_manifest_say_when_the_fit_did_not_improve(tmp_path, budget, start, current,
+                                                                                 says):
+    import json
+    from datetime import UTC, datetime
+
+    from sim.calibration_report import write_calibration
+
+    problem = toy_problem(6, replications=2, max_evaluations=budget)
+    problem.spec.optimiser.screening = 0
+    problem.start, problem.current = start.copy(), None if current is None else current.copy()
+    result = cal.Calibrator(problem, IN_PROCESS, simulate=toy_simulate).run()
+    folder = write_calibration(tmp_path / "fit", result, datetime.now(UTC))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    outputs = [" ".join(str(result).split()), (folder / "fit.md").read_text(),
+               (folder / "report.html").read_text().replace("&#39;", "'")]
+    if says is None:
+        assert manifest["improved"] and manifest["shortfall"] is None
+        assert not any("did not improve" in text for text in outputs)
+    else:
+        assert not manifest["improved"] and manifest["shortfall"].startswith(says)
+        assert all(says in text for text in outputs), outputs[0][:300]

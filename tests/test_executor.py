@@ -30,6 +30,7 @@ from sim.executor import (
 )
 from sim.runner import run_replications
 from sim.scenario_files import load_scenario
+from tests.conftest import HANG_GUARD_S
 
 pytestmark = pytest.mark.filterwarnings(r"ignore:Port \d+ is already in use:UserWarning")
 
@@ -246,5 +247,5 @@ def test_dask_is_not_imported_for_a_run_in_this_process(tmp_path):
             "with Executor(workers=1) as ex: ex.map(math.sqrt, [1.0, 4.0])\n"
             "print('distributed' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert out.stdout.strip() == "False", out.stderr

@@ -27,6 +27,7 @@ from sim.files import (
     write_json,
     write_parquet,
 )
+from tests.conftest import HANG_GUARD_S
 
 scalars = st.one_of(st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
                     st.text(max_size=20))
@@ -143,10 +144,29 @@ def test_check_writable_refuses_before_anything_is_computed(tmp_path, monkeypatc
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr("tempfile.mkdtemp", read_only)
+    monkeypatch.setattr("os.mkdir", read_only)
     with pytest.raises(WriteError) as info:
         check_writable(tmp_path / "out")
     assert str(info.value) == f"cannot write {tmp_path / 'out'}: Read-only file system"
+
+
+@given(umask=st.integers(0, 0o077))
+def test_a_result_folder_has_the_permissions_the_umask_gives_as_mkdir_would(tmp_path_factory, umask):
+    """Not tempfile.mkdtemp's 0700: with the usual umask 022 a finished folder is 0755, like one ``mkdir`` makes."""
+    import os
+    import stat
+
+    parent = tmp_path_factory.mktemp("umask")
+    previous = os.umask(umask)
+    try:
+        with atomic_folder(parent / "result") as tmp:
+            (tmp / "x.csv").write_text("whole")
+        (parent / "by_mkdir").mkdir()
+    finally:
+        os.umask(previous)
+    mode = stat.S_IMODE((parent / "result").stat().st_mode)
+    assert mode == 0o777 & ~umask == stat.S_IMODE((parent / "by_mkdir").stat().st_mode)
+    assert [p.name for p in parent.iterdir() if p.name.startswith(".")] == []
 
 
 @pytest.mark.parametrize("where", ["body", "rename"])
@@ -212,7 +232,7 @@ def test_two_runs_of_one_scenario_started_together_write_two_folders(tmp_path):
                               "--years", "1", "-r", "1", "--seed", str(seed), "--quiet"], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
     try:
-        outs = [p.communicate(timeout=300) for p in runs]
+        outs = [p.communicate(timeout=HANG_GUARD_S) for p in runs]
         assert [p.returncode for p in runs] == [0, 0], [err for _, err in outs]
         folders = sorted(Path(out.strip()) for out, _ in outs)
         assert len(set(folders)) == 2 and all((f / "manifest.json").exists() for f in folders)

@@ -54,7 +54,7 @@ from sim.scenario_files import (
     set_values,
     validate,
 )
-from tests.conftest import fuzz_budget
+from tests.conftest import HANG_GUARD_S, fuzz_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {p.name: read_toml(p) for p in sorted(SCENARIO_DIR.glob("*.toml"))}
@@ -472,7 +472,7 @@ def test_every_number_at_its_edges_runs_with_finite_outputs_or_is_refused_naming
 ARGV_SET_TEXTS = set_texts().filter(lambda text: "\x00" not in text)  # an argument cannot hold a NUL byte
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=HANG_GUARD_S)
 
 
 def assert_cli_answer(proc: subprocess.CompletedProcess, sources: tuple[str, ...], out: Path | None) -> None:
@@ -509,7 +509,8 @@ def test_cli_run_of_a_perturbed_scenario_exits_0_with_finite_results_or_2_with_n
         proc = cli("run", str(path), "-n", "200", "--years", "2", "-r", "1", "--workers", "1", "--quiet",
                    "--out", str(out), *sets, cwd=Path(tmp))
         event(f"exit {proc.returncode}")
-        assert_cli_answer(proc, (str(path), f"{path} (with --set overrides)", "--set "), out)
+        assert_cli_answer(proc, (str(path), f"{path} (with --years)", f"{path} (with --set overrides and --years)",
+                                 "--set "), out)
         if proc.returncode == 0:
             assert (out / "manifest.json").is_file() and (out / "report.html").is_file()
             assert_finite(pd.read_parquet(out / "brand_year.parquet"), "brand_year.parquet")

@@ -23,6 +23,7 @@ from sim.results import write_comparison, write_results
 from sim.run_report import RUN_FIGURES, build_run_report
 from sim.runner import run_replications
 from sim.scenario_files import load_scenario
+from tests.conftest import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 11
@@ -168,6 +169,6 @@ def test_format_difference():
 
 def test_report_module_does_not_import_the_model():
     code = "import sys, sim.report; print('sim.model' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -634,6 +634,23 @@ def test_field_paths_round_trip_whatever_the_names(parts):
     assert keys == parts and value == 3
 
 
+@HYP
+@given(parts=st.lists(st.sampled_from(["market", "years", "brands", '"Mercedes.Benz"', "service", "x"]), min_size=1,
+                      max_size=4),
+       at=st.integers(0, 4), spaces=st.sampled_from(["", " "]))
+def test_a_set_path_with_an_empty_part_is_refused_naming_the_set_text(parts, at, spaces):
+    """``--set market..years=3``, a leading or a trailing dot: a typo, refused in one line naming the text (it was
+    read as market.years)."""
+    parts = [*parts]
+    parts.insert(min(at, len(parts)), spaces)
+    text = ".".join(parts) + "=3"
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("lexus_us_1989", [text])
+    path = text[:-2]
+    assert info.value.problems == [f"--set {text}: empty part in the field path {path!r} (two dots together, or a "
+                                   "dot at one end)"]
+
+
 def test_a_brand_named_with_a_dot_is_reached_by_quoting_it(tmp_path):
     text = (SCENARIO_DIR / "generic_new_entrant.toml").read_text().replace("[brands.Sporty]", '[brands."Sporty.S"]')
     path = tmp_path / "dotted.toml"
@@ -777,11 +794,70 @@ def test_an_integer_is_a_number_where_a_number_is_meant():
      "market.segments.value.outside_utility: Input should be a finite number (got nan)"),
     ("market.reference_price=inf", "market.reference_price: Input should be a finite number (got inf)"),
     ("brands.Lexus.timeline=[{date = \"1990-01\", service = {roadside_level = true}}]",
-     "brands.Lexus.timeline[1990-01].service: roadside_level: Input should be a valid integer (got True)"),
+     "brands.Lexus.timeline[1990-01].service.roadside_level: Input should be a valid integer (got True)"),
     ("brands.Lexus.strategy.response={loaner_cars = 1}",
-     "brands.Lexus.strategy.response: loaner_cars: Input should be a valid boolean (got 1)"),
+     "brands.Lexus.strategy.response.loaner_cars: Input should be a valid boolean (got 1)"),
 ])
 def test_set_overrides_of_the_wrong_kind_are_refused_with_the_field(override, reason):
     with pytest.raises(ScenarioError) as info:
         load_scenario("lexus_us_1989", [override])
     assert info.value.problems == [f"{FLAGSHIP} (with --set overrides): {reason}"]
+
+
+# ---- every bad lever of an inline table, one line each (issue #14) ------------------------------------------------
+BAD_LEVERS = {  # a bad value of each kind a lever can have, and its line
+    "roadside_level": ("9", "Input should be less than or equal to 3 (got 9)"),
+    "loaner_cars": ("3", "Input should be a valid boolean (got 3)"),
+    "complimentary_maintenance_months": ("2.0", "Input should be a valid integer (got 2.0)"),
+    "proactive_goodwill": ("nan", "Input should be a finite number (got nan)"),
+    "recall_handling": ("-0.5", "Input should be greater than or equal to 0 (got -0.5)"),
+    "loaner_carz": ("true", "unknown field (did you mean 'loaner_cars'?)"),
+}
+
+
+@HYP
+@given(bad=st.lists(st.sampled_from(sorted(BAD_LEVERS)), min_size=1, max_size=len(BAD_LEVERS), unique=True),
+       where=st.sampled_from(["file", "timeline --set", "response --set"]))
+def test_every_bad_lever_of_an_inline_table_is_one_line_at_its_own_path(tmp_path_factory, bad, where):
+    """``service = { roadside_level = 9, loaner_cars = 3 }`` in a timeline entry (a file or --set) or a strategy's
+    response: one line per bad lever, each at its own field path, as for fields of a table."""
+    table = "{ " + ", ".join(f"{name} = {BAD_LEVERS[name][0]}" for name in bad) + " }"
+    if where == "file":
+        path = child(tmp_path_factory.mktemp("levers"), f'[[brands.Lexus.timeline]]\ndate = "1995-01"\n'
+                                                        f"service = {table}\n")
+        args, field = (path,), "brands.Lexus.timeline[1995-01].service"
+    elif where == "timeline --set":
+        path, field = FLAGSHIP, "brands.Lexus.timeline[1995-01].service"
+        args = (path, [f'brands.Lexus.timeline=[{{ date = "1995-01", service = {table} }}]'])
+    else:
+        path, field = FLAGSHIP, "brands.BMW.strategy.response"
+        args = (path, [f"{field}={table}"])
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(*args)
+    source = f"{path}" + (" (with --set overrides)" if len(args) > 1 else "")
+    assert sorted(info.value.problems) == sorted(f"{source}: {field}.{name}: {BAD_LEVERS[name][1]}" for name in bad)
+
+
+# ---- explain prints a file that loads back (issue #14) -------------------------------------------------------------
+SHIPPED = sorted(p.name for p in SCENARIO_DIR.glob("*.toml"))
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)  # any text a file or --set may hold
+
+
+@HYP
+@given(file=st.sampled_from(SHIPPED), question=TEXT, name=TEXT.filter(str.strip), years=st.integers(1, 40))
+def test_the_resolved_scenario_explain_prints_loads_back_as_the_same_scenario(tmp_path_factory, file, question, name,
+                                                                               years):
+    """What ``explain`` prints (comments, then the resolved fields) is a scenario file: saved and loaded, it gives the
+    same Scenario, whatever its name and question hold (brackets, quotes, line breaks, long lines)."""
+    import warnings
+
+    from sim.files import toml_inline
+    from sim.scenario_files import scenario_toml
+
+    overrides = [f"question={toml_inline(question)}", f"name={toml_inline(name)}", f"market.years={years}"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dates outside a shortened run
+        scenario = load_scenario(file, overrides)
+        path = tmp_path_factory.mktemp("explained") / "saved.toml"
+        path.write_text(scenario_toml(scenario), encoding="utf-8")
+        assert load_scenario(path) == scenario

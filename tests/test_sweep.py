@@ -27,6 +27,7 @@ from sim.model import LuxuryMarketModel
 from sim.scenario_files import ScenarioError, load_scenario
 from sim.sweep import output_value, run_sweep
 from sim.sweep_folder import ChunkWriter
+from tests.conftest import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,6 +146,7 @@ def grid_sweep(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("change, field, words", [
     (("choice.inertia", "choice.inertai"), "parameters.1.path", "did you mean 'inertia'"),
     (("brands.Lexus.service", "brands.Lexsu.service"), "parameters.0.path", "unknown brand 'Lexsu'"),
+    (("choice.inertia", "choice..inertia"), "parameters.1.path", "empty part in the field path 'choice..inertia'"),
     (('kind = "grid"', 'kind = "factorial"'), "design.kind", "unknown design kind 'factorial'"),
     (("replications = 2", "replicatons = 2"), "replicatons", "did you mean 'replications'"),
     (('brand = "Mercedes-Benz"', 'brand = "Mercedez-Benz"'), "outputs.0.brand", "unknown brand"),
@@ -399,16 +401,18 @@ def test_resume_after_the_sweep_process_is_killed(tmp_path):
     # its own session, so the sweep, its nannies and workers can all be killed together (by its group id)
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hung = time.monotonic() + HANG_GUARD_S
     try:
         while not list((out / "outputs").glob("part-*.parquet")) if out.exists() else True:  # however long it takes
             assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < hung, "hang guard: the sweep never wrote a chunk"
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.wait(timeout=HANG_GUARD_S)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+            proc.wait(timeout=HANG_GUARD_S)
     done = pd.read_parquet(out / "outputs")
     assert 1 <= len(done) < 18
     assert (out / "sweep.lock").exists() and not (out / "runs.parquet").exists()  # killed: no clean-up ran
@@ -451,7 +455,7 @@ def test_a_worker_killed_mid_sweep_does_not_fail_it(tmp_path, monkeypatch):
         monkeypatch.setattr(ChunkWriter, "add", kill_a_worker_after_the_first_batch)
         folder = run_sweep(path, out=tmp_path / "sweep", scheduler=cluster.scheduler_address, progress=False)
         assert killed
-        client.wait_for_workers(2, timeout=60)
+        client.wait_for_workers(2, timeout=HANG_GUARD_S)
         assert killed[0] not in client.run(os.getpid).values()  # that worker really died (the nanny restarted one)
     assert_exactly_once(folder, 15, 2)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -596,7 +600,7 @@ def test_resume_with_a_scheduler_that_does_not_answer_fails_in_one_line_and_leav
         silent = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
     done = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "sweep", str(tiny_sweep.parent / "tiny.toml"),
                            "--resume", "--out", str(tiny_sweep), "--scheduler", silent], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=HANG_GUARD_S)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 1 and len(lines) == 1 and "no Dask scheduler answers" in lines[0], done.stderr
     manifest = json.loads((tiny_sweep / "manifest.json").read_text())

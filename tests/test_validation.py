@@ -12,6 +12,7 @@ import pytest
 
 from sim import validation as val
 from sim.scenario_files import load_scenario
+from tests.conftest import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = load_scenario("lexus_us_1989")
@@ -120,7 +121,7 @@ def test_calibrated_flagship_passes_the_stylized_facts_at_small_scale(tmp_path):
     two known misses."""
     out = tmp_path / "validation"
     proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "validate", "-n", "30000", "-r", "4",
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
     facts = pd.read_csv(out / "facts.csv") if out.exists() else None
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-2000:])
     # Known misses of issue #13 (docs/calibration.md): the loyalty band's two ends, Lexus above 60% from 2002 and
@@ -150,7 +151,8 @@ def test_only_scenarios_of_the_market_the_data_describe_are_covered():
 @pytest.mark.parametrize("name", ["europe_1990", "generic_new_entrant"])
 def test_validate_refuses_a_scenario_the_data_do_not_describe_in_one_line(tmp_path, name):
     proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "validate", name, "-n", "2000", "-r", "2",
-                           "--out", str(tmp_path / "v")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           "--out", str(tmp_path / "v")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=HANG_GUARD_S)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = [line.strip() for line in proc.stderr.splitlines() if line.strip() and line.strip() != "Invalid input"]
     assert len(lines) == 1 and lines[0].startswith(f"{name}: cannot be validated: ")
