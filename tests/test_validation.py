@@ -124,8 +124,8 @@ def test_calibrated_flagship_passes_the_stylized_facts_at_small_scale(tmp_path):
                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
     facts = pd.read_csv(out / "facts.csv") if out.exists() else None
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-2000:])
-    # Known misses of issue #13 (docs/calibration.md): the loyalty band's two ends, Lexus above 60% from 2002 and
-    # Jaguar below 10% in 1997-2001; every other fact must hold, and no brand-year may stray far from the band.
+    # Known misses of issue #13 (docs/calibration.md): the loyalty band's two ends, narrowly (Lexus 60.4-61.1% in
+    # 2007-2010, Jaguar 7-10% in some years); every other fact must hold, and no brand-year may stray far from it.
     known_misses = {"Every brand's repurchase loyalty keeps more than a few owners",
                     "Every brand's repurchase loyalty is never near certainty"}
     failing = {f.split(",")[0] for f in facts.loc[~facts["passed"], "fact"]}
@@ -133,7 +133,7 @@ def test_calibrated_flagship_passes_the_stylized_facts_at_small_scale(tmp_path):
     assert {p.name for p in out.iterdir()} >= {"facts.csv", "fit.csv", "forecast.csv", "report.html", "manifest.json"}
     forecast = pd.read_csv(out / "forecast.csv")
     assert forecast["year"].min() == 1998 and forecast["year"].max() == 2010  # after the 1984-1997 window
-    assert forecast["loyalty_mean"].between(0.03, 0.75).all(), forecast.sort_values("loyalty_mean").iloc[[0, -1]]
+    assert forecast["loyalty_mean"].between(0.05, 0.65).all(), forecast.sort_values("loyalty_mean").iloc[[0, -1]]
 
 
 # ---- what the reference data can judge (issue #14, items 8 and 12) ----------------------------------------------
