@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (the message names the file, the field and th
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import warnings
@@ -27,7 +28,8 @@ FLAGSHIP = "lexus_us_1989"
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, rich_markup_mode="rich",
                   help="luxsim: an agent-based simulator of the luxury car market (the Lexus case).")
-console = Console(width=None if sys.stdout.isatty() else 120)
+# The terminal's width (or COLUMNS, when set: COLUMNS=80 for an 80-column summary); 120 when piped to a file.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 120)
 err = Console(stderr=True)
 
 
