@@ -282,6 +282,10 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
     except SweepInterrupted as exc:
         _interrupted[0] = str(exc)  # what cli() says on exit 130: this sweep keeps its finished runs
         raise
+    except Exception as exc:  # an error after runs were saved: say how to finish, then fail as the error does
+        for note in getattr(exc, "__notes__", []):
+            print(note, file=sys.stderr)
+        raise
     console.print(sweep_summary(folder), markup=False, highlight=False)
     if not quiet:
         console.print(f"Next: python run_sim.py analyze {folder}", markup=False, highlight=False)
