@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (the message names the file, the field and th
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import warnings
@@ -27,7 +28,8 @@ FLAGSHIP = "lexus_us_1989"
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, rich_markup_mode="rich",
                   help="luxsim: an agent-based simulator of the luxury car market (the Lexus case).")
-console = Console(width=None if sys.stdout.isatty() else 120)
+# The terminal's width (or COLUMNS, when set: COLUMNS=80 for an 80-column summary); 120 when piped to a file.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 120)
 err = Console(stderr=True)
 
 
@@ -279,6 +281,10 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
         raise typer.Exit(1) from None
     except SweepInterrupted as exc:
         _interrupted[0] = str(exc)  # what cli() says on exit 130: this sweep keeps its finished runs
+        raise
+    except Exception as exc:  # an error after runs were saved: say how to finish, then fail as the error does
+        for note in getattr(exc, "__notes__", []):
+            print(note, file=sys.stderr)
         raise
     console.print(sweep_summary(folder), markup=False, highlight=False)
     if not quiet:

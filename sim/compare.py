@@ -16,12 +16,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.formats import difference
 from sim.report import Rendered
-from sim.stats import CONFIDENCE, mean_interval, t_half_width
+from sim.stats import CONFIDENCE, clip, mean_interval, t_half_width
 
 KEYS = ["year", "brand"]
 PAIR = ["replication", *KEYS]
 BOUNDED = ("sales_share", "lease_share", "fleet_share", "churn_rate", "repurchase_loyalty")  # fractions in [0, 1]
+# The rate at which the verdict discounts a later year's profit against an earlier one's: results are in constant
+# 1989 dollars, so this is a real rate, and 8% a year is a conventional hurdle rate for a carmaker's investment
+# (a cost of capital of the period). A number a strategist may change; every report names it.
+DISCOUNT_RATE = 0.08
 HEADLINE = ("sales_share", "fleet_share", "repurchase_loyalty", "conquest_sales", "csi", "service_cost", "profit")
 
 
@@ -93,8 +98,9 @@ def paired_differences(base: pd.DataFrame, other: pd.DataFrame, confidence: floa
         confidence: two-sided level of the t-interval (``sim.stats.t_half_width``).
 
     Returns:
-        One row per year × brand × metric: year, brand, metric, base, other, diff_mean, n, ci_low, ci_high
-        (NaN interval with one replication; a difference of fractions (:data:`BOUNDED`) clipped to [−1, 1]).
+        One row per year × brand × metric: year, brand, metric, base, other, diff_mean, n, ci_low, ci_high,
+        clipped (NaN interval with one replication; a difference of fractions (:data:`BOUNDED`) clipped to
+        [−1, 1], ``clipped`` True where it was).
     """
     numeric = [c for c in base.columns if c not in ("replication", *KEYS) and pd.api.types.is_numeric_dtype(base[c])]
     merged = base.merge(other, on=["replication", *KEYS], suffixes=("_base", "_other"))
@@ -111,9 +117,11 @@ def paired_differences(base: pd.DataFrame, other: pd.DataFrame, confidence: floa
     table = pd.concat(rows, ignore_index=True)
     half = t_half_width(table["diff_sd"].to_numpy(), table["n"].to_numpy(), confidence)
     low, high = table["diff_mean"] - half, table["diff_mean"] + half
-    bounded = table["metric"].isin(BOUNDED)
-    table["ci_low"] = low.where(~bounded, low.clip(lower=-1.0))
-    table["ci_high"] = high.where(~bounded, high.clip(upper=1.0))
+    bounded = table["metric"].isin(BOUNDED).to_numpy()
+    cut_low, cut_high, cut = clip(low, high, (-1.0, 1.0))
+    table["ci_low"] = np.where(bounded, cut_low, low)
+    table["ci_high"] = np.where(bounded, cut_high, high)
+    table["clipped"] = bounded & cut
     return table.drop(columns=["diff_sd"])
 
 
@@ -143,6 +151,158 @@ def payback(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     mean["payback_year"] = mean["brand"].map(lambda b: result[b][0])
     mean["paid_back_by"] = mean["brand"].map(lambda b: result[b][1])
     return mean
+
+
+AHEAD_THROUGHOUT = "ahead throughout"
+NOT_PAID_BACK = "not within the run"
+
+
+def payback_of(years, cumulative) -> tuple[float, str]:
+    """When a policy's cumulative profit difference (policy − without, one value per year, ascending) paid back.
+
+    Returns:
+        ``(year, label)``: the first year from which the difference stays above zero and that year as text; NaN and
+        "ahead throughout" when it was never below zero (and ends above); NaN and "not within the run" when it ends
+        at or below zero (or there are no years).
+    """
+    values = np.asarray(cumulative, dtype=float)
+    if values.size == 0 or not values[-1] > 0:
+        return float("nan"), NOT_PAID_BACK
+    behind = np.flatnonzero(~(values >= 0))  # below zero (a NaN year counts as not ahead)
+    if behind.size == 0:
+        return float("nan"), AHEAD_THROUGHOUT
+    year = float(np.asarray(years)[behind.max() + 1])
+    return year, f"{year:.0f}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The effect of a policy on one brand: the scenario that spent more on the brand's service (the policy) against
+    the one that spent less (without it), over the brand-years both have. Every figure is policy − without,
+    ``(mean, low, high)`` over paired replications (a 95% t-interval; NaN ends with one replication); money in
+    dollars of 1989, sales in cars, shares as fractions.
+
+    Attributes:
+        policy, without: scenario names (when service spending does not differ, ``policy`` is the compared
+            scenario and ``without`` the base: ``spending_differs`` is False).
+        brand: the brand whose service spending differs most (else whose last-year share differs most).
+        first, last: the years compared. n: paired replications.
+        share: sales share difference in ``last``. sales: cars sold, summed over the years.
+        profit: cumulative profit difference (net of the service spending). service_cost: the extra service
+            spending (what the policy cost). roi: profit gained per dollar of extra service spending (NaN where a
+            replication spent no more). npv: profit differences discounted at :data:`DISCOUNT_RATE` a year to
+            ``first``.
+        payback: "YYYY", "ahead throughout" or "not within the run" (:func:`payback_of` on the mean cumulative
+            profit difference); payback_years: each replication's payback year (NaN where it has none).
+        share_clipped: the share interval ran past [−1, 1] and was cut there.
+    """
+
+    policy: str
+    without: str
+    brand: str
+    first: int
+    last: int
+    n: int
+    spending_differs: bool
+    share: tuple[float, float, float]
+    sales: tuple[float, float, float]
+    profit: tuple[float, float, float]
+    service_cost: tuple[float, float, float]
+    roi: tuple[float, float, float]
+    npv: tuple[float, float, float]
+    payback: str
+    payback_years: tuple[float, ...]
+    share_clipped: bool = False
+
+    def lines(self) -> list[str]:
+        """The verdict in words, one sentence a line (the same in the terminal and the reports)."""
+        def money(t):
+            return difference(t[0] / 1e6, t[1] / 1e6, t[2] / 1e6, "$M", 0)
+
+        years = f"{self.first}–{self.last}"
+        clipped = " (clipped)" if self.share_clipped else ""
+        who = (f"{self.policy} (the policy: more service spending for {self.brand}) against {self.without}"
+               if self.spending_differs else
+               f"{self.policy} against {self.without} (no difference in {self.brand}'s service spending)")
+        lines = [f"Verdict for {self.brand}, {years}: {who}, mean [95% interval] over {self.n} paired "
+                 "replications.",
+                 f"Bought: {difference(self.share[0] * 100, self.share[1] * 100, self.share[2] * 100, 'pp')} of "
+                 f"sales share in {self.last}{clipped}; "
+                 f"{difference(*self.sales, 'cars', 0)} sold; {money(self.profit)} of "
+                 "cumulative profit (net of the service spending).",
+                 f"Cost: {money(self.service_cost)} of extra service spending."]
+        if self.spending_differs:
+            roi = difference(self.roi[0] * 100, self.roi[1] * 100, self.roi[2] * 100, "%", 0).replace(" %", "%")
+            lines.append(f"Return on that spending: {roi} (profit gained per dollar of extra service spending).")
+        lines.append(f"Net present value at {DISCOUNT_RATE:.0%} a year (real, to {self.first}): {money(self.npv)}.")
+        years_paid = [y for y in self.payback_years if y == y]
+        spread = ""
+        if len(years_paid) == len(self.payback_years) > 1:
+            low, high = min(years_paid), max(years_paid)
+            spread = f" (each replication: {low:.0f})" if low == high else f" (replications: {low:.0f}–{high:.0f})"
+        lines.append(f"Payback: {self.payback}{spread}" + (
+            " (the cumulative profit difference was never behind)." if self.payback == AHEAD_THROUGHOUT else "."))
+        return lines
+
+
+def changed_brands(base: dict, other: dict) -> list[str]:
+    """The brands both scenarios have whose settings differ (levers, timeline, strategy, prices ...): where a policy
+    was changed. ``base`` and ``other`` are scenarios as dicts (``Scenario.model_dump(mode="json")``, a manifest's
+    ``scenario``)."""
+    a, b = base.get("brands", {}), other.get("brands", {})
+    return [brand for brand in a if brand in b and a[brand] != b[brand]]
+
+
+def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name: str,
+            brand: str | None = None, candidates: list[str] | None = None) -> Verdict | None:
+    """The :class:`Verdict` of a comparison, oriented as the effect of the policy.
+
+    Args:
+        base, other: ``brand_year`` tables of all replications of the base and the compared scenario.
+        base_name, other_name: their names.
+        brand: the brand judged (default: of ``candidates``, or of every brand when none is given or none is
+            present, the one whose cumulative service spending differs most, else whose last-year sales share
+            differs most).
+        candidates: the brands whose policy differs (:func:`changed_brands`).
+
+    Returns:
+        The verdict, or None when the scenarios have no brand-year in common.
+    """
+    base, other = common(base, other)
+    if base.empty:
+        return None
+    cols = ["sales_share", "sales", "profit", "service_cost"]
+    diff = other[PAIR].assign(**{c: other[c].to_numpy(float) - base[c].to_numpy(float) for c in cols})
+    first, last = int(diff["year"].min()), int(diff["year"].max())
+    totals = diff.groupby("brand", sort=False)[["service_cost"]].sum() / diff["replication"].nunique()
+    if brand is None:
+        pool = [b for b in candidates or [] if b in totals.index] or list(totals.index)
+        spend = totals.loc[pool, "service_cost"].abs()
+        if spend.max() > 0.5:  # half a dollar over the run: a difference, not rounding
+            brand = str(spend.idxmax())
+        else:
+            final = diff[diff["year"] == last].groupby("brand", sort=False)["sales_share"].mean().abs()
+            brand = str(final.reindex(pool).fillna(0).idxmax())
+    sign = -1.0 if totals.loc[brand, "service_cost"] < 0 else 1.0
+    differs = abs(totals.loc[brand, "service_cost"]) > 0.5
+    d = diff[diff["brand"] == brand].sort_values(["replication", "year"])
+    d = d.assign(**{c: sign * d[c] for c in cols})
+    per = d.groupby("replication")
+    profit, cost = per["profit"].sum(), per["service_cost"].sum()
+    discount = (1.0 + DISCOUNT_RATE) ** -(d["year"] - first)
+    npv = (d["profit"] * discount).groupby(d["replication"]).sum()
+    share = d[d["year"] == last].set_index("replication")["sales_share"]
+    roi = (profit / cost).where(cost != 0) if differs else profit * np.nan
+    share_mean, low, high = mean_interval(share)
+    low, high, clipped = clip(low, high, (-1.0, 1.0))
+    mean_cum = d.groupby("year")["profit"].mean().cumsum()
+    _, label = payback_of(mean_cum.index.to_numpy(), mean_cum.to_numpy())
+    each = tuple(payback_of(g["year"].to_numpy(), g["profit"].cumsum().to_numpy())[0] for _, g in per)
+    return Verdict(policy=other_name if sign > 0 else base_name, without=base_name if sign > 0 else other_name,
+                   brand=brand, first=first, last=last, n=int(d["replication"].nunique()), spending_differs=differs,
+                   share=(share_mean, low, high), sales=mean_interval(per["sales"].sum()),
+                   profit=mean_interval(profit), service_cost=mean_interval(cost), roi=mean_interval(roi),
+                   npv=mean_interval(npv), payback=label, payback_years=each, share_clipped=clipped)
 
 
 def headline(differences: pd.DataFrame, years: list[int]) -> pd.DataFrame:
@@ -198,9 +358,23 @@ class Comparison(Rendered):
         """:func:`payback` of scenario ``name`` against the base."""
         return payback(self.brand_year(self.base), self.brand_year(name))
 
-    def tables(self) -> list[dict]:
-        """One table per scenario other than the base: share, loyalty and cumulative profit differences with
-        their 95% intervals, and the payback year (``sim.compare_report.summary_table``)."""
-        from sim.compare_report import summary_table
+    def verdict(self, name: str) -> Verdict | None:
+        """:func:`verdict` of scenario ``name`` against the base (oriented as the effect of the policy)."""
+        base, other = (self.runs[n][0].model_dump(mode="json") for n in (self.base, name))
+        return verdict(self.brand_year(self.base), self.brand_year(name), self.base, name,
+                       candidates=changed_brands(base, other))
 
-        return [summary_table(self, name) for name in self.others]
+    def headline(self) -> list[str]:
+        """Each compared scenario's verdict in words, then a warning when there are too few replications
+        (``sim.compare_report.verdict_headline``)."""
+        from sim.compare_report import verdict_headline
+
+        return verdict_headline({name: self.verdict(name) for name in self.others},
+                                len(self.runs[self.base][1]))
+
+    def tables(self) -> list[dict]:
+        """Two tables per scenario other than the base: share and loyalty differences, then the cumulative profit
+        difference and the payback year, with 95% intervals (``sim.compare_report.summary_tables``)."""
+        from sim.compare_report import summary_tables
+
+        return [t for name in self.others for t in summary_tables(self, name)]

@@ -11,7 +11,7 @@ when it pays.
 * figures: sales share per scenario; the sales-share difference with its 95% band per brand; the cumulative
   profit difference with its 95% band per brand; and the provenance block.
 
-:func:`summary_table` is the terminal and notebook summary of a ``sim.compare.Comparison``.
+:func:`summary_tables` are the terminal and notebook summary of a ``sim.compare.Comparison``, below its verdict.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
-from sim.compare import total_differences
+from sim.compare import DISCOUNT_RATE, Verdict, changed_brands, total_differences, verdict
 from sim.figures import BAND, Figure, integer_years, line_with_band, png_uri, style, thousands
 from sim.files import safe_name
 from sim.formats import MISSING, difference
@@ -41,7 +41,7 @@ from sim.report import (
     write_report,
 )
 from sim.run_report import RunData, read_run
-from sim.stats import t_half_width
+from sim.stats import CLIPPED_NOTE, few_replications, t_half_width
 from sim.style import brand_palette, scenario_palette
 
 COMPARE_MILESTONES = (1995, 2000)
@@ -158,6 +158,22 @@ def compare_headline(cmp: CompareData, scenario: str, top: int = 3) -> list[str]
                      f"cumulative profit {first}–{last} {difference(p.diff_mean, p.ci_low, p.ci_high, '$M')}, "
                      f"service cost {difference(c.diff_mean, c.ci_low, c.ci_high, '$M')}")
     return lines
+
+
+def verdict_headline(verdicts: dict[str, Verdict | None], n: int) -> list[str]:
+    """The verdicts' sentences (:meth:`sim.compare.Verdict.lines`), scenario by scenario, then the warning when ``n``
+    replications are too few (``sim.stats.few_replications``): what the terminal and the report both print."""
+    lines = [line for v in verdicts.values() if v is not None for line in v.lines()]
+    warning = few_replications(n)
+    return lines + ([warning] if warning else [])
+
+
+def compare_verdicts(cmp: CompareData) -> dict[str, Verdict | None]:
+    """Each compared scenario's :func:`sim.compare.verdict` against the base, from the folder's runs."""
+    base = cmp.runs[cmp.base].brand_year
+    first = cmp.runs[cmp.base].scenario
+    return {s: verdict(base, cmp.runs[s].brand_year, cmp.base, s,
+                       candidates=changed_brands(first, cmp.runs[s].scenario)) for s in cmp.others}
 
 
 def payback_verdict(r: pd.Series, scenario: str, base: str) -> tuple[str, str]:
@@ -283,10 +299,16 @@ def build_compare_report(folder: Path) -> Path:
     scenarios = [{"name": name, "base": name == cmp.base, **scenario_header(run.scenario)}
                  for name, run in cmp.runs.items()]
     reps = cmp.runs[cmp.base].manifest.get("replications", [])  # every scenario runs the same seeds
+    n = int(cmp.runs[cmp.base].brand_year["replication"].nunique())
+    verdicts = compare_verdicts(cmp)
+    clipped = bool(cmp.differences.get("clipped", pd.Series(dtype=bool)).fillna(False).astype(bool).any()) or any(
+        v.share_clipped for v in verdicts.values() if v is not None)
     return write_report(folder, render(
         "compare.html.j2", title=f"luxsim comparison: {' vs '.join(cmp.names)}", names=cmp.names, base=cmp.base,
         base_header=scenario_header(cmp.runs[cmp.base].scenario), scenarios=scenarios,
-        last=cmp.years[-1], n=int(cmp.differences["n"].max()),
+        last=cmp.years[-1], n=n, verdicts=[{"name": s, "lines": v.lines()} for s, v in verdicts.items() if v],
+        discount_rate=f"{DISCOUNT_RATE:.0%}", warning=few_replications(n) or "",
+        clipped_note=CLIPPED_NOTE if clipped else "",
         headlines=[{"name": s, "question": cmp.runs[s].scenario.get("question", ""), "lines": compare_headline(cmp, s)}
                    for s in cmp.others],
         tables=[differences_table(cmp, s, palette) for s in cmp.others], payback=payback_table(cmp, palette),
@@ -295,33 +317,49 @@ def build_compare_report(folder: Path) -> Path:
 
 
 # ---- the terminal summary ----------------------------------------------------------------------------------
-def summary_table(comparison, name: str) -> dict:
-    """One scenario of a ``sim.compare.Comparison`` against its base: per brand, the sales-share difference in
-    1995 or 2000 (where inside the run) and the last year, the loyalty difference in the last year (pp), the
-    cumulative profit difference ($M), each mean [95% interval] over paired replications, and the payback year.
-    Only the brands and years both scenarios have are compared (``sim.compare.common``)."""
+def summary_tables(comparison, name: str) -> list[dict]:
+    """One scenario of a ``sim.compare.Comparison`` against its base, in two tables narrow enough for an 80-column
+    terminal (each interval on its own line under its mean):
+
+    * share and loyalty: per brand, the sales-share difference in 1995 or 2000 (where inside the run) and the last
+      year, and the loyalty difference in the last year, in percentage points;
+    * money: per brand, the cumulative profit difference ($M), the payback year and who came out ahead (the words
+      of the report's payback table, :func:`payback_verdict`).
+
+    Each difference is mean [95% interval] over paired replications; a share or loyalty interval that ran past
+    [−100, +100] pp is cut there and marked "clipped" in the note. Only the brands and years both scenarios have are
+    compared (``sim.compare.common``)."""
     diffs = comparison.differences(name)
     first, last = int(diffs["year"].min()), int(diffs["year"].max())
     mid = next((y for y in COMPARE_MILESTONES if first < y < last), None)
     years = [y for y in (mid, last) if y is not None]
     d = diffs.set_index(["metric", "year", "brand"])
     profit = comparison.total_differences(name, "profit").set_index("brand")
-    pay = comparison.payback(name).drop_duplicates("brand").set_index("brand")
-    rows = []
+    pay = comparison.payback(name).sort_values("year").groupby("brand", sort=False).tail(1).set_index("brand")
+    shares, money, clipped = [], [], False
     for brand in diffs["brand"].unique():
-        cells = [_row_cell(d.loc[key] if (key := ("sales_share", y, brand)) in d.index else None, 100, "pp")
-                 for y in years]
-        cells.append(_row_cell(d.loc[key] if (key := ("repurchase_loyalty", last, brand)) in d.index else None,
-                               100, "pp"))
+        cells = []
+        for key in [("sales_share", y, brand) for y in years] + [("repurchase_loyalty", last, brand)]:
+            r = d.loc[key] if key in d.index else None
+            clipped |= r is not None and bool(r.get("clipped", False))
+            c = _row_cell(r, 100, "")
+            cells.append(c)
+        shares.append(row(cells, label=brand))
         p = profit.loc[brand]
-        cells.append(difference_cell(p.diff_mean / 1e6, p.ci_low / 1e6, p.ci_high / 1e6, "$M", 0))
-        year, who = pay.loc[brand, "payback_year"], pay.loc[brand, "paid_back_by"]
-        who = name if who == "other" else comparison.base
-        cells.append(cell(MISSING if pd.isna(year) else f"{year:.0f} ({who})"))
-        rows.append(row(cells, label=brand))
+        year, who = payback_verdict(pay.loc[brand], name, comparison.base)  # as the report says it
+        who = {"other": name, "base": comparison.base}.get(who, who)
+        money.append(row([difference_cell(p.diff_mean / 1e6, p.ci_low / 1e6, p.ci_high / 1e6, "$M", 0),
+                          cell(year), cell(who, "name")], label=brand))
     scenario = comparison.runs[name][0]
     reps = len(comparison.runs[name][1])
-    header = [head("brand", left=True), *(head(f"share {y}\n(pp)") for y in years), head(f"loyalty {last}\n(pp)"),
-              head("cumulative profit\n($M)"), head("payback year\n(who paid back)")]
-    return table("differences", header, rows, title=f"{name} − {comparison.base}: {scenario.question}",
-                 note=f"(mean difference [95% interval] over {reps} paired replications)")
+    note = f"mean difference [95% interval] over {reps} paired replications"
+    title = f"{name} − {comparison.base}: {scenario.question}"
+    share_table = table("differences", [head("brand", left=True), *(head(f"share {y}") for y in years),
+                                        head(f"loyalty {last}")], shares,
+                        title=f"{title}\nSales share and repurchase loyalty (pp)",
+                        note=f"({note}{'; ' + CLIPPED_NOTE if clipped else ''})")
+    money_table = table("payback", [head("brand", left=True), head(f"profit {first}–{last} ($M)"),
+                                    head("payback"), head("ahead from then on", left=True)], money,
+                        title=f"{name} − {comparison.base}: cumulative profit and payback",
+                        note=f"({note})")
+    return [{**share_table, "stack": True}, {**money_table, "stack": True}]

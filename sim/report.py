@@ -119,22 +119,26 @@ def excludes_zero(low: float, high: float) -> bool:
 
 def rich_table(t: dict):
     """A :func:`table` as a ``rich.table.Table`` (for the terminal). Every text is a ``rich.text.Text``, never
-    parsed as console markup: a scenario's question may hold ``[`` and ``]``."""
+    parsed as console markup: a scenario's question may hold ``[`` and ``]``. Nothing is ever cut with an ellipsis:
+    a cell too wide for its column folds onto the next line. A table with ``"stack": True`` puts each cell's
+    interval on a line of its own under the value (narrow columns: no interval spread over three lines). The title
+    and note are printed above the table at the terminal's width (a narrow table does not squeeze them)."""
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     title = "\n".join(x for x in (t["title"], t["note"]) if x)
-    out = Table(title=Text(title) if title else None, title_justify="left")
+    out = Table()
     grouped = any(r["group"] for r in t["rows"])
     branded = any(r["brand"] is not None for r in t["rows"])
     header = t["head"]
     if grouped and branded:
-        out.add_column(Text(plain(header[0]["text"])), style="bold")
+        out.add_column(Text(plain(header[0]["text"])), style="bold", overflow="fold")
         header = header[1:]
     for h in header:
         label = h is header[0] and not branded  # the row labels: a brand, a lever, a target
         out.add_column(Text(plain(h["text"])), justify="left" if h["left"] else "right",
-                       style="bold" if label else None)
+                       style="bold" if label else None, overflow="fold")
     styles = {"pass": "green", "fail": "bold red"}
     for r in t["rows"]:
         cells = []
@@ -145,10 +149,10 @@ def rich_table(t: dict):
         elif grouped:
             cells.append(Text(str(r["group"])))
         for c in r["cells"]:
-            text = plain(c["text"]) + (f" {plain(c['ci'])}" if c["ci"] else "")
+            text = plain(c["text"]) + (("\n" if t.get("stack") else " ") + plain(c["ci"]) if c["ci"] else "")
             cells.append(Text(text, style=styles.get(c["kind"], "")))
         out.add_row(*cells, end_section=bool(r.get("end_section")))
-    return out
+    return Group(Text(title), out) if title else out
 
 
 def text_of(renderable: Any, width: int = TERMINAL_WIDTH) -> str:

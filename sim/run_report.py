@@ -12,7 +12,7 @@
   heatmap (where each brand's owners went); satisfaction (CSI); service P&L and cumulative profit;
 * the provenance block from ``manifest.json``.
 
-It reads only files in the folder and writes only ``report.html``. :func:`summary_table` is the terminal and
+It reads only files in the folder and writes only ``report.html``. :func:`summary_tables` are the terminal and
 notebook summary of a run (``sim.runner.RunSet``).
 """
 
@@ -302,24 +302,26 @@ def summary_years(years: list[int]) -> list[int]:
     return shown if last in shown else [*shown, last]
 
 
-def summary_table(summary: pd.DataFrame, title: str = "", note: str = "") -> dict:
-    """Sales share by brand in the summary years, then repurchase loyalty, conquest sales and sales in the last
-    year (replication means), brands by their last share.
+def summary_tables(summary: pd.DataFrame, title: str = "", note: str = "") -> list[dict]:
+    """Two tables narrow enough for an 80-column terminal, brands by their last share: sales share by brand in the
+    summary years; then repurchase loyalty, conquest sales and sales in the last year (replication means).
 
     Args:
         summary: ``sim.runner.summarise`` of a run's brand_year (``<column>_mean`` per year × brand).
+        title, note: shown above the first table.
     """
     years = summary_years(sorted(int(y) for y in summary["year"].unique()))
     last = years[-1]
     final = summary[summary["year"] == last].set_index("brand")
-    rows = []
+    shares, others = [], []
     for brand in final["sales_share_mean"].sort_values(ascending=False).index:
         by_year = summary[summary["brand"] == brand].set_index("year")
         f = final.loc[brand]
-        rows.append(row([*(cell(percent(by_year.loc[y, "sales_share_mean"])) for y in years),
-                         cell(percent(f["repurchase_loyalty_mean"], 0)), cell(number(f["conquest_sales_mean"])),
-                         cell(number(f["sales_mean"]))], label=brand))
-    header = [head("brand", left=True), *(head(f"{y}\nshare") for y in years), head(f"{last}\nloyalty"),
-              head(f"{last}\nconquest"), head(f"{last}\nsales")]
-    return table("summary", header, rows, title=title, note=note)
-
+        shares.append(row([cell(percent(by_year.loc[y, "sales_share_mean"])) for y in years], label=brand))
+        others.append(row([cell(percent(f["repurchase_loyalty_mean"], 0)), cell(number(f["conquest_sales_mean"])),
+                           cell(number(f["sales_mean"]))], label=brand))
+    heading = "\n".join(x for x in (title, "Sales share") if x)
+    return [table("summary", [head("brand", left=True), *(head(str(y)) for y in years)], shares, title=heading,
+                  note=note),
+            table("summary", [head("brand", left=True), head("loyalty"), head("conquest sales"), head("sales")], others,
+                  title=f"In {last}: repurchase loyalty, conquest sales and sales")]

@@ -186,7 +186,7 @@ class RunSet(Rendered, list):
     """The replications of one scenario: a list of :class:`RunResult` (sorted by replication) that knows its
     scenario and renders its summary (``str()`` for the terminal, ``_repr_html_`` in a notebook): sales share by
     brand in milestone years, then repurchase loyalty, conquest sales and sales (real units) in the last year,
-    replication means (``sim.run_report.summary_table``)."""
+    replication means (``sim.run_report.summary_tables``)."""
 
     def __init__(self, results=(), scenario: Scenario | None = None):
         super().__init__(results)
@@ -206,10 +206,9 @@ class RunSet(Rendered, list):
         return self.scenario.name if self.scenario is not None else "luxsim run"
 
     def tables(self) -> list[dict]:
-        """The summary table of the replication means (:func:`sim.run_report.summary_table`)."""
-        from sim.run_report import summary_table
+        """The summary tables of the replication means (:func:`sim.run_report.summary_tables`)."""
+        from sim.run_report import summary_tables
 
         sc = self.scenario
         title = f"{sc.name} — {sc.question}" if sc is not None else ""
-        return [summary_table(self.summary(), title, f"(mean of {len(self)} replications; sales share, repurchase "
-                                                      "loyalty, conquest sales, sales in real units)")]
+        return summary_tables(self.summary(), title, f"(mean of {len(self)} replications; sales in real units)")

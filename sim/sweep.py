@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import socket
 import time
 from dataclasses import dataclass
@@ -58,6 +59,20 @@ class SweepIncomplete(RuntimeError):
 
 class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a sweep; the finished runs are saved. The message says where they are and how to finish."""
+
+
+def resume_command(experiment: str | Path | None, folder: str | Path, workers: int | None = None,
+                   scheduler: str | None = None) -> str:
+    """The command that finishes an interrupted sweep in ``folder``: ``python run_sim.py sweep EXPERIMENT --resume
+    --out FOLDER`` (with the ``--workers`` and ``--scheduler`` given), each part quoted for a POSIX shell.
+    ``experiment`` is the experiment as it was given (None: the copy the sweep folder keeps, ``experiment.toml``)."""
+    args = ["python", "run_sim.py", "sweep", str(experiment if experiment is not None else
+                                                 Path(folder) / "experiment.toml"), "--resume", "--out", str(folder)]
+    if workers is not None:
+        args += ["--workers", str(workers)]
+    if scheduler:
+        args += ["--scheduler", scheduler]
+    return shlex.join(args)
 
 
 @dataclass
@@ -274,7 +289,8 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         SweepIncomplete: runs whose Dask tasks failed even after retries, raised after every other run is saved;
             the message names the folder and says to use --resume (the CLI exits 1).
         SweepInterrupted: Ctrl-C (a KeyboardInterrupt), raised after the finished runs are saved; its message says
-            where they are and how to finish.
+            where they are and the command that finishes the sweep (:func:`resume_command`). Any other error
+            that stops the running carries that command as a note (``__notes__``).
 
     On success the CLI should print the folder, then one line such as
     ``1,280 runs (1,280 ok, 0 errors) in 3m12s -> results/sweeps/lexus_sobol/20261123T120000Z`` (numbers in
@@ -314,12 +330,16 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         manifest = create_folder(p, folder)
     lock_file = lock(folder)
     session: dict = {"status": "interrupted"}
+    again = resume_command(experiment_path, folder, workers, scheduler)
     try:
         try:
             _execute(folder, p, manifest, workers, scheduler, progress, session)
         except KeyboardInterrupt:
-            raise SweepInterrupted(f"Interrupted (Ctrl-C): the finished runs are in {folder}; finish with --resume "
-                                   f"--out {folder}") from None
+            raise SweepInterrupted(f"Interrupted (Ctrl-C): the finished runs are in {folder}; finish with: "
+                                   f"{again}") from None
+        except Exception as exc:  # an error stopped it: the finished runs are kept all the same
+            exc.add_note(f"The finished runs are in {folder}; finish with: {again}")
+            raise
         finally:
             counts = None
             try:
@@ -340,7 +360,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         missing = counts.get("missing", 0)
         why = "; ".join(session.get("failures", [])[:3]) or "tasks failed"
         raise SweepIncomplete(f"{missing} of {p.n_runs} runs did not complete ({why}); the finished runs are "
-                              f"in {folder}: finish with --resume --out {folder}")
+                              f"in {folder}; finish with: {again}")
     return folder
 
 

@@ -414,3 +414,27 @@ def test_ctrl_c_during_a_run_prints_one_line_exits_130_and_leaves_nothing(tmp_pa
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert proc.returncode == 130 and lines == ["Interrupted (Ctrl-C): nothing was written."], stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_and_compare_summaries_fit_80_columns_and_the_payback_reads_as_in_the_report(tmp_path):
+    """Issue #17: at COLUMNS=80 no line is longer and nothing is cut ("72,7...", "Cadi..."); the compare summary
+    opens with the verdict (the policy's effect) and its payback words are the report's ("ahead throughout", not
+    "-"), with a warning at 2 replications."""
+    import os
+
+    env = {**os.environ, "COLUMNS": "80"}
+    for command in (["run", "lexus_us_1989"], ["compare", "lexus_service_parity", "lexus_us_1989"]):
+        out = tmp_path / command[0]
+        done = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), *command, "-n", "1500", "--years", "6",
+                               "-r", "2", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, env=env,
+                              timeout=HANG_GUARD_S)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80 and "…" not in done.stdout and "..." not in done.stdout
+        assert any(line.startswith("│ Mercedes-Benz ") for line in lines)
+    text = " ".join(done.stdout.split())
+    assert "Verdict for Lexus, 1986–1991: lexus_us_1989 (the policy" in text
+    assert "Warning: only 2 replications" in text
+    html = (out / "report.html").read_text(encoding="utf-8")
+    payback = next(line for line in done.stdout.splitlines() if line.startswith("Payback: "))
+    assert payback.rstrip() in html

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import compare
-from sim.compare_report import summary_table as compare_summary
+from sim.compare_report import summary_tables as compare_summary
 from sim.report import rich_table, text_of
 from sim.results import write_comparison, write_results
-from sim.run_report import RunData, build_run_report, headline, key_figures_table, summary_table
+from sim.run_report import RunData, build_run_report, headline, key_figures_table, summary_tables
 from sim.runner import RunSet, run_replications, summarise
 from sim.scenario_files import load_scenario
 
@@ -118,7 +118,7 @@ def test_run_tables_and_headline_handle_empty_years_and_any_brand_subset(two_bra
     elif unsold:
         assert f"No brand sold a car in {', '.join(str(y) for y in unsold)}." in lines
     key_figures_table(run, {})
-    assert "brand" in text_of(rich_table(summary_table(summarise(by))))
+    assert all("brand" in text_of(rich_table(t)) for t in summary_tables(summarise(by)))
 
 
 @settings(max_examples=15)
@@ -157,5 +157,5 @@ def test_a_comparison_of_partly_different_scenarios_writes_and_prints_the_common
 
     out = write_comparison(tmp_path / "cmp", runs, "late", datetime.now(UTC), 1, 100, after=build_compare_report)
     assert set(pd.read_csv(out / "differences.csv")["brand"]) == {"Solo"}
-    table = compare_summary(compare.Comparison(runs, "late"), "gap")
-    assert [r["group"] for r in table["rows"]] == ["Solo"]
+    for table in compare_summary(compare.Comparison(runs, "late"), "gap"):
+        assert [r["group"] for r in table["rows"]] == ["Solo"]

@@ -218,12 +218,12 @@ def test_a_comparison_prints_and_shows_its_differences(runs):
     comparison = Comparison(runs, "lexus_us_1989")
     d = comparison.differences("lexus_service_parity").set_index(["metric", "year", "brand"])
     r = d.loc[("sales_share", int(d.index.get_level_values("year").max()), "Lexus")]
-    expected = difference(r.diff_mean * 100, r.ci_low * 100, r.ci_high * 100).split(" [")[0]
+    expected = difference(r.diff_mean * 100, r.ci_low * 100, r.ci_high * 100, "").split(" [")[0]  # pp: in the title
     for out in (str(comparison), comparison._repr_html_()):
         assert "lexus_service_parity − lexus_us_1989" in out and expected in out
     pay = comparison.payback("lexus_service_parity").dropna(subset=["payback_year"])
     for year in pay["payback_year"].unique():
-        assert f"{year:.0f} (" in comparison._repr_html_()  # a year, not "1,991"
+        assert f">{year:.0f}<" in comparison._repr_html_()  # a year, not "1,991"
 
 
 def test_an_attribution_prints_and_shows_its_shapley_values(attribution):
@@ -288,3 +288,136 @@ def test_a_comparison_of_scenarios_named_like_paths_stays_in_its_folder(tmp_path
     assert outside == [tmp_path / "a", tmp_path / "a" / "b"]
     assert all(name in (dest / "report.html").read_text() or str(escape(name)) in (dest / "report.html").read_text()
                for name in names)
+
+
+# ---- the verdict of a comparison (issue #17, the reports) ---------------------------------------------------
+def _direct_interval(values) -> tuple[float, float, float]:
+    """Mean and 95% t-interval, computed here without sim.stats."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return values.mean(), values.mean() - half, values.mean() + half
+
+
+def test_the_verdict_equals_the_paired_differences_computed_from_the_runs(runs, folders):
+    """Whichever scenario is the base, the verdict is the effect of the policy (the flagship: Lexus's service,
+    which costs more) against the parity what-if, and its numbers are the paired differences taken directly."""
+    flagship, parity = (pd.concat([r.brand_year for r in runs[name][1]])
+                        for name in ("lexus_us_1989", "lexus_service_parity"))
+    diff = (flagship.set_index(["replication", "year", "brand"]) - parity.set_index(["replication", "year", "brand"])
+            ).xs("Lexus", level="brand")
+    per = diff.groupby(level="replication")
+    last, first = int(diff.index.get_level_values("year").max()), int(diff.index.get_level_values("year").min())
+    years = diff.index.get_level_values("year").to_numpy()
+    expected = {
+        "profit": per["profit"].sum(), "service_cost": per["service_cost"].sum(), "sales": per["sales"].sum(),
+        "share": diff.xs(last, level="year")["sales_share"],
+        "npv": (diff["profit"] / 1.08 ** (years - first)).groupby(level="replication").sum(),
+        "roi": per["profit"].sum() / per["service_cost"].sum(),
+    }
+    for base in ("lexus_us_1989", "lexus_service_parity"):
+        v = Comparison(runs if base == "lexus_us_1989" else dict(reversed(runs.items())), base).verdict(
+            "lexus_service_parity" if base == "lexus_us_1989" else "lexus_us_1989")
+        assert (v.policy, v.without, v.brand, v.first, v.last, v.n) == (
+            "lexus_us_1989", "lexus_service_parity", "Lexus", first, last, 2)
+        for name, values in expected.items():
+            np.testing.assert_allclose(getattr(v, name), _direct_interval(values), rtol=1e-9, err_msg=name)
+        cumulative = diff.groupby(level="year")["profit"].mean().cumsum()
+        behind = cumulative[cumulative < 0]
+        assert v.payback == ("not within the run" if cumulative.iloc[-1] <= 0 else "ahead throughout"
+                             if behind.empty else str(cumulative.index[cumulative.index > behind.index.max()][0]))
+    from sim.compare import DISCOUNT_RATE
+
+    assert DISCOUNT_RATE == 0.08
+    comparison = Comparison(runs, "lexus_us_1989")
+    lines = comparison.verdict("lexus_service_parity").lines()
+    html = (folders["compare"] / "report.html").read_text(encoding="utf-8")
+    text = " ".join(str(comparison).split())
+    for line in lines:  # the same sentences in the terminal and in the report
+        assert line in text and str(escape(line)) in html
+    assert any(line.startswith("Payback: ") for line in lines) and any("at 8% a year" in line for line in lines)
+
+
+def test_a_payback_reads_the_same_in_the_terminal_and_the_report():
+    """The CLI once showed "-" where the report said "ahead throughout"; both now use payback_of's words."""
+    from sim.compare import payback_of
+
+    assert payback_of([1, 2, 3], [0.0, 1.0, 2.0]) == (pytest.approx(float("nan"), nan_ok=True), "ahead throughout")
+    assert payback_of([1, 2, 3], [-1.0, 1.0, 2.0]) == (2.0, "2")
+    assert payback_of([1, 2, 3], [-1.0, 1.0, -2.0])[1] == "not within the run"
+    assert payback_of([], [])[1] == "not within the run"
+
+
+def test_few_replications_are_warned_about_in_the_terminal_and_the_report(runs, folders):
+    from sim.stats import MIN_REPLICATIONS, few_replications
+
+    assert MIN_REPLICATIONS == 5 and few_replications(MIN_REPLICATIONS) is None
+    warning = few_replications(2)
+    assert warning.startswith("Warning: only 2 replications")
+    assert warning in " ".join(str(Comparison(runs, "lexus_us_1989")).split())
+    assert str(escape(warning)) in (folders["compare"] / "report.html").read_text(encoding="utf-8")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(2, 6).flatmap(lambda n: st.tuples(
+    st.lists(st.floats(0, 1), min_size=n, max_size=n), st.lists(st.floats(0, 1), min_size=n, max_size=n))))
+def test_no_printed_share_or_loyalty_interval_leaves_what_the_metric_can_take(values):
+    """Over any replicate values a share or loyalty can take, every difference interval printed in the summary lies
+    in [−100, +100] pp, and it says "clipped" exactly when an interval was cut there."""
+    from sim.compare_report import summary_tables
+    from sim.report import rich_table, text_of
+    from sim.stats import t_half_width
+
+    a, b = values
+    n = len(a)
+
+    def frame(v):
+        return pd.DataFrame({"replication": range(n), "year": 1990, "brand": "X", "sales_share": v,
+                             "repurchase_loyalty": v[::-1], "profit": 0.0, "service_cost": 0.0, "sales": 1.0})
+
+    d = paired_differences(frame(a), frame(b)).set_index("metric")
+    raw_clipped = False
+    for metric in ("sales_share", "repurchase_loyalty"):
+        r = d.loc[metric]
+        assert -1 <= r["ci_low"] <= r["diff_mean"] <= r["ci_high"] <= 1
+        diffs = np.asarray(b if metric == "sales_share" else b[::-1]) - np.asarray(a if metric == "sales_share"
+                                                                                   else a[::-1])
+        half = t_half_width(diffs.std(ddof=1), n)
+        cut = bool(diffs.mean() - half < -1 or diffs.mean() + half > 1)
+        assert bool(r["clipped"]) == cut
+        raw_clipped |= cut
+
+    class Fake:  # what summary_tables reads of a Comparison
+        base = "a"
+        runs = {"a": (None, [0] * n), "b": (type("S", (), {"question": "?"})(), [0] * n)}
+
+        def differences(self, name):
+            return paired_differences(frame(a), frame(b))
+
+        def total_differences(self, name, metric):
+            return pd.DataFrame({"brand": ["X"], "diff_mean": [0.0], "ci_low": [0.0], "ci_high": [0.0]})
+
+        def payback(self, name):
+            return pd.DataFrame({"brand": ["X"], "year": [1990], "payback_year": [np.nan], "paid_back_by": [""],
+                                 "cum_profit": [0.0]})
+
+    text = "".join(text_of(rich_table(t), 80) for t in summary_tables(Fake(), "b"))
+    for number in re.findall(r"[−+]?\d+\.\d", text):
+        assert -100 <= float(number.replace("−", "-")) <= 100
+    assert ("clipped" in text) == raw_clipped
+
+
+def test_run_and_compare_summaries_fit_80_columns_without_cutting_anything(runs):
+    """At 80 columns, no line is longer and nothing is cut ("72,7…", "Cadi…"): names and numbers are whole."""
+    from sim.report import text_of
+
+    for summary in (runs["lexus_us_1989"][1], Comparison(runs, "lexus_us_1989")):
+        text = text_of(summary, 80)
+        assert max(len(line) for line in text.splitlines()) <= 80
+        assert "…" not in text and "..." not in text
+        for brand in runs["lexus_us_1989"][0].brands:
+            assert re.search(rf"[│┃] {re.escape(brand)} ", text), brand
+    rows = [line for line in text_of(Comparison(runs, "lexus_us_1989"), 80).splitlines() if line.startswith("│")]
+    assert any("[" in line for line in rows)
+    assert all(line.count("[") == line.count("]") for line in rows)  # an interval in a table never wraps

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -356,9 +357,12 @@ def test_resume_after_interrupt_runs_only_what_is_missing(grid_sweep, tmp_path, 
             raise KeyboardInterrupt
 
     monkeypatch.setattr(ChunkWriter, "flush", ctrl_c_after_first_chunk)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as stopped:
         run_sweep(path, out=out, workers=2, progress=False)
     monkeypatch.setattr(ChunkWriter, "flush", real_flush)
+    command = sweep.resume_command(path, out, 2)  # the exact command to finish it, printed on exit 130
+    assert str(stopped.value).endswith(f"finish with: {command}")
+    assert command == f"python run_sim.py sweep {path} --resume --out {out} --workers 2"
 
     first = {p.name: p.stat().st_mtime_ns for p in (out / "outputs").glob("part-*.parquet")}
     done = pd.read_parquet(out / "outputs")
@@ -369,7 +373,12 @@ def test_resume_after_interrupt_runs_only_what_is_missing(grid_sweep, tmp_path, 
     assert (runs["status"] == "missing").sum() == 12 - len(done)
     assert not (out / "sweep.lock").exists()
 
-    run_sweep(path, out=out, workers=2, resume=True, progress=False)
+    from typer.testing import CliRunner
+
+    from run_sim import app
+
+    finished = CliRunner().invoke(app, shlex.split(command)[2:])  # the printed command, as typed
+    assert finished.exit_code == 0, finished.output
     assert_exactly_once(out, 6, 2)
     manifest = json.loads((out / "manifest.json").read_text())
     assert [s["runs_planned"] for s in manifest["sessions"]] == [12, 12 - len(done)]
@@ -511,14 +520,37 @@ def test_tasks_failing_after_their_retries_leave_a_resumable_sweep(grid_sweep, t
     out = tmp_path / "sweep"
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         monkeypatch.setattr(sweep, "_run_batch", first_batch_always_fails)
-        with pytest.raises(sweep.SweepIncomplete, match=r"3 of 12 runs did not complete .*disk on fire.*--resume"):
+        with pytest.raises(sweep.SweepIncomplete, match=r"3 of 12 runs did not complete .*disk on fire.*--resume") \
+                as stopped:
             run_sweep(path, out=out, scheduler=cluster.scheduler_address, progress=False)
+        assert str(stopped.value).endswith(
+            f"finish with: {sweep.resume_command(path, out, scheduler=cluster.scheduler_address)}")
         monkeypatch.setattr(sweep, "_run_batch", real)
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["status"] == "incomplete" and manifest["status_counts"] == {"ok": 9, "missing": 3}
         run_sweep(path, out=out, scheduler=cluster.scheduler_address, resume=True, progress=False)
     assert_exactly_once(out, 6, 2)
     pd.testing.assert_frame_equal(results(out), results(grid_sweep))
+
+
+def test_an_error_that_stops_a_sweep_says_how_to_resume_it(tmp_path, monkeypatch):
+    """Not only Ctrl-C: any error that stops the running (here a full disk while writing a chunk) leaves the finished
+    runs and prints the command that finishes the sweep, before the error's own line."""
+    from typer.testing import CliRunner
+
+    from run_sim import app
+    from sim.files import WriteError
+
+    def disk_full(self, n=None) -> None:
+        raise WriteError(f"{tmp_path}: cannot write: No space left on device")
+
+    path = grid_file(tmp_path)
+    out = tmp_path / "sweep"
+    monkeypatch.setattr(ChunkWriter, "flush", disk_full)
+    done = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--workers", "1", "--quiet"])
+    assert isinstance(done.exception, WriteError)
+    assert f"finish with: {sweep.resume_command(str(path), out, 1)}" in done.stderr
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
 
 
 def test_a_set_table_key_holding_a_dot_stays_one_key(tmp_path):
