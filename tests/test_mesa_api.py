@@ -1,10 +1,13 @@
 """The model as Mesa users drive it: ``mesa.batch_run`` with a scenario name and dotted field paths as parameters,
-the buyers as ``BuyerAgent`` views (a documented sample), and the DataCollector's brand and buyer reporters."""
+the buyers as ``BuyerAgent`` views (a documented sample), the DataCollector's brand and buyer reporters, and the
+README's "Use from Mesa" example, executed as written."""
 
 from __future__ import annotations
 
 import multiprocessing
+import re
 import warnings
+from pathlib import Path
 
 import mesa
 import numpy as np
@@ -20,6 +23,7 @@ from sim.scenario_files import ScenarioError, load_scenario, with_fields
 from tests.conftest import small_flagship
 
 LEVER = "brands.Lexus.service.complimentary_maintenance_months"
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.fixture(autouse=True)
@@ -154,3 +158,16 @@ def test_the_sample_is_inspection_only(engine):
                                 seed=4, engine=engine).run().brand_year() for k in (0, 100)]
     pd.testing.assert_frame_equal(*tables)
 
+
+def readme_mesa_example() -> str:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Use from Mesa", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)[0]
+
+
+def test_the_readme_mesa_example_runs_as_written():
+    namespace = {"__name__": "__main__"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(readme_mesa_example(), "README.md (Use from Mesa)", "exec"), namespace)  # noqa: S102
+    assert set(namespace["results"][LEVER]) == {0, 36}
