@@ -17,7 +17,9 @@ modules and rules in ``sim/rules.py``, applied event by event and shopper by sho
 ``sim/kernels.py`` (the vectorised engine, the default), or household by household by ``BuyerAgent.step`` (the
 reference engine, ``engine="agents"``). ``give_events`` makes a month live given service events instead of
 drawing them, in both engines the same way. ``BuyerAgent`` objects are views on one slot, created for small
-populations or on demand (``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents.
+populations, for a sample (``simulation.agent_sample``: ``buyer_sample``, recorded by the DataCollector) and on demand
+(``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents. Mesa's ``batch_run`` can build the model from a
+scenario name and dotted field paths (``as_scenario``; README, "Use from Mesa").
 """
 
 from __future__ import annotations
