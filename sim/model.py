@@ -17,7 +17,9 @@ modules and rules in ``sim/rules.py``, applied event by event and shopper by sho
 ``sim/kernels.py`` (the vectorised engine, the default), or household by household by ``BuyerAgent.step`` (the
 reference engine, ``engine="agents"``). ``give_events`` makes a month live given service events instead of
 drawing them, in both engines the same way. ``BuyerAgent`` objects are views on one slot, created for small
-populations or on demand (``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents.
+populations, for a sample (``simulation.agent_sample``: ``buyer_sample``, recorded by the DataCollector) and on demand
+(``model.buyer(slot)``); ``BrandAgent`` objects are ordinary agents. Mesa's ``batch_run`` can build the model from a
+scenario name and dotted field paths (``as_scenario``; README, "Use from Mesa").
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from __future__ import annotations
 import gc
 import time
 from functools import partial
+from pathlib import Path
 
 import mesa
 import numpy as np
 import pandas as pd
+from mesa.agent import AgentSet
 
 from agents.brand import BrandAgent
 from agents.buyer import BuyerAgent
@@ -41,6 +45,7 @@ from sim.network import build_network
 from sim.population import CHUNK, LAST_MONTH, NEVER, NO_BRAND, Calendar, Complaints, Population
 from sim.satisfaction import SatisfactionParams
 from sim.scenario import Scenario, year_month_index
+from sim.scenario_files import load_scenario, with_fields
 
 STREAMS = ("mesa", "init", "network", "service", "word_of_mouth", "market", "agents")
 ENGINES = ("vectorised", "agents")
@@ -92,6 +97,71 @@ def _share_reporter(model: LuxuryMarketModel, index: int) -> float:
     return float(model.sales_share[index])
 
 
+class _ScenarioSeed:
+    """The default of ``seed``: the scenario's ``simulation.seed`` (an explicit None draws fresh entropy)."""
+
+    def __repr__(self) -> str:
+        return "<the scenario's simulation.seed>"
+
+
+SCENARIO_SEED = _ScenarioSeed()
+
+
+def as_scenario(scenario: Scenario | str | Path, fields: dict | None = None) -> Scenario:
+    """The scenario a model is given, validated, with dotted field paths set (``LuxuryMarketModel``'s keywords).
+
+    Args:
+        scenario: a :class:`Scenario`, or a scenario name or path (``sim.scenario_files.load_scenario``).
+        fields: ``{"brands.Lexus.service.complimentary_maintenance_months": 0, ...}``, set as ``--set`` sets its
+            texts (the values as Python values).
+
+    Returns:
+        The validated scenario.
+
+    Raises:
+        sim.scenario_files.ScenarioError: no such scenario, or a bad field path or value: one line each,
+            ``SOURCE: field.path: reason``.
+        TypeError: ``scenario`` is none of these; a tuple, as Mesa's ``batch_run`` makes of a Scenario given
+            bare (it iterates a Scenario's fields), with how to pass it.
+    """
+    fields = fields or {}
+    if isinstance(scenario, Scenario):
+        return with_fields(scenario, fields)
+    if isinstance(scenario, str | Path):
+        return load_scenario(scenario, values=fields)
+    if isinstance(scenario, tuple):
+        raise TypeError(f"scenario: got the tuple {scenario!r:.60}: Mesa's batch_run iterates a Scenario given bare "
+                        "into its fields; put it in a list (parameters={'scenario': [scenario]}) or give its name")
+    raise TypeError(f"scenario: a Scenario, or a scenario name or path, got {type(scenario).__name__}")
+
+
+class _Collector(mesa.DataCollector):
+    """Mesa's DataCollector, recording the ``BuyerAgent`` reporters for the model's buyer sample only
+    (``LuxuryMarketModel.buyer_sample``), not for every view that exists: nothing per buyer per month."""
+
+    def _record_agenttype(self, model: LuxuryMarketModel, agent_type: type) -> list:
+        if agent_type is not BuyerAgent:
+            return super()._record_agenttype(model, agent_type)
+        reporters = list(self.agenttype_reporters[BuyerAgent].values())
+        return [(model.time, view.unique_id, *(report(view) for report in reporters)) for view in model.buyer_sample()]
+
+
+def _brand_month(agent: BrandAgent, column: str) -> float:
+    """The brand's value of a ledger column this month, in real units (counts and 1989 USD times ``scale``)."""
+    model = agent.model
+    return float(getattr(model.ledger, column)[model.month, agent.index] * model.scale)
+
+
+def _brand_profit(agent: BrandAgent) -> float:
+    return _brand_month(agent, "new_car_margin") + _brand_month(agent, "service_revenue") - _brand_month(
+        agent, "service_cost")
+
+
+BUYER_REPORTERS = {"slot": "slot", "household": "household", "active": "active", "segment": "segment",
+                   "car_brand": "brand", "car_age_months": "car_age_months", "leased": "leased",
+                   "satisfaction": "satisfaction"}
+
+
 class LuxuryMarketModel(mesa.Model):
     """The market. ``LuxuryMarketModel(scenario, seed=1)`` then ``run()`` (or ``step()`` a month at a time).
 
@@ -102,33 +172,50 @@ class LuxuryMarketModel(mesa.Model):
     simulated buyer), ``datacollector`` (Mesa's), ``timings`` (seconds per phase of the step).
     """
 
-    def __init__(self, scenario: Scenario, *, seed: int | np.random.SeedSequence | None = None,
-                 buyers: int | None = None, engine: str = "vectorised"):
+    def __init__(self, scenario: Scenario | str | Path, *,
+                 seed: int | np.random.SeedSequence | None | _ScenarioSeed = SCENARIO_SEED,
+                 rng: int | np.random.SeedSequence | None | _ScenarioSeed = SCENARIO_SEED,
+                 buyers: int | None = None, engine: str = "vectorised", **fields):
         """Build the market at the start of the scenario: the brands, the households with their cars, the social
         network, and (for small populations, or the reference engine) a ``BuyerAgent`` per household.
 
+        Mesa's ``batch_run`` can build it: ``parameters={"scenario": "lexus_us_1989",
+        "brands.Lexus.service.complimentary_maintenance_months": [0, 36]}`` (README, "Use from Mesa").
+
         Args:
-            scenario: a validated scenario (``sim.scenario.load_scenario``).
+            scenario: a validated scenario, or a scenario name or path (``sim.scenario_files.load_scenario``).
             seed: an int or a ``numpy.random.SeedSequence`` (copied: the caller's is not advanced); default
-                ``scenario.simulation.seed``. Every random stream is spawned from it, so a seed gives one run.
+                ``scenario.simulation.seed``; None draws fresh entropy, as in numpy and Mesa (``batch_run``'s
+                ``iterations``), kept in ``seed`` so that the run can be repeated. Every random stream is spawned
+                from it, so a seed gives one run.
+            rng: the same as ``seed`` (Mesa's name for it); give one of the two.
             buyers: households simulated at the start (default ``scenario.simulation.buyers``); the segment grows
                 from there with ``market.annual_growth``.
             engine: ``"vectorised"`` (compiled passes, the default) or ``"agents"`` (the per-agent reference
                 engine, ``BuyerAgent.step``; slow, for checking).
+            **fields: scenario field paths and their values, set as ``--set`` sets them
+                (``**{"brands.Lexus.service.loaner_cars": False, "market.years": 5}``).
 
         Raises:
-            ValueError: an unknown ``engine``, or fewer than 1 buyer.
+            sim.scenario_files.ScenarioError: no such scenario, or a bad field path or value (one line each).
+            TypeError: ``scenario`` is not a Scenario, a name or a path (:func:`as_scenario`).
+            ValueError: an unknown ``engine``, fewer than 1 buyer, or both ``seed`` and ``rng``.
             sim.executor.InsufficientMemory: the run would need more memory than is available
                 (:func:`memory_needed`), raised before anything is allocated.
         """
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        if seed is not SCENARIO_SEED and rng is not SCENARIO_SEED:
+            raise ValueError("give seed or rng (the same thing), not both")
+        scenario = as_scenario(scenario, fields)
         self.engine = engine
-        seed = scenario.simulation.seed if seed is None else seed
+        seed = rng if seed is SCENARIO_SEED else seed
+        seed = scenario.simulation.seed if seed is SCENARIO_SEED else seed
         if isinstance(seed, np.random.SeedSequence):  # a copy: spawning must not change the caller's
             self.seed_sequence = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
         else:
             self.seed_sequence = np.random.SeedSequence(seed)
+            seed = self.seed_sequence.entropy  # None: the entropy drawn, to repeat the run
         streams = dict(zip(STREAMS, self.seed_sequence.spawn(len(STREAMS))))
         super().__init__(rng=streams["mesa"])
         self.rngs = {name: np.random.default_rng(ss) for name, ss in streams.items() if name != "mesa"}
@@ -189,21 +276,26 @@ class LuxuryMarketModel(mesa.Model):
         self._given_events: np.ndarray | None = None  # the next month's service events, if given (give_events)
         self._left: list[int] = []  # reference engine: slots of households that left, to free (release_leavers)
         self._populate()
-        if capacity <= scenario.simulation.agent_views or engine == "agents":
-            for slot in np.flatnonzero(self.pop.active):
-                self.buyer(int(slot))
+        started = np.flatnonzero(self.pop.active)
+        k = min(scenario.simulation.agent_sample, started.size)
+        self.sample_slots = started[np.linspace(0, started.size - 1, k).round().astype(np.int64)] if k else started[:0]
+        views = started if capacity <= scenario.simulation.agent_views or engine == "agents" else self.sample_slots
+        for slot in views:
+            self.buyer(int(slot))
 
         reporters = {"active_buyers": "n_active", "entries": "entries", "exits": "exits"}
         reporters |= {f"sales_share[{b.name}]": partial(_share_reporter, index=b.index) for b in self.brands}
-        self.datacollector = mesa.DataCollector(
-            model_reporters=reporters,
-            agenttype_reporters={BrandAgent: {
-                "brand": "name", "prestige": "prestige", "reputation": "reputation",
-                "fleet": lambda a: int(a.model.fleet[a.index]),
-                "dealer_service_quality": lambda a: a.service.dealer_service_quality,
-                "complimentary_maintenance_months": lambda a: a.service.complimentary_maintenance_months,
-            }},
-        )
+        brand_reporters = {
+            "brand": "name", "prestige": "prestige", "reputation": "reputation",
+            "fleet": lambda a: int(a.model.fleet[a.index]),
+            "dealer_service_quality": lambda a: a.service.dealer_service_quality,
+            "complimentary_maintenance_months": lambda a: a.service.complimentary_maintenance_months,
+        }
+        brand_reporters |= {column: partial(_brand_month, column=column)
+                            for column in ("sales", "service_revenue", "service_cost", "new_car_margin")}
+        brand_reporters["profit"] = _brand_profit
+        self.datacollector = _Collector(model_reporters=reporters,
+                                        agenttype_reporters={BrandAgent: brand_reporters, BuyerAgent: BUYER_REPORTERS})
 
     # ---- set-up ----------------------------------------------------------------------------------------
     def _lease_trend(self, year: float) -> float | None:
@@ -580,7 +672,8 @@ class LuxuryMarketModel(mesa.Model):
 
         Returns:
             Its :class:`agents.buyer.BuyerAgent`: the same object while the same household lives there, a new one
-            once another household has taken the slot. A free slot's agent reports ``active`` False.
+            once another household has taken the slot (the old one, of a household that left, is then removed
+            from the model's agents). A free slot's agent reports ``active`` False.
 
         Raises:
             IndexError: a slot outside the population.
@@ -589,8 +682,20 @@ class LuxuryMarketModel(mesa.Model):
             raise IndexError(f"slot {slot} is outside the population (0 to {self.pop.capacity - 1})")
         view = self._views.get(slot)
         if view is None or view.household != self.pop.household[slot]:
+            if view is not None:
+                view.remove()
             view = self._views[slot] = BuyerAgent(self, slot)
         return view
+
+    def buyer_sample(self) -> AgentSet:
+        """The views of the sampled households: those living now in the ``simulation.agent_sample`` evenly spaced
+        slots of the starting population (``sample_slots``), whoever they are (a household that left is
+        followed by the next to take its slot; a slot left free gives an agent with ``active`` False).
+
+        What the DataCollector's ``BuyerAgent`` reporters record each month (:data:`BUYER_REPORTERS`). Costs a
+        lookup per sampled slot, nothing per buyer; the same buyers whatever the engine, and no random draw.
+        """
+        return AgentSet([self.buyer(int(slot)) for slot in self.sample_slots], random=self.random)
 
     def forget(self, view: BuyerAgent) -> None:
         """Remove the Mesa agent of a household that has left the segment."""

@@ -770,6 +770,14 @@ class Simulation(StrictModel):
     agent_views: int = Field(
         2000, ge=0, description="Create Mesa BuyerAgent views for all buyers up to this population; larger ones "
                                 "create them on demand.")
+    agent_sample: int = Field(
+        20, ge=0, le=100_000,
+        description="Households whose Mesa BuyerAgent views are kept at any population size and whose state the "
+                    "DataCollector records each month (BuyerAgent reporters): the households in this many evenly "
+                    "spaced slots of the starting population, followed as the slot passes to new households. "
+                    "Inspection only: the simulation is the same whatever the value; recording costs about 7 "
+                    "microseconds per sampled household a month (0.14 ms a month at 20, about 3% of a "
+                    "100,000-buyer month).")
 
 
 class Scenario(StrictModel):

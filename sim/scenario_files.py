@@ -12,6 +12,7 @@ Entry points: :func:`load_scenario` (a file by name or path, with ``--set`` over
 dict, e.g. a design point of a sweep), :func:`read_raw` (a file with its ``extends`` chain merged, not
 validated: tables key by key, timelines by date, model lines by name, ``replace = [...]`` for a whole value),
 :func:`apply_overrides` and :func:`set_values` (dotted-path changes to a raw dict before validating it),
+:func:`set_fields` and :func:`with_fields` (keyword field paths with Python values: a model's keyword arguments),
 :func:`parse_override` (one ``--set`` text), :func:`resolve_path` (find a TOML file), :func:`read_toml` (UTF-8,
 with or without a byte-order mark), :func:`split_path` and :func:`join_path` (``brands."Mercedes.Benz".dealers``),
 :func:`date_warnings` (dates outside the run, issued by :func:`load_scenario` as :class:`ScenarioWarning`),
@@ -579,8 +580,42 @@ def date_warnings(scenario: Scenario) -> list[str]:
     return lines
 
 
+def set_fields(raw: dict, values: dict[str, Any]) -> dict:
+    """Keyword field paths set to Python values (:func:`set_values`), each error line starting ``PATH=VALUE: ``.
+
+    What ``LuxuryMarketModel(scenario, **values)`` (and so Mesa's ``batch_run``) applies, as ``--set`` applies
+    its texts; validate the result afterwards.
+
+    Raises:
+        ScenarioError: a path naming a brand or segment the scenario lacks, or with an unclosed quote.
+    """
+    for path, value in values.items():
+        raw = set_values(raw, {path: value}, context=f"{path}={value!r}: ")
+    return raw
+
+
+def with_fields(scenario: Scenario, values: dict[str, Any]) -> Scenario:
+    """A validated scenario with dotted field paths set to Python values (the scenario itself if there are none).
+
+    Args:
+        scenario: a validated scenario.
+        values: ``{"brands.Lexus.service.complimentary_maintenance_months": 0, ...}``.
+
+    Returns:
+        A new validated :class:`Scenario`.
+
+    Raises:
+        ScenarioError: one line per problem (:func:`set_fields`, :func:`validate`), the source
+            ``scenario NAME (with keyword fields)``.
+    """
+    if not values:
+        return scenario
+    raw = set_fields(scenario.model_dump(mode="json", exclude_none=True), values)
+    return validate(raw, f"scenario {scenario.name} (with keyword fields)")
+
+
 def load_scenario(name: str | Path, overrides: list[str] | None = None,
-                  options: dict[str, str] | None = None) -> Scenario:
+                  options: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> Scenario:
     """Read, inherit, override and validate a scenario file.
 
     The file's ``extends`` chain is merged first (:func:`read_raw`: tables key by key, timelines by date, model
@@ -595,6 +630,8 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None,
             (``["brands.Lexus.service.loaner_cars=false", "market.years=10"]``).
         options: command-line options that stand for an override, each option to its ``FIELD.PATH=VALUE``
             (``{"--years": "market.years=3"}``): lines about the result name the option, not ``--set``.
+        values: field paths set to Python values last (:func:`set_fields`: a model's keyword arguments,
+            ``LuxuryMarketModel("lexus_us_1989", **values)``).
 
     Returns:
         The validated :class:`Scenario`.
@@ -604,19 +641,21 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None,
             (or one it extends) that is not UTF-8 or not valid TOML, a bad or cyclic ``extends`` or ``replace``, a
             malformed override or one naming an unknown brand or segment (``--set TEXT: ...``), and every schema
             error (the source is then the file's path, with what changed it: `` (with --set overrides)``,
-            `` (with --years)``, `` (with --set overrides and --years)``).
+            `` (with --years)``, `` (with --set overrides and --years)``, `` (with keyword fields)``); a keyword
+            field naming an unknown brand or segment starts ``PATH=VALUE: ``.
     """
     options = options or {}
     path = resolve_path(name)
     raw = read_raw(path)
     raw.setdefault("name", path.stem)
     raw.pop("extends", None)
-    given = (["--set overrides"] if overrides else []) + list(options)
+    given = (["--set overrides"] if overrides else []) + list(options) + (["keyword fields"] if values else [])
     source = str(path) + (f" (with {' and '.join(given)})" if given else "")
     changed = apply_overrides(raw, overrides or [])
     for option, text in options.items():
         keys, value = parse_override(text)
         changed = set_values(changed, {join_path(keys): value}, context=f"{option}: ")
+    changed = set_fields(changed, values or {})
     scenario = validate(changed, source)
     for line in _summarised(date_warnings(scenario), scenario, raw):  # against the file's own years
         warnings.warn(f"{source}: {line}", ScenarioWarning, stacklevel=2)

@@ -116,12 +116,14 @@ def test_small_population_has_buyer_agents_viewing_the_arrays():
             assert set(agent.contacts) == set(model.network.contacts(agent.slot).tolist())
 
 
-def test_large_population_creates_buyer_agents_only_on_demand():
-    model = LuxuryMarketModel(small_flagship(years=1, buyers=5000), seed=3)
-    assert BuyerAgent not in model.agents_by_type or len(model.agents_by_type[BuyerAgent]) == 0
-    view = model.buyer(10)
-    assert model.buyer(10) is view
-    assert len(model.agents_by_type[BuyerAgent]) == 1
+def test_large_population_creates_buyer_agents_for_the_sample_and_on_demand():
+    model = LuxuryMarketModel(small_flagship(years=1, buyers=5000, overrides=["simulation.agent_sample=30"]), seed=3)
+    assert len(model.agents_by_type[BuyerAgent]) == 30  # the sample's views, no others
+    assert {a.slot for a in model.agents_by_type[BuyerAgent]} == set(model.sample_slots.tolist())
+    slot = next(s for s in range(5000) if s not in set(model.sample_slots.tolist()))
+    view = model.buyer(slot)
+    assert model.buyer(slot) is view
+    assert len(model.agents_by_type[BuyerAgent]) == 31
 
 
 def test_datacollector_records_every_month(small_run):
