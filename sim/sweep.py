@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sim.design import Plan, plan, run_seed
-from sim.executor import Executor, TaskError, scheduler_address
+from sim.executor import Executor, SchedulerUnavailable, TaskError, scheduler_address
 from sim.experiment import EXECUTION_FIELDS, Experiment
 from sim.files import plain, write_json
 from sim.scenario_files import ScenarioError, set_values, validate
@@ -337,6 +337,8 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         except KeyboardInterrupt:
             raise SweepInterrupted(f"Interrupted (Ctrl-C): the finished runs are in {folder}; finish with: "
                                    f"{again}") from None
+        except SchedulerUnavailable:  # its one line says what to fix; the same command would fail the same way
+            raise
         except Exception as exc:  # an error stopped it: the finished runs are kept all the same
             exc.add_note(f"The finished runs are in {folder}; finish with: {again}")
             raise
