@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim.formats import difference
 from sim.report import Rendered
-from sim.stats import CONFIDENCE, clip, mean_interval, t_half_width
+from sim.stats import CONFIDENCE, clip, mean_interval, ratio_interval, t_half_width
 
 KEYS = ["year", "brand"]
 PAIR = ["replication", *KEYS]
@@ -189,9 +189,9 @@ class Verdict:
         first, last: the years compared. n: paired replications.
         share: sales share difference in ``last``. sales: cars sold, summed over the years.
         profit: cumulative profit difference (net of the service spending). service_cost: the extra service
-            spending (what the policy cost). roi: profit gained per dollar of extra service spending (NaN where a
-            replication spent no more). npv: profit differences discounted at :data:`DISCOUNT_RATE` a year to
-            ``first``.
+            spending (what the policy cost). roi: profit gained per dollar of extra service spending, the ratio of
+            the mean differences (``sim.stats.ratio_interval``; NaN where the spending does not differ).
+            npv: profit differences discounted at :data:`DISCOUNT_RATE` a year to ``first``.
         payback: "YYYY", "ahead throughout" or "not within the run" (:func:`payback_of` on the mean cumulative
             profit difference); payback_years: each replication's payback year (NaN where it has none).
         share_clipped: the share interval ran past [−1, 1] and was cut there.
@@ -292,7 +292,7 @@ def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name:
     discount = (1.0 + DISCOUNT_RATE) ** -(d["year"] - first)
     npv = (d["profit"] * discount).groupby(d["replication"]).sum()
     share = d[d["year"] == last].set_index("replication")["sales_share"]
-    roi = (profit / cost).where(cost != 0) if differs else profit * np.nan
+    roi = ratio_interval(profit, cost) if differs else (float("nan"),) * 3
     share_mean, low, high = mean_interval(share)
     low, high, clipped = clip(low, high, (-1.0, 1.0))
     mean_cum = d.groupby("year")["profit"].mean().cumsum()
@@ -301,7 +301,7 @@ def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name:
     return Verdict(policy=other_name if sign > 0 else base_name, without=base_name if sign > 0 else other_name,
                    brand=brand, first=first, last=last, n=int(d["replication"].nunique()), spending_differs=differs,
                    share=(share_mean, low, high), sales=mean_interval(per["sales"].sum()),
-                   profit=mean_interval(profit), service_cost=mean_interval(cost), roi=mean_interval(roi),
+                   profit=mean_interval(profit), service_cost=mean_interval(cost), roi=roi,
                    npv=mean_interval(npv), payback=label, payback_years=each, share_clipped=clipped)
 
 

@@ -58,6 +58,33 @@ def t_half_width(sd: np.ndarray | float, n: np.ndarray | int, confidence: float 
     return out if out.ndim else float(out)
 
 
+def ratio_interval(numerator, denominator, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """The ratio of two means over paired replications, mean(``numerator``) / mean(``denominator``), with its
+    delta-method t interval (the ratio estimator: the variance of numerator - ratio x denominator over n, divided by
+    the squared mean denominator; Cochran 1977 ch. 6): ``(ratio, low, high)``. NaN when the mean denominator is 0 or
+    there are no values; the interval NaN with fewer than two (and wide when a replication's denominator is near 0
+    or of the other sign: the uncertainty is stated, not hidden). A mean of per-replication ratios would let one
+    replication with a near-zero or negative denominator flip the sign of the whole.
+
+    Args:
+        numerator, denominator: one value per replication each, paired (NaN pairs dropped).
+        confidence: two-sided level, in (0, 1).
+    """
+    x, y = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    nan = float("nan")
+    if x.size == 0:
+        return nan, nan, nan
+    if y.mean() == 0:
+        return nan, nan, nan
+    ratio = float(x.mean() / y.mean())
+    if x.size < 2:
+        return ratio, nan, nan
+    half = t_half_width((x - ratio * y).std(ddof=1) / abs(y.mean()), x.size, confidence)
+    return ratio, float(ratio - half), float(ratio + half)
+
+
 def mean_interval(values, confidence: float = CONFIDENCE, bounds: tuple[float, float] | None = None
                   ) -> tuple[float, float, float]:
     """Mean and two-sided t interval of i.i.d. ``values`` (NaNs dropped): ``(mean, low, high)``.

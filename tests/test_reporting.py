@@ -314,8 +314,12 @@ def test_the_verdict_equals_the_paired_differences_computed_from_the_runs(runs, 
         "profit": per["profit"].sum(), "service_cost": per["service_cost"].sum(), "sales": per["sales"].sum(),
         "share": diff.xs(last, level="year")["sales_share"],
         "npv": (diff["profit"] / 1.08 ** (years - first)).groupby(level="replication").sum(),
-        "roi": per["profit"].sum() / per["service_cost"].sum(),
     }
+    p, c = per["profit"].sum().to_numpy(), per["service_cost"].sum().to_numpy()
+    from scipy import stats
+
+    ratio = p.mean() / c.mean()  # the ratio of the mean differences, delta-method interval (not a mean of ratios)
+    half = stats.t.ppf(0.975, len(p) - 1) * (p - ratio * c).std(ddof=1) / np.sqrt(len(p)) / abs(c.mean())
     for base in ("lexus_us_1989", "lexus_service_parity"):
         v = Comparison(runs if base == "lexus_us_1989" else dict(reversed(runs.items())), base).verdict(
             "lexus_service_parity" if base == "lexus_us_1989" else "lexus_us_1989")
@@ -323,6 +327,7 @@ def test_the_verdict_equals_the_paired_differences_computed_from_the_runs(runs, 
             "lexus_us_1989", "lexus_service_parity", "Lexus", first, last, 2)
         for name, values in expected.items():
             np.testing.assert_allclose(getattr(v, name), _direct_interval(values), rtol=1e-9, err_msg=name)
+        np.testing.assert_allclose(v.roi, (ratio, ratio - half, ratio + half), rtol=1e-9)
         cumulative = diff.groupby(level="year")["profit"].mean().cumsum()
         behind = cumulative[cumulative < 0]
         assert v.payback == ("not within the run" if cumulative.iloc[-1] <= 0 else "ahead throughout"
@@ -421,3 +426,18 @@ def test_run_and_compare_summaries_fit_80_columns_without_cutting_anything(runs)
     rows = [line for line in text_of(Comparison(runs, "lexus_us_1989"), 80).splitlines() if line.startswith("│")]
     assert any("[" in line for line in rows)
     assert all(line.count("[") == line.count("]") for line in rows)  # an interval in a table never wraps
+
+
+def test_return_on_spending_is_a_ratio_of_means_never_flipped_by_one_replication():
+    """A verifier saw -89,330% beside +$96M profit for +$4M spending: a mean of per-replication ratios, one of them
+    over a near-zero negative spending. The ratio of the means is the return, with a delta-method interval that
+    widens when a replication's spending is near 0, and NaN when the mean spending is 0."""
+    from sim.stats import ratio_interval
+
+    ratio, low, high = ratio_interval([100.0, 90.0, 110.0, 100.0], [4.0, 5.0, 3.0, 4.0])
+    assert ratio == pytest.approx(400 / 16) and low < ratio < high
+    ratio, low, high = ratio_interval([96.0, 100.0], [8.5, -0.01])
+    assert ratio == pytest.approx(196 / 8.49) and low < ratio < high  # positive: the mean of ratios was -4,994
+    assert all(np.isnan(ratio_interval([5.0, 7.0], [1.0, -1.0])))  # no extra spending on average: no return
+    assert np.isnan(ratio_interval([1.0], [2.0])[1]) and ratio_interval([1.0], [2.0])[0] == 0.5
+    assert all(np.isnan(ratio_interval([], [])))
