@@ -379,14 +379,19 @@ def write(folder: Path, name: str, data: bytes) -> Path:
     return path
 
 
+def perturbed_file(data, files: dict, fields, tmp: str) -> Path:
+    """A shipped file of ``files`` perturbed (:func:`mutated`), its bytes perhaps corrupted (:func:`file_bytes`),
+    written into the folder ``tmp``."""
+    name, doc = data.draw(mutated(files, fields))
+    return write(Path(tmp), name, data.draw(file_bytes(doc)))
+
+
 # ---- in-process: the loaders ----------------------------------------------------------------------------
 @fuzz_budget(100)
 @given(st.data())
 def test_a_perturbed_scenario_file_loads_and_runs_or_is_refused_in_one_line_per_problem(data):
-    name, doc = data.draw(mutated(SCENARIOS, SCENARIO_FIELDS))
-    raw = data.draw(file_bytes(doc))
     with tempfile.TemporaryDirectory() as tmp:
-        path = write(Path(tmp), name, raw)
+        path = perturbed_file(data, SCENARIOS, SCENARIO_FIELDS, tmp)
         scenario = refused_or_loaded(lambda: load_scenario(path), (str(path),))
         if scenario is not None:
             run_tiny(scenario)
@@ -416,22 +421,18 @@ def test_perturbed_set_overrides_load_and_run_or_are_refused_naming_the_override
 @fuzz_budget(50)
 @given(st.data())
 def test_a_perturbed_experiment_file_plans_or_is_refused_in_one_line_per_problem(data):
-    name, doc = data.draw(mutated(EXPERIMENTS, EXPERIMENT_FIELDS))
-    raw = data.draw(file_bytes(doc))
     with tempfile.TemporaryDirectory() as tmp:
-        path = write(Path(tmp), name, raw)
+        path = perturbed_file(data, EXPERIMENTS, EXPERIMENT_FIELDS, tmp)
         refused_or_loaded(lambda: plan(path), (str(path),))
 
 
 @fuzz_budget(50)
 @given(st.data())
 def test_a_perturbed_calibration_file_loads_or_is_refused_in_one_line_per_problem(data):
-    name, doc = data.draw(mutated(CALIBRATIONS, CALIBRATION_FIELDS))
-    raw = data.draw(file_bytes(doc))
-    options = data.draw(st.dictionaries(st.sampled_from(["buyers", "replications", "max_evaluations"]),
-                                        st.none() | st.sampled_from([0, 1, 2, 100, 499, 500, 2**63, 10**30])))
     with tempfile.TemporaryDirectory() as tmp:
-        path = write(Path(tmp), name, raw)
+        path = perturbed_file(data, CALIBRATIONS, CALIBRATION_FIELDS, tmp)
+        options = data.draw(st.dictionaries(st.sampled_from(["buyers", "replications", "max_evaluations"]),
+                                            st.none() | st.sampled_from([0, 1, 2, 100, 499, 500, 2**63, 10**30])))
         refused_or_loaded(lambda: load_calibration(path, options),
                           (str(path), *("--" + option.replace("_", "-") for option in options)))
 
