@@ -375,16 +375,26 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
                      strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a stylized fact fails.")] = False,
                      ) -> None:
     """Validate a scenario: the 1984-1997 fit and the case's stylized facts (pass/fail); later years, a forecast."""
+    from sim import moments
     from sim.calibration_report import write_validation
     from sim.files import safe_name, unique_suffix
     from sim.results import ROOT
-    from sim.validation import validate_scenario
+    from sim.validation import parity_mismatch, validate_scenario
 
     started = datetime.now(UTC)
     try:  # the destination is known and checked before anything runs
         sc = _load(scenario, overrides or [], None)
     except ScenarioError as exc:
         _fail(exc)
+    # A counterfactual of another market is refused before anything runs (after the scenario's own coverage: a
+    # scenario the data cannot judge is refused as such by validate_scenario, also before anything runs).
+    if parity and moments.coverage(sc) is None:
+        try:
+            mismatch = parity_mismatch(sc, _load(parity, overrides or [], None))
+        except ScenarioError as exc:
+            _fail(ScenarioError([f"--parity {parity}: {p}" for p in exc.problems]))
+        if mismatch is not None:
+            _fail(ScenarioError([f"--parity {parity}: cannot be {scenario}'s counterfactual: {mismatch}"]))
     run_seed = sc.simulation.seed if seed is None else seed
     destination = out or ROOT / "results" / "validation" / safe_name(sc.name) / \
         f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(run_seed)}"

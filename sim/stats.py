@@ -29,6 +29,14 @@ def few_replications(n: int) -> str | None:
             "before relying on a difference.")
 
 
+def interval_text(low: float, high: float, n: int, fmt: str = "{:.0%}", confidence: float = CONFIDENCE) -> str:
+    """An interval as text, ``"95% CI low to high"`` (each end through ``fmt``), or, where there is none (fewer than
+    two values: ``n`` of them), ``"no interval with n replication(s)"``: never "nan%"."""
+    if n < 2 or not (np.isfinite(low) and np.isfinite(high)):
+        return f"no interval with {n} replication{'s' * (n != 1)}"
+    return f"{confidence:.0%} CI {fmt.format(low)} to {fmt.format(high)}"
+
+
 def clip(low, high, bounds: tuple[float, float]):
     """An interval cut to ``bounds`` (arrays or floats): ``(low, high, clipped)``, ``clipped`` True where an end
     ran past a bound (NaN ends are left as they are and never count as clipped)."""

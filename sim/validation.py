@@ -41,7 +41,7 @@ from sim.moments import MIN_REPLACERS, POLK_BAND  # the band the calibration als
 from sim.report import Rendered
 from sim.scenario import Scenario, year_month_index
 from sim.scenario_files import SCENARIO_DIR, ScenarioError, ScenarioWarning, load_scenario
-from sim.stats import mean_interval
+from sim.stats import interval_text, mean_interval
 
 LOYALTY_BAND = (0.35, 0.60)  # incumbents before 1989: around Polk's 1995-1997 make loyalty (0.43-0.44), higher
 # before the Japanese entrants gave owners somewhere to go
@@ -250,6 +250,24 @@ def fact_loyalty_in_band(brand_year: pd.DataFrame, scenario: Scenario, band: tup
             "replications_holding": float(held.mean()), "passed": bool(mean.between(lo, hi).all())}
 
 
+def parity_mismatch(scenario: Scenario, parity: Scenario, brand: str = "Lexus") -> str | None:
+    """Why ``parity`` cannot be ``scenario``'s service-parity counterfactual, or None if it can: the paired-seed
+    comparison means something only for the same market (``market.region``) with the same brands, ``brand``
+    among them. The reason is one clause (the caller names the option or argument)."""
+    if parity.market.region != scenario.market.region:
+        return (f"its market.region is {parity.market.region!r}, not {scenario.market.region!r} "
+                f"as in {scenario.name}: a counterfactual must be of the same market")
+    if brand not in parity.brands:
+        return f"it has no {brand}, the brand whose gain the counterfactual removes"
+    ours, theirs = set(scenario.brands), set(parity.brands)
+    if ours != theirs:
+        diff = "; ".join(part for part in (
+            f"lacks {', '.join(sorted(ours - theirs))}" if ours - theirs else "",
+            f"adds {', '.join(sorted(theirs - ours))}" if theirs - ours else "") if part)
+        return f"its brands differ from {scenario.name}'s ({diff}): a counterfactual must be of the same market"
+    return None
+
+
 def fact_parity_removes_gain(brand_year: pd.DataFrame, parity: pd.DataFrame, scenario: Scenario,
                              brand: str = "Lexus", year: int = GAIN_YEAR) -> dict:
     """Stylized fact: service parity (``parity``: the same seeds with the brand's service at the incumbents')
@@ -272,7 +290,7 @@ def fact_parity_removes_gain(brand_year: pd.DataFrame, parity: pd.DataFrame, sce
     mean, lo, hi = mean_interval(removed.to_numpy())
     return {"fact": fact, "expected": expected,
             "simulated": f"gain {g.mean():.1%} -> {gp.mean():.1%} with parity: {mean:.0%} removed "
-                         f"(95% CI {lo:.0%} to {hi:.0%}, paired seeds)",
+                         f"({interval_text(lo, hi, int(removed.notna().sum()))}, paired seeds)",
             "replications_holding": float((removed > MOST).mean()), "passed": bool(mean > MOST)}
 
 
@@ -328,8 +346,9 @@ def validate_scenario(name: str = "lexus_us_1989", parity: str | None = "lexus_s
         window (:func:`forecast_table`), every replication's ``brand_year`` (and the parity runs').
 
     Raises:
-        ScenarioError: a scenario that does not load (one line per problem), or one the reference data cannot
-            judge (``sim.moments.coverage``: one line naming the scenarios that can be validated).
+        ScenarioError: a scenario that does not load (one line per problem), one the reference data cannot
+            judge (``sim.moments.coverage``: one line naming the scenarios that can be validated), or a ``parity``
+            of another market (:func:`parity_mismatch`); all before anything runs.
         sim.executor.TaskError: a run raised.
     """
     from sim.executor import Executor
@@ -343,6 +362,9 @@ def validate_scenario(name: str = "lexus_us_1989", parity: str | None = "lexus_s
                              + (f"the scenarios in scenarios/ that can: {', '.join(can)}" if can
                                 else "no scenario in scenarios/ can")])
     parity_scenario = load_scenario(parity, overrides) if parity else None
+    mismatch = parity_mismatch(scenario, parity_scenario) if parity_scenario is not None else None
+    if mismatch is not None:
+        raise ScenarioError([f"parity {parity}: cannot be {name}'s counterfactual: {mismatch}"])
     reps = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
     n = buyers or scenario.simulation.buyers

@@ -191,3 +191,38 @@ def test_a_short_run_validates_the_years_it_has_and_reports_the_rest_as_not_cove
     assert "not covered by this run" in text_of(v) and "targets not covered" in text_of(v)
     out = write_validation(tmp_path / "v", v, pd.Timestamp.now(tz="UTC").to_pydatetime())
     assert "not covered" in (out / "report.html").read_text()
+
+
+# ---- a parity counterfactual of another market, one replication (issue #14, kind 8) ---------------------------
+def test_parity_fact_with_one_replication_says_there_is_no_interval_not_nan():
+    row = val.fact_parity_removes_gain(shares([0.20]), shares([0.05]), SCENARIO)
+    assert "nan" not in row["simulated"].lower() and "no interval with 1 replication" in row["simulated"]
+    assert "95% CI" in val.fact_parity_removes_gain(shares([0.2, 0.22]), shares([0.05, 0.06]), SCENARIO)["simulated"]
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"market": "Japan"}, "market.region is 'Japan', not 'US'"),
+    ({"drop": "Lexus"}, "it has no Lexus"),
+    ({"drop": "Infiniti"}, "lacks Infiniti"),
+])
+def test_a_parity_scenario_of_another_market_is_named_as_such(change, why):
+    parity = load_scenario("lexus_service_parity")
+    assert val.parity_mismatch(SCENARIO, parity) is None
+    if "market" in change:
+        other = parity.model_copy(update={"market": parity.market.model_copy(update={"region": change["market"]})})
+    else:
+        other = parity.model_copy(update={"brands": {k: v for k, v in parity.brands.items() if k != change["drop"]}})
+    assert why in val.parity_mismatch(SCENARIO, other)
+
+
+def test_validate_refuses_a_parity_scenario_of_another_market_before_anything_runs(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "validate", "--parity", "europe_1990", "-n",
+                           "2000", "-r", "1", "--set", "market.years=10", "--out", str(tmp_path / "v")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = [line.strip() for line in proc.stderr.splitlines()
+             if line.strip() and line.strip() != "Invalid input" and not line.startswith("Warning")]
+    assert len(lines) == 1 and lines[0].startswith("--parity europe_1990: ") and "market.region" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(val.ScenarioError, match="parity europe_1990: .*market.region"):
+        val.validate_scenario("lexus_us_1989", "europe_1990", replications=1, buyers=2000, workers=1)
