@@ -217,7 +217,7 @@ class Calibrator:
         if estimate:
             jac, spread = self.jacobian(fitted.theta)
         else:
-            jac, spread = np.zeros((len(p.targets), len(p.paths))), np.zeros(len(p.targets))
+            jac, spread = np.full((len(p.targets), len(p.paths)), np.nan), np.zeros(len(p.targets))  # unknown
         current = None
         if not self._is_new(current_theta) or self.left >= 1:
             current = self.evaluate([current_theta], "current", steer=False)[0]
@@ -343,8 +343,10 @@ class CalibrationResult(Rendered):
         return self.problem.values(self.fitted.theta)
 
     def covariance(self) -> np.ndarray:
-        """The SMM sandwich (module docstring)."""
+        """The SMM sandwich (module docstring); all NaN when the Jacobian was not estimated."""
         p = self.problem
+        if not self.estimated:
+            return np.full((len(p.paths), len(p.paths)), np.nan)
         sd = np.array([t.sd for t in p.targets])
         w = np.array([t.weight for t in p.targets])
         ok = (w > 0) & np.isfinite(error_scale(np.nanmean(self.fitted.runs, 0), p.targets))
@@ -367,8 +369,11 @@ class CalibrationResult(Rendered):
         return V
 
     def sensitivity(self) -> pd.DataFrame:
-        """Λ = -A⁻¹G'W scaled by each target's sd: the shift in each parameter if a target moved by one sd."""
+        """Λ = -A⁻¹G'W scaled by each target's sd: the shift in each parameter if a target moved by one sd (all NaN
+        when the Jacobian was not estimated: unknown, not zero)."""
         p = self.problem
+        if not self.estimated:
+            return self._unknown()
         sd = np.array([t.sd for t in p.targets])
         w = np.array([t.weight for t in p.targets])
         W = np.diag(w / sd ** 2)
@@ -380,8 +385,11 @@ class CalibrationResult(Rendered):
 
     def information_shares(self) -> pd.DataFrame:
         """Where each parameter's information comes from: target k's share of ``A_jj = sum_k w_k (G_kj / sd_k)^2``
-        (parameters x targets, rows sum to 1; 0 for a parameter no target moves)."""
+        (parameters x targets, rows sum to 1; 0 for a parameter no target moves; all NaN when the Jacobian was not
+        estimated)."""
         p = self.problem
+        if not self.estimated:
+            return self._unknown()
         sd = np.array([t.sd for t in p.targets])
         w = np.array([t.weight for t in p.targets])
         contrib = (w[:, None] * (self.jacobian / sd[:, None]) ** 2).T
@@ -389,14 +397,29 @@ class CalibrationResult(Rendered):
         shares = np.divide(contrib, total, out=np.zeros_like(contrib), where=total > 0)
         return pd.DataFrame(shares, index=p.names, columns=[t.name for t in p.targets])
 
+    def _unknown(self) -> pd.DataFrame:
+        """A parameters x targets table of NaN: what the Jacobian would have told, when it was not estimated."""
+        p = self.problem
+        return pd.DataFrame(np.nan, index=p.names, columns=[t.name for t in p.targets])
+
+    @property
+    def jacobian_note(self) -> str | None:
+        """Why there are no standard errors, sensitivity, information shares or Jacobian (and no sensitivity.csv,
+        information.csv or jacobian.csv), or None when the Jacobian was estimated."""
+        if self.estimated:
+            return None
+        k, budget = len(self.problem.paths), self.problem.spec.optimiser.max_evaluations
+        return (f"Not estimated: the evaluation budget ({budget}) left no room for the Jacobian's {2 * k} evaluations "
+                "(two per parameter), so there are no standard errors, "
+                "identification or sensitivity, and sensitivity.csv, information.csv and jacobian.csv are not written "
+                "(raise max_evaluations or --max-evaluations).")
+
     def parameters(self) -> pd.DataFrame:
         """One row per free parameter: prior range, start, fitted value, standard error (sandwich), the normal 95%
         interval (+-1.96 se), its width as a fraction of the prior range, whether it is pinned down (interval
         under ``PINNED_FRACTION`` of the range), whether it ended at a bound, the targets that pin it, and why."""
         p = self.problem
-        se = np.sqrt(np.maximum(np.diag(self.covariance()), 0.0))  # inf: no information
-        if not self.estimated:
-            se = np.full(len(p.paths), np.nan)
+        se = np.sqrt(np.maximum(np.diag(self.covariance()), 0.0))  # inf: no information; NaN: not estimated
         info = self.information_shares()
         width = p.high - p.low
         rows = []

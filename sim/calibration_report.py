@@ -8,6 +8,7 @@ A calibration folder (``results/calibration/<name>/<time>-s<seed>-<random>/``, w
     sensitivity.csv    Λ: shift in each parameter if a target moved by one sd (Andrews, Gentzkow & Shapiro)
     information.csv    each target's share of the information on each parameter
     jacobian.csv       ∂(target on its error scale)/∂(parameter) at the fit, central differences, same seeds
+                       (these three only when the budget left room for the Jacobian: the report says why not)
     evaluations.parquet  every candidate evaluated: stage, distance, parameter values
     calibrated.toml    the fitted values as --set lines (``run_sim.py run --set ...``)
     fit.md             the parameters and the fit as Markdown tables (for docs/calibration.md)
@@ -86,6 +87,7 @@ def manifest(result: CalibrationResult, started: datetime) -> dict:
         "evaluations": len(result.history),
         "max_evaluations": p.spec.optimiser.max_evaluations,
         "standard_errors": "estimated" if result.estimated else "not estimated: no room for the Jacobian in the budget",
+        "not_written": [] if result.estimated else ["sensitivity.csv", "information.csv", "jacobian.csv"],
         "nelder_mead": result.local,
         "backend": result.backend,
         "seconds": round(result.seconds, 1),
@@ -108,10 +110,11 @@ def write_calibration(destination: Path, result: CalibrationResult, started: dat
         fit.to_csv(tmp / "fit.csv", index=False)
         start = result.fit_table("start")
         start.to_csv(tmp / "start_fit.csv", index=False)
-        result.sensitivity().to_csv(tmp / "sensitivity.csv")
-        result.information_shares().to_csv(tmp / "information.csv")
-        pd.DataFrame(result.jacobian, index=[t.name for t in result.problem.targets],
-                     columns=result.problem.names).to_csv(tmp / "jacobian.csv")
+        if result.estimated:  # otherwise unknown, not zero: not written (result.jacobian_note, in the report)
+            result.sensitivity().to_csv(tmp / "sensitivity.csv")
+            result.information_shares().to_csv(tmp / "information.csv")
+            pd.DataFrame(result.jacobian, index=[t.name for t in result.problem.targets],
+                         columns=result.problem.names).to_csv(tmp / "jacobian.csv")
         result.history_frame().to_parquet(tmp / "evaluations.parquet", index=False)
         write_atomic(tmp / "calibrated.toml", calibrated_toml(result, label))
         man = manifest(result, started)
@@ -135,6 +138,9 @@ def fit_markdown(params: pd.DataFrame, fit: pd.DataFrame, start: pd.DataFrame, m
            f"{manifest['distance_fitted']:,.1f}.", ""]
     if manifest.get("shortfall"):
         out[-1:-1] = [f"**{manifest['shortfall']}**"]
+    if manifest.get("not_written"):  # the Jacobian was not estimated: say so, not a table of zeros
+        out[-1:-1] = [f"Standard errors {manifest['standard_errors']}; {', '.join(manifest['not_written'])} "
+                      "not written."]
     out.append(_md_table(
         ["parameter", "prior", "before", "fitted", "95% interval", "identification", "pinned by"],
         [[f"`{r.path}`", f"{adaptive(r.prior_low)}–{adaptive(r.prior_high)}", adaptive(r.start),
@@ -233,14 +239,16 @@ def report_html(result: CalibrationResult, params: pd.DataFrame, fit: pd.DataFra
                "buyers ({} s on {}).", number(result.start.distance, 1), current, number(result.fitted.distance, 1),
                len(result.history), p.spec.replications, number(p.spec.buyers), number(result.seconds),
                result.backend),
-        f"Pinned down by the data: {', '.join(pinned) or 'none'}.",
-        "Weakly identified (the fit barely moves across their prior range, or they trade off): "
-        f"{', '.join(weak) or 'none'}.",
+        *([result.jacobian_note] if result.jacobian_note else [
+            f"Pinned down by the data: {', '.join(pinned) or 'none'}.",
+            "Weakly identified (the fit barely moves across their prior range, or they trade off): "
+            f"{', '.join(weak) or 'none'}."]),
         f"Nelder-Mead: {result.local.get('message', '')}",
     ]
     seed = f"{p.spec.seed} (replication r: SeedSequence(seed, spawn_key=(r,)), the same for every candidate)"
     return render("calibration.html.j2", title=f"Calibration {p.spec.name}", name=p.spec.name,
                   description=p.spec.description, headline=headline, parameters=parameters_table(params),
+                  estimated=result.estimated,
                   fit_figure=plot_sales_fit(fit, start), fit=fit_table(fit, start),
                   search_figure=plot_convergence(result),
                   provenance=provenance({**man, "seed": seed},

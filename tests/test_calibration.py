@@ -428,3 +428,30 @@ def test_the_summary_report_fit_md_and_manifest_say_when_the_fit_did_not_improve
     else:
         assert not manifest["improved"] and manifest["shortfall"].startswith(says)
         assert all(says in text for text in outputs), outputs[0][:300]
+
+
+def test_a_budget_too_short_for_the_jacobian_writes_no_table_of_zeros_and_says_why(tmp_path):
+    """Issue #14 kind 9: with no Jacobian, sensitivity, information and Jacobian are unknown (NaN), not 0, their CSV
+    files are not written, and the report, fit.md and the manifest say why."""
+    import json
+    from datetime import UTC, datetime
+
+    from sim.calibration_report import write_calibration
+
+    result = cal.Calibrator(toy_problem(4, replications=2, max_evaluations=5), IN_PROCESS,
+                            simulate=toy_simulate).run()
+    assert not result.estimated
+    assert result.sensitivity().isna().all().all() and result.information_shares().isna().all().all()
+    assert np.isnan(result.covariance()).all() and result.parameters()["se"].isna().all()
+    folder = write_calibration(tmp_path / "fit", result, datetime.now(UTC))
+    names = {p.name for p in folder.iterdir()}
+    assert not names & {"sensitivity.csv", "information.csv", "jacobian.csv"}
+    assert {"parameters.csv", "fit.csv", "report.html", "fit.md", "manifest.json"} <= names
+    html = (folder / "report.html").read_text().replace("&#39;", "'")
+    assert "left no room for the Jacobian" in html and "jacobian.csv are not written" in html
+    assert "Weakly identified" not in html and "sensitivity.csv has" not in html
+    assert "not written" in (folder / "fit.md").read_text()
+    assert json.loads((folder / "manifest.json").read_text())["not_written"] == ["sensitivity.csv", "information.csv",
+                                                                                "jacobian.csv"]
+    full = write_calibration(tmp_path / "full", fit_toy(4, replications=2), datetime.now(UTC))
+    assert {"sensitivity.csv", "information.csv", "jacobian.csv"} <= {p.name for p in full.iterdir()}
