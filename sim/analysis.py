@@ -33,7 +33,7 @@ import pandas as pd
 from sim.files import atomic_folder
 from sim.scenario_files import ScenarioError
 from sim.stats import CONFIDENCE, t_half_width
-from sim.sweep_folder import chunk_files, read_manifest, read_outputs
+from sim.sweep_folder import chunk_files, read_manifest, read_outputs, read_table
 
 NUM_RESAMPLES = 1000  # bootstrap resamples for SALib's confidence intervals (at sim.stats.CONFIDENCE)
 FLOAT_FORMAT = "%.10g"  # CSV numbers: 10 significant digits (profits run to billions)
@@ -50,7 +50,7 @@ def point_means(folder: Path, manifest: dict | None = None) -> tuple[pd.DataFram
     manifest = manifest or read_manifest(folder)
     outputs = [o["name"] for o in manifest["experiment"]["outputs"]]
     params = [p["name"] for p in manifest["design"]["parameters"]]
-    design = pd.read_parquet(folder / "design.parquet")
+    design = read_table(folder / "design.parquet")
     runs = read_outputs(folder)
     dup = runs.duplicated(["point", "replication"])
     if dup.any():
@@ -342,8 +342,8 @@ def analyze(sweep_dir: str | Path) -> Path:
                 files.append(f"sobol_{o}.png")
         elif kind == "morris":
             names = [p["name"] for p in params]
-            x = pd.read_parquet(folder / "sample.parquet")[names].to_numpy(dtype=float)
-            ran = pd.read_parquet(folder / "design.parquet").sort_values("point")[names].to_numpy(dtype=float)
+            x = read_table(folder / "sample.parquet")[names].to_numpy(dtype=float)
+            ran = read_table(folder / "design.parquet").sort_values("point")[names].to_numpy(dtype=float)
             table, w = morris_indices(problem, x, ran, y, seed)
             warnings += w
             table.to_csv(tmp / "morris_indices.csv", index=False, float_format=FLOAT_FORMAT)

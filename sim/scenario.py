@@ -29,9 +29,11 @@ and the model's arithmetic overflows).
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -110,15 +112,37 @@ class StrictModel(BaseModel):
         return strict_scalars(handler(source))
 
 
-def named(table: dict[str, Any], kind: str) -> None:
-    """A table keyed by names the user chose (brands, segments) has no empty name: a name is printed, and is the
-    name of its implicit model line and of files.
+def printable(text: str, what: str, blank: bool = False) -> str:
+    """``text`` if it may be printed as it is: no control or format character (Unicode categories Cc and Cf: a line
+    break, a tab, a terminal escape, a right-to-left override) and, unless ``blank``, something besides whitespace.
+    Ordinary unicode (Citroën, 名前) is fine. The one rule for every name-like field (:data:`Name`, :data:`Text`,
+    :func:`named`): a name is printed, and names files.
 
     Raises:
-        ValueError: ``a KIND's name must not be empty``.
+        ValueError: ``WHAT must not be empty`` or ``WHAT holds a control character (U+001B) ...``.
     """
-    if any(not name for name in table):
-        raise ValueError(f"a {kind}'s name must not be empty")
+    if not blank and not text.strip():
+        raise ValueError(f"{what} must not be empty" + (" or only spaces" if text else ""))
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if bad is not None:
+        raise ValueError(f"{what} holds a control character (U+{ord(bad):04X}); names and questions are "
+                         "printed, so they must be plain text")
+    return text
+
+
+Name = Annotated[str, AfterValidator(lambda text: printable(text, "a name"))]  # a name: printable, not blank
+Text = Annotated[str, AfterValidator(lambda text: printable(text, "the text", blank=True))]  # printable, may be ""
+
+
+def named(table: dict[str, Any], kind: str) -> None:
+    """A table keyed by names the user chose (brands, segments) has printable names, none empty (:func:`printable`):
+    a name is printed, and is the name of its implicit model line and of files.
+
+    Raises:
+        ValueError: ``a KIND's name must not be empty``, or names a control character.
+    """
+    for name in table:
+        printable(name, f"a {kind}'s name" + (f" {name!r}" if name else ""))
 
 
 def year_month_index(date: str, start_year: int) -> int:
@@ -266,7 +290,7 @@ class ModelLine(StrictModel):
     its latest price times the brand's ``price_index``.
     """
 
-    name: str = Field(min_length=1, description="The line's name, unique within the brand (e.g. 'LS 400').")
+    name: Name = Field(description="The line's name, unique within the brand (e.g. 'LS 400'); plain text.")
     body: BodyType = Field(description="Body type: sedan, coupe (coupe/convertible) or suv; households need one.")
     tier: Tier = Field("mid", description="Price class: its price is judged against market.reference_price times "
                                           "market.tier_price_ratio[tier].")
@@ -788,8 +812,8 @@ class Scenario(StrictModel):
     Assignments are validated too (``validate_assignment``), and unknown fields are errors everywhere.
     """
 
-    name: str = Field("scenario", description="Short name (defaults to the file name).")
-    question: str = Field("", description="The one-line question this scenario answers.")
+    name: Name = Field("scenario", description="Short name (defaults to the file name); plain text.")
+    question: Text = Field("", description="The one-line question this scenario answers; plain text.")
     description: str = ""
     extends: str | None = Field(None, description="Scenario file this one inherits from (path relative to this file).")
     market: Market

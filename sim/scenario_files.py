@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin, is_typeddict
@@ -55,13 +56,14 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(self.problems))
 
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # what may break a line or drive a terminal
+CONTROL_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")  # what may break a line or drive a terminal (or reorder it: U+202E)
 
 
 def one_line(text: str) -> str:
-    """``text`` with its control characters (line breaks, tabs, terminal escapes) written as escapes (``\\n``): a
-    name or a ``--set`` text holding one stays on its problem's line."""
-    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    """``text`` with its control and format characters (line breaks, tabs, terminal escapes, bidi overrides) written
+    as escapes (``\\n``, ``\\u202e``): a name or a ``--set`` text holding one stays on its problem's line."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in CONTROL_CATEGORIES else c
+                   for c in text)
 
 
 def resolve_path(name: str | Path, base: Path | None = None, folder: Path = SCENARIO_DIR,

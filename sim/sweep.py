@@ -317,6 +317,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
             for key in EXECUTION_FIELDS:  # batching and file size may change on resume
                 setattr(stored.experiment, key, getattr(given.experiment, key))
         p = stored
+        read_outputs(folder, ["point", "replication"])  # a damaged chunk file: one line, before anything is written
     else:
         p = plan(experiment_path)
         started_dt = datetime.now(UTC)

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from sim.design import ParamInfo, Plan, estimate_seconds
 from sim.experiment import Experiment
@@ -92,18 +93,86 @@ def new_manifest(p: Plan, started: str) -> dict:
 
 
 def read_manifest(folder: Path) -> dict:
-    """A sweep folder's ``manifest.json`` as a dict.
+    """A sweep folder's ``manifest.json`` as a dict, with the fields every reader of the folder relies on.
 
     Raises:
-        ScenarioError: no manifest.json in ``folder``, or one that is not a luxsim sweep manifest.
+        ScenarioError: no manifest.json in ``folder``, or one that is not a luxsim sweep manifest (not JSON, another
+            kind, or a field missing or of the wrong type): one line naming the file and what is wrong.
     """
     path = Path(folder) / "manifest.json"
     if not path.is_file():
         raise ScenarioError([f"{folder}: not a sweep folder (no manifest.json)"])
-    manifest = json.loads(path.read_text())
-    if manifest.get("kind") != "luxsim-sweep":
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise ScenarioError([f"{path}: not a sweep manifest: not JSON ({exc})"]) from None
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != "luxsim-sweep":
         raise ScenarioError([f"{folder}: manifest.json is not a luxsim sweep manifest"])
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise ScenarioError([f"{path}: not a sweep manifest: {problem}"])
     return manifest
+
+
+# The fields of a manifest that reading, resuming and analysing a sweep folder use, with their JSON types.
+MANIFEST_FIELDS = {"experiment": dict, "design": dict, "base_scenario": dict, "root_seed": int, "runs": int,
+                   "sessions": list}
+DESIGN_KINDS = ("grid", "lhs", "sobol", "morris")  # sim.experiment's designs
+DESIGN_FIELDS = {"kind": str, "points": int, "parameters": list}
+PARAMETER_FIELDS = {"name": str, "path": str, "kind": str}
+
+
+def _manifest_problem(manifest: dict) -> str | None:
+    """What is missing or of the wrong type in a manifest (None: nothing)."""
+    def check(table: dict, fields: dict, where: str) -> str | None:
+        for key, kind in fields.items():
+            if key not in table:
+                return f"no {where}{key!r} field"
+            if not isinstance(table[key], kind) or isinstance(table[key], bool):
+                return f"{where}{key!r} is not {'an' if kind is int else 'a'} {_JSON_TYPES[kind]}"
+        return None
+
+    problem = check(manifest, MANIFEST_FIELDS, "") or check(manifest["design"], DESIGN_FIELDS, "design.")
+    if problem:
+        return problem
+    if manifest["design"]["kind"] not in DESIGN_KINDS:
+        return f"design.kind {manifest['design']['kind']!r} is not one of {', '.join(DESIGN_KINDS)}"
+    for i, param in enumerate(manifest["design"]["parameters"]):
+        if not isinstance(param, dict):
+            return f"design.parameters[{i}] is not an object"
+        if problem := check(param, PARAMETER_FIELDS, f"design.parameters[{i}]."):
+            return problem
+        if param["kind"] not in ("int", "float", "bool", "str"):
+            return f"design.parameters[{i}].kind {param['kind']!r} is not int, float, bool or str"
+    outputs = manifest["experiment"].get("outputs")
+    if not isinstance(outputs, list):
+        return "no 'experiment.outputs' list"
+    for i, output in enumerate(outputs):
+        if not isinstance(output, dict) or not isinstance(output.get("name"), str):
+            return f"experiment.outputs[{i}] has no name"
+    return None
+
+
+_JSON_TYPES = {dict: "object", list: "list", str: "string", int: "integer"}
+
+
+def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """One Parquet file of a sweep folder (the design, the sample, a chunk file) as a DataFrame.
+
+    Raises:
+        ScenarioError: the file is damaged (truncated, not Parquet, columns missing): one line naming it.
+    """
+    try:
+        return pq.read_table(path, columns=columns).to_pandas()
+    except (pa.ArrowException, OSError, ValueError, KeyError) as exc:  # ArrowInvalid is a ValueError
+        if isinstance(exc, FileNotFoundError):
+            raise ScenarioError([f"{path}: missing from the sweep folder"]) from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = ("; delete it and finish the sweep with --resume to run its runs again"
+                if path.parent.name == "outputs" else "")
+        raise ScenarioError([f"{path}: damaged output file: {reason}{hint}"]) from None
 
 
 def create_folder(p: Plan, folder: Path) -> dict:
@@ -128,12 +197,18 @@ def create_folder(p: Plan, folder: Path) -> dict:
 
 def plan_from_folder(folder: Path, manifest: dict) -> Plan:
     """The plan a sweep folder was made from (to resume it), read back from its manifest and design."""
-    exp = Experiment.model_validate(manifest["experiment"])
+    try:
+        exp = Experiment.model_validate(manifest["experiment"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ScenarioError([f"{folder / 'manifest.json'}: not a sweep manifest: experiment.{where}: "
+                             f"{first['msg']}"]) from None
     params = [ParamInfo(d["name"], d["path"], d["kind"], values=d.get("values"),
                         low=(d.get("range") or [None, None])[0], high=(d.get("range") or [None, None])[1])
               for d in manifest["design"]["parameters"]]
-    design = pd.read_parquet(folder / "design.parquet")
-    sample = pd.read_parquet(folder / "sample.parquet").to_numpy() if (folder / "sample.parquet").exists() else None
+    design = read_table(folder / "design.parquet")
+    sample = read_table(folder / "sample.parquet").to_numpy() if (folder / "sample.parquet").exists() else None
     base = manifest["base_scenario"]
     seed = int(manifest["root_seed"])
     if not 0 <= seed <= MAX_SEED:  # a folder made before seeds were bounded: its runs table cannot be written
@@ -171,7 +246,12 @@ def read_outputs(folder: Path, columns: list[str] | None = None) -> pd.DataFrame
         manifest = read_manifest(folder)
         return outputs_schema(manifest).empty_table().to_pandas()[columns] if columns else \
             outputs_schema(manifest).empty_table().to_pandas()
-    return pq.ParquetDataset(list(map(str, files.values()))).read(columns=columns).to_pandas()
+    try:
+        return pq.ParquetDataset(list(map(str, files.values()))).read(columns=columns).to_pandas()
+    except (pa.ArrowException, OSError, ValueError):  # one file is damaged: find it, and name it
+        for path in files.values():
+            read_table(path, columns)
+        raise
 
 
 def tidy(folder: Path) -> None:

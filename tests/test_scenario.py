@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import re
 import tomllib
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -840,7 +841,8 @@ def test_every_bad_lever_of_an_inline_table_is_one_line_at_its_own_path(tmp_path
 
 # ---- explain prints a file that loads back (issue #14) -------------------------------------------------------------
 SHIPPED = sorted(p.name for p in SCENARIO_DIR.glob("*.toml"))
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)  # any text a file or --set may hold
+# any text a name or question may hold (control and format characters are refused: the tests below)
+TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cf")), max_size=200)
 
 
 @HYP
@@ -848,7 +850,7 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)  # any
 def test_the_resolved_scenario_explain_prints_loads_back_as_the_same_scenario(tmp_path_factory, file, question, name,
                                                                                years):
     """What ``explain`` prints (comments, then the resolved fields) is a scenario file: saved and loaded, it gives the
-    same Scenario, whatever its name and question hold (brackets, quotes, line breaks, long lines)."""
+    same Scenario, whatever its name and question hold (brackets, quotes, unicode line separators, long lines)."""
     import warnings
 
     from sim.files import toml_inline
@@ -861,3 +863,89 @@ def test_the_resolved_scenario_explain_prints_loads_back_as_the_same_scenario(tm
         path = tmp_path_factory.mktemp("explained") / "saved.toml"
         path.write_text(scenario_toml(scenario), encoding="utf-8")
         assert load_scenario(path) == scenario
+
+
+# ---- names are plain text (issue #14, kind 14) -----------------------------------------------------------------------
+def _name_slots(raw: dict) -> dict[str, tuple]:
+    """Where a scenario holds a name-like value, each as (the field path a problem names, how to put one there)."""
+    brand = next(b for b, body in raw["brands"].items() if body.get("models"))
+
+    def rename(table: dict, new: str) -> None:
+        old = next(iter(table))
+        table[new] = table.pop(old)
+
+    return {
+        "brands": ("brands", lambda r, v: rename(r["brands"], v)),
+        "market.segments": ("market.segments", lambda r, v: rename(r["market"]["segments"], v)),
+        "line": (f"brands.{brand}.models[", lambda r, v: r["brands"][brand]["models"][0].__setitem__("name", v)),
+        "name": ("name", lambda r, v: r.__setitem__("name", v)),
+        "question": ("question", lambda r, v: r.__setitem__("question", v)),
+    }
+
+
+CONTROL_CHARS = st.characters(categories=["Cc", "Cf"])
+SLOTS = ["brands", "market.segments", "line", "name", "question"]
+
+
+@HYP
+@given(slot=st.sampled_from(SLOTS), before=st.text(max_size=5), bad=CONTROL_CHARS, after=st.text(max_size=5))
+def test_a_name_or_question_holding_a_control_or_format_character_is_refused_in_one_printable_line(
+        slot, before, bad, after):
+    """An ESC sequence, a line break, a tab, a bidi override in a brand, segment, model line or scenario name or the
+    question reached the terminal as it was; now it is refused, naming the field, and the problem line itself holds
+    no such character (it is escaped)."""
+    raw = read_raw(FLAGSHIP)
+    where, put = _name_slots(raw)[slot]
+    put(raw, before + bad + after)
+    with pytest.raises(ScenarioError) as info:
+        validate(raw, "x.toml")
+    problems = info.value.problems
+    assert any(line.startswith(f"x.toml: {where}") and "control character" in line for line in problems), problems
+    for line in problems:
+        assert not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in line), line
+
+
+@pytest.mark.parametrize("slot", ["brands", "market.segments", "line", "name"])
+@pytest.mark.parametrize("blank", ["", " ", "\u3000", "   "])
+def test_a_name_that_is_empty_or_only_spaces_is_refused(slot, blank):
+    raw = read_raw(FLAGSHIP)
+    where, put = _name_slots(raw)[slot]
+    put(raw, blank)
+    with pytest.raises(ScenarioError) as info:
+        validate(raw, "x.toml")
+    assert any(line.startswith(f"x.toml: {where}") and "must not be empty" in line for line in info.value.problems)
+
+
+@HYP
+@given(slot=st.sampled_from(SLOTS),
+       text=st.text(st.characters(exclude_categories=["Cc", "Cf", "Cs", "Zl", "Zp"]), min_size=1, max_size=12)
+       .filter(str.strip))
+def test_ordinary_unicode_names_are_accepted(slot, text):
+    raw = read_raw(FLAGSHIP)
+    _, put = _name_slots(raw)[slot]
+    put(raw, text)
+    validate(raw, "x.toml")
+
+
+@pytest.mark.parametrize("name", ["Citroën", "名前", "🚗", "Mercedes.Benz", "a=b"])
+def test_ordinary_unicode_brand_names_load(tmp_path, name):
+    s = validate(_renamed_brand(name), "x.toml")
+    assert name in s.brand_names
+
+
+def _renamed_brand(name: str) -> dict:
+    raw = read_raw(FLAGSHIP)
+    raw["brands"][name] = raw["brands"].pop("Lexus")
+    return raw
+
+
+def test_the_cli_refuses_an_escape_sequence_in_a_brand_name_in_one_line_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    path = child(tmp_path, 'question = "fine"\n[brands."\\u001b[31mRED"]\nprice = 30000.0\n')
+    done = subprocess.run([sys.executable, str(Path(__file__).parent.parent / "run_sim.py"), "explain", str(path)],
+                          capture_output=True, text=True, timeout=600)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and lines[0] == "Invalid input" and len(lines) == 2, done.stderr
+    assert "\x1b" not in done.stderr + done.stdout and "\\x1b[31mRED" in lines[1] and "control character" in lines[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -21,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sim import sweep
 from sim.design import plan, run_seed
@@ -638,3 +641,92 @@ def test_resume_with_a_scheduler_that_does_not_answer_fails_in_one_line_and_leav
     manifest = json.loads((tiny_sweep / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and manifest["sessions"][-1]["status"] == "interrupted"
     assert not (tiny_sweep / "sweep.lock").exists()
+
+
+# ---- a damaged sweep folder (issue #14, kind 13) ---------------------------------------------------------------------
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _refused_with_nothing_written(folder: Path, match: str) -> None:
+    """``analyze`` and ``sweep --resume`` on ``folder`` both raise a ScenarioError of one line matching ``match``,
+    and leave every file of the folder as it was (no analysis/, no session appended, no runs.parquet rewritten)."""
+    from sim.analysis import analyze
+
+    before = _snapshot(folder)
+    for attempt in (lambda: analyze(folder), lambda: run_sweep(None, out=folder, workers=1, resume=True,
+                                                                 progress=False)):
+        with pytest.raises(ScenarioError) as info:
+            attempt()
+        assert len(info.value.problems) == 1 and re.search(match, info.value.problems[0]), info.value.problems
+        assert _snapshot(folder) == before
+
+
+REQUIRED = [("experiment",), ("design",), ("base_scenario",), ("root_seed",), ("runs",), ("sessions",),
+            ("design", "kind"), ("design", "points"), ("design", "parameters"), ("experiment", "outputs")]
+DAMAGE_SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=25,
+                           suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@DAMAGE_SETTINGS
+@given(data=st.data())
+def test_a_damaged_manifest_is_refused_in_one_line_naming_it_with_nothing_written(tiny_sweep, data):
+    """A manifest.json cut short, or missing a field the folder is read by, or holding one of the wrong type, was a
+    22-80-line traceback (exit 1) from analyze and sweep --resume."""
+    path = tiny_sweep / "manifest.json"
+    good = path.read_text()
+    manifest = json.loads(good)
+    how = data.draw(st.sampled_from(["cut", "drop", "retype"]))
+    if how == "cut":
+        text = good[:data.draw(st.integers(0, len(good.rstrip()) - 1))]
+    else:
+        *parents, key = data.draw(st.sampled_from(REQUIRED))
+        table = manifest
+        for part in parents:
+            table = table[part]
+        if how == "drop":
+            del table[key]
+        else:
+            table[key] = data.draw(st.sampled_from(["x", 1.5, None, True, [] if isinstance(table[key], dict) else {}]))
+        text = json.dumps(manifest)
+    path.write_text(text)
+    try:
+        _refused_with_nothing_written(tiny_sweep, re.escape(str(path)) + ": not a sweep manifest: ")
+    finally:
+        path.write_text(good)
+
+
+@DAMAGE_SETTINGS
+@given(data=st.data())
+def test_a_truncated_chunk_file_is_refused_in_one_line_naming_it_with_nothing_written(tiny_sweep, data):
+    chunk = tiny_sweep / "outputs" / "part-00000.parquet"
+    good = chunk.read_bytes()
+    chunk.write_bytes(good[:data.draw(st.integers(0, len(good) - 1))])
+    try:
+        _refused_with_nothing_written(tiny_sweep, re.escape(str(chunk)) + ": damaged output file: .*--resume")
+    finally:
+        chunk.write_bytes(good)
+
+
+def test_a_damaged_design_file_is_refused_in_one_line_naming_it(tiny_sweep):
+    (tiny_sweep / "design.parquet").write_bytes(b"PAR1 not really")
+    _refused_with_nothing_written(tiny_sweep, re.escape(str(tiny_sweep / "design.parquet")) + ": damaged output file")
+
+
+@pytest.mark.parametrize("damage", ["manifest", "chunk"])
+def test_cli_analyze_and_resume_of_a_damaged_folder_exit_2_in_one_line(tiny_sweep, damage):
+    if damage == "manifest":
+        (tiny_sweep / "manifest.json").write_text("{\n")
+    else:
+        chunk = tiny_sweep / "outputs" / "part-00000.parquet"
+        chunk.write_bytes(chunk.read_bytes()[:100])
+    before = _snapshot(tiny_sweep)
+    for args in (["analyze", str(tiny_sweep)],
+                 ["sweep", str(tiny_sweep.parent / "tiny.toml"), "--resume", "--out", str(tiny_sweep), "--workers", "1",
+                  "--quiet"]):
+        done = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=HANG_GUARD_S)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode == 2 and lines[0] == "Invalid input" and len(lines) == 2, done.stderr
+        assert ("not a sweep manifest" if damage == "manifest" else "damaged output file") in lines[1]
+        assert _snapshot(tiny_sweep) == before
