@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import time
@@ -176,22 +177,30 @@ def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
 
 
 def create_folder(p: Plan, folder: Path) -> dict:
-    """Write a new sweep folder's manifest, experiment copy, design (and SALib sample); no runs yet."""
+    """Write a new sweep folder's manifest, experiment copy, design (and SALib sample); no runs yet. Whole or not at
+    all: if any of it cannot be written (a full disk), a folder this call made is removed again, so that neither a
+    new sweep ("already exists") nor ``--resume`` ("no manifest.json") is left stuck on it."""
     folder = Path(folder)
     manifest = new_manifest(p, now())
     check_writable(folder)  # a read-only or full disk: one line (sim.files.WriteError), not a traceback
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "outputs").mkdir(exist_ok=True)
-    if p.experiment.keep_series:
-        (folder / "series").mkdir(exist_ok=True)
-    if p.experiment_file is not None:
-        write_atomic(folder / "experiment.toml", p.experiment_file.read_bytes())
-    write_parquet(folder / "design.parquet", pa.Table.from_pandas(p.design, preserve_index=False))
-    if p.sample is not None:
-        write_parquet(folder / "sample.parquet",
-                       pa.Table.from_pandas(pd.DataFrame(p.sample, columns=[i.name for i in p.params]),
-                                            preserve_index=False))
-    write_json(folder / "manifest.json", manifest)
+    made = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "outputs").mkdir(exist_ok=True)
+        if p.experiment.keep_series:
+            (folder / "series").mkdir(exist_ok=True)
+        if p.experiment_file is not None:
+            write_atomic(folder / "experiment.toml", p.experiment_file.read_bytes())
+        write_parquet(folder / "design.parquet", pa.Table.from_pandas(p.design, preserve_index=False))
+        if p.sample is not None:
+            write_parquet(folder / "sample.parquet",
+                          pa.Table.from_pandas(pd.DataFrame(p.sample, columns=[i.name for i in p.params]),
+                                               preserve_index=False))
+        write_json(folder / "manifest.json", manifest)
+    except BaseException:
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     return manifest
 
 

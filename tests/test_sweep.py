@@ -730,3 +730,22 @@ def test_cli_analyze_and_resume_of_a_damaged_folder_exit_2_in_one_line(tiny_swee
         assert done.returncode == 2 and lines[0] == "Invalid input" and len(lines) == 2, done.stderr
         assert ("not a sweep manifest" if damage == "manifest" else "damaged output file") in lines[1]
         assert _snapshot(tiny_sweep) == before
+
+
+def test_a_sweep_folder_that_cannot_be_written_whole_is_not_left_behind(tmp_path, monkeypatch):
+    """A full disk once left design.parquet and an empty outputs/ but no manifest: "already exists" for a new sweep,
+    "no manifest.json" for --resume. The folder is written whole or removed; one the user made stays."""
+    import sim.sweep_folder as sf
+
+    def full(path, *args, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+    monkeypatch.setattr(sf, "write_json", full)
+    path = write(tmp_path, "grid", GRID.replace("{extra}", ""))
+    with pytest.raises(OSError, match="No space left"):
+        run_sweep(path, out=tmp_path / "sweep", workers=1, progress=False)
+    assert not (tmp_path / "sweep").exists()
+    made = tmp_path / "mine"
+    made.mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        sf.create_folder(plan(path), made)
+    assert made.is_dir()  # a folder that was there before is the user's: kept
