@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import io
+import re
+import unicodedata
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +26,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
 
+from sim.scenario_files import ScenarioWarning  # noqa: E402
+
 DPI = 110
 BAND = ("pi", 90)  # 5th-95th percentile over replications
 
@@ -36,11 +41,49 @@ class Figure:
     uri: str  # data:image/png;base64,...
 
 
+class MissingGlyphs(ScenarioWarning):
+    """Some text of a figure (a brand name in a script the charts' font lacks, an emoji) is drawn as boxes: a
+    warning about what the scenario says, printed as one line by the command line like the others."""
+
+
+def _glyph(text: str) -> str:
+    """The character matplotlib names as ``\\N{NAME}`` (or gives as is)."""
+    m = re.fullmatch(r"\\N\{(.+)\}", text)
+    try:
+        return unicodedata.lookup(m.group(1)) if m else text
+    except KeyError:
+        return text
+
+
+@contextmanager
+def missing_glyphs_in_one_line() -> Iterator[None]:
+    """Within it, matplotlib's warnings about characters its font lacks (one per character and figure: about 30
+    lines for a few CJK or emoji brand names) become one :class:`MissingGlyphs` warning naming them all, when the
+    block ends; any other warning passes through. Nested blocks merge into the outermost."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    missing: set[str] = set()
+    for w in caught:
+        text = str(w.message)
+        if m := re.search(r"Glyph \d+ \((.*?)\) missing from font", text):
+            missing.add(_glyph(m.group(1)))
+        elif issubclass(w.category, MissingGlyphs):
+            missing.update(text.split(" no glyph for ", 1)[1].split(" (drawn as boxes", 1)[0].split(" "))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if missing:
+        warnings.warn(f"the charts' font has no glyph for {' '.join(sorted(missing))} (drawn as boxes; the tables "
+                      "show the names as written)", MissingGlyphs, stacklevel=3)
+
+
 def png_uri(fig: plt.Figure) -> str:
-    """Render a figure to an embedded PNG data URI (``DPI`` dots per inch, tight box) and close it."""
+    """Render a figure to an embedded PNG data URI (``DPI`` dots per inch, tight box) and close it; characters the
+    font lacks give one warning (:func:`missing_glyphs_in_one_line`)."""
     buffer = io.BytesIO()
     try:
-        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+        with missing_glyphs_in_one_line():
+            fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     finally:
         plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -48,8 +91,9 @@ def png_uri(fig: plt.Figure) -> str:
 
 @contextmanager
 def style() -> Iterator[None]:
-    """The reports' plotting style (seaborn whitegrid, notebook context at 0.9)."""
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+    """The reports' plotting style (seaborn whitegrid, notebook context at 0.9); characters the font lacks give one
+    warning for all the figures drawn within it (:func:`missing_glyphs_in_one_line`)."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9), missing_glyphs_in_one_line():
         yield
 
 

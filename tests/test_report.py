@@ -172,3 +172,25 @@ def test_report_module_does_not_import_the_model():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("title, lacking", [("名前 🚗 Citroën", {"名", "前", "🚗"}), ("Lexus Citroën", set())])
+def test_characters_the_font_lacks_give_one_warning_naming_them_not_one_per_glyph(title, lacking):
+    """CJK or emoji brand names once printed ~33 lines of matplotlib "Glyph ... missing from font" warnings."""
+    import warnings
+
+    from sim.figures import MissingGlyphs, png_uri
+
+    fig, ax = plt.subplots()
+    ax.set_title(title)
+    ax.plot([0, 1], [0, 1], label=title)
+    ax.legend()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        uri = png_uri(fig)
+    assert uri.startswith("data:image/png;base64,")
+    assert not [w for w in caught if "Glyph" in str(w.message)]
+    glyphs = [w for w in caught if issubclass(w.category, MissingGlyphs)]
+    assert len(glyphs) == (1 if lacking else 0)
+    if lacking:
+        assert all(ch in str(glyphs[0].message) for ch in lacking) and "ë" not in str(glyphs[0].message)
