@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from sim import moments
-from sim.scenario import RootSeed, StrictModel
+from sim.scenario import Name, RootSeed, StrictModel
 from sim.scenario_files import (
     SCENARIO_DIR,
     ScenarioError,
@@ -82,7 +82,7 @@ class CalibrationSpec(StrictModel):
     """A calibration file (``scenarios/calibration/*.toml``): the base scenario, the window, the population and
     replications per candidate, the free parameters (each listed once), the targets left out and the optimiser."""
 
-    name: str = Field(min_length=1)
+    name: Name = Field(description="The calibration's name (printable, not blank).")
     description: str = ""
     scenario: str = Field(description="Base scenario (name in scenarios/ or a path).")
     set: list[str] = Field(default_factory=list, description="--set style overrides applied before calibrating.")

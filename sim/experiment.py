@@ -29,7 +29,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.files import toml_inline
 from sim.results import ROOT
-from sim.scenario import INT64, RootSeed, StrictModel
+from sim.scenario import INT64, RootSeed, StrictModel, Text
 from sim.scenario_files import ScenarioError, explain_error, join_path, read_toml, resolve_path
 
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
@@ -163,7 +163,7 @@ class Experiment(StrictModel):
     parameters varied, the outputs recorded per run, replications and seed, and how runs are batched and written."""
 
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="Short name (default: the file name).")
-    question: str = Field("", description="The question this experiment asks.")
+    question: Text = Field("", description="The question this experiment asks (printable text: no control characters).")
     description: str = ""
     scenario: str = Field(description="Base scenario: a name in scenarios/ or a path relative to this file.")
     set: list[str] = Field(default_factory=list, description="Overrides for every run: 'path=value' strings, or a "

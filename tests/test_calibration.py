@@ -455,3 +455,13 @@ def test_a_budget_too_short_for_the_jacobian_writes_no_table_of_zeros_and_says_w
                                                                                 "jacobian.csv"]
     full = write_calibration(tmp_path / "full", fit_toy(4, replications=2), datetime.now(UTC))
     assert {"sensitivity.csv", "information.csv", "jacobian.csv"} <= {p.name for p in full.iterdir()}
+
+
+@pytest.mark.parametrize("name", ["\\u001b]0;title\\u0007x", " ", "a\\nb"])
+def test_a_calibration_name_is_printable_text(tmp_path, name):
+    """A calibration's name is printed in its report and summary: no control characters, not blank."""
+    path = write(tmp_path, f'name = "{name}"\nscenario = "lexus_us_1989"\n[[parameters]]\npath = "choice.inertia"\n'
+                           'range = [0, 1]\nwhy = "x"\n')
+    with pytest.raises(ScenarioError) as info:
+        calp.load_calibration(path)
+    assert str(path) in str(info.value) and "name" in str(info.value)

@@ -749,3 +749,13 @@ def test_a_sweep_folder_that_cannot_be_written_whole_is_not_left_behind(tmp_path
     with pytest.raises(OSError, match="No space left"):
         sf.create_folder(plan(path), made)
     assert made.is_dir()  # a folder that was there before is the user's: kept
+
+
+def test_an_experiment_question_with_control_characters_is_refused_naming_the_field(tmp_path):
+    """As a scenario's question (sim.scenario.printable): an ESC sequence would reach the terminal."""
+    path = tmp_path / "bad.toml"
+    path.write_text(GRID.format(extra='question = "\\u001b[31mred"'))
+    with pytest.raises(ScenarioError) as info:
+        run_sweep(path, out=tmp_path / "out", workers=1, progress=False)
+    assert any("question" in p for p in info.value.problems), info.value.problems
+    assert not (tmp_path / "out").exists()
