@@ -43,7 +43,13 @@ class Figure:
 
 class MissingGlyphs(ScenarioWarning):
     """Some text of a figure (a brand name in a script the charts' font lacks, an emoji) is drawn as boxes: a
-    warning about what the scenario says, printed as one line by the command line like the others."""
+    warning about what the scenario says, printed as one line by the command line like the others. ``chars``: the
+    characters lacking."""
+
+    def __init__(self, chars: set[str]):
+        self.chars = set(chars)
+        super().__init__(f"the charts' font has no glyph for {' '.join(sorted(self.chars))} (drawn as boxes; the "
+                         "tables show the names as written)")
 
 
 def _glyph(text: str) -> str:
@@ -68,13 +74,12 @@ def missing_glyphs_in_one_line() -> Iterator[None]:
         text = str(w.message)
         if m := re.search(r"Glyph \d+ \((.*?)\) missing from font", text):
             missing.add(_glyph(m.group(1)))
-        elif issubclass(w.category, MissingGlyphs):
-            missing.update(text.split(" no glyph for ", 1)[1].split(" (drawn as boxes", 1)[0].split(" "))
+        elif isinstance(w.message, MissingGlyphs):
+            missing |= w.message.chars
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if missing:
-        warnings.warn(f"the charts' font has no glyph for {' '.join(sorted(missing))} (drawn as boxes; the tables "
-                      "show the names as written)", MissingGlyphs, stacklevel=3)
+        warnings.warn(MissingGlyphs(missing), stacklevel=3)
 
 
 def png_uri(fig: plt.Figure) -> str:
