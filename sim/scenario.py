@@ -112,26 +112,28 @@ class StrictModel(BaseModel):
         return strict_scalars(handler(source))
 
 
-def printable(text: str, what: str, blank: bool = False) -> str:
+def printable(text: str, what: str, blank: bool = False, allow: str = "") -> str:
     """``text`` if it may be printed as it is: no control or format character (Unicode categories Cc and Cf: a line
-    break, a tab, a terminal escape, a right-to-left override) and, unless ``blank``, something besides whitespace.
+    break, a tab, a terminal escape, a right-to-left override) but those in ``allow``, and, unless ``blank``,
+    something besides whitespace.
     Ordinary unicode (Citroën, 名前) is fine. The one rule for every name-like field (:data:`Name`, :data:`Text`,
     :func:`named`): a name is printed, and names files.
 
     Raises:
         ValueError: ``WHAT must not be empty`` or ``WHAT holds a control character (U+001B) ...``.
     """
-    if not blank and not text.strip():
-        raise ValueError(f"{what} must not be empty" + (" or only spaces" if text else ""))
-    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
-    if bad is not None:
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf") and c not in allow), None)
+    if bad is not None:  # first: some control characters (U+001C-U+001F) count as whitespace to str.strip
         raise ValueError(f"{what} holds a control character (U+{ord(bad):04X}); names and questions are "
                          "printed, so they must be plain text")
+    if not blank and not text.strip():
+        raise ValueError(f"{what} must not be empty" + (" or only spaces" if text else ""))
     return text
 
 
 Name = Annotated[str, AfterValidator(lambda text: printable(text, "a name"))]  # a name: printable, not blank
-Text = Annotated[str, AfterValidator(lambda text: printable(text, "the text", blank=True))]  # printable, may be ""
+# free text (a question): printable, may be empty, and a tab is only spacing
+Text = Annotated[str, AfterValidator(lambda text: printable(text, "the text", blank=True, allow="\t"))]
 
 
 def named(table: dict[str, Any], kind: str) -> None:
