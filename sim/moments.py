@@ -339,12 +339,9 @@ def _loyalty_band_excess(led, months: slice, scale: float) -> float:
     """How far the brand furthest outside :data:`POLK_BAND` lies outside it in ``months``, over the brands with at
     least :data:`MIN_REPLACERS` real replacing owners there (0 if every one lies inside; NaN if none qualifies)."""
     lo, hi = POLK_BAND
-    worst = float("nan")
-    for k in range(led.n_brands):
-        if float(led.replacers[months][:, k].sum()) * scale >= MIN_REPLACERS:
-            x = repurchase_loyalty(led, months, [k])
-            worst = max(0.0 if np.isnan(worst) else worst, lo - x, x - hi, 0.0)
-    return worst
+    judged = [repurchase_loyalty(led, months, [k]) for k in range(led.n_brands)
+              if float(led.replacers[months][:, k].sum()) * scale >= MIN_REPLACERS]
+    return max((max(lo - x, x - hi, 0.0) for x in judged), default=float("nan"))
 
 
 def _rank_corr(a: Sequence[float], b: Sequence[float]) -> float:
