@@ -72,10 +72,10 @@ def _summary(result, quiet: bool):
 def _show(summary, destination: Path, contents: str) -> None:
     """Print a summary from :func:`_summary` and where the results went (``--quiet``: only the folder)."""
     if summary is None:
-        console.print(str(destination), markup=False, highlight=False)
+        console.print(str(destination), markup=False, highlight=False, soft_wrap=True)  # a path never wraps
         return
     console.print(summary)
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — {contents}")
+    console.print(f"Results: [bold]{escape(str(destination))}[/] — {contents}", soft_wrap=True)
 
 
 def _load(name: str, overrides: list[str], years: int | None):
@@ -288,7 +288,7 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
         raise
     console.print(sweep_summary(folder), markup=False, highlight=False)
     if not quiet:
-        console.print(f"Next: python run_sim.py analyze {folder}", markup=False, highlight=False)
+        console.print(f"Next: python run_sim.py analyze {folder}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -303,7 +303,7 @@ def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (resu
     except ScenarioError as exc:
         _fail(exc)
     console.print(format_summary(folder), markup=False, highlight=False)
-    console.print(f"Analysis: {folder}", markup=False, highlight=False)
+    console.print(f"Analysis: {folder}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

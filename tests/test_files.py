@@ -219,6 +219,7 @@ def test_default_folders_differ_for_runs_started_in_the_same_second():
 
 def test_two_runs_of_one_scenario_started_together_write_two_folders(tmp_path):
     """No --out, the same second, other seeds: each run picks its own folder and both succeed."""
+    import os
     import subprocess
     import sys
     import uuid
@@ -230,6 +231,7 @@ def test_two_runs_of_one_scenario_started_together_write_two_folders(tmp_path):
     scenario.write_text(f'extends = "{ROOT / "scenarios" / "lexus_us_1989.toml"}"\nname = "{name}"\n')
     runs = [subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", str(scenario), "-n", "500",
                               "--years", "1", "-r", "1", "--seed", str(seed), "--quiet"], cwd=ROOT,
+                             env={**os.environ, "COLUMNS": "40"},  # a path longer than the terminal stays whole
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
     try:
         outs = [p.communicate(timeout=HANG_GUARD_S) for p in runs]
