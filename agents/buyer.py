@@ -224,8 +224,9 @@ class BuyerAgent(mesa.Agent):
         pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.awareness_reach, current)
         own_sat = self.satisfaction
         offer, cp = model.offer, model.params["cp"]
-        if current >= 0:  # replacing a car: the household's need may have changed (life events)
+        if current >= 0:  # replacing a car: the household's need and tastes may have changed (life events)
             pop.need[i] = rules.redraw_need(rng, int(pop.need[i]), model.config.market.need_change, offer.need_cdf)
+            rules.renew_tastes(rng, pop.brand_taste[i], cp.brand_taste_persistence, cp.brand_taste_sd)
         need = int(pop.need[i])
         seeker = bool(pop.variety_seeker[i])
         loyal = -1 if rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker) else current

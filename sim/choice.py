@@ -21,7 +21,10 @@ probabilities are computed once a month per segment × need × brand (:func:`nes
 shopper one uniform, whatever the number of lines.
 
 ν_ib is the household's own, persistent taste for the brand, N(0, ``brand_taste_sd``²) drawn when it enters the
-segment and kept for life (random brand intercepts: a mixed logit, Train 2009 ch. 6; BLP 1995). It is the
+segment (random brand intercepts: a mixed logit, Train 2009 ch. 6; BLP 1995), and renewed in part at each
+replacement, ν ← ρ·ν + √(1−ρ²)·sd·z with ρ = ``brand_taste_persistence`` (serially correlated tastes, Keane 1997:
+a household's life changes what it wants, so the owners a brand selected for their taste drift back toward the
+market's spread; ρ = 1 keeps tastes for life; ``sim.rules.renew_tastes``). It is the
 unobserved heterogeneity that, beside state dependence, makes owners rebuy (Heckman 1981; Keane 1997): a brand's
 owners chose it partly for their own taste, so even a small brand with a poor record keeps the households who like
 it, as Polk's make loyalty figures show every make does (``draw_brand_tastes``; owners at the start have the
@@ -239,6 +242,8 @@ class ChoiceParams(NamedTuple):
     wom_weight: float
     variety_seeking: float
     variety_seekers: float
+    brand_taste_sd: float = 0.0  # (read by rules.renew_tastes, not by the utility: the tastes are drawn already)
+    brand_taste_persistence: float = 1.0
 
     @classmethod
     def of(cls, p: Choice) -> ChoiceParams:

@@ -370,6 +370,8 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
         need = rules.redraw_need(rng, need_col[i], need_change, need_cdf) if current >= 0 else need_col[i]
         need_col[i] = need
+        if current >= 0:
+            rules.renew_tastes(rng, taste_col[i], cp.brand_taste_persistence, cp.brand_taste_sd)
         loyal = current if not rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker_col[i]) else NO_BRAND
         # nested logit among the brands known and on sale, and leaving: weights exp(utility - the largest)
         total = logit_weights(w, u, values[g, need], value_logit_weights[g, need], value_offset[g, need], taste_col[i],

@@ -49,6 +49,9 @@ The rules, in the order they apply, and where they come from:
 * ``due_to_shop``: an owner is in the market in the month of their replacement date.
 * ``redraw_need``: a household replacing its car needs another body type with probability ``market.need_change``
   (life events), drawn from the market's body-type mix of the month (``sim/lineup.py``).
+* ``renew_tastes``: a replacing household's brand tastes drift (an AR(1) across purchase occasions with
+  correlation ``choice.brand_taste_persistence``, Keane 1997), so a brand's owners are not selected for their
+  taste for ever.
 * ``seeks_variety``: a replacing owner ignores their loyalty this time with probability
   ``choice.variety_seeking`` (McAlister & Pessemier 1982), or always if the household is a variety seeker
   (``choice.variety_seekers``, a latent class): satisfaction raises loyalty but never makes it certain.
@@ -66,6 +69,8 @@ engines do differently (geometric gaps in the kernels, a draw per owner in the r
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -192,6 +197,19 @@ def redraw_need(rng, need: int, probability: float, need_cdf) -> int:
                 return k
         return need_cdf.size - 1
     return need
+
+
+@jit
+def renew_tastes(rng, taste, persistence: float, sd: float) -> None:
+    """A replacing household's brand tastes ``taste`` (shape (n_brands,), utility units), renewed in place as an
+    AR(1) across purchase occasions: each becomes ``persistence`` x itself + sqrt(1 - persistence²) x ``sd`` x N(0, 1),
+    which keeps N(0, sd²) tastes N(0, sd²) (``choice.brand_taste_persistence``, Keane 1997). One normal per brand;
+    none when ``persistence`` is 1 or ``sd`` is 0 (tastes kept for life)."""
+    if persistence >= 1.0 or sd <= 0.0:
+        return
+    fresh = math.sqrt(1.0 - persistence * persistence) * sd
+    for k in range(taste.size):
+        taste[k] = persistence * taste[k] + fresh * rng.standard_normal()
 
 
 @jit

@@ -688,6 +688,13 @@ class Choice(StrictModel):
                     "drawn when it enters the segment and kept for life: random brand intercepts, the unobserved "
                     "heterogeneity that, beside state dependence, makes owners rebuy (Heckman 1981; Keane 1997; BLP "
                     "1995; Train 2009 ch. 6). 0 = none (a plain nested logit).")
+    brand_taste_persistence: Prob = Field(
+        1.0,
+        description="Correlation (0-1) of a household's brand tastes from one car to the next: at each replacement "
+                    "each taste becomes persistence x taste + sqrt(1 - persistence^2) x brand_taste_sd x N(0, 1), "
+                    "so their spread stays brand_taste_sd while a household's tastes drift over its life (serially "
+                    "correlated AR(1) tastes: Keane 1997; life-cycle changes in what a household wants from a car: "
+                    "Mannering & Winston 1991). 1 = kept for life; 0 = redrawn at every replacement.")
     nesting_parameter: float = Field(
         1.0, ge=MIN_RATIO, le=1.0,
         description="Nested logit log-sum coefficient (lambda, 0.01-1) of the brand nests: lower = a brand's lines are "
