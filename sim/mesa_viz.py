@@ -1,5 +1,5 @@
-"""Mesa's own SolaraViz for the market: ``make_page()`` is a page with Mesa's controls (reset, play, step), sales
-share and repurchase loyalty charts (``make_plot_component``) and sliders for a brand's service levers.
+"""Mesa's own SolaraViz for the market: ``make_page()`` is a page with Mesa's controls (reset, play, step a month),
+sales share and repurchase loyalty charts (``make_plot_component``) and sliders for a brand's service levers.
 
 Mesa's visualization needs altair, which the project declares on its own (``mesa[viz]`` would pin starlette below
 1.0 and so break the app's pinned Solara stack). Serve a page with Solara (README, "Use from Mesa")::
@@ -34,7 +34,6 @@ from sim.style import brand_palette
 
 FLAGSHIP = "lexus_us_1989"
 VIZ_BUYERS = 5000  # households simulated at the start: a year of the flagship in a fraction of a second
-MONTHS_PER_RENDER = 12  # Mesa's "Step" and each redraw of the charts: a year (loyalty is a yearly figure)
 
 
 def _loyalty_reporter(model: VizModel, brand: str) -> float:
@@ -169,4 +168,5 @@ def make_page(scenario: str | Path = FLAGSHIP, buyers: int = VIZ_BUYERS, brand: 
         {f"repurchase_loyalty[{b}]": colours[b] for b in model.brand_names},
         post_process=partial(_axes, start_year=start, title="Repurchase loyalty, last complete year", markers=True))
     return mv.SolaraViz(model, components=[share, loyalty], model_params=model_params,
-                        name=f"luxsim: {config.name}", render_interval=MONTHS_PER_RENDER)
+                        name=f"luxsim: {config.name}")  # Step: a month (Mesa's render interval slider:
+    # 1, 3, 5 ... steps; an even value such as 12 is shown, and then used, as the next odd one)

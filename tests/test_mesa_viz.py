@@ -1,5 +1,5 @@
 """Mesa's SolaraViz with the market (sim/mesa_viz.py), rendered without a browser: the page builds, Mesa's Step
-advances a year and draws the charts, and Mesa's Reset rebuilds the market from the page's controls."""
+advances a month and draws the charts, and Mesa's Reset rebuilds the market from the page's controls."""
 
 from __future__ import annotations
 
@@ -42,15 +42,17 @@ def built(monkeypatch) -> list[VizModel]:
     return models
 
 
-def test_the_page_steps_a_year_and_resets_with_its_controls(built):
+def test_the_page_steps_and_resets_with_its_controls(built):
     page = make_page(buyers=1000, years=2)
     assert page.component.name == "SolaraViz"
     _, rc = solara.render(solara.AppLayout(children=[page]), handle_error=False)
     model = built[0]
     assert model.config.market.years == 2 and model.initial_buyers == 1000 and model.month == -1
 
-    rc.find(v.Btn, children=["Step"]).widget.click()
-    assert model.month == 11  # a Step is a year
+    step = rc.find(v.Btn, children=["Step"]).widget
+    for _ in range(12):
+        step.click()
+    assert model.month == 11  # a Step is a month
     charts = rc.find(ipywidgets.Image).widgets
     assert len(charts) == 2 and all(len(chart.value) > 1000 for chart in charts)  # two PNGs drawn
 
@@ -65,7 +67,7 @@ def test_the_page_steps_a_year_and_resets_with_its_controls(built):
     assert rebuilt.config.brands["Lexus"].service.complimentary_maintenance_months == 0
     assert rebuilt.seed == 7 and rebuilt.initial_buyers == 1000
     rc.find(v.Btn, children=["Step"]).widget.click()
-    assert rebuilt.month == 11
+    assert rebuilt.month == 0
 
 
 def test_mesas_own_scenario_is_left_aside():
