@@ -283,8 +283,6 @@ class LuxuryMarketModel(mesa.Model):
         for slot in views:
             self.buyer(int(slot))
 
-        reporters = {"active_buyers": "n_active", "entries": "entries", "exits": "exits"}
-        reporters |= {f"sales_share[{b.name}]": partial(_share_reporter, index=b.index) for b in self.brands}
         brand_reporters = {
             "brand": "name", "prestige": "prestige", "reputation": "reputation",
             "fleet": lambda a: int(a.model.fleet[a.index]),
@@ -294,8 +292,14 @@ class LuxuryMarketModel(mesa.Model):
         brand_reporters |= {column: partial(_brand_month, column=column)
                             for column in ("sales", "service_revenue", "service_cost", "new_car_margin")}
         brand_reporters["profit"] = _brand_profit
-        self.datacollector = _Collector(model_reporters=reporters,
+        self.datacollector = _Collector(model_reporters=self.model_reporters(),
                                         agenttype_reporters={BrandAgent: brand_reporters, BuyerAgent: BUYER_REPORTERS})
+
+    def model_reporters(self) -> dict:
+        """The DataCollector's model-level reporters (name -> attribute name or function of the model): active
+        buyers, entries, exits and each brand's ``sales_share[BRAND]`` this month. A subclass may add its own."""
+        reporters = {"active_buyers": "n_active", "entries": "entries", "exits": "exits"}
+        return reporters | {f"sales_share[{b.name}]": partial(_share_reporter, index=b.index) for b in self.brands}
 
     # ---- set-up ----------------------------------------------------------------------------------------
     def _lease_trend(self, year: float) -> float | None:
