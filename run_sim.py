@@ -70,12 +70,15 @@ def _summary(result, quiet: bool):
 
 
 def _show(summary, destination: Path, contents: str) -> None:
-    """Print a summary from :func:`_summary` and where the results went (``--quiet``: only the folder)."""
+    """Print a summary from :func:`_summary` and where the results went (``--quiet``: only the folder). A path is
+    printed whole on a line of its own, never wrapped (a terminal narrower than it shows it folded, but it copies
+    whole)."""
     if summary is None:
         console.print(str(destination), markup=False, highlight=False, soft_wrap=True)  # a path never wraps
         return
     console.print(summary)
-    console.print(f"Results: [bold]{escape(str(destination))}[/] — {contents}", soft_wrap=True)
+    console.print(f"Results, in the folder below: {contents}", markup=False, highlight=False)
+    console.print(f"[bold]{escape(str(destination))}[/]", soft_wrap=True)  # on its own line, whole: copied as it is
 
 
 def _load(name: str, overrides: list[str], years: int | None):
