@@ -30,8 +30,17 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from sim.app_figures import latest_table_html, status_html
-from sim.app_levers import BUYERS_EXPLAIN, CHART_NOTES, LAG_EXPLAIN, LEVERS, SEED_EXPLAIN, Lever, lever_text
+from sim.app_figures import comparison_html, latest_table_html, status_html
+from sim.app_levers import (
+    BASELINE_EXPLAIN,
+    BUYERS_EXPLAIN,
+    CHART_NOTES,
+    LAG_EXPLAIN,
+    LEVERS,
+    SEED_EXPLAIN,
+    Lever,
+    lever_text,
+)
 from sim.app_state import BUYER_RANGE, FLOW_WINDOWS, AppState, app_defaults, scenario_library
 
 CSS = """
@@ -43,6 +52,8 @@ CSS = """
 .luxsim-slider .v-input { margin-top: 0; padding-top: 0; }
 .luxsim-status { font-size: 15px; font-weight: 500; }
 .luxsim-swatch { display: inline-block; width: 18px; height: 4px; margin: 0 6px 3px 0; }
+.luxsim-headline { font-size: 15px; margin: 4px 0 8px 0; }
+.luxsim-baseline-label { font-size: 12px; color: #555; margin: 0; }
 .luxsim-cli { font-family: monospace; font-size: 11px; word-break: break-all; color: #333; }
 """
 
@@ -163,6 +174,14 @@ if solara is not None:
             state.restore_scenario()
             bump()
 
+        def pin():
+            state.pin_baseline()
+            bump()
+
+        def unpin():
+            state.clear_baseline()
+            bump()
+
         library = solara.use_memo(scenario_library, [])
         questions = dict(library)
         sc = state.scenario
@@ -222,11 +241,19 @@ if solara is not None:
                               color="primary", classes=["luxsim-run"])
                 solara.Button("Stop", on_click=stop, disabled=not running, classes=["luxsim-stop"])
                 solara.Button("Reset", on_click=reset, disabled=running, classes=["luxsim-reset"])
+                solara.Button("Pin as baseline", on_click=pin, disabled=running or state.months_done == 0,
+                              classes=["luxsim-pin"])
+                solara.Button("Clear baseline", on_click=unpin, disabled=state.baseline is None,
+                              classes=["luxsim-unpin"])
             solara.HTML(unsafe_innerHTML=status_html(state, running))
             solara.ProgressLinear(value=100 * state.months_done / state.n_months)
             if state.error:
                 solara.Error(f"Not applied: {state.error}")
             solara.HTML(unsafe_innerHTML=latest_table_html(state))
+            if state.baseline is not None:
+                with solara.Card("Against the baseline", margin=1, classes=["luxsim-baseline"]):
+                    solara.HTML(unsafe_innerHTML=comparison_html(state))
+                    Explain(BASELINE_EXPLAIN)
             with solara.Details("The same run from the command line"):
                 solara.Text(state.cli_command(), classes=["luxsim-cli"])
             with solara.Columns([1, 1]):

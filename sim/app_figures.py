@@ -11,12 +11,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.formats import money, number, percent
+from sim.formats import money, number, percent, points
 from sim.report import render
-from sim.style import brand_palette
+from sim.style import OTHER, brand_palette
 
 if TYPE_CHECKING:
     from sim.app_state import AppState
@@ -79,14 +78,30 @@ def _empty(ax, text: str = "Press 'Step one year' or 'Run to end'") -> None:
     ax.set_yticks([])
 
 
-def _lines(ax, state: AppState, table: pd.DataFrame, value: str, scale: float = 1.0) -> None:
-    """One line per brand (colours as in the table beside the charts; the selected brand drawn thick)."""
+BASELINE_STYLE = {"ls": "--", "lw": 1.3, "alpha": 0.55}  # the pinned baseline: dashed, faded, under the run
+BAND_ALPHA = 0.18  # the 5-95% band over replications
+
+
+def _lines(ax, state: AppState, value: str, scale: float = 1.0) -> None:
+    """One line per brand of a yearly metric: the mean over replications (the selected brand thick), its 5-95% band
+    with several replications, and the pinned baseline's mean dashed and faded beneath (brand colours as in the
+    table beside the charts)."""
     palette = colours(state)
+    band = state.series().band(value)
+    base = state.baseline.series.band(value) if state.baseline is not None else None
+    shaded = state.series().replications > 1
     for name in state.model.brand_names:
-        rows = table[table["brand"] == name]
         focus = name == state.brand
-        ax.plot(rows["year"] + 0.5, rows[value] * scale, color=palette[name], lw=2.6 if focus else 1.2,
-                alpha=1.0 if focus else 0.8, marker="o" if len(rows) < 4 else None, ms=3, zorder=3 if focus else 2)
+        if base is not None:
+            old = base[base["brand"] == name]
+            ax.plot(old["year"] + 0.5, old["mean"] * scale, color=palette[name], zorder=1, **BASELINE_STYLE)
+        rows = band[band["brand"] == name]
+        x = rows["year"] + 0.5
+        if shaded:
+            ax.fill_between(x, rows["p05"] * scale, rows["p95"] * scale, color=palette[name], alpha=BAND_ALPHA, lw=0,
+                            zorder=1)
+        ax.plot(x, rows["mean"] * scale, color=palette[name], lw=2.6 if focus else 1.2, alpha=1.0 if focus else 0.8,
+                marker="o" if len(rows) < 4 else None, ms=3, zorder=3 if focus else 2)
 
 
 def _x_range(ax, state: AppState) -> None:
@@ -95,14 +110,26 @@ def _x_range(ax, state: AppState) -> None:
 
 
 def fig_share(state: AppState) -> Figure:
-    """Sales share by brand, trailing 12 months, in percent, month by month (the chosen brand bold, its launch
-    dotted). An empty chart before the first month."""
+    """Sales share by brand, trailing 12 months, in percent, month by month: the mean over replications (the chosen
+    brand bold, its launch dotted), a 5-95% band with several replications, the pinned baseline dashed. An empty
+    chart before the first month."""
     fig, ax = _figure()
-    share = state.monthly_share()
-    if share.empty:
+    series = state.series()
+    if series.months == 0:
         _empty(ax)
         return fig
     palette = colours(state)
+    share = series.share_frame()
+    if state.baseline is not None:
+        old = state.baseline.series.share_frame()
+        for name in share.columns:
+            if name in old.columns:
+                ax.plot(old.index, old[name] * 100, color=palette[name], zorder=1, **BASELINE_STYLE)
+    if series.replications > 1:
+        low, high = series.share_frame("p05"), series.share_frame("p95")
+        for name in share.columns:
+            ax.fill_between(share.index, low[name] * 100, high[name] * 100, color=palette[name], alpha=BAND_ALPHA,
+                            lw=0, zorder=1)
     for name in share.columns:
         focus = name == state.brand
         ax.plot(share.index, share[name] * 100, color=palette[name], lw=2.6 if focus else 1.2,
@@ -122,11 +149,10 @@ def fig_loyalty(state: AppState) -> Figure:
     """Repurchase loyalty by brand and year, in percent (owners who rebought the brand over owners who replaced).
     Empty until the first full year."""
     fig, ax = _figure()
-    y = state.yearly()
-    if y.empty:
+    if state.series().yearly.empty:
         _empty(ax, "Loyalty appears after the first full year")
         return fig
-    _lines(ax, state, y, "repurchase_loyalty", 100)
+    _lines(ax, state, "repurchase_loyalty", 100)
     _x_range(ax, state)
     ax.set_ylim(0, 100)
     ax.set_ylabel("repurchase loyalty (%)")
@@ -137,11 +163,10 @@ def fig_loyalty(state: AppState) -> Figure:
 def fig_csi(state: AppState) -> Figure:
     """Customer satisfaction (CSI, 0-1000, 500 neutral) by brand and year. Empty until the first full year."""
     fig, ax = _figure()
-    y = state.yearly()
-    if y.empty:
+    if state.series().yearly.empty:
         _empty(ax, "CSI appears after the first full year")
         return fig
-    _lines(ax, state, y, "csi")
+    _lines(ax, state, "csi")
     _x_range(ax, state)
     ax.axhline(500, color="0.5", lw=0.8, ls="--")
     ax.set_ylabel("CSI (0-1000, 500 = neutral)")
@@ -153,16 +178,14 @@ def fig_money(state: AppState) -> Figure:
     """Service margin per year and cumulative profit, by brand, in millions of dollars (two panels). Empty until
     the first full year."""
     fig, (left, right) = _figure(ncols=2)
-    y = state.yearly()
-    if y.empty:
+    if state.series().yearly.empty:
         _empty(left, "The P&L appears after\nthe first full year")
         _empty(right, "")
         return fig
-    _lines(left, state, y, "service_margin", 1e-6)
+    _lines(left, state, "service_margin", 1e-6)
     left.axhline(0, color="0.3", lw=0.8)
     left.set_title("service margin per year ($M)", fontsize=9)
-    cum = y.sort_values("year").assign(cum_profit=lambda d: d.groupby("brand")["profit"].cumsum())
-    _lines(right, state, cum, "cum_profit", 1e-6)
+    _lines(right, state, "cum_profit", 1e-6)
     right.set_title("cumulative profit ($M)", fontsize=9)
     for ax in (left, right):
         _x_range(ax, state)
@@ -273,6 +296,34 @@ def latest_table_html(state: AppState) -> str:
                         "raw": repr(float(r[col])) if np.isfinite(r[col]) else ""} for col, write in CELLS]}
             for name, r in t.iterrows()]
     return render("app_latest.html.j2", rows=rows)
+
+
+DIFF_CELLS: tuple[tuple[str, Callable[[float], str], Callable[[float], str]], ...] = (
+    ("sales_share", points, percent), ("repurchase_loyalty", points, percent),
+    ("cum_profit", lambda x: money(x, plus=True), money))  # the difference panel: metric, difference, level writers
+
+
+def comparison_html(state: AppState) -> str:
+    """The difference panel against the pinned baseline, as HTML: the baseline's settings, the headline in words
+    (:meth:`AppState.headline`), and one row per brand both runs hold with current − baseline of share, loyalty and
+    cumulative profit in the last complete year both have (``+2.1 pp``, ``−$734.0M``), each cell with
+    ``data-testid="diff-METRIC-BRAND"``, the unrounded difference in ``data-value`` and both levels in its title.
+    "" without a baseline."""
+    if state.baseline is None:
+        return ""
+    panel = state.difference_panel()
+    palette = colours(state)
+    rows = []
+    for name, r in panel.iterrows():
+        cells = []
+        for metric, diff, level in DIFF_CELLS:
+            d = r[f"{metric}_diff"]
+            cells.append({"column": metric, "text": diff(d), "raw": repr(float(d)) if np.isfinite(d) else "",
+                          "title": f"now {level(r[f'{metric}_current'])}, baseline {level(r[f'{metric}_baseline'])}"})
+        rows.append({"brand": str(name), "colour": palette.get(str(name), OTHER), "selected": name == state.brand,
+                     "cells": cells})
+    year = int(panel["year"].iloc[0]) if len(panel) else ""
+    return render("app_compare.html.j2", label=state.baseline.label, headline=state.headline(), rows=rows, year=year)
 
 
 def status_html(state: AppState, running: bool) -> str:

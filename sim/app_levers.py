@@ -178,6 +178,9 @@ LAG_EXPLAIN = ("Months between an incumbent noticing it has lost share and its n
                "customers for granted and answered late.")
 BUYERS_EXPLAIN = ("Households simulated. Results are scaled to the real market ({real:,} cars in use); more buyers "
                   "means less noise and slower steps.")
+BASELINE_EXPLAIN = ("Current run minus the pinned baseline, in the last complete year both runs have (means over the "
+                    "replications). On the charts the baseline is the dashed, faded line of each brand. Pin another "
+                    "run to move the baseline; clear it to draw the current run alone.")
 SEED_EXPLAIN = "The random seed. Change it to see how much of a difference is luck rather than policy."
 
 CHART_NOTES = {

@@ -14,6 +14,7 @@ import shlex
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,8 +24,9 @@ from matplotlib.figure import Figure
 from sim.app_figures import FIGURES, stress_layout
 from sim.app_levers import LEVER_BY_KEY
 from sim.files import toml_inline
+from sim.formats import MINUS, missing, money, points
 from sim.model import LuxuryMarketModel
-from sim.runner import replication_seed
+from sim.runner import replication_seed, summarise
 from sim.scenario import Scenario
 from sim.scenario_files import SCENARIO_DIR, ScenarioError, join_path, load_scenario
 
@@ -81,6 +83,196 @@ def focus_brand(sc: Scenario) -> str:
     return max(launched)[1] if launched else next(iter(sc.brands))
 
 
+# ---- series: what a run (one or several replications) has produced up to a month ----------------------------
+COMPARED = ("sales_share", "repurchase_loyalty", "cum_profit")  # the difference panel's metrics (yearly)
+YEARLY_METRICS = ("sales_share", "repurchase_loyalty", "churn_rate", "csi", "service_margin", "profit", "cum_profit")
+
+
+def with_replacers(brand_year: pd.DataFrame, replacers: np.ndarray, n_brands: int) -> pd.DataFrame:
+    """A copy of a tidy yearly table (complete years, one row per year x brand) with ``replacers_simulated``, the
+    simulated owners of the brand who replaced their car that year, from the monthly ``replacers`` (months, brands);
+    repurchase loyalty and churn left blank (NaN) below MIN_REPLACERS: too noisy to show."""
+    y = brand_year.copy()
+    if y.empty:
+        return y.assign(replacers_simulated=pd.Series(dtype=float))
+    years = len(y) // n_brands
+    rep = replacers[: years * 12].reshape(years, 12, -1).sum(axis=1).reshape(-1)
+    y["replacers_simulated"] = rep
+    y.loc[rep < MIN_REPLACERS, ["repurchase_loyalty", "churn_rate"]] = np.nan
+    return y
+
+
+def trailing_share(sales: np.ndarray) -> np.ndarray:
+    """Each month's sales share per brand over the trailing 12 months (fewer at the start), from monthly sales of
+    shape (months, brands); a month without sales has share 0 for every brand."""
+    m = sales.shape[0]
+    cum = np.vstack([np.zeros((1, sales.shape[1])), np.cumsum(sales, axis=0)])
+    window = cum[1:] - cum[np.maximum(np.arange(1, m + 1) - 12, 0)]
+    total = window.sum(axis=1, keepdims=True)
+    return np.divide(window, total, out=np.zeros_like(window, dtype=float), where=total > 0)
+
+
+@dataclass(frozen=True)
+class RunSeries:
+    """What a run has produced up to a month, for every replication: the charts, the table beside them, the
+    comparison with a pinned baseline and the exports all read it. Immutable (a pinned baseline keeps one).
+
+    Attributes:
+        start_year: the market's first calendar year.
+        months: months simulated (the same for every replication).
+        brands: brand names, scenario order.
+        share: trailing 12-month sales share, shape (replications, months, brands).
+        yearly: one row per replication x complete year x brand: the model's yearly columns (real units, money in
+            the scenario's dollars), ``replacers_simulated`` (loyalty blank below MIN_REPLACERS) and ``cum_profit``
+            (profit summed since the start).
+        settings: what produced it (:meth:`AppState.settings`).
+    """
+
+    start_year: int
+    months: int
+    brands: tuple[str, ...]
+    share: np.ndarray
+    yearly: pd.DataFrame
+    settings: dict
+
+    @classmethod
+    def build(cls, start_year: int, brands: list[str], sales: list[np.ndarray], yearly: list[pd.DataFrame],
+              settings: dict) -> RunSeries:
+        """From each replication's monthly sales (months, brands) and yearly table (:func:`with_replacers`)."""
+        share = np.stack([trailing_share(np.asarray(s, dtype=float)) for s in sales])
+        tables = []
+        for r, y in enumerate(yearly):
+            y = y.drop(columns="replication", errors="ignore")
+            y.insert(0, "replication", r)
+            y["cum_profit"] = y.groupby("brand", sort=False)["profit"].cumsum() if len(y) else []
+            tables.append(y)
+        return cls(start_year, int(share.shape[1]), tuple(brands), share, pd.concat(tables, ignore_index=True),
+                   dict(settings))
+
+    @property
+    def replications(self) -> int:
+        """How many replications the series hold."""
+        return int(self.share.shape[0])
+
+    @property
+    def month_years(self) -> np.ndarray:
+        """The x position of each month: the fractional year at its end (the first month of 1989 is 1989 + 1/12)."""
+        return self.start_year + (np.arange(self.months) + 1) / 12
+
+    def share_frame(self, stat: str = "mean") -> pd.DataFrame:
+        """The monthly trailing share per brand (rows: months, index the fractional year): the mean over
+        replications, or their 5th (``"p05"``) or 95th (``"p95"``) percentile."""
+        if stat == "mean":
+            values = self.share.mean(axis=0)
+        else:
+            values = np.quantile(self.share, {"p05": 0.05, "p95": 0.95}[stat], axis=0)
+        return pd.DataFrame(values, index=pd.Index(self.month_years, name="year"), columns=list(self.brands))
+
+    def band(self, metric: str) -> pd.DataFrame:
+        """One row per complete year x brand: ``year``, ``brand``, and the metric's ``mean``, ``p05`` and ``p95``
+        over the replications (:func:`sim.runner.summarise`; missing values, e.g. a blank loyalty, are skipped)."""
+        s = summarise(self.yearly[["replication", "year", "brand", metric]])
+        return s.rename(columns={f"{metric}_{k}": k for k in ("mean", "p05", "p95")})
+
+    def year_means(self) -> pd.DataFrame:
+        """One row per complete year x brand: the mean over replications of each of YEARLY_METRICS."""
+        if self.yearly.empty:
+            return pd.DataFrame(columns=["year", "brand", *YEARLY_METRICS])
+        return self.yearly.groupby(["year", "brand"], sort=False)[list(YEARLY_METRICS)].mean().reset_index()
+
+    def latest(self) -> pd.DataFrame:
+        """One row per brand (index ``brand``, scenario order), means over the replications: ``share_12m`` (the
+        last month's trailing 12-month share) and from the last complete year ``loyalty`` (fraction), ``csi``
+        (0-1000), ``service_margin`` and ``cum_profit`` (dollars); NaN before there is a month or a year."""
+        names = list(self.brands)
+        out = pd.DataFrame(index=pd.Index(names, name="brand"))
+        out["share_12m"] = self.share[:, -1].mean(axis=0) if self.months else np.nan
+        means = self.year_means()
+        if len(means):
+            last = means[means["year"] == means["year"].max()].set_index("brand").reindex(names)
+            for column, metric in (("loyalty", "repurchase_loyalty"), ("csi", "csi"),
+                                   ("service_margin", "service_margin"), ("cum_profit", "cum_profit")):
+                out[column] = last[metric].to_numpy(dtype=float)
+        else:
+            out[["loyalty", "csi", "service_margin", "cum_profit"]] = np.nan
+        return out
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A pinned run: its series (frozen at the month it had reached) and a one-line description of its settings."""
+
+    series: RunSeries
+    label: str
+
+
+def compare_series(current: RunSeries, baseline: RunSeries) -> pd.DataFrame:
+    """Current minus baseline, year by year: one row per complete year both runs have x brand both hold (the
+    current run's order) x metric of YEARLY_METRICS, with ``year, brand, metric, baseline, current, difference``
+    (means over each run's replications; a share or loyalty as a fraction, money in dollars)."""
+    a, b = current.year_means(), baseline.year_means()
+    if a.empty or b.empty:
+        return pd.DataFrame(columns=["year", "brand", "metric", "baseline", "current", "difference"])
+    both = a.merge(b, on=["year", "brand"], suffixes=("_current", "_baseline"))
+    order = {name: i for i, name in enumerate(current.brands)}
+    rows = []
+    for metric in YEARLY_METRICS:
+        rows.append(pd.DataFrame({"year": both["year"], "brand": both["brand"], "metric": metric,
+                                  "baseline": both[f"{metric}_baseline"], "current": both[f"{metric}_current"]}))
+    out = pd.concat(rows, ignore_index=True)
+    out["difference"] = out["current"] - out["baseline"]
+    out["_brand"] = out["brand"].map(order)
+    out["_metric"] = out["metric"].map({m: i for i, m in enumerate(YEARLY_METRICS)})
+    out = out.sort_values(["year", "_brand", "_metric"], kind="stable")
+    return out.drop(columns=["_brand", "_metric"]).reset_index(drop=True)
+
+
+def difference_panel(current: RunSeries, baseline: RunSeries) -> pd.DataFrame:
+    """The difference panel: one row per brand both runs hold (index ``brand``) in the last complete year both
+    have, columns ``year`` and, for each of COMPARED, ``METRIC_baseline``, ``METRIC_current``, ``METRIC_diff``.
+    Empty until both runs have a complete year in common."""
+    table = compare_series(current, baseline)
+    if table.empty:
+        return pd.DataFrame()
+    last = table[(table["year"] == table["year"].max()) & table["metric"].isin(COMPARED)]
+    wide = last.pivot(index="brand", columns="metric", values=["baseline", "current", "difference"])
+    out = pd.DataFrame(index=pd.Index([b for b in current.brands if b in wide.index], name="brand"))
+    out["year"] = int(last["year"].iloc[0])
+    for metric in COMPARED:
+        out[f"{metric}_baseline"] = wide[("baseline", metric)]
+        out[f"{metric}_current"] = wide[("current", metric)]
+        out[f"{metric}_diff"] = wide[("difference", metric)]
+    return out
+
+
+def _direction(diff: float, text: str) -> str:
+    if missing(diff):
+        return "not comparable (too few owners replaced)"
+    if text.lstrip("+" + MINUS) in ("0.0 pp", "$0"):
+        return "the same"
+    return f"{text.lstrip('+' + MINUS)} {'higher' if diff > 0 else 'lower'}"
+
+
+def headline(current: RunSeries, baseline: RunSeries, brand: str) -> str:
+    """One sentence in words: "Against the baseline, Lexus's 2000 share is 12.3 pp higher and its cumulative profit
+    $1.2B higher" (means over the replications, the last complete year both runs have); a sentence saying why
+    not when there is no such year or the brand is in one run only."""
+    panel = difference_panel(current, baseline)
+    if panel.empty:
+        return "The difference from the baseline appears once both runs have a complete year in common."
+    if brand not in panel.index:
+        return f"{brand} is not in both runs: see the table for the brands they share."
+    row = panel.loc[brand]
+    year = int(row["year"])
+    share = _direction(row["sales_share_diff"], points(row["sales_share_diff"]))
+    profit = _direction(row["cum_profit_diff"], money(row["cum_profit_diff"]))
+    loyalty = _direction(row["repurchase_loyalty_diff"], points(row["repurchase_loyalty_diff"]))
+    reps = current.replications
+    tail = f" (means of {reps} replications)" if reps > 1 else ""
+    return (f"Against the baseline, {brand}'s {year} share is {share}, its {year} repurchase loyalty {loyalty}, and "
+            f"its cumulative profit to {year} {profit}{tail}.")
+
+
 class AppState:
     """Everything the page shows. Thread-safe: the model steps under ``lock`` (the page's "run" thread and a
     slider may touch it at once), and every rebuild bumps ``generation`` so a running loop knows to stop.
@@ -106,6 +298,8 @@ class AppState:
         self.generation = 0
         self.stop_requested = False
         self.flow_window = FLOW_WINDOWS[0]
+        self.replications = 1
+        self.baseline: Baseline | None = None  # a pinned run, drawn under the current one
         self._cache: dict[tuple, Any] = {}
         self.scenario_name = scenario
         self.base = load_scenario(scenario)
@@ -241,6 +435,58 @@ class AppState:
         parts += [f"--set {shlex.quote(arg)}" for arg in self.override_args()]
         return " ".join(parts)
 
+    def settings(self) -> dict[str, Any]:
+        """What the current run is made of: ``scenario`` (name or path), ``overrides`` (dotted path -> value, as
+        ``--set`` takes them), ``seed``, ``buyers``, ``replications``."""
+        return {"scenario": self.scenario_name, "overrides": dict(self.overrides), "seed": self.seed,
+                "buyers": self.buyers, "replications": self.replications}
+
+    def settings_label(self) -> str:
+        """The settings in one line: "lexus_us_1989, seed 20240901, 20,000 buyers, 1 replication, the scenario's
+        levers" (or the ``--set`` arguments that differ from the scenario file)."""
+        reps = f"{self.replications} replication" + ("s" if self.replications > 1 else "")
+        changes = "; ".join(self.override_args()) or "the scenario's levers"
+        return f"{self.scenario_name}, seed {self.seed}, {self.buyers:,} buyers, {reps}, {changes}"
+
+    # ---- the baseline ------------------------------------------------------------------------------------
+    def pin_baseline(self) -> bool:
+        """Pin the current run (its series as far as it has run, and its settings) as the baseline that later runs
+        are drawn against. Returns False (and ``error`` says why) before the first month is simulated."""
+        with self.lock:
+            if self.months_done == 0:
+                self.error = "nothing to pin yet: step or run the market first"
+                return False
+            self.baseline = Baseline(self.series(), self.settings_label())
+            self.error = None
+            self._cache.clear()  # the charts draw the baseline from now on
+            return True
+
+    def clear_baseline(self) -> None:
+        """Forget the pinned baseline."""
+        with self.lock:
+            self.baseline = None
+            self._cache.clear()
+
+    def comparison(self) -> pd.DataFrame:
+        """Current minus baseline, year by year (:func:`compare_series`); empty without a baseline."""
+        if self.baseline is None:
+            return compare_series(self.series(), self.series()).iloc[0:0]
+        return self._cached("comparison", lambda: compare_series(self.series(), self.baseline.series))
+
+    def difference_panel(self) -> pd.DataFrame:
+        """The difference panel (:func:`difference_panel`) against the baseline; empty without one."""
+        if self.baseline is None:
+            return pd.DataFrame()
+        return self._cached("difference_panel", lambda: difference_panel(self.series(), self.baseline.series))
+
+    def headline(self) -> str:
+        """The headline difference from the baseline in words, for the selected brand (:func:`headline`); ""
+        without a baseline."""
+        if self.baseline is None:
+            return ""
+        return self._cached("headline", lambda: headline(self.series(), self.baseline.series, self.brand),
+                            self.brand)
+
     # ---- the model ----------------------------------------------------------------------------------------
     def rebuild(self) -> None:
         """A fresh model at month 0 from the scenario with the overrides (raises ScenarioError if invalid)."""
@@ -309,7 +555,7 @@ class AppState:
             return f"{self.model.date(0)}: not started ({self.n_months} months to simulate)"
         return f"{self.model.date()}: month {self.months_done} of {self.n_months}"
 
-    # ---- series --------------------------------------------------------------------------------------------
+    # ---- series ----------------------------------------------------------------------------------------------
     def _key(self, *extra: Any) -> tuple:
         return (self.generation, self.months_done, *extra)
 
@@ -320,53 +566,32 @@ class AppState:
                 self._cache[key] = make()
             return self._cache[key]
 
-    def monthly_share(self) -> pd.DataFrame:
-        """Trailing 12-month sales share per brand, one row per simulated month (index: fractional year)."""
-        def make() -> pd.DataFrame:
-            m = self.months_done
-            sales = self.model.ledger.sales[:m]
-            cum = np.vstack([np.zeros((1, sales.shape[1])), np.cumsum(sales, axis=0)])
-            window = cum[1:] - cum[np.maximum(np.arange(1, m + 1) - 12, 0)]
-            total = window.sum(axis=1, keepdims=True)
-            share = np.divide(window, total, out=np.zeros_like(window), where=total > 0)
-            years = self.scenario.market.start_year + (np.arange(m) + 1) / 12
-            return pd.DataFrame(share, index=pd.Index(years, name="year"), columns=self.model.brand_names)
-        return self._cached("monthly_share", make)
-
     def yearly(self) -> pd.DataFrame:
         """The model's tidy yearly table (complete years only), real units, plus ``replacers_simulated``: simulated
         owners of the brand who replaced their car that year (loyalty is left blank below MIN_REPLACERS)."""
-        def make() -> pd.DataFrame:
-            y = self.model.brand_year()
-            if y.empty:
-                return y
-            years = len(y) // len(self.model.brand_names)
-            rep = self.model.ledger.replacers[: years * 12].reshape(years, 12, -1).sum(axis=1).reshape(-1)
-            y["replacers_simulated"] = rep
-            y.loc[rep < MIN_REPLACERS, ["repurchase_loyalty", "churn_rate"]] = np.nan
-            return y
-        return self._cached("yearly", make)
+        return self._cached("yearly", lambda: with_replacers(self.model.brand_year(), self.model.ledger.replacers,
+                                                             len(self.model.brand_names)))
+
+    def series(self) -> RunSeries:
+        """Every replication's series up to the month reached: what the charts, the table, the comparison with a
+        baseline and the exports read (:class:`RunSeries`)."""
+        def make() -> RunSeries:
+            m = self.months_done
+            return RunSeries.build(self.scenario.market.start_year, self.model.brand_names,
+                                   [self.model.ledger.sales[:m]], [self.yearly()], self.settings())
+        return self._cached("series", make)
+
+    def monthly_share(self) -> pd.DataFrame:
+        """Trailing 12-month sales share per brand (mean over replications), one row per simulated month (index:
+        fractional year)."""
+        return self._cached("monthly_share", lambda: self.series().share_frame())
 
     def latest(self) -> pd.DataFrame:
-        """One row per brand (index ``brand``, scenario order): the numbers next to the charts. Columns:
-        ``share_12m`` (fraction of sales, last 12 months), ``prestige`` (0-1), and from the last complete year
-        ``loyalty`` (fraction), ``csi`` (0-1000), ``service_margin`` (1989 $), then ``cum_profit`` (1989 $ since the
-        start); NaN before the first year is complete."""
+        """One row per brand (index ``brand``, scenario order): the numbers next to the charts, means over the
+        replications (:meth:`RunSeries.latest`), plus ``prestige`` (0-1) of replication 0 now."""
         def make() -> pd.DataFrame:
-            names = self.model.brand_names
-            share = self.monthly_share()
-            out = pd.DataFrame(index=pd.Index(names, name="brand"))
-            out["share_12m"] = share.iloc[-1].to_numpy() if len(share) else np.nan
-            out["prestige"] = [b.prestige for b in self.model.brands]
-            y = self.yearly()
-            if len(y):
-                last = y[y["year"] == y["year"].max()].set_index("brand")
-                out["loyalty"] = last["repurchase_loyalty"].reindex(names).to_numpy()
-                out["csi"] = last["csi"].reindex(names).to_numpy()
-                out["service_margin"] = last["service_margin"].reindex(names).to_numpy()
-                out["cum_profit"] = y.groupby("brand")["profit"].sum().reindex(names).to_numpy()
-            else:
-                out[["loyalty", "csi", "service_margin", "cum_profit"]] = np.nan
+            out = self.series().latest()
+            out.insert(1, "prestige", [b.prestige for b in self.model.brands])
             return out
         return self._cached("latest", make)
 

@@ -12,16 +12,17 @@ import time
 import ipyvuetify as v
 import ipywidgets
 import numpy as np
+import pandas as pd
 import pytest
 import solara
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import app, app_state
-from sim.app_figures import CELLS, latest_table_html, status_html
+from sim.app_figures import CELLS, comparison_html, latest_table_html, status_html
 from sim.app_levers import LEVER_BY_KEY, LEVERS, lever_text
 from sim.app_state import FLOW_WINDOWS, LEFT, NEW, AppState, override_arg
-from sim.formats import MINUS, MISSING, money
+from sim.formats import MINUS, MISSING, money, points
 from sim.model import LuxuryMarketModel
 from sim.runner import run_one
 from sim.scenario_files import load_scenario, parse_override
@@ -283,6 +284,83 @@ def test_a_default_year_steps_and_draws_without_redoing_the_expensive_work(monke
     assert len(layouts) == 1 and layouts[0] <= app_state.NETWORK_SAMPLE  # one layout, for three years of drawing
     g, pos = state.network_graph()
     assert g.number_of_nodes() <= app_state.NETWORK_SAMPLE and len(pos) == g.number_of_nodes()
+
+
+# ---- compare with a pinned baseline ---------------------------------------------------------------------------
+def _dashed(fig) -> list:
+    return [line for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == "--"]
+
+
+def test_a_pinned_baseline_is_drawn_under_later_runs_and_the_difference_is_current_minus_baseline():
+    state = AppState(buyers=2000, overrides={"market.years": 4})
+    assert not state.pin_baseline() and "nothing to pin" in state.error  # nothing simulated yet
+    state.run_to_end()
+    before = state.latest()
+    assert state.pin_baseline() and state.error is None
+    assert state.baseline.label == "lexus_us_1989, seed 20240901, 2,000 buyers, 1 replication, market.years=4"
+    assert state.set_lever("complimentary_maintenance_months", 0)
+    assert state.baseline is not None  # a lever change keeps the baseline
+    state.run_to_end()
+    after = state.latest()
+    panel = state.difference_panel()
+    assert list(panel.index) == state.model.brand_names and set(panel["year"]) == {1989}
+    for metric, column in (("sales_share", "share_12m"), ("cum_profit", "cum_profit"),
+                           ("repurchase_loyalty", "loyalty")):
+        expected = (after[column] - before[column]).to_numpy()
+        assert np.allclose(panel[f"{metric}_diff"].to_numpy(), expected, equal_nan=True), metric
+    lexus = panel.loc["Lexus"]
+    assert lexus["sales_share_diff"] != 0
+    words = "higher" if lexus["sales_share_diff"] > 0 else "lower"
+    line = state.headline()
+    assert line.startswith("Against the baseline, Lexus's 1989 share is "), line
+    assert f"{abs(lexus['sales_share_diff']) * 100:.1f} pp {words}" in line
+    assert money(abs(lexus["cum_profit_diff"])) in line
+    # the overlay: each brand's baseline dashed on every time-series chart; the panel as HTML with test ids
+    n = len(state.model.brand_names)
+    assert len(_dashed(state.figure("share"))) == n and len(_dashed(state.figure("loyalty"))) == n
+    assert len(_dashed(state.figure("money"))) == 2 * n and len(_dashed(state.figure("csi"))) >= n
+    html = comparison_html(state)
+    assert 'data-testid="diff-sales_share-Lexus"' in html and html.count('data-testid="diff-') == 3 * n
+    assert "Against the baseline, Lexus" in html
+    table = state.comparison()
+    assert set(table["metric"]) == set(app_state.YEARLY_METRICS) and set(table["year"]) == {1986, 1987, 1988, 1989}
+    assert np.allclose(table["difference"], table["current"] - table["baseline"], equal_nan=True)
+    # clearing removes it everywhere
+    state.clear_baseline()
+    assert state.baseline is None and state.headline() == "" and comparison_html(state) == ""
+    assert not _dashed(state.figure("share")) and state.comparison().empty
+
+
+def test_the_baseline_survives_a_scenario_switch_and_compares_the_brands_both_runs_hold():
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    state.run_to_end()
+    state.pin_baseline()
+    state.select_scenario("generic_new_entrant")  # another market, other brands and years
+    assert state.baseline is not None
+    state.step_year()
+    assert state.difference_panel().empty
+    assert "complete year in common" in state.headline()
+
+
+def _series(share: float, profit: float) -> app_state.RunSeries:
+    yearly = pd.DataFrame({"year": [2000], "brand": ["A"], "sales_share": [share], "repurchase_loyalty": [0.5],
+                           "churn_rate": [0.5], "csi": [600.0], "service_margin": [0.0], "profit": [profit]})
+    return app_state.RunSeries.build(2000, ["A"], [np.full((12, 1), 10.0)], [yearly], {})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0, 1), st.floats(0, 1), st.floats(-3e9, 3e9), st.floats(-3e9, 3e9))
+def test_the_headline_says_in_words_which_way_each_difference_goes(share0, share1, profit0, profit1):
+    line = app_state.headline(_series(share1, profit1), _series(share0, profit0), "A")
+    assert line.startswith("Against the baseline, A's 2000 share is ")
+    share_text, profit_text = points(share1 - share0), money(profit1 - profit0)
+    for text, diff, zero in ((share_text, share1 - share0, "0.0 pp"), (profit_text, profit1 - profit0, "$0")):
+        body = text.lstrip("+" + MINUS)
+        if body == zero:
+            assert "the same" in line
+        else:
+            assert f"{body} {'higher' if diff > 0 else 'lower'}" in line
+    assert "nan" not in line and "inf" not in line and "-" not in line.replace("A's", "")
 
 
 # ---- one palette, one formatter, one TOML writer ------------------------------------------------------------
