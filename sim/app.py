@@ -37,11 +37,19 @@ from sim.app_levers import (
     CHART_NOTES,
     LAG_EXPLAIN,
     LEVERS,
+    REPLICATIONS_EXPLAIN,
     SEED_EXPLAIN,
     Lever,
     lever_text,
 )
-from sim.app_state import BUYER_RANGE, FLOW_WINDOWS, AppState, app_defaults, scenario_library
+from sim.app_state import (
+    BUYER_RANGE,
+    FLOW_WINDOWS,
+    REPLICATION_RANGE,
+    AppState,
+    app_defaults,
+    scenario_library,
+)
 
 CSS = """
 .luxsim-latest { border-collapse: collapse; font-size: 13px; }
@@ -162,6 +170,11 @@ if solara is not None:
                 state.set_seed(s)
                 bump()
 
+        def set_replications(n):
+            state.stop_requested = True
+            state.set_replications(n)
+            bump()
+
         def set_lag(m):
             state.set_response_lag(m)
             bump()
@@ -199,6 +212,10 @@ if solara is not None:
                         Slider(f"Buyers simulated: {state.buyers:,}", state.buyers, *BUYER_RANGE, set_buyers, "int",
                                "luxsim-slider")
                         Explain(BUYERS_EXPLAIN.format(real=sc.market.segment_households))
+                    with solara.Column(classes=["lever-replications"], gap="0px"):
+                        Slider(f"Replications: {state.replications}", state.replications, *REPLICATION_RANGE, 1,
+                               set_replications, "int", "luxsim-slider")
+                        Explain(REPLICATIONS_EXPLAIN)
                     solara.InputInt("Seed", value=state.seed, on_value=set_seed)
                     Explain(SEED_EXPLAIN)
                     solara.Select("Brand whose levers you move", values=list(sc.brands), value=state.brand,

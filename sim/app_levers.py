@@ -181,6 +181,10 @@ BUYERS_EXPLAIN = ("Households simulated. Results are scaled to the real market (
 BASELINE_EXPLAIN = ("Current run minus the pinned baseline, in the last complete year both runs have (means over the "
                     "replications). On the charts the baseline is the dashed, faded line of each brand. Pin another "
                     "run to move the baseline; clear it to draw the current run alone.")
+REPLICATIONS_EXPLAIN = ("Independent runs of the same market with different random numbers (the seed's replications, "
+                        "as `run_sim.py run -r` runs them). With more than one, the charts draw the mean and a "
+                        "shaded 5-95% band: a difference inside the band may be luck. Each one adds a run's time to "
+                        "the first step; the conquest flows and the network show the first replication.")
 SEED_EXPLAIN = "The random seed. Change it to see how much of a difference is luck rather than policy."
 
 CHART_NOTES = {

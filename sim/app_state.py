@@ -26,7 +26,7 @@ from sim.app_levers import LEVER_BY_KEY
 from sim.files import toml_inline
 from sim.formats import MINUS, missing, money, points
 from sim.model import LuxuryMarketModel
-from sim.runner import replication_seed, summarise
+from sim.runner import replication_seed, run_scenarios, summarise
 from sim.scenario import Scenario
 from sim.scenario_files import SCENARIO_DIR, ScenarioError, join_path, load_scenario
 
@@ -35,6 +35,7 @@ DEFAULT_BUYERS = 20_000  # one simulated year steps in well under a second at th
 BUYER_RANGE = (5_000, 100_000, 5_000)  # min, max, step of the buyers slider
 NETWORK_SAMPLE = 150  # buyers shown in the network view
 CHUNK_SECONDS = 0.4  # "run to end" publishes the charts about this often
+REPLICATION_RANGE = (1, 8)  # the replications control: one (as fast as a single run) to a handful with a 5-95% band
 FLOW_WINDOWS = ("last 12 months", "whole run")
 MIN_REPLACERS = 30  # simulated owners replacing in a year below which a brand's loyalty is too noisy to show
 NEW, LEFT = "new to segment", "left segment"
@@ -73,6 +74,12 @@ def override_arg(path: str, value: Any) -> str:
         TypeError: a value TOML cannot hold (None, an object).
     """
     return f"{path}={toml_inline(value)}"
+
+
+def replication_series(model: LuxuryMarketModel) -> tuple[np.ndarray, np.ndarray]:
+    """What the app keeps of a replication that :mod:`sim.runner` ran (``RunResult.extra``): the monthly sales and
+    owners replacing, simulated units, each of shape (months, brands)."""
+    return model.ledger.sales.copy(), model.ledger.replacers.copy()
 
 
 def focus_brand(sc: Scenario) -> str:
@@ -300,6 +307,8 @@ class AppState:
         self.flow_window = FLOW_WINDOWS[0]
         self.replications = 1
         self.baseline: Baseline | None = None  # a pinned run, drawn under the current one
+        self._others: list | None = None  # replications 1.. as sim.runner ran them (RunResult), for this generation
+        self.others_done: int | None = None  # while they run: how many have finished
         self._cache: dict[tuple, Any] = {}
         self.scenario_name = scenario
         self.base = load_scenario(scenario)
@@ -423,14 +432,34 @@ class AppState:
             self.seed = int(seed)
             self.rebuild()
 
+    def set_replications(self, replications: Any) -> bool:
+        """Run ``replications`` replications (1-8) from month 0: replication 0 steps here as the charts draw it, the
+        others run to the end through :func:`sim.runner.run_scenarios` (as ``run_sim.py run -r R`` runs them) at the
+        first step, and the charts draw the mean with a 5-95% band up to the month reached.
+
+        Returns:
+            False (and ``error`` says why, nothing changed) for a value that is not a whole number in range.
+        """
+        lo, hi = REPLICATION_RANGE
+        if isinstance(replications, bool) or not isinstance(replications, (int, np.integer)) or not (
+                lo <= replications <= hi):
+            self.error = f"Replications: {replications!r} refused: a whole number from {lo} to {hi}"
+            return False
+        with self.lock:
+            self.replications = int(replications)
+            self.rebuild()
+            return True
+
     def restore_scenario(self) -> None:
         """Drop every override: back to the scenario file's levers."""
         self.set_overrides({path: None for path in self.overrides})
 
     def cli_command(self) -> str:
-        """The same run from the command line (replication 0 of `run` uses the same random streams), quoted for a
-        POSIX shell: ``shlex.split`` of it gives back each ``--set`` argument, whatever quotes its value holds."""
-        parts = ["python run_sim.py run", shlex.quote(self.scenario_name), "--replications 1", f"--seed {self.seed}",
+        """The same run from the command line (replication r of `run` uses the same random streams as the app's
+        replication r), quoted for a POSIX shell: ``shlex.split`` of it gives back each ``--set`` argument, whatever
+        quotes its value holds."""
+        parts = ["python run_sim.py run", shlex.quote(self.scenario_name), f"--replications {self.replications}",
+                 f"--seed {self.seed}",
                  f"--buyers {self.buyers}"]
         parts += [f"--set {shlex.quote(arg)}" for arg in self.override_args()]
         return " ".join(parts)
@@ -497,6 +526,7 @@ class AppState:
             self.model = LuxuryMarketModel(scenario, seed=replication_seed(self.seed, 0), buyers=self.buyers)
             self.generation += 1
             self.error = None
+            self._others = None
             self._cache.clear()
             self._sample = self._network_sample()
 
@@ -519,11 +549,37 @@ class AppState:
         """True once every month of the scenario has been simulated."""
         return self.months_done >= self.n_months
 
+    def run_replications(self, progress: Callable[[], None] | None = None) -> None:
+        """With several replications, run replications 1.. to the end (once per model: a rebuild drops them) through
+        :func:`sim.runner.run_scenarios` and its executor (in this process when the work is small, else on the local
+        cores), with the random streams ``run_sim.py run -r R`` gives them; ``progress()`` is called as each
+        finishes (:meth:`status` counts them). Nothing to do with one replication. The lock is not held while they
+        run (unless the caller holds it), so a control moved meanwhile rebuilds at once and the runs are dropped."""
+        with self.lock:
+            if self.replications <= 1 or self._others is not None:
+                return
+            generation, scenario, reps = self.generation, self.scenario, self.replications
+            self.others_done = 0
+
+        def finished(_result) -> None:
+            self.others_done += 1
+            if progress is not None:
+                progress()
+        try:
+            runs = run_scenarios({scenario.name: scenario}, reps, self.seed, self.buyers, progress=finished,
+                                 extra=replication_series, skip=1)[scenario.name]
+        finally:
+            self.others_done = None
+        with self.lock:
+            if self.generation == generation and self._others is None:
+                self._others = runs
+
     def advance(self, months: int) -> int:
-        """Simulate up to ``months`` more months; returns how many were simulated."""
+        """Simulate up to ``months`` more months (every replication); returns how many were simulated."""
         with self.lock:
             n = max(0, min(int(months), self.n_months - self.months_done))
             if n:
+                self.run_replications()
                 self.model.run(n)
             return n
 
@@ -533,9 +589,11 @@ class AppState:
 
     def run_to_end(self, on_chunk: Callable[[], None] | None = None, chunk_seconds: float = CHUNK_SECONDS) -> bool:
         """Run to the scenario's end a year at a time, calling ``on_chunk`` about every ``chunk_seconds`` so the
-        page can redraw. Stops early (returns False) if ``stop_requested`` is set or the model is rebuilt."""
+        page can redraw (with several replications, first the others, :meth:`run_replications`, calling it as each
+        finishes). Stops early (returns False) if ``stop_requested`` is set or the model is rebuilt."""
         generation = self.generation
         self.stop_requested = False
+        self.run_replications(progress=on_chunk)
         last = time.perf_counter()
         while not self.done:
             if self.stop_requested or self.generation != generation:
@@ -550,7 +608,11 @@ class AppState:
         return True
 
     def status(self) -> str:
-        """One line: the simulated month reached ("1990-12: month 60 of 300") or "not started"."""
+        """One line: the simulated month reached ("1990-12: month 60 of 300") or "not started"; while replications
+        2.. run, how many have finished."""
+        if self.others_done is not None:
+            return (f"{self.model.date(0)}: running replications 2-{self.replications} "
+                    f"({self.others_done} of {self.replications - 1} done)")
         if self.months_done == 0:
             return f"{self.model.date(0)}: not started ({self.n_months} months to simulate)"
         return f"{self.model.date()}: month {self.months_done} of {self.n_months}"
@@ -576,9 +638,14 @@ class AppState:
         """Every replication's series up to the month reached: what the charts, the table, the comparison with a
         baseline and the exports read (:class:`RunSeries`)."""
         def make() -> RunSeries:
-            m = self.months_done
-            return RunSeries.build(self.scenario.market.start_year, self.model.brand_names,
-                                   [self.model.ledger.sales[:m]], [self.yearly()], self.settings())
+            m, names, start = self.months_done, self.model.brand_names, self.scenario.market.start_year
+            sales, yearly = [self.model.ledger.sales[:m]], [self.yearly()]
+            for run in (self._others or []) if m else []:
+                run_sales, replacers = run.extra
+                y = run.brand_year[run.brand_year["year"] < start + m // 12]
+                sales.append(run_sales[:m])
+                yearly.append(with_replacers(y.reset_index(drop=True), replacers, len(names)))
+            return RunSeries.build(start, names, sales, yearly, self.settings())
         return self._cached("series", make)
 
     def monthly_share(self) -> pd.DataFrame:

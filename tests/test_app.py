@@ -17,6 +17,7 @@ import pytest
 import solara
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.collections import PolyCollection
 
 from sim import app, app_state
 from sim.app_figures import CELLS, comparison_html, latest_table_html, status_html
@@ -361,6 +362,40 @@ def test_the_headline_says_in_words_which_way_each_difference_goes(share0, share
         else:
             assert f"{body} {'higher' if diff > 0 else 'lower'}" in line
     assert "nan" not in line and "inf" not in line and "-" not in line.replace("A's", "")
+
+
+# ---- replications with bands ----------------------------------------------------------------------------------
+def test_replications_are_the_command_lines_and_the_charts_draw_their_mean_with_a_band():
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    assert not any(isinstance(c, PolyCollection) for c in _after_a_year(state).figure("share").axes[0].collections)
+    assert state.set_replications(2) and state.months_done == 0
+    assert " --replications 2 " in state.cli_command()
+    state.step_year()  # the other replication runs to the end at the first step; the charts show the month reached
+    series = state.series()
+    assert series.replications == 2 and series.months == 12 and set(series.yearly["year"]) == {1986}
+    state.run_to_end()
+    series = state.series()
+    scenario = load_scenario("lexus_us_1989", state.override_args())
+    for r in range(2):  # replication r is replication r of `run_sim.py run -r 2` at this seed
+        theirs = run_one(scenario, r, state.seed, 2000).brand_year
+        mine = series.yearly[series.yearly["replication"] == r]
+        assert np.allclose(mine["sales_share"], theirs["sales_share"]) and np.allclose(mine["profit"], theirs["profit"])
+    band = series.band("sales_share")
+    assert (band["p05"] <= band["mean"] + 1e-12).all() and (band["mean"] <= band["p95"] + 1e-12).all()
+    assert (band["p95"] > band["p05"]).any()  # two seeds differ
+    last = series.yearly[series.yearly["year"] == 1987].groupby("brand", sort=False)["sales_share"].mean()
+    assert np.allclose(state.latest()["share_12m"], last.reindex(state.latest().index))  # the table: means
+    n = len(state.model.brand_names)
+    for kind in ("share", "loyalty", "csi"):
+        bands = [c for c in state.figure(kind).axes[0].collections if isinstance(c, PolyCollection)]
+        assert len(bands) == n, kind
+    assert not state.set_replications(9) and "from 1 to 8" in state.error and state.replications == 2
+    assert not state.set_replications(1.5) and state.replications == 2
+
+
+def _after_a_year(state: AppState) -> AppState:
+    state.step_year()
+    return state
 
 
 # ---- one palette, one formatter, one TOML writer ------------------------------------------------------------
