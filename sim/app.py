@@ -35,6 +35,7 @@ from sim.app_levers import (
     BASELINE_EXPLAIN,
     BUYERS_EXPLAIN,
     CHART_NOTES,
+    EXPORT_EXPLAIN,
     LAG_EXPLAIN,
     LEVERS,
     REPLICATIONS_EXPLAIN,
@@ -50,6 +51,7 @@ from sim.app_state import (
     app_defaults,
     scenario_library,
 )
+from sim.files import safe_name
 
 CSS = """
 .luxsim-latest { border-collapse: collapse; font-size: 13px; }
@@ -111,10 +113,41 @@ if solara is not None:
 
     @solara.component
     def Chart(state: AppState, kind: str, title: str, figure_key: tuple):
-        """One chart card; ``figure_key`` changes whenever the figure does, which re-renders the card."""
+        """One chart card with its PNG and SVG downloads; ``figure_key`` changes whenever the figure does, which
+        re-renders the card."""
         with solara.Card(title, margin=1, classes=[f"luxsim-chart-{kind}"]):
             solara.FigureMatplotlib(state.figure(kind), dependencies=[figure_key], format="png")
             Explain(CHART_NOTES[kind])
+            with solara.Row(gap="4px", classes=["luxsim-downloads"]):
+                for fmt in ("png", "svg"):
+                    solara.FileDownload(lambda fmt=fmt: state.figure_bytes(kind, fmt),
+                                        filename=f"{safe_name(state.scenario.name)}-{kind}.{fmt}",
+                                        label=fmt.upper(), mime_type=f"image/{'svg+xml' if fmt == 'svg' else fmt}")
+
+    @solara.component
+    def ExportAndSave(state: AppState, bump: Callable[[], None]):
+        """Downloads of the series, the settings as a scenario file, the comparison and the app's state, and the
+        drop zone that loads a saved state."""
+        name = safe_name(state.scenario.name)
+
+        def load(info):
+            state.stop_requested = True
+            state.restore_state(info["data"], f"state file {info['name']}")
+            bump()
+
+        with solara.Details("Export and save"):
+            with solara.Row(gap="4px", classes=["luxsim-downloads"]):
+                solara.FileDownload(state.series_csv, filename=f"{name}-series.csv", label="Series (CSV)",
+                                    mime_type="text/csv")
+                solara.FileDownload(state.scenario_toml, filename=f"{name}-app.toml", label="Scenario (TOML)",
+                                    mime_type="application/toml")
+                if state.baseline is not None:
+                    solara.FileDownload(state.comparison_csv, filename=f"{name}-vs-baseline.csv",
+                                        label="Comparison (CSV)", mime_type="text/csv")
+                solara.FileDownload(state.state_json, filename=f"{name}-app-state.json", label="App state (JSON)",
+                                    mime_type="application/json")
+            Explain(EXPORT_EXPLAIN)
+            solara.FileDrop(label="Drop a saved app state (JSON) here to load it", on_file=load, lazy=False)
 
     @solara.component
     def Page():
@@ -273,6 +306,7 @@ if solara is not None:
                     Explain(BASELINE_EXPLAIN)
             with solara.Details("The same run from the command line"):
                 solara.Text(state.cli_command(), classes=["luxsim-cli"])
+            ExportAndSave(state, bump)
             with solara.Columns([1, 1]):
                 Chart(state, "share", "Sales share", state.figure_key("share"))
                 Chart(state, "loyalty", "Churn and repurchase loyalty", state.figure_key("loyalty"))

@@ -185,6 +185,12 @@ REPLICATIONS_EXPLAIN = ("Independent runs of the same market with different rand
                         "as `run_sim.py run -r` runs them). With more than one, the charts draw the mean and a "
                         "shaded 5-95% band: a difference inside the band may be luck. Each one adds a run's time to "
                         "the first step; the conquest flows and the network show the first replication.")
+EXPORT_EXPLAIN = ("Series: every number the charts draw, one row per year (and month), brand, metric and replication. "
+                  "Scenario: the current settings as a file that `python run_sim.py run FILE` runs as it is (it "
+                  "extends the chosen scenario; seed, buyers and replications included), and reproduces these "
+                  "numbers. Comparison: current and baseline year by year. App state: the settings, brand and "
+                  "baseline, to load again here later (the runs are re-simulated: same settings, same numbers). "
+                  "Each chart has its own PNG and SVG buttons.")
 SEED_EXPLAIN = "The random seed. Change it to see how much of a difference is luck rather than policy."
 
 CHART_NOTES = {

@@ -27,12 +27,13 @@ from sim.files import toml_inline
 from sim.formats import MINUS, missing, money, points
 from sim.model import LuxuryMarketModel
 from sim.runner import replication_seed, run_scenarios, summarise
-from sim.scenario import Scenario
+from sim.scenario import MAX_SEED, Scenario
 from sim.scenario_files import SCENARIO_DIR, ScenarioError, join_path, load_scenario
 
 DEFAULT_SCENARIO = "lexus_us_1989"
 DEFAULT_BUYERS = 20_000  # one simulated year steps in well under a second at this size
 BUYER_RANGE = (5_000, 100_000, 5_000)  # min, max, step of the buyers slider
+MIN_BUYERS = 100  # the fewest buyers a loaded state may ask for (as run_sim.py --buyers)
 NETWORK_SAMPLE = 150  # buyers shown in the network view
 CHUNK_SECONDS = 0.4  # "run to end" publishes the charts about this often
 REPLICATION_RANGE = (1, 8)  # the replications control: one (as fast as a single run) to a handful with a 5-95% band
@@ -280,6 +281,69 @@ def headline(current: RunSeries, baseline: RunSeries, brand: str) -> str:
             f"its cumulative profit to {year} {profit}{tail}.")
 
 
+class _StateError(ValueError):
+    """A state file that cannot be loaded: the one-line message names the file, the field and the reason."""
+
+
+def _read_state(data: bytes | str, source: str) -> tuple[dict, str, str, dict | None]:
+    """Parse and check a saved app state (:meth:`AppState.state_json`) without building anything.
+
+    Returns:
+        (settings as :meth:`AppState.settings` gives them, brand, flow window, the baseline's settings with
+        ``months`` or None).
+
+    Raises:
+        _StateError: not UTF-8 JSON, not a luxsim app state, or a field of the wrong kind or out of range.
+    """
+    import json
+
+    try:
+        doc = json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _StateError(f"{source}: not a luxsim app state (not UTF-8 JSON: {exc})") from None
+    if not isinstance(doc, dict) or doc.get("luxsim_app_state") != AppState.STATE_VERSION:
+        raise _StateError(f"{source}: luxsim_app_state: not a luxsim app state file (version "
+                          f"{AppState.STATE_VERSION} expected)")
+
+    def settings(d: Any, where: str) -> dict:
+        if not isinstance(d, dict):
+            raise _StateError(f"{source}: {where.rstrip('.') or 'state'}: expected an object")
+
+        def whole(key: str, lo: int, hi: int) -> int:
+            v = d.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise _StateError(f"{source}: {where}{key}: expected a whole number from {lo:,} to {hi:,}, got "
+                                  f"{v!r}")
+            return v
+        name, overrides = d.get("scenario"), d.get("overrides", {})
+        if not isinstance(name, str) or not name.strip():
+            raise _StateError(f"{source}: {where}scenario: expected a scenario name")
+        if not isinstance(overrides, dict) or not all(isinstance(k, str) for k in overrides):
+            raise _StateError(f"{source}: {where}overrides: expected an object of field paths and values")
+        for key, value in overrides.items():
+            if value is None or isinstance(value, dict):
+                raise _StateError(f"{source}: {where}overrides.{key}: expected a number, a boolean, a text or a "
+                                  "list")
+        return {"scenario": name, "overrides": overrides, "seed": whole("seed", 0, MAX_SEED),
+                "buyers": whole("buyers", MIN_BUYERS, BUYER_RANGE[1]),
+                "replications": whole("replications", *REPLICATION_RANGE)}
+
+    current = settings(doc, "")
+    brand, window = doc.get("brand"), doc.get("flow_window", FLOW_WINDOWS[0])
+    if not isinstance(brand, str):
+        raise _StateError(f"{source}: brand: expected a brand name")
+    if window not in FLOW_WINDOWS:
+        raise _StateError(f"{source}: flow_window: expected one of {', '.join(FLOW_WINDOWS)}")
+    base = doc.get("baseline")
+    if base is not None:
+        months = base.get("months") if isinstance(base, dict) else None
+        base = settings(base, "baseline.")
+        if isinstance(months, bool) or not isinstance(months, int) or months < 1:
+            raise _StateError(f"{source}: baseline.months: expected a whole number of months from 1")
+        base["months"] = months
+    return current, brand, window, base
+
+
 class AppState:
     """Everything the page shows. Thread-safe: the model steps under ``lock`` (the page's "run" thread and a
     slider may touch it at once), and every rebuild bumps ``generation`` so a running loop knows to stop.
@@ -515,6 +579,115 @@ class AppState:
             return ""
         return self._cached("headline", lambda: headline(self.series(), self.baseline.series, self.brand),
                             self.brand)
+
+    # ---- export and save ---------------------------------------------------------------------------------------
+    def series_csv(self) -> str:
+        """The series the charts draw, as a tidy CSV: ``year, month, brand, metric, value, replication``; the
+        monthly trailing 12-month share (``share_12m``, month 1-12, a fraction) and each complete year's
+        YEARLY_METRICS (month blank; shares and loyalty as fractions, CSI 0-1000, money in dollars); replication
+        0-based, as ``run_sim.py run`` numbers them."""
+        series = self.series()
+        frames = []
+        if series.months:
+            months = np.arange(series.months)
+            for r in range(series.replications):
+                for b, brand in enumerate(series.brands):
+                    frames.append(pd.DataFrame({"year": series.start_year + months // 12, "month": months % 12 + 1,
+                                                "brand": brand, "metric": "share_12m", "value": series.share[r, :, b],
+                                                "replication": r}))
+        if len(series.yearly):
+            long = series.yearly.melt(id_vars=["replication", "year", "brand"], value_vars=list(YEARLY_METRICS),
+                                      var_name="metric", value_name="value")
+            frames.append(long.assign(month=pd.NA)[["year", "month", "brand", "metric", "value", "replication"]])
+        columns = ["year", "month", "brand", "metric", "value", "replication"]
+        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        table["month"] = table["month"].astype("Int64")
+        return table[columns].to_csv(index=False)
+
+    def comparison_csv(self) -> str:
+        """The pinned-vs-current comparison, every complete year both runs have (:func:`compare_series`): ``year,
+        brand, metric, baseline, current, difference`` (means over replications); only the header without a
+        baseline."""
+        return self.comparison().to_csv(index=False)
+
+    def figure_bytes(self, kind: str, fmt: str) -> bytes:
+        """Chart ``kind`` as it is drawn now, as ``png`` or ``svg`` bytes (a file to download)."""
+        import io
+
+        buffer = io.BytesIO()
+        with self.lock:
+            self.figure(kind).savefig(buffer, format=fmt)
+        return buffer.getvalue()
+
+    def scenario_toml(self) -> str:
+        """The current settings as a scenario file that ``run_sim.py run FILE`` accepts unchanged and that reproduces
+        the app's numbers: it ``extends`` the chosen scenario, sets each changed field (the overrides) and the
+        simulation's ``seed``, ``buyers`` and ``replications``."""
+        from sim.files import toml_document
+        from sim.scenario_files import one_line, resolve_path, split_path
+
+        path = resolve_path(self.scenario_name)
+        parent = path.name if path.parent == SCENARIO_DIR.resolve() else str(path)
+        name = f"{self.scenario.name}_app" if self.overrides else self.scenario.name
+        doc: dict[str, Any] = {"extends": parent, "name": name, "question": self.scenario.question}
+        for dotted, value in self.overrides.items():
+            node = doc
+            *parents, last = split_path(dotted)
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[last] = value
+        doc.setdefault("simulation", {}).update(seed=self.seed, buyers=self.buyers, replications=self.replications)
+        changes = "; ".join(self.override_args()) or "none (the scenario's own levers)"
+        header = (f"# Saved from the luxsim app: {one_line(self.scenario.name)} with the changes {one_line(changes)}.\n"
+                  f"# Run it with: python run_sim.py run FILE  (seed, buyers and replications are set below)\n")
+        return header + toml_document(doc)
+
+    STATE_VERSION: ClassVar[int] = 1  # the "luxsim_app_state" key of a saved state file
+
+    def state_json(self) -> str:
+        """The app's state as a JSON file to download and load again (:meth:`restore_state`): the settings, the
+        selected brand and flow window, and the pinned baseline's settings and month (it is re-run on loading:
+        runs are reproducible, so the file holds settings, never results)."""
+        import json
+
+        doc = {"luxsim_app_state": self.STATE_VERSION, **self.settings(), "brand": self.brand,
+               "flow_window": self.flow_window,
+               "baseline": None if self.baseline is None else {**self.baseline.series.settings,
+                                                               "months": self.baseline.series.months}}
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+    def restore_state(self, data: bytes | str, source: str = "state file") -> bool:
+        """Load a state file (:meth:`state_json`): everything is checked and the new runs built aside first, then
+        applied at once; on any problem nothing changes and ``error`` names the file, the field and the reason.
+
+        Returns:
+            True if the state was applied (the model back at month 0, the baseline re-run to its month).
+        """
+        try:
+            settings, brand, window, base = _read_state(data, source)
+            fresh = AppState(settings["scenario"], settings["buyers"], settings["seed"], self.network_sample,
+                             settings["overrides"])
+            if brand not in fresh.base.brands:
+                raise _StateError(f"{source}: brand: {brand!r} is not a brand of {settings['scenario']}")
+            baseline = None
+            if base is not None:
+                pinned = AppState(base["scenario"], base["buyers"], base["seed"], self.network_sample,
+                                  base["overrides"])
+                pinned.replications = base["replications"]
+                pinned.advance(min(base["months"], pinned.n_months))
+                baseline = Baseline(pinned.series(), pinned.settings_label()) if pinned.months_done else None
+        except ScenarioError as exc:
+            self.error = f"{source}: " + "; ".join(exc.problems)
+            return False
+        except _StateError as exc:
+            self.error = str(exc)
+            return False
+        with self.lock:
+            self.scenario_name, self.base, self.overrides = fresh.scenario_name, fresh.base, fresh.overrides
+            self.seed, self.buyers, self.replications = fresh.seed, fresh.buyers, settings["replications"]
+            self.brand, self.flow_window, self.baseline = brand, window, baseline
+            self.rebuild()
+        return True
 
     # ---- the model ----------------------------------------------------------------------------------------
     def rebuild(self) -> None:

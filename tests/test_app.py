@@ -4,6 +4,7 @@ Solara page rendered to a widget tree, its buttons clicked and its sliders moved
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import shlex
@@ -25,7 +26,7 @@ from sim.app_levers import LEVER_BY_KEY, LEVERS, lever_text
 from sim.app_state import FLOW_WINDOWS, LEFT, NEW, AppState, override_arg
 from sim.formats import MINUS, MISSING, money, points
 from sim.model import LuxuryMarketModel
-from sim.runner import run_one
+from sim.runner import run_one, run_replications
 from sim.scenario_files import load_scenario, parse_override
 from sim.style import BRAND_COLOURS, brand_palette
 from tests.conftest import HANG_GUARD_S
@@ -396,6 +397,84 @@ def test_replications_are_the_command_lines_and_the_charts_draw_their_mean_with_
 def _after_a_year(state: AppState) -> AppState:
     state.step_year()
     return state
+
+
+# ---- export and save -------------------------------------------------------------------------------------------
+def test_the_exported_scenario_runs_unchanged_and_reproduces_the_apps_numbers(tmp_path):
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    state.set_lever("complimentary_maintenance_months", 0)
+    state.select_brand("BMW")
+    state.set_lever("loaner_cars", True)
+    state.set_replications(2)
+    state.run_to_end()
+    path = tmp_path / "from_the_app.toml"  # outside scenarios/: `extends` still finds the library's file
+    path.write_text(state.scenario_toml(), encoding="utf-8")
+    scenario = load_scenario(path)
+    assert scenario.simulation.replications == 2 and scenario.simulation.buyers == 2000
+    runs = run_replications(scenario, workers=1)  # the file alone: seed, buyers and replications are in it
+    theirs = runs.brand_year
+    mine = state.series().yearly
+    for column in ("sales_share", "profit", "csi", "service_margin"):
+        assert np.allclose(mine[column], theirs[column], equal_nan=True), column
+    # the series CSV holds exactly what the charts draw
+    table = pd.read_csv(io.StringIO(state.series_csv()))
+    assert list(table.columns) == ["year", "month", "brand", "metric", "value", "replication"]
+    monthly = table[table["metric"] == "share_12m"]
+    assert len(monthly) == 2 * 24 * len(state.model.brand_names) and monthly["month"].between(1, 12).all()
+    share = monthly[(monthly["replication"] == 1) & (monthly["brand"] == "Lexus")]["value"].to_numpy()
+    assert np.allclose(share, state.series().share[1, :, state.model.brand_names.index("Lexus")])
+    yearly = table[table["metric"] == "profit"].sort_values(["replication", "year"], kind="stable")
+    assert np.allclose(yearly["value"], theirs.sort_values(["replication", "year"], kind="stable")["profit"])
+    assert yearly["month"].isna().all()
+    for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<?xml")):
+        for kind in app_state.FIGURES:
+            assert state.figure_bytes(kind, fmt).startswith(magic), (kind, fmt)
+
+
+def test_the_comparison_exports_current_and_baseline_year_by_year():
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    assert state.comparison_csv().strip() == "year,brand,metric,baseline,current,difference"
+    state.run_to_end()
+    state.pin_baseline()
+    state.set_lever("take_back_guarantee", False)
+    state.run_to_end()
+    table = pd.read_csv(io.StringIO(state.comparison_csv()))
+    assert len(table) == 2 * len(state.model.brand_names) * len(app_state.YEARLY_METRICS)
+    lexus = table[(table["brand"] == "Lexus") & (table["metric"] == "cum_profit") & (table["year"] == 1987)]
+    assert lexus["difference"].item() == pytest.approx(state.difference_panel().loc["Lexus", "cum_profit_diff"])
+
+
+def test_a_saved_state_loads_back_with_its_baseline_and_a_bad_one_changes_nothing():
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    state.run_to_end()
+    state.pin_baseline()
+    state.select_brand("BMW")
+    state.set_lever("roadside_level", 3)
+    state.set_seed(11)
+    saved = state.state_json()
+    other = AppState(buyers=BUYERS)
+    assert other.restore_state(saved.encode("utf-8")), other.error
+    assert other.settings() == state.settings() and other.brand == "BMW" and other.months_done == 0
+    assert other.baseline is not None and other.baseline.label == state.baseline.label
+    assert other.baseline.series.yearly.equals(state.baseline.series.yearly)  # re-run: the same numbers
+    good = json.loads(saved)
+    bad = {"not json": b"{", "not utf-8": b"\xff\xfe{", "a list": b"[]",
+           "another file": json.dumps({**good, "luxsim_app_state": 2}),
+           "negative seed": json.dumps({**good, "seed": -5}), "seed 1.5": json.dumps({**good, "seed": 1.5}),
+           "too many replications": json.dumps({**good, "replications": 9}),
+           "unknown brand": json.dumps({**good, "brand": "Lexuss"}),
+           "bad override": json.dumps({**good, "overrides": {"brands.Lexus.service.roadside_level": 7}}),
+           "unknown scenario": json.dumps({**good, "scenario": "lexus_us_1989x"}),
+           "bad baseline": json.dumps({**good, "baseline": {**good["baseline"], "months": 0}})}
+    fresh = AppState(buyers=BUYERS)
+    fresh.step_year()
+    before = (fresh.settings(), fresh.brand, fresh.months_done, fresh.generation)
+    for what, data in bad.items():
+        assert not fresh.restore_state(data, "state file saved.json"), what
+        assert fresh.error.startswith("state file saved.json: ") and "\n" not in fresh.error, (what, fresh.error)
+        assert (fresh.settings(), fresh.brand, fresh.months_done, fresh.generation) == before, what
+    assert "seed: expected a whole number" in (fresh.restore_state(bad["negative seed"], "f") or fresh.error)
+    assert "roadside_level" in (fresh.restore_state(bad["bad override"], "f") or fresh.error)
 
 
 # ---- one palette, one formatter, one TOML writer ------------------------------------------------------------
