@@ -10,6 +10,7 @@ unit-tested without a browser (``tests/test_app.py``).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import threading
 import time
@@ -21,8 +22,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.app_figures import FIGURES, stress_layout
-from sim.app_levers import LEVER_BY_KEY
+from sim.app_figures import FIGURES, comparison_html, draw, latest_table_html, status_html, stress_layout
+from sim.app_levers import LEVER_BY_KEY, in_words, lever_text
 from sim.files import toml_inline
 from sim.formats import MINUS, missing, money, points
 from sim.model import LuxuryMarketModel
@@ -366,6 +367,7 @@ class AppState:
         self.network_sample = network_sample
         self.overrides: dict[str, Any] = dict(overrides or {})  # dotted path -> value, as `--set` takes them
         self.error: str | None = None
+        self.rejections = 0  # bumped by every refused value: the page re-creates the controls at the model's values
         self.generation = 0
         self.stop_requested = False
         self.flow_window = FLOW_WINDOWS[0]
@@ -425,6 +427,7 @@ class AppState:
                 self.overrides = old
                 self.rebuild()
                 self.error = "; ".join(p.split(": ", 1)[-1] for p in exc.problems)
+                self.rejections += 1
                 return False
             return True
 
@@ -449,7 +452,9 @@ class AppState:
         ``value``, rounded to the lever's kind; back at the scenario's value, the override is dropped.
 
         Returns:
-            As :meth:`set_overrides`: False (and ``error`` set) if the scenario schema refuses the value.
+            As :meth:`set_overrides`: False if the scenario schema refuses the value; the model keeps the value it
+            had and ``error`` says so in the app's words, naming only controls that exist (:func:`in_words`):
+            "Complaints resolved within 90 days = 1.00 refused for Lexus: ...; kept at 0.75".
 
         Raises:
             KeyError: an unknown lever or brand.
@@ -465,7 +470,12 @@ class AppState:
         path = lever.path.format(brand=join_path([brand]))  # quoted if the name holds a dot: brands."A.B".x
         base_spec = self.base.brands[brand]
         base_value = getattr(base_spec.service, key) if hasattr(base_spec.service, key) else getattr(base_spec, key)
-        return self.set_overrides({path: None if value == base_value else value})
+        if self.set_overrides({path: None if value == base_value else value}):
+            return True
+        self.error = (f"{lever.label.split(' (')[0]} = {lever_text(lever, value)} refused for {brand}: "
+                      f"{in_words(self.error.rsplit(': ', 1)[-1], self.scenario, brand)}; kept at "
+                      f"{lever_text(lever, self.lever_value(key, brand))}")
+        return False
 
     def responders(self) -> list[str]:
         """The brands whose strategy is ``respond_to_share_loss``, in scenario order."""
@@ -490,11 +500,25 @@ class AppState:
             self.buyers = int(buyers)
             self.rebuild()
 
-    def set_seed(self, seed: int) -> None:
-        """Run with seed ``seed`` from month 0."""
+    def set_seed(self, seed: Any) -> bool:
+        """Run with seed ``seed`` (a whole number 0 to 2^63 - 1, or its text) from month 0.
+
+        Returns:
+            False for anything else (a negative or fractional number, a text that is not a whole number, a boolean):
+            the seed is kept, ``error`` says why and ``rejections`` is bumped (the page shows the seed kept).
+        """
+        given = str(seed).strip() or "(empty)"
+        text = str(seed).strip() if isinstance(seed, str) else None
+        if text is not None and re.fullmatch(r"[+-]?\d+", text.replace("_", "").replace(",", "")):
+            seed = int(text.replace("_", "").replace(",", ""))
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+            self.error = f"Seed {given} refused: a whole number from 0 to 2^63 − 1; kept at {self.seed}"
+            self.rejections += 1
+            return False
         with self.lock:
             self.seed = int(seed)
             self.rebuild()
+            return True
 
     def set_replications(self, replications: Any) -> bool:
         """Run ``replications`` replications (1-8) from month 0: replication 0 steps here as the charts draw it, the
@@ -558,6 +582,7 @@ class AppState:
         """Forget the pinned baseline."""
         with self.lock:
             self.baseline = None
+            self.error = None
             self._cache.clear()
 
     def comparison(self) -> pd.DataFrame:
@@ -754,7 +779,12 @@ class AppState:
             if n:
                 self.run_replications()
                 self.model.run(n)
+                self.error = None  # a successful action clears the last refusal
             return n
+
+    def step_month(self) -> int:
+        """One simulated month; returns 1, or 0 at the end."""
+        return self.advance(1)
 
     def step_year(self) -> int:
         """One simulated year (to the next January, so the yearly tables stay aligned)."""
@@ -917,7 +947,17 @@ class AppState:
     def figure(self, kind: str) -> Figure:
         """A matplotlib figure of the current state (cached until the model moves)."""
         extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
-        return self._cached(f"fig_{kind}", lambda: FIGURES[kind](self), *extra)
+        return self._cached(f"fig_{kind}", lambda: draw(kind, self), *extra)
+
+    def frame(self, running: bool = False) -> dict[str, Any]:
+        """Everything the page draws, taken at one month under the lock (the run thread steps under it too), so no
+        chart lags behind another, nor the table behind the charts, mid-run: ``figures`` and ``keys`` (kind ->
+        :meth:`figure`, :meth:`figure_key`), ``status``, ``table`` and ``comparison`` (HTML), ``months``."""
+        with self.lock:
+            return {"figures": {kind: self.figure(kind) for kind in FIGURES},
+                    "keys": {kind: self.figure_key(kind) for kind in FIGURES},
+                    "status": status_html(self, running), "table": latest_table_html(self),
+                    "comparison": comparison_html(self), "months": self.months_done}
 
     def figure_key(self, kind: str) -> tuple:
         """A key that changes whenever :meth:`figure` of ``kind`` would draw something else (the page's cue)."""

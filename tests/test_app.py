@@ -8,10 +8,12 @@ import json
 import math
 import re
 import shlex
+import threading
 import time
 
 import ipyvuetify as v
 import ipywidgets
+import matplotlib.text
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,7 +26,7 @@ from sim import app, app_state
 from sim.app_figures import CELLS, comparison_html, latest_table_html, status_html
 from sim.app_levers import LEVER_BY_KEY, LEVERS, lever_text
 from sim.app_state import FLOW_WINDOWS, LEFT, NEW, AppState, override_arg
-from sim.formats import MINUS, MISSING, money, points
+from sim.formats import MINUS, MISSING, compact_money, money, points
 from sim.model import LuxuryMarketModel
 from sim.runner import run_one, run_replications
 from sim.scenario_files import load_scenario, parse_override
@@ -477,6 +479,100 @@ def test_a_saved_state_loads_back_with_its_baseline_and_a_bad_one_changes_nothin
     assert "roadside_level" in (fresh.restore_state(bad["bad override"], "f") or fresh.error)
 
 
+# ---- legible -------------------------------------------------------------------------------------------------
+def _texts(fig) -> list:
+    return [t for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip() and t.get_visible()]
+
+
+def test_every_chart_has_a_legend_or_direct_labels_and_text_of_at_least_12_pixels():
+    state = AppState(buyers=2000, overrides={"market.years": 3})
+    state.run_to_end()
+    state.pin_baseline()
+    state.set_replications(2)
+    state.step_year()
+    names = state.model.brand_names
+    for kind in ("share", "loyalty", "csi", "money"):
+        fig = state.figure(kind)
+        (legend,) = fig.legends
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert labels == [*names, "5-95% of 2 runs", "baseline"], kind
+    flows = state.figure("flows").axes[0]
+    assert [t.get_text() for t in flows.get_xticklabels()] == [*names, app_state.LEFT]  # direct labels
+    assert [t.get_text() for t in state.figure("network").axes[0].get_legend().get_texts()]
+    for kind in app_state.FIGURES:
+        fig = state.figure(kind)
+        small = [(t.get_text(), t.get_fontsize()) for t in _texts(fig) if t.get_fontsize() * fig.dpi / 72 < 12]
+        assert not small, (kind, small)
+
+
+def test_the_money_chart_writes_dollars_as_luxsim_does():
+    state = AppState(buyers=BUYERS, overrides={"costs.repair_cost": 5000.0, "market.years": 3})  # margins < 0
+    state.run_to_end()
+    fig = state.figure("money")
+    fig.canvas.draw()
+    ticks = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels() if t.get_text()]
+    assert any(t.startswith(MINUS + "$") for t in ticks) and not any("$-" in t or "-$" in t for t in ticks), ticks
+    assert all(re.fullmatch(f"{MINUS}?\\$[\\d.,]+[kMB]?", t) for t in ticks), ticks
+    assert [ax.get_title() for ax in fig.axes] == ["service margin per year (1989 $)", "cumulative profit (1989 $)"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-5e12, 5e12))
+def test_compact_money_has_three_significant_figures_and_a_true_minus(x):
+    text = compact_money(x)
+    body = text.removeprefix(MINUS)
+    assert body.startswith("$") and (text.startswith(MINUS) == (x < 0 and body != "$0"))
+    scale = {"k": 1e3, "M": 1e6, "B": 1e9}.get(body[-1], 1.0)
+    value = float(body[1:].rstrip("kMB").replace(",", "")) * scale
+    assert abs(value - abs(x)) <= 0.005 * abs(x) + 0.005
+    assert len(body[1:].rstrip("kMB").replace(",", "").replace(".", "").lstrip("0")) <= 4  # 3 figures (1,000M: 4)
+
+
+def test_lever_texts_and_units_follow_the_scenario():
+    state = AppState(buyers=BUYERS)
+    assert "Case: Lexus included it from 1989" in state.lever_explanation("complimentary_maintenance_months")
+    assert "1989 dollars" in state.lever_explanation("price_index")
+    state.select_scenario("generic_new_entrant")  # a 2020 market without Lexus
+    for lever in LEVERS:
+        text = state.lever_explanation(lever.key)
+        assert "1989" not in text and "Lexus" not in text, (lever.key, text)
+    assert "2020 dollars" in state.lever_explanation("price_index")
+    state.step_year()
+    assert "2020 $" in state.figure("money").axes[0].get_title()
+
+
+def test_a_refused_value_is_explained_with_the_controls_that_exist_and_cleared_by_the_next_action(state):
+    rejections = state.rejections
+    assert not state.set_lever("complaint_resolution_fast", 1.0)
+    assert state.rejections == rejections + 1 and state.lever_value("complaint_resolution_fast") == 0.75
+    assert state.error.startswith("Complaints resolved within 90 days = 1.00 refused for Lexus: ")
+    assert "the share of complaints resolved in 90-180 days (0.20 in the scenario; no control here)" in state.error
+    assert state.error.endswith("kept at 0.75") and "_" not in state.error
+    assert state.step_month() == 1 and state.months_done == 1 and state.error is None
+
+
+@pytest.mark.parametrize("seed", [-5, "-5", 1.5, "1.5", "abc", "", True, 2**63, None])
+def test_a_seed_that_is_not_a_whole_number_from_0_to_2_63_is_refused_with_a_message(state, seed):
+    state.step_year()
+    assert not state.set_seed(seed)
+    assert state.seed == 20240901 and state.months_done == 12 and "refused" in state.error
+    assert state.set_seed(" 42 ") and state.seed == 42 and state.error is None and state.months_done == 0
+
+
+def test_every_chart_of_a_frame_shows_the_same_month_while_the_run_moves():
+    state = AppState(buyers=2000, overrides={"market.years": 6})
+    seen = []
+    runner = threading.Thread(target=state.run_to_end, kwargs={"chunk_seconds": 0.0})
+    runner.start()
+    while runner.is_alive() or not seen:
+        frame = state.frame()
+        months = {key[2] for key in frame["keys"].values()}
+        assert months == {frame["months"]} and f'data-months="{frame["months"]}"' in frame["status"]
+        seen.append(frame["months"])
+    runner.join()
+    assert seen[-1] == 72 or state.frame()["months"] == 72
+
+
 # ---- one palette, one formatter, one TOML writer ------------------------------------------------------------
 def _hex(colour) -> str:
     from matplotlib.colors import to_hex
@@ -674,6 +770,35 @@ def test_page_scenario_and_brand_pickers(page):
     switch.v_model = True
     assert 'data-generation="3"' in page.status()
     assert page.button("Restore the scenario's levers").disabled is False
+
+
+def _banner(page) -> str:
+    texts = []
+    for alert in (w for w in page.widgets() if isinstance(w, v.Alert)):
+        texts += [c if isinstance(c, str) else getattr(c, "children", [""])[0] for c in alert.children or []]
+    return " ".join(str(t) for t in texts)
+
+
+def test_page_a_refused_value_puts_the_control_back_and_the_next_action_clears_the_banner(page):
+    (slider,) = page.inside("lever-complaint_resolution_fast", v.Slider)
+    assert slider.v_model == 0.75
+    slider.v_model = 1.0  # 1.0 + the scenario's 0.2 resolved in 90-180 days > 1: the schema refuses it
+    banner = _banner(page)
+    assert "Complaints resolved within 90 days = 1.00 refused for Lexus" in banner and "kept at 0.75" in banner
+    assert "no control here" in banner and "complaint_resolution_slow" not in banner
+    (slider,) = page.inside("lever-complaint_resolution_fast", v.Slider)
+    assert slider.v_model == 0.75  # the control shows the model's value again
+    page.button("Step one month").click()
+    assert 'data-months="1"' in page.status() and _banner(page) == ""
+    (seed,) = [w for w in page.widgets() if isinstance(w, v.TextField) and w.label == "Seed"]
+    seed.v_model = "-5"
+    seed.fire_event("keyup.enter", None)  # what pressing Enter in the browser does
+    (seed,) = [w for w in page.widgets() if isinstance(w, v.TextField) and w.label == "Seed"]
+    assert "Seed -5 refused" in _banner(page) and seed.v_model == str(app_state.AppState(buyers=BUYERS).seed)
+    assert 'data-months="1"' in page.status()  # nothing rebuilt
+    seed.v_model = "7"
+    seed.fire_event("keyup.enter", None)
+    assert 'data-months="0"' in page.status() and _banner(page) == ""  # seed 7 applied: back at month 0
 
 
 def test_app_defaults_come_from_the_environment(monkeypatch):
