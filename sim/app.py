@@ -30,9 +30,27 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from sim.app_figures import latest_table_html, status_html
-from sim.app_levers import BUYERS_EXPLAIN, CHART_NOTES, LAG_EXPLAIN, LEVERS, SEED_EXPLAIN, Lever, lever_text
-from sim.app_state import BUYER_RANGE, FLOW_WINDOWS, AppState, app_defaults, scenario_library
+from sim.app_levers import (
+    BASELINE_EXPLAIN,
+    BUYERS_EXPLAIN,
+    CHART_NOTES,
+    EXPORT_EXPLAIN,
+    LAG_EXPLAIN,
+    LEVERS,
+    REPLICATIONS_EXPLAIN,
+    SEED_EXPLAIN,
+    Lever,
+    lever_text,
+)
+from sim.app_state import (
+    BUYER_RANGE,
+    FLOW_WINDOWS,
+    REPLICATION_RANGE,
+    AppState,
+    app_defaults,
+    scenario_library,
+)
+from sim.files import safe_name
 
 CSS = """
 .luxsim-latest { border-collapse: collapse; font-size: 13px; }
@@ -43,6 +61,8 @@ CSS = """
 .luxsim-slider .v-input { margin-top: 0; padding-top: 0; }
 .luxsim-status { font-size: 15px; font-weight: 500; }
 .luxsim-swatch { display: inline-block; width: 18px; height: 4px; margin: 0 6px 3px 0; }
+.luxsim-headline { font-size: 15px; margin: 4px 0 8px 0; }
+.luxsim-baseline-label { font-size: 12px; color: #555; margin: 0; }
 .luxsim-cli { font-family: monospace; font-size: 11px; word-break: break-all; color: #333; }
 """
 
@@ -74,6 +94,22 @@ if solara is not None:
                                    thumb_label=False, disabled=disabled)
 
     @solara.component
+    def SeedInput(state: AppState, seed: int, bump: Callable[[], None]):
+        """The seed as text (Enter or leaving the field applies it), so a value that is not a whole number reaches
+        :meth:`AppState.set_seed` and is refused with a message; the field then shows the seed kept."""
+        text = solara.use_reactive(str(seed))
+
+        def apply(value):
+            if value == str(state.seed):  # also the field being put back after a refusal
+                return
+            state.stop_requested = True
+            state.set_seed(value)
+            text.set(str(state.seed))
+            bump()
+
+        solara.InputText("Seed", value=text, on_value=apply, continuous_update=False, classes=["luxsim-seed"])
+
+    @solara.component
     def LeverControl(state: AppState, lever: Lever, bump: Callable[[], None], value: Any, generation: int, brand: str):
         """A lever of the selected brand; ``value``, ``generation`` and ``brand`` are props so the control re-renders
         (the explanation quotes the brand's own numbers)."""
@@ -91,11 +127,42 @@ if solara is not None:
             Explain(state.lever_explanation(lever.key, brand))
 
     @solara.component
-    def Chart(state: AppState, kind: str, title: str, figure_key: tuple):
-        """One chart card; ``figure_key`` changes whenever the figure does, which re-renders the card."""
+    def Chart(state: AppState, kind: str, title: str, figure, figure_key: tuple):
+        """One chart card with its PNG and SVG downloads; ``figure`` comes from the page's frame (every chart of one
+        render drawn at the same month) and ``figure_key`` changes whenever it does, which re-renders the card."""
         with solara.Card(title, margin=1, classes=[f"luxsim-chart-{kind}"]):
-            solara.FigureMatplotlib(state.figure(kind), dependencies=[figure_key], format="png")
+            solara.FigureMatplotlib(figure, dependencies=[figure_key], format="png")
             Explain(CHART_NOTES[kind])
+            with solara.Row(gap="4px", classes=["luxsim-downloads"]):
+                for fmt in ("png", "svg"):
+                    solara.FileDownload(lambda fmt=fmt: state.figure_bytes(kind, fmt),
+                                        filename=f"{safe_name(state.scenario.name)}-{kind}.{fmt}",
+                                        label=fmt.upper(), mime_type=f"image/{'svg+xml' if fmt == 'svg' else fmt}")
+
+    @solara.component
+    def ExportAndSave(state: AppState, bump: Callable[[], None]):
+        """Downloads of the series, the settings as a scenario file, the comparison and the app's state, and the
+        drop zone that loads a saved state."""
+        name = safe_name(state.scenario.name)
+
+        def load(info):
+            state.stop_requested = True
+            state.restore_state(info["data"], f"state file {info['name']}")
+            bump()
+
+        with solara.Details("Export and save"):
+            with solara.Row(gap="4px", classes=["luxsim-downloads"]):
+                solara.FileDownload(state.series_csv, filename=f"{name}-series.csv", label="Series (CSV)",
+                                    mime_type="text/csv")
+                solara.FileDownload(state.scenario_toml, filename=f"{name}-app.toml", label="Scenario (TOML)",
+                                    mime_type="application/toml")
+                if state.baseline is not None:
+                    solara.FileDownload(state.comparison_csv, filename=f"{name}-vs-baseline.csv",
+                                        label="Comparison (CSV)", mime_type="text/csv")
+                solara.FileDownload(state.state_json, filename=f"{name}-app-state.json", label="App state (JSON)",
+                                    mime_type="application/json")
+            Explain(EXPORT_EXPLAIN)
+            solara.FileDrop(label="Drop a saved app state (JSON) here to load it", on_file=load, lazy=False)
 
     @solara.component
     def Page():
@@ -125,6 +192,10 @@ if solara is not None:
             state.step_year()
             bump()
 
+        def step_month():
+            state.step_month()
+            bump()
+
         def stop():
             state.stop_requested = True
 
@@ -146,10 +217,10 @@ if solara is not None:
             state.set_buyers(n)
             bump()
 
-        def set_seed(s):
-            if s is not None and s >= 0:
-                state.set_seed(s)
-                bump()
+        def set_replications(n):
+            state.stop_requested = True
+            state.set_replications(n)
+            bump()
 
         def set_lag(m):
             state.set_response_lag(m)
@@ -163,6 +234,15 @@ if solara is not None:
             state.restore_scenario()
             bump()
 
+        def pin():
+            state.pin_baseline()
+            bump()
+
+        def unpin():
+            state.clear_baseline()
+            bump()
+
+        frame = state.frame(running)  # every chart, the table and the status at one month
         library = solara.use_memo(scenario_library, [])
         questions = dict(library)
         sc = state.scenario
@@ -180,19 +260,23 @@ if solara is not None:
                         Slider(f"Buyers simulated: {state.buyers:,}", state.buyers, *BUYER_RANGE, set_buyers, "int",
                                "luxsim-slider")
                         Explain(BUYERS_EXPLAIN.format(real=sc.market.segment_households))
-                    solara.InputInt("Seed", value=state.seed, on_value=set_seed)
+                    with solara.Column(classes=["lever-replications"], gap="0px"):
+                        Slider(f"Replications: {state.replications}", state.replications, *REPLICATION_RANGE, 1,
+                               set_replications, "int", "luxsim-slider")
+                        Explain(REPLICATIONS_EXPLAIN)
+                    SeedInput(state, state.seed, bump)
                     Explain(SEED_EXPLAIN)
                     solara.Select("Brand whose levers you move", values=list(sc.brands), value=state.brand,
                                   on_value=choose_brand)
                     for lever in LEVERS:
                         if lever.main:
                             LeverControl(state, lever, bump, state.lever_value(lever.key), state.generation,
-                                         state.brand)
+                                         state.brand).key(f"{lever.key}-{state.rejections}")
                     with solara.Details("More levers (product quality, goodwill, complaints)"):
                         for lever in LEVERS:
                             if not lever.main:
                                 LeverControl(state, lever, bump, state.lever_value(lever.key), state.generation,
-                                             state.brand)
+                                             state.brand).key(f"{lever.key}-{state.rejections}")
                     lag = state.response_lag()
                     with solara.Column(classes=["lever-response_lag"], gap="0px"):
                         if lag is None:
@@ -216,31 +300,45 @@ if solara is not None:
             if sc.description:
                 Explain(sc.description.strip())
             with solara.Row(gap="8px", classes=["luxsim-buttons"]):
+                solara.Button("Step one month", on_click=step_month, disabled=running or state.done,
+                              color="primary", classes=["luxsim-step-month"])
                 solara.Button("Step one year", on_click=step, disabled=running or state.done, color="primary",
                               classes=["luxsim-step"])
                 solara.Button("Run to end", on_click=lambda: runner(), disabled=running or state.done,
                               color="primary", classes=["luxsim-run"])
                 solara.Button("Stop", on_click=stop, disabled=not running, classes=["luxsim-stop"])
                 solara.Button("Reset", on_click=reset, disabled=running, classes=["luxsim-reset"])
-            solara.HTML(unsafe_innerHTML=status_html(state, running))
-            solara.ProgressLinear(value=100 * state.months_done / state.n_months)
+                solara.Button("Pin as baseline", on_click=pin, disabled=running or state.months_done == 0,
+                              classes=["luxsim-pin"])
+                solara.Button("Clear baseline", on_click=unpin, disabled=state.baseline is None,
+                              classes=["luxsim-unpin"])
+            solara.HTML(unsafe_innerHTML=frame["status"])
+            solara.ProgressLinear(value=100 * frame["months"] / state.n_months)
             if state.error:
                 solara.Error(f"Not applied: {state.error}")
-            solara.HTML(unsafe_innerHTML=latest_table_html(state))
+            solara.HTML(unsafe_innerHTML=frame["table"])
+            if frame["comparison"]:
+                with solara.Card("Against the baseline", margin=1, classes=["luxsim-baseline"]):
+                    solara.HTML(unsafe_innerHTML=frame["comparison"])
+                    Explain(BASELINE_EXPLAIN)
             with solara.Details("The same run from the command line"):
                 solara.Text(state.cli_command(), classes=["luxsim-cli"])
+            ExportAndSave(state, bump)
+            figures, keys = frame["figures"], frame["keys"]
             with solara.Columns([1, 1]):
-                Chart(state, "share", "Sales share", state.figure_key("share"))
-                Chart(state, "loyalty", "Churn and repurchase loyalty", state.figure_key("loyalty"))
+                Chart(state, "share", "Sales share", figures["share"], keys["share"])
+                Chart(state, "loyalty", "Churn and repurchase loyalty", figures["loyalty"], keys["loyalty"])
             with solara.Columns([1, 1]):
                 with solara.Column(gap="0px"):
                     solara.ToggleButtonsSingle(value=state.flow_window, values=list(FLOW_WINDOWS),
                                                on_value=set_window, dense=True)
-                    Chart(state, "flows", "Conquest flows: who takes buyers from whom", state.figure_key("flows"))
-                Chart(state, "network", "Word of mouth: a sample of the social network", state.figure_key("network"))
+                    Chart(state, "flows", "Conquest flows: who takes buyers from whom", figures["flows"],
+                          keys["flows"])
+                Chart(state, "network", "Word of mouth: a sample of the social network", figures["network"],
+                      keys["network"])
             with solara.Columns([1, 1]):
-                Chart(state, "csi", "Customer satisfaction (CSI)", state.figure_key("csi"))
-                Chart(state, "money", "Service P&L and cumulative profit", state.figure_key("money"))
+                Chart(state, "csi", "Customer satisfaction (CSI)", figures["csi"], keys["csi"])
+                Chart(state, "money", "Service P&L and cumulative profit", figures["money"], keys["money"])
             events = state.history()
             if events:
                 with solara.Details(f"Policy changes so far ({len(events)})"):

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from sim.formats import money, number, percent
+from sim.formats import compact_money, money, number, percent, points
 from sim.report import render
-from sim.style import brand_palette
+from sim.style import OTHER, brand_palette
 
 if TYPE_CHECKING:
     from sim.app_state import AppState
@@ -66,11 +66,48 @@ def colours(state: AppState) -> dict[str, str]:
     return brand_palette(list(state.model.brand_names))
 
 
-def _figure(width: float = 5.6, height: float = 3.2, ncols: int = 1, right: float = 0.97):
-    fig = Figure(figsize=(width, height), dpi=80)
+DPI = 110  # a chart is ~620 px wide at this dpi: on a 1366-px screen its smallest text (8.5 pt) is >= 11 px
+STYLE = {"font.size": 10, "axes.labelsize": 10, "axes.titlesize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9,
+         "legend.fontsize": 8.5}  # matplotlib's sizes in points, for every app chart
+
+
+def draw(kind: str, state: AppState) -> Figure:
+    """Chart ``kind`` (a :data:`FIGURES` key) of the state, in the app's text sizes (:data:`STYLE`)."""
+    from matplotlib import rc_context
+
+    with rc_context(STYLE):
+        return FIGURES[kind](state)
+
+
+def _figure(width: float = 5.6, height: float = 3.6, ncols: int = 1, right: float = 0.97, top: float = 0.78):
+    fig = Figure(figsize=(width, height), dpi=DPI)
     axes = fig.subplots(1, ncols)
-    fig.subplots_adjust(left=0.12 if ncols == 1 else 0.1, right=right, bottom=0.12, top=0.92, wspace=0.35)
+    fig.subplots_adjust(left=0.13 if ncols == 1 else 0.12, right=right, bottom=0.1, top=top, wspace=0.4)
     return fig, axes
+
+
+def _legend(fig: Figure, state: AppState) -> None:
+    """The brands' colours above the plot (the selected brand thick), and what dashes and shading mean when they
+    are drawn: the pinned baseline, the 5-95% band over replications."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    palette = colours(state)
+    handles = [Line2D([], [], color=palette[n], lw=2.6 if n == state.brand else 1.4, label=n)
+               for n in state.model.brand_names]
+    if state.replications > 1:
+        handles.append(Patch(color="0.5", alpha=0.35, label=f"5-95% of {state.replications} runs"))
+    if state.baseline is not None:
+        handles.append(Line2D([], [], color="0.4", ls="--", lw=1.3, label="baseline"))
+    fig.legend(handles=handles, loc="upper center", ncol=5, frameon=False, bbox_to_anchor=(0.5, 1.0),
+               handlelength=1.6, columnspacing=1.0, borderaxespad=0.2)
+
+
+def _money_axis(ax) -> None:
+    """Money ticks as luxsim writes money: ``−$734M``, ``$1.2B`` (:func:`sim.formats.compact_money`)."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: compact_money(v)))
 
 
 def _empty(ax, text: str = "Press 'Step one year' or 'Run to end'") -> None:
@@ -79,14 +116,30 @@ def _empty(ax, text: str = "Press 'Step one year' or 'Run to end'") -> None:
     ax.set_yticks([])
 
 
-def _lines(ax, state: AppState, table: pd.DataFrame, value: str, scale: float = 1.0) -> None:
-    """One line per brand (colours as in the table beside the charts; the selected brand drawn thick)."""
+BASELINE_STYLE = {"ls": "--", "lw": 1.3, "alpha": 0.55}  # the pinned baseline: dashed, faded, under the run
+BAND_ALPHA = 0.18  # the 5-95% band over replications
+
+
+def _lines(ax, state: AppState, value: str, scale: float = 1.0) -> None:
+    """One line per brand of a yearly metric: the mean over replications (the selected brand thick), its 5-95% band
+    with several replications, and the pinned baseline's mean dashed and faded beneath (brand colours as in the
+    table beside the charts)."""
     palette = colours(state)
+    band = state.series().band(value)
+    base = state.baseline.series.band(value) if state.baseline is not None else None
+    shaded = state.series().replications > 1
     for name in state.model.brand_names:
-        rows = table[table["brand"] == name]
         focus = name == state.brand
-        ax.plot(rows["year"] + 0.5, rows[value] * scale, color=palette[name], lw=2.6 if focus else 1.2,
-                alpha=1.0 if focus else 0.8, marker="o" if len(rows) < 4 else None, ms=3, zorder=3 if focus else 2)
+        if base is not None:
+            old = base[base["brand"] == name]
+            ax.plot(old["year"] + 0.5, old["mean"] * scale, color=palette[name], zorder=1, **BASELINE_STYLE)
+        rows = band[band["brand"] == name]
+        x = rows["year"] + 0.5
+        if shaded:
+            ax.fill_between(x, rows["p05"] * scale, rows["p95"] * scale, color=palette[name], alpha=BAND_ALPHA, lw=0,
+                            zorder=1)
+        ax.plot(x, rows["mean"] * scale, color=palette[name], lw=2.6 if focus else 1.2, alpha=1.0 if focus else 0.8,
+                marker="o" if len(rows) < 4 else None, ms=3, zorder=3 if focus else 2)
 
 
 def _x_range(ax, state: AppState) -> None:
@@ -95,14 +148,26 @@ def _x_range(ax, state: AppState) -> None:
 
 
 def fig_share(state: AppState) -> Figure:
-    """Sales share by brand, trailing 12 months, in percent, month by month (the chosen brand bold, its launch
-    dotted). An empty chart before the first month."""
+    """Sales share by brand, trailing 12 months, in percent, month by month: the mean over replications (the chosen
+    brand bold, its launch dotted), a 5-95% band with several replications, the pinned baseline dashed. An empty
+    chart before the first month."""
     fig, ax = _figure()
-    share = state.monthly_share()
-    if share.empty:
+    series = state.series()
+    if series.months == 0:
         _empty(ax)
         return fig
     palette = colours(state)
+    share = series.share_frame()
+    if state.baseline is not None:
+        old = state.baseline.series.share_frame()
+        for name in share.columns:
+            if name in old.columns:
+                ax.plot(old.index, old[name] * 100, color=palette[name], zorder=1, **BASELINE_STYLE)
+    if series.replications > 1:
+        low, high = series.share_frame("p05"), series.share_frame("p95")
+        for name in share.columns:
+            ax.fill_between(share.index, low[name] * 100, high[name] * 100, color=palette[name], alpha=BAND_ALPHA,
+                            lw=0, zorder=1)
     for name in share.columns:
         focus = name == state.brand
         ax.plot(share.index, share[name] * 100, color=palette[name], lw=2.6 if focus else 1.2,
@@ -115,6 +180,7 @@ def fig_share(state: AppState) -> Figure:
     ax.set_ylim(0, None)
     ax.set_ylabel("sales share, last 12 months (%)")
     ax.grid(alpha=0.3)
+    _legend(fig, state)
     return fig
 
 
@@ -122,52 +188,52 @@ def fig_loyalty(state: AppState) -> Figure:
     """Repurchase loyalty by brand and year, in percent (owners who rebought the brand over owners who replaced).
     Empty until the first full year."""
     fig, ax = _figure()
-    y = state.yearly()
-    if y.empty:
+    if state.series().yearly.empty:
         _empty(ax, "Loyalty appears after the first full year")
         return fig
-    _lines(ax, state, y, "repurchase_loyalty", 100)
+    _lines(ax, state, "repurchase_loyalty", 100)
     _x_range(ax, state)
     ax.set_ylim(0, 100)
     ax.set_ylabel("repurchase loyalty (%)")
     ax.grid(alpha=0.3)
+    _legend(fig, state)
     return fig
 
 
 def fig_csi(state: AppState) -> Figure:
     """Customer satisfaction (CSI, 0-1000, 500 neutral) by brand and year. Empty until the first full year."""
     fig, ax = _figure()
-    y = state.yearly()
-    if y.empty:
+    if state.series().yearly.empty:
         _empty(ax, "CSI appears after the first full year")
         return fig
-    _lines(ax, state, y, "csi")
+    _lines(ax, state, "csi")
     _x_range(ax, state)
     ax.axhline(500, color="0.5", lw=0.8, ls="--")
     ax.set_ylabel("CSI (0-1000, 500 = neutral)")
     ax.grid(alpha=0.3)
+    _legend(fig, state)
     return fig
 
 
 def fig_money(state: AppState) -> Figure:
     """Service margin per year and cumulative profit, by brand, in millions of dollars (two panels). Empty until
     the first full year."""
-    fig, (left, right) = _figure(ncols=2)
-    y = state.yearly()
-    if y.empty:
+    fig, (left, right) = _figure(ncols=2, top=0.72)
+    if state.series().yearly.empty:
         _empty(left, "The P&L appears after\nthe first full year")
         _empty(right, "")
         return fig
-    _lines(left, state, y, "service_margin", 1e-6)
+    _lines(left, state, "service_margin")
     left.axhline(0, color="0.3", lw=0.8)
-    left.set_title("service margin per year ($M)", fontsize=9)
-    cum = y.sort_values("year").assign(cum_profit=lambda d: d.groupby("brand")["profit"].cumsum())
-    _lines(right, state, cum, "cum_profit", 1e-6)
-    right.set_title("cumulative profit ($M)", fontsize=9)
+    left.set_title(f"service margin per year ({state.scenario.market.price_year} $)")
+    _lines(right, state, "cum_profit")
+    right.set_title(f"cumulative profit ({state.scenario.market.price_year} $)")
     for ax in (left, right):
         _x_range(ax, state)
         ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=8)
+        _money_axis(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
+    _legend(fig, state)
     return fig
 
 
@@ -175,7 +241,7 @@ def fig_flows(state: AppState) -> Figure:
     """Who took buyers from whom: a heat map of buyers (thousands, real units) from the brand owned before (rows)
     to the brand bought (columns) over ``state.flow_window``; loyal repurchases left blank, the chosen brand's
     row and column boxed."""
-    fig, ax = _figure(height=3.8, right=0.99)
+    fig, ax = _figure(height=4.0, right=0.99)
     fig.subplots_adjust(left=0.22, bottom=0.25, top=0.93)
     f = state.flows()
     if state.months_done == 0 or f.to_numpy().sum() == 0:
@@ -185,20 +251,20 @@ def fig_flows(state: AppState) -> Figure:
     n = len(state.model.brand_names)
     shown[np.arange(n), np.arange(n)] = np.nan  # loyal repurchases: not a flow between brands
     ax.imshow(np.ma.masked_invalid(shown), cmap="Reds", aspect="auto")
-    ax.set_xticks(range(f.shape[1]), f.columns, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(f.shape[0]), f.index, fontsize=8)
+    ax.set_xticks(range(f.shape[1]), f.columns, rotation=40, ha="right", fontsize=8.5)
+    ax.set_yticks(range(f.shape[0]), f.index, fontsize=8.5)
     top = np.nanmax(shown) if np.isfinite(shown).any() else 0
     for r in range(shown.shape[0]):
         for c in range(shown.shape[1]):
             v = shown[r, c]
             if np.isfinite(v) and v >= 0.05:
-                ax.text(c, r, f"{v:.0f}" if v >= 10 else f"{v:.1f}", ha="center", va="center", fontsize=7,
+                ax.text(c, r, f"{v:.0f}" if v >= 10 else f"{v:.1f}", ha="center", va="center", fontsize=8,
                         color="white" if v > 0.6 * top else "black")
     if state.brand in f.index:
         i = list(f.index).index(state.brand)
         ax.add_patch(_row_box(i, f.shape[1]))
         ax.add_patch(_col_box(i, f.shape[0]))
-    ax.set_title(f"thousands of buyers, {state.flow_window}", fontsize=9)
+    ax.set_title(f"thousands of buyers, {state.flow_window}")
     return fig
 
 
@@ -219,7 +285,7 @@ def fig_network(state: AppState) -> Figure:
     their ties, and the share of ties between owners of the same brand against its value under random mixing."""
     from matplotlib.collections import LineCollection
 
-    fig, ax = _figure(height=3.8, right=0.7)
+    fig, ax = _figure(height=4.0, right=0.66)
     fig.subplots_adjust(left=0.01, bottom=0.01, top=0.92)
     g, pos = state.network_graph()
     if not g.number_of_nodes():
@@ -246,11 +312,11 @@ def fig_network(state: AppState) -> Figure:
     ax.autoscale_view()
     ax.set_axis_off()
     title = f"{len(nodes)} neighbours and their ties, {state.model.date() if state.months_done else 'at the start'}"
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     if np.isfinite(same):
-        fig.text(0.72, 0.08, f"ties between owners\nof the same brand:\n{same:.0%} ({expected:.0%} if brands\n"
-                 "were spread at random)", fontsize=7.5, color="0.25")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7.5, frameon=False)
+        fig.text(0.68, 0.06, f"ties between owners\nof the same brand:\n{same:.0%} ({expected:.0%} if brands\n"
+                 "were spread at random)", fontsize=8.5, color="0.25")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return fig
 
 
@@ -273,6 +339,34 @@ def latest_table_html(state: AppState) -> str:
                         "raw": repr(float(r[col])) if np.isfinite(r[col]) else ""} for col, write in CELLS]}
             for name, r in t.iterrows()]
     return render("app_latest.html.j2", rows=rows)
+
+
+DIFF_CELLS: tuple[tuple[str, Callable[[float], str], Callable[[float], str]], ...] = (
+    ("sales_share", points, percent), ("repurchase_loyalty", points, percent),
+    ("cum_profit", lambda x: money(x, plus=True), money))  # the difference panel: metric, difference, level writers
+
+
+def comparison_html(state: AppState) -> str:
+    """The difference panel against the pinned baseline, as HTML: the baseline's settings, the headline in words
+    (:meth:`AppState.headline`), and one row per brand both runs hold with current − baseline of share, loyalty and
+    cumulative profit in the last complete year both have (``+2.1 pp``, ``−$734.0M``), each cell with
+    ``data-testid="diff-METRIC-BRAND"``, the unrounded difference in ``data-value`` and both levels in its title.
+    "" without a baseline."""
+    if state.baseline is None:
+        return ""
+    panel = state.difference_panel()
+    palette = colours(state)
+    rows = []
+    for name, r in panel.iterrows():
+        cells = []
+        for metric, diff, level in DIFF_CELLS:
+            d = r[f"{metric}_diff"]
+            cells.append({"column": metric, "text": diff(d), "raw": repr(float(d)) if np.isfinite(d) else "",
+                          "title": f"now {level(r[f'{metric}_current'])}, baseline {level(r[f'{metric}_baseline'])}"})
+        rows.append({"brand": str(name), "colour": palette.get(str(name), OTHER), "selected": name == state.brand,
+                     "cells": cells})
+    year = int(panel["year"].iloc[0]) if len(panel) else ""
+    return render("app_compare.html.j2", label=state.baseline.label, headline=state.headline(), rows=rows, year=year)
 
 
 def status_html(state: AppState, running: bool) -> str:

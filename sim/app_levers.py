@@ -9,6 +9,7 @@ chart are here too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,22 +45,35 @@ class Lever:
     main: bool = True
 
 
+def lexus_case(sc: Scenario) -> bool:
+    """True for the Lexus case's scenarios (a brand named Lexus): only they quote the case's Lexus claims."""
+    return "Lexus" in sc.brands
+
+
+def dollars(sc: Scenario) -> str:
+    """The unit money is written in: "1989 dollars", or the scenario's own ``market.price_year``."""
+    return f"{sc.market.price_year} dollars"
+
+
 def explain_complimentary(sc: Scenario, brand: str) -> str:
-    """Complimentary maintenance: the visits' price forgone per car-year (1989 $), Lexus's 1989 choice."""
+    """Complimentary maintenance: the visits' price forgone per car-year (the scenario's dollars), and in the Lexus
+    case its 1989 choice."""
     c, iv = sc.costs, sc.service_events.maintenance_interval_months
     forgone = 12 / iv * c.maintenance_price
+    case = (" Case: Lexus included it from 1989, so owners kept coming back to a dealer who looked after them."
+            if lexus_case(sc) else " The idea: owners keep coming back to a dealer who looks after them.")
     return (f"Scheduled maintenance (a visit every {iv:g} months: oil, tires, battery, brakes) is free for this many "
             f"months after purchase. Cost: the owner no longer pays {money(c.maintenance_price)} a visit, so the "
-            f"brand forgoes about {money(forgone)} per car-year while it lasts (the {money(c.maintenance_cost)} "
-            "visit is paid either way). Case: Lexus included it from 1989, so owners kept coming back to a dealer "
-            "who looked after them.")
+            f"brand forgoes about {money(forgone)} per car-year ({dollars(sc)}) while it lasts (the "
+            f"{money(c.maintenance_cost)} visit is paid either way).{case}")
 
 
 def explain_dealer_service_quality(sc: Scenario, brand: str) -> str:
-    """Dealer service quality: its cost per visit per unit of quality; J.D. Power's CSI ranking."""
+    """Dealer service quality: its cost per visit per unit of quality; in the Lexus case, J.D. Power's CSI ranking."""
+    case = (" Case: Lexus dealers ranked first in J.D. Power's customer satisfaction index (1992-1993)."
+            if lexus_case(sc) else "")
     return (f"How well a routine dealer visit goes, from 0 (long waits, repeat visits) to 1 (excellent). Cost: "
-            f"{money(sc.costs.service_quality_cost)} extra per visit per unit of quality. Case: Lexus dealers ranked "
-            "first in J.D. Power's customer satisfaction index (1992-1993).")
+            f"{money(sc.costs.service_quality_cost)} extra per visit per unit of quality.{case}")
 
 
 def explain_loaner(sc: Scenario, brand: str) -> str:
@@ -94,21 +108,26 @@ def explain_goodwill(sc: Scenario, brand: str) -> str:
 
 
 def explain_complaints(sc: Scenario, brand: str) -> str:
-    """Fast complaint resolution: its cost per complaint resolved (Dillard & Bates)."""
+    """Fast complaint resolution: its cost per complaint resolved (Dillard & Bates), and its ceiling: the scenario
+    resolves a share of the brand's complaints in 90-180 days (no control here), and the two add up to at most 1."""
+    slow = sc.brands[brand].service.complaint_resolution_slow
     return (f"Chance a complaint is resolved within 90 days (later resolution restores less satisfaction; "
-            f"Dillard & Bates). Cost: {money(sc.costs.complaint_cost)} per complaint resolved. Fast + slow "
-            "resolution cannot exceed 1.")
+            f"Dillard & Bates). Cost: {money(sc.costs.complaint_cost)} per complaint resolved. The scenario resolves "
+            f"another {number(slow, 2)} of {brand}'s complaints in 90-180 days, so at most {number(1 - slow, 2)} can "
+            "be resolved within 90 days.")
 
 
 def explain_defects(sc: Scenario, brand: str) -> str:
-    """Reliability: the brand's default defects per car-year (not service quality); the lines that set their own."""
+    """Reliability: the brand's default defects per car-year (not service quality); the lines that set their own;
+    in the Lexus case, the 1991 J.D. Power initial quality."""
     own = [f"{line.name} {number(line.defects_per_car_year, 2)}" for line in sc.brands[brand].models
            if line.defects_per_car_year is not None]
     lines = (f" Model lines may set their own rate, which this does not move: {brand}'s {', '.join(own)}."
              if own else f" Model lines may set their own rate; none of {brand}'s does.")
     return ("Reliability: unscheduled repair visits per car-year of a new car (breakdowns are a share of "
             "them), the brand's default for its model lines." + lines + " Fewer defects means fewer bad "
-            "experiences to recover from. Case: the 1991 Lexus had the best initial quality (J.D. Power).")
+            "experiences to recover from." + (" Case: the 1991 Lexus had the best initial quality (J.D. Power)."
+                                              if lexus_case(sc) else ""))
 
 
 def price_month(sc: Scenario, brand: str) -> int:
@@ -118,7 +137,8 @@ def price_month(sc: Scenario, brand: str) -> int:
 
 
 def explain_price_index(sc: Scenario, brand: str) -> str:
-    """Price level: the brand's mean list price at launch (1989 $) at this level, and who is sensitive to it."""
+    """Price level: the brand's mean list price at launch (the scenario's dollars) at this level, and who is
+    sensitive to it."""
     spec, month = sc.brands[brand], price_month(sc, brand)
     price = list_price_at(spec.model_dump(mode="json"), month, sc.market.start_year)
     when = f"{sc.market.start_year + month // 12}-{month % 12 + 1:02d}"
@@ -128,7 +148,7 @@ def explain_price_index(sc: Scenario, brand: str) -> str:
     listed = f"{money(price)} on average" if price is not None else "nothing (no line on sale then)"
     return (f"Multiplies every list price of {brand}'s {lines}, as an exchange-rate or cost shock would (x1.00 = "
             f"the prices as listed). At x{spec.price_index:.2f}, its lines on sale at {when} list at {listed}, "
-            f"1989 dollars; each line's price is judged against the market's reference price "
+            f"{dollars(sc)}; each line's price is judged against the market's reference price "
             f"({money(sc.market.reference_price)}) times its price class.{later} Value-seekers and aspirational "
             "buyers are price-sensitive; prestige buyers hardly.")
 
@@ -162,6 +182,29 @@ LEVERS: tuple[Lever, ...] = (
 LEVER_BY_KEY = {lever.key: lever for lever in LEVERS}
 
 
+FIELD_WORDS = {"complaint_resolution_slow": "the share of complaints resolved in 90-180 days"}  # fields, no control
+
+
+def in_words(reason: str, sc: Scenario, brand: str) -> str:
+    """A schema error's reason with field names in the app's words: a lever's field as its control's label, any
+    other field of the brand as what it is and its value in the scenario, marked as having no control here
+    ("Complaints resolved within 90 days + the share of complaints resolved in 90-180 days (0.20 in the scenario;
+    no control here) must not exceed 1")."""
+    spec = sc.brands[brand]
+    words = {lever.key: lever.label.split(" (")[0] for lever in LEVERS}
+
+    def name(match: re.Match) -> str:
+        field = match.group(0)
+        if field in words:
+            return words[field]
+        value = getattr(spec.service, field) if hasattr(spec.service, field) else getattr(spec, field)
+        shown = number(value, 2) if isinstance(value, float) else str(value)
+        return f"{FIELD_WORDS.get(field, field.replace('_', ' '))} ({shown} in the scenario; no control here)"
+    fields = sorted({*type(spec.service).model_fields, *type(spec).model_fields}, key=len, reverse=True)
+    pattern = r"\b(" + "|".join(re.escape(f) for f in fields if "_" in f or f in words) + r")\b"
+    return re.sub(pattern, name, reason)
+
+
 def lever_text(lever: Lever, value: Any) -> str:
     """A lever's value as its control shows it: ``on``/``off``, ``x1.05`` for the price level, ``36``, ``0.75``."""
     if lever.kind == "bool":
@@ -178,6 +221,19 @@ LAG_EXPLAIN = ("Months between an incumbent noticing it has lost share and its n
                "customers for granted and answered late.")
 BUYERS_EXPLAIN = ("Households simulated. Results are scaled to the real market ({real:,} cars in use); more buyers "
                   "means less noise and slower steps.")
+BASELINE_EXPLAIN = ("Current run minus the pinned baseline, in the last complete year both runs have (means over the "
+                    "replications). On the charts the baseline is the dashed, faded line of each brand. Pin another "
+                    "run to move the baseline; clear it to draw the current run alone.")
+REPLICATIONS_EXPLAIN = ("Independent runs of the same market with different random numbers (the seed's replications, "
+                        "as `run_sim.py run -r` runs them). With more than one, the charts draw the mean and a "
+                        "shaded 5-95% band: a difference inside the band may be luck. Each one adds a run's time to "
+                        "the first step; the conquest flows and the network show the first replication.")
+EXPORT_EXPLAIN = ("Series: every number the charts draw, one row per year (and month), brand, metric and replication. "
+                  "Scenario: the current settings as a file that `python run_sim.py run FILE` runs as it is (it "
+                  "extends the chosen scenario; seed, buyers and replications included), and reproduces these "
+                  "numbers. Comparison: current and baseline year by year. App state: the settings, brand and "
+                  "baseline, to load again here later (the runs are re-simulated: same settings, same numbers). "
+                  "Each chart has its own PNG and SVG buttons.")
 SEED_EXPLAIN = "The random seed. Change it to see how much of a difference is luck rather than policy."
 
 CHART_NOTES = {

@@ -44,6 +44,21 @@ def money(dollars: float, digits: int = 1, plus: bool = False) -> str:
     return (MINUS if dollars < 0 else "+" if plus else "") + "$" + body
 
 
+def compact_money(dollars: float) -> str:
+    """Dollars in at most three significant figures, for chart axes and short texts: ``$1.2B``, ``−$734M``,
+    ``$25k``, ``$2.5M``, ``$0`` (the scales of :func:`money`, no trailing zeros)."""
+    if missing(dollars):
+        return MISSING
+    size = abs(float(dollars))
+    scale, suffix = next(((s, u) for s, u in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if size >= s), (1.0, ""))
+    body = f"{size / scale:.3g}"
+    if "e" in body:  # 999.7M rounds to 1e+03M
+        body = f"{size / scale:,.0f}"
+    if float(body.replace(",", "")) == 0:
+        return "$0"
+    return (MINUS if dollars < 0 else "") + "$" + body + suffix
+
+
 def millions(x: float, digits: int = 1, plus: bool = False) -> str:
     """A number of millions of dollars: ``$1,234.5M``, ``−$12.0M``."""
     if missing(x):

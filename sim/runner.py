@@ -103,19 +103,21 @@ def _run_task(task: tuple) -> RunResult:
 def run_scenarios(scenarios: dict[str, Scenario], replications: int | None = None, seed: int | None = None,
                   buyers: int | None = None, executor: Executor | None = None,
                   progress: Callable[[RunResult], None] | None = None, engine: str = "vectorised",
-                  extra: Callable[[LuxuryMarketModel], object] | None = None) -> dict[str, list[RunResult]]:
+                  extra: Callable[[LuxuryMarketModel], object] | None = None,
+                  skip: int = 0) -> dict[str, list[RunResult]]:
     """Run every scenario's replications with the same seeds (common random numbers), all in one batch.
 
     Args:
         scenarios: name -> scenario; replications, seed and buyers default to the first scenario's.
         replications, seed, buyers: as for :func:`run_replications`.
+        skip: run replications ``skip`` to ``replications - 1`` only (the app steps replication 0 itself: 1).
         executor: where the runs go (default: a new :class:`Executor` on the local cores, closed after).
         progress: called with each finished :class:`RunResult`, in this process.
         engine: ``vectorised`` or ``agents``.
         extra: a module-level function of the finished model whose result each RunResult keeps (``.extra``).
 
     Returns:
-        name -> the scenario's RunResults sorted by replication.
+        name -> the scenario's RunResults sorted by replication (``replications - skip`` of them).
 
     Raises:
         sim.executor.TaskError: a run raised (the message names the scenario and the replication).
@@ -124,7 +126,7 @@ def run_scenarios(scenarios: dict[str, Scenario], replications: int | None = Non
     first = next(iter(scenarios.values()))
     replications = replications or first.simulation.replications
     seed = first.simulation.seed if seed is None else seed
-    tasks = [(sc, r, seed, buyers, engine, extra) for sc in scenarios.values() for r in range(replications)]
+    tasks = [(sc, r, seed, buyers, engine, extra) for sc in scenarios.values() for r in range(skip, replications)]
     cost = sum(estimated_seconds(sc, buyers, engine) for sc, *_ in tasks)
     memory = (max(memory_needed(sc, buyers) for sc in scenarios.values()),
               f"{buyers or first.simulation.buyers:,} buyers")
@@ -137,7 +139,8 @@ def run_scenarios(scenarios: dict[str, Scenario], replications: int | None = Non
     finally:
         if own:
             executor.close()
-    return {name: results[k * replications:(k + 1) * replications] for k, name in enumerate(scenarios)}
+    n = len(range(skip, replications))
+    return {name: results[k * n:(k + 1) * n] for k, name in enumerate(scenarios)}
 
 
 def run_replications(scenario: Scenario, replications: int | None = None, seed: int | None = None,

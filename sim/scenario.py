@@ -490,6 +490,11 @@ class Market(StrictModel):
                     "with them only then. Omitted = a market without reference data.")
     start_year: int = Field(ge=1900, le=2100, description="The simulation starts in January of this year.")
     years: int = Field(ge=1, le=100, description="Simulated years (monthly steps).")
+    price_year: int = Field(
+        1989, ge=1900, le=2100,
+        description="The year whose dollars the scenario's prices and costs (and so its results) are written in: a "
+                    "label for texts, nothing is deflated. The Lexus case's scenarios use 1989 dollars; a market of "
+                    "another time gives its own (generic_new_entrant: 2020).")
     segment_households: int = Field(
         gt=0, description="Luxury-car households (cars in use) at the start, real units.")
     annual_growth: float = Field(

@@ -4,26 +4,31 @@ Solara page rendered to a widget tree, its buttons clicked and its sliders moved
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import shlex
+import threading
 import time
 
 import ipyvuetify as v
 import ipywidgets
+import matplotlib.text
 import numpy as np
+import pandas as pd
 import pytest
 import solara
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.collections import PolyCollection
 
 from sim import app, app_state
-from sim.app_figures import CELLS, latest_table_html, status_html
+from sim.app_figures import CELLS, comparison_html, latest_table_html, status_html
 from sim.app_levers import LEVER_BY_KEY, LEVERS, lever_text
 from sim.app_state import FLOW_WINDOWS, LEFT, NEW, AppState, override_arg
-from sim.formats import MINUS, MISSING, money
+from sim.formats import MINUS, MISSING, compact_money, money, points
 from sim.model import LuxuryMarketModel
-from sim.runner import run_one
+from sim.runner import run_one, run_replications
 from sim.scenario_files import load_scenario, parse_override
 from sim.style import BRAND_COLOURS, brand_palette
 from tests.conftest import HANG_GUARD_S
@@ -285,6 +290,289 @@ def test_a_default_year_steps_and_draws_without_redoing_the_expensive_work(monke
     assert g.number_of_nodes() <= app_state.NETWORK_SAMPLE and len(pos) == g.number_of_nodes()
 
 
+# ---- compare with a pinned baseline ---------------------------------------------------------------------------
+def _dashed(fig) -> list:
+    return [line for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == "--"]
+
+
+def test_a_pinned_baseline_is_drawn_under_later_runs_and_the_difference_is_current_minus_baseline():
+    state = AppState(buyers=2000, overrides={"market.years": 4})
+    assert not state.pin_baseline() and "nothing to pin" in state.error  # nothing simulated yet
+    state.run_to_end()
+    before = state.latest()
+    assert state.pin_baseline() and state.error is None
+    assert state.baseline.label == "lexus_us_1989, seed 20240901, 2,000 buyers, 1 replication, market.years=4"
+    assert state.set_lever("complimentary_maintenance_months", 0)
+    assert state.baseline is not None  # a lever change keeps the baseline
+    state.run_to_end()
+    after = state.latest()
+    panel = state.difference_panel()
+    assert list(panel.index) == state.model.brand_names and set(panel["year"]) == {1989}
+    for metric, column in (("sales_share", "share_12m"), ("cum_profit", "cum_profit"),
+                           ("repurchase_loyalty", "loyalty")):
+        expected = (after[column] - before[column]).to_numpy()
+        assert np.allclose(panel[f"{metric}_diff"].to_numpy(), expected, equal_nan=True), metric
+    lexus = panel.loc["Lexus"]
+    assert lexus["sales_share_diff"] != 0
+    words = "higher" if lexus["sales_share_diff"] > 0 else "lower"
+    line = state.headline()
+    assert line.startswith("Against the baseline, Lexus's 1989 share is "), line
+    assert f"{abs(lexus['sales_share_diff']) * 100:.1f} pp {words}" in line
+    assert money(abs(lexus["cum_profit_diff"])) in line
+    # the overlay: each brand's baseline dashed on every time-series chart; the panel as HTML with test ids
+    n = len(state.model.brand_names)
+    assert len(_dashed(state.figure("share"))) == n and len(_dashed(state.figure("loyalty"))) == n
+    assert len(_dashed(state.figure("money"))) == 2 * n and len(_dashed(state.figure("csi"))) >= n
+    html = comparison_html(state)
+    assert 'data-testid="diff-sales_share-Lexus"' in html and html.count('data-testid="diff-') == 3 * n
+    assert "Against the baseline, Lexus" in html
+    table = state.comparison()
+    assert set(table["metric"]) == set(app_state.YEARLY_METRICS) and set(table["year"]) == {1986, 1987, 1988, 1989}
+    assert np.allclose(table["difference"], table["current"] - table["baseline"], equal_nan=True)
+    # clearing removes it everywhere
+    state.clear_baseline()
+    assert state.baseline is None and state.headline() == "" and comparison_html(state) == ""
+    assert not _dashed(state.figure("share")) and state.comparison().empty
+
+
+def test_the_baseline_survives_a_scenario_switch_and_compares_the_brands_both_runs_hold():
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    state.run_to_end()
+    state.pin_baseline()
+    state.select_scenario("generic_new_entrant")  # another market, other brands and years
+    assert state.baseline is not None
+    state.step_year()
+    assert state.difference_panel().empty
+    assert "complete year in common" in state.headline()
+
+
+def _series(share: float, profit: float) -> app_state.RunSeries:
+    yearly = pd.DataFrame({"year": [2000], "brand": ["A"], "sales_share": [share], "repurchase_loyalty": [0.5],
+                           "churn_rate": [0.5], "csi": [600.0], "service_margin": [0.0], "profit": [profit]})
+    return app_state.RunSeries.build(2000, ["A"], [np.full((12, 1), 10.0)], [yearly], {})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0, 1), st.floats(0, 1), st.floats(-3e9, 3e9), st.floats(-3e9, 3e9))
+def test_the_headline_says_in_words_which_way_each_difference_goes(share0, share1, profit0, profit1):
+    line = app_state.headline(_series(share1, profit1), _series(share0, profit0), "A")
+    assert line.startswith("Against the baseline, A's 2000 share is ")
+    share_text, profit_text = points(share1 - share0), money(profit1 - profit0)
+    for text, diff, zero in ((share_text, share1 - share0, "0.0 pp"), (profit_text, profit1 - profit0, "$0")):
+        body = text.lstrip("+" + MINUS)
+        if body == zero:
+            assert "the same" in line
+        else:
+            assert f"{body} {'higher' if diff > 0 else 'lower'}" in line
+    assert "nan" not in line and "inf" not in line and "-" not in line.replace("A's", "")
+
+
+# ---- replications with bands ----------------------------------------------------------------------------------
+def test_replications_are_the_command_lines_and_the_charts_draw_their_mean_with_a_band():
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    assert not any(isinstance(c, PolyCollection) for c in _after_a_year(state).figure("share").axes[0].collections)
+    assert state.set_replications(2) and state.months_done == 0
+    assert " --replications 2 " in state.cli_command()
+    state.step_year()  # the other replication runs to the end at the first step; the charts show the month reached
+    series = state.series()
+    assert series.replications == 2 and series.months == 12 and set(series.yearly["year"]) == {1986}
+    state.run_to_end()
+    series = state.series()
+    scenario = load_scenario("lexus_us_1989", state.override_args())
+    for r in range(2):  # replication r is replication r of `run_sim.py run -r 2` at this seed
+        theirs = run_one(scenario, r, state.seed, 2000).brand_year
+        mine = series.yearly[series.yearly["replication"] == r]
+        assert np.allclose(mine["sales_share"], theirs["sales_share"]) and np.allclose(mine["profit"], theirs["profit"])
+    band = series.band("sales_share")
+    assert (band["p05"] <= band["mean"] + 1e-12).all() and (band["mean"] <= band["p95"] + 1e-12).all()
+    assert (band["p95"] > band["p05"]).any()  # two seeds differ
+    last = series.yearly[series.yearly["year"] == 1987].groupby("brand", sort=False)["sales_share"].mean()
+    assert np.allclose(state.latest()["share_12m"], last.reindex(state.latest().index))  # the table: means
+    n = len(state.model.brand_names)
+    for kind in ("share", "loyalty", "csi"):
+        bands = [c for c in state.figure(kind).axes[0].collections if isinstance(c, PolyCollection)]
+        assert len(bands) == n, kind
+    assert not state.set_replications(9) and "from 1 to 8" in state.error and state.replications == 2
+    assert not state.set_replications(1.5) and state.replications == 2
+
+
+def _after_a_year(state: AppState) -> AppState:
+    state.step_year()
+    return state
+
+
+# ---- export and save -------------------------------------------------------------------------------------------
+def test_the_exported_scenario_runs_unchanged_and_reproduces_the_apps_numbers(tmp_path):
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    state.set_lever("complimentary_maintenance_months", 0)
+    state.select_brand("BMW")
+    state.set_lever("loaner_cars", True)
+    state.set_replications(2)
+    state.run_to_end()
+    path = tmp_path / "from_the_app.toml"  # outside scenarios/: `extends` still finds the library's file
+    path.write_text(state.scenario_toml(), encoding="utf-8")
+    scenario = load_scenario(path)
+    assert scenario.simulation.replications == 2 and scenario.simulation.buyers == 2000
+    runs = run_replications(scenario, workers=1)  # the file alone: seed, buyers and replications are in it
+    theirs = runs.brand_year
+    mine = state.series().yearly
+    for column in ("sales_share", "profit", "csi", "service_margin"):
+        assert np.allclose(mine[column], theirs[column], equal_nan=True), column
+    # the series CSV holds exactly what the charts draw
+    table = pd.read_csv(io.StringIO(state.series_csv()))
+    assert list(table.columns) == ["year", "month", "brand", "metric", "value", "replication"]
+    monthly = table[table["metric"] == "share_12m"]
+    assert len(monthly) == 2 * 24 * len(state.model.brand_names) and monthly["month"].between(1, 12).all()
+    share = monthly[(monthly["replication"] == 1) & (monthly["brand"] == "Lexus")]["value"].to_numpy()
+    assert np.allclose(share, state.series().share[1, :, state.model.brand_names.index("Lexus")])
+    yearly = table[table["metric"] == "profit"].sort_values(["replication", "year"], kind="stable")
+    assert np.allclose(yearly["value"], theirs.sort_values(["replication", "year"], kind="stable")["profit"])
+    assert yearly["month"].isna().all()
+    for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<?xml")):
+        for kind in app_state.FIGURES:
+            assert state.figure_bytes(kind, fmt).startswith(magic), (kind, fmt)
+
+
+def test_the_comparison_exports_current_and_baseline_year_by_year():
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    assert state.comparison_csv().strip() == "year,brand,metric,baseline,current,difference"
+    state.run_to_end()
+    state.pin_baseline()
+    state.set_lever("take_back_guarantee", False)
+    state.run_to_end()
+    table = pd.read_csv(io.StringIO(state.comparison_csv()))
+    assert len(table) == 2 * len(state.model.brand_names) * len(app_state.YEARLY_METRICS)
+    lexus = table[(table["brand"] == "Lexus") & (table["metric"] == "cum_profit") & (table["year"] == 1987)]
+    assert lexus["difference"].item() == pytest.approx(state.difference_panel().loc["Lexus", "cum_profit_diff"])
+
+
+def test_a_saved_state_loads_back_with_its_baseline_and_a_bad_one_changes_nothing():
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    state.run_to_end()
+    state.pin_baseline()
+    state.select_brand("BMW")
+    state.set_lever("roadside_level", 3)
+    state.set_seed(11)
+    saved = state.state_json()
+    other = AppState(buyers=BUYERS)
+    assert other.restore_state(saved.encode("utf-8")), other.error
+    assert other.settings() == state.settings() and other.brand == "BMW" and other.months_done == 0
+    assert other.baseline is not None and other.baseline.label == state.baseline.label
+    assert other.baseline.series.yearly.equals(state.baseline.series.yearly)  # re-run: the same numbers
+    good = json.loads(saved)
+    bad = {"not json": b"{", "not utf-8": b"\xff\xfe{", "a list": b"[]",
+           "another file": json.dumps({**good, "luxsim_app_state": 2}),
+           "negative seed": json.dumps({**good, "seed": -5}), "seed 1.5": json.dumps({**good, "seed": 1.5}),
+           "too many replications": json.dumps({**good, "replications": 9}),
+           "unknown brand": json.dumps({**good, "brand": "Lexuss"}),
+           "bad override": json.dumps({**good, "overrides": {"brands.Lexus.service.roadside_level": 7}}),
+           "unknown scenario": json.dumps({**good, "scenario": "lexus_us_1989x"}),
+           "bad baseline": json.dumps({**good, "baseline": {**good["baseline"], "months": 0}})}
+    fresh = AppState(buyers=BUYERS)
+    fresh.step_year()
+    before = (fresh.settings(), fresh.brand, fresh.months_done, fresh.generation)
+    for what, data in bad.items():
+        assert not fresh.restore_state(data, "state file saved.json"), what
+        assert fresh.error.startswith("state file saved.json: ") and "\n" not in fresh.error, (what, fresh.error)
+        assert (fresh.settings(), fresh.brand, fresh.months_done, fresh.generation) == before, what
+    assert "seed: expected a whole number" in (fresh.restore_state(bad["negative seed"], "f") or fresh.error)
+    assert "roadside_level" in (fresh.restore_state(bad["bad override"], "f") or fresh.error)
+
+
+# ---- legible -------------------------------------------------------------------------------------------------
+def _texts(fig) -> list:
+    return [t for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip() and t.get_visible()]
+
+
+def test_every_chart_has_a_legend_or_direct_labels_and_text_of_at_least_12_pixels():
+    state = AppState(buyers=2000, overrides={"market.years": 3})
+    state.run_to_end()
+    state.pin_baseline()
+    state.set_replications(2)
+    state.step_year()
+    names = state.model.brand_names
+    for kind in ("share", "loyalty", "csi", "money"):
+        fig = state.figure(kind)
+        (legend,) = fig.legends
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert labels == [*names, "5-95% of 2 runs", "baseline"], kind
+    flows = state.figure("flows").axes[0]
+    assert [t.get_text() for t in flows.get_xticklabels()] == [*names, app_state.LEFT]  # direct labels
+    assert [t.get_text() for t in state.figure("network").axes[0].get_legend().get_texts()]
+    for kind in app_state.FIGURES:
+        fig = state.figure(kind)
+        small = [(t.get_text(), t.get_fontsize()) for t in _texts(fig) if t.get_fontsize() * fig.dpi / 72 < 12]
+        assert not small, (kind, small)
+
+
+def test_the_money_chart_writes_dollars_as_luxsim_does():
+    state = AppState(buyers=BUYERS, overrides={"costs.repair_cost": 5000.0, "market.years": 3})  # margins < 0
+    state.run_to_end()
+    fig = state.figure("money")
+    fig.canvas.draw()
+    ticks = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels() if t.get_text()]
+    assert any(t.startswith(MINUS + "$") for t in ticks) and not any("$-" in t or "-$" in t for t in ticks), ticks
+    assert all(re.fullmatch(f"{MINUS}?\\$[\\d.,]+[kMB]?", t) for t in ticks), ticks
+    assert [ax.get_title() for ax in fig.axes] == ["service margin per year (1989 $)", "cumulative profit (1989 $)"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-5e12, 5e12))
+def test_compact_money_has_three_significant_figures_and_a_true_minus(x):
+    text = compact_money(x)
+    body = text.removeprefix(MINUS)
+    assert body.startswith("$") and (text.startswith(MINUS) == (x < 0 and body != "$0"))
+    scale = {"k": 1e3, "M": 1e6, "B": 1e9}.get(body[-1], 1.0)
+    value = float(body[1:].rstrip("kMB").replace(",", "")) * scale
+    assert abs(value - abs(x)) <= 0.005 * abs(x) + 0.005
+    assert len(body[1:].rstrip("kMB").replace(",", "").replace(".", "").lstrip("0")) <= 4  # 3 figures (1,000M: 4)
+
+
+def test_lever_texts_and_units_follow_the_scenario():
+    state = AppState(buyers=BUYERS)
+    assert "Case: Lexus included it from 1989" in state.lever_explanation("complimentary_maintenance_months")
+    assert "1989 dollars" in state.lever_explanation("price_index")
+    state.select_scenario("generic_new_entrant")  # a 2020 market without Lexus
+    for lever in LEVERS:
+        text = state.lever_explanation(lever.key)
+        assert "1989" not in text and "Lexus" not in text, (lever.key, text)
+    assert "2020 dollars" in state.lever_explanation("price_index")
+    state.step_year()
+    assert "2020 $" in state.figure("money").axes[0].get_title()
+
+
+def test_a_refused_value_is_explained_with_the_controls_that_exist_and_cleared_by_the_next_action(state):
+    rejections = state.rejections
+    assert not state.set_lever("complaint_resolution_fast", 1.0)
+    assert state.rejections == rejections + 1 and state.lever_value("complaint_resolution_fast") == 0.75
+    assert state.error.startswith("Complaints resolved within 90 days = 1.00 refused for Lexus: ")
+    assert "the share of complaints resolved in 90-180 days (0.20 in the scenario; no control here)" in state.error
+    assert state.error.endswith("kept at 0.75") and "_" not in state.error
+    assert state.step_month() == 1 and state.months_done == 1 and state.error is None
+
+
+@pytest.mark.parametrize("seed", [-5, "-5", 1.5, "1.5", "abc", "", True, 2**63, None])
+def test_a_seed_that_is_not_a_whole_number_from_0_to_2_63_is_refused_with_a_message(state, seed):
+    state.step_year()
+    assert not state.set_seed(seed)
+    assert state.seed == 20240901 and state.months_done == 12 and "refused" in state.error
+    assert state.set_seed(" 42 ") and state.seed == 42 and state.error is None and state.months_done == 0
+
+
+def test_every_chart_of_a_frame_shows_the_same_month_while_the_run_moves():
+    state = AppState(buyers=2000, overrides={"market.years": 6})
+    seen = []
+    runner = threading.Thread(target=state.run_to_end, kwargs={"chunk_seconds": 0.0})
+    runner.start()
+    while runner.is_alive() or not seen:
+        frame = state.frame()
+        months = {key[2] for key in frame["keys"].values()}
+        assert months == {frame["months"]} and f'data-months="{frame["months"]}"' in frame["status"]
+        seen.append(frame["months"])
+    runner.join()
+    assert seen[-1] == 72 or state.frame()["months"] == 72
+
+
 # ---- one palette, one formatter, one TOML writer ------------------------------------------------------------
 def _hex(colour) -> str:
     from matplotlib.colors import to_hex
@@ -482,6 +770,35 @@ def test_page_scenario_and_brand_pickers(page):
     switch.v_model = True
     assert 'data-generation="3"' in page.status()
     assert page.button("Restore the scenario's levers").disabled is False
+
+
+def _banner(page) -> str:
+    texts = []
+    for alert in (w for w in page.widgets() if isinstance(w, v.Alert)):
+        texts += [c if isinstance(c, str) else getattr(c, "children", [""])[0] for c in alert.children or []]
+    return " ".join(str(t) for t in texts)
+
+
+def test_page_a_refused_value_puts_the_control_back_and_the_next_action_clears_the_banner(page):
+    (slider,) = page.inside("lever-complaint_resolution_fast", v.Slider)
+    assert slider.v_model == 0.75
+    slider.v_model = 1.0  # 1.0 + the scenario's 0.2 resolved in 90-180 days > 1: the schema refuses it
+    banner = _banner(page)
+    assert "Complaints resolved within 90 days = 1.00 refused for Lexus" in banner and "kept at 0.75" in banner
+    assert "no control here" in banner and "complaint_resolution_slow" not in banner
+    (slider,) = page.inside("lever-complaint_resolution_fast", v.Slider)
+    assert slider.v_model == 0.75  # the control shows the model's value again
+    page.button("Step one month").click()
+    assert 'data-months="1"' in page.status() and _banner(page) == ""
+    (seed,) = [w for w in page.widgets() if isinstance(w, v.TextField) and w.label == "Seed"]
+    seed.v_model = "-5"
+    seed.fire_event("keyup.enter", None)  # what pressing Enter in the browser does
+    (seed,) = [w for w in page.widgets() if isinstance(w, v.TextField) and w.label == "Seed"]
+    assert "Seed -5 refused" in _banner(page) and seed.v_model == str(app_state.AppState(buyers=BUYERS).seed)
+    assert 'data-months="1"' in page.status()  # nothing rebuilt
+    seed.v_model = "7"
+    seed.fire_event("keyup.enter", None)
+    assert 'data-months="0"' in page.status() and _banner(page) == ""  # seed 7 applied: back at month 0
 
 
 def test_app_defaults_come_from_the_environment(monkeypatch):

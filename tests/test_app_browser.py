@@ -1,7 +1,8 @@
 """End to end: the app's server on 127.0.0.1, driven by Debian's Chromium through Playwright.
 
-Loads the page, runs the flagship to the end, moves Lexus's complimentary-maintenance slider to 0 with the
-keyboard, runs again, and checks that the Lexus share beside the charts and the share chart itself changed.
+Loads the page, runs the flagship to the end and pins it as the baseline, moves Lexus's complimentary-maintenance
+slider to 0 with the keyboard, runs again, and checks that the Lexus share beside the charts and the share chart
+itself changed and that the difference panel gives the change (its headline in words).
 Every request the page makes must stay on the machine (127.0.0.1/localhost, data: or blob:), and none may fail
 (a failed asset would mean the server tried to fetch it from a CDN). A screenshot goes to
 results/test-artifacts/app.png (git-ignored) and the numbers seen to results/test-artifacts/app_values.json.
@@ -119,6 +120,8 @@ def test_slider_moves_the_market_and_nothing_leaves_the_machine(server):
             chart = page.locator(".luxsim-chart-share img")
             chart_before = chart.screenshot()
             assert 0 < before < 1
+            page.click(".luxsim-pin")  # this run becomes the baseline the next one is drawn against
+            page.wait_for_selector("[data-testid=headline]", state="attached", timeout=HANG_GUARD_MS)
 
             # move Lexus's complimentary maintenance to 0 months (keyboard on the slider's thumb)
             thumb = page.locator(".lever-complimentary_maintenance_months [role=slider]")
@@ -135,6 +138,10 @@ def test_slider_moves_the_market_and_nothing_leaves_the_machine(server):
             _wait_done(page)
             after = _share(page)
             chart_after = chart.screenshot()
+            expect(page.locator("[data-testid=headline]")).to_contain_text(
+                "Against the baseline, Lexus's 2010 share is", timeout=HANG_GUARD_MS)
+            headline = page.inner_text("[data-testid=headline]")
+            difference = float(page.get_attribute("[data-testid='diff-sales_share-Lexus']", "data-value"))
             page.screenshot(path=str(ARTIFACTS / "app.png"))
             seconds = time.monotonic() - started
         finally:
@@ -142,11 +149,14 @@ def test_slider_moves_the_market_and_nothing_leaves_the_machine(server):
 
     (ARTIFACTS / "app_values.json").write_text(json.dumps(
         {"lexus_share_last_12_months": {"complimentary_36_months": before, "complimentary_0_months": after},
+         "headline": headline,
          "page_load_s": round(loaded, 2), "test_s": round(seconds, 2)}, indent=2))
     print(f"Lexus sales share, last 12 months of the run: {before:.4f} with 36 months of complimentary maintenance, "
           f"{after:.4f} with none")
 
     assert 0 < after < 1 and after != before
+    assert difference == pytest.approx(after - before)  # the run ends in December: the last year's share
+    assert ("higher" if after > before else "lower") in headline.split(",")[1]
     assert chart_after != chart_before, "the share chart did not change"
     outside = [u for u in requests
                if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname not in LOCAL_HOSTS]
