@@ -212,7 +212,8 @@ class Uncertainty(StrictModel):
 class OptimisationSpec(StrictModel):
     """An optimisation file (``scenarios/optimisations/*.toml``): see the module docstring."""
 
-    name: Name = Field(description="The optimisation's name (printable, not blank).")
+    name: Name | None = Field(None, description="The optimisation's name (printable, not blank; default: the file's "
+                                                "name).")
     question: Text = Field("", description="The question it answers.")
     description: str = ""
     scenario: str = Field(description="Base scenario (name in scenarios/ or a path).")
@@ -357,7 +358,7 @@ def load_optimisation(name: str | Path, overrides: dict[str, Any] | None = None)
                 line = f"{OPTIONS.get(loc[0], loc[0])}: {line.removeprefix(f'{source}: {join_path(loc)}: ')}"
             problems.append(line)
         raise ScenarioError(problems) from None
-    if "name" not in raw:
+    if spec.name is None:
         spec = spec.model_copy(update={"name": path.stem})
     base = base_scenario(spec, source)
     scenario = validate(base, source)
@@ -407,7 +408,7 @@ def _refused(base: dict, path: str, value: Any) -> str | None:
 def _levers(spec: OptimisationSpec, scenario, base: dict, source: str, problems: list[str]) -> list[LeverInfo]:
     out = []
     for k, lever in enumerate(spec.levers):
-        where = f"{source}: levers[{k}]"
+        where = f"{source}: levers.{k}"
         try:
             current, kind = _kind_at(scenario, lever.path)
         except KeyError as exc:
@@ -444,9 +445,9 @@ def _levers(spec: OptimisationSpec, scenario, base: dict, source: str, problems:
     paths = [x.path for x in out]
     for k, x in enumerate(out):
         if paths.count(x.path) > 1 and paths.index(x.path) != k:
-            problems.append(f"{source}: levers[{k}].path: {x.path} is listed twice")
+            problems.append(f"{source}: levers.{k}.path: {x.path} is listed twice")
         elif names.count(x.name) > 1 and names.index(x.name) != k:
-            problems.append(f"{source}: levers[{k}].name: column name {x.name!r} is used twice; set name = \"...\"")
+            problems.append(f"{source}: levers.{k}.name: column name {x.name!r} is used twice; set name = \"...\"")
     return out
 
 
@@ -454,7 +455,7 @@ def _uncertain(spec: OptimisationSpec, scenario, base: dict, source: str, proble
     integer = []
     lever_paths = {lever.path for lever in spec.levers}
     for k, u in enumerate(spec.uncertainty.parameters):
-        where = f"{source}: uncertainty.parameters[{k}]"
+        where = f"{source}: uncertainty.parameters.{k}"
         kinds = set()
         for path in u.path_list:
             try:
@@ -477,7 +478,7 @@ def _uncertain(spec: OptimisationSpec, scenario, base: dict, source: str, proble
     names = [uncertain_name(u) for u in spec.uncertainty.parameters]
     for k, n in enumerate(names):
         if names.count(n) > 1 and names.index(n) != k:
-            problems.append(f"{source}: uncertainty.parameters[{k}].name: column name {n!r} is used twice")
+            problems.append(f"{source}: uncertainty.parameters.{k}.name: column name {n!r} is used twice")
     return integer
 
 
@@ -499,7 +500,7 @@ def _metric_problems(spec: OptimisationSpec, scenario, base: dict, source: str) 
     named = [("objective", spec.objective)]
     if spec.second_objective is not None:
         named.append(("second_objective", spec.second_objective))
-    named += [(f"constraints[{k}]", c) for k, c in enumerate(spec.constraints)]
+    named += [(f"constraints.{k}", c) for k, c in enumerate(spec.constraints)]
     import difflib
 
     for where, m in named:
