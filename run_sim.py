@@ -426,6 +426,10 @@ def optimize(optimisation: Annotated[str, typer.Argument(
     except HistoryMismatch as exc:
         print(f"--resume: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        if not staging.exists():  # stopped before the first evaluation was kept
+            _interrupted[0] = "Interrupted (Ctrl-C): nothing was written."
+        raise
     except TaskError:
         _interrupted[0] = "Interrupted (Ctrl-C): nothing was written."
         print(f"The evaluations so far are kept; after fixing the cause, continue with: {command}", file=sys.stderr)

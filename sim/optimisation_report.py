@@ -188,7 +188,11 @@ def _join(keys: list[str]) -> str:
 
 def manifest(result: OptimisationResult, started: datetime) -> dict:
     """The folder's ``manifest.json``: spec, file, base scenario, draws, seeds, budget, best, backend, provenance."""
+    import optuna
+
     p = result.problem
+    made = manifest_provenance(started)
+    made["packages"]["optuna"] = optuna.__version__  # the optimiser: its samplers shape the history
     return {
         "optimisation": p.spec.model_dump(mode="json"),
         "optimisation_file": p.source,
@@ -206,7 +210,7 @@ def manifest(result: OptimisationResult, started: datetime) -> dict:
                  "feasible": result.feasible(result.best)},
         "execution": result.execution,
         "seconds": round(result.seconds, 1),
-        **manifest_provenance(started),
+        **made,
     }
 
 
