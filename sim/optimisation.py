@@ -27,7 +27,9 @@ Method:
    optimisation gives the same history as one never interrupted.
 
 The scenario as written (the levers at their values in the base scenario) is evaluated first on the same scenarios
-and seeds, for comparison; it is not told to the optimiser nor counted in the budget.
+and seeds, for comparison; it is not told to the optimiser nor counted in the budget. A candidate proposed again (an
+integer policy) counts in the budget but is not simulated again: it takes the runs of its first evaluation, which
+common random numbers make exactly what it would run.
 """
 
 from __future__ import annotations
@@ -257,6 +259,8 @@ class Optimiser:
         """Simulate each candidate (lever name -> value) in every uncertainty scenario and replication, all runs at
         once on the executor; numbered from ``first``."""
         p = self.problem
+        if not candidates:
+            return []
         draws, reps = len(self.static.draws), p.spec.replications
         jobs = [(self._values(c), d, r) for c in candidates for d in range(draws) for r in range(reps)]
         from sim.runner import estimated_seconds
@@ -272,6 +276,16 @@ class Optimiser:
             runs = np.array(results[i * per:(i + 1) * per], dtype=float).reshape(draws, reps, len(p.metrics))
             out.append(Evaluation(first + i if first >= 0 else -1, batch, dict(c), runs))
         return out
+
+    def _evaluate_new(self, candidates: list[dict[str, Any]], first: int, batch: int) -> list[Evaluation]:
+        """:meth:`evaluate` of the candidates not met before; one met before (the sampler may propose an integer
+        policy again) takes that evaluation's runs, which common random numbers make exactly what it would run."""
+        seen = {json.dumps(_plain(ev.levers), sort_keys=True): ev.runs for ev in [self.as_written, *self.history]}
+        keys = [json.dumps(_plain(c), sort_keys=True) for c in candidates]
+        new = [c for i, (c, k) in enumerate(zip(candidates, keys)) if k not in seen and k not in keys[:i]]
+        done = {json.dumps(_plain(ev.levers), sort_keys=True): ev.runs for ev in self.evaluate(new, first, batch)}
+        runs = {**seen, **done}
+        return [Evaluation(first + i, batch, dict(c), runs[k]) for i, (c, k) in enumerate(zip(candidates, keys))]
 
     def _tell_values(self, ev: Evaluation, pool: list[Evaluation]) -> list[float] | None:
         u = self.problem.spec.uncertainty
@@ -375,7 +389,7 @@ class Optimiser:
                                               f"({ev.levers} recorded, {c} asked); remove it to start afresh")
                 replayed += n
             else:
-                evs = self.evaluate(candidates, first, batch)
+                evs = self._evaluate_new(candidates, first, batch)
                 self._append(evs)
             self._tell(study, trials, evs)
             batch += 1

@@ -30,7 +30,7 @@ import seaborn as sns
 
 from sim.figures import Figure, png_uri
 from sim.files import atomic_folder, safe_name, toml_document, toml_inline, unique_suffix, write_atomic, write_json
-from sim.formats import MISSING, adaptive, interval
+from sim.formats import MISSING, adaptive
 from sim.optimisation import AS_WRITTEN, OptimisationResult, lever_table
 from sim.report import cell, head, markup, provenance, render, row, table
 from sim.results import ROOT
@@ -68,8 +68,8 @@ def headline(result: OptimisationResult) -> list:
         s = result.summary(best, k)
         d = result.difference(best, k)
         w = result.summary(result.as_written, k)
-        ci = f"95% CI {interval(s['ci_low'], s['ci_high'], adaptive)}" if np.isfinite(s["ci_low"]) else "no CI"
-        dci = f"95% CI {interval(d[1], d[2], adaptive)}" if np.isfinite(d[1]) else "no CI"
+        ci = f"95% CI {_ci(s['ci_low'], s['ci_high'])[1:-1]}" if np.isfinite(s["ci_low"]) else "no CI"
+        dci = f"95% CI {_ci(d[1], d[2])[1:-1]}" if np.isfinite(d[1]) else "no CI"
         robust = "" if result.measure == "mean" else f"{result.measure} <b>{_value(s['robust'])}</b> "
         lines.append(markup(
             "{}: " + robust.replace("{", "{{").replace("}", "}}") + "mean over the {} uncertainty scenarios <b>{}</b> "
@@ -100,19 +100,23 @@ def summary_tables(result: OptimisationResult) -> list[dict]:
                     for x, r in zip(p.levers, lever_table(p.levers).itertuples())],
                    title=f"Optimisation {p.spec.name}: the best policy of {len(result.history)} candidates")
     rows = []
+    robust = result.measure != "mean"  # else the robust value is the mean: not shown twice
     for k, o in enumerate(p.objectives):
         s, w, d = result.summary(best, k), result.summary(result.as_written, k), result.difference(best, k)
-        rows.append(row([cell(_value(s["robust"]), "bold"), cell(_value(w["robust"])),
-                         cell(_value(s["mean"]), ci=_ci(s["ci_low"], s["ci_high"])),
+        rows.append(row([*([cell(_value(s["robust"]), "bold"), cell(_value(w["robust"]))] if robust else []),
+                         cell(_value(s["mean"]), "num" if robust else "bold", ci=_ci(s["ci_low"], s["ci_high"])),
                          cell(_value(w["mean"]), ci=_ci(w["ci_low"], w["ci_high"])),
                          cell(_value(d[0]), ci=_ci(d[1], d[2]), sig=bool(d[1] > 0 or d[2] < 0)),
                          cell(f"{_value(s['scenarios_low'])} to {_value(s['scenarios_high'])}")], label=o.label()))
-    objectives = table("objectives", [head("objective", left=True), head(f"best ({result.measure})"),
-                                      head(f"as written ({result.measure})"), head("best, mean"),
-                                      head("as written, mean"), head("difference"),
+    objectives = table("objectives", [head("objective", left=True),
+                                      *([head(f"best ({result.measure})"), head(f"as written ({result.measure})")]
+                                        if robust else []),
+                                      head("best, mean"), head("as written, mean"), head("difference"),
                                       head("best: 95% of scenarios")], rows,
-                       title="Objectives: robust value, mean with 95% CI over replications, difference from the "
-                             "scenario as written (paired), range over the uncertainty scenarios")
+                       title=("Objectives: robust value, " if robust else "Objectives: ") + "mean over the "
+                             "uncertainty scenarios with its 95% CI over replications, difference from the scenario "
+                             "as written (paired replications), range of the best over the uncertainty scenarios")
+    objectives["stack"] = True  # each interval under its value: narrow columns
     return [levers, objectives]
 
 

@@ -195,6 +195,30 @@ def test_resume_continues_and_gives_the_history_of_an_uninterrupted_run(tmp_path
     assert resumed.history_frame().equals(whole.history_frame())
 
 
+class Counting:
+    """A toy simulate that counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, static, levers, draw, replication):
+        self.calls += 1
+        return toy_simulate(static, levers, draw, replication)
+
+
+def test_a_candidate_proposed_again_counts_in_the_budget_but_is_not_simulated_again(tmp_path):
+    path = toy_file(tmp_path, budget=24, batch=4, scenarios=2, replications=1)
+    path.write_text(path.read_text().replace("range = [0, 48]", "range = [29, 31]")
+                    .replace("range = [0.0, 1.0]", "choices = [0.7, 0.8]"))
+    counting = Counting()
+    result = optimiser(path, simulate=counting).run()
+    assert len(result.history) == 24
+    distinct = {json.dumps(ev.levers, sort_keys=True) for ev in [result.as_written, *result.history]}
+    assert counting.calls == len(distinct) * 2 <= 13 * 2  # 3 x 2 x 2 policies, and the one as written
+    again = optimiser(path).run()  # every candidate simulated or not: the same values
+    assert all(np.array_equal(a.runs, b.runs) for a, b in zip(result.history, again.history))
+
+
 def test_resume_refuses_the_history_of_another_optimisation(tmp_path):
     from sim.optimisation import HistoryMismatch
 
