@@ -312,4 +312,10 @@ def _draws_table(draws: pd.DataFrame) -> dict | None:
     if not len(draws.columns):
         return None
     return table("draws", [head("scenario"), *(head(c) for c in draws.columns)],
-                 [row([cell(str(i)), *(cell(adaptive(v)) for v in r)]) for i, r in enumerate(draws.to_numpy())])
+                 [row([cell(str(i)), *(cell(_draw(draws[c].iloc[i])) for c in draws.columns)])
+                  for i in range(len(draws))])  # column by column: an integer parameter stays an integer
+
+
+def _draw(value) -> str:
+    """An uncertain parameter's value as drawn: an integer as it is, a number at a suitable precision."""
+    return str(int(value)) if isinstance(value, (int, np.integer)) else adaptive(value)
