@@ -344,3 +344,36 @@ def test_example_file_loads_with_the_levers_and_uncertainty_the_question_names()
     paths = [p for u in problem.spec.uncertainty.parameters for p in u.path_list]
     assert "word_of_mouth.strength" in paths and "brands.Cadillac.strategy.lag_months" in paths
     assert len(problem.draw_values) == problem.spec.uncertainty.scenarios
+
+
+@pytest.mark.parametrize("measure", ["mean", "regret"])
+def test_a_two_objective_folder_has_the_front_as_csv_and_plot_and_reads_back(tmp_path, measure):
+    from datetime import UTC, datetime
+
+    from sim.optimisation_report import write_optimisation
+
+    extra = '[second_objective]\nname = "quality_cost"\nmetric = "service_cost"\nbrand = "Lexus"\nyear = 1987\n' \
+            'direction = "minimize"\n'
+    result = optimiser(toy_file(tmp_path, budget=12, extra=extra, measure=measure)).run()
+    out = write_optimisation(tmp_path / "folder", result, datetime.now(UTC))
+    front = pd.read_csv(out / "pareto.csv")
+    assert len(front) == len(result.pareto()) and (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    history = pd.read_csv(out / "history.csv")
+    assert len(history) == 13 and history["evaluation"].iloc[0] == -1  # the scenario as written first
+    assert f"score_{measure}" in history and f"quality_cost_{measure}" in history
+    assert "Pareto front" in (out / "report.html").read_text()
+    assert json.loads((out / "manifest.json").read_text())["sampler"] == "NSGA-II"
+
+
+def test_when_no_candidate_meets_the_constraints_the_answer_says_so(tmp_path):
+    from datetime import UTC, datetime
+
+    from sim.optimisation_report import write_optimisation
+
+    extra = '[[constraints]]\nmetric = "sales"\nbrand = "Lexus"\nyear = 1987\nmax = -1\n'  # months <= -1: never
+    result = optimiser(toy_file(tmp_path, budget=4, extra=extra), simulate=toy_months_as_constraint).run()
+    assert not result.feasible(result.best)
+    assert "No candidate met every constraint" in str(result)
+    out = write_optimisation(tmp_path / "folder", result, datetime.now(UTC))
+    assert not pd.read_csv(out / "history.csv")["feasible"].any()
+    assert "No candidate met every constraint" in (out / "report.html").read_text()
