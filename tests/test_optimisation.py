@@ -377,3 +377,35 @@ def test_when_no_candidate_meets_the_constraints_the_answer_says_so(tmp_path):
     out = write_optimisation(tmp_path / "folder", result, datetime.now(UTC))
     assert not pd.read_csv(out / "history.csv")["feasible"].any()
     assert "No candidate met every constraint" in (out / "report.html").read_text()
+
+
+def test_cli_ctrl_c_keeps_the_history_and_resume_finishes_as_an_uninterrupted_run(tmp_path):
+    import signal
+    import time
+
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL.format(budget=24).replace("buyers = 2000", "buyers = 1000"))
+    whole = tmp_path / "whole"
+    assert run_cli("optimize", str(path), "--workers", "1", "--out", str(whole), "--quiet").returncode == 0
+    out = tmp_path / "out"
+    staging = staging_file(out)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "optimize", str(path), "--workers", "1",
+                             "--out", str(out), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + HANG_GUARD_S  # a hang guard, not a speed check
+    while time.monotonic() < deadline and proc.poll() is None:
+        if staging.exists() and len(staging.read_text().splitlines()) >= 2 + 2 * 3:  # two batches kept
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.02)
+    _, stderr = proc.communicate(timeout=HANG_GUARD_S)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    assert not out.exists() and staging.exists()
+    again = run_cli("optimize", str(path), "--workers", "1", "--out", str(out), "--quiet")
+    assert again.returncode == 2 and "add --resume" in again.stderr  # never started afresh over a history
+    resumed = run_cli("optimize", str(path), "--workers", "1", "--out", str(out), "--quiet", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not staging.exists()
+    pd.testing.assert_frame_equal(pd.read_csv(out / "history.csv"), pd.read_csv(whole / "history.csv"))
+    assert json.loads((out / "manifest.json").read_text())["replayed_from_history"] >= 6
