@@ -367,6 +367,80 @@ def calibrate(calibration: Annotated[str, typer.Argument(
         raise typer.Exit(1)
 
 
+@app.command()
+def optimize(optimisation: Annotated[str, typer.Argument(
+                 help="Optimisation file in scenarios/optimisations/ or a path.")],
+             max_evaluations: Annotated[int | None, typer.Option(
+                 min=1, help="Candidate policies evaluated (default: the file's max_evaluations).")] = None,
+             buyers: Buyers = None, replications: Replications = None, seed: Seed = None,
+             workers: Workers = None, scheduler: Scheduler = None,
+             out: Annotated[Path | None, typer.Option(
+                 help="Result folder (default: results/optimisations/<name>/<UTC time>-s<seed>-<random>/).")] = None,
+             resume: Annotated[bool, typer.Option(
+                 "--resume", help="Continue the interrupted optimisation of --out from its history.")] = False,
+             quiet: Quiet = False) -> None:
+    """Find the levers that maximise (or minimise) an objective, robust to an uncertainty (Optuna TPE, or NSGA-II for
+    two objectives), with common random numbers, on Dask; writes best_policy.toml and report.html."""
+    from sim.executor import Executor
+    from sim.optimisation import HistoryMismatch, optimise, staging_file
+    from sim.optimisation_problem import load_optimisation
+    from sim.optimisation_report import default_destination, write_optimisation
+
+    if resume and out is None:
+        err.print("[red]--resume needs --out DIR (the folder the interrupted optimisation was writing)[/]")
+        raise typer.Exit(2)
+    try:
+        problem = load_optimisation(optimisation, {"max_evaluations": max_evaluations, "buyers": buyers,
+                                                   "replications": replications, "seed": seed})
+    except ScenarioError as exc:
+        _fail(exc)
+    spec = problem.spec
+    started = datetime.now(UTC)
+    destination = out or default_destination(spec.name, started, spec.seed)
+    staging = staging_file(destination)
+    if resume and not staging.exists():
+        err.print(f"--resume: no interrupted optimisation at {destination} (no {staging.name} beside it)",
+                  markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    if not resume and staging.exists():
+        err.print(f"{destination}: an interrupted optimisation's history is beside it ({staging.name}); add --resume "
+                  "to continue it, or remove that file", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    _claim(destination)
+    command = f"python run_sim.py optimize {optimisation} --out {destination} --resume" + \
+        "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("max_evaluations", max_evaluations), ("buyers", buyers),
+                                                             ("replications", replications), ("seed", seed))
+                if v is not None)
+    _interrupted[0] = f"Interrupted (Ctrl-C): the evaluations so far are kept; continue with: {command}"
+    runs = len(problem.draw_values) * spec.replications
+    if not quiet:
+        err.print(f"Optimising {len(problem.levers)} levers of {escape(spec.scenario)}: {spec.max_evaluations} "
+                  f"candidates x {len(problem.draw_values)} uncertainty scenarios x {spec.replications} replications "
+                  f"({runs} runs each) of {spec.buyers:,} buyers")
+    try:
+        with Executor(workers, scheduler) as executor, \
+                _progress(quiet, BarColumn(), MofNCompleteColumn(), TextColumn("best {task.fields[best]}")) as progress:
+            task = progress.add_task("candidates", total=spec.max_evaluations, best="-")
+            result = optimise(problem, executor, staging, resume, progress=lambda n, best: progress.update(
+                task, completed=n, best=f"{best:,.4g}"))
+    except HistoryMismatch as exc:
+        print(f"--resume: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        if not staging.exists():  # stopped before the first evaluation was kept
+            _interrupted[0] = "Interrupted (Ctrl-C): nothing was written."
+        raise
+    except TaskError:
+        _interrupted[0] = "Interrupted (Ctrl-C): nothing was written."
+        print(f"The evaluations so far are kept; after fixing the cause, continue with: {command}", file=sys.stderr)
+        raise
+    summary = _summary(result, quiet)
+    write_optimisation(destination, result, started)
+    staging.unlink(missing_ok=True)
+    _show(summary, destination, "open report.html (best_policy.toml: run it with run_sim.py run; history.csv, "
+                                "best.csv, manifest.json)")
+
+
 @app.command("validate")
 def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrated scenario.")] = FLAGSHIP,
                      parity: Annotated[str, typer.Option(

@@ -217,7 +217,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     except ValidationError as exc:
         raise ScenarioError([_spec_problem(err, source, options) for err in exc.errors()]) from None
 
-    base = _base_scenario(spec, source)
+    base = base_scenario(spec, source)
     start_year = base["market"]["start_year"]
     if spec.end_year < start_year:
         raise ScenarioError([f"{source}: end_year: must not be before the scenario's start_year {start_year} "
@@ -236,7 +236,7 @@ def load_calibration(name: str | Path, overrides: dict[str, Any] | None = None) 
     for k, p in enumerate(spec.parameters):
         where = f"{source}: parameters[{k}].path"
         try:
-            current = _field_value(scenario, p.path)
+            current = field_value(scenario, p.path)
         except KeyError as exc:
             problems.append(f"{where}: {exc.args[0]}")
             integer.append(False), start.append(float("nan"))
@@ -281,10 +281,11 @@ def _spec_problem(error: dict, source: str, options: dict[tuple, str]) -> str:
     return line if option is None else f"{option}: {line.removeprefix(f'{source}: {join_path(error['loc'])}: ')}"
 
 
-def _base_scenario(spec: CalibrationSpec, source: str) -> dict:
-    """The calibration's base scenario as a raw dict with its ``set`` applied, validated. Every problem is the
-    calibration file's, naming its field: ``SOURCE: scenario: ...`` (no such file, or the scenario file's own
-    problem) or ``SOURCE: set: ...`` (an override that does not apply)."""
+def base_scenario(spec: CalibrationSpec, source: str) -> dict:
+    """The calibration's (or an optimisation's: any spec with ``scenario`` and ``set``) base scenario as a raw dict
+    with its ``set`` applied, validated. Every problem is the input file's, naming its field: ``SOURCE: scenario:
+    ...`` (no such file, or the scenario file's own problem) or ``SOURCE: set: ...`` (an override that does not
+    apply)."""
     try:
         scenario_path = resolve_path(spec.scenario)
         base = read_raw(scenario_path)
@@ -302,7 +303,12 @@ def _base_scenario(spec: CalibrationSpec, source: str) -> dict:
     return base
 
 
-def _field_value(scenario, path: str) -> Any:
+def field_value(scenario, path: str) -> Any:
+    """The value of the field at ``path`` in a validated scenario.
+
+    Raises:
+        KeyError: one line: no such field (with "did you mean"), or a path through a value that has no fields.
+    """
     node: Any = scenario
     done = []
     try:

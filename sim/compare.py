@@ -30,6 +30,18 @@ DISCOUNT_RATE = 0.08
 HEADLINE = ("sales_share", "fleet_share", "repurchase_loyalty", "conquest_sales", "csi", "service_cost", "profit")
 
 
+def discount_factors(years, first: int, rate: float = DISCOUNT_RATE):
+    """What a value of each year is worth in year ``first``: ``(1 + rate) ** -(year - first)`` (the one rule of every
+    net present value luxsim reports: the comparison's verdict, an optimisation's NPV objective).
+
+    Args:
+        years: calendar years (an array, a Series or a number).
+        first: the year values are discounted to.
+        rate: the real discount rate a year (results are in 1989 dollars), default :data:`DISCOUNT_RATE`.
+    """
+    return (1.0 + rate) ** -(years - first)
+
+
 def _years(scenario) -> range:
     return range(scenario.market.start_year, scenario.market.start_year + scenario.market.years)
 
@@ -289,8 +301,7 @@ def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name:
     d = d.assign(**{c: sign * d[c] for c in cols})
     per = d.groupby("replication")
     profit, cost = per["profit"].sum(), per["service_cost"].sum()
-    discount = (1.0 + DISCOUNT_RATE) ** -(d["year"] - first)
-    npv = (d["profit"] * discount).groupby(d["replication"]).sum()
+    npv = (d["profit"] * discount_factors(d["year"], first)).groupby(d["replication"]).sum()
     share = d[d["year"] == last].set_index("replication")["sales_share"]
     roi = ratio_interval(profit, cost) if differs else (float("nan"),) * 3
     share_mean, low, high = mean_interval(share)
