@@ -35,7 +35,7 @@ from sim.optimisation import AS_WRITTEN, OptimisationResult, lever_table
 from sim.report import cell, head, markup, provenance, render, row, table
 from sim.results import ROOT
 from sim.results import provenance as manifest_provenance
-from sim.scenario_files import parse_override, set_values
+from sim.scenario_files import SCENARIO_DIR, parse_override, set_values
 from sim.stats import few_replications
 
 BEST_POLICY = "best_policy.toml"
@@ -141,14 +141,18 @@ def best_frame(result: OptimisationResult) -> pd.DataFrame:
 
 
 def best_policy_toml(result: OptimisationResult, destination: Path) -> str:
-    """``best_policy.toml``: a scenario that ``extends`` the base scenario's file (its path relative to the result
-    folder), with the optimisation file's ``set`` and the best levers; ``run_sim.py run`` runs it as it is."""
+    """``best_policy.toml``: a scenario that ``extends`` the base scenario's file (a library scenario by its name,
+    so the folder can be moved; another file by its path relative to the result folder), with the optimisation
+    file's ``set`` and the best levers; ``run_sim.py run`` runs it as it is."""
     p = result.problem
-    base = Path(p.scenario_path)
-    try:
-        extends = os.path.relpath(base, Path(destination))
-    except ValueError:  # another drive
-        extends = str(base)
+    base = Path(p.scenario_path).resolve()
+    if base.is_relative_to(SCENARIO_DIR.resolve()):  # a library scenario by its name: found wherever the folder goes
+        extends = base.relative_to(SCENARIO_DIR.resolve()).as_posix()
+    else:
+        try:
+            extends = os.path.relpath(base, Path(destination))
+        except ValueError:  # another drive
+            extends = str(base)
     values: dict[str, Any] = {}
     for item in p.spec.set:
         keys, value = parse_override(item)

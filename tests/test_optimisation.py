@@ -4,8 +4,10 @@ the model), robustness measures, resume, the result folder, and a small luxsim c
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -326,6 +328,11 @@ def test_small_luxsim_case_with_an_obvious_answer_and_same_history_with_one_and_
     report = (out / "report.html").read_text()
     assert "Which prestige" in report and "data:image/png;base64," in report  # self-contained: figures embedded
     assert "<link" not in report and "<script src" not in report
+    moved = tmp_path / "elsewhere" / "best"  # a library base is extended by its name: the folder can be moved
+    moved.parent.mkdir()
+    shutil.move(out, moved)
+    out = moved
+    assert tomllib.loads((out / "best_policy.toml").read_text())["extends"] == "lexus_us_1989.toml"
     run = run_cli("run", str(out / "best_policy.toml"), "-r", "1", "-n", "500", "--workers", "1", "--quiet",
                   "--out", str(tmp_path / "best_run"))
     assert run.returncode == 0, run.stderr
