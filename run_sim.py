@@ -297,7 +297,8 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
 @app.command()
 def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (results/sweeps/<name>/<time>/).")],
             ) -> None:
-    """Sensitivity indices (Sobol S1/ST, Morris mu*/sigma) with confidence intervals, plots and CSVs."""
+    """Sensitivity indices (Sobol S1/ST, Morris mu*/sigma) with confidence intervals, plots and CSVs; for a grid, the
+    best point of each output (with its 95% interval) and main effects."""
     from sim.analysis import analyze as run_analysis
     from sim.analysis import format_summary
 

@@ -145,6 +145,9 @@ class Output(StrictModel):
     aggregate: Literal["sum", "mean", "median", "min", "max"] | None = Field(
         None, description="How the selected cells combine (NaN cells skipped); needed when more than one is "
                           "selected.")
+    better: Literal["higher", "lower"] = Field(
+        "higher", description="Which way is better (analyze's best design point of a grid): higher (profit, share) "
+                              "or lower (churn, cost).")
 
     @model_validator(mode="after")
     def _one_way(self) -> Output:
