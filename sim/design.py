@@ -321,6 +321,20 @@ def _check_outputs(exp: Experiment, base: Scenario, metrics: list[str], params: 
     return problems
 
 
+def _check_versus(exp: Experiment, base_raw: dict, source: str) -> list[str]:
+    """Each output's ``versus`` counterfactual applied to the base scenario: the fields exist and take the values
+    (each design point's twin is checked with the point, in :func:`plan`)."""
+    problems = []
+    for i, o in enumerate(exp.outputs):
+        if o.versus:
+            try:
+                validate(apply_overrides(base_raw, o.versus), "<versus>")
+            except ScenarioError as exc:
+                problems += [f"{source}: outputs.{i}.versus: {_strip_source(line, '<versus>')}"
+                             for line in exc.problems]
+    return problems
+
+
 def _years_problems(exp: Experiment, scenario: Scenario) -> list[str]:
     first = scenario.market.start_year
     last = first + scenario.market.years - 1
@@ -367,6 +381,14 @@ def plan(experiment_path: str | Path) -> Plan:
     problems = _check_outputs(exp, base, metrics, params, source)
     if problems:
         raise ScenarioError(problems)
+    problems = _check_versus(exp, base_raw, source)
+    if problems:
+        raise ScenarioError(problems)
+    counterfactuals: dict[int, list[str]] = {}  # output index -> its versus, one per distinct counterfactual
+    for i, o in enumerate(exp.outputs):
+        if o.versus and o.versus not in counterfactuals.values():
+            counterfactuals[i] = o.versus
+    twins = len(counterfactuals)  # extra runs per run: one per distinct counterfactual
     design, sample, problem = make_design(exp, params, seed)
     # every design point's scenario, before anything runs
     seconds = 0.0
@@ -388,7 +410,15 @@ def plan(experiment_path: str | Path) -> Plan:
         if years:
             bad_points += 1
             point_problems += [f"{where}: outputs.{i}: {reason}" for i, reason in years]
-        seconds += float(estimate_seconds(scenario.simulation.buyers, scenario.market.months))
+        for i, versus in counterfactuals.items():  # the twin of this point, as it will run
+            try:
+                validate(apply_overrides(set_values(base_raw, {p.path: row[p.name] for p in params}), versus),
+                         "<versus>")
+            except ScenarioError as exc:
+                bad_points += 1
+                point_problems += [f"{where}: outputs.{i}.versus: {_strip_source(line, '<versus>')}"
+                                   for line in exc.problems]
+        seconds += (1 + twins) * float(estimate_seconds(scenario.simulation.buyers, scenario.market.months))
     if point_problems:
         shown = point_problems[:MAX_PROBLEMS]
         if len(point_problems) > MAX_PROBLEMS:

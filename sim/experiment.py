@@ -145,9 +145,19 @@ class Output(StrictModel):
     aggregate: Literal["sum", "mean", "median", "min", "max"] | None = Field(
         None, description="How the selected cells combine (NaN cells skipped); needed when more than one is "
                           "selected.")
+    versus: list[str] | None = Field(
+        None, description="A counterfactual: the output is the run's value minus the same value in a twin run with "
+                          "these fields changed (a table of dotted keys, or 'path=value' strings as in set), the "
+                          "same seed (common random numbers), e.g. { brands.Lexus.service."
+                          "complimentary_maintenance_months = 0 }: what the lever earned against not pulling it.")
     better: Literal["higher", "lower"] = Field(
         "higher", description="Which way is better (analyze's best design point of a grid): higher (profit, share) "
                               "or lower (churn, cost).")
+
+    @field_validator("versus", mode="before")
+    @classmethod
+    def _flatten_versus(cls, value: Any) -> Any:
+        return _overrides(value)
 
     @model_validator(mode="after")
     def _one_way(self) -> Output:
@@ -213,13 +223,7 @@ class Experiment(StrictModel):
     @field_validator("set", mode="before")
     @classmethod
     def _flatten(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return [f"{path}={toml_inline(v)}" for path, v in _flatten_table(value)]
-        if isinstance(value, list):
-            for item in value:
-                if not isinstance(item, str) or "=" not in item:
-                    raise ValueError(f"expected 'field.path=value' strings, got {item!r}")
-        return value
+        return _overrides(value)
 
 
 
@@ -239,6 +243,17 @@ def value_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "str"
     return None
+
+
+def _overrides(value: Any) -> Any:
+    """A table of dotted keys as 'path=value' strings (as --set takes them); a list of such strings checked."""
+    if isinstance(value, dict):
+        return [f"{path}={toml_inline(v)}" for path, v in _flatten_table(value)]
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str) or "=" not in item:
+                raise ValueError(f"expected 'field.path=value' strings, got {item!r}")
+    return value
 
 
 def _flatten_table(table: dict, prefix: str = "") -> list[tuple[str, Any]]:

@@ -836,3 +836,66 @@ def test_an_experiment_varying_nothing_is_refused_and_uncertainties_alone_suffic
                                    "(a lever) or [[uncertainties]] entry"], info.value.problems
     p = plan(write(tmp_path, "only", UNCERTAIN.replace(lever, "")))
     assert [(i.name, i.role) for i in p.params] == [("wom", "uncertainty"), ("lag_months", "uncertainty")]
+
+
+VERSUS = """
+scenario = "lexus_us_1989"
+replications = 2
+seed = 9
+
+[set]
+simulation.buyers = 500
+market.years = 4
+
+[design]
+kind = "grid"
+
+[[parameters]]
+path = "brands.Lexus.service.complimentary_maintenance_months"
+name = "free_months"
+values = [0, 36]
+
+[[outputs]]
+name = "lexus_profit_gain"
+metric = "profit"
+brand = "Lexus"
+years = [1989, 1989]
+aggregate = "sum"
+versus = { brands.Lexus.service.complimentary_maintenance_months = 0 }
+
+[[outputs]]
+name = "lexus_profit"
+metric = "profit"
+brand = "Lexus"
+year = 1989
+"""
+
+
+def test_an_output_versus_a_counterfactual_is_the_paired_difference_with_the_same_seed(tmp_path):
+    """``versus``: the run's value minus its twin's (the fields changed, the same seed): exactly 0 where the twin is
+    the run itself (0 free months), and the difference with a run of the counterfactual on the same seed."""
+    folder = run_sweep(write(tmp_path, "versus", VERSUS), out=tmp_path / "sweep", workers=1, progress=False)
+    runs = results(folder)
+    assert (runs.loc[runs["free_months"] == 0, "lexus_profit_gain"] == 0).all()
+    row = runs[(runs["free_months"] == 36) & (runs["replication"] == 1)].iloc[0]
+    base = ["simulation.buyers=500", "market.years=4", "brands.Lexus.service.complimentary_maintenance_months=0"]
+    twin = LuxuryMarketModel(load_scenario("lexus_us_1989", base), seed=run_seed(9, int(row["point"]), 1)).run()
+    twin_profit = output_value(twin.brand_year(), {"metric": "profit", "brand": "Lexus", "year": 1989})
+    assert row["lexus_profit_gain"] == pytest.approx(row["lexus_profit"] - twin_profit, rel=1e-9, abs=1e-6)
+    assert row["lexus_profit_gain"] != 0
+
+
+@pytest.mark.parametrize("change, field, words", [
+    (("complimentary_maintenance_months = 0 }", "complimentary_maintenance_monts = 0 }"), "outputs.0.versus",
+     "did you mean 'complimentary_maintenance_months'"),
+    (("complimentary_maintenance_months = 0 }", "complimentary_maintenance_months = -3 }"), "outputs.0.versus",
+     "complimentary_maintenance_months"),
+    (("versus = {", "versus = [1] #"), "outputs.0.versus", "path=value"),
+])
+def test_a_bad_counterfactual_names_file_and_field(tmp_path, change, field, words):
+    path = write(tmp_path, "bad", VERSUS.replace(*change))
+    with pytest.raises(ScenarioError) as info:
+        run_sweep(path, out=tmp_path / "out", workers=1, progress=False)
+    problems = info.value.problems
+    assert any(p.startswith(f"{path}: ") and field in p and words in p for p in problems), problems
+    assert not (tmp_path / "out").exists()
