@@ -342,8 +342,8 @@ def discover(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (res
     if quiet:
         console.print(str(destination), markup=False, highlight=False, soft_wrap=True)
         return
-    for line in found.summary_lines():
-        console.print(line, markup=False, highlight=False)
+    for line in found.summary_lines():  # a sentence on one line (the terminal folds it), never cut
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print("Results, in the folder below: open report.html (boxes.csv, trajectory.csv/.png, cart.txt, "
                   "manifest.json)", markup=False, highlight=False)
     console.print(f"[bold]{escape(str(destination))}[/]", soft_wrap=True)

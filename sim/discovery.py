@@ -150,8 +150,9 @@ def load_cases(folder: Path, where: str, on: str = "runs") -> tuple[dict, list[d
     table = runs[["point", "replication", *names, *outputs]].reset_index(drop=True)
     y = condition(table, where, what="design points" if on == "points" else "runs")
     x = table[names].copy()
-    for p in inputs:  # PRIM's kinds: numbers peel, booleans and strings are categories
-        x[p["name"]] = x[p["name"]].astype({"int": np.int64, "float": np.float64, "bool": object,
+    for p in inputs:  # numbers peel, booleans and strings are categories; whole numbers go as floats, since the EMA
+        # Workbench writes bounds between them (34.5) into its boxes, which pandas 3 refuses for an int64 column
+        x[p["name"]] = x[p["name"]].astype({"int": np.float64, "float": np.float64, "bool": object,
                                             "str": object}[p["kind"]])
     return manifest, inputs, x, y
 
@@ -309,6 +310,7 @@ def cart_view(x: pd.DataFrame, y: np.ndarray, min_density: float = 0.5, mass_min
     from sklearn.tree import DecisionTreeClassifier, export_text
 
     _, cart = _ema()
+    x = x.astype({name: np.float64 for name in x.columns if x[name].dtype.kind in "iu"})  # as in load_cases
     model = cart.CART(x, y.astype(np.int64), mass_min=mass_min)
     model.clf = DecisionTreeClassifier(min_samples_leaf=max(1, int(mass_min * len(x))), random_state=0)
     model.clf.fit(model._x, model.y)

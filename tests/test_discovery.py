@@ -168,3 +168,80 @@ def test_box_statistics_are_over_all_the_cases():
     box = _stats(1, {"a": (-math.inf, 0.3)}, x, y, 0, 0.8)
     assert (box.runs, box.cases, box.coverage, box.density, box.mass) == (3, 2, 2 / 3, 2 / 3, 0.6)
     assert isinstance(box, Box) and not box.reached_density
+
+
+TINY_REAL = """
+scenario = "lexus_us_1989"
+replications = 2
+seed = 4
+[set]
+simulation.buyers = 500
+market.years = 6
+[design]
+kind = "lhs"
+samples = 10
+[[parameters]]
+path = "brands.Lexus.service.complimentary_maintenance_months"
+name = "free_months"
+range = [0, 48]
+[[uncertainties]]
+path = "word_of_mouth.strength"
+name = "wom"
+range = [0.02, 0.15]
+[[outputs]]
+name = "lexus_gain"
+metric = "profit"
+brand = "Lexus"
+years = [1989, 1991]
+aggregate = "sum"
+versus = { brands.Lexus.service.complimentary_maintenance_months = 0 }
+"""
+
+
+def test_discover_on_a_tiny_real_sweep_writes_the_files(tmp_path):
+    from sim.sweep import run_sweep
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_REAL)
+    folder = run_sweep(path, out=tmp_path / "sweep", workers=1, progress=False)
+    gain = pd.read_parquet(folder / "outputs")["lexus_gain"]
+    median = float(gain.median())
+    assert gain.nunique() > 10  # the twins differ from their runs
+    out = tmp_path / "found"
+    done = run_cli(str(folder), "--where", f"lexus_gain < {median!r}", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert f"{int((gain < median).sum())} of 20 runs" in done.stdout, done.stdout
+    assert {"boxes.csv", "trajectory.csv", "trajectory.png", "cart.txt", "manifest.json", "report.html"} <= {
+        p.name for p in out.iterdir()}
+    assert set(pd.read_csv(out / "boxes.csv")["role"].dropna()) <= {"lever", "uncertainty"}
+
+
+def test_only_discover_imports_the_ema_workbench():
+    done = subprocess.run([sys.executable, "-c", "import sys, run_sim, sim.discovery, sim.analysis, sim.sweep; "
+                                                 "print('ema_workbench' in sys.modules)"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_an_integer_lever_is_bounded_between_whole_numbers(tmp_path):
+    """PRIM's pasting and CART's splits put bounds between whole numbers (20.5); the EMA Workbench writes them into
+    its boxes, which pandas 3 refused for an int64 column (a TypeError traceback): integers go in as floats."""
+    experiment = """
+replications = 1
+[design]
+kind = "lhs"
+samples = 300
+[[parameters]]
+path = "brands.Lexus.service.complimentary_maintenance_months"
+name = "m"
+range = [0, 48]
+[[uncertainties]]
+path = "word_of_mouth.strength"
+name = "x2"
+range = [0.0, 1.0]
+"""
+    folder = synthetic_sweep(tmp_path, experiment, lambda m, x2: m + x2)
+    d = discover(folder, "y < 20")
+    assert set(d.boxes[0].limits) == {"m"} and d.boxes[0].limits["m"][1] == pytest.approx(19.5, abs=1)
+    assert d.boxes[0].density == 1.0 and d.boxes[0].coverage > 0.9
+    assert d.cart_leaves and d.sentence(d.cart_leaves[0]).startswith("when the lever m (brands.Lexus.service.")
