@@ -316,25 +316,53 @@ def cart_view(x: pd.DataFrame, y: np.ndarray, min_density: float = 0.5, mass_min
     model.clf.fit(model._x, model.y)
     text = export_text(model.clf, feature_names=[str(f) for f in model.feature_names],
                        class_names=["not of interest", "of interest"], show_weights=True)
-    init = _init_box(x)
     leaves = []
-    for limits in model.boxes:
-        leaf = _stats(0, restricted(limits, init), x, y, -1, min_density)
+    for limits in leaf_limits(model.clf, [str(f) for f in model.feature_names], model.sep, x):
+        leaf = _stats(0, limits, x, y, -1, min_density)
         if leaf.reached_density:
             leaves.append(leaf)
     leaves.sort(key=lambda b: -b.cases)
     return text.replace(model.sep, " = "), leaves
 
 
-def _init_box(x: pd.DataFrame) -> pd.DataFrame:
-    """The whole input space as an EMA Workbench box: data minimum and maximum, or the set of values."""
-    cols = {}
-    for name in x.columns:
-        if x[name].dtype == object:
-            cols[name] = [set(x[name]), set(x[name])]
-        else:
-            cols[name] = [x[name].min(), x[name].max()]
-    return pd.DataFrame(cols)
+def leaf_limits(tree, features: list[str], sep: str, x: pd.DataFrame) -> list[dict[str, tuple | set]]:
+    """Each leaf of a fitted scikit-learn tree as box limits over ``x``'s columns (the form :func:`in_box` takes):
+    a number's split ``<= t`` bounds it above by t, ``> t`` below (just above t: its lower end is the smallest value
+    of ``x`` above t); a category's dummy ``name<sep>value`` keeps (``> 0.5``) or drops (``<= 0.5``) that value.
+    The EMA Workbench's own ``CART.boxes`` skips the kept-value side of a category, so it is not used."""
+    t = tree.tree_
+    out = []
+
+    def walk(node: int, limits: dict) -> None:
+        if t.children_left[node] == -1:
+            out.append(limits)
+            return
+        feature, threshold = features[t.feature[node]], float(t.threshold[node])
+        name, _, value = feature.partition(sep)
+        if value:  # a category's dummy
+            kept = limits.get(name, set(x[name].map(str)))
+            walk(t.children_left[node], limits | {name: kept - {value}})
+            walk(t.children_right[node], limits | {name: kept & {value}})
+            return
+        low, high = limits.get(name, (-math.inf, math.inf))
+        walk(t.children_left[node], limits | {name: (low, min(high, threshold))})
+        above = x[name][x[name] > threshold]
+        walk(t.children_right[node], limits | {name: (max(low, float(above.min()) if len(above) else threshold),
+                                                      high)})
+
+    walk(0, {})
+    cleaned = []
+    for limits in out:  # a category's values back to the column's own (True, not 'True'), all of them: no limit
+        fixed = {}
+        for name, lim in limits.items():
+            if isinstance(lim, set):
+                values = {v for v in x[name].unique() if str(v) in lim}
+                if values != set(x[name].unique()):
+                    fixed[name] = values
+            else:
+                fixed[name] = lim
+        cleaned.append(fixed)
+    return cleaned
 
 
 # ---- words -------------------------------------------------------------------------------------------------------

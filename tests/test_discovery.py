@@ -245,3 +245,18 @@ range = [0.0, 1.0]
     assert set(d.boxes[0].limits) == {"m"} and d.boxes[0].limits["m"][1] == pytest.approx(19.5, abs=1)
     assert d.boxes[0].density == 1.0 and d.boxes[0].coverage > 0.9
     assert d.cart_leaves and d.sentence(d.cart_leaves[0]).startswith("when the lever m (brands.Lexus.service.")
+
+
+def test_a_boolean_input_bounds_prim_boxes_and_cart_leaves():
+    """A category (a boolean lever) restricts both views; the EMA Workbench's CART.boxes dropped the kept-value
+    side of a category's split (the leaf 'a <= 0.39 and b is True' came out as 'a <= 0.39', density 47%)."""
+    from sim.discovery import cart_view
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.uniform(size=500), "b": pd.Series(rng.uniform(size=500) < 0.5).astype(object)})
+    y = ((x["a"] < 0.4) & (x["b"] == True)).to_numpy()  # noqa: E712 - an object column of booleans
+    boxes, _ = prim_boxes(x, y)
+    assert boxes[0].limits["b"] == {True} and boxes[0].density > 0.95
+    _, leaves = cart_view(x, y)
+    assert len(leaves) == 1 and leaves[0].limits["b"] == {True} and leaves[0].density == 1.0
+    assert leaves[0].limits["a"][1] == pytest.approx(0.4, abs=0.02) and leaves[0].coverage == 1.0
