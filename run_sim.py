@@ -297,7 +297,8 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
 @app.command()
 def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (results/sweeps/<name>/<time>/).")],
             ) -> None:
-    """Sensitivity indices (Sobol S1/ST, Morris mu*/sigma) with confidence intervals, plots and CSVs."""
+    """Sensitivity indices (Sobol S1/ST, Morris mu*/sigma) with confidence intervals, plots and CSVs; for a grid, the
+    best point of each output (with its 95% interval) and main effects."""
     from sim.analysis import analyze as run_analysis
     from sim.analysis import format_summary
 
@@ -307,6 +308,45 @@ def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (resu
         _fail(exc)
     console.print(format_summary(folder), markup=False, highlight=False)
     console.print(f"Analysis: {folder}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def discover(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (results/sweeps/<name>/<time>/).")],
+             where: Annotated[str, typer.Option(
+                 help="The outcome of interest: a condition on the sweep's columns (outputs, levers, "
+                      "uncertainties), a pandas expression, e.g. \"lexus_cum_profit_1995 < 0\".")] = ...,
+             on: Annotated[str, typer.Option(
+                 help="runs (each run a case) or points (each design point, its outputs averaged over its "
+                      "replications).")] = "runs",
+             boxes: Annotated[int, typer.Option(help="PRIM boxes at most (its covering), 1 to 10.")] = 3,
+             min_density: Annotated[float, typer.Option(
+                 help="The share of a box's cases that should meet the condition (a later box below it is not "
+                      "kept).")] = 0.8,
+             out: Annotated[Path | None, typer.Option(
+                 help="Result folder (default: SWEEP_DIR/discovery/<UTC time>-<random>/).")] = None,
+             quiet: Quiet = False) -> None:
+    """Scenario discovery: which regions of the levers and uncertainties lead to an outcome (PRIM boxes with
+    coverage and density, the peeling trajectory, CART's rules), as sentences, CSV and report.html."""
+    from sim.discovery import default_destination, load_cases, write_discovery
+    from sim.discovery import discover as find
+
+    started = datetime.now(UTC)
+    try:  # every problem with the input before the destination is claimed
+        cases = load_cases(sweep_dir, where, on)
+        found = find(sweep_dir, where, on, boxes, min_density, cases=cases, before=lambda: _claim(
+            out or default_destination(sweep_dir, started)))
+    except ScenarioError as exc:
+        _fail(exc)
+    destination = out or default_destination(sweep_dir, started)
+    write_discovery(destination, found, started)
+    if quiet:
+        console.print(str(destination), markup=False, highlight=False, soft_wrap=True)
+        return
+    for line in found.summary_lines():  # a sentence on one line (the terminal folds it), never cut
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print("Results, in the folder below: open report.html (boxes.csv, trajectory.csv/.png, cart.txt, "
+                  "manifest.json)", markup=False, highlight=False)
+    console.print(f"[bold]{escape(str(destination))}[/]", soft_wrap=True)
 
 
 @app.command()

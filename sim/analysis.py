@@ -13,6 +13,12 @@ plots, CSV.
 * ``sobol_<output>.png`` / ``morris_<output>.png``: index bar charts with CI error bars;
   ``scatter_<output>.png``: the output against each parameter (one dot per design point, mean over
   replications);
+* ``best_points.csv`` (grid designs): per output, the best design point (highest mean, or lowest for an output
+  with ``better = "lower"``), its parameter values, mean and 95% interval over its replications, and how many other
+  points' intervals overlap it (points it cannot be told apart from);
+* ``main_effects.csv`` (grid designs): per output, parameter and level, the mean output over the design points at
+  that level (the other parameters at every one of their levels), with a 95% interval from the replications
+  (:func:`main_effects`);
 * ``analysis.json``: what was analysed, and warnings (e.g. an output that is NaN at some design point).
 
 Indices are computed on the mean output per design point (averaged over its replications). Replication noise
@@ -72,6 +78,77 @@ def point_means(folder: Path, manifest: dict | None = None) -> tuple[pd.DataFram
     stats["output"] = stats["output"].astype(str)
     summary = design[["point", *params]].merge(stats, on="point", how="right")
     return ok, summary, outputs
+
+
+def _point_moments(runs: pd.DataFrame, output: str) -> pd.DataFrame:
+    """Per design point: ``n`` (finite runs of ``output``), ``mean`` and ``var`` (ddof 1, NaN with one run)."""
+    values = runs[["point", output]].dropna()
+    return values.groupby("point")[output].agg(n="count", mean="mean", var="var").reset_index()
+
+
+def best_points(summary: pd.DataFrame, params: list[str], better: dict[str, str]) -> pd.DataFrame:
+    """The best design point of each output: the highest mean (``better[output] == "lower"``: the lowest) over the
+    points with a finite mean, with its 95% interval over replications (``summary``: :func:`point_means`'s table)
+    and ``overlapping``: how many other points' intervals overlap it (their difference is not established; NaN
+    where the best has no interval). An output finite nowhere gets a row of NaN (point -1)."""
+    rows = []
+    for output, direction in better.items():
+        table = summary[(summary["output"] == output) & np.isfinite(summary["mean"].astype(float))]
+        row = {"output": output, "better": direction}
+        if table.empty:
+            rows.append(row | {"point": -1} | {p: None for p in params}
+                        | dict(runs=0, mean=np.nan, ci_low=np.nan, ci_high=np.nan, overlapping=np.nan))
+            continue
+        best = table.loc[table["mean"].idxmax() if direction == "higher" else table["mean"].idxmin()]
+        others = table[table["point"] != best["point"]]
+        overlap = np.nan
+        if np.isfinite(best["ci_low"]) and np.isfinite(best["ci_high"]):
+            overlap = int(((others["ci_high"] >= best["ci_low"]) & (others["ci_low"] <= best["ci_high"])).sum())
+        rows.append(row | {"point": int(best["point"])} | {p: best[p] for p in params}
+                    | dict(runs=int(best["runs"]), mean=best["mean"], ci_low=best["ci_low"], ci_high=best["ci_high"],
+                           overlapping=overlap))
+    columns = ["output", "better", "point", *params, "runs", "mean", "ci_low", "ci_high", "overlapping"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def main_effects(runs: pd.DataFrame, design: pd.DataFrame, outputs: list[str], params: list[str]) -> pd.DataFrame:
+    """Main effects of a grid: per output, parameter and level, the mean over the design points at that level of
+    each point's mean output (a full factorial: every combination of the other parameters' levels, equally
+    weighted), with a 95% t interval from replication noise: the variance of that mean is sum(s_i^2 / n_i) / k^2
+    over its k points, with Welch-Satterthwaite degrees of freedom. The interval is NaN when a point has fewer
+    than two finite runs, 0 wide when the replications agree exactly. ``points``: design points with a finite
+    mean at that level; ``runs``: their finite runs.
+
+    Args:
+        runs: the finished ok runs (one row per run: point, parameter values, outputs).
+        design: the design table (point and one column per parameter).
+        outputs, params: output and parameter column names.
+
+    Returns:
+        Columns output, parameter, level, points, runs, mean, ci_low, ci_high: one row per output x parameter x
+        level, levels in the design's order.
+    """
+    from scipy import stats as sstats
+
+    rows = []
+    for output in outputs:
+        moments = design[["point", *params]].merge(_point_moments(runs, output), on="point", how="inner")
+        for param in params:
+            for level in pd.unique(design[param]):
+                at = moments[moments[param] == level]
+                k = len(at)
+                mean, half = (at["mean"].mean(), np.nan) if k else (np.nan, np.nan)
+                if k and (at["n"] >= 2).all():
+                    v = (at["var"] / at["n"]).to_numpy(dtype=float)
+                    total = v.sum()
+                    if total == 0:
+                        half = 0.0
+                    else:
+                        df = total ** 2 / np.sum(v ** 2 / (at["n"].to_numpy(dtype=float) - 1))
+                        half = sstats.t.ppf(0.5 + CONFIDENCE / 2, df) * math.sqrt(total) / k
+                rows.append(dict(output=output, parameter=param, level=level, points=k, runs=int(at["n"].sum()),
+                                 mean=mean, ci_low=mean - half, ci_high=mean + half))
+    return pd.DataFrame(rows, columns=["output", "parameter", "level", "points", "runs", "mean", "ci_low", "ci_high"])
 
 
 def _mean_matrix(summary: pd.DataFrame, output: str, n_points: int) -> np.ndarray:
@@ -351,6 +428,15 @@ def analyze(sweep_dir: str | Path) -> Path:
             for o in outputs:
                 _morris_plot(table, o, tmp / f"morris_{o}.png")
                 files.append(f"morris_{o}.png")
+        elif kind == "grid":
+            names = [p["name"] for p in params]
+            better = {o["name"]: o.get("better", "higher") for o in manifest["experiment"]["outputs"]}
+            best_points(summary, names, better).to_csv(tmp / "best_points.csv", index=False,
+                                                       float_format=FLOAT_FORMAT)
+            effects = main_effects(runs, read_table(folder / "design.parquet"), outputs, names)
+            effects["level"] = effects["level"].astype(object)
+            effects.to_csv(tmp / "main_effects.csv", index=False, float_format=FLOAT_FORMAT)
+            files += ["best_points.csv", "main_effects.csv"]
         for o in outputs:
             _scatter_plot(summary, params, o, tmp / f"scatter_{o}.png")
             files.append(f"scatter_{o}.png")
@@ -362,6 +448,8 @@ def analyze(sweep_dir: str | Path) -> Path:
             "method": {"sobol": "SALib.analyze.sobol on the mean output per design point",
                        "morris": "Morris elementary effects (SALib's trajectories) on the values run (integers "
                                  "rounded) and the mean output per design point",
+                       "grid": "summary, scatter plots, the best point per output and main effects (means over "
+                               "the design points at each level, t intervals from the replications)",
                        }.get(kind, "summary and scatter plots"),
             "warnings": warnings, "files": files, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
@@ -388,5 +476,37 @@ def format_summary(analysis_dir: str | Path, top: int = 3) -> str:
             ranked = ", ".join(f"{r.parameter} mu* {r.mu_star:.3g}±{r.mu_star_conf:.2g} (sigma {r.sigma:.3g})"
                                for r in rows.itertuples())
             lines.append(f"  {output}: {ranked}")
+    elif (folder / "best_points.csv").exists():
+        lines += _grid_lines(folder, info)
     lines += [f"  warning: {w}" for w in info.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _grid_lines(folder: Path, info: dict) -> list[str]:
+    """Per output: the best point (its values, mean and interval, and the points it cannot be told apart from),
+    then each parameter's main effect, level by level."""
+    from sim.formats import adaptive, interval
+
+    def value(x) -> str:  # a parameter's value as the experiment wrote it: 0.5, 36, True, 'name'
+        return f"{x:.6g}" if isinstance(x, (float, np.floating)) else str(x)
+
+    best = pd.read_csv(folder / "best_points.csv", keep_default_na=False, na_values=[""])
+    effects = pd.read_csv(folder / "main_effects.csv", keep_default_na=False, na_values=[""])
+    params = info["parameters"]
+    lines = []
+    for r in best.itertuples(index=False):
+        r = r._asdict()
+        if r["point"] < 0:
+            lines.append(f"  {r['output']}: no design point has a finite mean")
+            continue
+        where = ", ".join(f"{p} = {value(r[p])}" for p in params)
+        ci = interval(r["ci_low"], r["ci_high"], adaptive)
+        tied = "" if pd.isna(r["overlapping"]) else (
+            "; no other point's interval overlaps it" if r["overlapping"] == 0 else
+            f"; {int(r['overlapping'])} other point(s) overlap it")
+        lines.append(f"  {r['output']} ({r['better']} is better): best at point {r['point']} ({where}): "
+                     f"{adaptive(r['mean'])} {('95% CI ' + ci) if ci else '(no interval)'}{tied}")
+        for param, rows in effects[effects["output"] == r["output"]].groupby("parameter", sort=False):
+            levels = ", ".join(f"{value(x.level)}: {adaptive(x.mean)}" for x in rows.itertuples())
+            lines.append(f"    main effect of {param}: {levels}")
+    return lines

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from sim.experiment import AGGREGATES, Experiment, load_experiment, value_kind
+from sim.experiment import AGGREGATES, ROLES, Experiment, load_experiment, value_kind
 from sim.files import plain
 from sim.scenario import Scenario
 from sim.scenario_files import (
@@ -43,7 +43,8 @@ MAX_PROBLEMS = 20  # design-point problems listed before "... and N more"
 @dataclass
 class ParamInfo:
     """One varied parameter as planned: its column name, field path, value kind (``int``, ``float``, ``bool``,
-    ``str``, from the base scenario's field), and its grid ``values`` or its ``low``-``high`` range."""
+    ``str``, from the base scenario's field), its grid ``values`` or its ``low``-``high`` range, and its ``role``:
+    ``lever`` (an experiment's ``[[parameters]]``) or ``uncertainty`` (its ``[[uncertainties]]``)."""
 
     name: str
     path: str
@@ -51,6 +52,7 @@ class ParamInfo:
     values: list[Any] | None = None  # grid
     low: float | None = None
     high: float | None = None
+    role: str = "lever"  # "lever" ([[parameters]]) or "uncertainty" ([[uncertainties]])
 
     @property
     def integer(self) -> bool:
@@ -59,7 +61,7 @@ class ParamInfo:
 
     def as_dict(self) -> dict:
         """The parameter as the sweep manifest records it: name, path, kind, and ``values`` or ``range``."""
-        d = {"name": self.name, "path": self.path, "kind": self.kind}
+        d = {"name": self.name, "path": self.path, "kind": self.kind, "role": self.role}
         if self.values is not None:
             d["values"] = self.values
         if self.low is not None:
@@ -117,8 +119,9 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
     problems: list[str] = []
     infos: list[ParamInfo] = []
     grid = exp.design.kind == "grid"
-    for i, p in enumerate(exp.parameters):
-        where = f"{source}: parameters.{i}"
+    entries = exp.varied()
+    for role, i, p in entries:
+        where = f"{source}: {ROLES[role]}.{i}"
         try:
             keys = split_path(p.path)
         except ValueError as exc:
@@ -176,7 +179,7 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
                 problems.append(f"{where}.values: {p.path} is a boolean field; values must be true or false")
                 continue
             values = [float(v) for v in p.values] if kind == "float" else list(p.values)
-            infos.append(ParamInfo(name, p.path, kind or "str", values=values))
+            infos.append(ParamInfo(name, p.path, kind or "str", values=values, role=role))
         else:
             low, high = p.range
             if kind == "int" and (low != int(low) or high != int(high)):
@@ -185,15 +188,15 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
             if p.steps is not None:
                 values = np.linspace(low, high, p.steps)
                 values = sorted({int(round(v)) for v in values}) if kind == "int" else [float(v) for v in values]
-                infos.append(ParamInfo(name, p.path, kind, values=values))
+                infos.append(ParamInfo(name, p.path, kind, values=values, role=role))
             else:
-                infos.append(ParamInfo(name, p.path, kind, low=float(low), high=float(high)))
+                infos.append(ParamInfo(name, p.path, kind, low=float(low), high=float(high), role=role))
     if problems:
         return infos, problems
     # unique column names: lengthen clashing default names with more of their paths
     names = [info.name for info in infos]
-    for i, info in enumerate(infos):
-        if names.count(info.name) > 1 and exp.parameters[i].name is None:
+    for (_, _, entry), info in zip(entries, infos):
+        if names.count(info.name) > 1 and entry.name is None:
             keys = [re.sub(r"\W", "_", k) for k in split_path(info.path)]
             for n in range(2, len(keys) + 1):
                 candidate = "_".join(keys[-n:])
@@ -202,14 +205,14 @@ def _param_infos(exp: Experiment, base: Scenario, base_raw: dict, source: str) -
                     break
     names = [info.name for info in infos]
     paths = [info.path for info in infos]
-    for i, info in enumerate(infos):
+    for k, ((role, i, _), info) in enumerate(zip(entries, infos)):
+        where = f"{source}: {ROLES[role]}.{i}"
         if names.count(info.name) > 1:
-            problems.append(f"{source}: parameters.{i}.name: column name {info.name!r} is used twice; "
-                            "set name = \"...\"")
-        if paths.count(info.path) > 1 and paths.index(info.path) != i:
-            problems.append(f"{source}: parameters.{i}.path: {info.path!r} is varied twice")
+            problems.append(f"{where}.name: column name {info.name!r} is used twice; set name = \"...\"")
+        if paths.count(info.path) > 1 and paths.index(info.path) != k:
+            problems.append(f"{where}.path: {info.path!r} is varied twice")
         if info.name in RESERVED:
-            problems.append(f"{source}: parameters.{i}.name: {info.name!r} is reserved; set name = \"...\"")
+            problems.append(f"{where}.name: {info.name!r} is reserved; set name = \"...\"")
     return infos, problems
 
 
@@ -318,6 +321,20 @@ def _check_outputs(exp: Experiment, base: Scenario, metrics: list[str], params: 
     return problems
 
 
+def _check_versus(exp: Experiment, base_raw: dict, source: str) -> list[str]:
+    """Each output's ``versus`` counterfactual applied to the base scenario: the fields exist and take the values
+    (each design point's twin is checked with the point, in :func:`plan`)."""
+    problems = []
+    for i, o in enumerate(exp.outputs):
+        if o.versus:
+            try:
+                validate(apply_overrides(base_raw, o.versus), "<versus>")
+            except ScenarioError as exc:
+                problems += [f"{source}: outputs.{i}.versus: {_strip_source(line, '<versus>')}"
+                             for line in exc.problems]
+    return problems
+
+
 def _years_problems(exp: Experiment, scenario: Scenario) -> list[str]:
     first = scenario.market.start_year
     last = first + scenario.market.years - 1
@@ -364,6 +381,14 @@ def plan(experiment_path: str | Path) -> Plan:
     problems = _check_outputs(exp, base, metrics, params, source)
     if problems:
         raise ScenarioError(problems)
+    problems = _check_versus(exp, base_raw, source)
+    if problems:
+        raise ScenarioError(problems)
+    counterfactuals: dict[int, list[str]] = {}  # output index -> its versus, one per distinct counterfactual
+    for i, o in enumerate(exp.outputs):
+        if o.versus and o.versus not in counterfactuals.values():
+            counterfactuals[i] = o.versus
+    twins = len(counterfactuals)  # extra runs per run: one per distinct counterfactual
     design, sample, problem = make_design(exp, params, seed)
     # every design point's scenario, before anything runs
     seconds = 0.0
@@ -385,7 +410,15 @@ def plan(experiment_path: str | Path) -> Plan:
         if years:
             bad_points += 1
             point_problems += [f"{where}: outputs.{i}: {reason}" for i, reason in years]
-        seconds += float(estimate_seconds(scenario.simulation.buyers, scenario.market.months))
+        for i, versus in counterfactuals.items():  # the twin of this point, as it will run
+            try:
+                validate(apply_overrides(set_values(base_raw, {p.path: row[p.name] for p in params}), versus),
+                         "<versus>")
+            except ScenarioError as exc:
+                bad_points += 1
+                point_problems += [f"{where}: outputs.{i}.versus: {_strip_source(line, '<versus>')}"
+                                   for line in exc.problems]
+        seconds += (1 + twins) * float(estimate_seconds(scenario.simulation.buyers, scenario.market.months))
     if point_problems:
         shown = point_problems[:MAX_PROBLEMS]
         if len(point_problems) > MAX_PROBLEMS:

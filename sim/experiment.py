@@ -4,7 +4,11 @@ An experiment names
 
 * a base ``scenario`` and ``set``: overrides applied to every run (the same ``dotted.path=value`` as --set);
 * ``[[parameters]]`` to vary, each by field path, with ``values`` (grid) or a ``range = [low, high]``
-  (``lhs``, ``sobol``, ``morris``; integer fields are rounded);
+  (``lhs``, ``sobol``, ``morris``; integer fields are rounded): the levers, what the strategist decides;
+* ``[[uncertainties]]``, written exactly as ``[[parameters]]``: market conditions the strategist does not control
+  (word of mouth's strength, an incumbent's response delay), sampled in the same design as the levers so that a
+  sweep spans both; the manifest and the outputs' Parquet schema record each column's role (``lever`` or
+  ``uncertainty``), which ``run_sim.py discover`` reports with the boxes;
 * a ``[design]``: ``grid`` (full factorial, BehaviorSpace-style), ``lhs`` (SALib latin), ``sobol`` (SALib
   Saltelli/Sobol' sampling) or ``morris`` (SALib trajectories);
 * ``replications`` per design point and a root ``seed``;
@@ -141,6 +145,19 @@ class Output(StrictModel):
     aggregate: Literal["sum", "mean", "median", "min", "max"] | None = Field(
         None, description="How the selected cells combine (NaN cells skipped); needed when more than one is "
                           "selected.")
+    versus: list[str] | None = Field(
+        None, description="A counterfactual: the output is the run's value minus the same value in a twin run with "
+                          "these fields changed (a table of dotted keys, or 'path=value' strings as in set), the "
+                          "same seed (common random numbers), e.g. { brands.Lexus.service."
+                          "complimentary_maintenance_months = 0 }: what the lever earned against not pulling it.")
+    better: Literal["higher", "lower"] = Field(
+        "higher", description="Which way is better (analyze's best design point of a grid): higher (profit, share) "
+                              "or lower (churn, cost).")
+
+    @field_validator("versus", mode="before")
+    @classmethod
+    def _flatten_versus(cls, value: Any) -> Any:
+        return _overrides(value)
 
     @model_validator(mode="after")
     def _one_way(self) -> Output:
@@ -172,7 +189,11 @@ class Experiment(StrictModel):
     seed: RootSeed | None = Field(
         None, description="Root seed, 0 to 2^63 - 1 (default: the base scenario's simulation.seed).")
     design: Design
-    parameters: list[Parameter] = Field(min_length=1)
+    parameters: list[Parameter] = Field(
+        default_factory=list, description="The levers varied: what the strategist decides.")
+    uncertainties: list[Parameter] = Field(
+        default_factory=list, description="Market conditions the strategist does not control, varied in the same "
+                                          "design as the levers (written as parameters are).")
     outputs: list[Output] = Field(min_length=1)
     keep_series: bool | list[str] = Field(
         False, description="Keep each run's yearly brand table (true, or a list of metrics).")
@@ -180,6 +201,19 @@ class Experiment(StrictModel):
         None, ge=1, le=100_000, description="Runs per Dask task (default: about 5 s of work).")
     runs_per_file: int = Field(250, ge=1, le=1_000_000, description="Runs per Parquet chunk file (at most).")
     flush_seconds: float = Field(300.0, gt=0, description="Write buffered finished runs at least this often.")
+
+    @model_validator(mode="after")
+    def _something_varies(self) -> Experiment:
+        if not self.parameters and not self.uncertainties:
+            raise ValueError("nothing is varied: give at least one [[parameters]] (a lever) or [[uncertainties]] "
+                             "entry")
+        return self
+
+    def varied(self) -> list[tuple[str, int, Parameter]]:
+        """Every varied field as (role, index in its list, entry): the levers (role ``lever``, from ``parameters``)
+        then the uncertainties (role ``uncertainty``): the order of the design's columns."""
+        return [*(("lever", i, p) for i, p in enumerate(self.parameters)),
+                *(("uncertainty", i, p) for i, p in enumerate(self.uncertainties))]
 
     @field_validator("design", mode="before")
     @classmethod
@@ -189,15 +223,11 @@ class Experiment(StrictModel):
     @field_validator("set", mode="before")
     @classmethod
     def _flatten(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return [f"{path}={toml_inline(v)}" for path, v in _flatten_table(value)]
-        if isinstance(value, list):
-            for item in value:
-                if not isinstance(item, str) or "=" not in item:
-                    raise ValueError(f"expected 'field.path=value' strings, got {item!r}")
-        return value
+        return _overrides(value)
 
 
+
+ROLES = {"lever": "parameters", "uncertainty": "uncertainties"}  # a varied column's role -> its list
 
 EXECUTION_FIELDS = ("runs_per_task", "runs_per_file", "flush_seconds")  # may change on resume
 
@@ -213,6 +243,17 @@ def value_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "str"
     return None
+
+
+def _overrides(value: Any) -> Any:
+    """A table of dotted keys as 'path=value' strings (as --set takes them); a list of such strings checked."""
+    if isinstance(value, dict):
+        return [f"{path}={toml_inline(v)}" for path, v in _flatten_table(value)]
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str) or "=" not in item:
+                raise ValueError(f"expected 'field.path=value' strings, got {item!r}")
+    return value
 
 
 def _flatten_table(table: dict, prefix: str = "") -> list[tuple[str, Any]]:

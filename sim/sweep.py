@@ -33,7 +33,7 @@ from sim.design import Plan, plan, run_seed
 from sim.executor import Executor, SchedulerUnavailable, TaskError, scheduler_address
 from sim.experiment import EXECUTION_FIELDS, Experiment
 from sim.files import plain, write_json
-from sim.scenario_files import ScenarioError, set_values, validate
+from sim.scenario_files import ScenarioError, apply_overrides, set_values, validate
 from sim.sweep_folder import (
     ChunkWriter,
     chunk_files,
@@ -95,7 +95,8 @@ class _Batch:
 
 
 def output_value(table: pd.DataFrame, spec: dict) -> float:
-    """One named output from a brand_year() table (NaN cells skipped; NaN if nothing is left)."""
+    """One named output from a brand_year() table (NaN cells skipped; NaN if nothing is left). An output with
+    ``versus`` is this value of the run minus this value of its twin run (:func:`_run_batch`)."""
     rows = table
     brands = [spec["brand"]] if spec.get("brand") is not None else spec.get("brands")
     if brands:
@@ -133,11 +134,20 @@ def _run_batch(static: _Static, batch: _Batch) -> dict:
         row: dict[str, Any] = {"point": point, "replication": replication}
         row.update(zip(static.names, values))
         try:
-            scenario = validate(set_values(static.base, dict(zip(static.paths, values))), f"design point {point}")
-            model = LuxuryMarketModel(scenario, seed=run_seed(static.seed, point, replication)).run()
+            raw = set_values(static.base, dict(zip(static.paths, values)))
+            scenario = validate(raw, f"design point {point}")
+            seed = run_seed(static.seed, point, replication)
+            model = LuxuryMarketModel(scenario, seed=seed).run()
             table = model.brand_year()
+            twins: dict[tuple, pd.DataFrame] = {}  # one twin run per distinct counterfactual, the same seed
             for spec in static.outputs:
                 row[spec["name"]] = output_value(table, spec)
+                if spec.get("versus"):
+                    key = tuple(spec["versus"])
+                    if key not in twins:
+                        twin = validate(apply_overrides(raw, list(key)), f"design point {point} versus")
+                        twins[key] = LuxuryMarketModel(twin, seed=seed).run().brand_year()
+                    row[spec["name"]] -= output_value(twins[key], spec)
             row["status"], row["error"] = "ok", None
             if static.series:
                 keep = table if static.series is True else table[["year", "brand", *static.series]]

@@ -2,7 +2,9 @@
 
 ::
 
-    manifest.json      experiment, resolved base scenario, design, root seed, package versions, sessions
+    manifest.json      experiment, resolved base scenario, design (each varied column with its role: lever or
+                       uncertainty; also listed as ``levers`` and ``uncertainties``), root seed, package versions,
+                       sessions
     experiment.toml    the experiment file as given
     design.parquet     point + the parameter values run
     sample.parquet     (lhs/sobol/morris) SALib's sample before integer rounding, one row per point
@@ -37,7 +39,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from sim.design import ParamInfo, Plan, estimate_seconds
-from sim.experiment import Experiment
+from sim.experiment import ROLES, Experiment
 from sim.files import check_writable, pid_alive, safe_name, unique_suffix, write_atomic, write_json, write_parquet
 from sim.results import PACKAGES as BASE_PACKAGES
 from sim.results import ROOT, git_commit, package_versions
@@ -54,10 +56,12 @@ def now() -> str:
 
 
 def outputs_schema(manifest: dict) -> pa.Schema:
-    """The Arrow schema of the outputs chunk files (the same in every file, so the folder reads as one table)."""
+    """The Arrow schema of the outputs chunk files (the same in every file, so the folder reads as one table); each
+    varied column carries its role (``lever`` or ``uncertainty``) as field metadata (``{b"role": b"lever"}``)."""
     kinds = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
     fields = [pa.field("point", pa.int64()), pa.field("replication", pa.int64())]
-    fields += [pa.field(p["name"], kinds[p["kind"]]) for p in manifest["design"]["parameters"]]
+    fields += [pa.field(p["name"], kinds[p["kind"]], metadata={"role": p["role"]} if "role" in p else None)
+               for p in manifest["design"]["parameters"]]  # a column's role (lever, uncertainty), where recorded
     fields += [pa.field(o["name"], pa.float64()) for o in manifest["experiment"]["outputs"]]
     fields += [pa.field("status", pa.string()), pa.field("error", pa.string()), pa.field("seconds", pa.float64()),
                pa.field("chunk", pa.int64()), pa.field("worker", pa.string())]
@@ -78,6 +82,8 @@ def new_manifest(p: Plan, started: str) -> dict:
         "experiment": exp.model_dump(mode="json"),
         "base_scenario": p.base,
         "design": design,
+        "levers": [info.name for info in p.params if info.role == "lever"],
+        "uncertainties": [info.name for info in p.params if info.role == "uncertainty"],
         "replications": exp.replications,
         "runs": p.n_runs,
         "root_seed": p.seed,
@@ -147,6 +153,8 @@ def _manifest_problem(manifest: dict) -> str | None:
             return problem
         if param["kind"] not in ("int", "float", "bool", "str"):
             return f"design.parameters[{i}].kind {param['kind']!r} is not int, float, bool or str"
+        if param.get("role", "lever") not in ROLES:
+            return f"design.parameters[{i}].role {param['role']!r} is not lever or uncertainty"
     outputs = manifest["experiment"].get("outputs")
     if not isinstance(outputs, list):
         return "no 'experiment.outputs' list"
@@ -214,7 +222,8 @@ def plan_from_folder(folder: Path, manifest: dict) -> Plan:
         raise ScenarioError([f"{folder / 'manifest.json'}: not a sweep manifest: experiment.{where}: "
                              f"{first['msg']}"]) from None
     params = [ParamInfo(d["name"], d["path"], d["kind"], values=d.get("values"),
-                        low=(d.get("range") or [None, None])[0], high=(d.get("range") or [None, None])[1])
+                        low=(d.get("range") or [None, None])[0], high=(d.get("range") or [None, None])[1],
+                        role=d.get("role", "lever"))
               for d in manifest["design"]["parameters"]]
     design = read_table(folder / "design.parquet")
     sample = read_table(folder / "sample.parquet").to_numpy() if (folder / "sample.parquet").exists() else None

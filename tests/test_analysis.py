@@ -26,10 +26,11 @@ year = 1989
 """
 
 
-def synthetic_sweep(tmp_path: Path, experiment: str, f, noise: float = 0.0, drop_points=()) -> Path:
+def synthetic_sweep(tmp_path: Path, experiment: str, f, noise: float = 0.0, drop_points=(), output: str = OUTPUT
+                    ) -> Path:
     """Plan ``experiment`` with sim/design.py, then 'run' it with y = f(design row) (+ noise per replication)."""
     path = tmp_path / "experiment.toml"
-    path.write_text('scenario = "lexus_us_1989"\nseed = 3\n' + experiment + "\n[set]\nmarket.years = 4\n" + OUTPUT)
+    path.write_text('scenario = "lexus_us_1989"\nseed = 3\n' + experiment + "\n[set]\nmarket.years = 4\n" + output)
     p = plan(path)
     folder = tmp_path / "sweep"
     manifest = sweep_folder.create_folder(p, folder)
@@ -280,3 +281,60 @@ def test_summary_interval_counts_the_finite_runs_of_each_point(tmp_path):
             continue
         low, high = stats.t.interval(0.95, n - 1, loc=y.mean(), scale=stats.sem(y))
         assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), rel=1e-8)
+
+
+GRID_2X3 = GRID_X1 + """[[parameters]]
+path = "brands.Lexus.service.loaner_cars"
+name = "loaners"
+values = [false, true]
+"""
+
+
+@pytest.mark.parametrize("better", ["higher", "lower"])
+def test_grid_best_point_and_main_effects_recover_a_known_answer(tmp_path, better):
+    """y = 10 x1 + 5 loaners + noise: the best point is (2.0, true) (higher) or (0.5, false) (lower); the main
+    effect of x1 at a level is 10 x1 + 2.5 (loaners half the time), of loaners 10 * mean(x1) + 5 loaners."""
+    output = OUTPUT + f'better = "{better}"\n'
+    folder = synthetic_sweep(tmp_path, GRID_2X3, lambda x1, loaners: 10 * x1 + (5 if loaners else 0), noise=0.5,
+                             output=output)
+    out = analyze(folder)
+    best = pd.read_csv(out / "best_points.csv")
+    assert list(best.columns) == ["output", "better", "point", "x1", "loaners", "runs", "mean", "ci_low", "ci_high",
+                                  "overlapping"]
+    row = best.iloc[0]
+    truth = (2.0, True, 25.0) if better == "higher" else (0.5, False, 5.0)
+    assert (row["x1"], bool(row["loaners"])) == truth[:2] and row["better"] == better
+    assert row["mean"] == pytest.approx(truth[2], abs=1) and row["overlapping"] == 0  # 5 apart, noise 0.5
+    assert row["ci_low"] < row["mean"] < row["ci_high"]
+    summary = pd.read_csv(out / "summary.csv")
+    assert row["mean"] == summary.loc[summary["point"] == row["point"], "mean"].item()
+    effects = pd.read_csv(out / "main_effects.csv")
+    assert list(effects.columns) == ["output", "parameter", "level", "points", "runs", "mean", "ci_low", "ci_high"]
+    x1 = effects[effects["parameter"] == "x1"]
+    assert x1["level"].astype(float).tolist() == [0.5, 1.0, 2.0] and (x1["points"] == 2).all()
+    assert (x1["runs"] == 8).all()
+    for r in x1.itertuples():
+        truth = 10 * float(r.level) + 2.5
+        assert r.mean == pytest.approx(truth, abs=0.6) and r.ci_low < r.mean < r.ci_high < r.ci_low + 2
+    loaners = effects[effects["parameter"] == "loaners"].set_index("level")["mean"]
+    assert loaners.to_dict() == pytest.approx({"False": 35 / 3, "True": 35 / 3 + 5}, abs=0.5)
+    text = format_summary(out)
+    where = f"(x1 = {row['x1']:g}, loaners = {row['loaners']})"
+    assert f"y ({better} is better): best at point {int(row['point'])} {where}" in text, text
+    assert "main effect of x1: 0.5: " in text and "main effect of loaners: False: " in text, text
+
+
+def test_main_effect_interval_is_the_pooled_replication_noise():
+    """Two points at a level, 3 and 2 runs: the mean of their means, t interval with Welch-Satterthwaite df."""
+    from sim.analysis import main_effects
+
+    runs = pd.DataFrame({"point": [0, 0, 0, 1, 1, 2, 2], "y": [1.0, 2.0, 3.0, 10.0, 12.0, 7.0, 7.0]})
+    design = pd.DataFrame({"point": [0, 1, 2], "a": ["u", "u", "v"]})
+    effects = main_effects(runs, design, ["y"], ["a"]).set_index("level")
+    v = np.array([1.0 / 3, 2.0 / 2])  # s^2 / n per point
+    df = v.sum() ** 2 / (v[0] ** 2 / 2 + v[1] ** 2 / 1)
+    half = stats.t.ppf(0.975, df) * np.sqrt(v.sum()) / 2
+    assert effects.loc["u", "mean"] == pytest.approx(6.5)
+    assert (effects.loc["u", "ci_low"], effects.loc["u", "ci_high"]) == pytest.approx((6.5 - half, 6.5 + half))
+    assert effects.loc["v", "ci_low"] == effects.loc["v", "ci_high"] == 7.0  # replications agree: no noise
+    assert effects.loc["u", "runs"] == 5 and effects.loc["v", "points"] == 1

@@ -759,3 +759,143 @@ def test_an_experiment_question_with_control_characters_is_refused_naming_the_fi
         run_sweep(path, out=tmp_path / "out", workers=1, progress=False)
     assert any("question" in p for p in info.value.problems), info.value.problems
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------------------------------------
+# [[uncertainties]]: market conditions sampled with the levers, validated alike, their role recorded
+# --------------------------------------------------------------------------------------------------------
+UNCERTAIN = """
+scenario = "lexus_us_1989"
+replications = 1
+seed = 4
+
+[set]
+simulation.buyers = 500
+market.years = 2
+
+[design]
+kind = "lhs"
+samples = 4
+
+[[parameters]]
+path = "brands.Lexus.service.complimentary_maintenance_months"
+name = "free_months"
+range = [0, 48]
+
+[[uncertainties]]
+path = "word_of_mouth.strength"
+name = "wom"
+range = [0.02, 0.15]
+
+[[uncertainties]]
+path = "brands.Cadillac.strategy.lag_months"
+range = [6, 48]
+""" + OUTPUTS.replace("1989", "1987").replace("[1987, 1987]", "[1986, 1987]")
+
+
+def test_uncertainties_are_sampled_with_the_levers_and_their_roles_recorded(tmp_path):
+    folder = run_sweep(write(tmp_path, "uncertain", UNCERTAIN), out=tmp_path / "sweep", workers=1, progress=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["levers"] == ["free_months"] and manifest["uncertainties"] == ["wom", "lag_months"]
+    assert [p["role"] for p in manifest["design"]["parameters"]] == ["lever", "uncertainty", "uncertainty"]
+    schema = pq.read_schema(next((folder / "outputs").glob("part-*.parquet")))
+    assert {n: schema.field(n).metadata for n in ("free_months", "wom", "lag_months")} == {
+        "free_months": {b"role": b"lever"}, "wom": {b"role": b"uncertainty"}, "lag_months": {b"role": b"uncertainty"}}
+    outputs = pd.read_parquet(folder / "outputs")
+    assert outputs["wom"].between(0.02, 0.15).all() and outputs["lag_months"].between(6, 48).all()
+    assert outputs["wom"].nunique() == 4  # a latin hypercube over levers and uncertainties together
+
+
+@pytest.mark.parametrize("change, field, words", [
+    (("range = [0.02, 0.15]", "range = [0.15, 0.02]"), "uncertainties.0.range", "must be below high"),
+    (('path = "word_of_mouth.strength"', 'path = "word_of_mouth.strenght"'), "uncertainties.0.path",
+     "did you mean 'strength'"),
+    (("range = [6, 48]", "range = [6.5, 48]"), "uncertainties.1.range", "range ends must be whole numbers"),
+    (('name = "wom"', 'name = "free_months"'), "uncertainties.0.name", "is used twice"),
+    (('path = "brands.Cadillac.strategy.lag_months"', 'path = "brands.Lexus.service.complimentary_maintenance_months"'),
+     "uncertainties.1.path", "is varied twice"),
+    (("range = [6, 48]", "range = [6, 480]"), "design point", "lag_months"),
+    (("range = [6, 48]", "rnage = [6, 48]"), "uncertainties.1.rnage", "did you mean 'range'"),
+    (('name = "wom"', 'name = "point"'), "uncertainties.0.name", "reserved"),
+])
+def test_bad_uncertainties_name_file_and_field_and_write_nothing(tmp_path, change, field, words):
+    path = write(tmp_path, "bad", UNCERTAIN.replace(*change))
+    with pytest.raises(ScenarioError) as info:
+        run_sweep(path, out=tmp_path / "out", workers=1, progress=False)
+    problems = info.value.problems
+    assert any(p.startswith(f"{path}: ") and field in p and words in p for p in problems), problems
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_experiment_varying_nothing_is_refused_and_uncertainties_alone_suffice(tmp_path):
+    lever = UNCERTAIN[UNCERTAIN.index("[[parameters]]"):UNCERTAIN.index("[[uncertainties]]")]
+    path = write(tmp_path, "nothing", UNCERTAIN.replace(lever, "").split("[[uncertainties]]")[0] + OUTPUTS)
+    with pytest.raises(ScenarioError) as info:
+        plan(path)
+    assert info.value.problems == [f"{path}: (top level): nothing is varied: give at least one [[parameters]] "
+                                   "(a lever) or [[uncertainties]] entry"], info.value.problems
+    p = plan(write(tmp_path, "only", UNCERTAIN.replace(lever, "")))
+    assert [(i.name, i.role) for i in p.params] == [("wom", "uncertainty"), ("lag_months", "uncertainty")]
+
+
+VERSUS = """
+scenario = "lexus_us_1989"
+replications = 2
+seed = 9
+
+[set]
+simulation.buyers = 500
+market.years = 4
+
+[design]
+kind = "grid"
+
+[[parameters]]
+path = "brands.Lexus.service.complimentary_maintenance_months"
+name = "free_months"
+values = [0, 36]
+
+[[outputs]]
+name = "lexus_profit_gain"
+metric = "profit"
+brand = "Lexus"
+years = [1989, 1989]
+aggregate = "sum"
+versus = { brands.Lexus.service.complimentary_maintenance_months = 0 }
+
+[[outputs]]
+name = "lexus_profit"
+metric = "profit"
+brand = "Lexus"
+year = 1989
+"""
+
+
+def test_an_output_versus_a_counterfactual_is_the_paired_difference_with_the_same_seed(tmp_path):
+    """``versus``: the run's value minus its twin's (the fields changed, the same seed): exactly 0 where the twin is
+    the run itself (0 free months), and the difference with a run of the counterfactual on the same seed."""
+    folder = run_sweep(write(tmp_path, "versus", VERSUS), out=tmp_path / "sweep", workers=1, progress=False)
+    runs = results(folder)
+    assert (runs.loc[runs["free_months"] == 0, "lexus_profit_gain"] == 0).all()
+    row = runs[(runs["free_months"] == 36) & (runs["replication"] == 1)].iloc[0]
+    base = ["simulation.buyers=500", "market.years=4", "brands.Lexus.service.complimentary_maintenance_months=0"]
+    twin = LuxuryMarketModel(load_scenario("lexus_us_1989", base), seed=run_seed(9, int(row["point"]), 1)).run()
+    twin_profit = output_value(twin.brand_year(), {"metric": "profit", "brand": "Lexus", "year": 1989})
+    assert row["lexus_profit_gain"] == pytest.approx(row["lexus_profit"] - twin_profit, rel=1e-9, abs=1e-6)
+    assert row["lexus_profit_gain"] != 0
+
+
+@pytest.mark.parametrize("change, field, words", [
+    (("complimentary_maintenance_months = 0 }", "complimentary_maintenance_monts = 0 }"), "outputs.0.versus",
+     "did you mean 'complimentary_maintenance_months'"),
+    (("complimentary_maintenance_months = 0 }", "complimentary_maintenance_months = -3 }"), "outputs.0.versus",
+     "complimentary_maintenance_months"),
+    (("versus = {", "versus = [1] #"), "outputs.0.versus", "path=value"),
+])
+def test_a_bad_counterfactual_names_file_and_field(tmp_path, change, field, words):
+    path = write(tmp_path, "bad", VERSUS.replace(*change))
+    with pytest.raises(ScenarioError) as info:
+        run_sweep(path, out=tmp_path / "out", workers=1, progress=False)
+    problems = info.value.problems
+    assert any(p.startswith(f"{path}: ") and field in p and words in p for p in problems), problems
+    assert not (tmp_path / "out").exists()
