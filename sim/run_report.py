@@ -236,14 +236,30 @@ def headline(run: RunData) -> list:
         lines.append(markup("<b>{}</b> has the highest repurchase loyalty in {}: {} of its owners who replaced their "
                             "car bought {} again{}.", top, last, percent(loyal[top], 0), top,
                             f" (next: {nxt})" if nxt else ""))
-    money = run.brand_year.groupby(["replication", "brand"])[["service_revenue", "service_cost", "profit"]].sum()
-    money = money.groupby("brand").mean() / 1e6
+    return lines + money_verdict(run, list(dict.fromkeys([leader, gainer])))
+
+
+def money_verdict(run: RunData, brands: list[str]) -> list:
+    """What each of ``brands`` earned over the run, replication means in 1989 dollars: its service P&L, its profit,
+    and the profit's net present value at :data:`sim.compare.DISCOUNT_RATE` a year to the first year (the
+    comparison's rule, ``sim.compare.discount_factors``); then where to find what a policy bought (a run alone has
+    no counterfactual: ``compare`` runs one with the same random numbers)."""
+    from sim.compare import DISCOUNT_RATE, discount_factors
+
     first_year, last_year = run.years[0], run.years[-1]
-    for brand in dict.fromkeys([leader, gainer]):
+    by = run.brand_year.assign(npv=lambda d: d["profit"] * discount_factors(d["year"], first_year))
+    money = by.groupby(["replication", "brand"])[["service_revenue", "service_cost", "profit", "npv"]].sum()
+    money = money.groupby("brand").mean() / 1e6
+    lines = []
+    for brand in brands:
         m = money.loc[brand]
-        lines.append(markup("Over {}–{}, {}'s service P&L totals {} and its profit {} (replication means).",
-                            first_year, last_year, brand, millions(m["service_revenue"] - m["service_cost"], 1),
-                            millions(m["profit"], 1)))
+        lines.append(markup("Over {}–{}, {}'s service P&L totals {} and its profit {}, worth {} in {} at {} a year "
+                            "(replication means, 1989 dollars).", first_year, last_year, brand,
+                            millions(m["service_revenue"] - m["service_cost"], 1), millions(m["profit"], 1),
+                            millions(m["npv"], 1), first_year, percent(DISCOUNT_RATE, 0)))
+    lines.append(markup("What a policy bought takes a run without it: python run_sim.py compare WITHOUT {} runs both "
+                        "with the same random numbers and gives the policy's effect on share and profit, its return "
+                        "on the service spending, NPV and payback year.", run.name))
     return lines
 
 

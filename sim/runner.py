@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -207,6 +208,17 @@ class RunSet(Rendered, list):
     def title(self) -> str:
         """The scenario's name (``luxsim run`` without a scenario)."""
         return self.scenario.name if self.scenario is not None else "luxsim run"
+
+    def headline(self) -> list:
+        """The run report's headline (:func:`sim.run_report.headline`: who leads, loyalty, money and its NPV),
+        from these replications; none without a scenario."""
+        from sim.run_report import RunData, headline
+
+        if self.scenario is None or not len(self):
+            return []
+        run = RunData(folder=Path(self.scenario.name), manifest={"scenario": self.scenario.model_dump(mode="json")},
+                      brand_year=self.brand_year, summary=self.summary(), switching=pd.DataFrame())
+        return headline(run)
 
     def tables(self) -> list[dict]:
         """The summary tables of the replication means (:func:`sim.run_report.summary_tables`)."""

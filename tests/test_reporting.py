@@ -441,3 +441,20 @@ def test_return_on_spending_is_a_ratio_of_means_never_flipped_by_one_replication
     assert all(np.isnan(ratio_interval([5.0, 7.0], [1.0, -1.0])))  # no extra spending on average: no return
     assert np.isnan(ratio_interval([1.0], [2.0])[1]) and ratio_interval([1.0], [2.0])[0] == 0.5
     assert all(np.isnan(ratio_interval([], [])))
+
+
+def test_a_runs_money_verdict_discounts_profit_as_the_comparison_does():
+    """The run headline's NPV is the profit discounted at DISCOUNT_RATE to the first year (the one NPV rule,
+    sim.compare.discount_factors), a mean over replications; and it says where a policy's effect is found."""
+    from sim.run_report import RunData, money_verdict
+
+    rows = [{"replication": r, "year": y, "brand": "Lexus", "profit": p * 1e6, "service_revenue": 5e6,
+             "service_cost": 7e6}
+            for r, ps in ((0, (100.0, 108.0)), (1, (100.0, 216.0))) for y, p in zip((1989, 1990), ps)]
+    run = RunData(folder=Path("flagship"), manifest={"scenario": {"name": "flagship"}}, brand_year=pd.DataFrame(rows),
+                  summary=pd.DataFrame(), switching=pd.DataFrame())
+    money, pointer = (str(line) for line in money_verdict(run, ["Lexus"]))
+    # replication 0: 100 + 108 / 1.08 = 200; replication 1: 100 + 216 / 1.08 = 300; mean 250 ($M)
+    assert "profit $262.0M, worth $250.0M in 1989 at 8% a year" in money
+    assert "service P&L totals −$4.0M" in money
+    assert "compare WITHOUT flagship" in pointer
