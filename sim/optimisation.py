@@ -347,6 +347,7 @@ class Optimiser:
         from sim.files import _write_error
 
         try:
+            self.staging.parent.mkdir(parents=True, exist_ok=True)  # the result folder's parent, as run's --out
             with open(self.staging, "w" if new else "a", encoding="utf-8") as f:
                 f.write("".join(line + "\n" for line in lines))
                 f.flush()

@@ -346,18 +346,21 @@ def load_optimisation(name: str | Path, overrides: dict[str, Any] | None = None)
     source = str(path)
     raw = read_toml(path)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    raw.update(overrides)
-    try:
-        spec = OptimisationSpec.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = explain_error(err, source, OptimisationSpec)
-            if len(loc) == 1 and loc[0] in overrides:
-                line = f"{OPTIONS.get(loc[0], loc[0])}: {line.removeprefix(f'{source}: {join_path(loc)}: ')}"
-            problems.append(line)
-        raise ScenarioError(problems) from None
+    problems = []
+    # the file as written first (a bad field is named even when an option replaces it), then with the options
+    for checked, named in ((raw, set()), ({**raw, **overrides}, set(overrides))):
+        try:
+            spec = OptimisationSpec.model_validate(checked)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                line = explain_error(err, source, OptimisationSpec)
+                if len(loc) == 1 and loc[0] in named:
+                    line = f"{OPTIONS.get(loc[0], loc[0])}: {line.removeprefix(f'{source}: {join_path(loc)}: ')}"
+                if line not in problems:
+                    problems.append(line)
+    if problems:
+        raise ScenarioError(problems)
     if spec.name is None:
         spec = spec.model_copy(update={"name": path.stem})
     base = base_scenario(spec, source)

@@ -215,14 +215,15 @@ def provenance(manifest: dict, replications: Iterable[dict] | None = None, extra
     import seaborn as sns
 
     reps = list(replications if replications is not None else manifest.get("replications", []))
-    seconds = sum(r.get("seconds", 0) for r in reps)
+    timed = [r["seconds"] for r in reps if isinstance(r.get("seconds"), (int, float))]
+    seconds = f"; {sum(timed):,.1f} s of simulation" if timed else ""  # (a fit's or search's runs are not timed)
     packages = ", ".join(f"{k} {v}" for k, v in manifest.get("packages", {}).items())
     command = manifest.get("command_line")
     return {
         **(extra or {}),
         "Seed": manifest.get("seed"),
-        "Replications": f"{len(reps)} (spawn keys {', '.join(str(r.get('spawn_key')) for r in reps)}; "
-                        f"{seconds:,.1f} s of simulation)" if reps else MISSING,
+        "Replications": f"{len(reps)} (spawn keys {', '.join(str(r.get('spawn_key')) for r in reps)}{seconds})"
+                        if reps else MISSING,
         "Buyers simulated": f"{manifest['buyers_simulated']:,}" if manifest.get("buyers_simulated") else MISSING,
         "Packages": packages or MISSING,
         "Git commit": manifest.get("git_commit") or MISSING,

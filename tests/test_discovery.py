@@ -15,6 +15,7 @@ import pytest
 
 from sim.discovery import Box, choose_step, describe, discover, in_box, prim_boxes, write_discovery
 from sim.scenario_files import ScenarioError
+from tests.conftest import HANG_GUARD_S
 from tests.test_analysis import synthetic_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +111,8 @@ def test_discover_on_points_averages_the_replications(lhs_sweep):
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "discover", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600, env={"COLUMNS": "200", "PATH": "/usr/bin"})
+                          capture_output=True, text=True, timeout=HANG_GUARD_S,
+                          env={"COLUMNS": "200", "PATH": "/usr/bin"})
 
 
 @pytest.mark.parametrize("where, words", [
@@ -219,7 +221,7 @@ def test_discover_on_a_tiny_real_sweep_writes_the_files(tmp_path):
 def test_only_discover_imports_the_ema_workbench():
     done = subprocess.run([sys.executable, "-c", "import sys, run_sim, sim.discovery, sim.analysis, sim.sweep; "
                                                  "print('ema_workbench' in sys.modules)"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.stdout.strip() == "False", done.stderr
 
 

@@ -194,3 +194,14 @@ def test_characters_the_font_lacks_give_one_warning_naming_them_not_one_per_glyp
     assert len(glyphs) == (1 if lacking else 0)
     if lacking:
         assert all(ch in str(glyphs[0].message) for ch in lacking) and "ë" not in str(glyphs[0].message)
+
+
+def test_provenance_states_simulation_seconds_only_when_the_runs_were_timed():
+    """A run's replications carry their seconds; a calibration's or an optimisation's do not, and their report must
+    not claim "0.0 s of simulation" for minutes of work."""
+    from sim.report import provenance
+
+    timed = provenance({"replications": [{"spawn_key": [0], "seconds": 1.25}, {"spawn_key": [1], "seconds": 2.0}]})
+    assert timed["Replications"] == "2 (spawn keys [0], [1]; 3.2 s of simulation)"
+    untimed = provenance({"replications": [{"spawn_key": [0]}, {"spawn_key": [1]}]})
+    assert untimed["Replications"] == "2 (spawn keys [0], [1])"
