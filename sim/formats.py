@@ -109,3 +109,19 @@ def adaptive(x: float) -> str:
         return MISSING
     size = abs(float(x))
     return number(x, 0 if size >= 1e4 else 1 if size >= 10 else 3)
+
+
+# brand_year() columns in dollars (1989 USD): the ledger's money (sim.metrics.MONEY) and what is derived from it
+DOLLAR_COLUMNS = frozenset({"service_revenue", "service_cost", "service_margin", "new_car_margin", "sales_revenue",
+                            "profit", "clv", "mean_price"})
+FRACTION_COLUMNS = frozenset({"sales_share", "fleet_share", "lease_share", "repurchase_loyalty", "churn_rate"})
+
+
+def for_metric(metric: str, per: str | None = None):
+    """How a value of a ``brand_year()`` column is written: dollars as :func:`money` (``$3.48B``), a fraction as
+    :func:`percent`, anything else (or a ratio of two columns other than dollars per unit) as :func:`adaptive`."""
+    if metric in DOLLAR_COLUMNS:
+        return lambda x: money(x, 2)
+    if metric in FRACTION_COLUMNS and per is None:
+        return percent
+    return adaptive

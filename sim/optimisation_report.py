@@ -30,7 +30,7 @@ import seaborn as sns
 
 from sim.figures import Figure, png_uri
 from sim.files import atomic_folder, safe_name, toml_document, toml_inline, unique_suffix, write_atomic, write_json
-from sim.formats import MISSING, adaptive
+from sim.formats import MISSING, adaptive, compact_money, for_metric, percent
 from sim.optimisation import AS_WRITTEN, OptimisationResult, lever_table
 from sim.report import cell, head, markup, provenance, render, row, table
 from sim.results import ROOT
@@ -47,8 +47,13 @@ def default_destination(name: str, started: datetime, seed: int | None = None) -
     return ROOT / "results" / "optimisations" / safe_name(name) / f"{started:%Y%m%dT%H%M%SZ}-{unique_suffix(seed)}"
 
 
-def _value(v: float) -> str:
-    return adaptive(v) if v is not None and np.isfinite(v) else MISSING
+def _value(v: float, write=adaptive) -> str:
+    return write(v) if v is not None and np.isfinite(v) else MISSING
+
+
+def _writer(objective):
+    """How an objective's values are written (``sim.formats.for_metric``: dollars, percentages, or plain)."""
+    return for_metric(objective.metric, objective.per)
 
 
 def headline(result: OptimisationResult) -> list:
@@ -68,16 +73,17 @@ def headline(result: OptimisationResult) -> list:
         s = result.summary(best, k)
         d = result.difference(best, k)
         w = result.summary(result.as_written, k)
-        ci = f"95% CI {_ci(s['ci_low'], s['ci_high'])[1:-1]}" if np.isfinite(s["ci_low"]) else "no CI"
-        dci = f"95% CI {_ci(d[1], d[2])[1:-1]}" if np.isfinite(d[1]) else "no CI"
-        robust = "" if result.measure == "mean" else f"{result.measure} <b>{_value(s['robust'])}</b> "
+        ci = f"95% CI {_ci(s['ci_low'], s['ci_high'], _writer(o))[1:-1]}" if np.isfinite(s["ci_low"]) else "no CI"
+        dci = f"95% CI {_ci(d[1], d[2], _writer(o))[1:-1]}" if np.isfinite(d[1]) else "no CI"
+        fmt = _writer(o)
+        robust = "" if result.measure == "mean" else f"{result.measure} <b>{_value(s['robust'], fmt)}</b> "
         lines.append(markup(
             "{}: " + robust.replace("{", "{{").replace("}", "}}") + "mean over the {} uncertainty scenarios <b>{}</b> "
             "({} over {} replications; 95% of the scenarios between {} and {}). As written: {}; difference {} ({}, "
-            "replications paired).", f"{o.label()} ({o.direction})", s["scenarios"], _value(s["mean"]), ci,
-            s["replications"], _value(s["scenarios_low"]), _value(s["scenarios_high"]),
-            _value(w["mean"]) if result.measure == "mean" else f"{result.measure} {_value(w['robust'])}, mean "
-            f"{_value(w['mean'])}", _value(d[0]), dci))
+            "replications paired).", f"{o.label()} ({o.direction})", s["scenarios"], _value(s["mean"], fmt), ci,
+            s["replications"], _value(s["scenarios_low"], fmt), _value(s["scenarios_high"], fmt),
+            _value(w["mean"], fmt) if result.measure == "mean" else f"{result.measure} {_value(w['robust'], fmt)}, "
+            f"mean {_value(w['mean'], fmt)}", _value(d[0], fmt), dci))
     warn = few_replications(p.spec.replications)
     if warn:
         lines.append(warn)
@@ -103,11 +109,13 @@ def summary_tables(result: OptimisationResult) -> list[dict]:
     robust = result.measure != "mean"  # else the robust value is the mean: not shown twice
     for k, o in enumerate(p.objectives):
         s, w, d = result.summary(best, k), result.summary(result.as_written, k), result.difference(best, k)
-        rows.append(row([*([cell(_value(s["robust"]), "bold"), cell(_value(w["robust"]))] if robust else []),
-                         cell(_value(s["mean"]), "num" if robust else "bold", ci=_ci(s["ci_low"], s["ci_high"])),
-                         cell(_value(w["mean"]), ci=_ci(w["ci_low"], w["ci_high"])),
-                         cell(_value(d[0]), ci=_ci(d[1], d[2]), sig=bool(d[1] > 0 or d[2] < 0)),
-                         cell(f"{_value(s['scenarios_low'])} to {_value(s['scenarios_high'])}")], label=o.label()))
+        f = _writer(o)
+        rows.append(row([*([cell(_value(s["robust"], f), "bold"), cell(_value(w["robust"], f))] if robust else []),
+                         cell(_value(s["mean"], f), "num" if robust else "bold", ci=_ci(s["ci_low"], s["ci_high"], f)),
+                         cell(_value(w["mean"], f), ci=_ci(w["ci_low"], w["ci_high"], f)),
+                         cell(_value(d[0], f), ci=_ci(d[1], d[2], f), sig=bool(d[1] > 0 or d[2] < 0)),
+                         cell(f"{_value(s['scenarios_low'], f)} to {_value(s['scenarios_high'], f)}")],
+                        label=o.label()))
     objectives = table("objectives", [head("objective", left=True),
                                       *([head(f"best ({result.measure})"), head(f"as written ({result.measure})")]
                                         if robust else []),
@@ -120,8 +128,8 @@ def summary_tables(result: OptimisationResult) -> list[dict]:
     return [levers, objectives]
 
 
-def _ci(low: float, high: float) -> str:
-    return f"({_value(low)} to {_value(high)})" if np.isfinite(low) and np.isfinite(high) else ""
+def _ci(low: float, high: float, write=adaptive) -> str:
+    return f"({_value(low, write)} to {_value(high, write)})" if np.isfinite(low) and np.isfinite(high) else ""
 
 
 def best_frame(result: OptimisationResult) -> pd.DataFrame:
@@ -222,6 +230,17 @@ def manifest(result: OptimisationResult, started: datetime) -> dict:
     }
 
 
+def _axis_format(axis, objective) -> None:
+    """An objective's axis ticks as its values are written: dollars as ``$3.4B``, fractions as percentages."""
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    write = _writer(objective)
+    if write is percent:
+        axis.set_major_formatter(PercentFormatter(1.0))
+    elif write is not adaptive:
+        axis.set_major_formatter(FuncFormatter(lambda v, _: compact_money(v)))
+
+
 def plot_history(result: OptimisationResult, history: pd.DataFrame) -> Figure:
     """Each candidate's robust first objective, the best so far, and the scenario as written."""
     o = result.problem.objectives[0]
@@ -237,6 +256,7 @@ def plot_history(result: OptimisationResult, history: pd.DataFrame) -> Figure:
             ax.axhline(written.iloc[0], color="#999", ls="--", lw=1, label="scenario as written")
         ax.set_xlabel("candidate")
         ax.set_ylabel(col)
+        _axis_format(ax.yaxis, o)
         ax.legend(frameon=False, fontsize=8)
     return Figure("Search", f"The robust value ({result.measure}) of every candidate in the order the optimiser "
                   "proposed it.", png_uri(fig))
@@ -256,6 +276,8 @@ def plot_pareto(result: OptimisationResult, history: pd.DataFrame, front: pd.Dat
         ax.scatter(w[a], w[b], marker="D", color="#c0392b", label="scenario as written", zorder=3)
         ax.set_xlabel(a)
         ax.set_ylabel(b)
+        _axis_format(ax.xaxis, p.objectives[0])
+        _axis_format(ax.yaxis, p.objectives[1])
         ax.legend(frameon=False, fontsize=8)
     return Figure("Pareto front", "Feasible candidates no other beats on both objectives (robust values).",
                   png_uri(fig))
@@ -309,7 +331,8 @@ def _front_table(result: OptimisationResult) -> dict:
     cols = [f"{o.label()}_{result.measure}" for o in p.objectives]
     return table("pareto", [head("candidate"), *(head(x.name) for x in p.levers), *(head(c) for c in cols)],
                  [row([cell(str(r["evaluation"])), *(cell(toml_inline(r[x.name])) for x in p.levers),
-                       *(cell(_value(r[c])) for c in cols)]) for _, r in front.iterrows()])
+                       *(cell(_value(r[c], _writer(o))) for c, o in zip(cols, p.objectives))])
+                  for _, r in front.iterrows()])
 
 
 def _draws_table(draws: pd.DataFrame) -> dict | None:

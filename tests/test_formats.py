@@ -63,3 +63,15 @@ def test_t_half_width_is_elementwise_scipy(pairs, confidence):
             low, high = stats.t.interval(confidence, k - 1)  # standard t (scipy wants scale > 0; sd may be 0)
             scale = s / np.sqrt(k)
             assert h == pytest.approx(high * scale, rel=1e-12) and -h == pytest.approx(low * scale, rel=1e-12)
+
+
+def test_a_metric_is_written_in_its_unit():
+    """Dollars with a scale, fractions as percentages, anything else plainly (sim.formats.for_metric): an
+    optimisation's NPV reads "$3.48B", not "3,477,065,359"."""
+    from sim.formats import adaptive, for_metric
+
+    assert for_metric("profit")(3_477_065_359.0) == "$3.48B"
+    assert for_metric("service_cost", per="fleet")(812.5) == "$812"
+    assert for_metric("sales_share")(0.2041) == "20.4%"
+    assert for_metric("sales_share", per="fleet") is adaptive
+    assert for_metric("sales") is adaptive
