@@ -442,6 +442,7 @@ def analyze(sweep_dir: str | Path) -> Path:
             files.append(f"scatter_{o}.png")
         info = {
             "sweep": str(folder), "design": kind, "points": n_points, "outputs": outputs,
+            "metrics": {o["name"]: o["metric"] for o in manifest["experiment"]["outputs"]},
             "parameters": [p["name"] for p in params], "runs_used": int(len(runs)),
             "replications_per_point": {"min": int(counts.min()), "max": int(counts.max())},
             "chunks": len(chunk_files(folder)), "conf_level": CONFIDENCE, "num_resamples": NUM_RESAMPLES,
@@ -485,7 +486,7 @@ def format_summary(analysis_dir: str | Path, top: int = 3) -> str:
 def _grid_lines(folder: Path, info: dict) -> list[str]:
     """Per output: the best point (its values, mean and interval, and the points it cannot be told apart from),
     then each parameter's main effect, level by level."""
-    from sim.formats import adaptive, interval
+    from sim.formats import for_metric, interval
 
     def value(x) -> str:  # a parameter's value as the experiment wrote it: 0.5, 36, True, 'name'
         return f"{x:.6g}" if isinstance(x, (float, np.floating)) else str(x)
@@ -500,13 +501,14 @@ def _grid_lines(folder: Path, info: dict) -> list[str]:
             lines.append(f"  {r['output']}: no design point has a finite mean")
             continue
         where = ", ".join(f"{p} = {value(r[p])}" for p in params)
-        ci = interval(r["ci_low"], r["ci_high"], adaptive)
+        write = for_metric(info.get("metrics", {}).get(r["output"], ""))  # in its unit: $10.05B, 20.4%
+        ci = interval(r["ci_low"], r["ci_high"], write)
         tied = "" if pd.isna(r["overlapping"]) else (
             "; no other point's interval overlaps it" if r["overlapping"] == 0 else
             f"; {int(r['overlapping'])} other point(s) overlap it")
         lines.append(f"  {r['output']} ({r['better']} is better): best at point {r['point']} ({where}): "
-                     f"{adaptive(r['mean'])} {('95% CI ' + ci) if ci else '(no interval)'}{tied}")
+                     f"{write(r['mean'])} {('95% CI ' + ci) if ci else '(no interval)'}{tied}")
         for param, rows in effects[effects["output"] == r["output"]].groupby("parameter", sort=False):
-            levels = ", ".join(f"{value(x.level)}: {adaptive(x.mean)}" for x in rows.itertuples())
+            levels = ", ".join(f"{value(x.level)}: {write(x.mean)}" for x in rows.itertuples())
             lines.append(f"    main effect of {param}: {levels}")
     return lines
