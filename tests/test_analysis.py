@@ -322,7 +322,7 @@ def test_grid_best_point_and_main_effects_recover_a_known_answer(tmp_path, bette
     where = f"(x1 = {row['x1']:g}, loaners = {row['loaners']})"
     assert f"y ({better} is better): best at point {int(row['point'])} {where}" in text, text
     assert "main effect of x1: 0.5: " in text and "main effect of loaners: False: " in text, text
-    assert f": {row['mean'] * 100:.1f}% 95% CI [" in text, text  # in the output's unit (sales_share: a percentage)
+    assert f": {row['mean'] * 100:,.1f}% 95% CI [" in text, text  # in the output's unit (sales_share: a percentage)
 
 
 def test_main_effect_interval_is_the_pooled_replication_noise():
