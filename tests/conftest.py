@@ -29,6 +29,15 @@ settings.load_profile(PROFILE)
 HANG_GUARD_S = 1800
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """A child process's ``preexec_fn`` for the Ctrl-C tests: SIGINT at its default, as a command started from a
+    terminal has it. A child inherits an ignored SIGINT (Python then never raises KeyboardInterrupt), and a test
+    runner's worker process may have it ignored after other tests; the command's own handling is what is tested."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def fuzz_budget(examples: int) -> settings:
     """A fuzz test's settings: ``examples`` in the suite (CI), FUZZ_FACTOR times as many with the "fuzz" profile
     (`make fuzz`); no health check stops it for slow or large examples (scenario files are both)."""

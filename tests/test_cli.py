@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sim.files import atomic_folder
-from tests.conftest import HANG_GUARD_S
+from tests.conftest import HANG_GUARD_S, ctrl_c_as_in_a_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -392,7 +392,8 @@ def test_ctrl_c_during_a_run_prints_one_line_exits_130_and_leaves_nothing(tmp_pa
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "run", "lexus_us_1989", "-n", "300000",
                              "-r", "4", "--workers", "2", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     parent = psutil.Process(proc.pid)
 
     def ready() -> bool:

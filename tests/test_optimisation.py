@@ -21,7 +21,7 @@ from sim.executor import Executor
 from sim.optimisation import Optimiser, metric_value, robust, staging_file
 from sim.optimisation_problem import Metric, load_optimisation
 from sim.scenario_files import ScenarioError
-from tests.conftest import HANG_GUARD_S
+from tests.conftest import HANG_GUARD_S, ctrl_c_as_in_a_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_PROCESS = Executor(workers=1)  # toys run in this process (no cluster is ever started)
@@ -398,7 +398,7 @@ def test_cli_ctrl_c_keeps_the_history_and_resume_finishes_as_an_uninterrupted_ru
     staging = staging_file(out)
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "optimize", str(path), "--workers", "1",
                              "--out", str(out), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=ctrl_c_as_in_a_terminal)
     deadline = time.monotonic() + HANG_GUARD_S  # a hang guard, not a speed check
     while time.monotonic() < deadline and proc.poll() is None:
         # as soon as the history is kept (its header and the scenario as written): the whole budget is left to be
