@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml
 	$(BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	@echo "Compiling the model's kernels (numba, once: cached in sim/__pycache__; about 20 s)"
+	$(PY) -W ignore -c "from sim.model import LuxuryMarketModel as M; \
+	  [M('lexus_us_1989', buyers=n, seed=1, engine=e, **{'market.years': 2}).run() for e, n in (('vectorised', 1000), ('agents', 200))]"
 	@touch $(STAMP)
 
 ## make run: set up, then run the flagship scenario (scenarios/lexus_us_1989.toml) and print its summary.
