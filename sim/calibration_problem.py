@@ -11,7 +11,6 @@ itself is ``sim/calibration.py``.
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from sim import moments
-from sim.scenario import Name, RootSeed, StrictModel
+from sim.scenario import Name, RootSeed, StrictModel, ordered_range
 from sim.scenario_files import (
     SCENARIO_DIR,
     ScenarioError,
@@ -50,11 +49,7 @@ class FreeParameter(StrictModel):
     @field_validator("range")
     @classmethod
     def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not value[0] < value[1]:
-            raise ValueError(f"range must be [low, high] with low < high, got {list(value)}")
-        if not math.isfinite(value[1] - value[0]):
-            raise ValueError(f"the range {list(value)} is too wide to search (high - low overflows)")
-        return value
+        return ordered_range(value, "search")
 
     @model_validator(mode="after")
     def _start_inside(self) -> FreeParameter:

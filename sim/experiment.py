@@ -133,7 +133,28 @@ Design = Annotated[GridDesign | LHSDesign | SobolDesign | MorrisDesign, Field(di
 AGGREGATES = ("sum", "mean", "median", "min", "max")
 
 
-class Output(StrictModel):
+class CellSelection(StrictModel):
+    """The brand-year cells of ``model.brand_year()`` a number is taken over: ``brand`` or ``brands`` (neither: all),
+    ``year`` or ``years`` (neither: all). The one rule for an experiment's outputs and an optimisation's metrics; a
+    subclass declares the four fields."""
+
+    @model_validator(mode="after")
+    def _one_way(self):
+        if self.brand is not None and self.brands is not None:
+            raise ValueError("give brand or brands, not both")
+        if self.year is not None and self.years is not None:
+            raise ValueError("give year or years, not both")
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise ValueError(f"years: first ({self.years[0]}) must not be after last ({self.years[1]})")
+        return self
+
+    @property
+    def brand_list(self) -> list[str] | None:
+        """The selected brands (``brand`` or ``brands``), or None for all."""
+        return [self.brand] if self.brand is not None else self.brands
+
+
+class Output(CellSelection):
     """A named number per run from ``model.brand_year()``: one metric over brands x years, aggregated."""
 
     name: Name
@@ -157,22 +178,7 @@ class Output(StrictModel):
     @field_validator("versus", mode="before")
     @classmethod
     def _flatten_versus(cls, value: Any) -> Any:
-        return _overrides(value)
-
-    @model_validator(mode="after")
-    def _one_way(self) -> Output:
-        if self.brand is not None and self.brands is not None:
-            raise ValueError("give brand or brands, not both")
-        if self.year is not None and self.years is not None:
-            raise ValueError("give year or years, not both")
-        if self.years is not None and self.years[0] > self.years[1]:
-            raise ValueError(f"years: first ({self.years[0]}) must not be after last ({self.years[1]})")
-        return self
-
-    @property
-    def brand_list(self) -> list[str] | None:
-        """The selected brands (``brand`` or ``brands``), or None for all."""
-        return [self.brand] if self.brand is not None else self.brands
+        return overrides_list(value)
 
 
 class Experiment(StrictModel):
@@ -223,7 +229,7 @@ class Experiment(StrictModel):
     @field_validator("set", mode="before")
     @classmethod
     def _flatten(cls, value: Any) -> Any:
-        return _overrides(value)
+        return overrides_list(value)
 
 
 
@@ -245,7 +251,7 @@ def value_kind(value: Any) -> str | None:
     return None
 
 
-def _overrides(value: Any) -> Any:
+def overrides_list(value: Any) -> Any:
     """A table of dotted keys as 'path=value' strings (as --set takes them); a list of such strings checked."""
     if isinstance(value, dict):
         return [f"{path}={toml_inline(v)}" for path, v in _flatten_table(value)]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,9 +25,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.calibration_problem import base_scenario, field_value
 from sim.compare import DISCOUNT_RATE
-from sim.experiment import _flatten_table, value_kind
+from sim.experiment import CellSelection, overrides_list, value_kind
 from sim.files import toml_inline
-from sim.scenario import INT64, Name, RootSeed, StrictModel, Text
+from sim.scenario import INT64, Name, RootSeed, StrictModel, Text, ordered_range
 from sim.scenario_files import (
     SCENARIO_DIR,
     ScenarioError,
@@ -61,12 +60,7 @@ class Lever(StrictModel):
     @field_validator("range")
     @classmethod
     def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None:
-            if not value[0] < value[1]:
-                raise ValueError(f"range must be [low, high] with low < high, got {list(value)}")
-            if not math.isfinite(value[1] - value[0]):
-                raise ValueError(f"the range {list(value)} is too wide to search (high - low overflows)")
-        return value
+        return None if value is None else ordered_range(value, "search")
 
     @field_validator("choices")
     @classmethod
@@ -89,7 +83,7 @@ class Lever(StrictModel):
         return self
 
 
-class Metric(StrictModel):
+class Metric(CellSelection):
     """A number per run from ``model.brand_year()``: one column over brands x years, aggregated (``npv``: each year's
     value discounted to the first year at ``discount_rate``, summed), optionally divided by the same aggregate of
     another column (``per``: service spending per car is ``service_cost`` per ``fleet``)."""
@@ -107,21 +101,6 @@ class Metric(StrictModel):
     discount_rate: float = Field(DISCOUNT_RATE, ge=0, le=1, description="Real discount rate a year, for npv "
                                                                         "(default sim.compare.DISCOUNT_RATE).")
     per: str | None = Field(None, description="Divide by the same aggregate of this brand_year() column (e.g. fleet).")
-
-    @model_validator(mode="after")
-    def _one_way(self) -> Metric:
-        if self.brand is not None and self.brands is not None:
-            raise ValueError("give brand or brands, not both")
-        if self.year is not None and self.years is not None:
-            raise ValueError("give year or years, not both")
-        if self.years is not None and self.years[0] > self.years[1]:
-            raise ValueError(f"years: first ({self.years[0]}) must not be after last ({self.years[1]})")
-        return self
-
-    @property
-    def brand_list(self) -> list[str] | None:
-        """The selected brands (``brand`` or ``brands``), or None for all."""
-        return [self.brand] if self.brand is not None else self.brands
 
     def label(self) -> str:
         """The column name: ``name``, or one made from the brand, metric, aggregate and years."""
@@ -170,11 +149,7 @@ class Uncertain(StrictModel):
     @field_validator("range")
     @classmethod
     def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not value[0] < value[1]:
-            raise ValueError(f"range must be [low, high] with low < high, got {list(value)}")
-        if not math.isfinite(value[1] - value[0]):
-            raise ValueError(f"the range {list(value)} is too wide to sample (high - low overflows)")
-        return value
+        return ordered_range(value, "sample")
 
     @model_validator(mode="after")
     def _path_or_paths(self) -> Uncertain:
@@ -238,13 +213,7 @@ class OptimisationSpec(StrictModel):
     @field_validator("set", mode="before")
     @classmethod
     def _flatten(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return [f"{path}={toml_inline(v)}" for path, v in _flatten_table(value)]
-        if isinstance(value, list):
-            for item in value:
-                if not isinstance(item, str) or "=" not in item:
-                    raise ValueError(f"expected 'field.path=value' strings, got {item!r}")
-        return value
+        return overrides_list(value)
 
 
 # ---- the loaded problem -------------------------------------------------------------------------------------------

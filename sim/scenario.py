@@ -29,6 +29,7 @@ and the model's arithmetic overflows).
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -95,6 +96,20 @@ def strict_scalars(schema: Any) -> Any:
 
 
 INPUT_RULES = ConfigDict(extra="forbid", allow_inf_nan=False)  # every input schema's: no unknown field, finite numbers
+
+
+def ordered_range(value: tuple[float, float], use: str) -> tuple[float, float]:
+    """A ``[low, high]`` range of a file (a calibration's prior, an optimisation's lever or uncertainty), checked:
+    low < high, and high - low finite (else nothing could ``use`` it: search or sample).
+
+    Raises:
+        ValueError: with the reason, for pydantic to name the field.
+    """
+    if not value[0] < value[1]:
+        raise ValueError(f"range must be [low, high] with low < high, got {list(value)}")
+    if not math.isfinite(value[1] - value[0]):
+        raise ValueError(f"the range {list(value)} is too wide to {use} (high - low overflows)")
+    return value
 
 
 class StrictModel(BaseModel):
