@@ -70,18 +70,7 @@ class Parameter(StrictModel):
     @field_validator("values")
     @classmethod
     def _one_kind(cls, value: list[Any] | None) -> list[Any] | None:
-        if value is None:
-            return value
-        kinds = {value_kind(v) for v in value}
-        if None in kinds or len(kinds - {"int"} if kinds >= {"int", "float"} else kinds) > 1:
-            raise ValueError("values must all be numbers, all booleans or all strings")
-        if any(isinstance(v, float) and not math.isfinite(v) for v in value):
-            raise ValueError(f"values must be finite numbers, got {value}")
-        if any(value_kind(v) == "int" and not INT64[0] <= v <= INT64[1] for v in value):
-            raise ValueError(f"integer values must fit 64 bits ({INT64[0]} to {INT64[1]})")
-        if len({json.dumps(v) for v in value}) != len(value):
-            raise ValueError("values must not repeat")
-        return value
+        return None if value is None else listed_values(value, "values")
 
 
 class GridDesign(StrictModel):
@@ -249,6 +238,25 @@ def value_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "str"
     return None
+
+
+def listed_values(value: list[Any], what: str) -> list[Any]:
+    """A list of values a file gives to try (an experiment's ``values``, an optimisation's ``choices``), checked: all
+    numbers, all booleans or all strings; numbers finite and integers within 64 bits; none repeated.
+
+    Raises:
+        ValueError: naming ``what`` and the reason, for pydantic to name the field.
+    """
+    kinds = {value_kind(v) for v in value}
+    if None in kinds or len(kinds - {"int"} if kinds >= {"int", "float"} else kinds) > 1:
+        raise ValueError(f"{what} must all be numbers, all booleans or all strings")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in value):
+        raise ValueError(f"{what} must be finite numbers, got {value}")
+    if any(value_kind(v) == "int" and not INT64[0] <= v <= INT64[1] for v in value):
+        raise ValueError(f"integer {what} must fit 64 bits ({INT64[0]} to {INT64[1]})")
+    if len({json.dumps(v) for v in value}) != len(value):
+        raise ValueError(f"{what} must not repeat")
+    return value
 
 
 def overrides_list(value: Any) -> Any:

@@ -25,9 +25,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.calibration_problem import base_scenario, field_value
 from sim.compare import DISCOUNT_RATE
-from sim.experiment import CellSelection, overrides_list, value_kind
+from sim.experiment import CellSelection, listed_values, overrides_list, value_kind
 from sim.files import toml_inline
-from sim.scenario import INT64, Name, RootSeed, StrictModel, Text, ordered_range
+from sim.scenario import Name, RootSeed, StrictModel, Text, ordered_range
 from sim.scenario_files import (
     SCENARIO_DIR,
     ScenarioError,
@@ -65,16 +65,7 @@ class Lever(StrictModel):
     @field_validator("choices")
     @classmethod
     def _one_kind(cls, value: list[Any] | None) -> list[Any] | None:
-        if value is None:
-            return value
-        kinds = {value_kind(v) for v in value}
-        if None in kinds or len(kinds - {"int"} if kinds >= {"int", "float"} else kinds) > 1:
-            raise ValueError("choices must all be numbers, all booleans or all strings")
-        if any(value_kind(v) == "int" and not INT64[0] <= v <= INT64[1] for v in value):
-            raise ValueError(f"integer choices must fit 64 bits ({INT64[0]} to {INT64[1]})")
-        if len({json.dumps(v) for v in value}) != len(value):
-            raise ValueError("choices must not repeat")
-        return value
+        return None if value is None else listed_values(value, "choices")
 
     @model_validator(mode="after")
     def _range_or_choices(self) -> Lever:
