@@ -257,10 +257,30 @@ def money_verdict(run: RunData, brands: list[str]) -> list:
                             "(replication means, 1989 dollars).", first_year, last_year, brand,
                             millions(m["service_revenue"] - m["service_cost"], 1), millions(m["profit"], 1),
                             millions(m["npv"], 1), first_year, percent(DISCOUNT_RATE, 0)))
+    others = what_ifs(run.name)
+    example = f" (the library's what-ifs of {run.name}: {', '.join(others)})" if others else ""
     lines.append(markup("What a policy bought takes a run without it: python run_sim.py compare WITHOUT {} runs both "
                         "with the same random numbers and gives the policy's effect on share and profit, its return "
-                        "on the service spending, NPV and payback year.", run.name))
+                        "on the service spending, NPV and payback year{}.", run.name, example))
     return lines
+
+
+def what_ifs(name: str, at_most: int = 3) -> list[str]:
+    """The library's scenarios (``scenarios/*.toml``) that extend scenario ``name`` directly, by name, sorted; at most
+    ``at_most`` (none for a scenario outside the library). A file that cannot be read is skipped."""
+    import tomllib
+
+    from sim.scenario_files import SCENARIO_DIR
+
+    found = []
+    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+        try:
+            extends = tomllib.loads(path.read_text(encoding="utf-8")).get("extends")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        if isinstance(extends, str) and Path(extends).stem == name and path.stem != name:
+            found.append(path.stem)
+    return found[:at_most]
 
 
 KEY_FIGURES = (  # column, header, writer of one value

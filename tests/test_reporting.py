@@ -457,4 +457,14 @@ def test_a_runs_money_verdict_discounts_profit_as_the_comparison_does():
     # replication 0: 100 + 108 / 1.08 = 200; replication 1: 100 + 216 / 1.08 = 300; mean 250 ($M)
     assert "profit $262.0M, worth $250.0M in 1989 at 8% a year" in money
     assert "service P&L totals −$4.0M" in money
-    assert "compare WITHOUT flagship" in pointer
+    assert "compare WITHOUT flagship" in pointer and "what-ifs" not in pointer  # no library scenario extends it
+
+
+def test_the_run_headline_names_the_librarys_what_ifs_of_a_scenario():
+    from sim.results import ROOT
+    from sim.run_report import what_ifs
+
+    found = what_ifs("lexus_us_1989")
+    assert 0 < len(found) <= 3 and "lexus_us_1989" not in found
+    assert all((ROOT / "scenarios" / f"{name}.toml").read_text().count("lexus_us_1989") for name in found)
+    assert what_ifs("no_such_scenario") == []
