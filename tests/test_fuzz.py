@@ -570,32 +570,54 @@ def test_cli_explain_of_a_perturbed_scenario_exits_0_or_2_in_one_line_per_proble
         assert_cli_answer(proc, (str(path), f"{path} (with --set overrides)", "--set "), None)
 
 
+def tiny_experiment(doc: Any) -> Any:
+    """An experiment document made cheap whatever else was perturbed: a grid of two points at most (the first
+    parameter's two values; the others', an uncertainty's included, one), one replication, 200 buyers, two years."""
+    if not isinstance(doc, dict):
+        return doc
+    if isinstance(doc.get("set"), list):
+        doc["set"] = [*doc["set"], "simulation.buyers=200", "market.years=2"]
+    else:
+        table = doc["set"] if isinstance(doc.get("set"), dict) else {}
+        doc["set"] = {**table, "simulation": {**(table.get("simulation") if isinstance(table.get("simulation"),
+                                                                                       dict) else {}),
+                                              "buyers": 200},
+                      "market": {**(table.get("market") if isinstance(table.get("market"), dict) else {}),
+                                 "years": 2}}
+    doc["design"] = {"kind": "grid"}
+    doc["replications"] = 1
+    varied = [*(doc["parameters"] if isinstance(doc.get("parameters"), list) else []),
+              *(doc["uncertainties"] if isinstance(doc.get("uncertainties"), list) else [])]
+    for i, p in enumerate(varied):
+        if isinstance(p, dict) and isinstance(p.get("range"), list):  # two points at most: the first
+            p.update(values=p.pop("range")[:2])                      # parameter's two values
+        if isinstance(p, dict) and isinstance(p.get("values"), list):
+            p["values"] = p["values"][: 2 if i == 0 else 1]
+    for o in doc["outputs"] if isinstance(doc.get("outputs"), list) else []:
+        if isinstance(o, dict) and "year" in o:
+            o["year"] = 1987
+        if isinstance(o, dict) and "years" in o:
+            o["years"] = [1986, 1987]
+    return doc
+
+
+def test_every_shipped_experiment_and_optimisation_made_tiny_is_still_accepted(tmp_path):
+    """The CLI sweep and optimize fuzz tests' unperturbed examples run (an uncertain experiment's twins included),
+    they are not refused."""
+    for name, doc in EXPERIMENTS.items():
+        p = plan(write(tmp_path, name, tomli_w.dumps(tiny_experiment(copy.deepcopy(doc))).encode()))
+        assert len(p.design) <= 2 and p.experiment.replications == 1, name
+    for name, doc in OPTIMISATIONS.items():  # and the CLI optimize fuzz test's (its helper is below)
+        problem = load_optimisation(write(tmp_path, name, tomli_w.dumps(tiny_optimisation(copy.deepcopy(doc)))
+                                          .encode()))
+        assert problem.base_raw["market"]["years"] == 2 and len(problem.draw_values) <= 2, name
+
+
 @fuzz_budget(2)
 @given(st.data())
 def test_cli_sweep_of_a_perturbed_experiment_exits_0_or_2_with_nothing_written(data):
     name, doc = data.draw(mutated(EXPERIMENTS, EXPERIMENT_FIELDS, min_mutations=0))
-    if isinstance(doc, dict):  # tiny runs: a small design of small runs, whatever else was perturbed
-        if isinstance(doc.get("set"), list):
-            doc["set"] = [*doc["set"], "simulation.buyers=200", "market.years=2"]
-        else:
-            table = doc["set"] if isinstance(doc.get("set"), dict) else {}
-            doc["set"] = {**table, "simulation": {**(table.get("simulation") if isinstance(table.get("simulation"),
-                                                                                           dict) else {}),
-                                                  "buyers": 200},
-                          "market": {**(table.get("market") if isinstance(table.get("market"), dict) else {}),
-                                     "years": 2}}
-        doc["design"] = {"kind": "grid"}
-        doc["replications"] = 1
-        for i, p in enumerate(doc["parameters"] if isinstance(doc.get("parameters"), list) else []):
-            if isinstance(p, dict) and isinstance(p.get("range"), list):  # two points at most: the first
-                p.update(values=p.pop("range")[:2])                      # parameter's two values
-            if isinstance(p, dict) and isinstance(p.get("values"), list):
-                p["values"] = p["values"][: 2 if i == 0 else 1]
-        for o in doc["outputs"] if isinstance(doc.get("outputs"), list) else []:
-            if isinstance(o, dict) and "year" in o:
-                o["year"] = 1987
-            if isinstance(o, dict) and "years" in o:
-                o["years"] = [1986, 1987]
+    doc = tiny_experiment(doc)
     raw = data.draw(file_bytes(doc))
     with tempfile.TemporaryDirectory() as tmp:
         path = write(Path(tmp), name, raw)
