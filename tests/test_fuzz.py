@@ -17,6 +17,12 @@ The budget is small in the suite (CI); ``make fuzz`` runs the same tests at ``FU
 (``HYPOTHESIS_PROFILE=fuzz``, tests/conftest.py). A bug the fuzzer found is kept as an explicit ``@example`` here or
 as a plain test beside the code it concerns (tests/test_scenario.py, tests/test_calibration.py), and every number's
 edges are checked deterministically as well (:data:`EDGES`).
+
+The same holds for optimisation files (``scenarios/optimisations/``: the loader in process, ``optimize`` with a
+tiny budget through the command line), for experiments' ``[[uncertainties]]`` and outputs' ``versus`` and
+``better`` (every shipped experiment is perturbed), and for ``discover --where``, whose expression is user input
+(generated text and expression-like strings, on a small synthetic sweep): accepted and a whole folder, or exit 2
+with one line naming ``--where``, and nothing written.
 """
 
 from __future__ import annotations
@@ -33,15 +39,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import tomli_w
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from sim.calibration_problem import CALIBRATION_DIR, load_calibration
 from sim.design import plan
+from sim.discovery import discover
 from sim.experiment import EXPERIMENT_DIR, load_experiment
 from sim.files import toml_inline
 from sim.model import LuxuryMarketModel
+from sim.optimisation_problem import OPTIMISATION_DIR, load_optimisation
 from sim.scenario_files import (
     SCENARIO_DIR,
     ScenarioError,
@@ -55,11 +64,14 @@ from sim.scenario_files import (
     validate,
 )
 from tests.conftest import HANG_GUARD_S, fuzz_budget
+from tests.test_analysis import synthetic_sweep
+from tests.test_discovery import LHS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {p.name: read_toml(p) for p in sorted(SCENARIO_DIR.glob("*.toml"))}
 EXPERIMENTS = {p.name: read_toml(p) for p in sorted(EXPERIMENT_DIR.glob("*.toml"))}
 CALIBRATIONS = {p.name: read_toml(p) for p in sorted(CALIBRATION_DIR.glob("*.toml"))}
+OPTIMISATIONS = {p.name: read_toml(p) for p in sorted(OPTIMISATION_DIR.glob("*.toml"))}
 
 
 # ---- values: of every TOML type, extreme numbers, broken dates, awkward names ----------------------------
@@ -74,7 +86,9 @@ AWKWARD_NAMES = ["", " ", "Lexus", "lexus", "Lexus ", "Mercedes.Benz", "Mercedes
                  "=", "a=b", "#", "null", "true", "nan", "inf"]
 KEYS = st.one_of(st.sampled_from(["x", "loaner_carz", "extends", "replace", "name", "timeline", "date", "year",
                                   "models", "service", "price", "kind", "path", "range", "values", "brand",
-                                  "years", "metric", "set", "seed", "design", "parameters", "outputs"]),
+                                  "years", "metric", "set", "seed", "design", "parameters", "outputs",
+                                  "uncertainties", "versus", "better", "levers", "choices", "objective",
+                                  "second_objective", "constraints", "uncertainty", "scenarios", "direction"]),
                  st.sampled_from(AWKWARD_NAMES), st.text(max_size=8))
 SCALARS = st.one_of(
     st.sampled_from(EXTREME_NUMBERS),
@@ -293,6 +307,8 @@ EXPERIMENT_FIELDS = fields_of({name: load_experiment(EXPERIMENT_DIR / name)[1].m
                                for name in EXPERIMENTS})
 CALIBRATION_FIELDS = fields_of({name: load_calibration(CALIBRATION_DIR / name).spec.model_dump(mode="json")
                                 for name in CALIBRATIONS})
+OPTIMISATION_FIELDS = fields_of({name: load_optimisation(OPTIMISATION_DIR / name).spec.model_dump(mode="json")
+                                 for name in OPTIMISATIONS})
 
 
 @st.composite
@@ -437,6 +453,29 @@ def test_a_perturbed_calibration_file_loads_or_is_refused_in_one_line_per_proble
                           (str(path), *("--" + option.replace("_", "-") for option in options)))
 
 
+def test_every_shipped_input_file_is_fuzzed():
+    """The fuzzer perturbs every shipped experiment (lexus_service_uncertain.toml's uncertainties, versus and better
+    among them) and optimisation file: a file added later is picked up, not forgotten."""
+    assert "lexus_service_uncertain.toml" in EXPERIMENTS and "lexus_service_npv.toml" in OPTIMISATIONS
+    uncertain = EXPERIMENTS["lexus_service_uncertain.toml"]
+    assert uncertain["uncertainties"] and any("versus" in o for o in uncertain["outputs"])
+    assert ("uncertainties",) in {parts for parts, _ in EXPERIMENT_FIELDS}  # add_field may give others one
+    assert any(isinstance(o, dict) and "better" in o for parts, value in EXPERIMENT_FIELDS if parts == ("outputs",)
+               for o in value)
+
+
+@fuzz_budget(50)
+@given(st.data())
+def test_a_perturbed_optimisation_file_loads_or_is_refused_in_one_line_per_problem(data):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = perturbed_file(data, OPTIMISATIONS, OPTIMISATION_FIELDS, tmp)
+        options = data.draw(st.dictionaries(st.sampled_from(["buyers", "replications", "max_evaluations", "seed"]),
+                                            st.none() | st.sampled_from([0, 1, 2, 99, 100, 2**63, 10**30, -1]),
+                                            max_size=data.draw(st.sampled_from([0, 0, 0, 2]))))
+        refused_or_loaded(lambda: load_optimisation(path, options),
+                          (str(path), *("--" + option.replace("_", "-") for option in options)))
+
+
 EDGES = (1.7976931348623157e308, -1e308, 5e-324, 2**63 - 1, 2**63)  # the largest float ... the first beyond int64
 
 
@@ -531,32 +570,54 @@ def test_cli_explain_of_a_perturbed_scenario_exits_0_or_2_in_one_line_per_proble
         assert_cli_answer(proc, (str(path), f"{path} (with --set overrides)", "--set "), None)
 
 
+def tiny_experiment(doc: Any) -> Any:
+    """An experiment document made cheap whatever else was perturbed: a grid of two points at most (the first
+    parameter's two values; the others', an uncertainty's included, one), one replication, 200 buyers, two years."""
+    if not isinstance(doc, dict):
+        return doc
+    if isinstance(doc.get("set"), list):
+        doc["set"] = [*doc["set"], "simulation.buyers=200", "market.years=2"]
+    else:
+        table = doc["set"] if isinstance(doc.get("set"), dict) else {}
+        doc["set"] = {**table, "simulation": {**(table.get("simulation") if isinstance(table.get("simulation"),
+                                                                                       dict) else {}),
+                                              "buyers": 200},
+                      "market": {**(table.get("market") if isinstance(table.get("market"), dict) else {}),
+                                 "years": 2}}
+    doc["design"] = {"kind": "grid"}
+    doc["replications"] = 1
+    varied = [*(doc["parameters"] if isinstance(doc.get("parameters"), list) else []),
+              *(doc["uncertainties"] if isinstance(doc.get("uncertainties"), list) else [])]
+    for i, p in enumerate(varied):
+        if isinstance(p, dict) and isinstance(p.get("range"), list):  # two points at most: the first
+            p.update(values=p.pop("range")[:2])                      # parameter's two values
+        if isinstance(p, dict) and isinstance(p.get("values"), list):
+            p["values"] = p["values"][: 2 if i == 0 else 1]
+    for o in doc["outputs"] if isinstance(doc.get("outputs"), list) else []:
+        if isinstance(o, dict) and "year" in o:
+            o["year"] = 1987
+        if isinstance(o, dict) and "years" in o:
+            o["years"] = [1986, 1987]
+    return doc
+
+
+def test_every_shipped_experiment_and_optimisation_made_tiny_is_still_accepted(tmp_path):
+    """The CLI sweep and optimize fuzz tests' unperturbed examples run (an uncertain experiment's twins included),
+    they are not refused."""
+    for name, doc in EXPERIMENTS.items():
+        p = plan(write(tmp_path, name, tomli_w.dumps(tiny_experiment(copy.deepcopy(doc))).encode()))
+        assert len(p.design) <= 2 and p.experiment.replications == 1, name
+    for name, doc in OPTIMISATIONS.items():  # and the CLI optimize fuzz test's (its helper is below)
+        problem = load_optimisation(write(tmp_path, name, tomli_w.dumps(tiny_optimisation(copy.deepcopy(doc)))
+                                          .encode()))
+        assert problem.base_raw["market"]["years"] == 2 and len(problem.draw_values) <= 2, name
+
+
 @fuzz_budget(2)
 @given(st.data())
 def test_cli_sweep_of_a_perturbed_experiment_exits_0_or_2_with_nothing_written(data):
     name, doc = data.draw(mutated(EXPERIMENTS, EXPERIMENT_FIELDS, min_mutations=0))
-    if isinstance(doc, dict):  # tiny runs: a small design of small runs, whatever else was perturbed
-        if isinstance(doc.get("set"), list):
-            doc["set"] = [*doc["set"], "simulation.buyers=200", "market.years=2"]
-        else:
-            table = doc["set"] if isinstance(doc.get("set"), dict) else {}
-            doc["set"] = {**table, "simulation": {**(table.get("simulation") if isinstance(table.get("simulation"),
-                                                                                           dict) else {}),
-                                                  "buyers": 200},
-                          "market": {**(table.get("market") if isinstance(table.get("market"), dict) else {}),
-                                     "years": 2}}
-        doc["design"] = {"kind": "grid"}
-        doc["replications"] = 1
-        for i, p in enumerate(doc["parameters"] if isinstance(doc.get("parameters"), list) else []):
-            if isinstance(p, dict) and isinstance(p.get("range"), list):  # two points at most: the first
-                p.update(values=p.pop("range")[:2])                      # parameter's two values
-            if isinstance(p, dict) and isinstance(p.get("values"), list):
-                p["values"] = p["values"][: 2 if i == 0 else 1]
-        for o in doc["outputs"] if isinstance(doc.get("outputs"), list) else []:
-            if isinstance(o, dict) and "year" in o:
-                o["year"] = 1987
-            if isinstance(o, dict) and "years" in o:
-                o["years"] = [1986, 1987]
+    doc = tiny_experiment(doc)
     raw = data.draw(file_bytes(doc))
     with tempfile.TemporaryDirectory() as tmp:
         path = write(Path(tmp), name, raw)
@@ -568,3 +629,108 @@ def test_cli_sweep_of_a_perturbed_experiment_exits_0_or_2_with_nothing_written(d
         if proc.returncode == 0:
             assert (out / "manifest.json").is_file() and (out / "runs.parquet").is_file()
 
+
+
+def tiny_optimisation(doc: Any) -> Any:
+    """An optimisation document made cheap whatever else was perturbed: 2 years (1986-1987), its metrics over them,
+    two uncertainty scenarios (the budget, buyers and replications come from the command line)."""
+    if not isinstance(doc, dict):
+        return doc
+    if isinstance(doc.get("set"), list):
+        doc["set"] = [*doc["set"], "market.years=2"]
+    else:
+        table = doc["set"] if isinstance(doc.get("set"), dict) else {}
+        doc["set"] = {**table, "market": {**(table.get("market") if isinstance(table.get("market"), dict) else {}),
+                                          "years": 2}}
+    metrics = [doc.get("objective"), doc.get("second_objective"),
+               *(doc["constraints"] if isinstance(doc.get("constraints"), list) else [])]
+    for m in metrics:
+        if isinstance(m, dict) and "year" in m:
+            m["year"] = 1987
+        if isinstance(m, dict) and "years" in m:
+            m["years"] = [1986, 1987]
+    if isinstance(doc.get("uncertainty"), dict) and isinstance(doc["uncertainty"].get("scenarios"), int):
+        doc["uncertainty"]["scenarios"] = min(doc["uncertainty"]["scenarios"], 2)
+    return doc
+
+
+@fuzz_budget(2)
+@given(st.data())
+def test_cli_optimize_of_a_perturbed_file_exits_0_with_finite_objectives_or_2_with_nothing_written(data):
+    name, doc = data.draw(mutated(OPTIMISATIONS, OPTIMISATION_FIELDS, min_mutations=0))
+    raw = data.draw(file_bytes(tiny_optimisation(doc)))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(Path(tmp), name, raw)
+        out = Path(tmp) / "optimisations" / "out"
+        out.parent.mkdir()
+        proc = cli("optimize", str(path), "--max-evaluations", "2", "--buyers", "200", "-r", "1", "--workers", "1",
+                   "--quiet", "--out", str(out), cwd=Path(tmp))
+        event(f"exit {proc.returncode}")
+        assert_cli_answer(proc, (str(path), "--max-evaluations", "--buyers", "--replications"), out)
+        if proc.returncode == 0:
+            assert {"manifest.json", "report.html", "best_policy.toml", "history.csv", "best.csv"} <= {
+                p.name for p in out.iterdir()}
+            assert_finite(pd.read_csv(out / "history.csv"), "history.csv")
+            assert_finite(pd.read_csv(out / "best.csv"), "best.csv")
+
+
+# ---- discover --where: the expression is user input -----------------------------------------------------
+WHERE_WORDS = ["y", "x1", "x2", "point", "replication", "yy", "Y", "lexus_npv", "`y`", "`x 1`", "<", ">", "<=", ">=",
+               "==", "!=", "and", "or", "not", "&", "|", "~", "+", "-", "*", "/", "**", "%", "//", "(", ")", "[", "]",
+               "in", "is", "0.5", "0", "-0.0", "1e308", "1e999", "nan", "inf", "-inf", "True", "None", "'", '"', "`",
+               "@", "@y", "@limit", "__import__('os').getcwd()", "__import__", "y.__class__", "x1.sum()", "y.mean()",
+               "lambda: 1", "[1, 2]", "{}", "'y'", "ｙ", "名前", "🚗", "\u202e", "\n", "\t", "\\", ",", ";", ":", "=",
+               "0x10", "1_000", "#"]
+WHERE = st.one_of(
+    st.builds(lambda column, op, value: f"{column} {op} {value!r}", st.sampled_from(["y", "`y`", "y + x1 - x1"]),
+              st.sampled_from(["<", ">", "<=", ">="]), st.floats(0.3, 1.7)),  # a condition some runs meet
+    st.builds(lambda column, op, value: f"{column} {op} {value}", st.sampled_from(["y", "x1", "x2", "`y`"]),
+              st.sampled_from(["<", ">", "<=", ">=", "==", "!="]),
+              st.sampled_from(EXTREME_NUMBERS) | st.floats(-1, 3) | st.sampled_from(WHERE_WORDS)),
+    st.lists(st.sampled_from(WHERE_WORDS) | st.text(max_size=4), max_size=7).map(" ".join),
+    st.lists(st.sampled_from(WHERE_WORDS), max_size=7).map("".join),
+    st.text(max_size=30),
+)
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory) -> Path:
+    """A synthetic LHS sweep (40 points x 2 replications, tests/test_analysis.py): y = x1 + x2, a lever x1 and an
+    uncertainty x2, as tests/test_discovery.py's, smaller."""
+    return synthetic_sweep(tmp_path_factory.mktemp("discover"), LHS.replace("samples = 200", "samples = 40"),
+                           lambda x1, x2: x1 + x2, noise=0.01)
+
+
+def where_sources(where: str) -> tuple[str, ...]:
+    return (f"--where {where!r}", "--where")
+
+
+@fuzz_budget(40)
+@given(where=WHERE)
+@example(where="__import__('os').getcwd() == 'x'")
+@example(where="y < 0.5 and x1 > 1e999")
+@example(where="`y` < nan")
+def test_discover_of_any_where_expression_finds_boxes_or_is_refused_in_one_line(small_sweep, where):
+    found = refused_or_loaded(lambda: discover(small_sweep, where), where_sources(where))
+    if found is not None:
+        assert 0 < found.n_interest < found.n_cases
+    assert not (small_sweep / "discovery").exists()
+
+
+@fuzz_budget(2)
+@given(where=WHERE.filter(lambda text: "\x00" not in text))  # an argument cannot hold a NUL byte
+def test_cli_discover_of_any_where_expression_exits_0_with_a_whole_folder_or_2_with_nothing_written(small_sweep,
+                                                                                                      where):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "found" / "out"
+        out.parent.mkdir()
+        proc = cli("discover", str(small_sweep), "--where", where, "--quiet", "--out", str(out), cwd=Path(tmp))
+        event(f"exit {proc.returncode}")
+        assert_cli_answer(proc, where_sources(where), out)
+        if proc.returncode == 2:
+            assert len([line for line in proc.stderr.splitlines() if line.startswith("  ")]) == 1, proc.stderr
+        else:
+            assert {"boxes.csv", "trajectory.csv", "cart.txt", "manifest.json", "report.html"} <= {
+                p.name for p in out.iterdir()}
+            assert_finite(pd.read_csv(out / "trajectory.csv"), "trajectory.csv")
+    assert not (small_sweep / "discovery").exists()
