@@ -9,6 +9,11 @@ and ``phase_ms_per_month``: brands, service_events (drawn and lived in one pass)
 money booked and complaints resolved), shopping (word of mouth and choice), metrics), the seconds spent
 compiling or loading the kernels, and the targets of
 issue #6 with whether each is met (:func:`targets`).
+
+:func:`suite` is issue #15's benchmark (``run_sim.py bench --suite``): ratios that hold on a noisy machine, all
+measured in one run (the engine's rates and the 10k/1M ratio, the ratios to the peers in ``../shared/peers/``
+run as subprocesses, whole-run efficiency of ``run_sim.py run`` and sweep efficiency of ``run_sim.py sweep``),
+each with its target and whether it is met, or None with the reason it was not measured.
 """
 
 from __future__ import annotations

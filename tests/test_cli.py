@@ -478,3 +478,9 @@ def test_benchmark_suite_prints_every_row_with_its_target_and_verdict_in_80_colu
     assert len(starts) == 9
     for i in starts:
         assert any(v in body[i] for v in ("met", "n/a", "not measured")), body[i]
+
+
+def test_benchmark_suite_refuses_unknown_peer_sizes_in_one_line():
+    proc = cli("bench", "--suite", "--sizes", "2000", "--peer-sizes", "huge")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "--peer-sizes: expected one of full, small, got 'huge'" and not proc.stdout
