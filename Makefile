@@ -11,7 +11,7 @@ BOOT   := $(shell for c in python3.13 python3.12 python3 python; do \
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast fuzz lint bench app venv clean
+.PHONY: run test test-fast fuzz lint bench bench-suite app venv clean
 
 venv: $(STAMP)
 
@@ -57,6 +57,10 @@ app: $(STAMP)
 ## make bench: buyer-months per second and peak memory at 100k and 1M buyers.
 bench: $(STAMP)
 	$(PY) run_sim.py bench $(ARGS)
+
+## make bench-suite: issue #15's ratios (engine rates, peers, whole-run and sweep efficiency) with their targets.
+bench-suite: $(STAMP)
+	$(PY) run_sim.py bench --suite $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -599,9 +599,20 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
               help="Buyer counts for the per-agent reference engine ('' for none).")] = "10000",
           reference_repeats: Annotated[int, typer.Option(min=1, help="Runs per size of the reference engine.")] = 1,
           repeats: Annotated[int, typer.Option(min=1, help="Runs per size (best and median reported).")] = 3,
-          years: Annotated[int, typer.Option(min=1, help="Simulated years per run.")] = 30,
-          as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False) -> None:
-    """Measure buyer-months per second and peak memory of the full flagship model."""
+          years: Annotated[int | None, typer.Option(
+              min=1, help="Simulated years per run (default 30; with --suite, also the whole runs').")
+          ] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False,
+          suite: Annotated[bool, typer.Option(
+              "--suite", help="Issue #15's suite: engine rates, peer ratios, whole-run and sweep efficiency.")] = False,
+          peer_sizes: Annotated[str, typer.Option(
+              help="--suite: the peers' sizes, 'full' (Mesa 20000 x 24, numpy 1M) or 'small'.")] = "full",
+          peers: Annotated[Path | None, typer.Option(
+              help="--suite: the peers' folder (default: ../shared/peers beside the repository).")] = None,
+          sweep_runs: Annotated[int | None, typer.Option(
+              min=1, help="--suite: time this many of the grid's runs (default: all 48).")] = None,
+          workers: Annotated[int, typer.Option(min=1, help="--suite: the sweep's workers.")] = 2) -> None:
+    """Measure buyer-months per second and peak memory of the full flagship model (--suite: issue #15's ratios)."""
     from sim.bench import benchmark
 
     def counts(option: str, text: str, none: bool) -> list[int]:
@@ -625,6 +636,10 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
 
     progress = None if as_json else lambda e, n, r: err.print(f"  {e} engine, {n:,} buyers, run {r + 1} done")
     sizes_, reference_ = counts("--sizes", sizes, False), counts("--reference-sizes", reference_sizes, True)
+    if suite:
+        _bench_suite(sizes_, repeats, years, peer_sizes, peers, sweep_runs, workers, as_json)
+        return
+    years = years or 30
     if sizes_ or reference_:  # each run is measured alone in a fresh process: one at a time
         from sim.executor import check_memory
         from sim.model import memory_needed
@@ -657,6 +672,39 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
 
     for line in target_lines(rows):
         console.print(("[green]" if line.startswith("met") else "[bold red]") + line + "[/]", highlight=False)
+
+
+def _bench_suite(sizes: list[int], repeats: int, years: int | None, peer_sizes: str, peers: Path | None,
+                 sweep_runs: int | None, workers: int, as_json: bool) -> None:
+    """`bench --suite`: measure issue #15's rows, print them (a table of 80 columns, or JSON)."""
+    from sim.bench import PEER_ARGS, PEERS, suite
+    from sim.executor import check_memory
+    from sim.model import memory_needed
+
+    if peer_sizes not in PEER_ARGS:
+        err.print(f"--peer-sizes: expected one of {', '.join(PEER_ARGS)}, got {peer_sizes!r}", markup=False,
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    flagship = load_scenario(FLAGSHIP, options={"--years": f"market.years={years or 30}"})
+    check_memory(memory_needed(flagship, max(sizes)), f"{max(sizes):,} buyers", new_processes=1)
+    progress = None if as_json else lambda text: err.print(f"  {text}", markup=False, highlight=False)
+    result = suite(sizes, repeats, years or 30, run_years=years, sweep_runs=sweep_runs,
+                   workers=workers, peer_sizes=peer_sizes, peers=peers or PEERS, progress=progress)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"luxsim benchmark suite (issue #15), median of {repeats}", width=80)
+    for col, justify in (("measure", "left"), ("measured", "right"), ("target", "right"), ("", "left")):
+        table.add_column(col, justify=justify, overflow="fold")
+    for r in result["rows"]:
+        value = r["measured"]
+        shown = ("–" if value is None else f"{value / 1e6:.3g}M" if r["unit"] == "/s"
+                 else f"{value:,.0f}" if r["unit"] == "B" else f"{value:.3g}{r['unit']}")
+        verdict = ("[green]met[/]" if r["met"] else "[bold red]not met[/]" if r["met"] is False
+                   else "n/a" if value is not None else "not measured")
+        reason = f" [dim]({escape(r['reason'])})[/]" if r["reason"] else ""
+        table.add_row(escape(r["name"]) + reason, shown, r["target"], verdict)
+    Console(width=80).print(table)
 
 
 _python_show_warning = warnings.showwarning

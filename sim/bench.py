@@ -9,15 +9,27 @@ and ``phase_ms_per_month``: brands, service_events (drawn and lived in one pass)
 money booked and complaints resolved), shopping (word of mouth and choice), metrics), the seconds spent
 compiling or loading the kernels, and the targets of
 issue #6 with whether each is met (:func:`targets`).
+
+:func:`suite` is issue #15's benchmark (``run_sim.py bench --suite``): ratios that hold on a noisy machine, all
+measured in one run (the engine's rates and the 10k/1M ratio, the ratios to the peers in ``../shared/peers/``
+run as subprocesses, whole-run efficiency of ``run_sim.py run`` and sweep efficiency of ``run_sim.py sweep``),
+each with its target and whether it is met, or None with the reason it was not measured.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import multiprocessing as mp
+import re
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 TARGET_RATE = 50e6  # buyer-months per second, vectorised engine at 1M buyers, one core
 TARGET_RATE_BUYERS = 1_000_000
@@ -161,3 +173,149 @@ def target_lines(rows: list[dict]) -> list[str]:
             lines.append(f"{'met' if t['met'] else 'NOT met'}: {t['target']} (measured {shown}, {r['engine']} "
                          f"{r['buyers']:,})")
     return lines
+
+
+# --- The suite of issue #15: ratios that hold on a noisy machine, measured in one run -------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT.parent / "shared" / "peers"  # the performance peers, beside the repository
+MESA_PEER, NUMPY_PEER = "idiomatic_mesa_market.py", "numpy_event_driven_prototype.py"
+PEER_ARGS = {"full": {MESA_PEER: ["20000", "24"], NUMPY_PEER: ["1000000"]},
+             "small": {MESA_PEER: ["500", "2"], NUMPY_PEER: ["5000"]}}
+TARGET_MESA_RATIO, TARGET_NUMPY_RATIO = 100.0, 2.0
+TARGET_SMALL_RATE = 0.5  # the 10k rate / the 1M rate
+TARGET_RUN_EFFICIENCY, TARGET_SWEEP_EFFICIENCY, TARGET_APP_EFFICIENCY = 0.8, 0.7, 0.5
+SWEEP_GRID = "lexus_service_grid"
+SUBPROCESS_TIMEOUT_S = 3600
+
+
+def _row(name: str, measured: float | None, target: str, met: bool | None, reason: str | None = None,
+         unit: str = "") -> dict:
+    """One line of the suite: a finite number (or None with the reason), its target and whether it is met."""
+    if measured is not None and not math.isfinite(measured):
+        measured, reason = None, reason or "not finite"
+    return {"name": name, "measured": measured, "unit": unit, "target": target,
+            "met": None if measured is None else met, "reason": reason if measured is None else None}
+
+
+def _python(args: list[str], cwd: Path = ROOT) -> tuple[subprocess.CompletedProcess | None, float, str | None]:
+    """Run this environment's python with ``args``: (the process, wall seconds, why it failed or None)."""
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=SUBPROCESS_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return None, time.perf_counter() - t0, f"timed out after {SUBPROCESS_TIMEOUT_S} s"
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        return proc, wall, f"exit {proc.returncode}: {last}"
+    return proc, wall, None
+
+
+def peer_rate(peers: Path, script: str, args: list[str]) -> tuple[float | None, str | None]:
+    """A peer's printed buyer-months per second (or None and why: peer not found, failed, unparsable)."""
+    path = peers / script
+    if not path.is_file():
+        return None, f"peer not found: {path}"
+    proc, _, why = _python([str(path), *args], cwd=peers)
+    if why:
+        return None, f"{script} {' '.join(args)} failed ({why})"
+    found = re.search(r"([0-9.]+)\s*M buyer-months/s", proc.stdout)
+    if not found:
+        return None, f"{script} printed no 'M buyer-months/s'"
+    return float(found.group(1)) * 1e6, None
+
+
+def whole_run(buyers: int, years: int | None) -> tuple[float | None, str | None]:
+    """Whole-run efficiency: the replication's engine seconds (its manifest) / wall seconds of ``run_sim.py run``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        extra = ["--years", str(years)] if years else []
+        _, wall, why = _python([str(ROOT / "run_sim.py"), "run", "lexus_us_1989", "--buyers", str(buyers), "-r", "1",
+                                "--quiet", "--out", str(out), *extra])
+        if why:
+            return None, f"run failed ({why})"
+        seconds = json.loads((out / "manifest.json").read_text())["replications"][0]["seconds"]
+    return seconds / wall, None
+
+
+def sweep_grid(buyers: int, runs: int | None, workers: int) -> tuple[dict | None, str | None]:
+    """Time ``run_sim.py sweep`` of the shipped grid (its buyers set, its own years; ``runs``: a subset of its runs, by
+    fewer replications, then fewer values): runs, seconds, runs/s and buyer-months per run."""
+    import tomli_w
+
+    from sim.experiment import resolve_experiment
+    from sim.scenario_files import read_toml
+
+    raw = read_toml(resolve_experiment(SWEEP_GRID))
+    raw["scenario"] = str(ROOT / "scenarios" / f"{raw['scenario']}.toml")
+    raw.setdefault("set", {}).setdefault("simulation", {})["buyers"] = buyers
+    years = raw["set"]["market"]["years"]  # its outputs' years need them all
+    values = [p["values"] for p in raw["parameters"]]
+    if runs is not None:
+        raw["replications"] = max(1, min(raw["replications"], runs // math.prod(map(len, values))))
+        while math.prod(map(len, values)) * raw["replications"] > runs and max(map(len, values)) > 1:
+            longest = max(values, key=len)
+            del longest[-1]
+    total = math.prod(map(len, values)) * raw["replications"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{SWEEP_GRID}.toml"
+        path.write_text(tomli_w.dumps(raw))
+        _, wall, why = _python([str(ROOT / "run_sim.py"), "sweep", str(path), "--workers", str(workers), "--out",
+                                str(Path(tmp) / "sweep"), "--quiet"])
+    if why:
+        return None, f"sweep failed ({why})"
+    return {"runs": total, "seconds": wall, "runs_per_s": total / wall,
+            "buyer_months_per_run": buyers * years * 12}, None
+
+
+def suite(sizes: list[int], repeats: int = 3, years: int = 30, run_years: int | None = None,
+          sweep_runs: int | None = None, workers: int = 2, peer_sizes: str = "full", peers: Path = PEERS,
+          progress=None) -> dict:
+    """Issue #15's benchmark suite in one run: the engine's rates (``sizes``, ``years`` each, ``repeats`` runs),
+    the 10k/1M rate ratio, peak memory per buyer, the ratios to the two peers (``peer_sizes``: ``full`` or ``small``;
+    skipped, with the reason, if ``peers`` has not got them), whole-run efficiency (``run_sim.py run`` at the sizes
+    of 100k or more, else the largest; ``run_years`` or the scenario's), and sweep efficiency (the shipped grid at
+    the smallest size x its own 20 years on ``workers`` workers; ``sweep_runs``: time that many of its runs).
+
+    Returns:
+        ``rows`` (``name, measured, unit, target, met, reason``: measured is a finite number, or None with the
+        reason and ``met`` None) and ``engine`` (the rows of :func:`benchmark`).
+    """
+    say = progress or (lambda text: None)
+    engine = benchmark(sizes, repeats, years, progress=lambda e, n, r: say(f"engine, {n:,} buyers, run {r + 1}"))
+    rate = {r["buyers"]: r["median_buyer_months_per_s"] for r in engine}
+    small, large = min(sizes), max(sizes)
+    rows = [_row(f"engine buyer-months/s, {n:,} buyers (median)", rate[n], "reported (no target)", None, unit="/s")
+            for n in sizes]
+    rows.append(_row(f"rate at {small:,} / rate at {large:,}", rate[small] / rate[large] if small != large else None,
+                     f">= {TARGET_SMALL_RATE}", rate[small] / rate[large] >= TARGET_SMALL_RATE,
+                     "one size only: give --sizes two or more"))
+    top = next(r for r in engine if r["buyers"] == large)
+    rows.append(_row(f"peak RSS bytes per buyer, {large:,} buyers", top["peak_rss_mb"] * 2**20 / large,
+                     "reported (no target)", None, unit="B"))
+    rows.append(_row(f"state bytes per buyer, {large:,} buyers", top["state_bytes_per_buyer"],
+                     f"<= {TARGET_BYTES:.0f}", top["state_bytes_per_buyer"] <= TARGET_BYTES, unit="B"))
+    for script, target, name in ((MESA_PEER, TARGET_MESA_RATIO, "Mesa peer"), (NUMPY_PEER, TARGET_NUMPY_RATIO,
+                                                                                "numpy peer")):
+        say(f"peer {script}")
+        args = PEER_ARGS[peer_sizes][script]
+        peer, why = peer_rate(peers, script, args)
+        ratio = rate[large] / peer if peer else None
+        rows.append(_row(f"engine {large:,} / {name} ({' '.join(args)})", ratio, f">= {target:.0f}x",
+                         ratio is not None and ratio >= target, why, unit="x"))
+    for n in [n for n in sizes if n >= 100_000] or [large]:
+        say(f"whole run, {n:,} buyers")
+        eff, why = whole_run(n, run_years)
+        rows.append(_row(f"whole-run efficiency, {n:,} buyers", eff, f">= {TARGET_RUN_EFFICIENCY}",
+                         eff is not None and eff >= TARGET_RUN_EFFICIENCY, why))
+    say(f"sweep {SWEEP_GRID}, {small:,} buyers, {workers} workers")
+    sweep, why = sweep_grid(small, sweep_runs, workers)
+    eff = sweep["runs_per_s"] * sweep["buyer_months_per_run"] / (rate[small] * workers) if sweep else None
+    label = f"{sweep['runs']} runs in {sweep['seconds']:.1f} s" if sweep else "not run"
+    rows.append(_row(f"sweep efficiency, {SWEEP_GRID} ({label})", eff, f">= {TARGET_SWEEP_EFFICIENCY}",
+                     eff is not None and eff >= TARGET_SWEEP_EFFICIENCY, why))
+    rows.append(_row("app efficiency", None, f">= {TARGET_APP_EFFICIENCY}", None,
+                     "not measured by --suite (see issue #15 item 4)"))
+    return {"rows": rows, "engine": engine, "sweep": sweep}
