@@ -677,7 +677,7 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
 def _bench_suite(sizes: list[int], repeats: int, years: int | None, peer_sizes: str, peers: Path | None,
                  sweep_runs: int | None, workers: int, as_json: bool) -> None:
     """`bench --suite`: measure issue #15's rows, print them (a table of 80 columns, or JSON)."""
-    from sim.bench import PEER_ARGS, PEERS, suite
+    from sim.bench import PEER_ARGS, PEERS, suite, suite_table
     from sim.executor import check_memory
     from sim.model import memory_needed
 
@@ -693,18 +693,7 @@ def _bench_suite(sizes: list[int], repeats: int, years: int | None, peer_sizes: 
     if as_json:
         print(json.dumps(result, indent=2))
         return
-    table = Table(title=f"luxsim benchmark suite (issue #15), median of {repeats}", width=80)
-    for col, justify in (("measure", "left"), ("measured", "right"), ("target", "right"), ("", "left")):
-        table.add_column(col, justify=justify, overflow="fold")
-    for r in result["rows"]:
-        value = r["measured"]
-        shown = ("–" if value is None else f"{value / 1e6:.3g}M" if r["unit"] == "/s"
-                 else f"{value:,.0f}" if r["unit"] == "B" else f"{value:.3g}{r['unit']}")
-        verdict = ("[green]met[/]" if r["met"] else "[bold red]not met[/]" if r["met"] is False
-                   else "n/a" if value is not None else "not measured")
-        reason = f" [dim]({escape(r['reason'])})[/]" if r["reason"] else ""
-        table.add_row(escape(r["name"]) + reason, shown, r["target"], verdict)
-    Console(width=80).print(table)
+    Console(width=80).print(suite_table(result, repeats))
 
 
 _python_show_warning = warnings.showwarning

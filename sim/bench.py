@@ -319,3 +319,23 @@ def suite(sizes: list[int], repeats: int = 3, years: int = 30, run_years: int | 
     rows.append(_row("app efficiency", None, f">= {TARGET_APP_EFFICIENCY}", None,
                      "not measured by --suite (see issue #15 item 4)"))
     return {"rows": rows, "engine": engine, "sweep": sweep}
+
+
+def suite_table(result: dict, repeats: int):
+    """The suite's rows (:func:`suite`'s result, or its JSON read back) as a rich table of 80 columns: each
+    measure, its value, its target and met / not met / n/a / not measured (with the reason)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"luxsim benchmark suite (issue #15), median of {repeats}", width=80)
+    for col, justify in (("measure", "left"), ("measured", "right"), ("target", "right"), ("", "left")):
+        table.add_column(col, justify=justify, overflow="fold")
+    for r in result["rows"]:
+        value = r["measured"]
+        shown = ("–" if value is None else f"{value / 1e6:.3g}M" if r["unit"] == "/s"
+                 else f"{value:,.0f}" if r["unit"] == "B" else f"{value:.3g}{r['unit']}")
+        verdict = ("[green]met[/]" if r["met"] else "[bold red]not met[/]" if r["met"] is False
+                   else "n/a" if value is not None else "not measured")
+        reason = f" [dim]({escape(r['reason'])})[/]" if r["reason"] else ""
+        table.add_row(escape(r["name"]) + reason, shown, r["target"], verdict)
+    return table

@@ -448,7 +448,7 @@ SUITE_TINY = ("bench", "--suite", "--sizes", "2000", "--repeats", "1", "--years"
               "--sweep-runs", "2")
 
 
-def test_benchmark_suite_json_gives_numbers_or_reasons_and_reports_a_missing_peer(tmp_path):
+def test_benchmark_suite_gives_numbers_or_reasons_reports_a_missing_peer_and_prints_in_80_columns(tmp_path):
     proc = cli(*SUITE_TINY, "--peers", str(tmp_path / "no_peers"), "--json")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)["rows"]
@@ -466,12 +466,12 @@ def test_benchmark_suite_json_gives_numbers_or_reasons_and_reports_a_missing_pee
     assert len(peers) == 2 and all(r["reason"].startswith("peer not found") for r in peers)
     assert next(r for r in rows if r["name"].startswith("sweep"))["measured"] is not None
     assert next(r for r in rows if r["name"].startswith("whole-run"))["measured"] is not None
+    # the printed form (the same rows, drawn as `bench --suite` prints them without --json): 80 columns, each row
+    # with its target and verdict
+    from sim.bench import suite_table
+    from sim.report import text_of
 
-
-def test_benchmark_suite_prints_every_row_with_its_target_and_verdict_in_80_columns():
-    proc = cli(*SUITE_TINY)
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+    lines = text_of(suite_table({"rows": rows}, 1), width=80).splitlines()
     assert max(len(line) for line in lines) <= 80
     body = [line for line in lines if line.startswith("│")]
     starts = [i for i, line in enumerate(body) if line.split("│")[3].strip()]  # a row's first line has its target
