@@ -391,7 +391,7 @@ def test_cli_ctrl_c_keeps_the_history_and_resume_finishes_as_an_uninterrupted_ru
     import time
 
     path = tmp_path / "small.toml"
-    path.write_text(SMALL.format(budget=24).replace("buyers = 2000", "buyers = 1000"))
+    path.write_text(SMALL.format(budget=12).replace("buyers = 2000", "buyers = 1000"))
     whole = tmp_path / "whole"
     assert run_cli("optimize", str(path), "--workers", "1", "--out", str(whole), "--quiet").returncode == 0
     out = tmp_path / "out"
