@@ -142,6 +142,23 @@ class CellSelection(StrictModel):
         """The selected brands (``brand`` or ``brands``), or None for all."""
         return [self.brand] if self.brand is not None else self.brands
 
+    def cells(self, table):
+        """The rows of a ``brand_year()`` table this selection takes (:func:`select_cells`)."""
+        return select_cells(table, self.brand_list, self.year, self.years)
+
+
+def select_cells(table, brands: list[str] | None, year: int | None, years) -> Any:
+    """The rows of a ``brand_year()`` table (a DataFrame) of ``brands`` (None: all) in ``year`` or the inclusive
+    ``years`` range (neither: all): the one selection of an experiment's output and an optimisation's metric."""
+    rows = table
+    if brands:
+        rows = rows[rows["brand"].isin(brands)]
+    if year is not None:
+        rows = rows[rows["year"] == year]
+    elif years:
+        rows = rows[(rows["year"] >= years[0]) & (rows["year"] <= years[1])]
+    return rows
+
 
 class Output(CellSelection):
     """A named number per run from ``model.brand_year()``: one metric over brands x years, aggregated."""

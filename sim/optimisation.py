@@ -61,14 +61,7 @@ def metric_value(table: pd.DataFrame, m: Metric) -> float:
     """One metric of a ``brand_year()`` table: the selected cells aggregated (NaN cells skipped; NaN if none is left),
     ``npv`` discounted to the first selected year (``sim.compare.discount_factors``) and summed; with ``per``, divided
     by the same aggregate of that column (NaN where it is 0: a degenerate run reports NaN, never an infinity)."""
-    rows = table
-    brands = m.brand_list
-    if brands:
-        rows = rows[rows["brand"].isin(brands)]
-    if m.year is not None:
-        rows = rows[rows["year"] == m.year]
-    elif m.years is not None:
-        rows = rows[(rows["year"] >= m.years[0]) & (rows["year"] <= m.years[1])]
+    rows = m.cells(table)
 
     def aggregate(column: str) -> float:
         values = rows[column].to_numpy(dtype=float)

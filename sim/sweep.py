@@ -31,7 +31,7 @@ import pandas as pd
 
 from sim.design import Plan, plan, run_seed
 from sim.executor import Executor, SchedulerUnavailable, TaskError, scheduler_address
-from sim.experiment import EXECUTION_FIELDS, Experiment
+from sim.experiment import EXECUTION_FIELDS, Experiment, select_cells
 from sim.files import plain, write_json
 from sim.scenario_files import ScenarioError, apply_overrides, set_values, validate
 from sim.sweep_folder import (
@@ -97,15 +97,8 @@ class _Batch:
 def output_value(table: pd.DataFrame, spec: dict) -> float:
     """One named output from a brand_year() table (NaN cells skipped; NaN if nothing is left). An output with
     ``versus`` is this value of the run minus this value of its twin run (:func:`_run_batch`)."""
-    rows = table
     brands = [spec["brand"]] if spec.get("brand") is not None else spec.get("brands")
-    if brands:
-        rows = rows[rows["brand"].isin(brands)]
-    if spec.get("year") is not None:
-        rows = rows[rows["year"] == spec["year"]]
-    elif spec.get("years"):
-        lo, hi = spec["years"]
-        rows = rows[(rows["year"] >= lo) & (rows["year"] <= hi)]
+    rows = select_cells(table, brands, spec.get("year"), spec.get("years"))
     values = rows[spec["metric"]].to_numpy(dtype=float)
     values = values[~np.isnan(values)]
     if values.size == 0:
