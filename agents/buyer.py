@@ -213,8 +213,9 @@ class BuyerAgent(mesa.Agent):
         return heard
 
     def shop(self, may_leave: bool, rng: np.random.Generator) -> None:
-        """Choose a brand among those considered, or leave the luxury segment (nested logit, ``sim/choice.py``): an
-        owner's need may change first (``sim.rules.redraw_need``) and an owner may seek variety
+        """Choose a brand among those considered, or leave the luxury segment (nested logit, ``sim/choice.py``): a
+        replacing owner may leave at a life event first (``sim.rules.leaves_at_life_event``); an owner's need may
+        change (``sim.rules.redraw_need``) and an owner may seek variety
         (``seeks_variety``); a buyer takes a line of the brand (``draw_line``) and gets their new car
         (``satisfaction_after_purchase``, ``new_car``)."""
         model, pop, i = self.model, self._pop, self.slot
@@ -223,20 +224,23 @@ class BuyerAgent(mesa.Agent):
         heard = self.listen_to_friends(rng)
         pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.awareness_reach, current)
         own_sat = self.satisfaction
-        offer, cp = model.offer, model.params["cp"]
-        if current >= 0:  # replacing a car: the household's need and tastes may have changed (life events)
-            pop.need[i] = rules.redraw_need(rng, int(pop.need[i]), model.config.market.need_change, offer.need_cdf)
-            rules.renew_tastes(rng, pop.brand_taste[i], cp.brand_taste_persistence, cp.brand_taste_sd)
-        need = int(pop.need[i])
-        seeker = bool(pop.variety_seeker[i])
-        loyal = -1 if rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker) else current
-        w, u = np.empty(nb + 1), np.empty(nb + 1)  # logit weights and utilities; the last is leaving the segment
-        outside = float(model.segments.outside_utility[g]) if may_leave else -np.inf
-        total = choice.logit_weights(w, u, offer.values[g, need], offer.value_logit_weights[g, need],
-                                     float(offer.value_offset[g, need]), pop.brand_taste[i],
-                                     float(model.segments.service_weight[g]), heard, aware, ba.on_sale, loyal,
-                                     own_sat, outside, cp)
-        pick = rules.choose_in_stock(rng, u, w, total, model.stock)
+        offer, cp, market = model.offer, model.params["cp"], model.config.market
+        if may_leave and rules.leaves_at_life_event(rng, current >= 0, market.life_event_exit):
+            pick = nb  # a life event takes the household out of the segment, whatever the brands offer
+        else:
+            if current >= 0:  # replacing a car: the household's need and tastes may have changed (life events)
+                pop.need[i] = rules.redraw_need(rng, int(pop.need[i]), market.need_change, offer.need_cdf)
+                rules.renew_tastes(rng, pop.brand_taste[i], cp.brand_taste_persistence, cp.brand_taste_sd)
+            need = int(pop.need[i])
+            seeker = bool(pop.variety_seeker[i])
+            loyal = -1 if rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker) else current
+            w, u = np.empty(nb + 1), np.empty(nb + 1)  # logit weights and utilities; the last is leaving the segment
+            outside = float(model.segments.outside_utility[g]) if may_leave else -np.inf
+            total = choice.logit_weights(w, u, offer.values[g, need], offer.value_logit_weights[g, need],
+                                         float(offer.value_offset[g, need]), pop.brand_taste[i],
+                                         float(model.segments.service_weight[g]), heard, aware, ba.on_sale, loyal,
+                                         own_sat, outside, cp)
+            pick = rules.choose_in_stock(rng, u, w, total, model.stock)
         model.ledger.switching[m, current if current >= 0 else nb, pick] += 1
         if current >= 0:
             model.ledger.rebuy[m, pop.complaint[i], int(pick == current)] += 1

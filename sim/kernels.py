@@ -303,12 +303,13 @@ AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three
 
 @jit
 def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
-         see_probability: float, offer, need_change: float, service_weight, outside_utility, cp, sp,
-         sat_decay, lease_p, holding, led, fleet, stock, leavers, moved) -> tuple[int, int]:
+         see_probability: float, offer, need_change: float, life_event_exit: float, service_weight, outside_utility, cp,
+         sp, sat_decay, lease_p, holding, led, fleet, stock, leavers, moved) -> tuple[int, int]:
     """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
     brand, and the brands of their stories and cars: ``sim.word_of_mouth.hear_contacts``), decides which brands
-    they consider, and chooses one (or, if ``may_leave``, leaves the segment); buyers get their new car. An owner's
-    need may change first (``rules.redraw_need``), and an owner may seek variety (``rules.seeks_variety``); a buyer
+    they consider, and chooses one (or, if ``may_leave``, leaves the segment); buyers get their new car. A replacing
+    owner may leave at a life event first (``rules.leaves_at_life_event``, probability ``life_event_exit``); their
+    need may change (``rules.redraw_need``), and an owner may seek variety (``rules.seeks_variety``); a buyer
     takes a line of the brand chosen (``rules.draw_line``) from the month's ``offer`` (``sim.choice.Offer``), if
     the brand has cars left in its month's ``stock`` (``rules.choose_in_stock``, ``sim.supply``). With
     ``check_due`` the shoppers are calendar entries: a slot whose replacement date is not this month (any more)
@@ -368,16 +369,22 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         aware = draw_known(rng, aware, awareness_reach, current)
         aware_col[i] = aware
         own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
-        need = rules.redraw_need(rng, need_col[i], need_change, need_cdf) if current >= 0 else need_col[i]
-        need_col[i] = need
-        if current >= 0:
-            rules.renew_tastes(rng, taste_col[i], cp.brand_taste_persistence, cp.brand_taste_sd)
-        loyal = current if not rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker_col[i]) else NO_BRAND
-        # nested logit among the brands known and on sale, and leaving: weights exp(utility - the largest)
-        total = logit_weights(w, u, values[g, need], value_logit_weights[g, need], value_offset[g, need], taste_col[i],
-                              service_weight[g], heard, aware, on_sale, loyal, own_sat,
-                              outside_utility[g] if may_leave else -np.inf, cp)
-        pick = rules.choose_in_stock(rng, u, w, total, stock)
+        need = need_col[i]
+        if may_leave and rules.leaves_at_life_event(rng, current >= 0, life_event_exit):
+            pick = nb  # a life event takes the household out of the segment, whatever the brands offer
+        else:
+            if current >= 0:
+                need = rules.redraw_need(rng, need, need_change, need_cdf)
+                need_col[i] = need
+            if current >= 0:
+                rules.renew_tastes(rng, taste_col[i], cp.brand_taste_persistence, cp.brand_taste_sd)
+            seeks = rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker_col[i])
+            loyal = NO_BRAND if seeks else current
+            # nested logit among the brands known and on sale, and leaving: weights exp(utility - the largest)
+            total = logit_weights(w, u, values[g, need], value_logit_weights[g, need], value_offset[g, need],
+                                  taste_col[i], service_weight[g], heard, aware, on_sale, loyal, own_sat,
+                                  outside_utility[g] if may_leave else -np.inf, cp)
+            pick = rules.choose_in_stock(rng, u, w, total, stock)
 
         switching[month, current if current >= 0 else nb, pick] += 1
         if current >= 0:

@@ -623,7 +623,8 @@ class LuxuryMarketModel(mesa.Model):
         leavers, moved = self._leavers, self._bought
         n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
                                        self.network.indices, ba, fade, wp.aware_on_purchase, self.offer,
-                                       cfg.market.need_change, self.segments.service_weight,
+                                       cfg.market.need_change, cfg.market.life_event_exit,
+                                       self.segments.service_weight,
                                        self.segments.outside_utility, par["cp"], par["sp"], self._sat_decay,
                                        self.lease_p, par["holding"], self._ledger_arrays, self.fleet, self.stock,
                                        leavers, moved)

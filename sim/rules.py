@@ -47,6 +47,11 @@ The rules, in the order they apply, and where they come from:
   ``recovery_fast`` or ``recovery_slow`` (capped at 1), if the owner still has the car complained about
   (service recovery, Dillard & Bates).
 * ``due_to_shop``: an owner is in the market in the month of their replacement date.
+* ``leaves_at_life_event``: a replacing owner leaves the luxury segment with probability ``market.life_event_exit``
+  whatever they think of the brands (life status changes: income, retirement, a family that needs a minivan or a
+  pickup no luxury brand sells; Andreasen 1984, Mathur, Moschis & Lee 2003). Polk's make loyalty counts such a
+  household as not loyal (its denominator is every household that replaced a car of the make with *any* new
+  vehicle), so no brand's loyalty can exceed ``1 - life_event_exit``.
 * ``redraw_need``: a household replacing its car needs another body type with probability ``market.need_change``
   (life events), drawn from the market's body-type mix of the month (``sim/lineup.py``).
 * ``renew_tastes``: a replacing household's brand tastes drift (an AR(1) across purchase occasions with
@@ -184,6 +189,14 @@ def resolve(s: float, fast: bool, recovery_fast: float, recovery_slow: float) ->
 def due_to_shop(active: bool, replace_month: int, month: int) -> bool:
     """Whether a household is in the market in ``month``: in the segment, and its replacement date has come."""
     return active and replace_month == month
+
+
+@jit
+def leaves_at_life_event(rng, owner: bool, probability: float) -> bool:
+    """Whether a shopper replacing a car of the segment (``owner``) leaves the segment because of a life event,
+    before and whatever they would choose (``market.life_event_exit``): one uniform, drawn only for an owner and a
+    positive probability."""
+    return owner and probability > 0.0 and rng.random() < probability
 
 
 @jit

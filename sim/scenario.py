@@ -526,6 +526,11 @@ class Market(StrictModel):
     need_change: Prob = Field(
         0.0, description="Probability that a household replacing its car needs another body type than before, "
                          "redrawn from body_type_mix then (life events: children, moves, retirement).")
+    life_event_exit: Prob = Field(
+        0.0, description="Probability that a household replacing its car leaves the luxury segment whatever it thinks "
+                         "of the brands (life status changes: income, retirement, a family that needs a minivan or "
+                         "a pickup; Andreasen 1984). Polk's make loyalty counts it as not loyal, so no brand's loyalty "
+                         "exceeds 1 - life_event_exit.")
     tier_price_ratio: dict[Tier, PriceIndex] = Field(
         default_factory=lambda: {"entry": 0.7, "mid": 1.0, "flagship": 1.6},
         description="What a car of each price class costs relative to reference_price: a line's price term is "

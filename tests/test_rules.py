@@ -243,6 +243,18 @@ def test_redraw_need_keeps_the_need_or_draws_from_the_mix():
     assert np.allclose(np.bincount(draws, minlength=3) / draws.size, expected, atol=0.01)
 
 
+def test_leaves_at_life_event_only_owners_at_its_rate():
+    """A life event takes a replacing owner out of the segment with its probability; no draw for a first-time buyer
+    or a zero probability (so scenarios without the mechanism keep their random streams)."""
+    rng = np.random.default_rng(9)
+    state = rng.bit_generator.state
+    assert not any(rules.leaves_at_life_event(rng, False, 0.9) for _ in range(20))
+    assert not any(rules.leaves_at_life_event(rng, True, 0.0) for _ in range(20))
+    assert rng.bit_generator.state == state
+    share = np.mean([rules.leaves_at_life_event(rng, True, 0.2) for _ in range(20000)])
+    assert share == pytest.approx(0.2, abs=0.012)
+
+
 def test_seeks_variety_only_for_owners_at_its_rate_and_always_for_seekers():
     rng = np.random.default_rng(8)
     state = rng.bit_generator.state
