@@ -133,9 +133,11 @@ class BrandAgent(mesa.Agent):
             out[k] = np.asarray(prices)[latest]
         return out
 
-    def lines_on_sale(self, month: int) -> np.ndarray:
+    def lines_on_sale(self, month: int | np.ndarray) -> np.ndarray:
         """Whether each line is on sale in ``month``: launched (by its date, or by the strategy's response), not
-        yet ended, and the brand launched; bool, shape (n_lines,)."""
+        yet ended, and the brand launched; bool, shape (n_lines,), or (len(month), n_lines) for an array of
+        months (``sim.lineup.line_calendar``: the run's months at once)."""
+        month = np.asarray(month)[..., None]
         return (self.launch_month <= month) & (self._line_start <= month) & (month < self._line_end)
 
     def line_prices(self, month: int) -> np.ndarray:
@@ -146,6 +148,13 @@ class BrandAgent(mesa.Agent):
         if 0 <= month < self._price_table.shape[1]:
             return self._price_table[:, month] * self.price_index
         return self._list_prices(np.array([month]))[:, 0] * self.price_index
+
+    def run_line_prices(self) -> np.ndarray:
+        """``line_prices`` of every month of the run, shape (months of the run, n_lines) (the same numbers, at once:
+        ``sim.lineup.line_calendar``)."""
+        if self._implicit_price is not None:
+            return np.full((self._price_table.shape[1], len(self.lines)), self._implicit_price * self.price_index)
+        return self._price_table.T * self.price_index
 
     def line_price(self, k: int, month: int) -> float:
         """Line ``k``'s list price in force in ``month`` (``line_prices``), 1989 USD."""
@@ -161,8 +170,9 @@ class BrandAgent(mesa.Agent):
         """The mean list price of the lines on sale now (all lines before the first month), 1989 USD: a brand's
         average, for reports (choice prices each line)."""
         m = max(self.model.month, 0)
-        on = [k for k in range(len(self.lines)) if self.line_on_sale(k, m)] or range(len(self.lines))
-        return float(sum(self.line_price(k, m) for k in on) / len(on))
+        on = np.flatnonzero(self.lines_on_sale(m)).tolist() or range(len(self.lines))
+        prices = self.line_prices(m).tolist()
+        return float(sum(prices[k] for k in on) / len(on))
 
     def trailing_sales_share(self, month: int) -> float:
         """The brand's share of all sales over the 12 months before ``month`` (0.0 if nothing was sold)."""
@@ -172,6 +182,10 @@ class BrandAgent(mesa.Agent):
         """Share of shoppers marketing has made aware of the brand by ``month``."""
         if not self.on_sale(month):
             return 0.0
+        return self.marketing_reach(month)
+
+    def marketing_reach(self, month: int) -> float:
+        """``awareness_reach`` in a month the brand is on sale (its ramp since the launch)."""
         s = self.spec
         since = max(0, month - max(self.launch_month, 0))
         return s.awareness_max - (s.awareness_max - s.awareness) * math.exp(-since / s.awareness_ramp_months)

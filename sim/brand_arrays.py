@@ -76,5 +76,5 @@ class BrandArrays(NamedTuple):
 
 def _mean_line_defects(brand, month: int) -> float:
     """The mean defect rate of the brand's lines on sale in ``month`` (all its lines if none is)."""
-    on = [k for k in range(len(brand.lines)) if brand.line_on_sale(k, month)] or range(len(brand.lines))
+    on = np.flatnonzero(brand.lines_on_sale(month)).tolist() or range(len(brand.lines))
     return sum(brand.line_defects(k) for k in on) / len(on)

@@ -54,6 +54,46 @@ class LineArrays(NamedTuple):
                    np.concatenate([b.line_tiers for b in brands]))
 
 
+class LineCalendar(NamedTuple):
+    """The model lines and the brands' time on sale, month by month over a run, as the brands' plans stand
+    (launches, ends, price paths, price index, discount): what a month needs that depends only on its date, looked
+    up rather than rebuilt each month (``line_calendar``; the model makes a new one when a brand adopts a change).
+    Month ``m``'s row of each (months, ...) table is what ``LineArrays.from_brands`` and the brand agents' methods
+    give for ``m``."""
+
+    brand: np.ndarray  # (n_lines,) int64: the brand selling each line
+    defects_per_car_year: np.ndarray  # (n_lines,) float64
+    body: np.ndarray  # (n_lines,) int64
+    tier: np.ndarray  # (n_lines,) int64
+    on_sale: np.ndarray  # (months, n_lines) bool: ``LineArrays.on_sale`` of each month
+    price: np.ndarray  # (months, n_lines) float64: ``LineArrays.price`` of each month
+    brand_on_sale: np.ndarray  # (months, n_brands) bool: ``BrandAgent.on_sale``
+    epoch: np.ndarray  # (months,) int64: how many months up to this one changed lines, prices or brands on sale
+    # from the month before: months of one epoch have the same ``on_sale``, ``price`` and ``brand_on_sale``
+
+    def lines(self, month: int) -> LineArrays:
+        """The :class:`LineArrays` of ``month`` (a month of the run)."""
+        return LineArrays(self.brand, self.on_sale[month], self.price[month], self.defects_per_car_year, self.body,
+                          self.tier)
+
+
+def line_calendar(brands: Sequence, months: int) -> LineCalendar:
+    """The :class:`LineCalendar` of ``brands`` (``agents.brand.BrandAgent`` s, in scenario order) over months 0 to
+    ``months`` - 1 of the run, as they stand now."""
+    run = np.arange(months)
+    on_sale = np.concatenate([b.lines_on_sale(run) for b in brands], axis=1)
+    price = np.concatenate([b.run_line_prices() for b in brands], axis=1)
+    brand_on_sale = np.stack([(run >= b.launch_month) & b.lines_on_sale(run).any(axis=1) for b in brands], axis=1)
+    changed = np.zeros(months, dtype=np.int64)
+    changed[1:] = ((on_sale[1:] != on_sale[:-1]).any(axis=1) | (price[1:] != price[:-1]).any(axis=1)
+                   | (brand_on_sale[1:] != brand_on_sale[:-1]).any(axis=1))
+    return LineCalendar(np.concatenate([np.full(len(b.lines), b.index, np.int64) for b in brands]),
+                        np.concatenate([b.line_defects_all for b in brands]),
+                        np.concatenate([b.line_bodies for b in brands]),
+                        np.concatenate([b.line_tiers for b in brands]),
+                        on_sale, price, brand_on_sale, np.cumsum(changed))
+
+
 def brand_lines(line_counts: Sequence[int]) -> np.ndarray:
     """Each brand's line indices, shape (n_brands, max lines per brand), int64, padded with -1: row b lists
     brand b's lines in file order (the lines are numbered brand by brand)."""
@@ -70,25 +110,27 @@ def implicit_line(name: str, price: float, defects_per_car_year: float) -> Model
     return ModelLine(name=name, body="sedan", tier="mid", price=price, defects_per_car_year=defects_per_car_year)
 
 
-def need_mix(mix: Sequence[BodyTypeMix], year: float) -> np.ndarray:
+def need_mix(mix: Sequence[BodyTypeMix], year: float | np.ndarray) -> np.ndarray:
     """The shares of households needing each body type (``BODY_TYPES`` order) in ``year`` (fractional years
     allowed): ``body_type_mix`` linearly interpolated, held flat before its first and after its last point;
-    (1, 0, 0) (all sedans) without a mix. Shape (len(BODY_TYPES),), sums to 1."""
+    (1, 0, 0) (all sedans) without a mix. Shape (len(BODY_TYPES),), sums to 1; (len(year), len(BODY_TYPES)) for
+    an array of years (a row each)."""
+    year = np.asarray(year, dtype=np.float64)
     if not mix:
-        out = np.zeros(len(BODY_TYPES))
-        out[SEDAN] = 1.0
+        out = np.zeros((*year.shape, len(BODY_TYPES)))
+        out[..., SEDAN] = 1.0
         return out
     years = [p.year for p in mix]
     shares = np.array([[getattr(p, body) for body in BODY_TYPES] for p in mix])
-    out = np.array([np.interp(year, years, shares[:, k]) for k in range(len(BODY_TYPES))])
-    return out / out.sum()
+    out = np.stack([np.interp(year, years, shares[:, k]) for k in range(len(BODY_TYPES))], axis=-1)
+    return out / out.sum(axis=-1, keepdims=True)
 
 
-def need_cdf(mix: Sequence[BodyTypeMix], year: float) -> np.ndarray:
+def need_cdf(mix: Sequence[BodyTypeMix], year: float | np.ndarray) -> np.ndarray:
     """The cumulative shares of :func:`need_mix` (the last exactly 1): what ``rules.redraw_need`` and
-    :func:`draw_needs` draw from."""
-    cdf = np.cumsum(need_mix(mix, year))
-    cdf[-1] = 1.0
+    :func:`draw_needs` draw from. A row per year for an array of years (the model looks up its month's)."""
+    cdf = np.cumsum(need_mix(mix, year), axis=-1)
+    cdf[..., -1] = 1.0
     return cdf
 
 

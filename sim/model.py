@@ -137,13 +137,69 @@ def as_scenario(scenario: Scenario | str | Path, fields: dict | None = None) -> 
 
 class _Collector(mesa.DataCollector):
     """Mesa's DataCollector, recording the ``BuyerAgent`` reporters for the model's buyer sample only
-    (``LuxuryMarketModel.buyer_sample``), not for every view that exists: nothing per buyer per month."""
+    (``LuxuryMarketModel.buyer_sample``), not for every view that exists: nothing per buyer per month.
+
+    With the model's own agent reporters (:data:`BUYER_REPORTERS`, :data:`BRAND_REPORTERS`), each agent type's
+    month is read from the columns at once (``_buyer_records``, ``_brand_records``: the same values, of the same
+    Python types, as the reporters give one agent at a time; ``tests/test_mesa_api.py`` checks); other reporters
+    are called agent by agent (``records_by_reporter``)."""
 
     def _record_agenttype(self, model: LuxuryMarketModel, agent_type: type) -> list:
+        names = list(self.agenttype_reporters[agent_type])
+        if agent_type is BuyerAgent and names == list(BUYER_REPORTERS):
+            return _buyer_records(model)
+        if agent_type is BrandAgent and names == list(BRAND_REPORTERS):
+            return _brand_records(model)
+        return self.records_by_reporter(model, agent_type)
+
+    def records_by_reporter(self, model: LuxuryMarketModel, agent_type: type) -> list:
+        """The month's records of ``agent_type`` from its reporters, called agent by agent (Mesa's way; for a
+        ``BuyerAgent``, the sample's)."""
         if agent_type is not BuyerAgent:
-            return super()._record_agenttype(model, agent_type)
+            return list(super()._record_agenttype(model, agent_type))
         reporters = list(self.agenttype_reporters[BuyerAgent].values())
         return [(model.time, view.unique_id, *(report(view) for report in reporters)) for view in model.buyer_sample()]
+
+
+def _buyer_records(model: LuxuryMarketModel) -> list[tuple]:
+    """The :data:`BUYER_REPORTERS` of the buyer sample this month, read from the columns for the whole sample:
+    ``(time, unique_id, slot, household, active, segment, car_brand, car_age_months, leased, satisfaction)``."""
+    pop, slots = model.pop, model.sample_slots
+    households = pop.household[slots].tolist()
+    views = []
+    for slot, household in zip(slots.tolist(), households):  # model.buyer(slot), without its checks
+        view = model._views.get(slot)
+        views.append(view if view is not None and view.household == household else model.buyer(slot))
+    now = max(model.month, 0)
+    segments, names, sp = model.config.segment_names, model.brand_names, model.config.satisfaction
+    active = pop.active[slots].tolist()  # the view's household lives in its slot: BuyerAgent.active
+    brands = [names[b] if b >= 0 and a else None for b, a in zip(pop.brand[slots].tolist(), active)]
+    ages = (now - pop.purchase_month[slots]).tolist()
+    months_since = now - pop.sat_month[slots].astype(np.int64)
+    if months_since.size and 0 <= months_since.min() and months_since.max() < model._sat_decay.size:
+        # satisfaction.decayed for the sample at once: its decay factor looked up (``decay_factors``, the same
+        # numbers), then the same formula on the arrays
+        sats = _TOWARD(sp.baseline, pop.sat[slots].astype(np.float64), model._sat_decay[months_since]).tolist()
+    else:
+        sats = [satisfaction.decayed(s, m, sp.baseline, sp.decay_months)
+                for s, m in zip(pop.sat[slots].tolist(), months_since.tolist())]
+    return [(model.time, v.unique_id, v.slot, v.household, a, segments[g], b, age, leased, sat)
+            for v, a, g, b, age, leased, sat in zip(views, active, pop.segment[slots].tolist(), brands, ages,
+                                                    pop.leased[slots].tolist(), sats)]
+
+
+_TOWARD = getattr(satisfaction.toward, "py_func", satisfaction.toward)  # its Python source, applied to arrays
+
+
+def _brand_records(model: LuxuryMarketModel) -> list[tuple]:
+    """The :data:`BRAND_REPORTERS` of every brand this month, the ledger's row read at once:
+    ``(time, unique_id, brand, prestige, reputation, fleet, dealer_service_quality,
+    complimentary_maintenance_months, sales, service_revenue, service_cost, new_car_margin, profit)``."""
+    led, m, scale = model.ledger, model.month, model.scale
+    sales, revenue, cost, margin = ((getattr(led, c)[m] * scale).tolist() for c in BRAND_MONTH_COLUMNS)
+    return [(model.time, b.unique_id, b.name, b.prestige, b.reputation, fleet, b.service.dealer_service_quality,
+             b.service.complimentary_maintenance_months, s, r, c, nc, nc + r - c)
+            for b, fleet, s, r, c, nc in zip(model.brands, model.fleet.tolist(), sales, revenue, cost, margin)]
 
 
 def _brand_month(agent: BrandAgent, column: str) -> float:
@@ -157,6 +213,13 @@ def _brand_profit(agent: BrandAgent) -> float:
         agent, "service_cost")
 
 
+BRAND_MONTH_COLUMNS = ("sales", "service_revenue", "service_cost", "new_car_margin")
+BRAND_REPORTERS = {
+    "brand": "name", "prestige": "prestige", "reputation": "reputation",
+    "fleet": lambda a: int(a.model.fleet[a.index]),
+    "dealer_service_quality": lambda a: a.service.dealer_service_quality,
+    "complimentary_maintenance_months": lambda a: a.service.complimentary_maintenance_months,
+} | {column: partial(_brand_month, column=column) for column in BRAND_MONTH_COLUMNS} | {"profit": _brand_profit}
 BUYER_REPORTERS = {"slot": "slot", "household": "household", "active": "active", "segment": "segment",
                    "car_brand": "brand", "car_age_months": "car_age_months", "leased": "leased",
                    "satisfaction": "satisfaction"}
@@ -263,6 +326,13 @@ class LuxuryMarketModel(mesa.Model):
         self._money = np.zeros((len(service.EVENT_KINDS), n_brands, 2))  # events by kind, brand, free to the owner
         self._unit_money: tuple[np.ndarray, np.ndarray] | None = None  # revenue, cost of one event
         self._brand_key: tuple | None = None
+        self._calendar_key: tuple | None = None  # the month's tables (_line_calendar, _brand_arrays, _make_offer)
+        self._calendar: lineup.LineCalendar | None = None
+        self._dated: dict[str, np.ndarray] | None = None
+        self._line_part_key: tuple | None = None
+        self._line_part: np.ndarray | None = None
+        self._stock_key: tuple | None = None
+        self._allocation: np.ndarray | None = None
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
         self.offer: choice.Offer | None = None  # what the market offers this month (brand values, line probabilities)
@@ -283,17 +353,9 @@ class LuxuryMarketModel(mesa.Model):
         for slot in views:
             self.buyer(int(slot))
 
-        brand_reporters = {
-            "brand": "name", "prestige": "prestige", "reputation": "reputation",
-            "fleet": lambda a: int(a.model.fleet[a.index]),
-            "dealer_service_quality": lambda a: a.service.dealer_service_quality,
-            "complimentary_maintenance_months": lambda a: a.service.complimentary_maintenance_months,
-        }
-        brand_reporters |= {column: partial(_brand_month, column=column)
-                            for column in ("sales", "service_revenue", "service_cost", "new_car_margin")}
-        brand_reporters["profit"] = _brand_profit
         self.datacollector = _Collector(model_reporters=self.model_reporters(),
-                                        agenttype_reporters={BrandAgent: brand_reporters, BuyerAgent: BUYER_REPORTERS})
+                                        agenttype_reporters={BrandAgent: dict(BRAND_REPORTERS),
+                                                             BuyerAgent: BUYER_REPORTERS})
 
     def model_reporters(self) -> dict:
         """The DataCollector's model-level reporters (name -> attribute name or function of the model): active
@@ -302,16 +364,18 @@ class LuxuryMarketModel(mesa.Model):
         return reporters | {f"sales_share[{b.name}]": partial(_share_reporter, index=b.index) for b in self.brands}
 
     # ---- set-up ----------------------------------------------------------------------------------------
-    def _lease_trend(self, year: float) -> float | None:
+    def _lease_trend(self, year: float | np.ndarray) -> float | np.ndarray | None:
         trend = self.config.market.lease_trend
         if not trend:
             return None
-        return float(np.interp(year, [p.year for p in trend], [p.value for p in trend]))
+        out = np.interp(year, [p.year for p in trend], [p.value for p in trend])
+        return float(out) if np.ndim(out) == 0 else out
 
-    def lease_probability(self, month: int) -> np.ndarray:
-        """P(lease) of a new car in ``month``, per segment."""
-        trend = self._lease_trend(self.config.market.start_year + month / 12)
-        return replacement.lease_probability(self.segments.lease_propensity, self.segments.share, trend)
+    def lease_probability(self, month: int | np.ndarray) -> np.ndarray:
+        """P(lease) of a new car in ``month``, per segment; a row per month for an array of months."""
+        trend = self._lease_trend(self.config.market.start_year + np.asarray(month) / 12)
+        p = replacement.lease_probability(self.segments.lease_propensity, self.segments.share, trend)
+        return np.tile(p, (np.size(month), 1)) if trend is None and np.ndim(month) else p
 
     def _holding(self, slots: np.ndarray, month: int, rng: np.random.Generator) -> np.ndarray:
         """Lease-or-own for cars acquired by ``slots`` in ``month`` (stored); returns the months each is kept."""
@@ -388,11 +452,15 @@ class LuxuryMarketModel(mesa.Model):
             self.wom_epoch = m
         clock = _PhaseClock(self.timings)
         self.agents_by_type[BrandAgent].do("step")
-        self.lines = lineup.LineArrays.from_brands(self.brands, m)  # the model lines this month
-        self.brand_arrays = ba = self._brand_arrays(m)
+        calendar = self._line_calendar()
+        self.lines = calendar.lines(m)  # the model lines this month
+        self.brand_arrays = ba = self._brand_arrays(m, calendar)
         self.offer = self._make_offer(m, ba)
-        self.lease_p = self.lease_probability(m)
-        self.stock = supply.monthly_allocation(ba.dealers, ba.dealer_capacity, self.scale)  # cars left this month
+        self.lease_p = self._dated["lease_p"][m]
+        if self._stock_key != self._brand_key:  # the month's allocation, the same while the brands do not change
+            self._stock_key = self._brand_key
+            self._allocation = supply.monthly_allocation(ba.dealers, ba.dealer_capacity, self.scale)
+        self.stock = self._allocation.copy()  # cars left this month
         clock("brands")
         given, self._given_events = self._given_events, None
         if self.engine == "vectorised":
@@ -416,17 +484,36 @@ class LuxuryMarketModel(mesa.Model):
         if m + 1 >= self.n_months:
             self.running = False
 
+    def _line_calendar(self) -> lineup.LineCalendar:
+        """The lines and brands on sale month by month (``sim.lineup.line_calendar``), made again when a brand has
+        adopted a change since (its ``changes`` count moved); with it, once a run, what depends only on the date:
+        ``_dated`` (each month's P(lease) by segment and cumulative need shares)."""
+        key = tuple(b.changes for b in self.brands)
+        if key != self._calendar_key:
+            self._calendar_key, self._calendar = key, lineup.line_calendar(self.brands, self.n_months)
+        if self._dated is None:
+            months, mk = np.arange(self.n_months), self.config.market
+            self._dated = {"lease_p": self.lease_probability(months),
+                           "need_cdf": lineup.need_cdf(mk.body_type_mix, mk.start_year + months / 12)}
+        return self._calendar
+
     def _make_offer(self, m: int, ba: BrandArrays) -> choice.Offer:
         """What the market offers shoppers in month ``m`` (``sim.choice.nest``): each brand's value per segment and
-        need, and the probabilities of its lines, from the model ``lines`` of the month."""
+        need, and the probabilities of its lines, from the model ``lines`` of the month. The lines' part of
+        utility is computed again only when the brands or their lines change (``_brand_arrays``)."""
         cfg, lines = self.config, self.lines
         perk = choice.perk_value(ba.complimentary_maintenance_months, cfg.service_events.maintenance_interval_months,
                                  cfg.costs.maintenance_price)
         brand_part = choice.brand_values(ba, self.segments, cfg.choice, perk)
-        line_part = choice.line_values(lines, ba.discount, self.segments, cfg.choice, cfg.market)
-        year = cfg.market.start_year + m / 12
-        return choice.nest(brand_part, line_part, lines.on_sale, self.brand_lines, self.line_count,
-                           cfg.choice.nesting_parameter, lineup.need_cdf(cfg.market.body_type_mix, year))
+        if self._line_part_key is None or self._line_part_key != self._brand_key:
+            self._line_part_key = self._brand_key
+            self._line_part = choice.line_values(lines, ba.discount, self.segments, cfg.choice, cfg.market)
+        if self._dated is not None:
+            need_cdf = self._dated["need_cdf"][m]
+        else:
+            need_cdf = lineup.need_cdf(cfg.market.body_type_mix, cfg.market.start_year + m / 12)
+        return choice.nest(brand_part, self._line_part, lines.on_sale, self.brand_lines, self.line_count,
+                           cfg.choice.nesting_parameter, need_cdf)
 
     def give_events(self, events: np.ndarray) -> None:
         """Make the next month (the next ``step``) live these service events instead of drawing its own.
@@ -510,18 +597,18 @@ class LuxuryMarketModel(mesa.Model):
                 gc.enable()
         return self
 
-    def _brand_arrays(self, m: int) -> BrandArrays:
+    def _brand_arrays(self, m: int, calendar: lineup.LineCalendar) -> BrandArrays:
         """The brands' parameters this month: rebuilt when a brand changed its policy, price or discount, came
-        on sale, or a line came on sale, ended or was repriced (``lines``, already this month's); otherwise only
-        prestige, reputation and marketing reach move."""
-        key = (tuple((b.changes, b.on_sale(m)) for b in self.brands), self.lines.on_sale.tobytes(),
-               self.lines.price.tobytes())
+        on sale, or a line came on sale, ended or was repriced (a new ``calendar``, or a new epoch of it);
+        otherwise only prestige, reputation and marketing reach move."""
+        key = (self._calendar_key, int(calendar.epoch[m]))
         if key != self._brand_key:
             self._brand_key, self._unit_money = key, None
             return BrandArrays.from_brands(self.brands, m)
         return self.brand_arrays._replace(prestige=np.array([b.prestige for b in self.brands]),
                                           reputation=np.array([b.reputation for b in self.brands]),
-                                          awareness_reach=np.array([b.awareness_reach(m) for b in self.brands]))
+                                          awareness_reach=np.array([b.marketing_reach(m) if on else 0.0 for b, on
+                                                                    in zip(self.brands, calendar.brand_on_sale[m])]))
 
     def _service_month(self, m: int, ba: BrandArrays, clock: _PhaseClock, given: np.ndarray | None = None) -> None:
         """Service events (each lived as it is drawn, or the ``given`` ones: ``give_events``), then the complaints

@@ -48,12 +48,14 @@ class Holding(NamedTuple):
         return cls(int(lease_months[0]), int(lease_months[1]), float(scale), float(ownership_shape))
 
 
-def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | None) -> np.ndarray:
-    """P(lease) per segment: its propensity, scaled so the mix-weighted mean follows the market trend."""
+def lease_probability(propensity: np.ndarray, mix: np.ndarray, trend: float | np.ndarray | None) -> np.ndarray:
+    """P(lease) per segment: its propensity, scaled so the mix-weighted mean follows the market trend. For an
+    array of trends (months), a row per trend."""
     if trend is None:
         return propensity
     mean = float((propensity * mix).sum())  # (not np.dot: a BLAS call wakes its threads, which then spin)
-    return np.clip(propensity * (trend / mean if mean > 0 else 0.0), 0.0, 1.0)
+    factor = np.asarray(trend, dtype=np.float64)[..., None] / mean if mean > 0 else np.zeros(np.shape(trend) + (1,))
+    return np.clip(propensity * factor, 0.0, 1.0)
 
 
 @jit

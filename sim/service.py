@@ -140,13 +140,16 @@ def draw_experience(rng, mean: float, noise: float) -> float:
 ROUTINE_PASS, DEFECT_PASS, RECALL_PASS, DONE, GIVEN_PASS = range(5)
 
 
-@jit
-def draw_campaigns(rng, on_sale, p: EventParams) -> np.ndarray:
+def draw_campaigns(rng: np.random.Generator, on_sale: np.ndarray, p: EventParams) -> np.ndarray:
     """Which brands run a recall campaign this month: each brand on sale with probability
-    recalls_per_brand_year / 12."""
+    recalls_per_brand_year / 12 (one uniform for each brand on sale, in brand order; bool, shape (n_brands,)).
+
+    Plain numpy, called once a month from Python: a compiled function's call costs more (numba unboxes the
+    Generator, about 20 microseconds) than these few draws; the numbers are the same (``rng.random`` fills in order).
+    """
     campaign = np.zeros(on_sale.size, dtype=np.bool_)
-    for k in range(on_sale.size):
-        campaign[k] = on_sale[k] and rng.random() < p.recalls_per_brand_year / 12.0
+    on = np.flatnonzero(on_sale)
+    campaign[on] = rng.random(on.size) < p.recalls_per_brand_year / 12.0
     return campaign
 
 

@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.lineup import brand_lines, draw_needs, need_cdf, need_mix
+from sim.brand_arrays import BrandArrays
+from sim.lineup import LineArrays, brand_lines, draw_needs, need_cdf, need_mix
 from sim.model import LuxuryMarketModel
 from sim.scenario import BODY_TYPES, BodyTypeMix
 from sim.scenario_files import ScenarioError, read_raw, resolve_path, validate
+from tests.conftest import small_flagship
 
 SUV = BODY_TYPES.index("suv")
 
@@ -166,3 +168,56 @@ def test_body_type_mix_must_sum_to_one():
     raw["market"]["body_type_mix"] = [{"year": 1990, "sedan": 0.5, "suv": 0.4}]
     with pytest.raises(ScenarioError, match="sum to 1"):
         validate(raw)
+
+
+class _CheckedModel(LuxuryMarketModel):
+    """Checks, each month, that the lines and brand arrays looked up from the line calendar are what the brand
+    agents give for the month (``LineArrays.from_brands``, ``BrandArrays.from_brands``)."""
+
+    def _make_offer(self, m, ba):
+        if m >= 0 and self.steps > 0 and self.month == m:
+            expected = LineArrays.from_brands(self.brands, m)
+            for field in LineArrays._fields:
+                np.testing.assert_array_equal(getattr(self.lines, field), getattr(expected, field), err_msg=field)
+            fresh = BrandArrays.from_brands(self.brands, m)
+            for field in BrandArrays._fields:
+                np.testing.assert_array_equal(getattr(ba, field), getattr(fresh, field), err_msg=f"{m} {field}")
+            self.checked += 1
+        return super()._make_offer(m, ba)
+
+
+def test_the_month_looks_up_what_the_brands_give_for_it():
+    """The line calendar and the brand arrays kept from month to month are, every month, what the brand agents
+    give for it: through launches, ends, repricing, a strategy's response (a launch, an end, a price index) and
+    the timeline's changes."""
+    raw = raw_with_lines()
+    cad = raw["brands"]["Cadillac"]
+    cad.pop("price", None)
+    cad["models"] = [{"name": "DeVille", "body": "sedan", "price": 26500.0},
+                     {"name": "Escalade", "body": "suv", "launch": "response", "price": 40000.0},
+                     {"name": "Cimarron", "body": "sedan", "tier": "entry", "price": 15000.0}]
+    cad["strategy"] = {"kind": "respond_to_share_loss", "threshold": 0.01, "lag_months": 2, "launch": ["Escalade"],
+                       "end": ["Cimarron"], "price_index": 0.9}
+    _CheckedModel.checked = 0
+    model = _CheckedModel(validate(raw), seed=2, buyers=2000).run()
+    assert model.brands[model.brand_names.index("Cadillac")].strategy.triggered_month is not None
+    assert model.checked == model.n_months
+
+
+@settings(max_examples=30, deadline=None)
+@given(years=st.lists(st.floats(1980.0, 2030.0), min_size=1, max_size=12))
+def test_needs_of_many_years_are_each_years_needs(years):
+    mix = [BodyTypeMix(year=1985, sedan=0.8, coupe=0.15, suv=0.05), BodyTypeMix(year=2005, sedan=0.4, coupe=0.1,
+                                                                                suv=0.5)]
+    table = need_cdf(mix, np.array(years))
+    for k, year in enumerate(years):
+        np.testing.assert_array_equal(table[k], need_cdf(mix, year))
+        np.testing.assert_array_equal(need_mix(mix, np.array(years))[k], need_mix(mix, year))
+    assert need_cdf([], np.array(years)).shape == (len(years), len(BODY_TYPES))
+
+
+def test_lease_probability_of_the_run_is_each_months():
+    model = LuxuryMarketModel(small_flagship(years=3, buyers=500), seed=1)
+    table = model.lease_probability(np.arange(model.n_months))
+    for m in range(model.n_months):
+        np.testing.assert_array_equal(table[m], model.lease_probability(m))

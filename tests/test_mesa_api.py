@@ -152,6 +152,27 @@ def test_buyers_are_a_documented_sample_of_views_with_reporters():
 
 
 @pytest.mark.parametrize("engine", ["vectorised", "agents"])
+def test_the_collectors_month_is_its_reporters(engine):
+    """The DataCollector reads each agent type's month from the columns at once; the records are those its
+    reporters give agent by agent (values and Python types), every month, while sampled households leave and
+    others take their slots."""
+    model = LuxuryMarketModel(small_flagship(years=2, buyers=600, overrides=["simulation.agent_sample=60"]), seed=3,
+                              engine=engine)
+    collector = model.datacollector
+    replaced = 0
+    for _ in range(model.n_months):
+        ids = {v.unique_id for v in model.buyer_sample()}
+        model.step()
+        for agent_type in (BuyerAgent, BrandAgent):
+            fast = collector._record_agenttype(model, agent_type)
+            slow = collector.records_by_reporter(model, agent_type)
+            assert fast == slow
+            assert [tuple(map(type, r)) for r in fast] == [tuple(map(type, r)) for r in slow]
+        replaced += len(ids - {v.unique_id for v in model.buyer_sample()})
+    assert replaced > 0  # some sampled households left, and their slots' next households were followed
+
+
+@pytest.mark.parametrize("engine", ["vectorised", "agents"])
 def test_the_sample_is_inspection_only(engine):
     """The same run whatever the sample's size, in both engines: the sample draws nothing."""
     tables = [LuxuryMarketModel(small_flagship(years=2, buyers=1000, overrides=[f"simulation.agent_sample={k}"]),

@@ -14,7 +14,18 @@ from scipy import stats
 from sim.brand_arrays import BrandArrays
 from sim.kernels import draw_events
 from sim.scenario import ServiceEvents
-from sim.service import BREAKDOWN, GOODWILL, MAX_AGE_YEARS, RECALL, REPAIR, ROUTINE, defect_probability, experience
+from sim.service import (
+    BREAKDOWN,
+    GOODWILL,
+    MAX_AGE_YEARS,
+    RECALL,
+    REPAIR,
+    ROUTINE,
+    EventParams,
+    defect_probability,
+    draw_campaigns,
+    experience,
+)
 from tests.conftest import make_brand_arrays
 
 HYP = settings(derandomize=True, database=None, deadline=None, max_examples=100)
@@ -294,3 +305,17 @@ def test_bad_events_feel_worse_than_routine_and_goodwill_feels_good():
 def test_experience_rejects_unknown_kind():
     with pytest.raises(ValueError):
         experience(np.random.default_rng(0), 99, np.zeros(3, np.int64), np.zeros(3), make_ba(1), ServiceEvents())
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), on_sale=st.lists(st.booleans(), min_size=0, max_size=12),
+       recalls=st.floats(0.0, 12.0))
+def test_campaigns_draw_one_uniform_per_brand_on_sale_in_order(seed, on_sale, recalls):
+    """A brand on sale runs a campaign when its uniform (drawn in brand order, none for a brand off sale) is below
+    recalls_per_brand_year / 12; the generator moves on by exactly those draws."""
+    p = EventParams.of(ServiceEvents(recalls_per_brand_year=recalls))
+    rng, twin = np.random.default_rng(seed), np.random.default_rng(seed)
+    campaign = draw_campaigns(rng, np.array(on_sale, dtype=bool), p)
+    expected = [bool(on and twin.random() < recalls / 12.0) for on in on_sale]
+    assert campaign.tolist() == expected
+    assert rng.random() == twin.random()
