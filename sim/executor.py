@@ -24,9 +24,12 @@ Backends, chosen at the first call that has work to do:
   installed at the same commit.
 
 Why Dask (``distributed``): one interface covers a laptop and a cluster; tasks on a lost worker are retried
-(``retries``) and the data every task shares is recomputed rather than lost (it is a task, not scattered
-data); results stream back as they finish (sweeps write them to disk as they come). A process pool would need
-a second code path for clusters, which is what luxsim had before.
+(``retries``); results stream back as they finish (sweeps write them to disk as they come). The data every task
+shares goes with each task when it is small (up to :data:`SHARED_INLINE_BYTES` pickled; a sweep's base scenario,
+a calibration's problem), so that any worker can run any task and a lost worker loses nothing; a larger one is
+copied to every worker once per call. (Made a task of its own, as it once was, it pinned every task that needs it
+to the one worker holding it: Dask places a task where its inputs are, and a 2-worker sweep ran on one worker.)
+A process pool would need a second code path for clusters, which is what luxsim had before.
 
 Results do not depend on the backend or the number of workers: each task draws only from its own
 ``numpy.random.SeedSequence`` (set by the caller, e.g. ``SeedSequence(seed, spawn_key=(r,))``), never from
@@ -47,6 +50,7 @@ from typing import Any
 
 # A 2-worker LocalCluster: ~0.8 s to start, ~2-3 s for the workers to import the model, ~1-2 s to close.
 STARTUP_SECONDS = 4.0
+SHARED_INLINE_BYTES = 1_000_000  # a shared object up to this size (pickled) is sent with every task (module docstring)
 IN_PROCESS, LOCAL_CLUSTER, SCHEDULER = "in-process", "dask-local-cluster", "dask-scheduler"
 _NOTHING = object()
 
@@ -312,7 +316,8 @@ class Executor:
         Args:
             fn: a module-level function (it is pickled by reference to run on workers).
             items: the tasks' arguments, one per task.
-            shared: an object every call receives first; sent to the cluster once.
+            shared: an object every call receives first; sent with every task if small, else to every worker once
+                (the module docstring).
             label: ``label(index, item)`` names a task in errors (default ``"<fn> task <index>"``).
             progress: called as ``progress(index, result)`` in this process as each task finishes.
             retries: times a task is retried on the cluster (a lost worker, a failure).
@@ -387,13 +392,13 @@ class Executor:
             yield index, result
 
     def _dask(self, fn, items, args, label, progress, retries, errors) -> Iterator[tuple[int, Any]]:
-        from distributed import as_completed
+        from distributed import Future, as_completed
 
         client = self._start(len(items))
         self._calls += 1
         prefix = f"luxsim-{getattr(fn, '__name__', 'task')}-{self._token}-{self._calls}"
-        if args:  # a task, not scattered data: recomputed if the worker holding it is lost
-            args = (client.submit(_identity, args[0], pure=False, key=f"{prefix}-shared"),)
+        if args and not _small(args[0]):  # on every worker: no worker is the only one that can run the tasks
+            args = (client.scatter(args[0], broadcast=True, hash=False),)
         futures = [client.submit(_call, fn, item, *args, pure=False, retries=retries, key=f"{prefix}-{index}")
                    for index, item in enumerate(items)]
         index_of = {future.key: index for index, future in enumerate(futures)}
@@ -418,7 +423,8 @@ class Executor:
             if pending:
                 client.cancel(pending)
             for f in args:
-                f.release()
+                if isinstance(f, Future):
+                    f.release()
 
     def _start(self, n_tasks: int):
         """The Dask client: connect or start a local cluster on first use; grow the local cluster to
@@ -501,8 +507,14 @@ def connect(address: str):
     return client
 
 
-def _identity(value: Any) -> Any:
-    return value
+def _small(value: Any) -> bool:
+    """Whether ``value`` pickles (as Dask pickles it) to at most :data:`SHARED_INLINE_BYTES`."""
+    from distributed.protocol import pickle
+
+    try:
+        return len(pickle.dumps(value)) <= SHARED_INLINE_BYTES
+    except Exception:  # noqa: BLE001 - what cannot be measured is scattered, which reports its own error
+        return False
 
 
 def _call(fn: Callable, item: Any, *shared: Any) -> Any:

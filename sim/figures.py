@@ -1,4 +1,5 @@
-"""Figures for reports: matplotlib/seaborn drawn in one style, embedded as PNG data URIs.
+"""Figures for reports: matplotlib drawn in one style (seaborn's whitegrid look, without importing seaborn: it and
+scipy.stats take seconds to import), embedded as PNG data URIs.
 
 A figure is a :class:`Figure` (title, caption, ``data:image/png;base64,...``), so a report stays one file that
 opens offline. Brand colours come from ``sim.style.brand_palette`` (the app's palette), scenario colours from
@@ -23,13 +24,28 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
 
 from sim.scenario_files import ScenarioWarning  # noqa: E402
 
 DPI = 110
-BAND = ("pi", 90)  # 5th-95th percentile over replications
+BAND = ("pi", 90)  # 5th-95th percentile over replications (seaborn's errorbar; :func:`band_lines` draws the same)
+# seaborn 0.13's axes_style("whitegrid") and plotting_context("notebook", font_scale=0.9), as matplotlib settings
+# (tests/test_report.py checks them against seaborn; its "rocket" colour map is left out: no figure uses the default)
+STYLE_RC = {
+    "figure.facecolor": "white", "axes.labelcolor": ".15", "xtick.direction": "out", "ytick.direction": "out",
+    "xtick.color": ".15", "ytick.color": ".15", "axes.axisbelow": True, "grid.linestyle": "-", "text.color": ".15",
+    "font.family": ["sans-serif"], "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans",
+                                                       "Bitstream Vera Sans", "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True, "xtick.top": False,
+    "ytick.right": False, "axes.grid": True, "axes.facecolor": "white", "axes.edgecolor": ".8", "grid.color": ".8",
+    "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True, "axes.spines.top": True,
+    "xtick.bottom": False, "ytick.left": False, "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5,
+    "lines.markersize": 6, "patch.linewidth": 1, "xtick.major.width": 1.25, "ytick.major.width": 1.25,
+    "xtick.minor.width": 1, "ytick.minor.width": 1, "xtick.major.size": 6, "ytick.major.size": 6,
+    "xtick.minor.size": 4, "ytick.minor.size": 4, "font.size": 10.8, "axes.labelsize": 10.8, "axes.titlesize": 10.8,
+    "xtick.labelsize": 9.9, "ytick.labelsize": 9.9, "legend.fontsize": 9.9, "legend.title_fontsize": 10.8,
+}
 
 
 @dataclass(frozen=True)
@@ -96,9 +112,9 @@ def png_uri(fig: plt.Figure) -> str:
 
 @contextmanager
 def style() -> Iterator[None]:
-    """The reports' plotting style (seaborn whitegrid, notebook context at 0.9); characters the font lacks give one
-    warning for all the figures drawn within it (:func:`missing_glyphs_in_one_line`)."""
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9), missing_glyphs_in_one_line():
+    """The reports' plotting style (:data:`STYLE_RC`: seaborn whitegrid, notebook context at 0.9); characters the
+    font lacks give one warning for all the figures drawn within it (:func:`missing_glyphs_in_one_line`)."""
+    with matplotlib.rc_context(STYLE_RC), missing_glyphs_in_one_line():
         yield
 
 
@@ -115,8 +131,29 @@ def thousands(axes) -> None:
 
 
 def legend_right(ax: plt.Axes) -> None:
-    """Move a seaborn legend outside the axes, to the upper right, without title or frame."""
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), title=None, frameon=False)
+    """Move an axes' legend (its own or seaborn's) outside the axes, to the upper right, without title or frame."""
+    old = ax.get_legend()
+    if old is not None:
+        handles, labels = old.legend_handles, [t.get_text() for t in old.get_texts()]
+        old.remove()
+    else:
+        handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), title=None, frameon=False)
+
+
+def band_lines(ax: plt.Axes, data: pd.DataFrame, y: str, brands: list[str], palette: dict) -> None:
+    """On ``ax``, one line per brand in ``brands`` (those in ``data``) over the years: the mean of column ``y`` over
+    replications, with its 5th-95th percentile band shaded (what seaborn's ``lineplot(errorbar=BAND)`` draws; NaN
+    values are skipped), labelled with the brand for a legend."""
+    stats = data.groupby(["brand", "year"], observed=True)[y]
+    mean, low, high = stats.mean(), stats.quantile(0.05), stats.quantile(0.95)
+    present = set(mean.index.get_level_values(0))
+    for brand in brands:
+        if brand not in present:
+            continue
+        m = mean.loc[brand]
+        ax.fill_between(m.index, low.loc[brand], high.loc[brand], color=palette[brand], alpha=0.2, linewidth=0)
+        ax.plot(m.index, m.to_numpy(), color=palette[brand], label=brand)
 
 
 def brand_lines(data: pd.DataFrame, y: str, ylabel: str, brands: list[str], palette: dict) -> plt.Figure:
@@ -127,24 +164,35 @@ def brand_lines(data: pd.DataFrame, y: str, ylabel: str, brands: list[str], pale
         palette: brand -> colour (``sim.style.brand_palette``).
     """
     fig, ax = plt.subplots(figsize=(10, 4.6))
-    sns.lineplot(data=data, x="year", y=y, hue="brand", hue_order=brands, palette=palette, errorbar=BAND, ax=ax)
+    band_lines(ax, data, y, brands, palette)
     ax.set(xlabel=None, ylabel=ylabel)
     integer_years(ax)
     legend_right(ax)
     return fig
 
 
+@dataclass(frozen=True)
+class Panels:
+    """Side-by-side panels: the figure and its axes (``axes``, shape (1, panels), as a FacetGrid's)."""
+
+    figure: plt.Figure
+    axes: np.ndarray
+
+
 def brand_panels(long: pd.DataFrame, brands: list[str], palette: dict, col_order: list[str],
-                 sharey: bool = False) -> sns.FacetGrid:
-    """Side-by-side panels (one per value of column ``panel``) of one line per brand (column ``value``) with its
-    5-95% band."""
-    g = sns.relplot(data=long, x="year", y="value", hue="brand", hue_order=brands, palette=palette,
-                    col="panel", col_order=col_order, kind="line", errorbar=BAND, height=4, aspect=1.25,
-                    facet_kws={"sharey": sharey})
-    g.set_titles("{col_name}")
-    g.set_axis_labels("", "")
-    integer_years(g.axes)
-    return g
+                 sharey: bool = False) -> Panels:
+    """Side-by-side panels (one per value of column ``panel``, titled with it) of one line per brand (column
+    ``value``) with its 5-95% band, the brands' legend on the right (as seaborn's ``relplot`` lays them out)."""
+    fig, axes = plt.subplots(1, len(col_order), figsize=(5 * len(col_order) + 1.2, 4), sharex=True, sharey=sharey,
+                             squeeze=False)
+    for ax, panel in zip(axes.flat, col_order):
+        band_lines(ax, long[long["panel"] == panel], "value", brands, palette)
+        ax.set(title=panel, xlabel="", ylabel="")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.subplots_adjust(left=0.06, right=0.86, wspace=0.25)
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(0.87, 0.5), title="brand", frameon=False)
+    integer_years(axes)
+    return Panels(fig, axes)
 
 
 def line_with_band(data: pd.DataFrame, *, color=None, label=None, **_) -> None:
@@ -153,3 +201,24 @@ def line_with_band(data: pd.DataFrame, *, color=None, label=None, **_) -> None:
     data = data.sort_values("year")
     ax.fill_between(data["year"], data["low"], data["high"], color=color, alpha=0.2, linewidth=0)
     ax.plot(data["year"], data["value"], color=color, label=label, lw=1.8)
+
+
+def heatmap(ax: plt.Axes, table: pd.DataFrame, label: str) -> None:
+    """A table as an annotated heat map (what seaborn's ``heatmap(annot=True, fmt=".0f", cmap="Blues", vmin=0,
+    linewidths=0.5, linecolor="white")`` draws): rows top to bottom, each cell's value written in it (dark text on
+    light cells, white on dark; NaN cells left blank), a colour bar labelled ``label``."""
+    values = np.ma.masked_invalid(table.to_numpy(dtype=float))
+    mesh = ax.pcolormesh(values, cmap="Blues", vmin=0, edgecolors="white", linewidth=0.5)
+    ax.figure.colorbar(mesh, ax=ax, label=label).outline.set_linewidth(0)
+    rgb = mesh.cmap(mesh.norm(values.filled(0)))[..., :3]
+    rgb = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)  # relative luminance (seaborn's)
+    light = rgb @ np.array([0.2126, 0.7152, 0.0722]) > 0.408
+    for (i, j), v in np.ndenumerate(values.filled(np.nan)):
+        if np.isfinite(v):
+            ax.text(j + 0.5, i + 0.5, f"{v:.0f}", ha="center", va="center", color=".15" if light[i, j] else "w")
+    ax.set(xlim=(0, values.shape[1]), ylim=(values.shape[0], 0))  # first row at the top
+    ax.set_xticks(np.arange(values.shape[1]) + 0.5, [str(c) for c in table.columns])
+    ax.set_yticks(np.arange(values.shape[0]) + 0.5, [str(r) for r in table.index], rotation=0)
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)

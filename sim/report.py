@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -212,7 +213,6 @@ def provenance(manifest: dict, replications: Iterable[dict] | None = None, extra
     """The provenance block of a report, label -> text, from a folder's ``manifest.json``: ``extra`` first,
     then seed, replications (spawn keys, seconds), buyers, package versions, git commit, command line, times."""
     import matplotlib
-    import seaborn as sns
 
     reps = list(replications if replications is not None else manifest.get("replications", []))
     timed = [r["seconds"] for r in reps if isinstance(r.get("seconds"), (int, float))]
@@ -230,8 +230,9 @@ def provenance(manifest: dict, replications: Iterable[dict] | None = None, extra
         "Command line": shlex.join(command) if isinstance(command, list) else command or MISSING,
         "Started": _time(manifest.get("started")),
         "Finished": _time(manifest.get("finished")),
-        "Report drawn with": f"matplotlib {matplotlib.__version__}, seaborn {sns.__version__}, "
-                             f"jinja2 {jinja2.__version__}",
+        "Report drawn with": ", ".join([f"matplotlib {matplotlib.__version__}", *(
+            [f"seaborn {sys.modules['seaborn'].__version__}"] if "seaborn" in sys.modules else []),
+            f"jinja2 {jinja2.__version__}"]),
     }
 
 

@@ -25,13 +25,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
-from sim.figures import Figure, brand_lines, brand_panels, png_uri, style, thousands
+from sim.figures import Figure, brand_lines, brand_panels, heatmap, png_uri, style, thousands
 from sim.formats import MISSING, millions, number, percent, signed
+from sim.moments import POLK_BAND  # the make-loyalty band (sim/validation.py shows it too)
 from sim.report import cell, group_rows, head, markup, provenance, render, row, scenario_header, table, write_report
 from sim.style import brand_palette
-from sim.validation import POLK_BAND
 
 MILESTONES = (1988, 1991, 1995, 2000, 2005, 2010)  # years of the terminal summary, where the run has them
 QUANTITIES = ("mean", "p05", "p95")  # the brand_year.csv suffixes
@@ -113,7 +112,7 @@ def plot_loyalty_churn(run: RunData, palette: dict) -> Figure:
     long = pd.concat([by.assign(panel=loyalty, value=by["repurchase_loyalty"] * 100),
                       by.assign(panel=lost, value=by["churned_owners"] / 1e3)], ignore_index=True)
     g = brand_panels(long, run.brands, palette, [loyalty, lost])
-    lo, hi = POLK_BAND  # the range R.L. Polk's make-loyalty data support (sim/validation.py)
+    lo, hi = POLK_BAND  # the range R.L. Polk's make-loyalty data support (sim/moments.py, sim/validation.py)
     g.axes.flat[0].axhspan(lo * 100, hi * 100, color="0.85", alpha=0.5, zorder=0, lw=0)
     churn = g.axes.flat[0].secondary_yaxis("right", functions=(lambda x: 100 - x, lambda x: 100 - x))
     churn.set_ylabel("Churn rate (%)")
@@ -141,8 +140,7 @@ def plot_switching(run: RunData, palette: dict) -> Figure:
     pct.index = [f"{'new to segment' if b == 'new' else b} ({t / 1e3:,.0f}k)" for b, t in totals.items()]
     pct.columns = ["left segment" if b == "left" else b for b in pct.columns]
     fig, ax = plt.subplots(figsize=(10, 6.2))
-    sns.heatmap(pct, annot=True, fmt=".0f", cmap="Blues", vmin=0, linewidths=0.5, linecolor="white",
-                cbar_kws={"label": "% of the row's buyers"}, ax=ax)
+    heatmap(ax, pct, "% of the row's buyers")
     ax.set(xlabel="to (car bought next, or left the segment)", ylabel="from (car owned before, or new to the segment)")
     ax.tick_params(axis="x", rotation=30)
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")

@@ -9,7 +9,6 @@ value the metric cannot take.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 # Below this many replications an interval is printed with a warning: with n = 2, 3 or 4 the t quantile is 12.7, 4.3
@@ -62,7 +61,10 @@ def t_half_width(sd: np.ndarray | float, n: np.ndarray | int, confidence: float 
     sd, n = np.broadcast_arrays(np.asarray(sd, dtype=float), np.asarray(n, dtype=float))
     out = np.full(sd.shape, np.nan)
     ok = n >= 2
-    out[ok] = stats.t.ppf(0.5 + confidence / 2, n[ok] - 1) * sd[ok] / np.sqrt(n[ok])
+    if ok.any():
+        from scipy import stats  # here: scipy.stats takes 1-2 s to import, and only intervals need it
+
+        out[ok] = stats.t.ppf(0.5 + confidence / 2, n[ok] - 1) * sd[ok] / np.sqrt(n[ok])
     return out if out.ndim else float(out)
 
 

@@ -130,7 +130,7 @@ def _run_batch(static: _Static, batch: _Batch) -> dict:
             raw = set_values(static.base, dict(zip(static.paths, values)))
             scenario = validate(raw, f"design point {point}")
             seed = run_seed(static.seed, point, replication)
-            model = LuxuryMarketModel(scenario, seed=seed).run()
+            model = LuxuryMarketModel(scenario, seed=seed, collect=False).run()  # its tables are the ledger's
             table = model.brand_year()
             twins: dict[tuple, pd.DataFrame] = {}  # one twin run per distinct counterfactual, the same seed
             for spec in static.outputs:
@@ -139,7 +139,7 @@ def _run_batch(static: _Static, batch: _Batch) -> dict:
                     key = tuple(spec["versus"])
                     if key not in twins:
                         twin = validate(apply_overrides(raw, list(key)), f"design point {point} versus")
-                        twins[key] = LuxuryMarketModel(twin, seed=seed).run().brand_year()
+                        twins[key] = LuxuryMarketModel(twin, seed=seed, collect=False).run().brand_year()
                     row[spec["name"]] -= output_value(twins[key], spec)
             row["status"], row["error"] = "ok", None
             if static.series:

@@ -92,6 +92,28 @@ def test_results_come_back_in_input_order(cluster, values, factor):
     assert finished == {i: -v for i, v in enumerate(values)}
 
 
+def _where(shared, item: int) -> tuple[str, int, int]:
+    """A task that takes a moment (so that one worker cannot finish them all first): its worker, the shared
+    object's length and the item."""
+    import time
+
+    from distributed import get_worker
+
+    time.sleep(0.3)
+    return get_worker().address, len(shared), item
+
+
+@pytest.mark.parametrize("size", [10, 3_000_000])  # sent with every task; copied to every worker
+def test_tasks_that_share_an_object_run_on_every_worker(cluster, size):
+    """A shared object once pinned every task to the worker that held it: a 2-worker sweep (or calibration) ran on
+    one worker. Small or large, the shared object is where every worker can use it."""
+    shared = b"x" * size
+    with Executor(scheduler=cluster.scheduler_address) as ex:
+        results = ex.map(_where, list(range(8)), shared=shared)
+    assert [(n, i) for _, n, i in results] == [(size, i) for i in range(8)]
+    assert len({worker for worker, _, _ in results}) == 2
+
+
 @pytest.mark.parametrize("workers", [1, None])
 def test_a_failing_task_is_named(cluster, workers):
     scheduler = None if workers == 1 else cluster.scheduler_address

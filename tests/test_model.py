@@ -268,3 +268,17 @@ def test_the_old_name_of_the_defect_weight_is_an_unknown_field():
     with pytest.raises(ScenarioError, match=r"choice.quality_weight: unknown field \(renamed 'defect_weight'\)"):
         load_scenario("lexus_us_1989", ["choice.quality_weight=1.0"])
     assert load_scenario("lexus_us_1989", ["choice.defect_weight=1.0"]).choice.defect_weight == 1.0
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=4)
+@given(seed=st.integers(0, 2**32 - 1), buyers=st.integers(300, 3000))
+def test_a_model_that_collects_nothing_gives_the_same_tables(seed, buyers):
+    """collect=False (a sweep's runs) records nothing in the DataCollector and changes no output of the ledger."""
+    sc = small_flagship(years=3, buyers=buyers)
+    full = LuxuryMarketModel(sc, seed=seed).run()
+    bare = LuxuryMarketModel(sc, seed=seed, collect=False).run()
+    assert bare.datacollector.get_model_vars_dataframe().empty
+    assert not full.datacollector.get_model_vars_dataframe().empty
+    pd.testing.assert_frame_equal(full.brand_year(), bare.brand_year())
+    pd.testing.assert_frame_equal(full.switching(), bare.switching())
+    pd.testing.assert_frame_equal(full.line_year(), bare.line_year())

@@ -157,3 +157,42 @@ def test_community_holds_every_tie_of_its_members():
         members = set(net.community(i).tolist())
         assert i in members and len(members) == (1000 if i < 2000 else 500)
         assert set(net.contacts(i).tolist()) <= members
+
+
+# ---- the same networks as networkx's generator -----------------------------------------------------------------------
+def networkx_network(n: int, community_size: int, degree: int, rewire: float, rng: np.random.Generator) -> Network:
+    """The network as it was built with networkx (``watts_strogatz_graph`` and ``to_scipy_sparse_array`` per
+    template, communities concatenated): what :func:`build_network` must give, tie for tie, seed for seed."""
+    import networkx as nx
+
+    def template(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(degree, size - 1 - (size - 1) % 2) if size > 2 else max(size - 1, 0)
+        graph = nx.complete_graph(size) if size < 3 or k < 2 else nx.watts_strogatz_graph(size, k, rewire, seed=seed)
+        csr = nx.to_scipy_sparse_array(graph, nodelist=range(size), format="csr")
+        return csr.indptr.astype(np.int64), csr.indices.astype(np.int32)
+
+    size = min(community_size, n)
+    n_full, rest = divmod(n, size)
+    pool = [template(size, int(rng.integers(2**31))) for _ in range(min(8, max(n_full, 1)))]
+    blocks = [pool[c] for c in rng.integers(len(pool), size=n_full)]
+    if rest:
+        blocks.append(template(rest, int(rng.integers(2**31))))
+    ptr, idx, node, edge = [np.zeros(1, dtype=np.int64)], [], 0, 0
+    for indptr, indices in blocks:
+        ptr.append(indptr[1:] + edge)
+        idx.append(indices + node)
+        node, edge = node + indptr.size - 1, edge + indices.size
+    return Network(np.concatenate(ptr).astype(np.int32), np.concatenate(idx).astype(np.int32), size)
+
+
+@HYP
+@given(n=st.integers(1, 3000), community=st.integers(1, 400), degree=st.integers(0, 24),
+       rewire=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_same_network_as_networkx(n, community, degree, rewire, seed):
+    """The generator written without networkx (a fifth of the set-up time of a 10,000-buyer run) draws the same
+    ties: a seed gives the run it gave before."""
+    ours = build_network(n, community, degree, rewire, np.random.default_rng(seed))
+    theirs = networkx_network(n, community, degree, rewire, np.random.default_rng(seed))
+    np.testing.assert_array_equal(ours.indptr, theirs.indptr)
+    np.testing.assert_array_equal(ours.indices, theirs.indices)
+    assert ours.community_size == theirs.community_size

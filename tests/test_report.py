@@ -174,6 +174,26 @@ def test_report_module_does_not_import_the_model():
     assert out.stdout.strip() == "False"
 
 
+def test_a_run_and_its_report_import_neither_seaborn_nor_scipy_stats():
+    """seaborn and scipy.stats took 2-4 s of a run's start (a quarter of a 100,000-buyer run's wall time): the run
+    report draws its figures with matplotlib alone, and intervals import scipy.stats only when they need it."""
+    code = ("import sys, run_sim, sim.results, sim.runner, sim.run_report; "
+            "print(sorted(m for m in ('seaborn', 'scipy.stats', 'dask', 'distributed') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_reports_style_is_seaborns_whitegrid_without_importing_seaborn():
+    import seaborn as sns
+
+    from sim.figures import STYLE_RC
+
+    theirs = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.9)}
+    theirs.pop("image.cmap")  # seaborn's own colour map ("rocket"), registered by importing seaborn; no figure uses it
+    assert STYLE_RC == theirs
+
+
 @pytest.mark.parametrize("title, lacking", [("名前 🚗 Citroën", {"名", "前", "🚗"}), ("Lexus Citroën", set())])
 def test_characters_the_font_lacks_give_one_warning_naming_them_not_one_per_glyph(title, lacking):
     """CJK or emoji brand names once printed ~33 lines of matplotlib "Glyph ... missing from font" warnings."""
