@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.app_figures import FIGURES, comparison_html, draw, latest_table_html, status_html, stress_layout
+from sim.app_charts import CHARTS, network_option
+from sim.app_figures import comparison_html, draw, latest_table_html, status_html, stress_layout
 from sim.app_levers import LEVER_BY_KEY, in_words, lever_text
 from sim.files import toml_inline
 from sim.formats import MINUS, missing, money, points
@@ -36,11 +37,43 @@ DEFAULT_BUYERS = 20_000  # one simulated year steps in well under a second at th
 BUYER_RANGE = (5_000, 100_000, 5_000)  # min, max, step of the buyers slider
 MIN_BUYERS = 100  # the fewest buyers a loaded state may ask for (as run_sim.py --buyers)
 NETWORK_SAMPLE = 150  # buyers shown in the network view
-CHUNK_SECONDS = 0.4  # "run to end" publishes the charts about this often
+RENDER_INTERVALS = {"every month": 1, "every year": 12, "every 5 years": 60, "at the end": 0}  # months (0: the end)
+DEFAULT_RENDER = "every 5 years"  # how often "Run to end" redraws the charts unless the page's control says otherwise
 REPLICATION_RANGE = (1, 8)  # the replications control: one (as fast as a single run) to a handful with a 5-95% band
 FLOW_WINDOWS = ("last 12 months", "whole run")
 MIN_REPLACERS = 30  # simulated owners replacing in a year below which a brand's loyalty is too noisy to show
 NEW, LEFT = "new to segment", "left segment"
+
+
+KERNELS_READY = threading.Event()  # set once this process has compiled (or loaded) the model's kernels
+_WARMING = threading.Lock()
+
+
+def warm_kernels() -> None:
+    """Compile the model's kernels in this process (or load them from numba's on-disk cache), once: a one-year run of
+    1,000 buyers of the flagship. Blocks until they are ready; sets :data:`KERNELS_READY` even if it fails (the
+    user's own run then shows the error)."""
+    with _WARMING:
+        if KERNELS_READY.is_set():
+            return
+        try:
+            import warnings
+
+            from sim.scenario_files import ScenarioWarning
+
+            with warnings.catch_warnings():  # one year of the flagship: its later dates never happen, as meant
+                warnings.simplefilter("ignore", ScenarioWarning)
+                scenario = load_scenario(DEFAULT_SCENARIO, ["market.years=1"])
+            LuxuryMarketModel(scenario, seed=1, buyers=1000).run()
+        finally:
+            KERNELS_READY.set()
+
+
+def start_warming() -> None:
+    """:func:`warm_kernels` in a background thread (once per process), so a server answers at once while the kernels
+    compile and the page can say so."""
+    if not KERNELS_READY.is_set() and not _WARMING.locked():
+        threading.Thread(target=warm_kernels, name="luxsim-warm-kernels", daemon=True).start()
 
 
 def app_defaults() -> dict[str, Any]:
@@ -372,6 +405,9 @@ class AppState:
         self.stop_requested = False
         self.flow_window = FLOW_WINDOWS[0]
         self.replications = 1
+        self.render_every = RENDER_INTERVALS[DEFAULT_RENDER]  # "Run to end" redraws every so many months (0: the end)
+        self.model_seconds = 0.0  # seconds the model has spent simulating replication 0 since the last rebuild
+        self._network: tuple[int, int, dict] | None = None  # (generation, month, option) of the network drawn
         self.baseline: Baseline | None = None  # a pinned run, drawn under the current one
         self._others: list | None = None  # replications 1.. as sim.runner ran them (RunResult), for this generation
         self.others_done: int | None = None  # while they run: how many have finished
@@ -723,6 +759,7 @@ class AppState:
             # the random streams of replication 0 of `run_sim.py run --seed S`: the CLI reproduces the app's run
             self.model = LuxuryMarketModel(scenario, seed=replication_seed(self.seed, 0), buyers=self.buyers)
             self.generation += 1
+            self.model_seconds = 0.0
             self.error = None
             self._others = None
             self._cache.clear()
@@ -778,7 +815,9 @@ class AppState:
             n = max(0, min(int(months), self.n_months - self.months_done))
             if n:
                 self.run_replications()
+                started = time.perf_counter()
                 self.model.run(n)
+                self.model_seconds += time.perf_counter() - started
                 self.error = None  # a successful action clears the last refusal
             return n
 
@@ -790,24 +829,31 @@ class AppState:
         """One simulated year (to the next January, so the yearly tables stay aligned)."""
         return self.advance(12 - self.months_done % 12)
 
-    def run_to_end(self, on_chunk: Callable[[], None] | None = None, chunk_seconds: float = CHUNK_SECONDS) -> bool:
-        """Run to the scenario's end a year at a time, calling ``on_chunk`` about every ``chunk_seconds`` so the
-        page can redraw (with several replications, first the others, :meth:`run_replications`, calling it as each
-        finishes). Stops early (returns False) if ``stop_requested`` is set or the model is rebuilt."""
+    def run_to_end(self, on_chunk: Callable[[], None] | None = None, render_every: int | None = None) -> bool:
+        """Run to the scenario's end a year at a time (a month at a time when redrawing every month), calling
+        ``on_chunk`` so the page can redraw each time the run passes a multiple of ``render_every`` months (default
+        :attr:`render_every`; 0: only at the end) and at the end (with several replications, first the others,
+        :meth:`run_replications`, calling it as each finishes). Stops early (returns False) if ``stop_requested``
+        is set or the model is rebuilt.
+
+        Returns:
+            True once the scenario's last month is simulated.
+        """
+        every = self.render_every if render_every is None else int(render_every)
         generation = self.generation
         self.stop_requested = False
         self.run_replications(progress=on_chunk)
-        last = time.perf_counter()
+        drawn = self.months_done // every if every > 0 else 0
         while not self.done:
             if self.stop_requested or self.generation != generation:
                 return False
             with self.lock:
                 if self.generation != generation:
                     return False
-                self.step_year()
-            if on_chunk is not None and (time.perf_counter() - last >= chunk_seconds or self.done):
+                self.step_month() if every == 1 else self.step_year()
+            if on_chunk is not None and (self.done or (every > 0 and self.months_done // every > drawn)):
+                drawn = self.months_done // every if every > 0 else 0
                 on_chunk()
-                last = time.perf_counter()
         return True
 
     def status(self) -> str:
@@ -943,19 +989,41 @@ class AppState:
         p = brands.dropna().value_counts(normalize=True).to_numpy()
         return float(np.mean([x == y for x, y in pairs])), float((p**2).sum())
 
-    # ---- figures ----------------------------------------------------------------------------------------
+    # ---- charts and figures ---------------------------------------------------------------------------------
+    def chart(self, kind: str) -> dict:
+        """The browser chart ``kind`` (a :data:`sim.app_charts.CHARTS` key) of the current state: an ECharts option,
+        cached until the model moves."""
+        extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
+        return self._cached(f"chart_{kind}", lambda: CHARTS[kind](self), *extra)
+
+    def draw_network(self) -> dict:
+        """Draw the network view now (the page's button; it is not redrawn as the run moves): the option of
+        :func:`sim.app_charts.network_option` at the month reached, kept until the next call or rebuild."""
+        with self.lock:
+            self._network = (self.generation, self.months_done, network_option(self))
+            return self._network[2]
+
+    def network_chart(self) -> tuple[int, dict] | None:
+        """(month, option) of the network view last drawn for this model (:meth:`draw_network`), or None."""
+        with self.lock:
+            if self._network is None or self._network[0] != self.generation:
+                return None
+            return self._network[1], self._network[2]
+
     def figure(self, kind: str) -> Figure:
-        """A matplotlib figure of the current state (cached until the model moves)."""
+        """A matplotlib figure of the current state, for the PNG and SVG exports (cached until the model moves)."""
         extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
         return self._cached(f"fig_{kind}", lambda: draw(kind, self), *extra)
 
     def frame(self, running: bool = False) -> dict[str, Any]:
         """Everything the page draws, taken at one month under the lock (the run thread steps under it too), so no
-        chart lags behind another, nor the table behind the charts, mid-run: ``figures`` and ``keys`` (kind ->
-        :meth:`figure`, :meth:`figure_key`), ``status``, ``table`` and ``comparison`` (HTML), ``months``."""
+        chart lags behind another, nor the table behind the charts, mid-run: ``charts`` and ``keys`` (kind ->
+        :meth:`chart`, :meth:`figure_key`), ``network`` (:meth:`network_chart`), ``status``, ``table`` and
+        ``comparison`` (HTML), ``months``."""
         with self.lock:
-            return {"figures": {kind: self.figure(kind) for kind in FIGURES},
-                    "keys": {kind: self.figure_key(kind) for kind in FIGURES},
+            return {"charts": {kind: self.chart(kind) for kind in CHARTS},
+                    "keys": {kind: self.figure_key(kind) for kind in CHARTS},
+                    "network": self.network_chart(),
                     "status": status_html(self, running), "table": latest_table_html(self),
                     "comparison": comparison_html(self), "months": self.months_done}
 
