@@ -227,13 +227,59 @@ if solara is not None:
                         "opens when it is ready.", classes=["luxsim-compiling"])
 
     @solara.component
+    def Live(state: AppState, tick, running: bool, bump: Callable[[], None], version: int):
+        """What moves as the market runs: the status line, the progress bar, the table, the comparison with the
+        baseline, the command line, the exports, the charts and the policy changes, all at one month
+        (:meth:`AppState.frame`). Reading ``tick`` (a reactive counter the run bumps at each redraw, every
+        :attr:`AppState.render_every` months) re-renders this part alone: the controls in the sidebar are left as
+        they are while the run moves. ``version`` is the page's change counter: any other change re-renders it."""
+        tick.value  # noqa: B018  (reading it subscribes this component to the run's redraws)
+
+        def set_window(w):
+            state.flow_window = w
+            bump()
+
+        frame = state.frame(running)  # every chart, the table and the status at one month
+        with solara.Column(gap="8px", style={"padding": "0"}):
+            solara.HTML(unsafe_innerHTML=frame["status"])
+            solara.ProgressLinear(value=100 * frame["months"] / state.n_months)
+            if state.error:
+                solara.Error(f"Not applied: {state.error}")
+            solara.HTML(unsafe_innerHTML=frame["table"])
+            if frame["comparison"]:
+                with solara.Card("Against the baseline", margin=1, classes=["luxsim-baseline"]):
+                    solara.HTML(unsafe_innerHTML=frame["comparison"])
+                    Explain(BASELINE_EXPLAIN)
+            with solara.Details("The same run from the command line"):
+                solara.Text(state.cli_command(), classes=["luxsim-cli"])
+            ExportAndSave(state, bump)
+            charts = frame["charts"]
+            with solara.Columns([1, 1]):
+                Chart(state, "share", "Sales share", charts["share"])
+                Chart(state, "loyalty", "Churn and repurchase loyalty", charts["loyalty"])
+            with solara.Columns([1, 1]):
+                with solara.Column(gap="0px"):
+                    solara.ToggleButtonsSingle(value=state.flow_window, values=list(FLOW_WINDOWS),
+                                               on_value=set_window, dense=True)
+                    Chart(state, "flows", "Conquest flows: who takes buyers from whom", charts["flows"])
+                NetworkChart(state, frame["network"], bump)
+            with solara.Columns([1, 1]):
+                Chart(state, "csi", "Customer satisfaction (CSI)", charts["csi"])
+                Chart(state, "money", "Service P&L and cumulative profit", charts["money"])
+            events = state.history()
+            if events:
+                with solara.Details(f"Policy changes so far ({len(events)})"):
+                    solara.HTML(tag="ul", unsafe_innerHTML="".join(
+                        f"<li>{html.escape(d)} <b>{html.escape(b)}</b>: {html.escape(n)}</li>" for d, b, n in events))
+
+    @solara.component
     def Market():
         """The market: scenario and brand pickers, levers, step/run buttons, charts, the table, the CLI line.
 
         One :class:`~sim.app_state.AppState` per browser session; every change bumps a counter that re-renders it.
         """
         state = solara.use_memo(lambda: AppState(**app_defaults()), [])
-        _version, set_version = solara.use_state(0)  # bumped after every change: re-renders the page
+        version, set_version = solara.use_state(0)  # bumped after every change: re-renders the page
         lock = solara.use_memo(threading.Lock, [])
         counter = solara.use_ref(0)
 
@@ -243,8 +289,14 @@ if solara is not None:
                 value = counter.current
             set_version(value)
 
+        tick = solara.use_reactive(0)  # bumped by the run at each redraw: re-renders Live (the charts), not all
+
+        def redraw():
+            with lock:
+                tick.value += 1
+
         def run_loop():  # the task's end re-renders the page (running no more): no redraw of its own at the end
-            state.run_to_end(on_chunk=lambda: None if state.done else bump())
+            state.run_to_end(on_chunk=lambda: None if state.done else redraw())
 
         runner = solara.lab.use_task(run_loop, dependencies=None)
         running = bool(runner.pending)
@@ -287,10 +339,6 @@ if solara is not None:
             state.set_response_lag(m)
             bump()
 
-        def set_window(w):
-            state.flow_window = w
-            bump()
-
         def set_render(label):
             state.render_every = RENDER_INTERVALS[label]
             bump()
@@ -307,7 +355,6 @@ if solara is not None:
             state.clear_baseline()
             bump()
 
-        frame = state.frame(running)  # every chart, the table and the status at one month
         library = solara.use_memo(scenario_library, [])
         questions = dict(library)
         sc = state.scenario
@@ -382,37 +429,7 @@ if solara is not None:
                 render = next(k for k, v in RENDER_INTERVALS.items() if v == state.render_every)
                 solara.ToggleButtonsSingle(value=render, values=list(RENDER_INTERVALS), on_value=set_render,
                                            dense=True)
-            solara.HTML(unsafe_innerHTML=frame["status"])
-            solara.ProgressLinear(value=100 * frame["months"] / state.n_months)
-            if state.error:
-                solara.Error(f"Not applied: {state.error}")
-            solara.HTML(unsafe_innerHTML=frame["table"])
-            if frame["comparison"]:
-                with solara.Card("Against the baseline", margin=1, classes=["luxsim-baseline"]):
-                    solara.HTML(unsafe_innerHTML=frame["comparison"])
-                    Explain(BASELINE_EXPLAIN)
-            with solara.Details("The same run from the command line"):
-                solara.Text(state.cli_command(), classes=["luxsim-cli"])
-            ExportAndSave(state, bump)
-            charts = frame["charts"]
-            with solara.Columns([1, 1]):
-                Chart(state, "share", "Sales share", charts["share"])
-                Chart(state, "loyalty", "Churn and repurchase loyalty", charts["loyalty"])
-            with solara.Columns([1, 1]):
-                with solara.Column(gap="0px"):
-                    solara.ToggleButtonsSingle(value=state.flow_window, values=list(FLOW_WINDOWS),
-                                               on_value=set_window, dense=True)
-                    Chart(state, "flows", "Conquest flows: who takes buyers from whom", charts["flows"])
-                NetworkChart(state, frame["network"], bump)
-            with solara.Columns([1, 1]):
-                Chart(state, "csi", "Customer satisfaction (CSI)", charts["csi"])
-                Chart(state, "money", "Service P&L and cumulative profit", charts["money"])
-            events = state.history()
-            if events:
-                with solara.Details(f"Policy changes so far ({len(events)})"):
-                    solara.HTML(tag="ul", unsafe_innerHTML="".join(
-                        f"<li>{html.escape(d)} <b>{html.escape(b)}</b>: {html.escape(n)}</li>" for d, b, n in events))
-
+            Live(state, tick, running, bump, version)
 
 # --------------------------------------------------------------------------------------------------------
 # Serving

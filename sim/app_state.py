@@ -90,15 +90,24 @@ def app_defaults() -> dict[str, Any]:
             "buyers": int(os.environ.get("LUXSIM_APP_BUYERS", DEFAULT_BUYERS))}
 
 
+_LIBRARY: dict[tuple, list[tuple[str, str]]] = {}  # the library, by the files' names and modification times
+
+
 def scenario_library() -> list[tuple[str, str]]:
-    """(name, question) of every scenario in ``scenarios/`` that loads, sorted by name."""
-    out = []
-    for path in sorted(SCENARIO_DIR.glob("*.toml")):
-        try:
-            out.append((path.stem, load_scenario(path).question))
-        except ScenarioError:
-            continue
-    return out
+    """(name, question) of every scenario in ``scenarios/`` that loads, sorted by name. Read again only when a file
+    is added, removed or modified (a new browser session does not pay for reading them all)."""
+    paths = sorted(SCENARIO_DIR.glob("*.toml"))
+    key = tuple((p.name, p.stat().st_mtime_ns) for p in paths)
+    if key not in _LIBRARY:
+        out = []
+        for path in paths:
+            try:
+                out.append((path.stem, load_scenario(path).question))
+            except ScenarioError:
+                continue
+        _LIBRARY.clear()
+        _LIBRARY[key] = out
+    return list(_LIBRARY[key])
 
 
 def override_arg(path: str, value: Any) -> str:
