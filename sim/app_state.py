@@ -37,8 +37,9 @@ DEFAULT_BUYERS = 20_000  # one simulated year steps in well under a second at th
 BUYER_RANGE = (5_000, 100_000, 5_000)  # min, max, step of the buyers slider
 MIN_BUYERS = 100  # the fewest buyers a loaded state may ask for (as run_sim.py --buyers)
 NETWORK_SAMPLE = 150  # buyers shown in the network view
-RENDER_INTERVALS = {"every month": 1, "every year": 12, "every 5 years": 60, "at the end": 0}  # months (0: the end)
-DEFAULT_RENDER = "every 5 years"  # how often "Run to end" redraws the charts unless the page's control says otherwise
+RENDER_INTERVALS = {"every month": 1, "every year": 12, "every 5 years": 60, "every 10 years": 120,
+                    "at the end": 0}  # how often "Run to end" redraws, in months (0: only at the end)
+DEFAULT_RENDER = "every 10 years"  # the control's default: twice in the flagship's 25 years, then at the end
 REPLICATION_RANGE = (1, 8)  # the replications control: one (as fast as a single run) to a handful with a 5-95% band
 FLOW_WINDOWS = ("last 12 months", "whole run")
 MIN_REPLACERS = 30  # simulated owners replacing in a year below which a brand's loyalty is too noisy to show
