@@ -86,9 +86,11 @@ if solara is not None:
     class EchartsChart(EchartsWidget):
         """Solara's ECharts widget (the same offline ECharts 5.4 from Solara's assets) with luxsim's template
         (:data:`sim.app_charts.VUE`): formatters written in the option as ``{"luxsim": NAME}`` become functions, a
-        redraw keeps the legend entries switched off, and ``data-drawn`` on the chart counts its redraws."""
+        redraw keeps the legend entries switched off, ``data-drawn`` on the chart counts its redraws, and the option
+        comes as JSON text (``option_json``)."""
 
         template_file = None
+        option_json = traitlets.Unicode("").tag(sync=True)  # the option as JSON text (AppState.chart_json)
 
         @traitlets.default("template")
         def _template(self):
@@ -155,11 +157,12 @@ if solara is not None:
                                     label=fmt.upper(), mime_type=f"image/{'svg+xml' if fmt == 'svg' else fmt}")
 
     @solara.component
-    def Chart(state: AppState, kind: str, title: str, option: dict):
-        """One chart card, drawn in the browser (legend, hover), with its PNG and SVG downloads; ``option`` comes
-        from the page's frame (every chart of one render at the same month) and is sent only when it changes."""
+    def Chart(state: AppState, kind: str, title: str, option: str):
+        """One chart card, drawn in the browser (legend, hover), with its PNG and SVG downloads; ``option`` (JSON
+        text) comes from the page's frame (every chart of one render at the same month) and is sent only when it
+        changes."""
         with solara.Card(title, margin=1, classes=[f"luxsim-chart-{kind}"]):
-            EchartsChart.element(option=option, attributes={"style": f"height: {CHART_HEIGHT}; width: 100%;"})
+            EchartsChart.element(option_json=option, attributes={"style": f"height: {CHART_HEIGHT}; width: 100%;"})
             Explain(CHART_NOTES[kind])
             Downloads(state, kind)
 
@@ -177,7 +180,8 @@ if solara is not None:
                 Explain("Press the button to draw who knows whom among 150 neighbours, coloured by the brand each "
                         "drives now (drawn when you ask, so runs do not wait for it).")
             else:
-                EchartsChart.element(option=drawn[1], attributes={"style": f"height: {CHART_HEIGHT}; width: 100%;"})
+                EchartsChart.element(option_json=drawn[1],
+                                     attributes={"style": f"height: {CHART_HEIGHT}; width: 100%;"})
             Explain(CHART_NOTES["network"])
             Downloads(state, "network")
 
@@ -273,22 +277,11 @@ if solara is not None:
                         f"<li>{html.escape(d)} <b>{html.escape(b)}</b>: {html.escape(n)}</li>" for d, b, n in events))
 
     @solara.component
-    def Market():
-        """The market: scenario and brand pickers, levers, step/run buttons, charts, the table, the CLI line.
-
-        One :class:`~sim.app_state.AppState` per browser session; every change bumps a counter that re-renders it.
-        """
-        state = solara.use_memo(lambda: AppState(**app_defaults()), [])
-        version, set_version = solara.use_state(0)  # bumped after every change: re-renders the page
+    def Main(state: AppState, bump: Callable[[], None], version: int):
+        """The buttons, the redraw control and what moves (:func:`Live`). It owns the "Run to end" task, so the run
+        starting and ending re-renders this part, not the sidebar's controls; ``version`` is the page's change
+        counter (any change re-renders it)."""
         lock = solara.use_memo(threading.Lock, [])
-        counter = solara.use_ref(0)
-
-        def bump():
-            with lock:
-                counter.current += 1
-                value = counter.current
-            set_version(value)
-
         tick = solara.use_reactive(0)  # bumped by the run at each redraw: re-renders Live (the charts), not all
 
         def redraw():
@@ -317,6 +310,56 @@ if solara is not None:
             state.reset()
             bump()
 
+        def set_render(label):
+            state.render_every = RENDER_INTERVALS[label]
+            bump()
+
+        def pin():
+            state.pin_baseline()
+            bump()
+
+        def unpin():
+            state.clear_baseline()
+            bump()
+
+        with solara.Column(gap="8px", style={"padding": "0"}):
+            with solara.Row(gap="8px", classes=["luxsim-buttons"]):
+                solara.Button("Step one month", on_click=step_month, disabled=running or state.done,
+                              color="primary", classes=["luxsim-step-month"])
+                solara.Button("Step one year", on_click=step, disabled=running or state.done, color="primary",
+                              classes=["luxsim-step"])
+                solara.Button("Run to end", on_click=lambda: runner(), disabled=running or state.done,
+                              color="primary", classes=["luxsim-run"])
+                solara.Button("Stop", on_click=stop, disabled=not running, classes=["luxsim-stop"])
+                solara.Button("Reset", on_click=reset, disabled=running, classes=["luxsim-reset"])
+                solara.Button("Pin as baseline", on_click=pin, disabled=running or state.months_done == 0,
+                              classes=["luxsim-pin"])
+                solara.Button("Clear baseline", on_click=unpin, disabled=state.baseline is None,
+                              classes=["luxsim-unpin"])
+            with solara.Row(gap="8px", classes=["luxsim-render"], style={"align-items": "center"}):
+                solara.Text("Redraw the charts while running:", classes=["luxsim-label"])
+                render = next(k for k, v in RENDER_INTERVALS.items() if v == state.render_every)
+                solara.ToggleButtonsSingle(value=render, values=list(RENDER_INTERVALS), on_value=set_render,
+                                           dense=True)
+            Live(state, tick, running, bump, version)
+
+    @solara.component
+    def Market():
+        """The market: scenario and brand pickers, levers, step/run buttons, charts, the table, the CLI line.
+
+        One :class:`~sim.app_state.AppState` per browser session; every change bumps a counter that re-renders it.
+        """
+        state = solara.use_memo(lambda: AppState(**app_defaults()), [])
+        version, set_version = solara.use_state(0)  # bumped after every change: re-renders the page
+        lock = solara.use_memo(threading.Lock, [])
+        counter = solara.use_ref(0)
+
+        def bump():
+            with lock:
+                counter.current += 1
+                value = counter.current
+            set_version(value)
+
         def choose_scenario(name):
             state.stop_requested = True
             state.select_scenario(name)
@@ -339,20 +382,8 @@ if solara is not None:
             state.set_response_lag(m)
             bump()
 
-        def set_render(label):
-            state.render_every = RENDER_INTERVALS[label]
-            bump()
-
         def restore():
             state.restore_scenario()
-            bump()
-
-        def pin():
-            state.pin_baseline()
-            bump()
-
-        def unpin():
-            state.clear_baseline()
             bump()
 
         library = solara.use_memo(scenario_library, [])
@@ -411,25 +442,7 @@ if solara is not None:
             solara.HTML(tag="h3", unsafe_innerHTML=html.escape(f"{sc.name}: {sc.question}"))
             if sc.description:
                 Explain(sc.description.strip())
-            with solara.Row(gap="8px", classes=["luxsim-buttons"]):
-                solara.Button("Step one month", on_click=step_month, disabled=running or state.done,
-                              color="primary", classes=["luxsim-step-month"])
-                solara.Button("Step one year", on_click=step, disabled=running or state.done, color="primary",
-                              classes=["luxsim-step"])
-                solara.Button("Run to end", on_click=lambda: runner(), disabled=running or state.done,
-                              color="primary", classes=["luxsim-run"])
-                solara.Button("Stop", on_click=stop, disabled=not running, classes=["luxsim-stop"])
-                solara.Button("Reset", on_click=reset, disabled=running, classes=["luxsim-reset"])
-                solara.Button("Pin as baseline", on_click=pin, disabled=running or state.months_done == 0,
-                              classes=["luxsim-pin"])
-                solara.Button("Clear baseline", on_click=unpin, disabled=state.baseline is None,
-                              classes=["luxsim-unpin"])
-            with solara.Row(gap="8px", classes=["luxsim-render"], style={"align-items": "center"}):
-                solara.Text("Redraw the charts while running:", classes=["luxsim-label"])
-                render = next(k for k, v in RENDER_INTERVALS.items() if v == state.render_every)
-                solara.ToggleButtonsSingle(value=render, values=list(RENDER_INTERVALS), on_value=set_render,
-                                           dense=True)
-            Live(state, tick, running, bump, version)
+            Main(state, bump, version)
 
 # --------------------------------------------------------------------------------------------------------
 # Serving

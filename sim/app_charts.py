@@ -210,13 +210,20 @@ def _by_brand(series, metric: str) -> dict[str, tuple[np.ndarray, np.ndarray, np
     """Brand -> (years, mean, 5th, 95th percentile over the replications) of a yearly metric (one replication: its
     values, the band collapsed onto them)."""
     if series.replications == 1:
-        table = series.yearly[["year", "brand", metric]].rename(columns={metric: "mean"})
-        table = table.assign(p05=table["mean"], p95=table["mean"])
+        table = series.yearly
+        columns = ("year", metric, metric, metric)
     else:
         table = series.band(metric)
-    return {name: (rows["year"].to_numpy(dtype=int), rows["mean"].to_numpy(dtype=float),
-                   rows["p05"].to_numpy(dtype=float), rows["p95"].to_numpy(dtype=float))
-            for name, rows in table.groupby("brand", sort=False)}
+        columns = ("year", "mean", "p05", "p95")
+    brand = table["brand"].to_numpy()
+    arrays = [table[c].to_numpy(dtype=float) for c in columns]
+    out = {}
+    for name in series.brands:
+        rows = brand == name
+        if rows.any():
+            year, mean, low, high = (a[rows] for a in arrays)
+            out[name] = (year.astype(int), mean, low, high)
+    return out
 
 
 def loyalty_option(state: AppState) -> dict[str, Any]:
@@ -367,7 +374,8 @@ CHARTS: dict[str, Callable[[AppState], dict]] = {
 
 # The page's chart widget: Solara's ECharts template (solara/components/echarts.vue, the same offline ECharts 5.4)
 # with `revive`, which turns {"luxsim": NAME, ...} into the JavaScript function NAME builds, and a redraw that keeps
-# the legend entries the user switched off.
+# the legend entries the user switched off. The option arrives as JSON text (`option_json`): one string for the page
+# to compare and send, rather than thousands of nested lists for it and the browser to walk and observe.
 VUE = r"""
 <template>
   <div ref="echarts" class="solara-echarts luxsim-echarts" v-bind="attributes"></div>
@@ -389,12 +397,12 @@ module.exports = {
     if (this.chart) this.chart.dispose();
   },
   watch: {
-    option() { this.draw(); },
+    option_json() { this.draw(); },
   },
   methods: {
     draw() {
       if (!this.chart) return;
-      const option = this.revive(this.option);
+      const option = this.revive(JSON.parse(this.option_json || "{}"));
       const old = this.chart.getOption();
       const selected = old && old.legend && old.legend[0] && old.legend[0].selected;
       if (selected && option.legend && !Array.isArray(option.legend)) option.legend.selected = selected;

@@ -9,6 +9,7 @@ unit-tested without a browser (``tests/test_app.py``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -339,8 +340,6 @@ def _read_state(data: bytes | str, source: str) -> tuple[dict, str, str, dict | 
     Raises:
         _StateError: not UTF-8 JSON, not a luxsim app state, or a field of the wrong kind or out of range.
     """
-    import json
-
     try:
         doc = json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -417,7 +416,7 @@ class AppState:
         self.replications = 1
         self.render_every = RENDER_INTERVALS[DEFAULT_RENDER]  # "Run to end" redraws every so many months (0: the end)
         self.model_seconds = 0.0  # seconds the model has spent simulating replication 0 since the last rebuild
-        self._network: tuple[int, int, dict] | None = None  # (generation, month, option) of the network drawn
+        self._network: tuple[int, int, dict, str] | None = None  # generation, month, option, JSON: the network drawn
         self.baseline: Baseline | None = None  # a pinned run, drawn under the current one
         self._others: list | None = None  # replications 1.. as sim.runner ran them (RunResult), for this generation
         self.others_done: int | None = None  # while they run: how many have finished
@@ -719,8 +718,6 @@ class AppState:
         """The app's state as a JSON file to download and load again (:meth:`restore_state`): the settings, the
         selected brand and flow window, and the pinned baseline's settings and month (it is re-run on loading:
         runs are reproducible, so the file holds settings, never results)."""
-        import json
-
         doc = {"luxsim_app_state": self.STATE_VERSION, **self.settings(), "brand": self.brand,
                "flow_window": self.flow_window,
                "baseline": None if self.baseline is None else {**self.baseline.series.settings,
@@ -1006,19 +1003,27 @@ class AppState:
         extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
         return self._cached(f"chart_{kind}", lambda: CHARTS[kind](self), *extra)
 
+    def chart_json(self, kind: str) -> str:
+        """:meth:`chart` as JSON text, what the page sends to the browser (cached as the option is; no NaN)."""
+        extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
+        return self._cached(f"chart_json_{kind}", lambda: json.dumps(self.chart(kind), allow_nan=False), *extra)
+
     def draw_network(self) -> dict:
         """Draw the network view now (the page's button; it is not redrawn as the run moves): the option of
-        :func:`sim.app_charts.network_option` at the month reached, kept until the next call or rebuild."""
+        :func:`sim.app_charts.network_option` at the month reached, kept (with its JSON text) until the next call or
+        rebuild."""
         with self.lock:
-            self._network = (self.generation, self.months_done, network_option(self))
-            return self._network[2]
+            option = network_option(self)
+            self._network = (self.generation, self.months_done, option, json.dumps(option, allow_nan=False))
+            return option
 
-    def network_chart(self) -> tuple[int, dict] | None:
-        """(month, option) of the network view last drawn for this model (:meth:`draw_network`), or None."""
+    def network_chart(self) -> tuple[int, str] | None:
+        """(month, option as JSON text) of the network view last drawn for this model (:meth:`draw_network`), or
+        None."""
         with self.lock:
             if self._network is None or self._network[0] != self.generation:
                 return None
-            return self._network[1], self._network[2]
+            return self._network[1], self._network[3]
 
     def figure(self, kind: str) -> Figure:
         """A matplotlib figure of the current state, for the PNG and SVG exports (cached until the model moves)."""
@@ -1028,10 +1033,10 @@ class AppState:
     def frame(self, running: bool = False) -> dict[str, Any]:
         """Everything the page draws, taken at one month under the lock (the run thread steps under it too), so no
         chart lags behind another, nor the table behind the charts, mid-run: ``charts`` and ``keys`` (kind ->
-        :meth:`chart`, :meth:`figure_key`), ``network`` (:meth:`network_chart`), ``status``, ``table`` and
+        :meth:`chart_json`, :meth:`figure_key`), ``network`` (:meth:`network_chart`), ``status``, ``table`` and
         ``comparison`` (HTML), ``months``."""
         with self.lock:
-            return {"charts": {kind: self.chart(kind) for kind in CHARTS},
+            return {"charts": {kind: self.chart_json(kind) for kind in CHARTS},
                     "keys": {kind: self.figure_key(kind) for kind in CHARTS},
                     "network": self.network_chart(),
                     "status": status_html(self, running), "table": latest_table_html(self),
