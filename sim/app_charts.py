@@ -384,7 +384,7 @@ VUE = r"""
 module.exports = {
   mounted() {
     (async () => {
-      const echarts = (await this.import([`${this.getCdn()}/echarts@5.4.0/dist/echarts.js`]))[0];
+      const echarts = (await this.import([`${this.getCdn()}/echarts@5.4.0/dist/echarts.min.js`]))[0];
       this.echarts = echarts;
       this.chart = echarts.init(this.$refs.echarts);
       this.draw();
