@@ -51,6 +51,7 @@ from sim.app_state import (
     REPLICATION_RANGE,
     AppState,
     app_defaults,
+    new_state,
     scenario_library,
     start_warming,
 )
@@ -349,7 +350,7 @@ if solara is not None:
 
         One :class:`~sim.app_state.AppState` per browser session; every change bumps a counter that re-renders it.
         """
-        state = solara.use_memo(lambda: AppState(**app_defaults()), [])
+        state = solara.use_memo(lambda: new_state(app_defaults()), [])
         version, set_version = solara.use_state(0)  # bumped after every change: re-renders the page
         lock = solara.use_memo(threading.Lock, [])
         counter = solara.use_ref(0)
@@ -476,7 +477,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning")
     settings.main.mode = "production"
     from solara.server.starlette import app as starlette_app  # reads SOLARA_APP: import after setting it
 
-    start_warming()  # the kernels compile while the server starts; the page says so until they are ready
+    start_warming(spare=True)  # the kernels compile while the server starts (the page says so), then a first market
     print(f"luxsim app: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
     uvicorn.run(starlette_app, host=host, port=port, log_level=log_level, loop="asyncio")
 

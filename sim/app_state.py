@@ -71,11 +71,55 @@ def warm_kernels() -> None:
             KERNELS_READY.set()
 
 
-def start_warming() -> None:
+def start_warming(spare: bool = False) -> None:
     """:func:`warm_kernels` in a background thread (once per process), so a server answers at once while the kernels
-    compile and the page can say so."""
+    compile and the page can say so; with ``spare``, then the first browser session's state (:func:`build_spare`)."""
+    def warm() -> None:
+        warm_kernels()
+        if spare:
+            try:
+                defaults = app_defaults()
+            except ValueError:
+                return
+            build_spare(defaults)
+
     if not KERNELS_READY.is_set() and not _WARMING.locked():
-        threading.Thread(target=warm_kernels, name="luxsim-warm-kernels", daemon=True).start()
+        threading.Thread(target=warm, name="luxsim-warm-kernels", daemon=True).start()
+
+
+_SPARES: dict[str, tuple[tuple, Any]] = {}  # settings -> (library_version() when built, an AppState built ahead)
+_SPARE_LOCK = threading.Lock()
+
+
+def new_state(defaults: dict[str, Any]) -> AppState:
+    """The :class:`AppState` of a new browser session, opened on ``defaults`` (:func:`app_defaults`): one built ahead
+    of time when there is one (built from scenario files that have not changed since), else built now; either way
+    the next session's is then built in the background (:func:`build_spare`), so opening the page does not wait for
+    the market to be built.
+
+    Raises:
+        ScenarioError, ValueError: as :class:`AppState` does for these settings.
+    """
+    key = json.dumps(defaults, sort_keys=True, default=str)
+    with _SPARE_LOCK:
+        version, spare = _SPARES.pop(key, (None, None))
+    threading.Thread(target=build_spare, args=(defaults,), name="luxsim-spare-state", daemon=True).start()
+    if spare is not None and version == library_version():
+        return spare
+    return AppState(**defaults)
+
+
+def build_spare(defaults: dict[str, Any]) -> None:
+    """Build an :class:`AppState` on ``defaults`` for the next browser session to take (:func:`new_state`); settings
+    that fail are left for that session to report."""
+    key = json.dumps(defaults, sort_keys=True, default=str)
+    version = library_version()
+    try:
+        state = AppState(**defaults)
+    except Exception:  # noqa: BLE001  (the session that asks for these settings gets the error itself)
+        return
+    with _SPARE_LOCK:
+        _SPARES[key] = (version, state)
 
 
 def app_defaults() -> dict[str, Any]:
@@ -95,14 +139,19 @@ def app_defaults() -> dict[str, Any]:
 _LIBRARY: dict[tuple, list[tuple[str, str]]] = {}  # the library, by the files' names and modification times
 
 
+def library_version() -> tuple:
+    """The scenario files' names and modification times: changes when a file in ``scenarios/`` is added, removed or
+    modified."""
+    return tuple((p.name, p.stat().st_mtime_ns) for p in sorted(SCENARIO_DIR.glob("*.toml")))
+
+
 def scenario_library() -> list[tuple[str, str]]:
     """(name, question) of every scenario in ``scenarios/`` that loads, sorted by name. Read again only when a file
-    is added, removed or modified (a new browser session does not pay for reading them all)."""
-    paths = sorted(SCENARIO_DIR.glob("*.toml"))
-    key = tuple((p.name, p.stat().st_mtime_ns) for p in paths)
+    is added, removed or modified (:func:`library_version`: a new browser session does not pay for reading them)."""
+    key = library_version()
     if key not in _LIBRARY:
         out = []
-        for path in paths:
+        for path in sorted(SCENARIO_DIR.glob("*.toml")):
             try:
                 out.append((path.stem, load_scenario(path).question))
             except ScenarioError:

@@ -924,6 +924,25 @@ def test_page_a_refused_value_puts_the_control_back_and_the_next_action_clears_t
     assert 'data-months="0"' in page.status() and _banner(page) == ""  # seed 7 applied: back at month 0
 
 
+def test_a_new_session_takes_the_market_built_ahead_unless_the_scenario_files_changed(monkeypatch):
+    monkeypatch.setattr(app_state, "_SPARES", {})
+    defaults = {"buyers": 2000, "overrides": {"market.years": 2}}
+    app_state.build_spare(defaults)
+    ((_, spare),) = app_state._SPARES.values()
+    asked = []
+    monkeypatch.setattr(app_state, "build_spare", asked.append)  # what new_state starts for the next session
+    assert app_state.new_state(defaults) is spare and not app_state._SPARES
+    guard = time.monotonic() + HANG_GUARD_S
+    while not asked:
+        assert time.monotonic() < guard, "hang guard: no market built for the next session"
+        time.sleep(0.01)
+    assert asked == [defaults]
+    fresh = app_state.new_state(defaults)  # none built ahead: built now, the same settings
+    assert fresh is not spare and fresh.settings() == spare.settings() and fresh.months_done == 0
+    app_state._SPARES[json.dumps(defaults, sort_keys=True)] = ((("edited.toml", 1),), spare)  # files changed since
+    assert app_state.new_state(defaults) is not spare
+
+
 def test_app_defaults_come_from_the_environment(monkeypatch):
     monkeypatch.delenv("LUXSIM_APP_BUYERS", raising=False)
     assert app.app_defaults() == {"scenario": "lexus_us_1989", "buyers": app_state.DEFAULT_BUYERS}
@@ -956,7 +975,7 @@ def test_page_says_it_is_compiling_the_model_until_the_kernels_are_ready(monkeyp
 def test_page_redraw_control_and_the_network_button(monkeypatch):
     app_state.warm_kernels()
     made = []
-    monkeypatch.setattr(app, "AppState", lambda **kw: made.append(AppState(**kw)) or made[-1])
+    monkeypatch.setattr(app, "new_state", lambda defaults: made.append(AppState(**defaults)) or made[-1])
     monkeypatch.setattr(app, "app_defaults", lambda: {"buyers": BUYERS, "overrides": {"market.years": 8}})
     page = PageDriver()
     (state,) = made
