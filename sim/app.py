@@ -179,11 +179,11 @@ if solara is not None:
                           text=True, classes=["luxsim-draw-network"])
             if drawn is None:
                 Explain("Press the button to draw who knows whom among 150 neighbours, coloured by the brand each "
-                        "drives now (drawn when you ask, so runs do not wait for it).")
+                        "drives now (drawn when you ask, so runs do not wait for it). " + CHART_NOTES["network"])
             else:
                 EchartsChart.element(option_json=drawn[1],
                                      attributes={"style": f"height: {CHART_HEIGHT}; width: 100%;"})
-            Explain(CHART_NOTES["network"])
+                Explain(CHART_NOTES["network"])
             Downloads(state, "network")
 
     @solara.component

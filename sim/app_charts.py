@@ -70,7 +70,8 @@ def _legend(state: AppState) -> list:
     if state.series().replications > 1:
         entries.append({"name": band_name(state), "itemStyle": {"color": "#999999", "opacity": 0.5}})
     if state.baseline is not None:
-        entries.append({"name": "baseline", "itemStyle": {"color": "#666666"}, "lineStyle": {"type": "dashed"}})
+        entries.append({"name": "baseline", "itemStyle": {"color": "#666666"},
+                        "lineStyle": {"type": "dashed", "color": "#666666"}})
     return entries
 
 
