@@ -611,7 +611,10 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
               help="--suite: the peers' folder (default: ../shared/peers beside the repository).")] = None,
           sweep_runs: Annotated[int | None, typer.Option(
               min=1, help="--suite: time this many of the grid's runs (default: all 48).")] = None,
-          workers: Annotated[int, typer.Option(min=1, help="--suite: the sweep's workers.")] = 2) -> None:
+          workers: Annotated[int, typer.Option(min=1, help="--suite: the sweep's workers.")] = 2,
+          app: Annotated[bool, typer.Option(
+              "--app/--no-app", help="--suite: measure the app in headless Chromium (about a minute).")] = True,
+          ) -> None:
     """Measure buyer-months per second and peak memory of the full flagship model (--suite: issue #15's ratios)."""
     from sim.bench import benchmark
 
@@ -637,7 +640,7 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
     progress = None if as_json else lambda e, n, r: err.print(f"  {e} engine, {n:,} buyers, run {r + 1} done")
     sizes_, reference_ = counts("--sizes", sizes, False), counts("--reference-sizes", reference_sizes, True)
     if suite:
-        _bench_suite(sizes_, repeats, years, peer_sizes, peers, sweep_runs, workers, as_json)
+        _bench_suite(sizes_, repeats, years, peer_sizes, peers, sweep_runs, workers, as_json, app)
         return
     years = years or 30
     if sizes_ or reference_:  # each run is measured alone in a fresh process: one at a time
@@ -675,7 +678,7 @@ def bench(sizes: Annotated[str, typer.Option(help="Comma-separated buyer counts.
 
 
 def _bench_suite(sizes: list[int], repeats: int, years: int | None, peer_sizes: str, peers: Path | None,
-                 sweep_runs: int | None, workers: int, as_json: bool) -> None:
+                 sweep_runs: int | None, workers: int, as_json: bool, app: bool = True) -> None:
     """`bench --suite`: measure issue #15's rows, print them (a table of 80 columns, or JSON)."""
     from sim.bench import PEER_ARGS, PEERS, suite, suite_table
     from sim.executor import check_memory
@@ -689,7 +692,7 @@ def _bench_suite(sizes: list[int], repeats: int, years: int | None, peer_sizes: 
     check_memory(memory_needed(flagship, max(sizes)), f"{max(sizes):,} buyers", new_processes=1)
     progress = None if as_json else lambda text: err.print(f"  {text}", markup=False, highlight=False)
     result = suite(sizes, repeats, years or 30, run_years=years, sweep_runs=sweep_runs,
-                   workers=workers, peer_sizes=peer_sizes, peers=peers or PEERS, progress=progress)
+                   workers=workers, peer_sizes=peer_sizes, peers=peers or PEERS, app=app, progress=progress)
     if as_json:
         print(json.dumps(result, indent=2))
         return

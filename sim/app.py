@@ -30,6 +30,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from sim.app_charts import VUE
 from sim.app_levers import (
     BASELINE_EXPLAIN,
     BUYERS_EXPLAIN,
@@ -45,10 +46,14 @@ from sim.app_levers import (
 from sim.app_state import (
     BUYER_RANGE,
     FLOW_WINDOWS,
+    KERNELS_READY,
+    RENDER_INTERVALS,
     REPLICATION_RANGE,
     AppState,
     app_defaults,
+    new_state,
     scenario_library,
+    start_warming,
 )
 from sim.files import safe_name
 
@@ -64,7 +69,9 @@ CSS = """
 .luxsim-headline { font-size: 15px; margin: 4px 0 8px 0; }
 .luxsim-baseline-label { font-size: 12px; color: #555; margin: 0; }
 .luxsim-cli { font-family: monospace; font-size: 11px; word-break: break-all; color: #333; }
+.luxsim-compiling { font-size: 16px; margin: 24px; }
 """
+CHART_HEIGHT = "380px"  # every chart's height in the page (they take half the page's width)
 
 try:
     import solara
@@ -74,6 +81,21 @@ except ImportError:  # the model and AppState work without the app's extra packa
 
 
 if solara is not None:
+    import traitlets
+    from solara.components.echarts import EchartsWidget
+
+    class EchartsChart(EchartsWidget):
+        """Solara's ECharts widget (the same offline ECharts 5.4 from Solara's assets) with luxsim's template
+        (:data:`sim.app_charts.VUE`): formatters written in the option as ``{"luxsim": NAME}`` become functions, a
+        redraw keeps the legend entries switched off, ``data-drawn`` on the chart counts its redraws, and the option
+        comes as JSON text (``option_json``)."""
+
+        template_file = None
+        option_json = traitlets.Unicode("").tag(sync=True)  # the option as JSON text (AppState.chart_json)
+
+        @traitlets.default("template")
+        def _template(self):
+            return VUE
 
     @solara.component
     def Explain(text: str):
@@ -127,17 +149,42 @@ if solara is not None:
             Explain(state.lever_explanation(lever.key, brand))
 
     @solara.component
-    def Chart(state: AppState, kind: str, title: str, figure, figure_key: tuple):
-        """One chart card with its PNG and SVG downloads; ``figure`` comes from the page's frame (every chart of one
-        render drawn at the same month) and ``figure_key`` changes whenever it does, which re-renders the card."""
+    def Downloads(state: AppState, kind: str):
+        """A chart's PNG and SVG downloads, drawn by matplotlib (:mod:`sim.app_figures`) only when asked for."""
+        with solara.Row(gap="4px", classes=["luxsim-downloads"]):
+            for fmt in ("png", "svg"):
+                solara.FileDownload(lambda fmt=fmt: state.figure_bytes(kind, fmt),
+                                    filename=f"{safe_name(state.scenario.name)}-{kind}.{fmt}",
+                                    label=fmt.upper(), mime_type=f"image/{'svg+xml' if fmt == 'svg' else fmt}")
+
+    @solara.component
+    def Chart(state: AppState, kind: str, title: str, option: str):
+        """One chart card, drawn in the browser (legend, hover), with its PNG and SVG downloads; ``option`` (JSON
+        text) comes from the page's frame (every chart of one render at the same month) and is sent only when it
+        changes."""
         with solara.Card(title, margin=1, classes=[f"luxsim-chart-{kind}"]):
-            solara.FigureMatplotlib(figure, dependencies=[figure_key], format="png")
+            EchartsChart.element(option_json=option, attributes={"style": f"height: {CHART_HEIGHT}; width: 100%;"})
             Explain(CHART_NOTES[kind])
-            with solara.Row(gap="4px", classes=["luxsim-downloads"]):
-                for fmt in ("png", "svg"):
-                    solara.FileDownload(lambda fmt=fmt: state.figure_bytes(kind, fmt),
-                                        filename=f"{safe_name(state.scenario.name)}-{kind}.{fmt}",
-                                        label=fmt.upper(), mime_type=f"image/{'svg+xml' if fmt == 'svg' else fmt}")
+            Downloads(state, kind)
+
+    @solara.component
+    def NetworkChart(state: AppState, drawn, bump: Callable[[], None]):
+        """The network view: drawn when the button is pressed (at the month reached), not as the run moves."""
+        def draw():
+            state.draw_network()
+            bump()
+
+        with solara.Card("Word of mouth: a sample of the social network", margin=1, classes=["luxsim-chart-network"]):
+            solara.Button("Draw the network now" if drawn is None else "Redraw the network now", on_click=draw,
+                          text=True, classes=["luxsim-draw-network"])
+            if drawn is None:
+                Explain("Press the button to draw who knows whom among 150 neighbours, coloured by the brand each "
+                        "drives now (drawn when you ask, so runs do not wait for it). " + CHART_NOTES["network"])
+            else:
+                EchartsChart.element(option_json=drawn[1],
+                                     attributes={"style": f"height: {CHART_HEIGHT}; width: 100%;"})
+                Explain(CHART_NOTES["network"])
+            Downloads(state, "network")
 
     @solara.component
     def ExportAndSave(state: AppState, bump: Callable[[], None]):
@@ -166,24 +213,84 @@ if solara is not None:
 
     @solara.component
     def Page():
-        """The app's page: scenario and brand pickers, levers, step/run buttons, charts, the table, the CLI line.
+        """The app's page: while this process compiles the model's kernels (once: :func:`sim.app_state.warm_kernels`,
+        started with the server), a message saying so; then the market (:func:`Market`)."""
+        ready, set_ready = solara.use_state(KERNELS_READY.is_set())
 
-        One :class:`~sim.app_state.AppState` per browser session; every change bumps a counter that re-renders it.
-        """
-        state = solara.use_memo(lambda: AppState(**app_defaults()), [])
-        _version, set_version = solara.use_state(0)  # bumped after every change: re-renders the page
-        lock = solara.use_memo(threading.Lock, [])
-        counter = solara.use_ref(0)
+        def wait_for_kernels():
+            start_warming()
+            KERNELS_READY.wait()
+            set_ready(True)
 
-        def bump():
-            with lock:
-                counter.current += 1
-                value = counter.current
-            set_version(value)
+        solara.use_thread(wait_for_kernels, dependencies=[])
+        if ready:
+            Market()
+        else:
+            solara.Title("luxsim: the Lexus case")
+            solara.Style(CSS)
+            solara.Info("Compiling the model, once (after installing or editing a formula: about 20 s)... the page "
+                        "opens when it is ready.", classes=["luxsim-compiling"])
 
-        def run_loop():
-            state.run_to_end(on_chunk=bump)
+    @solara.component
+    def Live(state: AppState, tick, running: bool, bump: Callable[[], None], version: int):
+        """What moves as the market runs: the status line, the progress bar, the table, the comparison with the
+        baseline, the command line, the exports, the charts and the policy changes, all at one month
+        (:meth:`AppState.frame`). Reading ``tick`` (a reactive counter the run bumps at each redraw, every
+        :attr:`AppState.render_every` months) re-renders this part alone: the controls in the sidebar are left as
+        they are while the run moves. ``version`` is the page's change counter: any other change re-renders it."""
+        tick.value  # noqa: B018  (reading it subscribes this component to the run's redraws)
+
+        def set_window(w):
+            state.flow_window = w
             bump()
+
+        frame = state.frame(running)  # every chart, the table and the status at one month
+        with solara.Column(gap="8px", style={"padding": "0"}):
+            solara.HTML(unsafe_innerHTML=frame["status"])
+            solara.ProgressLinear(value=100 * frame["months"] / state.n_months)
+            if state.error:
+                solara.Error(f"Not applied: {state.error}")
+            solara.HTML(unsafe_innerHTML=frame["table"])
+            if frame["comparison"]:
+                with solara.Card("Against the baseline", margin=1, classes=["luxsim-baseline"]):
+                    solara.HTML(unsafe_innerHTML=frame["comparison"])
+                    Explain(BASELINE_EXPLAIN)
+            with solara.Details("The same run from the command line"):
+                solara.Text(state.cli_command(), classes=["luxsim-cli"])
+            ExportAndSave(state, bump)
+            charts = frame["charts"]
+            with solara.Columns([1, 1]):
+                Chart(state, "share", "Sales share", charts["share"])
+                Chart(state, "loyalty", "Churn and repurchase loyalty", charts["loyalty"])
+            with solara.Columns([1, 1]):
+                with solara.Column(gap="0px"):
+                    solara.ToggleButtonsSingle(value=state.flow_window, values=list(FLOW_WINDOWS),
+                                               on_value=set_window, dense=True)
+                    Chart(state, "flows", "Conquest flows: who takes buyers from whom", charts["flows"])
+                NetworkChart(state, frame["network"], bump)
+            with solara.Columns([1, 1]):
+                Chart(state, "csi", "Customer satisfaction (CSI)", charts["csi"])
+                Chart(state, "money", "Service P&L and cumulative profit", charts["money"])
+            events = state.history()
+            if events:
+                with solara.Details(f"Policy changes so far ({len(events)})"):
+                    solara.HTML(tag="ul", unsafe_innerHTML="".join(
+                        f"<li>{html.escape(d)} <b>{html.escape(b)}</b>: {html.escape(n)}</li>" for d, b, n in events))
+
+    @solara.component
+    def Main(state: AppState, bump: Callable[[], None], version: int):
+        """The buttons, the redraw control and what moves (:func:`Live`). It owns the "Run to end" task, so the run
+        starting and ending re-renders this part, not the sidebar's controls; ``version`` is the page's change
+        counter (any change re-renders it)."""
+        lock = solara.use_memo(threading.Lock, [])
+        tick = solara.use_reactive(0)  # bumped by the run at each redraw: re-renders Live (the charts), not all
+
+        def redraw():
+            with lock:
+                tick.value += 1
+
+        def run_loop():  # the task's end re-renders the page (running no more): no redraw of its own at the end
+            state.run_to_end(on_chunk=lambda: None if state.done else redraw())
 
         runner = solara.lab.use_task(run_loop, dependencies=None)
         running = bool(runner.pending)
@@ -203,6 +310,56 @@ if solara is not None:
             state.stop_requested = True
             state.reset()
             bump()
+
+        def set_render(label):
+            state.render_every = RENDER_INTERVALS[label]
+            bump()
+
+        def pin():
+            state.pin_baseline()
+            bump()
+
+        def unpin():
+            state.clear_baseline()
+            bump()
+
+        with solara.Column(gap="8px", style={"padding": "0"}):
+            with solara.Row(gap="8px", classes=["luxsim-buttons"]):
+                solara.Button("Step one month", on_click=step_month, disabled=running or state.done,
+                              color="primary", classes=["luxsim-step-month"])
+                solara.Button("Step one year", on_click=step, disabled=running or state.done, color="primary",
+                              classes=["luxsim-step"])
+                solara.Button("Run to end", on_click=lambda: runner(), disabled=running or state.done,
+                              color="primary", classes=["luxsim-run"])
+                solara.Button("Stop", on_click=stop, disabled=not running, classes=["luxsim-stop"])
+                solara.Button("Reset", on_click=reset, disabled=running, classes=["luxsim-reset"])
+                solara.Button("Pin as baseline", on_click=pin, disabled=running or state.months_done == 0,
+                              classes=["luxsim-pin"])
+                solara.Button("Clear baseline", on_click=unpin, disabled=state.baseline is None,
+                              classes=["luxsim-unpin"])
+            with solara.Row(gap="8px", classes=["luxsim-render"], style={"align-items": "center"}):
+                solara.Text("Redraw the charts while running:", classes=["luxsim-label"])
+                render = next(k for k, v in RENDER_INTERVALS.items() if v == state.render_every)
+                solara.ToggleButtonsSingle(value=render, values=list(RENDER_INTERVALS), on_value=set_render,
+                                           dense=True)
+            Live(state, tick, running, bump, version)
+
+    @solara.component
+    def Market():
+        """The market: scenario and brand pickers, levers, step/run buttons, charts, the table, the CLI line.
+
+        One :class:`~sim.app_state.AppState` per browser session; every change bumps a counter that re-renders it.
+        """
+        state = solara.use_memo(lambda: new_state(app_defaults()), [])
+        version, set_version = solara.use_state(0)  # bumped after every change: re-renders the page
+        lock = solara.use_memo(threading.Lock, [])
+        counter = solara.use_ref(0)
+
+        def bump():
+            with lock:
+                counter.current += 1
+                value = counter.current
+            set_version(value)
 
         def choose_scenario(name):
             state.stop_requested = True
@@ -226,23 +383,10 @@ if solara is not None:
             state.set_response_lag(m)
             bump()
 
-        def set_window(w):
-            state.flow_window = w
-            bump()
-
         def restore():
             state.restore_scenario()
             bump()
 
-        def pin():
-            state.pin_baseline()
-            bump()
-
-        def unpin():
-            state.clear_baseline()
-            bump()
-
-        frame = state.frame(running)  # every chart, the table and the status at one month
         library = solara.use_memo(scenario_library, [])
         questions = dict(library)
         sc = state.scenario
@@ -299,52 +443,7 @@ if solara is not None:
             solara.HTML(tag="h3", unsafe_innerHTML=html.escape(f"{sc.name}: {sc.question}"))
             if sc.description:
                 Explain(sc.description.strip())
-            with solara.Row(gap="8px", classes=["luxsim-buttons"]):
-                solara.Button("Step one month", on_click=step_month, disabled=running or state.done,
-                              color="primary", classes=["luxsim-step-month"])
-                solara.Button("Step one year", on_click=step, disabled=running or state.done, color="primary",
-                              classes=["luxsim-step"])
-                solara.Button("Run to end", on_click=lambda: runner(), disabled=running or state.done,
-                              color="primary", classes=["luxsim-run"])
-                solara.Button("Stop", on_click=stop, disabled=not running, classes=["luxsim-stop"])
-                solara.Button("Reset", on_click=reset, disabled=running, classes=["luxsim-reset"])
-                solara.Button("Pin as baseline", on_click=pin, disabled=running or state.months_done == 0,
-                              classes=["luxsim-pin"])
-                solara.Button("Clear baseline", on_click=unpin, disabled=state.baseline is None,
-                              classes=["luxsim-unpin"])
-            solara.HTML(unsafe_innerHTML=frame["status"])
-            solara.ProgressLinear(value=100 * frame["months"] / state.n_months)
-            if state.error:
-                solara.Error(f"Not applied: {state.error}")
-            solara.HTML(unsafe_innerHTML=frame["table"])
-            if frame["comparison"]:
-                with solara.Card("Against the baseline", margin=1, classes=["luxsim-baseline"]):
-                    solara.HTML(unsafe_innerHTML=frame["comparison"])
-                    Explain(BASELINE_EXPLAIN)
-            with solara.Details("The same run from the command line"):
-                solara.Text(state.cli_command(), classes=["luxsim-cli"])
-            ExportAndSave(state, bump)
-            figures, keys = frame["figures"], frame["keys"]
-            with solara.Columns([1, 1]):
-                Chart(state, "share", "Sales share", figures["share"], keys["share"])
-                Chart(state, "loyalty", "Churn and repurchase loyalty", figures["loyalty"], keys["loyalty"])
-            with solara.Columns([1, 1]):
-                with solara.Column(gap="0px"):
-                    solara.ToggleButtonsSingle(value=state.flow_window, values=list(FLOW_WINDOWS),
-                                               on_value=set_window, dense=True)
-                    Chart(state, "flows", "Conquest flows: who takes buyers from whom", figures["flows"],
-                          keys["flows"])
-                Chart(state, "network", "Word of mouth: a sample of the social network", figures["network"],
-                      keys["network"])
-            with solara.Columns([1, 1]):
-                Chart(state, "csi", "Customer satisfaction (CSI)", figures["csi"], keys["csi"])
-                Chart(state, "money", "Service P&L and cumulative profit", figures["money"], keys["money"])
-            events = state.history()
-            if events:
-                with solara.Details(f"Policy changes so far ({len(events)})"):
-                    solara.HTML(tag="ul", unsafe_innerHTML="".join(
-                        f"<li>{html.escape(d)} <b>{html.escape(b)}</b>: {html.escape(n)}</li>" for d, b, n in events))
-
+            Main(state, bump, version)
 
 # --------------------------------------------------------------------------------------------------------
 # Serving
@@ -378,6 +477,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning")
     settings.main.mode = "production"
     from solara.server.starlette import app as starlette_app  # reads SOLARA_APP: import after setting it
 
+    start_warming(spare=True)  # the kernels compile while the server starts (the page says so), then a first market
     print(f"luxsim app: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
     uvicorn.run(starlette_app, host=host, port=port, log_level=log_level, loop="asyncio")
 

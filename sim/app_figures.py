@@ -1,7 +1,8 @@
-"""The browser app's pictures: the six charts, the network layout, the latest-numbers table and the status line.
+"""The browser app's exported pictures, the network layout, the latest-numbers table and the status line.
 
 Pure functions of an :class:`sim.app_state.AppState`: each ``fig_*`` returns a matplotlib ``Figure`` (no pyplot,
-so sessions never share a figure), drawn in the brand colours every luxsim chart uses (:mod:`sim.style`); the
+so sessions never share a figure), drawn only when a chart is exported as PNG or SVG (the page's own charts are
+drawn in the browser: :mod:`sim.app_charts`), in the brand colours every luxsim chart uses (:mod:`sim.style`); the
 HTML helpers write numbers with :mod:`sim.formats` and give each cell a stable ``data-testid`` for the tests.
 """
 
@@ -371,9 +372,11 @@ def comparison_html(state: AppState) -> str:
 
 def status_html(state: AppState, running: bool) -> str:
     """The status line ("1990-12: month 60 of 300"), its state in ``data-months``, ``data-done`` (0/1),
-    ``data-running`` (0/1) and ``data-generation`` (bumped by every rebuild) for the tests to wait on."""
+    ``data-running`` (0/1) and ``data-generation`` (bumped by every rebuild) for the tests to wait on, and in
+    ``data-model-seconds`` the seconds the model has spent simulating since the rebuild (the benchmark's app
+    efficiency: :func:`sim.bench.app_efficiency`)."""
     return render("app_status.html.j2", months=state.months_done, done=int(state.done), running=int(running),
-                  generation=state.generation, status=state.status())
+                  generation=state.generation, status=state.status(), model_seconds=f"{state.model_seconds:.4f}")
 
 
 FIGURES: dict[str, Callable[[AppState], Figure]] = {

@@ -9,6 +9,7 @@ unit-tested without a browser (``tests/test_app.py``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -22,7 +23,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.app_figures import FIGURES, comparison_html, draw, latest_table_html, status_html, stress_layout
+from sim.app_charts import CHARTS, network_option
+from sim.app_figures import comparison_html, draw, latest_table_html, status_html, stress_layout
 from sim.app_levers import LEVER_BY_KEY, in_words, lever_text
 from sim.files import toml_inline
 from sim.formats import MINUS, missing, money, points
@@ -36,11 +38,88 @@ DEFAULT_BUYERS = 20_000  # one simulated year steps in well under a second at th
 BUYER_RANGE = (5_000, 100_000, 5_000)  # min, max, step of the buyers slider
 MIN_BUYERS = 100  # the fewest buyers a loaded state may ask for (as run_sim.py --buyers)
 NETWORK_SAMPLE = 150  # buyers shown in the network view
-CHUNK_SECONDS = 0.4  # "run to end" publishes the charts about this often
+RENDER_INTERVALS = {"every month": 1, "every year": 12, "every 5 years": 60, "every 10 years": 120,
+                    "at the end": 0}  # how often "Run to end" redraws, in months (0: only at the end)
+DEFAULT_RENDER = "every 10 years"  # the control's default: twice in the flagship's 25 years, then at the end
 REPLICATION_RANGE = (1, 8)  # the replications control: one (as fast as a single run) to a handful with a 5-95% band
 FLOW_WINDOWS = ("last 12 months", "whole run")
 MIN_REPLACERS = 30  # simulated owners replacing in a year below which a brand's loyalty is too noisy to show
 NEW, LEFT = "new to segment", "left segment"
+
+
+KERNELS_READY = threading.Event()  # set once this process has compiled (or loaded) the model's kernels
+_WARMING = threading.Lock()
+
+
+def warm_kernels() -> None:
+    """Compile the model's kernels in this process (or load them from numba's on-disk cache), once: a one-year run of
+    1,000 buyers of the flagship. Blocks until they are ready; sets :data:`KERNELS_READY` even if it fails (the
+    user's own run then shows the error)."""
+    with _WARMING:
+        if KERNELS_READY.is_set():
+            return
+        try:
+            import warnings
+
+            from sim.scenario_files import ScenarioWarning
+
+            with warnings.catch_warnings():  # one year of the flagship: its later dates never happen, as meant
+                warnings.simplefilter("ignore", ScenarioWarning)
+                scenario = load_scenario(DEFAULT_SCENARIO, ["market.years=1"])
+            LuxuryMarketModel(scenario, seed=1, buyers=1000).run()
+        finally:
+            KERNELS_READY.set()
+
+
+def start_warming(spare: bool = False) -> None:
+    """:func:`warm_kernels` in a background thread (once per process), so a server answers at once while the kernels
+    compile and the page can say so; with ``spare``, then the first browser session's state (:func:`build_spare`)."""
+    def warm() -> None:
+        warm_kernels()
+        if spare:
+            try:
+                defaults = app_defaults()
+            except ValueError:
+                return
+            build_spare(defaults)
+
+    if not KERNELS_READY.is_set() and not _WARMING.locked():
+        threading.Thread(target=warm, name="luxsim-warm-kernels", daemon=True).start()
+
+
+_SPARES: dict[str, tuple[tuple, Any]] = {}  # settings -> (library_version() when built, an AppState built ahead)
+_SPARE_LOCK = threading.Lock()
+
+
+def new_state(defaults: dict[str, Any]) -> AppState:
+    """The :class:`AppState` of a new browser session, opened on ``defaults`` (:func:`app_defaults`): one built ahead
+    of time when there is one (built from scenario files that have not changed since), else built now; either way
+    the next session's is then built in the background (:func:`build_spare`), so opening the page does not wait for
+    the market to be built.
+
+    Raises:
+        ScenarioError, ValueError: as :class:`AppState` does for these settings.
+    """
+    key = json.dumps(defaults, sort_keys=True, default=str)
+    with _SPARE_LOCK:
+        version, spare = _SPARES.pop(key, (None, None))
+    threading.Thread(target=build_spare, args=(defaults,), name="luxsim-spare-state", daemon=True).start()
+    if spare is not None and version == library_version():
+        return spare
+    return AppState(**defaults)
+
+
+def build_spare(defaults: dict[str, Any]) -> None:
+    """Build an :class:`AppState` on ``defaults`` for the next browser session to take (:func:`new_state`); settings
+    that fail are left for that session to report."""
+    key = json.dumps(defaults, sort_keys=True, default=str)
+    version = library_version()
+    try:
+        state = AppState(**defaults)
+    except Exception:  # noqa: BLE001  (the session that asks for these settings gets the error itself)
+        return
+    with _SPARE_LOCK:
+        _SPARES[key] = (version, state)
 
 
 def app_defaults() -> dict[str, Any]:
@@ -57,15 +136,29 @@ def app_defaults() -> dict[str, Any]:
             "buyers": int(os.environ.get("LUXSIM_APP_BUYERS", DEFAULT_BUYERS))}
 
 
+_LIBRARY: dict[tuple, list[tuple[str, str]]] = {}  # the library, by the files' names and modification times
+
+
+def library_version() -> tuple:
+    """The scenario files' names and modification times: changes when a file in ``scenarios/`` is added, removed or
+    modified."""
+    return tuple((p.name, p.stat().st_mtime_ns) for p in sorted(SCENARIO_DIR.glob("*.toml")))
+
+
 def scenario_library() -> list[tuple[str, str]]:
-    """(name, question) of every scenario in ``scenarios/`` that loads, sorted by name."""
-    out = []
-    for path in sorted(SCENARIO_DIR.glob("*.toml")):
-        try:
-            out.append((path.stem, load_scenario(path).question))
-        except ScenarioError:
-            continue
-    return out
+    """(name, question) of every scenario in ``scenarios/`` that loads, sorted by name. Read again only when a file
+    is added, removed or modified (:func:`library_version`: a new browser session does not pay for reading them)."""
+    key = library_version()
+    if key not in _LIBRARY:
+        out = []
+        for path in sorted(SCENARIO_DIR.glob("*.toml")):
+            try:
+                out.append((path.stem, load_scenario(path).question))
+            except ScenarioError:
+                continue
+        _LIBRARY.clear()
+        _LIBRARY[key] = out
+    return list(_LIBRARY[key])
 
 
 def override_arg(path: str, value: Any) -> str:
@@ -296,8 +389,6 @@ def _read_state(data: bytes | str, source: str) -> tuple[dict, str, str, dict | 
     Raises:
         _StateError: not UTF-8 JSON, not a luxsim app state, or a field of the wrong kind or out of range.
     """
-    import json
-
     try:
         doc = json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -372,6 +463,9 @@ class AppState:
         self.stop_requested = False
         self.flow_window = FLOW_WINDOWS[0]
         self.replications = 1
+        self.render_every = RENDER_INTERVALS[DEFAULT_RENDER]  # "Run to end" redraws every so many months (0: the end)
+        self.model_seconds = 0.0  # seconds the model has spent simulating replication 0 since the last rebuild
+        self._network: tuple[int, int, dict, str] | None = None  # generation, month, option, JSON: the network drawn
         self.baseline: Baseline | None = None  # a pinned run, drawn under the current one
         self._others: list | None = None  # replications 1.. as sim.runner ran them (RunResult), for this generation
         self.others_done: int | None = None  # while they run: how many have finished
@@ -673,8 +767,6 @@ class AppState:
         """The app's state as a JSON file to download and load again (:meth:`restore_state`): the settings, the
         selected brand and flow window, and the pinned baseline's settings and month (it is re-run on loading:
         runs are reproducible, so the file holds settings, never results)."""
-        import json
-
         doc = {"luxsim_app_state": self.STATE_VERSION, **self.settings(), "brand": self.brand,
                "flow_window": self.flow_window,
                "baseline": None if self.baseline is None else {**self.baseline.series.settings,
@@ -723,6 +815,7 @@ class AppState:
             # the random streams of replication 0 of `run_sim.py run --seed S`: the CLI reproduces the app's run
             self.model = LuxuryMarketModel(scenario, seed=replication_seed(self.seed, 0), buyers=self.buyers)
             self.generation += 1
+            self.model_seconds = 0.0
             self.error = None
             self._others = None
             self._cache.clear()
@@ -778,7 +871,9 @@ class AppState:
             n = max(0, min(int(months), self.n_months - self.months_done))
             if n:
                 self.run_replications()
+                started = time.perf_counter()
                 self.model.run(n)
+                self.model_seconds += time.perf_counter() - started
                 self.error = None  # a successful action clears the last refusal
             return n
 
@@ -790,24 +885,31 @@ class AppState:
         """One simulated year (to the next January, so the yearly tables stay aligned)."""
         return self.advance(12 - self.months_done % 12)
 
-    def run_to_end(self, on_chunk: Callable[[], None] | None = None, chunk_seconds: float = CHUNK_SECONDS) -> bool:
-        """Run to the scenario's end a year at a time, calling ``on_chunk`` about every ``chunk_seconds`` so the
-        page can redraw (with several replications, first the others, :meth:`run_replications`, calling it as each
-        finishes). Stops early (returns False) if ``stop_requested`` is set or the model is rebuilt."""
+    def run_to_end(self, on_chunk: Callable[[], None] | None = None, render_every: int | None = None) -> bool:
+        """Run to the scenario's end a year at a time (a month at a time when redrawing every month), calling
+        ``on_chunk`` so the page can redraw each time the run passes a multiple of ``render_every`` months (default
+        :attr:`render_every`; 0: only at the end) and at the end (with several replications, first the others,
+        :meth:`run_replications`, calling it as each finishes). Stops early (returns False) if ``stop_requested``
+        is set or the model is rebuilt.
+
+        Returns:
+            True once the scenario's last month is simulated.
+        """
+        every = self.render_every if render_every is None else int(render_every)
         generation = self.generation
         self.stop_requested = False
         self.run_replications(progress=on_chunk)
-        last = time.perf_counter()
+        drawn = self.months_done // every if every > 0 else 0
         while not self.done:
             if self.stop_requested or self.generation != generation:
                 return False
             with self.lock:
                 if self.generation != generation:
                     return False
-                self.step_year()
-            if on_chunk is not None and (time.perf_counter() - last >= chunk_seconds or self.done):
+                self.step_month() if every == 1 else self.step_year()
+            if on_chunk is not None and (self.done or (every > 0 and self.months_done // every > drawn)):
+                drawn = self.months_done // every if every > 0 else 0
                 on_chunk()
-                last = time.perf_counter()
         return True
 
     def status(self) -> str:
@@ -943,19 +1045,49 @@ class AppState:
         p = brands.dropna().value_counts(normalize=True).to_numpy()
         return float(np.mean([x == y for x, y in pairs])), float((p**2).sum())
 
-    # ---- figures ----------------------------------------------------------------------------------------
+    # ---- charts and figures ---------------------------------------------------------------------------------
+    def chart(self, kind: str) -> dict:
+        """The browser chart ``kind`` (a :data:`sim.app_charts.CHARTS` key) of the current state: an ECharts option,
+        cached until the model moves."""
+        extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
+        return self._cached(f"chart_{kind}", lambda: CHARTS[kind](self), *extra)
+
+    def chart_json(self, kind: str) -> str:
+        """:meth:`chart` as JSON text, what the page sends to the browser (cached as the option is; no NaN)."""
+        extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
+        return self._cached(f"chart_json_{kind}", lambda: json.dumps(self.chart(kind), allow_nan=False), *extra)
+
+    def draw_network(self) -> dict:
+        """Draw the network view now (the page's button; it is not redrawn as the run moves): the option of
+        :func:`sim.app_charts.network_option` at the month reached, kept (with its JSON text) until the next call or
+        rebuild."""
+        with self.lock:
+            option = network_option(self)
+            self._network = (self.generation, self.months_done, option, json.dumps(option, allow_nan=False))
+            return option
+
+    def network_chart(self) -> tuple[int, str] | None:
+        """(month, option as JSON text) of the network view last drawn for this model (:meth:`draw_network`), or
+        None."""
+        with self.lock:
+            if self._network is None or self._network[0] != self.generation:
+                return None
+            return self._network[1], self._network[3]
+
     def figure(self, kind: str) -> Figure:
-        """A matplotlib figure of the current state (cached until the model moves)."""
+        """A matplotlib figure of the current state, for the PNG and SVG exports (cached until the model moves)."""
         extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
         return self._cached(f"fig_{kind}", lambda: draw(kind, self), *extra)
 
     def frame(self, running: bool = False) -> dict[str, Any]:
         """Everything the page draws, taken at one month under the lock (the run thread steps under it too), so no
-        chart lags behind another, nor the table behind the charts, mid-run: ``figures`` and ``keys`` (kind ->
-        :meth:`figure`, :meth:`figure_key`), ``status``, ``table`` and ``comparison`` (HTML), ``months``."""
+        chart lags behind another, nor the table behind the charts, mid-run: ``charts`` and ``keys`` (kind ->
+        :meth:`chart_json`, :meth:`figure_key`), ``network`` (:meth:`network_chart`), ``status``, ``table`` and
+        ``comparison`` (HTML), ``months``."""
         with self.lock:
-            return {"figures": {kind: self.figure(kind) for kind in FIGURES},
-                    "keys": {kind: self.figure_key(kind) for kind in FIGURES},
+            return {"charts": {kind: self.chart_json(kind) for kind in CHARTS},
+                    "keys": {kind: self.figure_key(kind) for kind in CHARTS},
+                    "network": self.network_chart(),
                     "status": status_html(self, running), "table": latest_table_html(self),
                     "comparison": comparison_html(self), "months": self.months_done}
 

@@ -12,8 +12,9 @@ issue #6 with whether each is met (:func:`targets`).
 
 :func:`suite` is issue #15's benchmark (``run_sim.py bench --suite``): ratios that hold on a noisy machine, all
 measured in one run (the engine's rates and the 10k/1M ratio, the ratios to the peers in ``../shared/peers/``
-run as subprocesses, whole-run efficiency of ``run_sim.py run`` and sweep efficiency of ``run_sim.py sweep``),
-each with its target and whether it is met, or None with the reason it was not measured.
+run as subprocesses, whole-run efficiency of ``run_sim.py run``, sweep efficiency of ``run_sim.py sweep`` and the
+app's efficiency and first chart in headless Chromium, :func:`app_efficiency`), each with its target and whether it
+is met, or None with the reason it was not measured.
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ PEER_ARGS = {"full": {MESA_PEER: ["20000", "24"], NUMPY_PEER: ["1000000"]},
 TARGET_MESA_RATIO, TARGET_NUMPY_RATIO = 100.0, 2.0
 TARGET_SMALL_RATE = 0.5  # the 10k rate / the 1M rate
 TARGET_RUN_EFFICIENCY, TARGET_SWEEP_EFFICIENCY, TARGET_APP_EFFICIENCY = 0.8, 0.7, 0.5
+TARGET_FIRST_CHART_S = 3.0  # the app's first chart after page load on a warm server
 SWEEP_GRID = "lexus_service_grid"
 SUBPROCESS_TIMEOUT_S = 3600
 
@@ -272,12 +274,13 @@ def sweep_grid(buyers: int, runs: int | None, workers: int) -> tuple[dict | None
 
 def suite(sizes: list[int], repeats: int = 3, years: int = 30, run_years: int | None = None,
           sweep_runs: int | None = None, workers: int = 2, peer_sizes: str = "full", peers: Path = PEERS,
-          progress=None) -> dict:
+          app: bool = True, progress=None) -> dict:
     """Issue #15's benchmark suite in one run: the engine's rates (``sizes``, ``years`` each, ``repeats`` runs),
     the 10k/1M rate ratio, peak memory per buyer, the ratios to the two peers (``peer_sizes``: ``full`` or ``small``;
     skipped, with the reason, if ``peers`` has not got them), whole-run efficiency (``run_sim.py run`` at the sizes
     of 100k or more, else the largest; ``run_years`` or the scenario's), and sweep efficiency (the shipped grid at
-    the smallest size x its own 20 years on ``workers`` workers; ``sweep_runs``: time that many of its runs).
+    the smallest size x its own 20 years on ``workers`` workers; ``sweep_runs``: time that many of its runs), and
+    the app in headless Chromium (``app`` False: its rows say "not measured (--no-app)").
 
     Returns:
         ``rows`` (``name, measured, unit, target, met, reason``: measured is a finite number, or None with the
@@ -316,9 +319,76 @@ def suite(sizes: list[int], repeats: int = 3, years: int = 30, run_years: int | 
     label = f"{sweep['runs']} runs in {sweep['seconds']:.1f} s" if sweep else "not run"
     rows.append(_row(f"sweep efficiency, {SWEEP_GRID} ({label})", eff, f">= {TARGET_SWEEP_EFFICIENCY}",
                      eff is not None and eff >= TARGET_SWEEP_EFFICIENCY, why))
-    rows.append(_row("app efficiency", None, f">= {TARGET_APP_EFFICIENCY}", None,
-                     "not measured by --suite (see issue #15 item 4)"))
-    return {"rows": rows, "engine": engine, "sweep": sweep}
+    from sim.app_state import DEFAULT_RENDER
+
+    if app:
+        say("app: Run to end in headless Chromium")
+        app, why = app_efficiency((DEFAULT_RENDER,))
+    else:
+        app, why = None, "not measured (--no-app)"
+    eff = app["runs"][DEFAULT_RENDER] if app else None
+    rows.append(_row(f"app efficiency, Run to end (flagship, redraw {DEFAULT_RENDER})", eff,
+                     f">= {TARGET_APP_EFFICIENCY}", eff is not None and eff >= TARGET_APP_EFFICIENCY, why))
+    first = app["first_chart_s"] if app else None
+    rows.append(_row("app: first chart after page load, warm server", first, f"<= {TARGET_FIRST_CHART_S:.0f} s",
+                     first is not None and first <= TARGET_FIRST_CHART_S, why, unit=" s"))
+    return {"rows": rows, "engine": engine, "sweep": sweep, "app": app}
+
+
+def app_efficiency(renders: tuple[str, ...] | None = None) -> tuple[dict | None, str | None]:
+    """The app's efficiency as a user meets it: its server started as ``run_sim.py app`` starts it (the flagship,
+    20,000 buyers), driven by headless Chromium (:mod:`sim.app_browser`). A first page load warms the server (its
+    kernels compiled or loaded, its first page built); a second is timed to its first chart drawn; then "Run to end"
+    is clicked for each redraw interval in ``renders`` (labels of the page's control; default: the app's default,
+    then "at the end"; Reset between) and timed to the page showing the end. Efficiency = the model's own seconds in
+    the server (the status line's ``data-model-seconds``) / the page's seconds.
+
+    Returns:
+        ({"first_chart_s": seconds, "runs": {render: efficiency}, "page_s": {render: seconds},
+        "model_s": {render: seconds}}, None), or (None, why not: no Chromium or Playwright, the server failed, ...).
+    """
+    from sim.app_browser import DONE, READY, app_server, chart_drawn, launch, missing_browser, new_page, status
+    from sim.app_state import DEFAULT_RENDER
+
+    renders = renders or (DEFAULT_RENDER, "at the end")
+    why = missing_browser()
+    if why:
+        return None, why
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    limit_ms = SUBPROCESS_TIMEOUT_S * 1000
+    out: dict = {"runs": {}, "page_s": {}, "model_s": {}}
+    try:
+        with tempfile.TemporaryDirectory() as tmp, app_server(Path(tmp) / "server.log", SUBPROCESS_TIMEOUT_S) as url, \
+                sync_playwright() as pw:
+            browser = launch(pw, limit_ms)
+            try:
+                page = new_page(browser, limit_ms)
+                page.goto(url)
+                page.wait_for_selector(chart_drawn("share"))  # the server is warm from here on
+                page.close()
+                page = new_page(browser, limit_ms)
+                t0 = time.perf_counter()
+                page.goto(url)
+                page.wait_for_selector(chart_drawn("share"))
+                out["first_chart_s"] = time.perf_counter() - t0
+                for render in renders:
+                    page.click(f".luxsim-render button:has-text('{render}')")
+                    page.click(".luxsim-reset")
+                    page.wait_for_selector(READY + "[data-months='0'][data-running='0']", state="attached")
+                    t0 = time.perf_counter()
+                    page.click(".luxsim-run")
+                    page.wait_for_selector(DONE, state="attached")
+                    seconds = time.perf_counter() - t0
+                    model = float(status(page, "model-seconds"))
+                    out["page_s"][render], out["model_s"][render] = seconds, model
+                    out["runs"][render] = model / seconds
+            finally:
+                browser.close()
+    except (OSError, RuntimeError, PlaywrightError) as exc:
+        return None, f"app not measured ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+    return out, None
 
 
 def suite_table(result: dict, repeats: int):

@@ -23,10 +23,12 @@ from hypothesis import strategies as st
 from matplotlib.collections import PolyCollection
 
 from sim import app, app_state
-from sim.app_figures import CELLS, comparison_html, latest_table_html, status_html
+from sim.app_charts import CHARTS, band_name
+from sim.app_figures import CELLS, FIGURES, comparison_html, latest_table_html, status_html
 from sim.app_levers import LEVER_BY_KEY, LEVERS, lever_text
 from sim.app_state import FLOW_WINDOWS, LEFT, NEW, AppState, override_arg
 from sim.formats import MINUS, MISSING, compact_money, money, points
+from sim.formats import money as money_text
 from sim.model import LuxuryMarketModel
 from sim.runner import run_one, run_replications
 from sim.scenario_files import load_scenario, parse_override
@@ -87,7 +89,7 @@ def test_step_year_advances_one_aligned_year_and_the_series_agree(state):
 def test_run_to_end_publishes_in_chunks_and_can_be_stopped(state):
     short(state, 6)
     chunks = []
-    assert state.run_to_end(on_chunk=lambda: chunks.append(state.months_done), chunk_seconds=0.0)
+    assert state.run_to_end(on_chunk=lambda: chunks.append(state.months_done), render_every=12)
     assert chunks == [12, 24, 36, 48, 60, 72] and state.done
     assert state.step_year() == 0  # nothing left
 
@@ -97,8 +99,26 @@ def test_run_to_end_publishes_in_chunks_and_can_be_stopped(state):
     def stop_after_two():
         if state.months_done >= 24:
             state.stop_requested = True
-    assert not state.run_to_end(on_chunk=stop_after_two, chunk_seconds=0.0)
+    assert not state.run_to_end(on_chunk=stop_after_two, render_every=12)
     assert state.months_done == 24
+
+
+@pytest.mark.parametrize(("every", "redraws"), [
+    (1, list(range(1, 49))), (12, [12, 24, 36, 48]), (24, [24, 48]), (36, [36, 48]), (0, [48])])
+def test_the_render_interval_limits_the_redraws_of_run_to_end(every, redraws):
+    state = AppState(buyers=2000, overrides={"market.years": 4})
+    state.render_every = every  # the page's "Redraw the charts while running" control
+    seen = []
+    assert state.run_to_end(on_chunk=lambda: seen.append(state.months_done))
+    assert seen == redraws and state.done  # every so many months, and once at the end
+
+
+def test_the_render_interval_counts_from_where_the_run_starts():
+    state = AppState(buyers=2000, overrides={"market.years": 4})
+    state.advance(5)  # "Step one month" five times, then "Run to end"
+    seen = []
+    assert state.run_to_end(on_chunk=lambda: seen.append(state.months_done), render_every=24)
+    assert seen == [24, 48]
 
 
 def test_run_stops_when_a_lever_rebuilds_the_model(state):
@@ -107,7 +127,7 @@ def test_run_stops_when_a_lever_rebuilds_the_model(state):
     def move_a_lever():
         if state.months_done == 24:
             state.set_lever("loaner_cars", False)
-    assert not state.run_to_end(on_chunk=move_a_lever, chunk_seconds=0.0)
+    assert not state.run_to_end(on_chunk=move_a_lever, render_every=12)
     assert state.months_done == 0  # the rebuilt model waits at the start
 
 
@@ -290,6 +310,102 @@ def test_a_default_year_steps_and_draws_without_redoing_the_expensive_work(monke
     assert g.number_of_nodes() <= app_state.NETWORK_SAMPLE and len(pos) == g.number_of_nodes()
 
 
+# ---- the browser charts (ECharts options) --------------------------------------------------------------------
+def _main_lines(option: dict) -> list[dict]:
+    """The option's series of the run itself (one per brand): not the baseline's, not a band's edge."""
+    return [s for s in option["series"] if s["name"] != "baseline" and "stack" not in s]
+
+
+def test_each_chart_has_one_line_per_brand_in_its_colour_carrying_the_states_values():
+    state = AppState(buyers=2000, overrides={"market.years": 3})
+    for kind in CHARTS:
+        assert "series" not in state.chart(kind) and state.chart(kind)["title"]["text"]  # a hint before the start
+    state.run_to_end()
+    names = list(state.model.brand_names)
+    palette = brand_palette(names)
+    share = _main_lines(state.chart("share"))
+    assert [s["name"] for s in share] == names and [s["color"] for s in share] == [palette[n] for n in names]
+    frame = state.monthly_share()
+    for s, name in zip(share, names):
+        assert [p[0] for p in s["data"]] == pytest.approx(frame.index.to_numpy())
+        assert [p[1] for p in s["data"]] == pytest.approx(frame[name].to_numpy() * 100, abs=1e-4)  # percent
+        assert s["data"][-1][2] == f"{frame[name].iloc[-1] * 100:.1f}%" and s["data"][-1][3] == "1988-12"
+        assert s["lineStyle"]["width"] == (3.0 if name == "Lexus" else 1.5)  # the selected brand thick
+    yearly = state.yearly()
+    for kind, metric, scale in (("loyalty", "repurchase_loyalty", 100), ("csi", "csi", 1)):
+        lines = _main_lines(state.chart(kind))
+        assert [s["name"] for s in lines] == names
+        for s, name in zip(lines, names):
+            rows = yearly[yearly["brand"] == name]
+            assert [p[0] for p in s["data"]] == list(rows["year"] + 0.5)
+            want = [None if math.isnan(v) else pytest.approx(v * scale, abs=1e-4) for v in rows[metric]]
+            assert [p[1] for p in s["data"]] == want
+    money = _main_lines(state.chart("money"))
+    assert [s["name"] for s in money] == names * 2 and {s["yAxisIndex"] for s in money} == {0, 1}
+    lexus = yearly[yearly["brand"] == "Lexus"]
+    assert [p[1] for p in money[names.index("Lexus")]["data"]] == pytest.approx(list(lexus["service_margin"]))
+    assert money[names.index("Lexus")]["data"][-1][2] == money_text(lexus["service_margin"].iloc[-1])
+    ticks = state.chart("money")["yAxis"][0]["axisLabel"]["formatter"]
+    assert ticks["luxsim"] == "ticks" and all(text == compact_money(v) for v, text in ticks["ticks"])
+    flows = state.chart("flows")
+    table = state.flows()
+    cells = {(c, r): v for c, r, v, *_ in flows["series"][0]["data"]}
+    assert cells[(names.index("Lexus"), len(names))] == pytest.approx(table.loc[NEW, "Lexus"] / 1000, abs=1e-3)
+    assert (0, 0) not in cells  # loyal repurchases are not a flow
+    for kind, text in state.frame()["charts"].items():  # what the page sends: JSON text (no NaN), the same option
+        assert json.loads(text) == state.chart(kind)
+
+
+def test_the_charts_draw_the_baseline_dashed_and_the_band_of_replications():
+    state = AppState(buyers=2000, overrides={"market.years": 3})
+    state.run_to_end()
+    state.pin_baseline()
+    state.set_replications(3)
+    state.step_year()
+    n = len(state.model.brand_names)
+    for kind in ("share", "loyalty", "csi", "money"):
+        option = state.chart(kind)
+        panels = 2 if kind == "money" else 1
+        baseline = [s for s in option["series"] if s["name"] == "baseline"]
+        bands = [s for s in option["series"] if s["name"] == band_name(state)]
+        assert len(baseline) == n * panels and all(s["lineStyle"]["type"] == "dashed" for s in baseline), kind
+        assert len(bands) == 2 * n * panels and sum("areaStyle" in s for s in bands) == n * panels, kind
+        assert [e if isinstance(e, str) else e["name"] for e in option["legend"]["data"]] == [
+            *state.model.brand_names, "5-95% of 3 runs", "baseline"]
+    share = state.chart("share")
+    low = [s for s in share["series"] if s["name"] == band_name(state) and "areaStyle" not in s][0]
+    assert [p[1] for p in low["data"]] == pytest.approx(state.series().share_frame("p05").iloc[:, 0] * 100,
+                                                        abs=1e-4)
+
+
+def test_the_network_is_drawn_only_when_asked():
+    state = AppState(buyers=2000, overrides={"market.years": 3})
+    assert state.network_chart() is None and state.frame()["network"] is None
+    state.step_year()
+    option = state.draw_network()
+    month, drawn = state.network_chart()
+    assert month == 12 and json.loads(drawn) == option
+    nodes = option["series"][0]["data"]
+    assert 0 < len(nodes) <= app_state.NETWORK_SAMPLE and option["series"][0]["links"]
+    brands = state.network_brands()
+    assert {n["tip"].split(": ")[1] for n in nodes} <= {*state.model.brand_names, "not in the segment"}
+    assert sum(n["tip"].endswith(": Lexus") for n in nodes) == int((brands == "Lexus").sum())
+    state.run_to_end()
+    assert state.network_chart()[0] == 12  # not redrawn as the run moved
+    state.reset()
+    assert state.network_chart() is None  # a new market: drawn again when asked
+
+
+def test_the_status_carries_the_models_own_seconds():
+    state = AppState(buyers=2000, overrides={"market.years": 2})
+    assert 'data-model-seconds="0.0000"' in status_html(state, running=False)
+    state.run_to_end()
+    assert state.model_seconds > 0
+    assert f'data-model-seconds="{state.model_seconds:.4f}"' in status_html(state, running=False)
+    state.reset()
+    assert state.model_seconds == 0
+
+
 # ---- compare with a pinned baseline ---------------------------------------------------------------------------
 def _dashed(fig) -> list:
     return [line for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == "--"]
@@ -429,7 +545,7 @@ def test_the_exported_scenario_runs_unchanged_and_reproduces_the_apps_numbers(tm
     assert np.allclose(yearly["value"], theirs.sort_values(["replication", "year"], kind="stable")["profit"])
     assert yearly["month"].isna().all()
     for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<?xml")):
-        for kind in app_state.FIGURES:
+        for kind in FIGURES:
             assert state.figure_bytes(kind, fmt).startswith(magic), (kind, fmt)
 
 
@@ -499,7 +615,7 @@ def test_every_chart_has_a_legend_or_direct_labels_and_text_of_at_least_12_pixel
     flows = state.figure("flows").axes[0]
     assert [t.get_text() for t in flows.get_xticklabels()] == [*names, app_state.LEFT]  # direct labels
     assert [t.get_text() for t in state.figure("network").axes[0].get_legend().get_texts()]
-    for kind in app_state.FIGURES:
+    for kind in FIGURES:
         fig = state.figure(kind)
         small = [(t.get_text(), t.get_fontsize()) for t in _texts(fig) if t.get_fontsize() * fig.dpi / 72 < 12]
         assert not small, (kind, small)
@@ -562,7 +678,7 @@ def test_a_seed_that_is_not_a_whole_number_from_0_to_2_63_is_refused_with_a_mess
 def test_every_chart_of_a_frame_shows_the_same_month_while_the_run_moves():
     state = AppState(buyers=2000, overrides={"market.years": 6})
     seen = []
-    runner = threading.Thread(target=state.run_to_end, kwargs={"chunk_seconds": 0.0})
+    runner = threading.Thread(target=state.run_to_end, kwargs={"render_every": 12})
     runner.start()
     while runner.is_alive() or not seen:
         frame = state.frame()
@@ -709,6 +825,7 @@ class PageDriver:
 
 @pytest.fixture()
 def page(monkeypatch):
+    app_state.warm_kernels()  # as the server does when it starts (the page waits for it)
     monkeypatch.setattr(app, "app_defaults", lambda: {"buyers": BUYERS, "overrides": {"market.years": 8}})
     driver = PageDriver()
     yield driver
@@ -722,7 +839,9 @@ def test_page_renders_controls_with_explanations_and_charts(page):
     assert page.by_class("lever-response_lag") and page.by_class("lever-buyers")
     explanations = [w for w in page.widgets() if getattr(w, "class_", None) == "luxsim-explain"]
     assert len(explanations) >= len(LEVERS) + 6
-    assert len([w for w in page.widgets() if isinstance(w, ipywidgets.Image)]) == 6  # the six charts
+    charts = [w for w in page.widgets() if isinstance(w, app.EchartsChart)]
+    assert len(charts) == len(CHARTS) == 5  # drawn in the browser; the network only when asked
+    assert not [w for w in page.widgets() if isinstance(w, ipywidgets.Image)]  # no server-side picture
     assert 'data-testid="share_12m-Lexus"' in page.html("luxsim-latest")
     selects = [w for w in page.widgets() if isinstance(w, v.Select)]
     assert any("lexus_us_1989" in (w.items or []) for w in selects)
@@ -731,9 +850,9 @@ def test_page_renders_controls_with_explanations_and_charts(page):
 def test_page_step_slider_run_and_reset(page):
     page.button("Step one year").click()
     assert 'data-months="12"' in page.status()
-    image = page.by_class("luxsim-chart-share")
-    (chart,) = [w for w in _descendants(image[0]) if isinstance(w, ipywidgets.Image)]
-    drawn_after_one_year = bytes(chart.value)
+    (chart,) = page.inside("luxsim-chart-share", app.EchartsChart)
+    drawn_after_one_year = json.loads(chart.option_json)
+    assert len(drawn_after_one_year["series"][0]["data"]) == 12
 
     (slider,) = page.inside("lever-complimentary_maintenance_months", v.Slider)
     assert slider.v_model == 36
@@ -747,8 +866,12 @@ def test_page_step_slider_run_and_reset(page):
     page.wait('data-done="1" data-running="0"')
     share = page.html("luxsim-latest")
     assert 'data-testid="share_12m-Lexus" data-value="0.' in share
-    (chart,) = [w for w in _descendants(page.by_class("luxsim-chart-share")[0]) if isinstance(w, ipywidgets.Image)]
-    assert bytes(chart.value) != drawn_after_one_year
+    guard = time.monotonic() + HANG_GUARD_S
+    while len((option := json.loads(page.inside("luxsim-chart-share", app.EchartsChart)[0].option_json))
+              ["series"][0]["data"]) < 96:
+        assert time.monotonic() < guard, "hang guard: the last render never reached the chart"  # status comes first
+        time.sleep(0.05)
+    assert option != drawn_after_one_year and len(option["series"][0]["data"]) == 96
 
     page.button("Reset").click()
     assert 'data-months="0"' in page.status()
@@ -801,9 +924,69 @@ def test_page_a_refused_value_puts_the_control_back_and_the_next_action_clears_t
     assert 'data-months="0"' in page.status() and _banner(page) == ""  # seed 7 applied: back at month 0
 
 
+def test_a_new_session_takes_the_market_built_ahead_unless_the_scenario_files_changed(monkeypatch):
+    monkeypatch.setattr(app_state, "_SPARES", {})
+    defaults = {"buyers": 2000, "overrides": {"market.years": 2}}
+    app_state.build_spare(defaults)
+    ((_, spare),) = app_state._SPARES.values()
+    asked = []
+    monkeypatch.setattr(app_state, "build_spare", asked.append)  # what new_state starts for the next session
+    assert app_state.new_state(defaults) is spare and not app_state._SPARES
+    guard = time.monotonic() + HANG_GUARD_S
+    while not asked:
+        assert time.monotonic() < guard, "hang guard: no market built for the next session"
+        time.sleep(0.01)
+    assert asked == [defaults]
+    fresh = app_state.new_state(defaults)  # none built ahead: built now, the same settings
+    assert fresh is not spare and fresh.settings() == spare.settings() and fresh.months_done == 0
+    app_state._SPARES[json.dumps(defaults, sort_keys=True)] = ((("edited.toml", 1),), spare)  # files changed since
+    assert app_state.new_state(defaults) is not spare
+
+
 def test_app_defaults_come_from_the_environment(monkeypatch):
     monkeypatch.delenv("LUXSIM_APP_BUYERS", raising=False)
     assert app.app_defaults() == {"scenario": "lexus_us_1989", "buyers": app_state.DEFAULT_BUYERS}
     monkeypatch.setenv("LUXSIM_APP_BUYERS", "8000")
     monkeypatch.setenv("LUXSIM_APP_SCENARIO", "europe_1990")
     assert app_state.app_defaults() == {"scenario": "europe_1990", "buyers": 8000}
+
+
+def test_page_says_it_is_compiling_the_model_until_the_kernels_are_ready(monkeypatch):
+    ready = threading.Event()  # this process's kernels, as if the server had just started compiling them
+    monkeypatch.setattr(app, "KERNELS_READY", ready)
+    monkeypatch.setattr(app, "start_warming", lambda: None)
+    monkeypatch.setattr(app, "app_defaults", lambda: {"buyers": BUYERS, "overrides": {"market.years": 2}})
+    driver = PageDriver()
+    try:
+        alerts = [w for w in driver.widgets() if isinstance(w, v.Alert)]
+        assert any("Compiling the model, once" in str(a.children) for a in alerts)
+        assert not [w for w in driver.widgets() if isinstance(w, v.Btn) and "Run to end" in (w.children or [])]
+        ready.set()
+        guard = time.monotonic() + HANG_GUARD_S
+        while not [w for w in driver.widgets() if isinstance(w, solara.widgets.HTML)
+                   and 'data-testid="status"' in (w.unsafe_innerHTML or "")]:
+            assert time.monotonic() < guard, "hang guard: the page never opened"
+            time.sleep(0.05)
+        assert 'data-months="0"' in driver.status()
+    finally:
+        driver.rc.close()
+
+
+def test_page_redraw_control_and_the_network_button(monkeypatch):
+    app_state.warm_kernels()
+    made = []
+    monkeypatch.setattr(app, "new_state", lambda defaults: made.append(AppState(**defaults)) or made[-1])
+    monkeypatch.setattr(app, "app_defaults", lambda: {"buyers": BUYERS, "overrides": {"market.years": 8}})
+    page = PageDriver()
+    (state,) = made
+    assert state.render_every == app_state.RENDER_INTERVALS[app_state.DEFAULT_RENDER]
+    (toggle,) = [w for w in _descendants(page.by_class("luxsim-render")[0]) if isinstance(w, v.BtnToggle)]
+    toggle.v_model = list(app_state.RENDER_INTERVALS).index("at the end")
+    assert state.render_every == 0
+    page.button("Step one year").click()
+    assert not page.inside("luxsim-chart-network", app.EchartsChart)  # not drawn until asked
+    page.button("Draw the network now").click()
+    (network,) = page.inside("luxsim-chart-network", app.EchartsChart)
+    drawn = json.loads(network.option_json)
+    assert drawn["series"][0]["type"] == "graph" and "1986-12" in drawn["title"]["text"]
+    page.rc.close()

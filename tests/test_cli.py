@@ -445,7 +445,7 @@ def test_run_and_compare_summaries_fit_80_columns_and_the_payback_reads_as_in_th
 
 
 SUITE_TINY = ("bench", "--suite", "--sizes", "2000", "--repeats", "1", "--years", "2", "--peer-sizes", "small",
-              "--sweep-runs", "2")
+              "--sweep-runs", "2", "--no-app")  # the app in the browser: tests/test_app_browser.py
 
 
 def test_benchmark_suite_gives_numbers_or_reasons_reports_a_missing_peer_and_prints_in_80_columns(tmp_path):
@@ -466,6 +466,7 @@ def test_benchmark_suite_gives_numbers_or_reasons_reports_a_missing_peer_and_pri
     assert len(peers) == 2 and all(r["reason"].startswith("peer not found") for r in peers)
     assert next(r for r in rows if r["name"].startswith("sweep"))["measured"] is not None
     assert next(r for r in rows if r["name"].startswith("whole-run"))["measured"] is not None
+    assert all(r["reason"] == "not measured (--no-app)" for r in rows if r["name"].startswith("app"))
     # the printed form (the same rows, drawn as `bench --suite` prints them without --json): 80 columns, each row
     # with its target and verdict
     from sim.bench import suite_table
@@ -475,7 +476,7 @@ def test_benchmark_suite_gives_numbers_or_reasons_reports_a_missing_peer_and_pri
     assert max(len(line) for line in lines) <= 80
     body = [line for line in lines if line.startswith("│")]
     starts = [i for i, line in enumerate(body) if line.split("│")[3].strip()]  # a row's first line has its target
-    assert len(starts) == 9
+    assert len(starts) == 10  # 9, and the app's first chart after page load
     for i in starts:
         assert any(v in body[i] for v in ("met", "n/a", "not measured")), body[i]
 
