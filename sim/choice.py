@@ -369,6 +369,7 @@ def relative_weights(u, w) -> float:
     return total
 
 
+@jit
 def draw_brand_tastes(rng: np.random.Generator, n: int, n_brands: int, sd: float) -> np.ndarray:
     """The persistent brand tastes of ``n`` households entering the segment: each N(0, sd²) for each brand,
     independent (random brand intercepts; ``choice.brand_taste_sd``). Returns shape (n, n_brands), float32, utility
@@ -376,6 +377,15 @@ def draw_brand_tastes(rng: np.random.Generator, n: int, n_brands: int, sd: float
     if sd <= 0.0:
         return np.zeros((n, n_brands), dtype=np.float32)
     return (sd * rng.standard_normal((n, n_brands))).astype(np.float32)
+
+
+@jit
+def draw_variety_seekers(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """Which of ``n`` households entering the segment are variety seekers (``choice.variety_seekers``: a latent
+    class, each with probability ``share``); no draw if ``share`` is 0."""
+    if share > 0.0:
+        return rng.random(n) < share
+    return np.zeros(n, dtype=np.bool_)
 
 
 @jit

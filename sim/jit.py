@@ -34,7 +34,7 @@ import numba
 # formula it calls (and inlines) from another file does; so the cache lives in a folder named after the
 # source of all of them, and editing any formula recompiles every kernel that uses it.
 COMPILED_MODULES = ("jit", "sampling", "service", "satisfaction", "replacement", "word_of_mouth", "choice",
-                    "population", "rules", "kernels")
+                    "lineup", "population", "rules", "kernels")
 
 
 def _cache_dir() -> str:

@@ -31,9 +31,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim import rules
-from sim.choice import draw_known, logit_weights
+from sim.choice import draw_brand_tastes, draw_known, draw_variety_seekers, logit_weights
 from sim.jit import jit, prefetch
-from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED
+from sim.lineup import draw_needs
+from sim.population import NEVER, NO_BRAND, NO_COMPLAINT, UNRESOLVED, release_slots, take_free_slots
 from sim.sampling import geometric_scale, next_slot
 from sim.satisfaction import toward, updated
 from sim.service import (
@@ -409,3 +410,60 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         n_moved += 1
         leased_sales[month, pick] += leased
     return n_left, n_moved
+
+
+@jit
+def admit_entrants(rng, n_new: int, buyers, free, n_free: int, next_household: int, entrant_cdf, need_cdf,
+                   variety_seekers: float, brand_taste_sd: float):
+    """``n_new`` households enter the segment (``n_new <= n_free``), into the slots on top of the free stack
+    (``sim.population.take_free_slots``; the caller counts them taken, ``Population.took``): their segment drawn by
+    entrant share (``entrant_cdf``, cumulative), no car, no brand known and no stories, a need drawn from the
+    month's ``need_cdf`` (``sim.lineup.draw_needs``), whether they seek variety
+    (``sim.choice.draw_variety_seekers``) and their brand tastes (``sim.choice.draw_brand_tastes``), in that order,
+    each for all of them at once. Returns their slots (int64). Both engines admit entrants with it."""
+    slots = take_free_slots(free, n_free, n_new, buyers.active, buyers.household, next_household)
+    segment = np.minimum(np.searchsorted(entrant_cdf, rng.random(n_new), side="right"), entrant_cdf.size - 1)
+    need = draw_needs(rng, n_new, need_cdf)
+    seeker = draw_variety_seekers(rng, n_new, variety_seekers)
+    taste = draw_brand_tastes(rng, n_new, buyers.brand_taste.shape[1], brand_taste_sd)
+    for j in range(n_new):
+        i = slots[j]
+        buyers.segment[i] = segment[j]
+        buyers.brand[i] = NO_BRAND
+        buyers.aware[i] = 0
+        buyers.told[i] = 0.0
+        buyers.told_brand[i] = NO_BRAND
+        buyers.need[i] = need[j]
+        buyers.variety_seeker[i] = seeker[j]
+        buyers.brand_taste[i, :] = taste[j]
+    return slots
+
+
+@jit
+def market_month(rng, due, target: int, free, n_free: int, next_household: int, entrant_cdf, variety_seekers: float,
+                 brand_taste_sd: float, month: int, buyers, indptr, indices, ba, fade: float, see_probability: float,
+                 offer, need_change: float, life_event_exit: float, service_weight, outside_utility, cp, sp,
+                 sat_decay, lease_p, holding, led, fleet, stock, leavers, moved):
+    """The month's market in one compiled call (``LuxuryMarketModel._market_month``): the owners ``due`` (calendar
+    entries, in slot order) shop or leave (``shop``), the leavers' slots are freed in the order they left
+    (``sim.population.release_slots``), then new households enter so that the segment reaches ``target``
+    households (no more than the free slots; ``admit_entrants``) and shop (they do not leave). The same draws from
+    ``rng``, in the same order, as ``shop``, ``admit_entrants`` and ``shop`` called one after the other.
+
+    ``moved`` needs a row per owner due and per entrant. Returns the rows of ``moved`` used ((slot, replacement
+    month) of each buyer, for the calendar), the free slots left after the leavers' are freed and before the
+    entrants take theirs (``Population.n_free``, then ``Population.took`` for the entrants), and the entrants'
+    slots."""
+    n_left, n_moved = shop(rng, due, True, True, month, buyers, indptr, indices, ba, fade, see_probability, offer,
+                           need_change, life_event_exit, service_weight, outside_utility, cp, sp, sat_decay, lease_p,
+                           holding, led, fleet, stock, leavers, moved)
+    n_free = release_slots(leavers[:n_left], buyers, free, n_free)
+    n_new = min(target - np.count_nonzero(buyers.active), n_free)
+    if n_new <= 0:
+        return n_moved, n_free, np.empty(0, dtype=np.int64)
+    entrants = admit_entrants(rng, n_new, buyers, free, n_free, next_household, entrant_cdf, offer.need_cdf,
+                              variety_seekers, brand_taste_sd)
+    _, n_bought = shop(rng, entrants, False, False, month, buyers, indptr, indices, ba, fade, see_probability, offer,
+                       need_change, life_event_exit, service_weight, outside_utility, cp, sp, sat_decay, lease_p,
+                       holding, led, fleet, stock, leavers, moved[n_moved:])
+    return n_moved + n_bought, n_free, entrants

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sim.jit import jit
 from sim.scenario import BODY_TYPES, BodyTypeMix, ModelLine
 
 SEDAN = BODY_TYPES.index("sedan")
@@ -134,9 +135,11 @@ def need_cdf(mix: Sequence[BodyTypeMix], year: float | np.ndarray) -> np.ndarray
     return cdf
 
 
+@jit
 def draw_needs(rng: np.random.Generator, n: int, cdf: np.ndarray) -> np.ndarray:
     """``n`` needs (int8 indices into ``BODY_TYPES``) drawn from the cumulative shares ``cdf``, one uniform each;
-    none drawn when the first body type takes every household (no mix: all sedans)."""
+    none drawn when the first body type takes every household (no mix: all sedans). Compiled: entrants are
+    admitted in compiled code (``sim.kernels.admit_entrants``)."""
     if cdf[0] >= 1.0:
         return np.zeros(n, dtype=np.int8)
-    return np.searchsorted(cdf, rng.random(n), side="right").clip(0, cdf.size - 1).astype(np.int8)
+    return np.clip(np.searchsorted(cdf, rng.random(n), side="right"), 0, cdf.size - 1).astype(np.int8)

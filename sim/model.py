@@ -410,7 +410,7 @@ class LuxuryMarketModel(mesa.Model):
         brand = rng.choice(len(self.brands), size=n, p=shares / shares.sum())
         pop.brand[slots] = brand
         pop.need[slots] = lineup.draw_needs(rng, n, lineup.need_cdf(cfg.market.body_type_mix, cfg.market.start_year))
-        pop.variety_seeker[slots] = self._draw_seekers(rng, n)
+        pop.variety_seeker[slots] = choice.draw_variety_seekers(rng, n, cfg.choice.variety_seekers)
         pop.brand_taste[slots] = choice.draw_owner_brand_tastes(rng, brand, shares / shares.sum(),
                                                                 cfg.choice.brand_taste_sd)
         if (self.line_count > 1).any():  # which line each owner's car is: as buyers of month 0 would choose
@@ -674,61 +674,43 @@ class LuxuryMarketModel(mesa.Model):
         self.ledger.service_cost[m] += (self._money * cost).sum(axis=(0, 2))
 
     def _market_month(self, m: int, ba: BrandArrays, clock: _PhaseClock) -> None:
-        """Owners whose replacement date has come shop (or leave); then new households enter and buy."""
+        """Owners whose replacement date has come shop (or leave); then new households enter and buy: one compiled
+        call (``kernels.market_month``)."""
+        cfg, rng, par, pop = self.config, self.rngs["market"], self.params, self.pop
         due = np.sort(self.calendar.pop(m))  # in slot order: neighbours in memory, and in the social network
-        if due.size:
-            self._shop(due, m, ba, may_leave=True, clock=clock)
-        entrants = self._admit_entrants(m)
-        if entrants.size:
-            self._shop(entrants, m, ba, may_leave=False, clock=clock)
-
-    def _admit_entrants(self, m: int) -> np.ndarray:
-        """New households enter the segment so that it follows its growth path; returns their slots."""
-        pop, mk = self.pop, self.config.market
-        target = int(round(self.initial_buyers * (1.0 + mk.annual_growth) ** ((m + 1) / 12)))
-        n_new = min(target - self.n_active, pop.n_free)
-        if n_new <= 0:
-            return np.empty(0, dtype=np.int64)
-        rng = self.rngs["market"]
-        slots = pop.take_slots(n_new)
-        pop.segment[slots] = np.minimum(np.searchsorted(self._entrant_cdf, rng.random(n_new), side="right"),
-                                        self._entrant_cdf.size - 1)  # segments drawn by entrant share
-        pop.brand[slots] = NO_BRAND
-        pop.aware[slots] = 0
-        pop.told[slots] = 0.0
-        pop.told_brand[slots] = NO_BRAND
-        pop.need[slots] = lineup.draw_needs(rng, n_new, self.offer.need_cdf)
-        pop.variety_seeker[slots] = self._draw_seekers(rng, n_new)
-        pop.brand_taste[slots] = choice.draw_brand_tastes(rng, n_new, len(self.brands),
-                                                          self.config.choice.brand_taste_sd)
-        return slots
-
-    def _draw_seekers(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """Which of ``n`` households entering the segment are variety seekers (``choice.variety_seekers`` of them;
-        no draw if none are)."""
-        share = self.config.choice.variety_seekers
-        return rng.random(n) < share if share > 0 else np.zeros(n, dtype=bool)
-
-    def _shop(self, slots: np.ndarray, m: int, ba: BrandArrays, may_leave: bool, clock: _PhaseClock) -> None:
-        """``slots`` hear their friends, choose a brand (or leave the segment) and get their new cars, one after
-        the other (``kernels.shop``)."""
-        cfg, rng, par = self.config, self.rngs["market"], self.params
+        target = self._entrant_target(m)
+        rows = due.size + max(0, target - pop.n_active() + due.size)  # owners due, and the most entrants there can be
+        if self._leavers.size < due.size or self._bought.shape[0] < rows:  # output buffers, kept from month to month
+            self._leavers = np.empty(2 * due.size, dtype=np.int64)  # (no fresh pages each time)
+            self._bought = np.empty((2 * rows, 2), dtype=np.int64)
         wp = cfg.word_of_mouth
         fade = word_of_mouth.inflation(m, self.wom_epoch, wp.decay_months)
-        if self._leavers.size < slots.size:  # output buffers, kept from month to month (no fresh pages each time)
-            self._leavers = np.empty(2 * slots.size, dtype=np.int64)
-            self._bought = np.empty((2 * slots.size, 2), dtype=np.int64)
-        leavers, moved = self._leavers, self._bought
-        n_left, n_moved = kernels.shop(rng, slots, may_leave, may_leave, m, self._columns, self.network.indptr,
-                                       self.network.indices, ba, fade, wp.aware_on_purchase, self.offer,
-                                       cfg.market.need_change, cfg.market.life_event_exit,
-                                       self.segments.service_weight,
-                                       self.segments.outside_utility, par["cp"], par["sp"], self._sat_decay,
-                                       self.lease_p, par["holding"], self._ledger_arrays, self.fleet, self.stock,
-                                       leavers, moved)
-        self.pop.release(leavers[:n_left])
-        self.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
+        n_moved, pop.n_free, entrants = kernels.market_month(
+            rng, due, target, pop.free, pop.n_free, pop.next_household, self._entrant_cdf, cfg.choice.variety_seekers,
+            cfg.choice.brand_taste_sd, m, self._columns, self.network.indptr, self.network.indices, ba, fade,
+            wp.aware_on_purchase, self.offer, cfg.market.need_change, cfg.market.life_event_exit,
+            self.segments.service_weight, self.segments.outside_utility, par["cp"], par["sp"], self._sat_decay,
+            self.lease_p, par["holding"], self._ledger_arrays, self.fleet, self.stock, self._leavers, self._bought)
+        pop.took(entrants)
+        self.calendar.add(self._bought[:n_moved, 1], self._bought[:n_moved, 0])
         clock("shopping")
+
+    def _entrant_target(self, m: int) -> int:
+        """Households the segment should hold at the end of month ``m`` (its growth path, ``market.annual_growth``)."""
+        return int(round(self.initial_buyers * (1.0 + self.config.market.annual_growth) ** ((m + 1) / 12)))
+
+    def _admit_entrants(self, m: int) -> np.ndarray:
+        """New households enter the segment so that it follows its growth path (``kernels.admit_entrants``, as the
+        vectorised engine's month does); returns their slots."""
+        pop, ch = self.pop, self.config.choice
+        n_new = min(self._entrant_target(m) - self.n_active, pop.n_free)
+        if n_new <= 0:
+            return np.empty(0, dtype=np.int64)
+        slots = kernels.admit_entrants(self.rngs["market"], n_new, self._columns, pop.free, pop.n_free,
+                                       pop.next_household, self._entrant_cdf, self.offer.need_cdf, ch.variety_seekers,
+                                       ch.brand_taste_sd)
+        pop.took(slots)
+        return slots
 
     def _close_month(self, m: int, ba: BrandArrays) -> None:
         """The month's choice counts (sales, conquest, churn ...) from its switching matrix, new-car margin,

@@ -146,26 +146,54 @@ class Population:
         )
 
     def take_slots(self, k: int) -> np.ndarray:
-        """Claim ``k`` free slots for new households."""
+        """Claim ``k`` free slots for new households (:func:`take_free_slots`)."""
         if k > self.n_free:
             raise RuntimeError(f"population capacity exhausted ({self.capacity} slots)")
-        slots = self.free[self.n_free - k : self.n_free][::-1].astype(np.int64)
-        self.n_free -= k
-        if k:
-            self.in_use = max(self.in_use, int(slots.max()) + 1)
-        self.active[slots] = True
-        self.household[slots] = np.arange(self.next_household, self.next_household + k, dtype=np.int32)
-        self.next_household += k
+        slots = take_free_slots(self.free, self.n_free, k, self.active, self.household, self.next_household)
+        self.took(slots)
         return slots
 
+    def took(self, slots: np.ndarray) -> None:
+        """Count ``slots``, just taken by :func:`take_free_slots` (in compiled code), as taken: ``n_free``,
+        ``next_household`` and ``in_use`` follow."""
+        k = slots.size
+        self.n_free -= k
+        self.next_household += k
+        if k:
+            self.in_use = max(self.in_use, int(slots.max()) + 1)
+
     def release(self, slots: np.ndarray) -> None:
-        """Households leave the segment; their slots become free."""
-        self.active[slots] = False
-        self.brand[slots] = NO_BRAND
-        self.line[slots] = NO_LINE
-        self.replace_month[slots] = NEVER
-        self.free[self.n_free : self.n_free + slots.size] = slots[::-1]
-        self.n_free += slots.size
+        """Households leave the segment; their slots become free (:func:`release_slots`)."""
+        self.n_free = release_slots(slots, self.columns(), self.free, self.n_free)
+
+
+@jit
+def take_free_slots(free, n_free: int, k: int, active, household, next_household: int) -> np.ndarray:
+    """The ``k`` slots on top of the free stack (``free[:n_free]``), the most recently freed first, taken by new
+    households (``active``, numbered from ``next_household``); returns them (int64). The caller counts them taken
+    (``Population.took``); ``k <= n_free``."""
+    slots = np.empty(k, dtype=np.int64)
+    for j in range(k):
+        i = free[n_free - 1 - j]
+        slots[j] = i
+        active[i] = True
+        household[i] = next_household + j
+    return slots
+
+
+@jit
+def release_slots(slots, buyers, free, n_free: int) -> int:
+    """Households in ``slots`` leave the segment: no car, no date; their slots go on the free stack, in order (the
+    next entrant takes the first of them). Returns the new count of free slots."""
+    k = slots.size
+    for j in range(k):
+        i = slots[j]
+        buyers.active[i] = False
+        buyers.brand[i] = NO_BRAND
+        buyers.line[i] = NO_LINE
+        buyers.replace_month[i] = NEVER
+        free[n_free + k - 1 - j] = i
+    return n_free + k
 
 
 CHUNK = 16  # calendar entries per chunk: one cache line of int32 slots

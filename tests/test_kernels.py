@@ -3,19 +3,22 @@ complaint queue, and the pricing of service events by coverage band (sim/model.p
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
-from sim import kernels
+from sim import kernels, word_of_mouth
 from sim.finance import event_money
 from sim.jit import record
 from sim.metrics import Ledger
+from sim.model import LuxuryMarketModel
 from sim.population import Calendar, Complaints, Population
 from sim.replacement import Holding, draw_holding_months
 from sim.satisfaction import SatisfactionParams, decay_factors
 from sim.scenario import Costs, Satisfaction, ServiceEvents
 from sim.service import EVENT_KINDS, ROUTINE, EventParams
-from tests.conftest import make_brand_arrays
+from tests.conftest import make_brand_arrays, small_flagship
 
 
 # ---- random numbers: compiled code draws from the caller's numpy Generator --------------------------------------
@@ -143,3 +146,42 @@ def test_prefetch_compiles_and_changes_nothing():
     a = np.arange(1000, dtype=np.float64)
     idx = np.random.default_rng(0).integers(0, 1000, 500)
     assert total(a, idx) == a[idx].sum()
+
+
+# ---- the market month in one compiled call -----------------------------------------------------------------------
+def _market_month_by_parts(model, m, ba, clock):
+    """The market month as it was before ``kernels.market_month``: owners shop (``kernels.shop``), the leavers'
+    slots are freed, entrants are admitted (``kernels.admit_entrants``, through the model) and shop, each a call."""
+    cfg, rng, par, pop = model.config, model.rngs["market"], model.params, model.pop
+    fade = word_of_mouth.inflation(m, model.wom_epoch, cfg.word_of_mouth.decay_months)
+
+    def shop(slots, may_leave):
+        leavers, moved = np.empty(slots.size, np.int64), np.empty((slots.size, 2), np.int64)
+        n_left, n_moved = kernels.shop(
+            rng, slots, may_leave, may_leave, m, model._columns, model.network.indptr, model.network.indices, ba, fade,
+            cfg.word_of_mouth.aware_on_purchase, model.offer, cfg.market.need_change, cfg.market.life_event_exit,
+            model.segments.service_weight, model.segments.outside_utility, par["cp"], par["sp"], model._sat_decay,
+            model.lease_p, par["holding"], model._ledger_arrays, model.fleet, model.stock, leavers, moved)
+        pop.release(leavers[:n_left])
+        model.calendar.add(moved[:n_moved, 1], moved[:n_moved, 0])
+
+    shop(np.sort(model.calendar.pop(m)), True)
+    shop(model._admit_entrants(m), False)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_the_one_call_market_month_is_its_parts_in_turn(seed, monkeypatch):
+    """``kernels.market_month`` (owners, leavers freed, entrants admitted and shopping, in one compiled call) makes
+    the same months as the calls it replaced, draw for draw: the same households, ledger and generator state."""
+    scenario = small_flagship(years=3, buyers=2000, overrides=["market.annual_growth=0.08"])
+    one, parts = LuxuryMarketModel(scenario, seed=seed), LuxuryMarketModel(scenario, seed=seed)
+    monkeypatch.setattr(parts, "_market_month", partial(_market_month_by_parts, parts))
+    one.run()
+    parts.run()
+    assert one.entries > 0 and one.exits > 0
+    for name in Population.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(one.pop, name), getattr(parts.pop, name), err_msg=name)
+    for name, a in vars(one.ledger).items():
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, getattr(parts.ledger, name), err_msg=name)
+    assert one.rngs["market"].bit_generator.state == parts.rngs["market"].bit_generator.state
