@@ -142,7 +142,7 @@ def _brand(name, launch, comp, roadside, loaner):
                            dealers=200 if loaner else 250, dealer_capacity=np.inf if loaner else 500.0,
                            reputation=0.1, spec=spec, awareness_reach=lambda m: 0.5 if m >= launch else 0.0,
                            service=service, lines=[None], line_on_sale=lambda k, m: m >= launch,
-                           line_defects=lambda k: 0.6)
+                           lines_on_sale=lambda m: np.array([m >= launch]), line_defects=lambda k: 0.6)
 
 
 def test_brand_arrays_from_brands():
