@@ -373,7 +373,8 @@ def analyze(sweep_dir: str | Path) -> Path:
 
     Raises:
         AnalysisError: (a ScenarioError: one line per problem) the folder is not a sweep, a run appears twice,
-            or a Sobol/Morris sweep still has design points with no finished run (finish it with ``--resume``);
+            no design point has a finished run, or a Sobol/Morris sweep still has design points with no finished run
+            (finish it with ``--resume``);
             the CLI prints the lines and exits 2.
 
     The CLI should print the analysis folder, then ``format_summary(folder)``: per output, the parameters
@@ -390,6 +391,9 @@ def analyze(sweep_dir: str | Path) -> Path:
     counts = summary.drop_duplicates("point").set_index("point")["runs"]
     empty = int((counts == 0).sum())
     warnings: list[str] = []
+    if empty == n_points:  # nothing finished: no design gives an analysis of nothing
+        raise AnalysisError([f"{folder}: none of its {n_points} design points has a finished run: nothing to analyse "
+                             f"yet; run them with --resume --out {folder}"])
     if kind in ("sobol", "morris") and empty:
         raise AnalysisError([f"{folder}: {empty} of {n_points} design points have no finished run; a {kind} analysis "
                              f"needs them all: finish the sweep with --resume --out {folder}"])

@@ -29,6 +29,8 @@ import os
 from pathlib import Path
 
 import numba
+import numba.extending
+import numpy as np
 
 # Modules with compiled code. Numba's cache notices when a compiled function's own file changes, not when a
 # formula it calls (and inlines) from another file does; so the cache lives in a folder named after the
@@ -51,6 +53,17 @@ def _cache_dir() -> str:
 numba.config.CACHE_DIR = _cache_dir()
 
 jit = numba.njit(cache=True)
+
+# A Generator's numba type is one interned constant, but numba builds it anew at every call from Python (three ctypes
+# casts and an interning lookup): in the per-agent engine, which passes a Generator to a compiled rule a few times per
+# household-month, that was a tenth of its time. The same type, looked up once.
+_GENERATOR_TYPE = numba.types.NumPyRandomGeneratorType("NumPyRandomGeneratorType")
+
+
+@numba.extending.typeof_impl.register(np.random.Generator)
+def _typeof_generator(value, context):
+    """numba's type of a ``numpy.random.Generator`` argument (numba's own, built once)."""
+    return _GENERATOR_TYPE
 
 
 def record(cls, source):

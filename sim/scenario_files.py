@@ -363,7 +363,9 @@ def set_values(raw: dict, values: dict[str, Any], context: str = "") -> dict:
 
     Raises:
         ScenarioError: a path names a brand or segment the scenario lacks:
-            ``CONTEXTbrands.Lexuss: unknown brand 'Lexuss' (did you mean 'Lexus'?)``, or has an unclosed quote.
+            ``CONTEXTbrands.Lexuss: unknown brand 'Lexuss' (did you mean 'Lexus'?)``, reaches into a list
+            (``brands.Lexus.models.0.price``: ``CONTEXTbrands.Lexus.models is a list: ...``), or has an unclosed
+            quote.
     """
     raw = dict(raw)
     for path, value in values.items():
@@ -375,8 +377,12 @@ def set_values(raw: dict, values: dict[str, Any], context: str = "") -> dict:
         if isinstance(value, np.generic):  # numpy scalars (a design's values) as plain Python
             value = value.item()
         node = raw
-        for key in keys[:-1]:
+        for depth, key in enumerate(keys[:-1]):
             child = node.get(key)
+            if isinstance(child, list):  # a path names tables' fields, never a list's items
+                raise ScenarioError([f"{context}{join_path(keys[: depth + 1])} is a list: a field path cannot reach "
+                                     f"its items; set the whole list, or change the item in a scenario file that "
+                                     f"extends this one"])
             child = dict(child) if isinstance(child, dict) else {}
             node[key] = child
             node = child
@@ -641,7 +647,8 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None,
     Raises:
         ScenarioError: with one line per problem, each ``SOURCE: field.path: reason``: no such file, a file
             (or one it extends) that is not UTF-8 or not valid TOML, a bad or cyclic ``extends`` or ``replace``, a
-            malformed override or one naming an unknown brand or segment (``--set TEXT: ...``), and every schema
+            malformed override or one naming an unknown brand or segment (``--set TEXT: ...``), an option setting a
+            field a ``--set`` sets too (``--years: market.years is also set by --set ...``), and every schema
             error (the source is then the file's path, with what changed it: `` (with --set overrides)``,
             `` (with --years)``, `` (with --set overrides and --years)``, `` (with keyword fields)``); a keyword
             field naming an unknown brand or segment starts ``PATH=VALUE: ``.
@@ -654,8 +661,12 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None,
     given = (["--set overrides"] if overrides else []) + list(options) + (["keyword fields"] if values else [])
     source = str(path) + (f" (with {' and '.join(given)})" if given else "")
     changed = apply_overrides(raw, overrides or [])
+    set_paths = {join_path(parse_override(text)[0]): text for text in overrides or []}
     for option, text in options.items():
         keys, value = parse_override(text)
+        if join_path(keys) in set_paths:  # never overwrite a --set silently (a bad one would go unseen)
+            raise ScenarioError([f"{option}: {join_path(keys)} is also set by --set {set_paths[join_path(keys)]}: "
+                                 f"give one of them"])
         changed = set_values(changed, {join_path(keys): value}, context=f"{option}: ")
     changed = set_fields(changed, values or {})
     scenario = validate(changed, source)

@@ -250,6 +250,26 @@ def test_a_sobol_sweep_with_missing_points_is_not_analysed(tmp_path):
     assert not (folder / "analysis").exists()
 
 
+@pytest.mark.parametrize("experiment", [GRID_X1, SOBOL_ISHIGAMI.replace("1024", "8")], ids=["grid", "sobol"])
+def test_a_sweep_with_no_finished_run_is_not_analysed(tmp_path, experiment):
+    """Issue #14: a grid sweep with no finished run was 'analysed' (an empty summary, exit 0). Whatever the design,
+    nothing finished is refused in one line naming the folder and the way on, and no analysis/ is written."""
+    points = len(plan(_written(tmp_path, experiment)).design)
+    folder = synthetic_sweep(tmp_path, experiment, lambda *x: 1.0, drop_points=set(range(points)))
+    with pytest.raises(AnalysisError) as info:
+        analyze(folder)
+    assert info.value.problems == [f"{folder}: none of its {points} design points has a finished run: nothing to "
+                                   f"analyse yet; run them with --resume --out {folder}"]
+    assert not (folder / "analysis").exists()
+
+
+def _written(tmp_path: Path, experiment: str) -> Path:
+    """The experiment file synthetic_sweep writes (to plan it before the sweep)."""
+    path = tmp_path / "experiment.toml"
+    path.write_text('scenario = "lexus_us_1989"\nseed = 3\n' + experiment + "\n[set]\nmarket.years = 4\n" + OUTPUT)
+    return path
+
+
 def test_an_output_with_nan_gets_nan_indices_and_a_warning(tmp_path):
     folder = synthetic_sweep(tmp_path, SOBOL_ISHIGAMI.replace("1024", "8"),
                              lambda x1, x2, x3: np.nan if x1 > 2 else x1 + x2)

@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from sim import compare
 from sim.compare_report import summary_tables as compare_summary
+from sim.model import LuxuryMarketModel
 from sim.report import rich_table, text_of
 from sim.results import write_comparison, write_results
 from sim.run_report import RunData, build_run_report, headline, key_figures_table, summary_tables
 from sim.runner import RunSet, run_replications, summarise
 from sim.scenario_files import load_scenario
+from tests.conftest import small_flagship
 
 MARKET = """
 [market]
@@ -159,3 +161,23 @@ def test_a_comparison_of_partly_different_scenarios_writes_and_prints_the_common
     assert set(pd.read_csv(out / "differences.csv")["brand"]) == {"Solo"}
     for table in compare_summary(compare.Comparison(runs, "late"), "gap"):
         assert [r["group"] for r in table["rows"]] == ["Solo"]
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, database=None)
+@given(buyers=st.integers(1, 10), seed=st.integers(0, 2**32 - 1), engine=st.sampled_from(["vectorised", "agents"]),
+       satisfaction=st.sampled_from([None, -1.0, 1.0]))
+def test_a_market_of_a_handful_of_buyers_gives_finite_or_nan_outputs_and_rates_in_0_1(buyers, seed, engine,
+                                                                                        satisfaction):
+    """Issue #14, degenerate markets: one buyer, ten (below the scenario's floor of 100, through the model's own
+    ``buyers``), in both engines, with every owner's satisfaction at a bound or not; every output is finite or NaN
+    and every rate and share in [0, 1]."""
+    overrides = [] if satisfaction is None else [f"satisfaction.baseline={satisfaction}"]
+    model = LuxuryMarketModel(small_flagship(years=3, buyers=100, overrides=overrides), seed=seed, buyers=buyers,
+                              engine=engine).run()
+    for table in (model.brand_year(), model.switching()):
+        numbers = table.select_dtypes("number").to_numpy(float)
+        assert not np.isinf(numbers).any()
+    table = model.brand_year()
+    for column in [c for c in table.columns if c.endswith(("_rate", "_share", "_loyalty"))]:
+        values = table[column].dropna()
+        assert ((values >= 0) & (values <= 1)).all(), column

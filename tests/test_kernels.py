@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import numba
 import numpy as np
 import pytest
 
@@ -185,3 +186,21 @@ def test_the_one_call_market_month_is_its_parts_in_turn(seed, monkeypatch):
         if isinstance(a, np.ndarray):
             np.testing.assert_array_equal(a, getattr(parts.ledger, name), err_msg=name)
     assert one.rngs["market"].bit_generator.state == parts.rngs["market"].bit_generator.state
+
+
+def test_a_generator_has_numbas_own_type_and_compiled_code_draws_its_numbers():
+    """sim.jit looks a Generator's numba type up once (numba built it at every call: a tenth of the per-agent engine's
+    time); it is numba's own type, and compiled code still draws the generator's own numbers and moves it on."""
+    from numba.core.typing.typeof import Purpose, typeof_random_generator
+
+    import sim.jit  # noqa: F401  (the registration)
+
+    @numba.njit
+    def draw(rng):
+        return rng.random()
+
+    rng = np.random.default_rng(5)
+    assert numba.typeof(rng) is typeof_random_generator(rng, Purpose.argument)
+    expected = np.random.default_rng(5).random(2)
+    assert [draw(rng), draw(rng)] == list(expected)
+

@@ -667,6 +667,43 @@ def test_a_brand_named_with_a_dot_is_reached_by_quoting_it(tmp_path):
         '--set brands."Sporty.S.dealers=3: unclosed " in the field path')
 
 
+def _list_paths(node, prefix=()):
+    """Every field path of a raw scenario whose value is a list (timelines, model lines, lease_trend, ...)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _list_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        yield prefix
+
+
+FLAGSHIP_LISTS = sorted(set(_list_paths(read_raw(FLAGSHIP))))
+
+
+@settings(HYP, max_examples=20)
+@given(path=st.sampled_from(FLAGSHIP_LISTS), item=st.sampled_from(["0", "1", "-1", "x", "price"]),
+       rest=st.lists(st.sampled_from(["price", "date", "value", "year"]), max_size=2))
+def test_a_set_path_into_a_list_says_so_in_one_line(path, item, rest):
+    """Issue #14: ``--set brands.Lexus.models.0.price=40000`` was refused as "Input should be a valid list" (the
+    override had replaced the list by a table). A field path reaches tables' fields, never a list's items: one line
+    says so and what to do instead."""
+    from sim.scenario_files import join_path
+
+    text = f"{join_path([*path, item, *rest])}=1"
+    assert error_of(FLAGSHIP, [text]) == (
+        f"--set {text}: {join_path(path)} is a list: a field path cannot reach its items; set the whole list, or "
+        "change the item in a scenario file that extends this one")
+
+
+@settings(HYP, max_examples=12)
+@given(value=st.sampled_from(["abc", "3", "0", "-1", "true", "nan", "1e9", '"5"']), years=st.integers(1, 30))
+def test_an_option_never_silently_overwrites_a_set_of_the_same_field(value, years):
+    """Issue #14: ``--set market.years=abc --years 3`` ran (the bad --set was overwritten unseen). An option and a
+    --set of one field are refused together, whatever the value, naming both."""
+    assert error_of(FLAGSHIP, [f"market.years={value}"], {"--years": f"market.years={years}"}) == (
+        f"--years: market.years is also set by --set market.years={value}: give one of them")
+    assert load_scenario(FLAGSHIP, ["market.annual_growth=0.01"], {"--years": "market.years=3"}).market.years == 3
+
+
 # ---- every number of every input schema: finite, and of its own kind ------------------------------------------------
 def _input_schemas() -> list[type]:
     """Every model built on ``StrictModel``: the scenario's sections, experiment and calibration files."""
