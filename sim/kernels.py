@@ -447,13 +447,13 @@ def market_month(rng, due, target: int, free, n_free: int, next_household: int, 
     """The month's market in one compiled call (``LuxuryMarketModel._market_month``): the owners ``due`` (calendar
     entries, in slot order) shop or leave (``shop``), the leavers' slots are freed in the order they left
     (``sim.population.release_slots``), then new households enter so that the segment reaches ``target``
-    households (no more than the free slots; ``admit_entrants``) and shop (they do not leave). The same draws from
-    ``rng``, in the same order, as ``shop``, ``admit_entrants`` and ``shop`` called one after the other.
+    households (no more than the free slots; ``admit_entrants``) and shop (they leave only if nothing is on sale).
+    The same draws from ``rng``, in the same order, as ``shop``, ``admit_entrants`` and ``shop`` called one after
+    the other.
 
-    ``moved`` needs a row per owner due and per entrant. Returns the rows of ``moved`` used ((slot, replacement
-    month) of each buyer, for the calendar), the free slots left after the leavers' are freed and before the
-    entrants take theirs (``Population.n_free``, then ``Population.took`` for the entrants), and the entrants'
-    slots."""
+    ``moved`` and ``leavers`` need a row per owner due and per entrant. Returns the rows of ``moved`` used ((slot,
+    replacement month) of each buyer, for the calendar), the free slots counted before the entrants take theirs
+    (``Population.n_free``, then ``Population.took`` for the entrants), and the entrants' slots."""
     n_left, n_moved = shop(rng, due, True, True, month, buyers, indptr, indices, ba, fade, see_probability, offer,
                            need_change, life_event_exit, service_weight, outside_utility, cp, sp, sat_decay, lease_p,
                            holding, led, fleet, stock, leavers, moved)
@@ -463,7 +463,10 @@ def market_month(rng, due, target: int, free, n_free: int, next_household: int, 
         return n_moved, n_free, np.empty(0, dtype=np.int64)
     entrants = admit_entrants(rng, n_new, buyers, free, n_free, next_household, entrant_cdf, offer.need_cdf,
                               variety_seekers, brand_taste_sd)
-    _, n_bought = shop(rng, entrants, False, False, month, buyers, indptr, indices, ba, fade, see_probability, offer,
-                       need_change, life_event_exit, service_weight, outside_utility, cp, sp, sat_decay, lease_p,
-                       holding, led, fleet, stock, leavers, moved[n_moved:])
+    n_gone, n_bought = shop(rng, entrants, False, False, month, buyers, indptr, indices, ba, fade, see_probability,
+                            offer, need_change, life_event_exit, service_weight, outside_utility, cp, sp, sat_decay,
+                            lease_p, holding, led, fleet, stock, leavers, moved[n_moved:])
+    # an entrant leaves only when no brand is on sale at all (a market with nothing to buy): its slot is freed again,
+    # on top of the stack the entrants were taken from (n_free - n_new), as the caller's count will have it
+    n_free = release_slots(leavers[:n_gone], buyers, free, n_free - n_new) + n_new
     return n_moved + n_bought, n_free, entrants

@@ -680,8 +680,8 @@ class LuxuryMarketModel(mesa.Model):
         due = np.sort(self.calendar.pop(m))  # in slot order: neighbours in memory, and in the social network
         target = self._entrant_target(m)
         rows = due.size + max(0, target - pop.n_active() + due.size)  # owners due, and the most entrants there can be
-        if self._leavers.size < due.size or self._bought.shape[0] < rows:  # output buffers, kept from month to month
-            self._leavers = np.empty(2 * due.size, dtype=np.int64)  # (no fresh pages each time)
+        if self._leavers.size < rows or self._bought.shape[0] < rows:  # output buffers, kept from month to month
+            self._leavers = np.empty(2 * rows, dtype=np.int64)  # (no fresh pages each time)
             self._bought = np.empty((2 * rows, 2), dtype=np.int64)
         wp = cfg.word_of_mouth
         fade = word_of_mouth.inflation(m, self.wom_epoch, wp.decay_months)
