@@ -382,6 +382,8 @@ class Executor:
             try:
                 result = fn(*args, item)
             except Exception as exc:  # noqa: BLE001 - named and re-raised (or yielded) as a TaskError
+                if interrupted(exc):
+                    raise KeyboardInterrupt from exc
                 error = TaskError(label(index, item), exc)
                 if errors == "raise":
                     raise error from exc
@@ -457,6 +459,20 @@ class Executor:
         if self.backend == SCHEDULER:
             self._size = max(self._size, sum(self._client.nthreads().values()), 1)
         return self._client
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is what Ctrl-C became on its way out of compiled code: numba turns a KeyboardInterrupt raised
+    inside a compiled call (e.g. while it unpickles a constant) into a ``SystemError`` ("returned a result with an
+    exception set") whose cause or context is the KeyboardInterrupt. Such an error is an interrupt, not a task's
+    failure."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _reason(exc: BaseException) -> str:

@@ -271,3 +271,23 @@ def test_dask_is_not_imported_for_a_run_in_this_process(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
                          capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def _ctrl_c_inside_compiled_code(_item):
+    """What numba makes of Ctrl-C pressed while a compiled call runs: a SystemError caused by the KeyboardInterrupt."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        raise SystemError("CPUDispatcher(<function market_month>) returned a result with an exception set") from exc
+
+
+def test_ctrl_c_that_compiled_code_turned_into_a_system_error_is_an_interrupt_not_a_failed_task():
+    """Issue #14 item 17, found again after the market month became one compiled call: the SystemError numba raises
+    around a KeyboardInterrupt must reach the command as Ctrl-C (one line, exit 130), not as a task's traceback."""
+    from sim.executor import Executor, TaskError, interrupted
+
+    with pytest.raises(KeyboardInterrupt), Executor(workers=1) as ex:
+        ex.map(_ctrl_c_inside_compiled_code, [1, 2])
+    assert not interrupted(ValueError("a real failure"))
+    with pytest.raises(TaskError), Executor(workers=1) as ex:
+        ex.map(int, ["not a number"])
