@@ -238,13 +238,15 @@ def headline(run: RunData) -> list:
 
 
 def money_verdict(run: RunData, brands: list[str]) -> list:
-    """What each of ``brands`` earned over the run, replication means in 1989 dollars: its service P&L, its profit,
+    """What each of ``brands`` earned over the run, replication means in the scenario's dollars
+    (``market.price_year``, 1989 for the Lexus case): its service P&L, its profit,
     and the profit's net present value at :data:`sim.compare.DISCOUNT_RATE` a year to the first year (the
     comparison's rule, ``sim.compare.discount_factors``); then where to find what a policy bought (a run alone has
     no counterfactual: ``compare`` runs one with the same random numbers)."""
     from sim.compare import DISCOUNT_RATE, discount_factors
 
     first_year, last_year = run.years[0], run.years[-1]
+    price_year = run.scenario.get("market", {}).get("price_year", 1989)  # the schema's default
     by = run.brand_year.assign(npv=lambda d: d["profit"] * discount_factors(d["year"], first_year))
     money = by.groupby(["replication", "brand"])[["service_revenue", "service_cost", "profit", "npv"]].sum()
     money = money.groupby("brand").mean() / 1e6
@@ -252,9 +254,9 @@ def money_verdict(run: RunData, brands: list[str]) -> list:
     for brand in brands:
         m = money.loc[brand]
         lines.append(markup("Over {}–{}, {}'s service P&L totals {} and its profit {}, worth {} in {} at {} a year "
-                            "(replication means, 1989 dollars).", first_year, last_year, brand,
+                            "(replication means, {} dollars).", first_year, last_year, brand,
                             millions(m["service_revenue"] - m["service_cost"], 1), millions(m["profit"], 1),
-                            millions(m["npv"], 1), first_year, percent(DISCOUNT_RATE, 0)))
+                            millions(m["npv"], 1), first_year, percent(DISCOUNT_RATE, 0), price_year))
     others = what_ifs(run.name)
     example = f" (the library's what-ifs of {run.name}: {', '.join(others)})" if others else ""
     lines.append(markup("What a policy bought takes a run without it: python run_sim.py compare WITHOUT {} runs both "

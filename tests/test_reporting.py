@@ -458,6 +458,9 @@ def test_a_runs_money_verdict_discounts_profit_as_the_comparison_does():
     assert "profit $262.0M, worth $250.0M in 1989 at 8% a year" in money
     assert "service P&L totals −$4.0M" in money
     assert "compare WITHOUT flagship" in pointer and "what-ifs" not in pointer  # no library scenario extends it
+    assert "(replication means, 1989 dollars)" in money  # the schema's default price year
+    run.manifest["scenario"]["market"] = {"price_year": 2020}  # a market of another time: its own dollars
+    assert "(replication means, 2020 dollars)" in str(money_verdict(run, ["Lexus"])[0])
 
 
 def test_the_run_headline_names_the_librarys_what_ifs_of_a_scenario():
