@@ -484,7 +484,8 @@ def optimize(optimisation: Annotated[str, typer.Argument(
 @app.command("validate")
 def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrated scenario.")] = FLAGSHIP,
                      parity: Annotated[str, typer.Option(
-                         help="The service-parity counterfactual ('' to skip that check).")] = "lexus_service_parity",
+                         help="The service-parity file: its own changes, applied to SCENARIO, make the "
+                              "counterfactual ('' to skip that check).")] = "lexus_service_parity",
                      replications: Replications = None, seed: Seed = None, buyers: Buyers = None,
                      overrides: Sets = None, workers: Workers = None, scheduler: Scheduler = None,
                      out: ValidationOut = None,
@@ -496,6 +497,7 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
     from sim.calibration_report import write_validation
     from sim.files import safe_name, unique_suffix
     from sim.results import ROOT
+    from sim.scenario_files import load_counterfactual
     from sim.validation import parity_mismatch, validate_scenario
 
     started = datetime.now(UTC)
@@ -507,7 +509,7 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
     # scenario the data cannot judge is refused as such by validate_scenario, also before anything runs).
     if parity and moments.coverage(sc) is None:
         try:
-            mismatch = parity_mismatch(sc, _load(parity, overrides or [], None))
+            mismatch = parity_mismatch(sc, load_counterfactual(scenario, parity, overrides or []))
         except ScenarioError as exc:
             _fail(ScenarioError([f"--parity {parity}: {p}" for p in exc.problems]))
         if mismatch is not None:

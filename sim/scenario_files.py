@@ -675,6 +675,31 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None,
     return scenario
 
 
+def load_counterfactual(name: str | Path, changes: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Scenario ``name`` with the changes of the scenario file ``changes`` applied on top: what that file itself
+    sets (its own tables and values, not those it inherits through ``extends``), merged as a file that extends
+    ``name`` would be (:func:`read_raw`), then ``overrides``. A what-if's counterfactual is so the what-if with,
+    say, the service-parity file's changes, not the file the parity file happens to extend
+    (``validate WHATIF --parity lexus_service_parity``). Named, asked and described as ``changes``. A file that
+    extends nothing is a whole scenario, its own counterfactual (:func:`load_scenario`).
+
+    Raises:
+        ScenarioError: as :func:`load_scenario`, for either file; schema errors name ``changes`` applied to ``name``.
+    """
+    path, changes_path = resolve_path(name), resolve_path(changes)
+    own = read_toml(changes_path)
+    if "extends" not in own:  # a whole scenario, not changes to one: it is its own counterfactual
+        return load_scenario(changes_path, overrides)
+    meta = {key: own.pop(key) for key in ("question", "description") if key in own}
+    own.pop("extends"), own.pop("name", None)
+    raw = _deep_merge(read_raw(path), own, str(changes_path))
+    for key in ("extends", "question", "description"):
+        raw.pop(key, None)
+    raw |= meta | {"name": changes_path.stem}
+    source = f"{changes_path} (applied to {path}" + (", with --set overrides)" if overrides else ")")
+    return validate(apply_overrides(raw, overrides or []), source)
+
+
 def scenario_toml(scenario: Scenario) -> str:
     """A resolved scenario as a TOML file that :func:`load_scenario` reads back as the same :class:`Scenario`.
 

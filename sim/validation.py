@@ -40,7 +40,7 @@ from sim import moments
 from sim.moments import MIN_REPLACERS, POLK_BAND  # the band the calibration also targets in its window
 from sim.report import Rendered
 from sim.scenario import Scenario, year_month_index
-from sim.scenario_files import SCENARIO_DIR, ScenarioError, ScenarioWarning, load_scenario
+from sim.scenario_files import SCENARIO_DIR, ScenarioError, ScenarioWarning, load_counterfactual, load_scenario
 from sim.stats import interval_text, mean_interval
 
 LOYALTY_BAND = (0.35, 0.60)  # incumbents before 1989: around Polk's 1995-1997 make loyalty (0.43-0.44), higher
@@ -334,7 +334,8 @@ def validate_scenario(name: str = "lexus_us_1989", parity: str | None = "lexus_s
 
     Args:
         name: the calibrated scenario (a name in ``scenarios/`` or a path).
-        parity: the service-parity counterfactual, or None/"" to skip the parity fact.
+        parity: the service-parity file, or None/"" to skip the parity fact: its own changes applied to the scenario
+            (``sim.scenario_files.load_counterfactual``) make the counterfactual.
         replications, buyers, seed: default to the scenario's ``simulation`` values.
         workers, scheduler: where the runs go (:class:`sim.executor.Executor`).
         overrides: ``--set`` texts applied to both scenarios.
@@ -361,7 +362,7 @@ def validate_scenario(name: str = "lexus_us_1989", parity: str | None = "lexus_s
         raise ScenarioError([f"{name}: cannot be validated: {why}; "
                              + (f"the scenarios in scenarios/ that can: {', '.join(can)}" if can
                                 else "no scenario in scenarios/ can")])
-    parity_scenario = load_scenario(parity, overrides) if parity else None
+    parity_scenario = load_counterfactual(name, parity, overrides) if parity else None
     mismatch = parity_mismatch(scenario, parity_scenario) if parity_scenario is not None else None
     if mismatch is not None:
         raise ScenarioError([f"parity {parity}: cannot be {name}'s counterfactual: {mismatch}"])

@@ -226,3 +226,20 @@ def test_validate_refuses_a_parity_scenario_of_another_market_before_anything_ru
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(val.ScenarioError, match="parity europe_1990: .*market.region"):
         val.validate_scenario("lexus_us_1989", "europe_1990", replications=1, buyers=2000, workers=1)
+
+
+def test_a_what_ifs_parity_counterfactual_is_the_what_if_with_the_parity_files_changes(tmp_path):
+    """``validate WHATIF``: the parity run is WHATIF with lexus_service_parity's own changes (Lexus's service at the
+    incumbents'), not the flagship that file extends (a new user's what-if was compared with the flagship's parity)."""
+    from sim.scenario_files import load_counterfactual, load_scenario
+
+    what_if = tmp_path / "what_if.toml"
+    what_if.write_text('extends = "lexus_us_1989"\n[market]\nlife_event_exit = 0.5\n[brands.BMW]\nprestige = 0.9\n')
+    parity = load_scenario("lexus_service_parity")
+    cf = load_counterfactual(what_if, "lexus_service_parity", ["simulation.buyers=1000"])
+    assert cf.market.life_event_exit == 0.5 and cf.brands["BMW"].prestige == 0.9  # the what-if's own changes kept
+    assert cf.brands["Lexus"].service == parity.brands["Lexus"].service  # and the parity file's
+    assert cf.simulation.buyers == 1000 and cf.name == "lexus_service_parity"
+    # the flagship's counterfactual is the parity file itself
+    flagship_cf = load_counterfactual("lexus_us_1989", "lexus_service_parity")
+    assert flagship_cf.model_dump() == parity.model_dump()
