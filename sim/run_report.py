@@ -228,7 +228,9 @@ def headline(run: RunData) -> list:
                             percent(start["sales_share_mean"].get(gainer, 0.0)),
                             percent(end.loc[gainer, "sales_share_mean"]), signed(gain.iloc[-1] * 100)))
     loyal = end["repurchase_loyalty_mean"].dropna()
-    if not loyal.empty:
+    if not loyal.empty and loyal.max() <= 0:  # no brand to name as the most loyal
+        lines.append(markup("No brand kept any of its owners who replaced their car in {}.", last))
+    elif not loyal.empty:
         top = loyal.idxmax()
         nxt = ", ".join(f"{b} {percent(v, 0)}" for b, v in loyal.drop(top).nlargest(2).items())
         lines.append(markup("<b>{}</b> has the highest repurchase loyalty in {}: {} of its owners who replaced their "

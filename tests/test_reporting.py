@@ -471,3 +471,18 @@ def test_the_run_headline_names_the_librarys_what_ifs_of_a_scenario():
     assert 0 < len(found) <= 3 and "lexus_us_1989" not in found
     assert all((ROOT / "scenarios" / f"{name}.toml").read_text().count("lexus_us_1989") for name in found)
     assert what_ifs("no_such_scenario") == []
+
+
+def test_the_headline_names_no_most_loyal_brand_when_none_kept_an_owner():
+    """Every brand at 0% loyalty (life events take every replacing owner out): no brand is named the most loyal."""
+    from sim.run_report import RunData, headline
+    from sim.runner import summarise
+
+    rows = pd.DataFrame([{"replication": r, "year": y, "brand": b, "sales": 10.0, "sales_share": 0.5,
+                          "fleet_share": 0.5, "repurchase_loyalty": 0.0, "profit": 1e6, "service_revenue": 1e6,
+                          "service_cost": 1e6} for r in (0, 1) for y in (2000, 2001) for b in ("A", "B")])
+    run = RunData(folder=Path("x"), manifest={"scenario": {"name": "x"}}, brand_year=rows, summary=summarise(rows),
+                  switching=pd.DataFrame())
+    text = " ".join(str(line) for line in headline(run))
+    assert "No brand kept any of its owners who replaced their car in 2001." in text
+    assert "highest repurchase loyalty" not in text
