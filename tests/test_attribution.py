@@ -508,7 +508,7 @@ def test_value_of_a_run():
 
 def test_results_do_not_depend_on_the_number_of_workers():
     sc = load_scenario("lexus_us_1989")
-    kwargs = {"replications": 2, "buyers": 1500, "first": 1989, "last": 1990, "seed": 3}
+    kwargs = {"replications": 2, "buyers": 4000, "first": 1989, "last": 1990, "seed": 3}
     one = A.attribute(sc, "Lexus", ["reliability"], workers=1, **kwargs)
     two = A.attribute(sc, "Lexus", ["reliability"], workers=2, **kwargs)
     np.testing.assert_array_equal(one.values, two.values)

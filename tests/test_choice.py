@@ -553,7 +553,8 @@ def test_satisfaction_above_neutral_counting_less_lowers_the_most_satisfied_bran
     from tests.conftest import small_flagship
 
     def loyalty(upside):
-        sc = small_flagship(years=12, buyers=20000, overrides=[f"choice.satisfaction_loyalty_upside={upside}"])
+        sc = small_flagship(years=12, buyers=20000, overrides=[f"choice.satisfaction_loyalty_upside={upside}",
+                                                                 "market.life_event_exit=0"])
         y = LuxuryMarketModel(sc, seed=11).run().brand_year()
         y = y[y["year"].between(1993, 1997)].groupby("brand")[["replacers", "churned_owners"]].sum()
         return 1 - y["churned_owners"] / y["replacers"]
