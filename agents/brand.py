@@ -115,9 +115,12 @@ class BrandAgent(mesa.Agent):
         return year_month_index(date, self.model.config.market.start_year)
 
     # ---- what the brand knows of the market ----------------------------------------------------------
-    def on_sale(self, month: int) -> bool:
-        """True from the launch month on (always, for a brand on sale at the start) while a line is on sale."""
-        return month >= self.launch_month and bool(self.lines_on_sale(month).any())
+    def on_sale(self, month: int | np.ndarray) -> bool | np.ndarray:
+        """True from the launch month on (always, for a brand on sale at the start) while a line is on sale
+        (``lines_on_sale``, which holds the launch too); a bool array, shape (len(month),), for an array of months
+        (``sim.lineup.line_calendar``)."""
+        on = self.lines_on_sale(month).any(axis=-1)
+        return bool(on) if on.ndim == 0 else on
 
     def line_on_sale(self, k: int, month: int) -> bool:
         """Whether line ``k`` is on sale in ``month`` (``lines_on_sale``)."""

@@ -1046,16 +1046,20 @@ class AppState:
         return float(np.mean([x == y for x, y in pairs])), float((p**2).sum())
 
     # ---- charts and figures ---------------------------------------------------------------------------------
+    def _view(self, kind: str) -> tuple:
+        """What chart ``kind`` depends on besides the model's month (its cache key's extra): the selected brand, and
+        for the flows the window too."""
+        return (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
+
     def chart(self, kind: str) -> dict:
         """The browser chart ``kind`` (a :data:`sim.app_charts.CHARTS` key) of the current state: an ECharts option,
         cached until the model moves."""
-        extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
-        return self._cached(f"chart_{kind}", lambda: CHARTS[kind](self), *extra)
+        return self._cached(f"chart_{kind}", lambda: CHARTS[kind](self), *self._view(kind))
 
     def chart_json(self, kind: str) -> str:
         """:meth:`chart` as JSON text, what the page sends to the browser (cached as the option is; no NaN)."""
-        extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
-        return self._cached(f"chart_json_{kind}", lambda: json.dumps(self.chart(kind), allow_nan=False), *extra)
+        return self._cached(f"chart_json_{kind}", lambda: json.dumps(self.chart(kind), allow_nan=False),
+                            *self._view(kind))
 
     def draw_network(self) -> dict:
         """Draw the network view now (the page's button; it is not redrawn as the run moves): the option of
@@ -1076,8 +1080,7 @@ class AppState:
 
     def figure(self, kind: str) -> Figure:
         """A matplotlib figure of the current state, for the PNG and SVG exports (cached until the model moves)."""
-        extra = (self.flow_window, self.brand) if kind == "flows" else (self.brand,)
-        return self._cached(f"fig_{kind}", lambda: draw(kind, self), *extra)
+        return self._cached(f"fig_{kind}", lambda: draw(kind, self), *self._view(kind))
 
     def frame(self, running: bool = False) -> dict[str, Any]:
         """Everything the page draws, taken at one month under the lock (the run thread steps under it too), so no

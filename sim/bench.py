@@ -284,7 +284,8 @@ def suite(sizes: list[int], repeats: int = 3, years: int = 30, run_years: int | 
 
     Returns:
         ``rows`` (``name, measured, unit, target, met, reason``: measured is a finite number, or None with the
-        reason and ``met`` None) and ``engine`` (the rows of :func:`benchmark`).
+        reason and ``met`` None), ``engine`` (the rows of :func:`benchmark`), ``sweep`` (:func:`sweep_grid`'s
+        measurements, or None) and ``app`` (:func:`app_efficiency`'s, or None).
     """
     say = progress or (lambda text: None)
     engine = benchmark(sizes, repeats, years, progress=lambda e, n, r: say(f"engine, {n:,} buyers, run {r + 1}"))
@@ -323,16 +324,16 @@ def suite(sizes: list[int], repeats: int = 3, years: int = 30, run_years: int | 
 
     if app:
         say("app: Run to end in headless Chromium")
-        app, why = app_efficiency((DEFAULT_RENDER,))
+        in_app, why = app_efficiency((DEFAULT_RENDER,))
     else:
-        app, why = None, "not measured (--no-app)"
-    eff = app["runs"][DEFAULT_RENDER] if app else None
+        in_app, why = None, "not measured (--no-app)"
+    eff = in_app["runs"][DEFAULT_RENDER] if in_app else None
     rows.append(_row(f"app efficiency, Run to end (flagship, redraw {DEFAULT_RENDER})", eff,
                      f">= {TARGET_APP_EFFICIENCY}", eff is not None and eff >= TARGET_APP_EFFICIENCY, why))
-    first = app["first_chart_s"] if app else None
+    first = in_app["first_chart_s"] if in_app else None
     rows.append(_row("app: first chart after page load, warm server", first, f"<= {TARGET_FIRST_CHART_S:.0f} s",
                      first is not None and first <= TARGET_FIRST_CHART_S, why, unit=" s"))
-    return {"rows": rows, "engine": engine, "sweep": sweep, "app": app}
+    return {"rows": rows, "engine": engine, "sweep": sweep, "app": in_app}
 
 
 def app_efficiency(renders: tuple[str, ...] | None = None) -> tuple[dict | None, str | None]:

@@ -374,10 +374,9 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
         if may_leave and rules.leaves_at_life_event(rng, current >= 0, life_event_exit):
             pick = nb  # a life event takes the household out of the segment, whatever the brands offer
         else:
-            if current >= 0:
+            if current >= 0:  # replacing a car: the household's need and tastes may have changed (life events)
                 need = rules.redraw_need(rng, need, need_change, need_cdf)
                 need_col[i] = need
-            if current >= 0:
                 rules.renew_tastes(rng, taste_col[i], cp.brand_taste_persistence, cp.brand_taste_sd)
             seeks = rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker_col[i])
             loyal = NO_BRAND if seeks else current

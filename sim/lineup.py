@@ -57,7 +57,7 @@ class LineArrays(NamedTuple):
 
 class LineCalendar(NamedTuple):
     """The model lines and the brands' time on sale, month by month over a run, as the brands' plans stand
-    (launches, ends, price paths, price index, discount): what a month needs that depends only on its date, looked
+    (launches, ends, price paths, price index): what a month needs that depends only on its date, looked
     up rather than rebuilt each month (``line_calendar``; the model makes a new one when a brand adopts a change).
     Month ``m``'s row of each (months, ...) table is what ``LineArrays.from_brands`` and the brand agents' methods
     give for ``m``."""
@@ -84,7 +84,7 @@ def line_calendar(brands: Sequence, months: int) -> LineCalendar:
     run = np.arange(months)
     on_sale = np.concatenate([b.lines_on_sale(run) for b in brands], axis=1)
     price = np.concatenate([b.run_line_prices() for b in brands], axis=1)
-    brand_on_sale = np.stack([(run >= b.launch_month) & b.lines_on_sale(run).any(axis=1) for b in brands], axis=1)
+    brand_on_sale = np.stack([b.on_sale(run) for b in brands], axis=1)
     changed = np.zeros(months, dtype=np.int64)
     changed[1:] = ((on_sale[1:] != on_sale[:-1]).any(axis=1) | (price[1:] != price[:-1]).any(axis=1)
                    | (brand_on_sale[1:] != brand_on_sale[:-1]).any(axis=1))

@@ -141,8 +141,8 @@ def _brand(name, launch, comp, roadside, loaner):
     return SimpleNamespace(name=name, on_sale=lambda m: m >= launch, price=30000.0, discount=0.05, prestige=0.4,
                            dealers=200 if loaner else 250, dealer_capacity=np.inf if loaner else 500.0,
                            reputation=0.1, spec=spec, awareness_reach=lambda m: 0.5 if m >= launch else 0.0,
-                           service=service, lines=[None], line_on_sale=lambda k, m: m >= launch,
-                           lines_on_sale=lambda m: np.array([m >= launch]), line_defects=lambda k: 0.6)
+                           service=service, lines=[None], lines_on_sale=lambda m: np.array([m >= launch]),
+                           line_defects=lambda k: 0.6)
 
 
 def test_brand_arrays_from_brands():
