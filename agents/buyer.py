@@ -239,7 +239,7 @@ class BuyerAgent(mesa.Agent):
             total = choice.logit_weights(w, u, offer.values[g, need], offer.value_logit_weights[g, need],
                                          float(offer.value_offset[g, need]), pop.brand_taste[i],
                                          float(model.segments.service_weight[g]), heard, aware, ba.on_sale, loyal,
-                                         own_sat, outside, cp)
+                                         own_sat, bool(pop.complaint[i] == UNRESOLVED), outside, cp)
             pick = rules.choose_in_stock(rng, u, w, total, model.stock)
         model.ledger.switching[m, current if current >= 0 else nb, pick] += 1
         if current >= 0:

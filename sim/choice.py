@@ -244,6 +244,7 @@ class ChoiceParams(NamedTuple):
     variety_seekers: float
     brand_taste_sd: float = 0.0  # (read by rules.renew_tastes, not by the utility: the tastes are drawn already)
     brand_taste_persistence: float = 1.0
+    unresolved_inertia: float = 1.0
 
     @classmethod
     def of(cls, p: Choice) -> ChoiceParams:
@@ -264,25 +265,29 @@ def draw_known(rng, aware: int, awareness_reach, current: int) -> int:
 
 
 @jit
-def utility(value: float, service_weight: float, heard: float, is_current: bool, own_sat: float,
+def utility(value: float, service_weight: float, heard: float, is_current: bool, own_sat: float, unresolved: bool,
             p: ChoiceParams) -> float:
     """Deterministic utility of one brand for one shopper: the segment's value of the brand, word of mouth
-    weighed like service, and the loyalty of an owner to their current brand."""
+    weighed like service, and the loyalty of an owner to their current brand (``loyalty``)."""
     u = value + p.wom_weight * service_weight * heard
     if is_current:
-        u += loyalty(own_sat, p)
+        u += loyalty(own_sat, unresolved, p)
     return u
 
 
 @jit
-def loyalty(own_sat: float, p: ChoiceParams) -> float:
+def loyalty(own_sat: float, unresolved: bool, p: ChoiceParams) -> float:
     """An owner's extra utility for their current brand (state dependence): ``inertia`` plus
     ``satisfaction_loyalty`` per unit of satisfaction ``own_sat`` (-1..1) below neutral, and
     ``satisfaction_loyalty_upside`` times that per unit above it. Dissatisfaction drives defection more than
     satisfaction drives repurchase (Anderson & Sullivan 1993; Mittal, Ross & Baldasare 1998, car owners), so a
-    delighted owner is hard to convert but never certain to rebuy."""
+    delighted owner is hard to convert but never certain to rebuy. While the owner's complaint about the brand is
+    ``unresolved``, only ``unresolved_inertia`` of the inertia is kept: an unresolved complaint breaks the habit of
+    rebuying (exit, Hirschman 1970; Dillard & Bates find such owners effectively never rebuy), where a resolved one
+    leaves it whole (service recovery)."""
     slope = p.satisfaction_loyalty if own_sat < 0.0 else p.satisfaction_loyalty * p.satisfaction_loyalty_upside
-    return p.inertia + slope * own_sat
+    inertia = p.inertia * p.unresolved_inertia if unresolved else p.inertia
+    return inertia + slope * own_sat
 
 
 LOOKUP_RANGE = 600.0  # a looked-up weight exp(value - offset) is rescaled by exp(offset - the shopper's largest
@@ -292,7 +297,8 @@ LOOKUP_RANGE = 600.0  # a looked-up weight exp(value - offset) is rescaled by ex
 
 @jit
 def logit_weights(w, u, values, value_logit_weights, value_offset: float, taste, service_weight: float, heard,
-                  known: int, on_sale, loyal: int, own_sat: float, outside_utility: float, p: ChoiceParams) -> float:
+                  known: int, on_sale, loyal: int, own_sat: float, unresolved: bool, outside_utility: float,
+                  p: ChoiceParams) -> float:
     """One shopper's logit weights of the brands and of leaving the segment, as both engines draw the choice
     (``sim.rules.choose_in_stock``): exp(utility - the shopper's largest utility), so that none overflows or is
     NaN, whatever the utilities (the largest weight is 1).
@@ -315,6 +321,7 @@ def logit_weights(w, u, values, value_logit_weights, value_offset: float, taste,
         known: the brands the shopper knows (bits); a brand is considered if known and on sale (``on_sale``).
         loyal: the brand the shopper is loyal to this time (-1: none).
         own_sat: the owner's satisfaction now.
+        unresolved: whether the owner's complaint about their current brand is unresolved (``loyalty``).
         outside_utility: the segment's utility of leaving it; -inf if leaving is not an option.
         p: the ``[choice]`` parameters.
 
@@ -326,7 +333,7 @@ def logit_weights(w, u, values, value_logit_weights, value_offset: float, taste,
     for k in range(nb):
         if (known >> k) & 1 and on_sale[k]:
             if k == loyal or heard[k] != 0.0 or taste[k] != 0.0:
-                u[k] = utility(values[k] + taste[k], service_weight, heard[k], k == loyal, own_sat, p)
+                u[k] = utility(values[k] + taste[k], service_weight, heard[k], k == loyal, own_sat, unresolved, p)
             else:
                 u[k] = values[k]
             top = max(top, u[k])
@@ -479,7 +486,8 @@ def _utilities_all(values, service_weight, outside_utility, p, segment, current,
         g = segment[i]
         for k in range(n_brands):
             if considered[i, k]:
-                u[i, k] = utility(values[g, k], service_weight[g], wom_now[i, k], k == current[i], own_sat[i], p)
+                u[i, k] = utility(values[g, k], service_weight[g], wom_now[i, k], k == current[i], own_sat[i], False,
+                                  p)
             else:
                 u[i, k] = -np.inf
         u[i, n_brands] = outside_utility[g] if may_leave[i] else -np.inf
@@ -489,7 +497,8 @@ def _utilities_all(values, service_weight, outside_utility, p, segment, current,
 def utilities(values: np.ndarray, seg: SegmentArrays, p: Choice, reputation: np.ndarray, segment: np.ndarray,
               current: np.ndarray, own_sat: np.ndarray, wom_now: np.ndarray, considered: np.ndarray,
               may_leave: np.ndarray) -> np.ndarray:
-    """Deterministic utilities of shoppers (``utility`` for each brand considered, and leaving the segment).
+    """Deterministic utilities of shoppers (``utility`` for each brand considered, and leaving the segment), none
+    with a complaint unresolved.
 
     Args:
         values: the segments' values of the brands (``brand_values``), shape (n_segments, n_brands).

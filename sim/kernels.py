@@ -383,7 +383,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
             # nested logit among the brands known and on sale, and leaving: weights exp(utility - the largest)
             total = logit_weights(w, u, values[g, need], value_logit_weights[g, need], value_offset[g, need],
                                   taste_col[i], service_weight[g], heard, aware, on_sale, loyal, own_sat,
-                                  outside_utility[g] if may_leave else -np.inf, cp)
+                                  complaint[i] == UNRESOLVED, outside_utility[g] if may_leave else -np.inf, cp)
             pick = rules.choose_in_stock(rng, u, w, total, stock)
 
         switching[month, current if current >= 0 else nb, pick] += 1

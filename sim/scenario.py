@@ -700,6 +700,11 @@ class Choice(StrictModel):
         1.0, description="Satisfaction loyalty per unit of satisfaction above neutral, as a fraction (0-1) of that per "
                          "unit below it: dissatisfaction drives defection more than satisfaction drives repurchase "
                          "(Anderson & Sullivan 1993; Mittal, Ross & Baldasare 1998, car owners). 1 = symmetric.")
+    unresolved_inertia: Prob = Field(
+        1.0, description="Share (0-1) of the inertia an owner keeps toward their brand while a complaint about it is "
+                         "unresolved: 1 = a grudge costs only satisfaction; 0 = an unresolved complaint ends the "
+                         "habit of rebuying (exit: Hirschman 1970), leaving the owner's low satisfaction and own "
+                         "tastes. Dillard & Bates: unresolved complainers effectively never rebought.")
     variety_seeking: Prob = Field(
         0.0, description="Probability that an owner replacing their car ignores state dependence this time (inertia "
                          "and satisfaction loyalty): variety seeking (McAlister & Pessemier 1982; Givon 1984).")

@@ -15,6 +15,7 @@ from sim import choice
 from sim.brand_arrays import BrandArrays
 from sim.choice import SegmentArrays, choose, considered_brands, perk_value, probabilities, utilities
 from sim.lineup import LineArrays
+from sim.population import NO_COMPLAINT, UNRESOLVED
 from sim.scenario import Choice
 from tests.conftest import make_brand_arrays
 
@@ -447,7 +448,7 @@ def shopper_weights(case, rule=choice.logit_weights):
     with np.errstate(under="ignore"):
         lookup = np.exp(values - offset)
     w, u = np.full(values.size + 1, np.nan), np.full(values.size + 1, np.nan)
-    total = rule(w, u, values, lookup, offset, taste, 0.8, heard, known, on_sale, loyal, own, outside, p)
+    total = rule(w, u, values, lookup, offset, taste, 0.8, heard, known, on_sale, loyal, own, False, outside, p)
     return w, u, total
 
 
@@ -463,7 +464,7 @@ def test_logit_weights_are_exp_utility_minus_the_largest_whatever_the_utilities(
     considered = np.array([bool(known >> k & 1) and on_sale[k] for k in range(nb)])
     for k in range(nb):
         if considered[k]:
-            expected = choice.utility(values[k] + taste[k], 0.8, heard[k], k == loyal, own, p)
+            expected = choice.utility(values[k] + taste[k], 0.8, heard[k], k == loyal, own, False, p)
             assert u[k] == pytest.approx(expected, rel=1e-12, abs=1e-9)
         else:
             assert u[k] == -np.inf and w[k] == 0.0
@@ -529,21 +530,25 @@ def test_an_enormous_inertia_keeps_owners_and_nobody_leaves(engine):
 
 @HYP
 @given(inertia=st.floats(0, 10), slope=st.floats(0, 5), upside=st.floats(0, 1), a=st.floats(-1, 1),
-       b=st.floats(-1, 1))
-def test_loyalty_is_asymmetric_monotone_and_symmetric_at_upside_one(inertia, slope, upside, a, b):
+       b=st.floats(-1, 1), kept=st.floats(0, 1))
+def test_loyalty_is_asymmetric_monotone_and_symmetric_at_upside_one(inertia, slope, upside, a, b, kept):
     """The owner's loyalty: inertia plus the full slope per unit of dissatisfaction, ``upside`` times it per unit of
     satisfaction (Anderson & Sullivan 1993; Mittal, Ross & Baldasare 1998): continuous at neutral, never falling as
-    satisfaction rises, and the old symmetric term when ``upside`` is 1."""
-    p = choice.ChoiceParams(inertia, slope, upside, 1.0, 0.0, 0.0)
+    satisfaction rises, and the old symmetric term when ``upside`` is 1. With a complaint unresolved only the
+    share ``unresolved_inertia`` of the inertia is kept, the satisfaction term the same."""
+    p = choice.ChoiceParams(inertia, slope, upside, 1.0, 0.0, 0.0, unresolved_inertia=kept)
     lo, hi = min(a, b), max(a, b)
-    assert choice.loyalty(lo, p) <= choice.loyalty(hi, p) + 1e-12
-    assert choice.loyalty(0.0, p) == inertia
-    assert choice.loyalty(hi, p) == pytest.approx(inertia + slope * (hi if hi < 0 else upside * hi))
+    assert choice.loyalty(lo, False, p) <= choice.loyalty(hi, False, p) + 1e-12
+    assert choice.loyalty(0.0, False, p) == inertia
+    assert choice.loyalty(hi, False, p) == pytest.approx(inertia + slope * (hi if hi < 0 else upside * hi))
     sym = p._replace(satisfaction_loyalty_upside=1.0)
-    assert choice.loyalty(a, sym) == pytest.approx(inertia + slope * a)
+    assert choice.loyalty(a, False, sym) == pytest.approx(inertia + slope * a)
+    # an unresolved complaint takes away the share 1 - kept of the inertia, and nothing else
+    assert choice.loyalty(a, True, p) == pytest.approx(choice.loyalty(a, False, p) - (1 - kept) * inertia, abs=1e-9)
+    assert choice.loyalty(a, True, p) <= choice.loyalty(a, False, p) + 1e-12
     # the shared utility adds it for the current brand only
-    assert choice.utility(0.3, 0.8, 0.0, True, a, p) == pytest.approx(0.3 + choice.loyalty(a, p))
-    assert choice.utility(0.3, 0.8, 0.0, False, a, p) == pytest.approx(0.3)
+    assert choice.utility(0.3, 0.8, 0.0, True, a, True, p) == pytest.approx(0.3 + choice.loyalty(a, True, p))
+    assert choice.utility(0.3, 0.8, 0.0, False, a, True, p) == pytest.approx(0.3)
 
 
 def test_satisfaction_above_neutral_counting_less_lowers_the_most_satisfied_brands_loyalty_most():
@@ -562,3 +567,22 @@ def test_satisfaction_above_neutral_counting_less_lowers_the_most_satisfied_bran
     drop = full - none
     assert drop["Lexus"] > 0.05, drop
     assert drop["Lexus"] > drop["Jaguar"] + 0.03, drop
+
+
+def test_an_unresolved_complaint_that_ends_the_habit_lowers_the_unresolved_complainers_rebuy_rate_alone():
+    """Same seed, 20,000 buyers, 1986-1997: with unresolved_inertia 0 owners whose complaint is unresolved when they
+    replace their car rebuy far less than with 1 (Dillard & Bates: effectively never), while owners who never
+    complained or whose complaint was resolved rebuy about as often."""
+    from sim.model import LuxuryMarketModel
+    from tests.conftest import small_flagship
+
+    def rebuy_rates(kept):
+        sc = small_flagship(years=12, buyers=20000, overrides=[f"choice.unresolved_inertia={kept}"])
+        model = LuxuryMarketModel(sc, seed=5).run()
+        rebuy = model.ledger.rebuy.sum(axis=0)  # (complaint outcome, rebought?) over the months
+        return rebuy[:, 1] / rebuy.sum(axis=1), rebuy.sum(axis=1)
+    (kept, n), (ended, _) = rebuy_rates(1.0), rebuy_rates(0.0)
+    none, unresolved = int(NO_COMPLAINT), int(UNRESOLVED)
+    assert n[unresolved] > 200, n
+    assert ended[unresolved] < kept[unresolved] - 0.1, (kept, ended)
+    assert abs(ended[none] - kept[none]) < 0.03, (kept, ended)

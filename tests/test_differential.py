@@ -41,8 +41,8 @@ OVERRIDES = [f"brands.{b}.service.take_back_guarantee=true" for b in ("Cadillac"
     # needs that change often, with many SUV-needers, and owners who seek variety: the choice rules all draw
     "market.body_type_mix=[{year=1986, sedan=0.5, coupe=0.2, suv=0.3}]", "market.need_change=0.4",
     "choice.variety_seeking=0.3", "choice.variety_seekers=0.3",
-    # owners who leave the segment at a life event, whatever the brands offer
-    "market.life_event_exit=0.1",
+    # owners who leave the segment at a life event, whatever the brands offer; an unresolved complaint ends the habit
+    "market.life_event_exit=0.1", "choice.unresolved_inertia=0.2",
     # persistent brand tastes, and a brand that sells out its monthly allocation (Cadillac: 240k cars a year)
     "choice.brand_taste_sd=0.8", "brands.Cadillac.dealer_capacity=150"]
 MONEY = ("service_revenue", "service_cost", "new_car_margin")

@@ -184,7 +184,8 @@ def one_brand_weights(value, taste, service_weight, heard, current, own, p, outs
     month's offer looked up with its own value as offset; returns (weights, utilities, total)."""
     w, u = np.empty(2), np.empty(2)
     total = logit_weights(w, u, np.array([value]), np.array([1.0]), value, np.array([taste], np.float32),
-                          service_weight, np.array([heard]), 1, np.array([True]), 0 if current else -1, own, outside, p)
+                          service_weight, np.array([heard]), 1, np.array([True]), 0 if current else -1, own, False,
+                          outside, p)
     return w, u, total
 
 
@@ -196,7 +197,7 @@ def test_the_logit_weight_is_exp_utility(value, taste, service_weight, heard, cu
     p = ChoiceParams(1.5, 1.5, 1.0, 1.0, 0.0, 0.0)
     taste = float(np.float32(taste))  # the household's taste is stored as float32
     w, u, total = one_brand_weights(value, taste, service_weight, heard, current, own, p, outside)
-    brand = utility(value + taste, service_weight, heard, current, own, p)
+    brand = utility(value + taste, service_weight, heard, current, own, False, p)
     assert u[0] == pytest.approx(brand, rel=1e-12, abs=1e-12) and u[1] == outside
     top = max(brand, outside)
     assert w[0] == pytest.approx(math.exp(brand - top), rel=1e-12)
