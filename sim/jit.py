@@ -36,7 +36,7 @@ import numpy as np
 # formula it calls (and inlines) from another file does; so the cache lives in a folder named after the
 # source of all of them, and editing any formula recompiles every kernel that uses it.
 COMPILED_MODULES = ("jit", "sampling", "service", "satisfaction", "replacement", "word_of_mouth", "choice",
-                    "lineup", "population", "rules", "kernels")
+                    "lineup", "population", "rules", "kernels", "network")
 
 
 def _cache_dir() -> str:

@@ -1,7 +1,8 @@
 """The social network: who tells whom about their car.
 
 Buyers live in communities of ``community_size`` households; within a community, ties form a small world
-(Watts–Strogatz: the graphs networkx's generator gives, drawn by :func:`watts_strogatz` without networkx). A
+(Watts–Strogatz: the graphs networkx's generator gives, drawn by :func:`watts_strogatz` without networkx, and
+compiled with its own copy of Python's Mersenne Twister, so the same seed gives the same ties). A
 handful of template communities is generated and assigned to the communities at random, so building a network of
 millions costs milliseconds, and the network is stored as compressed sparse rows: ``indptr`` (n + 1) and
 ``indices`` (the contacts), both int32.
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
+
+from sim.jit import jit
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,9 @@ def watts_strogatz(size: int, k: int, rewire: float, seed: int) -> list[set[int]
     """Each node's neighbours in a Watts-Strogatz small world: the same graph, draw for draw, as networkx's
     ``watts_strogatz_graph(size, k, rewire, seed=seed)`` (a ring lattice of ``k`` neighbours, each edge rewired
     with probability ``rewire`` to a uniformly drawn node, no self-loops or repeated edges; Python's
-    ``random.Random(seed)``), without building a networkx graph and its sparse matrix (a fifth of the time).
-    Needs ``2 <= k < size``."""
+    ``random.Random(seed)``), without building a networkx graph. Needs ``2 <= k < size`` and ``0 <= seed < 2**32``.
+    (:func:`_template` uses the compiled twin, :func:`_watts_strogatz_csr`, and the tests check one against
+    the other.)"""
     rng = random.Random(seed)
     nodes = list(range(size))
     adj: list[set[int]] = [set() for _ in nodes]
@@ -107,18 +111,130 @@ def watts_strogatz(size: int, k: int, rewire: float, seed: int) -> list[set[int]
     return adj
 
 
+# ---- the same graph, compiled: Python's Mersenne Twister (MT19937) drawn as random.Random draws it ------------
+def _python_random_state(seed: int) -> np.ndarray:
+    """The 624 words of ``random.Random(seed)``'s Mersenne Twister state (0 <= seed < 2**32): CPython seeds an int
+    with ``init_by_array([seed])``, as numpy's legacy ``RandomState`` seeds a one-element array."""
+    return np.random.RandomState([seed]).get_state()[1].astype(np.uint32)
+
+
+@jit
+def _mt_next(mt, pos):
+    """The next 32-bit output of the MT19937 state ``mt`` (624 uint32, regenerated in place when ``pos[0]``
+    reaches 624; Matsumoto & Nishimura 1998, as in CPython's ``_randommodule.c``)."""
+    if pos[0] >= 624:
+        for i in range(624):
+            y = (mt[i] & np.uint32(0x80000000)) | (mt[(i + 1) % 624] & np.uint32(0x7FFFFFFF))
+            v = mt[(i + 397) % 624] ^ (y >> np.uint32(1))
+            if y & np.uint32(1):
+                v ^= np.uint32(0x9908B0DF)
+            mt[i] = v
+        pos[0] = 0
+    y = mt[pos[0]]
+    pos[0] += 1
+    y ^= y >> np.uint32(11)
+    y ^= (y << np.uint32(7)) & np.uint32(0x9D2C5680)
+    y ^= (y << np.uint32(15)) & np.uint32(0xEFC60000)
+    y ^= y >> np.uint32(18)
+    return y
+
+
+@jit
+def _py_random(mt, pos) -> float:
+    """``random.Random.random()``: 53 bits from two outputs."""
+    a = np.uint64(_mt_next(mt, pos) >> np.uint32(5))
+    b = np.uint64(_mt_next(mt, pos) >> np.uint32(6))
+    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
+
+
+@jit
+def _py_randbelow(mt, pos, n: int) -> int:
+    """``random.Random._randbelow(n)`` (0 < n < 2**32): ``getrandbits(n.bit_length())`` until below ``n``."""
+    k = 0
+    while (n >> k) > 0:
+        k += 1
+    r = np.int64(_mt_next(mt, pos) >> np.uint32(32 - k))
+    while r >= n:
+        r = np.int64(_mt_next(mt, pos) >> np.uint32(32 - k))
+    return r
+
+
+@jit
+def _has(adj, deg, u: int, w: int) -> bool:
+    for t in range(deg[u]):
+        if adj[u, t] == w:
+            return True
+    return False
+
+
+@jit
+def _drop(adj, deg, u: int, w: int) -> None:
+    for t in range(deg[u]):
+        if adj[u, t] == w:
+            deg[u] -= 1
+            adj[u, t] = adj[u, deg[u]]
+            return
+
+
+@jit
+def _watts_strogatz_csr(size: int, k: int, rewire: float, mt, pos):
+    """:func:`watts_strogatz` compiled, from the Mersenne Twister state ``mt``/``pos``
+    (:func:`_python_random_state`): the same draws in the same order, each node's neighbours in an unordered row
+    of ``adj`` (grown when full), returned as CSR with every row sorted (indptr int64, indices int32)."""
+    cap = k + 8
+    adj = np.empty((size, cap), dtype=np.int64)
+    deg = np.zeros(size, dtype=np.int64)
+    half = k // 2
+    for u in range(size):  # the ring lattice: u's neighbours u +- 1 .. u +- k/2 (as sets, order is irrelevant)
+        for j in range(1, half + 1):
+            adj[u, deg[u]] = (u + j) % size
+            adj[u, deg[u] + 1] = (u - j) % size
+            deg[u] += 2
+    for j in range(1, half + 1):
+        for u in range(size):
+            v = (u + j) % size
+            if _py_random(mt, pos) < rewire:
+                w = _py_randbelow(mt, pos, size)
+                skipped = False
+                while w == u or _has(adj, deg, u, w):
+                    w = _py_randbelow(mt, pos, size)
+                    if deg[u] >= size - 1:
+                        skipped = True
+                        break
+                if not skipped:
+                    _drop(adj, deg, u, v)
+                    _drop(adj, deg, v, u)
+                    if deg[u] == cap or deg[w] == cap:  # a row is full: double every row's room
+                        grown = np.empty((size, 2 * cap), dtype=np.int64)
+                        grown[:, :cap] = adj
+                        adj, cap = grown, 2 * cap
+                    adj[u, deg[u]] = w
+                    deg[u] += 1
+                    adj[w, deg[w]] = u
+                    deg[w] += 1
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    for u in range(size):
+        indptr[u + 1] = indptr[u] + deg[u]
+    indices = np.empty(indptr[size], dtype=np.int32)
+    for u in range(size):
+        row = np.sort(adj[u, :deg[u]])
+        indices[indptr[u]:indptr[u + 1]] = row
+    return indptr, indices
+
+
 def _template(size: int, degree: int, rewire: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One community's ties as CSR (indptr int64, indices int32; each row's contacts in ascending order)."""
+    """One community's ties as CSR (indptr int64, indices int32; each row's contacts in ascending order): the
+    graph of :func:`watts_strogatz` (compiled: :func:`_watts_strogatz_csr`), or a complete graph when the
+    community is too small for a small world."""
     k = min(degree, size - 1 - (size - 1) % 2) if size > 2 else max(size - 1, 0)
     if size < 3 or k < 2:
         adj = [set(range(size)) - {u} for u in range(size)]  # complete
-    else:
-        adj = watts_strogatz(size, k, rewire, seed)
-    counts = np.fromiter(map(len, adj), dtype=np.int64, count=size)
-    indptr = np.zeros(size + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    indices = np.fromiter((w for row in adj for w in sorted(row)), dtype=np.int32, count=int(indptr[-1]))
-    return indptr, indices
+        counts = np.fromiter(map(len, adj), dtype=np.int64, count=size)
+        indptr = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.fromiter((w for row in adj for w in sorted(row)), dtype=np.int32, count=int(indptr[-1]))
+        return indptr, indices
+    return _watts_strogatz_csr(size, k, float(rewire), _python_random_state(seed), np.array([624], dtype=np.int64))
 
 
 def build_network(n: int, community_size: int, degree: int, rewire: float, rng: np.random.Generator,

@@ -196,3 +196,20 @@ def test_same_network_as_networkx(n, community, degree, rewire, seed):
     np.testing.assert_array_equal(ours.indptr, theirs.indptr)
     np.testing.assert_array_equal(ours.indices, theirs.indices)
     assert ours.community_size == theirs.community_size
+
+
+@HYP
+@given(size=st.integers(3, 60), degree=st.integers(2, 59), rewire=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_compiled_small_world_draws_as_python_random(size, degree, rewire, seed):
+    """The compiled generator (its own Mersenne Twister, seeded as ``random.Random(seed)``) gives the graph of the
+    readable one, :func:`sim.network.watts_strogatz`, also where nearly every node is a neighbour and a rewiring is
+    skipped."""
+    from sim.network import _template, watts_strogatz
+
+    k = min(degree, size - 1 - (size - 1) % 2)
+    if k < 2:
+        return
+    indptr, indices = _template(size, degree, rewire, seed)
+    adj = watts_strogatz(size, k, rewire, seed)
+    assert np.diff(indptr).tolist() == [len(row) for row in adj]
+    assert indices.tolist() == [w for row in adj for w in sorted(row)]
