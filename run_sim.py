@@ -269,6 +269,9 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
               "--resume", help="Finish the interrupted sweep in --out: run only what is missing.")] = False,
           quiet: Quiet = False) -> None:
     """Run a parameter sweep (grid, LHS, Sobol, Morris) with replications on Dask; results stream to Parquet."""
+    from sim.executor import prepare_local_workers
+
+    prepare_local_workers(workers, scheduler)  # the workers' parent loads the model while this process reads the design
     from sim.sweep import SweepIncomplete, SweepInterrupted, run_sweep, sweep_summary
 
     if resume and out is None:

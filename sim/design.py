@@ -277,11 +277,12 @@ def make_design(exp: Experiment, params: list[ParamInfo], seed: int
 
 
 def _metric_columns(base_raw: dict) -> list[str]:
-    """The columns of brand_year(), from a 100-buyer, one-year run of the base scenario."""
-    from sim.model import LuxuryMarketModel
+    """The columns of brand_year() (``sim.metrics.Ledger.yearly``, which makes the table of every run), read from an
+    empty year of the ledger: the same columns for every scenario, without building a model in this process (a
+    sweep's own process then never imports the model: its workers do)."""
+    from sim.metrics import Ledger
 
-    tiny = validate(apply_overrides(base_raw, ["market.years=1"]), "<metrics>")
-    table = LuxuryMarketModel(tiny, seed=0, buyers=100).run().brand_year()
+    table = Ledger(12, 1).yearly(["brand"], 2000, 1.0, 0.0, months_done=12)
     return [c for c in table.columns if c not in ("year", "brand")]
 
 

@@ -48,7 +48,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-# A 2-worker LocalCluster: ~0.8 s to start, ~2-3 s for the workers to import the model, ~1-2 s to close.
+# A 2-worker LocalCluster: ~0.6 s to start once the fork server has loaded the model (~1.5-2 s after it is asked
+# for: prepare_local_workers, sim/worker_setup.py), ~0.1 s to close.
 STARTUP_SECONDS = 4.0
 SHARED_INLINE_BYTES = 1_000_000  # a shared object up to this size (pickled) is sent with every task (module docstring)
 IN_PROCESS, LOCAL_CLUSTER, SCHEDULER = "in-process", "dask-local-cluster", "dask-scheduler"
@@ -441,10 +442,12 @@ class Executor:
             with warnings.catch_warnings(), _children_ignore_ctrl_c():
                 # the scheduler's small HTTP server binds 127.0.0.1 on 8787 or, when it is taken, any free port;
                 # workers log nothing below CRITICAL: a task's error comes back as a TaskError, and what they would
-                # log as the cluster closes under them (Ctrl-C) is noise
+                # log as the cluster closes under them (Ctrl-C) is noise; no memory limit per worker (memory_limit
+                # 0: nothing polls the workers' memory; a run's memory is checked before it starts, check_memory)
                 warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
                 self._cluster = LocalCluster(n_workers=size, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, host="127.0.0.1", silence_logs=logging.CRITICAL)
+                                             dashboard_address=None, host="127.0.0.1", silence_logs=logging.CRITICAL,
+                                             memory_limit=0)
                 self._client = Client(self._cluster)
                 self._client.register_plugin(_ignore_sigint_plugin(), name="luxsim-ignore-sigint")
                 self.backend = LOCAL_CLUSTER
@@ -556,7 +559,6 @@ def _children_ignore_ctrl_c() -> Iterator[None]:
     import threading
 
     import dask
-    from distributed.utils import get_mp_context
 
     if threading.current_thread() is not threading.main_thread():  # signals can only be handled there
         yield
@@ -566,14 +568,7 @@ def _children_ignore_ctrl_c() -> Iterator[None]:
     try:
         if "forkserver" in multiprocessing.get_all_start_methods():
             with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-                get_mp_context()  # distributed's preload for the server (imported once, not in every worker)
-                from multiprocessing import forkserver
-
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # what the server starts with, and passes on
-                try:
-                    forkserver.ensure_running()
-                finally:
-                    signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
+                _start_fork_server(lambda: signal.signal(signal.SIGINT, lambda *_: pressed.append(1)))
                 yield
         else:
             yield
@@ -581,6 +576,51 @@ def _children_ignore_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if pressed:
         raise KeyboardInterrupt
+
+
+WORKER_SETUP = "sim.worker_setup"  # imported once by the fork server: the model's stack and its kernels, loaded
+
+
+def _start_fork_server(restore_sigint: Callable[[], Any]) -> None:
+    """Start multiprocessing's fork server, if it is not running, with SIGINT ignored (what the server starts
+    with and passes on to the workers it forks; ``restore_sigint`` puts this process's handler back), preloading
+    distributed's modules, this program's main module and :data:`WORKER_SETUP` (``sim/worker_setup.py``): it
+    imports them in its own process while this one goes on, and every worker forked from it starts with them."""
+    import signal
+    from multiprocessing import forkserver
+
+    from distributed.utils import get_mp_context
+
+    ctx = get_mp_context()  # with the method forkserver: sets distributed's preload list, once
+    if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:  # not started yet: the list still counts
+        preload = list(getattr(forkserver._forkserver, "_preload_modules", ["distributed"]))
+        ctx.set_forkserver_preload([*preload, *(m for m in ("__main__", WORKER_SETUP) if m not in preload)])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        restore_sigint()
+
+
+def prepare_local_workers(workers: int | None = None, scheduler: str | None = None) -> None:
+    """Start, in the background, the process local workers will be forked from (:func:`_start_fork_server`), so
+    that it loads the model while the caller does its own work (e.g. a sweep validating its design) before the
+    first task: a no-op when the tasks will not run on a local cluster (``workers`` 1, or a scheduler given or set
+    in the environment), where there is no fork server (Windows), or off the main thread. Costs nothing later:
+    :meth:`Executor._start` uses the same server."""
+    import multiprocessing
+    import signal
+    import threading
+
+    if workers == 1 or scheduler_address(scheduler) or threading.current_thread() is not threading.main_thread() \
+            or "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    import dask
+    import distributed  # noqa: F401 - its configuration's defaults first (a dask.config.set before it would drop them)
+
+    previous = signal.getsignal(signal.SIGINT)
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        _start_fork_server(lambda: signal.signal(signal.SIGINT, previous))
 
 
 def _ignore_sigint_plugin():

@@ -26,13 +26,14 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import tomli_w
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 SAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
 NAME_LENGTH = 64  # characters of a name kept in a file name (file systems allow 255 bytes a name)
@@ -238,6 +239,10 @@ def write_parquet(path: str | Path, table: pa.Table | pd.DataFrame) -> Path:
         WriteError: the file cannot be written (one line naming ``path`` and the reason; nothing is left).
     """
     path = Path(path)
+    import pandas as pd  # (here: the command line imports this module before it knows it will write a table)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
     tmp = path.with_name(f".{path.name}.partial")

@@ -40,45 +40,16 @@ from sim import choice, kernels, lineup, replacement, reputation, rules, satisfa
 from sim.brand_arrays import BrandArrays
 from sim.executor import check_memory
 from sim.finance import event_money
+from sim.memory import PEAK_OVER_STATE, memory_needed, population_capacity  # noqa: F401 - (re-exported)
 from sim.metrics import Ledger
 from sim.network import build_network
-from sim.population import CHUNK, LAST_MONTH, NEVER, NO_BRAND, Calendar, Complaints, Population
+from sim.population import LAST_MONTH, NEVER, NO_BRAND, Calendar, Complaints, Population
 from sim.satisfaction import SatisfactionParams
 from sim.scenario import Scenario, year_month_index
 from sim.scenario_files import load_scenario, with_fields
 
 STREAMS = ("mesa", "init", "network", "service", "word_of_mouth", "market", "agents")
 ENGINES = ("vectorised", "agents")
-# Peak memory of building and running the flagship over its state bytes (memory_bytes): the construction's
-# temporaries (draws, the network's blocks) about double the state. Measured as the growth of peak RSS over
-# memory_bytes(): 2.07 at 200,000 buyers, 2.00 at 600,000 (2 years, vectorised engine).
-PEAK_OVER_STATE = 2.1
-
-
-def population_capacity(scenario: Scenario, buyers: int | None = None) -> int:
-    """Household slots a run allocates: the buyers at the start grown by ``market.annual_growth`` over the run, 2%
-    room for the month-to-month swing, and 64 more."""
-    mk = scenario.market
-    growth = max(1.0, (1.0 + mk.annual_growth) ** mk.years)
-    return int((buyers or scenario.simulation.buyers) * growth * 1.02) + 64
-
-
-def memory_needed(scenario: Scenario, buyers: int | None = None) -> int:
-    """Peak bytes one run of ``scenario`` with ``buyers`` needs, estimated before anything is allocated from the
-    shapes the model allocates: every slot's columns (``Population.nbytes`` of one slot, brand tastes included), the
-    replacement calendar's chunks, the network's int32 arrays (``word_of_mouth.degree`` contacts a slot) and the
-    ledger, times :data:`PEAK_OVER_STATE` for the construction's temporaries."""
-    capacity = population_capacity(scenario, buyers)
-    n_brands = len(scenario.brands)
-    months = scenario.market.months
-    slots = capacity * Population.empty(1, n_brands).nbytes()
-    calendar = Calendar(entries=CHUNK * 16, months=months)
-    per_chunk = (calendar.nbytes() - calendar.arrays.head.nbytes - calendar.arrays.count.nbytes) / 16
-    calendar_bytes = (capacity + capacity // 4 + 1024) // CHUNK * per_chunk + months * 8
-    network = 4 * (capacity + 1) + 4 * capacity * scenario.word_of_mouth.degree
-    lines = sum(max(1, len(b.models)) for b in scenario.brands.values())
-    ledger = sum(a.nbytes for a in vars(Ledger(months, n_brands, lines)).values() if isinstance(a, np.ndarray))
-    return int((slots + calendar_bytes + network + ledger) * PEAK_OVER_STATE)
 
 
 class _PhaseClock:

@@ -13,12 +13,15 @@ import sys
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sim.files import atomic_folder, safe_name, unique_suffix, write_json
-from sim.runner import RunResult, summarise
 from sim.scenario import Scenario
+
+if TYPE_CHECKING:  # (sim.runner imports the model: a sweep's own process reads this module without it)
+    from sim.runner import RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("luxsim", "mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "scipy", "matplotlib", "seaborn")
@@ -98,6 +101,8 @@ def _write_run_files(folder: Path, scenario: Scenario, results: list[RunResult],
     brand_year, switching, monthly = combine(results)
     folder.mkdir(parents=True, exist_ok=True)
     brand_year.to_parquet(folder / "brand_year.parquet", index=False)
+    from sim.runner import summarise
+
     summarise(brand_year).to_csv(folder / "brand_year.csv", index=False, float_format="%.6g")
     # mean over replications, counting a flow that did not happen in a replication as zero
     mean_flows = switching.groupby(["year", "from_brand", "to_brand"], sort=False)["buyers"].sum() / len(results)

@@ -190,7 +190,8 @@ def _runs_per_task(p: Plan, n_missing: int, n_workers: int) -> int:
     if p.experiment.runs_per_task:
         return p.experiment.runs_per_task
     by_time = max(1, int(TARGET_TASK_SECONDS / max(p.seconds_per_run, 1e-3)))
-    by_balance = max(1, math.ceil(n_missing / (4 * max(1, n_workers))))  # each worker gets >= 4 tasks
+    # each worker gets >= 8 tasks: the last ones to finish keep the others idle for less than an eighth of the sweep
+    by_balance = max(1, math.ceil(n_missing / (4 * max(1, n_workers))))
     return min(by_time, by_balance, 1000)
 
 
@@ -198,7 +199,7 @@ def _runs_per_task(p: Plan, n_missing: int, n_workers: int) -> int:
 
 def _memory(p: Plan) -> tuple[int, str]:
     """(peak bytes of the sweep's largest run, what it is): its base scenario at the most buyers any point runs."""
-    from sim.model import memory_needed
+    from sim.memory import memory_needed
 
     scenario = validate(p.base, "the sweep's base scenario")
     varied = next((info.name for info in p.params if info.path == "simulation.buyers"), None)

@@ -273,6 +273,40 @@ def test_dask_is_not_imported_for_a_run_in_this_process(tmp_path):
     assert out.stdout.strip() == "False", out.stderr
 
 
+def test_workers_are_forked_with_the_model_loaded_and_a_sweeps_own_process_never_imports_it():
+    """The fork server imports sim/worker_setup.py (the model, its kernels loaded by a tiny run of each engine);
+    the process that plans a sweep reads its design, validates every point and sizes its memory without the model
+    (Mesa and the engine are the workers' to import); and nothing is started for a run in this process."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    code = ("import sys, multiprocessing.forkserver as fs\n"
+            "from sim.executor import prepare_local_workers\n"
+            "prepare_local_workers(workers=1)\n"
+            "assert fs._forkserver._forkserver_pid is None, 'started for a run in this process'\n"
+            "from sim.design import plan\n"
+            "from sim.sweep import _memory\n"
+            "p = plan('lexus_service_grid'); _memory(p)\n"
+            "print(len(p.design), 'mesa' in sys.modules, 'sim.model' in sys.modules)\n"
+            "import sim.worker_setup as w\n"
+            "print(w.WARM, 'sim.model' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         timeout=HANG_GUARD_S)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["12", "False", "False", "True", "True"], out.stdout + out.stderr
+
+
+def test_a_sweeps_metric_names_are_the_columns_of_a_runs_table():
+    """The sweep validates its outputs' metrics against the ledger's yearly table without running the model."""
+    from sim.design import _metric_columns
+    from sim.model import LuxuryMarketModel
+
+    table = LuxuryMarketModel("lexus_us_1989", buyers=200, seed=1, collect=False,
+                              **{"market.years": 2}).run().brand_year()
+    assert _metric_columns({}) == [c for c in table.columns if c not in ("year", "brand")]
+
+
 def _ctrl_c_inside_compiled_code(_item):
     """What numba makes of Ctrl-C pressed while a compiled call runs: a SystemError caused by the KeyboardInterrupt."""
     try:
