@@ -612,15 +612,22 @@ def prepare_local_workers(workers: int | None = None, scheduler: str | None = No
     import signal
     import threading
 
-    if workers == 1 or scheduler_address(scheduler) or threading.current_thread() is not threading.main_thread() \
+    if workers == 1 or scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") \
+            or threading.current_thread() is not threading.main_thread() \
             or "forkserver" not in multiprocessing.get_all_start_methods():
         return
-    import dask
-    import distributed  # noqa: F401 - its configuration's defaults first (a dask.config.set before it would drop them)
+    from multiprocessing import forkserver
 
+    if getattr(forkserver._forkserver, "_forkserver_pid", None) is not None:
+        return
+    # (distributed is not imported here: the server imports it, and this process has other work meanwhile)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", "__main__", WORKER_SETUP])
     previous = signal.getsignal(signal.SIGINT)
-    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-        _start_fork_server(lambda: signal.signal(signal.SIGINT, previous))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _ignore_sigint_plugin():

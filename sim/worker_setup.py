@@ -3,14 +3,15 @@
 Local Dask workers (``sim.executor``) are forked from multiprocessing's fork server. The server imports this
 module once (``sim.executor.prepare_local_workers`` adds it to the server's preload list), so each worker starts
 with the model's stack imported (numpy, pandas, numba, Mesa and ``sim``) and the compiled kernels loaded from
-numba's cache (a tiny run calls each of them once), instead of paying for both in every worker at its first task
-(about 1.3 s a worker on the 2-core development machine; a 48-run sweep of 10k-buyer runs is 10 s). The server
-imports it while this process goes on with its own work (reading and validating the experiment), so most of the
-cost is hidden.
+numba's cache (a tiny run of the vectorised engine calls each of them once), instead of paying for both in every
+worker at its first task (about 1.3 s a worker on the 2-core development machine, where a 48-run sweep of
+10k-buyer runs takes 9 s). The server imports it while this process goes on with its own work (reading and
+validating the experiment), so most of the cost is hidden.
 
-Importing it has one effect beyond imports: the tiny run (300 buyers, one year of the flagship; about 0.3 s). A
-failure there is ignored (the worker then loads what it needs at its first task, as it would without this
-module): the fork server must not fail to start because of it.
+Importing it has two effects beyond imports: the tiny run (300 buyers, one year of the flagship; about 0.3 s), and
+the garbage collector's freeze of what exists then (``gc.freeze``). A failure of the run is ignored (the worker then
+loads what it needs at its first task, as it would without this module): the fork server must not fail to start
+because of it.
 """
 
 from __future__ import annotations
@@ -26,16 +27,15 @@ WARM_BUYERS, WARM_YEARS = 300, 1
 
 
 def warm_kernels() -> bool:
-    """Load every compiled kernel of both engines from numba's cache (or compile it) with a tiny flagship run of
-    each; True if it ran, False if it failed (then nothing is loaded ahead)."""
+    """Load the vectorised engine's compiled kernels from numba's cache (or compile them) with a tiny flagship run;
+    True if it ran, False if it failed (then nothing is loaded ahead)."""
     try:
         from sim.model import LuxuryMarketModel
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (a one-year flagship says which of its dates never come)
-            for engine in ("vectorised", "agents"):
-                LuxuryMarketModel("lexus_us_1989", buyers=WARM_BUYERS if engine == "vectorised" else 50, seed=0,
-                                  engine=engine, collect=False, **{"market.years": WARM_YEARS}).run()
+            LuxuryMarketModel("lexus_us_1989", buyers=WARM_BUYERS, seed=0, collect=False,
+                              **{"market.years": WARM_YEARS}).run()  # (the per-agent engine's loads when first used)
         return True
     except Exception:  # noqa: BLE001 - an optimisation only: the worker loads what it needs when it needs it
         return False
