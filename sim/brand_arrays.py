@@ -46,35 +46,32 @@ class BrandArrays(NamedTuple):
     def from_brands(cls, brands: Iterable, month: int) -> BrandArrays:
         """The arrays of ``brands`` (brand agents, in scenario order) as they stand in model month ``month``.
 
-        Bools and the roadside level (int64) keep their kinds; everything else is float64.
+        Bools and the roadside level (int64) keep their kinds; everything else is float64. Each brand's lines on
+        sale are looked up once (``BrandAgent.lines_on_sale``) for its on-sale flag, mean price, mean defect rate and
+        reach: the same numbers as ``on_sale``, ``price``, ``awareness_reach`` and the lines' mean defects.
         """
-        brands = list(brands)
-        f = lambda get, dtype=np.float64: np.array([get(b) for b in brands], dtype=dtype)  # noqa: E731
-        return cls(
-            on_sale=f(lambda b: b.on_sale(month), bool),
-            price=f(lambda b: b.price),
-            discount=f(lambda b: b.discount),
-            new_car_margin=f(lambda b: b.spec.new_car_margin),
-            prestige=f(lambda b: b.prestige),
-            reputation=f(lambda b: b.reputation),
-            defects_per_car_year=f(lambda b: _mean_line_defects(b, month)),
-            dealers=f(lambda b: b.dealers),
-            dealer_capacity=f(lambda b: b.dealer_capacity),
-            awareness_reach=f(lambda b: b.awareness_reach(month)),
-            dealer_service_quality=f(lambda b: b.service.dealer_service_quality),
-            complimentary_maintenance_months=f(lambda b: b.service.complimentary_maintenance_months),
-            loaner_cars=f(lambda b: b.service.loaner_cars, bool),
-            roadside_level=f(lambda b: b.service.roadside_level, np.int64),
-            take_back_guarantee=f(lambda b: b.service.take_back_guarantee, bool),
-            proactive_goodwill=f(lambda b: b.service.proactive_goodwill),
-            recall_handling=f(lambda b: b.service.recall_handling),
-            complaint_resolution_fast=f(lambda b: b.service.complaint_resolution_fast),
-            complaint_resolution_slow=f(lambda b: b.service.complaint_resolution_slow),
-            word_of_mouth=f(lambda b: b.spec.word_of_mouth),
-        )
+        rows = [_brand_row(b, month) for b in brands]
+        columns = list(zip(*rows)) if rows else [()] * len(cls._fields)
+        return cls(*(np.array(col, dtype=_DTYPES.get(name, np.float64)) for name, col in zip(cls._fields, columns)))
 
 
-def _mean_line_defects(brand, month: int) -> float:
-    """The mean defect rate of the brand's lines on sale in ``month`` (all its lines if none is)."""
-    on = np.flatnonzero(brand.lines_on_sale(month)).tolist() or range(len(brand.lines))
-    return sum(brand.line_defects(k) for k in on) / len(on)
+_DTYPES = {"on_sale": bool, "loaner_cars": bool, "take_back_guarantee": bool, "roadside_level": np.int64}
+
+
+def _brand_row(b, month: int) -> tuple:
+    """One brand's fields of :class:`BrandArrays` in ``month``, in field order."""
+    on_lines = b.lines_on_sale(month)
+    on_sale = bool(on_lines.any())
+    on = np.flatnonzero(on_lines).tolist() or range(len(b.lines))  # (all lines when none is on sale)
+    if max(b.model.month, 0) == month:  # ``BrandAgent.price`` (of the model's month), from the same lines
+        prices = b.line_prices(month).tolist()
+        price = float(sum(prices[k] for k in on) / len(on))
+    else:
+        price = b.price
+    sv = b.service
+    return (on_sale, price, b.discount, b.spec.new_car_margin, b.prestige, b.reputation,
+            sum(b.line_defects(k) for k in on) / len(on), b.dealers, b.dealer_capacity,
+            b.marketing_reach(month) if on_sale else 0.0, sv.dealer_service_quality,
+            sv.complimentary_maintenance_months, sv.loaner_cars, sv.roadside_level, sv.take_back_guarantee,
+            sv.proactive_goodwill, sv.recall_handling, sv.complaint_resolution_fast, sv.complaint_resolution_slow,
+            b.spec.word_of_mouth)
