@@ -207,7 +207,7 @@ class BuyerAgent(mesa.Agent):
         model, pop, i, wp, net = self.model, self._pop, self.slot, self.model.config.word_of_mouth, self.model.network
         heard = np.zeros(len(model.brands))
         fade = word_of_mouth.inflation(model.month, model.wom_epoch, wp.decay_months)
-        pop.aware[i] = word_of_mouth.hear_contacts(rng, i, net.indptr, net.indices, pop.told, pop.told_brand,
+        pop.aware[i] = word_of_mouth.hear_contacts(rng, i, net.indptr, net.local, net.size, pop.told, pop.told_brand,
                                                    pop.brand, model.brand_arrays.word_of_mouth, fade,
                                                    wp.aware_on_purchase, int(pop.aware[i]), heard)
         return heard

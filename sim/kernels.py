@@ -303,7 +303,8 @@ AHEAD = 4  # shoppers: how far ahead the shopping pass asks for memory (in three
 
 
 @jit
-def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, indices, ba, fade: float,
+def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, indptr, local, community_size: int, ba,
+         fade: float,
          see_probability: float, offer, need_change: float, life_event_exit: float, service_weight, outside_utility, cp,
          sp, sat_decay, lease_p, holding, led, fleet, stock, leavers, moved) -> tuple[int, int]:
     """Each shopper in turn (``BuyerAgent.shop``): hears their contacts (word of mouth: what they say about each
@@ -340,7 +341,7 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
             prefetch(indptr, shoppers[p + 3 * AHEAD])
         if p + 2 * AHEAD < n:
             j = shoppers[p + 2 * AHEAD]
-            prefetch(indices, indptr[j])
+            prefetch(local, indptr[j])
             prefetch(active, j)
             prefetch(brand, j)
             prefetch(replace_month, j)
@@ -354,8 +355,9 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
             prefetch(complaint, j)
         if p + AHEAD < n:
             j = shoppers[p + AHEAD]
+            base = (j // community_size) * community_size
             for k in range(indptr[j], indptr[j + 1]):
-                c = indices[k]
+                c = base + np.int64(local[k])
                 prefetch(told_brand, c)
                 prefetch(told, c)
                 prefetch(brand, c)
@@ -365,8 +367,8 @@ def shop(rng, shoppers, check_due: bool, may_leave: bool, month: int, buyers, in
             continue
         current, g = brand[i], segment[i]
         heard[:] = 0.0
-        aware = hear_contacts(rng, i, indptr, indices, told, told_brand, brand, word_of_mouth, fade, see_probability,
-                              aware_col[i], heard)
+        aware = hear_contacts(rng, i, indptr, local, community_size, told, told_brand, brand, word_of_mouth, fade,
+                              see_probability, aware_col[i], heard)
         aware = draw_known(rng, aware, awareness_reach, current)
         aware_col[i] = aware
         own_sat = toward(sp.baseline, sat[i], sat_decay[month - sat_month[i]])
@@ -440,9 +442,9 @@ def admit_entrants(rng, n_new: int, buyers, free, n_free: int, next_household: i
 
 @jit
 def market_month(rng, due, target: int, free, n_free: int, next_household: int, entrant_cdf, variety_seekers: float,
-                 brand_taste_sd: float, month: int, buyers, indptr, indices, ba, fade: float, see_probability: float,
-                 offer, need_change: float, life_event_exit: float, service_weight, outside_utility, cp, sp,
-                 sat_decay, lease_p, holding, led, fleet, stock, leavers, moved):
+                 brand_taste_sd: float, month: int, buyers, indptr, local, community_size: int, ba, fade: float,
+                 see_probability: float, offer, need_change: float, life_event_exit: float, service_weight,
+                 outside_utility, cp, sp, sat_decay, lease_p, holding, led, fleet, stock, leavers, moved):
     """The month's market in one compiled call (``LuxuryMarketModel._market_month``): the owners ``due`` (calendar
     entries, in slot order) shop or leave (``shop``), the leavers' slots are freed in the order they left
     (``sim.population.release_slots``), then new households enter so that the segment reaches ``target``
@@ -453,18 +455,18 @@ def market_month(rng, due, target: int, free, n_free: int, next_household: int, 
     ``moved`` and ``leavers`` need a row per owner due and per entrant. Returns the rows of ``moved`` used ((slot,
     replacement month) of each buyer, for the calendar), the free slots counted before the entrants take theirs
     (``Population.n_free``, then ``Population.took`` for the entrants), and the entrants' slots."""
-    n_left, n_moved = shop(rng, due, True, True, month, buyers, indptr, indices, ba, fade, see_probability, offer,
-                           need_change, life_event_exit, service_weight, outside_utility, cp, sp, sat_decay, lease_p,
-                           holding, led, fleet, stock, leavers, moved)
+    n_left, n_moved = shop(rng, due, True, True, month, buyers, indptr, local, community_size, ba, fade,
+                           see_probability, offer, need_change, life_event_exit, service_weight, outside_utility, cp,
+                           sp, sat_decay, lease_p, holding, led, fleet, stock, leavers, moved)
     n_free = release_slots(leavers[:n_left], buyers, free, n_free)
     n_new = min(target - np.count_nonzero(buyers.active), n_free)
     if n_new <= 0:
         return n_moved, n_free, np.empty(0, dtype=np.int64)
     entrants = admit_entrants(rng, n_new, buyers, free, n_free, next_household, entrant_cdf, offer.need_cdf,
                               variety_seekers, brand_taste_sd)
-    n_gone, n_bought = shop(rng, entrants, False, False, month, buyers, indptr, indices, ba, fade, see_probability,
-                            offer, need_change, life_event_exit, service_weight, outside_utility, cp, sp, sat_decay,
-                            lease_p, holding, led, fleet, stock, leavers, moved[n_moved:])
+    n_gone, n_bought = shop(rng, entrants, False, False, month, buyers, indptr, local, community_size, ba, fade,
+                            see_probability, offer, need_change, life_event_exit, service_weight, outside_utility, cp,
+                            sp, sat_decay, lease_p, holding, led, fleet, stock, leavers, moved[n_moved:])
     # an entrant leaves only when no brand is on sale at all (a market with nothing to buy): its slot is freed again,
     # on top of the stack the entrants were taken from (n_free - n_new), as the caller's count will have it
     n_free = release_slots(leavers[:n_gone], buyers, free, n_free - n_new) + n_new

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.metrics import Ledger
+from sim.network import local_dtype
 from sim.population import CHUNK, Calendar, Population
 from sim.scenario import Scenario
 
@@ -36,7 +37,8 @@ def memory_needed(scenario: Scenario, buyers: int | None = None) -> int:
     calendar = Calendar(entries=CHUNK * 16, months=months)
     per_chunk = (calendar.nbytes() - calendar.arrays.head.nbytes - calendar.arrays.count.nbytes) / 16
     calendar_bytes = (capacity + capacity // 4 + 1024) // CHUNK * per_chunk + months * 8
-    network = 4 * (capacity + 1) + 4 * capacity * scenario.word_of_mouth.degree
+    contact = np.dtype(local_dtype(scenario.word_of_mouth.community_size)).itemsize  # (sim.network.Network.local)
+    network = 4 * (capacity + 1) + contact * capacity * scenario.word_of_mouth.degree
     lines = sum(max(1, len(b.models)) for b in scenario.brands.values())
     ledger = sum(a.nbytes for a in vars(Ledger(months, n_brands, lines)).values() if isinstance(a, np.ndarray))
     return int((slots + calendar_bytes + network + ledger) * PEAK_OVER_STATE)

@@ -658,8 +658,8 @@ class LuxuryMarketModel(mesa.Model):
         fade = word_of_mouth.inflation(m, self.wom_epoch, wp.decay_months)
         n_moved, pop.n_free, entrants = kernels.market_month(
             rng, due, target, pop.free, pop.n_free, pop.next_household, self._entrant_cdf, cfg.choice.variety_seekers,
-            cfg.choice.brand_taste_sd, m, self._columns, self.network.indptr, self.network.indices, ba, fade,
-            wp.aware_on_purchase, self.offer, cfg.market.need_change, cfg.market.life_event_exit,
+            cfg.choice.brand_taste_sd, m, self._columns, self.network.indptr, self.network.local, self.network.size, ba,
+            fade, wp.aware_on_purchase, self.offer, cfg.market.need_change, cfg.market.life_event_exit,
             self.segments.service_weight, self.segments.outside_utility, par["cp"], par["sp"], self._sat_decay,
             self.lease_p, par["holding"], self._ledger_arrays, self.fleet, self.stock, self._leavers, self._bought)
         pop.took(entrants)

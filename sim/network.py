@@ -21,21 +21,57 @@ from sim.jit import jit
 
 @dataclass(frozen=True)
 class Network:
-    """Who is tied to whom, as compressed sparse rows: buyer ``i``'s contacts are ``indices[indptr[i]:indptr[i+1]]``.
+    """Who is tied to whom, as compressed sparse rows: buyer ``i``'s contacts are those listed in
+    ``local[indptr[i]:indptr[i+1]]``, each as its place in ``i``'s community (the community of ``i`` starts at slot
+    ``(i // community_size) * community_size``; :meth:`base`). Stored so, a contact takes 2 bytes where a slot
+    number would take 4 (communities up to 65,536 buyers: uint16; larger ones int32): a tenth of the model's state.
+    ``indices`` gives the contacts as slots.
 
     Ties are symmetric (an undirected graph stored both ways) and never cross communities. Made by
-    :func:`build_network`.
+    :func:`build_network` (or :meth:`from_slots`).
     """
 
     indptr: np.ndarray  # int32, n + 1
-    indices: np.ndarray  # int32, contacts
+    local: np.ndarray  # uint16 (int32 for communities over 65,536), each contact's place in its community
     community_size: int = 0  # buyers per community (0: one community); ties never cross communities
+
+    @classmethod
+    def from_slots(cls, indptr: np.ndarray, indices: np.ndarray, community_size: int = 0) -> Network:
+        """The network whose contacts, as slots, are ``indices`` (int, CSR with ``indptr``): each must lie in its
+        buyer's community of ``community_size`` (0: one community).
+
+        Raises:
+            ValueError: a contact outside its buyer's community.
+        """
+        indptr = np.asarray(indptr, dtype=np.int32)
+        n = indptr.size - 1
+        size = community_size or max(n, 1)
+        owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        local = np.asarray(indices, dtype=np.int64) - (owner // size) * size
+        if local.size and (local.min() < 0 or local.max() >= size):
+            raise ValueError("a contact outside its buyer's community")
+        return cls(indptr=indptr, local=local.astype(local_dtype(size)), community_size=community_size)
+
+    @property
+    def size(self) -> int:
+        """Buyers per community as the contacts are stored (``community_size``, or everyone for 0), at least 1."""
+        return self.community_size or max(self.n, 1)
+
+    def base(self, i: int) -> int:
+        """The first slot of buyer ``i``'s community: a contact's slot is ``base(i) + local[...]``."""
+        return (i // self.size) * self.size
+
+    @property
+    def indices(self) -> np.ndarray:
+        """Every contact as a slot, int32, in the order of ``local`` (made on each call: for inspection and tests;
+        the model reads ``local``)."""
+        owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.indptr))
+        return ((owner // self.size) * self.size + self.local).astype(np.int32)
 
     def community(self, i: int) -> np.ndarray:
         """The slots of the community of buyer ``i`` (everyone ``i`` could ever be tied to, and ``i``)."""
-        size = self.community_size or self.n
-        start = (i // size) * size
-        return np.arange(start, min(start + size, self.n))
+        start = self.base(i)
+        return np.arange(start, min(start + self.size, self.n))
 
     @property
     def n(self) -> int:
@@ -43,8 +79,8 @@ class Network:
         return self.indptr.size - 1
 
     def contacts(self, i: int) -> np.ndarray:
-        """The contacts of buyer ``i`` (slots, int32): a view into ``indices``, not a copy."""
-        return self.indices[self.indptr[i] : self.indptr[i + 1]]
+        """The contacts of buyer ``i`` (slots, int32)."""
+        return (self.local[self.indptr[i] : self.indptr[i + 1]] + self.base(int(i))).astype(np.int32)
 
     def degree(self) -> np.ndarray:
         """Ties per buyer, shape (n,)."""
@@ -60,11 +96,12 @@ class Network:
             return empty, empty
         owner = np.repeat(np.arange(nodes.size), counts)
         offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        return owner, self.indices[np.repeat(starts, counts) + offsets]
+        base = (np.asarray(nodes, dtype=np.int64) // self.size) * self.size
+        return owner, base[owner] + self.local[np.repeat(starts, counts) + offsets]
 
     def nbytes(self) -> int:
         """Bytes held by the two arrays (the network's share of the model's memory)."""
-        return self.indptr.nbytes + self.indices.nbytes
+        return self.indptr.nbytes + self.local.nbytes
 
     def to_networkx(self, nodes: np.ndarray | None = None) -> nx.Graph:
         """The subgraph on ``nodes`` (all if None) as a networkx graph, for inspection and drawing."""
@@ -267,11 +304,16 @@ def build_network(n: int, community_size: int, degree: int, rewire: float, rng: 
     if nnz.sum() >= 2**31:
         raise ValueError("network too large for int32 indices")
     indptr = np.zeros(n + 1, dtype=np.int32)
-    indices = np.empty(int(nnz.sum()), dtype=np.int32)
+    local = np.empty(int(nnz.sum()), dtype=local_dtype(size))
     node, edge = 0, 0
-    for ptr, idx in blocks:  # written in place, int32: no temporaries the size of the network
+    for ptr, idx in blocks:  # written in place: no temporaries the size of the network
         k = ptr.size - 1
         np.add(ptr[1:], edge, out=indptr[node + 1:node + k + 1], casting="unsafe")
-        np.add(idx, node, out=indices[edge:edge + idx.size])
+        local[edge:edge + idx.size] = idx  # a template's contacts are places in its community already
         node, edge = node + k, edge + idx.size
-    return Network(indptr=indptr, indices=indices, community_size=size)
+    return Network(indptr=indptr, local=local, community_size=size)
+
+
+def local_dtype(community_size: int) -> type:
+    """The type of a contact's place in its community: uint16 up to 65,536 buyers, int32 beyond."""
+    return np.uint16 if community_size <= 2**16 else np.int32

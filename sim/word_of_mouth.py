@@ -70,17 +70,19 @@ def tell(stock: float, about: int, brand: int, value: float) -> tuple[float, int
 
 
 @jit
-def hear_contacts(rng, shopper: int, indptr, indices, told, told_brand, owned_brand, word_of_mouth, fade: float,
-                  see_probability: float, aware: int, heard) -> int:
-    """What ``shopper`` hears from their contacts: adds each contact's stock (faded: divided by ``fade``) to
-    ``heard[brand]``, and returns the awareness bits ``aware`` plus the brands of the contacts' stories and,
-    each with ``see_probability``, of their cars (a car whose brand is already known needs no draw).
+def hear_contacts(rng, shopper: int, indptr, local, community_size: int, told, told_brand, owned_brand, word_of_mouth,
+                  fade: float, see_probability: float, aware: int, heard) -> int:
+    """What ``shopper`` hears from their contacts (``local[indptr[shopper]:indptr[shopper + 1]]``, places in the
+    shopper's community of ``community_size``: ``sim.network.Network``): adds each contact's stock (faded: divided
+    by ``fade``) to ``heard[brand]``, and returns the awareness bits ``aware`` plus the brands of the contacts'
+    stories and, each with ``see_probability``, of their cars (a car whose brand is already known needs no draw).
     ``word_of_mouth[b]`` (the brand's multiplier, ``BrandArrays.word_of_mouth``) scales what is heard about brand b:
     at 0 neither its stories nor the sight of its cars reach anyone; a sighting happens with probability
     ``see_probability·min(word_of_mouth[b], 1)``."""
     bits = np.int64(aware)
+    base = (shopper // community_size) * community_size  # contacts are places in the shopper's community
     for k in range(indptr[shopper], indptr[shopper + 1]):
-        c = indices[k]
+        c = base + np.int64(local[k])
         about = np.int64(told_brand[c])
         if about >= 0 and word_of_mouth[about] > 0.0:
             heard[about] += word_of_mouth[about] * told[c] / fade
@@ -119,15 +121,15 @@ def tell_stories(told: np.ndarray, told_brand: np.ndarray, tellers: np.ndarray, 
 
 
 @jit
-def _hear_all(rng, indptr, indices, listeners, told, told_brand, owned_brand, word_of_mouth, n_brands, fade,
-              see_probability):
+def _hear_all(rng, indptr, local, community_size, listeners, told, told_brand, owned_brand, word_of_mouth, n_brands,
+              fade, see_probability):
     heard = np.zeros((listeners.size, n_brands), dtype=np.float32)
     bits = np.zeros(listeners.size, dtype=np.uint16)
     row = np.zeros(n_brands)
     for k in range(listeners.size):
         row[:] = 0.0
-        bits[k] = hear_contacts(rng, listeners[k], indptr, indices, told, told_brand, owned_brand, word_of_mouth, fade,
-                                see_probability, 0, row)
+        bits[k] = hear_contacts(rng, listeners[k], indptr, local, community_size, told, told_brand, owned_brand,
+                                word_of_mouth, fade, see_probability, 0, row)
         heard[k] = row
     return heard, bits
 
@@ -139,6 +141,6 @@ def hear(rng: np.random.Generator, network: Network, listeners: np.ndarray, told
     """What each listener has heard about each brand (n × brands, float32), and the awareness bits they gain
     from their contacts' stories and cars (``word_of_mouth``: each brand's word-of-mouth multiplier, default 1)."""
     word_of_mouth = np.ones(n_brands) if word_of_mouth is None else np.asarray(word_of_mouth, np.float64)
-    return _hear_all(rng, network.indptr, network.indices, np.asarray(listeners, np.int64), told, told_brand,
-                     owned_brand, word_of_mouth, int(n_brands), inflation(month, epoch, decay_months),
+    return _hear_all(rng, network.indptr, network.local, network.size, np.asarray(listeners, np.int64), told,
+                     told_brand, owned_brand, word_of_mouth, int(n_brands), inflation(month, epoch, decay_months),
                      float(see_probability))

@@ -159,7 +159,8 @@ def _market_month_by_parts(model, m, ba, clock):
     def shop(slots, may_leave):
         leavers, moved = np.empty(slots.size, np.int64), np.empty((slots.size, 2), np.int64)
         n_left, n_moved = kernels.shop(
-            rng, slots, may_leave, may_leave, m, model._columns, model.network.indptr, model.network.indices, ba, fade,
+            rng, slots, may_leave, may_leave, m, model._columns, model.network.indptr, model.network.local,
+            model.network.size, ba, fade,
             cfg.word_of_mouth.aware_on_purchase, model.offer, cfg.market.need_change, cfg.market.life_event_exit,
             model.segments.service_weight, model.segments.outside_utility, par["cp"], par["sp"], model._sat_decay,
             model.lease_p, par["holding"], model._ledger_arrays, model.fleet, model.stock, leavers, moved)

@@ -131,7 +131,7 @@ def test_gather_returns_owner_contact_pairs(nodes, seed):
 
 
 def test_gather_hand_made():
-    net = Network(indptr=np.array([0, 2, 2, 3], np.int32), indices=np.array([1, 2, 0], np.int32))
+    net = Network.from_slots(np.array([0, 2, 2, 3], np.int32), np.array([1, 2, 0], np.int32))
     owner, contact = net.gather(np.array([2, 1, 0, 2]))
     assert owner.tolist() == [0, 2, 2, 3]
     assert contact.tolist() == [0, 1, 2, 0]
@@ -182,7 +182,7 @@ def networkx_network(n: int, community_size: int, degree: int, rewire: float, rn
         ptr.append(indptr[1:] + edge)
         idx.append(indices + node)
         node, edge = node + indptr.size - 1, edge + indices.size
-    return Network(np.concatenate(ptr).astype(np.int32), np.concatenate(idx).astype(np.int32), size)
+    return Network.from_slots(np.concatenate(ptr).astype(np.int32), np.concatenate(idx).astype(np.int32), size)
 
 
 @HYP

@@ -19,7 +19,7 @@ N_BRANDS = 3
 #   0: 1 2    1: 0 3    2: 0 3    3: 1 2    4: 5    5: 4    6: -
 INDPTR = np.array([0, 2, 4, 6, 8, 9, 10, 10], dtype=np.int32)
 INDICES = np.array([1, 2, 0, 3, 0, 3, 1, 2, 5, 4], dtype=np.int32)
-NET = Network(indptr=INDPTR, indices=INDICES)
+NET = Network.from_slots(INDPTR, INDICES)
 CONTACTS = {0: [1, 2], 1: [0, 3], 2: [0, 3], 3: [1, 2], 4: [5], 5: [4], 6: []}
 
 
