@@ -584,8 +584,10 @@ WORKER_SETUP = "sim.worker_setup"  # imported once by the fork server: the model
 def _start_fork_server(restore_sigint: Callable[[], Any]) -> None:
     """Start multiprocessing's fork server, if it is not running, with SIGINT ignored (what the server starts
     with and passes on to the workers it forks; ``restore_sigint`` puts this process's handler back), preloading
-    distributed's modules, this program's main module and :data:`WORKER_SETUP` (``sim/worker_setup.py``): it
-    imports them in its own process while this one goes on, and every worker forked from it starts with them."""
+    distributed's modules and :data:`WORKER_SETUP` (``sim/worker_setup.py``): it imports them in its own process
+    while this one goes on, and every worker forked from it starts with them. (Not the program's main module: on
+    Python 3.12 the server is not told its path, CPython gh-126631, so each worker imports it, tens of ms.) The
+    server is ended at exit (:func:`_stop_fork_server_at_exit`)."""
     import signal
     from multiprocessing import forkserver
 
@@ -594,12 +596,44 @@ def _start_fork_server(restore_sigint: Callable[[], Any]) -> None:
     ctx = get_mp_context()  # with the method forkserver: sets distributed's preload list, once
     if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:  # not started yet: the list still counts
         preload = list(getattr(forkserver._forkserver, "_preload_modules", ["distributed"]))
-        ctx.set_forkserver_preload([*preload, *(m for m in ("__main__", WORKER_SETUP) if m not in preload)])
+        ctx.set_forkserver_preload([*preload, *([WORKER_SETUP] if WORKER_SETUP not in preload else [])])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
     finally:
         restore_sigint()
+    _stop_fork_server_at_exit()
+
+
+_STOP_REGISTERED: list[bool] = []
+
+
+def _stop_fork_server_at_exit() -> None:
+    """At this process's exit, end the fork server if it is still running (registered once). Left alone, a server
+    still loading ``sim/worker_setup.py`` when a command ends early (bad input, Ctrl-C) would go on for a second or
+    more (many more on a cold numba cache) with the command's stdout and stderr open, so that whoever reads them
+    (a shell's ``$(...)``, ``subprocess.run(capture_output=True)``) waits for it. The workers forked from it are
+    separate processes, stopped by their cluster before this runs."""
+    if _STOP_REGISTERED:
+        return
+    _STOP_REGISTERED.append(True)
+    import atexit
+
+    def stop() -> None:
+        import signal
+        from multiprocessing import forkserver
+
+        pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+        if not pid:
+            return
+        try:
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still running (a server that ended is reaped here)
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+        except OSError:  # (ChildProcessError, ProcessLookupError: gone already)
+            pass
+
+    atexit.register(stop)
 
 
 def prepare_local_workers(workers: int | None = None, scheduler: str | None = None) -> None:
@@ -621,13 +655,14 @@ def prepare_local_workers(workers: int | None = None, scheduler: str | None = No
     if getattr(forkserver._forkserver, "_forkserver_pid", None) is not None:
         return
     # (distributed is not imported here: the server imports it, and this process has other work meanwhile)
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", "__main__", WORKER_SETUP])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", WORKER_SETUP])
     previous = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
     finally:
         signal.signal(signal.SIGINT, previous)
+    _stop_fork_server_at_exit()
 
 
 def _ignore_sigint_plugin():

@@ -8,10 +8,10 @@ worker at its first task (about 1.3 s a worker on the 2-core development machine
 10k-buyer runs takes 9 s). The server imports it while this process goes on with its own work (reading and
 validating the experiment), so most of the cost is hidden.
 
-Importing it has two effects beyond imports: the tiny run (300 buyers, one year of the flagship; about 0.3 s), and
-the garbage collector's freeze of what exists then (``gc.freeze``). A failure of the run is ignored (the worker then
-loads what it needs at its first task, as it would without this module): the fork server must not fail to start
-because of it.
+Importing it has two effects beyond imports: the tiny run (300 buyers, one year of the flagship; about 0.3 s; none
+on a cold numba cache), and the garbage collector's freeze of what exists then (``gc.freeze``). A failure of either
+is ignored (the worker then loads what it needs at its first task, as it would without this module): the fork
+server must not fail to start because of it.
 """
 
 from __future__ import annotations
@@ -19,19 +19,32 @@ from __future__ import annotations
 import gc
 import warnings
 
-import sim.model  # noqa: F401 - the model and everything it imports
-import sim.runner  # noqa: F401 - the tasks of run, compare, attribute, validate
-import sim.sweep  # noqa: F401 - the tasks of sweeps
-
 WARM_BUYERS, WARM_YEARS = 300, 1
 
 
-def warm_kernels() -> bool:
-    """Load the vectorised engine's compiled kernels from numba's cache (or compile them) with a tiny flagship run;
-    True if it ran, False if it failed (then nothing is loaded ahead)."""
+def _import_model() -> bool:
+    """Import what tasks need; False if that fails (the error then comes back from the first task that needs it,
+    named as that task's: a preload that raises anything but ImportError would take the fork server down)."""
     try:
+        import sim.model  # noqa: F401 - the model and everything it imports
+        import sim.runner  # noqa: F401 - the tasks of run, compare, attribute, validate
+        import sim.sweep  # noqa: F401 - the tasks of sweeps
+    except Exception:  # noqa: BLE001 - see above
+        return False
+    return True
+
+
+def warm_kernels() -> bool:
+    """Load the vectorised engine's compiled kernels from numba's cache with a tiny flagship run; True if it ran,
+    False if it did not (then the worker loads what it needs at its first task). Nothing is run on a cold cache
+    (``sim.jit.cache_is_warm``): compiling would keep the server busy, and a Ctrl-C waiting for the cluster to start,
+    for ten seconds or more; the workers compile at their first task instead, as they would without this module."""
+    try:
+        from sim.jit import cache_is_warm
         from sim.model import LuxuryMarketModel
 
+        if not cache_is_warm():
+            return False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (a one-year flagship says which of its dates never come)
             LuxuryMarketModel("lexus_us_1989", buyers=WARM_BUYERS, seed=0, collect=False,
@@ -41,7 +54,8 @@ def warm_kernels() -> bool:
         return False
 
 
-WARM = warm_kernels()
+IMPORTED = _import_model()
+WARM = IMPORTED and warm_kernels()
 # The objects made so far live as long as the process: out of the garbage collector's sight, so that its passes in
 # the forked workers neither walk them nor copy the pages they are on (gc.freeze, for servers that fork).
 gc.collect()

@@ -297,6 +297,51 @@ def test_workers_are_forked_with_the_model_loaded_and_a_sweeps_own_process_never
     assert out.stdout.split() == ["12", "False", "False", "True", "True"], out.stdout + out.stderr
 
 
+def test_the_fork_server_never_outlives_a_command_that_ends_early(tmp_path):
+    """A sweep asks for the fork server before it reads its experiment; refused at once (bad input, exit 2), the
+    command ends the server too, so that whoever reads its output is not kept waiting and nothing runs on."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    root = Path(__file__).resolve().parent.parent
+    bad = tmp_path / "bad.toml"
+    text = (root / "scenarios" / "experiments" / "lexus_service_grid.toml").read_text()
+    bad.write_text(text.replace('metric = "sales_share"', 'metric = "sales_shar"', 1))
+    mark = uuid.uuid4().hex
+    log = tmp_path / "output.txt"
+    with log.open("w") as sink:  # (a file, not a pipe: the run returns when the command ends, not when its output
+        # closes, which a server left running would hold open)
+        out = subprocess.run([sys.executable, "run_sim.py", "sweep", str(bad), "--workers", "2"], cwd=root,
+                             stdout=sink, stderr=subprocess.STDOUT, timeout=HANG_GUARD_S,
+                             env={**os.environ, "LUXSIM_TEST_MARK": mark})
+    assert out.returncode == 2 and "unknown metric 'sales_shar'" in log.read_text()
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if mark.encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                left.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
+        except OSError:
+            continue
+    assert left == [], f"still running after the command: {left}"
+
+
+def test_on_a_cold_numba_cache_the_fork_server_compiles_nothing(tmp_path):
+    """The fork server's warm-up only loads compiled kernels: on a cold cache it would compile for ten seconds or
+    more while the cluster (and a Ctrl-C) waits, so it imports the model and stops there."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sim.worker_setup as w; print(w.IMPORTED, w.WARM)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, timeout=HANG_GUARD_S,
+                         env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cold")})
+    assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr
+    assert not list((tmp_path / "cold").rglob("kernels.*.nbi"))
+
+
 def test_a_sweeps_metric_names_are_the_columns_of_a_runs_table():
     """The sweep validates its outputs' metrics against the ledger's yearly table without running the model."""
     from sim.design import _metric_columns
