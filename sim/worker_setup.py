@@ -40,10 +40,10 @@ def warm_kernels() -> bool:
     (``sim.jit.cache_is_warm``): compiling would keep the server busy, and a Ctrl-C waiting for the cluster to start,
     for ten seconds or more; the workers compile at their first task instead, as they would without this module."""
     try:
-        from sim.jit import cache_is_warm
+        import sim.jit  # (the module, not its names: sim/worker_setup.py has no compiled code of its own)
         from sim.model import LuxuryMarketModel
 
-        if not cache_is_warm():
+        if not sim.jit.cache_is_warm():
             return False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (a one-year flagship says which of its dates never come)

@@ -138,9 +138,11 @@ def _brand(name, launch, comp, roadside, loaner):
                               recall_handling=0.4, complaint_resolution_fast=0.5, complaint_resolution_slow=0.2)
     spec = SimpleNamespace(new_car_margin=0.15, defects_per_car_year=0.6, dealers=200, word_of_mouth=0.5,
                            dealer_capacity=None if loaner else 500.0)
-    return SimpleNamespace(name=name, on_sale=lambda m: m >= launch, price=30000.0, discount=0.05, prestige=0.4,
+    # what BrandArrays.from_brands reads of a BrandAgent (its price is the agent's ``price``: the model's month,
+    # -1, is not the month asked for)
+    return SimpleNamespace(name=name, price=30000.0, discount=0.05, prestige=0.4,
                            dealers=200 if loaner else 250, dealer_capacity=np.inf if loaner else 500.0,
-                           reputation=0.1, spec=spec, awareness_reach=lambda m: 0.5 if m >= launch else 0.0,
+                           reputation=0.1, spec=spec, marketing_reach=lambda m: 0.5, model=SimpleNamespace(month=-1),
                            service=service, lines=[None], lines_on_sale=lambda m: np.array([m >= launch]),
                            line_defects=lambda k: 0.6)
 
