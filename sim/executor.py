@@ -588,15 +588,24 @@ def _start_fork_server(restore_sigint: Callable[[], Any]) -> None:
     while this one goes on, and every worker forked from it starts with them. (Not the program's main module: on
     Python 3.12 the server is not told its path, CPython gh-126631, so each worker imports it, tens of ms.) The
     server is ended at exit (:func:`_stop_fork_server_at_exit`)."""
-    import signal
     from multiprocessing import forkserver
 
     from distributed.utils import get_mp_context
 
-    ctx = get_mp_context()  # with the method forkserver: sets distributed's preload list, once
-    if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:  # not started yet: the list still counts
-        preload = list(getattr(forkserver._forkserver, "_preload_modules", ["distributed"]))
-        ctx.set_forkserver_preload([*preload, *([WORKER_SETUP] if WORKER_SETUP not in preload else [])])
+    get_mp_context()  # with the method forkserver: sets distributed's preload list, once
+    preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["distributed"])
+    _ensure_fork_server([*preload, *([WORKER_SETUP] if WORKER_SETUP not in preload else [])], restore_sigint)
+
+
+def _ensure_fork_server(preload: list[str], restore_sigint: Callable[[], Any]) -> None:
+    """Start the fork server with ``preload`` (if it is not running yet: a running server keeps what it has) and
+    SIGINT ignored meanwhile (``restore_sigint`` puts this process's handler back), and have it ended at exit."""
+    import multiprocessing
+    import signal
+    from multiprocessing import forkserver
+
+    if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:
+        multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
@@ -650,19 +659,9 @@ def prepare_local_workers(workers: int | None = None, scheduler: str | None = No
             or threading.current_thread() is not threading.main_thread() \
             or "forkserver" not in multiprocessing.get_all_start_methods():
         return
-    from multiprocessing import forkserver
-
-    if getattr(forkserver._forkserver, "_forkserver_pid", None) is not None:
-        return
-    # (distributed is not imported here: the server imports it, and this process has other work meanwhile)
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", WORKER_SETUP])
     previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    _stop_fork_server_at_exit()
+    # (distributed is not imported here: the server imports it, and this process has other work meanwhile)
+    _ensure_fork_server(["distributed", WORKER_SETUP], lambda: signal.signal(signal.SIGINT, previous))
 
 
 def _ignore_sigint_plugin():

@@ -4,8 +4,8 @@ Buyers live in communities of ``community_size`` households; within a community,
 (Watts–Strogatz: the graphs networkx's generator gives, drawn by :func:`watts_strogatz` without networkx, and
 compiled with its own copy of Python's Mersenne Twister, so the same seed gives the same ties). A
 handful of template communities is generated and assigned to the communities at random, so building a network of
-millions costs milliseconds, and the network is stored as compressed sparse rows: ``indptr`` (n + 1) and
-``indices`` (the contacts), both int32.
+millions costs milliseconds, and the network is stored as compressed sparse rows: ``indptr`` (n + 1, int32) and
+``local`` (each contact's place in its community, uint16: :class:`Network`).
 """
 
 from __future__ import annotations
