@@ -272,7 +272,7 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
     from sim.executor import prepare_local_workers
 
     prepare_local_workers(workers, scheduler)  # the workers' parent loads the model while this process reads the design
-    from sim.sweep import SweepIncomplete, SweepInterrupted, run_sweep, sweep_summary
+    from sim.sweep import SweepIncomplete, SweepInterrupted, every_run_failed, run_sweep, sweep_summary
 
     if resume and out is None:
         err.print("[red]--resume needs --out SWEEP_DIR (the folder to finish)[/]")
@@ -293,6 +293,10 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
             print(note, file=sys.stderr)
         raise
     console.print(sweep_summary(folder), markup=False, highlight=False)
+    failed = every_run_failed(folder)
+    if failed:  # nothing to analyse: a failure, not a result (a sweep with some failed runs is one, and says so)
+        print(f"every run failed; the first error: {failed}", file=sys.stderr)
+        raise typer.Exit(1)
     if not quiet:
         console.print(f"Next: python run_sim.py analyze {folder}", markup=False, highlight=False, soft_wrap=True)
 

@@ -371,6 +371,16 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
     return folder
 
 
+def every_run_failed(folder: str | Path) -> str | None:
+    """The first run's error (one line) if every run of the sweep in ``folder`` raised (none ok), else None."""
+    counts = read_manifest(Path(folder)).get("status_counts", {})
+    if counts.get("ok", 0) or not counts.get("error", 0):
+        return None
+    errors = read_outputs(Path(folder), ["status", "error"])
+    first = errors.loc[errors["status"] == "error", "error"]
+    return str(first.iloc[0]).splitlines()[0] if len(first) else "unknown"
+
+
 def sweep_summary(folder: str | Path) -> str:
     """One line for the CLI: runs, status counts, time of the last session and the folder."""
     manifest = read_manifest(Path(folder))

@@ -556,6 +556,38 @@ def test_an_error_that_stops_a_sweep_says_how_to_resume_it(tmp_path, monkeypatch
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
 
 
+def test_a_sweep_in_which_every_run_failed_exits_1_with_the_first_error(tmp_path, monkeypatch):
+    """Runs that raise are recorded and the sweep goes on; when none succeeded there is nothing to analyse, and the
+    command says so and fails (exit 1), where a sweep with some failed runs succeeds with its counts."""
+    from typer.testing import CliRunner
+
+    from run_sim import app
+    from sim.model import LuxuryMarketModel
+
+    def broken(self, months=None):
+        raise FloatingPointError("a broken mechanism\nand its second line")
+
+    path = grid_file(tmp_path)
+    monkeypatch.setattr(LuxuryMarketModel, "run", broken)
+    done = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "all"), "--workers", "1", "-q"])
+    assert done.exit_code == 1, done.output
+    assert "(0 ok, 12 errors)" in done.stdout
+    assert "every run failed; the first error: FloatingPointError: a broken mechanism" in done.stderr
+    assert "second line" not in done.stderr
+    monkeypatch.undo()
+    real, calls = LuxuryMarketModel.run, []
+
+    def broken_once(self, months=None):
+        calls.append(1)
+        if len(calls) == 1:
+            raise FloatingPointError("only the first")
+        return real(self, months)
+
+    monkeypatch.setattr(LuxuryMarketModel, "run", broken_once)
+    done = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "one"), "--workers", "1", "-q"])
+    assert done.exit_code == 0 and "(11 ok, 1 errors)" in done.stdout, done.output
+
+
 def test_a_set_table_key_holding_a_dot_stays_one_key(tmp_path):
     """Issue #14: a brand named "A.B" in an experiment's [set] table is one key of the path, quoted as --set does."""
     from sim.experiment import load_experiment
