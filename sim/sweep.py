@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sim.design import Plan, plan, run_seed
-from sim.executor import Executor, SchedulerUnavailable, TaskError, scheduler_address
+from sim.executor import Executor, SchedulerUnavailable, TaskError, check_memory, scheduler_address
 from sim.experiment import EXECUTION_FIELDS, Experiment, select_cells
 from sim.files import plain, write_json
 from sim.scenario_files import ScenarioError, apply_overrides, set_values, validate
@@ -207,6 +207,16 @@ def _memory(p: Plan) -> tuple[int, str]:
     return memory_needed(scenario, buyers), f"{buyers:,} buyers"
 
 
+def _check_memory(p: Plan, workers: int | None, scheduler: str | None) -> None:
+    """Refuse, before a folder is made or a cluster started, a sweep whose runs cannot fit this machine's memory as
+    many at once as the local workers run (each new worker's baseline counted): ``InsufficientMemory``, one line
+    (the CLI exits 1). Runs on a scheduler's workers are checked there, by the model."""
+    if scheduler or (workers != 1 and scheduler_address(None)):
+        return
+    at_once = 1 if workers == 1 else max(1, min(workers or os.cpu_count() or 1, p.n_runs))
+    check_memory(*_memory(p), at_once=at_once, new_processes=at_once if at_once > 1 else 0)
+
+
 def _execute(folder: Path, p: Plan, manifest: dict, workers: int | None, scheduler: str | None,
              progress: bool, session: dict) -> None:
     """Run the runs that no chunk file of ``folder`` holds yet, filling in the ``session`` record."""
@@ -322,6 +332,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
                 setattr(stored.experiment, key, getattr(given.experiment, key))
         p = stored
         read_outputs(folder, ["point", "replication"])  # a damaged chunk file: one line, before anything is written
+        _check_memory(p, workers, scheduler)
     else:
         p = plan(experiment_path)
         started_dt = datetime.now(UTC)
@@ -332,6 +343,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         if scheduler or (workers != 1 and scheduler_address(None)):  # a wrong address fails before the folder
             with Executor(workers, scheduler) as probe:
                 probe.connect()
+        _check_memory(p, workers, scheduler)
         manifest = create_folder(p, folder)
     lock_file = lock(folder)
     session: dict = {"status": "interrupted"}

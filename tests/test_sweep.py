@@ -588,6 +588,26 @@ def test_a_sweep_in_which_every_run_failed_exits_1_with_the_first_error(tmp_path
     assert done.exit_code == 0 and "(11 ok, 1 errors)" in done.stdout, done.output
 
 
+def test_a_sweep_too_big_for_the_memory_is_refused_before_its_folder_or_cluster(tmp_path, monkeypatch):
+    """Refused with the estimate (the command line prints it in one line, exit 1), and nothing made: no folder, no
+    cluster started."""
+    from typer.testing import CliRunner
+
+    import sim.executor
+    from run_sim import app
+
+    monkeypatch.setattr(sim.executor, "available_memory", lambda: 300_000_000)
+    path = grid_file(tmp_path)
+    started = []
+    monkeypatch.setattr(sim.executor.Executor, "_start", lambda self, n: started.append(n))
+    out = tmp_path / "never"
+    done = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--workers", "2", "-q"])
+    assert isinstance(done.exception, sim.executor.InsufficientMemory), done.output  # (cli() prints it, exit 1)
+    assert str(done.exception).startswith("not enough memory: 1,000 buyers need about")
+    assert "2 new processes" in str(done.exception)
+    assert not out.exists() and started == []
+
+
 def test_a_set_table_key_holding_a_dot_stays_one_key(tmp_path):
     """Issue #14: a brand named "A.B" in an experiment's [set] table is one key of the path, quoted as --set does."""
     from sim.experiment import load_experiment
