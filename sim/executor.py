@@ -228,6 +228,12 @@ def scheduler_address(scheduler: str | None = None) -> str | None:
     return dask.config.get("scheduler-address", None)
 
 
+def address_source() -> str:
+    """Where a scheduler address not given as ``--scheduler`` came from, as an error names it:
+    ``DASK_SCHEDULER_ADDRESS`` if that is set, else dask's ``scheduler-address`` setting."""
+    return "DASK_SCHEDULER_ADDRESS" if os.environ.get("DASK_SCHEDULER_ADDRESS") else "dask's scheduler-address setting"
+
+
 class Executor:
     """Runs independent tasks in this process or on Dask (see the module docstring); a context manager.
 
@@ -248,6 +254,7 @@ class Executor:
         self.workers = workers
         # an explicit --workers 1 means this process, whatever the environment says
         self.address = scheduler or (None if workers == 1 else scheduler_address(None))
+        self._source = "--scheduler" if scheduler else address_source()  # what errors name
         self.backend: str | None = None  # set by the first call with work to do
         self._client = None
         self._cluster = None
@@ -435,7 +442,7 @@ class Executor:
         from distributed import Client, LocalCluster
 
         if self._client is None and self.address:
-            self._client = connect(self.address)
+            self._client = connect(self.address, self._source)
             self.backend = SCHEDULER
         elif self._client is None:
             size = max(1, min(self.workers or os.cpu_count() or 1, n_tasks))
@@ -482,10 +489,11 @@ def _reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def connect(address: str):
+def connect(address: str, source: str = "--scheduler"):
     """A ``distributed.Client`` of the scheduler at ``address`` that has at least one worker, or a one-line error
     within seconds: the address is parsed, its host and port are reached with a plain socket (``CONNECT_SECONDS``,
     so a host that does not answer fails fast and no half-made client is left behind), then the client connects.
+    Errors name the address as ``source`` gave it (``--scheduler``, or the environment: :func:`address_source`).
 
     Raises:
         SchedulerUnavailable: a malformed address (``bad_address``), nothing answering there, something that is not
@@ -496,7 +504,7 @@ def connect(address: str):
     from distributed import Client
     from distributed.comm import parse_address, parse_host_port
 
-    where = f"--scheduler {address}"
+    where = f"{source} {address}" if source == "--scheduler" else f"{source}={address}"
     try:
         scheme, location = parse_address(address)
         if scheme in ("tcp", "tls", "ws", "wss"):  # a host and a port (not inproc:// or ucx://)

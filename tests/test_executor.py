@@ -163,6 +163,9 @@ def test_a_scheduler_that_does_not_answer_is_named_in_one_error(monkeypatch):
     with Executor(workers=1) as ex:
         ex.connect()  # nothing to connect to: no error, still in this process
         assert ex.describe()["backend"] == IN_PROCESS
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)  # an address from the environment is named as such
+    with Executor() as ex, pytest.raises(SchedulerUnavailable, match=f"^DASK_SCHEDULER_ADDRESS={address}: no Dask"):
+        ex.connect()
 
 
 def test_bad_worker_count_is_refused():
