@@ -161,6 +161,27 @@ def clean_stale(parent: str | Path) -> list[Path]:
 
 
 @contextmanager
+def hold_ctrl_c() -> Iterator[None]:
+    """Let the block finish even if Ctrl-C is pressed meanwhile: the press is held, and raised as KeyboardInterrupt
+    when the block ends (for writes that must not stop half-way, e.g. a sweep's chunk of finished runs). In the main
+    thread only (where signals are handled); elsewhere the block runs as it is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+@contextmanager
 def atomic_folder(destination: str | Path, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``destination``; on success it is renamed to ``destination``, on any
     error (or Ctrl-C) it is removed.

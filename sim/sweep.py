@@ -32,7 +32,7 @@ import pandas as pd
 from sim.design import Plan, plan, run_seed
 from sim.executor import Executor, SchedulerUnavailable, TaskError, check_memory, scheduler_address
 from sim.experiment import EXECUTION_FIELDS, Experiment, select_cells
-from sim.files import plain, write_json
+from sim.files import hold_ctrl_c, plain, write_json
 from sim.scenario_files import ScenarioError, apply_overrides, set_values, validate
 from sim.sweep_folder import (
     ChunkWriter,
@@ -361,18 +361,19 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
             raise
         finally:
             counts = None
-            try:
-                counts = write_runs_table(folder, p)
-            finally:  # whatever failed, the manifest never stays "running"
-                manifest = read_manifest(folder)
-                manifest["sessions"].append(session)
-                if counts is not None:
-                    manifest["status_counts"] = counts
-                complete = counts is not None and counts.get("missing", 0) == 0
-                manifest["status"] = "complete" if complete else (
-                    "incomplete" if session.get("status") == "incomplete" else "interrupted")
-                manifest["finished"] = now() if complete else None
-                write_json(folder / "manifest.json", manifest)
+            with hold_ctrl_c():  # (a second Ctrl-C waits for the folder's tables and manifest)
+                try:
+                    counts = write_runs_table(folder, p)
+                finally:  # whatever failed, the manifest never stays "running"
+                    manifest = read_manifest(folder)
+                    manifest["sessions"].append(session)
+                    if counts is not None:
+                        manifest["status_counts"] = counts
+                    complete = counts is not None and counts.get("missing", 0) == 0
+                    manifest["status"] = "complete" if complete else (
+                        "incomplete" if session.get("status") == "incomplete" else "interrupted")
+                    manifest["finished"] = now() if complete else None
+                    write_json(folder / "manifest.json", manifest)
     finally:
         lock_file.unlink(missing_ok=True)
     if manifest["status"] != "complete":

@@ -40,7 +40,16 @@ from pydantic import ValidationError
 
 from sim.design import ParamInfo, Plan, estimate_seconds
 from sim.experiment import ROLES, Experiment
-from sim.files import check_writable, pid_alive, safe_name, unique_suffix, write_atomic, write_json, write_parquet
+from sim.files import (
+    check_writable,
+    hold_ctrl_c,
+    pid_alive,
+    safe_name,
+    unique_suffix,
+    write_atomic,
+    write_json,
+    write_parquet,
+)
 from sim.results import PACKAGES as BASE_PACKAGES
 from sim.results import ROOT, git_commit, package_versions
 from sim.scenario import MAX_SEED
@@ -337,9 +346,15 @@ class ChunkWriter:
 
     def flush(self, n: int | None = None) -> None:
         """Write the first ``n`` buffered runs (default: all) as the next chunk: its series file first, then its
-        outputs file (a chunk counts once its outputs file exists), each atomically. Nothing buffered: no file."""
+        outputs file (a chunk counts once its outputs file exists), each atomically. Nothing buffered: no file.
+        A Ctrl-C while it writes is held until the chunk is written (``sim.files.hold_ctrl_c``): the runs taken
+        from the buffer are never lost half-way."""
         if not self.rows:
             return
+        with hold_ctrl_c():
+            self._write(n)
+
+    def _write(self, n: int | None) -> None:
         n = len(self.rows) if n is None else n
         rows, self.rows = self.rows[:n], self.rows[n:]
         keys = {(r["point"], r["replication"]) for r in rows}

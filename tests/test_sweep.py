@@ -608,6 +608,35 @@ def test_a_sweep_too_big_for_the_memory_is_refused_before_its_folder_or_cluster(
     assert not out.exists() and started == []
 
 
+def test_ctrl_c_while_finished_runs_are_written_loses_none_of_them(tmp_path, monkeypatch):
+    """A Ctrl-C pressed while a chunk of finished runs is being written (here: at every chunk, so also while the
+    interrupted sweep writes what it holds) waits for the chunk: the sweep stops with every finished run on disk and
+    a manifest that says so, and --resume has nothing left to run."""
+    import os
+    import signal
+
+    from sim.sweep_folder import read_outputs
+
+    real = ChunkWriter._write
+
+    def pressed_while_writing(self, n):
+        os.kill(os.getpid(), signal.SIGINT)  # delivered at once: held by the flush, or it would stop the write
+        return real(self, n)
+
+    path = grid_file(tmp_path)
+    out = tmp_path / "sweep"
+    monkeypatch.setattr(ChunkWriter, "_write", pressed_while_writing)
+    with pytest.raises(KeyboardInterrupt) as info:
+        run_sweep(path, out=out, workers=1, progress=False)
+    assert isinstance(info.value, sweep.SweepInterrupted)
+    monkeypatch.undo()
+    manifest = json.loads((out / "manifest.json").read_text())
+    done = read_outputs(out, ["point", "replication"])
+    assert len(done) == manifest["status_counts"].get("ok", 0) == manifest["sessions"][-1]["runs_written"] >= 1
+    run_sweep(path, out=out, workers=1, resume=True, progress=False)
+    assert_exactly_once(out, 6, 2)
+
+
 def test_a_set_table_key_holding_a_dot_stays_one_key(tmp_path):
     """Issue #14: a brand named "A.B" in an experiment's [set] table is one key of the path, quoted as --set does."""
     from sim.experiment import load_experiment
