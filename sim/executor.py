@@ -563,35 +563,30 @@ def _children_ignore_ctrl_c() -> Iterator[None]:
     later; where there is no fork server (Windows) only the holding applies.
     """
     import multiprocessing
-    import signal
     import threading
 
     import dask
 
+    from sim.files import hold_ctrl_c
+
     if threading.current_thread() is not threading.main_thread():  # signals can only be handled there
         yield
         return
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
-    try:
+    with hold_ctrl_c():
         if "forkserver" in multiprocessing.get_all_start_methods():
             with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-                _start_fork_server(lambda: signal.signal(signal.SIGINT, lambda *_: pressed.append(1)))
+                _start_fork_server()
                 yield
         else:
             yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt
 
 
 WORKER_SETUP = "sim.worker_setup"  # imported once by the fork server: the model's stack and its kernels, loaded
 
 
-def _start_fork_server(restore_sigint: Callable[[], Any]) -> None:
+def _start_fork_server() -> None:
     """Start multiprocessing's fork server, if it is not running, with SIGINT ignored (what the server starts
-    with and passes on to the workers it forks; ``restore_sigint`` puts this process's handler back), preloading
+    with and passes on to the workers it forks; this process's handler is put back after), preloading
     distributed's modules and :data:`WORKER_SETUP` (``sim/worker_setup.py``): it imports them in its own process
     while this one goes on, and every worker forked from it starts with them. (Not the program's main module: on
     Python 3.12 the server is not told its path, CPython gh-126631, so each worker imports it, tens of ms.) The
@@ -602,23 +597,23 @@ def _start_fork_server(restore_sigint: Callable[[], Any]) -> None:
 
     get_mp_context()  # with the method forkserver: sets distributed's preload list, once
     preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["distributed"])
-    _ensure_fork_server([*preload, *([WORKER_SETUP] if WORKER_SETUP not in preload else [])], restore_sigint)
+    _ensure_fork_server([*preload, *([WORKER_SETUP] if WORKER_SETUP not in preload else [])])
 
 
-def _ensure_fork_server(preload: list[str], restore_sigint: Callable[[], Any]) -> None:
+def _ensure_fork_server(preload: list[str]) -> None:
     """Start the fork server with ``preload`` (if it is not running yet: a running server keeps what it has) and
-    SIGINT ignored meanwhile (``restore_sigint`` puts this process's handler back), and have it ended at exit."""
+    SIGINT ignored meanwhile (then this process's handler is put back), and have it ended at exit."""
     import multiprocessing
     import signal
     from multiprocessing import forkserver
 
     if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:
         multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
     finally:
-        restore_sigint()
+        signal.signal(signal.SIGINT, previous)
     _stop_fork_server_at_exit()
 
 
@@ -660,16 +655,14 @@ def prepare_local_workers(workers: int | None = None, scheduler: str | None = No
     in the environment), where there is no fork server (Windows), or off the main thread. Costs nothing later:
     :meth:`Executor._start` uses the same server."""
     import multiprocessing
-    import signal
     import threading
 
     if workers == 1 or scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") \
             or threading.current_thread() is not threading.main_thread() \
             or "forkserver" not in multiprocessing.get_all_start_methods():
         return
-    previous = signal.getsignal(signal.SIGINT)
     # (distributed is not imported here: the server imports it, and this process has other work meanwhile)
-    _ensure_fork_server(["distributed", WORKER_SETUP], lambda: signal.signal(signal.SIGINT, previous))
+    _ensure_fork_server(["distributed", WORKER_SETUP])
 
 
 def _ignore_sigint_plugin():

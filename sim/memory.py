@@ -28,8 +28,8 @@ def population_capacity(scenario: Scenario, buyers: int | None = None) -> int:
 def memory_needed(scenario: Scenario, buyers: int | None = None) -> int:
     """Peak bytes one run of ``scenario`` with ``buyers`` needs, estimated before anything is allocated from the
     shapes the model allocates: every slot's columns (``Population.nbytes`` of one slot, brand tastes included), the
-    replacement calendar's chunks, the network's int32 arrays (``word_of_mouth.degree`` contacts a slot) and the
-    ledger, times :data:`PEAK_OVER_STATE` for the construction's temporaries."""
+    replacement calendar's chunks, the network (int32 row starts, ``word_of_mouth.degree`` 2-byte contacts a slot)
+    and the ledger, times :data:`PEAK_OVER_STATE` for the construction's temporaries."""
     capacity = population_capacity(scenario, buyers)
     n_brands = len(scenario.brands)
     months = scenario.market.months

@@ -190,8 +190,7 @@ def _runs_per_task(p: Plan, n_missing: int, n_workers: int) -> int:
     if p.experiment.runs_per_task:
         return p.experiment.runs_per_task
     by_time = max(1, int(TARGET_TASK_SECONDS / max(p.seconds_per_run, 1e-3)))
-    # each worker gets >= 8 tasks: the last ones to finish keep the others idle for less than an eighth of the sweep
-    by_balance = max(1, math.ceil(n_missing / (4 * max(1, n_workers))))
+    by_balance = max(1, math.ceil(n_missing / (4 * max(1, n_workers))))  # each worker gets >= 4 tasks
     return min(by_time, by_balance, 1000)
 
 
@@ -249,9 +248,9 @@ def _execute(folder: Path, p: Plan, manifest: dict, workers: int | None, schedul
                        for b, k in enumerate(range(0, len(missing), per_task))]
             with _progress(progress) as bar:
                 task = bar.add_task(f"{p.experiment.name}", total=p.n_runs, completed=len(done_keys))
+                # (the runs' memory was checked before the folder and the cluster: _check_memory)
                 for _, result in executor.as_completed(_run_batch, batches, shared=static, retries=RETRIES,
-                                                       label=lambda b, _: f"batch {b}", errors="yield",
-                                                       memory=_memory(p)):
+                                                       label=lambda b, _: f"batch {b}", errors="yield"):
                     if isinstance(result, TaskError):  # a task that failed even after its retries
                         failures.append(f"{type(result.error).__name__}: {result.error}")
                         continue
