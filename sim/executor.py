@@ -644,8 +644,34 @@ def _stop_fork_server_at_exit() -> None:
                 os.waitpid(pid, 0)
         except OSError:  # (ChildProcessError, ProcessLookupError: gone already)
             pass
+        _stop_resource_tracker()
 
     atexit.register(stop)
+
+
+def _stop_resource_tracker(grace_s: float = 2.0) -> None:
+    """End multiprocessing's resource tracker, which the fork server started, and wait for it (up to ``grace_s``
+    seconds): left alone it ends only once this process has exited and closed its pipe, a moment after the command,
+    with the command's output still open. It is told to end by closing that pipe, as the standard library's own
+    ``ResourceTracker._stop`` does; the wait is bounded because a worker still alive would keep it running."""
+    import time
+    from multiprocessing import resource_tracker
+
+    tracker = resource_tracker._resource_tracker
+    fd, pid = getattr(tracker, "_fd", None), getattr(tracker, "_pid", None)
+    if fd is None or pid is None:
+        return
+    try:
+        os.close(fd)
+    except OSError:
+        return
+    tracker._fd = tracker._pid = None
+    deadline = time.monotonic() + grace_s
+    try:
+        while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.005)
+    except OSError:  # (ChildProcessError: gone already, or not this process's child)
+        pass
 
 
 def prepare_local_workers(workers: int | None = None, scheduler: str | None = None) -> None:
