@@ -174,11 +174,21 @@ class Offer(NamedTuple):
     value_offset: np.ndarray  # (n_segments, n_needs): the largest of the values (0 if no brand is offered)
 
 
+class Nests(NamedTuple):
+    """The line-dependent part of an :class:`Offer` (``inclusive_values``): the same while the lines on sale, their
+    prices and the brands' discounts do not change, so the model computes it only then."""
+
+    inclusive: np.ndarray  # (n_segments, n_needs, n_brands): λ·IV, -inf where the brand has no line on sale
+    line_cdf: np.ndarray  # (n_segments, n_needs, n_brands, max lines): cumulative P(line k of the brand | brand)
+    brand_lines: np.ndarray  # (n_brands, max lines)
+    line_count: np.ndarray  # (n_brands,), int64
+
+
 @jit
-def _nest(brand_part, line_part, on_sale, brand_lines, line_count, lam):
+def _inclusive_values(line_part, on_sale, brand_lines, line_count, lam):
     n_seg, n_need, _ = line_part.shape
     n_brands, width = brand_lines.shape
-    values = np.full((n_seg, n_need, n_brands), -np.inf)
+    inclusive = np.full((n_seg, n_need, n_brands), -np.inf)
     cdf = np.zeros((n_seg, n_need, n_brands, width))
     for g in range(n_seg):
         for n in range(n_need):
@@ -203,13 +213,52 @@ def _nest(brand_part, line_part, on_sale, brand_lines, line_count, lam):
                         last = k
                 for k in range(last, width):  # exactly 1 from the last line on sale: it ends every draw
                     cdf[g, n, b, k] = 1.0
-                values[g, n, b] = brand_part[g, b] + lam * (top + math.log(total))
-    return values, cdf
+                inclusive[g, n, b] = lam * (top + math.log(total))
+    return inclusive, cdf
+
+
+def inclusive_values(line_part: np.ndarray, on_sale: np.ndarray, brand_lines: np.ndarray, line_count: np.ndarray,
+                     nesting_parameter: float) -> Nests:
+    """Each brand's inclusive value (times λ) and the probabilities of its lines: the part of :func:`nest` that
+    depends on the lines only.
+
+    Args:
+        line_part: ``line_values``, shape (n_segments, n_needs, n_lines).
+        on_sale: each line on sale this month, bool, shape (n_lines,).
+        brand_lines, line_count: each brand's lines (``sim.lineup.brand_lines``) and their number.
+        nesting_parameter: λ in (0, 1].
+
+    Returns:
+        :class:`Nests`: λ·IV = λ·log Σ_l exp(W_l / λ) over the brand's lines on sale (-inf with none), computed as
+        λ·(top + log Σ exp(W_l / λ - top)) with top the largest W_l / λ, and P(line | brand) cumulated.
+    """
+    line_count = np.asarray(line_count, np.int64)
+    inclusive, cdf = _inclusive_values(np.ascontiguousarray(line_part, np.float64), np.asarray(on_sale, bool),
+                                       brand_lines, line_count, float(nesting_parameter))
+    return Nests(inclusive, cdf, brand_lines, line_count)
+
+
+def offer(brand_part: np.ndarray, nests: Nests, need_cdf: np.ndarray) -> Offer:
+    """The month's :class:`Offer` from the brand part of utility (which moves every month: prestige, reputation)
+    and the line-dependent :class:`Nests`: value V + λ·IV, its logit weights and their offset.
+
+    Args:
+        brand_part: ``brand_values``, shape (n_segments, n_brands), finite.
+        nests: ``inclusive_values`` of the lines on sale.
+        need_cdf: cumulative need shares this month, shape (n_needs,) (passed through).
+    """
+    values = np.asarray(brand_part, np.float64)[:, None, :] + nests.inclusive
+    offset = values.max(axis=2) if values.shape[2] else np.zeros(values.shape[:2])
+    offset[offset == -np.inf] = 0.0  # no brand offered: any offset will do
+    with np.errstate(under="ignore"):
+        weights = np.exp(values - offset[:, :, None])
+    return Offer(values, weights, nests.line_cdf, nests.brand_lines, nests.line_count, need_cdf, offset)
 
 
 def nest(brand_part: np.ndarray, line_part: np.ndarray, on_sale: np.ndarray, brand_lines: np.ndarray,
          line_count: np.ndarray, nesting_parameter: float, need_cdf: np.ndarray) -> Offer:
-    """The month's :class:`Offer`: each brand's value V + λ·IV and the probabilities of its lines.
+    """The month's :class:`Offer`: each brand's value V + λ·IV and the probabilities of its lines
+    (:func:`inclusive_values`, then :func:`offer`).
 
     Args:
         brand_part: ``brand_values``, shape (n_segments, n_brands).
@@ -224,14 +273,8 @@ def nest(brand_part: np.ndarray, line_part: np.ndarray, on_sale: np.ndarray, bra
         sale a brand's value is brand part + line part (IV = W / λ; exactly so for λ = 1). Logit weights are
         exp(value - ``value_offset``), the offset being the largest value of the segment and need: none overflows.
     """
-    values, cdf = _nest(np.ascontiguousarray(brand_part, np.float64), np.ascontiguousarray(line_part, np.float64),
-                        np.asarray(on_sale, bool), brand_lines, np.asarray(line_count, np.int64),
-                        float(nesting_parameter))
-    offset = values.max(axis=2) if values.shape[2] else np.zeros(values.shape[:2])
-    offset[offset == -np.inf] = 0.0  # no brand offered: any offset will do
-    with np.errstate(under="ignore"):
-        weights = np.exp(values - offset[:, :, None])
-    return Offer(values, weights, cdf, brand_lines, np.asarray(line_count, np.int64), need_cdf, offset)
+    return offer(brand_part, inclusive_values(line_part, on_sale, brand_lines, line_count, nesting_parameter),
+                 need_cdf)
 
 
 class ChoiceParams(NamedTuple):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import time
+from copy import deepcopy
 from functools import partial
 from pathlib import Path
 
@@ -66,6 +67,9 @@ class _PhaseClock:
 
 def _share_reporter(model: LuxuryMarketModel, index: int) -> float:
     return float(model.sales_share[index])
+
+
+_IMMUTABLE = (int, float, bool, str)  # what Mesa's collect stores without a copy (deepcopy returns these as they are)
 
 
 class _ScenarioSeed:
@@ -114,6 +118,43 @@ class _Collector(mesa.DataCollector):
     month is read from the columns at once (``_buyer_records``, ``_brand_records``: the same values, of the same
     Python types, as the reporters give one agent at a time; ``tests/test_mesa_api.py`` checks); other reporters
     are called agent by agent (``records_by_reporter``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._plan = self._fast_plan()
+
+    def _fast_plan(self) -> list[tuple[list, str | None, int]] | None:
+        """``(values list, attribute name or None, brand index or -1)`` per model reporter when every one is an
+        attribute name or the model's own sales-share reporter and no agent reporters are set; otherwise None."""
+        if not self.model_reporters or self.agent_reporters:
+            return None
+        plan = []
+        for name, reporter in self.model_reporters.items():
+            if isinstance(reporter, str):
+                plan.append((self.model_vars[name], reporter, -1))
+            elif isinstance(reporter, partial) and reporter.func is _share_reporter and not reporter.args:
+                plan.append((self.model_vars[name], None, int(reporter.keywords["index"])))
+            else:
+                return None
+        return plan
+
+    def collect(self, model: LuxuryMarketModel) -> None:
+        """Mesa's ``collect``, the same records in fewer steps: the brands' sales shares are read at once, and
+        values of immutable types (int, float, bool, str: ``deepcopy`` returns them as they are) are stored without
+        a copy. Any other reporter (a subclass's) makes it Mesa's own ``collect``."""
+        if self._plan is None:
+            return super().collect(model)
+        self._collection_steps.append(model.time)
+        if not self._validated:
+            for name, reporter in self.model_reporters.items():
+                self._validate_model_reporter(name, reporter, model)
+        shares = model.sales_share.tolist()
+        for values, attribute, index in self._plan:
+            value = shares[index] if index >= 0 else getattr(model, attribute, None)
+            values.append(value if type(value) in _IMMUTABLE else deepcopy(value))
+        records = self._agenttype_records[model.time] = {}
+        for agent_type in self.agenttype_reporters:
+            records[agent_type] = list(self._record_agenttype(model, agent_type))
 
     def _record_agenttype(self, model: LuxuryMarketModel, agent_type: type) -> list:
         names = list(self.agenttype_reporters[agent_type])
@@ -311,7 +352,7 @@ class LuxuryMarketModel(mesa.Model):
         self._calendar: lineup.LineCalendar | None = None
         self._dated: dict[str, np.ndarray] | None = None
         self._line_part_key: tuple | None = None
-        self._line_part: np.ndarray | None = None
+        self._nests: choice.Nests | None = None  # the lines' part of the offer (``_make_offer``)
         self._stock_key: tuple | None = None
         self._allocation: np.ndarray | None = None
         self.brand_arrays: BrandArrays | None = None
@@ -489,13 +530,14 @@ class LuxuryMarketModel(mesa.Model):
         brand_part = choice.brand_values(ba, self.segments, cfg.choice, perk)
         if self._line_part_key is None or self._line_part_key != self._brand_key:
             self._line_part_key = self._brand_key
-            self._line_part = choice.line_values(lines, ba.discount, self.segments, cfg.choice, cfg.market)
+            line_part = choice.line_values(lines, ba.discount, self.segments, cfg.choice, cfg.market)
+            self._nests = choice.inclusive_values(line_part, lines.on_sale, self.brand_lines, self.line_count,
+                                                  cfg.choice.nesting_parameter)
         if self._dated is not None:
             need_cdf = self._dated["need_cdf"][m]
         else:
             need_cdf = lineup.need_cdf(cfg.market.body_type_mix, cfg.market.start_year + m / 12)
-        return choice.nest(brand_part, self._line_part, lines.on_sale, self.brand_lines, self.line_count,
-                           cfg.choice.nesting_parameter, need_cdf)
+        return choice.offer(brand_part, self._nests, need_cdf)
 
     def give_events(self, events: np.ndarray) -> None:
         """Make the next month (the next ``step``) live these service events instead of drawing its own.

@@ -586,3 +586,28 @@ def test_an_unresolved_complaint_that_ends_the_habit_lowers_the_unresolved_compl
     assert n[unresolved] > 200, n
     assert ended[unresolved] < kept[unresolved] - 0.1, (kept, ended)
     assert abs(ended[none] - kept[none]) < 0.03, (kept, ended)
+
+
+def test_the_models_offer_is_the_nested_logit_of_its_month():
+    """The model keeps the lines' part of the offer (``choice.inclusive_values``) while its lines, prices and
+    discounts stay the same and adds the month's brand part: every month, through launches, repricings and ends of
+    lines, the offer is exactly ``choice.nest`` computed afresh from the month's lines and brands."""
+    from sim.model import LuxuryMarketModel
+    from tests.conftest import small_flagship
+
+    model = LuxuryMarketModel(small_flagship(years=25, buyers=300), seed=2)
+    cfg, rebuilt, key = model.config, 0, None
+    for m in range(model.n_months):
+        model.step()
+        ba, lines = model.brand_arrays, model.lines
+        perk = perk_value(ba.complimentary_maintenance_months, cfg.service_events.maintenance_interval_months,
+                          cfg.costs.maintenance_price)
+        fresh = choice.nest(choice.brand_values(ba, model.segments, cfg.choice, perk),
+                            choice.line_values(lines, ba.discount, model.segments, cfg.choice, cfg.market),
+                            lines.on_sale, model.brand_lines, model.line_count, cfg.choice.nesting_parameter,
+                            model.offer.need_cdf)
+        for name, ours, theirs in zip(choice.Offer._fields, model.offer, fresh):
+            np.testing.assert_array_equal(ours, theirs, err_msg=f"month {m}: {name}")
+        rebuilt += key is not None and model._brand_key != key
+        key = model._brand_key
+    assert rebuilt >= 10  # the lines did change along the way

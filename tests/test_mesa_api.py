@@ -172,6 +172,29 @@ def test_the_collectors_month_is_its_reporters(engine):
     assert replaced > 0  # some sampled households left, and their slots' next households were followed
 
 
+def test_the_collectors_model_variables_are_mesas():
+    """The model's collector stores its model reporters' values without Mesa's per-value steps (the brands' shares
+    read at once): every month the same values, of the same types, as Mesa's own DataCollector with the same
+    reporters; a reporter of another kind (a subclass's lambda) makes it Mesa's collect, with the same result."""
+    class WithLambda(LuxuryMarketModel):
+        def model_reporters(self) -> dict:
+            return super().model_reporters() | {"prestige": lambda m: float(np.mean([b.prestige for b in m.brands]))}
+
+    for cls in (LuxuryMarketModel, WithLambda):
+        model = cls(small_flagship(years=2, buyers=800), seed=5)
+        mesas = mesa.DataCollector(model_reporters=model.model_reporters())
+        for _ in range(model.n_months):
+            model.step()
+            mesas.collect(model)
+        ours = model.datacollector
+        assert ours.model_vars.keys() == mesas.model_vars.keys()
+        for name, values in mesas.model_vars.items():
+            assert ours.model_vars[name] == values, name
+            assert list(map(type, ours.model_vars[name])) == list(map(type, values)), name
+        assert ours._collection_steps == mesas._collection_steps
+        assert len(ours.get_agenttype_vars_dataframe(BrandAgent)) == model.n_months * len(model.brands)
+
+
 @pytest.mark.parametrize("engine", ["vectorised", "agents"])
 def test_the_sample_is_inspection_only(engine):
     """The same run whatever the sample's size, in both engines: the sample draws nothing."""
