@@ -210,7 +210,8 @@ class Experiment(StrictModel):
     keep_series: bool | list[str] = Field(
         False, description="Keep each run's yearly brand table (true, or a list of metrics).")
     runs_per_task: int | None = Field(
-        None, ge=1, le=100_000, description="Runs per Dask task (default: about 5 s of work).")
+        None, ge=1, le=100_000, description="Runs per Dask task, all of the same size (default: at most about "
+                                         "5 s of work, the last tasks smaller so that the workers end together).")
     runs_per_file: int = Field(250, ge=1, le=1_000_000, description="Runs per Parquet chunk file (at most).")
     flush_seconds: float = Field(300.0, gt=0, description="Write buffered finished runs at least this often.")
 

@@ -194,6 +194,31 @@ def _runs_per_task(p: Plan, n_missing: int, n_workers: int) -> int:
     return min(by_time, by_balance, 1000)
 
 
+def batch_sizes(n_runs: int, runs_per_task: int, n_workers: int, taper: bool = True) -> list[int]:
+    """Runs per task, in the order the tasks are submitted: ``runs_per_task`` each, or with ``taper`` (guided
+    self-scheduling, Polychronopoulos & Kuck 1987) at most that and never more than the runs left over twice the
+    workers, so that the last tasks are single runs and no worker is left running a full batch while the others
+    wait: for 48 runs on 2 workers, at most 5 a task, 5 x 7, 4, 3, 2, 1, 1, 1, 1.
+
+    Args:
+        n_runs: runs to split (0 gives no task).
+        runs_per_task: the largest task, >= 1.
+        n_workers: workers the tasks are spread over, >= 1.
+        taper: False for equal tasks (the last one holds what is left); one worker never tapers.
+
+    Returns:
+        Positive sizes summing to ``n_runs``, non-increasing.
+    """
+    sizes, left = [], n_runs
+    while left > 0:
+        size = min(runs_per_task, left)
+        if taper and n_workers > 1:  # (one worker has no one to wait for)
+            size = min(size, math.ceil(left / (2 * n_workers)))
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
 
 
 def _memory(p: Plan) -> tuple[int, str]:
@@ -244,8 +269,10 @@ def _execute(folder: Path, p: Plan, manifest: dict, workers: int | None, schedul
             static = _Static(p.base, [info.path for info in p.params], columns,
                              [o.model_dump(mode="json") for o in p.experiment.outputs], p.experiment.keep_series,
                              p.seed)
-            batches = [_Batch(b, [(i, r, tuple(plain(v) for v in values[i])) for i, r in missing[k:k + per_task]])
-                       for b, k in enumerate(range(0, len(missing), per_task))]
+            sizes = batch_sizes(len(missing), per_task, execution["workers"], taper=not p.experiment.runs_per_task)
+            starts = np.cumsum([0, *sizes[:-1]]).tolist()
+            batches = [_Batch(b, [(i, r, tuple(plain(v) for v in values[i])) for i, r in missing[k:k + size]])
+                       for b, (k, size) in enumerate(zip(starts, sizes))]
             with _progress(progress) as bar:
                 task = bar.add_task(f"{p.experiment.name}", total=p.n_runs, completed=len(done_keys))
                 # (the runs' memory was checked before the folder and the cluster: _check_memory)

@@ -499,3 +499,33 @@ def test_benchmark_suite_refuses_unknown_peer_sizes_in_one_line():
     proc = cli("bench", "--suite", "--sizes", "2000", "--peer-sizes", "huge")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "--peer-sizes: expected one of full, small, got 'huge'" and not proc.stdout
+
+
+@pytest.mark.parametrize("body, code, stderr", [
+    ("pass", 0, ""),
+    ("sys.exit(2)", 2, ""),
+    ("sys.exit(None)", 0, ""),
+    ("sys.exit('bad input: x')", 1, "bad input: x"),
+])
+def test_the_program_ends_as_python_would_without_its_teardown(tmp_path, body, code, stderr):
+    """``run_sim.exit_without_teardown``: the exit code of a SystemExit (a text one printed, code 1), every
+    line written on stdout (a pipe), the threads that are not daemons finished and the atexit functions run, in
+    the interpreter's order, before the process ends."""
+    import textwrap
+
+    done = tmp_path / "thread.txt"
+    script = textwrap.dedent(f"""
+        import atexit, sys, threading, time
+        import run_sim
+        atexit.register(lambda: print("atexit ran after", open({str(done)!r}).read()))
+        def main():
+            threading.Thread(target=lambda: (time.sleep(0.3), open({str(done)!r}, "w").write("the thread"))).start()
+            sys.stdout.write("x" * 100_000 + "\\n")
+            {body}
+        run_sim.exit_without_teardown(main)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == code, out.stderr
+    assert out.stdout.splitlines() == ["x" * 100_000, "atexit ran after the thread"]
+    assert out.stderr.strip() == stderr

@@ -373,3 +373,51 @@ def test_ctrl_c_that_compiled_code_turned_into_a_system_error_is_an_interrupt_no
     assert not interrupted(ValueError("a real failure"))
     with pytest.raises(TaskError), Executor(workers=1) as ex:
         ex.map(int, ["not a number"])
+
+
+def test_local_workers_have_no_profiler_and_a_slow_tick_and_this_process_keeps_its_settings():
+    """The local cluster's workers run without Dask's statistical profiler and with a 1 s event-loop tick
+    (``LOCAL_CLUSTER_CONFIG``: both wait for the GIL a task holds in compiled code); the caller's Dask settings are
+    its own again once the cluster has started."""
+    import dask
+    import distributed  # noqa: F401 - (its settings' defaults)
+
+    from sim.executor import LOCAL_CLUSTER_CONFIG
+
+    def settings() -> tuple:
+        import dask
+
+        return tuple(dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG)
+
+    before = settings()
+    assert before != tuple(LOCAL_CLUSTER_CONFIG.values())  # (Dask's defaults differ, or the test shows nothing)
+    with Executor(2) as executor:
+        executor.start(2)
+        assert set(executor._client.run(settings).values()) == {tuple(LOCAL_CLUSTER_CONFIG.values())}
+        assert settings() == before
+    assert dask.config.get("distributed.worker.profile.enabled") == before[0]
+
+
+@pytest.mark.parametrize("argv, starts", [
+    (["sweep", "grid.toml"], True),
+    (["sweep", "grid.toml", "--workers", "2"], True),
+    (["sweep", "grid.toml", "--workers=3", "--quiet"], True),
+    (["sweep", "grid.toml", "--workers", "1"], False),
+    (["sweep", "grid.toml", "--workers=1"], False),
+    (["sweep", "grid.toml", "--scheduler", "tcp://h:8786"], False),
+    (["sweep", "grid.toml", "--scheduler=tcp://h:8786"], False),
+    (["sweep", "--help"], False),
+    (["run", "lexus_us_1989"], False),
+    (["compare", "sweep"], False),
+    ([], False),
+])
+def test_a_sweeps_workers_parent_starts_before_the_command_lines_imports_only_for_a_local_sweep(
+        monkeypatch, argv, starts):
+    """``run_sim.py sweep`` starts the fork server as the program starts (``prepare_for_command_line``), unless
+    its arguments say it will not run on local workers (one worker, a scheduler) or is asked for help."""
+    import sim.executor
+
+    calls = []
+    monkeypatch.setattr(sim.executor, "prepare_local_workers", lambda *a, **k: calls.append(a))
+    sim.executor.prepare_for_command_line(argv)
+    assert bool(calls) == starts

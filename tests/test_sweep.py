@@ -980,3 +980,25 @@ def test_a_bad_counterfactual_names_file_and_field(tmp_path, change, field, word
     problems = info.value.problems
     assert any(p.startswith(f"{path}: ") and field in p and words in p for p in problems), problems
     assert not (tmp_path / "out").exists()
+
+
+@given(n=st.integers(0, 5000), cap=st.integers(1, 200), workers=st.integers(1, 16), taper=st.booleans())
+def test_batches_cover_every_run_and_taper_so_the_workers_end_together(n, cap, workers, taper):
+    """``batch_sizes``: positive sizes, in submission order never growing, summing to the runs, none above the cap;
+    equal tasks without ``taper`` (or on one worker); with it, no task holds more than half a worker's share of
+    the runs left when it is taken, so the last tasks are single runs."""
+    sizes = sweep.batch_sizes(n, cap, workers, taper)
+    assert sum(sizes) == n and all(1 <= s <= cap for s in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    if not taper or workers == 1:
+        assert sizes[:-1] == [cap] * (len(sizes) - 1)
+    else:
+        left = np.cumsum([0, *sizes[:-1]])
+        assert all(s <= max(1, -(-(n - k) // (2 * workers))) for s, k in zip(sizes, left))
+        if n >= 2 * workers:
+            assert sizes[-workers:] == [1] * workers
+
+
+def test_the_shipped_grid_is_split_into_tapering_tasks():
+    assert sweep.batch_sizes(48, 5, 2) == [5, 5, 5, 5, 5, 5, 5, 4, 3, 2, 1, 1, 1, 1]
+    assert sweep.batch_sizes(48, 5, 2, taper=False) == [5] * 9 + [3]
