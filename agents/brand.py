@@ -63,7 +63,8 @@ class BrandAgent(mesa.Agent):
             not on sale at the start); prestige rises with share gains over it.
         launch_month: the model month of the launch (a large negative number for brands on sale at the start).
         history: ``(month, note)`` for every policy, price or discount change adopted.
-        changes: how many changes were adopted (the model rebuilds its brand arrays when this count moves).
+        changes: how many changes were adopted (the model's ``brand_changes`` counts all brands': it rebuilds its
+            brand arrays when that count moves).
     """
 
     def __init__(self, model: LuxuryMarketModel, index: int, name: str, spec: Brand):
@@ -90,8 +91,8 @@ class BrandAgent(mesa.Agent):
         self.line_defects_all = np.array([self.line_defects(k) for k in range(len(self.lines))])
         self.line_bodies = np.array([BODY_TYPES.index(line.body) for line in self.lines], np.int64)
         self.line_tiers = np.array([TIERS.index(line.tier) for line in self.lines], np.int64)
-        self.prestige: float = spec.prestige
-        self.reputation: float = model.config.satisfaction.baseline
+        self.prestige = spec.prestige  # (kept in the model's brand_prestige and brand_reputation columns)
+        self.reputation = model.config.satisfaction.baseline
         self.reference_share: float = 0.0
         self.strategy = make_strategy(spec.strategy)
         self.history: list[tuple[int, str]] = []
@@ -247,7 +248,26 @@ class BrandAgent(mesa.Agent):
             k = names.index(name)
             self._line_end[k] = min(self._line_end[k], month)
         self.changes += 1
+        self.model.brand_changes += 1
         self.history.append((month, note or "policy change"))
+
+    @property
+    def prestige(self) -> float:
+        """Brand equity now, 0-1: the model's ``brand_prestige[index]``."""
+        return float(self.model.brand_prestige[self.index])
+
+    @prestige.setter
+    def prestige(self, value: float) -> None:
+        self.model.brand_prestige[self.index] = value
+
+    @property
+    def reputation(self) -> float:
+        """Service reputation now, satisfaction scale -1..1: the model's ``brand_reputation[index]``."""
+        return float(self.model.brand_reputation[self.index])
+
+    @reputation.setter
+    def reputation(self, value: float) -> None:
+        self.model.brand_reputation[self.index] = value
 
     def step(self) -> None:
         """The brand's monthly decision: its strategy looks at the market and may schedule a policy change."""

@@ -316,7 +316,13 @@ class LuxuryMarketModel(mesa.Model):
         check_memory(memory_needed(scenario, self.initial_buyers), f"{self.initial_buyers:,} buyers")
         self.scale = mk.segment_households / self.initial_buyers  # real households per simulated buyer
 
+        # the brands' state that moves every month, a column each (BrandAgent.prestige and .reputation read them),
+        # and how many changes the brands have adopted (policy, price, lines: the month's tables are made again)
+        self.brand_prestige = np.zeros(len(scenario.brands))
+        self.brand_reputation = np.zeros(len(scenario.brands))
+        self.brand_changes = 0
         self.brands = [BrandAgent(self, i, name, spec) for i, (name, spec) in enumerate(scenario.brands.items())]
+        self._spec_prestige = np.array([b.spec.prestige for b in self.brands])
         self.brand_names = [b.name for b in self.brands]
         self.segments = choice.SegmentArrays.from_scenario(scenario)
         n_brands = len(self.brands)
@@ -348,12 +354,14 @@ class LuxuryMarketModel(mesa.Model):
         self._money = np.zeros((len(service.EVENT_KINDS), n_brands, 2))  # events by kind, brand, free to the owner
         self._unit_money: tuple[np.ndarray, np.ndarray] | None = None  # revenue, cost of one event
         self._brand_key: tuple | None = None
-        self._calendar_key: tuple | None = None  # the month's tables (_line_calendar, _brand_arrays, _make_offer)
+        self._calendar_key: int | None = None  # the month's tables (_line_calendar, _brand_arrays, _make_offer)
         self._calendar: lineup.LineCalendar | None = None
         self._dated: dict[str, np.ndarray] | None = None
         self._line_part_key: tuple | None = None
         self._nests: choice.Nests | None = None  # the lines' part of the offer (``_make_offer``)
         self._stock_key: tuple | None = None
+        self._service_key: tuple | None = None  # (_service_month's tables: experience means, the defect bound)
+        self._service_tables: tuple[np.ndarray, float] | None = None
         self._allocation: np.ndarray | None = None
         self.brand_arrays: BrandArrays | None = None
         self.sales_share = np.zeros(n_brands)  # this month's
@@ -511,7 +519,7 @@ class LuxuryMarketModel(mesa.Model):
         """The lines and brands on sale month by month (``sim.lineup.line_calendar``), made again when a brand has
         adopted a change since (its ``changes`` count moved); with it, once a run, what depends only on the date:
         ``_dated`` (each month's P(lease) by segment and cumulative need shares)."""
-        key = tuple(b.changes for b in self.brands)
+        key = self.brand_changes
         if key != self._calendar_key:
             self._calendar_key, self._calendar = key, lineup.line_calendar(self.brands, self.n_months)
         if self._dated is None:
@@ -629,8 +637,7 @@ class LuxuryMarketModel(mesa.Model):
         if key != self._brand_key:
             self._brand_key, self._unit_money = key, None
             return BrandArrays.from_brands(self.brands, m)
-        return self.brand_arrays._replace(prestige=np.array([b.prestige for b in self.brands]),
-                                          reputation=np.array([b.reputation for b in self.brands]),
+        return self.brand_arrays._replace(prestige=self.brand_prestige.copy(), reputation=self.brand_reputation.copy(),
                                           awareness_reach=np.array([b.marketing_reach(m) if on else 0.0 for b, on
                                                                     in zip(self.brands, calendar.brand_on_sale[m])]))
 
@@ -648,7 +655,10 @@ class LuxuryMarketModel(mesa.Model):
         else:
             campaign, phase = np.zeros(ba.n, dtype=bool), service.GIVEN_PASS
         line_defects = self.lines.defects_per_car_year
-        means, p_max = service.experience_table(ba, ep), service.defect_bound(line_defects, ep)
+        if self._service_key != self._brand_key:  # the levers' and lines' tables, the same while the brands are
+            self._service_key = self._brand_key
+            self._service_tables = (service.experience_table(ba, ep), service.defect_bound(line_defects, ep))
+        means, p_max = self._service_tables
         slot, next_routine, next_defect, done = -1, -1, -1, 0
         while phase != service.DONE:
             phase, slot, next_routine, next_defect, n_moved, n_logged = kernels.service_month(
@@ -740,26 +750,22 @@ class LuxuryMarketModel(mesa.Model):
         self.entries += int(led.switching[m, nb, :nb].sum())
 
     def _brand_dynamics(self, m: int) -> None:
+        """Each brand's service reputation follows its owners' satisfaction readings of the month; from the end of
+        the first year its prestige moves toward its target (share gains, discounts: ``sim.reputation``)."""
         led, ch = self.ledger, self.config.choice
-        rep = np.array([b.reputation for b in self.brands])
         n_obs = led.csi_n[m]
         observed = np.divide(led.csi_sum[m], n_obs, out=np.zeros_like(n_obs), where=n_obs > 0)
-        rep = reputation.follow(rep, observed, n_obs > 0, ch.reputation_months)
-        share = led.trailing_shares(m + 1)
-        if m == 11:
-            for b in self.brands:
-                b.reference_share = share[b.index] if b.on_sale(0) else 0.0
+        self.brand_reputation[:] = reputation.follow(self.brand_reputation, observed, n_obs > 0, ch.reputation_months)
         if m >= 11:
+            share = led.trailing_shares(m + 1)
+            if m == 11:
+                for b in self.brands:
+                    b.reference_share = share[b.index] if b.on_sale(0) else 0.0
             target = reputation.prestige_target(
-                np.array([b.spec.prestige for b in self.brands]), share,
-                np.array([b.reference_share for b in self.brands]), np.array([b.discount for b in self.brands]),
-                ch.prestige_share_weight, ch.prestige_discount_erosion)
-            prestige = reputation.move_toward(np.array([b.prestige for b in self.brands]), target, ch.prestige_months)
-        else:
-            prestige = np.array([b.prestige for b in self.brands])
-        for b in self.brands:
-            b.reputation, b.prestige = float(rep[b.index]), float(prestige[b.index])
-        led.prestige[m] = prestige
+                self._spec_prestige, share, np.array([b.reference_share for b in self.brands]),
+                np.array([b.discount for b in self.brands]), ch.prestige_share_weight, ch.prestige_discount_erosion)
+            self.brand_prestige[:] = reputation.move_toward(self.brand_prestige, target, ch.prestige_months)
+        led.prestige[m] = self.brand_prestige
 
     # ---- inspection and results ----------------------------------------------------------------------------
     def buyer(self, slot: int) -> BuyerAgent:

@@ -282,3 +282,22 @@ def test_a_model_that_collects_nothing_gives_the_same_tables(seed, buyers):
     pd.testing.assert_frame_equal(full.brand_year(), bare.brand_year())
     pd.testing.assert_frame_equal(full.switching(), bare.switching())
     pd.testing.assert_frame_equal(full.line_year(), bare.line_year())
+
+
+def test_a_brands_prestige_and_reputation_are_the_models_columns():
+    """``BrandAgent.prestige`` and ``.reputation`` read and write the model's ``brand_prestige`` and
+    ``brand_reputation`` (one value in one place): what the month's dynamics move is what the agent reports, a value
+    set on the agent between months is what the next month's brand arrays and choices use, and the yearly table
+    records it."""
+    model = LuxuryMarketModel(small_flagship(years=3, buyers=2000), seed=4)
+    model.run(18)
+    for b in model.brands:
+        assert b.prestige == model.brand_prestige[b.index] and b.reputation == model.brand_reputation[b.index]
+        assert isinstance(b.prestige, float) and isinstance(b.reputation, float)
+    assert model.ledger.prestige[17].tolist() == model.brand_prestige.tolist()
+    lexus = next(b for b in model.brands if b.name == "Lexus")
+    lexus.prestige, lexus.reputation = 0.05, -0.9
+    assert model.brand_prestige[lexus.index] == 0.05 and model.brand_reputation[lexus.index] == -0.9
+    model.step()
+    assert model.brand_arrays.prestige[lexus.index] == 0.05 and model.brand_arrays.reputation[lexus.index] == -0.9
+    assert model.brand_prestige[lexus.index] != 0.05  # and the month moved it on from there
