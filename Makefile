@@ -11,7 +11,7 @@ BOOT   := $(shell for c in python3.13 python3.12 python3 python; do \
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast fuzz lint bench bench-suite app venv clean
+.PHONY: run test test-fast fuzz lint bench bench-suite app venv browser clean
 
 venv: $(STAMP)
 
@@ -26,13 +26,31 @@ $(STAMP): pyproject.toml
 	  [M('lexus_us_1989', buyers=n, seed=1, engine=e, **{'market.years': 2}).run() for e, n in (('vectorised', 1000), ('agents', 200))]"
 	@touch $(STAMP)
 
+# The browser test's Chromium: Debian's package (a test tool never downloads a browser), installed when missing
+# and this user may (root, or sudo without a password; apt-get present), in about a minute. Otherwise it says why
+# and the browser test skips, saying the same.
+browser:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "No /usr/bin/chromium and no apt-get to install it: the browser test will skip." >&2; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else \
+	  echo "No /usr/bin/chromium, and installing it needs root (apt-get install chromium): the browser test will skip." >&2; \
+	  exit 0; fi; \
+	echo "Installing Debian's Chromium for the browser test (apt-get install chromium, about a minute)"; \
+	for attempt in 1 2 3; do \
+	  if $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	     --no-install-recommends chromium >/dev/null; then break; fi; \
+	  echo "apt-get failed (attempt $$attempt of 3)" >&2; [ $$attempt = 3 ] || sleep 10; \
+	done; \
+	[ -x /usr/bin/chromium ] || echo "Chromium could not be installed: the browser test will skip." >&2
+
 ## make run: set up, then run the flagship scenario (scenarios/lexus_us_1989.toml) and print its summary.
 run: $(STAMP)
 	$(PY) run_sim.py $(ARGS)
 
-## make test: set up, then lint (ruff: style, and a docstring on every public name) and run the whole test suite
-## (slow-marked tests included, as CI does).
-test: $(STAMP)
+## make test: set up (the browser test's Chromium too, where it can: the browser target above), then lint (ruff:
+## style, and a docstring on every public name) and run the whole test suite (slow-marked tests included, as CI does).
+test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 

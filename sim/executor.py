@@ -651,9 +651,14 @@ def _stop_fork_server_at_exit() -> None:
                 os.waitpid(pid, 0)
         except OSError:  # (ChildProcessError, ProcessLookupError: gone already)
             pass
-        _stop_resource_tracker()
 
     atexit.register(stop)
+    # The resource tracker the server started is ended after multiprocessing's own exit work (its finalizers of
+    # priority 0 unlink this process's semaphores): ended before, it would unlink them itself, as leaked, and those
+    # finalizers then fail on names already gone.
+    from multiprocessing import util
+
+    util.Finalize(None, _stop_resource_tracker, exitpriority=-100)
 
 
 def _stop_resource_tracker(grace_s: float = 2.0) -> None:

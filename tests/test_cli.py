@@ -525,7 +525,7 @@ def test_the_program_ends_as_python_would_without_its_teardown(tmp_path, body, c
         run_sim.exit_without_teardown(main)
     """)
     out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert out.returncode == code, out.stderr
     assert out.stdout.splitlines() == ["x" * 100_000, "atexit ran after the thread"]
     assert out.stderr.strip() == stderr
