@@ -55,22 +55,52 @@ class BrandArrays(NamedTuple):
         return cls(*(np.array(col, dtype=_DTYPES.get(name, np.float64)) for name, col in zip(cls._fields, columns)))
 
 
+    def with_lines(self, brands: list, month: int, on_sale: np.ndarray, prices: np.ndarray,
+                   defects: np.ndarray) -> BrandArrays:
+        """These arrays with the fields that follow the lines on sale made again for ``month`` (``on_sale``,
+        ``price``, ``defects_per_car_year``, ``awareness_reach``), from the month's rows of every line (in brand
+        order, each brand's lines together: ``sim.lineup.LineCalendar``), the rest kept: what changes when lines
+        come on sale, end or are repriced, and a brand adopts nothing. The same numbers as :meth:`from_brands`.
+
+        Args:
+            brands: the brand agents, in scenario order.
+            month: the model month (the model's current one).
+            on_sale, prices, defects: each line's on-sale flag, list price (1989 USD) and defects per car-year
+                this month, shape (n_lines,).
+        """
+        on_sale, prices, defects = on_sale.tolist(), prices.tolist(), defects.tolist()
+        rows, first = [], 0
+        for b in brands:
+            last = first + len(b.lines)
+            brand_on, price, mean_defects = line_means(on_sale[first:last], prices[first:last],
+                                                       defects[first:last])
+            rows.append((brand_on, price, mean_defects, b.marketing_reach(month) if brand_on else 0.0))
+            first = last
+        brand_on, price, mean_defects, reach = zip(*rows) if rows else ((),) * 4
+        return self._replace(on_sale=np.array(brand_on, dtype=bool), price=np.array(price, dtype=np.float64),
+                             defects_per_car_year=np.array(mean_defects, dtype=np.float64),
+                             awareness_reach=np.array(reach, dtype=np.float64))
+
+
+def line_means(on_lines: list[bool], prices: list[float], defects: list[float]) -> tuple[bool, float, float]:
+    """A brand's on-sale flag (any line on sale), and the mean list price and mean defects per car-year of its
+    lines on sale (of all its lines when none is), each line's values given in the brand's line order."""
+    on = [k for k, o in enumerate(on_lines) if o] or range(len(on_lines))
+    return (any(on_lines), float(sum(prices[k] for k in on) / len(on)), sum(defects[k] for k in on) / len(on))
+
+
 _DTYPES = {"on_sale": bool, "loaner_cars": bool, "take_back_guarantee": bool, "roadside_level": np.int64}
 
 
 def _brand_row(b, month: int) -> tuple:
     """One brand's fields of :class:`BrandArrays` in ``month``, in field order."""
-    on_lines = b.lines_on_sale(month)
-    on_sale = bool(on_lines.any())
-    on = np.flatnonzero(on_lines).tolist() or range(len(b.lines))  # (all lines when none is on sale)
-    if max(b.model.month, 0) == month:  # ``BrandAgent.price`` (of the model's month), from the same lines
-        prices = b.line_prices(month).tolist()
-        price = float(sum(prices[k] for k in on) / len(on))
-    else:
-        price = b.price
+    on_sale, price, defects = line_means(b.lines_on_sale(month).tolist(), b.line_prices(month).tolist(),
+                                         [b.line_defects(k) for k in range(len(b.lines))])
+    if max(b.model.month, 0) != month:
+        price = b.price  # ``BrandAgent.price``: of the model's month
     sv = b.service
     return (on_sale, price, b.discount, b.spec.new_car_margin, b.prestige, b.reputation,
-            sum(b.line_defects(k) for k in on) / len(on), b.dealers, b.dealer_capacity,
+            defects, b.dealers, b.dealer_capacity,
             b.marketing_reach(month) if on_sale else 0.0, sv.dealer_service_quality,
             sv.complimentary_maintenance_months, sv.loaner_cars, sv.roadside_level, sv.take_back_guarantee,
             sv.proactive_goodwill, sv.recall_handling, sv.complaint_resolution_fast, sv.complaint_resolution_slow,

@@ -195,7 +195,8 @@ def _buyer_records(model: LuxuryMarketModel) -> list[tuple]:
     else:
         sats = [satisfaction.decayed(s, m, sp.baseline, sp.decay_months)
                 for s, m in zip(pop.sat[slots].tolist(), months_since.tolist())]
-    return [(model.time, v.unique_id, v.slot, v.household, a, segments[g], b, age, leased, sat)
+    time = model.time
+    return [(time, v.unique_id, v.slot, v.household, a, segments[g], b, age, leased, sat)
             for v, a, g, b, age, leased, sat in zip(views, active, pop.segment[slots].tolist(), brands, ages,
                                                     pop.leased[slots].tolist(), sats)]
 
@@ -207,11 +208,13 @@ def _brand_records(model: LuxuryMarketModel) -> list[tuple]:
     """The :data:`BRAND_REPORTERS` of every brand this month, the ledger's row read at once:
     ``(time, unique_id, brand, prestige, reputation, fleet, dealer_service_quality,
     complimentary_maintenance_months, sales, service_revenue, service_cost, new_car_margin, profit)``."""
-    led, m, scale = model.ledger, model.month, model.scale
+    led, m, scale, time = model.ledger, model.month, model.scale, model.time
     sales, revenue, cost, margin = ((getattr(led, c)[m] * scale).tolist() for c in BRAND_MONTH_COLUMNS)
-    return [(model.time, b.unique_id, b.name, b.prestige, b.reputation, fleet, b.service.dealer_service_quality,
+    return [(time, b.unique_id, b.name, prestige, reputation, fleet, b.service.dealer_service_quality,
              b.service.complimentary_maintenance_months, s, r, c, nc, nc + r - c)
-            for b, fleet, s, r, c, nc in zip(model.brands, model.fleet.tolist(), sales, revenue, cost, margin)]
+            for b, prestige, reputation, fleet, s, r, c, nc in zip(
+                model.brands, model.brand_prestige.tolist(), model.brand_reputation.tolist(), model.fleet.tolist(),
+                sales, revenue, cost, margin)]
 
 
 class _NotCollecting(_Collector):
@@ -359,8 +362,8 @@ class LuxuryMarketModel(mesa.Model):
         self._dated: dict[str, np.ndarray] | None = None
         self._line_part_key: tuple | None = None
         self._nests: choice.Nests | None = None  # the lines' part of the offer (``_make_offer``)
-        self._stock_key: tuple | None = None
-        self._service_key: tuple | None = None  # (_service_month's tables: experience means, the defect bound)
+        self._stock_key: int | None = None
+        self._service_key: int | None = None  # (_service_month's tables: experience means, the defect bound)
         self._service_tables: tuple[np.ndarray, float] | None = None
         self._allocation: np.ndarray | None = None
         self.brand_arrays: BrandArrays | None = None
@@ -488,8 +491,8 @@ class LuxuryMarketModel(mesa.Model):
         self.brand_arrays = ba = self._brand_arrays(m, calendar)
         self.offer = self._make_offer(m, ba)
         self.lease_p = self._dated["lease_p"][m]
-        if self._stock_key != self._brand_key:  # the month's allocation, the same while the brands do not change
-            self._stock_key = self._brand_key
+        if self._stock_key != self._calendar_key:  # the month's allocation, the same until a brand adopts a change
+            self._stock_key = self._calendar_key
             self._allocation = supply.monthly_allocation(ba.dealers, ba.dealer_capacity, self.scale)
         self.stock = self._allocation.copy()  # cars left this month
         clock("brands")
@@ -635,8 +638,14 @@ class LuxuryMarketModel(mesa.Model):
         otherwise only prestige, reputation and marketing reach move."""
         key = (self._calendar_key, int(calendar.epoch[m]))
         if key != self._brand_key:
-            self._brand_key, self._unit_money = key, None
-            return BrandArrays.from_brands(self.brands, m)
+            adopted = self._brand_key is None or key[0] != self._brand_key[0]  # a brand changed: everything again
+            self._brand_key = key
+            if adopted:
+                self._unit_money = None
+                return BrandArrays.from_brands(self.brands, m)
+            ba = self.brand_arrays.with_lines(self.brands, m, calendar.on_sale[m], calendar.price[m],
+                                              calendar.defects_per_car_year)  # only lines or prices changed
+            return ba._replace(prestige=self.brand_prestige.copy(), reputation=self.brand_reputation.copy())
         return self.brand_arrays._replace(prestige=self.brand_prestige.copy(), reputation=self.brand_reputation.copy(),
                                           awareness_reach=np.array([b.marketing_reach(m) if on else 0.0 for b, on
                                                                     in zip(self.brands, calendar.brand_on_sale[m])]))
@@ -655,8 +664,8 @@ class LuxuryMarketModel(mesa.Model):
         else:
             campaign, phase = np.zeros(ba.n, dtype=bool), service.GIVEN_PASS
         line_defects = self.lines.defects_per_car_year
-        if self._service_key != self._brand_key:  # the levers' and lines' tables, the same while the brands are
-            self._service_key = self._brand_key
+        if self._service_key != self._calendar_key:  # the levers' and lines' tables, the same until a brand
+            self._service_key = self._calendar_key  # adopts a change
             self._service_tables = (service.experience_table(ba, ep), service.defect_bound(line_defects, ep))
         means, p_max = self._service_tables
         slot, next_routine, next_defect, done = -1, -1, -1, 0

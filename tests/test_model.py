@@ -301,3 +301,22 @@ def test_a_brands_prestige_and_reputation_are_the_models_columns():
     model.step()
     assert model.brand_arrays.prestige[lexus.index] == 0.05 and model.brand_arrays.reputation[lexus.index] == -0.9
     assert model.brand_prestige[lexus.index] != 0.05  # and the month moved it on from there
+
+
+def test_the_months_brand_arrays_are_the_brands_as_they_stand():
+    """The model makes its brand arrays again in full only when a brand adopts a change, and otherwise updates what
+    moves (the lines on sale and their prices: ``BrandArrays.with_lines``; prestige, reputation, reach): every month
+    of a run with launches, repricings, policy changes and responses, they are exactly ``BrandArrays.from_brands``."""
+    from sim.brand_arrays import BrandArrays
+
+    model = LuxuryMarketModel(small_flagship(years=25, buyers=500), seed=6)
+    partial = 0
+    for m in range(model.n_months):
+        before, start = model._brand_key, (model.brand_prestige.copy(), model.brand_reputation.copy())
+        model.step()  # (which moves prestige and reputation at the month's end: the month's arrays hold its start)
+        fresh = BrandArrays.from_brands(model.brands, m)._replace(prestige=start[0], reputation=start[1])
+        for name, ours, theirs in zip(BrandArrays._fields, model.brand_arrays, fresh):
+            assert ours.dtype == theirs.dtype, name
+            np.testing.assert_array_equal(ours, theirs, err_msg=f"month {m}: {name}")
+        partial += before is not None and model._brand_key != before and model._brand_key[0] == before[0]
+    assert partial >= 10 and model.brand_changes >= 5  # both kinds of change happened along the way
