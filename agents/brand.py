@@ -249,6 +249,8 @@ class BrandAgent(mesa.Agent):
             self._line_end[k] = min(self._line_end[k], month)
         self.changes += 1
         self.model.brand_changes += 1
+        if price is not None or price_index is not None or launch or end:  # the lines on sale or their prices
+            self.model.line_changes += 1
         self.history.append((month, note or "policy change"))
 
     @property

@@ -324,6 +324,7 @@ class LuxuryMarketModel(mesa.Model):
         self.brand_prestige = np.zeros(len(scenario.brands))
         self.brand_reputation = np.zeros(len(scenario.brands))
         self.brand_changes = 0
+        self.line_changes = 0  # those of them that may move a line's dates or price (the line calendar is made again)
         self.brands = [BrandAgent(self, i, name, spec) for i, (name, spec) in enumerate(scenario.brands.items())]
         self._spec_prestige = np.array([b.spec.prestige for b in self.brands])
         self.brand_names = [b.name for b in self.brands]
@@ -357,7 +358,7 @@ class LuxuryMarketModel(mesa.Model):
         self._money = np.zeros((len(service.EVENT_KINDS), n_brands, 2))  # events by kind, brand, free to the owner
         self._unit_money: tuple[np.ndarray, np.ndarray] | None = None  # revenue, cost of one event
         self._brand_key: tuple | None = None
-        self._calendar_key: int | None = None  # the month's tables (_line_calendar, _brand_arrays, _make_offer)
+        self._calendar_key: int | None = None  # the line_changes the line calendar was made at (_line_calendar)
         self._calendar: lineup.LineCalendar | None = None
         self._dated: dict[str, np.ndarray] | None = None
         self._line_part_key: tuple | None = None
@@ -491,8 +492,8 @@ class LuxuryMarketModel(mesa.Model):
         self.brand_arrays = ba = self._brand_arrays(m, calendar)
         self.offer = self._make_offer(m, ba)
         self.lease_p = self._dated["lease_p"][m]
-        if self._stock_key != self._calendar_key:  # the month's allocation, the same until a brand adopts a change
-            self._stock_key = self._calendar_key
+        if self._stock_key != self.brand_changes:  # the month's allocation, the same until a brand adopts a change
+            self._stock_key = self.brand_changes
             self._allocation = supply.monthly_allocation(ba.dealers, ba.dealer_capacity, self.scale)
         self.stock = self._allocation.copy()  # cars left this month
         clock("brands")
@@ -520,9 +521,9 @@ class LuxuryMarketModel(mesa.Model):
 
     def _line_calendar(self) -> lineup.LineCalendar:
         """The lines and brands on sale month by month (``sim.lineup.line_calendar``), made again when a brand has
-        adopted a change since (its ``changes`` count moved); with it, once a run, what depends only on the date:
-        ``_dated`` (each month's P(lease) by segment and cumulative need shares)."""
-        key = self.brand_changes
+        adopted a change of its lines' dates or prices since (``line_changes`` moved); with it, once a run, what
+        depends only on the date: ``_dated`` (each month's P(lease) by segment and cumulative need shares)."""
+        key = self.line_changes
         if key != self._calendar_key:
             self._calendar_key, self._calendar = key, lineup.line_calendar(self.brands, self.n_months)
         if self._dated is None:
@@ -636,7 +637,7 @@ class LuxuryMarketModel(mesa.Model):
         """The brands' parameters this month: rebuilt when a brand changed its policy, price or discount, came
         on sale, or a line came on sale, ended or was repriced (a new ``calendar``, or a new epoch of it);
         otherwise only prestige, reputation and marketing reach move."""
-        key = (self._calendar_key, int(calendar.epoch[m]))
+        key = (self.brand_changes, self._calendar_key, int(calendar.epoch[m]))
         if key != self._brand_key:
             adopted = self._brand_key is None or key[0] != self._brand_key[0]  # a brand changed: everything again
             self._brand_key = key
@@ -664,8 +665,8 @@ class LuxuryMarketModel(mesa.Model):
         else:
             campaign, phase = np.zeros(ba.n, dtype=bool), service.GIVEN_PASS
         line_defects = self.lines.defects_per_car_year
-        if self._service_key != self._calendar_key:  # the levers' and lines' tables, the same until a brand
-            self._service_key = self._calendar_key  # adopts a change
+        if self._service_key != self.brand_changes:  # the levers' and lines' tables, the same until a brand
+            self._service_key = self.brand_changes  # adopts a change
             self._service_tables = (service.experience_table(ba, ep), service.defect_bound(line_defects, ep))
         means, p_max = self._service_tables
         slot, next_routine, next_defect, done = -1, -1, -1, 0

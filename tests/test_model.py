@@ -306,12 +306,18 @@ def test_a_brands_prestige_and_reputation_are_the_models_columns():
 def test_the_months_brand_arrays_are_the_brands_as_they_stand():
     """The model makes its brand arrays again in full only when a brand adopts a change, and otherwise updates what
     moves (the lines on sale and their prices: ``BrandArrays.with_lines``; prestige, reputation, reach): every month
-    of a run with launches, repricings, policy changes and responses, they are exactly ``BrandArrays.from_brands``."""
+    of a run with launches, repricings, policy changes and responses, they are exactly ``BrandArrays.from_brands``,
+    and the month's lines are the brands'."""
     from sim.brand_arrays import BrandArrays
 
     model = LuxuryMarketModel(small_flagship(years=25, buyers=500), seed=6)
     partial = 0
+    lexus, acura = (next(b for b in model.brands if b.name == name) for name in ("Lexus", "Acura"))
     for m in range(model.n_months):
+        if m == 60:  # changes of a line's price or dates, as a timeline or a strategy's response would adopt them
+            lexus.adopt({}, "yen", m, price_index=1.25)
+        if m == 120:
+            acura.adopt({}, "ends a line", m, end=[acura.lines[0].name])
         before, start = model._brand_key, (model.brand_prestige.copy(), model.brand_reputation.copy())
         model.step()  # (which moves prestige and reputation at the month's end: the month's arrays hold its start)
         fresh = BrandArrays.from_brands(model.brands, m)._replace(prestige=start[0], reputation=start[1])
@@ -319,4 +325,8 @@ def test_the_months_brand_arrays_are_the_brands_as_they_stand():
             assert ours.dtype == theirs.dtype, name
             np.testing.assert_array_equal(ours, theirs, err_msg=f"month {m}: {name}")
         partial += before is not None and model._brand_key != before and model._brand_key[0] == before[0]
-    assert partial >= 10 and model.brand_changes >= 5  # both kinds of change happened along the way
+        # and the month's lines (from the line calendar, made again only when a brand changes a line's dates or
+        # price) are the brands' own
+        np.testing.assert_array_equal(model.lines.on_sale, np.concatenate([b.lines_on_sale(m) for b in model.brands]))
+        np.testing.assert_array_equal(model.lines.price, np.concatenate([b.line_prices(m) for b in model.brands]))
+    assert partial >= 10 and model.brand_changes > model.line_changes >= 2  # every kind of change happened
