@@ -82,11 +82,14 @@ class BrandArrays(NamedTuple):
                              awareness_reach=np.array(reach, dtype=np.float64))
 
 
-def line_means(on_lines: list[bool], prices: list[float], defects: list[float]) -> tuple[bool, float, float]:
-    """A brand's on-sale flag (any line on sale), and the mean list price and mean defects per car-year of its
-    lines on sale (of all its lines when none is), each line's values given in the brand's line order."""
+def line_means(on_lines: list[bool], prices: list[float] | None,
+               defects: list[float]) -> tuple[bool, float | None, float]:
+    """A brand's on-sale flag (any line on sale), and the mean list price (None without ``prices``) and mean defects
+    per car-year of its lines on sale (of all its lines when none is), each line's values in the brand's line
+    order."""
     on = [k for k, o in enumerate(on_lines) if o] or range(len(on_lines))
-    return (any(on_lines), float(sum(prices[k] for k in on) / len(on)), sum(defects[k] for k in on) / len(on))
+    price = float(sum(prices[k] for k in on) / len(on)) if prices is not None else None
+    return any(on_lines), price, sum(defects[k] for k in on) / len(on)
 
 
 _DTYPES = {"on_sale": bool, "loaner_cars": bool, "take_back_guarantee": bool, "roadside_level": np.int64}
@@ -94,10 +97,11 @@ _DTYPES = {"on_sale": bool, "loaner_cars": bool, "take_back_guarantee": bool, "r
 
 def _brand_row(b, month: int) -> tuple:
     """One brand's fields of :class:`BrandArrays` in ``month``, in field order."""
-    on_sale, price, defects = line_means(b.lines_on_sale(month).tolist(), b.line_prices(month).tolist(),
-                                         [b.line_defects(k) for k in range(len(b.lines))])
-    if max(b.model.month, 0) != month:
-        price = b.price  # ``BrandAgent.price``: of the model's month
+    now = max(b.model.month, 0) == month  # ``BrandAgent.price`` is the model's month's: from the same lines then
+    on_sale, price, defects = line_means(b.lines_on_sale(month).tolist(), b.line_prices(month).tolist() if now
+                                         else None, [b.line_defects(k) for k in range(len(b.lines))])
+    if not now:
+        price = b.price
     sv = b.service
     return (on_sale, price, b.discount, b.spec.new_car_margin, b.prestige, b.reputation,
             defects, b.dealers, b.dealer_capacity,
