@@ -216,6 +216,12 @@ class SchedulerUnavailable(ConnectionError):
         self.bad_address = bad_address
 
 
+class LocalWorkersUnavailable(ConnectionError):
+    """Local worker processes cannot be started here (multiprocessing's fork server does not start: e.g. a temporary
+    folder whose path is too long for a Unix socket). The CLI prints the message as one line and exits 1 (the
+    environment), before anything is written."""
+
+
 CONNECT_SECONDS = 5  # how long to wait for a scheduler to answer before giving up: fail fast
 WORKERS_SECONDS = 60  # how long to wait for a scheduler that answers to have a worker
 
@@ -619,9 +625,22 @@ def _ensure_fork_server(preload: list[str]) -> None:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
+    except OSError as exc:
+        raise LocalWorkersUnavailable(_why_no_fork_server(exc)) from exc
     finally:
         signal.signal(signal.SIGINT, previous)
     _stop_fork_server_at_exit()
+
+
+def _why_no_fork_server(exc: OSError) -> str:
+    """One line: why local workers cannot start, and what to do."""
+    import tempfile
+
+    if "AF_UNIX path too long" in str(exc):
+        return (f"local workers cannot start: the temporary folder's path is too long for a Unix socket "
+                f"({len(tempfile.gettempdir())} characters: {tempfile.gettempdir()}); set TMPDIR to a shorter folder "
+                f"(e.g. TMPDIR=/tmp) or run in this process (--workers 1)")
+    return f"local workers cannot start ({type(exc).__name__}: {exc}); run in this process (--workers 1)"
 
 
 _STOP_REGISTERED: list[bool] = []
@@ -697,7 +716,10 @@ def prepare_for_command_line(argv: list[str]) -> None:
                                                                        if a.startswith("--workers=")]
     if workers and workers[-1].strip() == "1":
         return
-    prepare_local_workers()
+    try:
+        prepare_local_workers()
+    except OSError:  # (LocalWorkersUnavailable: the command meets it again, and says so in its own place)
+        pass
 
 
 def prepare_local_workers(workers: int | None = None, scheduler: str | None = None) -> None:

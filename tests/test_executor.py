@@ -421,3 +421,25 @@ def test_a_sweeps_workers_parent_starts_before_the_command_lines_imports_only_fo
     monkeypatch.setattr(sim.executor, "prepare_local_workers", lambda *a, **k: calls.append(a))
     sim.executor.prepare_for_command_line(argv)
     assert bool(calls) == starts
+
+
+@pytest.mark.parametrize("command", [["sweep", "lexus_service_grid"], ["run", "--buyers", "2000", "-r", "2",
+                                                                     "--years", "2"]])
+def test_local_workers_that_cannot_start_are_one_line_and_nothing_is_written(tmp_path, command):
+    """A temporary folder whose path is too long for a Unix socket keeps multiprocessing's fork server, and so local
+    workers, from starting: the command says so in one line with what to do (exit 1, the environment), writes
+    nothing and leaves nothing running."""
+    import os
+    import subprocess
+    import sys
+
+    long_tmp = tmp_path / ("t" * max(1, 110 - len(str(tmp_path))))
+    long_tmp.mkdir()
+    out_dir = tmp_path / "out"
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "run_sim.py", *command, "--workers", "2", "--out", str(out_dir), "--quiet"],
+                         cwd=root, capture_output=True, text=True, timeout=HANG_GUARD_S,
+                         env={**os.environ, "TMPDIR": str(long_tmp)})
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr and "set TMPDIR to a shorter folder" in out.stderr
+    assert not out_dir.exists()
