@@ -297,7 +297,13 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
         for note in getattr(exc, "__notes__", []):
             print(note, file=sys.stderr)
         raise
-    console.print(sweep_summary(folder), markup=False, highlight=False)
+    summary = sweep_summary(folder)
+    if quiet:  # only the folder, on a line of its own (dir=$(python run_sim.py sweep X -q)); failed runs on stderr
+        console.print(str(folder), markup=False, highlight=False, soft_wrap=True)
+        if " 0 errors" not in summary:
+            print(f"Warning: {summary}", file=sys.stderr)
+    else:
+        console.print(summary, markup=False, highlight=False)
     failed = every_run_failed(folder)
     if failed:  # nothing to analyse: a failure, not a result (a sweep with some failed runs is one, and says so)
         print(f"every run failed; the first error: {failed}", file=sys.stderr)

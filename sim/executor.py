@@ -622,6 +622,10 @@ def _ensure_fork_server(preload: list[str]) -> None:
 
     if getattr(forkserver._forkserver, "_forkserver_pid", None) is None:
         multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
+    # SIGINT blocked as well as ignored meanwhile: a Ctrl-C in those milliseconds stays pending (Linux never discards
+    # a blocked signal) and arrives once the handler is back, rather than being lost (the command would have gone
+    # on to the end); the server starts with it ignored (and blocked), as do the workers it forks
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
@@ -629,6 +633,8 @@ def _ensure_fork_server(preload: list[str]) -> None:
         raise LocalWorkersUnavailable(_why_no_fork_server(exc)) from exc
     finally:
         signal.signal(signal.SIGINT, previous)
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     _stop_fork_server_at_exit()
 
 

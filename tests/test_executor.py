@@ -443,3 +443,26 @@ def test_local_workers_that_cannot_start_are_one_line_and_nothing_is_written(tmp
     assert out.returncode == 1, out.stderr
     assert "Traceback" not in out.stderr and "set TMPDIR to a shorter folder" in out.stderr
     assert not out_dir.exists()
+
+
+def test_a_ctrl_c_while_the_fork_server_starts_is_held_not_lost():
+    """The fork server starts with SIGINT ignored (what its workers inherit); a Ctrl-C arriving in those
+    milliseconds is kept pending (SIGINT is blocked too) and raised once this process's handler is back, rather
+    than lost, which let a command run on to its end."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal, time\n"
+            "import multiprocessing.forkserver as fs\n"
+            "import sim.executor as ex\n"
+            "fs.ensure_running = lambda: os.kill(os.getpid(), signal.SIGINT)  # the Ctrl-C, mid-start\n"
+            "ex._stop_fork_server_at_exit = lambda: None\n"
+            "try:\n"
+            "    ex._ensure_fork_server(['distributed'])\n"
+            "    time.sleep(0.2)\n"
+            "    print('lost')\n"
+            "except KeyboardInterrupt:\n"
+            "    print('held')\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert out.stdout.strip() == "held", out.stdout + out.stderr

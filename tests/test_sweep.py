@@ -447,28 +447,31 @@ def test_resume_after_the_sweep_process_is_killed(tmp_path):
 @pytest.mark.slow
 @pytest.mark.filterwarnings(r"ignore:Port \d+ is already in use:UserWarning")
 def test_a_worker_killed_mid_sweep_does_not_fail_it(tmp_path, monkeypatch):
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
+
+    def worker_pids(cluster) -> list[int]:  # (from the nannies: no second client in this process beside the sweep's)
+        return [nanny.process.process.pid for nanny in cluster.workers.values()
+                if nanny.process is not None and nanny.process.process is not None]
 
     path = grid_file(tmp_path, "runs_per_task = 1\nruns_per_file = 4")
     path.write_text(path.read_text().replace("values = [0.5, 2.5]", "values = [0.5, 1.0, 1.5, 2.0, 2.5]"))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      host="127.0.0.1") as cluster, Client(cluster) as client:
-        pids = client.run(os.getpid)  # worker address -> process id
+                      host="127.0.0.1") as cluster:
+        pids = worker_pids(cluster)
         killed = []
         real_add = ChunkWriter.add
 
         def kill_a_worker_after_the_first_batch(self, result: dict) -> None:
             real_add(self, result)
             if not killed:
-                pid = next(iter(pids.values()))
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
 
         monkeypatch.setattr(ChunkWriter, "add", kill_a_worker_after_the_first_batch)
         folder = run_sweep(path, out=tmp_path / "sweep", scheduler=cluster.scheduler_address, progress=False)
         assert killed
-        client.wait_for_workers(2, timeout=HANG_GUARD_S)
-        assert killed[0] not in client.run(os.getpid).values()  # that worker really died (the nanny restarted one)
+        cluster.wait_for_workers(2, timeout=HANG_GUARD_S)
+        assert killed[0] not in worker_pids(cluster)  # that worker really died (the nanny restarted one)
     assert_exactly_once(folder, 15, 2)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["sessions"][0]["scheduler"] == cluster.scheduler_address
@@ -571,7 +574,7 @@ def test_a_sweep_in_which_every_run_failed_exits_1_with_the_first_error(tmp_path
     monkeypatch.setattr(LuxuryMarketModel, "run", broken)
     done = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "all"), "--workers", "1", "-q"])
     assert done.exit_code == 1, done.output
-    assert "(0 ok, 12 errors)" in done.stdout
+    assert "(0 ok, 12 errors)" in done.stderr and done.stdout.strip() == str(tmp_path / "all")  # (-q: the folder)
     assert "every run failed; the first error: FloatingPointError: a broken mechanism" in done.stderr
     assert "second line" not in done.stderr
     monkeypatch.undo()
@@ -585,7 +588,8 @@ def test_a_sweep_in_which_every_run_failed_exits_1_with_the_first_error(tmp_path
 
     monkeypatch.setattr(LuxuryMarketModel, "run", broken_once)
     done = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "one"), "--workers", "1", "-q"])
-    assert done.exit_code == 0 and "(11 ok, 1 errors)" in done.stdout, done.output
+    assert done.exit_code == 0 and "(11 ok, 1 errors)" in done.stderr, done.output
+    assert done.stdout.strip() == str(tmp_path / "one")  # (-q: only the folder on stdout)
 
 
 def test_a_sweep_too_big_for_the_memory_is_refused_before_its_folder_or_cluster(tmp_path, monkeypatch):
