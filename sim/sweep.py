@@ -298,6 +298,14 @@ def _execute(folder: Path, p: Plan, manifest: dict, workers: int | None, schedul
                 session["finished"] = now()
 
 
+def _probe_scheduler(workers: int | None, scheduler: str | None) -> None:
+    """Connect to the scheduler the sweep would use, if any, so that a wrong or silent address fails before the
+    sweep's folder is made or touched (a resumed one's manifest included): ``SchedulerUnavailable``."""
+    if scheduler or (workers != 1 and scheduler_address(None)):
+        with Executor(workers, scheduler) as probe:
+            probe.connect()
+
+
 def _normalised(exp: Experiment) -> dict:
     d = exp.model_dump(mode="json")
     for key in EXECUTION_FIELDS:
@@ -358,6 +366,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
                 setattr(stored.experiment, key, getattr(given.experiment, key))
         p = stored
         read_outputs(folder, ["point", "replication"])  # a damaged chunk file: one line, before anything is written
+        _probe_scheduler(workers, scheduler)
         _check_memory(p, workers, scheduler)
     else:
         p = plan(experiment_path)
@@ -366,9 +375,7 @@ def run_sweep(experiment_path: str | Path | None, out: str | Path | None = None,
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ScenarioError([f"{folder}: already exists; pass --resume to finish that sweep, "
                                  "or choose another --out"])
-        if scheduler or (workers != 1 and scheduler_address(None)):  # a wrong address fails before the folder
-            with Executor(workers, scheduler) as probe:
-                probe.connect()
+        _probe_scheduler(workers, scheduler)
         _check_memory(p, workers, scheduler)
         manifest = create_folder(p, folder)
     lock_file = lock(folder)

@@ -1006,3 +1006,22 @@ def test_batches_cover_every_run_and_taper_so_the_workers_end_together(n, cap, w
 def test_the_shipped_grid_is_split_into_tapering_tasks():
     assert sweep.batch_sizes(48, 5, 2) == [5, 5, 5, 5, 5, 5, 5, 4, 3, 2, 1, 1, 1, 1]
     assert sweep.batch_sizes(48, 5, 2, taper=False) == [5] * 9 + [3]
+
+
+@pytest.mark.parametrize("address, bad_address", [("bogus", True), ("tcp://127.0.0.1:9", False)])
+def test_resuming_with_a_scheduler_that_cannot_be_used_touches_nothing(tmp_path, grid_sweep, address, bad_address):
+    """A resumed sweep connects to its scheduler before it locks or writes its folder: a malformed address (the CLI
+    exits 2) or one where nothing answers (exit 1) leaves every file of the folder as it was."""
+    from typer.testing import CliRunner
+
+    from run_sim import app
+    from sim.executor import SchedulerUnavailable
+
+    folder = tmp_path / "sweep"
+    shutil.copytree(grid_sweep, folder)
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    done = CliRunner().invoke(app, ["sweep", str(grid_sweep.parent / "grid.toml"), "--resume", "--out", str(folder),
+                                    "--scheduler", address])
+    assert isinstance(done.exception, SchedulerUnavailable), done.output  # (cli() prints it: exit 2 or 1)
+    assert done.exception.bad_address == bad_address
+    assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
