@@ -14,6 +14,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+
+def quit_while_starting(signum: int, frame) -> None:
+    """SIGINT's handler until the command line is ready (its imports: a few tenths of a second): one line and exit
+    130, as a later Ctrl-C gives, rather than the traceback of whichever import it interrupted."""
+    print("Interrupted (Ctrl-C) before the command started: nothing was run.", file=sys.stderr)
+    raise SystemExit(130)
+
+
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, quit_while_starting)
+
 from sim.executor import prepare_for_command_line
 
 if __name__ == "__main__":  # (speed only) a sweep's workers' parent starts loading the model before the imports below
@@ -742,6 +753,8 @@ def cli() -> None:
     from sim.files import WriteError
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if signal.getsignal(signal.SIGINT) is quit_while_starting:  # ready: Ctrl-C is a KeyboardInterrupt again
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     warnings.showwarning = _show_warning
     try:
         app()

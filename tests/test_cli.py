@@ -529,3 +529,24 @@ def test_the_program_ends_as_python_would_without_its_teardown(tmp_path, body, c
     assert out.returncode == code, out.stderr
     assert out.stdout.splitlines() == ["x" * 100_000, "atexit ran after the thread"]
     assert out.stderr.strip() == stderr
+
+
+def test_a_ctrl_c_before_the_command_line_is_ready_is_one_line_and_exit_130(capsys, monkeypatch):
+    """Until ``cli()`` takes over, SIGINT's handler is ``quit_while_starting``: one line, exit 130, no import's
+    traceback; ``cli()`` then gives Ctrl-C back to Python (a KeyboardInterrupt, which the commands handle)."""
+    import signal
+
+    import run_sim
+
+    with pytest.raises(SystemExit) as stop:
+        run_sim.quit_while_starting(signal.SIGINT, None)
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "Interrupted (Ctrl-C) before the command started: nothing was run.\n"
+    previous = signal.signal(signal.SIGINT, run_sim.quit_while_starting)
+    try:
+        monkeypatch.setattr(sys, "argv", ["run_sim.py", "--help"])
+        with pytest.raises(SystemExit):
+            run_sim.cli()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
