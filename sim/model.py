@@ -634,9 +634,10 @@ class LuxuryMarketModel(mesa.Model):
         return self
 
     def _brand_arrays(self, m: int, calendar: lineup.LineCalendar) -> BrandArrays:
-        """The brands' parameters this month: rebuilt when a brand changed its policy, price or discount, came
-        on sale, or a line came on sale, ended or was repriced (a new ``calendar``, or a new epoch of it);
-        otherwise only prestige, reputation and marketing reach move."""
+        """The brands' parameters this month: made again in full when a brand has adopted a change (policy, price,
+        discount, dealers, lines: ``brand_changes`` moved); the fields that follow the lines on sale updated when a
+        line came on sale, ended or was repriced by its own dates (a new epoch of the ``calendar``); otherwise only
+        prestige, reputation and marketing reach move."""
         key = (self.brand_changes, self._calendar_key, int(calendar.epoch[m]))
         if key != self._brand_key:
             adopted = self._brand_key is None or key[0] != self._brand_key[0]  # a brand changed: everything again
