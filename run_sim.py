@@ -289,6 +289,7 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
 
     prepare_local_workers(workers, scheduler)  # the workers' parent loads the model while this process reads the design
     from sim.sweep import SweepIncomplete, SweepInterrupted, every_run_failed, run_sweep, sweep_summary
+    from sim.sweep_folder import read_manifest
 
     if resume and out is None:
         err.print("[red]--resume needs --out SWEEP_DIR (the folder to finish)[/]")
@@ -311,7 +312,8 @@ def sweep(experiment: Annotated[str, typer.Argument(help="Experiment name in sce
     summary = sweep_summary(folder)
     if quiet:  # only the folder, on a line of its own (dir=$(python run_sim.py sweep X -q)); failed runs on stderr
         console.print(str(folder), markup=False, highlight=False, soft_wrap=True)
-        if " 0 errors" not in summary:
+        counts = read_manifest(folder).get("status_counts", {})
+        if counts.get("error") or counts.get("missing"):
             print(f"Warning: {summary}", file=sys.stderr)
     else:
         console.print(summary, markup=False, highlight=False)
