@@ -5,6 +5,7 @@ Exit codes: 0 success, 2 bad input (the message names the file, the field and th
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -783,6 +784,11 @@ def cli() -> None:
     except ConnectionError as exc:  # sim.executor.SchedulerUnavailable: a --scheduler that does not answer
         err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
         sys.exit(2 if getattr(exc, "bad_address", False) else 1)  # a malformed address is input, the rest environment
+    except OSError as exc:  # the command's own output cannot be written (stdout on a full disk): one line, exit 1
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+            raise
+        print(f"cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def exit_without_teardown(main) -> None:

@@ -550,3 +550,15 @@ def test_a_ctrl_c_before_the_command_line_is_ready_is_one_line_and_exit_130(caps
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("command", [["scenarios"], ["--help"]])
+def test_output_that_cannot_be_written_is_one_line_and_exit_1(command):
+    """Standard output on a full disk (/dev/full: every write fails with ENOSPC): one line on stderr saying so,
+    exit 1 (the environment), not a traceback."""
+    with open("/dev/full", "w") as full:
+        out = subprocess.run([sys.executable, "run_sim.py", *command], cwd=Path(__file__).resolve().parent.parent,
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=HANG_GUARD_S)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == ["cannot write the output: No space left on device"], out.stderr
