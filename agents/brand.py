@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 
 from agents.policies import apply_levers, make_strategy
+from sim.brand_arrays import line_means
 from sim.lineup import implicit_line
 from sim.scenario import BODY_TYPES, TIERS, Brand, ModelLine, ServiceLevers, year_month_index
 
@@ -174,9 +175,7 @@ class BrandAgent(mesa.Agent):
         """The mean list price of the lines on sale now (all lines before the first month), 1989 USD: a brand's
         average, for reports (choice prices each line)."""
         m = max(self.model.month, 0)
-        on = np.flatnonzero(self.lines_on_sale(m)).tolist() or range(len(self.lines))
-        prices = self.line_prices(m).tolist()
-        return float(sum(prices[k] for k in on) / len(on))
+        return line_means(self.lines_on_sale(m).tolist(), self.line_prices(m).tolist(), None)[1]
 
     def trailing_sales_share(self, month: int) -> float:
         """The brand's share of all sales over the 12 months before ``month`` (0.0 if nothing was sold)."""

@@ -83,13 +83,13 @@ class BrandArrays(NamedTuple):
 
 
 def line_means(on_lines: list[bool], prices: list[float] | None,
-               defects: list[float]) -> tuple[bool, float | None, float]:
-    """A brand's on-sale flag (any line on sale), and the mean list price (None without ``prices``) and mean defects
-    per car-year of its lines on sale (of all its lines when none is), each line's values in the brand's line
-    order."""
+               defects: list[float] | None) -> tuple[bool, float | None, float | None]:
+    """A brand's on-sale flag (any line on sale), and the mean list price and mean defects per car-year of its
+    lines on sale (of all its lines when none is; None for what is not given), each line's values in the brand's
+    line order. The one rule for a brand's average (``BrandAgent.price`` and the brand arrays)."""
     on = [k for k, o in enumerate(on_lines) if o] or range(len(on_lines))
     price = float(sum(prices[k] for k in on) / len(on)) if prices is not None else None
-    return any(on_lines), price, sum(defects[k] for k in on) / len(on)
+    return any(on_lines), price, sum(defects[k] for k in on) / len(on) if defects is not None else None
 
 
 _DTYPES = {"on_sale": bool, "loaner_cars": bool, "take_back_guarantee": bool, "roadside_level": np.int64}
