@@ -28,7 +28,7 @@ import pandas as pd
 
 from sim.figures import Figure, brand_lines, brand_panels, heatmap, png_uri, style, thousands
 from sim.formats import MISSING, millions, number, percent, signed
-from sim.moments import POLK_BAND  # the make-loyalty band (sim/validation.py shows it too)
+from sim.moments import MIN_REPLACERS, POLK_BAND  # the make-loyalty band (sim/validation.py shows it too)
 from sim.report import cell, group_rows, head, markup, provenance, render, row, scenario_header, table, write_report
 from sim.style import brand_palette
 
@@ -340,9 +340,27 @@ def summary_years(years: list[int]) -> list[int]:
     return shown if last in shown else [*shown, last]
 
 
+def loyalty_band_note(summary: pd.DataFrame, years: list[int]) -> str:
+    """The band R.L. Polk's make loyalty supports (:data:`sim.moments.POLK_BAND`) and the brand-years of ``years``
+    whose mean repurchase loyalty lies outside it, of those with at least :data:`sim.moments.MIN_REPLACERS` real
+    replacing owners (fewer, e.g. a launch year, are too few to judge)."""
+    lo, hi = POLK_BAND
+    judged = summary[summary["year"].isin(years) & (summary["replacers_mean"] >= MIN_REPLACERS)]
+    loyalty = judged["repurchase_loyalty_mean"]
+    outside = judged[(loyalty < lo) | (loyalty > hi)].sort_values(["brand", "year"])
+    band = (f"R.L. Polk's make loyalty supports {lo:.0%}-{hi:.0%} (43% for the most loyal make of 1995, 44% over "
+            f"all makes in 1997)")
+    if outside.empty:
+        return f"{band}: every brand-year shown lies inside it."
+    return f"{band}; outside it: " + ", ".join(
+        f"{b} {y} ({percent(v)})" for b, y, v in outside[["brand", "year", "repurchase_loyalty_mean"]].itertuples(
+            index=False)) + "."
+
+
 def summary_tables(summary: pd.DataFrame, title: str = "", note: str = "") -> list[dict]:
-    """Two tables narrow enough for an 80-column terminal, brands by their last share: sales share by brand in the
-    summary years; then repurchase loyalty, conquest sales and sales in the last year (replication means).
+    """Three tables narrow enough for an 80-column terminal, brands by their last share: sales share, then
+    repurchase loyalty (with the band Polk's data support: :func:`loyalty_band_note`), by brand in the summary
+    years; then conquest sales and sales in the last year (replication means).
 
     Args:
         summary: ``sim.runner.summarise`` of a run's brand_year (``<column>_mean`` per year × brand).
@@ -351,15 +369,18 @@ def summary_tables(summary: pd.DataFrame, title: str = "", note: str = "") -> li
     years = summary_years(sorted(int(y) for y in summary["year"].unique()))
     last = years[-1]
     final = summary[summary["year"] == last].set_index("brand")
-    shares, others = [], []
+    shares, loyalty, others = [], [], []
     for brand in final["sales_share_mean"].sort_values(ascending=False).index:
         by_year = summary[summary["brand"] == brand].set_index("year")
         f = final.loc[brand]
         shares.append(row([cell(percent(by_year.loc[y, "sales_share_mean"])) for y in years], label=brand))
-        others.append(row([cell(percent(f["repurchase_loyalty_mean"], 0)), cell(number(f["conquest_sales_mean"])),
-                           cell(number(f["sales_mean"]))], label=brand))
+        loyalty.append(row([cell(percent(by_year.loc[y, "repurchase_loyalty_mean"], 0)) for y in years], label=brand))
+        others.append(row([cell(number(f["conquest_sales_mean"])), cell(number(f["sales_mean"]))], label=brand))
     heading = "\n".join(x for x in (title, "Sales share") if x)
-    return [table("summary", [head("brand", left=True), *(head(str(y)) for y in years)], shares, title=heading,
-                  note=note),
-            table("summary", [head("brand", left=True), head("loyalty"), head("conquest sales"), head("sales")], others,
-                  title=f"In {last}: repurchase loyalty, conquest sales and sales")]
+    year_heads = [head(str(y)) for y in years]
+    return [table("summary", [head("brand", left=True), *year_heads], shares, title=heading, note=note),
+            table("summary", [head("brand", left=True), *year_heads], loyalty,
+                  title="Repurchase loyalty (owners who replaced their car and bought the brand again)",
+                  note=loyalty_band_note(summary, years)),
+            table("summary", [head("brand", left=True), head("conquest sales"), head("sales")], others,
+                  title=f"In {last}: conquest sales and sales")]

@@ -188,8 +188,8 @@ def summarise(brand_year: pd.DataFrame) -> pd.DataFrame:
 
 class RunSet(Rendered, list):
     """The replications of one scenario: a list of :class:`RunResult` (sorted by replication) that knows its
-    scenario and renders its summary (``str()`` for the terminal, ``_repr_html_`` in a notebook): sales share by
-    brand in milestone years, then repurchase loyalty, conquest sales and sales (real units) in the last year,
+    scenario and renders its summary (``str()`` for the terminal, ``_repr_html_`` in a notebook): sales share and
+    repurchase loyalty by brand in milestone years, then conquest sales and sales (real units) in the last year,
     replication means (``sim.run_report.summary_tables``)."""
 
     def __init__(self, results=(), scenario: Scenario | None = None):

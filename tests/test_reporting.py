@@ -26,7 +26,7 @@ from sim.compare_report import build_compare_report
 from sim.executor import Executor
 from sim.files import toml_inline
 from sim.formats import difference, percent
-from sim.report import environment, render
+from sim.report import environment, render, rich_table, text_of
 from sim.results import write_comparison, write_results
 from sim.run_report import build_run_report
 from sim.runner import RunSet, run_replications
@@ -212,6 +212,25 @@ def test_a_run_set_prints_and_shows_its_summary(runs):
         assert all(brand in out for brand in last.index)
     assert "<table" in html and "<table" not in text
     assert_escaped(html)  # the title carries the scenario's question
+
+
+def test_the_run_summary_shows_loyalty_by_year_against_the_polk_band():
+    from sim.run_report import loyalty_band_note, summary_tables
+
+    def summary(**loyalty: float) -> pd.DataFrame:  # every year 1988-2010, two brands; loyalty["A1995"] = 0.09
+        return pd.DataFrame([{"year": y, "brand": b, "sales_share_mean": 0.5,
+                              "repurchase_loyalty_mean": loyalty.get(f"{b}{y}", 0.4),
+                              "replacers_mean": 5_000.0 if y > 1988 else 50.0, "conquest_sales_mean": 1.0,
+                              "sales_mean": 2.0} for y in range(1988, 2011) for b in ("A", "B")])
+    shown = [1988, 1991, 1995, 2000, 2005, 2010]
+    assert loyalty_band_note(summary(A1999=0.01), shown).endswith("every brand-year shown lies inside it.")
+    # below the floor with enough replacing owners: named; a launch year's few replacers are not judged
+    low = summary(A1988=0.02, A1995=0.094, A2010=0.61)
+    note = loyalty_band_note(low, shown)
+    assert note.endswith("outside it: A 1995 (9.4%), A 2010 (61.0%).") and "1988" not in note
+    text = "".join(text_of(rich_table(t), 80) for t in summary_tables(low))
+    assert "Repurchase loyalty" in text and "61%" in text and "A 1995 (9.4%)" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
 
 
 def test_a_comparison_prints_and_shows_its_differences(runs):
