@@ -141,7 +141,9 @@ def payback(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     """Per brand and year, cumulative differences (other − base) in service cost, service revenue, new-car margin
     and profit, as replication means. Where one scenario's policy costs more at first and earns more later, the
     cumulative profit difference changes sign once for good: ``payback_year`` is the first year from which it
-    keeps its final sign, and ``paid_back_by`` names the scenario that came out ahead."""
+    keeps its final sign, and ``paid_back_by`` names the scenario that came out ahead ("other" or "base"). Where the
+    difference never changed sign, ``payback_year`` is NaN and ``paid_back_by`` names the scenario ahead throughout;
+    where it ends at zero, both are empty (NaN, "")."""
     cols = ["service_cost", "profit", "service_revenue", "new_car_margin"]
     base, other = common(base, other)
     diff = (other.set_index(["replication", *KEYS])[cols] - base.set_index(["replication", *KEYS])[cols]).reset_index()
@@ -154,8 +156,10 @@ def payback(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
         values = group.sort_values("year")[["year", "cum_profit"]].to_numpy()
         sign = np.sign(values[:, 1])
         final = sign[-1]
-        if final == 0 or not (sign == -final).any():
+        if final == 0:
             return float("nan"), ""
+        if not (sign == -final).any():  # ahead throughout
+            return float("nan"), "other" if final > 0 else "base"
         first = int(np.flatnonzero(sign == -final).max()) + 1  # first year of the final run of one sign
         return float(values[first, 0]), "other" if final > 0 else "base"
 
@@ -207,6 +211,12 @@ class Verdict:
         payback: "YYYY", "ahead throughout" or "not within the run" (:func:`payback_of` on the mean cumulative
             profit difference); payback_years: each replication's payback year (NaN where it has none).
         share_clipped: the share interval ran past [−1, 1] and was cut there.
+        payback_labels: each replication's :func:`payback_of` label ("YYYY", "ahead throughout" or "not within
+            the run"): how far the mean's payback holds in each.
+        changes: what differs in ``brand``'s settings, in words (:func:`brand_differences`; empty when unknown).
+        market_changes: what differs outside the brands (:func:`market_differences`): then the scenarios are not
+            one market with one policy changed.
+        also_changed: the other brands whose settings differ, each with what differs ("BMW (service)").
     """
 
     policy: str
@@ -225,6 +235,16 @@ class Verdict:
     payback: str
     payback_years: tuple[float, ...]
     share_clipped: bool = False
+    payback_labels: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
+    market_changes: tuple[str, ...] = ()
+    also_changed: tuple[str, ...] = ()
+
+    @property
+    def service_policy(self) -> bool:
+        """Whether the brand's service settings differ (its service levers, dated or in a strategy response), so that
+        the difference in its service spending is a policy's cost. True when what differs is not known."""
+        return not self.changes or any(c in SERVICE_CHANGES for c in self.changes)
 
     def lines(self) -> list[str]:
         """The verdict in words, one sentence a line (the same in the terminal and the reports)."""
@@ -233,28 +253,117 @@ class Verdict:
 
         years = f"{self.first}–{self.last}"
         clipped = " (clipped)" if self.share_clipped else ""
-        who = (f"{self.policy} (the policy: more service spending for {self.brand}) against {self.without}"
-               if self.spending_differs else
-               f"{self.policy} against {self.without} (no difference in {self.brand}'s service spending)")
+        policy = self.spending_differs and self.service_policy and not self.market_changes
+        if policy:
+            who = f"{self.policy} (the policy: more service spending for {self.brand}) against {self.without}"
+        elif not self.spending_differs:
+            who = f"{self.policy} against {self.without} (no difference in {self.brand}'s service spending)"
+        elif not self.service_policy:
+            who = f"{self.policy} against {self.without} ({self.brand}'s service settings are the same)"
+        else:
+            who = f"{self.policy} against {self.without}"
         lines = [f"Verdict for {self.brand}, {years}: {who}, mean [95% interval] over {self.n} paired "
-                 "replications.",
-                 f"Bought: {difference(self.share[0] * 100, self.share[1] * 100, self.share[2] * 100, 'pp')} of "
-                 f"sales share in {self.last}{clipped}; "
-                 f"{difference(*self.sales, 'cars', 0)} sold; {money(self.profit)} of "
-                 "cumulative profit (net of the service spending).",
-                 f"Cost: {money(self.service_cost)} of extra service spending."]
-        if self.spending_differs:
+                 "replications."]
+        if self.changes:
+            lines.append(f"What differs for {self.brand}: {', '.join(self.changes)}.")
+        if self.market_changes:
+            lines.append(f"The scenarios also differ outside the brands ({', '.join(self.market_changes)}): this is "
+                         "not one policy in one market, and the figures below are not its effect alone.")
+        if self.also_changed:
+            also = [a.split(" (")[0] for a in self.also_changed] if self.market_changes else self.also_changed
+            lines.append(f"Other brands' settings differ too: {', '.join(also)} (their differences are in the "
+                         "tables).")
+        lines.append(f"Bought: {difference(self.share[0] * 100, self.share[1] * 100, self.share[2] * 100, 'pp')} of "
+                     f"sales share in {self.last}{clipped}; "
+                     f"{difference(*self.sales, 'cars', 0)} sold; {money(self.profit)} of "
+                     "cumulative profit (net of the service spending).")
+        if policy or not self.spending_differs:
+            lines.append(f"Cost: {money(self.service_cost)} of extra service spending.")
+        elif not self.service_policy:
+            lines.append(f"Service spending: {money(self.service_cost)}, not a service policy's cost: it follows from "
+                         "the other differences (more or fewer cars in service), so no return on it is given.")
+        else:
+            lines.append(f"Service spending: {money(self.service_cost)}; no return on it is given, as the "
+                         "scenarios differ outside the brands too.")
+        if policy:
             roi = difference(self.roi[0] * 100, self.roi[1] * 100, self.roi[2] * 100, "%", 0).replace(" %", "%")
-            lines.append(f"Return on that spending: {roi} (profit gained per dollar of extra service spending).")
+            others = [c for c in self.changes if c not in SERVICE_CHANGES]
+            credit = f"; it credits the other differences ({', '.join(others)}) to the spending too" if others else ""
+            lines.append(f"Return on that spending: {roi} (profit gained per dollar of extra service "
+                         f"spending{credit}).")
         lines.append(f"Net present value at {DISCOUNT_RATE:.0%} a year (real, to {self.first}): {money(self.npv)}.")
-        years_paid = [y for y in self.payback_years if y == y]
-        spread = ""
-        if len(years_paid) == len(self.payback_years) > 1:
-            low, high = min(years_paid), max(years_paid)
-            spread = f" (each replication: {low:.0f})" if low == high else f" (replications: {low:.0f}–{high:.0f})"
-        lines.append(f"Payback: {self.payback}{spread}" + (
-            " (the cumulative profit difference was never behind)." if self.payback == AHEAD_THROUGHOUT else "."))
+        lines.append(f"Payback: {self.payback}{self._payback_spread()}.")
         return lines
+
+    def _payback_spread(self) -> str:
+        """How the replications bear out the mean's payback (``payback``), in brackets: their payback years, and
+        how many were ahead throughout or not paid back within the run ("" when there is nothing to add)."""
+        n = len(self.payback_years)
+        ahead_mean = self.payback == AHEAD_THROUGHOUT
+        labels = self.payback_labels
+        if n < 2 or len(labels) != n:
+            return " (the cumulative profit difference was never behind)" if ahead_mean else ""
+        years = [y for y in self.payback_years if y == y]
+        ahead = sum(label == AHEAD_THROUGHOUT for label in labels)
+        never = sum(label == NOT_PAID_BACK for label in labels)
+        if ahead == n:
+            return " (the cumulative profit difference was never behind, in any replication)"
+        if never == n and self.payback == NOT_PAID_BACK:
+            return " (in every replication)"
+        span = "" if not years else f"{min(years):.0f}" if min(years) == max(years) else \
+            f"{min(years):.0f}–{max(years):.0f}"
+        if len(years) == n and not ahead_mean:
+            return f" (each replication: {span})" if "–" not in span else f" (replications: {span})"
+        parts = ([f"{ahead} ahead throughout"] if ahead else []) + (
+            [f"{len(years)} behind at first, paid back in {span}"] if years else []) + (
+            [f"{never} not paid back within the run"] if never else [])
+        lead = "the mean cumulative profit difference was never behind; " if ahead_mean else ""
+        return f" ({lead}of {n} replications: {', '.join(parts)})"
+
+
+SERVICE_CHANGES = ("service", "dated service changes", "strategy")  # what makes a brand's service a policy
+_BRAND_SETTINGS = {  # a brand's settings (``sim.scenario.Brand``), as a verdict names them when they differ
+    "service": "service", "strategy": "strategy", "launch": "launch", "price": "price", "price_index": "prices",
+    "discount": "discount", "models": "model lines", "initial_fleet_share": "initial fleet",
+    "new_car_margin": "new-car margin", "prestige": "prestige", "defects_per_car_year": "reliability",
+    "awareness": "awareness", "awareness_max": "awareness", "awareness_ramp_months": "awareness", "dealers": "dealers",
+    "dealer_capacity": "dealers", "word_of_mouth": "word of mouth"}
+_DATED = {"service": "dated service changes", "price": "dated prices", "price_index": "dated prices",
+          "discount": "dated prices", "dealers": "dated dealers", "dealer_capacity": "dated dealers"}
+_NOT_THE_MARKET = ("name", "question", "description", "extends", "brands", "simulation")
+
+
+def brand_differences(base: dict, other: dict, brand: str) -> list[str]:
+    """What differs in ``brand``'s settings between two scenarios (dicts: ``Scenario.model_dump(mode="json")``), in
+    words and in the order of the schema: "service", "discount", "model lines", "dated service changes" (a timeline
+    entry that changes service levers) ... Empty when the brand is the same, or missing from either; ["the whole
+    brand"] when it is in only one."""
+    a, b = base.get("brands", {}).get(brand), other.get("brands", {}).get(brand)
+    if a is None or b is None:
+        return [] if a is b else ["the whole brand"]
+    out: list[str] = []
+    for key in dict.fromkeys([*a, *b]):
+        if a.get(key) == b.get(key):
+            continue
+        if key == "timeline":
+            entries = [{k: v for k, v in e.items() if v not in (None, {}, [])} for e in (a.get(key) or [])]
+            others = [{k: v for k, v in e.items() if v not in (None, {}, [])} for e in (b.get(key) or [])]
+            changed = [e for e in entries if e not in others] + [e for e in others if e not in entries]
+            labels = [_DATED.get(k, f"dated {k}") for e in changed for k in e if k not in ("date", "note")]
+        else:
+            labels = [_BRAND_SETTINGS.get(key, key)]
+        out += [label for label in dict.fromkeys(labels) if label not in out]
+    return out
+
+
+def market_differences(base: dict, other: dict) -> list[str]:
+    """The settings outside the brands that differ between two scenarios (the market, choice, costs ...: top-level
+    sections of ``Scenario``), and brands in only one of them ("brands: Audi"): a comparison of two markets
+    rather than of one policy. Names, questions and run settings (``simulation``) are left out."""
+    keys = [k for k in dict.fromkeys([*base, *other]) if k not in _NOT_THE_MARKET and base.get(k) != other.get(k)]
+    a, b = base.get("brands", {}), other.get("brands", {})
+    only = [brand for brand in [*a, *b] if (brand in a) != (brand in b)]
+    return keys + ([f"brands: {', '.join(only)}"] if only else [])
 
 
 def changed_brands(base: dict, other: dict) -> list[str]:
@@ -266,8 +375,11 @@ def changed_brands(base: dict, other: dict) -> list[str]:
 
 
 def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name: str,
-            brand: str | None = None, candidates: list[str] | None = None) -> Verdict | None:
-    """The :class:`Verdict` of a comparison, oriented as the effect of the policy.
+            brand: str | None = None, candidates: list[str] | None = None,
+            scenarios: tuple[dict, dict] | None = None) -> Verdict | None:
+    """The :class:`Verdict` of a comparison, oriented as the effect of the policy: where the brand's service
+    settings differ (or what differs is not known), the scenario that spent more on its service against the one that
+    spent less; otherwise the compared scenario against the base.
 
     Args:
         base, other: ``brand_year`` tables of all replications of the base and the compared scenario.
@@ -275,7 +387,9 @@ def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name:
         brand: the brand judged (default: of ``candidates``, or of every brand when none is given or none is
             present, the one whose cumulative service spending differs most, else whose last-year sales share
             differs most).
-        candidates: the brands whose policy differs (:func:`changed_brands`).
+        candidates: the brands whose settings differ (default: :func:`changed_brands` of ``scenarios``).
+        scenarios: the base and the compared scenario as dicts (``Scenario.model_dump(mode="json")``), to say
+            what differs (:func:`brand_differences`, :func:`market_differences`); None: not said.
 
     Returns:
         The verdict, or None when the scenarios have no brand-year in common.
@@ -288,6 +402,8 @@ def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name:
     first, last = int(diff["year"].min()), int(diff["year"].max())
     totals = diff.groupby("brand", sort=False)[["service_cost"]].sum() / diff["replication"].nunique()
     if brand is None:
+        if candidates is None and scenarios is not None:
+            candidates = changed_brands(*scenarios)
         pool = [b for b in candidates or [] if b in totals.index] or list(totals.index)
         spend = totals.loc[pool, "service_cost"].abs()
         if spend.max() > 0.5:  # half a dollar over the run: a difference, not rounding
@@ -295,8 +411,15 @@ def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name:
         else:
             final = diff[diff["year"] == last].groupby("brand", sort=False)["sales_share"].mean().abs()
             brand = str(final.reindex(pool).fillna(0).idxmax())
-    sign = -1.0 if totals.loc[brand, "service_cost"] < 0 else 1.0
+    changes, market, also = (), (), ()
+    if scenarios is not None:
+        a, b = scenarios
+        changes = tuple(brand_differences(a, b, brand))
+        market = tuple(market_differences(a, b))
+        also = tuple(f"{x} ({', '.join(brand_differences(a, b, x))})" for x in changed_brands(a, b) if x != brand)
     differs = abs(totals.loc[brand, "service_cost"]) > 0.5
+    service_policy = scenarios is None or any(c in SERVICE_CHANGES for c in changes)
+    sign = -1.0 if service_policy and totals.loc[brand, "service_cost"] < 0 else 1.0
     d = diff[diff["brand"] == brand].sort_values(["replication", "year"])
     d = d.assign(**{c: sign * d[c] for c in cols})
     per = d.groupby("replication")
@@ -308,12 +431,14 @@ def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name:
     low, high, clipped = clip(low, high, (-1.0, 1.0))
     mean_cum = d.groupby("year")["profit"].mean().cumsum()
     _, label = payback_of(mean_cum.index.to_numpy(), mean_cum.to_numpy())
-    each = tuple(payback_of(g["year"].to_numpy(), g["profit"].cumsum().to_numpy())[0] for _, g in per)
+    each = [payback_of(g["year"].to_numpy(), g["profit"].cumsum().to_numpy()) for _, g in per]
     return Verdict(policy=other_name if sign > 0 else base_name, without=base_name if sign > 0 else other_name,
                    brand=brand, first=first, last=last, n=int(d["replication"].nunique()), spending_differs=differs,
                    share=(share_mean, low, high), sales=mean_interval(per["sales"].sum()),
                    profit=mean_interval(profit), service_cost=mean_interval(cost), roi=roi,
-                   npv=mean_interval(npv), payback=label, payback_years=each, share_clipped=clipped)
+                   npv=mean_interval(npv), payback=label, payback_years=tuple(y for y, _ in each),
+                   share_clipped=clipped, payback_labels=tuple(t for _, t in each), changes=changes,
+                   market_changes=market, also_changed=also)
 
 
 def headline(differences: pd.DataFrame, years: list[int]) -> pd.DataFrame:
@@ -372,8 +497,7 @@ class Comparison(Rendered):
     def verdict(self, name: str) -> Verdict | None:
         """:func:`verdict` of scenario ``name`` against the base (oriented as the effect of the policy)."""
         base, other = (self.runs[n][0].model_dump(mode="json") for n in (self.base, name))
-        return verdict(self.brand_year(self.base), self.brand_year(name), self.base, name,
-                       candidates=changed_brands(base, other))
+        return verdict(self.brand_year(self.base), self.brand_year(name), self.base, name, scenarios=(base, other))
 
     def headline(self) -> list[str]:
         """Each compared scenario's verdict in words, then a warning when there are too few replications

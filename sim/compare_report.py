@@ -24,7 +24,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
-from sim.compare import DISCOUNT_RATE, Verdict, changed_brands, total_differences, verdict
+from sim.compare import DISCOUNT_RATE, Verdict, total_differences, verdict
 from sim.figures import BAND, Figure, integer_years, line_with_band, png_uri, style, thousands
 from sim.files import safe_name
 from sim.formats import MISSING, difference
@@ -172,8 +172,8 @@ def compare_verdicts(cmp: CompareData) -> dict[str, Verdict | None]:
     """Each compared scenario's :func:`sim.compare.verdict` against the base, from the folder's runs."""
     base = cmp.runs[cmp.base].brand_year
     first = cmp.runs[cmp.base].scenario
-    return {s: verdict(base, cmp.runs[s].brand_year, cmp.base, s,
-                       candidates=changed_brands(first, cmp.runs[s].scenario)) for s in cmp.others}
+    return {s: verdict(base, cmp.runs[s].brand_year, cmp.base, s, scenarios=(first, cmp.runs[s].scenario))
+            for s in cmp.others}
 
 
 def payback_verdict(r: pd.Series, scenario: str, base: str) -> tuple[str, str]:
