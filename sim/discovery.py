@@ -10,21 +10,27 @@ its outputs, and its inputs too) as a *case of interest*, and asks which boxes o
   boxes. Of each trajectory this module keeps the box with the best balance of *coverage* (the share of all the
   cases of interest that the box holds) and *density* (the share of the runs in the box that are cases of
   interest): the highest harmonic mean of the two among boxes of density at least ``min_density`` (or, if none
-  reaches it, the densest). Then PRIM looks for a further box among the runs outside the boxes found (its
-  covering step), up to ``max_boxes``, as long as the new box reaches ``min_density``.
+  reaches it, the densest). Then PRIM looks for a further box among the runs outside every box found so far (its
+  covering step: Friedman & Fisher's "remove the box's cases, search the rest"), up to ``max_boxes``, as long as
+  the new box reaches ``min_density``.
 * CART (a scikit-learn decision tree through ``ema_workbench.analysis.cart``, leaves of at least ``mass_min``
   of the runs) as a second view: its rules as text, and the leaves where most runs are cases of interest.
 
 Each box is reported as a sentence a strategist can read: "when the uncertainty wom (word_of_mouth.strength) is
-below 0.05 and the lever free_months (...) is above 30 (coverage 82%, density 91%)". Coverage and density are
-over all the cases, whatever box found them first (a later box may overlap an earlier one's runs).
+below 0.05 and the lever free_months (...) is above 30 (coverage 82%, density 91%: ...)". Each box is counted on
+the cases it was sought among: the first on all of them, box k on those outside boxes 1 to k-1 (its limits, read
+over the whole input space, may reach into an earlier box's region; the cases there belong to the earlier box).
+So a box's *density* is the share of its cases outside the earlier boxes that are of interest, its *coverage* the
+share of all the cases of interest that it adds, and its *mass* the share of all the cases that it adds: over the
+boxes, coverages (and masses) add up to at most 100%, as along the EMA Workbench's peeling trajectories. CART's
+leaves do not overlap and are counted on all the cases.
 
 ``discover(...)`` returns a :class:`Discovery`; ``write_discovery(destination, discovery)`` writes, whole or not at
-all: ``boxes.csv`` (one row per box and restricted input: its bounds, role, coverage, density), ``trajectory.csv``
-and ``trajectory.png`` (coverage against density along each box's peeling), ``cart.txt``, ``manifest.json`` and
-``report.html``. Bad input (no sweep, a damaged one, an expression naming unknown columns or not a condition, no
-case of interest, or every run a case of interest) is a :class:`sim.scenario_files.ScenarioError` raised before
-anything is written.
+all: ``boxes.csv`` (one row per box and restricted input: its bounds, role, coverage, density, the cases it was
+counted on), ``cart_leaves.csv``, ``trajectory.csv`` and ``trajectory.png`` (coverage against density along each
+box's peeling), ``cart.txt``, ``manifest.json`` and ``report.html``. Bad input (no sweep, a damaged one, an
+expression naming unknown columns or not a condition, no case of interest, or every run a case of interest) is a
+:class:`sim.scenario_files.ScenarioError` raised before anything is written.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import difflib
 import math
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,9 +61,15 @@ PACKAGES = ("ema_workbench", "scikit-learn", "pandas", "numpy", "matplotlib")
 
 @dataclass
 class Box:
-    """One PRIM box as chosen from its peeling trajectory: ``limits`` (input -> (low, high) for a number, or the
-    set of values kept for a boolean or a string) of the inputs it restricts, and its statistics over all the
-    cases: ``coverage``, ``density``, ``mass`` (share of the runs inside), ``runs`` and ``cases`` inside."""
+    """One PRIM box as chosen from its peeling trajectory (or a CART leaf): ``limits`` (input -> (low, high) for a
+    number, inclusive, -inf/inf where unrestricted, or the set of values kept for a boolean or a string) of the
+    inputs it restricts, and its statistics on the cases it was counted on: those outside boxes 1 to ``after``
+    (the boxes before it; ``after`` = 0 for the first box and for a CART leaf: all the cases).
+
+    ``runs``: cases inside the box among those; ``cases``: cases of interest among its ``runs``; ``density`` =
+    cases / runs (NaN for an empty box); ``coverage`` = cases / all the cases of interest; ``mass`` = runs / all
+    the cases (shares in [0, 1]); ``sought_among`` and ``interest_among``: the cases outside the earlier boxes
+    and the cases of interest among them."""
 
     number: int
     limits: dict[str, tuple | set]
@@ -68,6 +80,9 @@ class Box:
     cases: int
     trajectory_step: int
     reached_density: bool
+    after: int = 0
+    sought_among: int | None = None
+    interest_among: int | None = None
 
 
 @dataclass
@@ -107,11 +122,17 @@ class Discovery:
         what = "runs" if self.on == "runs" else "design points (means over replications)"
         lines = [f"{self.n_interest:,} of {self.n_cases:,} {what} ({self.n_interest / self.n_cases:.0%}) meet: "
                  f"{self.where}"]
-        lines.append("PRIM boxes (coverage: share of those cases inside the box; density: share of the box's cases "
-                     "that meet it):")
+        lines.append("PRIM boxes, each sought and counted among the cases outside the boxes before it (coverage: "
+                     "the share of all the cases that meet it that the box adds; density: the share of the box's "
+                     "cases, outside earlier boxes, that meet it):")
         for box in self.boxes:
             flag = "" if box.reached_density else f" [density below {self.settings['min_density']:.0%}: a weak box]"
             lines.append(f"  {box.number}. {self.sentence(box)}{flag}")
+        if len(self.boxes) > 1:
+            held = sum(box.cases for box in self.boxes)
+            lines.append(f"  Together the {len(self.boxes)} boxes hold {held:,} of the {self.n_interest:,} cases that "
+                         f"meet it ({held / self.n_interest:.0%}), in {sum(box.runs for box in self.boxes):,} of the "
+                         f"{self.n_cases:,} cases")
         if self.cart_leaves:
             lines.append("CART leaves where most cases meet it:")
             lines += [f"  - {self.sentence(leaf)}" for leaf in self.cart_leaves]
@@ -239,12 +260,17 @@ def restricted(box: pd.DataFrame, init: pd.DataFrame) -> dict[str, tuple | set]:
     return out
 
 
-def _stats(number: int, limits: dict, x: pd.DataFrame, y: np.ndarray, step: int, min_density: float) -> Box:
-    inside = in_box(x, limits)
+def _stats(number: int, limits: dict, x: pd.DataFrame, y: np.ndarray, step: int, min_density: float,
+           among: np.ndarray | None = None, after: int = 0) -> Box:
+    """The :class:`Box` of ``limits`` counted on the cases ``among`` (bool, one per row of ``x``; default all of
+    them), those outside the ``after`` boxes before it: density over its cases there, coverage and mass as shares of
+    all the cases of interest and of all the cases (so that they add up over disjoint counts)."""
+    among = np.ones(len(y), dtype=bool) if among is None else among
+    inside = in_box(x, limits) & among
     runs, cases = int(inside.sum()), int(y[inside].sum())
     density = cases / runs if runs else math.nan
     return Box(number, limits, cases / y.sum(), density, runs / len(y), runs, cases, step,
-               bool(runs and density >= min_density))
+               bool(runs and density >= min_density), after, int(among.sum()), int(y[among].sum()))
 
 
 def choose_step(trajectory: pd.DataFrame, min_density: float) -> int:
@@ -263,38 +289,48 @@ def choose_step(trajectory: pd.DataFrame, min_density: float) -> int:
 
 def prim_boxes(x: pd.DataFrame, y: np.ndarray, max_boxes: int = MAX_BOXES, min_density: float = MIN_DENSITY,
                mass_min: float = MASS_MIN) -> tuple[list[Box], pd.DataFrame]:
-    """PRIM's boxes (the EMA Workbench's ``Prim``, its covering: each box is sought among the cases outside the
-    boxes before it) and their peeling trajectories.
+    """PRIM's boxes (the EMA Workbench's ``Prim``, its covering: each box is sought among the cases outside every
+    box before it) and their peeling trajectories.
 
     Args:
-        x: the inputs, one row per case (numbers peel; booleans and strings, as objects, are categories).
-        y: bool, whether each case is of interest.
-        max_boxes: boxes sought at most; the first is always kept, a later one only if it reaches ``min_density``.
+        x: the inputs, n rows (one per case; its index is ignored) by the inputs (numbers peel; booleans and
+            strings, as objects, are categories).
+        y: bool, shape (n,), whether each case is of interest (at least one).
+        max_boxes: boxes sought at most; the first is always kept, a later one only if it reaches ``min_density``
+            on the cases it was sought among; the search stops early when no case of interest is left outside
+            the boxes.
         min_density: see :func:`choose_step`.
-        mass_min: the smallest box PRIM peels to, as a share of the cases.
+        mass_min: the smallest box PRIM peels to, as a share of all the cases.
 
     Returns:
-        (boxes, trajectory): each box with its statistics over all the cases (:class:`Box`); the trajectories,
-        one row per step (box, step, coverage, density, mass, res_dim, chosen), each box's on the cases PRIM saw.
+        (boxes, trajectory): each box (:class:`Box`) counted on the cases it was sought among, those outside the
+        boxes before it, so that no case counts in two boxes and the coverages add up to at most 1; the
+        trajectories, one row per step (box, step, coverage, density, mass, res_dim, chosen), each box's on the
+        same cases and with the same denominators (its chosen row has the box's coverage, density and mass).
     """
     prim, _ = _ema()
+    x = x.reset_index(drop=True)  # the EMA Workbench takes the index for row positions
+    y = np.asarray(y, dtype=bool)
     with warnings.catch_warnings():  # the EMA Workbench 3.0 calls DataFrame.drop(inplace=True): pandas 3 deprecates it
         warnings.filterwarnings("ignore", message="The inplace keyword", module="ema_workbench")
         finder = prim.Prim(x, y.astype(np.int64), peel_alpha=PEEL_ALPHA, paste_alpha=PASTE_ALPHA, mass_min=mass_min)
     boxes, trajectories = [], []
+    outside = np.ones(len(y), dtype=bool)  # the cases in no box so far: where the next box is sought and counted
     for number in range(1, max_boxes + 1):
-        if number > 1 and finder.yi_remaining.size and not y[finder.yi_remaining].any():
+        if not y[outside].any():
             break
-        found = finder.find_box()
+        found = finder.find_box()  # peels the cases outside the boxes it has found (finder.yi_remaining)
         if found is None:
             break
         t = found.peeling_trajectory.reset_index(drop=True)
         step = choose_step(t, min_density)
-        found.select(step)
-        box = _stats(number, restricted(found.box_lims[step], finder.box_init), x, y, step, min_density)
+        found.select(step)  # the cases the finder removes before its next box: this box's among those outside
+        box = _stats(number, restricted(found.box_lims[step], finder.box_init), x, y, step, min_density,
+                     among=outside.copy(), after=number - 1)
         if number > 1 and not box.reached_density:
             break
         boxes.append(box)
+        outside &= ~in_box(x, box.limits)
         trajectories.append(pd.DataFrame({"box": number, "step": np.arange(len(t)), "coverage": t["coverage"],
                                           "density": t["density"], "mass": t["mass"], "res_dim": t["res_dim"],
                                           "chosen": np.arange(len(t)) == step}))
@@ -393,9 +429,15 @@ def describe(limits: dict, inputs: list[dict]) -> str:
     return "when " + " and ".join(parts)
 
 
+def _earlier(after: int) -> str:
+    """The boxes before a box, in words: "box 1", "boxes 1 and 2", "boxes 1-3"."""
+    return "box 1" if after == 1 else "boxes 1 and 2" if after == 2 else f"boxes 1-{after}"
+
+
 def _stats_text(box: Box) -> str:
-    return (f"coverage {box.coverage:.0%}, density {box.density:.0%}: {box.cases:,} of its {box.runs:,} cases meet "
-            "it")
+    where = f" outside {_earlier(box.after)}" if box.after else ""
+    return (f"coverage {box.coverage:.0%}, density {box.density:.0%}: {box.cases:,} of its {box.runs:,} cases{where} "
+            "meet it")
 
 
 # ---- the whole -----------------------------------------------------------------------------------------------------
@@ -441,13 +483,16 @@ def default_destination(folder: str | Path, started: datetime) -> Path:
 
 def boxes_table(d: Discovery, boxes: list[Box] | None = None) -> pd.DataFrame:
     """One row per box and restricted input (a box restricting nothing: one row without an input): box, coverage,
-    density, mass, runs, cases, input, role, path, low, high (numbers; -inf/inf where unrestricted) or values (a
-    category's kept values, ``|``-separated), and the box as a sentence."""
+    density, mass, runs, cases (see :class:`Box`: counted among the cases outside the boxes before it),
+    reached_min_density, after (how many boxes before it), sought_among and interest_among (the cases outside those
+    boxes, and the cases of interest among them), input, role, path, low, high (numbers; -inf/inf where
+    unrestricted) or values (a category's kept values, ``|``-separated), and the box as a sentence."""
     meta = {p["name"]: p for p in d.inputs}
     rows = []
     for box in d.boxes if boxes is None else boxes:
         common = dict(box=box.number, coverage=box.coverage, density=box.density, mass=box.mass, runs=box.runs,
-                      cases=box.cases, reached_min_density=box.reached_density)
+                      cases=box.cases, reached_min_density=box.reached_density, after=box.after,
+                      sought_among=box.sought_among, interest_among=box.interest_among)
         dims = box.limits.items() or [(None, None)]
         for name, lim in dims:
             p = meta.get(name, {})
@@ -457,7 +502,8 @@ def boxes_table(d: Discovery, boxes: list[Box] | None = None) -> pd.DataFrame:
                                       values="|".join(sorted(map(str, lim))) if isinstance(lim, set) else None,
                                       sentence=d.sentence(box)))
     return pd.DataFrame(rows, columns=["box", "coverage", "density", "mass", "runs", "cases", "reached_min_density",
-                                       "input", "role", "path", "low", "high", "values", "sentence"])
+                                       "after", "sought_among", "interest_among", "input", "role", "path", "low",
+                                       "high", "values", "sentence"])
 
 
 def _trajectory_plot(d: Discovery):
@@ -503,8 +549,11 @@ def manifest(d: Discovery, started: datetime) -> dict:
         "settings": d.settings,
         "method": "PRIM (ema_workbench.analysis.prim, covering) and CART (scikit-learn through "
                   "ema_workbench.analysis.cart)",
+        "boxes_counted_on": "each box on the cases outside the boxes before it (coverage: share of all the cases "
+                            "of interest; mass: share of all the cases)",
         "boxes": [{"box": b.number, "sentence": d.sentence(b), "coverage": b.coverage, "density": b.density,
-                   "mass": b.mass, "trajectory_step": b.trajectory_step} for b in d.boxes],
+                   "mass": b.mass, "runs": b.runs, "cases": b.cases, "sought_among": b.sought_among,
+                   "interest_among": b.interest_among, "trajectory_step": b.trajectory_step} for b in d.boxes],
         "cart_leaves": [d.sentence(leaf) for leaf in d.cart_leaves],
         "packages": package_versions(PACKAGES),
         "git_commit": git_commit(),
@@ -528,8 +577,7 @@ def write_discovery(destination: str | Path, d: Discovery, started: datetime) ->
     with atomic_folder(destination) as tmp:
         boxes = boxes_table(d)
         boxes.to_csv(tmp / "boxes.csv", index=False, float_format="%.6g")
-        leaves = boxes_table(d, [Box(i + 1, leaf.limits, leaf.coverage, leaf.density, leaf.mass, leaf.runs,
-                                     leaf.cases, -1, True) for i, leaf in enumerate(d.cart_leaves)])
+        leaves = boxes_table(d, [replace(leaf, number=i + 1) for i, leaf in enumerate(d.cart_leaves)])
         leaves.rename(columns={"box": "leaf"}).to_csv(tmp / "cart_leaves.csv", index=False, float_format="%.6g")
         d.trajectory.to_csv(tmp / "trajectory.csv", index=False, float_format="%.6g")
         fig = _trajectory_plot(d)
@@ -542,18 +590,23 @@ def write_discovery(destination: str | Path, d: Discovery, started: datetime) ->
                                       encoding="utf-8")
         man = manifest(d, started)
         write_json(tmp / "manifest.json", man)
-        rows = [row([cell(str(b.number), "bold"), cell(d.sentence(b), "name"), cell(f"{b.coverage:.0%}"),
-                     cell(f"{b.density:.0%}"), cell(f"{b.mass:.0%}"),
+        rows = [row([cell(str(b.number), "bold"), cell(d.sentence(b), "name"),
+                     cell(f"the {b.sought_among:,} outside {_earlier(b.after)}" if b.after else
+                          f"all {b.sought_among:,}"),
+                     cell(f"{b.coverage:.0%}"), cell(f"{b.density:.0%}"), cell(f"{b.mass:.0%}"),
                      cell("yes" if b.reached_density else "no", "pass" if b.reached_density else "fail")])
                 for b in d.boxes]
-        t = table("boxes", [head("box"), head("region", left=True), head("coverage"), head("density"),
-                            head("mass"), head(f"density ≥ {d.settings['min_density']:.0%}")], rows)
+        t = table("boxes", [head("box"), head("region", left=True), head("sought and counted among the cases"),
+                            head("coverage"), head("density"), head("mass"),
+                            head(f"density ≥ {d.settings['min_density']:.0%}")], rows)
         headlines = [f"{b.number}. {d.sentence(b)}" for b in d.boxes]
         write_report(tmp, render("discovery.html.j2", title=f"Discovery: {d.where}", d=d, man=man, boxes=t,
                                  headlines=headlines,
                                  figure={"title": "Peeling trajectory", "uri": uri,
                                          "caption": "Each point a box along PRIM's peeling, from the whole input "
-                                                    "space (coverage 100%) to ever smaller, denser boxes; colour: "
+                                                    "space (for box 1 coverage 100%; a later box peels only the "
+                                                    "cases outside the boxes before it, so it starts lower) to ever "
+                                                    "smaller, denser boxes; colour: "
                                                     "the inputs it restricts; circled: the box kept (the best "
                                                     "balance of coverage and density)."},
                                  provenance=provenance(man, extra={"Sweep": str(d.folder),

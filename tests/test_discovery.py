@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from sim.discovery import Box, choose_step, describe, discover, in_box, prim_boxes, write_discovery
 from sim.scenario_files import ScenarioError
-from tests.conftest import HANG_GUARD_S
+from tests.conftest import HANG_GUARD_S, fuzz_budget
 from tests.test_analysis import synthetic_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,7 +164,9 @@ def test_cli_discover_bad_input_exits_2_in_one_line_with_nothing_written(lhs_swe
     assert not out.exists() and not (folder / "discovery").exists()
 
 
-def test_box_statistics_are_over_all_the_cases():
+def test_box_statistics_are_over_the_cases_it_was_counted_on():
+    """A first box (or a CART leaf) is counted on all the cases; a later one only on those outside the boxes
+    before it, with coverage and mass still shares of all the cases of interest and of all the cases."""
     x = pd.DataFrame({"a": [0.1, 0.2, 0.3, 0.8, 0.9]})
     y = np.array([True, True, False, False, True])
     from sim.discovery import _stats
@@ -170,6 +174,109 @@ def test_box_statistics_are_over_all_the_cases():
     box = _stats(1, {"a": (-math.inf, 0.3)}, x, y, 0, 0.8)
     assert (box.runs, box.cases, box.coverage, box.density, box.mass) == (3, 2, 2 / 3, 2 / 3, 0.6)
     assert isinstance(box, Box) and not box.reached_density
+    assert (box.after, box.sought_among, box.interest_among) == (0, 5, 3)
+    outside_first = np.array([False, False, True, True, True])  # box 1 held a <= 0.2
+    later = _stats(2, {"a": (0.15, 1.0)}, x, y, 0, 0.5, among=outside_first, after=1)
+    assert (later.runs, later.cases, later.coverage, later.density, later.mass) == (3, 1, 1 / 3, 1 / 3, 0.6)
+    assert (later.after, later.sought_among, later.interest_among) == (1, 3, 1)
+
+
+# The review's grid (2026-12): lexus_share_2000 < 0.12 on a 4 x 3 grid of Lexus's complimentary maintenance and
+# dealer service quality, 4 replications, as 1/0 per replication. PRIM's box 1 is "maintenance at most 6"; the old
+# code then counted box 2 ("maintenance at most 18 and quality at most 0.55", 7 of 8) and box 3 (13 of 16) on all
+# the runs, box 1's included: coverages 60% + 35% + 65%.
+REVIEW_GRID = {(0, 0.5): "1111", (0, 0.6): "1111", (0, 0.775): "1111",
+               (12, 0.5): "0111", (12, 0.6): "1001", (12, 0.775): "0000",
+               (24, 0.5): "0110", (24, 0.6): "0001", (24, 0.775): "0000",
+               (36, 0.5): "0000", (36, 0.6): "0000", (36, 0.775): "0000"}
+REVIEW_INPUTS = [{"name": "maintenance", "path": "brands.Lexus.service.complimentary_maintenance_months",
+                  "kind": "int", "role": "lever"},
+                 {"name": "quality", "path": "brands.Lexus.service.dealer_service_quality", "kind": "float",
+                  "role": "lever"}]
+
+
+def review_grid() -> tuple[pd.DataFrame, np.ndarray]:
+    rows = [(m, q, flag == "1") for (m, q), flags in REVIEW_GRID.items() for flag in flags]
+    x = pd.DataFrame({"maintenance": [float(r[0]) for r in rows], "quality": [r[1] for r in rows]})
+    return x, np.array([r[2] for r in rows])
+
+
+def assert_covering(x: pd.DataFrame, y: np.ndarray, boxes: list[Box], trajectory: pd.DataFrame) -> None:
+    """Each box counted among the cases outside every earlier box (no case in two boxes), coverages and masses
+    adding up to at most 1, and each box's figures those of its chosen row of the peeling trajectory."""
+    outside = np.ones(len(y), dtype=bool)
+    for k, box in enumerate(boxes):
+        inside = in_box(x, box.limits) & outside
+        assert (box.after, box.sought_among, box.interest_among) == (k, outside.sum(), y[outside].sum())
+        assert (box.runs, box.cases) == (inside.sum(), y[inside].sum())
+        assert box.coverage == pytest.approx(y[inside].sum() / y.sum())
+        assert box.mass == pytest.approx(inside.sum() / len(y))
+        assert box.density == pytest.approx(y[inside].sum() / inside.sum()) if inside.any() else math.isnan(
+            box.density)
+        chosen = trajectory[(trajectory["box"] == box.number) & trajectory["chosen"]]
+        assert len(chosen) == 1 and chosen["step"].item() == box.trajectory_step
+        assert (chosen["coverage"].item(), chosen["mass"].item()) == pytest.approx((box.coverage, box.mass))
+        assert chosen["density"].item() == pytest.approx(box.density, nan_ok=True)
+        outside &= ~in_box(x, box.limits)
+    assert sum(b.coverage for b in boxes) <= 1 + 1e-12 and sum(b.mass for b in boxes) <= 1 + 1e-12
+    assert sum(b.cases for b in boxes) <= y.sum() and [b.number for b in boxes] == list(range(1, len(boxes) + 1))
+
+
+@pytest.mark.parametrize("min_density", [0.8, 0.5, 0.3])
+def test_later_boxes_are_sought_and_counted_outside_the_earlier_ones(min_density):
+    """The review's defect: box 2 and box 3 counted box 1's runs again (coverages adding to 160%, box 3 holding
+    box 2). Now no run counts in two boxes, and the coverages add up to at most 100%."""
+    x, y = review_grid()
+    boxes, trajectory = prim_boxes(x, y, max_boxes=3, min_density=min_density)
+    assert boxes[0].limits == {"maintenance": (-math.inf, boxes[0].limits["maintenance"][1])}
+    assert_covering(x, y, boxes, trajectory)
+    for box in boxes[1:]:  # here the later boxes' limits reach into box 1, whose runs count in none of them
+        assert box.reached_density and box.sought_among == len(y) - boxes[0].runs
+        assert (in_box(x, box.limits) & in_box(x, boxes[0].limits)).any()
+        assert box.runs == int((in_box(x, box.limits) & ~in_box(x, boxes[0].limits)).sum())
+    if min_density == 0.8:  # box 2 was "7 of its 8" with box 1's 4 runs; outside box 1 it is 3 of 4: not kept
+        assert len(boxes) == 1 and (boxes[0].runs, boxes[0].cases) == (12, 12)
+
+
+def test_the_summary_and_the_files_say_what_each_box_is_counted_on(tmp_path):
+    from sim.discovery import Discovery
+
+    x, y = review_grid()
+    boxes, trajectory = prim_boxes(x, y, max_boxes=3, min_density=0.5)
+    assert len(boxes) >= 2  # the test needs a later box
+    d = Discovery(tmp_path, "lexus_share_2000 < 0.12", "runs", REVIEW_INPUTS, x, y, boxes, trajectory, "", [],
+                  {"min_density": 0.5, "max_boxes": 3, "mass_min": 0.05})
+    lines = d.summary_lines()
+    assert "each sought and counted among the cases outside the boxes before it" in lines[1]
+    assert "cases outside box 1 meet it" in d.sentence(boxes[1]) and "outside" not in d.sentence(boxes[0])
+    held = sum(b.cases for b in boxes)
+    assert any(f"hold {held} of the {int(y.sum())} cases that meet it ({held / y.sum():.0%})" in line
+               for line in lines), lines
+    out = write_discovery(tmp_path / "found", d, pd.Timestamp.now(tz="UTC").to_pydatetime())
+    table = pd.read_csv(out / "boxes.csv").drop_duplicates("box")
+    assert table["sought_among"].tolist() == [b.sought_among for b in boxes] and table["sought_among"].iloc[0] == 48
+    assert table["coverage"].sum() <= 1 and table["after"].tolist() == list(range(len(boxes)))
+    man = json.loads((out / "manifest.json").read_text())
+    assert "outside the boxes before it" in man["boxes_counted_on"]
+    assert [b["sought_among"] for b in man["boxes"]] == table["sought_among"].tolist()
+    report = (out / "report.html").read_text()
+    assert "sought and counted among the cases" in report and f"the {boxes[1].sought_among} outside box 1" in report
+
+
+@fuzz_budget(15)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(12, 60), share=st.floats(0.1, 0.7),
+       min_density=st.sampled_from([0.2, 0.4, 0.8]))
+def test_prim_covering_never_counts_a_case_twice(seed, n, share, min_density):
+    """On random small datasets (a whole-number input, a real one, a boolean category), each box is counted among
+    the cases outside every box before it and the coverages add up to at most 100%."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"m": rng.integers(0, 4, n).astype(float), "q": rng.uniform(size=n),
+                      "b": pd.Series(rng.uniform(size=n) < 0.5).astype(object)})
+    y = rng.uniform(size=n) < share
+    assume(y.any() and not y.all())
+    boxes, trajectory = prim_boxes(x, y, max_boxes=3, min_density=min_density)
+    assert boxes
+    assert_covering(x, y, boxes, trajectory)
 
 
 TINY_REAL = """
