@@ -191,6 +191,7 @@ class Ledger:
             "service_cost": y["service_cost"] * scale,
             "service_margin": (y["service_revenue"] - y["service_cost"]) * scale,
             "new_car_margin": y["new_car_margin"] * scale,
+            "sales_revenue": y["sales_revenue"] * scale,
             "profit": profit * scale,
             "mean_price": mean_price,
             "clv": clv,

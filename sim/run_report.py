@@ -32,7 +32,7 @@ from sim.moments import MIN_REPLACERS, POLK_BAND  # the make-loyalty band (sim/v
 from sim.report import cell, group_rows, head, markup, provenance, render, row, scenario_header, table, write_report
 from sim.style import brand_palette
 
-MILESTONES = (1988, 1991, 1995, 2000, 2005, 2010)  # years of the terminal summary, where the run has them
+MILESTONES = (1988, 1991, 1995, 2000, 2005, 2010)  # years of the summaries (summary_years), where the run has them
 QUANTITIES = ("mean", "p05", "p95")  # the brand_year.csv suffixes
 
 
@@ -183,13 +183,6 @@ RUN_FIGURES = (plot_sales_share, plot_loyalty_churn, plot_switching, plot_csi, p
 
 
 # ---- the page ----------------------------------------------------------------------------------------------
-def run_milestones(years: list[int]) -> list[int]:
-    """First year, round years (every 5, or 10 for long runs) in between, last year."""
-    first, last = years[0], years[-1]
-    step = 5 if last - first <= 25 else 10
-    return sorted({first, last, *(y for y in years if y % step == 0)})
-
-
 def headline(run: RunData) -> list:
     """Sentences (HTML, their data escaped) on who leads, how it changed, how robust it is, loyalty and money.
 
@@ -208,10 +201,12 @@ def headline(run: RunData) -> list:
     leader = end["sales_share_mean"].idxmax()
     share, before = end.loc[leader, "sales_share_mean"], start["sales_share_mean"].get(leader, 0.0)
     direction = "up" if share > before else "down" if share < before else "unchanged"
-    lines = [markup("In {}, <b>{}</b> has the largest sales share: <b>{}</b> (5-95% across {} replications: {}–{}), "
-                    "{} {} pp from {} in {}.", last, leader, percent(share), reps,
-                    percent(end.loc[leader, "sales_share_p05"]), percent(end.loc[leader, "sales_share_p95"]),
-                    direction, number(abs(share - before) * 100, 1), percent(before), first)]
+    band = ("one replication: no band" if reps == 1 else
+            f"5-95% across {reps} replications: {percent(end.loc[leader, 'sales_share_p05'])}–"
+            f"{percent(end.loc[leader, 'sales_share_p95'])}")
+    lines = [markup("In {}, <b>{}</b> has the largest sales share: <b>{}</b> ({}), {} {} pp from {} in {}.", last,
+                    leader, percent(share), band, direction, number(abs(share - before) * 100, 1), percent(before),
+                    first)]
     if empty:
         lines.append(markup("No brand sold a car in {}.", ", ".join(str(y) for y in empty)))
     final = run.brand_year[(run.brand_year["year"] == last) & run.brand_year["sales_share"].notna()]
@@ -220,8 +215,8 @@ def headline(run: RunData) -> list:
     lines.append(markup("{} leads in {} of {} replications{}", leader, wins.get(leader, 0), reps,
                         "." if wins.get(leader, 0) == reps or not others else f"; {others}."))
     gain = (end["sales_share_mean"] - start["sales_share_mean"].reindex(end.index).fillna(0)).dropna().sort_values()
-    gainer = gain.index[-1] if len(gain) else leader
-    if gainer != leader and gain.iloc[-1] > 0:
+    gainer = gain.index[-1] if len(gain) and gain.iloc[-1] > 0 else leader  # (no gain: no gainer to name)
+    if gainer != leader:
         launch = launch_years(run.scenario).get(gainer)
         lines.append(markup("The biggest gain is <b>{}</b>'s{}: {} → {} ({} pp).", gainer,
                             f" (launched {launch})" if launch else "",
@@ -255,8 +250,9 @@ def money_verdict(run: RunData, brands: list[str]) -> list:
     lines = []
     for brand in brands:
         m = money.loc[brand]
-        lines.append(markup("Over {}–{}, {}'s service P&L totals {} and its profit {}, worth {} in {} at {} a year "
-                            "(replication means, {} dollars).", first_year, last_year, brand,
+        period = f"In {first_year}" if first_year == last_year else f"Over {first_year}–{last_year}"
+        lines.append(markup("{}, {}'s service P&L totals {} and its profit {}, worth {} in {} at {} a year "
+                            "(replication means, {} dollars).", period, brand,
                             millions(m["service_revenue"] - m["service_cost"], 1), millions(m["profit"], 1),
                             millions(m["npv"], 1), first_year, percent(DISCOUNT_RATE, 0), price_year))
     others = what_ifs(run.name)
@@ -305,7 +301,7 @@ def key_figures_table(run: RunData, palette: dict) -> dict:
     """Milestone years × brands: each key figure's mean with its 5-95% band over replications."""
     s = run.summary.set_index(["year", "brand"])
     rows = []
-    for year in run_milestones(run.years):
+    for year in summary_years(run.years):  # the terminal summary's years
         cells = {brand: [band_cell(*s.loc[(year, brand), [f"{c}_{q}" for q in QUANTITIES]], write)
                          for c, _, write in KEY_FIGURES]
                  for brand in run.brands}
@@ -332,12 +328,14 @@ def build_run_report(folder: Path) -> Path:
 
 # ---- the terminal summary ----------------------------------------------------------------------------------
 def summary_years(years: list[int]) -> list[int]:
-    """The summary's years: the milestones inside the run (evenly spaced years outside 1986-2010), and the last."""
+    """The years the run's summaries show, the terminal's and the report's alike: the first (the headline's
+    starting point), the :data:`MILESTONES` inside the run (evenly spaced years for a run outside 1986-2010), and
+    the last."""
     first, last = years[0], years[-1]
     shown = [y for y in MILESTONES if first <= y <= last]
     if len(shown) < 3:
-        shown = sorted({int(round(y)) for y in np.linspace(first, last, min(6, last - first + 1))})
-    return shown if last in shown else [*shown, last]
+        shown = [int(round(y)) for y in np.linspace(first, last, min(6, last - first + 1))]
+    return sorted({first, *shown, last})
 
 
 def loyalty_band_note(summary: pd.DataFrame, years: list[int]) -> str:

@@ -181,3 +181,15 @@ def test_a_market_of_a_handful_of_buyers_gives_finite_or_nan_outputs_and_rates_i
     for column in [c for c in table.columns if c.endswith(("_rate", "_share", "_loyalty"))]:
         values = table[column].dropna()
         assert ((values >= 0) & (values <= 1)).all(), column
+
+
+def test_one_replication_and_a_brand_not_yet_on_sale_read_truly_in_the_headline(tmp_path):
+    """One replication has no 5-95% band to quote; a brand that sold nothing in the run (launched after it) is
+    neither "the biggest gain" nor given a service P&L (a fresh-user review found "Infiniti's service P&L totals
+    $0.0M" in a one-year run)."""
+    sc = scenario(tmp_path, "late", LATE_ENTRANT.replace('launch = "2021-12"', 'launch = "2030-01"'))
+    runs = RunSet(run_replications(sc, 1, 5, workers=1), sc)
+    assert (runs.brand_year.loc[runs.brand_year["brand"] == "Late", "sales"] == 0).all()
+    text = " ".join(str(line) for line in runs.headline())
+    assert "(one replication: no band)" in text and "across 1 replications" not in text
+    assert "Late" not in text and "Solo's service P&L" in text

@@ -161,6 +161,9 @@ def test_yearly_counts_are_scaled_sums(filled):
     churn = led.churned_owners.reshape(3, 12, NB).sum(1) / led.replacers.reshape(3, 12, NB).sum(1)
     np.testing.assert_allclose(df["churn_rate"], churn.reshape(-1))
     np.testing.assert_allclose(df["profit"], df["new_car_margin"] + df["service_revenue"] - df["service_cost"])
+    np.testing.assert_allclose(df["sales_revenue"], led.sales_revenue.reshape(3, 12, NB).sum(1).reshape(-1) * scale)
+    sold = df["sales"] > 0  # the revenue is the cars sold at their mean price paid
+    np.testing.assert_allclose(df.loc[sold, "sales_revenue"], (df["mean_price"] * df["sales"])[sold])
 
 
 def test_yearly_partial_year_and_empty(filled):
