@@ -332,12 +332,15 @@ def analyze(sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder (resu
     """Sensitivity indices (Sobol S1/ST, Morris mu*/sigma) with confidence intervals, plots and CSVs; for a grid, the
     best point of each output (with its 95% interval) and main effects."""
     from sim.analysis import analyze as run_analysis
-    from sim.analysis import format_summary
+    from sim.analysis import caveat_line, format_summary
 
     try:
         folder = run_analysis(sweep_dir)
     except ScenarioError as exc:
         _fail(exc)
+    caveat = caveat_line(json.loads((folder / "analysis.json").read_text()))
+    if caveat:  # too small a sample, indices outside [0, 1]: one line, the numbers still shown (with it) below
+        print(f"Warning: {caveat}", file=sys.stderr)
     console.print(format_summary(folder), markup=False, highlight=False)
     console.print(f"Analysis: {folder}", markup=False, highlight=False, soft_wrap=True)
 
@@ -570,9 +573,46 @@ def validate_command(scenario: Annotated[str, typer.Argument(help="The calibrate
 def app_command(host: Annotated[str, typer.Option(help="Address to bind (local only by default).")] = "127.0.0.1",
                 port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765) -> None:
     """Start the browser app (sliders, live charts, network view) at http://HOST:PORT, offline."""
+    sockets = _listen(host, port)  # before the app's imports (seconds) and before the address is announced
     from sim.app import serve
 
-    serve(host=host, port=port)  # prints the address; exercises in docs/case_study.md
+    serve(host=host, port=port, sockets=sockets)  # prints the address; exercises in docs/case_study.md
+
+
+def _listen(host: str, port: int) -> list:
+    """Listening sockets bound to every address ``host`` names (as uvicorn would bind them), or one line and exit:
+    1 when one cannot be bound (the port is taken, an address this machine does not have, a port that needs
+    privileges), 2 when ``host`` does not resolve. Nothing is left bound on failure."""
+    import socket
+
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def refuse(reason: str, hint: str, code: int):
+        err.print(f"[red]cannot serve the app on {escape(where)}: {escape(reason)} ({hint})[/]", soft_wrap=True)
+        raise typer.Exit(code)
+
+    try:
+        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        refuse(str(getattr(exc, "strerror", None) or exc).lower(), "check --host", 2)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):  # (each address once)
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio binds each family apart
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        hint = {errno.EADDRINUSE: "try --port N", errno.EACCES: "a port below 1024 needs privileges; try --port N",
+                errno.EADDRNOTAVAIL: "this machine has no such address; check --host"}.get(exc.errno, "check --host "
+                                                                                                 "and --port")
+        reason = exc.strerror or str(exc)
+        refuse(reason[:1].lower() + reason[1:], hint, 1)
+    return sockets
 
 
 @app.command()

@@ -19,7 +19,10 @@ plots, CSV.
 * ``main_effects.csv`` (grid designs): per output, parameter and level, the mean output over the design points at
   that level (the other parameters at every one of their levels), with a 95% interval from the replications
   (:func:`main_effects`);
-* ``analysis.json``: what was analysed, and warnings (e.g. an output that is NaN at some design point).
+* ``analysis.json``: what was analysed, and warnings (e.g. an output that is NaN at some design point), among
+  them the ``caveats`` on the indices, also on their charts and one line on the CLI's stderr: a sample too small for
+  stable indices (Sobol' N below :data:`SOBOL_MIN_SAMPLES`, Morris r below :data:`MORRIS_MIN_TRAJECTORIES`) and
+  Sobol' indices or intervals outside [0, 1] (``noisy_outputs``: estimation noise; :func:`sobol_caveats`).
 
 Indices are computed on the mean output per design point (averaged over its replications). Replication noise
 left in those means shows up as index mass (S1 of a parameter that does nothing, sum of S1 above 1): use more
@@ -43,6 +46,15 @@ from sim.sweep_folder import chunk_files, read_manifest, read_outputs, read_tabl
 
 NUM_RESAMPLES = 1000  # bootstrap resamples for SALib's confidence intervals (at sim.stats.CONFIDENCE)
 FLOAT_FORMAT = "%.10g"  # CSV numbers: 10 significant digits (profits run to billions)
+# Below these a sample is too small for stable indices (a caveat, the numbers are still written): Sobol' base
+# samples N (Saltelli et al. and SALib's examples use hundreds to thousands, e.g. N = 1024) and Morris
+# trajectories r (Campolongo et al. 2007 and Saltelli et al. 2008: about 10 or more).
+SOBOL_MIN_SAMPLES = 64
+MORRIS_MIN_TRAJECTORIES = 10
+# A Sobol' index lies in [0, 1]: an estimate that reads outside it to 2 decimals (as printed), or a 95% interval
+# reaching more than INDEX_SLACK beyond it, is estimation noise and flagged (an inert parameter's interval reaching
+# a few hundredths below 0 is normal and is not).
+INDEX_SLACK = 0.1
 
 
 class AnalysisError(ScenarioError):
@@ -191,6 +203,65 @@ def sobol_indices(problem: dict, y_by_output: dict[str, np.ndarray], second_orde
             pd.DataFrame(rows2, columns=cols2), warnings)
 
 
+def sobol_base_samples(design_info: dict) -> int:
+    """N, the base samples of a Sobol' design: its points / (D + 2), or / (2D + 2) when sampled for second order."""
+    d = len(design_info["parameters"])
+    return int(design_info["points"]) // (2 * d + 2 if design_info.get("second_order") else d + 2)
+
+
+def sobol_caveats(table: pd.DataFrame, base_samples: int) -> tuple[list[str], list[str]]:
+    """Caveats on Sobol' indices (``table``: :func:`sobol_indices`'s), the numbers left as they are: (lines, the
+    outputs flagged). A base sample below :data:`SOBOL_MIN_SAMPLES`, and per output the indices that read outside
+    [0, 1] to 2 decimals or whose 95% interval reaches more than :data:`INDEX_SLACK` beyond it (no variance share
+    can be there: estimation noise)."""
+    caveats, noisy = [], []
+    if base_samples < SOBOL_MIN_SAMPLES:
+        caveats.append(f"N = {base_samples} base samples is too few for stable Sobol' indices (this check wants at "
+                       f"least {SOBOL_MIN_SAMPLES}; Saltelli et al. and SALib's examples use hundreds to thousands, "
+                       f"e.g. N = 1024): raise [design].samples (a power of 2) and read the intervals")
+    for output, rows in table.groupby("output", sort=False):
+        odd = []
+        for r in rows.itertuples():
+            for index in ("S1", "ST"):
+                value, half = float(getattr(r, index)), float(getattr(r, f"{index}_conf"))
+                if not np.isfinite(value):
+                    continue
+                low, high = (value - half, value + half) if np.isfinite(half) else (value, value)
+                shown = float(f"{value:.2f}")  # as the summary prints it
+                if shown < 0 or shown > 1 or low < -INDEX_SLACK or high > 1 + INDEX_SLACK:
+                    odd.append(f"{r.parameter} {index} {value:.2f}"
+                               + (f" (95% CI {low:.2f} to {high:.2f})" if np.isfinite(half) else ""))
+        if odd:
+            noisy.append(str(output))
+            caveats.append(f"{output}: Sobol' indices or their intervals outside [0, 1], where no index can be: "
+                           f"{', '.join(odd)}; that is estimation noise (too small a sample, or replication noise "
+                           f"in the means), not an effect")
+    return caveats, noisy
+
+
+def caveat_line(info: dict) -> str | None:
+    """The one line a terminal gets on stderr when an analysis has caveats (``info``: its ``analysis.json``):
+    the first, then the outputs whose indices lie outside [0, 1]; None without caveats."""
+    caveats, noisy = info.get("caveats", []), info.get("noisy_outputs", [])
+    if not caveats:
+        return None
+    if len(caveats) == len(noisy):  # only indices outside [0, 1]
+        return (f"Sobol' indices or their intervals outside [0, 1] (estimation noise, not effects) for "
+                f"{', '.join(noisy)}: see the warnings under the indices")
+    more = f"; and indices or intervals outside [0, 1] (estimation noise) for {', '.join(noisy)}" if noisy else ""
+    return f"{caveats[0]}{more}"
+
+
+def morris_caveats(trajectories: int) -> list[str]:
+    """A caveat when a Morris design has fewer than :data:`MORRIS_MIN_TRAJECTORIES` trajectories (each parameter's
+    mu*, sigma and interval come from that many elementary effects)."""
+    if trajectories >= MORRIS_MIN_TRAJECTORIES:
+        return []
+    return [f"r = {trajectories} trajectories is too few for stable Morris indices (each parameter's mu*, sigma and "
+            f"interval rest on {trajectories} elementary effects; Campolongo et al. 2007 and Saltelli et al. 2008 "
+            f"suggest about {MORRIS_MIN_TRAJECTORIES} or more): raise [design].trajectories"]
+
+
 def elementary_effects(problem: dict, sample: np.ndarray, run: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Morris elementary effects on the values the model ran (Morris 1991; Campolongo et al. 2007).
 
@@ -281,7 +352,7 @@ def _figure(width: float, height: float):
     return fig
 
 
-def _sobol_plot(table: pd.DataFrame, output: str, path: Path) -> None:
+def _sobol_plot(table: pd.DataFrame, output: str, path: Path, caveat: str | None = None) -> None:
     rows = table[table["output"] == output].sort_values("ST", ascending=True, na_position="first")
     n = len(rows)
     fig = _figure(7, 1.2 + 0.45 * n)
@@ -295,11 +366,15 @@ def _sobol_plot(table: pd.DataFrame, output: str, path: Path) -> None:
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(f"Sobol' index (bars: {CONFIDENCE:.0%} confidence interval)")
     ax.set_title(f"{output}: Sobol' sensitivity indices")
+    if caveat:  # on the chart itself, where the bars are read
+        import textwrap
+
+        fig.suptitle(textwrap.fill(f"Caveat: {caveat}", 100), fontsize=8, color="#b22222")
     ax.legend(loc="lower right", frameon=False)
     fig.savefig(path)
 
 
-def _morris_plot(table: pd.DataFrame, output: str, path: Path) -> None:
+def _morris_plot(table: pd.DataFrame, output: str, path: Path, caveat: str | None = None) -> None:
     rows = table[table["output"] == output].sort_values("mu_star", ascending=True, na_position="first")
     n = len(rows)
     fig = _figure(11, 1.4 + 0.45 * n)
@@ -318,6 +393,10 @@ def _morris_plot(table: pd.DataFrame, output: str, path: Path) -> None:
     ax2.set_xlabel("mu*")
     ax2.set_ylabel("sigma (non-linearity, interactions)")
     ax2.set_title("mu* vs sigma")
+    if caveat:
+        import textwrap
+
+        fig.suptitle(textwrap.fill(f"Caveat: {caveat}", 140), fontsize=8, color="#b22222")
     fig.savefig(path)
 
 
@@ -391,6 +470,8 @@ def analyze(sweep_dir: str | Path) -> Path:
     counts = summary.drop_duplicates("point").set_index("point")["runs"]
     empty = int((counts == 0).sum())
     warnings: list[str] = []
+    caveats: list[str] = []  # the indices' (also among the warnings): too small a sample, values out of range
+    noisy: list[str] = []
     if empty == n_points:  # nothing finished: no design gives an analysis of nothing
         raise AnalysisError([f"{folder}: none of its {n_points} design points has a finished run: nothing to analyse "
                              f"yet; run them with --resume --out {folder}"])
@@ -412,25 +493,32 @@ def analyze(sweep_dir: str | Path) -> Path:
         problem = design_info.get("salib_problem")
         if kind == "sobol":
             table, table2, w = sobol_indices(problem, y, bool(design_info.get("second_order")), seed)
-            warnings += w
+            base = sobol_base_samples(design_info)
+            caveats, noisy = sobol_caveats(table, base)
+            warnings += w + caveats
             table.to_csv(tmp / "sobol_indices.csv", index=False, float_format=FLOAT_FORMAT)
             files.append("sobol_indices.csv")
             if design_info.get("second_order"):
                 table2.to_csv(tmp / "sobol_second_order.csv", index=False, float_format=FLOAT_FORMAT)
                 files.append("sobol_second_order.csv")
+            small = [f"N = {base} base samples, too few for stable indices"] if base < SOBOL_MIN_SAMPLES else []
             for o in outputs:
-                _sobol_plot(table, o, tmp / f"sobol_{o}.png")
+                said = small + (["indices outside [0, 1] are estimation noise"] if o in noisy else [])
+                _sobol_plot(table, o, tmp / f"sobol_{o}.png", "; ".join(said) or None)
                 files.append(f"sobol_{o}.png")
         elif kind == "morris":
             names = [p["name"] for p in params]
             x = read_table(folder / "sample.parquet")[names].to_numpy(dtype=float)
             ran = read_table(folder / "design.parquet").sort_values("point")[names].to_numpy(dtype=float)
             table, w = morris_indices(problem, x, ran, y, seed)
-            warnings += w
+            trajectories = n_points // (len(names) + 1)
+            caveats = morris_caveats(trajectories)
+            warnings += w + caveats
             table.to_csv(tmp / "morris_indices.csv", index=False, float_format=FLOAT_FORMAT)
             files.append("morris_indices.csv")
             for o in outputs:
-                _morris_plot(table, o, tmp / f"morris_{o}.png")
+                _morris_plot(table, o, tmp / f"morris_{o}.png", f"r = {trajectories} trajectories, too few for "
+                             f"stable indices" if caveats else None)
                 files.append(f"morris_{o}.png")
         elif kind == "grid":
             names = [p["name"] for p in params]
@@ -456,7 +544,8 @@ def analyze(sweep_dir: str | Path) -> Path:
                        "grid": "summary, scatter plots, the best point per output and main effects (means over "
                                "the design points at each level, t intervals from the replications)",
                        }.get(kind, "summary and scatter plots"),
-            "warnings": warnings, "files": files, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "warnings": warnings, "caveats": caveats, "noisy_outputs": noisy, "files": files,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         (tmp / "analysis.json").write_text(json.dumps(info, indent=2) + "\n")
     return destination
@@ -473,7 +562,9 @@ def format_summary(analysis_dir: str | Path, top: int = 3) -> str:
             rows = rows.sort_values("ST", ascending=False).head(top)
             ranked = ", ".join(f"{r.parameter} ST {r.ST:.2f}±{r.ST_conf:.2f} (S1 {r.S1:.2f})"
                                for r in rows.itertuples())
-            lines.append(f"  {output}: {ranked}")
+            noise = " [indices or intervals outside [0, 1]: estimation noise, see the warnings]" \
+                if str(output) in info.get("noisy_outputs", []) else ""
+            lines.append(f"  {output}: {ranked}{noise}")
     elif (folder / "morris_indices.csv").exists():
         table = pd.read_csv(folder / "morris_indices.csv")
         for output, rows in table.groupby("output", sort=False):

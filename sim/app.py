@@ -448,7 +448,8 @@ if solara is not None:
 # --------------------------------------------------------------------------------------------------------
 # Serving
 # --------------------------------------------------------------------------------------------------------
-def serve(host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning") -> None:
+def serve(host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning",
+          sockets: list | None = None) -> None:
     """Start the Solara server for this app on ``host:port`` and block until it is stopped (Ctrl-C).
 
     Works offline: the page's assets come from the ``solara-assets`` package through the local server, and
@@ -459,9 +460,13 @@ def serve(host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning")
         host: the address to bind (loopback by default: the app is not meant to face a network).
         port: the TCP port.
         log_level: uvicorn's log level.
+        sockets: listening sockets already bound to ``host:port`` (``run_sim.py app`` binds them before it imports
+            this module, so a port that is taken is one line and exit 1 at once, before any address is announced);
+            None: uvicorn binds ``host:port`` itself.
 
     Raises:
-        SystemExit: the address cannot be bound (the port is taken): uvicorn logs the reason and exits with 3.
+        SystemExit: (``sockets`` None) the address cannot be bound (the port is taken): uvicorn logs the reason and
+            exits with 3.
     """
     os.environ["SOLARA_APP"] = "sim.app"
     os.environ["SERVER_NAME"] = host
@@ -479,5 +484,14 @@ def serve(host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning")
 
     start_warming(spare=True)  # the kernels compile while the server starts (the page says so), then a first market
     print(f"luxsim app: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
-    uvicorn.run(starlette_app, host=host, port=port, log_level=log_level, loop="asyncio")
+    if sockets is None:
+        uvicorn.run(starlette_app, host=host, port=port, log_level=log_level, loop="asyncio")
+        return
+    server = uvicorn.Server(uvicorn.Config(starlette_app, host=host, port=port, log_level=log_level, loop="asyncio"))
+    try:  # as uvicorn.run does, on the sockets given
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE (the app's startup failed; uvicorn logged why)
 

@@ -32,6 +32,7 @@ data do not describe (``sim.moments.coverage``) is refused before anything runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,23 @@ def _not_covered(fact: str, expected: str, why: str) -> dict:
     """A facts-table row for a fact the run cannot judge: ``passed`` None, ``simulated`` saying why."""
     return {"fact": fact, "expected": expected, "simulated": f"not covered: {why}",
             "replications_holding": float("nan"), "passed": None}
+
+
+def beside(value: float, bounds: tuple[float, ...], percent: bool = True, decimals: int = 0) -> str:
+    """``value`` as a fact's table prints it next to ``bounds``, the bounds it is judged against (as a percentage
+    with ``percent``): ``decimals`` decimals, or more (up to 6) until the figure as written lies on the same side of
+    every bound as ``value`` does, so a value outside a band never reads as on or inside it (9.55% against a floor of
+    10% is "9.6%", not "10%"), nor one inside as outside."""
+    scale = 100 if percent else 1
+    for d in range(decimals, 7 if np.isfinite(value) else decimals + 1):  # (NaN: written as it is)
+        text = f"{value * scale:.{d}f}"
+        if not np.isfinite(value):
+            break
+        shown = Decimal(text)
+        if all((shown > Decimal(repr(b)) * scale) == (value > b) and (shown < Decimal(repr(b)) * scale) == (value < b)
+               for b in bounds):
+            break
+    return f"{text}%" if percent else text
 
 
 def _missing(brand_year: pd.DataFrame, brands: tuple[str, ...] | list[str]) -> list[str]:
@@ -195,7 +213,7 @@ def fact_acquisition_beats_churn(brand_year: pd.DataFrame, scenario: Scenario, b
     return {"fact": fact,
             "expected": f"(conquest + new-to-segment) / churned > 1 in every year "
                         f"{launch + 1}-{int(rows['year'].max())}",
-            "simulated": (f"lowest ratio {ratio.min():.2f} ({worst})" if worst is not None
+            "simulated": (f"lowest ratio {beside(ratio.min(), (1.0,), False, 2)} ({worst})" if worst is not None
                           else "no churned owners" if len(ratio) else "no years"),
             "replications_holding": float(held.mean()) if len(held) else 0.0,
             "passed": bool(len(mean) and (mean["margin"] > 0).all())}
@@ -222,7 +240,8 @@ def fact_sticky_incumbents(brand_year: pd.DataFrame, scenario: Scenario, before:
     mean = float(per_rep.mean()) if len(per_rep) else float("nan")
     return {"fact": fact,
             "expected": f"pooled over {', '.join(incumbents)}: in [{lo:.0%}, {hi:.0%}]",
-            "simulated": f"{mean:.0%} (" + ", ".join(f"{b} {v:.0%}" for b, v in by_brand.items()) + ")",
+            "simulated": f"{beside(mean, LOYALTY_BAND)} ("  # each brand's too: read against the band
+                         + ", ".join(f"{b} {beside(v, LOYALTY_BAND)}" for b, v in by_brand.items()) + ")",
             "replications_holding": float(per_rep.between(lo, hi).mean()) if len(per_rep) else 0.0,
             "passed": bool(lo <= mean <= hi)}
 
@@ -246,7 +265,8 @@ def fact_loyalty_in_band(brand_year: pd.DataFrame, scenario: Scenario, band: tup
     first, last = int(rows["year"].min()), int(rows["year"].max())
     return {"fact": f"Every brand's repurchase loyalty {label}, {first}-{last}",
             "expected": f"every brand-year in [{lo:.0%}, {hi:.0%}] ({why})",
-            "simulated": f"lowest {mean.min():.0%} ({b_min} {y_min}), highest {mean.max():.0%} ({b_max} {y_max})",
+            "simulated": f"lowest {beside(mean.min(), band)} ({b_min} {y_min}), "
+                         f"highest {beside(mean.max(), band)} ({b_max} {y_max})",
             "replications_holding": float(held.mean()), "passed": bool(mean.between(lo, hi).all())}
 
 
@@ -289,7 +309,8 @@ def fact_parity_removes_gain(brand_year: pd.DataFrame, parity: pd.DataFrame, sce
     removed = (g - gp) / g.where(g != 0)  # NaN for a replication with no gain to remove
     mean, lo, hi = mean_interval(removed.to_numpy())
     return {"fact": fact, "expected": expected,
-            "simulated": f"gain {g.mean():.1%} -> {gp.mean():.1%} with parity: {mean:.0%} removed "
+            "simulated": f"gain {g.mean():.1%} -> {gp.mean():.1%} with parity: "
+                         f"{beside(mean, (MOST,))} removed "
                          f"({interval_text(lo, hi, int(removed.notna().sum()))}, paired seeds)",
             "replications_holding": float((removed > MOST).mean()), "passed": bool(mean > MOST)}
 

@@ -15,6 +15,7 @@ from scipy import stats
 from sim import sweep_folder
 from sim.analysis import AnalysisError, analyze, format_summary
 from sim.design import plan
+from tests.conftest import HANG_GUARD_S
 
 PI = 3.141592653589793
 OUTPUT = """
@@ -94,6 +95,53 @@ def test_sobol_recovers_the_ishigami_indices(tmp_path):
     assert "x2 ST 0.4" in format_summary(out)
 
 
+def test_a_tiny_sobol_sample_is_flagged_and_its_impossible_indices_called_noise_not_hidden(tmp_path):
+    """samples = 4: indices far outside [0, 1]. They are still written and shown, with caveats: the sample size and
+    the guidance in analysis.json, the summary and the CLI's one stderr line, the values outside [0, 1] named as
+    estimation noise next to them; the command still succeeds."""
+    import subprocess
+    import sys
+
+    from sim.analysis import SOBOL_MIN_SAMPLES, caveat_line
+
+    folder = synthetic_sweep(tmp_path, SOBOL_ISHIGAMI.replace("samples = 1024", "samples = 4"), ishigami)
+    out = analyze(folder)
+    table = pd.read_csv(out / "sobol_indices.csv")
+    assert np.isfinite(table[["S1", "ST"]]).all().all()  # the numbers are kept ...
+    outside = (table[["S1", "ST"]] < 0) | (table[["S1", "ST"]] > 1)
+    assert outside.any().any()  # ... impossible ones included (this sample gives some)
+    info = json.loads((out / "analysis.json").read_text())
+    small, noise = info["caveats"]
+    assert small.startswith("N = 4 base samples is too few for stable Sobol' indices")
+    assert f"at least {SOBOL_MIN_SAMPLES}" in small and "N = 1024" in small and "[design].samples" in small
+    assert noise.startswith("y: Sobol' indices or their intervals outside [0, 1]") and "estimation noise" in noise
+    assert info["noisy_outputs"] == ["y"] and set(info["caveats"]) <= set(info["warnings"])
+    summary = format_summary(out).splitlines()
+    assert "estimation noise" in summary[1] and summary[1].startswith("  y: ")  # on the indices' own line
+    assert f"  warning: {small}" in summary and f"  warning: {noise}" in summary
+    line = caveat_line(info)
+    assert "\n" not in line and line.startswith("N = 4 base samples") and "outside [0, 1]" in line
+
+    done = subprocess.run([sys.executable, "run_sim.py", "analyze", str(folder)], cwd=Path(__file__).parent.parent,
+                          capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert done.returncode == 0, done.stderr
+    said = [s for s in done.stderr.splitlines() if s.strip()]
+    assert said == [f"Warning: {line}"], done.stderr
+    assert "N = 4 base samples" in done.stdout and "estimation noise" in done.stdout
+
+
+def test_a_large_enough_sobol_sample_of_indices_in_range_has_no_caveat():
+    from sim.analysis import sobol_caveats
+
+    table = pd.DataFrame(dict(output="y", parameter=["a", "b", "c"], S1=[0.6, 0.3, -0.004], S1_conf=[0.05, 0.04, 0.06],
+                              ST=[0.65, 0.35, 0.01], ST_conf=[0.05, 0.05, 0.03]))
+    assert sobol_caveats(table, 64) == ([], [])  # an inert parameter's interval a few hundredths below 0 is normal
+    lines, noisy = sobol_caveats(table.assign(ST=[1.02, 0.35, 0.01]), 64)  # reads 1.02: outside, to 2 decimals
+    assert noisy == ["y"] and "a ST 1.02 (95% CI 0.97 to 1.07)" in lines[0]
+    lines, noisy = sobol_caveats(table.assign(S1_conf=[0.05, 0.04, 0.2]), 32)  # an interval reaching to -0.20
+    assert noisy == ["y"] and "N = 32 base samples" in lines[0] and "c S1 -0.00 (95% CI -0.20 to 0.20)" in lines[1]
+
+
 def test_sobol_linear_model_with_replications_averaged(tmp_path):
     experiment = """
 replications = 3
@@ -160,6 +208,37 @@ range = [0, 1]
     assert table.loc["x1", "sigma"] == pytest.approx(0.0, abs=1e-9)  # linear: no spread
     assert table.loc["dealers", "sigma"] == pytest.approx(0.0, abs=1e-9)
     assert (out / "morris_y.png").exists()
+    assert info_caveats(out) == []  # 20 trajectories
+
+
+def info_caveats(out: Path) -> list[str]:
+    return json.loads((out / "analysis.json").read_text())["caveats"]
+
+
+def test_a_morris_design_with_few_trajectories_is_flagged(tmp_path):
+    from sim.analysis import MORRIS_MIN_TRAJECTORIES, caveat_line
+
+    experiment = """
+[design]
+kind = "morris"
+trajectories = 3
+levels = 4
+[[parameters]]
+path = "choice.inertia"
+name = "x1"
+range = [0, 1]
+[[parameters]]
+path = "choice.wom_weight"
+name = "x2"
+range = [0, 1]
+"""
+    out = analyze(synthetic_sweep(tmp_path, experiment, lambda x1, x2: 4 * x1 + x2 ** 2))
+    assert np.isfinite(pd.read_csv(out / "morris_indices.csv")["mu_star"]).all()  # still computed and written
+    (caveat,) = info_caveats(out)
+    assert caveat.startswith("r = 3 trajectories is too few for stable Morris indices")
+    assert f"about {MORRIS_MIN_TRAJECTORIES} or more" in caveat and "[design].trajectories" in caveat
+    assert caveat_line(json.loads((out / "analysis.json").read_text())) == caveat
+    assert f"  warning: {caveat}" in format_summary(out).splitlines()
 
 
 @pytest.mark.parametrize("levels", [4, 6])

@@ -204,6 +204,31 @@ def test_a_scheduler_that_does_not_answer_exits_in_one_line_and_writes_nothing(t
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_app_on_a_port_that_is_taken_exits_1_in_one_line_before_announcing_an_address(monkeypatch):
+    """A port another process holds: one line naming the address and the reason, exit 1, no URL printed, and at
+    once: before the app's imports (seconds), which here would fail; a host that does not resolve is bad input."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    import run_sim
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = cli("app", "--port", str(port))
+        assert done.returncode == 1, done.stderr
+        assert done.stdout == ""
+        assert done.stderr.strip() == f"cannot serve the app on 127.0.0.1:{port}: address already in use (try --port N)"
+        monkeypatch.setitem(sys.modules, "sim.app", None)  # importing the app now raises
+        quick = CliRunner().invoke(run_sim.app, ["app", "--port", str(port)])
+        assert quick.exit_code == 1 and "address already in use" in quick.output, quick.output
+        bad = cli("app", "--host", "no-such-host.invalid", "--port", str(port))
+    assert bad.returncode == 2 and bad.stdout == "", bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "no-such-host.invalid" in bad.stderr, bad.stderr
+
+
 def test_a_question_with_square_brackets_is_printed_as_written(tmp_path):
     """Console output is never read as rich markup: a question may hold [/x] or [bold]."""
     scenario = tmp_path / "brackets.toml"

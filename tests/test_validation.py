@@ -99,6 +99,36 @@ def test_loyalty_band_fact_needs_every_brand_year_with_enough_replacers_inside()
     assert val.fact_loyalty_in_band(few, SCENARIO)["passed"]
 
 
+def _reads(text: str) -> float:
+    """The number a figure such as '9.6%' or '0.999' reads as (a percentage as a fraction)."""
+    return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+
+
+def test_a_figure_beside_its_bound_never_reads_on_the_wrong_side_of_it():
+    """The review's case: Jaguar's 1987 loyalty 9.55% against the floor of 10% printed as "lowest 10%", then FAIL.
+    Every fact prints its judged figure with as many digits as it takes to sit on its true side of each bound."""
+    low = val.fact_loyalty_in_band(loyalty({"Cadillac": 0.45, "Jaguar": 0.0955}, replacers=50_000), SCENARIO,
+                                   (val.POLK_BAND[0], 1.0), "keeps more than a few owners")
+    assert not low["passed"] and "lowest 9.6% (Jaguar 1987)" in low["simulated"]
+    high = val.fact_loyalty_in_band(loyalty({"Cadillac": 0.45, "Lexus": 0.6004}, replacers=50_000), SCENARIO)
+    assert not high["passed"] and "highest 60.04% (Lexus 1987)" in high["simulated"]
+    sticky = val.fact_sticky_incumbents(loyalty(dict.fromkeys(INCUMBENTS, 0.3496)), SCENARIO)
+    assert not sticky["passed"] and sticky["simulated"].startswith("34.96% (")  # not "35%", on the floor
+    inside = val.fact_sticky_incumbents(loyalty(dict.fromkeys(INCUMBENTS, 0.3504)), SCENARIO)
+    assert inside["passed"] and inside["simulated"].startswith("35.04% (")  # nor inside read as on the bound
+    churn = val.fact_acquisition_beats_churn(lexus_flows({1990: 10, 1991: -0.1}), SCENARIO)
+    assert not churn["passed"] and "lowest ratio 0.999 (1991)" in churn["simulated"]  # not "1.00"
+    weak = val.fact_parity_removes_gain(shares([0.2, 0.2]), shares([0.1002, 0.1002]), SCENARIO)
+    assert not weak["passed"] and "49.9% removed" in weak["simulated"]  # not "50%"
+    # far from its bounds a figure keeps its usual digits
+    assert val.beside(0.58, val.POLK_BAND) == "58%" and val.beside(1.234, (1.0,), False, 2) == "1.23"
+    for value in (0.0955, 0.09999, 0.1, 0.10001, 0.59996, 0.6, 0.60004, 0.3499999, 0.5000001):
+        for bounds in (val.POLK_BAND, val.LOYALTY_BAND, (val.MOST,)):
+            shown = _reads(val.beside(value, bounds))
+            for b in bounds:
+                assert (shown < b) == (value < b) and (shown > b) == (value > b), (value, bounds)
+
+
 def shares(value_1995: list[float]) -> pd.DataFrame:
     return pd.DataFrame([{"replication": r, "year": y, "brand": "Lexus", "sales_share": v if y == 1995 else 0.0}
                          for r, v in enumerate(value_1995) for y in (1988, 1995)])
