@@ -637,7 +637,7 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
         sim.executor.TaskError: a run raised (the message names the coalition and the replication).
     """
     from sim.executor import Executor
-    from sim.model import memory_needed
+    from sim.model import memory_needed, run_size
     from sim.runner import estimated_seconds
 
     levers, first, last = check_inputs(scenario, brand, levers, metric, first, last)
@@ -652,7 +652,8 @@ def attribute(scenario: Scenario, brand: str, levers: list[str], metric: str = "
                                 label=lambda _, job: (f"coalition {coalition_name(job[0], levers)}, "
                                                       f"replication {job[2]}"),
                                 cost=sum(estimated_seconds(job[1], buyers) for job in jobs),
-                                memory=(max(memory_needed(sc, buyers) for sc in scenarios), f"{buyers:,} buyers"))
+                                memory=(max(memory_needed(sc, buyers) for sc in scenarios),
+                                        run_size(scenario, buyers)))
         execution = executor.describe()
     values = np.full((len(scenarios), reps), np.nan)
     frames, run_seconds = [], {}

@@ -202,8 +202,10 @@ def check_memory(per_run: int, what: str, at_once: int = 1, new_processes: int =
     workers = (f" + {_gb(WORKER_BASELINE)} for each of {new_processes} new processes" if new_processes > 1 else
                f" + {_gb(WORKER_BASELINE)} for a new process" if new_processes == 1 else "")
     hint = " or --workers" if at_once > 1 or new_processes > 1 else ""
-    raise InsufficientMemory(f"not enough memory: {what} need about {_gb(per_run)} a run{times}{workers} "
-                             f"({_gb(needed)}), this machine has {_gb(available)} available; lower --buyers{hint}")
+    total = f" ({_gb(needed)})" if times or workers else ""
+    grows = " (or --years, or the growth)" if "annual_growth" in what else ""
+    raise InsufficientMemory(f"not enough memory: {what} need about {_gb(per_run)} a run{times}{workers}{total}, "
+                             f"this machine has {_gb(available)} available; lower --buyers{hint}{grows}")
 
 
 class SchedulerUnavailable(ConnectionError):

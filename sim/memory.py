@@ -25,6 +25,18 @@ def population_capacity(scenario: Scenario, buyers: int | None = None) -> int:
     return int((buyers or scenario.simulation.buyers) * growth * 1.02) + 64
 
 
+def run_size(scenario: Scenario, buyers: int | None = None) -> str:
+    """What one run simulates, for a message about its memory: "20,000 buyers", and, where the segment's growth
+    (``market.annual_growth``) more than doubles them over the run, what they grow to and why."""
+    buyers = buyers or scenario.simulation.buyers
+    grown = population_capacity(scenario, buyers)
+    if grown <= 2 * buyers:
+        return f"{buyers:,} buyers"
+    mk = scenario.market
+    return f"{buyers:,} buyers growing to about {grown:,.0f} (market.annual_growth {mk.annual_growth:.0%} a year for " \
+           f"{mk.years} years)"
+
+
 def memory_needed(scenario: Scenario, buyers: int | None = None) -> int:
     """Peak bytes one run of ``scenario`` with ``buyers`` needs, estimated before anything is allocated from the
     shapes the model allocates: every slot's columns (``Population.nbytes`` of one slot, brand tastes included), the

@@ -41,7 +41,7 @@ from sim import choice, kernels, lineup, replacement, reputation, rules, satisfa
 from sim.brand_arrays import BrandArrays
 from sim.executor import check_memory
 from sim.finance import event_money
-from sim.memory import PEAK_OVER_STATE, memory_needed, population_capacity  # noqa: F401 - (re-exported)
+from sim.memory import PEAK_OVER_STATE, memory_needed, population_capacity, run_size  # noqa: F401 - (re-exported)
 from sim.metrics import Ledger
 from sim.network import build_network
 from sim.population import LAST_MONTH, NEVER, NO_BRAND, Calendar, Complaints, Population
@@ -316,7 +316,7 @@ class LuxuryMarketModel(mesa.Model):
         if self.initial_buyers < 1:
             raise ValueError(f"buyers: at least 1 is needed, got {self.initial_buyers}")
         # before anything is allocated: a run that cannot fit is refused with its estimate, not a MemoryError later
-        check_memory(memory_needed(scenario, self.initial_buyers), f"{self.initial_buyers:,} buyers")
+        check_memory(memory_needed(scenario, self.initial_buyers), run_size(scenario, self.initial_buyers))
         self.scale = mk.segment_households / self.initial_buyers  # real households per simulated buyer
 
         # the brands' state that moves every month, a column each (BrandAgent.prestige and .reputation read them),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.executor import Executor
-from sim.model import LuxuryMarketModel, memory_needed
+from sim.model import LuxuryMarketModel, memory_needed, run_size
 from sim.report import Rendered
 from sim.scenario import Scenario
 
@@ -129,8 +129,8 @@ def run_scenarios(scenarios: dict[str, Scenario], replications: int | None = Non
     seed = first.simulation.seed if seed is None else seed
     tasks = [(sc, r, seed, buyers, engine, extra) for sc in scenarios.values() for r in range(skip, replications)]
     cost = sum(estimated_seconds(sc, buyers, engine) for sc, *_ in tasks)
-    memory = (max(memory_needed(sc, buyers) for sc in scenarios.values()),
-              f"{buyers or first.simulation.buyers:,} buyers")
+    biggest = max(scenarios.values(), key=lambda sc: memory_needed(sc, buyers))
+    memory = (memory_needed(biggest, buyers), run_size(biggest, buyers or first.simulation.buyers))
     own = executor is None
     executor = executor or Executor()
     try:

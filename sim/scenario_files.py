@@ -588,6 +588,25 @@ def date_warnings(scenario: Scenario) -> list[str]:
     return lines
 
 
+GROWTH_WARNING_FACTOR = 10.0  # a segment that grows (or shrinks) more than this over the run is worth a word
+
+
+def growth_warnings(scenario: Scenario) -> list[str]:
+    """A ``market.annual_growth: reason`` line when the segment grows more than :data:`GROWTH_WARNING_FACTOR`-fold
+    over the run (the simulated buyers, and the run's time and memory, grow with it) or shrinks below its inverse
+    (the last years rest on few buyers); empty otherwise."""
+    mk = scenario.market
+    factor = (1.0 + mk.annual_growth) ** mk.years
+    if factor > GROWTH_WARNING_FACTOR:
+        return [f"market.annual_growth: {mk.annual_growth:.0%} a year for {mk.years} years grows the segment "
+                f"{factor:,.0f}-fold: the run simulates, and takes the time and memory of, about that many times "
+                "the buyers it starts with"]
+    if factor < 1.0 / GROWTH_WARNING_FACTOR:
+        return [f"market.annual_growth: {mk.annual_growth:.0%} a year for {mk.years} years shrinks the segment to "
+                f"{factor:.1%} of its start: the last years rest on few buyers"]
+    return []
+
+
 def set_fields(raw: dict, values: dict[str, Any]) -> dict:
     """Keyword field paths set to Python values (:func:`set_values`), each error line starting ``PATH=VALUE: ``.
 
@@ -670,8 +689,8 @@ def load_scenario(name: str | Path, overrides: list[str] | None = None,
         changed = set_values(changed, {join_path(keys): value}, context=f"{option}: ")
     changed = set_fields(changed, values or {})
     scenario = validate(changed, source)
-    for line in _summarised(date_warnings(scenario), scenario, raw):  # against the file's own years
-        warnings.warn(f"{source}: {line}", ScenarioWarning, stacklevel=2)
+    for line in _summarised(date_warnings(scenario), scenario, raw) + growth_warnings(scenario):
+        warnings.warn(f"{source}: {line}", ScenarioWarning, stacklevel=2)  # (dates against the file's own years)
     return scenario
 
 

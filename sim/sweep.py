@@ -223,12 +223,12 @@ def batch_sizes(n_runs: int, runs_per_task: int, n_workers: int, taper: bool = T
 
 def _memory(p: Plan) -> tuple[int, str]:
     """(peak bytes of the sweep's largest run, what it is): its base scenario at the most buyers any point runs."""
-    from sim.memory import memory_needed
+    from sim.memory import memory_needed, run_size
 
     scenario = validate(p.base, "the sweep's base scenario")
     varied = next((info.name for info in p.params if info.path == "simulation.buyers"), None)
     buyers = int(p.design[varied].max()) if varied else scenario.simulation.buyers
-    return memory_needed(scenario, buyers), f"{buyers:,} buyers"
+    return memory_needed(scenario, buyers), run_size(scenario, buyers)
 
 
 def _check_memory(p: Plan, workers: int | None, scheduler: str | None) -> None:

@@ -81,9 +81,25 @@ def test_cli_refuses_a_run_too_big_for_this_machine_in_one_line(tmp_path):
     done = cli("run", "lexus_us_1989", "-n", "100000", "--years", "30", "--set", "market.annual_growth=0.5",
                "--out", str(tmp_path / "big"))
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == 1 and len(lines) == 1, done.stderr
-    assert lines[0].startswith("not enough memory: 100,000 buyers need about") and "available" in lines[0]
+    assert done.returncode == 1 and len(lines) == 2, done.stderr
+    # the scenario's warning names the growth, and so does the refusal, with what to lower
+    assert lines[0].startswith("Warning: ") and "market.annual_growth: 50% a year for 30 years grows the segment " \
+        "191,751-fold" in lines[0]
+    assert lines[1].startswith("not enough memory: 100,000 buyers growing to about ") and "available" in lines[1]
+    assert "(market.annual_growth 50% a year for 30 years)" in lines[1] and "lower --buyers" in lines[1]
+    assert lines[1].endswith("(or --years, or the growth)")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_segment_that_grows_or_shrinks_tenfold_is_worth_a_warning():
+    from sim.scenario_files import ScenarioWarning, growth_warnings, load_scenario
+
+    assert growth_warnings(load_scenario("lexus_us_1989")) == []
+    assert growth_warnings(load_scenario("lexus_us_1989", ["market.annual_growth=0.09"])) == []  # 25 years: 8.6-fold
+    with pytest.warns(ScenarioWarning, match="grows the segment 11-fold"):  # 10.8-fold
+        load_scenario("lexus_us_1989", ["market.annual_growth=0.1"])
+    (shrinks,) = growth_warnings(load_scenario("lexus_us_1989", ["market.annual_growth=-0.1"]))
+    assert "shrinks the segment to 7.2% of its start" in shrinks
 
 
 @pytest.mark.parametrize("sizes", ["0", "-5", "2000,0"])
