@@ -170,29 +170,19 @@ range = [0, 1]
     assert table["ST"].idxmax() == "x1"
 
 
+X1, X2 = ("choice.inertia", "x1", [0, 1]), ("choice.wom_weight", "x2", [0, 1])
+
+
+def morris_design(trajectories: int, *parameters: tuple[str, str, list]) -> str:
+    """A Morris experiment file's text: 4 levels, ``trajectories``, and (path, name, range) parameters."""
+    return f'[design]\nkind = "morris"\ntrajectories = {trajectories}\nlevels = 4\n' + "".join(
+        f'[[parameters]]\npath = "{path}"\nname = "{name}"\nrange = {list(bounds)}\n'
+        for path, name, bounds in parameters)
+
+
 def test_morris_ranks_a_linear_model_on_the_values_run(tmp_path):
-    experiment = """
-[design]
-kind = "morris"
-trajectories = 20
-levels = 4
-[[parameters]]
-path = "choice.inertia"
-name = "x1"
-range = [0, 1]
-[[parameters]]
-path = "choice.wom_weight"
-name = "x2"
-range = [0, 1]
-[[parameters]]
-path = "brands.Lexus.dealers"
-name = "dealers"
-range = [50, 150]
-[[parameters]]
-path = "choice.defect_weight"
-name = "x4"
-range = [0, 1]
-"""
+    experiment = morris_design(20, X1, X2, ("brands.Lexus.dealers", "dealers", [50, 150]),
+                               ("choice.defect_weight", "x4", [0, 1]))
     folder = synthetic_sweep(tmp_path, experiment, lambda x1, x2, dealers, x4: 4 * x1 + x2 + 0.01 * dealers)
     design = pd.read_parquet(folder / "design.parquet")
     assert design["dealers"].dtype == np.int64  # the model ran rounded values ...
@@ -218,20 +208,7 @@ def info_caveats(out: Path) -> list[str]:
 def test_a_morris_design_with_few_trajectories_is_flagged(tmp_path):
     from sim.analysis import MORRIS_MIN_TRAJECTORIES, caveat_line
 
-    experiment = """
-[design]
-kind = "morris"
-trajectories = 3
-levels = 4
-[[parameters]]
-path = "choice.inertia"
-name = "x1"
-range = [0, 1]
-[[parameters]]
-path = "choice.wom_weight"
-name = "x2"
-range = [0, 1]
-"""
+    experiment = morris_design(3, X1, X2)
     out = analyze(synthetic_sweep(tmp_path, experiment, lambda x1, x2: 4 * x1 + x2 ** 2))
     assert np.isfinite(pd.read_csv(out / "morris_indices.csv")["mu_star"]).all()  # still computed and written
     (caveat,) = info_caveats(out)
