@@ -162,6 +162,21 @@ def named(table: dict[str, Any], kind: str) -> None:
         printable(name, f"a {kind}'s name" + (f" {name!r}" if name else ""))
 
 
+class FieldError(ValueError):
+    """A rule of a model broken by one of its fields (or of a nested model's): ``loc`` is that field's path from
+    the model whose validator raised it (``("brands", "Lexus", "launch")`` from :class:`Scenario`), so the error
+    line names the field (:func:`sim.scenario_files.validate`) rather than the model (``(top level)``).
+
+    Args:
+        loc: the field path, relative to the model validated.
+        message: the reason, without the path.
+    """
+
+    def __init__(self, loc: tuple, message: str):
+        super().__init__(message)
+        self.loc = tuple(loc)
+
+
 def year_month_index(date: str, start_year: int) -> int:
     """Months from January of ``start_year`` to ``date``: the model's month index of that date.
 
@@ -884,8 +899,17 @@ class Scenario(StrictModel):
                                     and (line.launch is None or year_month_index(line.launch, start) <= 0)
                                     and (line.end is None or year_month_index(line.end, start) > 0)
                                     for line in b.models):
-                raise ValueError(f"brands.{n}.models: the brand is on sale at the start (its owners' cars are "
-                                 f"on the road) but none of its lines is on sale in January {start}")
+                later = sorted(line.launch for line in b.models if line.launch not in (None, "response")
+                               and year_month_index(line.launch, start) > 0)
+                first = f" (the first launches {later[0]})" if later else ""
+                if b.launch is None:
+                    raise FieldError(("brands", n, "models"), f"the brand is on sale at the start (launch omitted: "
+                                     f"its owners' cars are on the road) but none of its lines is on sale in "
+                                     f"January {start}{first}: give the brand a launch, or a line on sale then")
+                raise FieldError(("brands", n, "launch"), f"{b.launch} is not after the run's start ({start}-01), "
+                                 f"so the brand is on sale at the start, but none of its lines is on sale in "
+                                 f"January {start}{first}: launch the brand when its first line launches, or a "
+                                 f"line by {start}-01")
         total = sum(b.initial_fleet_share for b in present.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(

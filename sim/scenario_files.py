@@ -38,7 +38,7 @@ import numpy as np
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario import Scenario, year_month_index
+from sim.scenario import FieldError, Scenario, ServiceLevers, year_month_index
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -429,6 +429,44 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
+def _walk(model: type[BaseModel], loc: tuple) -> tuple[Any, int | None, tuple | None]:
+    """Follow a pydantic error location through ``model``'s annotations.
+
+    Returns:
+        ``(annotation, tag, field)``: the annotation at ``loc`` (``None`` where the location leaves the models);
+        ``tag``, the index in ``loc`` of a union member's name where the location enters a union of plain values
+        (``dealer_capacity = 5.0 | "unlimited"``: pydantic reports one error per member, each under its member's
+        name), else ``None``; ``field``, the model and field name holding that union.
+    """
+    current: Any = model
+    owner: tuple | None = None
+    for i, part in enumerate(loc):
+        if get_origin(current) is dict:  # ``part`` is a key (a brand or segment name): go to the value type
+            current = get_args(current)[-1]
+            continue
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        if isinstance(current, tuple):  # a union: the discriminated design, pick the member by its kind
+            models = [m for m in current if isinstance(m, type) and issubclass(m, BaseModel)]
+            if not models:
+                return None, i, owner
+            current = next((m for m in models if m.model_fields.get("kind")
+                            and part in get_args(m.model_fields["kind"].annotation)), None)
+            if current is not None:
+                continue
+            return None, None, None
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None, None, None
+            owner = (current.__name__, str(part))
+            current = info.annotation
+        else:
+            return None, None, None
+    return current, None, owner
+
+
 def field_names(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names allowed at ``loc`` in ``model`` (for 'did you mean'); unions are searched by their ``kind``.
 
@@ -440,29 +478,7 @@ def field_names(model: type[BaseModel], loc: tuple) -> list[str]:
     Returns:
         The field names of the model found there, or ``[]`` if the location is not a model.
     """
-    current: Any = model
-    for part in loc:
-        if get_origin(current) is dict:  # ``part`` is a key (a brand or segment name): go to the value type
-            current = get_args(current)[-1]
-            continue
-        current = _unwrap(current)
-        if isinstance(part, int):
-            continue
-        if isinstance(current, tuple):  # a union: the discriminated design, pick the member by its kind
-            current = next((m for m in current if isinstance(m, type) and issubclass(m, BaseModel)
-                            and m.model_fields.get("kind")
-                            and part in get_args(m.model_fields["kind"].annotation)), None)
-            if current is not None:
-                continue
-            return []
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            info = current.model_fields.get(str(part))
-            if info is None:
-                return []
-            current = info.annotation
-        else:
-            return []
-    current = _unwrap(current)
+    current = _unwrap(_walk(model, loc)[0])
     if isinstance(current, tuple):
         return sorted({n for m in current if isinstance(m, type) and issubclass(m, BaseModel) for n in m.model_fields})
     if is_typeddict(current):  # a partial service policy (sim.scenario.LeverChanges)
@@ -473,20 +489,103 @@ def field_names(model: type[BaseModel], loc: tuple) -> list[str]:
 # Fields renamed so that one concept has one name (old name -> new name), for the unknown-field message.
 RENAMED_FIELDS = {"quality_weight": "defect_weight"}
 
+# What a field that takes one of several kinds of value must be (model, field -> reason): one line instead of one
+# per kind, each named by pydantic's internal name of the kind (``dealer_capacity.constrained-float``).
+UNION_REASONS = {
+    ("PolicyChange", "dealer_capacity"): "must be a number of cars a dealer delivers a year, above 0 and at most "
+                                         "10,000, or \"unlimited\" to lift the limit",
+    ("ModelLine", "launch"): "must be a date as \"YYYY-MM\" (the first month on sale), or \"response\" (a line the "
+                             "brand's strategy launches when it responds)",
+}
+
+
+def located_errors(errors: list[dict], model: type[BaseModel] = None) -> list[dict]:
+    """Pydantic errors as :func:`explain_error` should show them: a rule broken by one field
+    (:class:`sim.scenario.FieldError`) located at that field, and the errors of a union of plain values (one per
+    kind of value it takes) merged into one at the field, with the reason in :data:`UNION_REASONS` (else the
+    kinds' reasons joined by "or").
+
+    Args:
+        errors: ``ValidationError.errors()``.
+        model: the model validated (default :class:`Scenario`).
+
+    Returns:
+        The errors, in order, as new dicts.
+    """
+    out: list[dict] = []
+    unions: dict[tuple, tuple[dict, list[str]]] = {}
+    for error in errors:
+        error = dict(error)
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            error["loc"], error["msg"] = (*error["loc"], *cause.loc), str(cause)
+        _, tag, owner = _walk(model or Scenario, tuple(error["loc"]))
+        if tag is None:
+            out.append(error)
+            continue
+        loc = tuple(error["loc"])[:tag]
+        reason = re.sub(r"^Value error, ", "", error["msg"])
+        if loc in unions:
+            unions[loc][1].append(reason)
+            continue
+        error["loc"] = loc
+        unions[loc] = (error, [reason])
+        out.append(error)
+        error["msg"] = UNION_REASONS.get(owner)
+    for error, reasons in unions.values():
+        if error["msg"] is None:
+            error["msg"] = " or ".join(dict.fromkeys(reasons))
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    """``value`` as written in TOML, for a hint (``...`` for a table or anything tomli_w cannot write inline)."""
+    if isinstance(value, dict):
+        return "..."
+    try:
+        return tomli_w.dumps({"x": value}).strip()[len("x = "):]
+    except (TypeError, ValueError):
+        return "..."
+
+
+def _one_level_down(model: type[BaseModel], loc: tuple, path: str, value: Any) -> str | None:
+    """Where an unknown field at ``loc`` belongs when it is a field of one of its table's own fields (a service lever
+    written in a timeline entry rather than in its ``service``, or at the brand's top level), as a hint; else None."""
+    name, parent = str(loc[-1]), tuple(loc[:-1])
+    homes = [f for f in field_names(model, parent) if name in field_names(model, (*parent, f))]
+    if not homes:
+        return None
+    last = join_path([name])
+    here = path[: -len(last)].rstrip(".") if path.endswith(last) else join_path(parent)
+    if len(homes) > 1:
+        each = [f"each {h} entry" if get_origin(_walk(model, (*parent, h))[0]) is list else h for h in homes]
+        return f"{name} is a field of {' and of '.join(each)}, one level down: write it in the one meant"
+    home = homes[0]
+    table = f"{here}.{join_path([home])}" if here else join_path([home])
+    if get_origin(_walk(model, (*parent, home))[0]) is list:  # a field of each entry of a list of tables
+        return f"{name} is a field of each {home} entry: write it in a [[{table}]] entry"
+    levers = set(field_names(model, (*parent, home))) == set(ServiceLevers.model_fields)
+    what = "a service lever" if levers else f"a field of {home}"
+    written = f"{name} = {_toml_value(value)}"
+    if parent and isinstance(parent[-1], int):  # an entry of a list of tables: an inline table in the entry
+        return f"{name} is {what}: write {home} = {{ {written} }} in the {parent[-2]} entry"
+    return f"{name} is {what}: write it under [{table}], or as {table}.{written}"
+
 
 def explain_error(error: dict, source: str, model: type[BaseModel] = None, path: str | None = None) -> str:
     """One line for a pydantic error: the source, the field path and the reason (with 'did you mean').
 
     Args:
-        error: one item of ``ValidationError.errors()``.
+        error: one item of ``ValidationError.errors()`` (or of :func:`located_errors`).
         source: what was read (a file path, ``"<scenario>"`` ...), the line's first part.
         model: the model validated, for the names an unknown field is matched against (default :class:`Scenario`).
         path: the field path to show (default: the error's location, dotted, validator names dropped).
 
     Returns:
         ``SOURCE: field.path: reason``, with ``(got VALUE)`` for a bad scalar value, ``(did you mean 'x'?)`` for
-        an unknown field close to a known one (``(renamed 'x')`` for a field in :data:`RENAMED_FIELDS`), and
-        ``(top level)`` for an error about the whole document.
+        an unknown field close to a known one (``(renamed 'x')`` for a field in :data:`RENAMED_FIELDS`), where it
+        belongs for an unknown field that is a field one level down (a service lever written in a timeline entry
+        rather than in its ``service = { ... }``), and ``(top level)`` for an error about the whole document.
     """
     loc = tuple(error["loc"])
     if path is None:
@@ -495,7 +594,8 @@ def explain_error(error: dict, source: str, model: type[BaseModel] = None, path:
         known = field_names(model or Scenario, loc[:-1])
         renamed = RENAMED_FIELDS.get(str(loc[-1]))
         hint = [renamed] if renamed in known else difflib.get_close_matches(str(loc[-1]), known, n=1)
-        reason = "unknown field" + (f" (renamed '{renamed}')" if renamed in known else
+        down = None if renamed in known else _one_level_down(model or Scenario, loc, path, error.get("input"))
+        reason = "unknown field" + (f" (renamed '{renamed}')" if renamed in known else f": {down}" if down else
                                     f" (did you mean '{hint[0]}'?)" if hint else "")
     else:
         reason = re.sub(r"^Value error, ", "", error["msg"])
@@ -523,7 +623,7 @@ def validate(raw: dict, source: str = "<scenario>") -> Scenario:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
         raise ScenarioError([explain_error(err, source, path=_error_path(err["loc"], raw))
-                             for err in exc.errors()]) from None
+                             for err in located_errors(exc.errors())]) from None
 
 
 def _error_path(loc: tuple, raw: Any) -> str:

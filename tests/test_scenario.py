@@ -107,6 +107,73 @@ def test_unknown_lever_in_a_strategy_response():
     assert "brands.Cadillac.strategy.response" in msg and "did you mean 'dealer_service_quality'" in msg
 
 
+@pytest.mark.parametrize(("body", "field", "fix"), [
+    ('[[brands.BMW.timeline]]\ndate = "1999-01"\ncomplimentary_maintenance_months = 36\n',
+     "brands.BMW.timeline[1999-01].complimentary_maintenance_months",
+     "is a service lever: write service = { complimentary_maintenance_months = 36 } in the timeline entry"),
+    ("[brands.BMW]\nloaner_cars = true\n", "brands.BMW.loaner_cars",
+     "is a service lever: write it under [brands.BMW.service], or as brands.BMW.service.loaner_cars = true"),
+    ("[brands.BMW.strategy]\nroadside_level = 2\n", "brands.BMW.strategy.roadside_level",
+     "is a service lever: write it under [brands.BMW.strategy.response], or as "
+     "brands.BMW.strategy.response.roadside_level = 2"),
+    ("years = 5\n", "years", "is a field of market: write it under [market], or as market.years = 5"),
+    ('[brands.Lexus]\nbody = "suv"\n', "brands.Lexus.body",
+     "is a field of each models entry: write it in a [[brands.Lexus.models]] entry"),
+])
+def test_a_known_field_written_one_level_too_high_says_where_it_belongs(tmp_path, body, field, fix):
+    """A fresh user wrote a service lever straight into a timeline entry and got a bare 'unknown field'."""
+    path = child(tmp_path, body)
+    assert error_of(path) == f"{path}: {field}: unknown field: {field.rsplit('.', 1)[-1]} {fix}"
+
+
+@pytest.mark.parametrize("value", ["-5", '"lots"', "0", "1e6", "true", '"Unlimited"'])
+def test_a_bad_dealer_capacity_change_is_one_line_without_pydantic_internals(tmp_path, value):
+    """``dealer_capacity`` takes a number or "unlimited": pydantic reported one line per kind, each under its internal
+    name (``.constrained-float``, ``."literal['unlimited']"``)."""
+    path = child(tmp_path, f'[[brands.Lexus.timeline]]\ndate = "1999-01"\ndealer_capacity = {value}\n')
+    got = repr(tomllib.loads(f"x = {value}")["x"])
+    assert error_of(path) == (f"{path}: brands.Lexus.timeline[1999-01].dealer_capacity: must be a number of cars a "
+                              f"dealer delivers a year, above 0 and at most 10,000, or \"unlimited\" to lift the limit "
+                              f"(got {got})")
+    assert "constrained" not in error_of(path) and "literal[" not in error_of(path)
+
+
+@pytest.mark.parametrize("value", ['"soon"', '"1990-13"', "5"])
+def test_a_bad_model_line_launch_is_one_line_without_pydantic_internals(tmp_path, value):
+    body = f'[[brands.Lexus.models]]\nname = "ES"\nbody = "sedan"\nlaunch = {value}\nprice = 25000.0\n'
+    msg = error_of(child(tmp_path, body))
+    assert "\n" not in msg and "constrained" not in msg and "literal[" not in msg and "pattern" not in msg
+    assert ': brands.Lexus.models[ES].launch: must be a date as "YYYY-MM" (the first month on sale), or ' in msg
+
+
+def test_every_union_of_plain_values_in_the_scenario_has_its_one_line_reason():
+    """Any field that takes one of several kinds of value gets a reason in UNION_REASONS (a new one would fall back
+    to pydantic's reasons joined by 'or')."""
+    from pydantic import BaseModel
+
+    from sim.scenario_files import UNION_REASONS, _unwrap
+
+    found = set()
+    for model in _input_schemas():
+        for name, field in model.model_fields.items():
+            kinds = _unwrap(field.annotation)
+            if isinstance(kinds, tuple) and not any(isinstance(k, type) and issubclass(k, BaseModel) for k in kinds):
+                found.add((model.__name__, name))
+    scenario_models = {m.__name__ for m in _input_schemas() if m.__module__ == "sim.scenario"}
+    assert {f for f in found if f[0] in scenario_models} == set(UNION_REASONS)
+
+
+def test_a_brand_launched_before_the_start_without_a_line_then_is_blamed_on_its_launch(tmp_path):
+    """``brands.Lexus.launch = "1700-01"`` was '(top level): brands.Lexus.models: ...'."""
+    reason = ("1700-01 is not after the run's start (1986-01), so the brand is on sale at the start, but none of its "
+              "lines is on sale in January 1986 (the first launches 1989-09): launch the brand when its first line "
+              "launches, or a line by 1986-01")
+    path = child(tmp_path, 'brands.Lexus.launch = "1700-01"\n')
+    assert error_of(path) == f"{path}: brands.Lexus.launch: {reason}"
+    assert error_of(FLAGSHIP, ["brands.Lexus.launch=1700-01"]) == (
+        f"{FLAGSHIP} (with --set overrides): brands.Lexus.launch: {reason}")
+
+
 def test_bad_lever_value_in_a_timeline(tmp_path):
     body = '[[brands.Lexus.timeline]]\ndate = "1995-01"\nservice = { roadside_level = 7 }\n'
     msg = error_of(child(tmp_path, body))
