@@ -213,7 +213,7 @@ class Verdict:
         share_clipped: the share interval ran past [−1, 1] and was cut there.
         payback_labels: each replication's :func:`payback_of` label ("YYYY", "ahead throughout" or "not within
             the run"): how far the mean's payback holds in each.
-        changes: what differs in ``brand``'s settings, in words (:func:`brand_differences`; empty when unknown).
+        changes: what differs in ``brand``'s settings, in words (:func:`brand_differences`; None when unknown).
         market_changes: what differs outside the brands (:func:`market_differences`): then the scenarios are not
             one market with one policy changed.
         also_changed: the other brands whose settings differ, each with what differs ("BMW (service)").
@@ -236,7 +236,7 @@ class Verdict:
     payback_years: tuple[float, ...]
     share_clipped: bool = False
     payback_labels: tuple[str, ...] = ()
-    changes: tuple[str, ...] = ()
+    changes: tuple[str, ...] | None = None
     market_changes: tuple[str, ...] = ()
     also_changed: tuple[str, ...] = ()
 
@@ -244,7 +244,7 @@ class Verdict:
     def service_policy(self) -> bool:
         """Whether the brand's service settings differ (its service levers, dated or in a strategy response), so that
         the difference in its service spending is a policy's cost. True when what differs is not known."""
-        return not self.changes or any(c in SERVICE_CHANGES for c in self.changes)
+        return is_service_policy(self.changes)
 
     def lines(self) -> list[str]:
         """The verdict in words, one sentence a line (the same in the terminal and the reports)."""
@@ -287,7 +287,7 @@ class Verdict:
                          "scenarios differ outside the brands too.")
         if policy:
             roi = difference(self.roi[0] * 100, self.roi[1] * 100, self.roi[2] * 100, "%", 0).replace(" %", "%")
-            others = [c for c in self.changes if c not in SERVICE_CHANGES]
+            others = [c for c in self.changes or () if c not in SERVICE_CHANGES]
             credit = f"; it credits the other differences ({', '.join(others)}) to the spending too" if others else ""
             lines.append(f"Return on that spending: {roi} (profit gained per dollar of extra service "
                          f"spending{credit}).")
@@ -310,10 +310,10 @@ class Verdict:
             return " (the cumulative profit difference was never behind, in any replication)"
         if never == n and self.payback == NOT_PAID_BACK:
             return " (in every replication)"
-        span = "" if not years else f"{min(years):.0f}" if min(years) == max(years) else \
-            f"{min(years):.0f}–{max(years):.0f}"
+        low, high = (min(years), max(years)) if years else (0.0, 0.0)
+        span = f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
         if len(years) == n and not ahead_mean:
-            return f" (each replication: {span})" if "–" not in span else f" (replications: {span})"
+            return f" (each replication: {span})" if low == high else f" (replications: {span})"
         parts = ([f"{ahead} ahead throughout"] if ahead else []) + (
             [f"{len(years)} behind at first, paid back in {span}"] if years else []) + (
             [f"{never} not paid back within the run"] if never else [])
@@ -322,6 +322,12 @@ class Verdict:
 
 
 SERVICE_CHANGES = ("service", "dated service changes", "strategy")  # what makes a brand's service a policy
+
+
+def is_service_policy(changes: tuple[str, ...] | None) -> bool:
+    """Whether what differs for a brand (:func:`brand_differences`' words; None when not known) changes its service
+    settings, so that its service spending is a policy's cost (unknown counts as a policy, as before it was said)."""
+    return changes is None or any(c in SERVICE_CHANGES for c in changes)
 _BRAND_SETTINGS = {  # a brand's settings (``sim.scenario.Brand``), as a verdict names them when they differ
     "service": "service", "strategy": "strategy", "launch": "launch", "price": "price", "price_index": "prices",
     "discount": "discount", "models": "model lines", "initial_fleet_share": "initial fleet",
@@ -411,15 +417,14 @@ def verdict(base: pd.DataFrame, other: pd.DataFrame, base_name: str, other_name:
         else:
             final = diff[diff["year"] == last].groupby("brand", sort=False)["sales_share"].mean().abs()
             brand = str(final.reindex(pool).fillna(0).idxmax())
-    changes, market, also = (), (), ()
+    changes, market, also = None, (), ()
     if scenarios is not None:
         a, b = scenarios
         changes = tuple(brand_differences(a, b, brand))
         market = tuple(market_differences(a, b))
         also = tuple(f"{x} ({', '.join(brand_differences(a, b, x))})" for x in changed_brands(a, b) if x != brand)
     differs = abs(totals.loc[brand, "service_cost"]) > 0.5
-    service_policy = scenarios is None or any(c in SERVICE_CHANGES for c in changes)
-    sign = -1.0 if service_policy and totals.loc[brand, "service_cost"] < 0 else 1.0
+    sign = -1.0 if is_service_policy(changes) and totals.loc[brand, "service_cost"] < 0 else 1.0
     d = diff[diff["brand"] == brand].sort_values(["replication", "year"])
     d = d.assign(**{c: sign * d[c] for c in cols})
     per = d.groupby("replication")

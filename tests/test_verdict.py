@@ -80,6 +80,11 @@ def test_a_service_policy_gets_its_cost_and_return():
     assert v.brand == "A" and v.service_policy and (v.policy, v.without) == ("policy", "base")
     assert "the policy: more service spending for A" in lines[0] and "What differs for A: service." in lines
     assert any(line.startswith("Return on that spending: ") for line in lines)
+    # what differs not known (no scenarios given): read as a policy, as before, and nothing said about it
+    unknown = verdict(table({}), table(SPEND), "base", "policy")
+    assert unknown.changes is None and unknown.service_policy
+    assert any(line.startswith("Return on that spending: ") for line in unknown.lines())
+    assert not any(line.startswith("What differs") for line in unknown.lines())
 
 
 def test_a_price_change_is_not_called_a_service_policy():
