@@ -203,9 +203,8 @@ def check_memory(per_run: int, what: str, at_once: int = 1, new_processes: int =
                f" + {_gb(WORKER_BASELINE)} for a new process" if new_processes == 1 else "")
     hint = " or --workers" if at_once > 1 or new_processes > 1 else ""
     total = f" ({_gb(needed)})" if times or workers else ""
-    grows = " (or --years, or the growth)" if "annual_growth" in what else ""
     raise InsufficientMemory(f"not enough memory: {what} need about {_gb(per_run)} a run{times}{workers}{total}, "
-                             f"this machine has {_gb(available)} available; lower --buyers{hint}{grows}")
+                             f"this machine has {_gb(available)} available; lower --buyers{hint}")
 
 
 class SchedulerUnavailable(ConnectionError):

@@ -27,7 +27,8 @@ def population_capacity(scenario: Scenario, buyers: int | None = None) -> int:
 
 def run_size(scenario: Scenario, buyers: int | None = None) -> str:
     """What one run simulates, for a message about its memory: "20,000 buyers", and, where the segment's growth
-    (``market.annual_growth``) more than doubles them over the run, what they grow to and why."""
+    (``market.annual_growth``) more than doubles them over the run, what they grow to and why (so the message names
+    the growth, and the years, as what to lower too)."""
     buyers = buyers or scenario.simulation.buyers
     grown = population_capacity(scenario, buyers)
     if grown <= 2 * buyers:
