@@ -34,7 +34,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from sim.files import toml_inline
 from sim.results import ROOT
 from sim.scenario import INT64, RootSeed, StrictModel, Text
-from sim.scenario_files import ScenarioError, explain_error, join_path, read_toml, resolve_path
+from sim.scenario_files import ScenarioError, explain_error, join_path, located_errors, read_toml, resolve_path
 
 EXPERIMENT_DIR = ROOT / "scenarios" / "experiments"
 
@@ -334,7 +334,7 @@ def parse_experiment(raw: dict, source: str) -> Experiment:
     try:
         return Experiment.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError([_explain(err, source) for err in exc.errors()]) from None
+        raise ScenarioError([_explain(err, source) for err in located_errors(exc.errors(), Experiment)]) from None
 
 
 def load_experiment(name: str | Path) -> tuple[Path, Experiment]:

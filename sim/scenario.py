@@ -61,7 +61,8 @@ MAX_UTILITY = 1000.0  # utility units: a weight of 1,000 already makes every cho
 Weight = Annotated[float, Field(ge=0.0, le=MAX_UTILITY)]
 MAX_RATE = 100.0  # events per car-year or brand-year: about two a week
 Rate = Annotated[float, Field(ge=0.0, le=MAX_RATE)]
-YearMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="a date as 'YYYY-MM'")]
+YEAR_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"  # a date: its error line says so in words (sim.scenario_files.PATTERN_REASONS)
+YearMonth = Annotated[str, Field(pattern=YEAR_MONTH, description="a date as 'YYYY-MM'")]
 MAX_BRANDS = 16  # awareness is a 16-bit mask per buyer
 MAX_SEED = 2**63 - 1  # root seeds are written as 64-bit signed integers (Parquet, Arrow): a larger one cannot be stored
 RootSeed = Annotated[int, Field(ge=0, le=MAX_SEED)]  # every root seed: scenarios, experiments, calibrations, --seed

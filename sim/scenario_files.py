@@ -38,7 +38,7 @@ import numpy as np
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario import FieldError, Scenario, ServiceLevers, year_month_index
+from sim.scenario import YEAR_MONTH, FieldError, Scenario, ServiceLevers, year_month_index
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -489,13 +489,20 @@ def field_names(model: type[BaseModel], loc: tuple) -> list[str]:
 # Fields renamed so that one concept has one name (old name -> new name), for the unknown-field message.
 RENAMED_FIELDS = {"quality_weight": "defect_weight"}
 
+DATE_REASON = "must be a date as \"YYYY-MM\" with a month 01-12"  # every YYYY-MM field's (sim.scenario.YearMonth)
+
+# What a text that must match a pattern must be, in words (pattern -> reason): pydantic's line shows the regex.
+PATTERN_REASONS = {YEAR_MONTH: DATE_REASON}
+
 # What a field that takes one of several kinds of value must be (model, field -> reason): one line instead of one
 # per kind, each named by pydantic's internal name of the kind (``dealer_capacity.constrained-float``).
 UNION_REASONS = {
     ("PolicyChange", "dealer_capacity"): "must be a number of cars a dealer delivers a year, above 0 and at most "
                                          "10,000, or \"unlimited\" to lift the limit",
-    ("ModelLine", "launch"): "must be a date as \"YYYY-MM\" (the first month on sale), or \"response\" (a line the "
-                             "brand's strategy launches when it responds)",
+    ("ModelLine", "launch"): f"{DATE_REASON} (the first month on sale), or \"response\" (a line the brand's strategy "
+                             "launches when it responds)",
+    ("Experiment", "keep_series"): "must be true, false, or a list of brand_year() metrics to keep (e.g. "
+                                   "[\"sales_share\", \"profit\"])",
 }
 
 
@@ -529,6 +536,7 @@ def located_errors(errors: list[dict], model: type[BaseModel] = None) -> list[di
             unions[loc][1].append(reason)
             continue
         error["loc"] = loc
+        error.pop("ctx", None)  # the reason is the union's, not its first kind's (PATTERN_REASONS: not a date's)
         unions[loc] = (error, [reason])
         out.append(error)
         error["msg"] = UNION_REASONS.get(owner)
@@ -598,7 +606,8 @@ def explain_error(error: dict, source: str, model: type[BaseModel] = None, path:
         reason = "unknown field" + (f" (renamed '{renamed}')" if renamed in known else f": {down}" if down else
                                     f" (did you mean '{hint[0]}'?)" if hint else "")
     else:
-        reason = re.sub(r"^Value error, ", "", error["msg"])
+        pattern = (error.get("ctx") or {}).get("pattern") if error["type"] == "string_pattern_mismatch" else None
+        reason = PATTERN_REASONS.get(pattern) or re.sub(r"^Value error, ", "", error["msg"])
         if "input" in error and error["type"] != "missing" and not isinstance(error["input"], (dict, list)):
             reason += f" (got {error['input']!r})"
     return f"{source}: {path or '(top level)'}: {reason}"

@@ -143,7 +143,32 @@ def test_a_bad_model_line_launch_is_one_line_without_pydantic_internals(tmp_path
     body = f'[[brands.Lexus.models]]\nname = "ES"\nbody = "sedan"\nlaunch = {value}\nprice = 25000.0\n'
     msg = error_of(child(tmp_path, body))
     assert "\n" not in msg and "constrained" not in msg and "literal[" not in msg and "pattern" not in msg
-    assert ': brands.Lexus.models[ES].launch: must be a date as "YYYY-MM" (the first month on sale), or ' in msg
+    assert (': brands.Lexus.models[ES].launch: must be a date as "YYYY-MM" with a month 01-12 (the first month on '
+            'sale), or ') in msg
+
+
+@pytest.mark.parametrize("where, body", [
+    ("brands.Lexus.launch", 'brands.Lexus.launch = "{}"\n'),
+    ("brands.Lexus.timeline[{}].date", '[[brands.Lexus.timeline]]\ndate = "{}"\ndiscount = 0.1\n'),
+    ("brands.Lexus.models[ES].end", '[[brands.Lexus.models]]\nname = "ES"\nbody = "sedan"\nend = "{}"\n'
+                                    'price = 25000.0\n'),
+    ("brands.Lexus.models[ES].prices[{}].date", '[[brands.Lexus.models]]\nname = "ES"\nbody = "sedan"\n'
+                                              'price = 25000.0\nprices = [{{ date = "{}", price = 26000.0 }}]\n'),
+])
+@pytest.mark.parametrize("date", ["1990-13", "1990-1", "90-01", "soon"])
+def test_a_malformed_date_says_what_a_date_is_not_the_regex(tmp_path, where, body, date):
+    """A ``YYYY-MM`` field given a malformed date was 'String should match pattern '^\\d{4}-(0[1-9]|1[0-2])$''."""
+    path = child(tmp_path, body.format(date))
+    msg = error_of(path)
+    assert msg == f'{path}: {where.format(date)}: must be a date as "YYYY-MM" with a month 01-12 (got {date!r})'
+    assert "pattern" not in msg and "^\\d" not in msg and "[1-9]" not in msg
+
+
+def test_a_malformed_date_from_the_command_line_is_one_plain_line():
+    msg = error_of(FLAGSHIP, ["brands.Lexus.launch=1990-13"])
+    assert msg == (f'{FLAGSHIP} (with --set overrides): brands.Lexus.launch: must be a date as "YYYY-MM" with a '
+                   "month 01-12 (got '1990-13')")
+    assert "pattern" not in msg and "^\\d" not in msg
 
 
 def test_every_union_of_plain_values_in_the_scenario_has_its_one_line_reason():
@@ -159,8 +184,7 @@ def test_every_union_of_plain_values_in_the_scenario_has_its_one_line_reason():
             kinds = _unwrap(field.annotation)
             if isinstance(kinds, tuple) and not any(isinstance(k, type) and issubclass(k, BaseModel) for k in kinds):
                 found.add((model.__name__, name))
-    scenario_models = {m.__name__ for m in _input_schemas() if m.__module__ == "sim.scenario"}
-    assert {f for f in found if f[0] in scenario_models} == set(UNION_REASONS)
+    assert found == set(UNION_REASONS)  # experiment, calibration and optimisation files' models too
 
 
 def test_a_brand_launched_before_the_start_without_a_line_then_is_blamed_on_its_launch(tmp_path):
@@ -773,9 +797,11 @@ def test_an_option_never_silently_overwrites_a_set_of_the_same_field(value, year
 
 # ---- every number of every input schema: finite, and of its own kind ------------------------------------------------
 def _input_schemas() -> list[type]:
-    """Every model built on ``StrictModel``: the scenario's sections, experiment and calibration files."""
+    """Every model built on ``StrictModel``: the scenario's sections, experiment, calibration and optimisation
+    files."""
     import sim.calibration_problem  # noqa: F401  (their models register as subclasses)
     import sim.experiment  # noqa: F401
+    import sim.optimisation_problem  # noqa: F401
     from sim.scenario import StrictModel
 
     found, todo = [], [StrictModel]

@@ -1027,3 +1027,21 @@ def test_resuming_with_a_scheduler_that_cannot_be_used_touches_nothing(tmp_path,
     assert isinstance(done.exception, SchedulerUnavailable), done.output  # (cli() prints it: exit 2 or 1)
     assert done.exception.bad_address == bad_address
     assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("value, got", [("5", " (got 5)"), ('"yes"', " (got 'yes')"), ('["profit", 3]', "")])
+def test_a_bad_keep_series_is_one_line_without_pydantic_internals(tmp_path, value, got):
+    """``keep_series`` takes true/false or a list of metrics: pydantic reported one line per kind, each under its
+    internal name (``keep_series.bool``, ``keep_series."list[str]"``)."""
+    from typer.testing import CliRunner
+
+    from run_sim import app
+
+    path = tmp_path / "bad.toml"
+    path.write_text(GRID.format(extra="").replace("keep_series = true", f"keep_series = {value}"))
+    done = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert done.exit_code == 2, done.output
+    lines = [line.strip() for line in done.output.strip().splitlines()]
+    assert lines[1:] == [f"{path}: keep_series: must be true, false, or a list of brand_year() metrics to keep "
+                         f"(e.g. [\"sales_share\", \"profit\"]){got}"], done.output
+    assert not (tmp_path / "out").exists()
