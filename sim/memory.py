@@ -20,8 +20,7 @@ PEAK_OVER_STATE = 2.1
 def population_capacity(scenario: Scenario, buyers: int | None = None) -> int:
     """Household slots a run allocates: the buyers at the start grown by ``market.annual_growth`` over the run, 2%
     room for the month-to-month swing, and 64 more."""
-    mk = scenario.market
-    growth = max(1.0, (1.0 + mk.annual_growth) ** mk.years)
+    growth = max(1.0, scenario.market.growth_factor)
     return int((buyers or scenario.simulation.buyers) * growth * 1.02) + 64
 
 

@@ -607,6 +607,11 @@ class Market(StrictModel):
         """Months simulated (``years * 12``): the number of model steps."""
         return self.years * 12
 
+    @property
+    def growth_factor(self) -> float:
+        """How many times its start the segment is at the end of the run: ``(1 + annual_growth) ** years``."""
+        return (1.0 + self.annual_growth) ** self.years
+
 
 # --------------------------------------------------------------------------------------------------------
 # Mechanism parameters (shared by all brands)

@@ -705,7 +705,7 @@ def growth_warnings(scenario: Scenario) -> list[str]:
     over the run (the simulated buyers, and the run's time and memory, grow with it) or shrinks below its inverse
     (the last years rest on few buyers); empty otherwise."""
     mk = scenario.market
-    factor = (1.0 + mk.annual_growth) ** mk.years
+    factor = mk.growth_factor
     if factor > GROWTH_WARNING_FACTOR:
         return [f"market.annual_growth: {mk.annual_growth:.0%} a year for {mk.years} years grows the segment "
                 f"{factor:,.0f}-fold: the run simulates, and takes the time and memory of, about that many times "
