@@ -616,6 +616,57 @@ def _listen(host: str, port: int) -> list:
 
 
 @app.command()
+def elasticity(scenario: ScenarioName = FLAGSHIP,
+               line: Annotated[list[str] | None, typer.Option(
+                   "--line", help="A model line as Brand:Line, e.g. 'Lexus:LS' (repeatable; default: the five "
+                                  "1990 luxury models Berry, Levinsohn & Pakes 1995 estimated, beside their "
+                                  "figures).")] = None,
+               year: Annotated[int | None, typer.Option(
+                   help="Calendar year of the price change (default: 1990, BLP's year).")] = None,
+               replications: Replications = None, seed: Seed = None, buyers: Buyers = None, set_: Sets = None,
+               workers: Workers = None, scheduler: Scheduler = None) -> None:
+    """Own-price elasticities of demand for model lines: each line's price 5% lower and higher for one year, in paired
+    runs with the same seeds (supply limits lifted). Prints a table; writes nothing."""
+    from sim import elasticity as el
+    from sim.executor import Executor
+
+    try:
+        sc = _load(scenario, set_ or [], None)
+        pairs = []
+        for text in line or []:
+            brand, sep, name = text.partition(":")
+            if not sep or not brand.strip() or not name.strip():
+                raise ScenarioError([f"--line {text!r}: must be Brand:Line, e.g. 'Lexus:LS'"])
+            pairs.append((brand.strip(), name.strip()))
+        if pairs:
+            el.check_request(sc, pairs, year or el.BLP_YEAR)
+        else:
+            el.check_request(sc, el.blp_lines(), el.BLP_YEAR if year is None else year)
+            if year not in (None, el.BLP_YEAR):
+                raise ScenarioError([f"--year {year}: BLP's figures are for {el.BLP_YEAR}; give --line to measure "
+                                     "other years"])
+    except ValueError as exc:
+        _fail(exc if isinstance(exc, ScenarioError) else ScenarioError([str(exc)]))
+    with Executor(workers, scheduler) as executor, _progress(False) as progress:
+        progress.add_task(f"{scenario}: paired runs, {len(pairs) or 5} lines x 2 prices x "
+                          f"{replications or sc.simulation.replications} replications", total=None)
+        table = (el.own_price_elasticities(sc, pairs, year or el.BLP_YEAR, buyers, replications, seed,
+                                           executor=executor) if pairs
+                 else el.compare_with_blp(sc, buyers, replications, seed, executor=executor))
+    out = Table(title=f"Own-price elasticities of demand, {int(table['year'].iloc[0])} ({sc.name})")
+    for column in ("brand", "line", "list price (1989 $)", "sales", "elasticity", "sd") + (("BLP 1995",) if not pairs
+                                                                                           else ()):
+        out.add_column(column, justify="left" if column in ("brand", "line") else "right")
+    for row in table.itertuples():
+        cells = [row.brand, row.line, f"{row.price:,.0f}", f"{row.sales:,.0f}", f"{row.own_price_elasticity:.2f}",
+                 f"{row.sd:.2f}"] + ([f"{row.blp:.2f}"] if not pairs else [])
+        out.add_row(*cells)
+    console.print(out)
+    if not pairs:
+        console.print(f"Mean: {table['own_price_elasticity'].mean():.2f} (BLP {table['blp'].mean():.2f}).")
+
+
+@app.command()
 def attribute(scenario: ScenarioName = FLAGSHIP,
               brand: Annotated[str, typer.Option(help="The brand whose gain is explained, e.g. Lexus.")] = ...,
               levers: Annotated[str, typer.Option(

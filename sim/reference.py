@@ -49,6 +49,8 @@ brand's sales, share, ranking or loyalty for 1998 or later; loaders asked for su
   are stated intentions and run much higher. Brand- and model-level rows of 1998 or later are not in the file.
 * ``luxury_market_context.csv`` -> :func:`market_context`, :func:`lexus_dealers`: market context (luxury share
   of US sales in 1980, buyer ages, Lexus dealer counts 1989-1993, the 1994 model-year Lexus price rise, ...).
+* ``blp1995_elasticities.csv`` -> :func:`blp_elasticities`: BLP's (1995) own-price elasticities of demand for
+  five luxury models of 1990 (not from the shared reference folder: ``sim/data/SOURCES.md``).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ CPI_FILE = "cpi_u_1984_2010.csv"
 BODY_TYPE_FILE = "luxury_body_type_mix.csv"
 LOYALTY_FILE = "loyalty_1992_2000.csv"
 CONTEXT_FILE = "luxury_market_context.csv"
+ELASTICITY_FILE = "blp1995_elasticities.csv"
 
 #: The held-out rule: calibrate on 1984-1997 only; no brand's sales, share, ranking or loyalty after this year.
 LAST_CALIBRATION_YEAR = 1997
@@ -157,6 +160,13 @@ def blp_models() -> pd.DataFrame:
     df["confidence"] = "high"
     df["source"] = BLP_SOURCE
     return df
+
+
+def blp_elasticities() -> pd.DataFrame:
+    """``model, clustering_ids, brand, line, year, price, own_price_elasticity, confidence, source``: Berry,
+    Levinsohn & Pakes's (1995, Table VI) own-price elasticities of demand for five luxury models of 1990, with the
+    flagship's name for each (``brand``, ``line``). ``price`` is BLP's, thousands of 1983 dollars."""
+    return _read(ELASTICITY_FILE).copy().astype({"year": "int64", "own_price_elasticity": "float64"})
 
 
 def _fact(name: str, year: int | None = None) -> pd.DataFrame:
