@@ -270,6 +270,30 @@ def fact_loyalty_in_band(brand_year: pd.DataFrame, scenario: Scenario, band: tup
             "replications_holding": float(held.mean()), "passed": bool(mean.between(lo, hi).all())}
 
 
+def fact_price_sensitivity(scenario: Scenario, elasticities: pd.DataFrame | None, why_not: str | None) -> dict:
+    """The five 1990 luxury models' mean own-price elasticity (``sim.elasticity.compare_with_blp`` by replication)
+    lies within the range of Berry, Levinsohn & Pakes's (1995) estimates for them: the flagship's price weights are
+    set from those estimates (docs/calibration.md, "Price sensitivity"), and this checks that they still are."""
+    from sim.reference import blp_elasticities
+
+    blp = blp_elasticities()
+    lo, hi = float(blp["own_price_elasticity"].min()), float(blp["own_price_elasticity"].max())
+    fact = "Luxury buyers are as price-sensitive as BLP (1995) estimated for 1990 models"
+    expected = (f"own-price elasticity, mean over {', '.join(blp['model'])}: in [{lo:.2f}, {hi:.2f}] (BLP's five; "
+                f"their mean "
+                f"{blp['own_price_elasticity'].mean():.2f})")
+    if elasticities is None:
+        return _not_covered(fact, expected, why_not or "not measured")
+    per_rep = elasticities.groupby("replication")["own_price_elasticity"].mean()
+    by_line = elasticities.groupby("line", sort=False)["own_price_elasticity"].mean()
+    mean = float(per_rep.mean())
+    return {"fact": fact, "expected": expected,
+            "simulated": f"{beside(mean, (lo, hi), percent=False, decimals=2)} ("
+                         + ", ".join(f"{line} {v:.2f}" for line, v in by_line.items()) + ")",
+            "replications_holding": float(per_rep.between(lo, hi).mean()),
+            "passed": bool(lo <= mean <= hi)}
+
+
 def parity_mismatch(scenario: Scenario, parity: Scenario, brand: str = "Lexus") -> str | None:
     """Why ``parity`` cannot be ``scenario``'s service-parity counterfactual, or None if it can: the paired-seed
     comparison means something only for the same market (``market.region``) with the same brands, ``brand``
@@ -373,6 +397,7 @@ def validate_scenario(name: str = "lexus_us_1989", parity: str | None = "lexus_s
             of another market (:func:`parity_mismatch`); all before anything runs.
         sim.executor.TaskError: a run raised.
     """
+    from sim.elasticity import BLP_YEAR, blp_lines, check_request, own_price_elasticities
     from sim.executor import Executor
     from sim.runner import run_replications
 
@@ -394,6 +419,14 @@ def validate_scenario(name: str = "lexus_us_1989", parity: str | None = "lexus_s
         runs = run_replications(scenario, reps, seed, n, progress=progress, extra=run_moments, executor=executor)
         parity_runs = (run_replications(parity_scenario, reps, seed, n, progress=progress, executor=executor)
                        if parity_scenario is not None else None)
+        elasticities, why_not = None, None
+        try:
+            check_request(scenario, blp_lines(), BLP_YEAR)
+        except ValueError as exc:
+            why_not = str(exc)
+        else:
+            elasticities = own_price_elasticities(scenario, blp_lines(), BLP_YEAR, n, reps, seed, executor=executor,
+                                                  by_replication=True)
     brand_year = pd.concat([r.brand_year for r in runs], ignore_index=True)
     facts = [fact_lexus_passes(brand_year, scenario), fact_acquisition_beats_churn(brand_year, scenario),
              fact_sticky_incumbents(brand_year, scenario),
@@ -404,6 +437,7 @@ def validate_scenario(name: str = "lexus_us_1989", parity: str | None = "lexus_s
     if parity_runs is not None:
         parity_by = pd.concat([r.brand_year for r in parity_runs], ignore_index=True)
         facts.append(fact_parity_removes_gain(brand_year, parity_by, scenario))
+    facts.append(fact_price_sensitivity(scenario, elasticities, why_not))
     fit = fit_table([r.extra for r in runs])
     forecast = forecast_table(brand_year, moments.CALIBRATION_YEARS[1])
     return ValidationResult(scenario, fit, pd.DataFrame(facts), forecast, brand_year, parity_by, reps, n, seed)
