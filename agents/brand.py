@@ -92,6 +92,7 @@ class BrandAgent(mesa.Agent):
         self.line_defects_all = np.array([self.line_defects(k) for k in range(len(self.lines))])
         self.line_bodies = np.array([BODY_TYPES.index(line.body) for line in self.lines], np.int64)
         self.line_tiers = np.array([TIERS.index(line.tier) for line in self.lines], np.int64)
+        self.line_appeals = np.array([line.appeal for line in self.lines], np.float64)
         self.prestige = spec.prestige  # (kept in the model's brand_prestige and brand_reputation columns)
         self.reputation = model.config.satisfaction.baseline
         self.reference_share: float = 0.0

@@ -9,7 +9,7 @@ Train 2009 ch. 4; Berry 1994 for brands as nests of differentiated products):
           + dealer_weight·log(dealers_b / 300) + service_weight[g]·perceived_service_ib + ν_ib
           + [b = current brand, not variety seeking]·(inertia + satisfaction_loyalty·a(s_i)·s_i)
                                           (state dependence, Mannering & Winston 1991)
-    W_gnl = − price_weight[g]·log(paid_l / (reference_price · tier_price_ratio[tier_l]))
+    W_gnl = ξ_l − price_weight[g]·log(paid_l / (reference_price · tier_price_ratio[tier_l]))
           − defect_weight·defects_per_car_year_l − body_mismatch·[body_l ≠ n]
 
 with ε distributed so that lines of one brand share an unobserved brand component: the nesting parameter
@@ -19,6 +19,10 @@ brand's lines on sale, then a line of that brand with probability exp(W_gnl / λ
 differs between buyers of one segment and need is in V (word of mouth, loyalty), so IV and the line
 probabilities are computed once a month per segment × need × brand (:func:`nest`): choosing among lines costs a
 shopper one uniform, whatever the number of lines.
+
+ξ_l is the line's own ``appeal`` beyond its price class (0 by default: an average line of its tier), the
+unobserved product quality of BLP (1995) that, in Berry's (1994) inversion, makes a nested logit reproduce observed
+shares: a small car cheap for its tier is not better value than the tier's larger cars.
 
 ν_ib is the household's own, persistent taste for the brand, N(0, ``brand_taste_sd``²) drawn when it enters the
 segment (random brand intercepts: a mixed logit, Train 2009 ch. 6; BLP 1995), and renewed in part at each
@@ -141,10 +145,11 @@ def brand_values(ba: BrandArrays, seg: SegmentArrays, p: Choice, perk_k: np.ndar
 
 
 def line_values(lines: LineArrays, discount: np.ndarray, seg: SegmentArrays, p: Choice, market: Market) -> np.ndarray:
-    """The line part of utility, W_gnl above: price against the line's class, reliability, and body-type fit.
+    """The line part of utility, W_gnl above: the line's own appeal, price against its class, reliability, and
+    body-type fit.
 
     Args:
-        lines: the model lines this month (prices, defects, bodies, tiers), each shape (n_lines,).
+        lines: the model lines this month (prices, defects, bodies, tiers, appeals), each shape (n_lines,).
         discount: each brand's discount in force (fraction of list price), shape (n_brands,).
         seg: the segments' weights (``price_weight``), each shape (n_segments,).
         p: the scenario's ``[choice]`` (``defect_weight``, ``body_mismatch``).
@@ -157,7 +162,7 @@ def line_values(lines: LineArrays, discount: np.ndarray, seg: SegmentArrays, p: 
     paid = lines.price * (1.0 - discount[lines.brand])
     price_term = seg.price_weight[:, None] * np.log(paid / (market.reference_price * ratio[lines.tier]))[None, :]
     fit = np.arange(len(BODY_TYPES))[:, None] != lines.body[None, :]  # (n_body_types, n_lines): the wrong body type
-    return ((-price_term - p.defect_weight * lines.defects_per_car_year)[:, None, :]
+    return ((lines.appeal - price_term - p.defect_weight * lines.defects_per_car_year)[:, None, :]
             - p.body_mismatch * fit[None, :, :])
 
 

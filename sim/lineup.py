@@ -37,6 +37,7 @@ class LineArrays(NamedTuple):
     defects_per_car_year: np.ndarray  # float64: unscheduled repair visits per car-year of a new car
     body: np.ndarray  # int64: index into BODY_TYPES
     tier: np.ndarray  # int64: index into TIERS
+    appeal: np.ndarray  # float64: the line's own appeal beyond its tier, utility units (``ModelLine.appeal``)
 
     @property
     def n(self) -> int:
@@ -52,7 +53,8 @@ class LineArrays(NamedTuple):
                    np.concatenate([b.line_prices(month) for b in brands]),
                    np.concatenate([b.line_defects_all for b in brands]),
                    np.concatenate([b.line_bodies for b in brands]),
-                   np.concatenate([b.line_tiers for b in brands]))
+                   np.concatenate([b.line_tiers for b in brands]),
+                   np.concatenate([b.line_appeals for b in brands]))
 
 
 class LineCalendar(NamedTuple):
@@ -66,6 +68,7 @@ class LineCalendar(NamedTuple):
     defects_per_car_year: np.ndarray  # (n_lines,) float64
     body: np.ndarray  # (n_lines,) int64
     tier: np.ndarray  # (n_lines,) int64
+    appeal: np.ndarray  # (n_lines,) float64
     on_sale: np.ndarray  # (months, n_lines) bool: ``LineArrays.on_sale`` of each month
     price: np.ndarray  # (months, n_lines) float64: ``LineArrays.price`` of each month
     brand_on_sale: np.ndarray  # (months, n_brands) bool: ``BrandAgent.on_sale``
@@ -75,7 +78,7 @@ class LineCalendar(NamedTuple):
     def lines(self, month: int) -> LineArrays:
         """The :class:`LineArrays` of ``month`` (a month of the run)."""
         return LineArrays(self.brand, self.on_sale[month], self.price[month], self.defects_per_car_year, self.body,
-                          self.tier)
+                          self.tier, self.appeal)
 
 
 def line_calendar(brands: Sequence, months: int) -> LineCalendar:
@@ -92,6 +95,7 @@ def line_calendar(brands: Sequence, months: int) -> LineCalendar:
                         np.concatenate([b.line_defects_all for b in brands]),
                         np.concatenate([b.line_bodies for b in brands]),
                         np.concatenate([b.line_tiers for b in brands]),
+                        np.concatenate([b.line_appeals for b in brands]),
                         on_sale, price, brand_on_sale, np.cumsum(changed))
 
 

@@ -57,6 +57,7 @@ MIN_PRICE, MAX_PRICE = 1.0, 10_000_000.0  # 1989 USD: a car's list price
 Price = Annotated[float, Field(ge=MIN_PRICE, le=MAX_PRICE)]
 MIN_RATIO = 0.01  # a price index or price-class ratio: prices are divided by it and logged
 PriceIndex = Annotated[float, Field(ge=MIN_RATIO, le=10)]
+MAX_APPEAL = 10.0  # utility units: a line's own appeal (exp(10) = 22,000 times as likely as an average line)
 MAX_UTILITY = 1000.0  # utility units: a weight of 1,000 already makes every choice certain
 Weight = Annotated[float, Field(ge=0.0, le=MAX_UTILITY)]
 MAX_RATE = 100.0  # events per car-year or brand-year: about two a week
@@ -335,6 +336,10 @@ class ModelLine(StrictModel):
     prices: list[PricePoint] = Field(default_factory=list, description="Dated list-price changes, 1989 USD.")
     defects_per_car_year: Rate | None = Field(
         None, description="Unscheduled repair visits per car-year of a new car (0-100); omitted = the brand's.")
+    appeal: float = Field(
+        0.0, ge=-MAX_APPEAL, le=MAX_APPEAL,
+        description="The line's own appeal beyond its price class, utility units: what its tier does not say about "
+                    "it (size, performance, design; the xi of BLP 1995). 0 = an average line of its tier.")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ModelLine:

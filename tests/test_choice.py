@@ -24,7 +24,7 @@ def one_line_each(ba: BrandArrays) -> LineArrays:
     """One mid-tier sedan line per brand, at the brand's price and defect rate (a brand without models)."""
     n = ba.n
     return LineArrays(np.arange(n), ba.on_sale.copy(), ba.price.copy(), ba.defects_per_car_year.copy(),
-                      np.zeros(n, np.int64), np.ones(n, np.int64))
+                      np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n))
 
 
 def brand_values(ba, seg, p, reference_price, perk):
@@ -347,10 +347,11 @@ def test_segment_arrays_are_the_scenario_segments_under_their_names(small_scenar
 
 
 # ---- the nested logit over brands and their lines ------------------------------------------------------------------
-def two_brand_lineup(lam: float, prices=(30000.0, 45000.0, 30000.0), bodies=(0, 0, 2), on_sale=(True, True, True)):
+def two_brand_lineup(lam: float, prices=(30000.0, 45000.0, 30000.0), bodies=(0, 0, 2), on_sale=(True, True, True),
+                     appeal=(0.0, 0.0, 0.0)):
     """Brand 0 sells lines 0 and 1 (sedans, mid and flagship), brand 1 sells line 2 (an SUV, mid)."""
     lines = LineArrays(np.array([0, 0, 1]), np.array(on_sale), np.array(prices, float), np.full(3, 0.5),
-                       np.array(bodies), np.array([1, 2, 1]))
+                       np.array(bodies), np.array([1, 2, 1]), np.array(appeal, float))
     seg = make_seg()
     market = SimpleNamespace(reference_price=30000.0, tier_price_ratio={"entry": 0.7, "mid": 1.0, "flagship": 1.6})
     p = Choice(nesting_parameter=lam)
@@ -376,6 +377,23 @@ def test_nest_inclusive_value_and_line_probabilities(lam):
             assert offer.line_cdf[g, n, 0, 1] == 1.0
     assert np.all(offer.value_offset == offer.values.max(axis=2))
     assert np.all(offer.value_logit_weights == np.exp(offer.values - offer.value_offset[:, :, None]))
+
+
+@given(lam=st.floats(0.1, 1.0), xi=st.floats(-1.0, 1.0))  # |ξ/λ| <= 10: odds stay well inside float precision
+@settings(max_examples=40)
+def test_a_lines_appeal_moves_its_share_within_the_brand_by_its_logit(lam, xi):
+    """Appeal ξ adds to the line's utility: the log odds of the brand's two lines move by exactly ξ/λ (the
+    within-nest identity Berry's 1994 inversion rests on), the other brand's line is untouched, and ξ = 0 is the
+    line as it was."""
+    w0, offer0 = two_brand_lineup(lam)
+    w1, offer1 = two_brand_lineup(lam, appeal=(xi, 0.0, 0.0))
+    assert np.allclose(w1[:, :, 0] - w0[:, :, 0], xi) and np.array_equal(w1[:, :, 1:], w0[:, :, 1:])
+
+    def log_odds(offer):
+        first = offer.line_cdf[:, :, 0, 0]
+        return np.log(first / (1.0 - first))
+    assert np.allclose(log_odds(offer1) - log_odds(offer0), xi / lam, atol=1e-7)
+    assert np.array_equal(two_brand_lineup(lam, appeal=(0.0, 0.0, 0.0))[0], w0)
 
 
 def test_nest_similarity_lowers_the_value_of_a_second_line():
@@ -499,7 +517,7 @@ def test_relative_weights_are_exp_utility_minus_the_largest(u):
 def test_the_offer_logit_weights_never_overflow():
     """Values far above 709 (exp overflows) give looked-up weights in [0, 1], the best brand's exactly 1."""
     lines = LineArrays(np.arange(2), np.ones(2, bool), np.array([30000.0, 30000.0]), np.zeros(2),
-                       np.zeros(2, np.int64), np.ones(2, np.int64))
+                       np.zeros(2, np.int64), np.ones(2, np.int64), np.zeros(2))
     brand_part = np.array([[900.0, 850.0]])
     line_part = np.zeros((1, 3, 2))
     offer = choice.nest(brand_part, line_part, lines.on_sale, np.array([[0], [1]]), np.array([1, 1]), 1.0,
