@@ -666,6 +666,58 @@ def elasticity(scenario: ScenarioName = FLAGSHIP,
         console.print(f"Mean: {table['own_price_elasticity'].mean():.2f} (BLP {table['blp'].mean():.2f}).")
 
 
+@app.command("line-mix")
+def line_mix_command(scenario: ScenarioName = FLAGSHIP,
+                     invert: Annotated[int, typer.Option(
+                         min=0, help="Steps of Berry's inversion that set the lines' appeals to BLP's 1986-1990 "
+                                     "within-brand shares (0: only compare).")] = 0,
+                     apply: Annotated[bool, typer.Option(
+                         "--apply", help="With --invert: write the appeals into the scenario file.")] = False,
+                     replications: Replications = None, seed: Seed = None, buyers: Buyers = None, set_: Sets = None,
+                     workers: Workers = None, scheduler: Scheduler = None) -> None:
+    """Model lines' shares of their brand's 1986-1990 sales beside BLP's, and (--invert) the line appeals that match
+    them. Prints a table; writes only the scenario file, and only with --apply."""
+    from sim import line_mix as lm
+    from sim.executor import Executor
+    from sim.scenario_files import resolve_path
+
+    try:
+        sc = _load(scenario, set_ or [], None)
+        if apply and not invert:
+            raise ScenarioError(["--apply: give --invert N (the steps whose appeals are written)"])
+        if apply and set_:
+            raise ScenarioError(["--apply: not with --set (the file would get appeals fitted to other values)"])
+        if apply and "extends" in read_toml(resolve_path(scenario)):
+            raise ScenarioError([f"--apply: {scenario} extends another file: apply to the file that lists the lines"])
+        if sc.market.start_year + sc.market.years - 1 < lm.LAST_YEAR or sc.market.start_year > lm.FIRST_YEAR:
+            raise ScenarioError([f"{scenario}: the run must cover {lm.FIRST_YEAR}-{lm.LAST_YEAR} (BLP's years)"])
+    except ValueError as exc:
+        _fail(exc if isinstance(exc, ScenarioError) else ScenarioError([str(exc)]))
+    with Executor(workers, scheduler) as executor, _progress(False) as progress:
+        progress.add_task(f"{scenario}: {max(invert, 1)} step(s) of "
+                          f"{replications or sc.simulation.replications} replications to {lm.LAST_YEAR}", total=None)
+        appeals, history = lm.invert_appeals(sc, max(invert, 1), buyers, replications, seed, executor)
+        first = history[history["iteration"] == 0]
+        last = (lm.invert_appeals(lm.with_appeals(sc, appeals), 1, buyers, replications, seed, executor)[1]
+                if invert else first)
+    table = lm.mix_summary(first).merge(lm.mix_summary(last)[["brand", "group", "simulated"]], on=["brand", "group"],
+                                        suffixes=("", "_after"))
+    out = Table(title=f"Lines' shares of their brand's sales, mean of {lm.FIRST_YEAR}-{lm.LAST_YEAR} ({sc.name})")
+    for column in ("brand", "line", "BLP", "simulated") + (("after inversion", "appeal") if invert else ()):
+        out.add_column(column, justify="left" if column in ("brand", "line") else "right")
+    for row in table.itertuples():
+        cells = [row.brand, row.group, f"{row.blp:.1%}", f"{row.simulated:.1%}"]
+        if invert:
+            cells += [f"{row.simulated_after:.1%}", f"{appeals.get((row.brand, row.group.split(' + ')[0]), 0.0):+.2f}"]
+        out.add_row(*cells)
+    console.print(out)
+    if apply:
+        path = resolve_path(scenario)
+        lm.write_appeals(path, appeals, f"set from BLP's {lm.FIRST_YEAR}-{lm.LAST_YEAR} within-brand shares "
+                                        f"(run_sim.py line-mix --invert {invert})")
+        console.print(f"Wrote {len(appeals)} line appeals into {path}.")
+
+
 @app.command()
 def attribute(scenario: ScenarioName = FLAGSHIP,
               brand: Annotated[str, typer.Option(help="The brand whose gain is explained, e.g. Lexus.")] = ...,
