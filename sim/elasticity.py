@@ -155,13 +155,12 @@ def own_price_elasticities(scenario: Scenario, lines: Sequence[tuple[str, str]],
         ValueError: ``year`` outside the run, ``step`` out of range, no lines, or a line that is unknown or not on
         sale in ``year``.
     """
+    from sim.model import as_scenario
     from sim.runner import run_scenarios
 
     check_request(scenario, lines, year, step)
-    base = without_supply_limits(scenario)
+    base = as_scenario(without_supply_limits(scenario), {"market.years": year - scenario.market.start_year + 1})
     raw = base.model_dump(mode="json")
-    raw["market"]["years"] = year - base.market.start_year + 1
-    base = Scenario.model_validate(raw)
     arms = {}
     for k, (brand, line) in enumerate(lines):
         for sign, factor in (("down", 1 - step), ("up", 1 + step)):

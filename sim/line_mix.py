@@ -136,15 +136,14 @@ def invert_appeals(scenario: Scenario, iterations: int = 4, buyers: int | None =
     Raises:
         ValueError: the run ends before 1990, or ``iterations`` < 1.
     """
+    from sim.model import as_scenario
     from sim.runner import run_scenarios
 
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1 (got {iterations})")
     if scenario.market.start_year + scenario.market.years - 1 < LAST_YEAR:
         raise ValueError(f"{scenario.name}: the run ends before {LAST_YEAR}, the last year of BLP's shares")
-    raw = scenario.model_dump(mode="json")
-    raw["market"]["years"] = LAST_YEAR - scenario.market.start_year + 1
-    base = Scenario.model_validate(raw)
+    base = as_scenario(scenario, {"market.years": LAST_YEAR - scenario.market.start_year + 1})
     groups = line_groups()
     appeals = {(b, spec.name): spec.appeal for b, brand in base.brands.items() for spec in brand.models
                if ((groups["brand"] == b) & (groups["line"] == spec.name)).any()}
