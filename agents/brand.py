@@ -93,6 +93,7 @@ class BrandAgent(mesa.Agent):
         self.line_bodies = np.array([BODY_TYPES.index(line.body) for line in self.lines], np.int64)
         self.line_tiers = np.array([TIERS.index(line.tier) for line in self.lines], np.int64)
         self.line_appeals = np.array([line.appeal for line in self.lines], np.float64)
+        self.line_tax_exempt = np.array([line.luxury_tax_exempt for line in self.lines], bool)
         self.prestige = spec.prestige  # (kept in the model's brand_prestige and brand_reputation columns)
         self.reputation = model.config.satisfaction.baseline
         self.reference_share: float = 0.0

@@ -49,6 +49,8 @@ Complimentary maintenance enters as a perk (value in $1,000, weighed by the
 segment) and never touches prestige; a discount lowers the price paid but costs status-seekers
 ``discount_stigma`` (and erodes prestige over time, ``sim/reputation.py``). A line is priced against what cars of
 its class cost (its tier), so a flagship is not penalised for being a flagship, only for being dear for one.
+paid_l is what the buyer pays: the list price less the brand's discount, plus the market's luxury tax on the
+part above its threshold where one is in force (``sim.tax.price_with_tax``; the US tax of 1991-2002).
 The outside option (leave the segment) has utility ``outside_utility[g]``; a new entrant, who came to buy a
 luxury car, does not have it.
 
@@ -82,6 +84,7 @@ from sim.brand_arrays import BrandArrays
 from sim.jit import jit, record
 from sim.lineup import LineArrays
 from sim.scenario import BODY_TYPES, TIERS, Choice, Market, Scenario
+from sim.tax import price_with_tax
 
 DEALER_REFERENCE = 300.0
 
@@ -159,7 +162,7 @@ def line_values(lines: LineArrays, discount: np.ndarray, seg: SegmentArrays, p: 
         Utilities, shape (n_segments, n_body_types, n_lines); lines not on sale included (``nest`` skips them).
     """
     ratio = np.array([market.tier_price_ratio[t] for t in TIERS])
-    paid = lines.price * (1.0 - discount[lines.brand])
+    paid = price_with_tax(lines.price * (1.0 - discount[lines.brand]), lines.tax_rate, lines.tax_threshold)
     price_term = seg.price_weight[:, None] * np.log(paid / (market.reference_price * ratio[lines.tier]))[None, :]
     fit = np.arange(len(BODY_TYPES))[:, None] != lines.body[None, :]  # (n_body_types, n_lines): the wrong body type
     return ((lines.appeal - price_term - p.defect_weight * lines.defects_per_car_year)[:, None, :]

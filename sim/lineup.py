@@ -24,6 +24,7 @@ import numpy as np
 
 from sim.jit import jit
 from sim.scenario import BODY_TYPES, BodyTypeMix, ModelLine
+from sim.tax import tax_in_force
 
 SEDAN = BODY_TYPES.index("sedan")
 
@@ -38,6 +39,8 @@ class LineArrays(NamedTuple):
     body: np.ndarray  # int64: index into BODY_TYPES
     tier: np.ndarray  # int64: index into TIERS
     appeal: np.ndarray  # float64: the line's own appeal beyond its tier, utility units (``ModelLine.appeal``)
+    tax_rate: np.ndarray  # float64: luxury tax rate on the line this month (0 if none or exempt; ``sim/tax.py``)
+    tax_threshold: np.ndarray  # float64: the price above which the tax falls, 1989 USD (+inf if none)
 
     @property
     def n(self) -> int:
@@ -48,13 +51,24 @@ class LineArrays(NamedTuple):
     def from_brands(cls, brands: Iterable, month: int) -> LineArrays:
         """The lines of ``brands`` (``agents.brand.BrandAgent`` s, in scenario order) in model month ``month``."""
         brands = list(brands)
+        exempt = np.concatenate([b.line_tax_exempt for b in brands])
+        rate, threshold = _line_tax(brands, np.array([month]), exempt)
         return cls(np.concatenate([np.full(len(b.lines), b.index, np.int64) for b in brands]),
                    np.concatenate([b.lines_on_sale(month) for b in brands]),
                    np.concatenate([b.line_prices(month) for b in brands]),
                    np.concatenate([b.line_defects_all for b in brands]),
                    np.concatenate([b.line_bodies for b in brands]),
                    np.concatenate([b.line_tiers for b in brands]),
-                   np.concatenate([b.line_appeals for b in brands]))
+                   np.concatenate([b.line_appeals for b in brands]), rate[0], threshold[0])
+
+
+def _line_tax(brands: Sequence, months: np.ndarray, exempt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The luxury tax on each line in each of ``months`` (``sim.tax.tax_in_force``, rate 0 on ``exempt`` lines):
+    ``(rate, threshold)``, each shape (len(months), n_lines)."""
+    market = brands[0].model.config.market
+    rate, threshold = tax_in_force(market.luxury_tax, market.start_year, months)
+    rate = np.where(exempt[None, :], 0.0, rate[:, None])
+    return rate, np.broadcast_to(threshold[:, None], rate.shape)
 
 
 class LineCalendar(NamedTuple):
@@ -72,13 +86,15 @@ class LineCalendar(NamedTuple):
     on_sale: np.ndarray  # (months, n_lines) bool: ``LineArrays.on_sale`` of each month
     price: np.ndarray  # (months, n_lines) float64: ``LineArrays.price`` of each month
     brand_on_sale: np.ndarray  # (months, n_brands) bool: ``BrandAgent.on_sale``
-    epoch: np.ndarray  # (months,) int64: how many months up to this one changed lines, prices or brands on sale
-    # from the month before: months of one epoch have the same ``on_sale``, ``price`` and ``brand_on_sale``
+    tax_rate: np.ndarray  # (months, n_lines) float64: ``LineArrays.tax_rate`` of each month
+    tax_threshold: np.ndarray  # (months, n_lines) float64: ``LineArrays.tax_threshold`` of each month
+    epoch: np.ndarray  # (months,) int64: how many months up to this one changed lines, prices, taxes or brands on
+    # sale from the month before: months of one epoch have the same ``on_sale``, ``price``, taxes and ``brand_on_sale``
 
     def lines(self, month: int) -> LineArrays:
         """The :class:`LineArrays` of ``month`` (a month of the run)."""
         return LineArrays(self.brand, self.on_sale[month], self.price[month], self.defects_per_car_year, self.body,
-                          self.tier, self.appeal)
+                          self.tier, self.appeal, self.tax_rate[month], self.tax_threshold[month])
 
 
 def line_calendar(brands: Sequence, months: int) -> LineCalendar:
@@ -88,15 +104,18 @@ def line_calendar(brands: Sequence, months: int) -> LineCalendar:
     on_sale = np.concatenate([b.lines_on_sale(run) for b in brands], axis=1)
     price = np.concatenate([b.run_line_prices() for b in brands], axis=1)
     brand_on_sale = np.stack([b.on_sale(run) for b in brands], axis=1)
+    tax_rate, tax_threshold = _line_tax(brands, run, np.concatenate([b.line_tax_exempt for b in brands]))
     changed = np.zeros(months, dtype=np.int64)
     changed[1:] = ((on_sale[1:] != on_sale[:-1]).any(axis=1) | (price[1:] != price[:-1]).any(axis=1)
-                   | (brand_on_sale[1:] != brand_on_sale[:-1]).any(axis=1))
+                   | (brand_on_sale[1:] != brand_on_sale[:-1]).any(axis=1)
+                   | (tax_rate[1:] != tax_rate[:-1]).any(axis=1)
+                   | (tax_threshold[1:] != tax_threshold[:-1]).any(axis=1))
     return LineCalendar(np.concatenate([np.full(len(b.lines), b.index, np.int64) for b in brands]),
                         np.concatenate([b.line_defects_all for b in brands]),
                         np.concatenate([b.line_bodies for b in brands]),
                         np.concatenate([b.line_tiers for b in brands]),
                         np.concatenate([b.line_appeals for b in brands]),
-                        on_sale, price, brand_on_sale, np.cumsum(changed))
+                        on_sale, price, brand_on_sale, tax_rate, tax_threshold, np.cumsum(changed))
 
 
 def brand_lines(line_counts: Sequence[int]) -> np.ndarray:

@@ -51,6 +51,9 @@ brand's sales, share, ranking or loyalty for 1998 or later; loaders asked for su
   of US sales in 1980, buyer ages, Lexus dealer counts 1989-1993, the 1994 model-year Lexus price rise, ...).
 * ``blp1995_elasticities.csv`` -> :func:`blp_elasticities`: BLP's (1995) own-price elasticities of demand for
   five luxury models of 1990 (not from the shared reference folder: ``sim/data/SOURCES.md``).
+* ``luxury_tax_1991_2002.csv`` -> :func:`luxury_tax`: the US luxury tax on cars, a policy timeline (rate and
+  threshold, nominal and in 1989 dollars, by date; statute, CRS reports and newspapers; not from the shared
+  reference folder: ``sim/data/SOURCES.md``).
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ BODY_TYPE_FILE = "luxury_body_type_mix.csv"
 LOYALTY_FILE = "loyalty_1992_2000.csv"
 CONTEXT_FILE = "luxury_market_context.csv"
 ELASTICITY_FILE = "blp1995_elasticities.csv"
+TAX_FILE = "luxury_tax_1991_2002.csv"
 
 #: The held-out rule: calibrate on 1984-1997 only; no brand's sales, share, ranking or loyalty after this year.
 LAST_CALIBRATION_YEAR = 1997
@@ -167,6 +171,14 @@ def blp_elasticities() -> pd.DataFrame:
     Levinsohn & Pakes's (1995, Table VI) own-price elasticities of demand for five luxury models of 1990, with the
     flagship's name for each (``brand``, ``line``). ``price`` is BLP's, thousands of 1983 dollars."""
     return _read(ELASTICITY_FILE).copy().astype({"year": "int64", "own_price_elasticity": "float64"})
+
+
+def luxury_tax() -> pd.DataFrame:
+    """``date, rate, threshold_usd, threshold_1989_usd, confidence, source``: the US luxury tax on cars, one row per
+    change ("YYYY-MM", in force until the next row): the rate (fraction of the price above the threshold), the
+    threshold in dollars of the day and deflated to 1989 dollars with :func:`cpi` of the row's year (empty where
+    the tax ended). A policy timeline, not held out."""
+    return _read(TAX_FILE).copy()
 
 
 def _fact(name: str, year: int | None = None) -> pd.DataFrame:

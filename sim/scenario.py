@@ -340,6 +340,9 @@ class ModelLine(StrictModel):
         0.0, ge=-MAX_APPEAL, le=MAX_APPEAL,
         description="The line's own appeal beyond its price class, utility units: what its tier does not say about "
                     "it (size, performance, design; the xi of BLP 1995). 0 = an average line of its tier.")
+    luxury_tax_exempt: bool = Field(
+        False, description="Not subject to market.luxury_tax (the US law spared trucks and sport-utility vehicles of "
+                           "more than 6,000 lb gross vehicle weight).")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ModelLine:
@@ -512,6 +515,16 @@ class BodyTypeMix(StrictModel):
         return self
 
 
+class TaxStep(StrictModel):
+    """One step of ``market.luxury_tax`` (``sim/tax.py``): from ``date`` on, ``rate`` of the part of a new car's
+    price above ``threshold`` is added to what its buyer pays."""
+
+    date: YearMonth
+    rate: float = Field(ge=0.0, le=0.5, description="Fraction of the price above the threshold paid as tax (0-0.5; "
+                                                     "0 ends the tax).")
+    threshold: Price = Field(description="Price above which the tax falls, in the scenario's dollars.")
+
+
 class Market(StrictModel):
     """The market: when and for how long, how many luxury households, growth, leasing, and the buyer segments.
 
@@ -544,6 +557,10 @@ class Market(StrictModel):
     body_type_mix: list[BodyTypeMix] = Field(
         default_factory=list, description="Shares of households needing each body type, by year (linearly "
                                           "interpolated); omitted = every household needs a sedan.")
+    luxury_tax: list[TaxStep] = Field(
+        default_factory=list, description="An excise on the part of a new car's price above a threshold, paid by the "
+                                          "buyer (the US luxury tax of 1991-2002): dated steps in date order, each "
+                                          "in force until the next; omitted = no such tax (sim/tax.py).")
     need_change: Prob = Field(
         0.0, description="Probability that a household replacing its car needs another body type than before, "
                          "redrawn from body_type_mix then (life events: children, moves, retirement).")
@@ -598,6 +615,14 @@ class Market(StrictModel):
         years = [p.year for p in value]
         if years != sorted(years) or len(set(years)) != len(years):
             raise ValueError(f"{info.field_name} years must be in order and distinct, got {years}")
+        return value
+
+    @field_validator("luxury_tax")
+    @classmethod
+    def _steps_in_order(cls, value: list[TaxStep]) -> list[TaxStep]:
+        dates = [step.date for step in value]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError(f"luxury_tax dates must be in order and distinct, got {dates}")
         return value
 
     @field_validator("lease_trend")

@@ -24,7 +24,7 @@ def one_line_each(ba: BrandArrays) -> LineArrays:
     """One mid-tier sedan line per brand, at the brand's price and defect rate (a brand without models)."""
     n = ba.n
     return LineArrays(np.arange(n), ba.on_sale.copy(), ba.price.copy(), ba.defects_per_car_year.copy(),
-                      np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n))
+                      np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n), np.zeros(n), np.full(n, np.inf))
 
 
 def brand_values(ba, seg, p, reference_price, perk):
@@ -348,10 +348,11 @@ def test_segment_arrays_are_the_scenario_segments_under_their_names(small_scenar
 
 # ---- the nested logit over brands and their lines ------------------------------------------------------------------
 def two_brand_lineup(lam: float, prices=(30000.0, 45000.0, 30000.0), bodies=(0, 0, 2), on_sale=(True, True, True),
-                     appeal=(0.0, 0.0, 0.0)):
+                     appeal=(0.0, 0.0, 0.0), tax_rate=(0.0, 0.0, 0.0), tax_threshold=np.inf):
     """Brand 0 sells lines 0 and 1 (sedans, mid and flagship), brand 1 sells line 2 (an SUV, mid)."""
     lines = LineArrays(np.array([0, 0, 1]), np.array(on_sale), np.array(prices, float), np.full(3, 0.5),
-                       np.array(bodies), np.array([1, 2, 1]), np.array(appeal, float))
+                       np.array(bodies), np.array([1, 2, 1]), np.array(appeal, float), np.array(tax_rate, float),
+                       np.full(3, tax_threshold))
     seg = make_seg()
     market = SimpleNamespace(reference_price=30000.0, tier_price_ratio={"entry": 0.7, "mid": 1.0, "flagship": 1.6})
     p = Choice(nesting_parameter=lam)
@@ -517,7 +518,7 @@ def test_relative_weights_are_exp_utility_minus_the_largest(u):
 def test_the_offer_logit_weights_never_overflow():
     """Values far above 709 (exp overflows) give looked-up weights in [0, 1], the best brand's exactly 1."""
     lines = LineArrays(np.arange(2), np.ones(2, bool), np.array([30000.0, 30000.0]), np.zeros(2),
-                       np.zeros(2, np.int64), np.ones(2, np.int64), np.zeros(2))
+                       np.zeros(2, np.int64), np.ones(2, np.int64), np.zeros(2), np.zeros(2), np.full(2, np.inf))
     brand_part = np.array([[900.0, 850.0]])
     line_part = np.zeros((1, 3, 2))
     offer = choice.nest(brand_part, line_part, lines.on_sale, np.array([[0], [1]]), np.array([1, 1]), 1.0,

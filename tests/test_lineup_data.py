@@ -73,7 +73,8 @@ def test_every_brand_has_lines_with_unique_names():
 
 @pytest.mark.parametrize("brand, line", _lines(), ids=lambda x: x if isinstance(x, str) else x["name"])
 def test_line_fields(brand, line):
-    assert set(line) <= {"name", "body", "tier", "launch", "end", "price", "prices", "defects_per_car_year", "appeal"}
+    assert set(line) <= {"name", "body", "tier", "launch", "end", "price", "prices", "defects_per_car_year", "appeal",
+                         "luxury_tax_exempt"}
     assert -3.0 <= line.get("appeal", 0.0) <= 3.0  # set from BLP's shares: within a few logit units of its tier
     assert line["body"] in BODIES
     assert line["tier"] in TIERS
