@@ -22,6 +22,29 @@ if TYPE_CHECKING:
     from sim.model import LuxuryMarketModel
 
 
+def _interpreted(rule):
+    """The Python source of a compiled rule (numba's ``py_func``; the rule itself when numba is disabled).
+
+    Calling compiled code from Python with a ``numpy.random.Generator`` costs about 18 microseconds (numba unboxes
+    the generator's bit generator through ctypes at every call), against a microsecond for the same few lines run
+    as Python on numpy's Generator, which draws the same numbers (numba implements numpy's algorithms). The
+    reference engine calls these small scalar rules once per event or shopper, so it runs their source: the same
+    function the kernels compile, not a copy (``tests/test_differential.py`` checks that both engines stay equal).
+    (``experience_mean`` takes the brands' arrays, whose typing costs as much.) A 2,000-buyer, 10-year run of the
+    flagship took 16 s, now 9 s."""
+    return getattr(rule, "py_func", rule)
+
+
+_draw_experience = _interpreted(service.draw_experience)
+_experience_mean = _interpreted(service.experience_mean)
+_draw_defect_kind = _interpreted(service.draw_defect_kind)
+_take_back = _interpreted(rules.take_back)
+_replace_early = _interpreted(rules.replace_early)
+_leaves_at_life_event = _interpreted(rules.leaves_at_life_event)
+_redraw_need = _interpreted(rules.redraw_need)
+_seeks_variety = _interpreted(rules.seeks_variety)
+
+
 class BuyerAgent(mesa.Agent):
     """A Mesa agent viewing one household's slot of the model's columns (``model.pop``); made by
     ``LuxuryMarketModel.buyer(slot)``. Reading its properties reads the columns; its methods (the reference
@@ -101,8 +124,9 @@ class BuyerAgent(mesa.Agent):
     # `LuxuryMarketModel(..., engine="agents")` runs `shuffle_do("step")` over these agents instead of the
     # vectorised month. What is shared with the vectorised engine's kernels (sim/kernels.py) is code, not a
     # promise: the formulas (sim/service.py, satisfaction.py, replacement.py, word_of_mouth.py, choice.py) and the
-    # rules that say what follows an event or a purchase (sim/rules.py) are the same compiled functions, called
-    # with the same random generator at the same points. What is written here, and again in the kernels, is the
+    # rules that say what follows an event or a purchase (sim/rules.py) are the same functions (compiled, or a few
+    # small scalar ones run as their Python source: ``_interpreted``), called with the same random generator at the
+    # same points. What is written here, and again in the kernels, is the
     # bookkeeping: where outcomes are stored (the columns, the complaints pending per agent rather than a queue,
     # the ledger event by event rather than counts times unit money), and the order of work. Two things differ by
     # design: the events are drawn per household here (a draw per owner and kind) and by geometric gaps over the
@@ -126,7 +150,7 @@ class BuyerAgent(mesa.Agent):
         defects = model.lines.defects_per_car_year[pop.line[i]]  # the rate of the car's model line
         if rng.random() < service.defect_probability(defects, age, p.defect_age_growth):
             # a repair visit, a breakdown (roadside rescue), or fixed before the owner noticed (goodwill)
-            self.visit_dealer(service.draw_defect_kind(rng, ba.proactive_goodwill[b], p.breakdown_share), rng)
+            self.visit_dealer(_draw_defect_kind(rng, ba.proactive_goodwill[b], p.breakdown_share), rng)
         if model.recall_campaign[b] and age < service.RECALL_MAX_AGE_MONTHS and rng.random() < p.recall_reach:
             self.visit_dealer(service.RECALL, rng)
         self.resolve_complaints()
@@ -142,7 +166,7 @@ class BuyerAgent(mesa.Agent):
         b = int(pop.brand[i])
         age = m - int(pop.purchase_month[i])
         ep = model.params["ep"]
-        x = service.draw_experience(rng, service.experience_mean(kind, b, age, ba, ep), ep.noise)
+        x = _draw_experience(rng, _experience_mean(kind, b, age, ba, ep), ep.noise)
         revenue, cost = event_money(kind, np.array([b]), np.array([age]), ba, cfg.costs)
         led.events[m, b, kind] += 1
         led.service_revenue[m, b] += revenue[0]
@@ -150,8 +174,8 @@ class BuyerAgent(mesa.Agent):
 
         s = satisfaction.updated(self.satisfaction, x, sp.learning_rate, sp.loss_aversion)
         # what follows (sim/rules.py): a take-back, or else perhaps a complaint; an early replacement; a story
-        taken, s = rules.take_back(rng, s, bool(ba.take_back_guarantee[b]), sp.take_back_below,
-                                   sp.take_back_probability, sp.take_back_satisfaction)
+        taken, s = _take_back(rng, s, bool(ba.take_back_guarantee[b]), sp.take_back_below,
+                              sp.take_back_probability, sp.take_back_satisfaction)
         if taken:  # empowered staff take the car back and replace it
             self._new_car(rng)
             pop.complaint[i] = NO_COMPLAINT
@@ -159,8 +183,8 @@ class BuyerAgent(mesa.Agent):
             led.service_cost[m, b] += cfg.costs.take_back_cost
         elif rules.complains(s, sp.complaint_below):
             self.complain(b, rng)
-        pop.replace_month[i] = rules.replace_early(rng, m, s, bool(pop.leased[i]), int(pop.replace_month[i]),
-                                                   sp.early_replace_below, sp.early_replace_probability)
+        pop.replace_month[i] = _replace_early(rng, m, s, bool(pop.leased[i]), int(pop.replace_month[i]),
+                                              sp.early_replace_below, sp.early_replace_probability)
         pop.sat[i], pop.sat_month[i] = s, m
         led.csi_sum[m, b] += s
         led.csi_n[m, b] += 1
@@ -225,15 +249,15 @@ class BuyerAgent(mesa.Agent):
         pop.aware[i] = aware = choice.draw_known(rng, int(pop.aware[i]), ba.awareness_reach, current)
         own_sat = self.satisfaction
         offer, cp, market = model.offer, model.params["cp"], model.config.market
-        if may_leave and rules.leaves_at_life_event(rng, current >= 0, market.life_event_exit):
+        if may_leave and _leaves_at_life_event(rng, current >= 0, market.life_event_exit):
             pick = nb  # a life event takes the household out of the segment, whatever the brands offer
         else:
             if current >= 0:  # replacing a car: the household's need and tastes may have changed (life events)
-                pop.need[i] = rules.redraw_need(rng, int(pop.need[i]), market.need_change, offer.need_cdf)
+                pop.need[i] = _redraw_need(rng, int(pop.need[i]), market.need_change, offer.need_cdf)
                 rules.renew_tastes(rng, pop.brand_taste[i], cp.brand_taste_persistence, cp.brand_taste_sd)
             need = int(pop.need[i])
             seeker = bool(pop.variety_seeker[i])
-            loyal = -1 if rules.seeks_variety(rng, current >= 0, cp.variety_seeking, seeker) else current
+            loyal = -1 if _seeks_variety(rng, current >= 0, cp.variety_seeking, seeker) else current
             w, u = np.empty(nb + 1), np.empty(nb + 1)  # logit weights and utilities; the last is leaving the segment
             outside = float(model.segments.outside_utility[g]) if may_leave else -np.inf
             total = choice.logit_weights(w, u, offer.values[g, need], offer.value_logit_weights[g, need],

@@ -8,8 +8,9 @@ own, which LLVM inlines where a kernel calls it. (An earlier second name, ``@for
 numba's own inlining, ``inline="always"``, which could have made it differ, is not used: it counts a reference
 to every array argument at each call, an atomic operation, which cost a third of the month.) What distinguishes a
 formula is how it is written, not compiled: numbers in, numbers out, where it can (see ``sim/rules.py``). The
-per-agent reference engine (``agents/buyer.py``) calls the same compiled formulas and rules, so both engines
-share one copy of each.
+per-agent reference engine (``agents/buyer.py``) calls the same formulas and rules, so both engines share one copy
+of each (the small scalar ones it calls once per event, it runs as Python, numba's ``py_func``: calling compiled
+code with a Generator from Python costs more than the rule).
 
 ``record`` turns a scenario section into the named tuple of plain numbers compiled code reads
 (``EventParams.of``, ``SatisfactionParams.of`` ...): the tuple's fields are the section's field names.
